@@ -1,0 +1,93 @@
+"""The application factory: `create_app()` builds one independent platform."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, send_from_directory
+from flask_wtf import CSRFProtect
+from redis import Redis
+from werkzeug.exceptions import HTTPException
+
+from core import auth, models, panel, schedule, themes  # noqa: F401
+from core.auth import init_auth
+from core.config import load_config
+from core.db import make_engine, make_sessionmaker
+from core.errors import PremiaError
+from core.i18n import init_babel
+from core.ledger import kind_label
+from core.platform import Platform
+from core.plugins import ALWAYS_ACTIVE, PluginHost
+from core.web import bp as platform_bp
+from core.web import close_db, handle_http_error, handle_premia_error
+from tenants.resolver import DomainMiddleware, make_site
+from worker.runners import InProcessRunner, RqRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class PremiaFlask(Flask):
+    jinja_environment = themes.ThemedEnvironment
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    instance = Path(os.environ.get("PREMIA_INSTANCE_PATH") or Path.cwd() / "instance")
+    app = PremiaFlask("core", instance_path=str(instance.resolve()))
+    app.config.update(load_config(instance))
+    app.config.update(config or {})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    plugins = PluginHost()
+    plugins.pm.register(schedule, name=next(iter(ALWAYS_ACTIVE)))
+    plugins.load_entry_points(app.config.get("PREMIA_PLUGINS"))
+    for extra in app.config.get("PREMIA_EXTRA_PLUGINS", ()):  # tests register their own
+        plugins.register(extra)
+    plugins.check()
+
+    engine = make_engine(app.config["PREMIA_DATABASE_URL"])
+    sessions = make_sessionmaker(engine)
+    plugins.bind(sessions)
+    redis_url = app.config["PREMIA_REDIS_URL"]
+    redis = Redis.from_url(redis_url) if redis_url else None
+    jobs = RqRunner(redis) if redis else InProcessRunner(raise_errors=app.testing)
+    jobs.periodic = plugins.periodic_jobs()
+    app.extensions["premia"] = Platform(engine, sessions, plugins, jobs, redis)
+
+    translation_dirs = [str(ROOT / "core" / "translations")] + [
+        str(info.package_path / "translations")
+        for info in plugins.infos.values()
+        if info.package_path and (info.package_path / "translations").is_dir()
+    ]
+    init_babel(app, translation_dirs)
+    CSRFProtect(app)
+    init_auth(app)
+    app.jinja_loader = themes.ThemeLoader(
+        [info.templates_path for info in plugins.infos.values() if info.templates_path]
+    )
+    app.jinja_env.globals["entry_kind_label"] = kind_label
+    app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
+
+    site = make_site()
+    site.register_blueprint(auth.bp)
+    site.register_blueprint(panel.bp)
+    for _owner, blueprint in plugins.blueprints():
+        site.register_blueprint(blueprint)
+    app.register_blueprint(platform_bp)
+    app.register_blueprint(site)
+
+    @app.get("/themes/<theme>/static/<path:filename>")
+    def theme_static(theme: str, filename: str) -> Any:
+        for name in themes.chain(theme):
+            folder = themes.THEMES_ROOT / name / "static"
+            if (folder / filename).is_file():
+                return send_from_directory(folder, filename, max_age=3600)
+        return send_from_directory(themes.THEMES_ROOT / "default" / "static", filename)
+
+    app.teardown_appcontext(close_db)
+    app.register_error_handler(PremiaError, handle_premia_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.wsgi_app = DomainMiddleware(app.wsgi_app, app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,190 @@
+"""The `premia` command: database, tenants, plugins, serving, the worker, the demo."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from core import migrate
+from core.db import platform_session
+from core.errors import PremiaError
+from core.platform import current_platform
+from tenants import services as tenant_services
+from tenants.models import Plan, Tenant
+
+
+def _create_app() -> object:
+    from core.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False)
+def main() -> None:
+    """Premia: loyalty programs for merchants."""
+
+
+def _fail(error: PremiaError) -> None:
+    fields = "; ".join(f"{k}: {v}" for k, v in error.fields.items())
+    raise click.ClickException(f"{error.message}{' (' + fields + ')' if fields else ''}")
+
+
+# --- db ------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("target", default="heads")
+@with_appcontext
+def db_upgrade(target: str) -> None:
+    """Bring the database to the latest schema (every branch's head)."""
+    migrate.upgrade(current_app, target)
+    click.echo(f"database at {', '.join(sorted(migrate.current_heads(current_app)))}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--branch", help="new branch label (a plugin's first migration)")
+@click.option("--head", default="core@head")
+@click.option("--version-path", help="folder for the file (a plugin's migrations/)")
+@with_appcontext
+def db_revision(message: str, branch: str | None, head: str, version_path: str | None) -> None:
+    """Autogenerate a migration from the models (for developers)."""
+    migrate.revision(current_app, message, branch=branch, head=head, version_path=version_path)
+
+
+# --- tenants -------------------------------------------------------------
+
+
+@main.group()
+def tenant() -> None:
+    """Merchants."""
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--plan", "plan_code", default="free", show_default=True)
+@click.option("--currency", default="COP", show_default=True)
+@click.option("--country", default="CO", show_default=True)
+@click.option("--timezone", "tz", default="America/Bogota", show_default=True)
+@click.option("--language", default="es", show_default=True)
+@click.option("--domain", default=None, help="the brand's own domain (white label)")
+@click.option("--owner-email", required=True)
+@click.option("--owner-password", required=True)
+@click.option("--owner-name", default="")
+@with_appcontext
+def tenant_create(slug: str, name: str, plan_code: str, currency: str, country: str, tz: str,
+                  language: str, domain: str | None, owner_email: str, owner_password: str,
+                  owner_name: str) -> None:
+    """Create a merchant with its owner."""
+    with platform_session(current_platform().sessions) as session:
+        try:
+            created = tenant_services.create_tenant(
+                session, slug=slug, name=name, plan=plan_code, currency=currency,
+                country=country, timezone=tz, language=language, domain=domain,
+                owner_email=owner_email, owner_password=owner_password,
+                owner_name=owner_name or name,
+            )
+        except PremiaError as error:
+            _fail(error)
+        session.commit()
+        click.echo(f"created tenant {created.slug} (id {created.id}, plan {plan_code})")
+
+
+@tenant.command("list")
+@with_appcontext
+def tenant_list() -> None:
+    """List the merchants."""
+    with platform_session(current_platform().sessions) as session:
+        for row in session.scalars(select(Tenant).order_by(Tenant.slug)):
+            click.echo(f"{row.slug}\t{row.name}\t{row.plan.code}\t{row.currency}\t{row.timezone}"
+                       f"\t{row.domain or ''}")
+
+
+# --- plugins -------------------------------------------------------------
+
+
+@main.group()
+def plugin() -> None:
+    """Installed plugins and plans."""
+
+
+@plugin.command("list")
+@with_appcontext
+def plugin_list() -> None:
+    """List installed plugins and the plans that allow each."""
+    platform = current_platform()
+    with platform_session(platform.sessions) as session:
+        plans = list(session.scalars(select(Plan).order_by(Plan.code)))
+    for name, info in sorted(platform.plugins.infos.items()):
+        allowed = ",".join(p.code for p in plans if name in p.plugin_names) or "-"
+        click.echo(f"{name}\t{info.title}\tplans: {allowed}")
+
+
+# --- serving -------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Development server (with the in-process scheduler on the embedded default)."""
+    _serve(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    app = current_app._get_current_object()
+    jobs = current_platform().jobs
+    if hasattr(jobs, "run_due"):  # embedded: no worker, so periodic jobs run here
+        jobs.start_scheduler()
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="work until the queues are empty, then stop")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run an rq worker on every queue, with the scheduler."""
+    from rq import Worker
+
+    from worker.jobs import set_worker_app
+
+    platform = current_platform()
+    if platform.redis is None:
+        raise click.ClickException("PREMIA_REDIS_URL is not set: jobs run in-process already")
+    set_worker_app(current_app._get_current_object())
+    if not burst:
+        platform.jobs.start_scheduler()
+    Worker(platform.jobs.queues(), connection=platform.redis).work(
+        with_scheduler=True, burst=burst
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="only create the demo data")
+@with_appcontext
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Create (if absent) a demo merchant with history, then serve it."""
+    from core import demo as demo_data
+
+    migrate.upgrade(current_app)
+    logins = demo_data.ensure_demo(current_app)
+    click.echo(f"\nPremia demo: http://{host}:{port}/t/{demo_data.SLUG}/login")
+    for role, email, password in logins:
+        click.echo(f"  {role:<9} {email}  /  {password}")
+    sys.stdout.flush()
+    if not no_serve:
+        _serve(host, port)

@@ -1,0 +1,53 @@
+"""Configuration from the environment, with embedded defaults that need nothing.
+
+Unset, Premia runs on a SQLite file in the instance folder with jobs run
+in-process and e-mail written to the instance's outbox folder, so a newcomer
+gets a working platform with one command.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -> dict[str, Any]:
+    env = environ.get
+    return {
+        "PREMIA_DATABASE_URL": env("PREMIA_DATABASE_URL")
+        or f"sqlite:///{instance_path / 'premia.db'}",
+        "PREMIA_REDIS_URL": env("PREMIA_REDIS_URL") or None,
+        "SECRET_KEY": env("PREMIA_SECRET_KEY") or _instance_secret(instance_path),
+        "PREMIA_SMTP_HOST": env("PREMIA_SMTP_HOST") or None,
+        "PREMIA_SMTP_PORT": int(env("PREMIA_SMTP_PORT") or 25),
+        "PREMIA_SMTP_USER": env("PREMIA_SMTP_USER") or None,
+        "PREMIA_SMTP_PASSWORD": env("PREMIA_SMTP_PASSWORD") or None,
+        "PREMIA_SMTP_SECURITY": env("PREMIA_SMTP_SECURITY") or "none",  # none|starttls|ssl
+        "PREMIA_MAIL_FROM": env("PREMIA_MAIL_FROM") or "no-reply@localhost",
+        "PREMIA_OUTBOX": str(instance_path / "outbox"),
+        # Hosts of the shared app; any other host is looked up as a tenant's own domain.
+        "PREMIA_PLATFORM_HOSTS": [
+            h.strip()
+            for h in (env("PREMIA_PLATFORM_HOSTS") or "localhost,127.0.0.1").split(",")
+            if h.strip()
+        ],
+        "PREMIA_LOGIN_LIMIT": env("PREMIA_LOGIN_LIMIT") or "5 per minute",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "BABEL_DEFAULT_LOCALE": "es",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+    }
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A development secret generated once and kept in the instance folder."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret

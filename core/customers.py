@@ -1,0 +1,190 @@
+"""Customers: one account per person, and a membership per merchant.
+
+The membership carries the customer code (what the QR says), unique in the
+merchant, and the cached balance that the ledger keeps equal to the sum of the
+member's entries.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    or_,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from core.db import Base, TenantOwned, utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.events import announce
+from core.staff import normalize_email
+
+# No 0/O, 1/I/L: a code is read aloud at a till and typed on a phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 7
+
+
+class Customer(Base):
+    """A person's platform account, shared by all the merchants they belong to."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    language: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Membership(TenantOwned, Base):
+    """A customer of one merchant."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        UniqueConstraint("tenant_id", "customer_id"),
+        UniqueConstraint("tenant_id", "document_id"),
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    balance: Mapped[int] = mapped_column(default=0)
+    document_id: Mapped[str | None] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    # Lower-cased, accent-free "code document email first last", for search.
+    search_text: Mapped[str] = mapped_column(String(700), default="")
+    joined_via: Mapped[str] = mapped_column(String(20), default="staff")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents: "Núñez" and "nunez" fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(code: str) -> str:
+    return (code or "").strip().upper()
+
+
+def _search_text(member: Membership) -> str:
+    c = member.customer
+    parts = [member.code, member.document_id or "", c.email, c.first_name, c.last_name]
+    return fold(" ".join(parts))
+
+
+def create_member(
+    session: Session,
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    document_id: str | None = None,
+    phone: str | None = None,
+    birthday: date | None = None,
+    joined_via: str = "staff",
+    actor: tuple[str, int | None] = ("system", None),
+) -> Membership:
+    """Make the person with this e-mail a member of the session's tenant.
+
+    Their platform account is created if they have none. Welcome points are
+    given as configured, and `member_created` is announced after commit.
+    """
+    from core import ledger  # the ledger needs Membership: import here, not above
+
+    email = normalize_email(email)
+    document_id = (document_id or "").strip() or None
+    customer = session.scalar(select(Customer).where(Customer.email == email))
+    if customer is None:
+        customer = Customer(email=email, first_name=first_name.strip(), last_name=last_name.strip())
+        session.add(customer)
+        session.flush()
+    else:
+        existing = session.scalar(select(Membership).where(Membership.customer_id == customer.id))
+        if existing is not None:
+            raise Conflict(_l("This e-mail already belongs to a customer."), email=_l("Taken."))
+    if document_id and session.scalar(
+        select(Membership.id).where(Membership.document_id == document_id)
+    ):
+        raise Conflict(
+            _l("This document already belongs to a customer."), document_id=_l("Taken.")
+        )
+    member = Membership(
+        customer=customer,
+        document_id=document_id,
+        phone=(phone or "").strip() or None,
+        birthday=validate_birthday(birthday),
+        joined_via=joined_via,
+    )
+    for _attempt in range(10):
+        member.code = new_code()
+        try:
+            with session.begin_nested():
+                member.search_text = _search_text(member)
+                session.add(member)
+                session.flush()
+            break
+        except IntegrityError:  # a code collision, rare: draw again
+            continue
+    else:
+        raise Conflict(_l("Could not create the customer, please try again."))
+    ledger.give_welcome_points(session, member, actor=actor)
+    announce(session, "member_created", member=member)
+    return member
+
+
+def get_member(session: Session, code: str) -> Membership:
+    member = session.scalar(select(Membership).where(Membership.code == normalize_code(code)))
+    if member is None:
+        raise NotFound(_l("No customer with this code."))
+    return member
+
+
+def find_members(session: Session, query: str, *, limit: int = 50, offset: int = 0):
+    """Members matching a code, document, e-mail or name, accent- and case-insensitively."""
+    stmt = select(Membership).order_by(Membership.created_at.desc(), Membership.id.desc())
+    for word in fold(query).split():
+        if not word:
+            continue
+        stmt = stmt.where(
+            or_(
+                Membership.code == word.upper(),
+                Membership.search_text.contains(word, autoescape=True),
+            )
+        )
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def update_search_text(member: Membership) -> None:
+    member.search_text = _search_text(member)
+
+
+def validate_birthday(value: date | None) -> date | None:
+    if value and value > date.today():
+        raise InvalidInput(birthday=_l("The birthday cannot be in the future."))
+    return value

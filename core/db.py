@@ -1,0 +1,230 @@
+"""Database: the declarative base, engines, and sessions scoped to one tenant.
+
+Every session is opened either for one tenant (`tenant_session`) or, for the
+platform's own work, explicitly across tenants (`platform_session`). A query of
+a tenant-owned model in a tenant session is filtered to that tenant by the
+`do_orm_execute` hook below; a tenant-owned query in a session with no scope
+raises. A flush refuses rows that belong to another tenant. So scoping holds by
+construction: no service has to remember a `WHERE tenant_id = …`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    MetaData,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ALL_TENANTS = "all"  # the scope of a platform session
+
+
+class TenancyError(RuntimeError):
+    """A query or a row crossed the tenant boundary of its session."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class TenantOwned:
+    """Mixin for every row that belongs to one tenant."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+
+def is_tenant_owned(cls: type) -> bool:
+    return isinstance(cls, type) and issubclass(cls, TenantOwned)
+
+
+# --- engines -------------------------------------------------------------
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling would defer the write lock to the first
+    # write and fail with "database is locked" on upgrade; BEGIN IMMEDIATE
+    # serialises writers up front, which is what the embedded default needs.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    # Objects stay readable after commit: hooks announced after commit get them.
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def tenant_session(factory: sessionmaker[Session], tenant_id: int) -> Iterator[Session]:
+    """A session that sees and writes only `tenant_id`'s rows."""
+    session = factory()
+    scope(session, tenant_id)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@contextmanager
+def platform_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for the platform's own work across tenants (operator, scheduler)."""
+    session = factory()
+    scope(session, ALL_TENANTS)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def scope(session: Session, tenant_id: int | str) -> None:
+    current = session.info.get("tenant_id")
+    if current is not None and current != tenant_id:
+        raise TenancyError("a session's tenant cannot change")
+    session.info["tenant_id"] = tenant_id
+
+
+def session_tenant_id(session: Session) -> int:
+    """The tenant a tenant session is scoped to; raises for any other session."""
+    tenant_id = session.info.get("tenant_id")
+    if not isinstance(tenant_id, int):
+        raise TenancyError("this operation needs a session scoped to one tenant")
+    return tenant_id
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria below propagate to these loads
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if not any(is_tenant_owned(m.class_) for m in state.all_mappers):
+        return
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id == ALL_TENANTS:
+        return
+    if tenant_id is None:
+        raise TenancyError("tenant-owned data queried in a session with no tenant")
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+            track_closure_variables=False,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_flush(session: Session, _context: Any, _instances: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantOwned):
+            continue
+        if tenant_id is None:
+            raise TenancyError("tenant-owned row written in a session with no tenant")
+        if obj.tenant_id is None and obj in session.new:
+            if tenant_id == ALL_TENANTS:
+                raise TenancyError(f"{type(obj).__name__} needs an explicit tenant_id")
+            obj.tenant_id = tenant_id
+        elif tenant_id != ALL_TENANTS and obj.tenant_id != tenant_id:
+            raise TenancyError(f"{type(obj).__name__} of another tenant in this session")
+
+
+# --- work after commit ---------------------------------------------------
+# Announcements to plugins and jobs must not run for a transaction that is
+# rolled back, nor see data before it is committed.
+
+
+def after_commit(session: Session, callback: Any) -> None:
+    """Run `callback()` once the session's current transaction commits."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    errors = []
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception as exc:  # every callback runs; the first error is raised
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction
+        session.info.pop("after_commit", None)
+        session.info.pop("announcements", None)

@@ -1,0 +1,65 @@
+"""Business errors raised by services, each with a message for the user.
+
+Views and the API turn them into a form error or a 4xx JSON answer; the
+message is translated lazily so it reads in the user's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+
+class PremiaError(Exception):
+    """A request the business rules refuse. `reason` is stable for machines."""
+
+    status = 400
+    reason = "bad_request"
+    message: Any = _l("The request could not be processed.")
+
+    def __init__(self, message: Any = None, **fields: Any) -> None:
+        super().__init__(str(message or self.message))
+        if message is not None:
+            self.message = message
+        self.fields = fields
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"reason": self.reason, "message": str(self.message)}
+        if self.fields:
+            body["errors"] = {k: [str(v)] for k, v in self.fields.items()}
+        return body
+
+
+class InvalidInput(PremiaError):
+    status = 422
+    reason = "invalid"
+    message = _l("Some fields are not valid.")
+
+
+class NotFound(PremiaError):
+    status = 404
+    reason = "not_found"
+    message = _l("Not found.")
+
+
+class Conflict(PremiaError):
+    status = 409
+    reason = "conflict"
+    message = _l("This conflicts with the current state.")
+
+
+class InsufficientPoints(Conflict):
+    reason = "insufficient_points"
+    message = _l("The customer does not have enough points.")
+
+
+class OutOfStock(Conflict):
+    reason = "out_of_stock"
+    message = _l("This reward is out of stock.")
+
+
+class IdempotencyMismatch(PremiaError):
+    status = 422
+    reason = "idempotency_key_reused"
+    message = _l("This idempotency key was already used for a different request.")

@@ -1,0 +1,51 @@
+"""Announcements to plugins, made after the transaction that caused them commits.
+
+`announce(session, "points_recorded", entry=entry)` calls that hook for the
+plugins active for the session's tenant once the session commits, each plugin
+on its own: one that fails is logged and the others still run, so a broken
+plugin never undoes a sale.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from core.db import after_commit, session_tenant_id
+
+log = logging.getLogger(__name__)
+
+
+def announce(session: Session, hook: str, **kwargs: Any) -> None:
+    tenant_id = session_tenant_id(session)
+    pending = session.info.get("announcements")
+    if pending is None:
+        pending = session.info["announcements"] = []
+        app = current_app._get_current_object()
+
+        def fire() -> None:
+            # One tenant and plugin lookup for all of the transaction's announcements.
+            batch = session.info.pop("announcements", [])
+            with app.app_context():
+                app.extensions["premia"].plugins.announce_all(tenant_id, batch)
+
+        after_commit(session, fire)
+    pending.append((hook, kwargs))
+
+
+def call_robustly(hookimpls: list[Any], hook: str, kwargs: dict[str, Any]) -> list[Any]:
+    """Call each implementation on its own; log and skip the ones that fail."""
+    results = []
+    for impl in hookimpls:
+        try:
+            args = [kwargs[name] for name in impl.argnames]
+            result = impl.function(*args)
+        except Exception:
+            log.exception("plugin %s failed in hook %s", impl.plugin_name, hook)
+            continue
+        if result is not None:
+            results.append(result)
+    return results

@@ -1,0 +1,73 @@
+"""Every hook a Premia plugin can implement.
+
+A plugin implements a hook by defining a function of the same name decorated
+with `core.plugins.hookimpl`, taking any subset of the arguments below. Hooks
+that take a `tenant` are called only for the plugins active for that tenant
+(installed, allowed by its plan, and switched on). Hooks that announce
+something that happened fire after the transaction commits; a plugin that
+raises there is logged and the others still run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+    from core.customers import Membership
+    from core.ledger import Entry
+    from core.rewards import Redemption
+    from tenants.models import Tenant
+    from worker.jobs import PeriodicJob
+
+hookspec = pluggy.HookspecMarker("premia")
+
+
+@hookspec
+def blueprints() -> list[Blueprint]:
+    """At start-up: Flask blueprints the plugin serves under each tenant's path.
+
+    Blueprint names must start with the plugin's name. Every request to them
+    answers 404 unless the plugin is active for the request's tenant.
+    """
+
+
+@hookspec
+def periodic_jobs() -> list[PeriodicJob]:
+    """At start-up: jobs the worker's scheduler runs on an interval or a cron schedule."""
+
+
+@hookspec
+def member_created(tenant: Tenant, member: Membership) -> None:
+    """After commit: a person became a customer of `tenant`."""
+
+
+@hookspec
+def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
+    """After commit: a ledger entry (earn, redeem, refund, adjust, welcome, …) was written.
+
+    Not fired for the monthly expiry, which is set-based; see `points_expired`.
+    """
+
+
+@hookspec
+def points_expired(tenant: Tenant, entry_count: int) -> None:
+    """After commit: the periodic expiry wrote `entry_count` expire entries for `tenant`."""
+
+
+@hookspec
+def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
+    """After commit: a redemption was made, requested, confirmed or cancelled."""
+
+
+@hookspec
+def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
+    """After commit: something should be told to a member (e-mail, push, …).
+
+    `topic` names the message ("points_expiring", …) and `context` holds
+    plain data for its template. The channels (notifications, push) decide
+    whether and how to deliver it.
+    """

@@ -1,0 +1,45 @@
+"""The merchant's panel landing page (Inicio) with the program's figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, render_template
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from core.customers import Membership
+from core.ledger import Entry
+from core.rewards import Redemption, Reward, Status
+from core.web import db
+
+bp = Blueprint("panel", __name__, url_prefix="/panel")
+
+
+@bp.get("/")
+@login_required
+def home() -> Any:
+    session = db()
+    issued, redeemed = session.execute(
+        select(
+            func.coalesce(func.sum(Entry.points).filter(Entry.points > 0), 0),
+            func.coalesce(-func.sum(Entry.points).filter(Entry.kind == "redeem"), 0),
+        )
+    ).one()
+    figures = {
+        "members": session.scalar(select(func.count(Membership.id))),
+        "outstanding": session.scalar(select(func.coalesce(func.sum(Membership.balance), 0))),
+        "issued": issued,
+        "redeemed": redeemed,
+        "rewards": session.scalar(select(func.count(Reward.id)).where(Reward.active.is_(True))),
+        "pending": session.scalar(
+            select(func.count(Redemption.id)).where(Redemption.status == Status.REQUESTED)
+        ),
+    }
+    latest = session.execute(
+        select(Entry, Membership)
+        .join(Membership, Membership.id == Entry.member_id)
+        .order_by(Entry.id.desc())
+        .limit(15)
+    ).all()
+    return render_template("panel/home.html", tenant=g.tenant, figures=figures, latest=latest)

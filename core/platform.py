@@ -1,0 +1,26 @@
+"""The running platform's parts, one set per Flask app: database, plugins, jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from redis import Redis
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.plugins import PluginHost
+from worker.runners import InProcessRunner, RqRunner
+
+
+@dataclass
+class Platform:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    plugins: PluginHost
+    jobs: InProcessRunner | RqRunner
+    redis: Redis | None = None
+
+
+def current_platform() -> Platform:
+    return current_app.extensions["premia"]

@@ -1,0 +1,197 @@
+"""The plugin host: discovery, per-tenant activation, and calling hooks.
+
+Plugins are found through the `premia.plugins` entry-point group, built-in
+ones included, exactly as a third party's would be. The entry point names a
+module (or object) with a `PLUGIN` attribute of type `PluginInfo` and hook
+implementations marked with `hookimpl`.
+
+Installed is not active: a plugin is active for a tenant when it is installed,
+the tenant's plan allows it, and the tenant has not switched it off.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import marshmallow as ma
+import pluggy
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import hookspecs
+from core.db import Base, tenant_session
+from core.errors import InvalidInput
+from core.events import call_robustly
+from tenants.models import Tenant, TenantPlugin
+
+log = logging.getLogger(__name__)
+
+hookimpl = pluggy.HookimplMarker("premia")
+ENTRY_POINT_GROUP = "premia.plugins"
+# Hook implementations of the core itself, registered under this name, always run.
+ALWAYS_ACTIVE = frozenset({"core"})
+
+
+class PluginError(RuntimeError):
+    """A plugin breaks the rules of the host; raised at start-up."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What a plugin declares about itself (its module's `PLUGIN`)."""
+
+    name: str
+    """Identifier; prefixes its tables, blueprints, templates folder, settings and jobs."""
+    title: Any
+    """Human name, usually a lazy translated string."""
+    description: Any = ""
+    """One sentence for the operator console and the merchant's settings."""
+    plans: tuple[str, ...] = ()
+    """The seed plans that include it; operators may change plans afterwards."""
+    settings_schema: type[ma.Schema] | None = None
+    """Marshmallow schema of its settings, with defaults (namespace: its name)."""
+    package_path: Path | None = field(default=None, compare=False)
+    """Filled in by the host: the folder the plugin lives in."""
+
+    @property
+    def migrations_path(self) -> Path | None:
+        path = self.package_path and self.package_path / "migrations"
+        return path if path and path.is_dir() else None
+
+    @property
+    def templates_path(self) -> Path | None:
+        path = self.package_path and self.package_path / "templates"
+        return path if path and path.is_dir() else None
+
+
+class PluginHost:
+    """One per application (never module-global, so tests can build several)."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("premia")
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.blueprint_owner: dict[str, str] = {}
+        self._session_factory: Any = None
+
+    # --- discovery -----------------------------------------------------
+
+    def load_entry_points(self, names: set[str] | None = None) -> None:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if names is not None and ep.name not in names:
+                continue
+            plugin = ep.load()
+            info = self.register(plugin)
+            if info.name != ep.name:
+                raise PluginError(f"entry point {ep.name!r} declares plugin {info.name!r}")
+
+    def register(self, plugin: ModuleType | Any) -> PluginInfo:
+        info = getattr(plugin, "PLUGIN", None)
+        if not isinstance(info, PluginInfo):
+            raise PluginError(f"{plugin!r} has no PLUGIN = PluginInfo(...)")
+        if info.name in self.infos:
+            raise PluginError(f"plugin {info.name!r} is installed twice")
+        if not info.name.isidentifier() or info.name != info.name.lower():
+            raise PluginError(f"plugin name {info.name!r} must be a lower-case identifier")
+        module_file = getattr(plugin, "__file__", None)
+        if module_file:
+            info = _with_path(info, Path(module_file).parent)
+        self.infos[info.name] = info
+        self.pm.register(plugin, name=info.name)
+        return info
+
+    def check(self) -> None:
+        """Refuse at start-up a plugin whose hooks or owned names are wrong."""
+        self.pm.check_pending()
+        for name, info in self.infos.items():
+            module = self.pm.get_plugin(name)
+            package = getattr(module, "__name__", "")
+            for mapper in Base.registry.mappers:
+                cls = mapper.class_
+                if package and cls.__module__.startswith(package + "."):
+                    table = mapper.local_table.name
+                    if not table.startswith(f"{name}_"):
+                        raise PluginError(f"plugin {name}: table {table!r} must start with {name}_")
+            if info.templates_path:
+                folders = {p.name for p in info.templates_path.iterdir()}
+                if folders - {name}:
+                    raise PluginError(f"plugin {name}: templates must sit under templates/{name}/")
+
+    def blueprints(self) -> list[tuple[str, Any]]:
+        found = []
+        for impl in self.pm.hook.blueprints.get_hookimpls():
+            for blueprint in impl.function() or []:
+                owner = impl.plugin_name
+                if blueprint.name != owner and not blueprint.name.startswith(f"{owner}_"):
+                    raise PluginError(
+                        f"plugin {owner}: blueprint {blueprint.name!r} must be named {owner}[_…]"
+                    )
+                self.blueprint_owner[blueprint.name] = owner
+                found.append((owner, blueprint))
+        return found
+
+    def periodic_jobs(self) -> list[Any]:
+        jobs = []
+        for impl in self.pm.hook.periodic_jobs.get_hookimpls():
+            for job in impl.function() or []:
+                if not job.name.startswith(f"{impl.plugin_name}."):
+                    raise PluginError(
+                        f"plugin {impl.plugin_name}: job {job.name!r} must start with "
+                        f"{impl.plugin_name}."
+                    )
+                jobs.append(job)
+        return jobs
+
+    # --- activation ----------------------------------------------------
+
+    def allowed(self, tenant: Tenant) -> set[str]:
+        return tenant.plan.plugin_names & set(self.infos)
+
+    def active(self, session: Session, tenant: Tenant) -> set[str]:
+        switched_off = set(
+            session.scalars(
+                select(TenantPlugin.plugin).where(
+                    TenantPlugin.tenant_id == tenant.id, TenantPlugin.enabled.is_(False)
+                )
+            )
+        )
+        return self.allowed(tenant) - switched_off
+
+    def switch(self, session: Session, tenant: Tenant, name: str, enabled: bool) -> None:
+        """A merchant turns a plugin on or off, within what the plan allows."""
+        if enabled and name not in self.allowed(tenant):
+            raise InvalidInput(plugin=f"{name} is not in this plan")
+        row = session.scalar(select(TenantPlugin).where(TenantPlugin.plugin == name))
+        if row is None:
+            session.add(TenantPlugin(tenant_id=tenant.id, plugin=name, enabled=enabled))
+        else:
+            row.enabled = enabled
+        session.flush()
+
+    # --- calling hooks -------------------------------------------------
+
+    def call(self, active: set[str], hook: str, **kwargs: Any) -> list[Any]:
+        """Call `hook` on the plugins in `active`, each on its own (see events.call_robustly)."""
+        caller = getattr(self.pm.hook, hook)
+        impls = [impl for impl in caller.get_hookimpls() if impl.plugin_name in active]
+        return call_robustly(impls, hook, kwargs)
+
+    def announce_all(self, tenant_id: int, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """Call announcing hooks for a tenant, reloading the tenant and its active plugins."""
+        with tenant_session(self._session_factory, tenant_id) as session:
+            tenant = session.get(Tenant, tenant_id)
+            active = self.active(session, tenant) | ALWAYS_ACTIVE
+        for hook, kwargs in batch:
+            self.call(active, hook, tenant=tenant, **kwargs)
+
+    def bind(self, session_factory: Any) -> None:
+        self._session_factory = session_factory
+
+
+def _with_path(info: PluginInfo, path: Path) -> PluginInfo:
+    return replace(info, package_path=path)

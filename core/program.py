@@ -1,0 +1,71 @@
+"""Program settings: how a merchant's loyalty program behaves.
+
+Points equivalence (an amount of money → points, rounding down), the internal
+description field on grants, welcome points, expiry of unused points, and
+whether customers may request a reward from their app.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+import marshmallow as ma
+from dateutil.relativedelta import relativedelta
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from core.settings import load_settings, save_settings
+
+NAMESPACE = "program"
+MAX_POINTS_PER_OPERATION = 1_000_000_000  # far beyond any real purchase; refuses typos
+
+
+class EquivalenceSchema(ma.Schema):
+    amount = ma.fields.Decimal(
+        required=True, as_string=True, validate=ma.validate.Range(min=0, min_inclusive=False)
+    )
+    points = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
+
+
+class ProgramSchema(ma.Schema):
+    points_per_amount = ma.fields.Nested(EquivalenceSchema, allow_none=True, load_default=None)
+    description_field = ma.fields.Boolean(load_default=True)
+    welcome_points = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=0, max=MAX_POINTS_PER_OPERATION),
+        load_default=0,
+    )
+    expiry_months = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ma.validate.Range(min=1, max=120),
+        load_default=None,
+    )
+    customer_redemption_requests = ma.fields.Boolean(load_default=False)
+
+
+def get_program(session: Session) -> dict[str, Any]:
+    return load_settings(session, NAMESPACE, ProgramSchema())
+
+
+def update_program(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
+    return save_settings(session, NAMESPACE, ProgramSchema(), changes)
+
+
+def points_for_amount(program: dict[str, Any], amount: Decimal) -> int:
+    """floor(amount × points / amount_unit): 1 point per 1,000 COP gives 45 for 45,999."""
+    equivalence = program.get("points_per_amount")
+    if not equivalence:
+        raise InvalidInput(amount=_l("This program has no points equivalence; give points."))
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        raise InvalidInput(amount=_l("The amount must be greater than zero."))
+    raw = amount * equivalence["points"] / Decimal(equivalence["amount"])
+    points = int(raw.to_integral_value(rounding=ROUND_FLOOR))
+    if points > MAX_POINTS_PER_OPERATION:
+        raise InvalidInput(amount=_l("This amount is too large."))
+    return points
+
+
+def expiry_for(program: dict[str, Any], earned_at: datetime) -> datetime | None:
+    months = program.get("expiry_months")
+    return earned_at + relativedelta(months=months) if months else None

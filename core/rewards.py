@@ -1,0 +1,252 @@
+"""Rewards (the catalogue) and redemptions of them.
+
+Staff redeem at once (confirmed). A customer's request holds the points until
+staff confirm it (the stock goes down then) or cancel it (the points come
+back). Stock never goes below zero: it is decremented by a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from core import ledger
+from core.customers import Membership
+from core.db import Base, TenantOwned, utcnow
+from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
+from core.events import announce
+from core.program import MAX_POINTS_PER_OPERATION, get_program
+
+
+class Status(enum.StrEnum):
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class Reward(TenantOwned, Base):
+    __tablename__ = "rewards"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(String(500))
+    points: Mapped[int]
+    stock: Mapped[int | None]  # None: unlimited
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Redemption(TenantOwned, Base):
+    __tablename__ = "redemptions"
+    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"), index=True)
+    reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"), index=True)
+    points: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    refund_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    requested_by_kind: Mapped[str] = mapped_column(String(12))
+    requested_by_id: Mapped[int | None]
+    decided_by_kind: Mapped[str | None] = mapped_column(String(12))
+    decided_by_id: Mapped[int | None]
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    reward: Mapped[Reward] = relationship(lazy="joined")
+    member: Mapped[Membership] = relationship(lazy="joined")
+
+
+def _validate(name: str | None, points: int | None, stock: int | None) -> None:
+    errors = {}
+    if name is not None and not name.strip():
+        errors["name"] = _l("The name is required.")
+    if points is not None and (
+        isinstance(points, bool) or not isinstance(points, int)
+        or not 0 < points <= MAX_POINTS_PER_OPERATION
+    ):
+        errors["points"] = _l("The points must be a whole number greater than zero.")
+    if stock is not None and (isinstance(stock, bool) or not isinstance(stock, int) or stock < 0):
+        errors["stock"] = _l("The stock must be zero or more (empty for unlimited).")
+    if errors:
+        raise InvalidInput(**errors)
+
+
+def create_reward(
+    session: Session,
+    *,
+    name: str,
+    points: int,
+    stock: int | None = None,
+    description: str | None = None,
+    image: str | None = None,
+    active: bool = True,
+) -> Reward:
+    _validate(name, points, stock)
+    reward = Reward(
+        name=name.strip(), points=points, stock=stock, description=description, image=image,
+        active=active,
+    )
+    session.add(reward)
+    session.flush()
+    return reward
+
+
+def update_reward(session: Session, reward: Reward, **changes: object) -> Reward:
+    allowed = {"name", "points", "stock", "description", "image", "active"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(**{name: _l("Unknown field.") for name in unknown})
+    _validate(changes.get("name"), changes.get("points"), changes.get("stock"))
+    for name, value in changes.items():
+        setattr(reward, name, value.strip() if name == "name" else value)
+    session.flush()
+    return reward
+
+
+def get_reward(session: Session, reward_id: int) -> Reward:
+    reward = session.get(Reward, reward_id)
+    if reward is None:
+        raise NotFound(_l("No reward with this id."))
+    return reward
+
+
+def get_redemption(session: Session, redemption_id: int) -> Redemption:
+    redemption = session.get(Redemption, redemption_id)
+    if redemption is None:
+        raise NotFound(_l("No redemption with this id."))
+    return redemption
+
+
+def active_rewards(session: Session) -> list[Reward]:
+    return list(
+        session.scalars(select(Reward).where(Reward.active.is_(True)).order_by(Reward.points))
+    )
+
+
+def redeem_reward(
+    session: Session,
+    member: Membership,
+    reward: Reward,
+    *,
+    actor: ledger.Actor,
+    location_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """Staff hand over a reward: points and stock go down at once."""
+    return _redeem(session, member, reward, actor, location_id, idempotency_key, confirm=True)
+
+
+def request_reward(
+    session: Session,
+    member: Membership,
+    reward: Reward,
+    *,
+    idempotency_key: str | None = None,
+) -> Redemption:
+    """A customer asks for a reward from their app: the points are held until staff decide."""
+    if not get_program(session)["customer_redemption_requests"]:
+        raise Conflict(_l("This merchant does not take reward requests from the app."))
+    actor = ledger.Actor("customer", member.customer_id)
+    return _redeem(session, member, reward, actor, None, idempotency_key, confirm=False)
+
+
+def confirm(session: Session, redemption: Redemption, *, actor: ledger.Actor) -> Redemption:
+    redemption = _lock(session, redemption.id)
+    if redemption.status != Status.REQUESTED:
+        raise Conflict(_l("Only a pending request can be confirmed."))
+    _take_stock(session, redemption.reward)
+    return _decide(session, redemption, Status.CONFIRMED, actor)
+
+
+def cancel(session: Session, redemption: Redemption, *, actor: ledger.Actor) -> Redemption:
+    redemption = _lock(session, redemption.id)
+    if redemption.status != Status.REQUESTED:
+        raise Conflict(_l("Only a pending request can be cancelled."))
+    entry = session.get(ledger.Entry, redemption.entry_id)
+    refund = ledger.refund(session, entry, actor=actor)
+    redemption.refund_entry_id = refund.id
+    return _decide(session, redemption, Status.CANCELLED, actor)
+
+
+def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) -> Redemption:
+    existing = _by_key(session, key, member, reward)
+    if existing is not None:
+        return existing
+    if not reward.active:
+        raise Conflict(_l("This reward is not available."))
+    if reward.stock is not None and reward.stock <= 0:
+        raise OutOfStock()
+    entry = ledger.redeem(
+        session, member, reward.points, actor=actor, location_id=location_id,
+        description=reward.name, idempotency_key=f"redemption:{key}" if key else None,
+    )
+    # The ledger locked the member: a concurrent twin of this request has committed by now.
+    existing = _by_key(session, key, member, reward)
+    if existing is not None:
+        return existing
+    if confirm:
+        _take_stock(session, reward)
+    redemption = Redemption(
+        member_id=member.id, reward_id=reward.id, points=reward.points,
+        status=Status.CONFIRMED if confirm else Status.REQUESTED, entry_id=entry.id,
+        requested_by_kind=actor.kind, requested_by_id=actor.id, location_id=location_id,
+        idempotency_key=key,
+    )
+    if confirm:
+        redemption.decided_by_kind, redemption.decided_by_id = actor.kind, actor.id
+        redemption.decided_at = utcnow()
+    session.add(redemption)
+    session.flush()
+    announce(session, "redemption_changed", redemption=redemption)
+    return redemption
+
+
+def _by_key(session, key, member, reward) -> Redemption | None:
+    if key is None:
+        return None
+    found = session.scalar(select(Redemption).where(Redemption.idempotency_key == key))
+    if found is not None and (found.member_id, found.reward_id) != (member.id, reward.id):
+        raise IdempotencyMismatch()
+    return found
+
+
+def _take_stock(session: Session, reward: Reward) -> None:
+    taken = session.execute(
+        update(Reward)
+        .where(Reward.id == reward.id, (Reward.stock.is_(None)) | (Reward.stock > 0))
+        .values(stock=Reward.stock - 1)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not taken:
+        raise OutOfStock()
+
+
+def _lock(session: Session, redemption_id: int) -> Redemption:
+    return session.execute(
+        select(Redemption)
+        .where(Redemption.id == redemption_id)
+        .with_for_update(of=Redemption)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _decide(session, redemption: Redemption, status: Status, actor) -> Redemption:
+    redemption.status = status
+    redemption.decided_by_kind, redemption.decided_by_id = actor.kind, actor.id
+    redemption.decided_at = utcnow()
+    session.flush()
+    announce(session, "redemption_changed", redemption=redemption)
+    return redemption

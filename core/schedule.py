@@ -1,0 +1,13 @@
+"""The core's own periodic jobs, declared through the same hook plugins use."""
+
+from __future__ import annotations
+
+from core import expiry
+from core.plugins import hookimpl
+from worker.jobs import PeriodicJob
+
+
+@hookimpl
+def periodic_jobs() -> list[PeriodicJob]:
+    # Hourly: each tenant's 1st starts at a different UTC hour.
+    return [PeriodicJob("core.expiry", expiry.tick, every=3600)]

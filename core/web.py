@@ -1,0 +1,73 @@
+"""The request's database session, platform pages, health, and error answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, g, jsonify, render_template, request
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from core.errors import PremiaError
+from core.platform import current_platform
+
+log = logging.getLogger(__name__)
+bp = Blueprint("platform", __name__)
+
+
+def db() -> Session:
+    """This request's session (scoped to the request's tenant once it is resolved)."""
+    if "db" not in g:
+        g.db = current_platform().sessions()
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("platform/index.html")
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    platform = current_platform()
+    checks: dict[str, str] = {}
+    try:
+        with platform.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        log.warning("health: database: %s", exc)
+        checks["database"] = "error"
+    if platform.redis is not None:
+        try:
+            platform.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            log.warning("health: redis: %s", exc)
+            checks["redis"] = "error"
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if ok else "error", **checks), 200 if ok else 503
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.is_json or best == "application/json" or request.path.startswith("/api/")
+
+
+def handle_premia_error(error: PremiaError) -> Any:
+    return jsonify(status=error.status, **error.to_dict()), error.status
+
+
+def handle_http_error(error: HTTPException) -> Any:
+    if not wants_json():
+        return error
+    return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
+                   message=error.description), error.code

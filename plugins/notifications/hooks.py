@@ -1,0 +1,44 @@
+"""Hook implementations: turn events into e-mail jobs (sent from the `mail` queue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.customers import Membership
+from core.ledger import Entry, Kind
+from core.plugins import hookimpl
+from core.rewards import Redemption, Status
+from plugins.notifications import jobs
+from tenants.models import Tenant
+from worker.jobs import enqueue
+
+# Credits a customer is told about (a refund is told through its redemption).
+TOLD_CREDITS = {Kind.EARN, Kind.ADJUST}
+
+
+@hookimpl
+def member_created(tenant: Tenant, member: Membership) -> None:
+    enqueue(None, jobs.mail_member, tenant.id, member.id, "welcome", f"welcome:{member.id}", {})
+
+
+@hookimpl
+def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
+    if entry.points > 0 and entry.kind in TOLD_CREDITS:
+        enqueue(None, jobs.mail_member, tenant.id, member.id, "points_received",
+                f"points_received:{entry.id}", {"entry_id": entry.id})
+
+
+@hookimpl
+def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
+    if redemption.status == Status.REQUESTED:
+        enqueue(None, jobs.mail_merchant_request, tenant.id, redemption.id)
+    elif redemption.status == Status.CONFIRMED:
+        enqueue(None, jobs.mail_member, tenant.id, redemption.member_id, "redemption_confirmed",
+                f"redemption_confirmed:{redemption.id}", {"redemption_id": redemption.id})
+
+
+@hookimpl
+def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
+    if topic == "points_expiring":
+        key = f"points_expiring:{member.id}:{context['expires_at'][:7]}"
+        enqueue(None, jobs.mail_member, tenant.id, member.id, "points_expiring", key, context)

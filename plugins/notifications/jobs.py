@@ -1,0 +1,76 @@
+"""Mail jobs: each sends at most once per key (a delivery row is written first)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import mail
+from core.customers import Membership
+from core.ledger import Entry
+from core.rewards import Redemption
+from core.settings import load_settings
+from plugins.notifications.models import Delivery
+from plugins.notifications.settings import NotificationSettings
+from tenants.models import Tenant
+from worker.jobs import tenant_job
+
+SETTING_FOR = {
+    "welcome": "on_member_created",
+    "points_received": "on_points",
+    "redemption_confirmed": "on_redemption",
+    "points_expiring": "on_expiring",
+    "redemption_requested": "merchant_on_request",
+}
+
+
+def _settings(session: Session) -> dict[str, bool]:
+    return load_settings(session, "notifications", NotificationSettings())
+
+
+def _send_once(session: Session, tenant: Tenant, key: str, to: str, template: str,
+               language: str | None, **context: Any) -> bool:
+    if session.scalar(select(Delivery.id).where(Delivery.key == key)):
+        return False
+    session.add(Delivery(key=key, recipient=to, template=template))
+    session.flush()  # a twin job now fails on the unique key instead of mailing twice
+    subject, text, html = mail.render_mail(
+        tenant, f"notifications/mail/{template}", language, **context
+    )
+    mail.send(mail.build_message(tenant, to, subject, text, html))
+    return True
+
+
+@tenant_job(queue="mail", plugin="notifications")
+def mail_member(session: Session, tenant: Tenant, member_id: int, template: str, key: str,
+                data: dict[str, Any]) -> bool:
+    if not _settings(session)[SETTING_FOR[template]]:
+        return False
+    member = session.get(Membership, member_id)
+    if member is None:
+        return False
+    context: dict[str, Any] = {"member": member, "customer": member.customer}
+    if "entry_id" in data:
+        context["entry"] = session.get(Entry, data["entry_id"])
+    if "redemption_id" in data:
+        context["redemption"] = session.get(Redemption, data["redemption_id"])
+    if "expires_at" in data:
+        context["points"] = data["points"]
+        context["expires_at"] = datetime.fromisoformat(data["expires_at"])
+    return _send_once(session, tenant, key, member.customer.email, template,
+                      member.customer.language, **context)
+
+
+@tenant_job(queue="mail", plugin="notifications")
+def mail_merchant_request(session: Session, tenant: Tenant, redemption_id: int) -> bool:
+    if not tenant.email or not _settings(session)["merchant_on_request"]:
+        return False
+    redemption = session.get(Redemption, redemption_id)
+    if redemption is None:
+        return False
+    return _send_once(session, tenant, f"redemption_requested:{redemption.id}", tenant.email,
+                      "redemption_requested", None, redemption=redemption,
+                      member=redemption.member, customer=redemption.member.customer)

@@ -1,0 +1,1 @@
+"""Tenants (merchants), the plans they are on, and which plugins each has on."""

@@ -1,0 +1,89 @@
+"""Tenant, Plan and the per-tenant plugin switches and settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, TenantOwned, utcnow
+
+
+class Plan(Base):
+    """A commercial plan: data naming the plugins it allows."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    plugins: Mapped[list[PlanPlugin]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def plugin_names(self) -> set[str]:
+        return {p.plugin for p in self.plugins}
+
+
+class PlanPlugin(Base):
+    __tablename__ = "plan_plugins"
+    __table_args__ = (UniqueConstraint("plan_id", "plugin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    plugin: Mapped[str] = mapped_column(String(60))
+    plan: Mapped[Plan] = relationship(back_populates="plugins")
+
+
+class Tenant(Base):
+    """A merchant (comercio)."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(160))
+    logo: Mapped[str | None] = mapped_column(String(500))
+    business_type: Mapped[str | None] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    whatsapp: Mapped[str | None] = mapped_column(String(40))
+    description: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(10), default="es")
+    domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    theme: Mapped[str] = mapped_column(String(60), default="default")
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    plan: Mapped[Plan] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug}>"
+
+
+class TenantPlugin(TenantOwned, Base):
+    """A merchant's switch for one plugin; without a row, an allowed plugin is on."""
+
+    __tablename__ = "tenant_plugins"
+    __table_args__ = (UniqueConstraint("tenant_id", "plugin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(60))
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class TenantSetting(TenantOwned, Base):
+    """One namespace of a tenant's settings ("program" for the core, else a plugin's name)."""
+
+    __tablename__ = "tenant_settings"
+    __table_args__ = (UniqueConstraint("tenant_id", "namespace"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

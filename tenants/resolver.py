@@ -1,0 +1,72 @@
+"""Which tenant a request is for: its own domain, or `/t/<slug>/` on the shared app.
+
+Every tenant page hangs under the `t` blueprint; resolving the tenant scopes
+the request's session to it, and a plugin's pages answer 404 unless the plugin
+is active for that tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g, request
+from sqlalchemy import select
+
+from core.db import scope
+from core.platform import current_platform
+from core.web import db
+from tenants.models import Tenant
+
+
+def make_site() -> Blueprint:
+    """The parent of every tenant page (a new one per app: blueprints nest per app)."""
+    site = Blueprint("t", __name__, url_prefix="/t/<tenant_slug>")
+
+    @site.url_value_preprocessor
+    def resolve(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        slug = (values or {}).pop("tenant_slug", None)
+        tenant = db().scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            abort(404)
+        use_tenant(tenant)
+        plugins = current_platform().plugins
+        for name in request.blueprints:
+            owner = plugins.blueprint_owner.get(name.split(".")[-1])
+            if owner and owner not in g.active_plugins:
+                abort(404)
+
+    @site.url_defaults
+    def add_slug(_endpoint: str, values: dict[str, Any]) -> None:
+        if "tenant_slug" not in values and g.get("tenant") is not None:
+            values["tenant_slug"] = g.tenant.slug
+
+    return site
+
+
+def use_tenant(tenant: Tenant) -> None:
+    g.tenant = tenant
+    scope(db(), tenant.id)
+    g.active_plugins = current_platform().plugins.active(db(), tenant)
+
+
+class DomainMiddleware:
+    """Serves a tenant's own domain as if it were `/t/<slug>/` on the shared app."""
+
+    def __init__(self, wsgi_app: Any, app: Any) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        path = environ.get("PATH_INFO", "")
+        if host and host not in self.app.config["PREMIA_PLATFORM_HOSTS"] and not (
+            path.startswith("/t/") or path in ("/healthz",) or path.startswith("/static/")
+        ):
+            slug = self._slug_for(host)
+            if slug:
+                environ["PATH_INFO"] = f"/t/{slug}{path or '/'}"
+        return self.wsgi_app(environ, start_response)
+
+    def _slug_for(self, host: str) -> str | None:
+        with self.app.app_context(), current_platform().sessions() as session:
+            return session.scalar(select(Tenant.slug).where(Tenant.domain == host))

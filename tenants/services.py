@@ -1,0 +1,101 @@
+"""Creating tenants and managing plans."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.numbers import get_currency_name
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import scope
+from core.errors import Conflict, InvalidInput, NotFound
+from core.i18n import LANGUAGES
+from core.staff import Role, StaffUser, create_staff
+from tenants.models import Plan, PlanPlugin, Tenant
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
+
+
+def get_plan(session: Session, code: str) -> Plan:
+    plan = session.scalar(select(Plan).where(Plan.code == code))
+    if plan is None:
+        raise NotFound(_l("No plan with this code."), plan=_l("Unknown plan."))
+    return plan
+
+
+def set_plan_plugins(session: Session, plan: Plan, plugins: set[str]) -> None:
+    """Make `plan` allow exactly `plugins`."""
+    current = {p.plugin: p for p in plan.plugins}
+    for name in set(current) - plugins:
+        plan.plugins.remove(current[name])
+    for name in sorted(plugins - set(current)):
+        plan.plugins.append(PlanPlugin(plugin=name))
+    session.flush()
+
+
+def validate_profile(*, currency: str, country: str, timezone: str, language: str) -> None:
+    errors = {}
+    if not re.fullmatch(r"[A-Z]{3}", currency or "") or get_currency_name(currency) == currency:
+        errors["currency"] = _l("Unknown currency code.")
+    if not re.fullmatch(r"[A-Z]{2}", country or "") or country not in Locale("en").territories:
+        errors["country"] = _l("Unknown country code.")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = _l("Unknown time zone.")
+    if language not in LANGUAGES:
+        errors["language"] = _l("Unsupported language.")
+    if errors:
+        raise InvalidInput(**errors)
+
+
+def create_tenant(
+    session: Session,
+    *,
+    slug: str,
+    name: str,
+    plan: str,
+    currency: str,
+    country: str,
+    timezone: str,
+    owner_email: str,
+    owner_password: str,
+    owner_name: str = "",
+    language: str = "es",
+    domain: str | None = None,
+    **profile: str | None,
+) -> Tenant:
+    """Create a merchant and its owner. `session` must be a platform session."""
+    slug = (slug or "").strip().lower()
+    if not SLUG.fullmatch(slug):
+        raise InvalidInput(slug=_l("Use lower-case letters, digits and dashes."))
+    if not (name or "").strip():
+        raise InvalidInput(name=_l("The name is required."))
+    currency, country = (currency or "").upper(), (country or "").upper()
+    validate_profile(currency=currency, country=country, timezone=timezone, language=language)
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
+        raise Conflict(_l("This address is taken."), slug=_l("Taken."))
+    domain = (domain or "").strip().lower() or None
+    if domain and session.scalar(select(Tenant.id).where(Tenant.domain == domain)):
+        raise Conflict(_l("This domain is taken."), domain=_l("Taken."))
+    tenant = Tenant(
+        slug=slug, name=name.strip(), plan=get_plan(session, plan), currency=currency,
+        country=country, timezone=timezone, language=language, domain=domain, **profile,
+    )
+    session.add(tenant)
+    session.flush()
+    # The owner is created in a session of the new tenant's own.
+    with Session(bind=session.connection()) as owner_session:
+        scope(owner_session, tenant.id)
+        create_staff(owner_session, email=owner_email, name=owner_name or name,
+                     password=owner_password, role=Role.OWNER)
+        owner_session.flush()
+    return tenant
+
+
+def owner_of(session: Session) -> StaffUser | None:
+    return session.scalar(select(StaffUser).where(StaffUser.role == Role.OWNER))

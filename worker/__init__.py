@@ -1,0 +1,1 @@
+"""Background work: named queues, tenant-aware jobs, runners and the scheduler."""

@@ -1,0 +1,122 @@
+"""Where jobs run: rq on Redis in production, in-process on the embedded default.
+
+Both runners have one interface. rq's own `Queue(is_async=False)` would
+swallow failures and ignore scheduling, so the embedded runner is our own: it
+runs a job right away (after the commit that queued it), logs and raises its
+failure, and keeps periodic jobs to run when they are due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+
+from worker.jobs import QUEUES, PeriodicJob
+
+log = logging.getLogger(__name__)
+
+
+class InProcessRunner:
+    """Runs jobs in this process. `raise_errors` (tests) re-raises a job's failure to
+    the code that committed; otherwise it is logged, as a worker would, and kept in
+    `failed` so that the platform's health shows it."""
+
+    def __init__(self, raise_errors: bool = False) -> None:
+        self.raise_errors = raise_errors
+        self.failed: list[tuple[str, tuple, str]] = []
+        self.periodic: list[PeriodicJob] = []
+        self._last_run: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def enqueue(self, job: Callable, *args: Any) -> Any:
+        try:
+            return job(*args)
+        except Exception as exc:
+            log.exception("job %s%r failed", job.__name__, args)
+            self.failed.append((job.__name__, args, repr(exc)))
+            if self.raise_errors:
+                raise
+            return None
+
+    def run_due(self, now: float | None = None) -> list[str]:
+        """Run the periodic jobs that are due; the embedded scheduler calls this."""
+        now = time.time() if now is None else now
+        ran = []
+        with self._lock:
+            for job in self.periodic:
+                last = self._last_run.get(job.name)
+                if last is not None and now - last < job.every:
+                    continue
+                self._last_run[job.name] = now
+                try:
+                    job.func()
+                except Exception:
+                    log.exception("periodic job %s failed", job.name)
+                ran.append(job.name)
+        return ran
+
+    def start_scheduler(self, tick: float = 30.0) -> threading.Thread:
+        def loop() -> None:
+            while True:
+                self.run_due()
+                time.sleep(tick)
+
+        thread = threading.Thread(target=loop, name="premia-scheduler", daemon=True)
+        thread.start()
+        return thread
+
+    def ping(self) -> bool:
+        return True
+
+
+class RqRunner:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.periodic: list[PeriodicJob] = []
+
+    def queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.redis)
+
+    def enqueue(self, job: Callable, *args: Any) -> Any:
+        queue = getattr(job, "queue", "default")
+        return self.queue(queue).enqueue(
+            job, *args, retry=Retry(max=3, interval=[10, 60, 300]), result_ttl=3600
+        )
+
+    def enqueue_due_periodic(self, now: float | None = None) -> list[str]:
+        """Queue the periodic jobs that are due, once across every worker process."""
+        now = time.time() if now is None else now
+        queued = []
+        for job in self.periodic:
+            # One slot per interval: whichever worker takes it first queues the job.
+            slot = int(now // job.every)
+            key = f"premia:periodic:{job.name}:{slot}"
+            if self.redis.set(key, "1", nx=True, ex=job.every * 2):
+                self.queue(job.queue).enqueue(job.func, result_ttl=3600)
+                queued.append(job.name)
+        return queued
+
+    def start_scheduler(self, tick: float = 30.0) -> threading.Thread:
+        def loop() -> None:
+            while True:
+                try:
+                    self.enqueue_due_periodic()
+                except Exception:
+                    log.exception("periodic scheduling failed")
+                time.sleep(tick)
+
+        thread = threading.Thread(target=loop, name="premia-periodic", daemon=True)
+        thread.start()
+        return thread
+
+    def queues(self) -> list[Queue]:
+        return [self.queue(name) for name in QUEUES]
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
