@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from core.actors import Actor
 from core.db import Base, TenantOwned, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import announce
@@ -108,7 +109,7 @@ def create_member(
     phone: str | None = None,
     birthday: date | None = None,
     joined_via: str = "staff",
-    actor: tuple[str, int | None] = ("system", None),
+    actor: Actor,
 ) -> Membership:
     """Make the person with this e-mail a member of the session's tenant.
 

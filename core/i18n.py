@@ -63,4 +63,5 @@ def init_babel(app, translation_dirs: list[str]) -> Babel:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_dirs)
     babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.globals["get_locale"] = get_locale
     return babel

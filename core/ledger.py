@@ -22,7 +22,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -46,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from core.actors import Actor
 from core.customers import Membership
 from core.db import Base, TenantOwned, session_tenant_id, utcnow
 from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
@@ -78,22 +78,6 @@ def kind_label(kind: str) -> str:
     """The entry kind in the user's language (plugins' kinds show as their name)."""
     label = KIND_LABELS.get(kind)
     return str(label) if label is not None else kind.replace("_", " ")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a movement: a staff user, an API token, a customer, or the system."""
-
-    kind: str
-    id: int | None = None
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls("system")
-
-    @classmethod
-    def staff(cls, user_id: int) -> Actor:
-        return cls("staff", user_id)
 
 
 class Entry(TenantOwned, Base):
@@ -328,7 +312,8 @@ def expire_due(session: Session, as_of: datetime) -> int:
         .order_by(Membership.id)
         .with_for_update()
     )
-    session.execute(select(func.count()).select_from(locked.subquery()))
+    conn = session.connection()  # Core statements: real row counts, no ORM bookkeeping
+    conn.execute(select(func.count()).select_from(locked.subquery()))
 
     key_prefix = f"expire:{as_of.isoformat()}:"
     totals = (
@@ -350,17 +335,19 @@ def expire_due(session: Session, as_of: datetime) -> int:
         )
         .join(Membership, Membership.id == totals.c.member_id)
     )
-    written = session.execute(
+    # The members are locked: the count of those with points due is what we write.
+    written = conn.scalar(select(func.count()).select_from(totals))
+    if not written:
+        return 0
+    conn.execute(
         insert(Entry.__table__).from_select(
             ["tenant_id", "member_id", "kind", "points", "balance_after", "actor_kind",
              "created_at", "idempotency_key"],
             entries,
         )
-    ).rowcount
-    if not written:
-        return 0
+    )
     expire_entry = Entry.__table__.alias("e")
-    session.execute(
+    conn.execute(
         insert(Allocation.__table__).from_select(
             ["tenant_id", "entry_id", "lot_id", "points"],
             select(literal(tenant_id), expire_entry.c.id, Lot.id, Lot.remaining)
@@ -381,13 +368,13 @@ def expire_due(session: Session, as_of: datetime) -> int:
         .where(due, Lot.member_id == Membership.__table__.c.id)
         .scalar_subquery()
     )
-    session.execute(
+    conn.execute(
         update(Membership.__table__)
         .where(Membership.__table__.c.tenant_id == tenant_id)
         .where(Membership.__table__.c.id.in_(due_members))
         .values(balance=Membership.__table__.c.balance - member_total)
     )
-    session.execute(update(Lot.__table__).where(due).values(remaining=0))
+    conn.execute(update(Lot.__table__).where(due).values(remaining=0))
     session.expire_all()  # cached balances and lots are stale now
     return written
 

@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core import ledger
+from core.actors import Actor
 from core.customers import Membership
 from core.db import Base, TenantOwned, utcnow
 from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
@@ -141,7 +142,7 @@ def redeem_reward(
     member: Membership,
     reward: Reward,
     *,
-    actor: ledger.Actor,
+    actor: Actor,
     location_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Redemption:
@@ -159,11 +160,11 @@ def request_reward(
     """A customer asks for a reward from their app: the points are held until staff decide."""
     if not get_program(session)["customer_redemption_requests"]:
         raise Conflict(_l("This merchant does not take reward requests from the app."))
-    actor = ledger.Actor("customer", member.customer_id)
+    actor = Actor.customer(member.customer_id)
     return _redeem(session, member, reward, actor, None, idempotency_key, confirm=False)
 
 
-def confirm(session: Session, redemption: Redemption, *, actor: ledger.Actor) -> Redemption:
+def confirm(session: Session, redemption: Redemption, *, actor: Actor) -> Redemption:
     redemption = _lock(session, redemption.id)
     if redemption.status != Status.REQUESTED:
         raise Conflict(_l("Only a pending request can be confirmed."))
@@ -171,7 +172,7 @@ def confirm(session: Session, redemption: Redemption, *, actor: ledger.Actor) ->
     return _decide(session, redemption, Status.CONFIRMED, actor)
 
 
-def cancel(session: Session, redemption: Redemption, *, actor: ledger.Actor) -> Redemption:
+def cancel(session: Session, redemption: Redemption, *, actor: Actor) -> Redemption:
     redemption = _lock(session, redemption.id)
     if redemption.status != Status.REQUESTED:
         raise Conflict(_l("Only a pending request can be cancelled."))

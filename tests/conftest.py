@@ -1,0 +1,30 @@
+"""Shared fixtures: a migrated database, the app, factories, a real SMTP server.
+
+The backend is PostgreSQL unless PREMIA_TEST_DATABASE_URL says otherwise (the
+CI runs the suite a second time on SQLite, deselecting the `postgres` tests).
+Every test starts from empty tenant data: tables are truncated after each one.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["tests.factories", "tests.services"]
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PREMIA_TEST_DATABASE_URL", DEFAULT_URL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # On SQLite the PostgreSQL-only tests are deselected (reported), never skipped.
+    if os.environ["PREMIA_TEST_DATABASE_URL"].startswith("sqlite"):
+        kept = [i for i in items if "postgres" not in i.keywords]
+        deselected = [i for i in items if "postgres" in i.keywords]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = kept

@@ -1,0 +1,182 @@
+"""The ledger from the merchant's side, with concrete numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from core import ledger
+from core.actors import Actor
+from core.customers import Membership, get_member
+from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
+from core.program import update_program
+
+STAFF = Actor.staff(1)
+
+
+@pytest.fixture
+def shop(make_tenant, db):
+    tenant = make_tenant()
+    with db(tenant) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        session.commit()
+    return tenant
+
+
+def _member(db, tenant, code):
+    return db(tenant), code
+
+
+def audit(db, tenant, member_id):
+    with db(tenant) as session:
+        return ledger.audit_member(session, member_id)
+
+
+def test_earn_points_updates_balance_and_entry(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        entry = ledger.earn(session, get_member(session, member.code), points=120, actor=STAFF,
+                            description="factura interna", reference="F-001")
+        session.commit()
+    assert (entry.kind, entry.points, entry.balance_after) == ("earn", 120, 120)
+    assert audit(db, shop, member.id) == (120, 120, 120)
+
+
+def test_amount_converts_with_floor(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        entry = ledger.earn(session, member, amount=Decimal("45999"), actor=STAFF)
+        session.commit()
+    assert entry.points == 45  # 1 point per 1,000 COP, rounded down
+
+
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5"), Decimal("999"), Decimal("NaN")])
+def test_amount_worth_nothing_is_refused(shop, make_member, db, amount):
+    member = make_member(shop)
+    with db(shop) as session, pytest.raises(InvalidInput):
+        ledger.earn(session, member, amount=amount, actor=STAFF)
+
+
+def test_welcome_points_on_joining(make_tenant, make_member, db):
+    tenant = make_tenant()
+    with db(tenant) as session:
+        update_program(session, {"welcome_points": 50})
+        session.commit()
+    member = make_member(tenant)
+    with db(tenant) as session:
+        entries = ledger.history(session, member)
+    assert [(e.kind, e.points) for e in entries] == [("welcome", 50)]
+    assert audit(db, tenant, member.id) == (50, 50, 50)
+
+
+def test_redeem_takes_soonest_expiring_lot_first(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        update_program(session, {"expiry_months": 12})
+        first = ledger.earn(session, member, points=100, actor=STAFF)
+        second = ledger.earn(session, member, points=100, actor=STAFF)
+        # make the second lot expire sooner than the first
+        session.execute(update(ledger.Lot).where(ledger.Lot.entry_id == second.id)
+                        .values(expires_at=datetime.now(UTC) + timedelta(days=10)))
+        ledger.redeem(session, member, 150, actor=STAFF)
+        session.commit()
+        lots = {lot.entry_id: lot.remaining for lot in session.scalars(select(ledger.Lot))}
+    assert lots == {first.id: 50, second.id: 0}
+    assert audit(db, shop, member.id) == (50, 50, 50)
+
+
+def test_redeem_more_than_balance_is_refused_and_writes_nothing(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        ledger.earn(session, member, points=10, actor=STAFF)
+        session.commit()
+        with pytest.raises(InsufficientPoints):
+            ledger.redeem(session, member, 11, actor=STAFF)
+        session.rollback()
+    assert audit(db, shop, member.id) == (10, 10, 10)
+
+
+def test_refund_puts_points_back_into_the_same_lots(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        earned = ledger.earn(session, member, points=100, actor=STAFF)
+        debit = ledger.redeem(session, member, 70, actor=STAFF)
+        refund = ledger.refund(session, debit, actor=STAFF)
+        session.commit()
+        lot = session.scalar(select(ledger.Lot).where(ledger.Lot.entry_id == earned.id))
+        assert (refund.points, refund.reverses_id, lot.remaining) == (70, debit.id, 100)
+        with pytest.raises(InvalidInput):
+            ledger.refund(session, debit, actor=STAFF)  # not twice
+        session.rollback()
+    assert audit(db, shop, member.id) == (100, 100, 100)
+
+
+def test_adjust_needs_a_reason_and_may_go_down(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        with pytest.raises(InvalidInput):
+            ledger.adjust(session, member, 5, actor=STAFF, description=" ")
+        ledger.adjust(session, member, 30, actor=STAFF, description="error de caja")
+        ledger.adjust(session, member, -12, actor=STAFF, description="corrección")
+        with pytest.raises(InsufficientPoints):
+            ledger.adjust(session, member, -19, actor=STAFF, description="demasiado")
+        session.commit()
+    assert audit(db, shop, member.id) == (18, 18, 18)
+
+
+def test_retry_with_same_key_returns_first_entry(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        first = ledger.earn(session, member, points=10, actor=STAFF, idempotency_key="pos-1")
+        session.commit()
+    with db(shop) as session:
+        again = ledger.earn(session, member, points=10, actor=STAFF, idempotency_key="pos-1")
+        session.commit()
+        assert again.id == first.id
+        with pytest.raises(IdempotencyMismatch):
+            ledger.earn(session, member, points=11, actor=STAFF, idempotency_key="pos-1")
+    assert audit(db, shop, member.id) == (10, 10, 10)
+
+
+def test_expire_due_is_set_based_and_safe_twice(shop, make_member, db):
+    alice, bob = make_member(shop), make_member(shop)
+    past = datetime(2026, 1, 1, tzinfo=UTC)
+    with db(shop) as session:
+        a1 = ledger.earn(session, alice, points=40, actor=STAFF)
+        ledger.earn(session, alice, points=60, actor=STAFF)
+        b1 = ledger.earn(session, bob, points=25, actor=STAFF)
+        ledger.redeem(session, alice, 10, actor=STAFF)  # takes from a1 (oldest id, no expiry)
+        session.execute(update(ledger.Lot).where(ledger.Lot.entry_id.in_([a1.id, b1.id]))
+                        .values(expires_at=past))
+        session.commit()
+        as_of = datetime(2026, 2, 1, tzinfo=UTC)
+        assert ledger.expire_due(session, as_of) == 2
+        session.commit()
+        assert ledger.expire_due(session, as_of) == 0
+        session.commit()
+        expired = {e.member_id: e.points for e in session.scalars(
+            select(ledger.Entry).where(ledger.Entry.kind == "expire"))}
+    assert expired == {alice.id: -30, bob.id: -25}
+    assert audit(db, shop, alice.id) == (60, 60, 60)
+    assert audit(db, shop, bob.id) == (0, 0, 0)
+
+
+def test_database_refuses_a_negative_balance(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session, pytest.raises(IntegrityError):
+        session.execute(update(Membership).where(Membership.id == member.id).values(balance=-1))
+
+
+@pytest.mark.postgres
+def test_database_refuses_to_change_an_entry(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        entry = ledger.earn(session, member, points=5, actor=STAFF)
+        session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text("UPDATE ledger_entries SET points = 500 WHERE id = :id"),
+                            {"id": entry.id})
