@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
+from werkzeug.serving import run_simple
 
 from core import migrate
 from core.db import platform_session
@@ -147,8 +148,9 @@ def _serve(host: str, port: int) -> None:
     app = current_app._get_current_object()
     jobs = current_platform().jobs
     if hasattr(jobs, "run_due"):  # embedded: no worker, so periodic jobs run here
-        jobs.start_scheduler()
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+        jobs.start_scheduler(app)
+    # Not app.run(): under a Flask CLI group it returns without serving.
+    run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
 @main.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,8 +51,24 @@ class TenancyError(RuntimeError):
     """A query or a row crossed the tenant boundary of its session."""
 
 
+_clock: ContextVar[datetime | None] = ContextVar("premia_clock", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC; `clock_at` moves it (demo history, tests of month boundaries)."""
+    return _clock.get() or datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(moment: datetime) -> Iterator[None]:
+    """Record everything inside as happening at `moment` (aware)."""
+    if moment.tzinfo is None:
+        raise ValueError("clock_at needs an aware datetime")
+    token = _clock.set(moment)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 class UTCDateTime(TypeDecorator):
@@ -212,6 +229,8 @@ def after_commit(session: Session, callback: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint was released; the commit is later
+        return
     callbacks = session.info.pop("after_commit", [])
     errors = []
     for callback in callbacks:

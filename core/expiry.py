@@ -47,15 +47,17 @@ def month_start(tenant: Tenant, now: datetime) -> datetime:
 def tick(now: datetime | None = None) -> list[int]:
     """Queue the expiry of every tenant whose local month is not processed yet."""
     now = now or utcnow()
-    queued = []
     with platform_session(current_platform().sessions) as session:
         done = set(session.execute(select(ExpiryRun.tenant_id, ExpiryRun.period)))
-        for tenant in session.scalars(select(Tenant).order_by(Tenant.id)):
-            period = month_start(tenant, now).strftime("%Y-%m")
-            if (tenant.id, period) not in done:
-                enqueue(None, expire_month, tenant.id, now.isoformat())
-                queued.append(tenant.id)
-    return queued
+        due = [
+            tenant.id
+            for tenant in session.scalars(select(Tenant).order_by(Tenant.id))
+            if (tenant.id, month_start(tenant, now).strftime("%Y-%m")) not in done
+        ]
+    # Queued once the session is closed: embedded, the job runs right here.
+    for tenant_id in due:
+        enqueue(None, expire_month, tenant_id, now.isoformat())
+    return due
 
 
 @tenant_job(queue="default")

@@ -61,10 +61,11 @@ class InProcessRunner:
                 ran.append(job.name)
         return ran
 
-    def start_scheduler(self, tick: float = 30.0) -> threading.Thread:
+    def start_scheduler(self, app: Any, tick: float = 30.0) -> threading.Thread:
         def loop() -> None:
             while True:
-                self.run_due()
+                with app.app_context():
+                    self.run_due()
                 time.sleep(tick)
 
         thread = threading.Thread(target=loop, name="premia-scheduler", daemon=True)
@@ -102,7 +103,7 @@ class RqRunner:
                 queued.append(job.name)
         return queued
 
-    def start_scheduler(self, tick: float = 30.0) -> threading.Thread:
+    def start_scheduler(self, app: Any = None, tick: float = 30.0) -> threading.Thread:
         def loop() -> None:
             while True:
                 try:

@@ -1,0 +1,107 @@
+"""The demo merchant: created once on the embedded default by `premia demo`.
+
+A coffee shop in Bogotá with an owner, two employees, two locations, rewards,
+forty customers and six weeks of purchases and redemptions, so that every
+screen has something to show.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from flask import Flask
+from sqlalchemy import select
+
+from core import ledger, rewards
+from core.actors import Actor
+from core.customers import create_member
+from core.db import clock_at, platform_session, tenant_session, utcnow
+from core.locations import create_location
+from core.program import update_program
+from core.staff import Role, create_staff
+from tenants.models import Tenant
+from tenants.services import create_tenant
+
+SLUG = "cafe-demo"
+OWNER = ("owner", "duena@cafe-demo.example", "demo-owner-2026")
+EMPLOYEES = [
+    ("employee", "caja1@cafe-demo.example", "demo-caja-2026", "Laura Gómez"),
+    ("admin", "admin@cafe-demo.example", "demo-admin-2026", "Andrés Núñez"),
+]
+FIRST = ["María", "José", "Camila", "Juan", "Valentina", "Andrés", "Sofía", "Carlos", "Lucía",
+         "Mateo"]
+LAST = ["Rodríguez", "Gómez", "Núñez", "Martínez", "López", "García", "Peña", "Muñoz"]
+
+
+def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
+    """Create the demo merchant unless it exists; return the logins (role, e-mail, password)."""
+    platform = app.extensions["premia"]
+    logins = [OWNER[:3]] + [e[:3] for e in EMPLOYEES]
+    with platform_session(platform.sessions) as session:
+        if session.scalar(select(Tenant.id).where(Tenant.slug == SLUG)):
+            return logins
+        tenant = create_tenant(
+            session, slug=SLUG, name="Café La Esquina", plan="white-label", currency="COP",
+            country="CO", timezone="America/Bogota", language="es",
+            owner_email=OWNER[1], owner_password=OWNER[2], owner_name="Marta Salazar",
+            email="hola@cafe-demo.example", phone="+57 601 555 0101",
+            business_type="Cafetería",
+            description="Café de especialidad y panadería en Chapinero.",
+        )
+        session.commit()
+        tenant_id = tenant.id
+    with tenant_session(platform.sessions, tenant_id) as session:
+        _fill(session, random.Random(seed))
+        session.commit()
+    return logins
+
+
+def _fill(session, rng: random.Random) -> None:
+    update_program(session, {
+        "points_per_amount": {"amount": "1000", "points": 1},
+        "welcome_points": 20,
+        "expiry_months": 12,
+        "customer_redemption_requests": True,
+    })
+    chapinero = create_location(session, name="Chapinero", address="Calle 57 # 9-21",
+                                city="Bogotá")
+    usaquen = create_location(session, name="Usaquén", address="Carrera 6 # 119-10",
+                              city="Bogotá")
+    staff = [
+        create_staff(session, email=email, name=name, password=password, role=Role(role),
+                     location_id=chapinero.id)
+        for role, email, password, name in EMPLOYEES
+    ]
+    catalogue = [
+        rewards.create_reward(session, name="Café americano", points=60, stock=None,
+                              description="Un americano de la casa."),
+        rewards.create_reward(session, name="Croissant de almendras", points=90, stock=40),
+        rewards.create_reward(session, name="Desayuno completo", points=250, stock=15),
+        rewards.create_reward(session, name="Bolsa de café 250 g", points=600, stock=8),
+    ]
+    now = utcnow()
+    for n in range(40):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        joined = now - timedelta(days=rng.randint(20, 42), hours=rng.randint(0, 10))
+        with clock_at(joined):
+            member = create_member(
+                session, email=f"cliente{n + 1}@correo.example", first_name=first,
+                last_name=last, document_id=str(10_000_000 + n * 7919), actor=Actor.system(),
+            )
+        visits = sorted(joined + timedelta(days=rng.uniform(0, (now - joined).days))
+                        for _ in range(rng.randint(1, 9)))
+        for visit in visits:
+            with clock_at(visit):
+                ledger.earn(
+                    session, member, amount=Decimal(rng.randrange(8_000, 95_000, 500)),
+                    actor=Actor.staff(rng.choice(staff).id),
+                    location_id=rng.choice([chapinero, usaquen]).id,
+                    reference=f"F-{rng.randint(10000, 99999)}",
+                )
+        affordable = [r for r in catalogue if r.points <= member.balance and r.stock != 0]
+        if affordable and rng.random() < 0.5:
+            with clock_at(visits[-1] + timedelta(minutes=5)):
+                rewards.redeem_reward(session, member, rng.choice(affordable),
+                                      actor=Actor.staff(staff[0].id), location_id=chapinero.id)
