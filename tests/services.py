@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import os
 import socket
 import threading
 from email.message import Message
@@ -11,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from redis import Redis
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = os.environ.get("PREMIA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 __all__ = ["SMTPRecorder", "redis_url", "smtp_server"]
 

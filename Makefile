@@ -1,0 +1,38 @@
+# Premia: the usual commands. `make demo` is all a newcomer needs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PREMIA := $(VENV)/bin/premia
+CATALOGS := core/translations plugins/notifications/translations
+
+.PHONY: demo install translations extract test test-sqlite lint
+
+demo: install translations
+	$(PREMIA) demo
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# Compile every catalog (.po → .mo); the .mo files are build output, not committed.
+translations: install
+	@for dir in $(CATALOGS); do $(VENV)/bin/pybabel compile --use-fuzzy -d $$dir -D messages -f -q || exit 1; done
+
+# Refresh the catalogs from the source (after changing user-facing strings).
+extract: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o core/translations/messages.pot core tenants themes
+	$(VENV)/bin/pybabel update -i core/translations/messages.pot -d core/translations -N
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o plugins/notifications/translations/messages.pot plugins/notifications
+	$(VENV)/bin/pybabel update -i plugins/notifications/translations/messages.pot -d plugins/notifications/translations -N
+
+test: install translations
+	$(VENV)/bin/pytest
+
+test-sqlite: install translations
+	PREMIA_TEST_DATABASE_URL=sqlite:///$(CURDIR)/instance/test.db $(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
