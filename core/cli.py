@@ -112,6 +112,28 @@ def tenant_list() -> None:
                        f"\t{row.domain or ''}")
 
 
+@main.group()
+def operator() -> None:
+    """Platform operators."""
+
+
+@operator.command("create")
+@click.argument("email")
+@click.option("--password", required=True)
+@with_appcontext
+def operator_create(email: str, password: str) -> None:
+    """Create a platform operator (manages tenants and plans, sees no tenant's panel)."""
+    from core.staff import create_operator
+
+    with platform_session(current_platform().sessions) as session:
+        try:
+            created = create_operator(session, email, password)
+        except PremiaError as error:
+            _fail(error)
+        session.commit()
+        click.echo(f"created operator {created.email}")
+
+
 # --- plugins -------------------------------------------------------------
 
 

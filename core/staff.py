@@ -109,8 +109,11 @@ def authenticate_staff(session: Session, email: str, password: str) -> StaffUser
 
 
 def create_operator(session: Session, email: str, password: str) -> Operator:
+    email = normalize_email(email)
     check_password_strength(password)
-    operator = Operator(email=normalize_email(email), password_hash=hash_password(password))
+    if session.scalar(select(Operator.id).where(Operator.email == email)):
+        raise Conflict(_l("There is already an operator with this e-mail."))
+    operator = Operator(email=email, password_hash=hash_password(password))
     session.add(operator)
     session.flush()
     return operator
