@@ -1,5 +1,9 @@
 """Staff login to a merchant's panel: cookie sessions, CSRF, rate-limited failures.
 
+Failed logins are counted per client address, tenant and e-mail in the
+`limits` library's storage (Redis where configured, else memory); past the
+limit the form answers 429 without checking the password at all.
+
 A staff user's session id names their tenant; on another tenant's pages the
 user loader (querying through the tenant-scoped session) finds nobody, so a
 login never crosses tenants.
@@ -9,12 +13,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -22,7 +37,6 @@ from core.staff import StaffUser, authenticate_staff
 from core.web import db
 
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 class StaffLogin(UserMixin):
@@ -59,27 +73,29 @@ bp = Blueprint("auth", __name__)
 
 
 def _login_key() -> str:
-    return f"{get_remote_address()}|{g.tenant.id}|{(request.form.get('email') or '').lower()}"
+    email = (request.form.get("email") or "").strip().lower()
+    return f"premia-login|{request.remote_addr}|{g.tenant.id}|{email}"
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: login_limit(), key_func=_login_key, methods=["POST"],
-    deduct_when=lambda response: g.get("login_failed", False),
-)
 def login() -> Any:
     form = LoginForm()
+    limiter, limit = current_app.extensions["premia_login_limit"]
+    if request.method == "POST" and not limiter.test(limit, _login_key()):
+        flash(_("Too many failed attempts. Wait a minute and try again."), "error")
+        return render_template("auth/login.html", form=form), 429
     if form.validate_on_submit():
         user = authenticate_staff(db(), form.email.data, form.password.data)
         if user is not None:
             db().commit()
             login_user(StaffLogin(user))
             return redirect(url_for("t.panel.home"))
-        g.login_failed = True
     if request.method == "POST":
+        limiter.hit(limit, _login_key())
         # One message whatever the cause: no hint whether the e-mail exists.
         flash(_("Wrong e-mail or password."), "error")
-    return render_template("auth/login.html", form=form), 401 if g.get("login_failed") else 200
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form)
 
 
 @bp.post("/logout")
@@ -88,24 +104,12 @@ def logout() -> Any:
     return redirect(url_for("t.auth.login"))
 
 
-def login_limit() -> str:
-    from flask import current_app
-
-    return current_app.config["PREMIA_LOGIN_LIMIT"]
-
-
-def too_many_attempts(_error: Any) -> Any:
-    flash(_("Too many failed attempts. Wait a minute and try again."), "error")
-    return render_template("auth/login.html", form=LoginForm()), 429
-
-
 def init_auth(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "t.auth.login"
     login_manager.login_message = None
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config.get("PREMIA_REDIS_URL") or "memory://"
+    storage = storage_from_string(app.config.get("PREMIA_REDIS_URL") or "memory://")
+    app.extensions["premia_login_limit"] = (
+        MovingWindowRateLimiter(storage), parse(app.config["PREMIA_LOGIN_LIMIT"])
     )
-    limiter.init_app(app)
-    app.register_error_handler(429, too_many_attempts)
     app.jinja_env.globals["current_user"] = current_user
