@@ -11,6 +11,7 @@ from flask import Flask, send_from_directory
 from flask_wtf import CSRFProtect
 from redis import Redis
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import auth, models, panel, schedule, themes  # noqa: F401
 from core.auth import init_auth
@@ -90,4 +91,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(PremiaError, handle_premia_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.wsgi_app = DomainMiddleware(app.wsgi_app, app)  # type: ignore[method-assign]
+    if app.config["PREMIA_PROXIES"]:  # client address and host as the proxy saw them
+        hops = app.config["PREMIA_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app

@@ -33,6 +33,8 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
             for h in (env("PREMIA_PLATFORM_HOSTS") or "localhost,127.0.0.1").split(",")
             if h.strip()
         ],
+        # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
+        "PREMIA_PROXIES": int(env("PREMIA_PROXIES") or 0),
         "PREMIA_LOGIN_LIMIT": env("PREMIA_LOGIN_LIMIT") or "5 per minute",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
