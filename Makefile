@@ -19,7 +19,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 # Compile every catalog (.po → .mo); the .mo files are build output, not committed.
 translations: install
-	@for dir in $(CATALOGS); do $(VENV)/bin/pybabel compile --use-fuzzy -d $$dir -D messages -f -q || exit 1; done
+	@for dir in $(CATALOGS); do $(VENV)/bin/pybabel -q compile -d $$dir -D messages || exit 1; done
 
 # Refresh the catalogs from the source (after changing user-facing strings).
 extract: install

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
@@ -96,8 +97,22 @@ def app(make_app):
         yield application
 
 
+class FreshContextClient(FlaskClient):
+    """Each request in an app context of its own, as in production.
+
+    The `app` fixture keeps an app context pushed for the services a test calls;
+    Flask would reuse it for test requests, carrying `g` (the tenant, the
+    request's database session) from one request to the next.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = FreshContextClient
     return app.test_client()
 
 
