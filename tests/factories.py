@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
+from core.actors import Actor
 from core.app import create_app
 from core.db import Base, make_engine, platform_session, tenant_session
-from core.actors import Actor
 from core.migrate import upgrade
 from tenants import services as tenant_services
 from tenants.models import Plan, Tenant
