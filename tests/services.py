@@ -24,7 +24,7 @@ class SMTPRecorder:
         self.messages: list[Message] = []
         self.received = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         with self.received:
             self.messages.append(email.message_from_bytes(envelope.content))
             self.received.notify_all()
