@@ -113,7 +113,7 @@ class PluginHost:
             package = getattr(module, "__name__", "")
             for mapper in Base.registry.mappers:
                 cls = mapper.class_
-                if package and cls.__module__.startswith(package + "."):
+                if package and (cls.__module__ + ".").startswith(package + "."):
                     table = mapper.local_table.name
                     if not table.startswith(f"{name}_"):
                         raise PluginError(f"plugin {name}: table {table!r} must start with {name}_")

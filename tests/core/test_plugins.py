@@ -1,0 +1,445 @@
+"""The plugin host: discovery, activation per tenant, hooks after commit, start-up checks."""
+
+from __future__ import annotations
+
+import logging
+import types
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+
+import pluggy
+import pytest
+from flask import Blueprint
+from sqlalchemy import select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import core.plugins
+import plugins.notifications
+from core import ledger
+from core.actors import Actor
+from core.customers import Customer, create_member
+from core.db import Base, tenant_session
+from core.errors import InvalidInput
+from core.plugins import ENTRY_POINT_GROUP, PluginError, PluginHost, PluginInfo, hookimpl
+from core.rewards import create_reward, redeem_reward
+from tests.core import recorder_plugin
+from worker.jobs import PeriodicJob
+
+STAFF = Actor.staff(1)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app(make_app):
+    """The usual app, with the recorder plugin installed next to the built-in ones."""
+    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture
+def recorder():
+    recorder_plugin.calls.clear()
+    yield recorder_plugin
+    recorder_plugin.calls.clear()
+
+
+@pytest.fixture
+def test_plan(make_plan):
+    return make_plan("test-plan", {"recorder"})
+
+
+@pytest.fixture
+def shop(test_plan, make_tenant):
+    """A tenant whose plan allows the recorder (and nothing else)."""
+    return make_tenant(plan="test-plan")
+
+
+def _switch(db, platform, tenant, name, enabled):
+    with db(tenant) as session:
+        platform.plugins.switch(session, tenant, name, enabled)
+        session.commit()
+
+
+def _active(db, platform, tenant):
+    with db(tenant) as session:
+        return platform.plugins.active(session, tenant)
+
+
+def _member_with_points(session, email, points):
+    member = create_member(session, email=email, actor=Actor.system())
+    ledger.earn(session, member, points=points, actor=STAFF)
+    return member
+
+
+# --- discovery -----------------------------------------------------------
+
+
+def test_notifications_is_declared_as_an_entry_point():
+    declared = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    assert declared["notifications"] == "plugins.notifications"
+
+
+def test_host_loads_plugins_from_the_entry_point_group(monkeypatch):
+    host = PluginHost()
+    host.load_entry_points()
+    assert host.pm.get_plugin("notifications") is plugins.notifications
+    info = host.infos["notifications"]
+    assert info.package_path == ROOT / "plugins" / "notifications"
+    assert info.migrations_path == ROOT / "plugins" / "notifications" / "migrations"
+    assert info.templates_path == ROOT / "plugins" / "notifications" / "templates"
+
+    # What the group lists is what is installed: nothing hard-coded besides it.
+    fake = EntryPoint(name="recorder", value="tests.core.recorder_plugin", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(core.plugins, "entry_points", lambda group: [fake])
+    host = PluginHost()
+    host.load_entry_points()
+    assert set(host.infos) == {"recorder"}
+    assert host.pm.get_plugin("recorder") is recorder_plugin
+
+
+def test_app_without_entry_points_has_no_plugins(monkeypatch, make_app):
+    monkeypatch.setattr(core.plugins, "entry_points", lambda group: [])
+    application = make_app()
+    host = application.extensions["premia"].plugins
+    assert host.infos == {}
+    assert host.pm.get_plugin("notifications") is None
+    assert host.pm.get_plugin("core") is not None  # the core's own hooks stay
+
+
+def test_premia_plugins_setting_limits_what_is_loaded():
+    host = PluginHost()
+    host.load_entry_points(names={"something-else"})
+    assert host.infos == {}
+
+
+def test_entry_point_name_must_match_the_plugin_name(monkeypatch):
+    fake = EntryPoint(name="other", value="tests.core.recorder_plugin", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(core.plugins, "entry_points", lambda group: [fake])
+    with pytest.raises(PluginError, match="declares plugin 'recorder'"):
+        PluginHost().load_entry_points()
+
+
+# --- activation ----------------------------------------------------------
+
+
+def test_plugin_is_active_only_where_the_plan_allows_it(shop, make_tenant, db, platform):
+    free = make_tenant()
+    assert "recorder" in platform.plugins.infos
+    assert _active(db, platform, shop) == {"recorder"}
+    assert "recorder" not in _active(db, platform, free)
+    assert "notifications" in _active(db, platform, free)
+
+
+def test_switching_off_and_on_again(shop, db, platform):
+    _switch(db, platform, shop, "recorder", False)
+    assert _active(db, platform, shop) == set()
+    _switch(db, platform, shop, "recorder", True)
+    assert _active(db, platform, shop) == {"recorder"}
+
+
+def test_a_plugin_outside_the_plan_cannot_be_switched_on(make_tenant, db, platform):
+    free = make_tenant()
+    with db(free) as session, pytest.raises(InvalidInput):
+        platform.plugins.switch(session, free, "recorder", True)
+    assert "recorder" not in _active(db, platform, free)
+
+
+def test_switching_off_is_per_tenant(shop, make_tenant, db, platform):
+    second = make_tenant(plan="test-plan")
+    _switch(db, platform, shop, "recorder", False)
+    assert _active(db, platform, shop) == set()
+    assert _active(db, platform, second) == {"recorder"}
+
+
+# --- announcing hooks ----------------------------------------------------
+
+
+def test_hooks_fire_after_commit_and_only_then(shop, db, recorder):
+    with db(shop) as session:
+        member = _member_with_points(session, "ana@mail.example", 30)
+        reward = create_reward(session, name="Café", points=10)
+        redemption = redeem_reward(session, member, reward, actor=STAFF)
+        session.flush()
+        assert recorder.calls == []  # flushed, not committed
+        session.commit()
+    assert recorder.calls == [
+        ("member_created", shop.slug, member.id),
+        ("entry_recorded", shop.slug, ("earn", 30, member.id)),
+        ("entry_recorded", shop.slug, ("redeem", -10, member.id)),
+        ("redemption_changed", shop.slug, (redemption.id, "confirmed")),
+    ]
+
+
+def test_no_hooks_for_a_rolled_back_transaction(shop, make_member, db, recorder):
+    kept = make_member(shop)
+    recorder.calls.clear()
+    with db(shop) as session:
+        _member_with_points(session, "rolled@mail.example", 30)
+        session.rollback()
+        assert recorder.calls == []
+        # The same session's next transaction announces its own work only.
+        ledger.earn(session, kept, points=5, actor=STAFF)
+        session.commit()
+    assert recorder.calls == [("entry_recorded", shop.slug, ("earn", 5, kept.id))]
+    with db(shop) as session:
+        assert session.scalar(
+            select(Customer.id).where(Customer.email == "rolled@mail.example")
+        ) is None
+
+
+def test_no_hooks_when_the_session_closes_without_commit(shop, make_member, db, recorder):
+    kept = make_member(shop)
+    recorder.calls.clear()
+    with db(shop) as session:
+        _member_with_points(session, "closed@mail.example", 30)
+        session.close()
+        # A closed session may be used again; its next commit announces its own work only.
+        ledger.earn(session, kept, points=5, actor=STAFF)
+        session.commit()
+    assert recorder.calls == [("entry_recorded", shop.slug, ("earn", 5, kept.id))]
+
+
+def test_hooks_reach_only_tenants_with_the_plugin_active(shop, make_tenant, db, recorder):
+    free = make_tenant()
+    with db(free) as session:
+        _member_with_points(session, "bea@mail.example", 30)
+        session.commit()
+    assert recorder.calls == []
+    with db(shop) as session:
+        member = _member_with_points(session, "bea@mail.example", 12)
+        session.commit()
+    assert recorder.calls == [
+        ("member_created", shop.slug, member.id),
+        ("entry_recorded", shop.slug, ("earn", 12, member.id)),
+    ]
+
+
+def test_no_hooks_once_switched_off(shop, db, platform, recorder):
+    _switch(db, platform, shop, "recorder", False)
+    with db(shop) as session:
+        member = _member_with_points(session, "cid@mail.example", 30)
+        session.commit()
+    assert recorder.calls == []
+    _switch(db, platform, shop, "recorder", True)
+    with db(shop) as session:
+        ledger.earn(session, member, points=7, actor=STAFF)
+        session.commit()
+    assert recorder.calls == [("entry_recorded", shop.slug, ("earn", 7, member.id))]
+
+
+def _broken_plugin():
+    def fail(*_args):
+        raise RuntimeError("broken plugin")
+
+    @hookimpl
+    def member_created(tenant, member):
+        fail()
+
+    @hookimpl
+    def entry_recorded(tenant, entry, member):
+        fail()
+
+    return types.SimpleNamespace(
+        PLUGIN=PluginInfo(name="broken", title="Broken"),
+        member_created=member_created,
+        entry_recorded=entry_recorded,
+    )
+
+
+@pytest.mark.parametrize("broken_first", [True, False], ids=["broken-first", "broken-last"])
+def test_a_failing_hook_is_logged_and_the_others_still_run(
+    broken_first, make_app, make_plan, make_tenant, db, recorder, caplog
+):
+    broken = _broken_plugin()
+    extra = [broken, recorder_plugin] if broken_first else [recorder_plugin, broken]
+    make_plan("test-plan", {"recorder", "broken"})
+    tenant = make_tenant(plan="test-plan")
+    application = make_app(PREMIA_EXTRA_PLUGINS=extra)
+    caplog.set_level(logging.ERROR, logger="core.events")
+    with application.app_context():
+        sessions = application.extensions["premia"].sessions
+        with tenant_session(sessions, tenant.id) as session:
+            member = _member_with_points(session, "dan@mail.example", 40)
+            session.commit()  # does not raise
+
+    assert recorder.calls == [
+        ("member_created", tenant.slug, member.id),
+        ("entry_recorded", tenant.slug, ("earn", 40, member.id)),
+    ]
+    failures = [r for r in caplog.records if r.name == "core.events" and r.exc_info]
+    assert [r.getMessage() for r in failures] == [
+        "plugin broken failed in hook member_created",
+        "plugin broken failed in hook entry_recorded",
+    ]
+    assert all(isinstance(r.exc_info[1], RuntimeError) for r in failures)
+    with db(tenant) as session:
+        assert ledger.audit_member(session, member.id) == (40, 40, 40)
+
+
+# --- blueprints ----------------------------------------------------------
+
+
+def test_plugin_pages_answer_only_where_the_plugin_is_active(
+    shop, make_tenant, make_app, db, platform
+):
+    free = make_tenant()
+    # A client of an app of its own: each request gets its own app context.
+    client = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin]).test_client()
+    page = client.get(f"/t/{shop.slug}/recorder/")
+    assert page.status_code == 200
+    assert page.get_data(as_text=True) == f"recorder page of {shop.slug}"
+    assert client.get(f"/t/{free.slug}/recorder/").status_code == 404
+    _switch(db, platform, shop, "recorder", False)
+    assert client.get(f"/t/{shop.slug}/recorder/").status_code == 404
+    assert client.get("/t/no-such-shop/recorder/").status_code == 404
+
+
+def test_blueprint_owner_is_known(platform):
+    assert platform.plugins.blueprint_owner["recorder"] == "recorder"
+
+
+# --- start-up checks -----------------------------------------------------
+
+
+def _plugin(name, **hooks):
+    """A throwaway plugin: a namespace with PLUGIN and hook implementations."""
+    return types.SimpleNamespace(PLUGIN=PluginInfo(name=name, title=name), **hooks)
+
+
+def _blueprints_plugin(name, blueprint_name):
+    @hookimpl
+    def blueprints():
+        return [Blueprint(blueprint_name, __name__, url_prefix=f"/{blueprint_name}")]
+
+    return _plugin(name, blueprints=blueprints)
+
+
+def _jobs_plugin(name, job_name):
+    @hookimpl
+    def periodic_jobs():
+        return [PeriodicJob(job_name, lambda: None, every=60)]
+
+    return _plugin(name, periodic_jobs=periodic_jobs)
+
+
+@pytest.mark.parametrize("blueprint_name", ["gifts", "gifts_admin"])
+def test_well_named_blueprints_are_served(make_app, blueprint_name):
+    application = make_app(PREMIA_EXTRA_PLUGINS=[_blueprints_plugin("gifts", blueprint_name)])
+    assert application.extensions["premia"].plugins.blueprint_owner[blueprint_name] == "gifts"
+
+
+@pytest.mark.parametrize("blueprint_name", ["presents", "giftsadmin", "t"])
+def test_misnamed_blueprint_is_refused_at_start_up(make_app, blueprint_name):
+    with pytest.raises(PluginError, match=f"blueprint {blueprint_name!r}"):
+        make_app(PREMIA_EXTRA_PLUGINS=[_blueprints_plugin("gifts", blueprint_name)])
+
+
+def test_well_named_periodic_job_is_scheduled(make_app):
+    application = make_app(PREMIA_EXTRA_PLUGINS=[_jobs_plugin("gifts", "gifts.refresh")])
+    names = {job.name for job in application.extensions["premia"].jobs.periodic}
+    assert names == {"core.expiry", "gifts.refresh"}
+
+
+@pytest.mark.parametrize("job_name", ["refresh", "giftsrefresh", "core.refresh"])
+def test_misnamed_periodic_job_is_refused_at_start_up(make_app, job_name):
+    with pytest.raises(PluginError, match=f"job {job_name!r}"):
+        make_app(PREMIA_EXTRA_PLUGINS=[_jobs_plugin("gifts", job_name)])
+
+
+def test_misspelled_hook_is_refused_at_start_up(make_app):
+    @hookimpl
+    def entry_recordd(tenant, entry, member):
+        pass
+
+    with pytest.raises(pluggy.PluginValidationError, match="entry_recordd"):
+        make_app(PREMIA_EXTRA_PLUGINS=[_plugin("typo", entry_recordd=entry_recordd)])
+
+
+def test_hook_with_an_unknown_argument_is_refused(make_app):
+    @hookimpl
+    def entry_recorded(tenant, entri):
+        pass
+
+    with pytest.raises(pluggy.PluginValidationError, match="entri"):
+        make_app(PREMIA_EXTRA_PLUGINS=[_plugin("typo", entry_recorded=entry_recorded)])
+
+
+@pytest.mark.parametrize("plugin", [
+    types.SimpleNamespace(),  # no PLUGIN
+    types.SimpleNamespace(PLUGIN={"name": "dict"}),
+    types.SimpleNamespace(PLUGIN=PluginInfo(name="Gifts", title="x")),
+    types.SimpleNamespace(PLUGIN=PluginInfo(name="gift-cards", title="x")),
+], ids=["missing", "not-plugininfo", "upper-case", "dash"])
+def test_plugin_without_a_proper_declaration_is_refused(plugin):
+    with pytest.raises(PluginError):
+        PluginHost().register(plugin)
+
+
+def test_a_plugin_cannot_be_installed_twice():
+    host = PluginHost()
+    host.register(recorder_plugin)
+    with pytest.raises(PluginError, match="installed twice"):
+        host.register(_plugin("recorder"))
+
+
+def _host_with_table(monkeypatch, module_name, model_module, table):
+    # A declarative base of its own keeps the throwaway model out of the app's metadata.
+    scratch = type("ScratchBase", (DeclarativeBase,), {})
+    monkeypatch.setattr(core.plugins, "Base", scratch)
+    type("Model", (scratch,), {
+        "__module__": model_module,
+        "__tablename__": table,
+        "id": mapped_column(primary_key=True),
+        "__annotations__": {"id": Mapped[int]},
+    })
+    module = types.ModuleType(module_name)
+    module.PLUGIN = PluginInfo(name="gifts", title="Gifts")
+    host = PluginHost()
+    host.register(module)
+    return host
+
+
+@pytest.mark.parametrize("model_module", ["giftpkg.models", "giftpkg"],
+                         ids=["models-submodule", "plugin-module-itself"])
+def test_misnamed_table_is_refused(monkeypatch, model_module):
+    host = _host_with_table(monkeypatch, "giftpkg", model_module, "cards")
+    with pytest.raises(PluginError, match="table 'cards' must start with gifts_"):
+        host.check()
+
+
+def test_well_named_table_passes(monkeypatch):
+    host = _host_with_table(monkeypatch, "giftpkg", "giftpkg.models", "gifts_cards")
+    host.check()
+
+
+def test_tables_of_another_package_are_not_checked(monkeypatch):
+    # A table of another package whose name merely starts like the plugin's is not its own.
+    host = _host_with_table(monkeypatch, "giftpkg", "giftpkg_extra.models", "cards")
+    host.check()
+
+
+def _package_plugin(tmp_path, folder):
+    (tmp_path / "templates" / folder).mkdir(parents=True)
+    module = types.ModuleType("giftpkg")
+    module.__file__ = str(tmp_path / "__init__.py")
+    module.PLUGIN = PluginInfo(name="gifts", title="Gifts")
+    host = PluginHost()
+    host.register(module)
+    return host
+
+
+def test_templates_outside_the_plugins_folder_are_refused(tmp_path):
+    host = _package_plugin(tmp_path, "mail")
+    with pytest.raises(PluginError, match="templates/gifts/"):
+        host.check()
+
+
+def test_templates_in_the_plugins_folder_pass(tmp_path):
+    host = _package_plugin(tmp_path, "gifts")
+    host.check()
+    assert host.infos["gifts"].templates_path == tmp_path / "templates"
+
+
+def test_scratch_models_stay_out_of_the_application_metadata():
+    assert not any(t.startswith(("cards", "gifts_")) for t in Base.metadata.tables)

@@ -1,0 +1,353 @@
+"""Jobs and runners: after commit only, plugin re-checks, rq queues and workers, scheduling."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from rq.job import JobStatus
+from sqlalchemy import func, select
+
+import worker.jobs
+from core import ledger
+from core.actors import Actor
+from core.customers import create_member
+from core.db import platform_session, tenant_session
+from core.expiry import ExpiryRun
+from core.program import get_program, update_program
+from plugins.notifications.models import Delivery
+from tenants import services as tenant_services
+from tests.worker import sample_jobs
+from worker.jobs import PeriodicJob, enqueue, set_worker_app, tenant_job
+from worker.runners import InProcessRunner, RqRunner
+
+STAFF = Actor.staff(1)
+
+
+@pytest.fixture(autouse=True)
+def ran():
+    sample_jobs.RAN.clear()
+    yield sample_jobs.RAN
+    sample_jobs.RAN.clear()
+
+
+@pytest.fixture
+def shop(make_tenant):
+    return make_tenant()  # the free plan: notifications active
+
+
+# --- the embedded runner -------------------------------------------------
+
+
+def test_the_embedded_runner_is_used_without_redis(platform):
+    assert isinstance(platform.jobs, InProcessRunner)
+    assert platform.jobs.raise_errors  # app.testing
+
+
+def test_job_runs_after_commit_and_sees_the_committed_data(shop, make_member, db, ran):
+    member = make_member(shop)
+    with db(shop) as session:
+        ledger.earn(session, member, points=50, actor=STAFF)
+        enqueue(session, sample_jobs.see_balance, shop.id, member.id)
+        session.flush()
+        assert ran == []
+        session.commit()
+        assert ran == [("balance", 50)]
+
+
+def test_job_of_a_rolled_back_transaction_never_runs(shop, make_member, db, ran):
+    member = make_member(shop)
+    with db(shop) as session:
+        ledger.earn(session, member, points=50, actor=STAFF)
+        enqueue(session, sample_jobs.record, shop.id, "rolled back")
+        session.rollback()
+        # the session's next transaction commits its own jobs only
+        enqueue(session, sample_jobs.record, shop.id, "committed")
+        session.commit()
+    assert ran == [("record", shop.slug, "committed")]
+
+
+def test_job_queued_before_any_query_is_dropped_by_rollback(shop, db, ran):
+    with db(shop) as session:
+        enqueue(session, sample_jobs.record, shop.id, "rolled back")
+        session.rollback()
+        enqueue(session, sample_jobs.record, shop.id, "committed")
+        session.commit()
+    assert ran == [("record", shop.slug, "committed")]
+
+
+def test_job_of_a_session_closed_without_commit_never_runs(shop, make_member, db, ran):
+    member = make_member(shop)
+    with db(shop) as session:
+        ledger.earn(session, member, points=50, actor=STAFF)
+        enqueue(session, sample_jobs.record, shop.id, "closed")
+        session.close()
+        # a closed session may be used again: its next commit is a new transaction
+        enqueue(session, sample_jobs.record, shop.id, "reused")
+        session.commit()
+    assert ran == [("record", shop.slug, "reused")]
+    with db(shop) as session:
+        assert ledger.audit_member(session, member.id) == (0, 0, 0)
+
+
+def test_job_queued_in_a_savepoint_waits_for_the_outer_commit(shop, db, ran):
+    with db(shop) as session:
+        with session.begin_nested():
+            enqueue(session, sample_jobs.record, shop.id, "inner")
+        assert ran == []
+        session.commit()
+    assert ran == [("record", shop.slug, "inner")]
+
+
+def test_job_without_a_session_runs_at_once(shop, ran):
+    enqueue(None, sample_jobs.record, shop.id, "now")
+    assert ran == [("record", shop.slug, "now")]
+
+
+def test_failing_job_raises_in_tests_and_is_recorded(shop, db, platform, ran):
+    with db(shop) as session:
+        update_program(session, {"welcome_points": 5})
+        enqueue(session, sample_jobs.fail, shop.id, "boom")
+        enqueue(session, sample_jobs.record, shop.id, "after the failure")
+        with pytest.raises(RuntimeError, match="boom"):
+            session.commit()
+    assert platform.jobs.failed == [("fail", (shop.id, "boom"), "RuntimeError('boom')")]
+    assert ran == [("record", shop.slug, "after the failure")]  # the other job still ran
+    with db(shop) as session:
+        assert get_program(session)["welcome_points"] == 5  # the transaction was committed
+
+
+def test_failing_job_is_logged_and_kept_when_not_raising(shop, caplog):
+    runner = InProcessRunner(raise_errors=False)
+    with caplog.at_level(logging.ERROR, logger="worker.runners"):
+        assert runner.enqueue(sample_jobs.fail, shop.id, "quiet") is None
+    assert runner.failed == [("fail", (shop.id, "quiet"), "RuntimeError('quiet')")]
+    assert "job fail" in caplog.text and "RuntimeError: quiet" in caplog.text
+
+
+def test_tenant_job_rechecks_its_plugin(shop, make_plan, make_tenant, db, platform, ran):
+    assert sample_jobs.notifications_only(shop.id, "on") == "on"
+    with db(shop) as session:
+        platform.plugins.switch(session, shop, "notifications", False)
+        session.commit()
+    assert sample_jobs.notifications_only(shop.id, "off") is None
+    make_plan("bare", set())
+    bare = make_tenant(plan="bare")
+    assert sample_jobs.notifications_only(bare.id, "not in plan") is None
+    assert ran == [("notifications_only", shop.slug, "on")]
+
+
+def test_tenant_job_for_a_missing_tenant_does_nothing(app, ran):
+    assert sample_jobs.record(987654, "ghost") is None
+    assert ran == []
+
+
+def test_tenant_job_session_is_scoped_and_committed(shop, make_member, db):
+    member = make_member(shop)
+    sample_jobs.give_points(shop.id, member.id, 25)
+    with db(shop) as session:
+        assert ledger.audit_member(session, member.id) == (25, 25, 25)
+
+
+def test_unknown_queue_is_refused():
+    with pytest.raises(ValueError, match="unknown queue"):
+        tenant_job(queue="urgent")
+
+
+def test_job_outside_any_app_needs_a_worker_app(monkeypatch):
+    monkeypatch.setattr(worker.jobs, "_worker_app", None)
+    result = []
+    thread = threading.Thread(target=lambda: result.append(_job_app_error()))
+    thread.start()
+    thread.join()
+    assert result == ["no application for this job: start it with `premia worker`"]
+
+
+def _job_app_error():
+    try:
+        worker.jobs.job_app()
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
+def test_embedded_scheduler_runs_each_periodic_job_once_per_interval(ran):
+    runner = InProcessRunner()
+    runner.periodic = [PeriodicJob("tests.heartbeat", sample_jobs.heartbeat, every=60)]
+    assert runner.run_due(now=1000.0) == ["tests.heartbeat"]
+    assert runner.run_due(now=1059.0) == []
+    assert runner.run_due(now=1060.0) == ["tests.heartbeat"]
+    assert ran == [("heartbeat",), ("heartbeat",)]
+
+
+# --- rq on Redis ---------------------------------------------------------
+
+
+@pytest.fixture
+def rq_app(make_app, redis_url, monkeypatch):
+    """An app queueing on Redis, whose jobs an in-process rq worker runs."""
+    monkeypatch.setattr(worker.jobs, "_worker_app", None)
+    application = make_app(PREMIA_REDIS_URL=redis_url)
+    set_worker_app(application)
+    return application
+
+
+def _work(runner, *names):
+    """Run an rq worker in burst mode on these queues, as `premia worker` would."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return SimpleWorker([runner.queue(n) for n in names], connection=runner.redis).work(
+            burst=True
+        )
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _tenant(application, **fields):
+    values = {
+        "slug": "rq-shop", "name": "RQ Shop", "plan": "free", "currency": "COP",
+        "country": "CO", "timezone": "America/Bogota", "owner_email": "owner@rq.example",
+        "owner_password": "correct-horse-9", **fields,
+    }
+    sessions = application.extensions["premia"].sessions
+    with application.app_context(), platform_session(sessions) as session:
+        tenant = tenant_services.create_tenant(session, **values)
+        session.commit()
+        return tenant
+
+
+def _member(application, tenant, email):
+    sessions = application.extensions["premia"].sessions
+    with application.app_context(), tenant_session(sessions, tenant.id) as session:
+        member = create_member(session, email=email, first_name="Eva", actor=Actor.system())
+        session.commit()
+        return member
+
+
+def _count(application, tenant, model):
+    with tenant_session(application.extensions["premia"].sessions, tenant.id) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.redis
+def test_mail_job_is_queued_on_mail_and_sent_by_a_worker(rq_app, smtp_server):
+    runner = rq_app.extensions["premia"].jobs
+    assert isinstance(runner, RqRunner)
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "eva@mail.example")
+
+    mail = runner.queue("mail")
+    assert [(j.func_name, j.args) for j in mail.jobs] == [
+        ("plugins.notifications.jobs.mail_member",
+         (tenant.id, member.id, "welcome", f"welcome:{member.id}", {})),
+    ]
+    assert runner.queue("default").count == 0
+    assert smtp_server.handler.messages == []  # queued, not sent
+
+    assert _work(runner, "mail")  # no app context here: the worker app is used
+    messages = smtp_server.handler.wait_for(1)
+    assert [m["To"] for m in messages] == ["eva@mail.example"]
+    assert mail.count == 0
+    assert _count(rq_app, tenant, Delivery) == 1
+
+
+@pytest.mark.redis
+def test_job_is_queued_only_on_commit_and_changes_the_ledger(rq_app):
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "fer@mail.example")
+    bulk = runner.queue("bulk")
+    with rq_app.app_context():
+        sessions = rq_app.extensions["premia"].sessions
+        with tenant_session(sessions, tenant.id) as session:
+            enqueue(session, sample_jobs.give_points, tenant.id, member.id, 99)
+            session.rollback()
+            enqueue(session, sample_jobs.give_points, tenant.id, member.id, 30)
+            assert bulk.count == 0
+            session.commit()
+    assert [j.args for j in bulk.jobs] == [(tenant.id, member.id, 30)]
+
+    assert _work(runner, "bulk")
+    with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
+        assert ledger.audit_member(session, member.id) == (30, 30, 30)
+    assert bulk.count == 0
+    # The worker's own commit announced the points: their e-mail is queued in turn.
+    assert [j.args[2] for j in runner.queue("mail").jobs] == ["welcome", "points_received"]
+
+
+@pytest.mark.redis
+def test_queued_job_is_skipped_when_its_plugin_was_switched_off(rq_app, smtp_server):
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    _member(rq_app, tenant, "gil@mail.example")
+    (job,) = runner.queue("mail").jobs
+    with rq_app.app_context():
+        platform = rq_app.extensions["premia"]
+        with tenant_session(platform.sessions, tenant.id) as session:
+            platform.plugins.switch(session, tenant, "notifications", False)
+            session.commit()
+
+    assert _work(runner, "mail")
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() is None  # skipped, not failed
+    assert smtp_server.handler.messages == []
+    assert _count(rq_app, tenant, Delivery) == 0
+
+
+def _two_workers(redis_url, periodic):
+    runners = [RqRunner(Redis.from_url(redis_url)) for _ in range(2)]
+    for runner in runners:
+        runner.periodic = periodic
+    return runners
+
+
+def _at_once(runners, now):
+    """Both runners schedule at the same instant, concurrently."""
+    barrier = threading.Barrier(len(runners))
+
+    def schedule(runner):
+        barrier.wait()
+        return runner.enqueue_due_periodic(now)
+
+    with ThreadPoolExecutor(len(runners)) as pool:
+        return [name for queued in pool.map(schedule, runners) for name in queued]
+
+
+@pytest.mark.redis
+def test_periodic_jobs_are_queued_once_per_interval_across_workers(redis_url):
+    periodic = [
+        PeriodicJob("tests.minutely", sample_jobs.heartbeat, every=60),
+        PeriodicJob("tests.hourly", sample_jobs.heartbeat, every=3600, queue="bulk"),
+    ]
+    first, second = _two_workers(redis_url, periodic)
+    now = 1_800_000_000.0  # the start of an hour
+
+    assert sorted(_at_once([first, second], now)) == ["tests.hourly", "tests.minutely"]
+    assert (first.queue("default").count, first.queue("bulk").count) == (1, 1)
+
+    assert _at_once([first, second], now + 59) == []  # same minute, same hour
+    assert _at_once([first, second], now + 60) == ["tests.minutely"]
+    assert _at_once([first, second], now + 3599) == ["tests.minutely"]
+    assert sorted(_at_once([first, second], now + 3600)) == ["tests.hourly", "tests.minutely"]
+    assert (first.queue("default").count, first.queue("bulk").count) == (4, 2)
+
+
+@pytest.mark.redis
+def test_periodic_expiry_runs_once_through_rq(rq_app, make_app, redis_url):
+    """Two worker processes schedule the core's expiry; one run per tenant results."""
+    other_process = make_app(PREMIA_REDIS_URL=redis_url)
+    runners = [a.extensions["premia"].jobs for a in (rq_app, other_process)]
+    assert {job.name for job in runners[0].periodic} == {"core.expiry"}
+    tenant = _tenant(rq_app)
+
+    assert _at_once(runners, 1_800_000_000.0) == ["core.expiry"]
+    assert _work(runners[0], "default")  # the tick, then the expiry job it queued
+    with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
+        runs = session.scalars(select(ExpiryRun)).all()
+    assert [(r.tenant_id, r.entries) for r in runs] == [(tenant.id, 0)]
