@@ -17,9 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Alias,
     DateTime,
+    Delete,
     ForeignKey,
     MetaData,
+    Select,
+    Table,
+    Update,
     create_engine,
     event,
 )
@@ -34,6 +39,8 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql import util as sql_util
+from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -184,20 +191,78 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         return  # the criteria below propagate to these loads
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if not any(is_tenant_owned(m.class_) for m in state.all_mappers):
-        return
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id == ALL_TENANTS:
         return
     if tenant_id is None:
-        raise TenancyError("tenant-owned data queried in a session with no tenant")
-    state.statement = state.statement.options(
+        if _touches_tenant_data(state):
+            raise TenancyError("tenant-owned data queried in a session with no tenant")
+        return
+    # Always, not only when a tenant-owned entity is selected: the criteria also
+    # reach tenant-owned tables in joins, select_from(), subqueries and EXISTS.
+    statement = _scope_core_statement(state.statement, tenant_id)
+    state.statement = statement.options(
         with_loader_criteria(
             TenantOwned,
             lambda cls: cls.tenant_id == tenant_id,
             include_aliases=True,
             track_closure_variables=False,
         )
+    )
+
+
+def _owned_classes() -> dict[str, type]:
+    return {m.local_table.name: m.class_ for m in Base.registry.mappers
+            if is_tenant_owned(m.class_)}
+
+
+def _scope_core_statement(statement: Any, tenant_id: int) -> Any:
+    """Scope the statements (or parts) that the ORM does not compile, or refuse them.
+
+    The ORM compiles a SELECT, and so applies the loader criteria, only when one
+    of its columns carries the ORM's mark; columns wrapped in FILTER, OVER,
+    WITHIN GROUP or aggregate_order_by, and Core `Table` columns, do not:
+    `select(func.sum(Entry.points).filter(...))` summed every tenant's entries.
+    At the top level, `select_from(Entry)` names the same FROM as an entity, and
+    a Core UPDATE or DELETE gets the tenant's WHERE; anything else (a Core join,
+    alias or subquery over tenant-owned tables) raises.
+    """
+    core = [
+        element for element in visitors.iterate(statement)
+        if isinstance(element, (Select, Update, Delete)) and not element._propagate_attrs
+    ]
+    if not core:
+        return statement  # the usual case: the ORM compiles it all
+    owned = _owned_classes()
+    entities: list[type] = []
+    for element in core:
+        tops = element.get_final_froms() if isinstance(element, Select) else [element.table]
+        for top in tops:
+            for from_ in sql_util.surface_selectables(top):
+                table = from_.element if isinstance(from_, Alias) else from_
+                if not (isinstance(table, Table) and table.name in owned):
+                    continue
+                if not (element is statement and from_ is top and from_ is table):
+                    raise TenancyError(
+                        f"{table.name} is reached through a Core subquery, alias or join that "
+                        "tenant scoping cannot filter: use the ORM entity there"
+                    )
+                entities.append(owned[table.name])
+    if not entities:
+        return statement
+    if isinstance(statement, Select):
+        return statement.select_from(*entities)
+    return statement.where(statement.table.c.tenant_id == tenant_id)
+
+
+def _touches_tenant_data(state: ORMExecuteState) -> bool:
+    """Whether a statement selects, joins or filters on a tenant-owned table anywhere."""
+    if any(is_tenant_owned(m.class_) for m in state.all_mappers):
+        return True
+    owned = _owned_classes()
+    return any(
+        isinstance(element, Table) and element.name in owned
+        for element in visitors.iterate(state.statement)
     )
 
 
@@ -224,6 +289,9 @@ def _guard_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 def after_commit(session: Session, callback: Any) -> None:
     """Run `callback()` once the session's current transaction commits."""
+    if session.get_transaction() is None:
+        # Begin (no SQL yet) so that a rollback before any query still drops the callback.
+        session.begin()
     session.info.setdefault("after_commit", []).append(callback)
 
 
@@ -245,5 +313,14 @@ def _run_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:  # the outermost transaction
+        session.info.pop("after_commit", None)
+        session.info.pop("announcements", None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_after_close(session: Session, transaction: Any) -> None:
+    # A session closed without committing ends its transaction with no rollback event;
+    # after a commit, the callbacks have already been run and popped.
+    if transaction.parent is None:
         session.info.pop("after_commit", None)
         session.info.pop("announcements", None)

@@ -1,0 +1,171 @@
+"""The `premia` command against the test app (the group would otherwise build its own)."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
+
+from core.cli import main
+from core.db import platform_session
+from core.migrate import alembic_config, current_heads, script_heads
+from core.passwords import verify_password
+from core.staff import Role, StaffUser
+from tenants.models import Tenant
+
+OWNER_PASSWORD = "s3cret-owner-pw"
+
+
+@pytest.fixture
+def premia(app):
+    """Run `premia ARGS…` with the test app (FlaskCliRunner passes it as ScriptInfo)."""
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        return runner.invoke(main, list(args))
+
+    return run
+
+
+def _create(premia, slug="cafe-cli", **options: str):
+    values = {
+        "name": "Café CLI", "plan": "free", "currency": "COP", "country": "CO",
+        "timezone": "America/Bogota", "owner-email": "duena@cafe-cli.example",
+        "owner-password": OWNER_PASSWORD, **options,
+    }
+    args = ["tenant", "create"]
+    for key, value in values.items():
+        args += [f"--{key}", value]
+    return premia(*args, "--", slug)
+
+
+def _tenants(platform) -> dict[str, Tenant]:
+    with platform_session(platform.sessions) as session:
+        return {t.slug: t for t in session.scalars(select(Tenant))}
+
+
+def _staff_count(platform) -> int:
+    with platform_session(platform.sessions) as session:
+        return session.scalar(select(func.count(StaffUser.id)))
+
+
+def test_tenant_create_makes_the_tenant_and_its_owner(premia, platform):
+    result = _create(premia, "cafe-cli", currency="cop", country="co")
+    assert result.exit_code == 0, result.output
+    assert "created tenant cafe-cli" in result.output
+
+    tenant = _tenants(platform)["cafe-cli"]
+    assert (tenant.name, tenant.plan.code, tenant.currency, tenant.country, tenant.timezone) == (
+        "Café CLI", "free", "COP", "CO", "America/Bogota"
+    )
+    assert f"id {tenant.id}" in result.output
+    with platform_session(platform.sessions) as session:
+        owners = session.scalars(select(StaffUser)).all()
+    assert [(o.tenant_id, o.email, o.role, o.name) for o in owners] == [
+        (tenant.id, "duena@cafe-cli.example", Role.OWNER, "Café CLI")
+    ]
+    assert owners[0].password_hash.startswith("$argon2id$")
+    assert verify_password(owners[0].password_hash, OWNER_PASSWORD)
+
+
+@pytest.mark.parametrize(("option", "value", "field"), [
+    ("currency", "ZZZ", "currency"),
+    ("currency", "PESOS", "currency"),
+    ("country", "XX", "country"),
+    ("timezone", "Mars/Olympus_Mons", "timezone"),
+    ("timezone", "../../etc/passwd", "timezone"),
+    ("plan", "platinum", "plan"),
+    ("owner-email", "not-an-email", "email"),
+    ("owner-password", "short", "password"),
+], ids=lambda v: str(v))
+def test_invalid_input_is_refused_and_creates_nothing(premia, platform, option, value, field):
+    result = _create(premia, **{option: value})
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ")
+    assert f"{field}: " in result.output
+    assert "Traceback" not in result.output
+    assert _tenants(platform) == {}
+    assert _staff_count(platform) == 0
+
+
+@pytest.mark.parametrize("slug", ["Bad Slug", "-dash", "dash-", "a_b", "ñandú", "x" * 61, ""])
+def test_invalid_slug_is_refused(premia, platform, slug):
+    result = _create(premia, slug)
+    assert result.exit_code != 0
+    assert "slug: " in result.output
+    assert _tenants(platform) == {}
+
+
+def test_duplicate_slug_is_refused(premia, platform):
+    assert _create(premia, "cafe-cli").exit_code == 0
+    again = _create(premia, "cafe-cli", name="Otro", **{"owner-email": "otro@otro.example"})
+    assert again.exit_code != 0
+    assert "slug: " in again.output
+    assert list(_tenants(platform)) == ["cafe-cli"]
+    assert _tenants(platform)["cafe-cli"].name == "Café CLI"
+    assert _staff_count(platform) == 1
+
+
+def test_duplicate_domain_is_refused(premia, platform):
+    assert _create(premia, "uno", plan="white-label", domain="puntos.uno.example").exit_code == 0
+    again = _create(premia, "dos", plan="white-label", domain="PUNTOS.uno.example",
+                    **{"owner-email": "dos@dos.example"})
+    assert again.exit_code != 0
+    assert "domain: " in again.output
+    assert list(_tenants(platform)) == ["uno"]
+
+
+def test_missing_required_option_is_a_usage_error(premia, platform):
+    result = premia("tenant", "create", "sin-nombre", "--owner-email", "a@b.example",
+                    "--owner-password", OWNER_PASSWORD)
+    assert result.exit_code == 2
+    assert "--name" in result.output
+    assert _tenants(platform) == {}
+
+
+def test_tenant_list_lists_every_tenant(premia):
+    assert _create(premia, "zeta", name="Zeta").exit_code == 0
+    assert _create(premia, "alfa", name="Alfa", plan="white-label", currency="BRL",
+                   country="BR", timezone="America/Sao_Paulo", domain="alfa.example",
+                   **{"owner-email": "a@alfa.example"}).exit_code == 0
+    result = premia("tenant", "list")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "alfa\tAlfa\twhite-label\tBRL\tAmerica/Sao_Paulo\talfa.example",
+        "zeta\tZeta\tfree\tCOP\tAmerica/Bogota\t",
+    ]
+
+
+def test_tenant_list_when_empty(premia):
+    result = premia("tenant", "list")
+    assert (result.exit_code, result.output) == (0, "")
+
+
+def test_plugin_list_shows_notifications_with_its_plans(premia):
+    result = premia("plugin", "list")
+    assert result.exit_code == 0, result.output
+    lines = {line.split("\t")[0]: line.split("\t") for line in result.output.splitlines()}
+    assert "notifications" in lines
+    _name, title, plans = lines["notifications"]
+    assert title.strip()
+    assert plans == "plans: free,white-label"
+
+
+def test_plugin_list_follows_the_plans(premia, make_plan):
+    make_plan("solo-core", set())
+    make_plan("basic", {"notifications"})
+    result = premia("plugin", "list")
+    line = next(x for x in result.output.splitlines() if x.startswith("notifications\t"))
+    assert line.endswith("plans: basic,free,white-label")
+
+
+def test_db_upgrade_reports_the_heads(premia, app):
+    result = premia("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    current = sorted(current_heads(app))
+    assert result.output.strip() == f"database at {', '.join(current)}"
+    # Alembic records a branch that another depends on through its dependant:
+    # every branch's head is the current revisions or one of their ancestors.
+    script = ScriptDirectory.from_config(alembic_config(app.extensions["premia"].plugins))
+    reached = {r.revision for r in script.iterate_revisions(current, "base")}
+    assert script_heads(app) <= reached

@@ -1,0 +1,468 @@
+"""Tenant isolation at the ORM level: what a session of one tenant can see and write.
+
+Two merchants with the same kinds of rows (members, entries, lots, rewards,
+redemptions, staff); every check compares what a tenant session sees against
+the truth read through a platform session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import (
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import lazyload, selectinload
+
+import plugins.notifications.models  # noqa: F401  (its table belongs to the metadata)
+from core import ledger
+from core.actors import Actor
+from core.customers import Customer, Membership
+from core.db import (
+    ALL_TENANTS,
+    Base,
+    TenancyError,
+    is_tenant_owned,
+    platform_session,
+    scope,
+    tenant_session,
+)
+from core.ledger import Entry, Lot
+from core.locations import Location
+from core.rewards import Redemption, Reward, Status, create_reward, redeem_reward
+from core.staff import StaffUser
+from tenants.models import Plan, Tenant
+
+STAFF = Actor.staff(1)
+ISOLATED = [Membership, Entry, Lot, Reward, Redemption, StaffUser]
+
+
+@dataclass
+class Shop:
+    tenant: Tenant
+    member_ids: list[int]
+    reward_id: int
+
+
+def _stock(make_tenant, make_member, db, points: list[int]) -> Shop:
+    """A tenant with one member per value in `points`, each earning that many, and
+    one reward redeemed once by the first member."""
+    tenant = make_tenant()
+    members = [make_member(tenant) for _ in points]
+    with db(tenant) as session:
+        reward = create_reward(session, name=f"Café {tenant.slug}", points=5, stock=10)
+        for member, value in zip(members, points, strict=True):
+            ledger.earn(session, session.get(Membership, member.id), points=value, actor=STAFF)
+        redeem_reward(session, session.get(Membership, members[0].id), reward, actor=STAFF)
+        session.commit()
+        return Shop(tenant, [m.id for m in members], reward.id)
+
+
+@pytest.fixture
+def shops(make_tenant, make_member, db) -> tuple[Shop, Shop]:
+    return (_stock(make_tenant, make_member, db, [10, 20]),
+            _stock(make_tenant, make_member, db, [30, 40, 50]))
+
+
+def _truth(platform, model) -> dict[int, set[int]]:
+    """Ids of `model` per tenant, read across tenants."""
+    with platform_session(platform.sessions) as session:
+        rows = session.execute(select(model.tenant_id, model.id)).all()
+    found: dict[int, set[int]] = {}
+    for tenant_id, row_id in rows:
+        found.setdefault(tenant_id, set()).add(row_id)
+    return found
+
+
+# --- reading ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ISOLATED, ids=lambda m: m.__name__)
+def test_select_sees_only_own_rows(shops, platform, db, model):
+    truth = _truth(platform, model)
+    a, b = shops
+    assert truth.get(a.tenant.id) and truth.get(b.tenant.id)  # both have rows to hide
+    for shop in shops:
+        with db(shop.tenant) as session:
+            rows = session.scalars(select(model)).all()
+            counted = session.scalar(select(func.count(model.id)))
+        assert {r.id for r in rows} == truth[shop.tenant.id]
+        assert {r.tenant_id for r in rows} == {shop.tenant.id}
+        assert counted == len(truth[shop.tenant.id])
+
+
+@pytest.mark.parametrize("model", ISOLATED, ids=lambda m: m.__name__)
+def test_get_by_id_finds_own_rows_only(shops, platform, db, model):
+    truth = _truth(platform, model)
+    a, b = shops
+    with db(a.tenant) as session:
+        for row_id in truth[a.tenant.id]:
+            assert session.get(model, row_id) is not None
+        for row_id in truth[b.tenant.id]:
+            assert session.get(model, row_id) is None
+        # nor with a where clause on the primary key
+        assert session.scalars(select(model).where(model.id.in_(truth[b.tenant.id]))).all() == []
+
+
+def test_where_on_tenant_id_cannot_widen_the_scope(shops, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        assert session.scalars(
+            select(Membership).where(Membership.tenant_id == b.tenant.id)
+        ).all() == []
+        assert session.scalars(
+            select(Membership).where(Membership.tenant_id.in_([a.tenant.id, b.tenant.id]))
+        ).all() != []
+
+
+@pytest.fixture
+def crossed(shops, platform):
+    """A redemption of shop A pointing at shop B's member and reward (as a bug or a
+    hand-edited row might): A's session must not reach B's rows through it."""
+    a, b = shops
+    with platform_session(platform.sessions) as session:
+        entry_id = session.scalar(
+            select(Entry.id).where(Entry.tenant_id == a.tenant.id).order_by(Entry.id).limit(1)
+        )
+        row = Redemption(
+            tenant_id=a.tenant.id, member_id=b.member_ids[0], reward_id=b.reward_id, points=5,
+            status=Status.CONFIRMED, entry_id=entry_id, requested_by_kind="system",
+        )
+        session.add(row)
+        session.commit()
+        return row.id
+
+
+def test_joined_relationship_load_skips_other_tenants_rows(shops, crossed, db):
+    a, _b = shops
+    with db(a.tenant) as session:
+        redemption = session.get(Redemption, crossed)
+        assert redemption is not None
+        assert redemption.reward is None
+        assert redemption.member is None
+        # control: A's own redemption loads its reward and member
+        own = session.scalars(
+            select(Redemption).where(Redemption.id != crossed)
+        ).one()
+        assert own.reward.id == a.reward_id
+        assert own.member.id == a.member_ids[0]
+
+
+@pytest.mark.parametrize("loader", [lazyload, selectinload], ids=["lazy", "selectin"])
+def test_deferred_relationship_load_skips_other_tenants_rows(shops, crossed, db, loader):
+    a, _b = shops
+    with db(a.tenant) as session:
+        stmt = select(Redemption).options(loader(Redemption.reward), loader(Redemption.member))
+        by_id = {r.id: r for r in session.scalars(stmt)}
+        assert by_id[crossed].reward is None
+        assert by_id[crossed].member is None
+        own = next(r for i, r in by_id.items() if i != crossed)
+        assert own.reward.id == a.reward_id
+
+
+def _emails(platform, tenant_id: int) -> set[str]:
+    with platform_session(platform.sessions) as session:
+        return set(session.scalars(
+            select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
+            .where(Membership.tenant_id == tenant_id)
+        ))
+
+
+# Each statement counts the tenant's entries or members through a join, a
+# select_from, a subquery or EXISTS: the criteria must reach every one of them.
+JOINS = {
+    "entry-join-member": (Entry, lambda: select(func.count()).select_from(Entry).join(
+        Membership, Membership.id == Entry.member_id)),
+    "select_from": (Membership, lambda: select(func.count()).select_from(Membership)),
+    "subquery": (Membership, lambda: select(func.count()).select_from(
+        select(Membership.id).subquery())),
+    "in-subquery": (Membership, lambda: select(func.count(Customer.id)).where(
+        Customer.id.in_(select(Membership.customer_id)))),
+    "exists": (Membership, lambda: select(func.count(Customer.id)).where(
+        select(Membership.id).where(Membership.customer_id == Customer.id).exists())),
+    "shared-join-owned": (Membership, lambda: select(func.count(Customer.id)).join(
+        Membership, Membership.customer_id == Customer.id)),
+    # Wrapped columns lose the ORM's annotations on their way to the FROM.
+    "aggregate-filter": (Entry, lambda: select(
+        func.coalesce(func.count(Entry.id).filter(Entry.points != 0), 0))),
+    "window": (Entry, lambda: select(func.count(Entry.id).over()).limit(1)),
+    "core-table": (Membership, lambda: select(func.count(Membership.__table__.c.id))),
+    "orm-subquery-in-core": (Membership, lambda: select(func.count().over()).select_from(
+        select(Membership.id).subquery()).limit(1)),
+}
+
+
+@pytest.mark.parametrize(("model", "make_stmt"), JOINS.values(), ids=JOINS.keys())
+def test_joins_and_subqueries_reach_own_rows_only(shops, platform, db, model, make_stmt):
+    truth = _truth(platform, model)
+    for shop in shops:
+        with db(shop.tenant) as session:
+            assert session.scalar(make_stmt()) == len(truth[shop.tenant.id])
+
+
+def test_join_selecting_shared_rows_lists_own_customers_only(shops, platform, db):
+    # Customers are platform accounts; reached through memberships, only this
+    # tenant's own members show.
+    for shop in shops:
+        with db(shop.tenant) as session:
+            emails = set(session.scalars(
+                select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
+            ))
+            pairs = session.execute(
+                select(Entry.id, Membership.id).join(Membership, Membership.id == Entry.member_id)
+            ).all()
+        assert emails == _emails(platform, shop.tenant.id)
+        assert {m for _, m in pairs} == set(shop.member_ids)
+
+
+def test_a_core_subquery_or_alias_it_cannot_scope_raises(shops, db):
+    # Refused rather than run unfiltered: the ORM would not compile these parts.
+    entries, members = Entry.__table__, Membership.__table__
+    a, _b = shops
+    with db(a.tenant) as session:
+        for stmt in (
+            select(func.count()).select_from(select(func.count(Entry.id).over()).subquery()),
+            select(func.count(members.alias("m").c.id)),
+            select(func.count()).select_from(entries.join(members)),
+        ):
+            with pytest.raises(TenancyError):
+                session.execute(stmt)
+
+
+# --- bulk writes -------------------------------------------------------------
+
+
+def _balances(platform) -> dict[int, tuple[int, str | None]]:
+    with platform_session(platform.sessions) as session:
+        return {m.id: (m.tenant_id, m.phone) for m in session.scalars(select(Membership))}
+
+
+def test_bulk_update_changes_own_rows_only(shops, platform, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        changed = session.execute(update(Membership).values(phone="+57 300")).rowcount
+        targeted = session.execute(
+            update(Membership).where(Membership.id.in_(b.member_ids)).values(phone="hacked")
+        ).rowcount
+        session.commit()
+    assert (changed, targeted) == (len(a.member_ids), 0)
+    phones = _balances(platform)
+    assert {phones[i][1] for i in a.member_ids} == {"+57 300"}
+    assert {phones[i][1] for i in b.member_ids} == {None}
+
+
+def test_bulk_delete_removes_own_rows_only(shops, platform, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        extra = create_reward(session, name="Unused", points=1)
+        session.commit()
+        targeted = session.execute(delete(Reward).where(Reward.id == b.reward_id)).rowcount
+        removed = session.execute(delete(Reward).where(Reward.id == extra.id)).rowcount
+        session.commit()
+    assert (targeted, removed) == (0, 1)
+    rewards = _truth(platform, Reward)
+    assert rewards[a.tenant.id] == {a.reward_id}
+    assert rewards[b.tenant.id] == {b.reward_id}
+
+
+def test_core_table_update_and_delete_are_scoped_too(shops, platform, db):
+    a, b = shops
+    rewards = Reward.__table__
+    with db(a.tenant) as session:
+        changed = session.execute(update(rewards).values(stock=99)).rowcount
+        removed = session.execute(delete(rewards).where(rewards.c.id == b.reward_id)).rowcount
+        session.commit()
+    assert (changed, removed) == (1, 0)
+    with platform_session(platform.sessions) as session:
+        stock = dict(session.execute(select(Reward.id, Reward.stock)).all())
+    assert stock == {a.reward_id: 99, b.reward_id: 9}
+
+
+def test_bulk_delete_without_where_spares_other_tenants(make_tenant, platform, db):
+    a, b = make_tenant(), make_tenant()
+    for tenant in (a, b):
+        with db(tenant) as session:
+            create_reward(session, name="one", points=1)
+            create_reward(session, name="two", points=2)
+            session.commit()
+    with db(a) as session:
+        assert session.execute(delete(Reward)).rowcount == 2
+        session.commit()
+    rewards = _truth(platform, Reward)
+    assert a.id not in rewards and len(rewards[b.id]) == 2
+
+
+# --- sessions with no tenant, and writing ------------------------------------
+
+
+NO_TENANT = {
+    "select": lambda s: s.scalars(select(Membership)).all(),
+    "get": lambda s: s.get(Membership, 1),
+    "count": lambda s: s.scalar(select(func.count(StaffUser.id))),
+    "select_from": lambda s: s.scalar(select(func.count()).select_from(Entry)),
+    "join-from-shared": lambda s: s.scalars(
+        select(Customer.email).join(Membership, Membership.customer_id == Customer.id)).all(),
+    "in-subquery": lambda s: s.scalars(
+        select(Customer.id).where(Customer.id.in_(select(Membership.customer_id)))).all(),
+    "update": lambda s: s.execute(update(Reward).values(active=False)),
+    "delete": lambda s: s.execute(delete(Reward)),
+}
+
+
+@pytest.mark.parametrize("run", NO_TENANT.values(), ids=NO_TENANT.keys())
+def test_tenant_data_in_a_session_with_no_tenant_raises(shops, platform, run):
+    with platform.sessions() as session, pytest.raises(TenancyError):
+        run(session)
+    assert len(_truth(platform, Reward)) == 2  # the update/delete did not run
+
+
+def test_session_with_no_tenant_may_read_platform_tables(shops, platform):
+    with platform.sessions() as session:
+        assert len(session.scalars(select(Tenant)).all()) == 2
+        assert {p.code for p in session.scalars(select(Plan))} >= {"free", "white-label"}
+        assert len(session.scalars(select(Customer)).all()) == 5
+
+
+def test_writing_tenant_rows_with_no_tenant_raises(shops, platform):
+    a, _b = shops
+    with platform.sessions() as session:
+        session.add(Location(tenant_id=a.tenant.id, name="Centro"))
+        with pytest.raises(TenancyError):
+            session.flush()
+    assert _truth(platform, Location) == {}
+
+
+def test_flush_refuses_a_row_of_another_tenant(shops, platform, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        session.add(Location(tenant_id=b.tenant.id, name="Intrusa"))
+        with pytest.raises(TenancyError):
+            session.flush()
+    assert _truth(platform, Location) == {}
+
+
+def test_flush_refuses_moving_own_row_to_another_tenant(shops, platform, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        reward = session.get(Reward, a.reward_id)
+        reward.tenant_id = b.tenant.id
+        with pytest.raises(TenancyError):
+            session.commit()
+    assert _truth(platform, Reward)[a.tenant.id] == {a.reward_id}
+
+
+def test_tenant_id_is_filled_on_add(shops, platform, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        location = Location(name="Centro")
+        session.add(location)
+        session.flush()
+        assert location.tenant_id == a.tenant.id
+        session.commit()
+    assert _truth(platform, Location) == {a.tenant.id: {location.id}}
+    with db(b.tenant) as session:
+        assert session.get(Location, location.id) is None
+
+
+def test_a_sessions_tenant_cannot_change(shops, platform, db):
+    a, b = shops
+    with db(a.tenant) as session:
+        scope(session, a.tenant.id)  # the same tenant again is fine
+        with pytest.raises(TenancyError):
+            scope(session, b.tenant.id)
+        with pytest.raises(TenancyError):
+            scope(session, ALL_TENANTS)
+        assert {m.id for m in session.scalars(select(Membership))} == set(a.member_ids)
+    with platform_session(platform.sessions) as session, pytest.raises(TenancyError):
+        scope(session, a.tenant.id)
+    with tenant_session(platform.sessions, b.tenant.id) as session:
+        assert {m.id for m in session.scalars(select(Membership))} == set(b.member_ids)
+
+
+# --- the platform session ----------------------------------------------------
+
+
+def test_platform_session_sees_every_tenant(shops, platform):
+    a, b = shops
+    with platform_session(platform.sessions) as session:
+        members = {m.id for m in session.scalars(select(Membership))}
+        staff = session.scalars(select(StaffUser.tenant_id)).all()
+    assert members == set(a.member_ids) | set(b.member_ids)
+    assert sorted(staff) == sorted([a.tenant.id, b.tenant.id])
+
+
+def test_platform_session_needs_an_explicit_tenant_id(shops, platform, db):
+    a, b = shops
+    with platform_session(platform.sessions) as session:
+        session.add(Reward(name="Sin dueño", points=1))
+        with pytest.raises(TenancyError):
+            session.flush()
+        session.rollback()
+        session.add(Reward(tenant_id=b.tenant.id, name="De B", points=1))
+        session.commit()
+    rewards = _truth(platform, Reward)
+    assert len(rewards[b.tenant.id]) == 2 and rewards[a.tenant.id] == {a.reward_id}
+    with db(a.tenant) as session:
+        assert [r.name for r in session.scalars(select(Reward))] == [f"Café {a.tenant.slug}"]
+
+
+# --- the schema ----------------------------------------------------------------
+
+
+def _tenant_owned_tables():
+    return {
+        mapper.local_table.name: mapper.local_table
+        for mapper in Base.registry.mappers
+        if is_tenant_owned(mapper.class_)
+    }
+
+
+# Unique constraints on tenant-owned tables that need not include tenant_id: a
+# unique foreign key to a row that itself belongs to one tenant. Its values are
+# that row's (globally unique) primary keys, so uniqueness across all tenants is
+# the same as within one, and no value of one tenant can block another's.
+UNIQUE_FK_EXEMPT = {
+    ("ledger_lots", ("entry_id",)),         # one lot per crediting entry
+    ("ledger_entries", ("reverses_id",)),   # an entry is reversed at most once
+}
+
+
+def test_every_tenant_owned_table_has_a_tenant_id_to_tenants():
+    tables = _tenant_owned_tables()
+    assert {"memberships", "ledger_entries", "ledger_lots", "ledger_allocations", "rewards",
+            "redemptions", "staff_users", "locations", "tenant_plugins", "tenant_settings",
+            "expiry_runs", "notifications_deliveries"} <= set(tables)
+    for name, table in tables.items():
+        column = table.c.get("tenant_id")
+        assert column is not None, name
+        assert not column.nullable, name
+        assert [fk.target_fullname for fk in column.foreign_keys] == ["tenants.id"], name
+        assert any(next(iter(ix.columns)) is column for ix in table.indexes), name
+    # and no other table carries a tenant_id that scoping would not know about
+    others = {t.name for t in Base.metadata.tables.values() if "tenant_id" in t.c}
+    assert others == set(tables)
+
+
+def test_unique_constraints_of_tenant_owned_tables_include_tenant_id():
+    tables = _tenant_owned_tables()
+    exempt_seen = set()
+    for name, table in tables.items():
+        uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+        uniques += [ix for ix in table.indexes if ix.unique]
+        for constraint in uniques:
+            columns = tuple(c.name for c in constraint.columns)
+            if "tenant_id" in columns:
+                continue
+            assert (name, columns) in UNIQUE_FK_EXEMPT, (
+                f"{name}: unique {columns} lacks tenant_id (one tenant could block another)"
+            )
+            exempt_seen.add((name, columns))
+            # the exemption holds only for a foreign key to a tenant-owned row
+            fks = [fk for c in constraint.columns for fk in c.foreign_keys]
+            assert len(fks) == 1 and fks[0].column.table.name in tables, (name, columns)
+    assert exempt_seen == UNIQUE_FK_EXEMPT  # the exemptions are still real

@@ -1,0 +1,40 @@
+"""Helpers for tests that go through the staff login form like a browser."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_FLASH = re.compile(r'<p class="flash (\w+)" role="alert">(.*?)</p>', re.S)
+_FIGURE = re.compile(
+    r'<span class="value">(.*?)</span><span class="label">(.*?)</span>', re.S
+)
+
+
+def csrf_token(page: str) -> str:
+    match = _CSRF.search(page)
+    assert match, "no csrf_token field on the page"
+    return match.group(1) or match.group(2)
+
+
+def login_token(client, slug: str) -> str:
+    page = client.get(f"/t/{slug}/login")
+    assert page.status_code == 200
+    return csrf_token(page.get_data(as_text=True))
+
+
+def post_login(client, slug: str, email: str, password: str, *, token: str | None = None):
+    token = token if token is not None else login_token(client, slug)
+    return client.post(
+        f"/t/{slug}/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+def flashes(page: str) -> list[tuple[str, str]]:
+    return [(kind, html.unescape(text.strip())) for kind, text in _FLASH.findall(page)]
+
+
+def figures(page: str) -> dict[str, str]:
+    """The panel's figures: label -> shown value."""
+    return {html.unescape(label): value for value, label in _FIGURE.findall(page)}

@@ -1,0 +1,111 @@
+"""Which tenant a request is for: `/t/<slug>/` on the shared app, or the brand's own domain."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tenants.resolver import DomainMiddleware
+from tests.factories import PASSWORD
+
+BRAND = "puntos.marca.example"
+
+
+@pytest.fixture
+def client(make_app):
+    # An app of its own: each request then gets its own app context (and `g`).
+    return make_app().test_client()
+
+
+@pytest.fixture
+def brand(make_tenant):
+    return make_tenant("marca", name="Marca Propia", domain=BRAND, plan="white-label",
+                       owner_email="duena@marca.example")
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """The hosts the middleware looks up as a tenant's domain."""
+    seen: list[str] = []
+    original = DomainMiddleware._slug_for
+
+    def spy(self, host):
+        seen.append(host)
+        return original(self, host)
+
+    monkeypatch.setattr(DomainMiddleware, "_slug_for", spy)
+    return seen
+
+
+def test_a_tenant_is_served_under_its_slug(make_tenant, client):
+    make_tenant("tienda", name="Tienda Uno")
+    page = client.get("/t/tienda/login")
+    assert page.status_code == 200
+    assert "Tienda Uno" in page.get_data(as_text=True)
+
+
+def test_unknown_slug_is_404(make_tenant, client):
+    make_tenant("tienda")
+    assert client.get("/t/no-such-shop/login").status_code == 404
+    assert client.get("/t/no-such-shop/panel/").status_code == 404
+    assert client.get("/t/TIENDA/login").status_code == 404  # slugs are lower-case
+
+
+def test_the_brand_domain_serves_its_tenant(brand, make_tenant, client):
+    make_tenant("otra", name="Otra Tienda")
+    page = client.get("/login", base_url=f"http://{BRAND}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Marca Propia" in text and "Otra Tienda" not in text
+
+
+@pytest.mark.parametrize("host", [f"{BRAND}:8443", "PUNTOS.Marca.EXAMPLE"])
+def test_the_brand_domain_ignores_port_and_case(brand, client, host):
+    page = client.get("/login", base_url=f"http://{host}")
+    assert page.status_code == 200
+    assert "Marca Propia" in page.get_data(as_text=True)
+
+
+def test_staff_log_in_on_the_brand_domain(brand, client):
+    base = f"http://{BRAND}"
+    page = client.get("/login", base_url=base).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/login", base_url=base, data={
+        "email": "duena@marca.example", "password": PASSWORD, "csrf_token": token,
+    })
+    assert response.status_code == 302
+    panel = client.get(response.location, base_url=base)
+    assert panel.status_code == 200
+    assert "Marca Propia" in panel.get_data(as_text=True)
+
+
+def test_unknown_host_falls_through_to_the_platform(brand, client, lookups):
+    response = client.get("/login", base_url="http://desconocido.example")
+    assert response.status_code == 404
+    assert lookups == ["desconocido.example"]
+    assert client.get("/", base_url="http://desconocido.example").status_code == 200
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "localhost:5000"])
+def test_platform_hosts_are_not_looked_up(brand, client, lookups, host):
+    assert client.get("/login", base_url=f"http://{host}").status_code == 404
+    assert client.get("/t/marca/login", base_url=f"http://{host}").status_code == 200
+    assert lookups == []
+
+
+def test_platform_paths_on_a_brand_domain_are_not_looked_up(brand, client, lookups):
+    base = f"http://{BRAND}"
+    health = client.get("/healthz", base_url=base)
+    assert health.status_code == 200 and health.get_json()["status"] == "ok"
+    assert client.get("/t/marca/login", base_url=base).status_code == 200
+    assert lookups == []
+
+
+def test_platform_hosts_come_from_the_configuration(brand, make_app, lookups):
+    client = make_app(PREMIA_PLATFORM_HOSTS=["premia.example"]).test_client()
+    assert client.get("/login", base_url="http://premia.example").status_code == 404
+    assert lookups == []
+    # localhost is now just another host, looked up (and unknown)
+    assert client.get("/login", base_url="http://localhost").status_code == 404
+    assert lookups == ["localhost"]

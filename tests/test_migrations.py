@@ -1,0 +1,206 @@
+"""The migrations, on a fresh database of their own: they build exactly the models' schema.
+
+On PostgreSQL the database `premia_migr_c` is created next to the test database
+and dropped afterwards; on SQLite a file in the test's temporary folder is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command, util
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from core.app import create_app
+from core.db import Base, platform_session
+from core.migrate import alembic_config, current_heads, script_heads, upgrade
+from tenants.models import Plan
+
+FRESH_DB = "premia_migr_c"
+
+
+def _server_conninfo(url) -> str:
+    """A libpq connection string to the maintenance database of `url`'s server."""
+    server = url.set(drivername="postgresql", database="postgres")
+    return server.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_url(tmp_path) -> Iterator[str]:
+    url = make_url(os.environ["PREMIA_TEST_DATABASE_URL"])
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    with psycopg.connect(_server_conninfo(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{FRESH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{FRESH_DB}"')
+    try:
+        yield url.set(database=FRESH_DB).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_server_conninfo(url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{FRESH_DB}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_app(fresh_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "PREMIA_DATABASE_URL": fresh_url,
+                      "PREMIA_REDIS_URL": None})
+    with app.app_context():
+        yield app
+    app.extensions["premia"].engine.dispose()
+
+
+def _script(app) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(app.extensions["premia"].plugins))
+
+
+def _differences(app) -> list:
+    with app.extensions["premia"].engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def _tables(app) -> set[str]:
+    with app.extensions["premia"].engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def _at_every_head(app) -> bool:
+    """Every branch's head is applied (Alembic records a branch another depends on
+    through its dependant, so the heads are the current revisions or their ancestors)."""
+    current = current_heads(app)
+    reached = {r.revision for r in _script(app).iterate_revisions(tuple(current), "base")}
+    return bool(current) and script_heads(app) <= reached
+
+
+def _downgrade(app, target: str) -> None:
+    config = alembic_config(app.extensions["premia"].plugins)
+    with app.extensions["premia"].engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, target)
+
+
+def _plans(app) -> dict[str, set[str]]:
+    with platform_session(app.extensions["premia"].sessions) as session:
+        return {p.code: p.plugin_names for p in session.scalars(select(Plan))}
+
+
+def test_upgrade_from_empty_builds_the_models_schema(fresh_app):
+    assert _tables(fresh_app) == set()
+    upgrade(fresh_app)
+    assert _at_every_head(fresh_app)
+    assert _tables(fresh_app) == set(Base.metadata.tables) | {"alembic_version"}
+    assert _differences(fresh_app) == []
+
+
+def test_upgrade_twice_changes_nothing(fresh_app):
+    upgrade(fresh_app)
+    before = current_heads(fresh_app)
+    upgrade(fresh_app)
+    assert current_heads(fresh_app) == before
+    assert _differences(fresh_app) == []
+
+
+def test_seed_plans(fresh_app):
+    upgrade(fresh_app)
+    plans = _plans(fresh_app)
+    assert set(plans) == {"free", "white-label"}
+    assert plans["free"] < plans["white-label"]
+    # every installed plugin is in the seed plans it declares
+    for name, info in fresh_app.extensions["premia"].plugins.infos.items():
+        for code in info.plans:
+            assert name in plans[code], (name, code)
+    assert "notifications" in plans["free"]
+
+
+def test_a_plan_created_after_the_seed_gets_a_new_id(fresh_app):
+    # The seed gives ids explicitly; the sequence must have moved past them.
+    upgrade(fresh_app)
+    with platform_session(fresh_app.extensions["premia"].sessions) as session:
+        plan = Plan(code="gold", name="Gold")
+        session.add(plan)
+        session.commit()
+        assert plan.id == 3
+
+
+def test_downgrade_to_base_and_upgrade_again(fresh_app):
+    upgrade(fresh_app)
+    _downgrade(fresh_app, "base")
+    assert _tables(fresh_app) <= {"alembic_version"}
+    assert current_heads(fresh_app) == set()
+    upgrade(fresh_app)
+    assert _at_every_head(fresh_app)
+    assert _differences(fresh_app) == []
+    assert set(_plans(fresh_app)) == {"free", "white-label"}
+
+
+def test_a_plugin_branch_downgrades_on_its_own(fresh_app):
+    upgrade(fresh_app)
+    _downgrade(fresh_app, "notifications@base")
+    tables = _tables(fresh_app)
+    assert "notifications_deliveries" not in tables
+    assert {"tenants", "ledger_entries"} <= tables
+    upgrade(fresh_app)
+    assert _differences(fresh_app) == []
+
+
+@pytest.mark.postgres
+def test_ledger_entries_are_append_only_after_migrating(fresh_app):
+    upgrade(fresh_app)
+    engine = fresh_app.extensions["premia"].engine
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO customers (email, first_name, last_name, created_at) "
+            "VALUES ('a@b.example', '', '', now())"))
+        conn.execute(text(
+            "INSERT INTO tenants (slug, name, country, currency, timezone, language, theme, "
+            "plan_id, created_at) "
+            "VALUES ('t', 'T', 'CO', 'COP', 'UTC', 'es', 'default', 1, now())"))
+        conn.execute(text(
+            "INSERT INTO memberships (tenant_id, customer_id, code, balance, search_text, "
+            "joined_via, created_at) VALUES (1, 1, 'ABC', 5, '', 'staff', now())"))
+        conn.execute(text(
+            "INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, "
+            "actor_kind, created_at) VALUES (1, 1, 'earn', 5, 5, 'system', now())"))
+    for statement in ("UPDATE ledger_entries SET points = 50", "DELETE FROM ledger_entries"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+
+
+# --- the script directory (no database) ------------------------------------------
+
+
+def test_one_head_per_branch_and_plugins_depend_on_core(app):
+    script = _script(app)
+    plugins = app.extensions["premia"].plugins.infos
+    branches = {"core"} | {name for name, info in plugins.items() if info.migrations_path}
+    assert "notifications" in branches
+
+    assert len(script.get_heads()) == len(branches)  # one head each, no stray branch
+    for branch in branches:
+        branch_heads = script.get_revisions(f"{branch}@head")
+        assert len(branch_heads) == 1, branch
+        assert branch in branch_heads[0].branch_labels | {
+            label for rev in script.iterate_revisions(branch_heads[0].revision, "base")
+            for label in rev.branch_labels
+        }
+
+    core_revisions = {r.revision for r in script.iterate_revisions("core@head", "base")}
+    for branch in branches - {"core"}:
+        revisions = list(script.iterate_revisions(f"{branch}@head", "base"))
+        own = [r for r in revisions if r.revision not in core_revisions]
+        bases = [r for r in own if r.down_revision is None]
+        assert len(bases) == 1, branch
+        assert branch in bases[0].branch_labels
+        assert set(util.to_tuple(bases[0].dependencies, default=())) & core_revisions, (
+            f"{branch}'s first migration must depend on a core revision"
+        )
