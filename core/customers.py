@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.actors import Actor
-from core.db import Base, TenantOwned, utcnow
+from core.db import Base, TenantOwned, tenant_key, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import announce
 from core.staff import normalize_email
@@ -58,6 +58,7 @@ class Membership(TenantOwned, Base):
 
     __tablename__ = "memberships"
     __table_args__ = (
+        tenant_key(),
         UniqueConstraint("tenant_id", "code"),
         UniqueConstraint("tenant_id", "customer_id"),
         UniqueConstraint("tenant_id", "document_id"),

@@ -21,9 +21,11 @@ from sqlalchemy import (
     DateTime,
     Delete,
     ForeignKey,
+    ForeignKeyConstraint,
     MetaData,
     Select,
     Table,
+    UniqueConstraint,
     Update,
     create_engine,
     event,
@@ -47,7 +49,7 @@ NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
 
@@ -108,6 +110,23 @@ class TenantOwned:
     @declared_attr
     def tenant_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+
+def tenant_fk(column: str, target: str, **kwargs: Any) -> ForeignKeyConstraint:
+    """A reference to another tenant-owned table through (tenant_id, id).
+
+    The database then refuses a row that points at another tenant's row, and
+    the schema stays distributable by tenant (a cluster needs the distribution
+    column in every foreign key). The target declares `tenant_key(...)`.
+    """
+    return ForeignKeyConstraint(
+        ["tenant_id", column], [f"{target}.tenant_id", f"{target}.id"], **kwargs
+    )
+
+
+def tenant_key() -> UniqueConstraint:
+    """The (tenant_id, id) key that `tenant_fk` references."""
+    return UniqueConstraint("tenant_id", "id")
 
 
 def is_tenant_owned(cls: type) -> bool:

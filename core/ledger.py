@@ -29,7 +29,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
-    ForeignKey,
     Index,
     String,
     Text,
@@ -47,7 +46,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.actors import Actor
 from core.customers import Membership
-from core.db import Base, TenantOwned, session_tenant_id, utcnow
+from core.db import Base, TenantOwned, session_tenant_id, tenant_fk, tenant_key, utcnow
 from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.events import announce
 from core.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program, points_for_amount
@@ -83,6 +82,11 @@ def kind_label(kind: str) -> str:
 class Entry(TenantOwned, Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
+        tenant_key(),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("location_id", "locations"),
+        tenant_fk("reverses_id", "ledger_entries"),
+        UniqueConstraint("tenant_id", "reverses_id"),
         UniqueConstraint("tenant_id", "idempotency_key"),
         CheckConstraint("points <> 0", name="points_not_zero"),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
@@ -91,21 +95,21 @@ class Entry(TenantOwned, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
+    member_id: Mapped[int]
     kind: Mapped[str] = mapped_column(String(30))
     points: Mapped[int]
     balance_after: Mapped[int]
     actor_kind: Mapped[str] = mapped_column(String(12))
     actor_id: Mapped[int | None]
-    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    location_id: Mapped[int | None]
     description: Mapped[str | None] = mapped_column(Text)  # internal, never shown to customers
     reference: Mapped[str | None] = mapped_column(String(120))  # e.g. invoice number
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    reverses_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    member: Mapped[Membership] = relationship(lazy="raise")
+    member: Mapped[Membership] = relationship(lazy="raise", viewonly=True)
 
 
 class Lot(TenantOwned, Base):
@@ -113,6 +117,10 @@ class Lot(TenantOwned, Base):
 
     __tablename__ = "ledger_lots"
     __table_args__ = (
+        tenant_key(),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("entry_id", "ledger_entries"),
+        UniqueConstraint("tenant_id", "entry_id"),
         CheckConstraint("remaining >= 0", name="remaining_not_negative"),
         CheckConstraint("remaining <= points", name="remaining_within_points"),
         Index("ix_ledger_lots_member_id_expires_at", "member_id", "expires_at"),
@@ -126,8 +134,8 @@ class Lot(TenantOwned, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    member_id: Mapped[int]
+    entry_id: Mapped[int]
     points: Mapped[int]
     remaining: Mapped[int]
     expires_at: Mapped[datetime | None]
@@ -138,11 +146,17 @@ class Allocation(TenantOwned, Base):
     """How many points of one lot a debit entry consumed."""
 
     __tablename__ = "ledger_allocations"
-    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+    __table_args__ = (
+        tenant_fk("entry_id", "ledger_entries"),
+        tenant_fk("lot_id", "ledger_lots"),
+        Index("ix_ledger_allocations_entry_id", "entry_id"),
+        Index("ix_ledger_allocations_lot_id", "lot_id"),
+        CheckConstraint("points > 0", name="points_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("ledger_lots.id"), index=True)
+    entry_id: Mapped[int]
+    lot_id: Mapped[int]
     points: Mapped[int]
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.db import Base, TenantOwned
+from core.db import Base, TenantOwned, tenant_key
 
 
 class Location(TenantOwned, Base):
     __tablename__ = "locations"
+    __table_args__ = (tenant_key(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(160))

@@ -11,13 +11,13 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select, update
+from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core import ledger
 from core.actors import Actor
 from core.customers import Membership
-from core.db import Base, TenantOwned, utcnow
+from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
 from core.events import announce
 from core.program import MAX_POINTS_PER_OPERATION, get_program
@@ -32,6 +32,7 @@ class Status(enum.StrEnum):
 class Reward(TenantOwned, Base):
     __tablename__ = "rewards"
     __table_args__ = (
+        tenant_key(),
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
     )
@@ -48,26 +49,35 @@ class Reward(TenantOwned, Base):
 
 class Redemption(TenantOwned, Base):
     __tablename__ = "redemptions"
-    __table_args__ = (UniqueConstraint("tenant_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("reward_id", "rewards"),
+        tenant_fk("entry_id", "ledger_entries"),
+        tenant_fk("refund_entry_id", "ledger_entries"),
+        tenant_fk("location_id", "locations"),
+        Index("ix_redemptions_member_id", "member_id"),
+        Index("ix_redemptions_reward_id", "reward_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"), index=True)
-    reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"), index=True)
+    member_id: Mapped[int]
+    reward_id: Mapped[int]
     points: Mapped[int]
     status: Mapped[str] = mapped_column(String(12), index=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
-    refund_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    entry_id: Mapped[int]
+    refund_entry_id: Mapped[int | None]
     requested_by_kind: Mapped[str] = mapped_column(String(12))
     requested_by_id: Mapped[int | None]
     decided_by_kind: Mapped[str | None] = mapped_column(String(12))
     decided_by_id: Mapped[int | None]
-    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    location_id: Mapped[int | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
 
-    reward: Mapped[Reward] = relationship(lazy="joined")
-    member: Mapped[Membership] = relationship(lazy="joined")
+    reward: Mapped[Reward] = relationship(lazy="joined", viewonly=True)
+    member: Mapped[Membership] = relationship(lazy="joined", viewonly=True)
 
 
 def _validate(name: str | None, points: int | None, stock: int | None) -> None:

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.db import Base, TenantOwned, utcnow
+from core.db import Base, TenantOwned, tenant_fk, utcnow
 from core.errors import Conflict, InvalidInput
 from core.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 
@@ -22,14 +22,17 @@ class Role(enum.StrEnum):
 
 class StaffUser(TenantOwned, Base):
     __tablename__ = "staff_users"
-    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),
+        tenant_fk("location_id", "locations"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(160))
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default=Role.EMPLOYEE)
-    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    location_id: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]

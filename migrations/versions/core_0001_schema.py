@@ -2,7 +2,7 @@
 
 Revision ID: core_0001
 Revises:
-Create Date: 2026-11-23 01:56:08.402901
+Create Date: 2026-11-23 02:26:03.535251
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_locations_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_locations'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_locations')),
+    sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_locations_tenant_id_id'))
     )
     op.create_index(op.f('ix_locations_city'), 'locations', ['city'], unique=False)
     op.create_index(op.f('ix_locations_tenant_id'), 'locations', ['tenant_id'], unique=False)
@@ -117,7 +118,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
     sa.UniqueConstraint('tenant_id', 'code', name=op.f('uq_memberships_tenant_id_code')),
     sa.UniqueConstraint('tenant_id', 'customer_id', name=op.f('uq_memberships_tenant_id_customer_id')),
-    sa.UniqueConstraint('tenant_id', 'document_id', name=op.f('uq_memberships_tenant_id_document_id'))
+    sa.UniqueConstraint('tenant_id', 'document_id', name=op.f('uq_memberships_tenant_id_document_id')),
+    sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_memberships_tenant_id_id'))
     )
     op.create_index(op.f('ix_memberships_tenant_id'), 'memberships', ['tenant_id'], unique=False)
     op.create_table('rewards',
@@ -133,7 +135,8 @@ def upgrade() -> None:
     sa.CheckConstraint('points > 0', name=op.f('ck_rewards_points_positive')),
     sa.CheckConstraint('stock IS NULL OR stock >= 0', name=op.f('ck_rewards_stock_not_negative')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_rewards_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_rewards'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rewards')),
+    sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_rewards_tenant_id_id'))
     )
     op.create_index(op.f('ix_rewards_tenant_id'), 'rewards', ['tenant_id'], unique=False)
     op.create_table('tenant_plugins',
@@ -174,13 +177,14 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('balance_after >= 0', name=op.f('ck_ledger_entries_balance_after_not_negative')),
     sa.CheckConstraint('points <> 0', name=op.f('ck_ledger_entries_points_not_zero')),
-    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], name=op.f('fk_ledger_entries_location_id_locations')),
-    sa.ForeignKeyConstraint(['member_id'], ['memberships.id'], name=op.f('fk_ledger_entries_member_id_memberships')),
-    sa.ForeignKeyConstraint(['reverses_id'], ['ledger_entries.id'], name=op.f('fk_ledger_entries_reverses_id_ledger_entries')),
+    sa.ForeignKeyConstraint(['tenant_id', 'location_id'], ['locations.tenant_id', 'locations.id'], name=op.f('fk_ledger_entries_tenant_id_location_id_locations')),
+    sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_ledger_entries_tenant_id_member_id_memberships')),
+    sa.ForeignKeyConstraint(['tenant_id', 'reverses_id'], ['ledger_entries.tenant_id', 'ledger_entries.id'], name=op.f('fk_ledger_entries_tenant_id_reverses_id_ledger_entries')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_ledger_entries_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries')),
-    sa.UniqueConstraint('reverses_id', name=op.f('uq_ledger_entries_reverses_id')),
-    sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_ledger_entries_tenant_id_idempotency_key'))
+    sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_ledger_entries_tenant_id_id')),
+    sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_ledger_entries_tenant_id_idempotency_key')),
+    sa.UniqueConstraint('tenant_id', 'reverses_id', name=op.f('uq_ledger_entries_tenant_id_reverses_id'))
     )
     op.create_index('ix_ledger_entries_member_id_id', 'ledger_entries', ['member_id', 'id'], unique=False)
     op.create_index(op.f('ix_ledger_entries_tenant_id'), 'ledger_entries', ['tenant_id'], unique=False)
@@ -196,7 +200,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], name=op.f('fk_staff_users_location_id_locations')),
+    sa.ForeignKeyConstraint(['tenant_id', 'location_id'], ['locations.tenant_id', 'locations.id'], name=op.f('fk_staff_users_tenant_id_location_id_locations')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_staff_users_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
     sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_staff_users_tenant_id_email'))
@@ -213,11 +217,12 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('remaining <= points', name=op.f('ck_ledger_lots_remaining_within_points')),
     sa.CheckConstraint('remaining >= 0', name=op.f('ck_ledger_lots_remaining_not_negative')),
-    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_lots_entry_id_ledger_entries')),
-    sa.ForeignKeyConstraint(['member_id'], ['memberships.id'], name=op.f('fk_ledger_lots_member_id_memberships')),
+    sa.ForeignKeyConstraint(['tenant_id', 'entry_id'], ['ledger_entries.tenant_id', 'ledger_entries.id'], name=op.f('fk_ledger_lots_tenant_id_entry_id_ledger_entries')),
+    sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_ledger_lots_tenant_id_member_id_memberships')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_ledger_lots_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_lots')),
-    sa.UniqueConstraint('entry_id', name=op.f('uq_ledger_lots_entry_id'))
+    sa.UniqueConstraint('tenant_id', 'entry_id', name=op.f('uq_ledger_lots_tenant_id_entry_id')),
+    sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_ledger_lots_tenant_id_id'))
     )
     op.create_index('ix_ledger_lots_due', 'ledger_lots', ['tenant_id', 'expires_at'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
     op.create_index('ix_ledger_lots_member_id_expires_at', 'ledger_lots', ['member_id', 'expires_at'], unique=False)
@@ -239,17 +244,17 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_redemptions_entry_id_ledger_entries')),
-    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], name=op.f('fk_redemptions_location_id_locations')),
-    sa.ForeignKeyConstraint(['member_id'], ['memberships.id'], name=op.f('fk_redemptions_member_id_memberships')),
-    sa.ForeignKeyConstraint(['refund_entry_id'], ['ledger_entries.id'], name=op.f('fk_redemptions_refund_entry_id_ledger_entries')),
-    sa.ForeignKeyConstraint(['reward_id'], ['rewards.id'], name=op.f('fk_redemptions_reward_id_rewards')),
+    sa.ForeignKeyConstraint(['tenant_id', 'entry_id'], ['ledger_entries.tenant_id', 'ledger_entries.id'], name=op.f('fk_redemptions_tenant_id_entry_id_ledger_entries')),
+    sa.ForeignKeyConstraint(['tenant_id', 'location_id'], ['locations.tenant_id', 'locations.id'], name=op.f('fk_redemptions_tenant_id_location_id_locations')),
+    sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_redemptions_tenant_id_member_id_memberships')),
+    sa.ForeignKeyConstraint(['tenant_id', 'refund_entry_id'], ['ledger_entries.tenant_id', 'ledger_entries.id'], name=op.f('fk_redemptions_tenant_id_refund_entry_id_ledger_entries')),
+    sa.ForeignKeyConstraint(['tenant_id', 'reward_id'], ['rewards.tenant_id', 'rewards.id'], name=op.f('fk_redemptions_tenant_id_reward_id_rewards')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_redemptions_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_redemptions')),
     sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_redemptions_tenant_id_idempotency_key'))
     )
-    op.create_index(op.f('ix_redemptions_member_id'), 'redemptions', ['member_id'], unique=False)
-    op.create_index(op.f('ix_redemptions_reward_id'), 'redemptions', ['reward_id'], unique=False)
+    op.create_index('ix_redemptions_member_id', 'redemptions', ['member_id'], unique=False)
+    op.create_index('ix_redemptions_reward_id', 'redemptions', ['reward_id'], unique=False)
     op.create_index(op.f('ix_redemptions_status'), 'redemptions', ['status'], unique=False)
     op.create_index(op.f('ix_redemptions_tenant_id'), 'redemptions', ['tenant_id'], unique=False)
     op.create_table('ledger_allocations',
@@ -259,13 +264,13 @@ def upgrade() -> None:
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('points > 0', name=op.f('ck_ledger_allocations_points_positive')),
-    sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_ledger_allocations_entry_id_ledger_entries')),
-    sa.ForeignKeyConstraint(['lot_id'], ['ledger_lots.id'], name=op.f('fk_ledger_allocations_lot_id_ledger_lots')),
+    sa.ForeignKeyConstraint(['tenant_id', 'entry_id'], ['ledger_entries.tenant_id', 'ledger_entries.id'], name=op.f('fk_ledger_allocations_tenant_id_entry_id_ledger_entries')),
+    sa.ForeignKeyConstraint(['tenant_id', 'lot_id'], ['ledger_lots.tenant_id', 'ledger_lots.id'], name=op.f('fk_ledger_allocations_tenant_id_lot_id_ledger_lots')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_ledger_allocations_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_allocations'))
     )
-    op.create_index(op.f('ix_ledger_allocations_entry_id'), 'ledger_allocations', ['entry_id'], unique=False)
-    op.create_index(op.f('ix_ledger_allocations_lot_id'), 'ledger_allocations', ['lot_id'], unique=False)
+    op.create_index('ix_ledger_allocations_entry_id', 'ledger_allocations', ['entry_id'], unique=False)
+    op.create_index('ix_ledger_allocations_lot_id', 'ledger_allocations', ['lot_id'], unique=False)
     op.create_index(op.f('ix_ledger_allocations_tenant_id'), 'ledger_allocations', ['tenant_id'], unique=False)
     # ### end Alembic commands ###
     _seed_plans()
@@ -278,13 +283,13 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS ledger_entries_append_only()")
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_index(op.f('ix_ledger_allocations_tenant_id'), table_name='ledger_allocations')
-    op.drop_index(op.f('ix_ledger_allocations_lot_id'), table_name='ledger_allocations')
-    op.drop_index(op.f('ix_ledger_allocations_entry_id'), table_name='ledger_allocations')
+    op.drop_index('ix_ledger_allocations_lot_id', table_name='ledger_allocations')
+    op.drop_index('ix_ledger_allocations_entry_id', table_name='ledger_allocations')
     op.drop_table('ledger_allocations')
     op.drop_index(op.f('ix_redemptions_tenant_id'), table_name='redemptions')
     op.drop_index(op.f('ix_redemptions_status'), table_name='redemptions')
-    op.drop_index(op.f('ix_redemptions_reward_id'), table_name='redemptions')
-    op.drop_index(op.f('ix_redemptions_member_id'), table_name='redemptions')
+    op.drop_index('ix_redemptions_reward_id', table_name='redemptions')
+    op.drop_index('ix_redemptions_member_id', table_name='redemptions')
     op.drop_table('redemptions')
     op.drop_index(op.f('ix_ledger_lots_tenant_id'), table_name='ledger_lots')
     op.drop_index('ix_ledger_lots_member_id_expires_at', table_name='ledger_lots')

@@ -17,7 +17,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 import plugins.notifications.models  # noqa: F401  (its table belongs to the metadata)
 from core import ledger
@@ -120,49 +121,48 @@ def test_where_on_tenant_id_cannot_widen_the_scope(shops, db):
         ).all() != []
 
 
-@pytest.fixture
-def crossed(shops, platform):
-    """A redemption of shop A pointing at shop B's member and reward (as a bug or a
-    hand-edited row might): A's session must not reach B's rows through it."""
+def _crossed_rows(a, b, entry_id):
+    """Rows of shop A pointing at shop B's rows, as a bug or a hand-edited row might."""
+    return {
+        "redemption.member": Redemption(
+            tenant_id=a.tenant.id, member_id=b.member_ids[0], reward_id=a.reward_id, points=5,
+            status=Status.CONFIRMED, entry_id=entry_id, requested_by_kind="system"),
+        "redemption.reward": Redemption(
+            tenant_id=a.tenant.id, member_id=a.member_ids[0], reward_id=b.reward_id, points=5,
+            status=Status.CONFIRMED, entry_id=entry_id, requested_by_kind="system"),
+        "entry.member": Entry(
+            tenant_id=a.tenant.id, member_id=b.member_ids[0], kind="earn", points=1,
+            balance_after=1, actor_kind="system"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["redemption.member", "redemption.reward", "entry.member"])
+def test_database_refuses_a_reference_to_another_tenants_row(shops, platform, kind):
     a, b = shops
     with platform_session(platform.sessions) as session:
         entry_id = session.scalar(
             select(Entry.id).where(Entry.tenant_id == a.tenant.id).order_by(Entry.id).limit(1)
         )
-        row = Redemption(
-            tenant_id=a.tenant.id, member_id=b.member_ids[0], reward_id=b.reward_id, points=5,
-            status=Status.CONFIRMED, entry_id=entry_id, requested_by_kind="system",
-        )
-        session.add(row)
-        session.commit()
-        return row.id
+        session.add(_crossed_rows(a, b, entry_id)[kind])
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+    # control: the same row pointing at A's own rows is accepted
+    with platform_session(platform.sessions) as session:
+        session.add(_crossed_rows(a, a, entry_id)[kind])
+        session.flush()
+        session.rollback()
 
 
-def test_joined_relationship_load_skips_other_tenants_rows(shops, crossed, db):
-    a, _b = shops
-    with db(a.tenant) as session:
-        redemption = session.get(Redemption, crossed)
-        assert redemption is not None
-        assert redemption.reward is None
-        assert redemption.member is None
-        # control: A's own redemption loads its reward and member
-        own = session.scalars(
-            select(Redemption).where(Redemption.id != crossed)
-        ).one()
-        assert own.reward.id == a.reward_id
-        assert own.member.id == a.member_ids[0]
-
-
-@pytest.mark.parametrize("loader", [lazyload, selectinload], ids=["lazy", "selectin"])
-def test_deferred_relationship_load_skips_other_tenants_rows(shops, crossed, db, loader):
+@pytest.mark.parametrize("loader", [joinedload, lazyload, selectinload],
+                         ids=["joined", "lazy", "selectin"])
+def test_relationship_loads_reach_the_tenants_own_rows(shops, db, loader):
     a, _b = shops
     with db(a.tenant) as session:
         stmt = select(Redemption).options(loader(Redemption.reward), loader(Redemption.member))
-        by_id = {r.id: r for r in session.scalars(stmt)}
-        assert by_id[crossed].reward is None
-        assert by_id[crossed].member is None
-        own = next(r for i, r in by_id.items() if i != crossed)
+        own = session.scalars(stmt).one()
         assert own.reward.id == a.reward_id
+        assert own.member.id == a.member_ids[0]
 
 
 def _emails(platform, tenant_id: int) -> set[str]:
@@ -422,16 +422,6 @@ def _tenant_owned_tables():
     }
 
 
-# Unique constraints on tenant-owned tables that need not include tenant_id: a
-# unique foreign key to a row that itself belongs to one tenant. Its values are
-# that row's (globally unique) primary keys, so uniqueness across all tenants is
-# the same as within one, and no value of one tenant can block another's.
-UNIQUE_FK_EXEMPT = {
-    ("ledger_lots", ("entry_id",)),         # one lot per crediting entry
-    ("ledger_entries", ("reverses_id",)),   # an entry is reversed at most once
-}
-
-
 def test_every_tenant_owned_table_has_a_tenant_id_to_tenants():
     tables = _tenant_owned_tables()
     assert {"memberships", "ledger_entries", "ledger_lots", "ledger_allocations", "rewards",
@@ -441,7 +431,10 @@ def test_every_tenant_owned_table_has_a_tenant_id_to_tenants():
         column = table.c.get("tenant_id")
         assert column is not None, name
         assert not column.nullable, name
-        assert [fk.target_fullname for fk in column.foreign_keys] == ["tenants.id"], name
+        targets = {fk.target_fullname for fk in column.foreign_keys}
+        assert "tenants.id" in targets, name
+        # its other references are the tenant half of composite keys to tenant-owned rows
+        assert {t.split(".")[0] for t in targets - {"tenants.id"}} <= set(tables), name
         assert any(next(iter(ix.columns)) is column for ix in table.indexes), name
     # and no other table carries a tenant_id that scoping would not know about
     others = {t.name for t in Base.metadata.tables.values() if "tenant_id" in t.c}
@@ -449,20 +442,24 @@ def test_every_tenant_owned_table_has_a_tenant_id_to_tenants():
 
 
 def test_unique_constraints_of_tenant_owned_tables_include_tenant_id():
-    tables = _tenant_owned_tables()
-    exempt_seen = set()
-    for name, table in tables.items():
+    for name, table in _tenant_owned_tables().items():
         uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
         uniques += [ix for ix in table.indexes if ix.unique]
         for constraint in uniques:
             columns = tuple(c.name for c in constraint.columns)
-            if "tenant_id" in columns:
-                continue
-            assert (name, columns) in UNIQUE_FK_EXEMPT, (
+            assert "tenant_id" in columns, (
                 f"{name}: unique {columns} lacks tenant_id (one tenant could block another)"
             )
-            exempt_seen.add((name, columns))
-            # the exemption holds only for a foreign key to a tenant-owned row
-            fks = [fk for c in constraint.columns for fk in c.foreign_keys]
-            assert len(fks) == 1 and fks[0].column.table.name in tables, (name, columns)
-    assert exempt_seen == UNIQUE_FK_EXEMPT  # the exemptions are still real
+
+
+def test_references_between_tenant_owned_tables_carry_the_tenant():
+    tables = _tenant_owned_tables()
+    checked = 0
+    for name, table in tables.items():
+        for fk in table.foreign_key_constraints:
+            if fk.referred_table.name not in tables:
+                continue
+            checked += 1
+            assert fk.column_keys[0] == "tenant_id", (name, fk.column_keys)
+            assert fk.elements[0].target_fullname == f"{fk.referred_table.name}.tenant_id"
+    assert checked >= 12  # entries, lots, allocations, redemptions, staff
