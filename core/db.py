@@ -225,7 +225,6 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             TenantOwned,
             lambda cls: cls.tenant_id == tenant_id,
             include_aliases=True,
-            track_closure_variables=False,
         )
     )
 
