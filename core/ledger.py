@@ -29,8 +29,12 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
+    Column,
     Index,
+    Integer,
+    MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     and_,
@@ -158,6 +162,12 @@ class Allocation(TenantOwned, Base):
     entry_id: Mapped[int]
     lot_id: Mapped[int]
     points: Mapped[int]
+
+
+# The members one expiry run works on (a temporary table, private to the connection).
+_EXPIRING = Table(
+    "premia_expiring_members", MetaData(), Column("member_id", Integer, primary_key=True)
+)
 
 
 # --- public services -----------------------------------------------------
@@ -317,17 +327,28 @@ def expire_due(session: Session, as_of: datetime) -> int:
     """
     tenant_id = session_tenant_id(session)
     now = utcnow()
+    conn = session.connection()  # Core statements: no ORM bookkeeping over many rows
+    # Lock the members with points due, in id order, and remember exactly that set:
+    # every later statement works on it alone, so a lot that becomes due meanwhile
+    # (a refund into an expired lot) cannot slip in without its member's lock.
+    conn.execute(text(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_EXPIRING.name} (member_id INTEGER PRIMARY KEY)"
+    ))
+    conn.execute(_EXPIRING.delete())
     # These are Core statements over several tables: the tenant filter is explicit.
-    due = and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
-    due_members = select(Lot.member_id).where(due)
-    locked = (
-        select(Membership.id)
-        .where(Membership.tenant_id == tenant_id, Membership.id.in_(due_members))
-        .order_by(Membership.id)
-        .with_for_update()
+    candidates = and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
+    conn.execute(
+        insert(_EXPIRING).from_select(
+            ["member_id"],
+            select(Membership.id)
+            .where(Membership.tenant_id == tenant_id,
+                   Membership.id.in_(select(Lot.member_id).where(candidates)))
+            .order_by(Membership.id)
+            .with_for_update(),
+        )
     )
-    conn = session.connection()  # Core statements: real row counts, no ORM bookkeeping
-    conn.execute(select(func.count()).select_from(locked.subquery()))
+    due = and_(candidates, Lot.member_id.in_(select(_EXPIRING.c.member_id)))
+    due_members = select(_EXPIRING.c.member_id)
 
     key_prefix = f"expire:{as_of.isoformat()}:"
     totals = (
@@ -389,6 +410,7 @@ def expire_due(session: Session, as_of: datetime) -> int:
         .values(balance=Membership.__table__.c.balance - member_total)
     )
     conn.execute(update(Lot.__table__).where(due).values(remaining=0))
+    conn.execute(_EXPIRING.delete())
     session.expire_all()  # cached balances and lots are stale now
     return written
 
