@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -348,9 +349,14 @@ def expire_due(session: Session, as_of: datetime) -> int:
         )
     )
     due = and_(candidates, Lot.member_id.in_(select(_EXPIRING.c.member_id)))
-    due_members = select(_EXPIRING.c.member_id)
+    # Not every locked member: one whose due points a redemption took while we waited
+    # for its lock has nothing due now (its balance must not become balance - NULL).
+    due_members = select(Lot.member_id).where(due)
 
-    key_prefix = f"expire:{as_of.isoformat()}:"
+    # The key ties each new entry to its allocations below. It names this run, not
+    # only `as_of`: a refund into an expired lot makes points due again, and a
+    # second run at the same `as_of` must expire them, not collide with the first.
+    key_prefix = f"expire:{as_of.isoformat()}:{secrets.token_hex(6)}:"
     totals = (
         select(Lot.member_id, func.sum(Lot.remaining).label("total"))
         .where(due)

@@ -1,0 +1,194 @@
+"""Customers and memberships: codes, one account per person, search."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core import customers
+from core.actors import Actor
+from core.customers import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    Customer,
+    Membership,
+    create_member,
+    find_members,
+    get_member,
+)
+from core.errors import Conflict, InvalidInput, NotFound
+
+SYSTEM = Actor.system()
+
+
+def _customer_count(platform) -> int:
+    from core.db import platform_session
+
+    with platform_session(platform.sessions) as session:
+        return session.scalar(select(func.count(Customer.id)))
+
+
+def test_codes_use_the_unambiguous_alphabet_and_are_unique(make_tenant, make_member, db):
+    tenant = make_tenant()
+    members = [make_member(tenant) for _ in range(40)]
+    codes = [m.code for m in members]
+    assert set(CODE_ALPHABET) == set("23456789ABCDEFGHJKMNPQRSTUVWXYZ")
+    for code in codes:
+        assert len(code) == CODE_LENGTH == 7
+        assert set(code) <= set("23456789ABCDEFGHJKMNPQRSTUVWXYZ"), code
+    assert len(set(codes)) == len(codes)
+    with db(tenant) as session:
+        stored = list(session.scalars(select(Membership.code)))
+    assert sorted(stored) == sorted(codes)
+
+
+def test_new_code_draws_only_from_the_alphabet():
+    drawn = {customers.new_code() for _ in range(2000)}
+    assert all(len(c) == 7 and set(c) <= set(CODE_ALPHABET) for c in drawn)
+    # 2000 draws of 7 characters show (almost surely) every letter of the alphabet
+    assert set("".join(drawn)) == set(CODE_ALPHABET)
+
+
+def test_a_code_collision_draws_again(make_tenant, make_member, db, monkeypatch):
+    tenant = make_tenant()
+    first = make_member(tenant)
+    draws = iter([first.code, first.code, "ZZZZ222"])
+    monkeypatch.setattr(customers, "new_code", lambda: next(draws))
+    second = make_member(tenant)
+    assert second.code == "ZZZZ222"
+    with db(tenant) as session:
+        assert session.scalar(select(func.count(Membership.id))) == 2
+        assert get_member(session, "ZZZZ222").customer.email == second.customer.email
+
+
+def test_same_code_is_allowed_in_another_tenant(make_tenant, make_member, monkeypatch):
+    monkeypatch.setattr(customers, "new_code", lambda: "ABCDEFG")
+    a = make_member(make_tenant())
+    b = make_member(make_tenant())
+    assert a.code == b.code == "ABCDEFG"
+
+
+def test_one_person_is_a_member_of_two_tenants_with_one_account(
+    make_tenant, make_member, db, platform
+):
+    shop_a, shop_b = make_tenant(), make_tenant()
+    in_a = make_member(shop_a, email="Ana.Nunez@Mail.example")
+    in_b = make_member(shop_b, email="ana.nunez@mail.example ")
+    assert in_a.customer_id == in_b.customer_id
+    assert in_a.id != in_b.id
+    assert _customer_count(platform) == 1
+    with db(shop_a) as session:
+        assert [m.id for m in session.scalars(select(Membership))] == [in_a.id]
+    with db(shop_b) as session:
+        assert [m.id for m in session.scalars(select(Membership))] == [in_b.id]
+
+
+def test_same_email_twice_in_one_tenant_is_a_conflict(make_tenant, make_member, db, platform):
+    tenant = make_tenant()
+    make_member(tenant, email="pedro@mail.example")
+    with db(tenant) as session:
+        with pytest.raises(Conflict) as refused:
+            create_member(session, email="PEDRO@mail.example", actor=SYSTEM)
+        assert "email" in refused.value.fields
+        session.rollback()
+        assert session.scalar(select(func.count(Membership.id))) == 1
+    assert _customer_count(platform) == 1
+
+
+def test_same_document_twice_in_one_tenant_is_a_conflict(make_tenant, make_member, db):
+    shop_a, shop_b = make_tenant(), make_tenant()
+    make_member(shop_a, document_id="1020304050")
+    with db(shop_a) as session:
+        with pytest.raises(Conflict) as refused:
+            create_member(session, email="other@mail.example", document_id=" 1020304050 ",
+                          actor=SYSTEM)
+        assert "document_id" in refused.value.fields
+        session.rollback()
+        assert session.scalar(select(func.count(Membership.id))) == 1
+    # the same document in another merchant is another membership, and fine
+    other = make_member(shop_b, document_id="1020304050")
+    assert other.document_id == "1020304050"
+
+
+def test_blank_documents_do_not_collide(make_tenant, make_member):
+    tenant = make_tenant()
+    a = make_member(tenant, document_id="")
+    b = make_member(tenant, document_id="   ")
+    assert a.document_id is None and b.document_id is None
+
+
+def test_find_members_is_accent_and_case_insensitive(make_tenant, make_member, db):
+    tenant = make_tenant()
+    nunez = make_member(tenant, email="jnunez@correo.example", first_name="José",
+                        last_name="Núñez", document_id="CC-998877")
+    other = make_member(tenant, email="maria@correo.example", first_name="María",
+                        last_name="Gómez", document_id="CC-112233")
+
+    def ids(query):
+        with db(tenant) as session:
+            return [m.id for m in find_members(session, query)]
+
+    assert ids("nunez") == [nunez.id]
+    assert ids("NÚÑEZ") == [nunez.id]
+    assert ids("jose nunez") == [nunez.id]
+    assert ids("Jose") == [nunez.id]
+    assert ids("maria gomez") == [other.id]
+    assert ids("JNUNEZ@correo.example") == [nunez.id]
+    assert ids("correo.example") == [other.id, nunez.id]  # newest first
+    assert ids(nunez.code.lower()) == [nunez.id]
+    assert ids(other.code) == [other.id]
+    assert ids("998877") == [nunez.id]
+    assert ids("cc-112233") == [other.id]
+    assert ids("nobody") == []
+    assert ids("%") == []  # LIKE wildcards are escaped
+    assert ids("_") == []
+
+
+def test_find_members_stays_in_its_tenant(make_tenant, make_member, db):
+    shop_a, shop_b = make_tenant(), make_tenant()
+    make_member(shop_a, last_name="Núñez")
+    in_b = make_member(shop_b, last_name="Nuñez")
+    with db(shop_b) as session:
+        assert [m.id for m in find_members(session, "nunez")] == [in_b.id]
+
+
+def test_get_member_by_code_in_any_case(make_tenant, make_member, db):
+    tenant = make_tenant()
+    member = make_member(tenant)
+    with db(tenant) as session:
+        assert get_member(session, member.code).id == member.id
+        assert get_member(session, f"  {member.code.lower()} ").id == member.id
+        with pytest.raises(NotFound):
+            get_member(session, "2222222" if member.code != "2222222" else "3333333")
+        with pytest.raises(NotFound):
+            get_member(session, "")
+
+
+def test_get_member_does_not_see_another_tenants_code(make_tenant, make_member, db):
+    shop_a, shop_b = make_tenant(), make_tenant()
+    member = make_member(shop_a)
+    with db(shop_b) as session, pytest.raises(NotFound):
+        get_member(session, member.code)
+
+
+def test_birthday_in_the_future_is_refused(make_tenant, make_member, db):
+    tenant = make_tenant()
+    with db(tenant) as session:
+        with pytest.raises(InvalidInput) as refused:
+            create_member(session, email="future@mail.example",
+                          birthday=date.today() + timedelta(days=1), actor=SYSTEM)
+        assert "birthday" in refused.value.fields
+        session.rollback()
+        assert session.scalar(select(func.count(Membership.id))) == 0
+    member = make_member(tenant, birthday=date(1990, 2, 28))
+    assert member.birthday == date(1990, 2, 28)
+    assert make_member(tenant, birthday=date.today()).birthday == date.today()
+
+
+@pytest.mark.parametrize("email", ["", "nobody", "a@b", "a b@mail.example", "@mail.example"])
+def test_invalid_email_is_refused(make_tenant, db, email):
+    tenant = make_tenant()
+    with db(tenant) as session, pytest.raises(InvalidInput):
+        create_member(session, email=email, actor=SYSTEM)

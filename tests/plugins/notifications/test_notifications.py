@@ -1,0 +1,326 @@
+"""E-mail notifications, sent for real to the test SMTP server (or to the outbox)."""
+
+from __future__ import annotations
+
+import email
+import os
+import tempfile
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from core import ledger, rewards
+from core.actors import Actor
+from core.customers import create_member
+from core.db import platform_session, tenant_session
+from core.program import update_program
+from core.settings import save_settings
+from plugins.notifications import jobs
+from plugins.notifications.models import Delivery
+from plugins.notifications.settings import NotificationSettings
+from tenants import services as tenant_services
+
+STAFF = Actor.staff(1)
+CATALOGS = Path(jobs.__file__).resolve().parent / "translations"
+
+
+# --- reading what was sent ------------------------------------------------------------
+
+
+def header(message: Message, name: str) -> str:
+    return str(make_header(decode_header(message[name])))
+
+
+def parts(message: Message) -> dict[str, str]:
+    """{"text/plain": …, "text/html": …} of a multipart/alternative message."""
+    assert message.get_content_type() == "multipart/alternative"
+    found = {}
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            found[part.get_content_type()] = part.get_payload(decode=True).decode(
+                part.get_content_charset() or "utf-8")
+    assert set(found) == {"text/plain", "text/html"}
+    return found
+
+
+def only_one(smtp_server) -> Message:
+    messages = smtp_server.handler.wait_for(1)
+    assert len(messages) == 1, [m["Subject"] for m in messages]
+    return messages[0]
+
+
+def deliveries(db, tenant) -> list[tuple[str, str, str]]:
+    with db(tenant) as session:
+        return [(d.template, d.recipient, d.key)
+                for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+
+
+def earn(db, tenant, member, points):
+    with db(tenant) as session:
+        entry = ledger.earn(session, member, points=points, actor=STAFF)
+        session.commit()
+        return entry
+
+
+@pytest.fixture
+def shop(make_tenant):
+    return make_tenant(name="Panadería Núñez", email="shop@x.example")
+
+
+# --- what is sent -------------------------------------------------------------------
+
+
+def test_new_member_gets_a_welcome_email(shop, make_member, db, smtp_server):
+    member = make_member(shop, email="Lucia@Mail.example", first_name="Lucía")
+    message = only_one(smtp_server)
+    assert getaddresses([message["To"]]) == [("", "lucia@mail.example")]
+    display_name, address = parseaddr(header(message, "From"))
+    assert display_name == "Panadería Núñez"
+    assert address == "no-reply@localhost"
+    assert parseaddr(message["Reply-To"])[1] == "shop@x.example"
+    assert "Panadería Núñez" in header(message, "Subject")
+    body = parts(message)
+    for text in body.values():
+        assert member.code in text
+        assert "Lucía" in text
+    assert "<html" in body["text/html"] and "<html" not in body["text/plain"]
+    assert deliveries(db, shop) == [("welcome", "lucia@mail.example", f"welcome:{member.id}")]
+
+
+def test_welcome_email_shows_the_welcome_points(make_tenant, make_member, db, smtp_server):
+    tenant = make_tenant()
+    with db(tenant) as session:
+        update_program(session, {"welcome_points": 75})
+        session.commit()
+    make_member(tenant)
+    body = parts(only_one(smtp_server))
+    assert "75" in body["text/plain"] and "75" in body["text/html"]
+
+
+def test_points_received_tells_points_and_balance(shop, make_member, db, smtp_server):
+    member = make_member(shop, email="ana@mail.example")
+    earn(db, shop, member, 120)
+    entry = earn(db, shop, member, 35)
+    messages = smtp_server.handler.wait_for(3)
+    assert len(messages) == 3  # welcome, then one per movement
+    last = messages[-1]
+    assert parseaddr(last["To"])[1] == "ana@mail.example"
+    assert "35" in header(last, "Subject")
+    for text in parts(last).values():
+        assert "35" in text and "155" in text  # the points and the balance after them
+    assert [d[0] for d in deliveries(db, shop)] == ["welcome", "points_received",
+                                                    "points_received"]
+    assert deliveries(db, shop)[-1][2] == f"points_received:{entry.id}"
+
+
+def test_a_redemption_is_no_points_received_email(shop, make_member, db, smtp_server):
+    member = make_member(shop)
+    earn(db, shop, member, 100)
+    with db(shop) as session:
+        ledger.redeem(session, member, 40, actor=STAFF)
+        ledger.adjust(session, member, -10, actor=STAFF, description="error")
+        session.commit()
+    assert len(smtp_server.handler.wait_for(2)) == 2
+    assert [d[0] for d in deliveries(db, shop)] == ["welcome", "points_received"]
+    assert len(smtp_server.handler.messages) == 2
+
+
+def test_points_setting_off_sends_nothing_for_points(shop, make_member, db, smtp_server):
+    with db(shop) as session:
+        save_settings(session, "notifications", NotificationSettings(), {"on_points": False})
+        session.commit()
+    member = make_member(shop)
+    only_one(smtp_server)  # the welcome e-mail has its own setting, still on
+    earn(db, shop, member, 50)
+    assert len(smtp_server.handler.messages) == 1
+    assert [d[0] for d in deliveries(db, shop)] == ["welcome"]
+
+
+def test_redemption_request_emails_the_merchant(shop, make_member, db, smtp_server):
+    with db(shop) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = rewards.create_reward(session, name="Torta de cumpleaños", points=80)
+        session.commit()
+    member = make_member(shop, email="pedro@mail.example", first_name="Pedro",
+                         last_name="Pérez")
+    earn(db, shop, member, 100)
+    smtp_server.handler.messages.clear()
+    with db(shop) as session:
+        redemption = rewards.request_reward(session, member, reward)
+        session.commit()
+    message = only_one(smtp_server)
+    assert getaddresses([message["To"]]) == [("", "shop@x.example")]
+    assert "Torta de cumpleaños" in header(message, "Subject")
+    for text in parts(message).values():
+        assert member.code in text and "Pedro Pérez" in text and "80" in text
+    assert deliveries(db, shop)[-1] == ("redemption_requested", "shop@x.example",
+                                        f"redemption_requested:{redemption.id}")
+    # staff confirm it: now the customer hears about it
+    with db(shop) as session:
+        rewards.confirm(session, redemption, actor=STAFF)
+        session.commit()
+    messages = smtp_server.handler.wait_for(2)
+    assert len(messages) == 2
+    assert parseaddr(messages[1]["To"])[1] == "pedro@mail.example"
+    assert "Torta de cumpleaños" in header(messages[1], "Subject")
+
+
+def test_merchant_without_email_gets_no_request_email(make_tenant, make_member, db,
+                                                      smtp_server):
+    tenant = make_tenant()  # no e-mail address
+    with db(tenant) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = rewards.create_reward(session, name="Café", points=10)
+        session.commit()
+    member = make_member(tenant)
+    with db(tenant) as session:
+        ledger.adjust(session, member, 10, actor=STAFF, description="regalo")
+        session.commit()
+    assert len(smtp_server.handler.wait_for(2)) == 2
+    with db(tenant) as session:
+        rewards.request_reward(session, member, reward)
+        session.commit()
+    assert len(smtp_server.handler.messages) == 2
+    assert [d[0] for d in deliveries(db, tenant)] == ["welcome", "points_received"]
+
+
+def test_rerunning_a_mail_job_sends_no_duplicate(shop, make_member, db, smtp_server):
+    member = make_member(shop)
+    entry = earn(db, shop, member, 60)
+    assert len(smtp_server.handler.wait_for(2)) == 2
+    key = f"points_received:{entry.id}"
+    assert jobs.mail_member(shop.id, member.id, "points_received", key,
+                            {"entry_id": entry.id}) is False
+    assert len(smtp_server.handler.messages) == 2
+    assert len(deliveries(db, shop)) == 2
+    # the same job with a key never used does send: the refusal above was the key's doing
+    assert jobs.mail_member(shop.id, member.id, "points_received", "points_received:manual",
+                            {"entry_id": entry.id}) is True
+    assert len(smtp_server.handler.wait_for(3)) == 3
+    assert len(deliveries(db, shop)) == 3
+
+
+def test_plugin_switched_off_sends_nothing(shop, make_member, db, platform, smtp_server):
+    with db(shop) as session:
+        platform.plugins.switch(session, shop, "notifications", False)
+        session.commit()
+    member = make_member(shop)
+    entry = earn(db, shop, member, 40)
+    assert jobs.mail_member(shop.id, member.id, "points_received",
+                            f"points_received:{entry.id}", {"entry_id": entry.id}) is None
+    assert smtp_server.handler.messages == []
+    assert deliveries(db, shop) == []
+    # and on again: mail flows
+    with db(shop) as session:
+        platform.plugins.switch(session, shop, "notifications", True)
+        session.commit()
+    earn(db, shop, member, 5)
+    assert len(smtp_server.handler.wait_for(1)) == 1
+
+
+def test_another_tenants_switch_does_not_matter(make_tenant, make_member, db, platform,
+                                                smtp_server):
+    quiet, loud = make_tenant(), make_tenant()
+    with db(quiet) as session:
+        platform.plugins.switch(session, quiet, "notifications", False)
+        session.commit()
+    make_member(quiet)
+    make_member(loud, email="loud@mail.example")
+    message = only_one(smtp_server)
+    assert parseaddr(message["To"])[1] == "loud@mail.example"
+
+
+def test_without_smtp_host_the_mail_goes_to_the_outbox(make_app, tmp_path, smtp_server):
+    outbox = tmp_path / "outbox"
+    application = make_app(PREMIA_SMTP_HOST=None, PREMIA_OUTBOX=str(outbox))
+    platform = application.extensions["premia"]
+    with application.app_context():
+        with platform_session(platform.sessions) as session:
+            tenant = tenant_services.create_tenant(
+                session, slug="outbox-shop", name="Tienda Buzón", plan="free",
+                currency="COP", country="CO", timezone="America/Bogota",
+                owner_email="owner@outbox.example", owner_password="correct-horse-9")
+            session.commit()
+        with tenant_session(platform.sessions, tenant.id) as session:
+            member = create_member(session, email="maria@mail.example", actor=Actor.system())
+            session.commit()
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 1
+    message = email.message_from_bytes(files[0].read_bytes())
+    assert parseaddr(message["To"])[1] == "maria@mail.example"
+    assert parseaddr(header(message, "From"))[0] == "Tienda Buzón"
+    assert member.code in parts(message)["text/plain"]
+    assert smtp_server.handler.messages == []
+
+
+# --- in the tenant's language -------------------------------------------------------
+
+
+def compile_catalogs() -> None:
+    """Compile the plugin's .po files whose .mo is missing or stale (as `make translations`)."""
+    for po in sorted(CATALOGS.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parents[1].name)
+        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as f:
+            write_mo(f, catalog)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, mo)  # atomic: other test runs may be reading it
+
+
+def translated(language: str, msgid: str) -> str:
+    po = CATALOGS / language / "LC_MESSAGES" / "messages.po"
+    assert po.exists(), f"no {language} catalog for the notifications plugin"
+    with po.open("rb") as f:
+        message = read_po(f, locale=language).get(msgid)
+    assert message is not None and message.string, f"{msgid!r} is not translated to {language}"
+    return message.string
+
+
+@pytest.mark.parametrize(
+    ("language", "html_lang", "number"),
+    [("es", "es", "12.345"), ("en", "en", "12,345"), ("pt_BR", "pt-BR", "12.345")],
+)
+def test_emails_are_in_the_tenants_language(make_app, smtp_server, language, html_lang,
+                                            number):
+    compile_catalogs()
+    application = make_app()  # made after compiling: it reads the catalogs afresh
+    platform = application.extensions["premia"]
+    with application.app_context():
+        with platform_session(platform.sessions) as session:
+            tenant = tenant_services.create_tenant(
+                session, slug=f"lang-{language.lower().replace('_', '-')}", name="La Esquina",
+                plan="free", currency="COP", country="CO", timezone="America/Bogota",
+                language=language, owner_email="owner@esquina.example",
+                owner_password="correct-horse-9")
+            session.commit()
+        with tenant_session(platform.sessions, tenant.id) as session:
+            update_program(session, {"welcome_points": 12345})
+            session.commit()
+        with tenant_session(platform.sessions, tenant.id) as session:
+            member = create_member(session, email="cliente@mail.example", actor=STAFF)
+            session.commit()
+        with tenant_session(platform.sessions, tenant.id) as session:
+            ledger.earn(session, member, points=2000, actor=STAFF)
+            session.commit()
+    welcome, points = smtp_server.handler.wait_for(2)
+    assert header(welcome, "Subject") == translated(
+        language, "Welcome to %(merchant)s") % {"merchant": "La Esquina"}
+    assert header(points, "Subject") == translated(
+        language, "You received %(points)s points at %(merchant)s"
+    ) % {"points": "2.000" if number == "12.345" else "2,000", "merchant": "La Esquina"}
+    body = parts(welcome)
+    assert f'<html lang="{html_lang}">' in body["text/html"]
+    assert translated(language, "Your balance: %(points)s points.") % {"points": number} in (
+        body["text/plain"])
+    if language != "en":  # the catalog really is another language, not English again
+        assert translated(language, "Welcome to %(merchant)s") != "Welcome to %(merchant)s"
