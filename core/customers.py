@@ -121,21 +121,8 @@ def create_member(
 
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
-    customer = session.scalar(select(Customer).where(Customer.email == email))
-    if customer is None:
-        customer = Customer(email=email, first_name=first_name.strip(), last_name=last_name.strip())
-        session.add(customer)
-        session.flush()
-    else:
-        existing = session.scalar(select(Membership).where(Membership.customer_id == customer.id))
-        if existing is not None:
-            raise Conflict(_l("This e-mail already belongs to a customer."), email=_l("Taken."))
-    if document_id and session.scalar(
-        select(Membership.id).where(Membership.document_id == document_id)
-    ):
-        raise Conflict(
-            _l("This document already belongs to a customer."), document_id=_l("Taken.")
-        )
+    customer = _account(session, email, first_name, last_name)
+    _check_not_taken(session, customer, document_id)
     member = Membership(
         customer=customer,
         document_id=document_id,
@@ -151,13 +138,45 @@ def create_member(
                 session.add(member)
                 session.flush()
             break
-        except IntegrityError:  # a code collision, rare: draw again
+        except IntegrityError:
+            # A concurrent request may have made this person or document a member
+            # meanwhile (a clear 409 then); otherwise the code collided: draw again.
+            _check_not_taken(session, customer, document_id)
             continue
     else:
         raise Conflict(_l("Could not create the customer, please try again."))
     ledger.give_welcome_points(session, member, actor=actor)
     announce(session, "member_created", member=member)
     return member
+
+
+def _account(session: Session, email: str, first_name: str, last_name: str) -> Customer:
+    """The person's platform account, created if they have none (race-safe)."""
+    customer = session.scalar(select(Customer).where(Customer.email == email))
+    if customer is not None:
+        return customer
+    try:
+        with session.begin_nested():
+            customer = Customer(email=email, first_name=first_name.strip(),
+                                last_name=last_name.strip())
+            session.add(customer)
+            session.flush()
+        return customer
+    except IntegrityError:  # created by a concurrent request that committed first
+        return session.scalars(select(Customer).where(Customer.email == email)).one()
+
+
+def _check_not_taken(session: Session, customer: Customer, document_id: str | None) -> None:
+    if customer.id and session.scalar(
+        select(Membership.id).where(Membership.customer_id == customer.id)
+    ):
+        raise Conflict(_l("This e-mail already belongs to a customer."), email=_l("Taken."))
+    if document_id and session.scalar(
+        select(Membership.id).where(Membership.document_id == document_id)
+    ):
+        raise Conflict(
+            _l("This document already belongs to a customer."), document_id=_l("Taken.")
+        )
 
 
 def get_member(session: Session, code: str) -> Membership:

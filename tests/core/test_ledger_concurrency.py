@@ -499,3 +499,28 @@ def test_expiry_waiting_for_a_redemption_that_uses_the_due_points(app, shop, mak
     with db(shop) as session:
         assert check_member_books(session, busy.id) == (20, 20, 20)
         assert check_member_books(session, other.id) == (0, 0, 0)
+
+
+def test_concurrent_sign_ups_of_one_person_make_one_member(app, shop, sessions):
+    """Ten tills register the same new customer at once: one member, nine clear 409s."""
+    from core.customers import Customer, Membership, create_member
+
+    def work(_i: int) -> str:
+        with sessions(shop.id) as session:
+            try:
+                member = create_member(session, email="ana@cliente.example", first_name="Ana",
+                                       document_id="CC-1020", actor=STAFF)
+                session.commit()
+                return member.code
+            except Conflict:
+                session.rollback()
+                return "refused"
+
+    results = run_together(app, 10, work)
+    assert unexpected_errors(results) == []
+    counts = outcomes(results)
+    assert counts["refused"] == 9 and sum(counts.values()) == 10
+    with sessions(shop.id) as session:
+        assert session.scalar(select(func.count(Membership.id))) == 1
+        assert session.scalar(select(func.count(Customer.id)).where(
+            Customer.email == "ana@cliente.example")) == 1
