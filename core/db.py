@@ -10,6 +10,7 @@ construction: no service has to remember a `WHERE tenant_id = …`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -52,6 +53,8 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+log = logging.getLogger(__name__)
 
 ALL_TENANTS = "all"  # the scope of a platform session
 
@@ -162,9 +165,10 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, *, raise_after_commit: bool = False) -> sessionmaker[Session]:
     # Objects stay readable after commit: hooks announced after commit get them.
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=engine, expire_on_commit=False,
+                        info={"raise_after_commit": raise_after_commit})
 
 
 @contextmanager
@@ -208,10 +212,16 @@ def session_tenant_id(session: Session) -> int:
 def _scope_to_tenant(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         return  # the criteria below propagate to these loads
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id == ALL_TENANTS:
+        return
+    if state.is_insert:
+        # An INSERT statement bypasses the flush guard; tenant rows go through add().
+        table = getattr(state.statement, "table", None)
+        if table is not None and table.name in _owned_classes():
+            raise TenancyError(f"insert into {table.name} with session.add(), not an INSERT")
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
         return
     if tenant_id is None:
         if _touches_tenant_data(state):
@@ -229,9 +239,18 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     )
 
 
+_owned_cache: dict[int, dict[str, type]] = {}
+
+
 def _owned_classes() -> dict[str, type]:
-    return {m.local_table.name: m.class_ for m in Base.registry.mappers
-            if is_tenant_owned(m.class_)}
+    """Tenant-owned tables by name (recomputed only when models are added)."""
+    mappers = Base.registry.mappers
+    found = _owned_cache.get(len(mappers))
+    if found is None:
+        found = {m.local_table.name: m.class_ for m in mappers if is_tenant_owned(m.class_)}
+        _owned_cache.clear()
+        _owned_cache[len(mappers)] = found
+    return found
 
 
 def _scope_core_statement(statement: Any, tenant_id: int) -> Any:
@@ -302,15 +321,34 @@ def _guard_flush(session: Session, _context: Any, _instances: Any) -> None:
 
 # --- work after commit ---------------------------------------------------
 # Announcements to plugins and jobs must not run for a transaction that is
-# rolled back, nor see data before it is committed.
+# rolled back, nor see data before it is committed. Each piece of work is
+# tagged with the (sub)transaction that queued it, so rolling back a savepoint
+# drops exactly what was queued inside it.
 
 
-def after_commit(session: Session, callback: Any) -> None:
-    """Run `callback()` once the session's current transaction commits."""
+def current_transaction(session: Session) -> Any:
+    """The innermost transaction of the session (a savepoint, or the outermost)."""
     if session.get_transaction() is None:
-        # Begin (no SQL yet) so that a rollback before any query still drops the callback.
+        # Begin (no SQL yet) so that a rollback before any query still drops the work.
         session.begin()
-    session.info.setdefault("after_commit", []).append(callback)
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def after_commit(session: Session, callback: Any, *, outermost: bool = False) -> None:
+    """Run `callback()` once the session's transaction commits (and not if the
+    savepoint it was queued in rolls back; `outermost` ties it to the whole)."""
+    transaction = current_transaction(session)
+    if outermost:
+        transaction = session.get_transaction()
+    session.info.setdefault("after_commit", []).append((transaction, callback))
+
+
+def _inside(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_commit")
@@ -319,12 +357,14 @@ def _run_after_commit(session: Session) -> None:
         return
     callbacks = session.info.pop("after_commit", [])
     errors = []
-    for callback in callbacks:
+    for _transaction, callback in callbacks:
         try:
             callback()
-        except Exception as exc:  # every callback runs; the first error is raised
+        except Exception as exc:  # every callback runs
+            log.exception("work after commit failed")
             errors.append(exc)
-    if errors:
+    # The data is committed whatever happens here: only tests want the error raised.
+    if errors and session.info.get("raise_after_commit"):
         raise errors[0]
 
 
@@ -333,6 +373,12 @@ def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:  # the outermost transaction
         session.info.pop("after_commit", None)
         session.info.pop("announcements", None)
+        return
+    for key in ("after_commit", "announcements"):  # a savepoint: what it queued
+        if key in session.info:
+            session.info[key] = [
+                item for item in session.info[key] if not _inside(item[0], previous_transaction)
+            ]
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from core.db import after_commit, session_tenant_id
+from core.db import after_commit, current_transaction, session_tenant_id
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,13 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
 
         def fire() -> None:
             # One tenant and plugin lookup for all of the transaction's announcements.
-            batch = session.info.pop("announcements", [])
-            with app.app_context():
-                app.extensions["premia"].plugins.announce_all(tenant_id, batch)
+            batch = [(name, args) for _t, name, args in session.info.pop("announcements", [])]
+            if batch:
+                with app.app_context():
+                    app.extensions["premia"].plugins.announce_all(tenant_id, batch)
 
-        after_commit(session, fire)
-    pending.append((hook, kwargs))
+        after_commit(session, fire, outermost=True)
+    pending.append((current_transaction(session), hook, kwargs))
 
 
 def call_robustly(hookimpls: list[Any], hook: str, kwargs: dict[str, Any]) -> list[Any]:

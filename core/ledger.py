@@ -188,6 +188,7 @@ def earn(
     idempotency_key: str | None = None,
 ) -> Entry:
     """Give points, or the points an amount is worth under the program's equivalence."""
+    idempotency_key = stored_key(idempotency_key)
     if (points is None) == (amount is None):
         raise InvalidInput(points=_l("Give either points or an amount, not both."))
     fingerprint = _fingerprint(
@@ -216,7 +217,7 @@ def give_welcome_points(session: Session, member: Membership, *, actor: Actor) -
         return None
     return _credit(
         session, member, program["welcome_points"], kind=Kind.WELCOME, actor=actor,
-        program=program, idempotency_key=f"welcome:{member.id}",
+        program=program, idempotency_key=system_key("welcome", member.id),
     )
 
 
@@ -233,6 +234,7 @@ def redeem(
     idempotency_key: str | None = None,
 ) -> Entry:
     """Take points from a member; InsufficientPoints if the balance does not cover them."""
+    idempotency_key = stored_key(idempotency_key)
     _check_points(points)
     fingerprint = _fingerprint(
         "debit", member.id, kind, points, location_id, description, reference
@@ -258,6 +260,7 @@ def adjust(
     idempotency_key: str | None = None,
 ) -> Entry:
     """A manual correction, up or down, with the reason in the description."""
+    idempotency_key = stored_key(idempotency_key)
     if not (description or "").strip():
         raise InvalidInput(description=_l("Say why the balance is adjusted."))
     if not isinstance(points, int) or points == 0:
@@ -285,6 +288,7 @@ def refund(
     idempotency_key: str | None = None,
 ) -> Entry:
     """Give back the points of a debit entry, into the very lots it took them from."""
+    idempotency_key = stored_key(idempotency_key)
     fingerprint = _fingerprint("refund", debit.id)
     replay = _replay(session, idempotency_key, fingerprint)
     if replay is not None:
@@ -356,7 +360,7 @@ def expire_due(session: Session, as_of: datetime) -> int:
     # The key ties each new entry to its allocations below. It names this run, not
     # only `as_of`: a refund into an expired lot makes points due again, and a
     # second run at the same `as_of` must expire them, not collide with the first.
-    key_prefix = f"expire:{as_of.isoformat()}:{secrets.token_hex(6)}:"
+    key_prefix = system_key("expire", as_of.isoformat(), secrets.token_hex(6)) + ":"
     totals = (
         select(Lot.member_id, func.sum(Lot.remaining).label("total"))
         .where(due)
@@ -460,12 +464,28 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
+class SystemKey(str):
+    """An idempotency key made by the platform itself (welcome points, redemptions)."""
+
+
+def system_key(*parts: object) -> SystemKey:
+    return SystemKey("system:" + ":".join(str(p) for p in parts))
+
+
+def stored_key(key: str | None) -> str | None:
+    """An idempotency key as stored. A caller's key gets a namespace of its own, so
+    that no client key can collide with the platform's (`system_key`)."""
+    if key is None or isinstance(key, SystemKey):
+        return key
+    if not isinstance(key, str) or not key.strip() or len(key) > 180:
+        raise InvalidInput(idempotency_key=_l("The idempotency key must have 1 to 180 characters."))
+    return f"client:{key}"
+
+
 def _replay(session: Session, key: str | None, fingerprint: str) -> Entry | None:
-    """The entry an earlier request with this key wrote, if any."""
+    """The entry an earlier request with this (stored) key wrote, if any."""
     if key is None:
         return None
-    if not key or len(key) > 200:
-        raise InvalidInput(idempotency_key=_l("The idempotency key must have 1 to 200 characters."))
     entry = session.scalar(select(Entry).where(Entry.idempotency_key == key))
     if entry is not None and entry.fingerprint != fingerprint:
         raise IdempotencyMismatch()
@@ -550,6 +570,8 @@ def _debit(
         select(Lot)
         .where(Lot.member_id == member.id, Lot.remaining > 0)
         .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
+        # Read under the member's lock: never trust lots this session loaded before.
+        .execution_options(populate_existing=True)
     )
     left = points
     for lot in lots:

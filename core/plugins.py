@@ -166,7 +166,9 @@ class PluginHost:
         """A merchant turns a plugin on or off, within what the plan allows."""
         if enabled and name not in self.allowed(tenant):
             raise InvalidInput(plugin=f"{name} is not in this plan")
-        row = session.scalar(select(TenantPlugin).where(TenantPlugin.plugin == name))
+        row = session.scalar(select(TenantPlugin).where(
+            TenantPlugin.tenant_id == tenant.id, TenantPlugin.plugin == name
+        ))
         if row is None:
             session.add(TenantPlugin(tenant_id=tenant.id, plugin=name, enabled=enabled))
         else:

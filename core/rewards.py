@@ -193,6 +193,7 @@ def cancel(session: Session, redemption: Redemption, *, actor: Actor) -> Redempt
 
 
 def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) -> Redemption:
+    ledger.stored_key(key)  # the same rules as any idempotency key
     existing = _by_key(session, key, member, reward)
     if existing is not None:
         return existing
@@ -202,7 +203,8 @@ def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) 
         raise OutOfStock()
     entry = ledger.redeem(
         session, member, reward.points, actor=actor, location_id=location_id,
-        description=reward.name, idempotency_key=f"redemption:{key}" if key else None,
+        description=reward.name,
+        idempotency_key=ledger.system_key("redemption", key) if key else None,
     )
     # The ledger locked the member: a concurrent twin of this request has committed by now.
     existing = _by_key(session, key, member, reward)

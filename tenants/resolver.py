@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, g, request
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound
 
 from core.db import scope
 from core.platform import current_platform
@@ -56,15 +57,22 @@ class DomainMiddleware:
         self.wsgi_app = wsgi_app
         self.app = app
 
+    SHARED_PATHS = ("/healthz", "/static/", "/themes/")
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
-        path = environ.get("PATH_INFO", "")
+        path = environ.get("PATH_INFO", "") or "/"
         if host and host not in self.app.config["PREMIA_PLATFORM_HOSTS"] and not (
-            path.startswith("/t/") or path in ("/healthz",) or path.startswith("/static/")
+            path == "/healthz" or path.startswith(self.SHARED_PATHS[1:])
         ):
             slug = self._slug_for(host)
             if slug:
-                environ["PATH_INFO"] = f"/t/{slug}{path or '/'}"
+                own = f"/t/{slug}"
+                if path.startswith("/t/") and not (path == own or path.startswith(own + "/")):
+                    # A brand's domain serves that brand alone, never another tenant's pages.
+                    return NotFound()(environ, start_response)
+                if not path.startswith(own):
+                    environ["PATH_INFO"] = own + path
         return self.wsgi_app(environ, start_response)
 
     def _slug_for(self, host: str) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -37,7 +38,7 @@ from core.ledger import Entry, Lot
 from core.locations import Location
 from core.rewards import Redemption, Reward, Status, create_reward, redeem_reward
 from core.staff import StaffUser
-from tenants.models import Plan, Tenant
+from tenants.models import Plan, Tenant, TenantSetting
 
 STAFF = Actor.staff(1)
 ISOLATED = [Membership, Entry, Lot, Reward, Redemption, StaffUser]
@@ -281,6 +282,31 @@ def test_core_table_update_and_delete_are_scoped_too(shops, platform, db):
     with platform_session(platform.sessions) as session:
         stock = dict(session.execute(select(Reward.id, Reward.stock)).all())
     assert stock == {a.reward_id: 99, b.reward_id: 9}
+
+
+@pytest.mark.parametrize("statement", ["core", "orm"])
+def test_insert_statements_of_tenant_rows_are_refused(shops, db, platform, statement):
+    a, b = shops
+    target = TenantSetting.__table__ if statement == "core" else TenantSetting
+    with db(a.tenant) as session, pytest.raises(TenancyError):
+        session.execute(insert(target).values(tenant_id=b.tenant.id, namespace="x", data={}))
+    with platform_session(platform.sessions) as session:
+        assert session.scalar(select(func.count(TenantSetting.id)).where(
+            TenantSetting.namespace == "x")) == 0
+
+
+def test_switching_a_plugin_touches_only_that_tenant(shops, platform, db):
+    a, b = shops
+    with db(b.tenant) as session:
+        platform.plugins.switch(session, b.tenant, "notifications", False)
+        session.commit()
+    with platform_session(platform.sessions) as session:  # sees every tenant's switches
+        platform.plugins.switch(session, a.tenant, "notifications", True)
+        session.commit()
+    with db(b.tenant) as session:
+        assert "notifications" not in platform.plugins.active(session, b.tenant)
+    with db(a.tenant) as session:
+        assert "notifications" in platform.plugins.active(session, a.tenant)
 
 
 def test_bulk_delete_without_where_spares_other_tenants(make_tenant, platform, db):

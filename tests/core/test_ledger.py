@@ -180,3 +180,34 @@ def test_database_refuses_to_change_an_entry(shop, make_member, db):
         with pytest.raises(DBAPIError, match="append-only"):
             session.execute(text("UPDATE ledger_entries SET points = 500 WHERE id = :id"),
                             {"id": entry.id})
+
+
+def test_a_redemption_reads_the_lots_afresh(shop, make_member, db):
+    """Lots this session loaded earlier may be stale: another till redeemed meanwhile."""
+    member = make_member(shop)
+    with db(shop) as till_a:
+        ledger.earn(till_a, member, points=100, actor=STAFF)
+        till_a.commit()
+        held = list(till_a.scalars(select(ledger.Lot)))  # till A holds the lot: 100 left
+        till_a.commit()
+        with db(shop) as till_b:
+            ledger.redeem(till_b, member, 60, actor=STAFF)
+            till_b.commit()
+        ledger.redeem(till_a, member, 30, actor=STAFF)
+        till_a.commit()
+        assert [lot.remaining for lot in held] == [10]
+    assert audit(db, shop, member.id) == (10, 10, 10)
+
+
+def test_client_keys_cannot_collide_with_the_platforms(make_tenant, make_member, db):
+    tenant = make_tenant()
+    with db(tenant) as session:
+        update_program(session, {"welcome_points": 50})
+        session.commit()
+    member = make_member(tenant)  # its welcome entry carries the platform's own key
+    with db(tenant) as session:
+        for key in (f"welcome:{member.id}", f"system:welcome:{member.id}"):
+            entry = ledger.earn(session, member, points=5, actor=STAFF, idempotency_key=key)
+            assert entry.kind == "earn"
+        session.commit()
+    assert audit(db, tenant, member.id) == (60, 60, 60)

@@ -188,6 +188,24 @@ def test_no_hooks_for_a_rolled_back_transaction(shop, make_member, db, recorder)
         ) is None
 
 
+def test_no_hooks_for_work_in_a_rolled_back_savepoint(shop, make_member, db, recorder):
+    """Per-row savepoints (as a bulk import uses) announce only the rows that stayed."""
+    kept, dropped = make_member(shop), make_member(shop)
+    recorder.calls.clear()
+    with db(shop) as session:
+        ledger.earn(session, kept, points=5, actor=STAFF)
+        with pytest.raises(RuntimeError), session.begin_nested():
+            ledger.earn(session, dropped, points=7, actor=STAFF)
+            raise RuntimeError("this row is refused")
+        with session.begin_nested():
+            ledger.earn(session, kept, points=9, actor=STAFF)
+        session.commit()
+    assert recorder.calls == [
+        ("entry_recorded", shop.slug, ("earn", 5, kept.id)),
+        ("entry_recorded", shop.slug, ("earn", 9, kept.id)),
+    ]
+
+
 def test_no_hooks_when_the_session_closes_without_commit(shop, make_member, db, recorder):
     kept = make_member(shop)
     recorder.calls.clear()

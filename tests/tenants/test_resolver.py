@@ -98,8 +98,18 @@ def test_platform_paths_on_a_brand_domain_are_not_looked_up(brand, client, looku
     base = f"http://{BRAND}"
     health = client.get("/healthz", base_url=base)
     assert health.status_code == 200 and health.get_json()["status"] == "ok"
-    assert client.get("/t/marca/login", base_url=base).status_code == 200
+    css = client.get("/themes/default/static/premia.css", base_url=base)
+    assert css.status_code == 200 and b"--primary" in css.data
     assert lookups == []
+
+
+def test_a_brand_domain_serves_that_brand_alone(brand, make_tenant, client, lookups):
+    other = make_tenant(slug="otra", name="Otra Tienda")
+    base = f"http://{BRAND}"
+    own = client.get("/t/marca/login", base_url=base)
+    assert own.status_code == 200 and "Marca Propia" in own.get_data(as_text=True)
+    assert client.get(f"/t/{other.slug}/login", base_url=base).status_code == 404
+    assert client.get(f"/t/{other.slug}/login").status_code == 200  # on the shared app
 
 
 def test_platform_hosts_come_from_the_configuration(brand, make_app, lookups):
