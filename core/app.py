@@ -87,6 +87,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 return send_from_directory(folder, filename, max_age=3600)
         return send_from_directory(themes.THEMES_ROOT / "default" / "static", filename)
 
+    if isinstance(jobs, InProcessRunner) and not app.testing:
+        # Embedded, no worker runs the periodic jobs: the serving process does,
+        # from its first request on (not in CLI commands that merely build the app).
+        app.before_request(lambda: jobs.start_scheduler(app) and None)
     app.teardown_appcontext(close_db)
     app.register_error_handler(PremiaError, handle_premia_error)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -9,7 +9,7 @@ points expiring during the new month. A period is processed once per tenant
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -48,7 +48,11 @@ def tick(now: datetime | None = None) -> list[int]:
     """Queue the expiry of every tenant whose local month is not processed yet."""
     now = now or utcnow()
     with platform_session(current_platform().sessions) as session:
-        done = set(session.execute(select(ExpiryRun.tenant_id, ExpiryRun.period)))
+        # Local months differ by at most a day around the 1st: recent runs suffice.
+        done = set(session.execute(
+            select(ExpiryRun.tenant_id, ExpiryRun.period)
+            .where(ExpiryRun.as_of > now - timedelta(days=40))
+        ))
         due = [
             tenant.id
             for tenant in session.scalars(select(Tenant).order_by(Tenant.id))
@@ -82,13 +86,18 @@ def expire_month(session: Session, tenant: Tenant, now_iso: str) -> int:
 def _warn_expiring(session: Session, start: datetime, end: datetime) -> None:
     """Tell each member how many points expire before the next 1st."""
     lot = ledger.Lot
-    rows = session.execute(
-        select(lot.member_id, func.sum(lot.remaining), func.min(lot.expires_at))
+    expiring = (
+        select(lot.member_id, func.sum(lot.remaining).label("points"),
+               func.min(lot.expires_at).label("first"))
         .where(lot.remaining > 0, lot.expires_at > start, lot.expires_at <= end)
         .group_by(lot.member_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Membership, expiring.c.points, expiring.c.first)
+        .join(expiring, expiring.c.member_id == Membership.id)
     ).all()
-    for member_id, points, first_expiry in rows:
-        member = session.get(Membership, member_id)
+    for member, points, first_expiry in rows:
         announce(
             session, "notify", member=member, topic="points_expiring",
             context={"points": int(points), "expires_at": first_expiry.isoformat()},

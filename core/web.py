@@ -54,7 +54,10 @@ def healthz() -> Any:
             log.warning("health: redis: %s", exc)
             checks["redis"] = "error"
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "error", **checks), 200 if ok else 503
+    extra = {}
+    if hasattr(platform.jobs, "failed"):  # embedded: jobs run here, their failures too
+        extra["failed_jobs"] = len(platform.jobs.failed)
+    return jsonify(status="ok" if ok else "error", **checks, **extra), 200 if ok else 503
 
 
 def wants_json() -> bool:

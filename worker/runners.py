@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +30,11 @@ class InProcessRunner:
 
     def __init__(self, raise_errors: bool = False) -> None:
         self.raise_errors = raise_errors
-        self.failed: list[tuple[str, tuple, str]] = []
+        self.failed: deque[tuple[str, tuple, str]] = deque(maxlen=100)  # the latest
         self.periodic: list[PeriodicJob] = []
         self._last_run: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._scheduler: threading.Thread | None = None
 
     def enqueue(self, job: Callable, *args: Any) -> Any:
         try:
@@ -62,15 +64,21 @@ class InProcessRunner:
         return ran
 
     def start_scheduler(self, app: Any, tick: float = 30.0) -> threading.Thread:
-        def loop() -> None:
-            while True:
-                with app.app_context():
-                    self.run_due()
-                time.sleep(tick)
+        """Run periodic jobs in a daemon thread of this process (once per process)."""
+        with self._lock:
+            if self._scheduler is not None:
+                return self._scheduler
 
-        thread = threading.Thread(target=loop, name="premia-scheduler", daemon=True)
-        thread.start()
-        return thread
+            def loop() -> None:
+                while True:
+                    with app.app_context():
+                        self.run_due()
+                    time.sleep(tick)
+
+            self._scheduler = threading.Thread(target=loop, name="premia-scheduler",
+                                               daemon=True)
+            self._scheduler.start()
+            return self._scheduler
 
     def ping(self) -> bool:
         return True

@@ -25,7 +25,7 @@ def test_healthz_reports_the_database(make_app):
     response = make_app().test_client().get("/healthz")
     assert response.status_code == 200
     assert response.is_json
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "failed_jobs": 0}
 
 
 @pytest.mark.redis
@@ -54,7 +54,7 @@ def test_healthz_with_unreachable_database_answers_503(url, tmp_path, monkeypatc
     finally:
         app.extensions["premia"].engine.dispose()
     assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "database": "error"}
+    assert response.get_json() == {"status": "error", "database": "error", "failed_jobs": 0}
 
 
 def test_not_found_answers_json_when_asked(make_app):
@@ -146,7 +146,7 @@ def gunicorn(database_url, tmp_path):
 def test_gunicorn_serves_the_app(gunicorn, make_tenant):
     status, body = _get(f"{gunicorn}/healthz")
     assert status == 200
-    assert json.loads(body) == {"status": "ok", "database": "ok"}
+    assert json.loads(body) == {"status": "ok", "database": "ok", "failed_jobs": 0}
 
     make_tenant("por-gunicorn", name="Tienda Gunicorn", domain="puntos.gunicorn.example",
                 plan="white-label")

@@ -116,7 +116,7 @@ def test_failing_job_raises_in_tests_and_is_recorded(shop, db, platform, ran):
         enqueue(session, sample_jobs.record, shop.id, "after the failure")
         with pytest.raises(RuntimeError, match="boom"):
             session.commit()
-    assert platform.jobs.failed == [("fail", (shop.id, "boom"), "RuntimeError('boom')")]
+    assert list(platform.jobs.failed) == [("fail", (shop.id, "boom"), "RuntimeError('boom')")]
     assert ran == [("record", shop.slug, "after the failure")]  # the other job still ran
     with db(shop) as session:
         assert get_program(session)["welcome_points"] == 5  # the transaction was committed
@@ -126,7 +126,7 @@ def test_failing_job_is_logged_and_kept_when_not_raising(shop, caplog):
     runner = InProcessRunner(raise_errors=False)
     with caplog.at_level(logging.ERROR, logger="worker.runners"):
         assert runner.enqueue(sample_jobs.fail, shop.id, "quiet") is None
-    assert runner.failed == [("fail", (shop.id, "quiet"), "RuntimeError('quiet')")]
+    assert list(runner.failed) == [("fail", (shop.id, "quiet"), "RuntimeError('quiet')")]
     assert "job fail" in caplog.text and "RuntimeError: quiet" in caplog.text
 
 
@@ -351,3 +351,19 @@ def test_periodic_expiry_runs_once_through_rq(rq_app, make_app, redis_url):
     with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
         runs = session.scalars(select(ExpiryRun)).all()
     assert [(r.tenant_id, r.entries) for r in runs] == [(tenant.id, 0)]
+
+
+def test_an_embedded_server_runs_the_scheduler_from_its_first_request(make_app, monkeypatch):
+    started = []
+    monkeypatch.setattr(InProcessRunner, "start_scheduler",
+                        lambda self, app, tick=30.0: started.append(app))
+    app = make_app(TESTING=False)
+    assert started == []  # building the app (a CLI command) starts nothing
+    assert app.test_client().get("/healthz").status_code == 200
+    assert started == [app]
+
+
+def test_the_real_scheduler_starts_once_per_process(app):
+    runner = InProcessRunner()
+    first = runner.start_scheduler(app, tick=3600)
+    assert runner.start_scheduler(app, tick=3600) is first and first.is_alive()
