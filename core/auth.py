@@ -1,6 +1,7 @@
 """Staff login to a merchant's panel: cookie sessions, CSRF, rate-limited failures.
 
-Failed logins are counted per client address, tenant and e-mail in the
+Failed logins are counted per client address, tenant and e-mail, and per
+client address alone (a looser limit, against password spraying), in the
 `limits` library's storage (Redis where configured, else memory); past the
 limit the form answers 429 without checking the password at all.
 
@@ -72,16 +73,23 @@ class LoginForm(FlaskForm):
 bp = Blueprint("auth", __name__)
 
 
-def _login_key() -> str:
+def _login_keys() -> list[tuple[Any, str]]:
+    """The counters a failed login adds to: this account from this address, and this
+    address across all accounts (password spraying)."""
+    per_account, per_address = current_app.extensions["premia_login_limits"][1:]
     email = (request.form.get("email") or "").strip().lower()
-    return f"premia-login|{request.remote_addr}|{g.tenant.id}|{email}"
+    address = request.remote_addr
+    return [
+        (per_account, f"premia-login|{address}|{g.tenant.id}|{email}"),
+        (per_address, f"premia-login|{address}"),
+    ]
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
-    limiter, limit = current_app.extensions["premia_login_limit"]
-    if request.method == "POST" and not limiter.test(limit, _login_key()):
+    limiter = current_app.extensions["premia_login_limits"][0]
+    if request.method == "POST" and not all(limiter.test(*key) for key in _login_keys()):
         flash(_("Too many failed attempts. Wait a minute and try again."), "error")
         return render_template("auth/login.html", form=form), 429
     if form.validate_on_submit():
@@ -91,7 +99,8 @@ def login() -> Any:
             login_user(StaffLogin(user))
             return redirect(url_for("t.panel.home"))
     if request.method == "POST":
-        limiter.hit(limit, _login_key())
+        for key in _login_keys():
+            limiter.hit(*key)
         # One message whatever the cause: no hint whether the e-mail exists.
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form), 401
@@ -109,7 +118,9 @@ def init_auth(app: Flask) -> None:
     login_manager.login_view = "t.auth.login"
     login_manager.login_message = None
     storage = storage_from_string(app.config.get("PREMIA_REDIS_URL") or "memory://")
-    app.extensions["premia_login_limit"] = (
-        MovingWindowRateLimiter(storage), parse(app.config["PREMIA_LOGIN_LIMIT"])
+    app.extensions["premia_login_limits"] = (
+        MovingWindowRateLimiter(storage),
+        parse(app.config["PREMIA_LOGIN_LIMIT"]),
+        parse(app.config["PREMIA_LOGIN_LIMIT_PER_ADDRESS"]),
     )
     app.jinja_env.globals["current_user"] = current_user

@@ -36,6 +36,7 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
         "PREMIA_PROXIES": int(env("PREMIA_PROXIES") or 0),
         "PREMIA_LOGIN_LIMIT": env("PREMIA_LOGIN_LIMIT") or "5 per minute",
+        "PREMIA_LOGIN_LIMIT_PER_ADDRESS": env("PREMIA_LOGIN_LIMIT_PER_ADDRESS") or "30 per minute",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "BABEL_DEFAULT_LOCALE": "es",

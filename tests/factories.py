@@ -67,6 +67,7 @@ def _config(database_url: str, **extra: Any) -> dict[str, Any]:
         "PREMIA_DATABASE_URL": database_url,
         "PREMIA_REDIS_URL": None,
         "PREMIA_LOGIN_LIMIT": "1000 per minute",
+        "PREMIA_LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
         "SERVER_NAME": "localhost",
         **extra,
     }

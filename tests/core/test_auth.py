@@ -226,6 +226,19 @@ def test_failed_logins_are_rate_limited(make_app, make_tenant):
     assert post_login(client, "limitada", "otra@limitada.example", "x").status_code == 401
 
 
+def test_failed_logins_from_one_address_are_limited_across_accounts(make_app, make_tenant):
+    """Password spraying: one wrong password for many e-mails from one address."""
+    app = make_app(PREMIA_LOGIN_LIMIT_PER_ADDRESS="4 per minute")
+    make_tenant("rociada", language="en", owner_email="duena@rociada.example")
+    client = app.test_client()
+    for n in range(4):
+        assert post_login(client, "rociada", f"user{n}@rociada.example", "x").status_code == 401
+    assert post_login(client, "rociada", "user9@rociada.example", "x").status_code == 429
+    other = app.test_client()  # another address is not blocked
+    other.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    assert post_login(other, "rociada", "duena@rociada.example", PASSWORD).status_code == 302
+
+
 @pytest.mark.redis
 def test_failed_logins_are_rate_limited_in_redis(make_app, make_tenant, redis_url):
     from redis import Redis
