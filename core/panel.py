@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, g, render_template
 from flask_login import login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from core.customers import Membership
-from core.ledger import Entry
+from core.ledger import Entry, Kind
 from core.rewards import Redemption, Reward, Status
 from core.web import db
 
@@ -22,10 +23,18 @@ def home() -> Any:
     session = db()
     issued, redeemed = session.execute(
         select(
-            func.coalesce(func.sum(Entry.points).filter(Entry.points > 0), 0),
-            func.coalesce(-func.sum(Entry.points).filter(Entry.kind == "redeem"), 0),
+            # A refund gives back what a redemption took: it is neither issued nor redeemed.
+            func.coalesce(func.sum(Entry.points).filter(Entry.points > 0,
+                                                        Entry.kind != Kind.REFUND), 0),
+            func.coalesce(-func.sum(Entry.points).filter(Entry.kind == Kind.REDEEM), 0),
         )
     ).one()
+    reversed_ = aliased(Entry)
+    redeemed -= session.scalar(
+        select(func.coalesce(func.sum(Entry.points), 0))
+        .join(reversed_, reversed_.id == Entry.reverses_id)
+        .where(Entry.kind == Kind.REFUND, reversed_.kind == Kind.REDEEM)
+    )
     figures = {
         "members": session.scalar(select(func.count(Membership.id))),
         "outstanding": session.scalar(select(func.coalesce(func.sum(Membership.balance), 0))),

@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 from core import ledger
 from core.actors import Actor
 from core.customers import Membership
-from core.rewards import create_reward, redeem_reward
+from core.program import update_program
+from core.rewards import cancel, create_reward, redeem_reward, request_reward
 from core.staff import Role, StaffUser, create_staff
 from tests.core.weblogin import csrf_token, figures, flashes, login_token, post_login
 from tests.factories import PASSWORD
@@ -58,6 +59,10 @@ def test_login_redirects_to_the_panel_with_the_tenants_figures(
         ledger.earn(session, session.get(Membership, ana.id), points=120, actor=STAFF)
         ledger.earn(session, session.get(Membership, beto.id), points=53, actor=STAFF)
         redeem_reward(session, session.get(Membership, ana.id), reward, actor=STAFF)
+        # a customer's request cancelled by staff: refunded, neither issued nor redeemed
+        update_program(session, {"customer_redemption_requests": True})
+        request = request_reward(session, session.get(Membership, beto.id), reward)
+        cancel(session, request, actor=STAFF)
         session.commit()
     with db(other) as session:
         ledger.earn(session, session.get(Membership, intruder.id), points=919, actor=STAFF)
