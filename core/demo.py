@@ -12,11 +12,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import ledger, rewards
 from core.actors import Actor
-from core.customers import create_member
+from core.customers import Membership, create_member
 from core.db import clock_at, platform_session, tenant_session, utcnow
 from core.locations import create_location
 from core.program import update_program
@@ -40,21 +40,22 @@ def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
     platform = app.extensions["premia"]
     logins = [OWNER[:3]] + [e[:3] for e in EMPLOYEES]
     with platform_session(platform.sessions) as session:
-        if session.scalar(select(Tenant.id).where(Tenant.slug == SLUG)):
-            return logins
-        tenant = create_tenant(
-            session, slug=SLUG, name="Café La Esquina", plan="white-label", currency="COP",
-            country="CO", timezone="America/Bogota", language="es",
-            owner_email=OWNER[1], owner_password=OWNER[2], owner_name="Marta Salazar",
-            email="hola@cafe-demo.example", phone="+57 601 555 0101",
-            business_type="Cafetería",
-            description="Café de especialidad y panadería en Chapinero.",
-        )
-        session.commit()
-        tenant_id = tenant.id
+        tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == SLUG))
+        if tenant_id is None:
+            tenant_id = create_tenant(
+                session, slug=SLUG, name="Café La Esquina", plan="white-label",
+                currency="COP", country="CO", timezone="America/Bogota", language="es",
+                owner_email=OWNER[1], owner_password=OWNER[2], owner_name="Marta Salazar",
+                email="hola@cafe-demo.example", phone="+57 601 555 0101",
+                business_type="Cafetería",
+                description="Café de especialidad y panadería en Chapinero.",
+            ).id
+            session.commit()
     with tenant_session(platform.sessions, tenant_id) as session:
-        _fill(session, random.Random(seed))
-        session.commit()
+        # Filled in one transaction: a run that failed half-way left no members.
+        if session.scalar(select(func.count(Membership.id))) == 0:
+            _fill(session, random.Random(seed))
+            session.commit()
     return logins
 
 

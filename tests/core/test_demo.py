@@ -1,0 +1,61 @@
+"""The demo merchant that `premia demo` creates for a newcomer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from core import demo, ledger
+from core.customers import Membership
+from core.db import utcnow
+from core.rewards import Reward
+from core.staff import StaffUser
+from tenants.models import Tenant
+from tests.core.weblogin import post_login
+from tests.factories import FreshContextClient
+
+
+def _tenant(db, platform):
+    from core.db import platform_session
+
+    with platform_session(platform.sessions) as session:
+        return session.scalar(select(Tenant).where(Tenant.slug == demo.SLUG))
+
+
+def test_demo_has_a_merchant_with_history_and_sound_ledgers(app, platform, db):
+    logins = demo.ensure_demo(app)
+    tenant = _tenant(db, platform)
+    assert (tenant.name, tenant.currency, tenant.plan.code) == (
+        "Café La Esquina", "COP", "white-label")
+    with db(tenant) as session:
+        members = list(session.scalars(select(Membership)))
+        assert len(members) == 40
+        assert {u.email for u in session.scalars(select(StaffUser))} == {e for _r, e, _p in logins}
+        assert session.scalar(select(func.count(Reward.id))) == 4
+        for member in members:
+            balance, entries, lots = ledger.audit_member(session, member.id)
+            assert balance == entries == lots >= 0
+        welcomed = session.scalar(select(func.count(ledger.Entry.id)).where(
+            ledger.Entry.kind == "welcome", ledger.Entry.points == 20))
+        assert welcomed == 40
+        oldest = session.scalar(select(func.min(ledger.Entry.created_at)))
+        assert utcnow() - oldest > timedelta(days=14)  # weeks of history, not one instant
+        kinds = set(session.scalars(select(ledger.Entry.kind)))
+        assert {"welcome", "earn", "redeem"} <= kinds
+
+
+def test_demo_is_created_once_and_its_logins_work(app, platform, db, make_app):
+    first = demo.ensure_demo(app)
+    assert demo.ensure_demo(app) == first
+    tenant = _tenant(db, platform)
+    with db(tenant) as session:
+        assert session.scalar(select(func.count(Membership.id))) == 40
+    app.test_client_class = FreshContextClient
+    client = app.test_client()
+    for _role, email, password in first:
+        response = post_login(client, demo.SLUG, email, password)
+        assert response.status_code == 302, email
+        assert client.get(response.location).status_code == 200
+        client.post(f"/t/{demo.SLUG}/logout", data={})
+        client.delete_cookie("session")
