@@ -134,6 +134,66 @@ def operator_create(email: str, password: str) -> None:
         click.echo(f"created operator {created.email}")
 
 
+@main.group()
+def plan() -> None:
+    """Plans and the plugins each allows."""
+
+
+@plan.command("list")
+@with_appcontext
+def plan_list() -> None:
+    """List the plans with their plugins."""
+    with platform_session(current_platform().sessions) as session:
+        for row in session.scalars(select(Plan).order_by(Plan.code)):
+            click.echo(f"{row.code}\t{row.name}\t{','.join(sorted(row.plugin_names))}")
+
+
+@plan.command("allow")
+@click.argument("plan_code")
+@click.argument("plugins", nargs=-1, required=True)
+@with_appcontext
+def plan_allow(plan_code: str, plugins: tuple[str, ...]) -> None:
+    """Let PLAN's merchants use PLUGINS (each merchant may still switch them off)."""
+    _change_plan(plan_code, add=set(plugins))
+
+
+@plan.command("disallow")
+@click.argument("plan_code")
+@click.argument("plugins", nargs=-1, required=True)
+@with_appcontext
+def plan_disallow(plan_code: str, plugins: tuple[str, ...]) -> None:
+    """Take PLUGINS out of PLAN."""
+    _change_plan(plan_code, remove=set(plugins))
+
+
+@plan.command("sync")
+@with_appcontext
+def plan_sync() -> None:
+    """Add each installed plugin to the plans its metadata names (after installing one)."""
+    for name, info in sorted(current_platform().plugins.infos.items()):
+        for code in info.plans:
+            _change_plan(code, add={name}, missing_ok=True)
+
+
+def _change_plan(code: str, *, add: set[str] = frozenset(), remove: set[str] = frozenset(),
+                 missing_ok: bool = False) -> None:
+    installed = set(current_platform().plugins.infos)
+    unknown = add - installed
+    if unknown:
+        raise click.ClickException(f"not installed: {', '.join(sorted(unknown))}")
+    with platform_session(current_platform().sessions) as session:
+        try:
+            row = tenant_services.get_plan(session, code)
+        except PremiaError as error:
+            if missing_ok:
+                return
+            _fail(error)
+        plugins = (row.plugin_names | add) - remove
+        tenant_services.set_plan_plugins(session, row, plugins)
+        session.commit()
+        click.echo(f"{row.code}: {','.join(sorted(plugins))}")
+
+
 # --- plugins -------------------------------------------------------------
 
 

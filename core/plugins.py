@@ -27,6 +27,7 @@ from core import hookspecs
 from core.db import Base, tenant_session
 from core.errors import InvalidInput
 from core.events import call_robustly
+from core.settings import load_settings, save_settings
 from tenants.models import Tenant, TenantPlugin
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,20 @@ class PluginHost:
         else:
             row.enabled = enabled
         session.flush()
+
+    # --- settings ------------------------------------------------------
+
+    def settings(self, session: Session, name: str) -> dict[str, Any]:
+        """A plugin's settings for the session's tenant, defaults filled in."""
+        schema = self.infos[name].settings_schema
+        return load_settings(session, name, schema()) if schema else {}
+
+    def save_settings(self, session: Session, name: str, changes: dict[str, Any]) -> dict:
+        """Validate and store changes to a plugin's settings (InvalidInput if refused)."""
+        schema = self.infos[name].settings_schema
+        if schema is None:
+            raise InvalidInput(plugin=f"{name} has no settings")
+        return save_settings(session, name, schema(), changes)
 
     # --- calling hooks -------------------------------------------------
 

@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 from core import mail
 from core.customers import Membership
 from core.ledger import Entry
+from core.platform import current_platform
 from core.rewards import Redemption
-from core.settings import load_settings
 from plugins.notifications.models import Delivery
-from plugins.notifications.settings import NotificationSettings
 from tenants.models import Tenant
 from worker.jobs import tenant_job
 
@@ -28,7 +27,7 @@ SETTING_FOR = {
 
 
 def _settings(session: Session) -> dict[str, bool]:
-    return load_settings(session, "notifications", NotificationSettings())
+    return current_platform().plugins.settings(session, "notifications")
 
 
 def _send_once(session: Session, tenant: Tenant, key: str, to: str, template: str,

@@ -11,7 +11,7 @@ from core.db import platform_session
 from core.migrate import alembic_config, current_heads, script_heads
 from core.passwords import verify_password
 from core.staff import Role, StaffUser
-from tenants.models import Tenant
+from tenants.models import Plan, Tenant
 
 OWNER_PASSWORD = "s3cret-owner-pw"
 
@@ -169,3 +169,39 @@ def test_db_upgrade_reports_the_heads(premia, app):
     script = ScriptDirectory.from_config(alembic_config(app.extensions["premia"].plugins))
     reached = {r.revision for r in script.iterate_revisions(current, "base")}
     assert script_heads(app) <= reached
+
+
+def _plan_plugins(platform, code: str) -> set[str]:
+    with platform_session(platform.sessions) as session:
+        plan = session.scalar(select(Plan).where(Plan.code == code))
+        return plan.plugin_names if plan else set()
+
+
+def test_plans_are_data_changed_from_the_cli(premia, platform, make_plan):
+    make_plan("basic", set())
+    result = premia("plan", "allow", "basic", "notifications")
+    assert result.exit_code == 0, result.output
+    assert _plan_plugins(platform, "basic") == {"notifications"}
+    listing = premia("plan", "list").output
+    assert "basic\tbasic\tnotifications" in listing
+    assert "white-label" in listing and "punchcards" in listing
+    result = premia("plan", "disallow", "basic", "notifications")
+    assert result.exit_code == 0 and _plan_plugins(platform, "basic") == set()
+
+
+def test_plan_changes_refuse_unknown_plans_and_plugins(premia, platform, make_plan):
+    make_plan("basic", set())
+    unknown_plugin = premia("plan", "allow", "basic", "notifikations")
+    assert unknown_plugin.exit_code != 0 and "notifikations" in unknown_plugin.output
+    unknown_plan = premia("plan", "allow", "premium", "notifications")
+    assert unknown_plan.exit_code != 0
+    assert _plan_plugins(platform, "basic") == set()
+
+
+def test_plan_sync_adds_installed_plugins_to_their_declared_plans(premia, platform):
+    premia("plan", "disallow", "free", "notifications")
+    assert "notifications" not in _plan_plugins(platform, "free")
+    result = premia("plan", "sync")
+    assert result.exit_code == 0, result.output
+    assert "notifications" in _plan_plugins(platform, "free")
+    assert "notifications" in _plan_plugins(platform, "white-label")

@@ -461,3 +461,19 @@ def test_templates_in_the_plugins_folder_pass(tmp_path):
 
 def test_scratch_models_stay_out_of_the_application_metadata():
     assert not any(t.startswith(("cards", "gifts_")) for t in Base.metadata.tables)
+
+
+def test_plugin_settings_come_from_its_schema_with_defaults(make_tenant, db, platform):
+    from core.errors import InvalidInput
+
+    tenant = make_tenant()
+    with db(tenant) as session:
+        assert platform.plugins.settings(session, "notifications")["on_points"] is True
+        platform.plugins.save_settings(session, "notifications", {"on_points": False})
+        with pytest.raises(InvalidInput) as refused:
+            platform.plugins.save_settings(session, "notifications", {"on_points": "maybe"})
+        assert "on_points" in refused.value.fields
+        session.commit()
+    with db(tenant) as session:
+        saved = platform.plugins.settings(session, "notifications")
+        assert (saved["on_points"], saved["on_member_created"]) == (False, True)
