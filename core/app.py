@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = PremiaFlask("core", instance_path=str(instance.resolve()))
     app.config.update(load_config(instance))
     app.config.update(config or {})
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     plugins = PluginHost()
     plugins.pm.register(schedule, name=next(iter(ALWAYS_ACTIVE)))

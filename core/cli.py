@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -28,6 +29,7 @@ def _create_app() -> object:
              add_version_option=False)
 def main() -> None:
     """Premia: loyalty programs for merchants."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def _fail(error: PremiaError) -> None:

@@ -13,7 +13,7 @@ prefix to every template it extends or includes.
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ DEFAULT = "default"
 SEPARATOR = ":"
 
 
-@cache
+@lru_cache(maxsize=256)  # bounded: the name may come from a URL
 def theme_info(name: str) -> dict[str, Any]:
+    if not name.replace("-", "").replace("_", "").isalnum():
+        return {}
     path = THEMES_ROOT / name / "theme.json"
     if not path.is_file():
         return {"name": DEFAULT, "parent": None, "colors": {}} if name == DEFAULT else {}
