@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.actors import Actor
-from core.db import Base, TenantOwned, tenant_key, utcnow
+from core.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import announce
 from core.staff import normalize_email
@@ -35,10 +35,13 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 7
 
 
-class Customer(Base):
-    """A person's platform account, shared by all the merchants they belong to."""
+class Customer(ReachedThroughTenant, Base):
+    """A person's platform account, shared by all the merchants they belong to.
+
+    A merchant sees a person only through their membership of that merchant."""
 
     __tablename__ = "customers"
+    __tenant_link__ = "memberships"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -152,7 +155,10 @@ def create_member(
 
 def _account(session: Session, email: str, first_name: str, last_name: str) -> Customer:
     """The person's platform account, created if they have none (race-safe)."""
-    customer = session.scalar(select(Customer).where(Customer.email == email))
+    by_email = select(Customer).where(Customer.email == email).execution_options(
+        person_lookup=True  # the one person this merchant is about to enrol
+    )
+    customer = session.scalar(by_email)
     if customer is not None:
         return customer
     try:
@@ -163,7 +169,7 @@ def _account(session: Session, email: str, first_name: str, last_name: str) -> C
             session.flush()
         return customer
     except IntegrityError:  # created by a concurrent request that committed first
-        return session.scalars(select(Customer).where(Customer.email == email)).one()
+        return session.scalars(by_email).one()
 
 
 def _check_not_taken(session: Session, customer: Customer, document_id: str | None) -> None:

@@ -132,6 +132,18 @@ def tenant_key() -> UniqueConstraint:
     return UniqueConstraint("tenant_id", "id")
 
 
+class ReachedThroughTenant:
+    """Mixin for a platform row that a tenant may see only through a row of its own:
+    a Customer (one per person, shared by merchants) through its Membership.
+
+    In a tenant session, a query of such a model must also reach the table named
+    by `__tenant_link__` (which is scoped), or say `person_lookup=True` in its
+    execution options for a deliberate lookup of one person.
+    """
+
+    __tenant_link__: str
+
+
 def is_tenant_owned(cls: type) -> bool:
     return isinstance(cls, type) and issubclass(cls, TenantOwned)
 
@@ -227,6 +239,7 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if _touches_tenant_data(state):
             raise TenancyError("tenant-owned data queried in a session with no tenant")
         return
+    _check_shared_rows(state)
     # Always, not only when a tenant-owned entity is selected: the criteria also
     # reach tenant-owned tables in joins, select_from(), subqueries and EXISTS.
     statement = _scope_core_statement(state.statement, tenant_id)
@@ -290,6 +303,20 @@ def _scope_core_statement(statement: Any, tenant_id: int) -> Any:
     if isinstance(statement, Select):
         return statement.select_from(*entities)
     return statement.where(statement.table.c.tenant_id == tenant_id)
+
+
+def _check_shared_rows(state: ORMExecuteState) -> None:
+    shared = [m.class_ for m in state.all_mappers
+              if issubclass(m.class_, ReachedThroughTenant)]
+    if not shared or state.execution_options.get("person_lookup"):
+        return
+    tables = {e.name for e in visitors.iterate(state.statement) if isinstance(e, Table)}
+    for cls in shared:
+        if cls.__tenant_link__ not in tables:
+            raise TenancyError(
+                f"{cls.__name__} rows are reached through {cls.__tenant_link__} in a tenant "
+                "session (or a deliberate person_lookup)"
+            )
 
 
 def _touches_tenant_data(state: ORMExecuteState) -> bool:

@@ -489,3 +489,19 @@ def test_references_between_tenant_owned_tables_carry_the_tenant():
             assert fk.column_keys[0] == "tenant_id", (name, fk.column_keys)
             assert fk.elements[0].target_fullname == f"{fk.referred_table.name}.tenant_id"
     assert checked >= 12  # entries, lots, allocations, redemptions, staff
+
+
+def test_a_tenant_reaches_people_only_through_its_memberships(shops, db):
+    a, _b = shops
+    with db(a.tenant) as session:
+        with pytest.raises(TenancyError):
+            session.scalars(select(Customer)).all()  # every merchant's customers: refused
+        with pytest.raises(TenancyError):
+            session.scalar(select(func.count(Customer.id)))
+        own = session.scalars(
+            select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
+        ).all()
+        assert len(own) == len(a.member_ids)
+        # a deliberate lookup of one person (to enrol them) says so
+        anyone = session.scalars(select(Customer).execution_options(person_lookup=True)).all()
+        assert len(anyone) > len(own)

@@ -523,4 +523,4 @@ def test_concurrent_sign_ups_of_one_person_make_one_member(app, shop, sessions):
     with sessions(shop.id) as session:
         assert session.scalar(select(func.count(Membership.id))) == 1
         assert session.scalar(select(func.count(Customer.id)).where(
-            Customer.email == "ana@cliente.example")) == 1
+            Customer.email == "ana@cliente.example").execution_options(person_lookup=True)) == 1

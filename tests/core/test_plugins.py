@@ -18,7 +18,7 @@ import plugins.notifications
 from core import ledger
 from core.actors import Actor
 from core.customers import Customer, create_member
-from core.db import Base, tenant_session
+from core.db import Base, platform_session, tenant_session
 from core.errors import InvalidInput
 from core.plugins import ENTRY_POINT_GROUP, PluginError, PluginHost, PluginInfo, hookimpl
 from core.rewards import create_reward, redeem_reward
@@ -171,7 +171,7 @@ def test_hooks_fire_after_commit_and_only_then(shop, db, recorder):
     ]
 
 
-def test_no_hooks_for_a_rolled_back_transaction(shop, make_member, db, recorder):
+def test_no_hooks_for_a_rolled_back_transaction(shop, make_member, db, recorder, platform):
     kept = make_member(shop)
     recorder.calls.clear()
     with db(shop) as session:
@@ -182,7 +182,7 @@ def test_no_hooks_for_a_rolled_back_transaction(shop, make_member, db, recorder)
         ledger.earn(session, kept, points=5, actor=STAFF)
         session.commit()
     assert recorder.calls == [("entry_recorded", shop.slug, ("earn", 5, kept.id))]
-    with db(shop) as session:
+    with platform_session(platform.sessions) as session:
         assert session.scalar(
             select(Customer.id).where(Customer.email == "rolled@mail.example")
         ) is None
