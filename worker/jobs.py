@@ -100,8 +100,25 @@ def platform_job(queue: str = "default") -> Callable:
 
 def enqueue(session: Session | None, job: Callable, *args: Any) -> None:
     """Queue `job(*args)`; with a session, only once its transaction commits."""
+    _check_plain(args)
     runner = job_app().extensions["premia"].jobs
     if session is None:
         runner.enqueue(job, *args)
     else:
         after_commit(session, lambda: runner.enqueue(job, *args))
+
+
+PLAIN = (int, str, float, bool, type(None))
+
+
+def _check_plain(value: Any) -> None:
+    """Jobs get ids and plain data: an ORM object would be stale, or unpicklable, later."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_plain(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(key)
+            _check_plain(item)
+    elif not isinstance(value, PLAIN):
+        raise TypeError(f"job arguments must be ids and plain data, not {type(value).__name__}")

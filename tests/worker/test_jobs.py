@@ -367,3 +367,11 @@ def test_the_real_scheduler_starts_once_per_process(app):
     runner = InProcessRunner()
     first = runner.start_scheduler(app, tick=3600)
     assert runner.start_scheduler(app, tick=3600) is first and first.is_alive()
+
+
+def test_jobs_take_ids_and_plain_data_never_objects(shop, make_member, db):
+    member = make_member(shop)
+    with pytest.raises(TypeError, match="Membership"):
+        worker.jobs.enqueue(None, sample_jobs.record, shop.id, member)
+    with pytest.raises(TypeError, match="Membership"):
+        worker.jobs.enqueue(None, sample_jobs.record, shop.id, {"who": member})
