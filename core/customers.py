@@ -192,7 +192,9 @@ def get_member(session: Session, code: str) -> Membership:
     return member
 
 
-def find_members(session: Session, query: str, *, limit: int = 50, offset: int = 0):
+def find_members(
+    session: Session, query: str, *, limit: int = 50, offset: int = 0
+) -> list[Membership]:
     """Members matching a code, document, e-mail or name, accent- and case-insensitively."""
     stmt = select(Membership).order_by(Membership.created_at.desc(), Membership.id.desc())
     for word in fold(query).split():

@@ -8,7 +8,13 @@ from sqlalchemy import func, select
 from core import ledger, rewards
 from core.actors import Actor
 from core.customers import Membership
-from core.errors import Conflict, IdempotencyMismatch, InvalidInput, OutOfStock
+from core.errors import (
+    Conflict,
+    IdempotencyMismatch,
+    InsufficientPoints,
+    InvalidInput,
+    OutOfStock,
+)
 from core.program import MAX_POINTS_PER_OPERATION, update_program
 from core.rewards import Redemption, Reward, Status
 
@@ -157,7 +163,7 @@ def test_not_enough_points_writes_nothing(shop, make_member, db):
     reward = make_reward(db, shop, points=100, stock=2)
     before = state(db, shop, member.id, reward.id)
     with db(shop) as session:
-        with pytest.raises(ledger.InsufficientPoints):
+        with pytest.raises(InsufficientPoints):
             rewards.redeem_reward(session, member, reward, actor=STAFF)
         session.rollback()
     assert state(db, shop, member.id, reward.id) == before

@@ -1,175 +1,27 @@
-"""The points ledger: append-only entries, lots, and the member's balance.
+"""Ledger operations: earn, redeem, adjust, refund, with locking and idempotency."""
 
-Invariants, kept under concurrency on PostgreSQL:
-
-* a member's balance equals the sum of their entries and the sum of the
-  `remaining` of their lots, and is never negative (the database refuses a
-  negative balance or lot too);
-* a credit (earn, welcome, adjust up, …) creates a lot; a debit (redeem,
-  expire, adjust down, …) consumes lots, soonest-expiring first, and records
-  which lots it took (allocations) so that a refund puts back exactly those;
-* an operation carrying an idempotency key is written once: a retry returns
-  the first entry and writes nothing.
-
-Every operation locks the member's row (SELECT … FOR UPDATE) before reading
-the balance, so operations on one member are serialised and operations on
-different members run in parallel. Services flush but never commit: the caller
-owns the transaction.
-"""
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
-import secrets
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    CheckConstraint,
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    and_,
-    cast,
     func,
-    insert,
-    literal,
     select,
-    text,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
 from core.actors import Actor
 from core.customers import Membership
-from core.db import Base, TenantOwned, session_tenant_id, tenant_fk, tenant_key, utcnow
 from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.events import announce
+from core.ledger.entries import Allocation, Entry, Kind, Lot
 from core.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program, points_for_amount
-
-
-class Kind(enum.StrEnum):
-    """The core's entry kinds. Plugins add their own (referral, survey, coupon, …)."""
-
-    EARN = "earn"
-    WELCOME = "welcome"
-    ADJUST = "adjust"
-    REDEEM = "redeem"
-    REFUND = "refund"
-    EXPIRE = "expire"
-
-
-KIND_LABELS = {
-    Kind.EARN: _l("Points earned"),
-    Kind.WELCOME: _l("Welcome points"),
-    Kind.ADJUST: _l("Adjustment"),
-    Kind.REDEEM: _l("Redemption"),
-    Kind.REFUND: _l("Refund"),
-    Kind.EXPIRE: _l("Points expired"),
-}
-
-
-def kind_label(kind: str) -> str:
-    """The entry kind in the user's language (plugins' kinds show as their name)."""
-    label = KIND_LABELS.get(kind)
-    return str(label) if label is not None else kind.replace("_", " ")
-
-
-class Entry(TenantOwned, Base):
-    __tablename__ = "ledger_entries"
-    __table_args__ = (
-        tenant_key(),
-        tenant_fk("member_id", "memberships"),
-        tenant_fk("location_id", "locations"),
-        tenant_fk("reverses_id", "ledger_entries"),
-        UniqueConstraint("tenant_id", "reverses_id"),
-        UniqueConstraint("tenant_id", "idempotency_key"),
-        CheckConstraint("points <> 0", name="points_not_zero"),
-        CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
-        Index("ix_ledger_entries_member_id_id", "member_id", "id"),
-        Index("ix_ledger_entries_tenant_id_created_at", "tenant_id", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(30))
-    points: Mapped[int]
-    balance_after: Mapped[int]
-    actor_kind: Mapped[str] = mapped_column(String(12))
-    actor_id: Mapped[int | None]
-    location_id: Mapped[int | None]
-    description: Mapped[str | None] = mapped_column(Text)  # internal, never shown to customers
-    reference: Mapped[str | None] = mapped_column(String(120))  # e.g. invoice number
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    fingerprint: Mapped[str | None] = mapped_column(String(64))
-    reverses_id: Mapped[int | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    member: Mapped[Membership] = relationship(lazy="raise", viewonly=True)
-
-
-class Lot(TenantOwned, Base):
-    """Points earned together, with what is still unused and when it expires."""
-
-    __tablename__ = "ledger_lots"
-    __table_args__ = (
-        tenant_key(),
-        tenant_fk("member_id", "memberships"),
-        tenant_fk("entry_id", "ledger_entries"),
-        UniqueConstraint("tenant_id", "entry_id"),
-        CheckConstraint("remaining >= 0", name="remaining_not_negative"),
-        CheckConstraint("remaining <= points", name="remaining_within_points"),
-        Index("ix_ledger_lots_member_id_expires_at", "member_id", "expires_at"),
-        Index(
-            "ix_ledger_lots_due",
-            "tenant_id",
-            "expires_at",
-            postgresql_where=text("remaining > 0"),
-            sqlite_where=text("remaining > 0"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int]
-    entry_id: Mapped[int]
-    points: Mapped[int]
-    remaining: Mapped[int]
-    expires_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Allocation(TenantOwned, Base):
-    """How many points of one lot a debit entry consumed."""
-
-    __tablename__ = "ledger_allocations"
-    __table_args__ = (
-        tenant_fk("entry_id", "ledger_entries"),
-        tenant_fk("lot_id", "ledger_lots"),
-        Index("ix_ledger_allocations_entry_id", "entry_id"),
-        Index("ix_ledger_allocations_lot_id", "lot_id"),
-        CheckConstraint("points > 0", name="points_positive"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    entry_id: Mapped[int]
-    lot_id: Mapped[int]
-    points: Mapped[int]
-
-
-# The members one expiry run works on (a temporary table, private to the connection).
-_EXPIRING = Table(
-    "premia_expiring_members", MetaData(), Column("member_id", Integer, primary_key=True)
-)
-
 
 # --- public services -----------------------------------------------------
 
@@ -322,110 +174,9 @@ def refund(
     return entry
 
 
-def expire_due(session: Session, as_of: datetime) -> int:
-    """Expire every unused point of the session's tenant due by `as_of`.
-
-    Set-based SQL, one transaction: one `expire` entry per member, with the
-    allocations to the lots it empties. Safe to run twice (the second run finds
-    nothing due) and concurrently with redemptions (members are locked first).
-    Returns the number of expire entries written.
-    """
-    tenant_id = session_tenant_id(session)
-    now = utcnow()
-    conn = session.connection()  # Core statements: no ORM bookkeeping over many rows
-    # Lock the members with points due, in id order, and remember exactly that set:
-    # every later statement works on it alone, so a lot that becomes due meanwhile
-    # (a refund into an expired lot) cannot slip in without its member's lock.
-    conn.execute(text(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_EXPIRING.name} (member_id INTEGER PRIMARY KEY)"
-    ))
-    conn.execute(_EXPIRING.delete())
-    # These are Core statements over several tables: the tenant filter is explicit.
-    candidates = and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
-    conn.execute(
-        insert(_EXPIRING).from_select(
-            ["member_id"],
-            select(Membership.id)
-            .where(Membership.tenant_id == tenant_id,
-                   Membership.id.in_(select(Lot.member_id).where(candidates)))
-            .order_by(Membership.id)
-            .with_for_update(),
-        )
-    )
-    due = and_(candidates, Lot.member_id.in_(select(_EXPIRING.c.member_id)))
-    # Not every locked member: one whose due points a redemption took while we waited
-    # for its lock has nothing due now (its balance must not become balance - NULL).
-    due_members = select(Lot.member_id).where(due)
-
-    # The key ties each new entry to its allocations below. It names this run, not
-    # only `as_of`: a refund into an expired lot makes points due again, and a
-    # second run at the same `as_of` must expire them, not collide with the first.
-    key_prefix = system_key("expire", as_of.isoformat(), secrets.token_hex(6)) + ":"
-    totals = (
-        select(Lot.member_id, func.sum(Lot.remaining).label("total"))
-        .where(due)
-        .group_by(Lot.member_id)
-        .subquery()
-    )
-    entries = (
-        select(
-            literal(tenant_id),
-            totals.c.member_id,
-            literal(Kind.EXPIRE.value),
-            -totals.c.total,
-            Membership.balance - totals.c.total,
-            literal("system"),
-            literal(now, type_=Entry.created_at.type),
-            literal(key_prefix) + cast(totals.c.member_id, String),
-        )
-        .join(Membership, Membership.id == totals.c.member_id)
-    )
-    # The members are locked: the count of those with points due is what we write.
-    written = conn.scalar(select(func.count()).select_from(totals))
-    if not written:
-        return 0
-    conn.execute(
-        insert(Entry.__table__).from_select(
-            ["tenant_id", "member_id", "kind", "points", "balance_after", "actor_kind",
-             "created_at", "idempotency_key"],
-            entries,
-        )
-    )
-    expire_entry = Entry.__table__.alias("e")
-    conn.execute(
-        insert(Allocation.__table__).from_select(
-            ["tenant_id", "entry_id", "lot_id", "points"],
-            select(literal(tenant_id), expire_entry.c.id, Lot.id, Lot.remaining)
-            .join(
-                expire_entry,
-                and_(
-                    expire_entry.c.tenant_id == tenant_id,
-                    expire_entry.c.member_id == Lot.member_id,
-                    expire_entry.c.idempotency_key
-                    == literal(key_prefix) + cast(Lot.member_id, String),
-                ),
-            )
-            .where(due),
-        )
-    )
-    member_total = (
-        select(func.sum(Lot.remaining))
-        .where(due, Lot.member_id == Membership.__table__.c.id)
-        .scalar_subquery()
-    )
-    conn.execute(
-        update(Membership.__table__)
-        .where(Membership.__table__.c.tenant_id == tenant_id)
-        .where(Membership.__table__.c.id.in_(due_members))
-        .values(balance=Membership.__table__.c.balance - member_total)
-    )
-    conn.execute(update(Lot.__table__).where(due).values(remaining=0))
-    conn.execute(_EXPIRING.delete())
-    session.expire_all()  # cached balances and lots are stale now
-    return written
-
-
-def history(session: Session, member: Membership, *, limit: int = 50, offset: int = 0):
+def history(
+    session: Session, member: Membership, *, limit: int = 50, offset: int = 0
+) -> list[Entry]:
     """The member's entries, newest first."""
     return list(
         session.scalars(

@@ -1,0 +1,39 @@
+"""The points ledger: append-only entries, lots, and the member's balance.
+
+Invariants, kept under concurrency on PostgreSQL:
+
+* a member's balance equals the sum of their entries and the sum of the
+  `remaining` of their lots, and is never negative (the database refuses a
+  negative balance or lot too);
+* a credit (earn, welcome, adjust up, …) creates a lot; a debit (redeem,
+  expire, adjust down, …) consumes lots, soonest-expiring first, and records
+  which lots it took (allocations) so that a refund puts back exactly those;
+* an operation carrying an idempotency key is written once: a retry returns
+  the first entry and writes nothing.
+
+Every operation locks the member's row (SELECT … FOR UPDATE) before reading
+the balance, so operations on one member are serialised and operations on
+different members run in parallel. Services flush but never commit: the caller
+owns the transaction.
+"""
+
+from core.ledger.entries import KIND_LABELS, Allocation, Entry, Kind, Lot, kind_label
+from core.ledger.expire import expire_due
+from core.ledger.operations import (
+    SystemKey,
+    adjust,
+    audit_member,
+    earn,
+    give_welcome_points,
+    history,
+    redeem,
+    refund,
+    stored_key,
+    system_key,
+)
+
+__all__ = [
+    "KIND_LABELS", "Allocation", "Entry", "Kind", "Lot", "SystemKey", "adjust", "audit_member",
+    "earn", "expire_due", "give_welcome_points", "history", "kind_label", "redeem", "refund",
+    "stored_key", "system_key",
+]

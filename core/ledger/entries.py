@@ -1,0 +1,129 @@
+"""Ledger entries, lots and allocations: what the ledger stores."""
+
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.customers import Membership
+from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+
+
+class Kind(enum.StrEnum):
+    """The core's entry kinds. Plugins add their own (referral, survey, coupon, …)."""
+
+    EARN = "earn"
+    WELCOME = "welcome"
+    ADJUST = "adjust"
+    REDEEM = "redeem"
+    REFUND = "refund"
+    EXPIRE = "expire"
+
+
+KIND_LABELS = {
+    Kind.EARN: _l("Points earned"),
+    Kind.WELCOME: _l("Welcome points"),
+    Kind.ADJUST: _l("Adjustment"),
+    Kind.REDEEM: _l("Redemption"),
+    Kind.REFUND: _l("Refund"),
+    Kind.EXPIRE: _l("Points expired"),
+}
+
+
+def kind_label(kind: str) -> str:
+    """The entry kind in the user's language (plugins' kinds show as their name)."""
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind.replace("_", " ")
+
+
+class Entry(TenantOwned, Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        tenant_key(),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("location_id", "locations"),
+        tenant_fk("reverses_id", "ledger_entries"),
+        UniqueConstraint("tenant_id", "reverses_id"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        CheckConstraint("points <> 0", name="points_not_zero"),
+        CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
+        Index("ix_ledger_entries_member_id_id", "member_id", "id"),
+        Index("ix_ledger_entries_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(30))
+    points: Mapped[int]
+    balance_after: Mapped[int]
+    actor_kind: Mapped[str] = mapped_column(String(12))
+    actor_id: Mapped[int | None]
+    location_id: Mapped[int | None]
+    description: Mapped[str | None] = mapped_column(Text)  # internal, never shown to customers
+    reference: Mapped[str | None] = mapped_column(String(120))  # e.g. invoice number
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    reverses_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Membership] = relationship(lazy="raise", viewonly=True)
+
+
+class Lot(TenantOwned, Base):
+    """Points earned together, with what is still unused and when it expires."""
+
+    __tablename__ = "ledger_lots"
+    __table_args__ = (
+        tenant_key(),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("entry_id", "ledger_entries"),
+        UniqueConstraint("tenant_id", "entry_id"),
+        CheckConstraint("remaining >= 0", name="remaining_not_negative"),
+        CheckConstraint("remaining <= points", name="remaining_within_points"),
+        Index("ix_ledger_lots_member_id_expires_at", "member_id", "expires_at"),
+        Index(
+            "ix_ledger_lots_due",
+            "tenant_id",
+            "expires_at",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int]
+    entry_id: Mapped[int]
+    points: Mapped[int]
+    remaining: Mapped[int]
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Allocation(TenantOwned, Base):
+    """How many points of one lot a debit entry consumed."""
+
+    __tablename__ = "ledger_allocations"
+    __table_args__ = (
+        tenant_fk("entry_id", "ledger_entries"),
+        tenant_fk("lot_id", "ledger_lots"),
+        Index("ix_ledger_allocations_entry_id", "entry_id"),
+        Index("ix_ledger_allocations_lot_id", "lot_id"),
+        CheckConstraint("points > 0", name="points_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int]
+    lot_id: Mapped[int]
+    points: Mapped[int]
