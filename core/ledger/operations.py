@@ -252,24 +252,30 @@ def _lock(session: Session, member_id: int) -> Membership:
     ).scalar_one()
 
 
-def _credit(
+def _record(
     session: Session,
     member: Membership,
     points: int,
     *,
     kind: str,
     actor: Actor,
-    program: dict[str, Any],
-    location_id: int | None = None,
-    description: str | None = None,
-    reference: str | None = None,
-    idempotency_key: str | None = None,
-    fingerprint: str | None = None,
-) -> Entry:
+    location_id: int | None,
+    description: str | None,
+    reference: str | None,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+) -> tuple[Entry, Membership, bool]:
+    """Lock the member, then move the balance by `points` (signed) and write the entry.
+
+    Returns (entry, locked member, new?): a twin of this request that committed
+    while we waited for the lock is returned as it is, not new.
+    """
     member = _lock(session, member.id)
-    twin = _replay(session, idempotency_key, fingerprint)  # committed while we waited?
+    twin = _replay(session, idempotency_key, fingerprint)
     if twin is not None:
-        return twin
+        return twin, member, False
+    if member.balance + points < 0:
+        raise InsufficientPoints()
     member.balance += points
     entry = Entry(
         member_id=member.id, kind=kind, points=points, balance_after=member.balance,
@@ -279,6 +285,22 @@ def _credit(
     )
     session.add(entry)
     session.flush()
+    return entry, member, True
+
+
+def _credit(
+    session: Session,
+    member: Membership,
+    points: int,
+    *,
+    program: dict[str, Any],
+    **fields: Any,
+) -> Entry:
+    fields = {"location_id": None, "description": None, "reference": None,
+              "idempotency_key": None, "fingerprint": None, **fields}
+    entry, member, new = _record(session, member, points, **fields)
+    if not new:
+        return entry
     now = entry.created_at
     session.add(
         Lot(member_id=member.id, entry_id=entry.id, points=points, remaining=points,
@@ -289,34 +311,12 @@ def _credit(
     return entry
 
 
-def _debit(
-    session: Session,
-    member: Membership,
-    points: int,
-    *,
-    kind: str,
-    actor: Actor,
-    location_id: int | None = None,
-    description: str | None = None,
-    reference: str | None = None,
-    idempotency_key: str | None = None,
-    fingerprint: str | None = None,
-) -> Entry:
-    member = _lock(session, member.id)
-    twin = _replay(session, idempotency_key, fingerprint)  # committed while we waited?
-    if twin is not None:
-        return twin
-    if member.balance < points:
-        raise InsufficientPoints()
-    member.balance -= points
-    entry = Entry(
-        member_id=member.id, kind=kind, points=-points, balance_after=member.balance,
-        actor_kind=actor.kind, actor_id=actor.id, location_id=location_id,
-        description=description, reference=reference, idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-    )
-    session.add(entry)
-    session.flush()
+def _debit(session: Session, member: Membership, points: int, **fields: Any) -> Entry:
+    fields = {"location_id": None, "description": None, "reference": None,
+              "idempotency_key": None, "fingerprint": None, **fields}
+    entry, member, new = _record(session, member, -points, **fields)
+    if not new:
+        return entry
     lots = session.scalars(
         select(Lot)
         .where(Lot.member_id == member.id, Lot.remaining > 0)
