@@ -48,7 +48,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     engine = make_engine(app.config["PREMIA_DATABASE_URL"])
     sessions = make_sessionmaker(engine, raise_after_commit=app.testing)
-    plugins.bind(sessions)
     redis_url = app.config["PREMIA_REDIS_URL"]
     redis = Redis.from_url(redis_url) if redis_url else None
     jobs = RqRunner(redis) if redis else InProcessRunner(raise_errors=app.testing)

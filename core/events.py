@@ -20,18 +20,19 @@ log = logging.getLogger(__name__)
 
 
 def announce(session: Session, hook: str, **kwargs: Any) -> None:
-    tenant_id = session_tenant_id(session)
     pending = session.info.get("announcements")
     if pending is None:
         pending = session.info["announcements"] = []
         app = current_app._get_current_object()
+        plugins = app.extensions["premia"].plugins
+        # Who listens is read once per transaction, in it, before the commit.
+        tenant, active = plugins.audience(session, session_tenant_id(session))
 
         def fire() -> None:
-            # One tenant and plugin lookup for all of the transaction's announcements.
             batch = [(name, args) for _t, name, args in session.info.pop("announcements", [])]
-            if batch:
-                with app.app_context():
-                    app.extensions["premia"].plugins.announce_all(tenant_id, batch)
+            with app.app_context():
+                for name, args in batch:
+                    plugins.call(active, name, tenant=tenant, **args)
 
         after_commit(session, fire, outermost=True)
     pending.append((current_transaction(session), hook, kwargs))

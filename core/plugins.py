@@ -20,11 +20,12 @@ from typing import Any
 
 import marshmallow as ma
 import pluggy
+from flask import g, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import hookspecs
-from core.db import Base, tenant_session
+from core.db import Base
 from core.errors import InvalidInput
 from core.events import call_robustly
 from core.settings import load_settings, save_settings
@@ -198,16 +199,14 @@ class PluginHost:
         impls = [impl for impl in caller.get_hookimpls() if impl.plugin_name in active]
         return call_robustly(impls, hook, kwargs)
 
-    def announce_all(self, tenant_id: int, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        """Call announcing hooks for a tenant, reloading the tenant and its active plugins."""
-        with tenant_session(self._session_factory, tenant_id) as session:
-            tenant = session.get(Tenant, tenant_id)
-            active = self.active(session, tenant) | ALWAYS_ACTIVE
-        for hook, kwargs in batch:
-            self.call(active, hook, tenant=tenant, **kwargs)
-
-    def bind(self, session_factory: Any) -> None:
-        self._session_factory = session_factory
+    def audience(self, session: Session, tenant_id: int) -> tuple[Tenant, set[str]]:
+        """The tenant and the plugins that hear its announcements, read in the
+        announcing transaction (a request has them already)."""
+        tenant = g.get("tenant") if has_app_context() else None
+        if tenant is not None and tenant.id == tenant_id and "active_plugins" in g:
+            return tenant, set(g.active_plugins) | ALWAYS_ACTIVE
+        tenant = session.get(Tenant, tenant_id)
+        return tenant, self.active(session, tenant) | ALWAYS_ACTIVE
 
 
 def _with_path(info: PluginInfo, path: Path) -> PluginInfo:
