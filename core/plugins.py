@@ -20,7 +20,6 @@ from typing import Any
 
 import marshmallow as ma
 import pluggy
-from flask import g, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -201,10 +200,7 @@ class PluginHost:
 
     def audience(self, session: Session, tenant_id: int) -> tuple[Tenant, set[str]]:
         """The tenant and the plugins that hear its announcements, read in the
-        announcing transaction (a request has them already)."""
-        tenant = g.get("tenant") if has_app_context() else None
-        if tenant is not None and tenant.id == tenant_id and "active_plugins" in g:
-            return tenant, set(g.active_plugins) | ALWAYS_ACTIVE
+        announcing transaction (no second session after the commit)."""
         tenant = session.get(Tenant, tenant_id)
         return tenant, self.active(session, tenant) | ALWAYS_ACTIVE
 
