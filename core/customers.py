@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from datetime import date, datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -41,7 +42,6 @@ class Customer(ReachedThroughTenant, Base):
     A merchant sees a person only through their membership of that merchant."""
 
     __tablename__ = "customers"
-    __tenant_link__ = "memberships"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -54,6 +54,12 @@ class Customer(ReachedThroughTenant, Base):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @classmethod
+    def tenant_criteria(cls, tenant_id: int) -> Any:
+        return cls.id.in_(
+            select(Membership.customer_id).where(Membership.tenant_id == tenant_id)
+        )
 
 
 class Membership(TenantOwned, Base):

@@ -133,15 +133,15 @@ def tenant_key() -> UniqueConstraint:
 
 
 class ReachedThroughTenant:
-    """Mixin for a platform row that a tenant may see only through a row of its own:
+    """Mixin for a platform row that a tenant sees only through a row of its own:
     a Customer (one per person, shared by merchants) through its Membership.
 
-    In a tenant session, a query of such a model must also reach the table named
-    by `__tenant_link__` (which is scoped), or say `person_lookup=True` in its
-    execution options for a deliberate lookup of one person.
+    In a tenant session every query of such a model is filtered by
+    `tenant_criteria(tenant_id)`, like tenant-owned rows are by `tenant_id`; a
+    deliberate lookup of one person (to enrol them) says `person_lookup=True`
+    in its execution options. A model using it defines the classmethod
+    `tenant_criteria(tenant_id)`.
     """
-
-    __tenant_link__: str
 
 
 def is_tenant_owned(cls: type) -> bool:
@@ -239,20 +239,38 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if _touches_tenant_data(state):
             raise TenancyError("tenant-owned data queried in a session with no tenant")
         return
-    _check_shared_rows(state)
     # Always, not only when a tenant-owned entity is selected: the criteria also
     # reach tenant-owned tables in joins, select_from(), subqueries and EXISTS.
     statement = _scope_core_statement(state.statement, tenant_id)
-    state.statement = statement.options(
+    options = [
         with_loader_criteria(
             TenantOwned,
             lambda cls: cls.tenant_id == tenant_id,
             include_aliases=True,
         )
-    )
+    ]
+    if not state.execution_options.get("person_lookup"):
+        options += [
+            with_loader_criteria(cls, cls.tenant_criteria(tenant_id), include_aliases=True)
+            for cls in _shared_classes().values()
+        ]
+    state.statement = statement.options(*options)
 
 
 _owned_cache: dict[int, dict[str, type]] = {}
+_shared_cache: dict[int, dict[str, type]] = {}
+
+
+def _shared_classes() -> dict[str, type]:
+    """Models reached through a tenant's own rows, by table name."""
+    mappers = Base.registry.mappers
+    found = _shared_cache.get(len(mappers))
+    if found is None:
+        found = {m.local_table.name: m.class_ for m in mappers
+                 if issubclass(m.class_, ReachedThroughTenant)}
+        _shared_cache.clear()
+        _shared_cache[len(mappers)] = found
+    return found
 
 
 def _owned_classes() -> dict[str, type]:
@@ -284,12 +302,15 @@ def _scope_core_statement(statement: Any, tenant_id: int) -> Any:
     if not core:
         return statement  # the usual case: the ORM compiles it all
     owned = _owned_classes()
+    shared = _shared_classes()
     entities: list[type] = []
     for element in core:
         tops = element.get_final_froms() if isinstance(element, Select) else [element.table]
         for top in tops:
             for from_ in sql_util.surface_selectables(top):
                 table = from_.element if isinstance(from_, Alias) else from_
+                if isinstance(table, Table) and table.name in shared:
+                    raise TenancyError(f"{table.name} in a tenant session: use the ORM entity")
                 if not (isinstance(table, Table) and table.name in owned):
                     continue
                 if not (element is statement and from_ is top and from_ is table):
@@ -303,20 +324,6 @@ def _scope_core_statement(statement: Any, tenant_id: int) -> Any:
     if isinstance(statement, Select):
         return statement.select_from(*entities)
     return statement.where(statement.table.c.tenant_id == tenant_id)
-
-
-def _check_shared_rows(state: ORMExecuteState) -> None:
-    shared = [m.class_ for m in state.all_mappers
-              if issubclass(m.class_, ReachedThroughTenant)]
-    if not shared or state.execution_options.get("person_lookup"):
-        return
-    tables = {e.name for e in visitors.iterate(state.statement) if isinstance(e, Table)}
-    for cls in shared:
-        if cls.__tenant_link__ not in tables:
-            raise TenancyError(
-                f"{cls.__name__} rows are reached through {cls.__tenant_link__} in a tenant "
-                "session (or a deliberate person_lookup)"
-            )
 
 
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
@@ -397,14 +404,19 @@ def _run_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
-    if previous_transaction.parent is None:  # the outermost transaction
+    # A failed flush rolls back its own inner transaction; what is undone is the
+    # nearest savepoint around it, or everything.
+    undone = previous_transaction
+    while undone.parent is not None and not undone.nested:
+        undone = undone.parent
+    if undone.parent is None:  # the outermost transaction
         session.info.pop("after_commit", None)
         session.info.pop("announcements", None)
         return
     for key in ("after_commit", "announcements"):  # a savepoint: what it queued
         if key in session.info:
             session.info[key] = [
-                item for item in session.info[key] if not _inside(item[0], previous_transaction)
+                item for item in session.info[key] if not _inside(item[0], undone)
             ]
 
 

@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def announce(session: Session, hook: str, **kwargs: Any) -> None:
-    pending = session.info.get("announcements")
-    if pending is None:
-        pending = session.info["announcements"] = []
+    if "announcements" not in session.info:
         app = current_app._get_current_object()
         plugins = app.extensions["premia"].plugins
         # Who listens is read once per transaction, in it, before the commit.
@@ -35,7 +33,8 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
                     plugins.call(active, name, tenant=tenant, **args)
 
         after_commit(session, fire, outermost=True)
-    pending.append((current_transaction(session), hook, kwargs))
+        session.info["announcements"] = []  # only once `fire` is sure to run
+    session.info["announcements"].append((current_transaction(session), hook, kwargs))
 
 
 def call_robustly(hookimpls: list[Any], hook: str, kwargs: dict[str, Any]) -> list[Any]:

@@ -35,6 +35,7 @@ class InProcessRunner:
         self._last_run: dict[str, float] = {}
         self._lock = threading.Lock()
         self._scheduler: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     def enqueue(self, job: Callable, *args: Any) -> Any:
         try:
@@ -65,7 +66,9 @@ class InProcessRunner:
 
     def start_scheduler(self, app: Any, tick: float = 30.0) -> threading.Thread:
         """Run periodic jobs in a daemon thread of this process (once per process)."""
-        with self._lock:
+        if self._scheduler is not None:  # every request asks: answer without waiting
+            return self._scheduler
+        with self._start_lock:
             if self._scheduler is not None:
                 return self._scheduler
 

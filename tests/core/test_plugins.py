@@ -11,6 +11,7 @@ import pluggy
 import pytest
 from flask import Blueprint
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import core.plugins
@@ -22,6 +23,7 @@ from core.db import Base, platform_session, tenant_session
 from core.errors import InvalidInput
 from core.plugins import ENTRY_POINT_GROUP, PluginError, PluginHost, PluginInfo, hookimpl
 from core.rewards import create_reward, redeem_reward
+from tenants.models import TenantSetting
 from tests.core import recorder_plugin
 from worker.jobs import PeriodicJob
 
@@ -204,6 +206,20 @@ def test_no_hooks_for_work_in_a_rolled_back_savepoint(shop, make_member, db, rec
         ("entry_recorded", shop.slug, ("earn", 5, kept.id)),
         ("entry_recorded", shop.slug, ("earn", 9, kept.id)),
     ]
+
+
+def test_no_hooks_for_a_savepoint_whose_flush_failed(shop, make_member, db, recorder):
+    kept, dropped = make_member(shop), make_member(shop)
+    recorder.calls.clear()
+    with db(shop) as session:
+        with pytest.raises(IntegrityError), session.begin_nested():
+            ledger.earn(session, dropped, points=7, actor=STAFF)
+            session.add_all([TenantSetting(namespace="dup", data={}),
+                             TenantSetting(namespace="dup", data={})])
+            session.flush()  # the unique key refuses the second row
+        ledger.earn(session, kept, points=5, actor=STAFF)
+        session.commit()
+    assert recorder.calls == [("entry_recorded", shop.slug, ("earn", 5, kept.id))]
 
 
 def test_no_hooks_when_the_session_closes_without_commit(shop, make_member, db, recorder):
