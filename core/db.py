@@ -251,7 +251,8 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     ]
     if not state.execution_options.get("person_lookup"):
         options += [
-            with_loader_criteria(cls, cls.tenant_criteria(tenant_id), include_aliases=True)
+            with_loader_criteria(cls, lambda c: c.tenant_criteria(tenant_id),
+                                 include_aliases=True)
             for cls in _shared_classes().values()
         ]
     state.statement = statement.options(*options)

@@ -534,3 +534,21 @@ def test_a_person_lookup_says_so_and_core_tables_are_refused(shops, db):
         assert len(anyone) > len(a.member_ids)
         with pytest.raises(TenancyError):
             session.execute(select(Customer.__table__.c.email)).all()
+
+
+def test_person_scoping_is_not_cached_for_the_first_tenant(shops, db, platform):
+    """The same statement shapes, alternating tenants: each sees its own people only."""
+    with platform_session(platform.sessions) as session:
+        own = {
+            shop.tenant.id: set(session.scalars(
+                select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
+                .where(Membership.tenant_id == shop.tenant.id)))
+            for shop in shops
+        }
+    for shop in [*shops, *shops]:
+        with db(shop.tenant) as session:
+            for shape in ("entity", "subquery", "outer-join"):
+                seen = set(session.scalars(PERSON_SHAPES[shape]()))
+                assert seen == own[shop.tenant.id], (shape, shop.tenant.slug)
+            members = session.scalars(select(Membership)).all()
+            assert {m.customer.email for m in members} == own[shop.tenant.id]
