@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PREMIA := $(VENV)/bin/premia
-CATALOGS := core/translations plugins/notifications/translations
+CATALOGS := core/translations $(wildcard plugins/*/translations)
 
 .PHONY: demo install translations extract test test-sqlite lint
 
@@ -25,8 +25,9 @@ translations: install
 extract: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o core/translations/messages.pot core tenants themes
 	$(VENV)/bin/pybabel update -i core/translations/messages.pot -d core/translations -N
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o plugins/notifications/translations/messages.pot plugins/notifications
-	$(VENV)/bin/pybabel update -i plugins/notifications/translations/messages.pot -d plugins/notifications/translations -N
+	@for dir in $(wildcard plugins/*/translations); do \
+		$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $$dir/messages.pot $$(dirname $$dir) && \
+		$(VENV)/bin/pybabel update -i $$dir/messages.pot -d $$dir -N || exit 1; done
 
 test: install translations
 	$(VENV)/bin/pytest

@@ -5,7 +5,9 @@ with `core.plugins.hookimpl`, taking any subset of the arguments below. Hooks
 that take a `tenant` are called only for the plugins active for that tenant
 (installed, allowed by its plan, and switched on). Hooks that announce
 something that happened fire after the transaction commits; a plugin that
-raises there is logged and the others still run.
+raises there is logged and the others still run. The purchase hooks are the
+exception: they run inside the purchase's transaction, so what a plugin
+writes there commits or rolls back with the purchase, and an error refuses it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from flask import Blueprint
+    from sqlalchemy.orm import Session
 
     from core.customers import Membership
     from core.ledger import Entry
+    from core.purchases import PointsLine, Purchase
     from core.rewards import Redemption
     from tenants.models import Tenant
     from worker.jobs import PeriodicJob
@@ -71,3 +75,36 @@ def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, An
     plain data for its template. The channels (notifications, push) decide
     whether and how to deliver it.
     """
+
+
+@hookspec
+def calculate_points(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase, base_points: int
+) -> list[PointsLine] | None:
+    """In the purchase's transaction: before anything is written, the points a
+    purchase earns beyond the program's equivalence (`base_points`, 0 without one).
+
+    `purchase` is not flushed yet: read its `amount`, `lines` (each with `sku`,
+    `product_group`, `quantity`, `unit_price`), `location_id` and `created_at`.
+    Return `PointsLine(kind, points, label)` items; each becomes its own ledger
+    entry, so the member and the merchant see why they earned what they did
+    ("Gold ×1.2", "Black Friday 5%"). Must not write anything.
+    """
+
+
+@hookspec
+def purchase_recorded(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
+    entries: list[Entry],
+) -> None:
+    """In the purchase's transaction: after its entries are written, the plugin
+    keeps its own records (spend totals, punch cards, …). Raising refuses the purchase."""
+
+
+@hookspec
+def purchase_returned(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
+    entry: Entry | None,
+) -> None:
+    """In the return's transaction: a purchase was returned and `entry` (None when
+    nothing could be taken back) took its points back out; undo the plugin's own records."""

@@ -8,12 +8,13 @@ from core.customers import Customer, Membership
 from core.expiry import ExpiryRun
 from core.ledger import Allocation, Entry, Lot
 from core.locations import Location
+from core.purchases import Purchase, PurchaseLine
 from core.rewards import Redemption, Reward
 from core.staff import Operator, StaffUser
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 
 __all__ = [
     "Allocation", "Customer", "Entry", "ExpiryRun", "Location", "Lot", "Membership",
-    "Operator", "Plan", "PlanPlugin", "Redemption", "Reward", "StaffUser", "Tenant",
-    "TenantPlugin", "TenantSetting",
+    "Operator", "Plan", "PlanPlugin", "Purchase", "PurchaseLine", "Redemption", "Reward",
+    "StaffUser", "Tenant", "TenantPlugin", "TenantSetting",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import hookspecs
-from core.db import Base
+from core.db import Base, current_transaction, session_tenant_id
 from core.errors import InvalidInput
 from core.events import call_robustly
 from core.settings import load_settings, save_settings
@@ -175,6 +175,7 @@ class PluginHost:
         else:
             row.enabled = enabled
         session.flush()
+        session.info.pop("premia_audience", None)
 
     # --- settings ------------------------------------------------------
 
@@ -198,11 +199,38 @@ class PluginHost:
         impls = [impl for impl in caller.get_hookimpls() if impl.plugin_name in active]
         return call_robustly(impls, hook, kwargs)
 
+    def ask(self, session: Session, hook: str, **kwargs: Any) -> list[Any]:
+        """Call an in-transaction hook (calculate_points, purchase_recorded…) on the
+        plugins active for the session's tenant. Errors propagate: they are part of
+        the transaction. The tenant is passed as `tenant`; results are flattened
+        when the hook returns lists."""
+        tenant, active = self.audience(session, session_tenant_id(session))
+        caller = getattr(self.pm.hook, hook)
+        results: list[Any] = []
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name not in active:
+                continue
+            args = {"tenant": tenant, "session": session, **kwargs}
+            result = impl.function(*[args[name] for name in impl.argnames])
+            if isinstance(result, list):
+                results.extend(result)
+            elif result is not None:
+                results.append(result)
+        return results
+
     def audience(self, session: Session, tenant_id: int) -> tuple[Tenant, set[str]]:
         """The tenant and the plugins that hear its announcements, read in the
-        announcing transaction (no second session after the commit)."""
+        announcing transaction (no second session after the commit), once per
+        outermost transaction."""
+        current_transaction(session)  # begins one if none has begun
+        transaction = session.get_transaction()
+        cached = session.info.get("premia_audience")
+        if cached is not None and cached[0] is transaction and cached[1].id == tenant_id:
+            return cached[1], cached[2]
         tenant = session.get(Tenant, tenant_id)
-        return tenant, self.active(session, tenant) | ALWAYS_ACTIVE
+        active = self.active(session, tenant) | ALWAYS_ACTIVE
+        session.info["premia_audience"] = (transaction, tenant, active)
+        return tenant, active
 
 
 def _with_path(info: PluginInfo, path: Path) -> PluginInfo:

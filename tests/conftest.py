@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.factories", "tests.services"]
+pytest_plugins = ["tests.factories", "tests.services", "tests.concurrency"]
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -30,7 +30,10 @@ def test_there_are_hooks():
 def test_every_hook_is_documented_and_typed(hook):
     function = getattr(hookspecs, hook)
     assert (function.__doc__ or "").strip(), f"{hook} has no docstring"
-    assert function.__doc__.split(":")[0] in {"At start-up", "After commit"}, hook
+    assert function.__doc__.split(":")[0] in {
+        "At start-up", "After commit",
+        "In the purchase's transaction", "In the return's transaction",
+    }, hook
     assert inspect.signature(function).return_annotation != inspect.Signature.empty
 
 

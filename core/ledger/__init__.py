@@ -23,9 +23,12 @@ from core.ledger.operations import (
     SystemKey,
     adjust,
     audit_member,
+    credit_locked,
+    debit_locked,
     earn,
     give_welcome_points,
     history,
+    lock_member,
     redeem,
     refund,
     stored_key,
@@ -34,6 +37,6 @@ from core.ledger.operations import (
 
 __all__ = [
     "KIND_LABELS", "Allocation", "Entry", "Kind", "Lot", "SystemKey", "adjust", "audit_member",
-    "earn", "expire_due", "give_welcome_points", "history", "kind_label", "redeem", "refund",
-    "stored_key", "system_key",
+    "credit_locked", "debit_locked", "earn", "expire_due", "give_welcome_points", "history",
+    "kind_label", "lock_member", "redeem", "refund", "stored_key", "system_key",
 ]

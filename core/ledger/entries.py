@@ -30,6 +30,7 @@ class Kind(enum.StrEnum):
     REDEEM = "redeem"
     REFUND = "refund"
     EXPIRE = "expire"
+    RETURN = "return"
 
 
 KIND_LABELS = {
@@ -39,11 +40,15 @@ KIND_LABELS = {
     Kind.REDEEM: _l("Redemption"),
     Kind.REFUND: _l("Refund"),
     Kind.EXPIRE: _l("Points expired"),
+    Kind.RETURN: _l("Purchase returned"),
 }
 
 
-def kind_label(kind: str) -> str:
-    """The entry kind in the user's language (plugins' kinds show as their name)."""
+def kind_label(kind: str, label: str | None = None) -> str:
+    """What an entry is, in the user's language: its own label (a rule's name, such as
+    "Black Friday 5%"), else its kind's (plugins' unknown kinds show as their name)."""
+    if label:
+        return label
     label = KIND_LABELS.get(kind)
     return str(label) if label is not None else kind.replace("_", " ")
 
@@ -55,12 +60,14 @@ class Entry(TenantOwned, Base):
         tenant_fk("member_id", "memberships"),
         tenant_fk("location_id", "locations"),
         tenant_fk("reverses_id", "ledger_entries"),
+        tenant_fk("purchase_id", "purchases"),
         UniqueConstraint("tenant_id", "reverses_id"),
         UniqueConstraint("tenant_id", "idempotency_key"),
         CheckConstraint("points <> 0", name="points_not_zero"),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         Index("ix_ledger_entries_member_id_id", "member_id", "id"),
         Index("ix_ledger_entries_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_ledger_entries_purchase_id", "purchase_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +83,8 @@ class Entry(TenantOwned, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     reverses_id: Mapped[int | None]
+    purchase_id: Mapped[int | None]  # the purchase that earned (or returned) these points
+    label: Mapped[str | None] = mapped_column(String(120))  # the rule, shown to the customer
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     member: Mapped[Membership] = relationship(lazy="raise", viewonly=True)

@@ -201,6 +201,55 @@ def audit_member(session: Session, member_id: int) -> tuple[int, int, int]:
     return balance, entries, lots
 
 
+def lock_member(session: Session, member_id: int) -> Membership:
+    """Lock a member's row for the rest of the transaction and read it afresh.
+
+    Every change of a balance happens under this lock; services that write
+    several entries at once (a purchase) take it first, then `credit_locked`."""
+    return _lock(session, member_id)
+
+
+def credit_locked(
+    session: Session,
+    member: Membership,
+    lines: list[tuple[str, int, str | None]],
+    *,
+    actor: Actor,
+    program: dict[str, Any],
+    **fields: Any,
+) -> list[Entry]:
+    """Credit a member locked by `lock_member` with several (kind, points, label) lines,
+    each its own entry and lot, in two statements whatever their number."""
+    for _kind, points, _label in lines:
+        _check_points(points)
+    entries = [
+        _write(session, member, points, kind=kind, label=label, actor=actor, **fields)
+        for kind, points, label in lines
+    ]
+    session.flush()
+    for entry in entries:
+        session.add(
+            Lot(member_id=member.id, entry_id=entry.id, points=entry.points,
+                remaining=entry.points, expires_at=expiry_for(program, entry.created_at),
+                created_at=entry.created_at)
+        )
+        announce(session, "entry_recorded", entry=entry, member=member)
+    session.flush()
+    return entries
+
+
+def debit_locked(
+    session: Session, member: Membership, points: int, *, kind: str, actor: Actor, **fields: Any
+) -> Entry:
+    """Take points from a member locked by `lock_member` (InsufficientPoints if short)."""
+    _check_points(points)
+    entry = _write(session, member, -points, kind=kind, actor=actor, **fields)
+    session.flush()
+    _consume_lots(session, member, entry, points)
+    announce(session, "entry_recorded", entry=entry, member=member)
+    return entry
+
+
 # --- internals -----------------------------------------------------------
 
 
@@ -257,13 +306,9 @@ def _record(
     member: Membership,
     points: int,
     *,
-    kind: str,
-    actor: Actor,
-    location_id: int | None,
-    description: str | None,
-    reference: str | None,
     idempotency_key: str | None,
     fingerprint: str | None,
+    **fields: Any,
 ) -> tuple[Entry, Membership, bool]:
     """Lock the member, then move the balance by `points` (signed) and write the entry.
 
@@ -274,18 +319,25 @@ def _record(
     twin = _replay(session, idempotency_key, fingerprint)
     if twin is not None:
         return twin, member, False
+    entry = _write(session, member, points, idempotency_key=idempotency_key,
+                   fingerprint=fingerprint, **fields)
+    session.flush()
+    return entry, member, True
+
+
+def _write(
+    session: Session, member: Membership, points: int, *, kind: str, actor: Actor, **fields: Any
+) -> Entry:
+    """Move a locked member's balance by `points` and add the entry (not flushed)."""
     if member.balance + points < 0:
         raise InsufficientPoints()
     member.balance += points
     entry = Entry(
         member_id=member.id, kind=kind, points=points, balance_after=member.balance,
-        actor_kind=actor.kind, actor_id=actor.id, location_id=location_id,
-        description=description, reference=reference, idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
+        actor_kind=actor.kind, actor_id=actor.id, **fields,
     )
     session.add(entry)
-    session.flush()
-    return entry, member, True
+    return entry
 
 
 def _credit(
@@ -317,6 +369,13 @@ def _debit(session: Session, member: Membership, points: int, **fields: Any) -> 
     entry, member, new = _record(session, member, -points, **fields)
     if not new:
         return entry
+    _consume_lots(session, member, entry, points)
+    announce(session, "entry_recorded", entry=entry, member=member)
+    return entry
+
+
+def _consume_lots(session: Session, member: Membership, entry: Entry, points: int) -> None:
+    """Take `points` for a flushed debit entry from the member's lots, soonest-expiring first."""
     lots = session.scalars(
         select(Lot)
         .where(Lot.member_id == member.id, Lot.remaining > 0)
@@ -335,5 +394,3 @@ def _debit(session: Session, member: Membership, points: int, **fields: Any) -> 
     if left:  # the balance said yes but the lots say no: never write that
         raise RuntimeError(f"ledger out of balance for member {member.id}")
     session.flush()
-    announce(session, "entry_recorded", entry=entry, member=member)
-    return entry

@@ -1,0 +1,315 @@
+"""Purchases: what a till, a CSV row or a POS records, and the points it earns.
+
+A purchase has a total, optional line items, a location, a reference (the
+invoice number) and who recorded it. The points it earns are the program's
+equivalence plus what active plugins add through `calculate_points` (tiers,
+cashback, …), each written as its own labelled ledger entry so that everyone
+can see why. A purchase is recorded once per idempotency key, or per reference
+when there is no key. Returning it takes its points back out, as far as the
+member still has them; what was already spent is recorded, never owed.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from core import ledger
+from core.actors import Actor
+from core.customers import Membership
+from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.errors import IdempotencyMismatch, InvalidInput, NotFound
+from core.ledger import Entry, Kind
+from core.program import get_program, points_for_amount
+
+MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2): far beyond any bill
+MAX_LINES = 500
+MAX_QUANTITY = 100_000
+
+
+class Status(enum.StrEnum):
+    RECORDED = "recorded"
+    RETURNED = "returned"
+
+
+@dataclass(frozen=True)
+class PointsLine:
+    """Points a rule adds to a purchase; becomes one ledger entry of `kind` with `label`."""
+
+    kind: str
+    points: int
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """A line item as a caller gives it (see `record_purchase`)."""
+
+    quantity: int
+    unit_price: Decimal
+    sku: str | None = None
+    product_group: str | None = None
+
+
+class Purchase(TenantOwned, Base):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        tenant_key(),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("location_id", "locations"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_purchases_member_id_created_at", "member_id", "created_at"),
+        Index("ix_purchases_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    status: Mapped[str] = mapped_column(String(10), default=Status.RECORDED)
+    location_id: Mapped[int | None]
+    reference: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)  # internal, never shown to customers
+    actor_kind: Mapped[str] = mapped_column(String(12))
+    actor_id: Mapped[int | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(default=0)  # all it earned, every rule included
+    points_not_recovered: Mapped[int | None]  # on return: earned points already spent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    returned_at: Mapped[datetime | None]
+
+    lines: Mapped[list[PurchaseLine]] = relationship(
+        lazy="selectin", order_by="PurchaseLine.id", cascade="all, delete-orphan"
+    )
+
+
+class PurchaseLine(TenantOwned, Base):
+    __tablename__ = "purchase_lines"
+    __table_args__ = (
+        tenant_fk("purchase_id", "purchases"),
+        Index("ix_purchase_lines_purchase_id", "purchase_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int]
+    sku: Mapped[str | None] = mapped_column(String(64))
+    product_group: Mapped[str | None] = mapped_column(String(64))
+    quantity: Mapped[int]
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+
+# --- services ------------------------------------------------------------
+
+
+def record_purchase(
+    session: Session,
+    member: Membership,
+    amount: Decimal | str | int,
+    *,
+    actor: Actor,
+    items: list[Item] | None = None,
+    location_id: int | None = None,
+    reference: str | None = None,
+    description: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Purchase, list[Entry]]:
+    """Record a purchase and credit the points every active rule gives for it.
+
+    Returns the purchase and its entries (the program's points first). A retry
+    with the same key, or the same reference when no key is given, returns the
+    first purchase and writes nothing; with other details it raises
+    IdempotencyMismatch.
+    """
+    amount = parse_amount(amount, field="amount")
+    items = [_check_item(item) for item in items or []]
+    if len(items) > MAX_LINES:
+        raise InvalidInput(items=_l("A purchase has at most 500 lines."))
+    reference = _clean(reference, 120, "reference")
+    key = ledger.stored_key(idempotency_key) or (
+        ledger.system_key("purchase-reference", reference) if reference else None
+    )
+    fingerprint = _fingerprint(member.id, amount, items, location_id, reference, description)
+
+    existing = _by_key(session, key, fingerprint)
+    if existing is not None:
+        return existing, _entries_of(session, existing)
+
+    program = get_program(session)
+    base = points_for_amount(program, amount) if program.get("points_per_amount") else 0
+    purchase = Purchase(
+        member_id=member.id, amount=amount, location_id=location_id, reference=reference,
+        description=description, actor_kind=actor.kind, actor_id=actor.id,
+        idempotency_key=key, fingerprint=fingerprint, created_at=utcnow(),
+        lines=[
+            PurchaseLine(sku=i.sku, product_group=i.product_group, quantity=i.quantity,
+                         unit_price=i.unit_price)
+            for i in items
+        ],
+    )
+    plugins = current_app.extensions["premia"].plugins
+    extra = plugins.ask(
+        session, "calculate_points", member=member, purchase=purchase, base_points=base
+    )
+    lines = [(Kind.EARN, base, None)] if base else []
+    lines += [(line.kind, line.points, line.label) for line in extra if line.points]
+
+    member = ledger.lock_member(session, member.id)
+    twin = _by_key(session, key, fingerprint)  # committed while we waited for the lock
+    if twin is not None:
+        return twin, _entries_of(session, twin)
+    purchase.points = sum(points for _k, points, _l in lines)
+    session.add(purchase)
+    session.flush()
+    entries = ledger.credit_locked(
+        session, member, lines, actor=actor, program=program, purchase_id=purchase.id,
+        location_id=location_id, reference=reference, description=description,
+    ) if lines else []
+    plugins.ask(session, "purchase_recorded", member=member, purchase=purchase, entries=entries)
+    return purchase, entries
+
+
+def return_purchase(
+    session: Session, purchase: Purchase, *, actor: Actor, description: str | None = None
+) -> Purchase:
+    """Take a returned purchase's points back out, as far as the member still has them.
+
+    Returning twice changes nothing the second time."""
+    member = ledger.lock_member(session, purchase.member_id)
+    session.refresh(purchase, with_for_update=True)
+    if purchase.status == Status.RETURNED:
+        return purchase
+    take = min(purchase.points, member.balance)
+    entry = None
+    if take:
+        entry = ledger.debit_locked(
+            session, member, take, kind=Kind.RETURN, actor=actor, purchase_id=purchase.id,
+            location_id=purchase.location_id, reference=purchase.reference,
+            description=description,
+        )
+    purchase.status = Status.RETURNED
+    purchase.returned_at = utcnow()
+    purchase.points_not_recovered = purchase.points - take
+    session.flush()
+    plugins = current_app.extensions["premia"].plugins
+    plugins.ask(session, "purchase_returned", member=member, purchase=purchase, entry=entry)
+    return purchase
+
+
+def get_purchase(session: Session, purchase_id: int) -> Purchase:
+    purchase = session.get(Purchase, purchase_id) if isinstance(purchase_id, int) else None
+    if purchase is None:
+        raise NotFound(purchase=_l("There is no such purchase."))
+    return purchase
+
+
+def purchases_of(session: Session, member: Membership, *, limit: int = 50) -> list[Purchase]:
+    return list(session.scalars(
+        select(Purchase).where(Purchase.member_id == member.id)
+        .order_by(Purchase.id.desc()).limit(limit)
+    ))
+
+
+def spend(session: Session, member_id: int, since: datetime, until: datetime) -> Decimal:
+    """What a member spent in [since, until), returned purchases excluded."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Purchase.amount), 0)).where(
+            Purchase.member_id == member_id, Purchase.status == Status.RECORDED,
+            Purchase.created_at >= since, Purchase.created_at < until,
+        )
+    )
+    return Decimal(total)
+
+
+def parse_amount(value: Any, *, field: str) -> Decimal:
+    """A money amount > 0 with at most two decimals, from a Decimal, int or string."""
+    if isinstance(value, (bool, float)):  # floats carry binary rounding errors
+        raise InvalidInput(**{field: _l("Give the amount as a decimal number.")})
+    try:
+        amount = Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidInput(**{field: _l("Give the amount as a decimal number.")}) from None
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidInput(**{field: _l("The amount must be greater than zero.")})
+    if amount > MAX_AMOUNT:
+        raise InvalidInput(**{field: _l("This amount is too large.")})
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput(**{field: _l("An amount has at most two decimals.")})
+    return amount.quantize(Decimal("0.01"))
+
+
+# --- internals -----------------------------------------------------------
+
+
+def _check_item(item: Item) -> Item:
+    if not isinstance(item, Item):
+        raise InvalidInput(items=_l("Each line needs a quantity and a unit price."))
+    quantity = item.quantity
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not (
+        0 < quantity <= MAX_QUANTITY
+    ):
+        raise InvalidInput(items=_l("A line's quantity must be a whole number from 1 to 100,000."))
+    unit_price = item.unit_price
+    if not (isinstance(unit_price, Decimal) and unit_price.is_finite() and unit_price >= 0
+            and unit_price <= MAX_AMOUNT and unit_price == unit_price.quantize(Decimal("0.01"))):
+        raise InvalidInput(
+            items=_l("A line's unit price must be zero or more, with at most two decimals.")
+        )
+    if not (item.sku or item.product_group):
+        raise InvalidInput(items=_l("A line needs a product code or a product group."))
+    return Item(
+        quantity=quantity, unit_price=unit_price.quantize(Decimal("0.01")),
+        sku=_clean(item.sku, 64, "items"), product_group=_clean(item.product_group, 64, "items"),
+    )
+
+
+def _clean(value: str | None, length: int, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(**{field: _l("This must be text.")})
+    value = value.strip()
+    if len(value) > length:
+        raise InvalidInput(**{field: _l("This text is too long.")})
+    return value or None
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _by_key(session: Session, key: str | None, fingerprint: str) -> Purchase | None:
+    if key is None:
+        return None
+    purchase = session.scalar(select(Purchase).where(Purchase.idempotency_key == key))
+    if purchase is not None and purchase.fingerprint != fingerprint:
+        raise IdempotencyMismatch()
+    return purchase
+
+
+def _entries_of(session: Session, purchase: Purchase) -> list[Entry]:
+    return list(session.scalars(
+        select(Entry).where(Entry.purchase_id == purchase.id, Entry.points > 0)
+        .order_by(Entry.id)
+    ))

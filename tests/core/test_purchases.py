@@ -1,0 +1,300 @@
+"""Purchases from the till's side: what they earn, retries, returns, plugins' lines."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from core import ledger
+from core.actors import Actor
+from core.customers import get_member
+from core.errors import IdempotencyMismatch, InvalidInput, NotFound
+from core.ledger import Entry
+from core.program import update_program
+from core.purchases import (
+    Item,
+    Purchase,
+    Status,
+    get_purchase,
+    record_purchase,
+    return_purchase,
+    spend,
+)
+from tests.concurrency import run_together, unexpected_errors
+from tests.core import bonus_plugin
+
+CASHIER = Actor.staff(7)
+
+
+@pytest.fixture
+def app(make_app):
+    application = make_app(PREMIA_EXTRA_PLUGINS=[bonus_plugin])
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture
+def bonus():
+    bonus_plugin.calls.clear()
+    bonus_plugin.refuse = False
+    yield bonus_plugin
+    bonus_plugin.calls.clear()
+    bonus_plugin.refuse = False
+
+
+@pytest.fixture
+def shop(make_tenant, make_plan, db, platform):
+    """1 point per 1,000 COP, with the bonus plugin active and no e-mail."""
+    make_plan("bonus-plan", {"bonus"})
+    tenant = make_tenant(plan="bonus-plan")
+    with db(tenant) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        session.commit()
+    return tenant
+
+
+def books(db, tenant, member_id):
+    with db(tenant) as session:
+        return ledger.audit_member(session, member_id)
+
+
+def test_purchase_earns_the_equivalence_as_one_entry(shop, make_member, db, bonus):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, entries = record_purchase(
+            session, get_member(session, member.code), "45999", actor=CASHIER,
+            reference="F-001", description="mesa 4",
+        )
+        session.commit()
+    assert [(e.kind, e.points, e.purchase_id) for e in entries] == [("earn", 45, purchase.id)]
+    assert (purchase.amount, purchase.points, purchase.status) == (
+        Decimal("45999.00"), 45, Status.RECORDED
+    )
+    assert entries[0].reference == "F-001" and entries[0].actor_id == 7
+    assert books(db, shop, member.id) == (45, 45, 45)
+    assert bonus.calls[0] == ("calculate_points", (member.id, 45))
+
+
+def test_plugin_lines_become_labelled_entries(shop, make_member, db, bonus):
+    member = make_member(shop)
+    items = [
+        Item(quantity=3, unit_price=Decimal("4500"), product_group="coffee", sku="CAF-1"),
+        Item(quantity=1, unit_price=Decimal("12000"), product_group="bakery"),
+    ]
+    with db(shop) as session:
+        purchase, entries = record_purchase(session, member, Decimal("25500"), actor=CASHIER,
+                                            items=items)
+        session.commit()
+    # 25 from the equivalence; the bonus gives 1 per 100 COP of coffee: 13,500 → 135
+    assert [(e.kind, e.points, e.label) for e in entries] == [
+        ("earn", 25, None), ("coffee_bonus", 135, "Coffee bonus (13500.00)"),
+    ]
+    assert purchase.points == 160
+    assert [(line.sku, line.product_group, line.quantity) for line in purchase.lines] == [
+        ("CAF-1", "coffee", 3), (None, "bakery", 1),
+    ]
+    assert ledger.kind_label("coffee_bonus", entries[1].label) == "Coffee bonus (13500.00)"
+    assert bonus.calls[-1] == ("purchase_recorded", (purchase.id, [25, 135]))
+    assert books(db, shop, member.id) == (160, 160, 160)
+
+
+def test_without_an_equivalence_only_plugins_earn(make_tenant, make_plan, make_member, db,
+                                                  bonus):
+    make_plan("bonus-only", {"bonus"})
+    tenant = make_tenant(plan="bonus-only")
+    member = make_member(tenant)
+    with db(tenant) as session:
+        plain, none = record_purchase(session, member, "9000", actor=CASHIER)
+        coffee, some = record_purchase(
+            session, member, "900", actor=CASHIER,
+            items=[Item(quantity=2, unit_price=Decimal("450"), product_group="coffee")],
+        )
+        session.commit()
+    assert (plain.points, none) == (0, [])
+    assert [(e.kind, e.points) for e in some] == [("coffee_bonus", 9)]
+    with db(tenant) as session:
+        assert spend(session, member.id, plain.created_at, coffee.created_at.replace(year=3000)) \
+            == Decimal("9900.00")
+
+
+def test_a_retry_by_key_or_by_reference_writes_nothing(shop, make_member, db, bonus):
+    member = make_member(shop)
+    with db(shop) as session:
+        first, _ = record_purchase(session, member, "10000", actor=CASHIER,
+                                   idempotency_key="till-1-0001")
+        by_ref, _ = record_purchase(session, member, "20000", actor=CASHIER, reference="F-9")
+        session.commit()
+    with db(shop) as session:
+        again, entries = record_purchase(session, member, "10000", actor=CASHIER,
+                                         idempotency_key="till-1-0001")
+        again_ref, _ = record_purchase(session, member, "20000", actor=CASHIER, reference="F-9")
+        session.commit()
+        count = session.scalar(select(func.count()).select_from(Purchase))
+    assert (again.id, again_ref.id) == (first.id, by_ref.id)
+    assert [e.points for e in entries] == [10]
+    assert count == 2
+    assert books(db, shop, member.id) == (30, 30, 30)
+
+
+def test_a_key_or_reference_reused_for_another_purchase_is_refused(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        record_purchase(session, member, "10000", actor=CASHIER, idempotency_key="k1")
+        record_purchase(session, member, "10000", actor=CASHIER, reference="F-1")
+        session.commit()
+    with db(shop) as session:
+        with pytest.raises(IdempotencyMismatch):
+            record_purchase(session, member, "11000", actor=CASHIER, idempotency_key="k1")
+        with pytest.raises(IdempotencyMismatch):
+            record_purchase(session, member, "11000", actor=CASHIER, reference="F-1")
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "10.001", "abc", "NaN", "Infinity",
+                                    10.5, True, "99999999999"])
+def test_bad_amounts_are_refused_and_nothing_is_written(shop, make_member, db, amount):
+    member = make_member(shop)
+    with db(shop) as session:
+        with pytest.raises(InvalidInput) as refused:
+            record_purchase(session, member, amount, actor=CASHIER)
+        assert "amount" in refused.value.fields
+        session.rollback()
+        assert session.scalar(select(func.count()).select_from(Purchase)) == 0
+
+
+@pytest.mark.parametrize("item", [
+    Item(quantity=0, unit_price=Decimal("1"), sku="A"),
+    Item(quantity=2.5, unit_price=Decimal("1"), sku="A"),
+    Item(quantity=1, unit_price=Decimal("-1"), sku="A"),
+    Item(quantity=1, unit_price=Decimal("1.001"), sku="A"),
+    Item(quantity=1, unit_price=Decimal("1")),
+    Item(quantity=1, unit_price=Decimal("1"), sku="X" * 65),
+])
+def test_bad_items_are_refused(shop, make_member, db, item):
+    member = make_member(shop)
+    with db(shop) as session, pytest.raises(InvalidInput) as refused:
+        record_purchase(session, member, "1000", actor=CASHIER, items=[item])
+    assert "items" in refused.value.fields
+
+
+def test_return_takes_the_points_back(shop, make_member, db, bonus):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, _ = record_purchase(
+            session, member, "5000", actor=CASHIER,
+            items=[Item(quantity=1, unit_price=Decimal("5000"), product_group="coffee")],
+        )
+        session.commit()
+    with db(shop) as session:
+        returned = return_purchase(session, get_purchase(session, purchase.id), actor=CASHIER)
+        session.commit()
+    assert (returned.status, returned.points_not_recovered) == (Status.RETURNED, 0)
+    assert bonus.calls[-1] == ("purchase_returned", (purchase.id, -55))
+    assert books(db, shop, member.id) == (0, 0, 0)
+    with db(shop) as session:
+        kinds = [e.kind for e in ledger.history(session, get_member(session, member.code))]
+        assert kinds == ["return", "coffee_bonus", "earn"]
+        assert spend(session, member.id, purchase.created_at,
+                     purchase.created_at.replace(year=3000)) == 0
+
+
+def test_return_after_spending_takes_what_is_left_and_records_the_rest(
+    shop, make_member, db, bonus
+):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, _ = record_purchase(session, member, "50000", actor=CASHIER)
+        ledger.redeem(session, member, 30, actor=CASHIER)
+        session.commit()
+    with db(shop) as session:
+        returned = return_purchase(session, get_purchase(session, purchase.id), actor=CASHIER)
+        session.commit()
+        again = return_purchase(session, get_purchase(session, purchase.id), actor=CASHIER)
+        session.commit()
+    assert returned.points_not_recovered == 30
+    assert again.returned_at == returned.returned_at
+    assert books(db, shop, member.id) == (0, 0, 0)
+    with db(shop) as session:
+        returns = session.scalars(select(Entry.points).where(Entry.kind == "return")).all()
+    assert returns == [-20]
+    assert [c for c in bonus.calls if c[0] == "purchase_returned"] == [
+        ("purchase_returned", (purchase.id, -20))
+    ]
+
+
+def test_return_of_a_fully_spent_purchase_writes_no_entry(shop, make_member, db, bonus):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, _ = record_purchase(session, member, "10000", actor=CASHIER)
+        ledger.redeem(session, member, 10, actor=CASHIER)
+        session.commit()
+    with db(shop) as session:
+        returned = return_purchase(session, get_purchase(session, purchase.id), actor=CASHIER)
+        session.commit()
+    assert (returned.status, returned.points_not_recovered) == (Status.RETURNED, 10)
+    assert bonus.calls[-1] == ("purchase_returned", (purchase.id, None))
+
+
+def test_a_plugin_that_refuses_undoes_the_whole_purchase(shop, make_member, db, bonus):
+    member = make_member(shop)
+    bonus.refuse = True
+    with db(shop) as session:
+        with pytest.raises(RuntimeError, match="refused by the bonus plugin"):
+            record_purchase(session, member, "10000", actor=CASHIER)
+        session.rollback()
+    with db(shop) as session:
+        assert session.scalar(select(func.count()).select_from(Purchase)) == 0
+    assert books(db, shop, member.id) == (0, 0, 0)
+
+
+def test_another_merchants_purchase_is_not_found(shop, make_tenant, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, _ = record_purchase(session, member, "10000", actor=CASHIER)
+        session.commit()
+    other = make_tenant()
+    with db(other) as session, pytest.raises(NotFound):
+        get_purchase(session, purchase.id)
+
+
+@pytest.mark.postgres
+def test_concurrent_retries_record_one_purchase(app, shop, make_member, sessions, bonus):
+    member = make_member(shop)
+
+    def work(_i):
+        with sessions(shop.id) as session:
+            purchase, _entries = record_purchase(
+                session, get_member(session, member.code), "12000", actor=CASHIER,
+                idempotency_key="pos-retry",
+            )
+            session.commit()
+            return purchase.id
+
+    results = run_together(app, 12, work)
+    assert unexpected_errors(results) == []
+    assert len({r[1] for r in results}) == 1
+    with sessions(shop.id) as session:
+        assert session.scalar(select(func.count()).select_from(Purchase)) == 1
+        assert ledger.audit_member(session, member.id) == (12, 12, 12)
+
+
+@pytest.mark.postgres
+def test_concurrent_returns_take_the_points_once(app, shop, make_member, sessions, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, _ = record_purchase(session, member, "40000", actor=CASHIER)
+        record_purchase(session, member, "60000", actor=CASHIER)
+        session.commit()
+
+    def work(_i):
+        with sessions(shop.id) as session:
+            return_purchase(session, get_purchase(session, purchase.id), actor=CASHIER)
+            session.commit()
+            return "returned"
+
+    results = run_together(app, 8, work)
+    assert unexpected_errors(results) == []
+    with sessions(shop.id) as session:
+        assert session.scalar(select(func.count()).where(Entry.kind == "return")) == 1
+        assert ledger.audit_member(session, member.id) == (60, 60, 60)
