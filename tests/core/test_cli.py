@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
@@ -10,6 +13,7 @@ from core.cli import main
 from core.db import platform_session
 from core.migrate import alembic_config, current_heads, script_heads
 from core.passwords import verify_password
+from core.program import get_program
 from core.staff import Role, StaffUser
 from tenants.models import Plan, Tenant
 
@@ -205,3 +209,34 @@ def test_plan_sync_adds_installed_plugins_to_their_declared_plans(premia, platfo
     assert result.exit_code == 0, result.output
     assert "notifications" in _plan_plugins(platform, "free")
     assert "notifications" in _plan_plugins(platform, "white-label")
+
+
+def test_settings_set_and_show_the_program(premia, make_tenant, db):
+    tenant = make_tenant(slug="cafe-settings")
+    done = premia("settings", "set", "cafe-settings", "program", "welcome_points=50",
+                  'points_per_amount={"amount": "1000", "points": 1}')
+    assert done.exit_code == 0, done.output
+    shown = premia("settings", "show", "cafe-settings", "program")
+    assert json.loads(shown.output)["welcome_points"] == 50
+    with db(tenant) as session:
+        program = get_program(session)
+    assert program["points_per_amount"] == {"amount": Decimal("1000"), "points": 1}
+
+
+def test_settings_set_refuses_bad_values_and_keeps_the_old_ones(premia, make_tenant, db):
+    tenant = make_tenant(slug="cafe-bad")
+    premia("settings", "set", "cafe-bad", "program", "welcome_points=10")
+    refused = premia("settings", "set", "cafe-bad", "program", "welcome_points=-3",
+                     "expiry_months=6")
+    assert refused.exit_code != 0 and "welcome_points" in refused.output
+    with db(tenant) as session:
+        program = get_program(session)
+    assert (program["welcome_points"], program["expiry_months"]) == (10, None)
+
+
+def test_settings_of_a_plugin_and_unknown_namespaces(premia, make_tenant):
+    make_tenant(slug="cafe-plugin")
+    done = premia("settings", "show", "cafe-plugin", "notifications")
+    assert done.exit_code == 0 and isinstance(json.loads(done.output), dict)
+    assert premia("settings", "show", "cafe-plugin", "nothing").exit_code != 0
+    assert premia("settings", "show", "no-such-shop", "program").exit_code != 0
