@@ -1,0 +1,27 @@
+"""Birthday points: a gift of points on each member's birthday, in the merchant's time zone.
+
+See `plugins.birthday.grants` for the rules (once per year, 29 February, catch-up).
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from core.plugins import PluginInfo, hookimpl
+from plugins.birthday import grants
+from plugins.birthday.settings import BirthdaySettings
+from worker.jobs import PeriodicJob
+
+PLUGIN = PluginInfo(
+    name="birthday",
+    title=_l("Birthday points"),
+    description=_l("Points for each customer on their birthday, once a year."),
+    plans=("white-label",),
+    settings_schema=BirthdaySettings,
+)
+
+
+@hookimpl
+def periodic_jobs() -> list[PeriodicJob]:
+    # Hourly: each tenant's local midnight falls on a different UTC hour.
+    return [PeriodicJob("birthday.tick", grants.tick, every=3600)]

@@ -1,0 +1,15 @@
+"""The merchant's birthday gift: how many points, and whether it is given at all."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from core.program import MAX_POINTS_PER_OPERATION
+
+
+class BirthdaySettings(ma.Schema):
+    enabled = ma.fields.Boolean(load_default=True)
+    points = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=1, max=MAX_POINTS_PER_OPERATION),
+        load_default=100,
+    )
