@@ -2,28 +2,39 @@
 
 An hourly tick looks for tenants whose local month has not been processed
 yet and queues one job each. The job expires the lots due by local midnight
-of the 1st (`ledger.expire_due`), records the run, and tells each member with
-points expiring during the new month. A period is processed once per tenant
-(a unique row), so the tick and the job are safe to run twice or after a crash.
+of the 1st (`ledger.expire_due`), records the run, and queues the warnings of
+the new month: jobs on the bulk queue, each telling the members of one range
+of ids (WARNING_PAGE members with points expiring) how many points expire
+during the month and when. A period is processed once per tenant (a unique
+row), so the tick and the job are safe to run twice or after a crash; a
+warning page run twice is told twice to the `notify` channels, which dedupe
+by member and `period` (the notifications plugin keys its e-mail on them).
+
+`upcoming_expiries` is what the panel and the customer show ahead of that.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import String, UniqueConstraint, func, select
+from sqlalchemy import ColumnElement, String, UniqueConstraint, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import ledger
 from core.customers import Membership
-from core.db import Base, TenantOwned, platform_session, utcnow
+from core.db import Base, TenantOwned, platform_session, session_tenant_id, utcnow
 from core.events import announce
 from core.platform import current_platform
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
+
+# Members told per warning job: one job's announcements stay a bounded batch.
+WARNING_PAGE = 1000
 
 
 class ExpiryRun(TenantOwned, Base):
@@ -41,6 +52,12 @@ def month_start(tenant: Tenant, now: datetime) -> datetime:
     """Midnight of the 1st of `now`'s month in the tenant's time zone (aware)."""
     local = now.astimezone(ZoneInfo(tenant.timezone))
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def period_start(tenant: Tenant, period: str) -> datetime:
+    """Midnight of the 1st of `period` ("2026-03") in the tenant's time zone (aware)."""
+    year, month = (int(part) for part in period.split("-"))
+    return datetime(year, month, 1, tzinfo=ZoneInfo(tenant.timezone))
 
 
 @platform_job()
@@ -79,26 +96,119 @@ def expire_month(session: Session, tenant: Tenant, now_iso: str) -> int:
         return 0
     if written:
         announce(session, "points_expired", entry_count=written)
-    _warn_expiring(session, start, start + relativedelta(months=1))
+    queue_warnings(session, tenant, period)
     return written
 
 
-def _warn_expiring(session: Session, start: datetime, end: datetime) -> None:
-    """Tell each member how many points expire before the next 1st."""
+# --- telling members ---------------------------------------------------------
+
+
+def _expiring_in(tenant_id: int, start: datetime) -> ColumnElement[bool]:
+    """Lots with points that the run on the 1st after `start`'s month will expire
+    (and not the run at `start` itself, which took those due by `start`)."""
     lot = ledger.Lot
+    return and_(lot.tenant_id == tenant_id, lot.remaining > 0,
+                lot.expires_at > start, lot.expires_at <= start + relativedelta(months=1))
+
+
+def _anyone_listens(session: Session, tenant: Tenant) -> bool:
+    plugins = current_platform().plugins
+    _tenant, active = plugins.audience(session, tenant.id)
+    return any(impl.plugin_name in active for impl in plugins.pm.hook.notify.get_hookimpls())
+
+
+def queue_warnings(session: Session, tenant: Tenant, period: str) -> int:
+    """Queue, for after commit, the jobs warning the members with points expiring
+    during `period`: one per WARNING_PAGE such members, by ranges of member ids.
+
+    One set-based query numbers the members and keeps the first id of each page;
+    the ranges cover every id (the first from nothing, the last to nothing), so a
+    member who comes to have points expiring before their page runs (a refund into
+    an old lot) is told too. Returns the number of jobs queued (none when no
+    plugin listens to `notify`).
+    """
+    if not _anyone_listens(session, tenant):
+        return 0
+    lot = ledger.Lot
+    numbered = (
+        select(lot.member_id, func.row_number().over(order_by=lot.member_id).label("n"))
+        .where(_expiring_in(tenant.id, period_start(tenant, period)))
+        .group_by(lot.member_id)
+        .subquery()
+    )
+    firsts = session.scalars(
+        select(numbered.c.member_id)
+        .where((numbered.c.n - 1) % WARNING_PAGE == 0)
+        .order_by(numbered.c.member_id)
+    ).all()
+    if not firsts:
+        return 0
+    bounds: list[int | None] = [None, *firsts[1:], None]
+    for first_id, before_id in pairwise(bounds):
+        enqueue(session, warn_expiring, tenant.id, period, first_id, before_id)
+    return len(firsts)
+
+
+@tenant_job(queue="bulk")
+def warn_expiring(session: Session, tenant: Tenant, period: str, first_id: int | None,
+                  before_id: int | None) -> int:
+    """Tell each member with id in [first_id, before_id) (None: unbounded) how many
+    points expire during `period` and the first date (in the tenant's zone), through
+    the `notify` hook. Returns the number of members told."""
+    start = period_start(tenant, period)
+    lot = ledger.Lot
+    in_page = _expiring_in(tenant.id, start)
+    if first_id is not None:
+        in_page = and_(in_page, lot.member_id >= first_id)
+    if before_id is not None:
+        in_page = and_(in_page, lot.member_id < before_id)
     expiring = (
         select(lot.member_id, func.sum(lot.remaining).label("points"),
                func.min(lot.expires_at).label("first"))
-        .where(lot.remaining > 0, lot.expires_at > start, lot.expires_at <= end)
+        .where(in_page)
         .group_by(lot.member_id)
         .subquery()
     )
     rows = session.execute(
         select(Membership, expiring.c.points, expiring.c.first)
         .join(expiring, expiring.c.member_id == Membership.id)
+        .order_by(Membership.id)
     ).all()
+    zone = ZoneInfo(tenant.timezone)
     for member, points, first_expiry in rows:
         announce(
             session, "notify", member=member, topic="points_expiring",
-            context={"points": int(points), "expires_at": first_expiry.isoformat()},
+            context={"points": int(points), "expires_at": first_expiry.astimezone(zone).isoformat(),
+                     "period": period},
         )
+    return len(rows)
+
+
+# --- what members see ahead ------------------------------------------------
+
+
+def upcoming_expiries(session: Session, member: Membership, *,
+                      months: int = 3) -> list[tuple[date, int]]:
+    """The member's unused points that the next `months` monthly runs will expire,
+    as (local date of expiry, points), soonest first, one row per date.
+
+    Dates are the lots' own expiry in the tenant's time zone (what the warning
+    e-mail says), not the 1st on which the run takes them: with `months=3` on
+    10 March, everything expiring up to midnight starting 1 June. Points whose
+    date has passed but that this month's run has not taken yet are included,
+    with their (past) date: they are still in the balance, and will go.
+    """
+    tenant = session.get(Tenant, session_tenant_id(session))
+    zone = ZoneInfo(tenant.timezone)
+    horizon = month_start(tenant, utcnow()) + relativedelta(months=months)
+    lot = ledger.Lot
+    rows = session.execute(
+        select(lot.expires_at, lot.remaining)
+        .where(lot.member_id == member.id, lot.remaining > 0,
+               lot.expires_at.is_not(None), lot.expires_at <= horizon)
+        .order_by(lot.expires_at)
+    )
+    by_date: dict[date, int] = defaultdict(int)  # insertion order: soonest first
+    for expires_at, remaining in rows:
+        by_date[expires_at.astimezone(zone).date()] += remaining
+    return list(by_date.items())

@@ -40,5 +40,7 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
 @hookimpl
 def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
     if topic == "points_expiring":
-        key = f"points_expiring:{member.id}:{context['expires_at'][:7]}"
+        # One warning per member and month, however often the warning job runs.
+        period = context.get("period") or context["expires_at"][:7]
+        key = f"points_expiring:{member.id}:{period}"
         enqueue(None, jobs.mail_member, tenant.id, member.id, "points_expiring", key, context)

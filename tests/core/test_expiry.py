@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.header import decode_header, make_header
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from core import expiry, ledger
 from core.actors import Actor
+from core.customers import Membership
 from core.db import clock_at
 from core.expiry import ExpiryRun, month_start
 from core.program import update_program
@@ -20,6 +21,7 @@ from core.settings import save_settings
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings
 from tenants.models import Tenant
+from tests.core import recorder_plugin
 
 STAFF = Actor.staff(1)
 SECOND = timedelta(seconds=1)
@@ -311,3 +313,174 @@ def test_members_are_not_told_when_the_merchant_turned_it_off(make_tenant, make_
     with db(tenant) as session:
         templates = session.scalars(select(Delivery.template)).all()
     assert sorted(templates) == ["points_received", "welcome"]  # no warning
+
+
+def test_a_warning_job_run_again_tells_no_one_twice(make_tenant, make_member, db, smtp_server):
+    tenant = _shop(make_tenant, db)
+    ana = make_member(tenant, email="ana@mail.example")
+    _earn_lot_expiring(db, tenant, ana, 45, MARCH["America/Bogota"] + timedelta(days=14))
+    smtp_server.handler.messages.clear()
+    assert expiry.tick(utc(2026, 3, 1, 5, 30)) == [tenant.id]
+    smtp_server.handler.wait_for(1)
+
+    assert expiry.warn_expiring(tenant.id, "2026-03", None, None) == 1  # rq retries a page
+
+    assert len(smtp_server.handler.messages) == 1
+    with db(tenant) as session:
+        keys = session.scalars(select(Delivery.key).where(
+            Delivery.template == "points_expiring")).all()
+    assert keys == [f"points_expiring:{ana.id}:2026-03"]
+
+
+def test_points_expiring_at_the_next_midnight_do_not_silence_next_months_warning(
+        make_tenant, make_member, db, smtp_server):
+    """A lot expiring at 00:00 on 1 April is March's (the April run takes it); the
+    warning of April, about another lot, is a different message."""
+    tenant = _shop(make_tenant, db)
+    april = utc(2026, 4, 1, 5)  # midnight starting 1 April in Bogotá
+    ana = make_member(tenant, email="ana@mail.example")
+    _earn_lot_expiring(db, tenant, ana, 45, april)
+    _earn_lot_expiring(db, tenant, ana, 60, april + timedelta(days=19))
+    smtp_server.handler.messages.clear()
+
+    assert expiry.tick(utc(2026, 3, 1, 5, 30)) == [tenant.id]
+    (march_mail,) = smtp_server.handler.wait_for(1)
+    assert expiry.tick(utc(2026, 4, 1, 5, 30)) == [tenant.id]
+    (_march, april_mail) = smtp_server.handler.wait_for(2)
+
+    assert re.search(r"\b45\b", _text(march_mail)) and "1 de abril" in _text(march_mail)
+    assert re.search(r"\b60\b", _text(april_mail)) and "20 de abril" in _text(april_mail)
+    with db(tenant) as session:
+        keys = session.scalars(select(Delivery.key).where(
+            Delivery.template == "points_expiring").order_by(Delivery.id)).all()
+    assert keys == [f"points_expiring:{ana.id}:2026-03", f"points_expiring:{ana.id}:2026-04"]
+
+
+# --- warnings in pages ---------------------------------------------------
+
+
+@pytest.fixture
+def app(make_app):
+    """The usual app, with the recorder plugin (it hears `notify`) installed too."""
+    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture
+def recorded(platform, monkeypatch):
+    """Record the jobs queued (name, args) and the `notify` calls, in order."""
+    recorder_plugin.calls.clear()
+    jobs: list[tuple[str, tuple]] = []
+    runner = platform.jobs
+    real = runner.enqueue
+
+    def enqueue(job, *args):
+        jobs.append((job.__name__, args))
+        return real(job, *args)
+
+    monkeypatch.setattr(runner, "enqueue", enqueue)
+    yield jobs
+    recorder_plugin.calls.clear()
+
+
+def _notified():
+    return [(member_id, context) for _slug, (topic, member_id, context)
+            in recorder_plugin.hooks("notify") if topic == "points_expiring"]
+
+
+def test_warnings_are_queued_in_pages_covering_every_member_id(make_plan, make_tenant,
+                                                               make_member, db, recorded,
+                                                               monkeypatch):
+    monkeypatch.setattr(expiry, "WARNING_PAGE", 2)
+    make_plan("recording", {"recorder"})
+    tenant = _shop(make_tenant, db, plan="recording")
+    march, april = MARCH["America/Bogota"], utc(2026, 4, 1, 5)
+    members = [make_member(tenant) for _ in range(6)]
+    m1, m2, m3, m4, m5, m6 = (m.id for m in members)
+    _earn_lot_expiring(db, tenant, members[0], 45, march + timedelta(days=14))
+    _earn_lot_expiring(db, tenant, members[0], 10, march + timedelta(days=19))
+    _earn_lot_expiring(db, tenant, members[0], 300, april + timedelta(days=9))  # April's
+    _earn_lot_expiring(db, tenant, members[1], 80, april + MINUTE)  # April's: not told
+    _earn_lot_expiring(db, tenant, members[2], 5, april - timedelta(hours=1))  # 31 Mar, 23:00
+    _earn_lot_expiring(db, tenant, members[3], 7, april)  # taken by the April run: told now
+    _earn_lot_expiring(db, tenant, members[4], 70, march)  # taken by this run: not told
+    _earn_lot_expiring(db, tenant, members[5], 20, march + timedelta(days=1))
+    recorded.clear()
+
+    assert expiry.tick(utc(2026, 3, 1, 5, 30)) == [tenant.id]
+
+    pages = [args for name, args in recorded if name == "warn_expiring"]
+    # Told: m1, m3, m4, m6; pages of two start at m1 and m4, from and to nothing.
+    assert pages == [(tenant.id, "2026-03", None, m4), (tenant.id, "2026-03", m4, None)]
+    assert _notified() == [
+        (m1, {"points": 55, "expires_at": "2026-03-15T00:00:00-05:00", "period": "2026-03"}),
+        (m3, {"points": 5, "expires_at": "2026-03-31T23:00:00-05:00", "period": "2026-03"}),
+        (m4, {"points": 7, "expires_at": "2026-04-01T00:00:00-05:00", "period": "2026-03"}),
+        (m6, {"points": 20, "expires_at": "2026-03-02T00:00:00-05:00", "period": "2026-03"}),
+    ]
+    assert m2 not in dict(_notified()) and m5 not in dict(_notified())
+
+    recorder_plugin.calls.clear()
+    assert expiry.warn_expiring(tenant.id, "2026-03", m4, None) == 2  # one page, retried
+    assert [member_id for member_id, _c in _notified()] == [m4, m6]
+
+
+def test_no_warning_jobs_when_nothing_expires_or_no_one_listens(make_plan, make_tenant,
+                                                                make_member, db, recorded,
+                                                                bare_plan):
+    make_plan("recording", {"recorder"})
+    quiet = _shop(make_tenant, db, plan="recording")
+    _earn_lot_expiring(db, quiet, make_member(quiet), 30, utc(2026, 5, 1, 5))  # May
+    deaf = _shop(make_tenant, db, plan="bare")  # no plugin hears `notify`
+    _earn_lot_expiring(db, deaf, make_member(deaf), 30, MARCH["America/Bogota"] + MINUTE)
+    recorded.clear()
+
+    assert sorted(expiry.tick(utc(2026, 3, 1, 5, 30))) == sorted([quiet.id, deaf.id])
+
+    assert [name for name, _args in recorded] == ["expire_month", "expire_month"]
+    assert _notified() == []
+
+
+# --- upcoming expiries ---------------------------------------------------
+
+
+def test_upcoming_expiries_by_local_date_for_the_next_three_runs(make_tenant, make_member, db,
+                                                                 bare_plan):
+    tenant = _shop(make_tenant, db, plan="bare")
+    april, june = utc(2026, 4, 1, 5), utc(2026, 6, 1, 5)  # local midnights
+    ana, ben = make_member(tenant), make_member(tenant)
+    _earn_lot_expiring(db, tenant, ana, 10, utc(2026, 3, 5, 15))  # passed, not taken yet
+    _earn_lot_expiring(db, tenant, ana, 40, utc(2026, 3, 20, 17))  # 20 March, 12:00
+    _earn_lot_expiring(db, tenant, ana, 25, utc(2026, 3, 21, 4, 30))  # 20 March, 23:30 local
+    _earn_lot_expiring(db, tenant, ana, 12, utc(2026, 3, 21, 6))  # 21 March, 01:00 local
+    _earn_lot_expiring(db, tenant, ana, 30, april + timedelta(days=9))
+    _earn_lot_expiring(db, tenant, ana, 8, june)  # the June run takes it
+    _earn_lot_expiring(db, tenant, ana, 99, june + MINUTE)  # the July run's
+    _earn_lot_expiring(db, tenant, ben, 500, utc(2026, 3, 20, 17))
+    with clock_at(utc(2026, 3, 1)), db(tenant) as session:
+        ledger.redeem(session, session.get(Membership, ana.id), points=4, actor=STAFF)
+        update_program(session, {"expiry_months": None})
+        session.commit()
+    with clock_at(utc(2026, 3, 2)), db(tenant) as session:
+        ledger.earn(session, session.get(Membership, ana.id), points=1000, actor=STAFF)
+        session.commit()  # never expires
+
+    with clock_at(utc(2026, 3, 10, 15)), db(tenant) as session:
+        member = session.get(Membership, ana.id)
+        assert expiry.upcoming_expiries(session, member) == [
+            (date(2026, 3, 5), 6),  # 4 of its 10 were redeemed, soonest first
+            (date(2026, 3, 20), 65),
+            (date(2026, 3, 21), 12),
+            (date(2026, 4, 10), 30),
+            (date(2026, 6, 1), 8),
+        ]
+        assert expiry.upcoming_expiries(session, member, months=1) == [
+            (date(2026, 3, 5), 6), (date(2026, 3, 20), 65), (date(2026, 3, 21), 12)]
+    # On 31 March at 23:59 in Bogotá it is still March; a minute later, April.
+    with clock_at(april - MINUTE), db(tenant) as session:
+        assert expiry.upcoming_expiries(session, session.get(Membership, ana.id),
+                                        months=1)[-1] == (date(2026, 3, 21), 12)
+    with clock_at(april), db(tenant) as session:
+        assert expiry.upcoming_expiries(session, session.get(Membership, ana.id),
+                                        months=1)[-1] == (date(2026, 4, 10), 30)
