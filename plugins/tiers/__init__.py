@@ -1,0 +1,23 @@
+"""Tiers: levels such as Plata (×1) and Oro (×1.2) with a points multiplier,
+reached by spend within a month or a rolling window; see services.py."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from core.plugins import PluginInfo
+from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
+    calculate_points,
+    periodic_jobs,
+    purchase_recorded,
+    purchase_returned,
+)
+from plugins.tiers.settings import TierSettings
+
+PLUGIN = PluginInfo(
+    name="tiers",
+    title=_l("Tiers"),
+    description=_l("Levels with a points multiplier that members reach by spending."),
+    plans=("white-label",),
+    settings_schema=TierSettings,
+)
