@@ -91,6 +91,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.register_error_handler(PremiaError, handle_premia_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    plugins.pm.hook.startup(app=app)  # a plugin that cannot start stops the app
     app.wsgi_app = DomainMiddleware(app.wsgi_app, app)  # type: ignore[method-assign]
     if app.config["PREMIA_PROXIES"]:  # client address and host as the proxy saw them
         hops = app.config["PREMIA_PROXIES"]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     String,
     UniqueConstraint,
+    func,
     or_,
     select,
 )
@@ -92,7 +93,10 @@ class Membership(TenantOwned, Base):
 def fold(text: str) -> str:
     """Lower-case without accents: "Núñez" and "nunez" fold alike."""
     decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # Control characters (NUL above all: PostgreSQL refuses it in text) never match.
+    return "".join(
+        c for c in decomposed if not unicodedata.combining(c) and c.isprintable()
+    ).casefold()
 
 
 def new_code() -> str:
@@ -192,7 +196,10 @@ def _check_not_taken(session: Session, customer: Customer, document_id: str | No
 
 
 def get_member(session: Session, code: str) -> Membership:
-    member = session.scalar(select(Membership).where(Membership.code == normalize_code(code)))
+    code = normalize_code(code)
+    member = None
+    if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
+        member = session.scalar(select(Membership).where(Membership.code == code))
     if member is None:
         raise NotFound(_l("No customer with this code."))
     return member
@@ -201,18 +208,27 @@ def get_member(session: Session, code: str) -> Membership:
 def find_members(
     session: Session, query: str, *, limit: int = 50, offset: int = 0
 ) -> list[Membership]:
-    """Members matching a code, document, e-mail or name, accent- and case-insensitively."""
-    stmt = select(Membership).order_by(Membership.created_at.desc(), Membership.id.desc())
-    for word in fold(query).split():
-        if not word:
-            continue
+    """Members matching a code, document, e-mail or name, accent- and case-insensitively,
+    newest first."""
+    stmt = _matching(select(Membership), query)
+    stmt = stmt.order_by(Membership.created_at.desc(), Membership.id.desc())
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+def count_members(session: Session, query: str = "") -> int:
+    """How many members `find_members` would find without a limit."""
+    return session.scalar(_matching(select(func.count(Membership.id)), query))
+
+
+def _matching(stmt: Any, query: str) -> Any:
+    for word in fold(query or "").split():
         stmt = stmt.where(
             or_(
                 Membership.code == word.upper(),
                 Membership.search_text.contains(word, autoescape=True),
             )
         )
-    return list(session.scalars(stmt.limit(limit).offset(offset)))
+    return stmt
 
 
 def update_search_text(member: Membership) -> None:

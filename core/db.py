@@ -212,6 +212,15 @@ def scope(session: Session, tenant_id: int | str) -> None:
     session.info["tenant_id"] = tenant_id
 
 
+def credential_lookup(session: Session, statement: Any) -> Any:
+    """Run the one statement that finds whose a credential is (an API token by its
+    hash), in a session with no tenant yet. The caller then scopes the session to
+    the tenant found (`scope`), and everything after is filtered as usual."""
+    if session.info.get("tenant_id") is not None:
+        raise TenancyError("a credential is looked up before the session has a tenant")
+    return session.execute(statement, execution_options={"credential_lookup": True})
+
+
 def session_tenant_id(session: Session) -> int:
     """The tenant a tenant session is scoped to; raises for any other session."""
     tenant_id = session.info.get("tenant_id")
@@ -236,6 +245,8 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if tenant_id is None:
+        if state.execution_options.get("credential_lookup"):
+            return  # see credential_lookup()
         if _touches_tenant_data(state):
             raise TenancyError("tenant-owned data queried in a session with no tenant")
         return

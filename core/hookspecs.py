@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from flask import Blueprint
+    from flask import Blueprint, Flask
     from sqlalchemy.orm import Session
 
     from core.customers import Membership
@@ -36,6 +36,17 @@ def blueprints() -> list[Blueprint]:
 
     Blueprint names must start with the plugin's name. Every request to them
     answers 404 unless the plugin is active for the request's tenant.
+    """
+
+
+@hookspec
+def startup(app: Flask) -> None:
+    """At start-up: the app is built; a plugin may add what is app-wide rather than
+    per tenant: routes outside the tenant's path (the POS API at `/api/`, which
+    knows its tenant from the token), CLI commands (`app.cli`), extensions.
+
+    Runs for every installed plugin; requests must check themselves that the
+    plugin is active for their tenant.
     """
 
 

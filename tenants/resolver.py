@@ -57,7 +57,8 @@ class DomainMiddleware:
         self.wsgi_app = wsgi_app
         self.app = app
 
-    SHARED_PATHS = ("/healthz", "/static/", "/themes/")
+    # Served whatever the host: the API knows its tenant from the token.
+    SHARED_PATHS = ("/healthz", "/static/", "/themes/", "/api/")
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()

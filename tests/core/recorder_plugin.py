@@ -55,6 +55,12 @@ def blueprints() -> list[Blueprint]:
     return [bp]
 
 
+@hookimpl
+def startup(app) -> None:
+    # App-wide, outside any tenant's path (as the POS API is).
+    app.add_url_rule("/recorder-ping", "recorder_ping", lambda: "pong")
+
+
 def hooks(name: str) -> list[tuple[str, Any]]:
     """The calls of one hook, as (tenant slug, detail)."""
     return [(slug, detail) for hook, slug, detail in calls if hook == name]

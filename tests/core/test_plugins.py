@@ -422,7 +422,7 @@ def _host_with_table(monkeypatch, module_name, model_module, table):
     # A declarative base of its own keeps the throwaway model out of the app's metadata.
     scratch = type("ScratchBase", (DeclarativeBase,), {})
     monkeypatch.setattr(core.plugins, "Base", scratch)
-    type("Model", (scratch,), {
+    model = type("Model", (scratch,), {
         "__module__": model_module,
         "__tablename__": table,
         "id": mapped_column(primary_key=True),
@@ -430,6 +430,7 @@ def _host_with_table(monkeypatch, module_name, model_module, table):
     })
     module = types.ModuleType(module_name)
     module.PLUGIN = PluginInfo(name="gifts", title="Gifts")
+    module.Model = model  # held, as a real plugin holds its models: the registry's refs are weak
     host = PluginHost()
     host.register(module)
     return host
@@ -494,3 +495,8 @@ def test_plugin_settings_come_from_its_schema_with_defaults(make_tenant, db, pla
     with db(tenant) as session:
         saved = platform.plugins.settings(session, "notifications")
         assert (saved["on_points"], saved["on_member_created"]) == (False, True)
+
+
+def test_startup_lets_a_plugin_add_app_wide_routes(client):
+    answer = client.get("/recorder-ping")
+    assert (answer.status_code, answer.get_data(as_text=True)) == (200, "pong")

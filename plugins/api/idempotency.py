@@ -1,0 +1,80 @@
+"""`Idempotency-Key`: a retried POST gets the first answer and writes nothing.
+
+The first successful answer is stored in the same transaction as the work it
+describes. A retry finds it before doing anything. Two copies racing each other
+both reach the services, whose own idempotency (the same key, handed down)
+makes the second a replay of the first; the second then fails to store its
+copy of the answer, and answers the stored one instead. Failed requests are
+not stored: they wrote nothing, so a retry simply runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.errors import IdempotencyMismatch, InvalidInput
+from plugins.api.models import IdempotentResponse
+
+HEADER = "Idempotency-Key"
+KEEP = timedelta(hours=48)  # promised: at least 24 hours
+
+
+def request_key() -> str | None:
+    """The request's key, validated; None for requests without one or not a POST."""
+    if request.method != "POST":
+        return None
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > 180 or not key.isprintable():
+        raise InvalidInput(**{HEADER: _l("The idempotency key must have 1 to 180 characters.")})
+    return key
+
+
+def fingerprint() -> str:
+    body = request.get_json(silent=True)
+    canonical = (
+        json.dumps(body, sort_keys=True, separators=(",", ":"))
+        if body is not None else request.get_data().decode("utf-8", "replace")
+    )
+    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
+
+
+def stored(session: Session, key: str) -> IdempotentResponse | None:
+    found = session.scalar(select(IdempotentResponse).where(IdempotentResponse.key == key))
+    if found is not None and found.fingerprint != g.api_fingerprint:
+        raise IdempotencyMismatch(
+            _l("This Idempotency-Key was used for another request; use a new key.")
+        )
+    return found
+
+
+def replay(answer: IdempotentResponse) -> Response:
+    response = jsonify(answer.body)  # byte for byte what the first request answered
+    response.status_code = answer.status
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def remember(session: Session, key: str, response: Response) -> None:
+    session.add(IdempotentResponse(
+        key=key, fingerprint=g.api_fingerprint, status=response.status_code,
+        body=response.get_json(),
+    ))
+
+
+def forget_old(session: Session, now: Any = None) -> int:
+    """Drop answers older than KEEP (a periodic job, across tenants)."""
+    cutoff = (now or utcnow()) - KEEP
+    return session.execute(
+        delete(IdempotentResponse).where(IdempotentResponse.created_at < cutoff)
+    ).rowcount

@@ -1,0 +1,57 @@
+"""The API's own tables: tokens, and the answers kept for idempotent retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, TenantOwned, tenant_key, utcnow
+
+
+class ApiToken(TenantOwned, Base):
+    """A secret a POS or ERP presents as `Authorization: Bearer <token>`.
+
+    Only the SHA-256 of the token is stored (a token is 190 random bits, so a
+    slow password hash would add nothing but latency to every request); the
+    first characters are kept to tell tokens apart in lists."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        tenant_key(),
+        UniqueConstraint("tenant_id", "token_hash"),
+        # Looked up by hash before the tenant is known (190 random bits never collide).
+        Index("ix_api_tokens_token_hash", "token_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(400))  # space-separated
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+class IdempotentResponse(TenantOwned, Base):
+    """The first answer to a request carrying an `Idempotency-Key`, replayed to retries."""
+
+    __tablename__ = "api_idempotent_responses"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        Index("ix_api_idempotent_responses_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # method, path and body
+    status: Mapped[int]
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

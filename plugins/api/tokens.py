@@ -1,0 +1,125 @@
+"""API tokens: created by the merchant, stored as a hash, scoped, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session
+
+from core.db import credential_lookup, utcnow
+from core.errors import InvalidInput, NotFound
+from plugins.api.models import ApiToken
+from tenants.models import PlanPlugin, Tenant, TenantPlugin
+
+PREFIX = "prm_"
+# Reads (program, customers, rewards, entries) need no scope: a POS always needs them.
+SCOPES = {
+    "customers:write": _l("Create customers"),
+    "points:write": _l("Give points"),
+    "redemptions:write": _l("Redeem rewards, confirm and cancel redemptions"),
+    "rewards:write": _l("Create and change rewards"),
+    "program:write": _l("Change the program settings"),
+}
+DEFAULT_SCOPES = ("customers:write", "points:write", "redemptions:write")
+LAST_USED_PRECISION = timedelta(minutes=1)  # at most one UPDATE per token and minute
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who is calling: the token and its tenant, and whether the tenant has the API on."""
+
+    token: ApiToken
+    tenant: Tenant
+    api_active: bool
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """'all', a comma-separated list, or a list of scope names."""
+    if value is None:
+        return list(DEFAULT_SCOPES)
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [n.strip() for n in names if n.strip()]
+    if names == ["all"]:
+        return sorted(SCOPES)
+    unknown = [n for n in names if n not in SCOPES]
+    if unknown or not names:
+        raise InvalidInput(scopes=_l("Unknown scope. Known scopes: %(scopes)s.",
+                                     scopes=", ".join(sorted(SCOPES))))
+    return sorted(set(names))
+
+
+def create_token(
+    session: Session, *, name: str, scopes: list[str] | None = None,
+    created_by: str | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for the session's tenant; returns the row and the secret, shown once."""
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise InvalidInput(name=_l("Give the token a name of up to 120 characters."))
+    scopes = parse_scopes(scopes)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name, prefix=secret[:12], token_hash=hash_token(secret), scopes=" ".join(scopes),
+        created_by=created_by,
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+    if token is None:
+        raise NotFound(token=_l("There is no such token."))
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return token
+
+
+def authenticate(session: Session, secret: str) -> Credential | None:
+    """The live token with this secret, in one statement, in a session with no tenant yet.
+
+    Also answers whether the tenant's plan allows the API and the merchant has
+    not switched it off, so a request costs a single round trip to know all that."""
+    if not secret.startswith(PREFIX) or len(secret) > 100:
+        return None
+    allowed = exists().where(
+        PlanPlugin.plan_id == Tenant.plan_id, PlanPlugin.plugin == "api"
+    )
+    switched_off = exists().where(
+        TenantPlugin.tenant_id == Tenant.id, TenantPlugin.plugin == "api",
+        TenantPlugin.enabled.is_(False),
+    )
+    row = credential_lookup(
+        session,
+        select(ApiToken, Tenant, and_(allowed, ~switched_off))
+        .join(Tenant, Tenant.id == ApiToken.tenant_id)
+        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None)),
+    ).first()
+    if row is None:
+        return None
+    return Credential(token=row[0], tenant=row[1], api_active=bool(row[2]))
+
+
+def touch(session: Session, token: ApiToken, now: datetime | None = None) -> None:
+    """Record that the token was used, at most once a minute (no write per request)."""
+    now = now or utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        session.execute(
+            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
