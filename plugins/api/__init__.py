@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 from core.db import platform_session
 from core.platform import current_platform
 from core.plugins import PluginInfo, hookimpl
-from plugins.api import access, cli, idempotency
+from plugins.api import access, cli, idempotency, panel
 from plugins.api.views import blp
 from worker.jobs import PeriodicJob, platform_job
 
@@ -89,6 +89,11 @@ def startup(app: Any) -> None:
     @app.get(DOCS_ASSETS + "<path:filename>", endpoint="api_docs_assets")
     def docs_assets(filename: str) -> Any:
         return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+
+@hookimpl
+def blueprints() -> list[Any]:
+    return [panel.make_blueprint()]  # a new one per app: the panel's API page
 
 
 @platform_job(queue="bulk")
