@@ -19,6 +19,8 @@ from core.db import make_engine, make_sessionmaker
 from core.errors import PremiaError
 from core.i18n import init_babel
 from core.ledger import kind_label
+from core.panel import access as panel_access
+from core.panel import menu as panel_menu
 from core.platform import Platform
 from core.plugins import ALWAYS_ACTIVE, PluginHost
 from core.web import bp as platform_bp
@@ -66,11 +68,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         [info.templates_path for info in plugins.infos.values() if info.templates_path]
     )
     app.jinja_env.globals["entry_kind_label"] = kind_label
+    app.jinja_env.globals["panel_menu"] = panel_menu.items
+    app.jinja_env.globals["can"] = panel_access.can
     app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
 
     site = make_site()
     site.register_blueprint(auth.bp)
-    site.register_blueprint(panel.bp)
+    for blueprint in panel.blueprints():
+        site.register_blueprint(blueprint)
     for _owner, blueprint in plugins.blueprints():
         site.register_blueprint(blueprint)
     app.register_blueprint(platform_bp)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from core.customers import Membership
     from core.ledger import Entry
+    from core.panel.menu import MenuItem
     from core.purchases import PointsLine, Purchase
     from core.rewards import Redemption
     from tenants.models import Tenant
@@ -119,3 +120,13 @@ def purchase_returned(
 ) -> None:
     """In the return's transaction: a purchase was returned and `entry` (None when
     nothing could be taken back) took its points back out; undo the plugin's own records."""
+
+
+@hookspec
+def panel_menu(tenant: Tenant) -> list[MenuItem]:
+    """While a panel page renders: the plugin's entries in the panel's menu.
+
+    Return `core.panel.menu.MenuItem(endpoint, label, roles=…, order=…)` items
+    pointing at the plugin's own blueprint; entries a user's role may not open
+    are hidden (the plugin's views must still check the role themselves).
+    """

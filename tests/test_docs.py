@@ -33,6 +33,7 @@ def test_every_hook_is_documented_and_typed(hook):
     assert function.__doc__.split(":")[0] in {
         "At start-up", "After commit",
         "In the purchase's transaction", "In the return's transaction",
+        "While a panel page renders",
     }, hook
     assert inspect.signature(function).return_annotation != inspect.Signature.empty
 

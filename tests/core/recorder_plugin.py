@@ -64,3 +64,10 @@ def startup(app) -> None:
 def hooks(name: str) -> list[tuple[str, Any]]:
     """The calls of one hook, as (tenant slug, detail)."""
     return [(slug, detail) for hook, slug, detail in calls if hook == name]
+
+
+@hookimpl
+def panel_menu(tenant):
+    from core.panel.menu import MenuItem
+
+    return [MenuItem("t.recorder.page", f"Recorder of {tenant.slug}", order=900)]

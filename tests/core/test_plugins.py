@@ -500,3 +500,15 @@ def test_plugin_settings_come_from_its_schema_with_defaults(make_tenant, db, pla
 def test_startup_lets_a_plugin_add_app_wide_routes(client):
     answer = client.get("/recorder-ping")
     assert (answer.status_code, answer.get_data(as_text=True)) == (200, "pong")
+
+
+def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
+    from core.staff import Role, StaffUser
+    from tests.core.weblogin import post_login
+    from tests.factories import PASSWORD
+
+    with db(shop) as session:
+        email = session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()
+    post_login(client, shop.slug, email, PASSWORD)
+    page = client.get(f"/t/{shop.slug}/panel/").get_data(as_text=True)
+    assert f"Recorder of {shop.slug}" in page and f"/t/{shop.slug}/recorder/" in page

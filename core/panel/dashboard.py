@@ -1,24 +1,31 @@
-"""The merchant's panel landing page (Inicio) with the program's figures."""
+"""Inicio: the panel's landing page with the program's figures."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, g, render_template
-from flask_login import login_required
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from core.customers import Membership
 from core.ledger import Entry, Kind
+from core.panel import menu
+from core.panel.access import staff_required
 from core.rewards import Redemption, Reward, Status
 from core.web import db
 
-bp = Blueprint("panel", __name__, url_prefix="/panel")
+menu.register(menu.MenuItem("t.panel.home", _l("Home"), order=10))
 
 
-@bp.get("/")
-@login_required
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("panel", __name__, url_prefix="/panel")
+    bp.get("/")(home)
+    return bp
+
+
+@staff_required()
 def home() -> Any:
     session = db()
     issued, redeemed = session.execute(

@@ -1,0 +1,18 @@
+"""The merchant's panel: one module per menu entry, each a blueprint under
+`/t/<slug>/panel/`, rendered with the tenant's theme.
+
+`menu.py` holds the menu (core entries and plugins' through the `panel_menu`
+hook) and `access.py` who may open what. A screen module declares its
+blueprint and its menu entry; `blueprints()` lists them for the app.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from core.panel import dashboard
+
+
+def blueprints() -> list[Blueprint]:
+    """Every screen's blueprint (new ones per app: blueprints nest per app)."""
+    return [dashboard.make_blueprint()]
