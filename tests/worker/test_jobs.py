@@ -343,10 +343,11 @@ def test_periodic_expiry_runs_once_through_rq(rq_app, make_app, redis_url):
     """Two worker processes schedule the core's expiry; one run per tenant results."""
     other_process = make_app(PREMIA_REDIS_URL=redis_url)
     runners = [a.extensions["premia"].jobs for a in (rq_app, other_process)]
-    assert {job.name for job in runners[0].periodic} == {"core.expiry"}
+    # Installed plugins (birthday, …) schedule their own jobs next to the core's.
+    assert "core.expiry" in {job.name for job in runners[0].periodic}
     tenant = _tenant(rq_app)
 
-    assert _at_once(runners, 1_800_000_000.0) == ["core.expiry"]
+    assert _at_once(runners, 1_800_000_000.0).count("core.expiry") == 1
     assert _work(runners[0], "default")  # the tick, then the expiry job it queued
     with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
         runs = session.scalars(select(ExpiryRun)).all()
