@@ -12,7 +12,7 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import auth, models, panel, schedule, themes  # noqa: F401
+from core import account_pages, auth, models, panel, schedule, themes  # noqa: F401
 from core.auth import init_auth
 from core.config import load_config
 from core.db import make_engine, make_sessionmaker
@@ -74,11 +74,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     site = make_site()
     site.register_blueprint(auth.bp)
+    site.register_blueprint(account_pages.password)
     for blueprint in panel.blueprints():
         site.register_blueprint(blueprint)
     for _owner, blueprint in plugins.blueprints():
         site.register_blueprint(blueprint)
     app.register_blueprint(platform_bp)
+    app.register_blueprint(account_pages.signup)
     app.register_blueprint(site)
 
     @app.get("/themes/<theme>/static/<path:filename>")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from core.panel import dashboard
+from core.panel import dashboard, profile
 
 
 def blueprints() -> list[Blueprint]:
     """Every screen's blueprint (new ones per app: blueprints nest per app)."""
-    return [dashboard.make_blueprint()]
+    return [dashboard.make_blueprint(), profile.make_blueprint()]

@@ -1,0 +1,138 @@
+"""Pages for staff accounts outside the panel: sign-up of a merchant (on the
+platform's own host) and a forgotten password (on the merchant's login)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from core import accounts
+from core.db import platform_session
+from core.errors import PremiaError
+from core.platform import current_platform
+from core.web import db
+
+CURRENCIES = ["COP", "MXN", "ARS", "CLP", "PEN", "USD", "EUR", "BRL", "UYU", "GTQ", "CRC"]
+LANGUAGES = [("es", "Español"), ("en", "English"), ("pt_BR", "Português (Brasil)")]
+
+
+class SignupForm(FlaskForm):
+    name = StringField(_l("Business name"), validators=[DataRequired(_l("Required.")),
+                                                        Length(max=160)])
+    slug = StringField(_l("Address of your program"), validators=[DataRequired(_l("Required.")),
+                                                                  Length(max=60)])
+    business_type = StringField(_l("Type of business"), validators=[Length(max=80)])
+    owner_name = StringField(_l("Your name"), validators=[Length(max=160)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Required."))])
+    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="COP")
+    country = StringField(_l("Country (ISO code, e.g. CO)"), default="CO",
+                          validators=[DataRequired(_l("Required.")), Length(min=2, max=2)])
+    timezone = StringField(_l("Time zone"), default="America/Bogota",
+                           validators=[DataRequired(_l("Required."))])
+    language = SelectField(_l("Language"), choices=LANGUAGES, default="es")
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(_l("Required."))])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[
+        EqualTo("password", _l("The passwords do not match."))])
+
+
+def _show_errors(form: FlaskForm, error: PremiaError) -> None:
+    if not error.fields:
+        form.form_errors.append(str(error.message))
+    for field, message in error.fields.items():
+        target = getattr(form, field, None)
+        (target.errors if target is not None else form.form_errors).append(str(message))
+
+
+# --- sign-up (platform) ----------------------------------------------------
+
+signup = Blueprint("signup", __name__, url_prefix="/signup")
+
+
+@signup.route("/", methods=["GET", "POST"])
+def signup_form() -> Any:
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            with platform_session(current_platform().sessions) as session:
+                token = accounts.start_signup(session, form.data)
+        except PremiaError as error:
+            _show_errors(form, error)
+        else:
+            confirm_url = url_for(".confirm", token=token, _external=True)
+            accounts.send_signup_confirmation(token, form.email.data, form.language.data,
+                                              confirm_url)
+            return render_template("signup/sent.html", email=form.email.data)
+    status = 422 if request.method == "POST" else 200
+    return render_template("signup/form.html", form=form), status
+
+
+@signup.get("/confirm/<token>")
+def confirm(token: str) -> Any:
+    with platform_session(current_platform().sessions) as session:
+        try:
+            tenant = accounts.confirm_signup(session, token)
+            session.commit()
+        except accounts.AlreadyConfirmed as done:
+            return render_template("signup/done.html", message=str(done.message),
+                                   login_url=None), 409
+        except PremiaError as error:
+            return render_template("signup/done.html", message=str(error.message),
+                                   login_url=None), error.status
+        slug = tenant.slug
+    flash(_("Your account is ready. Log in to set up your program."), "success")
+    return redirect(url_for("t.auth.login", tenant_slug=slug))
+
+
+# --- forgotten password (tenant) -----------------------------------------------
+
+password = Blueprint("password", __name__, url_prefix="/password")
+
+
+@password.route("/forgot", methods=["GET", "POST"])
+def forgot() -> Any:
+    form = ForgotForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(
+            db(), g.tenant, form.email.data,
+            lambda token: url_for(".reset", token=token, _external=True),
+        )
+        db().commit()
+        # The same answer whether or not the address belongs to someone here.
+        flash(_("If this e-mail belongs to a staff member, a link to choose a new password "
+                "is on its way."), "success")
+        return redirect(url_for("t.auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@password.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Any:
+    try:
+        user = accounts.user_for_reset(db(), token)
+    except PremiaError as error:
+        flash(str(error.message), "error")
+        return redirect(url_for(".forgot"))
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(user, form.password.data)
+        except PremiaError as error:
+            _show_errors(form, error)
+        else:
+            db().commit()
+            flash(_("Your password was changed. Log in with it."), "success")
+            return redirect(url_for("t.auth.login"))
+    return render_template("auth/reset.html", form=form), (422 if form.errors else 200)

@@ -1,0 +1,161 @@
+"""Sign-up with e-mail confirmation, forgotten passwords and the profile, as a merchant
+goes through them in the browser, with the e-mails caught by a real SMTP server."""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header, make_header
+
+import pytest
+from sqlalchemy import select
+
+from core.db import platform_session
+from core.staff import Role, StaffUser
+from tenants.models import Tenant
+from tests.core.weblogin import csrf_token, flashes, post_login
+from tests.factories import PASSWORD
+
+LINK = re.compile(r"https?://\S+/(?:signup/confirm|password/reset)/[\w.\-]+")
+
+SIGNUP = {"name": "Café Núñez", "slug": "cafe-nunez", "business_type": "Cafetería",
+          "owner_name": "Lucía Núñez", "email": "lucia@cafe.example",
+          "password": "un-cafe-largo-9", "currency": "COP", "country": "CO",
+          "timezone": "America/Bogota", "language": "es"}
+
+
+@pytest.fixture
+def shop(make_tenant):
+    return make_tenant()
+
+
+def _text(message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+
+
+def _signup(client, **changes):
+    page = client.get("/signup/").get_data(as_text=True)
+    return client.post("/signup/", data={**SIGNUP, **changes, "csrf_token": csrf_token(page)})
+
+
+def _tenants(platform) -> dict[str, Tenant]:
+    with platform_session(platform.sessions) as session:
+        return {t.slug: t for t in session.scalars(select(Tenant))}
+
+
+def _owner_email(shop, db):
+    with db(shop) as session:
+        return session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()
+
+
+def test_signup_creates_nothing_until_the_email_is_confirmed(client, platform, smtp_server):
+    sent = _signup(client)
+    assert sent.status_code == 200 and "lucia@cafe.example" in sent.get_data(as_text=True)
+    assert "cafe-nunez" not in _tenants(platform)
+    mail = smtp_server.handler.wait_for(1)[0]
+    assert mail["To"] == "lucia@cafe.example"
+    assert str(make_header(decode_header(mail["Subject"]))) == (
+        "Confirma tu correo para crear tu programa de fidelización")
+    assert SIGNUP["password"] not in mail.as_string()
+    link = LINK.search(_text(mail)).group(0)
+    confirmed = client.get(link.split("localhost", 1)[-1])
+    assert confirmed.status_code == 302 and "/t/cafe-nunez/login" in confirmed.location
+    tenant = _tenants(platform)["cafe-nunez"]
+    assert (tenant.name, tenant.plan.code, tenant.currency, tenant.business_type) == (
+        "Café Núñez", "free", "COP", "Cafetería")
+    logged = post_login(client, "cafe-nunez", "lucia@cafe.example", SIGNUP["password"])
+    assert logged.status_code == 302 and logged.location.endswith("/t/cafe-nunez/panel/")
+    again = client.get(link.split("localhost", 1)[-1])
+    assert again.status_code == 409 and "ya está confirmada" in again.get_data(as_text=True)
+
+
+def test_signup_refuses_bad_fields_and_sends_nothing(client, platform, make_tenant,
+                                                     smtp_server):
+    make_tenant(slug="tomado")
+    for changes, expected in [
+        ({"slug": "tomado"}, "Esta dirección ya está en uso."),
+        ({"slug": "Con Espacios"}, "Usa letras minúsculas, números y guiones."),
+        ({"password": "corta"}, "La contraseña debe tener al menos"),
+        ({"currency": "XXX"}, None),
+        ({"timezone": "Luna/Base"}, None),
+        ({"email": "no-es-correo"}, None),
+    ]:
+        answer = _signup(client, **changes)
+        assert answer.status_code == 422, changes
+        page = answer.get_data(as_text=True)
+        assert 'class="error"' in page, changes
+        if expected:
+            assert expected in page, (changes, page[:2000])
+    assert smtp_server.handler.messages == []
+    assert set(_tenants(platform)) == {"tomado"}
+
+
+def test_a_forged_or_expired_link_creates_nothing(client, platform):
+    answer = client.get("/signup/confirm/not-a-real-token")
+    assert answer.status_code == 404
+    assert "cafe-nunez" not in _tenants(platform)
+
+
+def test_forgotten_password_by_email(client, shop, db, smtp_server):
+    email = _owner_email(shop, db)
+    page = client.get(f"/t/{shop.slug}/password/forgot").get_data(as_text=True)
+    asked = client.post(f"/t/{shop.slug}/password/forgot",
+                        data={"email": email, "csrf_token": csrf_token(page)},
+                        follow_redirects=True)
+    assert any("enlace" in text for _kind, text in flashes(asked.get_data(as_text=True)))
+    link = LINK.search(_text(smtp_server.handler.wait_for(1)[0])).group(0)
+    path = link.split("localhost", 1)[-1]
+    form = client.get(path).get_data(as_text=True)
+    mismatch = client.post(path, data={"password": "nueva-clave-123", "confirm": "otra-cosa",
+                                       "csrf_token": csrf_token(form)})
+    assert mismatch.status_code == 422
+    done = client.post(path, data={"password": "nueva-clave-123", "confirm": "nueva-clave-123",
+                                   "csrf_token": csrf_token(form)})
+    assert done.status_code == 302
+    assert post_login(client, shop.slug, email, PASSWORD).status_code == 401
+    assert post_login(client, shop.slug, email, "nueva-clave-123").status_code == 302
+    client.post(f"/t/{shop.slug}/logout")
+    reused = client.get(path, follow_redirects=True)  # a link works once
+    assert "caducado" in reused.get_data(as_text=True)
+
+
+def test_unknown_addresses_get_the_same_answer_and_no_mail(client, shop, smtp_server):
+    page = client.get(f"/t/{shop.slug}/password/forgot").get_data(as_text=True)
+    asked = client.post(f"/t/{shop.slug}/password/forgot",
+                        data={"email": "nadie@example.com", "csrf_token": csrf_token(page)})
+    assert asked.status_code == 302
+    assert smtp_server.handler.wait_for(1, timeout=0.5) == []
+
+
+def test_a_reset_link_of_one_merchant_does_nothing_at_another(client, shop, make_tenant, db,
+                                                              smtp_server):
+    other = make_tenant()
+    page = client.get(f"/t/{shop.slug}/password/forgot").get_data(as_text=True)
+    client.post(f"/t/{shop.slug}/password/forgot",
+                data={"email": _owner_email(shop, db), "csrf_token": csrf_token(page)})
+    link = LINK.search(_text(smtp_server.handler.wait_for(1)[0])).group(0)
+    token = link.rsplit("/", 1)[-1]
+    elsewhere = client.get(f"/t/{other.slug}/password/reset/{token}")
+    assert elsewhere.status_code == 302 and "/password/forgot" in elsewhere.location
+
+
+def test_profile_changes_name_and_password(client, shop, db):
+    email = _owner_email(shop, db)
+    post_login(client, shop.slug, email, PASSWORD)
+    page = client.get(f"/t/{shop.slug}/panel/profile/").get_data(as_text=True)
+    wrong = client.post(f"/t/{shop.slug}/panel/profile/", data={
+        "name": "Dueña", "email": email, "current_password": "no-es-esta",
+        "new_password": "otra-clave-larga", "confirm": "otra-clave-larga",
+        "csrf_token": csrf_token(page)})
+    assert wrong.status_code == 422
+    assert "no es tu contraseña actual" in wrong.get_data(as_text=True)
+    saved = client.post(f"/t/{shop.slug}/panel/profile/", data={
+        "name": "Dueña", "email": email, "current_password": PASSWORD,
+        "new_password": "otra-clave-larga", "confirm": "otra-clave-larga",
+        "csrf_token": csrf_token(page)})
+    assert saved.status_code == 302
+    with db(shop) as session:
+        owner = session.scalars(select(StaffUser).where(StaffUser.email == email)).one()
+    assert owner.name == "Dueña"
+    client.post(f"/t/{shop.slug}/logout")
+    assert post_login(client, shop.slug, email, "otra-clave-larga").status_code == 302
