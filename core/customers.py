@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -205,22 +207,52 @@ def get_member(session: Session, code: str) -> Membership:
     return member
 
 
+@dataclass(frozen=True)
+class MemberFilter:
+    """Narrowing a customer search; the defaults narrow nothing."""
+
+    with_points: bool = False  # balance above zero
+    joined_from: datetime | None = None  # included
+    joined_before: datetime | None = None  # excluded
+    pending_requests: bool = False  # has a redemption request waiting for the merchant
+
+
+
 def find_members(
-    session: Session, query: str, *, limit: int = 50, offset: int = 0
+    session: Session, query: str, *, limit: int = 50, offset: int = 0,
+    filters: MemberFilter | None = None, sort: str = "newest",
 ) -> list[Membership]:
     """Members matching a code, document, e-mail or name, accent- and case-insensitively,
-    newest first."""
-    stmt = _matching(select(Membership), query)
-    stmt = stmt.order_by(Membership.created_at.desc(), Membership.id.desc())
+    and `filters`; newest first, or with the highest balance first (`sort="balance"`)."""
+    stmt = _matching(select(Membership), query, filters)
+    if sort == "balance":
+        stmt = stmt.order_by(Membership.balance.desc(), Membership.id.desc())
+    else:
+        stmt = stmt.order_by(Membership.created_at.desc(), Membership.id.desc())
     return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 
-def count_members(session: Session, query: str = "") -> int:
+def count_members(session: Session, query: str = "", filters: MemberFilter | None = None
+                  ) -> int:
     """How many members `find_members` would find without a limit."""
-    return session.scalar(_matching(select(func.count(Membership.id)), query))
+    return session.scalar(_matching(select(func.count(Membership.id)), query, filters))
 
 
-def _matching(stmt: Any, query: str) -> Any:
+def iter_members(session: Session, query: str = "", filters: MemberFilter | None = None,
+                 *, batch: int = 1000) -> Iterator[Membership]:
+    """Every matching member, oldest first, fetched `batch` at a time by id (an export
+    of many thousands never holds them all, nor pages by OFFSET)."""
+    after = 0
+    while True:
+        stmt = _matching(select(Membership), query, filters).where(Membership.id > after)
+        members = list(session.scalars(stmt.order_by(Membership.id).limit(batch)))
+        yield from members
+        if len(members) < batch:
+            return
+        after = members[-1].id  # the session's identity map lets written-out rows go
+
+
+def _matching(stmt: Any, query: str, filters: MemberFilter | None = None) -> Any:
     for word in fold(query or "").split():
         stmt = stmt.where(
             or_(
@@ -228,6 +260,19 @@ def _matching(stmt: Any, query: str) -> Any:
                 Membership.search_text.contains(word, autoescape=True),
             )
         )
+    filters = filters or MemberFilter()
+    if filters.with_points:
+        stmt = stmt.where(Membership.balance > 0)
+    if filters.joined_from is not None:
+        stmt = stmt.where(Membership.created_at >= filters.joined_from)
+    if filters.joined_before is not None:
+        stmt = stmt.where(Membership.created_at < filters.joined_before)
+    if filters.pending_requests:
+        from core.rewards import Redemption, Status  # rewards needs Membership
+
+        stmt = stmt.where(Membership.id.in_(
+            select(Redemption.member_id).where(Redemption.status == Status.REQUESTED)
+        ))
     return stmt
 
 

@@ -72,6 +72,9 @@ def tenant_job(queue: str = "default", plugin: str | None = None) -> Callable:
                                  tenant.slug)
                         return None
                     g.tenant = tenant
+                    # Run in-process inside a request, templates (flask-login's context
+                    # loading the staff user) reach `core.web.db()`: the job's session.
+                    g.db = session
                     result = func(session, tenant, *args)
                     session.commit()
                     return result

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from core.panel import dashboard, profile
+from core.panel import activity, customers, dashboard, profile
 
 
 def blueprints() -> list[Blueprint]:
     """Every screen's blueprint (new ones per app: blueprints nest per app)."""
-    return [dashboard.make_blueprint(), profile.make_blueprint()]
+    return [
+        dashboard.make_blueprint(),
+        profile.make_blueprint(),
+        customers.make_blueprint(),
+        activity.make_blueprint(),
+    ]

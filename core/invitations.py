@@ -1,0 +1,43 @@
+"""Inviting a customer by e-mail: the merchant enrols them and Premia tells them.
+
+The member is created at once (welcome points and all, as any new member), and
+the invitation e-mail, with their customer code, is sent from the mail queue
+once the enrolment has committed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core import mail
+from core.actors import Actor
+from core.customers import Membership, create_member
+from tenants.models import Tenant
+from worker.jobs import enqueue, tenant_job
+
+TEMPLATE = "mail/invitation"
+
+
+def invite_member(session: Session, *, email: str, first_name: str = "", last_name: str = "",
+                  document_id: str | None = None, phone: str | None = None,
+                  actor: Actor) -> Membership:
+    """Enrol the person with this e-mail and e-mail them an invitation after commit."""
+    member = create_member(session, email=email, first_name=first_name, last_name=last_name,
+                           document_id=document_id, phone=phone, joined_via="invitation",
+                           actor=actor)
+    enqueue(session, send_invitation, member.tenant_id, member.id)
+    return member
+
+
+@tenant_job(queue="mail")
+def send_invitation(session: Session, tenant: Tenant, member_id: int) -> bool:
+    # Sent once per invitation; a worker dying mid-send may send it twice, which
+    # beats keeping a delivery table in the core for one e-mail.
+    member = session.get(Membership, member_id)
+    if member is None:
+        return False
+    customer = member.customer
+    subject, text, html = mail.render_mail(tenant, TEMPLATE, customer.language,
+                                           member=member, customer=customer)
+    mail.send(mail.build_message(tenant, customer.email, subject, text, html))
+    return True
