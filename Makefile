@@ -9,13 +9,17 @@ CATALOGS := core/translations $(wildcard plugins/*/translations)
 demo: install translations
 	$(PREMIA) demo
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.package-lock.json
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# Front-end libraries (QR decoder…), pinned by package-lock.json, served by the app: no CDN.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 
 # Compile every catalog (.po → .mo); the .mo files are build output, not committed.
 translations: install
