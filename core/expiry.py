@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, String, UniqueConstraint, and_, func, select
+from sqlalchemy import ColumnElement, String, UniqueConstraint, and_, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -157,21 +158,22 @@ def warn_expiring(session: Session, tenant: Tenant, period: str, first_id: int |
     the `notify` hook. Returns the number of members told."""
     start = period_start(tenant, period)
     lot = ledger.Lot
-    in_page = _expiring_in(tenant.id, start)
-    if first_id is not None:
-        in_page = and_(in_page, lot.member_id >= first_id)
-    if before_id is not None:
-        in_page = and_(in_page, lot.member_id < before_id)
+
+    def in_page(column: Any) -> ColumnElement[bool]:
+        return and_(column >= first_id if first_id is not None else true(),
+                    column < before_id if before_id is not None else true())
+
     expiring = (
         select(lot.member_id, func.sum(lot.remaining).label("points"),
                func.min(lot.expires_at).label("first"))
-        .where(in_page)
+        .where(_expiring_in(tenant.id, start), in_page(lot.member_id))
         .group_by(lot.member_id)
         .subquery()
     )
     rows = session.execute(
         select(Membership, expiring.c.points, expiring.c.first)
         .join(expiring, expiring.c.member_id == Membership.id)
+        .where(in_page(Membership.id))  # the range on both sides: no scan of every member
         .order_by(Membership.id)
     ).all()
     zone = ZoneInfo(tenant.timezone)
