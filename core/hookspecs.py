@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from flask import Blueprint, Flask
+    from markupsafe import Markup
     from sqlalchemy.orm import Session
 
     from core.customers import Membership
@@ -129,4 +132,16 @@ def panel_menu(tenant: Tenant) -> list[MenuItem]:
     Return `core.panel.menu.MenuItem(endpoint, label, roles=…, order=…)` items
     pointing at the plugin's own blueprint; entries a user's role may not open
     are hidden (the plugin's views must still check the role themselves).
+    """
+
+
+@hookspec
+def dashboard_widgets(
+    session: Session, tenant: Tenant, since: date, until: date
+) -> list[Markup]:
+    """While a panel page renders: HTML blocks for the dashboard (Inicio), below
+    the core's figures, about the local dates [since, until] the merchant chose.
+
+    Render them with the plugin's own templates (`render_template`), so a brand
+    theme can restyle them; return `markupsafe.Markup`.
     """

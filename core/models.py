@@ -6,6 +6,7 @@ models are imported with the plugins themselves.
 
 from core.customers import Customer, Membership
 from core.expiry import ExpiryRun
+from core.figures import DailyFigure
 from core.ledger import Allocation, Entry, Lot
 from core.locations import Location
 from core.purchases import Purchase, PurchaseLine
@@ -14,7 +15,7 @@ from core.staff import Operator, StaffUser
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 
 __all__ = [
-    "Allocation", "Customer", "Entry", "ExpiryRun", "Location", "Lot", "Membership",
+    "Allocation", "Customer", "DailyFigure", "Entry", "ExpiryRun", "Location", "Lot", "Membership",
     "Operator", "Plan", "PlanPlugin", "Purchase", "PurchaseLine", "Redemption", "Reward",
     "StaffUser", "Tenant", "TenantPlugin", "TenantSetting",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import expiry
+from core import expiry, figures
 from core.plugins import hookimpl
 from worker.jobs import PeriodicJob
 
@@ -10,4 +10,8 @@ from worker.jobs import PeriodicJob
 @hookimpl
 def periodic_jobs() -> list[PeriodicJob]:
     # Hourly: each tenant's 1st starts at a different UTC hour.
-    return [PeriodicJob("core.expiry", expiry.tick, every=3600)]
+    return [
+        PeriodicJob("core.expiry", expiry.tick, every=3600),
+        # Hourly too: each tenant's day closes at its own local midnight.
+        PeriodicJob("core.figures", figures.roll_up_all, every=3600, queue="bulk"),
+    ]

@@ -1,18 +1,25 @@
-"""Inicio: the panel's landing page with the program's figures."""
+"""Inicio: the program's figures per day over a chosen range (charts drawn as SVG on
+the server from the daily figures, see core/figures.py), totals, the points
+customers could still redeem, pending requests, and plugins' widgets."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, flash, g, render_template, request
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
+from core import figures
 from core.customers import Membership
-from core.ledger import Entry, Kind
+from core.ledger import Entry
 from core.panel import menu
 from core.panel.access import staff_required
+from core.panel.charts import HEIGHT, WIDTH, bars
+from core.platform import current_platform
 from core.rewards import Redemption, Reward, Status
 from core.web import db
 
@@ -25,28 +32,27 @@ def make_blueprint() -> Blueprint:
     return bp
 
 
+MAX_DAYS = 366
+
+
 @staff_required()
 def home() -> Any:
     session = db()
-    issued, redeemed = session.execute(
-        select(
-            # A refund gives back what a redemption took: it is neither issued nor redeemed.
-            func.coalesce(func.sum(Entry.points).filter(Entry.points > 0,
-                                                        Entry.kind != Kind.REFUND), 0),
-            func.coalesce(-func.sum(Entry.points).filter(Entry.kind == Kind.REDEEM), 0),
-        )
-    ).one()
-    reversed_ = aliased(Entry)
-    redeemed -= session.scalar(
-        select(func.coalesce(func.sum(Entry.points), 0))
-        .join(reversed_, reversed_.id == Entry.reverses_id)
-        .where(Entry.kind == Kind.REFUND, reversed_.kind == Kind.REDEEM)
-    )
-    figures = {
+    today = figures.local_today(g.tenant)
+    since, until = _range(today)
+    days = figures.figures_between(session, g.tenant, since, until)
+    totals = {field: sum(getattr(d, field) for d in days) for field in figures.FIELDS}
+    labels = [format_date(d.day, "d MMM") for d in days]
+    charts = [
+        (_l("Customers who joined"), *bars([d.members for d in days], labels)),
+        (_l("Points issued"), *bars([d.issued for d in days], labels)),
+        (_l("Points redeemed"), *bars([d.redeemed for d in days], labels)),
+        (_l("Redemptions"), *bars([d.redemptions for d in days], labels)),
+    ]
+    overall = {
         "members": session.scalar(select(func.count(Membership.id))),
+        # What customers could still redeem: the program's liability.
         "outstanding": session.scalar(select(func.coalesce(func.sum(Membership.balance), 0))),
-        "issued": issued,
-        "redeemed": redeemed,
         "rewards": session.scalar(select(func.count(Reward.id)).where(Reward.active.is_(True))),
         "pending": session.scalar(
             select(func.count(Redemption.id)).where(Redemption.status == Status.REQUESTED)
@@ -58,4 +64,26 @@ def home() -> Any:
         .order_by(Entry.id.desc())
         .limit(15)
     ).all()
-    return render_template("panel/home.html", tenant=g.tenant, figures=figures, latest=latest)
+    widgets = current_platform().plugins.call(
+        g.active_plugins, "dashboard_widgets", session=session, tenant=g.tenant,
+        since=since, until=until,
+    )
+    return render_template(
+        "panel/home.html", tenant=g.tenant, overall=overall, totals=totals, charts=charts,
+        since=since, until=until, latest=latest, widgets=[w for ws in widgets for w in ws],
+        width=WIDTH, height=HEIGHT,
+    )
+
+
+def _range(today: date) -> tuple[date, date]:
+    """The chosen range (?since=…&until=…, local dates), 30 days by default, at most a year."""
+    try:
+        until = date.fromisoformat(request.args["until"]) if request.args.get("until") else today
+        since = (date.fromisoformat(request.args["since"]) if request.args.get("since")
+                 else until - timedelta(days=29))
+    except ValueError:
+        flash(_("Dates are written year-month-day."), "error")
+        until, since = today, today - timedelta(days=29)
+    until = min(until, today)
+    since = max(min(since, until), until - timedelta(days=MAX_DAYS - 1))
+    return since, until

@@ -71,3 +71,11 @@ def panel_menu(tenant):
     from core.panel.menu import MenuItem
 
     return [MenuItem("t.recorder.page", f"Recorder of {tenant.slug}", order=900)]
+
+
+@hookimpl
+def dashboard_widgets(session, tenant, since, until):
+    from markupsafe import Markup, escape
+
+    return [Markup('<section class="card" id="recorder-widget">{} {} → {}</section>').format(
+        escape(tenant.slug), since.isoformat(), until.isoformat())]

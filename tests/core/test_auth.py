@@ -77,8 +77,10 @@ def test_login_redirects_to_the_panel_with_the_tenants_figures(
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert figures(text) == {
-        "Customers": "2", "Points issued": "173", "Points redeemed": "41",
-        "Points outstanding": "132", "Active rewards": "1", "Pending requests": "0",
+        "New customers": "2", "Points issued": "173", "Points redeemed": "41",
+        "Redemptions": "1",
+        "Customers": "2", "Points outstanding": "132", "Active rewards": "1",
+        "Pending requests": "0",
     }
     assert "Café Aroma" in text and ana.code in text and beto.code in text
     assert "Bar Bravo" not in text and intruder.code not in text and "919" not in text

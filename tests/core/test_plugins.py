@@ -512,3 +512,7 @@ def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
     post_login(client, shop.slug, email, PASSWORD)
     page = client.get(f"/t/{shop.slug}/panel/").get_data(as_text=True)
     assert f"Recorder of {shop.slug}" in page and f"/t/{shop.slug}/recorder/" in page
+    # dashboard_widgets: the plugin's block, about the chosen dates
+    ranged = client.get(f"/t/{shop.slug}/panel/?since=2026-11-01&until=2026-11-05")
+    assert f'id="recorder-widget">{shop.slug} 2026-11-01 → 2026-11-05' in ranged.get_data(
+        as_text=True)

@@ -1,0 +1,180 @@
+"""The program's figures per day, for the dashboard: kept per closed local day.
+
+Once a merchant's local day is over its figures never change (entries are
+written at the time they happen), so an hourly job rolls each closed day up
+into one `daily_figures` row per tenant and day, and the dashboard reads those
+rows plus a live count of today only: its cost does not grow with the ledger.
+On PostgreSQL the roll-up is one grouped statement per tenant over the new
+entries (by the (tenant_id, created_at) index), days in the tenant's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, Index, UniqueConstraint, and_, case, func, or_, select
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+
+from core.customers import Membership
+from core.db import Base, TenantOwned, platform_session, tenant_session, utcnow
+from core.ledger import Entry, Kind
+from core.platform import current_platform
+from tenants.models import Tenant
+from worker.jobs import platform_job
+
+FIELDS = ("members", "issued", "redeemed", "redemptions", "expired")
+
+
+class DailyFigure(TenantOwned, Base):
+    __tablename__ = "daily_figures"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "day"),
+        Index("ix_daily_figures_tenant_id_day", "tenant_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)  # the merchant's local date
+    members: Mapped[int] = mapped_column(default=0)  # customers who joined
+    issued: Mapped[int] = mapped_column(default=0)  # points credited (refunds aside)
+    redeemed: Mapped[int] = mapped_column(default=0)  # points taken by redemptions
+    redemptions: Mapped[int] = mapped_column(default=0)
+    expired: Mapped[int] = mapped_column(default=0)
+
+
+@dataclass
+class Day:
+    day: date
+    members: int = 0
+    issued: int = 0
+    redeemed: int = 0
+    redemptions: int = 0
+    expired: int = 0
+
+
+def local_midnight(tenant: Tenant, day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tenant.timezone))
+
+
+def local_today(tenant: Tenant, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(ZoneInfo(tenant.timezone)).date()
+
+
+def count_days(session: Session, tenant: Tenant, since: date, until: date) -> dict[date, Day]:
+    """Figures of the local days in [since, until) counted from the ledger itself."""
+    start, end = local_midnight(tenant, since), local_midnight(tenant, until)
+    days: dict[date, Day] = {}
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    # A cancelled request's refund gives back what its redemption took: it undoes
+    # the redemption rather than issuing points.
+    reversed_ = aliased(Entry)
+    undoes_redemption = and_(Entry.kind == Kind.REFUND, reversed_.kind == Kind.REDEEM)
+    issued = func.sum(case((Entry.points > 0, Entry.points), else_=0)).filter(
+        Entry.kind != Kind.REFUND)
+    redeemed = func.sum(-Entry.points).filter(or_(Entry.kind == Kind.REDEEM, undoes_redemption))
+    redemptions = func.sum(case((Entry.kind == Kind.REDEEM, 1), (undoes_redemption, -1),
+                                else_=0))
+    expired = func.sum(-Entry.points).filter(Entry.kind == Kind.EXPIRE)
+    if is_pg:
+        local_day = func.date(func.timezone(tenant.timezone, Entry.created_at))
+        rows = session.execute(
+            select(local_day, issued, redeemed, redemptions, expired)
+            .outerjoin(reversed_, reversed_.id == Entry.reverses_id)
+            .where(Entry.created_at >= start, Entry.created_at < end).group_by(local_day)
+        )
+        for day, *values in rows:
+            days[day] = Day(day, 0, *(int(v or 0) for v in values))
+        joined_day = func.date(func.timezone(tenant.timezone, Membership.created_at))
+        for day, count in session.execute(
+            select(joined_day, func.count(Membership.id))
+            .where(Membership.created_at >= start, Membership.created_at < end)
+            .group_by(joined_day)
+        ):
+            days.setdefault(day, Day(day)).members = count
+        return days
+    # SQLite (the embedded default, small data): group by local day here.
+    zone = ZoneInfo(tenant.timezone)
+    for created_at, kind, points, reversed_kind in session.execute(
+        select(Entry.created_at, Entry.kind, Entry.points, reversed_.kind)
+        .outerjoin(reversed_, reversed_.id == Entry.reverses_id)
+        .where(Entry.created_at >= start, Entry.created_at < end)
+    ):
+        day = days.setdefault(created_at.astimezone(zone).date(),
+                              Day(created_at.astimezone(zone).date()))
+        if points > 0 and kind != Kind.REFUND:
+            day.issued += points
+        if kind == Kind.REDEEM:
+            day.redeemed -= points
+            day.redemptions += 1
+        if kind == Kind.REFUND and reversed_kind == Kind.REDEEM:
+            day.redeemed -= points
+            day.redemptions -= 1
+        if kind == Kind.EXPIRE:
+            day.expired -= points
+    for (created_at,) in session.execute(
+        select(Membership.created_at)
+        .where(Membership.created_at >= start, Membership.created_at < end)
+    ):
+        local = created_at.astimezone(zone).date()
+        days.setdefault(local, Day(local)).members += 1
+    return days
+
+
+def roll_up(session: Session, tenant: Tenant, now: datetime | None = None) -> int:
+    """Store the figures of every closed local day not stored yet; returns how many days."""
+    today = local_today(tenant, now)
+    last = session.scalar(select(func.max(DailyFigure.day)))
+    if last is None:
+        first = session.scalar(select(func.min(Entry.created_at)))
+        joined = session.scalar(select(func.min(Membership.created_at)))
+        starts = [moment for moment in (first, joined) if moment is not None]
+        if not starts:
+            return 0
+        since = min(starts).astimezone(ZoneInfo(tenant.timezone)).date()
+    else:
+        since = last + timedelta(days=1)
+    if since >= today:
+        return 0
+    counted = count_days(session, tenant, since, today)
+    for day in counted.values():
+        session.add(DailyFigure(day=day.day, **{f: getattr(day, f) for f in FIELDS}))
+    session.flush()
+    return len(counted)
+
+
+@platform_job(queue="bulk")
+def roll_up_all(now_iso: str | None = None) -> int:
+    """The hourly job: each tenant's closed days, each tenant in its own transaction."""
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    platform = current_platform()
+    with platform_session(platform.sessions) as session:
+        tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    stored = 0
+    for tenant_id in tenant_ids:
+        with tenant_session(platform.sessions, tenant_id) as session:
+            tenant = session.get(Tenant, tenant_id)
+            stored += roll_up(session, tenant, now)
+            session.commit()
+    return stored
+
+
+def figures_between(session: Session, tenant: Tenant, since: date, until: date,
+                    now: datetime | None = None) -> list[Day]:
+    """Every local day in [since, until], stored days read back, the rest counted live."""
+    today = local_today(tenant, now)
+    stored = {
+        row.day: Day(row.day, *(getattr(row, f) for f in FIELDS))
+        for row in session.scalars(
+            select(DailyFigure).where(DailyFigure.day >= since, DailyFigure.day <= until)
+        )
+    }
+    # Days not rolled up yet (today, or before the job's first run) are counted now.
+    missing = [d for d in _dates(since, until) if d not in stored and d <= today]
+    if missing:
+        stored.update(count_days(session, tenant, min(missing), max(missing) + timedelta(days=1)))
+    return [stored.get(d, Day(d)) for d in _dates(since, until)]
+
+
+def _dates(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
