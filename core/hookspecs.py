@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from core.customers import Membership
     from core.ledger import Entry
     from core.panel.menu import MenuItem
+    from core.panel.summary import SummaryLine
     from core.purchases import PointsLine, Purchase
     from core.rewards import Redemption
     from tenants.models import Tenant
@@ -144,4 +145,15 @@ def dashboard_widgets(
 
     Render them with the plugin's own templates (`render_template`), so a brand
     theme can restyle them; return `markupsafe.Markup`.
+    """
+
+
+@hookspec
+def member_summary(session: Session, tenant: Tenant, member: Membership) -> list[SummaryLine]:
+    """While a panel page renders: short facts about `member` shown beside their balance
+    where staff serve them (Fidelización), e.g. their tier or a punch card's progress.
+
+    Return `core.panel.summary.SummaryLine(label, value)` items (translated label,
+    value as text in the tenant's formats). Must not write anything; a plugin that
+    raises is logged and left out.
     """

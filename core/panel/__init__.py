@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from core.panel import activity, customers, dashboard, profile
+from core.panel import activity, customers, dashboard, loyalty, profile
 
 
 def blueprints() -> list[Blueprint]:
@@ -18,6 +18,7 @@ def blueprints() -> list[Blueprint]:
     return [
         dashboard.make_blueprint(),
         profile.make_blueprint(),
+        loyalty.make_blueprint(),
         customers.make_blueprint(),
         activity.make_blueprint(),
     ]

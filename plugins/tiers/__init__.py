@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from core.plugins import PluginInfo
 from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     calculate_points,
+    member_summary,
     periodic_jobs,
     purchase_recorded,
     purchase_returned,

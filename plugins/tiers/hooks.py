@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core.customers import Membership
+from core.i18n import format_money
 from core.ledger import Entry
+from core.panel.summary import SummaryLine
 from core.plugins import hookimpl
 from core.purchases import PointsLine, Purchase
 from plugins.tiers import jobs, services
@@ -43,3 +46,16 @@ def purchase_returned(session: Session, tenant: Tenant, member: Membership, purc
 def periodic_jobs() -> list[PeriodicJob]:
     # Hourly: each tenant's midnight falls at a different UTC hour.
     return [PeriodicJob("tiers.tick", jobs.tick, every=3600)]
+
+
+@hookimpl
+def member_summary(session: Session, tenant: Tenant, member: Membership) -> list[SummaryLine]:
+    """The member's tier beside their balance, and what the next tier still needs."""
+    if not services.tiers_of(services.get_settings(session)):
+        return []  # the merchant has not defined tiers yet
+    status = services.member_tier(session, member)
+    lines = [SummaryLine(_l("Tier"), status.tier.name if status.tier else _l("None yet"))]
+    if status.next_tier is not None and status.to_next is not None:
+        lines.append(SummaryLine(_l("To reach %(tier)s", tier=status.next_tier.name),
+                                 format_money(status.to_next, tenant.currency)))
+    return lines

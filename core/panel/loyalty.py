@@ -1,0 +1,354 @@
+"""Fidelización: the cashier's screen. Find a customer (QR scan, code, document,
+e-mail or name), see their balance and history, give points for a purchase amount
+or as points, hand over a reward, and confirm or cancel their pending requests.
+
+Built for a phone first: scan, type the amount, confirm. The QR a customer shows
+holds their bare member code (e.g. `7KQ2M9X`); the scanner (static/scanner.js,
+decoding with the jsQR npm package served below) puts it in the search box, and
+an exact code opens the customer at once.
+
+Every form that gives or takes points carries an idempotency key drawn when the
+page is rendered, so a double tap or a resubmitted form writes once. Confirming
+or cancelling a request is idempotent by its state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import NumberFormatError, parse_decimal
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms import HiddenField, IntegerField, RadioField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from core import ledger
+from core.actors import Actor
+from core.customers import Membership, count_members, find_members, get_member
+from core.errors import NotFound, PremiaError
+from core.i18n import format_money, money_locale
+from core.panel import menu
+from core.panel.access import MANAGERS, can, staff_required
+from core.panel.summary import member_summary
+from core.program import MAX_POINTS_PER_OPERATION, get_program
+from core.purchases import record_purchase
+from core.rewards import (
+    Redemption,
+    Status,
+    active_rewards,
+    cancel,
+    confirm,
+    get_redemption,
+    get_reward,
+    redeem_reward,
+)
+from core.web import db
+
+menu.register(menu.MenuItem("t.panel_loyalty.index", _l("Loyalty"), order=20))
+
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+DECODER = ("jsqr/dist", "jsQR.js")  # pinned in package.json / package-lock.json
+RESULTS = 20
+HISTORY = 20
+MAX_ID = 2**31 - 1
+
+
+def new_key() -> str:
+    return f"panel-{uuid.uuid4().hex}"
+
+
+class GiveForm(FlaskForm):
+    key = HiddenField(validators=[DataRequired(), Length(max=60)])
+    mode = RadioField(_l("Give"), choices=[("amount", _l("Purchase amount")),
+                                           ("points", _l("Points"))], default="amount")
+    amount = StringField(_l("Purchase amount"), validators=[Optional(), Length(max=30)])
+    points = IntegerField(_l("Points"), validators=[
+        Optional(), NumberRange(1, MAX_POINTS_PER_OPERATION,
+                                _l("The points must be a whole number greater than zero."))])
+    description = StringField(_l("Description"), validators=[Optional(), Length(max=200)],
+                              description=_l("Invoice number or reason; only staff see it."))
+
+
+class RedeemForm(FlaskForm):
+    key = HiddenField(validators=[DataRequired(), Length(max=60)])
+    reward = IntegerField(validators=[InputRequired()])
+
+
+class DecideForm(FlaskForm):
+    """Confirm or cancel a request: CSRF only (the request's state makes it idempotent)."""
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("panel_loyalty", __name__, url_prefix="/panel/loyalty")
+    bp.get("/")(index)
+    bp.get("/decoder.js")(decoder)
+    bp.get("/<code>")(member_page)
+    bp.post("/<code>/give")(give)
+    bp.post("/<code>/redeem")(redeem)
+    bp.post("/<code>/requests/<int:redemption_id>/<any(confirm, cancel):action>")(decide)
+    return bp
+
+
+@staff_required()
+def index() -> Any:
+    query = (request.args.get("q") or "").strip()[:200]
+    session = db()
+    members, total = [], 0
+    if query:
+        try:  # a scanned QR or a typed code: straight to the customer
+            return redirect(url_for(".member_page", code=get_member(session, query).code))
+        except NotFound:
+            pass
+        members = find_members(session, query, limit=RESULTS)
+        total = len(members) if len(members) < RESULTS else count_members(session, query)
+    return render_template("panel/loyalty/index.html", query=query, members=members,
+                           total=total)
+
+
+@staff_required()
+def decoder() -> Any:
+    """The QR decoder from node_modules (installed by `npm ci`), never from a CDN."""
+    folder, name = DECODER
+    return send_from_directory(NODE_MODULES / folder, name, max_age=86400,
+                               mimetype="text/javascript")
+
+
+@staff_required()
+def member_page(code: str) -> Any:
+    return _render_member(db(), _member(code))
+
+
+@staff_required()
+def give(code: str) -> Any:
+    session = db()
+    member = _member(code)
+    program = get_program(session)
+    form = GiveForm()
+    if not form.validate_on_submit():
+        return _render_member(session, member, give_form=form, status=422)
+    by_amount = _by_amount(program, form.mode.data)
+    actor, location = Actor.staff(current_user.user.id), current_user.user.location_id
+    description = (form.description.data or "").strip() or None
+    if not program["description_field"]:
+        description = None  # the merchant keeps no notes on grants
+    try:
+        if by_amount:
+            amount = _parse_amount(form.amount.data, form)
+            _purchase, entries = record_purchase(
+                session, member, amount, actor=actor, location_id=location,
+                description=description, idempotency_key=form.key.data,
+            )
+            given = sum(entry.points for entry in entries)
+        else:
+            if form.points.data is None:
+                form.points.errors = [_("Type the points to give.")]
+                raise _FormInvalid()
+            entry = ledger.earn(session, member, points=form.points.data, actor=actor,
+                                location_id=location, description=description,
+                                idempotency_key=form.key.data)
+            given = entry.points
+        session.commit()
+    except _FormInvalid:
+        session.rollback()
+        return _render_member(session, member, give_form=form, status=422)
+    except PremiaError as error:
+        session.rollback()
+        _show_errors(form, error, "amount" if by_amount else "points")
+        return _render_member(session, _member(code), give_form=form, status=error.status)
+    session.refresh(member)
+    name = member.customer.full_name or member.customer.email
+    figures = {"points": format_number(given), "name": name,
+               "balance": format_number(member.balance)}
+    if by_amount:
+        flash(ngettext("%(points)s point given to %(name)s for a purchase of %(amount)s. "
+                       "Balance: %(balance)s",
+                       "%(points)s points given to %(name)s for a purchase of %(amount)s. "
+                       "Balance: %(balance)s", given,
+                       amount=format_money(amount, g.tenant.currency), **figures), "success")
+    else:
+        flash(ngettext("%(points)s point given to %(name)s. Balance: %(balance)s",
+                       "%(points)s points given to %(name)s. Balance: %(balance)s", given,
+                       **figures), "success")
+    return redirect(url_for(".member_page", code=member.code))
+
+
+@staff_required()
+def redeem(code: str) -> Any:
+    session = db()
+    member = _member(code)
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        return _render_member(session, member, redeem_form=form, status=422)
+    try:
+        if not 0 < form.reward.data <= MAX_ID:
+            raise NotFound()
+        reward = get_reward(session, form.reward.data)
+        redemption = redeem_reward(
+            session, member, reward, actor=Actor.staff(current_user.user.id),
+            location_id=current_user.user.location_id, idempotency_key=form.key.data,
+        )
+        session.commit()
+    except PremiaError as error:
+        session.rollback()
+        if isinstance(error, NotFound):
+            error = NotFound(_l("This reward is not available."))
+        _show_errors(form, error, "reward")
+        return _render_member(session, _member(code), redeem_form=form, status=error.status)
+    session.refresh(member)
+    flash(ngettext("%(name)s redeemed %(reward)s for %(points)s point. Balance: %(balance)s",
+                   "%(name)s redeemed %(reward)s for %(points)s points. Balance: %(balance)s",
+                   redemption.points, reward=redemption.reward.name,
+                   name=member.customer.full_name or member.customer.email,
+                   points=format_number(redemption.points),
+                   balance=format_number(member.balance)), "success")
+    return redirect(url_for(".member_page", code=member.code))
+
+
+@staff_required()
+def decide(code: str, redemption_id: int, action: str) -> Any:
+    session = db()
+    member = _member(code)
+    if not 0 < redemption_id <= MAX_ID:
+        abort(404)
+    try:
+        redemption = get_redemption(session, redemption_id)
+    except NotFound:
+        abort(404)
+    if redemption.member_id != member.id:
+        abort(404)
+    form = DecideForm()
+    if not form.validate_on_submit():
+        abort(400)
+    done = Status.CONFIRMED if action == "confirm" else Status.CANCELLED
+    if redemption.status != done:  # already done (a double tap): say so again
+        try:
+            (confirm if action == "confirm" else cancel)(
+                session, redemption, actor=Actor.staff(current_user.user.id))
+            session.commit()
+        except PremiaError as error:
+            session.rollback()
+            flash(str(error.message), "error")
+            return redirect(url_for(".member_page", code=member.code))
+    session.refresh(member)
+    name = redemption.reward.name
+    if action == "confirm":
+        flash(_("Request for %(reward)s confirmed.", reward=name), "success")
+    else:
+        flash(ngettext("Request for %(reward)s cancelled: %(points)s point returned. "
+                       "Balance: %(balance)s",
+                       "Request for %(reward)s cancelled: %(points)s points returned. "
+                       "Balance: %(balance)s", redemption.points, reward=name,
+                       points=format_number(redemption.points),
+                       balance=format_number(member.balance)), "success")
+    return redirect(url_for(".member_page", code=member.code))
+
+
+# --- helpers ---------------------------------------------------------------
+
+
+class _FormInvalid(Exception):
+    pass
+
+
+def _member(code: str) -> Membership:
+    try:
+        return get_member(db(), code)
+    except NotFound:
+        abort(404)
+
+
+def _by_amount(program: dict[str, Any], mode: str | None) -> bool:
+    """By amount when the program has an equivalence; managers may also give points
+    directly, employees follow the program's rule."""
+    if not program.get("points_per_amount"):
+        return False
+    return mode != "points" or not can(*MANAGERS)
+
+
+def _parse_amount(text: str | None, form: GiveForm) -> Decimal:
+    """An amount as written in the merchant's locale: 45.000 or 45000 in Colombia."""
+    text = (text or "").strip()
+    if not text:
+        form.amount.errors = [_("Type the purchase amount.")]
+        raise _FormInvalid()
+    cleaned = "".join(ch for ch in text if ch.isdigit() or ch in ".,")
+    try:
+        if cleaned != text.replace(" ", "").lstrip("$").strip():
+            raise NumberFormatError("not a number")
+        return parse_decimal(cleaned, locale=money_locale(), strict=True)
+    except NumberFormatError:
+        form.amount.errors = [_("Give the amount as a number, e.g. %(example)s.",
+                                example=format_money(Decimal("45000"), g.tenant.currency))]
+        raise _FormInvalid() from None
+
+
+def _show_errors(form: FlaskForm, error: PremiaError, fallback: str) -> None:
+    if not error.fields:
+        form.form_errors.append(str(error.message))
+    for name, message in error.fields.items():
+        field = getattr(form, name, None)
+        if not hasattr(field, "errors"):
+            field = getattr(form, fallback)
+        field.errors = [*field.errors, str(message)]
+
+
+def _rate(equivalence: dict[str, Any] | None) -> str:
+    """The program's equivalence as the cashier reads it: "1 point per $ 1.000"."""
+    if not equivalence:
+        return ""
+    points = equivalence["points"]
+    return ngettext("%(points)s point per %(amount)s", "%(points)s points per %(amount)s",
+                    points, points=format_number(points),
+                    amount=format_money(Decimal(equivalence["amount"]), g.tenant.currency))
+
+
+def _pending(session: Session, member: Membership) -> list[Redemption]:
+    return list(session.scalars(
+        select(Redemption)
+        .where(Redemption.member_id == member.id, Redemption.status == Status.REQUESTED)
+        .order_by(Redemption.id)
+    ))
+
+
+def _render_member(session: Session, member: Membership, *, give_form: GiveForm | None = None,
+                   redeem_form: RedeemForm | None = None, status: int = 200) -> Any:
+    program = get_program(session)
+    give_form = give_form or GiveForm(formdata=None)
+    give_form.key.data = new_key()  # a new attempt after an error is a new operation
+    equivalence = program.get("points_per_amount")
+    context = {
+        "member": member,
+        "program": program,
+        "equivalence": equivalence,
+        "choose_mode": bool(equivalence) and can(*MANAGERS),
+        "rate": _rate(equivalence),
+        "give_form": give_form,
+        "redeem_error": (redeem_form.form_errors + (redeem_form.reward.errors or [])
+                         if redeem_form else []),
+        "rewards": active_rewards(session),
+        "pending": _pending(session, member),
+        "history": ledger.history(session, member, limit=HISTORY),
+        "redeem_key": new_key,
+        "decide_form": DecideForm(formdata=None),
+    }
+    context["summary"] = member_summary(session, member)  # last: plugin code
+    return render_template("panel/loyalty/member.html", **context), status
