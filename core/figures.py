@@ -124,6 +124,8 @@ def count_days(session: Session, tenant: Tenant, since: date, until: date) -> di
 def roll_up(session: Session, tenant: Tenant, now: datetime | None = None) -> int:
     """Store the figures of every closed local day not stored yet; returns how many days."""
     today = local_today(tenant, now)
+    # One roll-up of a tenant at a time (the hourly job and a manual run may meet).
+    session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
     last = session.scalar(select(func.max(DailyFigure.day)))
     if last is None:
         first = session.scalar(select(func.min(Entry.created_at)))

@@ -1,0 +1,105 @@
+"""The dashboard (Inicio) over a large ledger: the daily roll-up and the page itself.
+
+    python bench/dashboard.py --members 1000000 --entries 10000000 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_dashboard
+
+Builds the data set of bench/dataset.py (one merchant in Bogotá, entries spread
+over ~15 months), then measures, on PostgreSQL:
+
+1. the page with nothing rolled up yet: every day of the range counted from the
+   ledger (what a merchant would see before the hourly job's first run);
+2. the hourly job's first run (`roll_up_all`): every closed day since the first
+   entry, one grouped statement;
+3. the page again, reading `daily_figures` (and counting today live), for a
+   30-day and a 365-day range: what a merchant sees every day;
+4. the hourly job's next run (nothing new to roll up).
+
+Each page is requested through the real app (login, tenant resolution, the
+template), the median of five requests. `--reuse` skips building when the
+database already holds the data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import delete, select
+
+from bench.dataset import AS_OF, build, describe, make_app
+from core.db import platform_session
+from core.figures import DailyFigure, roll_up_all
+from tenants.models import Tenant
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_dashboard"
+
+
+def page_ms(client, since: str, until: str, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        answer = client.get(f"/t/bench/panel/?since={since}&until={until}")
+        times.append((time.perf_counter() - began) * 1000)
+        assert answer.status_code == 200, answer.status_code
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+    if args.reuse:
+        app = make_app(args.database_url)
+        with app.app_context(), platform_session(app.extensions["premia"].sessions) as s:
+            tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == "bench"))
+    else:
+        app, tenant_id = build(args.database_url, args.members, args.entries)
+    counts = describe(args.database_url, tenant_id)
+    print(f"data set: {counts['members']:,} members, {counts['entries']:,} entries")
+    platform = app.extensions["premia"]
+    with app.app_context(), platform_session(platform.sessions) as session:
+        session.execute(delete(DailyFigure))
+        session.commit()
+
+    # Measure the job itself: the embedded scheduler must not run it alongside.
+    platform.jobs.start_scheduler = lambda _app: None
+    client = app.test_client()
+    page = client.get("/t/bench/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    logged = client.post("/t/bench/login", data={
+        "email": "owner@bench.example", "password": "bench-password", "csrf_token": token})
+    assert logged.status_code == 302, "login failed"
+
+    end = AS_OF.date() - timedelta(days=1)
+    month = (str(end - timedelta(days=29)), str(end))
+    year = (str(end - timedelta(days=364)), str(end))
+    rows = []
+    rows.append(("page, 30 days, nothing rolled up (counted live)", page_ms(client, *month)))
+    rows.append(("page, 365 days, nothing rolled up (counted live)", page_ms(client, *year, 1)))
+    with app.app_context():
+        began = time.perf_counter()
+        days = roll_up_all(datetime.now(UTC).isoformat())
+        rows.append((f"roll_up_all, first run ({days} days stored)",
+                     (time.perf_counter() - began) * 1000))
+        began = time.perf_counter()
+        roll_up_all(datetime.now(UTC).isoformat())
+        rows.append(("roll_up_all, next run (nothing new)", (time.perf_counter() - began) * 1000))
+    rows.append(("page, 30 days, from daily_figures", page_ms(client, *month)))
+    rows.append(("page, 365 days, from daily_figures", page_ms(client, *year)))
+    for label, ms in rows:
+        print(f"{label:<55}{ms:>10.0f} ms")
+    platform.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
