@@ -12,7 +12,7 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import account_pages, auth, models, panel, schedule, themes  # noqa: F401
+from core import account_pages, auth, models, panel, schedule, themes, uploads  # noqa: F401
 from core.auth import init_auth
 from core.config import load_config
 from core.db import make_engine, make_sessionmaker
@@ -75,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     site = make_site()
     site.register_blueprint(auth.bp)
     site.register_blueprint(account_pages.password)
+    site.register_blueprint(uploads.make_blueprint())
     for blueprint in panel.blueprints():
         site.register_blueprint(blueprint)
     for _owner, blueprint in plugins.blueprints():

@@ -27,6 +27,9 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         "PREMIA_SMTP_SECURITY": env("PREMIA_SMTP_SECURITY") or "none",  # none|starttls|ssl
         "PREMIA_MAIL_FROM": env("PREMIA_MAIL_FROM") or "no-reply@localhost",
         "PREMIA_OUTBOX": str(instance_path / "outbox"),
+        # Uploaded images, one folder per tenant; shared storage when there are several servers.
+        "PREMIA_UPLOAD_FOLDER": env("PREMIA_UPLOAD_FOLDER") or str(instance_path / "uploads"),
+        "PREMIA_MAX_IMAGE_BYTES": int(env("PREMIA_MAX_IMAGE_BYTES") or 2 * 1024 * 1024),
         # Hosts of the shared app; any other host is looked up as a tenant's own domain.
         "PREMIA_PLATFORM_HOSTS": [
             h.strip()

@@ -63,3 +63,9 @@ class IdempotencyMismatch(PremiaError):
     status = 422
     reason = "idempotency_key_reused"
     message = _l("This idempotency key was already used for a different request.")
+
+
+class Forbidden(PremiaError):
+    status = 403
+    reason = "forbidden"
+    message = _l("You may not do this.")

@@ -10,7 +10,8 @@ from sqlalchemy import String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, TenantOwned, tenant_fk, utcnow
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput
+from core.locations import Location
 from core.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 
 
@@ -76,13 +77,19 @@ def create_staff(
     password: str,
     role: Role | str = Role.EMPLOYEE,
     location_id: int | None = None,
+    by: StaffUser | None = None,
 ) -> StaffUser:
+    """A new staff member; `by` (the staff user doing it, None for the platform) must be
+    a manager, and only an owner creates another owner."""
     email = normalize_email(email)
     check_password_strength(password)
     if role not in set(Role):
         raise InvalidInput(role=_l("Unknown role."))
+    _check_manager(by, Role(role))
+    _check_location(session, location_id)
     if session.scalar(select(StaffUser.id).where(func.lower(StaffUser.email) == email)):
-        raise Conflict(_l("There is already a staff member with this e-mail."))
+        raise Conflict(_l("There is already a staff member with this e-mail."),
+                       email=_l("There is already a staff member with this e-mail."))
     user = StaffUser(
         email=email,
         name=name.strip() or email,
@@ -93,6 +100,90 @@ def create_staff(
     session.add(user)
     session.flush()
     return user
+
+
+def update_staff(
+    session: Session,
+    user: StaffUser,
+    *,
+    by: StaffUser | None,
+    **changes: object,
+) -> StaffUser:
+    """Change a staff member's name, e-mail, role, location, password or active flag.
+
+    An admin may not change an owner nor make anyone an owner; the last active
+    owner may be neither deactivated nor given another role (the merchant would
+    be left without anyone who may manage owners). A deactivated user cannot log
+    in, and their open sessions end at their next request.
+    """
+    allowed = {"name", "email", "role", "location_id", "password", "active"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(**{name: _l("Unknown field.") for name in unknown})
+    _check_manager(by, Role(user.role))
+    values = dict(changes)
+    if "email" in values:
+        values["email"] = normalize_email(str(values["email"]))
+        taken = session.scalar(select(StaffUser.id).where(
+            func.lower(StaffUser.email) == values["email"], StaffUser.id != user.id))
+        if taken:
+            raise Conflict(_l("There is already a staff member with this e-mail."),
+                           email=_l("There is already a staff member with this e-mail."))
+    if "name" in values:
+        values["name"] = str(values["name"] or "").strip() or values.get("email", user.email)
+    if "role" in values:
+        if values["role"] not in set(Role):
+            raise InvalidInput(role=_l("Unknown role."))
+        values["role"] = Role(values["role"])
+        _check_manager(by, values["role"])
+    if "location_id" in values:
+        _check_location(session, values["location_id"])
+    if values.get("password"):
+        check_password_strength(str(values["password"]))
+        values["password_hash"] = hash_password(str(values.pop("password")))
+    else:
+        values.pop("password", None)
+    stays_owner = values.get("role", user.role) == Role.OWNER and values.get("active", user.active)
+    if user.role == Role.OWNER and user.active and not stays_owner:
+        _keep_an_owner(session, user)
+    for name, value in values.items():
+        setattr(user, name, value)
+    session.flush()
+    return user
+
+
+def deactivate_staff(session: Session, user: StaffUser, *, by: StaffUser | None) -> StaffUser:
+    return update_staff(session, user, by=by, active=False)
+
+
+def _check_manager(by: StaffUser | None, target: Role) -> None:
+    if by is None:  # the platform itself (tenant creation, the CLI, the demo)
+        return
+    if by.role not in (Role.OWNER, Role.ADMIN):
+        raise Forbidden(_l("Only owners and admins manage staff."))
+    if target == Role.OWNER and by.role != Role.OWNER:
+        raise Forbidden(_l("Only an owner can create or change an owner."),
+                        role=_l("Only an owner can create or change an owner."))
+
+
+def _check_location(session: Session, location_id: object) -> None:
+    if location_id is None:
+        return
+    if (isinstance(location_id, bool) or not isinstance(location_id, int)
+            or not 0 < location_id < 2**31 or session.get(Location, location_id) is None):
+        raise InvalidInput(location_id=_l("Unknown location."))
+
+
+def _keep_an_owner(session: Session, user: StaffUser) -> None:
+    # Locks the active owners: two owners demoting each other at once cannot both pass.
+    owners = session.scalars(
+        select(StaffUser.id)
+        .where(StaffUser.role == Role.OWNER, StaffUser.active.is_(True))
+        .with_for_update()
+    ).all()
+    if not set(owners) - {user.id}:
+        raise Conflict(_l("The merchant needs at least one active owner."),
+                       active=_l("The merchant needs at least one active owner."))
 
 
 def authenticate_staff(session: Session, email: str, password: str) -> StaffUser | None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.db import scope
 from core.errors import Conflict, InvalidInput, NotFound
 from core.i18n import LANGUAGES
-from core.staff import Role, StaffUser, create_staff
+from core.staff import Role, StaffUser, create_staff, normalize_email
 from tenants.models import Plan, PlanPlugin, Tenant
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
@@ -99,3 +99,50 @@ def create_tenant(
 
 def owner_of(session: Session) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.role == Role.OWNER))
+
+
+PROFILE_LIMITS = {"name": 160, "business_type": 80, "email": 254, "phone": 40, "whatsapp": 40,
+                  "description": 2000}
+PROFILE_FIELDS = {*PROFILE_LIMITS, "logo", "country", "currency", "timezone", "language"}
+
+
+def update_profile(session: Session, tenant: Tenant, **changes: str | None) -> Tenant:
+    """Change the merchant's profile (name, logo, contact, country, currency, time zone,
+    language), every field validated before any is written."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:
+        raise InvalidInput(**{name: _l("Unknown field.") for name in unknown})
+    values: dict[str, str | None] = {}
+    errors = {}
+    for name, limit in PROFILE_LIMITS.items():
+        if name in changes:
+            text = (changes[name] or "").strip()
+            if len(text) > limit:
+                errors[name] = _l("At most %(n)d characters.", n=limit)
+            values[name] = text or None
+    if "name" in changes and not values["name"]:
+        errors["name"] = _l("The name is required.")
+    if values.get("email"):
+        try:
+            values["email"] = normalize_email(values["email"])
+        except InvalidInput as error:
+            errors.update(error.fields)
+    if "logo" in changes:
+        values["logo"] = changes["logo"] or None
+    profile = {
+        "currency": (changes.get("currency", tenant.currency) or "").strip().upper(),
+        "country": (changes.get("country", tenant.country) or "").strip().upper(),
+        "timezone": (changes.get("timezone", tenant.timezone) or "").strip(),
+        "language": (changes.get("language", tenant.language) or "").strip(),
+    }
+    try:
+        validate_profile(**profile)
+    except InvalidInput as error:
+        errors.update(error.fields)
+    if errors:
+        raise InvalidInput(**errors)
+    values.update({k: v for k, v in profile.items() if k in changes})
+    for name, value in values.items():
+        setattr(tenant, name, value)
+    session.flush()
+    return tenant

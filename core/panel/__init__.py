@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from core.panel import activity, customers, dashboard, loyalty, profile
+from core.panel import (
+    activity,
+    customers,
+    dashboard,
+    locations,
+    loyalty,
+    profile,
+    rewards,
+    settings,
+    staff,
+)
 
 
 def blueprints() -> list[Blueprint]:
@@ -21,4 +31,8 @@ def blueprints() -> list[Blueprint]:
         loyalty.make_blueprint(),
         customers.make_blueprint(),
         activity.make_blueprint(),
+        rewards.make_blueprint(),
+        staff.make_blueprint(),
+        locations.make_blueprint(),
+        settings.make_blueprint(),
     ]

@@ -1,0 +1,252 @@
+"""Configuración: the merchant's profile, the program's settings and one section per
+active plugin with settings, saved together: all of it or, on any error, none.
+
+Plugins' sections are drawn from their marshmallow schema (`core.panel.schemaform`),
+so a plugin gets its settings screen without a template of its own.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from zoneinfo import available_timezones
+
+from babel import Locale
+from babel.numbers import NumberFormatError, format_decimal, list_currencies, parse_decimal
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, NumberRange, Optional
+
+from core import uploads
+from core.errors import InvalidInput
+from core.i18n import LANGUAGES, money_locale
+from core.panel import menu, schemaform
+from core.panel.access import MANAGERS, staff_required
+from core.panel.formkit import WholeNumberField, show_errors, store_upload
+from core.platform import current_platform
+from core.program import MAX_POINTS_PER_OPERATION, ProgramSchema, get_program, update_program
+from core.web import db
+from tenants.services import update_profile
+
+menu.register(menu.MenuItem("t.panel_settings.index", _l("Settings"), roles=MANAGERS, order=90))
+
+LANGUAGE_NAMES = {"es": "Español", "en": "English", "pt_BR": "Português (Brasil)"}
+PROFILE = ("name", "business_type", "email", "phone", "whatsapp", "description", "country",
+           "currency", "timezone", "language")
+PROGRAM = ("equivalence_points", "equivalence_amount", "description_field", "welcome_points",
+           "expiry_months", "customer_redemption_requests")
+
+
+class SettingsForm(FlaskForm):
+    # The merchant's profile
+    name = StringField(_l("Business name"), validators=[Length(max=160)])
+    logo = FileField(_l("Logo"), description=_l("PNG, JPEG, GIF or WebP, up to 2 MB."))
+    remove_logo = BooleanField(_l("Remove the logo"))
+    business_type = StringField(_l("Type of business"), validators=[Length(max=80)],
+                                description=_l("For example: café, bakery, beauty salon."))
+    email = EmailField(_l("E-mail"), validators=[Length(max=254)])
+    phone = StringField(_l("Phone"), validators=[Length(max=40)])
+    whatsapp = StringField(_l("WhatsApp"), validators=[Length(max=40)])
+    description = TextAreaField(_l("Description of the business"),
+                                validators=[Length(max=2000)])
+    country = SelectField(_l("Country"), validate_choice=False)
+    currency = SelectField(_l("Currency"), validate_choice=False)
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
+    language = SelectField(_l("Language"), validate_choice=False,
+                           choices=[SelectChoice(code, LANGUAGE_NAMES[code])
+                                    for code in LANGUAGES])
+    # The program
+    equivalence_points = WholeNumberField(_l("Points"), validators=[
+        Optional(), NumberRange(min=1, max=MAX_POINTS_PER_OPERATION,
+                                message=_l("Enter a whole number of points, 1 or more."))])
+    equivalence_amount = StringField(_l("per amount of"))
+    description_field = BooleanField(_l("Show a description field when giving points"),
+                                     description=_l("For an invoice number or the reason; "
+                                                    "only the business sees it."))
+    welcome_points = WholeNumberField(_l("Welcome points"), validators=[
+        Optional(), NumberRange(min=0, max=MAX_POINTS_PER_OPERATION,
+                                message=_l("Enter zero or more points."))],
+        description=_l("Given to every new customer. Empty or 0: none."))
+    expiry_months = WholeNumberField(_l("Unused points expire after (months)"), validators=[
+        Optional(), NumberRange(min=1, max=120, message=_l("Enter 1 to 120 months."))],
+        description=_l("Checked on the 1st of each month. Empty: points never expire."))
+    customer_redemption_requests = BooleanField(
+        _l("Customers may request a reward from their app"),
+        description=_l("The points are held until staff confirm or cancel the request."))
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("panel_settings", __name__, url_prefix="/panel/settings")
+    bp.route("/", methods=["GET", "POST"])(index)
+    return bp
+
+
+@staff_required(*MANAGERS)
+def index() -> Any:
+    session, tenant = db(), g.tenant
+    plugins = _plugin_sections()
+    if request.method == "GET":
+        form = SettingsForm(obj=tenant)
+        _fill_program(form, get_program(session))
+        return _render(form, plugins, {}, submitted=None)
+
+    form = SettingsForm()
+    valid = form.validate_on_submit()
+    program, program_ok = _read_program(form)
+    plugin_data: dict[str, dict[str, Any]] = {}
+    plugin_errors: dict[str, dict[str, list[str]]] = {}
+    for name, info in plugins:
+        schema = info.settings_schema()
+        stored = schema.dump(current_platform().plugins.settings(session, name))
+        data, errors = schemaform.read(schema, request.form, _prefix(name))
+        errors = errors or schemaform.validate(schema, {**stored, **data})
+        plugin_data[name] = data
+        if errors:
+            plugin_errors[name] = errors
+    # Every section goes through its service, so all refusals show at once; any
+    # refusal rolls the whole save back.
+    problems = not (valid and program_ok and not plugin_errors)
+    new_logo = None
+    try:
+        new_logo = store_upload(form.logo.data, "logo")
+    except InvalidInput as error:
+        show_errors(form, error, fallback="logo")
+        problems = True
+    old_logo = tenant.logo
+    profile = {field: getattr(form, field).data for field in PROFILE}
+    if new_logo or form.remove_logo.data:
+        profile["logo"] = new_logo
+    try:
+        update_profile(session, tenant, **profile)
+    except InvalidInput as error:
+        show_errors(form, error, fallback="name")
+        problems = True
+    if program_ok:
+        try:
+            update_program(session, program)
+        except InvalidInput as error:
+            _program_errors(form, error)
+            show_errors(form, error, fallback="equivalence_amount")
+            problems = True
+    for name, data in plugin_data.items():
+        if name in plugin_errors:
+            continue
+        try:
+            current_platform().plugins.save_settings(session, name, data)
+        except InvalidInput as error:
+            for key, message in error.fields.items():
+                plugin_errors.setdefault(name, {}).setdefault(key.split(".")[0], []).append(
+                    schemaform.translate(message))
+            problems = True
+    if problems:
+        session.rollback()
+        uploads.delete_image(tenant.id, new_logo)
+        return _render(form, plugins, plugin_errors, submitted=request.form)
+    session.commit()
+    if "logo" in profile and old_logo != new_logo:
+        uploads.delete_image(tenant.id, old_logo)
+    flash(str(_l("Settings saved.")), "success")
+    return redirect(url_for(".index"))
+
+
+def _plugin_sections() -> list[tuple[str, Any]]:
+    infos = current_platform().plugins.infos
+    active = getattr(g, "active_plugins", set())
+    found = [(name, infos[name]) for name in active
+             if name in infos and infos[name].settings_schema is not None]
+    return sorted(found, key=lambda pair: str(pair[1].title))
+
+
+def _prefix(name: str) -> str:
+    return f"plugin-{name}-"
+
+
+def _fill_program(form: SettingsForm, program: dict[str, Any]) -> None:
+    equivalence = program.get("points_per_amount")
+    if equivalence:
+        form.equivalence_points.data = equivalence["points"]
+        form.equivalence_amount.data = format_decimal(Decimal(equivalence["amount"]),
+                                                      locale=money_locale())
+    form.description_field.data = program["description_field"]
+    form.welcome_points.data = program["welcome_points"]
+    form.expiry_months.data = program["expiry_months"]
+    form.customer_redemption_requests.data = program["customer_redemption_requests"]
+
+
+def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
+    """The program's settings from the form; False when a field is refused (its error
+    is on the form)."""
+    points, amount_text = form.equivalence_points.data, (form.equivalence_amount.data or "").strip()
+    amount = None
+    if amount_text:
+        try:
+            amount = parse_decimal(amount_text, locale=money_locale(), strict=True)
+        except NumberFormatError:
+            amount = None
+        if amount is None or not amount.is_finite() or amount <= 0:
+            amount = None
+            form.equivalence_amount.errors.append(str(_l(
+                "Enter an amount greater than zero, e.g. %(example)s.",
+                example=format_decimal(Decimal("1000"), locale=money_locale()))))
+    equivalence = None
+    if (points is None) != (not amount_text):
+        if not (form.equivalence_points.errors or form.equivalence_amount.errors):
+            missing = form.equivalence_amount if points is not None else form.equivalence_points
+            missing.errors.append(str(_l("Fill in both points and amount, or neither.")))
+    elif points is not None and amount is not None:
+        equivalence = {"points": points, "amount": str(amount)}
+    program = {
+        "points_per_amount": equivalence,
+        "description_field": bool(form.description_field.data),
+        "welcome_points": form.welcome_points.data or 0,
+        "expiry_months": form.expiry_months.data or None,
+        "customer_redemption_requests": bool(form.customer_redemption_requests.data),
+    }
+    for key, messages in schemaform.validate(ProgramSchema(), program).items():
+        target = getattr(form, key, None) if key != "points_per_amount" else None
+        target = target or form.equivalence_amount
+        target.errors.extend(messages)
+    return program, not any(getattr(form, name).errors for name in PROGRAM)
+
+
+def _program_errors(form: SettingsForm, error: InvalidInput) -> None:
+    """The program service's refusals (keys like "points_per_amount.amount") onto fields."""
+    for key in list(error.fields):
+        if key.startswith("points_per_amount"):
+            form.equivalence_amount.errors = [*form.equivalence_amount.errors,
+                                              schemaform.translate(error.fields.pop(key))]
+
+
+def _choices(form: SettingsForm) -> None:
+    locale = Locale.parse(str(get_locale() or "es"))
+    countries = sorted(((code, name) for code, name in locale.territories.items()
+                        if len(code) == 2 and code.isalpha()), key=lambda pair: pair[1])
+    form.country.choices = [SelectChoice(code, name) for code, name in countries]
+    form.currency.choices = [SelectChoice(code, f"{code} · {locale.currencies.get(code, code)}")
+                             for code in sorted(list_currencies())]
+    form.timezone.choices = [SelectChoice(zone, zone.replace("_", " "))
+                             for zone in sorted(available_timezones()) if "/" in zone]
+
+
+def _render(form: SettingsForm, plugins: list[tuple[str, Any]],
+            plugin_errors: dict[str, dict[str, list[str]]], submitted: Any) -> Any:
+    _choices(form)
+    session = db()
+    sections = []
+    for name, info in plugins:
+        schema = info.settings_schema()
+        values = current_platform().plugins.settings(session, name)
+        errors = plugin_errors.get(name, {})
+        sections.append({
+            "name": name, "title": str(info.title), "description": str(info.description or ""),
+            "inputs": schemaform.inputs(schema, values, _prefix(name), submitted, errors),
+            "errors": errors.get("_schema", []),
+        })
+    logo = g.tenant.logo
+    return render_template("panel/settings/index.html", form=form, sections=sections,
+                           logo=logo, currency=g.tenant.currency)
