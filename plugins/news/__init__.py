@@ -1,0 +1,31 @@
+"""News (novedades): offers and promotions with an image, dates and an active flag,
+written in the panel and shown in the customer app (`current_news`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from core.panel.access import MANAGERS
+from core.panel.menu import MenuItem
+from core.plugins import PluginInfo, hookimpl
+from plugins.news import panel
+from plugins.news.news import current_news  # noqa: F401  (for the customer app)
+
+PLUGIN = PluginInfo(
+    name="news",
+    title=_l("News"),
+    description=_l("Offers and promotions shown in the customer app."),
+    plans=("free", "white-label"),
+)
+
+
+@hookimpl
+def blueprints() -> list[Any]:
+    return [panel.make_blueprint()]
+
+
+@hookimpl
+def panel_menu(tenant: Any) -> list[MenuItem]:
+    return [MenuItem("t.news.index", _l("News"), roles=MANAGERS, order=60)]
