@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
-
 revision = 'core_0003'
 down_revision = 'core_0002'
 branch_labels = None
