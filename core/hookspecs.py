@@ -157,3 +157,15 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
     value as text in the tenant's formats). Must not write anything; a plugin that
     raises is logged and left out.
     """
+
+
+@hookspec
+def member_actions(session: Session, tenant: Tenant, member: Membership) -> list[MenuItem]:
+    """While a panel page renders: links to the plugin's own pages about `member`,
+    shown on their Fidelización page ("Pagar con puntos", "Bonos", "Tarjetas de sellos").
+
+    Return `core.panel.menu.MenuItem(endpoint, label, roles=…, values={"code": member.code})`
+    items pointing at the plugin's blueprint; links a user's role may not open are
+    hidden (the plugin's views still check the role). Must not write anything; a
+    plugin that raises is logged and left out.
+    """

@@ -48,6 +48,7 @@ from core.errors import NotFound, PremiaError
 from core.i18n import format_money, money_locale
 from core.panel import menu
 from core.panel.access import MANAGERS, can, staff_required
+from core.panel.actions import member_actions
 from core.panel.summary import member_summary
 from core.program import MAX_POINTS_PER_OPERATION, get_program
 from core.purchases import record_purchase
@@ -351,4 +352,5 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "decide_form": DecideForm(formdata=None),
     }
     context["summary"] = member_summary(session, member)  # last: plugin code
+    context["actions"] = member_actions(session, member)
     return render_template("panel/loyalty/member.html", **context), status
