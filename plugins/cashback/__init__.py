@@ -1,11 +1,16 @@
 """Cashback: programs that give a percentage of a purchase as points (the highest
-applicable one), and a cap on paying a bill with points; see services.py."""
+applicable one), and a cap on paying with points; see services.py. Staff pay a bill
+with points from the member's page in the panel (panel.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo
+from core.panel.menu import MenuItem
+from core.plugins import PluginInfo, hookimpl
+from plugins.cashback import panel
 from plugins.cashback.hooks import calculate_points  # noqa: F401  (hook implementation)
 from plugins.cashback.settings import CashbackSettings
 
@@ -17,3 +22,13 @@ PLUGIN = PluginInfo(
     plans=("white-label",),
     settings_schema=CashbackSettings,
 )
+
+
+@hookimpl
+def blueprints() -> list[Any]:
+    return [panel.make_blueprint()]
+
+
+@hookimpl
+def member_actions(member: Any) -> list[MenuItem]:
+    return [MenuItem("t.cashback.pay", _l("Pay with points"), values={"code": member.code})]
