@@ -2,15 +2,23 @@
 
 Pack types are defined in the merchant's settings (see `settings`); staff sell
 a pack to a member and record each use, with who and where, until it is used
-up or expires. See `plugins.packs.packs`.
+up or expires. See `plugins.packs.packs`; the panel's page is `panel.py`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo
-from plugins.packs import models  # noqa: F401  (its tables, for the migrations)
+from core.panel.menu import MenuItem
+from core.panel.summary import SummaryLine
+from core.plugins import PluginInfo, hookimpl
+from plugins.packs import (
+    models,  # noqa: F401  (its tables, for the migrations)
+    packs,
+    panel,
+)
 from plugins.packs.settings import PackSettings
 
 PLUGIN = PluginInfo(
@@ -20,3 +28,21 @@ PLUGIN = PluginInfo(
     plans=("white-label",),
     settings_schema=PackSettings,
 )
+
+
+@hookimpl
+def blueprints() -> list[Any]:
+    return [panel.make_blueprint()]
+
+
+@hookimpl
+def member_actions(member: Any) -> list[MenuItem]:
+    return [MenuItem("t.packs.member_packs", _l("Packs"), values={"code": member.code})]
+
+
+@hookimpl
+def member_summary(session: Any, member: Any) -> list[SummaryLine]:
+    """Each usable pack and its uses left beside the balance: "Bono de 3 copas: 2 de 3"."""
+    return [SummaryLine(pack.name, _l("%(left)s of %(uses)s", left=pack.uses_left,
+                                      uses=pack.uses))
+            for pack in packs.packs_of(session, member, usable=True)]
