@@ -18,7 +18,7 @@ from core.staff import Role, create_staff
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse
 from tests.core.panel.managing import login
-from tests.core.weblogin import flashes, post_login
+from tests.core.weblogin import post_login
 from tests.factories import PASSWORD
 
 MASSAGE = {"key": "masaje-5", "name": "Bono de 5 sesiones de masaje", "uses": 5,
