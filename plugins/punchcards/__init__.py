@@ -2,19 +2,25 @@
 
 Cards are defined in the merchant's settings (see `settings`); matching line
 items of each purchase punch the member's card and each full card issues a
-prize that staff hand over (`cards.claim_prize`). See `plugins.punchcards.cards`.
+prize that staff hand over (`cards.claim_prize`). See `plugins.punchcards.cards`;
+the panel's page is `panel.py`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core.customers import Membership
 from core.ledger import Entry
+from core.panel.menu import MenuItem
+from core.panel.summary import SummaryLine
 from core.plugins import PluginInfo, hookimpl
 from core.purchases import Purchase
-from plugins.punchcards import cards
+from plugins.punchcards import cards, panel
+from plugins.punchcards.models import PrizeStatus
 from plugins.punchcards.settings import PunchcardSettings
 
 PLUGIN = PluginInfo(
@@ -36,3 +42,26 @@ def purchase_recorded(session: Session, member: Membership, purchase: Purchase,
 def purchase_returned(session: Session, member: Membership, purchase: Purchase,
                       entry: Entry | None) -> None:
     cards.unpunch(session, member, purchase)
+
+
+@hookimpl
+def blueprints() -> list[Any]:
+    return [panel.make_blueprint()]
+
+
+@hookimpl
+def member_actions(member: Membership) -> list[MenuItem]:
+    return [MenuItem("t.punchcards.member_cards", _l("Punch cards"),
+                     values={"code": member.code})]
+
+
+@hookimpl
+def member_summary(session: Session, member: Membership) -> list[SummaryLine]:
+    """Each card's progress ("Café: 7 de 10") and the prizes waiting to be handed over."""
+    lines = [SummaryLine(card.name, _l("%(count)s of %(size)s", count=card.count,
+                                       size=card.size))
+             for card in cards.progress(session, member)]
+    waiting = len(cards.prizes(session, member, status=PrizeStatus.ISSUED))
+    if waiting:
+        lines.append(SummaryLine(_l("Prizes to hand over"), str(waiting)))
+    return lines
