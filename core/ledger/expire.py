@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Column,
+    Connection,
     Integer,
     MetaData,
     String,
@@ -28,10 +29,24 @@ from core.db import session_tenant_id, utcnow
 from core.ledger.entries import Allocation, Entry, Kind, Lot
 from core.ledger.operations import system_key
 
-# The members one expiry run works on (a temporary table, private to the connection).
-_EXPIRING = Table(
-    "premia_expiring_members", MetaData(), Column("member_id", Integer, primary_key=True)
+# What one expiry run works on: temporary tables, private to the connection.
+_META = MetaData()
+_MEMBERS = Table(  # the members locked, with points due when the run looked
+    "premia_expiry_members", _META, Column("member_id", Integer, primary_key=True)
 )
+_LOTS = Table(  # their lots due, read once they are locked
+    "premia_expiry_lots", _META,
+    Column("lot_id", Integer, primary_key=True),
+    Column("member_id", Integer, nullable=False),
+    Column("points", Integer, nullable=False),
+)
+_TOTALS = Table(  # one row per expire entry to write
+    "premia_expiry_totals", _META,
+    Column("member_id", Integer, primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("entry_id", Integer),
+)
+_TEMPORARY = (_MEMBERS, _LOTS, _TOTALS)
 
 
 def expire_due(session: Session, as_of: datetime) -> int:
@@ -41,97 +56,112 @@ def expire_due(session: Session, as_of: datetime) -> int:
     allocations to the lots it empties. Safe to run twice (the second run finds
     nothing due) and concurrently with redemptions (members are locked first).
     Returns the number of expire entries written.
+
+    Every write is driven from a temporary table in the order of the index it
+    touches most (lots by id, members by id): over a million members, rows in
+    index order touch each page once, where the order of the expiry index
+    (by date) touched a random page of the lots and of each of their indexes
+    for every row, thirty times slower.
     """
     tenant_id = session_tenant_id(session)
     now = utcnow()
     conn = session.connection()  # Core statements: no ORM bookkeeping over many rows
+    postgres = conn.dialect.name == "postgresql"
+    for table in _TEMPORARY:
+        _create_temporary(conn, table)
+        _empty(conn, table, postgres)
+    if postgres:
+        # Sorts and hashes of a million rows in memory rather than in temporary files.
+        conn.execute(text("SET LOCAL work_mem = '64MB'"))
+
     # Lock the members with points due, in id order, and remember exactly that set:
-    # every later statement works on it alone, so a lot that becomes due meanwhile
-    # (a refund into an expired lot) cannot slip in without its member's lock.
-    conn.execute(text(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_EXPIRING.name} (member_id INTEGER PRIMARY KEY)"
-    ))
-    conn.execute(_EXPIRING.delete())
+    # the lots are read after the locks, so a redemption that took due points while
+    # we waited is seen, and a lot that becomes due meanwhile (a refund into an
+    # expired lot) cannot slip in without its member's lock.
     # These are Core statements over several tables: the tenant filter is explicit.
-    candidates = and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
-    conn.execute(
-        insert(_EXPIRING).from_select(
-            ["member_id"],
-            select(Membership.id)
-            .where(Membership.tenant_id == tenant_id,
-                   Membership.id.in_(select(Lot.member_id).where(candidates)))
-            .order_by(Membership.id)
-            .with_for_update(),
-        )
-    )
-    due = and_(candidates, Lot.member_id.in_(select(_EXPIRING.c.member_id)))
+    due = and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
+    conn.execute(insert(_MEMBERS).from_select(
+        ["member_id"],
+        select(Membership.id)
+        .where(Membership.tenant_id == tenant_id,
+               Membership.id.in_(select(Lot.member_id).where(due)))
+        .order_by(Membership.id)
+        .with_for_update(),
+    ))
+    conn.execute(insert(_LOTS).from_select(
+        ["lot_id", "member_id", "points"],
+        select(Lot.id, Lot.member_id, Lot.remaining)
+        .where(due, Lot.member_id.in_(select(_MEMBERS.c.member_id)))
+        .order_by(Lot.id),
+    ))
     # Not every locked member: one whose due points a redemption took while we waited
-    # for its lock has nothing due now (its balance must not become balance - NULL).
-    due_members = select(Lot.member_id).where(due)
+    # for its lock has nothing due now.
+    conn.execute(insert(_TOTALS).from_select(
+        ["member_id", "points"],
+        select(_LOTS.c.member_id, func.sum(_LOTS.c.points))
+        .group_by(_LOTS.c.member_id)
+        .order_by(_LOTS.c.member_id),
+    ))
+    written = conn.scalar(select(func.count()).select_from(_TOTALS))
+    if not written:
+        return 0
+    if postgres:  # temporary tables are never analysed by autovacuum
+        conn.execute(text(f"ANALYZE {_LOTS.name}, {_TOTALS.name}"))
 
     # The key ties each new entry to its allocations below. It names this run, not
     # only `as_of`: a refund into an expired lot makes points due again, and a
     # second run at the same `as_of` must expire them, not collide with the first.
     key_prefix = system_key("expire", as_of.isoformat(), secrets.token_hex(6)) + ":"
-    totals = (
-        select(Lot.member_id, func.sum(Lot.remaining).label("total"))
-        .where(due)
-        .group_by(Lot.member_id)
-        .subquery()
-    )
-    entries = (
-        select(
-            literal(tenant_id),
-            totals.c.member_id,
-            literal(Kind.EXPIRE.value),
-            -totals.c.total,
-            Membership.balance - totals.c.total,
-            literal("system"),
-            literal(now, type_=Entry.created_at.type),
-            literal(key_prefix) + cast(totals.c.member_id, String),
-        )
-        .join(Membership, Membership.id == totals.c.member_id)
-    )
-    # The members are locked: the count of those with points due is what we write.
-    written = conn.scalar(select(func.count()).select_from(totals))
-    if not written:
-        return 0
+    key = literal(key_prefix) + cast(_TOTALS.c.member_id, String)
+    members = Membership.__table__
+    conn.execute(insert(Entry.__table__).from_select(
+        ["tenant_id", "member_id", "kind", "points", "balance_after", "actor_kind",
+         "created_at", "idempotency_key"],
+        select(literal(tenant_id), _TOTALS.c.member_id, literal(Kind.EXPIRE.value),
+               -_TOTALS.c.points, members.c.balance - _TOTALS.c.points, literal("system"),
+               literal(now, type_=Entry.created_at.type), key)
+        .join(members, and_(members.c.tenant_id == tenant_id,
+                            members.c.id == _TOTALS.c.member_id))
+        .order_by(_TOTALS.c.member_id),
+    ))
+    entries = Entry.__table__
     conn.execute(
-        insert(Entry.__table__).from_select(
-            ["tenant_id", "member_id", "kind", "points", "balance_after", "actor_kind",
-             "created_at", "idempotency_key"],
-            entries,
-        )
+        update(_TOTALS)
+        .where(entries.c.tenant_id == tenant_id, entries.c.idempotency_key == key)
+        .values(entry_id=entries.c.id)
     )
-    expire_entry = Entry.__table__.alias("e")
+    conn.execute(insert(Allocation.__table__).from_select(
+        ["tenant_id", "entry_id", "lot_id", "points"],
+        select(literal(tenant_id), _TOTALS.c.entry_id, _LOTS.c.lot_id, _LOTS.c.points)
+        .join(_TOTALS, _TOTALS.c.member_id == _LOTS.c.member_id)
+        .order_by(_LOTS.c.lot_id),
+    ))
     conn.execute(
-        insert(Allocation.__table__).from_select(
-            ["tenant_id", "entry_id", "lot_id", "points"],
-            select(literal(tenant_id), expire_entry.c.id, Lot.id, Lot.remaining)
-            .join(
-                expire_entry,
-                and_(
-                    expire_entry.c.tenant_id == tenant_id,
-                    expire_entry.c.member_id == Lot.member_id,
-                    expire_entry.c.idempotency_key
-                    == literal(key_prefix) + cast(Lot.member_id, String),
-                ),
-            )
-            .where(due),
-        )
+        update(members)
+        .where(members.c.tenant_id == tenant_id, members.c.id == _TOTALS.c.member_id)
+        .values(balance=members.c.balance - _TOTALS.c.points)
     )
-    member_total = (
-        select(func.sum(Lot.remaining))
-        .where(due, Lot.member_id == Membership.__table__.c.id)
-        .scalar_subquery()
-    )
+    lots = Lot.__table__
     conn.execute(
-        update(Membership.__table__)
-        .where(Membership.__table__.c.tenant_id == tenant_id)
-        .where(Membership.__table__.c.id.in_(due_members))
-        .values(balance=Membership.__table__.c.balance - member_total)
+        update(lots)
+        .where(lots.c.tenant_id == tenant_id, lots.c.id == _LOTS.c.lot_id)
+        .values(remaining=0)
     )
-    conn.execute(update(Lot.__table__).where(due).values(remaining=0))
-    conn.execute(_EXPIRING.delete())
+    for table in _TEMPORARY:
+        _empty(conn, table, postgres)
     session.expire_all()  # cached balances and lots are stale now
     return written
+
+
+def _create_temporary(conn: Connection, table: Table) -> None:
+    columns = ", ".join(
+        f"{column.name} INTEGER{' PRIMARY KEY' if column.primary_key else ''}"
+        f"{' NOT NULL' if not column.nullable and not column.primary_key else ''}"
+        for column in table.columns
+    )
+    conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name} ({columns})"))
+
+
+def _empty(conn: Connection, table: Table, postgres: bool) -> None:
+    # TRUNCATE leaves no dead rows behind in a table that lives as long as the connection.
+    conn.execute(text(f"TRUNCATE {table.name}") if postgres else table.delete())
