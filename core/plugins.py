@@ -56,6 +56,8 @@ class PluginInfo:
     """The seed plans that include it; operators may change plans afterwards."""
     settings_schema: type[ma.Schema] | None = None
     """Marshmallow schema of its settings, with defaults (namespace: its name)."""
+    entry_kinds: dict[str, Any] = field(default_factory=dict)
+    """The ledger entry kinds it writes, with their (lazy, translated) labels."""
     package_path: Path | None = field(default=None, compare=False)
     """Filled in by the host: the folder the plugin lives in."""
 
@@ -78,6 +80,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.blueprint_owner: dict[str, str] = {}
+        self.entry_kinds: dict[str, Any] = {}  # kind → label, from every plugin
         self._session_factory: Any = None
 
     # --- discovery -----------------------------------------------------
@@ -104,6 +107,7 @@ class PluginHost:
             info = _with_path(info, Path(module_file).parent)
         self.infos[info.name] = info
         self.pm.register(plugin, name=info.name)
+        self.entry_kinds.update(info.entry_kinds)
         return info
 
     def check(self) -> None:
@@ -217,6 +221,17 @@ class PluginHost:
             elif result is not None:
                 results.append(result)
         return results
+
+    def known_audience(
+        self, session: Session, tenant: Tenant, plan_plugins: set[str], switched_off: set[str]
+    ) -> set[str]:
+        """The plugins active for `tenant`, from its plan's plugins and its switched-off
+        ones as the caller read them in the session's current transaction (the API reads
+        them with the token, in the same statement); `audience` then answers from them."""
+        active = (plan_plugins & set(self.infos)) - switched_off | ALWAYS_ACTIVE
+        current_transaction(session)
+        session.info["premia_audience"] = (session.get_transaction(), tenant, active)
+        return active
 
     def audience(self, session: Session, tenant_id: int) -> tuple[Tenant, set[str]]:
         """The tenant and the plugins that hear its announcements, read in the

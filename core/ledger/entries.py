@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -46,11 +47,14 @@ KIND_LABELS = {
 
 def kind_label(kind: str, label: str | None = None) -> str:
     """What an entry is, in the user's language: its own label (a rule's name, such as
-    "Black Friday 5%"), else its kind's (plugins' unknown kinds show as their name)."""
+    "Black Friday 5%"), else its kind's: the core's, or the one the plugin that writes
+    that kind declares (`PluginInfo.entry_kinds`); an unknown kind shows as its name."""
     if label:
         return label
-    label = KIND_LABELS.get(kind)
-    return str(label) if label is not None else kind.replace("_", " ")
+    known = KIND_LABELS.get(kind)
+    if known is None and has_app_context():
+        known = current_app.extensions["premia"].plugins.entry_kinds.get(kind)
+    return str(known) if known is not None else kind.replace("_", " ")
 
 
 class Entry(TenantOwned, Base):

@@ -18,6 +18,7 @@ PLUGIN = PluginInfo(
     description=_l("Points for each customer on their birthday, once a year."),
     plans=("white-label",),
     settings_schema=BirthdaySettings,
+    entry_kinds={"birthday": _l("Birthday points")},
 )
 
 

@@ -21,6 +21,7 @@ PLUGIN = PluginInfo(
                    "with points."),
     plans=("white-label",),
     settings_schema=CashbackSettings,
+    entry_kinds={"cashback": _l("Cashback"), "pay_with_points": _l("Paid with points")},
 )
 
 

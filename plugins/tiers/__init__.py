@@ -21,4 +21,5 @@ PLUGIN = PluginInfo(
     description=_l("Levels with a points multiplier that members reach by spending."),
     plans=("white-label",),
     settings_schema=TierSettings,
+    entry_kinds={"tier_bonus": _l("Tier bonus")},
 )

@@ -516,3 +516,17 @@ def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
     ranged = client.get(f"/t/{shop.slug}/panel/?since=2026-11-01&until=2026-11-05")
     assert f'id="recorder-widget">{shop.slug} 2026-11-01 → 2026-11-05' in ranged.get_data(
         as_text=True)
+
+
+def test_plugins_label_the_entry_kinds_they_write(app):
+    from flask_babel import force_locale
+
+    from core.ledger import kind_label
+
+    with app.test_request_context(), force_locale("es"):
+        assert kind_label("birthday") == "Puntos de cumpleaños"
+        assert kind_label("pay_with_points") == "Pago con puntos"
+        assert kind_label("tier_bonus", "Oro ×1,2") == "Oro ×1,2"  # an entry's own label wins
+    with app.test_request_context(), force_locale("en"):
+        assert kind_label("pay_with_points") == "Paid with points"
+    assert kind_label("unknown_kind") == "unknown kind"
