@@ -13,13 +13,13 @@ import marshmallow as ma
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import current_transaction
 from core.errors import InvalidInput
 from tenants.models import TenantSetting
 
 
 def load_settings(session: Session, namespace: str, schema: ma.Schema) -> dict[str, Any]:
-    row = session.scalar(select(TenantSetting).where(TenantSetting.namespace == namespace))
-    stored = dict(row.data) if row else {}
+    stored = dict(_stored(session, namespace) or {})
     # Unknown keys (from an older version) are dropped, missing ones defaulted.
     return schema.load(stored, unknown=ma.EXCLUDE)
 
@@ -40,7 +40,30 @@ def save_settings(
     else:
         row.data = data
     session.flush()
+    session.info.pop(CACHE, None)  # read afresh (a savepoint may yet undo this)
     return loaded
+
+
+CACHE = "premia_settings"
+
+
+def _stored(session: Session, namespace: str) -> dict[str, Any] | None:
+    """A namespace's stored data. In a tenant session every namespace is read in one
+    statement, once per transaction: a purchase reads the program's settings and
+    several plugins' (cashback, tiers, punch cards…), one round trip instead of one
+    each. Within the transaction later reads see that snapshot, and this session's
+    own `save_settings`."""
+    if not isinstance(session.info.get("tenant_id"), int):  # a platform session
+        row = session.scalar(select(TenantSetting).where(TenantSetting.namespace == namespace))
+        return row.data if row else None
+    current_transaction(session)  # begins one if none has begun
+    transaction = session.get_transaction()
+    cached = session.info.get(CACHE)
+    if cached is None or cached[0] is not transaction:
+        rows = session.execute(select(TenantSetting.namespace, TenantSetting.data))
+        cached = (transaction, {name: data for name, data in rows})
+        session.info[CACHE] = cached
+    return cached[1].get(namespace)
 
 
 def _first_messages(messages: dict[str, Any], prefix: str = "") -> dict[str, str]:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, defaultload
 
 from core.db import credential_lookup, utcnow
 from core.errors import InvalidInput, NotFound
+from core.platform import current_platform
 from plugins.api.models import ApiToken
-from tenants.models import PlanPlugin, Tenant, TenantPlugin
+from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin
 
 PREFIX = "prm_"
 # Reads (program, customers, rewards, entries) need no scope: a POS always needs them.
@@ -93,26 +94,34 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
 def authenticate(session: Session, secret: str) -> Credential | None:
     """The live token with this secret, in one statement, in a session with no tenant yet.
 
-    Also answers whether the tenant's plan allows the API and the merchant has
-    not switched it off, so a request costs a single round trip to know all that."""
+    The same statement reads the tenant, its plan's plugins and the ones it switched
+    off: whether the API is on for it, and who hears the request's announcements
+    (`PluginHost.known_audience`), cost no further round trip."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
-    allowed = exists().where(
-        PlanPlugin.plan_id == Tenant.plan_id, PlanPlugin.plugin == "api"
+    plan_plugins = (
+        select(func.aggregate_strings(PlanPlugin.plugin, " "))
+        .where(PlanPlugin.plan_id == Tenant.plan_id).scalar_subquery()
     )
-    switched_off = exists().where(
-        TenantPlugin.tenant_id == Tenant.id, TenantPlugin.plugin == "api",
-        TenantPlugin.enabled.is_(False),
+    switched_off = (
+        select(func.aggregate_strings(TenantPlugin.plugin, " "))
+        .where(TenantPlugin.tenant_id == Tenant.id, TenantPlugin.enabled.is_(False))
+        .scalar_subquery()
     )
     row = credential_lookup(
         session,
-        select(ApiToken, Tenant, and_(allowed, ~switched_off))
+        select(ApiToken, Tenant, plan_plugins, switched_off)
         .join(Tenant, Tenant.id == ApiToken.tenant_id)
-        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None)),
+        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
+        # The plan's plugins are in the row already: no second SELECT for them.
+        .options(defaultload(Tenant.plan).lazyload(Plan.plugins)),
     ).first()
     if row is None:
         return None
-    return Credential(token=row[0], tenant=row[1], api_active=bool(row[2]))
+    token, tenant = row[0], row[1]
+    allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
+    current_platform().plugins.known_audience(session, tenant, allowed, off)
+    return Credential(token=token, tenant=tenant, api_active="api" in allowed - off)
 
 
 def touch(session: Session, token: ApiToken, now: datetime | None = None) -> None:
