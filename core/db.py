@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     declared_attr,
@@ -253,46 +254,70 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     # Always, not only when a tenant-owned entity is selected: the criteria also
     # reach tenant-owned tables in joins, select_from(), subqueries and EXISTS.
     statement = _scope_core_statement(state.statement, tenant_id)
-    options = [
-        with_loader_criteria(
-            TenantOwned,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
-        )
-    ]
-    if not state.execution_options.get("person_lookup"):
-        options += [
-            with_loader_criteria(cls, lambda c: c.tenant_criteria(tenant_id),
-                                 include_aliases=True)
-            for cls in _shared_classes().values()
-        ]
+    options = _tenant_options(tenant_id, bool(state.execution_options.get("person_lookup")))
     state.statement = statement.options(*options)
 
 
-_owned_cache: dict[int, dict[str, type]] = {}
-_shared_cache: dict[int, dict[str, type]] = {}
+_options_cache: dict[tuple[int, bool], tuple[Any, ...]] = {}
+
+
+def _tenant_options(tenant_id: int, person_lookup: bool) -> tuple[Any, ...]:
+    """The loader criteria that scope a statement to `tenant_id`, built once per tenant
+    (they are immutable; building them took a tenth of an API request's time)."""
+    key = (tenant_id, person_lookup)
+    options = _options_cache.get(key)
+    if options is None:
+        options = (
+            with_loader_criteria(
+                TenantOwned,
+                lambda cls: cls.tenant_id == tenant_id,
+                include_aliases=True,
+            ),
+        )
+        if not person_lookup:
+            options += tuple(
+                with_loader_criteria(cls, lambda c: c.tenant_criteria(tenant_id),
+                                     include_aliases=True)
+                for cls in _shared_classes().values()
+            )
+        if len(_options_cache) >= 10_000:  # bounded: many tenants, one process
+            _options_cache.clear()
+        _options_cache[key] = options
+    return options
+
+
+_owned_cache: dict[str, type] | None = None
+_shared_cache: dict[str, type] | None = None
+
+
+@event.listens_for(Mapper, "after_mapper_constructed")
+def _models_changed(_mapper: Any, _cls: Any) -> None:
+    # Recompute the lists below when a model is added (`registry.mappers` is rebuilt
+    # on every access: too slow to read for every statement).
+    global _owned_cache, _shared_cache
+    _owned_cache = _shared_cache = None
+    _options_cache.clear()
 
 
 def _shared_classes() -> dict[str, type]:
     """Models reached through a tenant's own rows, by table name."""
-    mappers = Base.registry.mappers
-    found = _shared_cache.get(len(mappers))
+    global _shared_cache
+    found = _shared_cache
     if found is None:
-        found = {m.local_table.name: m.class_ for m in mappers
+        found = {m.local_table.name: m.class_ for m in Base.registry.mappers
                  if issubclass(m.class_, ReachedThroughTenant)}
-        _shared_cache.clear()
-        _shared_cache[len(mappers)] = found
+        _shared_cache = found
     return found
 
 
 def _owned_classes() -> dict[str, type]:
     """Tenant-owned tables by name (recomputed only when models are added)."""
-    mappers = Base.registry.mappers
-    found = _owned_cache.get(len(mappers))
+    global _owned_cache
+    found = _owned_cache
     if found is None:
-        found = {m.local_table.name: m.class_ for m in mappers if is_tenant_owned(m.class_)}
-        _owned_cache.clear()
-        _owned_cache[len(mappers)] = found
+        found = {m.local_table.name: m.class_ for m in Base.registry.mappers
+                 if is_tenant_owned(m.class_)}
+        _owned_cache = found
     return found
 
 
