@@ -15,11 +15,14 @@ one merchant in Bogotá through the services, with a 12-month expiry and 1 point
   a purchase (amount = points × 1,000 COP, `entries.purchase_id` set);
 - the tiers plugin's row of each member when the plugin is installed (its table
   exists after the migrations);
-- each member active for a stretch of 10 to 108 days that starts between 450 and
-  ~110 days before `as_of` (the 1st of November 2026 in Bogotá): about a quarter of
-  the members have lots that the November run expires (a merchant's first run of a
-  12-month expiry, the heaviest), others have lots expiring in November (warned),
-  others purchases in October (the tiers' closing month).
+- each member active for a stretch of 10 to 108 days that starts between
+  `--history-days` (450) and ~110 days before `as_of` (the 1st of November 2026 in
+  Bogotá). With 450, the November run expires 16% of the lots with points, of 22% of
+  the members (three months of lots at once: a merchant's first run of a 12-month
+  expiry, the heaviest); with 395 (13 months of history), 4% of the lots, of 9% of the
+  members (a month's lots, as in every later month). About 20% of the members have
+  lots expiring in November (warned) and 10% purchases in October (the tiers' closing
+  month).
 
 Balances are consistent: balance_after is a running sum, a membership's balance
 equals the sum of its entries and of its lots' remaining points. The benchmarks
@@ -147,9 +150,9 @@ def _points(j: str) -> str:
 
 
 def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: int,
-                as_of: datetime, tiers: bool) -> None:
+                as_of: datetime, tiers: bool, history: int) -> None:
     """Members lo..hi (1-based numbers in the data set) and their k entries each."""
-    params = {"t": tenant_id, "lo": lo, "hi": hi, "k": k, "as_of": as_of}
+    params = {"t": tenant_id, "lo": lo, "hi": hi, "k": k, "as_of": as_of, "history": history}
     # Numbers in the data set map to ids by fixed offsets (a fresh database: ids from 1).
     grid = f"""
         SELECT m, j,
@@ -159,9 +162,10 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
                (j %% 5 = 3 AND j + 1 < %(k)s) AS consumed,
                {_points('j')} AS earned,
                {_points('j - 1')} AS earned_before,
-               %(as_of)s::timestamptz - interval '450 days'
+               %(as_of)s::timestamptz - %(history)s * interval '1 day'
                  + ((m::bigint * 7907) %% 1000) / 1000.0
-                   * greatest(0, 440 - (%(k)s - 1) * (1 + m %% 12)) * interval '1 day'
+                   * greatest(0, %(history)s - 10 - (%(k)s - 1) * (1 + m %% 12))
+                   * interval '1 day'
                  + (m::bigint * 37 %% 86400) * interval '1 second'
                  + j * (1 + m %% 12) * interval '1 day' AS at
         FROM generate_series(%(lo)s::int, %(hi)s::int) AS m
@@ -230,8 +234,9 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
 
 def build(url: str, members: int, entries: int, *, plugins: set[str] = frozenset(),
           extra_plugins: list[ModuleType] | None = None, as_of: datetime = AS_OF,
-          log: Any = print) -> tuple[Any, int]:
-    """Create the database and the data set; returns (app, tenant id)."""
+          history: int = 450, log: Any = print) -> tuple[Any, int]:
+    """Create the database and the data set; returns (app, tenant id). Members start
+    their stretch of activity up to `history` days before `as_of`."""
     per_member = max(1, entries // members)
     began = time.monotonic()
     fresh_database(url)
@@ -254,7 +259,7 @@ def build(url: str, members: int, entries: int, *, plugins: set[str] = frozenset
             for lo in range(1, members + 1, CHUNK):
                 hi = min(lo + CHUNK - 1, members)
                 with conn.transaction():
-                    _fill_chunk(conn, tenant_id, lo, hi, per_member, as_of, tiers)
+                    _fill_chunk(conn, tenant_id, lo, hi, per_member, as_of, tiers, history)
                 log(f"  members {hi:>9,} / {members:,}  ({time.monotonic() - began:.0f} s)")
         finally:
             _restore(conn, schema)
@@ -303,8 +308,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--history-days", type=int, default=450)
     args = parser.parse_args()
-    app, tenant_id = build(args.database_url, args.members, args.entries)
+    app, tenant_id = build(args.database_url, args.members, args.entries,
+                           history=args.history_days)
     for name, value in describe(args.database_url, tenant_id).items():
         print(f"{name:<22}{value:>12,}")
     app.extensions["premia"].engine.dispose()

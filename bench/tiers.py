@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=dataset.DEFAULT_URL)
+    parser.add_argument("--history-days", type=int, default=450)
     parser.add_argument("--reuse", action="store_true", help="keep the data set already there")
     parser.add_argument("--rollback", action="store_true", help="roll the re-evaluation back")
     args = parser.parse_args()
@@ -51,7 +52,8 @@ def main() -> None:
     if args.reuse:
         app = dataset.make_app(url)
     else:
-        app, _tenant_id = dataset.build(url, args.members, args.entries, plugins={"tiers"})
+        app, _tenant_id = dataset.build(url, args.members, args.entries, plugins={"tiers"},
+                                         history=args.history_days)
     platform = app.extensions["premia"]
     with app.app_context():
         with platform_session(platform.sessions) as session:
