@@ -26,8 +26,11 @@ MAX_AMOUNT = Decimal("9999999999.99")
 def _amount(**kwargs: Any) -> ma.fields.Decimal:
     return ma.fields.Decimal(
         as_string=True,
-        validate=ma.validate.Range(min=Decimal(0), max=MAX_AMOUNT,
-                                   error=_l("An amount goes from zero to 9,999,999,999.99.")),
+        validate=ma.validate.Range(
+            min=Decimal(0),
+            max=MAX_AMOUNT,
+            error=_l("An amount goes from zero to 9,999,999,999.99."),
+        ),
         **kwargs,
     )
 
@@ -35,8 +38,12 @@ def _amount(**kwargs: Any) -> ma.fields.Decimal:
 def _percent(**kwargs: Any) -> ma.fields.Decimal:
     return ma.fields.Decimal(
         as_string=True,
-        validate=ma.validate.Range(min=Decimal(0), max=Decimal(100), min_inclusive=False,
-                                   error=_l("A percentage is more than 0 and at most 100.")),
+        validate=ma.validate.Range(
+            min=Decimal(0),
+            max=Decimal(100),
+            min_inclusive=False,
+            error=_l("A percentage is more than 0 and at most 100."),
+        ),
         **kwargs,
     )
 
@@ -65,14 +72,26 @@ class CashbackProgramSchema(ma.Schema):
 
 
 class CashbackSettings(ma.Schema):
-    programs = ma.fields.List(ma.fields.Nested(CashbackProgramSchema), load_default=list,
-                              validate=ma.validate.Length(max=MAX_PROGRAMS))
-    point_value = ma.fields.Decimal(
-        as_string=True, load_default=Decimal(1),
-        validate=ma.validate.Range(min=Decimal(0), max=MAX_AMOUNT, min_inclusive=False,
-                                   error=_l("A point is worth more than zero.")),
+    programs = ma.fields.List(
+        ma.fields.Nested(CashbackProgramSchema),
+        load_default=list,
+        validate=ma.validate.Length(max=MAX_PROGRAMS),
+        metadata={"label": _l("Cashback programs (JSON list)")},
     )
-    max_pay_with_points_percent = _percent(load_default=Decimal(100))
+    point_value = ma.fields.Decimal(
+        as_string=True,
+        load_default=Decimal(1),
+        validate=ma.validate.Range(
+            min=Decimal(0),
+            max=MAX_AMOUNT,
+            min_inclusive=False,
+            error=_l("A point is worth more than zero."),
+        ),
+        metadata={"label": _l("Value of one point")},
+    )
+    max_pay_with_points_percent = _percent(
+        load_default=Decimal(100), metadata={"label": _l("Most of a bill payable with points (%)")}
+    )
 
     @ma.validates_schema
     def _coherent(self, data: dict[str, Any], **_kwargs: Any) -> None:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 
 
 class NotificationSettings(ma.Schema):
-    on_member_created = ma.fields.Boolean(load_default=True)
-    on_points = ma.fields.Boolean(load_default=True)
-    on_redemption = ma.fields.Boolean(load_default=True)
-    on_expiring = ma.fields.Boolean(load_default=True)
-    merchant_on_request = ma.fields.Boolean(load_default=True)
+    on_member_created = ma.fields.Boolean(
+        load_default=True, metadata={"label": _l("Welcome e-mail to new customers")}
+    )
+    on_points = ma.fields.Boolean(
+        load_default=True, metadata={"label": _l("E-mail on points given or redeemed")}
+    )
+    on_redemption = ma.fields.Boolean(
+        load_default=True, metadata={"label": _l("E-mail on redemptions")}
+    )
+    on_expiring = ma.fields.Boolean(
+        load_default=True, metadata={"label": _l("E-mail before points expire")}
+    )
+    merchant_on_request = ma.fields.Boolean(
+        load_default=True, metadata={"label": _l("E-mail me when a customer requests a reward")}
+    )

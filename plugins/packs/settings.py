@@ -24,17 +24,28 @@ class PackTypeSchema(ma.Schema):
         required=True, validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$")
     )
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
-    uses = ma.fields.Integer(required=True, strict=True,
-                             validate=ma.validate.Range(min=1, max=MAX_USES))
-    price = ma.fields.Decimal(as_string=True, allow_none=True, load_default=None, places=2,
-                              validate=ma.validate.Range(min=0, max=9999999999))
-    validity_days = ma.fields.Integer(strict=True, allow_none=True, load_default=None,
-                                      validate=ma.validate.Range(min=1, max=3660))
+    uses = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=1, max=MAX_USES)
+    )
+    price = ma.fields.Decimal(
+        as_string=True,
+        allow_none=True,
+        load_default=None,
+        places=2,
+        validate=ma.validate.Range(min=0, max=9999999999),
+    )
+    validity_days = ma.fields.Integer(
+        strict=True, allow_none=True, load_default=None, validate=ma.validate.Range(min=1, max=3660)
+    )
     active = ma.fields.Boolean(load_default=True)
 
 
 class PackSettings(ma.Schema):
-    types = ma.fields.List(ma.fields.Nested(PackTypeSchema), load_default=list)
+    types = ma.fields.List(
+        ma.fields.Nested(PackTypeSchema),
+        load_default=list,
+        metadata={"label": _l("Pack types (JSON list)")},
+    )
 
     @ma.validates_schema
     def _unique_keys(self, data: dict[str, Any], **_kwargs: Any) -> None:

@@ -25,12 +25,15 @@ class CardSchema(ma.Schema):
         required=True, validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$")
     )
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
-    sku = ma.fields.String(allow_none=True, load_default=None,
-                           validate=ma.validate.Length(min=1, max=64))
-    product_group = ma.fields.String(allow_none=True, load_default=None,
-                                     validate=ma.validate.Length(min=1, max=64))
-    size = ma.fields.Integer(required=True, strict=True,
-                             validate=ma.validate.Range(min=2, max=MAX_SIZE))
+    sku = ma.fields.String(
+        allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=64)
+    )
+    product_group = ma.fields.String(
+        allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=64)
+    )
+    size = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=2, max=MAX_SIZE)
+    )
     prize = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
     active = ma.fields.Boolean(load_default=True)
 
@@ -43,7 +46,11 @@ class CardSchema(ma.Schema):
 
 
 class PunchcardSettings(ma.Schema):
-    cards = ma.fields.List(ma.fields.Nested(CardSchema), load_default=list)
+    cards = ma.fields.List(
+        ma.fields.Nested(CardSchema),
+        load_default=list,
+        metadata={"label": _l("Punch cards (JSON list)")},
+    )
 
     @ma.validates_schema
     def _unique_keys(self, data: dict[str, Any], **_kwargs: Any) -> None:

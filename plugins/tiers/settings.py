@@ -28,19 +28,27 @@ MAX_TIERS = 10
 class TierSchema(ma.Schema):
     code = ma.fields.String(
         required=True,
-        validate=ma.validate.Regexp(r"^[a-z0-9_-]{1,30}$",
-                                    error=_l("Use 1 to 30 lower-case letters, digits, - or _.")),
+        validate=ma.validate.Regexp(
+            r"^[a-z0-9_-]{1,30}$", error=_l("Use 1 to 30 lower-case letters, digits, - or _.")
+        ),
     )
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
     multiplier = ma.fields.Decimal(
-        required=True, as_string=True, places=None,
-        validate=ma.validate.Range(min=Decimal(1), max=Decimal(10),
-                                   error=_l("A multiplier goes from 1 to 10.")),
+        required=True,
+        as_string=True,
+        places=None,
+        validate=ma.validate.Range(
+            min=Decimal(1), max=Decimal(10), error=_l("A multiplier goes from 1 to 10.")
+        ),
     )
     threshold = ma.fields.Decimal(
-        required=True, as_string=True,
-        validate=ma.validate.Range(min=Decimal(0), max=Decimal("9999999999.99"),
-                                   error=_l("A threshold is an amount of zero or more.")),
+        required=True,
+        as_string=True,
+        validate=ma.validate.Range(
+            min=Decimal(0),
+            max=Decimal("9999999999.99"),
+            error=_l("A threshold is an amount of zero or more."),
+        ),
     )
 
     @ma.validates_schema
@@ -52,13 +60,28 @@ class TierSchema(ma.Schema):
 
 
 class TierSettings(ma.Schema):
-    tiers = ma.fields.List(ma.fields.Nested(TierSchema), load_default=list,
-                           validate=ma.validate.Length(max=MAX_TIERS))
-    period = ma.fields.String(load_default="month", validate=ma.validate.OneOf(PERIODS))
-    rolling_days = ma.fields.Integer(strict=True, load_default=30,
-                                     validate=ma.validate.Range(min=1, max=366))
-    downgrade = ma.fields.String(load_default="period_end",
-                                 validate=ma.validate.OneOf(DOWNGRADES))
+    tiers = ma.fields.List(
+        ma.fields.Nested(TierSchema),
+        load_default=list,
+        validate=ma.validate.Length(max=MAX_TIERS),
+        metadata={"label": _l("Tiers (JSON list)")},
+    )
+    period = ma.fields.String(
+        load_default="month",
+        validate=ma.validate.OneOf(PERIODS),
+        metadata={"label": _l("Qualifying period")},
+    )
+    rolling_days = ma.fields.Integer(
+        strict=True,
+        load_default=30,
+        validate=ma.validate.Range(min=1, max=366),
+        metadata={"label": _l("Days of the rolling window")},
+    )
+    downgrade = ma.fields.String(
+        load_default="period_end",
+        validate=ma.validate.OneOf(DOWNGRADES),
+        metadata={"label": _l("Downgrade")},
+    )
 
     @ma.validates_schema
     def _distinct(self, data: dict[str, Any], **_kwargs: Any) -> None:

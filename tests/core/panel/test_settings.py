@@ -60,6 +60,10 @@ def test_round_trip_of_profile_program_and_plugin_sections(client, shop, db, pla
     for title in ("Perfil del comercio", "Programa de fidelización", 'id="plugin-birthday"',
                   'id="plugin-cashback"', 'id="plugin-notifications"'):
         assert title in page
+    # plugins' fields are labelled in the merchant's language, not by their names
+    for label in ("Puntos en el cumpleaños", "Valor de un punto", "Niveles (lista JSON)",
+                  "Correo antes de que caduquen los puntos"):
+        assert label in page
     answer = client.post(url, data={"csrf_token": token(client, url),
                                     **_form(logo=upload(png()))},
                          content_type="multipart/form-data", follow_redirects=True)
