@@ -45,9 +45,7 @@ def _menu(page: Page, name: str) -> None:
 
 
 def _staff(page: Page) -> None:
-    # By address: the entry's label comes from the shared msgid "Staff", which a
-    # plugin's catalog may translate its own way ("Personal" by the packs plugin).
-    page.get_by_role("navigation").locator("a[href$='/panel/staff/']").click()
+    page.get_by_role("navigation").get_by_role("link", name="Empleados", exact=True).click()
     expect(page.get_by_role("link", name="Nuevo empleado")).to_be_visible()
 
 

@@ -158,6 +158,21 @@ def test_every_message_is_translated(folder, language):
     )
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_plugins_never_reword_the_cores_messages(language):
+    """The app merges every catalog into one domain, a plugin's last: a plugin's
+    different msgstr for a core msgid would change the core's screens ("Staff" became
+    "Personal" on Empleados)."""
+    core = {m.id: m.string for m in read_catalog(po_path("core/translations", language)) if m.id}
+    clashes = [
+        (folder, message.id, message.string, core[message.id])
+        for folder in FOLDERS if folder != "core/translations"
+        for message in read_catalog(po_path(folder, language))
+        if message.id and message.id in core and message.string != core[message.id]
+    ]
+    assert clashes == []
+
+
 def test_placeholder_check_catches_mistakes():
     assert placeholders("Hello %(name)s,") == placeholders("Hola, %(name)s:")
     assert placeholders("%(points)s points") != placeholders("%(puntos)s puntos")
