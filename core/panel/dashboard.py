@@ -49,10 +49,14 @@ def home() -> Any:
         (_l("Points redeemed"), *bars([d.redeemed for d in days], labels)),
         (_l("Redemptions"), *bars([d.redemptions for d in days], labels)),
     ]
+    # One pass over the members: how many, and what they could still redeem (the
+    # program's liability).
+    members, outstanding = session.execute(
+        select(func.count(Membership.id), func.coalesce(func.sum(Membership.balance), 0))
+    ).one()
     overall = {
-        "members": session.scalar(select(func.count(Membership.id))),
-        # What customers could still redeem: the program's liability.
-        "outstanding": session.scalar(select(func.coalesce(func.sum(Membership.balance), 0))),
+        "members": members,
+        "outstanding": outstanding,
         "rewards": session.scalar(select(func.count(Reward.id)).where(Reward.active.is_(True))),
         "pending": session.scalar(
             select(func.count(Redemption.id)).where(Redemption.status == Status.REQUESTED)
