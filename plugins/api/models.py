@@ -13,7 +13,7 @@ from core.db import Base, TenantOwned, tenant_key, utcnow
 class ApiToken(TenantOwned, Base):
     """A secret a POS or ERP presents as `Authorization: Bearer <token>`.
 
-    Only the SHA-256 of the token is stored (a token is 190 random bits, so a
+    Only the SHA-256 of the token is stored (a token is 256 random bits, so a
     slow password hash would add nothing but latency to every request); the
     first characters are kept to tell tokens apart in lists."""
 
@@ -21,7 +21,7 @@ class ApiToken(TenantOwned, Base):
     __table_args__ = (
         tenant_key(),
         UniqueConstraint("tenant_id", "token_hash"),
-        # Looked up by hash before the tenant is known (190 random bits never collide).
+        # Looked up by hash before the tenant is known (256 random bits never collide).
         Index("ix_api_tokens_token_hash", "token_hash"),
     )
 
