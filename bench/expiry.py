@@ -7,7 +7,8 @@ Builds the data set of bench/dataset.py in that database (dropped and created ag
 `--reuse` takes the one already there, as left by bench/dataset.py), then runs, as the
 monthly job does, for the run of 1 November 2026 in Bogotá:
 
-1. expire: `ledger.expire_due(session, as_of)` in a tenant session, and the commit;
+1. expire: `expiry.expire_lots(session, as_of)` as the job calls it (PREMIA_EXPIRY_PARTS
+   ranges of members side by side, each `ledger.expire_due` and its commit);
 2. again: the same call a second time (nothing is due any more: 0 entries);
 3. warnings: `expiry.queue_warnings` (one query numbering the members with points
    expiring in November, every 1,000th starting a page) and the commit, after which
@@ -34,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataset
-from core import expiry, ledger
+from core import expiry
 from core.db import platform_session, tenant_session
 from core.plugins import PluginInfo, hookimpl
 from tenants.models import Plan, Tenant
@@ -124,7 +125,7 @@ def main() -> None:
 
         def expire() -> int:
             with tenant_session(platform.sessions, tenant_id) as session:
-                written = ledger.expire_due(session, as_of)
+                written = expiry.expire_lots(session, as_of, commit=not args.rollback)
                 session.rollback() if args.rollback else session.commit()
             return written
 

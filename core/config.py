@@ -40,6 +40,8 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         "PREMIA_PROXIES": int(env("PREMIA_PROXIES") or 0),
         "PREMIA_LOGIN_LIMIT": env("PREMIA_LOGIN_LIMIT") or "5 per minute",
         "PREMIA_LOGIN_LIMIT_PER_ADDRESS": env("PREMIA_LOGIN_LIMIT_PER_ADDRESS") or "30 per minute",
+        # The monthly expiry's side-by-side transactions on PostgreSQL (about its cores).
+        "PREMIA_EXPIRY_PARTS": int(env("PREMIA_EXPIRY_PARTS") or 2),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "BABEL_DEFAULT_LOCALE": "es",

@@ -18,7 +18,7 @@ owns the transaction.
 """
 
 from core.ledger.entries import KIND_LABELS, Allocation, Entry, Kind, Lot, kind_label
-from core.ledger.expire import expire_due
+from core.ledger.expire import EVERY_MEMBER, MemberRange, due_ranges, expire_due
 from core.ledger.operations import (
     SystemKey,
     adjust,
@@ -36,7 +36,8 @@ from core.ledger.operations import (
 )
 
 __all__ = [
-    "KIND_LABELS", "Allocation", "Entry", "Kind", "Lot", "SystemKey", "adjust", "audit_member",
-    "credit_locked", "debit_locked", "earn", "expire_due", "give_welcome_points", "history",
-    "kind_label", "lock_member", "redeem", "refund", "stored_key", "system_key",
+    "EVERY_MEMBER", "KIND_LABELS", "Allocation", "Entry", "Kind", "Lot", "MemberRange",
+    "SystemKey", "adjust", "audit_member", "credit_locked", "debit_locked", "due_ranges", "earn",
+    "expire_due", "give_welcome_points", "history", "kind_label", "lock_member", "redeem",
+    "refund", "stored_key", "system_key",
 ]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Integer,
     MetaData,
@@ -20,6 +23,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -48,13 +52,19 @@ _TOTALS = Table(  # one row per expire entry to write
 )
 _TEMPORARY = (_MEMBERS, _LOTS, _TOTALS)
 
+# Member ids [first, before), None for no bound: the part of the tenant one call expires.
+MemberRange = tuple[int | None, int | None]
+EVERY_MEMBER: MemberRange = (None, None)
 
-def expire_due(session: Session, as_of: datetime) -> int:
-    """Expire every unused point of the session's tenant due by `as_of`.
 
-    Set-based SQL, one transaction: one `expire` entry per member, with the
-    allocations to the lots it empties. Safe to run twice (the second run finds
-    nothing due) and concurrently with redemptions (members are locked first).
+def expire_due(session: Session, as_of: datetime, members: MemberRange = EVERY_MEMBER) -> int:
+    """Expire every unused point of the session's tenant due by `as_of`, of the members
+    with ids in `members` ([first, before); None: unbounded).
+
+    Set-based SQL, in the session's transaction: one `expire` entry per member, with
+    the allocations to the lots it empties. Safe to run twice (the second run finds
+    nothing due) and concurrently with redemptions (members are locked first), and,
+    for disjoint ranges, side by side in several transactions (`due_ranges`).
     Returns the number of expire entries written.
 
     Every write is driven from a temporary table in the order of the index it
@@ -78,12 +88,11 @@ def expire_due(session: Session, as_of: datetime) -> int:
     # the lots are read after the locks, so a redemption that took due points while
     # we waited is seen, and a lot that becomes due meanwhile (a refund into an
     # expired lot) cannot slip in without its member's lock.
-    # These are Core statements over several tables: the tenant filter is explicit.
-    due = and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
+    due = and_(_due(tenant_id, as_of), _within(Lot.member_id, members))
     conn.execute(insert(_MEMBERS).from_select(
         ["member_id"],
         select(Membership.id)
-        .where(Membership.tenant_id == tenant_id,
+        .where(Membership.tenant_id == tenant_id, _within(Membership.id, members),
                Membership.id.in_(select(Lot.member_id).where(due)))
         .order_by(Membership.id)
         .with_for_update(),
@@ -151,6 +160,39 @@ def expire_due(session: Session, as_of: datetime) -> int:
         _empty(conn, table, postgres)
     session.expire_all()  # cached balances and lots are stale now
     return written
+
+
+def due_ranges(session: Session, as_of: datetime, parts: int) -> list[MemberRange]:
+    """Up to `parts` ranges of member ids, together covering every member, each holding
+    about as many of the lots due by `as_of` (one statement over the due lots' index).
+
+    `expire_due` over each range, each in its own transaction, expires what one call
+    over every member would; the ranges run side by side on a server's cores."""
+    tenant_id = session_tenant_id(session)
+    if parts <= 1:
+        return [EVERY_MEMBER]
+    numbered = (
+        select(Lot.member_id, func.ntile(parts).over(order_by=Lot.member_id).label("part"))
+        .where(_due(tenant_id, as_of))
+        .subquery()
+    )
+    firsts = session.execute(
+        select(func.min(numbered.c.member_id)).group_by(numbered.c.part).order_by(numbered.c.part)
+    ).scalars().all()
+    # A member's lots may straddle two parts: a bound repeated is a part left empty.
+    bounds: list[int | None] = [None, *sorted(set(firsts[1:])), None]
+    return list(pairwise(bounds))
+
+
+def _due(tenant_id: int, as_of: datetime) -> ColumnElement[bool]:
+    # Core statements over several tables: the tenant filter is explicit.
+    return and_(Lot.tenant_id == tenant_id, Lot.remaining > 0, Lot.expires_at <= as_of)
+
+
+def _within(column: Any, members: MemberRange) -> ColumnElement[bool]:
+    first, before = members
+    return and_(column >= first if first is not None else true(),
+                column < before if before is not None else true())
 
 
 def _create_temporary(conn: Connection, table: Table) -> None:

@@ -256,6 +256,66 @@ def test_twin_jobs_expire_once(bogota, app, db):
         assert ledger.audit_member(session, member.id) == (40, 40, 40)
 
 
+def _many_due(make_tenant, make_member, db, count):
+    """A shop in Bogotá with `count` members, each with 10 points due on 1 March."""
+    tenant = _shop(make_tenant, db, plan="bare")
+    members = [make_member(tenant) for _ in range(count)]
+    for member in members:
+        _earn_lot_expiring(db, tenant, member, 10, MARCH["America/Bogota"])
+    return tenant, members
+
+
+def _run_keys(db, tenant):
+    """One key prefix per `expire_due` call: which transaction wrote each expire entry."""
+    with db(tenant) as session:
+        keys = session.scalars(select(ledger.Entry.idempotency_key)
+                               .where(ledger.Entry.kind == "expire"))
+        return {key.rsplit(":", 1)[0] for key in keys}
+
+
+@pytest.mark.postgres
+def test_the_job_expires_ranges_of_members_side_by_side(bare_plan, make_tenant, make_member,
+                                                         app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "PREMIA_EXPIRY_PARTS", 3)
+    tenant, members = _many_due(make_tenant, make_member, db, 9)
+
+    assert expiry.expire_month(tenant.id, utc(2026, 3, 1, 5, 30).isoformat()) == 9
+
+    assert len(_run_keys(db, tenant)) == 3  # three transactions
+    assert sorted(_expired(db, tenant)) == sorted((m.id, -10) for m in members)
+    assert _runs(db, tenant) == [("2026-03", MARCH["America/Bogota"], 9)]
+    with db(tenant) as session:
+        assert all(ledger.audit_member(session, m.id) == (0, 0, 0) for m in members)
+
+
+@pytest.mark.postgres
+def test_a_job_that_dies_between_two_ranges_is_finished_by_its_retry(
+        bare_plan, make_tenant, make_member, app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "PREMIA_EXPIRY_PARTS", 2)
+    tenant, members = _many_due(make_tenant, make_member, db, 6)
+    now_iso = utc(2026, 3, 1, 5, 30).isoformat()
+    real_expire_due = ledger.expire_due
+
+    def dies_on_the_last_range(session, as_of, members_range=ledger.EVERY_MEMBER):
+        if members_range[1] is None:
+            raise RuntimeError("worker killed")
+        return real_expire_due(session, as_of, members_range)
+
+    monkeypatch.setattr(ledger, "expire_due", dies_on_the_last_range)
+    with pytest.raises(RuntimeError):
+        expiry.expire_month(tenant.id, now_iso)
+    first_part = _expired(db, tenant)
+    assert 0 < len(first_part) < 6  # the first range committed, the period is not done
+    assert _runs(db, tenant) == []
+
+    monkeypatch.setattr(ledger, "expire_due", real_expire_due)
+    assert expiry.expire_month(tenant.id, now_iso) == 6 - len(first_part)
+    assert sorted(_expired(db, tenant)) == sorted((m.id, -10) for m in members)
+    assert [period for period, _as_of, _n in _runs(db, tenant)] == ["2026-03"]
+    with db(tenant) as session:
+        assert all(ledger.audit_member(session, m.id) == (0, 0, 0) for m in members)
+
+
 # --- telling members -----------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select, text, update
@@ -163,6 +164,39 @@ def test_expire_due_is_set_based_and_safe_twice(shop, make_member, db):
     assert expired == {alice.id: -30, bob.id: -25}
     assert audit(db, shop, alice.id) == (60, 60, 60)
     assert audit(db, shop, bob.id) == (0, 0, 0)
+
+
+def test_expire_due_by_ranges_of_members_expires_each_member_once(shop, make_member, db):
+    """Ranges from `due_ranges`, each expired in its own transaction, cover every member
+    with points due (and only those), whatever the number of parts asked for."""
+    members = [make_member(shop) for _ in range(7)]
+    past, as_of = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    with db(shop) as session:
+        for n, member in enumerate(members):
+            for points in (10 * (n + 1), 3):  # two lots each; only the first falls due
+                ledger.earn(session, member, points=points, actor=STAFF)
+        due_lots = session.scalars(select(ledger.Lot.id).where(ledger.Lot.points > 3)).all()
+        session.execute(update(ledger.Lot).where(ledger.Lot.id.in_(due_lots))
+                        .values(expires_at=past))
+        ranges = ledger.due_ranges(session, as_of, parts=3)
+        assert ledger.due_ranges(session, as_of, parts=1) == [ledger.EVERY_MEMBER]
+        session.commit()
+    assert len(ranges) == 3
+    assert ranges[0][0] is None and ranges[-1][1] is None  # every id is in one range
+    assert all(before == first for (_f, before), (first, _b) in pairwise(ranges))
+    written = []
+    for members_range in ranges:
+        with db(shop) as session:
+            written.append(ledger.expire_due(session, as_of, members_range))
+            session.commit()
+    assert sum(written) == 7
+    assert all(n > 0 for n in written)  # about as many members in each part: 3, 2, 2
+    with db(shop) as session:
+        expired = {e.member_id: e.points for e in session.scalars(
+            select(ledger.Entry).where(ledger.Entry.kind == "expire"))}
+        assert ledger.expire_due(session, as_of) == 0
+    assert expired == {m.id: -10 * (n + 1) for n, m in enumerate(members)}
+    assert all(audit(db, shop, m.id) == (3, 3, 3) for m in members)
 
 
 def test_database_refuses_a_negative_balance(shop, make_member, db):
