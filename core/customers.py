@@ -197,11 +197,17 @@ def _check_not_taken(session: Session, customer: Customer, document_id: str | No
         )
 
 
-def get_member(session: Session, code: str) -> Membership:
+def get_member(session: Session, code: str, *, for_update: bool = False) -> Membership:
+    """The member with this code (NotFound otherwise); `for_update` locks the row and
+    reads it afresh (use `ledger.lock_member_by_code`, which remembers the lock)."""
     code = normalize_code(code)
     member = None
     if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
-        member = session.scalar(select(Membership).where(Membership.code == code))
+        statement = select(Membership).where(Membership.code == code)
+        if for_update:
+            statement = statement.with_for_update(of=Membership).execution_options(
+                populate_existing=True)
+        member = session.scalar(statement)
     if member is None:
         raise NotFound(_l("No customer with this code."))
     return member

@@ -152,6 +152,8 @@ def record_purchase(
     )
     fingerprint = _fingerprint(member.id, amount, items, location_id, reference, description)
 
+    # Locked first: a twin carrying the same key has committed by the time we hold it.
+    member = ledger.lock_member(session, member.id)
     existing = _by_key(session, key, fingerprint)
     if existing is not None:
         return existing, _entries_of(session, existing)
@@ -175,10 +177,6 @@ def record_purchase(
     lines = [(Kind.EARN, base, None)] if base else []
     lines += [(line.kind, line.points, line.label) for line in extra if line.points]
 
-    member = ledger.lock_member(session, member.id)
-    twin = _by_key(session, key, fingerprint)  # committed while we waited for the lock
-    if twin is not None:
-        return twin, _entries_of(session, twin)
     purchase.points = sum(points for _k, points, _l in lines)
     session.add(purchase)
     session.flush()

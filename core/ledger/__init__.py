@@ -29,6 +29,7 @@ from core.ledger.operations import (
     give_welcome_points,
     history,
     lock_member,
+    lock_member_by_code,
     redeem,
     refund,
     stored_key,
@@ -38,6 +39,7 @@ from core.ledger.operations import (
 __all__ = [
     "EVERY_MEMBER", "KIND_LABELS", "Allocation", "Entry", "Kind", "Lot", "MemberRange",
     "SystemKey", "adjust", "audit_member", "credit_locked", "debit_locked", "due_ranges", "earn",
-    "expire_due", "give_welcome_points", "history", "kind_label", "lock_member", "redeem",
+    "expire_due", "give_welcome_points", "history", "kind_label", "lock_member",
+    "lock_member_by_code", "redeem",
     "refund", "stored_key", "system_key",
 ]

@@ -14,10 +14,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.actors import Actor
-from core.customers import Membership
+from core.customers import Membership, get_member
 from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.events import announce
 from core.ledger.entries import Allocation, Entry, Kind, Lot
@@ -205,8 +205,17 @@ def lock_member(session: Session, member_id: int) -> Membership:
     """Lock a member's row for the rest of the transaction and read it afresh.
 
     Every change of a balance happens under this lock; services that write
-    several entries at once (a purchase) take it first, then `credit_locked`."""
+    several entries at once (a purchase) take it first, then `credit_locked`.
+    Locking again in the same transaction costs no round trip."""
     return _lock(session, member_id)
+
+
+def lock_member_by_code(session: Session, code: str) -> Membership:
+    """`get_member` and `lock_member` in one statement (NotFound for an unknown code):
+    for endpoints that name the member by code and then change their balance."""
+    member = get_member(session, code, for_update=True)
+    _held_locks(session)[member.id] = _innermost_transaction(session)
+    return member
 
 
 def credit_locked(
@@ -293,12 +302,33 @@ def _replay(session: Session, key: str | None, fingerprint: str) -> Entry | None
 
 
 def _lock(session: Session, member_id: int) -> Membership:
-    return session.execute(
+    if _holds_lock(session, member_id):
+        # Locked earlier in this transaction: no one else can have changed the row since.
+        return session.get(Membership, member_id)
+    member = session.execute(
         select(Membership)
         .where(Membership.id == member_id)
         .with_for_update(of=Membership)
         .execution_options(populate_existing=True)
     ).scalar_one()
+    _held_locks(session)[member_id] = _innermost_transaction(session)
+    return member
+
+
+def _held_locks(session: Session) -> dict[int, SessionTransaction]:
+    """The members this session has locked, with the transaction that took each lock."""
+    return session.info.setdefault("premia_member_locks", {})
+
+
+def _innermost_transaction(session: Session) -> SessionTransaction:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _holds_lock(session: Session, member_id: int) -> bool:
+    # A row lock lasts until the transaction (or the savepoint) that took it ends: a
+    # lock whose transaction is over, committed or rolled back, is taken again.
+    transaction = _held_locks(session).get(member_id)
+    return transaction is not None and transaction.is_active
 
 
 def _record(

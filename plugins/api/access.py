@@ -34,21 +34,25 @@ def init_limits(app: Any) -> None:
     )
 
 
-def authenticate() -> Any:
-    """Before every API request: a response for a caller that may not go on, else None."""
+def authenticate(idempotency_key: str | None = None) -> Any:
+    """Before every API request: a response for a caller that may not go on, else None.
+
+    With the request's `idempotency_key`, the answer stored for it (if any) is read in
+    the same statement as the token: `g.api_stored_answer`."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return error_response(401, headers={"WWW-Authenticate": 'Bearer realm="premia"'})
     session = current_platform().sessions()
     g.db = session  # closed at teardown like any request's session
-    credential = tokens.authenticate(session, secret.strip())
+    credential = tokens.authenticate(session, secret.strip(), idempotency_key)
     if credential is None:
         return error_response(401, message=_l("This API token is unknown or revoked."),
                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     scope(session, credential.tenant.id)
     g.tenant = credential.tenant
     g.api_token = credential.token
+    g.api_stored_answer = credential.stored_answer
     if not credential.api_active:
         return error_response(403, "api_not_enabled",
                               _l("The API is not enabled for this merchant's plan or settings."))

@@ -30,14 +30,25 @@ KEEP = timedelta(hours=48)  # promised: at least 24 hours
 
 def request_key() -> str | None:
     """The request's key, validated; None for requests without one or not a POST."""
-    if request.method != "POST":
-        return None
-    key = request.headers.get(HEADER)
-    if key is None:
-        return None
-    if not key.strip() or len(key) > 180 or not key.isprintable():
+    key = _header()
+    if key is not None and not _valid(key):
         raise InvalidInput(**{HEADER: _l("The idempotency key must have 1 to 180 characters.")})
     return key
+
+
+def candidate_key() -> str | None:
+    """The request's key if it is a valid one, else None (read before authentication,
+    which answers first; `request_key` refuses an invalid key after it)."""
+    key = _header()
+    return key if key is not None and _valid(key) else None
+
+
+def _header() -> str | None:
+    return request.headers.get(HEADER) if request.method == "POST" else None
+
+
+def _valid(key: str) -> bool:
+    return bool(key.strip()) and len(key) <= 180 and key.isprintable()
 
 
 def fingerprint() -> str:
@@ -50,7 +61,13 @@ def fingerprint() -> str:
 
 
 def stored(session: Session, key: str) -> IdempotentResponse | None:
-    found = session.scalar(select(IdempotentResponse).where(IdempotentResponse.key == key))
+    return matching(
+        session.scalar(select(IdempotentResponse).where(IdempotentResponse.key == key))
+    )
+
+
+def matching(found: IdempotentResponse | None) -> IdempotentResponse | None:
+    """A stored answer, if it answered this very request (IdempotencyMismatch otherwise)."""
     if found is not None and found.fingerprint != g.api_fingerprint:
         raise IdempotencyMismatch(
             _l("This Idempotency-Key was used for another request; use a new key.")

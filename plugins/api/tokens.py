@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, defaultload
 
 from core.db import credential_lookup, utcnow
 from core.errors import InvalidInput, NotFound
 from core.platform import current_platform
-from plugins.api.models import ApiToken
+from plugins.api.models import ApiToken, IdempotentResponse
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin
 
 PREFIX = "prm_"
@@ -37,6 +37,7 @@ class Credential:
     token: ApiToken
     tenant: Tenant
     api_active: bool
+    stored_answer: IdempotentResponse | None = None  # for the request's Idempotency-Key
 
 
 def hash_token(token: str) -> str:
@@ -91,12 +92,14 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
-def authenticate(session: Session, secret: str) -> Credential | None:
+def authenticate(session: Session, secret: str, idempotency_key: str | None = None
+                 ) -> Credential | None:
     """The live token with this secret, in one statement, in a session with no tenant yet.
 
     The same statement reads the tenant, its plan's plugins and the ones it switched
     off: whether the API is on for it, and who hears the request's announcements
-    (`PluginHost.known_audience`), cost no further round trip."""
+    (`PluginHost.known_audience`), cost no further round trip; and, given the
+    request's `idempotency_key`, the answer stored for it by this tenant, if any."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
     plan_plugins = (
@@ -108,20 +111,28 @@ def authenticate(session: Session, secret: str) -> Credential | None:
         .where(TenantPlugin.tenant_id == Tenant.id, TenantPlugin.enabled.is_(False))
         .scalar_subquery()
     )
-    row = credential_lookup(
-        session,
+    statement = (
         select(ApiToken, Tenant, plan_plugins, switched_off)
         .join(Tenant, Tenant.id == ApiToken.tenant_id)
         .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
         # The plan's plugins are in the row already: no second SELECT for them.
-        .options(defaultload(Tenant.plan).lazyload(Plan.plugins)),
-    ).first()
+        .options(defaultload(Tenant.plan).lazyload(Plan.plugins))
+    )
+    if idempotency_key is not None:
+        statement = statement.add_columns(IdempotentResponse).outerjoin(
+            IdempotentResponse,
+            # The token's tenant, spelled out: this statement runs before the scoping.
+            and_(IdempotentResponse.tenant_id == ApiToken.tenant_id,
+                 IdempotentResponse.key == idempotency_key),
+        )
+    row = credential_lookup(session, statement).first()
     if row is None:
         return None
     token, tenant = row[0], row[1]
     allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
     current_platform().plugins.known_audience(session, tenant, allowed, off)
-    return Credential(token=token, tenant=tenant, api_active="api" in allowed - off)
+    return Credential(token=token, tenant=tenant, api_active="api" in allowed - off,
+                      stored_answer=row[4] if idempotency_key is not None else None)
 
 
 def touch(session: Session, token: ApiToken, now: datetime | None = None) -> None:

@@ -54,13 +54,13 @@ blp = Blueprint(
 
 @blp.before_request
 def authenticate_and_replay() -> Any:
-    denied = access.authenticate()
+    denied = access.authenticate(idempotency.candidate_key())
     if denied is not None:
         return denied
     g.api_key = idempotency.request_key()
     if g.api_key is not None:
         g.api_fingerprint = idempotency.fingerprint()
-        answer = idempotency.stored(db(), g.api_key)
+        answer = idempotency.matching(g.api_stored_answer)  # read with the token
         if answer is not None:
             return idempotency.replay(answer)
     return None
@@ -197,7 +197,7 @@ class Points(MethodView):
         cashback…), each as its own entry. Accepts an `Idempotency-Key` header: a retry
         returns the first answer and gives nothing twice."""
         session = db()
-        member = get_member(session, code)
+        member = ledger.lock_member_by_code(session, code)
         location_id = _location(fields.get("location_id"))
         common = {"actor": access.actor(), "location_id": location_id,
                   "description": fields.get("description"), "reference": fields.get("reference"),
@@ -278,7 +278,7 @@ class Redemptions(MethodView):
         """Hand a reward to the customer: points and stock go down at once (409 if either
         falls short). Accepts an `Idempotency-Key` header."""
         session = db()
-        member = get_member(session, code)
+        member = ledger.lock_member_by_code(session, code)
         redemption = rewards.redeem_reward(
             session, member, _reward(fields["reward_id"]), actor=access.actor(),
             location_id=_location(fields.get("location_id")), idempotency_key=g.api_key,

@@ -7,13 +7,13 @@ from decimal import Decimal
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import ledger
 from core.actors import Actor
 from core.customers import Membership, get_member
-from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
+from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput, NotFound
 from core.program import update_program
 
 STAFF = Actor.staff(1)
@@ -245,3 +245,46 @@ def test_client_keys_cannot_collide_with_the_platforms(make_tenant, make_member,
             assert entry.kind == "earn"
         session.commit()
     assert audit(db, tenant, member.id) == (60, 60, 60)
+
+
+@pytest.mark.postgres  # SQLite has no row locks: its writers are serialised as a whole
+def test_a_member_is_locked_once_per_transaction(shop, make_member, db, platform):
+    """The lock lasts as long as the transaction (or savepoint) that took it: taking it
+    again inside costs no statement; after a commit, or a savepoint rolled back, it is
+    taken again."""
+    member = make_member(shop)
+    locks: list[str] = []
+
+    def listener(_conn, _cursor, sql, *_args):
+        if "FOR UPDATE" in sql and "memberships" in sql:
+            locks.append(sql)
+
+    event.listen(platform.engine, "before_cursor_execute", listener)
+    try:
+        with db(shop) as session:
+            locked = ledger.lock_member_by_code(session, member.code)
+            assert ledger.lock_member(session, member.id) is locked
+            ledger.earn(session, locked, points=5, actor=STAFF)  # locks inside: no statement
+            assert len(locks) == 1
+            session.commit()
+            ledger.lock_member(session, member.id)
+            assert len(locks) == 2
+            with session.begin_nested() as savepoint:
+                ledger.lock_member(session, member.id)  # held by the outer transaction
+                assert len(locks) == 2
+            session.rollback()
+            nested = session.begin_nested()
+            ledger.lock_member(session, member.id)
+            assert len(locks) == 3
+            nested.rollback()  # the savepoint's lock is gone with it
+            ledger.lock_member(session, member.id)
+            assert len(locks) == 4
+            assert not savepoint.is_active
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", listener)
+    assert audit(db, shop, member.id) == (5, 5, 5)
+
+
+def test_locking_by_an_unknown_code_is_not_found(shop, db):
+    with db(shop) as session, pytest.raises(NotFound):
+        ledger.lock_member_by_code(session, "NOSUCHCODE")
