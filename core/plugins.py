@@ -186,7 +186,7 @@ class PluginHost:
     def settings(self, session: Session, name: str) -> dict[str, Any]:
         """A plugin's settings for the session's tenant, defaults filled in."""
         schema = self.infos[name].settings_schema
-        return load_settings(session, name, schema()) if schema else {}
+        return load_settings(session, name, schema) if schema else {}
 
     def save_settings(self, session: Session, name: str, changes: dict[str, Any]) -> dict:
         """Validate and store changes to a plugin's settings (InvalidInput if refused)."""

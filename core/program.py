@@ -45,7 +45,7 @@ class ProgramSchema(ma.Schema):
 
 
 def get_program(session: Session) -> dict[str, Any]:
-    return load_settings(session, NAMESPACE, ProgramSchema())
+    return load_settings(session, NAMESPACE, ProgramSchema)
 
 
 def update_program(session: Session, changes: dict[str, Any]) -> dict[str, Any]:

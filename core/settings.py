@@ -7,6 +7,7 @@ never saved anything still reads a complete, valid set.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import marshmallow as ma
@@ -18,10 +19,21 @@ from core.errors import InvalidInput
 from tenants.models import TenantSetting
 
 
-def load_settings(session: Session, namespace: str, schema: ma.Schema) -> dict[str, Any]:
-    stored = dict(_stored(session, namespace) or {})
-    # Unknown keys (from an older version) are dropped, missing ones defaulted.
-    return schema.load(stored, unknown=ma.EXCLUDE)
+def load_settings(
+    session: Session, namespace: str, schema: ma.Schema | type[ma.Schema]
+) -> dict[str, Any]:
+    """A namespace's settings, validated, defaults filled in. In a tenant session they
+    are validated once per transaction and schema (a purchase reads the program's and
+    several plugins' settings, some more than once); each caller gets its own copy.
+    Pass the schema class: it is only built when the settings are not known yet."""
+    loaded = _transaction_cache(session)[2] if _tenant_scoped(session) else {}
+    kind = schema if isinstance(schema, type) else type(schema)
+    if (namespace, kind) not in loaded:
+        stored = dict(_stored(session, namespace) or {})
+        # Unknown keys (from an older version) are dropped, missing ones defaulted.
+        instance = schema() if isinstance(schema, type) else schema
+        loaded[namespace, kind] = instance.load(stored, unknown=ma.EXCLUDE)
+    return copy.deepcopy(loaded[namespace, kind])
 
 
 def save_settings(
@@ -53,17 +65,26 @@ def _stored(session: Session, namespace: str) -> dict[str, Any] | None:
     several plugins' (cashback, tiers, punch cards…), one round trip instead of one
     each. Within the transaction later reads see that snapshot, and this session's
     own `save_settings`."""
-    if not isinstance(session.info.get("tenant_id"), int):  # a platform session
+    if not _tenant_scoped(session):  # a platform session
         row = session.scalar(select(TenantSetting).where(TenantSetting.namespace == namespace))
         return row.data if row else None
+    return _transaction_cache(session)[1].get(namespace)
+
+
+def _tenant_scoped(session: Session) -> bool:
+    return isinstance(session.info.get("tenant_id"), int)
+
+
+def _transaction_cache(session: Session) -> tuple[Any, dict[str, Any], dict[Any, Any]]:
+    """(transaction, stored data by namespace, validated settings by namespace and schema)."""
     current_transaction(session)  # begins one if none has begun
     transaction = session.get_transaction()
     cached = session.info.get(CACHE)
     if cached is None or cached[0] is not transaction:
         rows = session.execute(select(TenantSetting.namespace, TenantSetting.data))
-        cached = (transaction, {name: data for name, data in rows})
+        cached = (transaction, {name: data for name, data in rows}, {})
         session.info[CACHE] = cached
-    return cached[1].get(namespace)
+    return cached
 
 
 def _first_messages(messages: dict[str, Any], prefix: str = "") -> dict[str, str]:

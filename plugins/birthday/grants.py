@@ -107,7 +107,7 @@ def grant_day(session: Session, tenant: Tenant, now_iso: str) -> int:
         return 0
     first = today if last is None else max(last + timedelta(days=1),
                                            today - timedelta(days=CATCH_UP_DAYS - 1))
-    settings = load_settings(session, KIND, BirthdaySettings())
+    settings = load_settings(session, KIND, BirthdaySettings)
     paid = 0
     day = first
     while day <= today:

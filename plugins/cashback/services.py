@@ -62,7 +62,7 @@ class Payment:
 
 
 def get_settings(session: Session) -> dict[str, Any]:
-    return load_settings(session, NAMESPACE, CashbackSettings())
+    return load_settings(session, NAMESPACE, CashbackSettings)
 
 
 def local_date(tenant: Tenant, moment: datetime) -> date:

@@ -50,7 +50,7 @@ class PackExpired(Conflict):
 
 def pack_types(session: Session) -> list[dict[str, Any]]:
     """The pack types on sale, as in the settings."""
-    settings = load_settings(session, NAMESPACE, PackSettings())
+    settings = load_settings(session, NAMESPACE, PackSettings)
     return [kind for kind in settings["types"] if kind["active"]]
 
 

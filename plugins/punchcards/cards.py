@@ -57,7 +57,7 @@ class Progress(NamedTuple):
 
 def cards(session: Session) -> list[dict[str, Any]]:
     """The merchant's active cards, as in the settings."""
-    settings = load_settings(session, NAMESPACE, PunchcardSettings())
+    settings = load_settings(session, NAMESPACE, PunchcardSettings)
     return [card for card in settings["cards"] if card["active"]]
 
 

@@ -100,7 +100,7 @@ class TierStatus:
 
 
 def get_settings(session: Session) -> dict[str, Any]:
-    return load_settings(session, NAMESPACE, TierSettings())
+    return load_settings(session, NAMESPACE, TierSettings)
 
 
 def tiers_of(settings: dict[str, Any]) -> list[Tier]:
