@@ -114,7 +114,7 @@ def start_gunicorn(args, redis_url: str) -> subprocess.Popen:
     command = [
         str(Path(sys.executable).parent / "gunicorn"), "core:create_app()",
         "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers),
-        "--threads", str(args.threads), "--worker-class", "gthread",
+        "--threads", str(args.threads), "--worker-class", args.worker_class,
         "--keep-alive", "30", "--log-level", "warning",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
@@ -352,6 +352,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--show-sql", action="store_true", help="print one earn's statements")
     parser.add_argument("--only", help="comma-separated scenarios: earn,hot,redeem,ceiling")

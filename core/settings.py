@@ -8,6 +8,8 @@ never saved anything still reads a complete, valid set.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from typing import Any
 
 import marshmallow as ma
@@ -22,18 +24,25 @@ from tenants.models import TenantSetting
 def load_settings(
     session: Session, namespace: str, schema: ma.Schema | type[ma.Schema]
 ) -> dict[str, Any]:
-    """A namespace's settings, validated, defaults filled in. In a tenant session they
-    are validated once per transaction and schema (a purchase reads the program's and
-    several plugins' settings, some more than once); each caller gets its own copy.
-    Pass the schema class: it is only built when the settings are not known yet."""
+    """A namespace's settings, validated, defaults filled in; each caller gets its own
+    copy. A purchase reads the program's and several plugins' settings, some more than
+    once: in a tenant session they are read once per transaction, and the same stored
+    data is validated by a schema once per process."""
     loaded = _transaction_cache(session)[2] if _tenant_scoped(session) else {}
     kind = schema if isinstance(schema, type) else type(schema)
     if (namespace, kind) not in loaded:
-        stored = dict(_stored(session, namespace) or {})
-        # Unknown keys (from an older version) are dropped, missing ones defaulted.
-        instance = schema() if isinstance(schema, type) else schema
-        loaded[namespace, kind] = instance.load(stored, unknown=ma.EXCLUDE)
+        stored = json.dumps(_stored(session, namespace) or {}, sort_keys=True)
+        loaded[namespace, kind] = _validated(kind, stored)
     return copy.deepcopy(loaded[namespace, kind])
+
+
+@functools.lru_cache(maxsize=4096)
+def _validated(kind: type[ma.Schema], stored: str) -> dict[str, Any]:
+    """Stored settings (as JSON) validated by a schema: a pure function of the two, so
+    kept for every tenant storing the same (most keep the defaults). Never handed out
+    as it is: `load_settings` gives each caller a copy."""
+    # Unknown keys (from an older version) are dropped, missing ones defaulted.
+    return kind().load(json.loads(stored), unknown=ma.EXCLUDE)
 
 
 def save_settings(

@@ -139,7 +139,7 @@ class Program(MethodView):
         return _program()
 
     @access.requires("program:write")
-    @blp.arguments(ProgramPatchSchema)
+    @blp.arguments(ProgramPatchSchema())
     @blp.response(200, ProgramSchema)
     @documented_errors(422)
     def patch(self, changes: dict[str, Any]) -> Any:
@@ -153,7 +153,7 @@ class Program(MethodView):
 
 @blp.route("/customers")
 class Customers(MethodView):
-    @blp.arguments(CustomerQuerySchema, location="query")
+    @blp.arguments(CustomerQuerySchema(), location="query")
     @blp.response(200, CustomerPageSchema)
     @documented_errors(422)
     def get(self, query: dict[str, Any]) -> Any:
@@ -164,7 +164,7 @@ class Customers(MethodView):
                 "total": count_members(db(), query["q"])}
 
     @access.requires("customers:write")
-    @blp.arguments(CustomerCreateSchema)
+    @blp.arguments(CustomerCreateSchema())
     @blp.response(201, CustomerSchema)
     @documented_errors(409, 422)
     def post(self, fields: dict[str, Any]) -> Any:
@@ -186,7 +186,7 @@ class Customer(MethodView):
 @blp.route("/customers/<string:code>/points")
 class Points(MethodView):
     @access.requires("points:write")
-    @blp.arguments(PointsRequestSchema)
+    @blp.arguments(PointsRequestSchema())
     @blp.response(201, PointsResultSchema)
     @documented_errors(404, 409, 422)
     def post(self, fields: dict[str, Any], code: str) -> Any:
@@ -214,7 +214,7 @@ class Points(MethodView):
 
 @blp.route("/customers/<string:code>/entries")
 class Entries(MethodView):
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(PageQuerySchema(), location="query")
     @blp.response(200, EntrySchema(many=True))
     @documented_errors(404, 422)
     def get(self, query: dict[str, Any], code: str) -> Any:
@@ -237,7 +237,7 @@ class Rewards(MethodView):
         return rewards.active_rewards(db())
 
     @access.requires("rewards:write")
-    @blp.arguments(RewardSchema)
+    @blp.arguments(RewardSchema())
     @blp.response(201, RewardSchema)
     @documented_errors(422)
     def post(self, fields: dict[str, Any]) -> Any:
@@ -248,7 +248,7 @@ class Rewards(MethodView):
 @blp.route("/rewards/<int:reward_id>")
 class Reward(MethodView):
     @access.requires("rewards:write")
-    @blp.arguments(RewardPatchSchema)
+    @blp.arguments(RewardPatchSchema())
     @blp.response(200, RewardSchema)
     @documented_errors(404, 422)
     def patch(self, changes: dict[str, Any], reward_id: int) -> Any:
@@ -271,7 +271,7 @@ def _redemption_answer(redemption: Any, balance_entry_id: int) -> dict[str, Any]
 @blp.route("/customers/<string:code>/redemptions")
 class Redemptions(MethodView):
     @access.requires("redemptions:write")
-    @blp.arguments(RedemptionRequestSchema)
+    @blp.arguments(RedemptionRequestSchema())
     @blp.response(201, RedemptionSchema)
     @documented_errors(404, 409, 422)
     def post(self, fields: dict[str, Any], code: str) -> Any:
