@@ -403,7 +403,7 @@ def main() -> None:
     if "ceiling" in only:
         results["ceiling: earn's SQL, psycopg"] = ceiling(args, plan, members)
 
-    print(f"{args.clients} clients, {args.seconds:g} s each; gunicorn gthread "
+    print(f"{args.clients} clients, {args.seconds:g} s each; gunicorn {args.worker_class} "
           f"{args.workers} workers × {args.threads} threads; load average at the end: "
           f"{os.getloadavg()[0]:.1f}")
     print(f"{'scenario':<30}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"

@@ -213,13 +213,14 @@ def scope(session: Session, tenant_id: int | str) -> None:
     session.info["tenant_id"] = tenant_id
 
 
-def credential_lookup(session: Session, statement: Any) -> Any:
+def credential_lookup(session: Session, statement: Any, params: dict[str, Any] | None = None
+                      ) -> Any:
     """Run the one statement that finds whose a credential is (an API token by its
     hash), in a session with no tenant yet. The caller then scopes the session to
     the tenant found (`scope`), and everything after is filtered as usual."""
     if session.info.get("tenant_id") is not None:
         raise TenancyError("a credential is looked up before the session has a tenant")
-    return session.execute(statement, execution_options={"credential_lookup": True})
+    return session.execute(statement, params, execution_options={"credential_lookup": True})
 
 
 def session_tenant_id(session: Session) -> int:

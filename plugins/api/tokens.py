@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session, defaultload
 
 from core.db import credential_lookup, utcnow
@@ -102,6 +103,23 @@ def authenticate(session: Session, secret: str, idempotency_key: str | None = No
     request's `idempotency_key`, the answer stored for it by this tenant, if any."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
+    params = {"token_hash": hash_token(secret)}
+    if idempotency_key is not None:
+        params["idempotency_key"] = idempotency_key
+    statement = _credential_statement(with_answer=idempotency_key is not None)
+    row = credential_lookup(session, statement, params).first()
+    if row is None:
+        return None
+    token, tenant = row[0], row[1]
+    allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
+    current_platform().plugins.known_audience(session, tenant, allowed, off)
+    return Credential(token=token, tenant=tenant, api_active="api" in allowed - off,
+                      stored_answer=row[4] if idempotency_key is not None else None)
+
+
+@functools.cache
+def _credential_statement(*, with_answer: bool) -> Select:
+    """Built once: on every API request, building it cost more than running it."""
     plan_plugins = (
         select(func.aggregate_strings(PlanPlugin.plugin, " "))
         .where(PlanPlugin.plan_id == Tenant.plan_id).scalar_subquery()
@@ -114,25 +132,18 @@ def authenticate(session: Session, secret: str, idempotency_key: str | None = No
     statement = (
         select(ApiToken, Tenant, plan_plugins, switched_off)
         .join(Tenant, Tenant.id == ApiToken.tenant_id)
-        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
         # The plan's plugins are in the row already: no second SELECT for them.
         .options(defaultload(Tenant.plan).lazyload(Plan.plugins))
     )
-    if idempotency_key is not None:
+    if with_answer:
         statement = statement.add_columns(IdempotentResponse).outerjoin(
             IdempotentResponse,
             # The token's tenant, spelled out: this statement runs before the scoping.
             and_(IdempotentResponse.tenant_id == ApiToken.tenant_id,
-                 IdempotentResponse.key == idempotency_key),
+                 IdempotentResponse.key == bindparam("idempotency_key")),
         )
-    row = credential_lookup(session, statement).first()
-    if row is None:
-        return None
-    token, tenant = row[0], row[1]
-    allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
-    current_platform().plugins.known_audience(session, tenant, allowed, off)
-    return Credential(token=token, tenant=tenant, api_active="api" in allowed - off,
-                      stored_answer=row[4] if idempotency_key is not None else None)
+    return statement
 
 
 def touch(session: Session, token: ApiToken, now: datetime | None = None) -> None:
