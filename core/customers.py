@@ -7,6 +7,7 @@ member's entries.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import unicodedata
 from collections.abc import Iterator
@@ -19,8 +20,10 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Select,
     String,
     UniqueConstraint,
+    bindparam,
     func,
     or_,
     select,
@@ -203,14 +206,20 @@ def get_member(session: Session, code: str, *, for_update: bool = False) -> Memb
     code = normalize_code(code)
     member = None
     if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
-        statement = select(Membership).where(Membership.code == code)
-        if for_update:
-            statement = statement.with_for_update(of=Membership).execution_options(
-                populate_existing=True)
-        member = session.scalar(statement)
+        member = session.scalar(_by_code(for_update=for_update), {"code": code})
     if member is None:
         raise NotFound(_l("No customer with this code."))
     return member
+
+
+@functools.cache
+def _by_code(*, for_update: bool) -> Select:
+    # Built once: the POS API finds a member by code on every request.
+    statement = select(Membership).where(Membership.code == bindparam("code"))
+    if for_update:
+        statement = statement.with_for_update(of=Membership).execution_options(
+            populate_existing=True)
+    return statement
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     select,
 )
@@ -297,10 +298,14 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
+# Built once: every purchase looks for an earlier one with its key.
+_BY_KEY = select(Purchase).where(Purchase.idempotency_key == bindparam("key"))
+
+
 def _by_key(session: Session, key: str | None, fingerprint: str) -> Purchase | None:
     if key is None:
         return None
-    purchase = session.scalar(select(Purchase).where(Purchase.idempotency_key == key))
+    purchase = session.scalar(_BY_KEY, {"key": key})
     if purchase is not None and purchase.fingerprint != fingerprint:
         raise IdempotencyMismatch()
     return purchase

@@ -66,6 +66,7 @@ def save_settings(
 
 
 CACHE = "premia_settings"
+_EVERY_NAMESPACE = select(TenantSetting.namespace, TenantSetting.data)  # built once
 
 
 def _stored(session: Session, namespace: str) -> dict[str, Any] | None:
@@ -90,7 +91,7 @@ def _transaction_cache(session: Session) -> tuple[Any, dict[str, Any], dict[Any,
     transaction = session.get_transaction()
     cached = session.info.get(CACHE)
     if cached is None or cached[0] is not transaction:
-        rows = session.execute(select(TenantSetting.namespace, TenantSetting.data))
+        rows = session.execute(_EVERY_NAMESPACE)
         cached = (transaction, {name: data for name, data in rows}, {})
         session.info[CACHE] = cached
     return cached
