@@ -11,6 +11,7 @@ construction: no service has to remember a `WHERE tenant_id = …`.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -254,12 +255,33 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         return
     # Always, not only when a tenant-owned entity is selected: the criteria also
     # reach tenant-owned tables in joins, select_from(), subqueries and EXISTS.
-    statement = _scope_core_statement(state.statement, tenant_id)
-    options = _tenant_options(tenant_id, bool(state.execution_options.get("person_lookup")))
-    state.statement = statement.options(*options)
+    state.statement = _scoped(
+        state.statement, tenant_id, bool(state.execution_options.get("person_lookup"))
+    )
 
 
 _options_cache: dict[tuple[int, bool], tuple[Any, ...]] = {}
+# Statements built once (the hot paths keep theirs) are scoped once per tenant: a new
+# statement object each time would also mean a new cache key to compute each time.
+_scoped_cache: weakref.WeakKeyDictionary[Any, dict[tuple[int, bool], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scoped(statement: Any, tenant_id: int, person_lookup: bool) -> Any:
+    key = (tenant_id, person_lookup)
+    known = _scoped_cache.get(statement)
+    if known is not None and key in known:
+        return known[key]
+    scoped = _scope_core_statement(statement, tenant_id).options(
+        *_tenant_options(tenant_id, person_lookup)
+    )
+    if known is None:
+        known = _scoped_cache.setdefault(statement, {})
+    if len(known) >= 1000:  # bounded: many tenants, one process
+        known.clear()
+    known[key] = scoped
+    return scoped
 
 
 def _tenant_options(tenant_id: int, person_lookup: bool) -> tuple[Any, ...]:

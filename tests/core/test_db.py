@@ -101,6 +101,18 @@ def test_select_sees_only_own_rows(shops, platform, db, model):
 
 
 @pytest.mark.parametrize("model", ISOLATED, ids=lambda m: m.__name__)
+def test_a_statement_built_once_is_scoped_to_each_sessions_tenant(shops, platform, db, model):
+    """Hot paths keep their statements; each execution is still scoped to the session's
+    tenant (the scoped copy is kept per tenant, never shared)."""
+    truth = _truth(platform, model)
+    statement = select(model)  # one object, run in turn in both tenants' sessions
+    for _round in range(2):
+        for shop in shops:
+            with db(shop.tenant) as session:
+                assert {r.id for r in session.scalars(statement)} == truth[shop.tenant.id]
+
+
+@pytest.mark.parametrize("model", ISOLATED, ids=lambda m: m.__name__)
 def test_get_by_id_finds_own_rows_only(shops, platform, db, model):
     truth = _truth(platform, model)
     a, b = shops
