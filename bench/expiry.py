@@ -10,10 +10,11 @@ monthly job does, for the run of 1 November 2026 in Bogotá:
 1. expire: `expiry.expire_lots(session, as_of)` as the job calls it (PREMIA_EXPIRY_PARTS
    ranges of members side by side, each `ledger.expire_due` and its commit);
 2. again: the same call a second time (nothing is due any more: 0 entries);
-3. warnings: `expiry.queue_warnings` (one query numbering the members with points
-   expiring in November, every 1,000th starting a page) and the commit, after which
-   the in-process runner runs every page job (`expiry.warn_expiring`), each announcing
-   `notify` per member to a plugin of this script that only counts them;
+3. warnings: `expiry.warning_pages` (one query numbering the members with points
+   expiring in November, every 1,000th starting a page), then every page job queued
+   as `expiry.warn_month` queues them, which the in-process runner runs at once
+   (`expiry.warn_expiring`), each announcing `notify` per member to a plugin of
+   this script that only counts them;
 4. a set-based audit: for every member, balance = sum of entries = sum of remaining lots.
 
 For each step: wall time, the peak RSS of this Python process (`resource`, the
@@ -40,6 +41,7 @@ from core.db import platform_session, tenant_session
 from core.plugins import PluginInfo, hookimpl
 from tenants.models import Plan, Tenant
 from tenants.services import set_plan_plugins
+from worker.jobs import enqueue
 
 PLUGIN = PluginInfo(name="benchcount", title="Bench counter",
                     description="Counts the members told about expiring points.")
@@ -134,9 +136,12 @@ def main() -> None:
             with tenant_session(platform.sessions, tenant_id) as session:
                 tenant = session.get(Tenant, tenant_id)
                 period = expiry.month_start(tenant, as_of).strftime("%Y-%m")
-                pages = expiry.queue_warnings(session, tenant, period)
-                session.commit()  # the in-process runner runs the pages here
-            return f"{pages} pages, {told['members']:,} members told of {told['points']:,} points"
+                pages = expiry.warning_pages(session, tenant, period)
+                session.commit()
+            for first_id, before_id in pages:  # as `warn_month` queues them: run here
+                enqueue(None, expiry.warn_expiring, tenant_id, period, first_id, before_id)
+            return (f"{len(pages)} pages, {told['members']:,} members told of "
+                    f"{told['points']:,} points")
 
         written = measure("expire", url, expire)
         if not args.rollback:

@@ -3,8 +3,9 @@
 An hourly tick looks for tenants whose local month has not been processed
 yet and queues one job each. The job expires the lots due by local midnight
 of the 1st (`expire_lots`: `ledger.expire_due` over ranges of members, side by
-side on PostgreSQL), records the run, and queues the warnings of
-the new month: jobs on the bulk queue, each telling the members of one range
+side on PostgreSQL), records the run, and then (`warn_month`, a job queued once
+the run is committed, or by the tick if that job was lost) the warnings of the
+new month: jobs on the bulk queue, each telling the members of one range
 of ids (WARNING_PAGE members with points expiring) how many points expire
 during the month and when. A period is processed once per tenant (a unique
 row), so the tick and the job are safe to run twice or after a crash; a
@@ -25,7 +26,16 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import ColumnElement, String, UniqueConstraint, and_, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    UniqueConstraint,
+    and_,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -57,6 +67,8 @@ class ExpiryRun(TenantOwned, Base):
     as_of: Mapped[datetime]
     entries: Mapped[int]
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the month's warnings were queued; none yet: the tick queues them again.
+    warned_at: Mapped[datetime | None]
 
 
 def month_start(tenant: Tenant, now: datetime) -> datetime:
@@ -71,24 +83,35 @@ def period_start(tenant: Tenant, period: str) -> datetime:
     return datetime(year, month, 1, tzinfo=ZoneInfo(tenant.timezone))
 
 
+# A run whose warnings are not queued this long after it: its job died in between.
+WARNINGS_LOST_AFTER = timedelta(minutes=15)
+
+
 @platform_job()
 def tick(now: datetime | None = None) -> list[int]:
-    """Queue the expiry of every tenant whose local month is not processed yet."""
+    """Queue the expiry of every tenant whose local month is not processed yet, and the
+    warnings of any recent run whose job died before queueing them."""
     now = now or utcnow()
     with platform_session(current_platform().sessions) as session:
         # Local months differ by at most a day around the 1st: recent runs suffice.
-        done = set(session.execute(
-            select(ExpiryRun.tenant_id, ExpiryRun.period)
+        recent = session.execute(
+            select(ExpiryRun.tenant_id, ExpiryRun.period, ExpiryRun.ran_at,
+                   ExpiryRun.warned_at)
             .where(ExpiryRun.as_of > now - timedelta(days=40))
-        ))
+        ).all()
+        done = {(run.tenant_id, run.period) for run in recent}
         due = [
             tenant.id
             for tenant in session.scalars(select(Tenant).order_by(Tenant.id))
             if (tenant.id, month_start(tenant, now).strftime("%Y-%m")) not in done
         ]
+        unwarned = [(run.tenant_id, run.period) for run in recent
+                    if run.warned_at is None and run.ran_at <= now - WARNINGS_LOST_AFTER]
     # Queued once the session is closed: embedded, the job runs right here.
     for tenant_id in due:
         enqueue(None, expire_month, tenant_id, now.isoformat())
+    for tenant_id, period in unwarned:
+        enqueue(None, warn_month, tenant_id, period)
     return due
 
 
@@ -110,8 +133,28 @@ def expire_month(session: Session, tenant: Tenant, now_iso: str) -> int:
     written = run.entries = expire_lots(session, start)
     if written:
         announce(session, "points_expired", entry_count=written)
-    queue_warnings(session, tenant, period)
+    # The warnings are a job of their own, queued once the run is committed; if this
+    # process dies in between, the run stays unwarned and the tick queues them.
+    enqueue(session, warn_month, tenant.id, period)
     return written
+
+
+@tenant_job(queue="default")
+def warn_month(session: Session, tenant: Tenant, period: str) -> int:
+    """Queue the warning pages of a month's run, once, and mark the run warned.
+
+    The pages are queued before the mark is committed: a job dying in between is
+    run again by the tick, and queues them again, which tells no one twice (the
+    `notify` channels dedupe by member and period). Returns the pages queued."""
+    run = session.scalar(select(ExpiryRun).where(ExpiryRun.period == period))
+    if run is None or run.warned_at is not None:
+        return 0
+    run_id, pages = run.id, warning_pages(session, tenant, period)
+    session.commit()  # nothing held while the pages run (in-process, they run right here)
+    for first_id, before_id in pages:
+        enqueue(None, warn_expiring, tenant.id, period, first_id, before_id)
+    session.execute(update(ExpiryRun).where(ExpiryRun.id == run_id).values(warned_at=utcnow()))
+    return len(pages)
 
 
 def expire_lots(session: Session, as_of: datetime, *, commit: bool = True) -> int:
@@ -160,18 +203,18 @@ def _anyone_listens(session: Session, tenant: Tenant) -> bool:
     return any(impl.plugin_name in active for impl in plugins.pm.hook.notify.get_hookimpls())
 
 
-def queue_warnings(session: Session, tenant: Tenant, period: str) -> int:
-    """Queue, for after commit, the jobs warning the members with points expiring
-    during `period`: one per WARNING_PAGE such members, by ranges of member ids.
+def warning_pages(session: Session, tenant: Tenant, period: str
+                  ) -> list[tuple[int | None, int | None]]:
+    """The pages of members to warn about points expiring during `period`: one per
+    WARNING_PAGE such members, as ranges of member ids [first, before).
 
     One set-based query numbers the members and keeps the first id of each page;
     the ranges cover every id (the first from nothing, the last to nothing), so a
     member who comes to have points expiring before their page runs (a refund into
-    an old lot) is told too. Returns the number of jobs queued (none when no
-    plugin listens to `notify`).
+    an old lot) is told too. None when no plugin listens to `notify`.
     """
     if not _anyone_listens(session, tenant):
-        return 0
+        return []
     lot = ledger.Lot
     numbered = (
         select(lot.member_id, func.row_number().over(order_by=lot.member_id).label("n"))
@@ -185,11 +228,9 @@ def queue_warnings(session: Session, tenant: Tenant, period: str) -> int:
         .order_by(numbered.c.member_id)
     ).all()
     if not firsts:
-        return 0
+        return []
     bounds: list[int | None] = [None, *firsts[1:], None]
-    for first_id, before_id in pairwise(bounds):
-        enqueue(session, warn_expiring, tenant.id, period, first_id, before_id)
-    return len(firsts)
+    return list(pairwise(bounds))
 
 
 @tenant_job(queue="bulk")

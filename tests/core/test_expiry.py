@@ -392,6 +392,55 @@ def test_a_warning_job_run_again_tells_no_one_twice(make_tenant, make_member, db
     assert keys == [f"points_expiring:{ana.id}:2026-03"]
 
 
+def test_warnings_lost_with_their_job_are_queued_by_the_tick(make_tenant, make_member, db,
+                                                          smtp_server, monkeypatch):
+    """The run committed, then its process died before queueing the warnings: the tick
+    finds the run unwarned a quarter of an hour later and queues them, once."""
+    tenant = _shop(make_tenant, db)
+    ana = make_member(tenant, email="ana@mail.example")
+    _earn_lot_expiring(db, tenant, ana, 45, MARCH["America/Bogota"] + timedelta(days=14))
+    smtp_server.handler.messages.clear()
+    now = utc(2026, 3, 1, 5, 30)
+    real_enqueue = expiry.enqueue
+
+    def dies_before_the_warnings(session, job, *args):
+        if job is expiry.warn_month:
+            return None  # the worker was killed right after the commit
+        return real_enqueue(session, job, *args)
+
+    monkeypatch.setattr(expiry, "enqueue", dies_before_the_warnings)
+    with clock_at(now):
+        assert expiry.tick(now) == [tenant.id]
+    monkeypatch.setattr(expiry, "enqueue", real_enqueue)
+    with db(tenant) as session:
+        (run,) = session.scalars(select(ExpiryRun))
+        assert (run.entries, run.warned_at) == (0, None)
+    assert smtp_server.handler.messages == []
+
+    assert expiry.tick(now + timedelta(minutes=5)) == []  # its job may still be on its way
+    assert smtp_server.handler.messages == []
+    with clock_at(now + timedelta(minutes=16)):
+        assert expiry.tick(now + timedelta(minutes=16)) == []
+    (message,) = smtp_server.handler.wait_for(1)
+    assert message["To"] == "ana@mail.example"
+    with db(tenant) as session:
+        assert session.scalar(select(ExpiryRun.warned_at)) == now + timedelta(minutes=16)
+
+    assert expiry.tick(now + timedelta(minutes=40)) == []
+    assert expiry.warn_month(tenant.id, "2026-03") == 0  # a retried job: already warned
+    assert len(smtp_server.handler.messages) == 1
+
+
+def test_a_run_is_marked_warned_once_its_warnings_are_queued(bare_plan, make_tenant,
+                                                             make_member, db):
+    tenant, _member, _lots = _zone_shop(make_tenant, make_member, db, "America/Bogota")
+    now = utc(2026, 3, 1, 5, 30)
+    with clock_at(now):
+        assert expiry.tick(now) == [tenant.id]
+    with db(tenant) as session:
+        assert session.scalar(select(ExpiryRun.warned_at)) == now  # no one listens: 0 pages
+
+
 def test_points_expiring_at_the_next_midnight_do_not_silence_next_months_warning(
         make_tenant, make_member, db, smtp_server):
     """A lot expiring at 00:00 on 1 April is March's (the April run takes it); the
@@ -498,7 +547,9 @@ def test_no_warning_jobs_when_nothing_expires_or_no_one_listens(make_plan, make_
 
     assert sorted(expiry.tick(utc(2026, 3, 1, 5, 30))) == sorted([quiet.id, deaf.id])
 
-    assert [name for name, _args in recorded] == ["expire_month", "expire_month"]
+    # Each run's warn_month finds no page to queue: no warn_expiring job.
+    assert sorted(name for name, _args in recorded) == [
+        "expire_month", "expire_month", "warn_month", "warn_month"]
     assert _notified() == []
 
 
