@@ -91,15 +91,26 @@ class RqRunner:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.periodic: list[PeriodicJob] = []
+        self._queues: dict[str, Queue] = {}
 
     def queue(self, name: str) -> Queue:
-        return Queue(name, connection=self.redis)
+        # Kept: a new Queue asks the server its version again before its first job.
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues[name] = Queue(name, connection=self.redis)
+        return queue
 
     def enqueue(self, job: Callable, *args: Any) -> Any:
-        queue = getattr(job, "queue", "default")
-        return self.queue(queue).enqueue(
-            job, *args, retry=Retry(max=3, interval=[10, 60, 300]), result_ttl=3600
-        )
+        queue = self.queue(getattr(job, "queue", "default"))
+        # One round trip to Redis per job (rq alone makes two transactions of it): a
+        # points e-mail is queued after every earn.
+        with self.redis.pipeline() as pipeline:
+            queued = queue.enqueue(
+                job, *args, retry=Retry(max=3, interval=[10, 60, 300]), result_ttl=3600,
+                pipeline=pipeline,
+            )
+            pipeline.execute()
+        return queued
 
     def enqueue_due_periodic(self, now: float | None = None) -> list[str]:
         """Queue the periodic jobs that are due, once across every worker process."""
