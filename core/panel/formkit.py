@@ -1,9 +1,11 @@
 """Small helpers shared by the panel's form screens: a service's field errors onto a
-WTForms form, a tenant's row by id or 404, an uploaded image's stored name."""
+WTForms form, a tenant's row by id or 404, an uploaded image's stored name, and saving
+a row together with its image."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import abort, g
 from flask_babel import lazy_gettext as _l
@@ -14,6 +16,8 @@ from wtforms import IntegerField
 
 from core import uploads
 from core.errors import PremiaError
+
+T = TypeVar("T")
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one in a URL is simply not found
 
@@ -69,3 +73,37 @@ def store_upload(storage: FileStorage | None, field: str) -> str | None:
     if not uploaded(storage):
         return None
     return uploads.save_image(g.tenant.id, storage.stream, field=field)
+
+
+def save_with_image(
+    session: Session,
+    form: FlaskForm,
+    write: Callable[[dict[str, str | None]], T],
+    *,
+    current: str | None = None,
+    fallback: str | None = None,
+) -> T | None:
+    """Store the form's uploaded `image`, write the row with `write` and commit; the row
+    written, or None when refused (rolled back, the errors shown on the form).
+
+    `write` gets `{"image": name}` when the form sets a new image or ticks `remove_image`
+    (name None), else `{}`, and passes it on to its service. `current` is the row's image
+    before the change. The file is stored before the row that names it, so a refusal must
+    delete the new file; the file it replaces is deleted only after the commit succeeded,
+    because until then the row still names it.
+    """
+    image = None
+    try:
+        image = store_upload(form.image.data, "image")
+        change: dict[str, str | None] = (
+            {"image": image} if image or form.remove_image.data else {})
+        row = write(change)
+        session.commit()
+    except PremiaError as error:
+        session.rollback()
+        uploads.delete_image(g.tenant.id, image)
+        show_errors(form, error, fallback=fallback)
+        return None
+    if change and current != image:
+        uploads.delete_image(g.tenant.id, current)
+    return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -12,11 +12,9 @@ from sqlalchemy import select
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core import uploads
-from core.errors import PremiaError
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
-from core.panel.formkit import WholeNumberField, get_or_404, show_errors, store_upload
+from core.panel.formkit import WholeNumberField, get_or_404, save_with_image
 from core.program import MAX_POINTS_PER_OPERATION
 from core.rewards import Reward, create_reward, update_reward
 from core.web import db
@@ -62,16 +60,10 @@ def new() -> Any:
     form = RewardForm()
     if form.validate_on_submit():
         session = db()
-        image = None
-        try:
-            image = store_upload(form.image.data, "image")
-            reward = create_reward(session, **_values(form), image=image)
-            session.commit()
-        except PremiaError as error:
-            session.rollback()
-            uploads.delete_image(g.tenant.id, image)
-            show_errors(form, error, fallback="name")
-        else:
+        reward = save_with_image(
+            session, form, lambda image: create_reward(session, **_values(form), **image),
+            fallback="name")
+        if reward is not None:
             flash(str(_l("Reward “%(name)s” created.", name=reward.name)), "success")
             return redirect(url_for(".index"))
     return render_template("panel/rewards/form.html", form=form, reward=None)
@@ -83,21 +75,10 @@ def edit(reward_id: int) -> Any:
     reward = get_or_404(session, Reward, reward_id)
     form = RewardForm(obj=reward)
     if form.validate_on_submit():
-        old_image, image = reward.image, None
-        try:
-            image = store_upload(form.image.data, "image")
-            changes: dict[str, Any] = _values(form)
-            if image or form.remove_image.data:
-                changes["image"] = image
-            update_reward(session, reward, **changes)
-            session.commit()
-        except PremiaError as error:
-            session.rollback()
-            uploads.delete_image(g.tenant.id, image)
-            show_errors(form, error, fallback="name")
-        else:
-            if "image" in changes and old_image != image:
-                uploads.delete_image(g.tenant.id, old_image)
+        saved = save_with_image(
+            session, form, lambda image: update_reward(session, reward, **_values(form), **image),
+            current=reward.image, fallback="name")
+        if saved is not None:
             flash(str(_l("Reward “%(name)s” saved.", name=reward.name)), "success")
             return redirect(url_for(".index"))
     return render_template("panel/rewards/form.html", form=form, reward=reward)

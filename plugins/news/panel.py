@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -12,10 +12,8 @@ from sqlalchemy import select
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from core import uploads
-from core.errors import PremiaError
 from core.panel.access import MANAGERS, staff_required
-from core.panel.formkit import get_or_404, show_errors, store_upload
+from core.panel.formkit import get_or_404, save_with_image
 from core.web import db
 from plugins.news.models import NewsItem
 from plugins.news.news import create_news, update_news
@@ -54,16 +52,11 @@ def index() -> Any:
 def new() -> Any:
     form = NewsForm()
     if form.validate_on_submit():
-        session, image = db(), None
-        try:
-            image = store_upload(form.image.data, "image")
-            item = create_news(session, **_values(form), image=image)
-            session.commit()
-        except PremiaError as error:
-            session.rollback()
-            uploads.delete_image(g.tenant.id, image)
-            show_errors(form, error, fallback="title")
-        else:
+        session = db()
+        item = save_with_image(
+            session, form, lambda image: create_news(session, **_values(form), **image),
+            fallback="title")
+        if item is not None:
             flash(str(_l("News “%(title)s” published.", title=item.title)), "success")
             return redirect(url_for(".index"))
     return render_template("news/form.html", form=form, item=None)
@@ -75,21 +68,10 @@ def edit(item_id: int) -> Any:
     item = get_or_404(session, NewsItem, item_id)
     form = NewsForm(obj=item)
     if form.validate_on_submit():
-        old_image, image = item.image, None
-        try:
-            image = store_upload(form.image.data, "image")
-            changes = _values(form)
-            if image or form.remove_image.data:
-                changes["image"] = image
-            update_news(session, item, **changes)
-            session.commit()
-        except PremiaError as error:
-            session.rollback()
-            uploads.delete_image(g.tenant.id, image)
-            show_errors(form, error, fallback="title")
-        else:
-            if "image" in changes and old_image != image:
-                uploads.delete_image(g.tenant.id, old_image)
+        saved = save_with_image(
+            session, form, lambda image: update_news(session, item, **_values(form), **image),
+            current=item.image, fallback="title")
+        if saved is not None:
             flash(str(_l("News “%(title)s” saved.", title=item.title)), "success")
             return redirect(url_for(".index"))
     return render_template("news/form.html", form=form, item=item)
