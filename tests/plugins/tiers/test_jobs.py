@@ -2,64 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
-from core.actors import Actor
-from core.customers import Membership
-from core.db import clock_at
-from core.program import update_program
-from core.purchases import record_purchase
 from plugins.tiers import jobs
 from plugins.tiers.models import TierMember, TierRun
-from tests.core import recorder_plugin
-
-CASHIER = Actor.staff(3)
-TIERS = [
-    {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"},
-    {"code": "oro", "name": "Oro", "multiplier": "1.2", "threshold": "500000"},
-]
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
-    with application.app_context():
-        yield application
-
-
-@pytest.fixture
-def recorder():
-    recorder_plugin.calls.clear()
-    yield recorder_plugin.calls
-    recorder_plugin.calls.clear()
-
-
-@pytest.fixture
-def make_shop(make_tenant, make_plan, db, platform):
-    make_plan("rules", {"tiers", "recorder"})
-
-    def build(timezone: str = "America/Bogota", tiers=TIERS, **settings):
-        tenant = make_tenant(plan="rules", timezone=timezone)
-        with db(tenant) as session:
-            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
-            platform.plugins.save_settings(session, "tiers", {"tiers": tiers, **settings})
-            session.commit()
-        return tenant
-
-    return build
-
-
-def buy(db, tenant, member_id, amount, at):
-    with clock_at(at), db(tenant) as session:
-        record_purchase(session, session.get(Membership, member_id), amount, actor=CASHIER)
-        session.commit()
+from tests.plugins.tiers.conftest import buy, utc
 
 
 def tier_of(db, tenant, member_id):

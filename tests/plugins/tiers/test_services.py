@@ -10,68 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
 from core.db import clock_at
 from core.errors import InvalidInput
-from core.program import update_program
-from core.purchases import get_purchase, record_purchase, return_purchase
+from core.purchases import get_purchase, return_purchase
 from plugins.tiers import services
 from plugins.tiers.models import TierChange, TierMember
-from tests.core import recorder_plugin
-
-CASHIER = Actor.staff(3)
-PLATA = {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"}
-ORO = {"code": "oro", "name": "Oro", "multiplier": "1.2", "threshold": "500000"}
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
-    with application.app_context():
-        yield application
-
-
-@pytest.fixture
-def recorder():
-    recorder_plugin.calls.clear()
-    yield recorder_plugin.calls
-    recorder_plugin.calls.clear()
-
-
-@pytest.fixture
-def make_shop(make_tenant, make_plan, db, platform):
-    make_plan("rules", {"tiers", "recorder"})
-
-    def build(timezone: str = "America/Bogota", **settings):
-        tenant = make_tenant(plan="rules", timezone=timezone)
-        with db(tenant) as session:
-            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
-            platform.plugins.save_settings(session, "tiers", {"tiers": [PLATA, ORO], **settings})
-            session.commit()
-        return tenant
-
-    return build
+from tests.plugins.tiers.conftest import CASHIER, ORO, PLATA, buy, utc
 
 
 @pytest.fixture
 def shop(make_shop):
     return make_shop()
-
-
-def buy(db, tenant, member_id, amount, at=None):
-    """Record a purchase at `at` (default now); returns [(kind, points, label)] and its id."""
-    moment = at or datetime.now(UTC)
-    with clock_at(moment), db(tenant) as session:
-        purchase, entries = record_purchase(
-            session, session.get(Membership, member_id), amount, actor=CASHIER
-        )
-        session.commit()
-        return [(e.kind, e.points, e.label) for e in entries], purchase.id
 
 
 def give_back(db, tenant, purchase_id, at=None):
