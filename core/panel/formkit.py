@@ -88,9 +88,9 @@ def save_with_image(
 
     `write` gets `{"image": name}` when the form sets a new image or ticks `remove_image`
     (name None), else `{}`, and passes it on to its service. `current` is the row's image
-    before the change. The file is stored before the row that names it, so a refusal must
-    delete the new file; the file it replaces is deleted only after the commit succeeded,
-    because until then the row still names it.
+    before the change. The file is stored before the row that names it, so a refusal (or
+    any error) must delete the new file; the file it replaces is deleted only after the
+    commit succeeded, because until then the row still names it.
     """
     image = None
     try:
@@ -104,6 +104,11 @@ def save_with_image(
         uploads.delete_image(g.tenant.id, image)
         show_errors(form, error, fallback=fallback)
         return None
+    except BaseException:
+        # Anything else (a lost database, a bug) names the new file nowhere either.
+        session.rollback()
+        uploads.delete_image(g.tenant.id, image)
+        raise
     if change and current != image:
         uploads.delete_image(g.tenant.id, current)
     return row

@@ -7,6 +7,7 @@ import html
 import pytest
 from sqlalchemy import select
 
+from core.panel import rewards as rewards_panel
 from core.rewards import Reward, create_reward
 from core.staff import Role
 from tests.core.panel.managing import login, png, token, upload
@@ -83,6 +84,24 @@ def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(client, make_tenant
                                    "points": "100", "stock": "diez"})
     assert "Escribe un número entero." in html.unescape(words.get_data(as_text=True))
     assert _rewards(db, shop) == []
+
+
+def test_an_unexpected_failure_keeps_no_file_behind(client, make_tenant, db, upload_folder,
+                                                     monkeypatch):
+    shop = make_tenant()
+    login(client, db, shop)
+    url = f"/t/{shop.slug}/panel/rewards/new"
+    form = {"csrf_token": token(client, url), "name": "Postre", "points": "50",
+            "image": upload(png())}
+
+    def database_gone(session, **fields):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(rewards_panel, "create_reward", database_gone)
+    with pytest.raises(RuntimeError):  # TESTING: the error reaches the test, not a 500 page
+        client.post(url, data=form, content_type="multipart/form-data")
+    assert _rewards(db, shop) == []
+    assert not any(upload_folder.rglob("*.*"))
 
 
 def test_edit_changes_points_stock_and_replaces_the_image(client, make_tenant, db,
