@@ -11,7 +11,16 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core import ledger
@@ -227,10 +236,14 @@ def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) 
     return redemption
 
 
+# Built once: every redemption looks for an earlier one with its key.
+_REDEMPTION_BY_KEY = select(Redemption).where(Redemption.idempotency_key == bindparam("key"))
+
+
 def _by_key(session, key, member, reward) -> Redemption | None:
     if key is None:
         return None
-    found = session.scalar(select(Redemption).where(Redemption.idempotency_key == key))
+    found = session.scalar(_REDEMPTION_BY_KEY, {"key": key})
     if found is not None and (found.member_id, found.reward_id) != (member.id, reward.id):
         raise IdempotencyMismatch()
     return found

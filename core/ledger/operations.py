@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    bindparam,
     func,
     select,
     update,
@@ -291,11 +292,22 @@ def stored_key(key: str | None) -> str | None:
     return f"client:{key}"
 
 
+# Statements of every credit and debit, built once.
+_ENTRY_BY_KEY = select(Entry).where(Entry.idempotency_key == bindparam("key"))
+_LOTS_TO_CONSUME = (
+    select(Lot)
+    .where(Lot.member_id == bindparam("member_id"), Lot.remaining > 0)
+    .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
+    # Read under the member's lock: never trust lots this session loaded before.
+    .execution_options(populate_existing=True)
+)
+
+
 def _replay(session: Session, key: str | None, fingerprint: str) -> Entry | None:
     """The entry an earlier request with this (stored) key wrote, if any."""
     if key is None:
         return None
-    entry = session.scalar(select(Entry).where(Entry.idempotency_key == key))
+    entry = session.scalar(_ENTRY_BY_KEY, {"key": key})
     if entry is not None and entry.fingerprint != fingerprint:
         raise IdempotencyMismatch()
     return entry
@@ -406,13 +418,7 @@ def _debit(session: Session, member: Membership, points: int, **fields: Any) -> 
 
 def _consume_lots(session: Session, member: Membership, entry: Entry, points: int) -> None:
     """Take `points` for a flushed debit entry from the member's lots, soonest-expiring first."""
-    lots = session.scalars(
-        select(Lot)
-        .where(Lot.member_id == member.id, Lot.remaining > 0)
-        .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
-        # Read under the member's lock: never trust lots this session loaded before.
-        .execution_options(populate_existing=True)
-    )
+    lots = session.scalars(_LOTS_TO_CONSUME, {"member_id": member.id})
     left = points
     for lot in lots:
         take = min(left, lot.remaining)
