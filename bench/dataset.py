@@ -173,14 +173,14 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
     """
     conn.execute("""
         INSERT INTO customers (id, email, first_name, last_name, created_at)
-        SELECT m, 'm' || m || '@bench.example', 'Cliente', m::text,
+        SELECT m, 'm' || m || '@bench.example', '', '',
                %(as_of)s::timestamptz - interval '460 days'
         FROM generate_series(%(lo)s::int, %(hi)s::int) AS m
     """, params)
     conn.execute(f"""
-        INSERT INTO memberships (id, tenant_id, customer_id, code, balance, search_text,
-                                 joined_via, created_at)
-        SELECT m, %(t)s, m, 'B' || m,
+        INSERT INTO memberships (id, tenant_id, customer_id, code, first_name, last_name,
+                                 balance, search_text, joined_via, created_at)
+        SELECT m, %(t)s, m, 'B' || m, 'Cliente', m::text,
                (SELECT sum({_points('j')}) FROM generate_series(0, %(k)s - 1) AS j
                 WHERE NOT (j %% 5 = 4) AND NOT (j %% 5 = 3 AND j + 1 < %(k)s)),
                'b' || m || ' m' || m || '@bench.example cliente ' || m, 'staff',

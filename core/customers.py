@@ -1,8 +1,11 @@
 """Customers: one account per person, and a membership per merchant.
 
 The membership carries the customer code (what the QR says), unique in the
-merchant, and the cached balance that the ledger keeps equal to the sum of the
-member's entries.
+merchant, the cached balance that the ledger keeps equal to the sum of the
+member's entries, and everything the merchant recorded about the person (names,
+document, phone, birthday). The account keeps the e-mail and only what the person
+entered themselves: a merchant never sees it, or one merchant could learn what
+another recorded (enrol an e-mail, read back the name someone else typed).
 """
 
 from __future__ import annotations
@@ -45,21 +48,19 @@ CODE_LENGTH = 7
 class Customer(ReachedThroughTenant, Base):
     """A person's platform account, shared by all the merchants they belong to.
 
-    A merchant sees a person only through their membership of that merchant."""
+    A merchant sees a person only through their membership of that merchant: of the
+    account, only the e-mail (which the merchant typed too)."""
 
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # The names the person gave themselves (the customer app): never shown to a merchant.
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
     language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
 
     @classmethod
     def tenant_criteria(cls, tenant_id: int) -> Any:
@@ -84,6 +85,8 @@ class Membership(TenantOwned, Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     code: Mapped[str] = mapped_column(String(16))
     balance: Mapped[int] = mapped_column(default=0)
+    first_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     document_id: Mapped[str | None] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(40))
     birthday: Mapped[date | None] = mapped_column(Date)
@@ -93,6 +96,21 @@ class Membership(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
+
+    @property
+    def email(self) -> str:
+        return self.customer.email
+
+    @property
+    def full_name(self) -> str:
+        """The names this merchant recorded (never the account's: see the module)."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def display_name(self) -> str:
+        """What the merchant's screens and e-mails call the member: their names, else
+        the e-mail."""
+        return self.full_name or self.email
 
 
 def fold(text: str) -> str:
@@ -113,8 +131,8 @@ def normalize_code(code: str) -> str:
 
 
 def _search_text(member: Membership) -> str:
-    c = member.customer
-    parts = [member.code, member.document_id or "", c.email, c.first_name, c.last_name]
+    parts = [member.code, member.document_id or "", member.email, member.first_name,
+             member.last_name]
     return fold(" ".join(parts))
 
 
@@ -132,17 +150,21 @@ def create_member(
 ) -> Membership:
     """Make the person with this e-mail a member of the session's tenant.
 
-    Their platform account is created if they have none. Welcome points are
-    given as configured, and `member_created` is announced after commit.
+    Their platform account is created if they have none; the names and fields given
+    are this merchant's record, kept on the membership whether or not the account
+    existed. Welcome points are given as configured, and `member_created` is
+    announced after commit.
     """
     from core import ledger  # the ledger needs Membership: import here, not above
 
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
-    customer = _account(session, email, first_name, last_name)
+    customer = _account(session, email)
     _check_not_taken(session, customer, document_id)
     member = Membership(
         customer=customer,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
         document_id=document_id,
         phone=(phone or "").strip() or None,
         birthday=validate_birthday(birthday),
@@ -168,8 +190,9 @@ def create_member(
     return member
 
 
-def _account(session: Session, email: str, first_name: str, last_name: str) -> Customer:
-    """The person's platform account, created if they have none (race-safe)."""
+def _account(session: Session, email: str) -> Customer:
+    """The person's platform account, created if they have none (race-safe), with
+    nothing but the e-mail: the rest is the person's own to fill in."""
     by_email = select(Customer).where(Customer.email == email).execution_options(
         person_lookup=True  # the one person this merchant is about to enrol
     )
@@ -178,8 +201,7 @@ def _account(session: Session, email: str, first_name: str, last_name: str) -> C
         return customer
     try:
         with session.begin_nested():
-            customer = Customer(email=email, first_name=first_name.strip(),
-                                last_name=last_name.strip())
+            customer = Customer(email=email)
             session.add(customer)
             session.flush()
         return customer

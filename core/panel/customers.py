@@ -193,8 +193,7 @@ def export() -> Any:
     def rows() -> Any:
         zone = ZoneInfo(tenant.timezone)
         for member in iter_members(session, query, filters):
-            customer = member.customer
-            yield [member.code, customer.first_name, customer.last_name, customer.email,
+            yield [member.code, member.first_name, member.last_name, member.email,
                    member.document_id, member.phone, _iso(member.birthday),
                    member.created_at.astimezone(zone).date().isoformat(), member.balance]
 

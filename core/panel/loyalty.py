@@ -176,7 +176,7 @@ def give(code: str) -> Any:
         _show_errors(form, error, "amount" if by_amount else "points")
         return _render_member(session, _member(code), give_form=form, status=error.status)
     session.refresh(member)
-    name = member.customer.full_name or member.customer.email
+    name = member.display_name
     figures = {"points": format_number(given), "name": name,
                "balance": format_number(member.balance)}
     if by_amount:
@@ -218,7 +218,7 @@ def redeem(code: str) -> Any:
     flash(ngettext("%(name)s redeemed %(reward)s for %(points)s point. Balance: %(balance)s",
                    "%(name)s redeemed %(reward)s for %(points)s points. Balance: %(balance)s",
                    redemption.points, reward=redemption.reward.name,
-                   name=member.customer.full_name or member.customer.email,
+                   name=member.display_name,
                    points=format_number(redemption.points),
                    balance=format_number(member.balance)), "success")
     return redirect(url_for(".member_page", code=member.code))

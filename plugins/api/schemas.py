@@ -114,8 +114,8 @@ class CustomerCreateSchema(Schema):
 class CustomerSchema(Schema):
     code = ma.fields.String(metadata={"description": "What the customer's QR code says."})
     email = ma.fields.String(attribute="customer.email")
-    first_name = ma.fields.String(attribute="customer.first_name")
-    last_name = ma.fields.String(attribute="customer.last_name")
+    first_name = ma.fields.String(metadata={"description": "As this merchant recorded it."})
+    last_name = ma.fields.String(metadata={"description": "As this merchant recorded it."})
     document_id = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
     birthday = ma.fields.Date(allow_none=True)

@@ -63,7 +63,7 @@ def claim(code: str, prize_id: int) -> Any:
         flash(str(error.message), "error")
         return redirect(url_for(".member_cards", code=member.code))
     flash(_("%(prize)s handed over to %(name)s.", prize=prize.name,
-            name=member.customer.full_name or member.customer.email), "success")
+            name=member.display_name), "success")
     return redirect(url_for(".member_cards", code=member.code))
 
 

@@ -433,7 +433,7 @@ def test_the_list_runs_as_many_statements_for_5_rows_as_for_50(owner, db, platfo
         with db(tenant) as session:
             for i in range(n):
                 session.add(Membership(
-                    customer=Customer(email=f"n{i}@{tenant.slug}.example", first_name=f"N{i}"),
+                    customer=Customer(email=f"n{i}@{tenant.slug}.example"), first_name=f"N{i}",
                     code=f"C{i:05d}", balance=i, search_text=f"n{i}"))
             session.commit()
     counts = []

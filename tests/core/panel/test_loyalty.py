@@ -30,7 +30,7 @@ def _failing_summary_plugin() -> types.ModuleType:
 
     @hookimpl
     def member_summary(member):
-        if member.customer.first_name == "Broken":
+        if member.first_name == "Broken":
             raise RuntimeError("a plugin bug")
         return [types.SimpleNamespace(label="Sellos", value=f"{member.balance % 10}/10")]
 

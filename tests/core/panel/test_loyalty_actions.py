@@ -35,7 +35,7 @@ def _probe() -> types.ModuleType:
 
     @hookimpl
     def member_actions(member):
-        if member.customer.first_name == "Broken":
+        if member.first_name == "Broken":
             raise RuntimeError("a plugin bug")
         return [
             MenuItem("t.actionprobe.stamps", "Sellos de café", values={"code": member.code}),
