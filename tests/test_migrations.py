@@ -176,6 +176,52 @@ def test_ledger_entries_are_append_only_after_migrating(fresh_app):
             conn.execute(text(statement))
 
 
+def test_member_names_move_to_each_membership(fresh_app):
+    """core_0005: each merchant keeps the names it sees today, on its membership; an
+    account whose person never signed in keeps none (merchants typed them all)."""
+    upgrade(fresh_app, "core_0004")
+    engine = fresh_app.extensions["premia"].engine
+    with engine.begin() as conn:
+        for slug in ("a", "b"):
+            conn.execute(text(
+                "INSERT INTO tenants (slug, name, country, currency, timezone, language, "
+                "theme, plan_id, created_at) VALUES (:slug, :slug, 'CO', 'COP', 'UTC', 'es', "
+                "'default', 1, CURRENT_TIMESTAMP)"), {"slug": slug})
+        conn.execute(text(
+            "INSERT INTO customers (id, email, password_hash, first_name, last_name, created_at)"
+            " VALUES (1, 'ana@x.example', NULL, 'Ana', 'Núñez', CURRENT_TIMESTAMP),"
+            " (2, 'eva@x.example', 'argon2-hash', 'Eva', 'Gil', CURRENT_TIMESTAMP)"))
+        conn.execute(text(
+            "INSERT INTO memberships (tenant_id, customer_id, code, balance, search_text, "
+            "joined_via, created_at) VALUES"
+            " (1, 1, 'A1', 0, 'a1 ana@x.example ana nunez', 'staff', CURRENT_TIMESTAMP),"
+            " (2, 1, 'B1', 0, 'b1 ana@x.example ana nunez', 'api', CURRENT_TIMESTAMP),"
+            " (2, 2, 'B2', 0, 'b2 eva@x.example eva gil', 'staff', CURRENT_TIMESTAMP)"))
+
+    def names(table: str) -> list[tuple]:
+        key = "code" if table == "memberships" else "email"
+        columns = f"{key}, first_name, last_name"
+        if table == "memberships":
+            columns += ", search_text"
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(
+                f"SELECT {columns} FROM {table} ORDER BY {key}"))]
+
+    upgrade(fresh_app, "core_0005")
+    assert names("memberships") == [
+        ("A1", "Ana", "Núñez", "a1 ana@x.example ana nunez"),
+        ("B1", "Ana", "Núñez", "b1 ana@x.example ana nunez"),
+        ("B2", "Eva", "Gil", "b2 eva@x.example eva gil"),
+    ]
+    # Never signed in: blanked. Signed in: she may have typed them herself, kept.
+    assert names("customers") == [("ana@x.example", "", ""), ("eva@x.example", "Eva", "Gil")]
+
+    _downgrade(fresh_app, "core_0004")
+    assert names("customers") == [("ana@x.example", "Ana", "Núñez"),
+                                  ("eva@x.example", "Eva", "Gil")]
+    assert "first_name" not in {c["name"] for c in inspect(engine).get_columns("memberships")}
+
+
 # --- the script directory (no database) ------------------------------------------
 
 
