@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import mail
+from core import links, mail
 from core.errors import Conflict, InvalidInput, NotFound
 from core.passwords import hash_password, verify_password
 from core.staff import Role, StaffUser, check_password_strength, normalize_email
@@ -73,8 +73,10 @@ def start_signup(session: Session, fields: dict[str, Any]) -> str:
     return _serializer("signup").dumps(payload)
 
 
-def send_signup_confirmation(token: str, email: str, language: str, confirm_url: str) -> None:
-    """Queue the e-mail with the confirmation link (sent at once when embedded)."""
+def send_signup_confirmation(token: str, email: str, language: str) -> None:
+    """Queue the e-mail with the confirmation link (sent at once when embedded); the link
+    is on the platform's public address, whatever host the form was posted to."""
+    confirm_url = links.external_url("signup.confirm", token=token)
     enqueue(None, send_signup_mail, email, language, confirm_url)
 
 
@@ -128,28 +130,25 @@ def _owner_with(session: Session, tenant: Tenant, email: str) -> StaffUser | Non
 # --- password reset ------------------------------------------------------
 
 
-def request_password_reset(session: Session, tenant: Tenant, email: str, reset_url: Any) -> None:
-    """E-mail a reset link if a staff user of the tenant has this address; do
-    nothing visible otherwise (the page says the same either way).
-
-    `reset_url(token)` builds the link."""
+def request_password_reset(session: Session, tenant: Tenant, email: str) -> None:
+    """Queue a reset e-mail for this address after commit. Whether a staff user of the
+    tenant has it is found out by the job, so that the request does the same work, and
+    answers the same in the same time, either way (the page says the same too)."""
     try:
         email = normalize_email(email)
     except InvalidInput:
         return
+    enqueue(session, send_reset_mail, tenant.id, email)
+
+
+@tenant_job(queue="mail")
+def send_reset_mail(session: Session, tenant: Tenant, email: str) -> None:
     user = session.scalar(select(StaffUser).where(StaffUser.email == email,
                                                   StaffUser.active.is_(True)))
     if user is None:
         return
     token = _serializer("reset").dumps({"user": user.id, "h": user.password_hash[-16:]})
-    enqueue(session, send_reset_mail, tenant.id, user.id, reset_url(token))
-
-
-@tenant_job(queue="mail")
-def send_reset_mail(session: Session, tenant: Tenant, user_id: int, url: str) -> None:
-    user = session.get(StaffUser, user_id)
-    if user is None:
-        return
+    url = links.external_url("t.password.reset", tenant, token=token)
     subject, text, html = mail.render_mail(tenant, "mail/password_reset", tenant.language,
                                            user=user, reset_url=url)
     mail.send(mail.build_message(tenant, user.email, subject, text, html))

@@ -107,6 +107,16 @@ def login() -> Any:
     return render_template("auth/login.html", form=form)
 
 
+def allow_reset_request(email: str) -> bool:
+    """Count a password-reset request for this e-mail from this address at this tenant;
+    False past `PREMIA_PASSWORD_RESET_LIMIT` (every request counts, the address being
+    someone's or not, so a refusal tells nothing either)."""
+    limiter = current_app.extensions["premia_login_limits"][0]
+    limit = current_app.extensions["premia_reset_limit"]
+    email = (email or "").strip().lower()
+    return limiter.hit(limit, f"premia-reset|{request.remote_addr}|{g.tenant.id}|{email}")
+
+
 @bp.post("/logout")
 def logout() -> Any:
     logout_user()
@@ -123,4 +133,5 @@ def init_auth(app: Flask) -> None:
         parse(app.config["PREMIA_LOGIN_LIMIT"]),
         parse(app.config["PREMIA_LOGIN_LIMIT_PER_ADDRESS"]),
     )
+    app.extensions["premia_reset_limit"] = parse(app.config["PREMIA_PASSWORD_RESET_LIMIT"])
     app.jinja_env.globals["current_user"] = current_user
