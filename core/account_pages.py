@@ -128,7 +128,7 @@ def reset(token: str) -> Any:
     form = ResetForm()
     if form.validate_on_submit():
         try:
-            accounts.set_password(user, form.password.data)
+            accounts.set_password(db(), user, form.password.data)
         except PremiaError as error:
             _show_errors(form, error)
         else:

@@ -6,7 +6,8 @@ password already hashed) travels in a signed, expiring link, and the merchant
 and its owner are created when the link is opened. No half-made merchants wait
 in the database for a confirmation that never comes. Password-reset links are
 signed too, carry a fragment of the current password hash (so a link dies once
-used, or once the password changes otherwise) and expire in two hours.
+used, or once the password changes otherwise) and expire in two hours. A new
+password ends the user's other sessions.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import links, mail
+from core import links, mail, staff_sessions
 from core.errors import Conflict, InvalidInput, NotFound
 from core.passwords import hash_password, verify_password
 from core.staff import Role, StaffUser, check_password_strength, normalize_email
+from core.staff_sessions import StaffSession
 from tenants import services as tenant_services
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
@@ -166,13 +168,20 @@ def user_for_reset(session: Session, token: str) -> StaffUser:
     return user
 
 
-def set_password(user: StaffUser, password: str) -> None:
+def set_password(session: Session, user: StaffUser, password: str, *,
+                 keep: StaffSession | None = None) -> None:
+    """A new password; every session of the user ends, but `keep` (the one that
+    changed it, from the profile) which goes on under the new password."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
+    staff_sessions.end_sessions(session, user.id, keep=keep)
+    if keep is not None:
+        staff_sessions.keep_after_password_change(keep, user.password_hash)
 
 
-def change_password(user: StaffUser, current: str, new: str) -> None:
+def change_password(session: Session, user: StaffUser, current: str, new: str, *,
+                    keep: StaffSession | None = None) -> None:
     """From the profile: the current password first."""
     if not verify_password(user.password_hash, current or ""):
         raise InvalidInput(current_password=_l("This is not your current password."))
-    set_password(user, new)
+    set_password(session, user, new, keep=keep)

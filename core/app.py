@@ -73,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
 
     site = make_site()
+    site.before_request(auth.note_seen)
     site.register_blueprint(auth.bp)
     site.register_blueprint(account_pages.password)
     site.register_blueprint(uploads.make_blueprint())
