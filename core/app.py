@@ -22,8 +22,8 @@ from core.ledger import kind_label
 from core.panel import access as panel_access
 from core.panel import menu as panel_menu
 from core.platform import Platform
-from core.security import init_security
 from core.plugins import ALWAYS_ACTIVE, PluginHost
+from core.security import init_security
 from core.web import bp as platform_bp
 from core.web import close_db, handle_http_error, handle_premia_error
 from tenants.resolver import DomainMiddleware, make_site

@@ -6,7 +6,8 @@ here (its hash is stored: a copy of the table opens nothing). A session ends at
 logout and when its user is deactivated; a password change (or reset) ends every
 session opened with the old password, because each row keeps a stamp of the
 password it was opened with: the one that changed the password is re-stamped
-and stays.
+and stays. A session unused for `IDLE` ends too, and an hourly job forgets the
+sessions that can open nothing any more.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, UniqueConstraint, select, update
+from sqlalchemy import String, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.db import Base, TenantOwned, tenant_fk, utcnow
+from core.db import Base, TenantOwned, platform_session, tenant_fk, utcnow
+from core.platform import current_platform
+from worker.jobs import platform_job
 
 # How often a session's last_seen_at is written (not on every request).
 SEEN_EVERY = timedelta(minutes=5)
+# A session unused this long ends (a forgotten tab on a shared counter PC).
+IDLE = timedelta(days=30)
 
 
 class StaffSession(TenantOwned, Base):
@@ -63,7 +68,8 @@ def find_session(session: Session, token: str) -> StaffSession | None:
     """The open session with this token (in the session's tenant), if it has not ended.
     The caller checks its user (active, password unchanged: `is_current`)."""
     return session.scalar(select(StaffSession).where(
-        StaffSession.token_hash == _digest(token), StaffSession.ended_at.is_(None)))
+        StaffSession.token_hash == _digest(token), StaffSession.ended_at.is_(None),
+        StaffSession.last_seen_at > utcnow() - IDLE))
 
 
 def is_current(row: StaffSession, password_hash: str) -> bool:
@@ -97,3 +103,14 @@ def seen(row: StaffSession) -> bool:
         return False
     row.last_seen_at = now
     return True
+
+
+@platform_job(queue="bulk")
+def forget_old_sessions() -> int:
+    """Delete the sessions that ended or went unused for `IDLE`, of every tenant."""
+    with platform_session(current_platform().sessions) as session:
+        result = session.execute(delete(StaffSession).where(
+            (StaffSession.ended_at.is_not(None)) | (StaffSession.last_seen_at <= utcnow() - IDLE)
+        ).execution_options(synchronize_session=False))
+        session.commit()
+    return result.rowcount

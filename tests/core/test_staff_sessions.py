@@ -7,11 +7,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import clock_at, utcnow
 from core.staff import Role, StaffUser, create_staff, update_staff
-from core.staff_sessions import StaffSession
+from core.staff_sessions import IDLE, StaffSession, forget_old_sessions
 from tests.core.weblogin import csrf_token, post_login
 from tests.factories import PASSWORD
 
@@ -141,3 +141,18 @@ def test_last_use_is_written_once_in_a_while(shop, browser, db):
         assert _opens_panel(client)
     with db(shop) as session:
         assert session.scalars(select(StaffSession.last_seen_at)).one() == later != opened
+
+
+def test_a_session_unused_for_a_month_ends_and_is_forgotten(shop, browser, db):
+    kept, idle, ended = (_logged_in(browser) for _ in range(3))
+    page = ended.get(CUSTOMERS).get_data(as_text=True)
+    assert ended.post("/t/acme/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    start = utcnow()
+    with clock_at(start + IDLE - timedelta(minutes=1)):
+        assert _opens_panel(kept)  # used in time: it goes on
+    with clock_at(start + IDLE + timedelta(minutes=1)):
+        assert not _opens_panel(idle)
+        assert _opens_panel(kept)
+        assert forget_old_sessions() == 2  # the idle one and the ended one
+    with db(shop) as session:
+        assert session.scalar(select(func.count(StaffSession.id))) == 1
