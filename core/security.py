@@ -21,6 +21,15 @@ CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
 HSTS = "max-age=31536000"  # a year; brand domains are separate sites, so no subdomains
 
 
+# For the few answers made before Flask (an unknown host): nothing to run, nothing to frame.
+BARE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def csp_nonce() -> str:
     """This answer's nonce for an inline `<script>` or `<style>` (one per request)."""
     if "csp_nonce" not in g:

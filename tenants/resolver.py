@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from core.db import scope
 from core.platform import current_platform
+from core.security import BARE_HEADERS
 from core.web import db
 from tenants.models import Tenant
 
@@ -76,11 +77,11 @@ class DomainMiddleware:
             return self.wsgi_app(environ, start_response)
         slug = self._slug_for(host) if host else None
         if slug is None:
-            return _unknown_host(path)(environ, start_response)
+            return _bare(_unknown_host(environ, path))(environ, start_response)
         own = f"/t/{slug}"
         if path.startswith("/t/") and not (path == own or path.startswith(own + "/")):
             # A brand's domain serves that brand alone, never another tenant's pages.
-            return NotFound()(environ, start_response)
+            return _bare(NotFound().get_response(environ))(environ, start_response)
         if not path.startswith((own, *self.SHARED_PATHS)):
             environ["PATH_INFO"] = own + path
         return self.wsgi_app(environ, start_response)
@@ -90,13 +91,18 @@ class DomainMiddleware:
             return session.scalar(select(Tenant.slug).where(Tenant.domain == host))
 
 
-def _unknown_host(path: str) -> Any:
+def _bare(response: Any) -> Any:
+    response.headers.update(BARE_HEADERS)
+    return response
+
+
+def _unknown_host(environ: dict[str, Any], path: str) -> Any:
     # Before Flask (no app, no locale): the API's error shape there, a plain page elsewhere.
     if path.startswith("/api/"):
         return Response(json.dumps({"status": 400, "reason": "unknown_host",
                                     "message": "Unknown host."}),
                         status=400, mimetype="application/json")
-    return BadRequest("Unknown host.")
+    return BadRequest("Unknown host.").get_response(environ)
 
 
 def _hostname(host: str) -> str:

@@ -86,6 +86,7 @@ def test_an_unknown_host_is_refused(brand, client, lookups, path):
     response = client.get(path, base_url="http://desconocido.example")
     assert response.status_code == 400
     assert lookups == ["desconocido.example"]
+    assert response.headers["X-Frame-Options"] == "DENY"  # made before Flask, headers too
 
 
 def test_an_unknown_host_is_refused_in_the_apis_error_format(brand, client):
