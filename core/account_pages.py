@@ -13,6 +13,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import accounts
+from core.auth import allow_reset_request
 from core.db import platform_session
 from core.errors import PremiaError
 from core.platform import current_platform
@@ -72,9 +73,7 @@ def signup_form() -> Any:
         except PremiaError as error:
             _show_errors(form, error)
         else:
-            confirm_url = url_for(".confirm", token=token, _external=True)
-            accounts.send_signup_confirmation(token, form.email.data, form.language.data,
-                                              confirm_url)
+            accounts.send_signup_confirmation(token, form.email.data, form.language.data)
             return render_template("signup/sent.html", email=form.email.data)
     status = 422 if request.method == "POST" else 200
     return render_template("signup/form.html", form=form), status
@@ -106,10 +105,11 @@ password = Blueprint("password", __name__, url_prefix="/password")
 def forgot() -> Any:
     form = ForgotForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(
-            db(), g.tenant, form.email.data,
-            lambda token: url_for(".reset", token=token, _external=True),
-        )
+        if not allow_reset_request(form.email.data):
+            # Counted whether or not the address is someone's: the refusal tells nothing.
+            flash(_("Too many requests for this e-mail. Wait a while and try again."), "error")
+            return render_template("auth/forgot.html", form=form), 429
+        accounts.request_password_reset(db(), g.tenant, form.email.data)
         db().commit()
         # The same answer whether or not the address belongs to someone here.
         flash(_("If this e-mail belongs to a staff member, a link to choose a new password "
@@ -128,7 +128,7 @@ def reset(token: str) -> Any:
     form = ResetForm()
     if form.validate_on_submit():
         try:
-            accounts.set_password(user, form.password.data)
+            accounts.set_password(db(), user, form.password.data)
         except PremiaError as error:
             _show_errors(form, error)
         else:

@@ -6,7 +6,8 @@ password already hashed) travels in a signed, expiring link, and the merchant
 and its owner are created when the link is opened. No half-made merchants wait
 in the database for a confirmation that never comes. Password-reset links are
 signed too, carry a fragment of the current password hash (so a link dies once
-used, or once the password changes otherwise) and expire in two hours.
+used, or once the password changes otherwise) and expire in two hours. A new
+password ends the user's other sessions.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import mail
+from core import links, mail, staff_sessions
 from core.errors import Conflict, InvalidInput, NotFound
 from core.passwords import hash_password, verify_password
 from core.staff import Role, StaffUser, check_password_strength, normalize_email
+from core.staff_sessions import StaffSession
 from tenants import services as tenant_services
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
@@ -73,8 +75,10 @@ def start_signup(session: Session, fields: dict[str, Any]) -> str:
     return _serializer("signup").dumps(payload)
 
 
-def send_signup_confirmation(token: str, email: str, language: str, confirm_url: str) -> None:
-    """Queue the e-mail with the confirmation link (sent at once when embedded)."""
+def send_signup_confirmation(token: str, email: str, language: str) -> None:
+    """Queue the e-mail with the confirmation link (sent at once when embedded); the link
+    is on the platform's public address, whatever host the form was posted to."""
+    confirm_url = links.external_url("signup.confirm", token=token)
     enqueue(None, send_signup_mail, email, language, confirm_url)
 
 
@@ -128,28 +132,25 @@ def _owner_with(session: Session, tenant: Tenant, email: str) -> StaffUser | Non
 # --- password reset ------------------------------------------------------
 
 
-def request_password_reset(session: Session, tenant: Tenant, email: str, reset_url: Any) -> None:
-    """E-mail a reset link if a staff user of the tenant has this address; do
-    nothing visible otherwise (the page says the same either way).
-
-    `reset_url(token)` builds the link."""
+def request_password_reset(session: Session, tenant: Tenant, email: str) -> None:
+    """Queue a reset e-mail for this address after commit. Whether a staff user of the
+    tenant has it is found out by the job, so that the request does the same work, and
+    answers the same in the same time, either way (the page says the same too)."""
     try:
         email = normalize_email(email)
     except InvalidInput:
         return
+    enqueue(session, send_reset_mail, tenant.id, email)
+
+
+@tenant_job(queue="mail")
+def send_reset_mail(session: Session, tenant: Tenant, email: str) -> None:
     user = session.scalar(select(StaffUser).where(StaffUser.email == email,
                                                   StaffUser.active.is_(True)))
     if user is None:
         return
     token = _serializer("reset").dumps({"user": user.id, "h": user.password_hash[-16:]})
-    enqueue(session, send_reset_mail, tenant.id, user.id, reset_url(token))
-
-
-@tenant_job(queue="mail")
-def send_reset_mail(session: Session, tenant: Tenant, user_id: int, url: str) -> None:
-    user = session.get(StaffUser, user_id)
-    if user is None:
-        return
+    url = links.external_url("t.password.reset", tenant, token=token)
     subject, text, html = mail.render_mail(tenant, "mail/password_reset", tenant.language,
                                            user=user, reset_url=url)
     mail.send(mail.build_message(tenant, user.email, subject, text, html))
@@ -167,13 +168,20 @@ def user_for_reset(session: Session, token: str) -> StaffUser:
     return user
 
 
-def set_password(user: StaffUser, password: str) -> None:
+def set_password(session: Session, user: StaffUser, password: str, *,
+                 keep: StaffSession | None = None) -> None:
+    """A new password; every session of the user ends, but `keep` (the one that
+    changed it, from the profile) which goes on under the new password."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
+    staff_sessions.end_sessions(session, user.id, keep=keep)
+    if keep is not None:
+        staff_sessions.keep_after_password_change(keep, user.password_hash)
 
 
-def change_password(user: StaffUser, current: str, new: str) -> None:
+def change_password(session: Session, user: StaffUser, current: str, new: str, *,
+                    keep: StaffSession | None = None) -> None:
     """From the profile: the current password first."""
     if not verify_password(user.password_hash, current or ""):
         raise InvalidInput(current_password=_l("This is not your current password."))
-    set_password(user, new)
+    set_password(session, user, new, keep=keep)

@@ -23,6 +23,7 @@ from core.panel import access as panel_access
 from core.panel import menu as panel_menu
 from core.platform import Platform
 from core.plugins import ALWAYS_ACTIVE, PluginHost
+from core.security import init_security
 from core.web import bp as platform_bp
 from core.web import close_db, handle_http_error, handle_premia_error
 from tenants.resolver import DomainMiddleware, make_site
@@ -63,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ]
     init_babel(app, translation_dirs)
     CSRFProtect(app)
+    init_security(app)
     init_auth(app)
     app.jinja_loader = themes.ThemeLoader(
         [info.templates_path for info in plugins.infos.values() if info.templates_path]
@@ -73,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
 
     site = make_site()
+    site.before_request(auth.note_seen)
     site.register_blueprint(auth.bp)
     site.register_blueprint(account_pages.password)
     site.register_blueprint(uploads.make_blueprint())

@@ -5,9 +5,11 @@ client address alone (a looser limit, against password spraying), in the
 `limits` library's storage (Redis where configured, else memory); past the
 limit the form answers 429 without checking the password at all.
 
-A staff user's session id names their tenant; on another tenant's pages the
-user loader (querying through the tenant-scoped session) finds nobody, so a
-login never crosses tenants.
+A staff user's session id names their tenant and a server-side session
+(core.staff_sessions); on another tenant's pages the user loader (querying
+through the tenant-scoped session) finds nothing, so a login never crosses
+tenants, and a session that ended (logout, password change, deactivation) opens
+nothing even from a copied cookie.
 """
 
 from __future__ import annotations
@@ -34,20 +36,24 @@ from limits.strategies import MovingWindowRateLimiter
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from core import staff_sessions
 from core.staff import StaffUser, authenticate_staff
+from core.staff_sessions import StaffSession
 from core.web import db
 
 login_manager = LoginManager()
 
 
 class StaffLogin(UserMixin):
-    """The logged-in staff user, as Flask-Login sees them."""
+    """The logged-in staff user, as Flask-Login sees them, in their server-side session."""
 
-    def __init__(self, user: StaffUser) -> None:
+    def __init__(self, user: StaffUser, staff_session: StaffSession, token: str) -> None:
         self.user = user
+        self.staff_session = staff_session
+        self.token = token
 
     def get_id(self) -> str:
-        return f"staff:{self.user.tenant_id}:{self.user.id}"
+        return f"staff:{self.user.tenant_id}:{self.token}"
 
     @property
     def role(self) -> str:
@@ -57,12 +63,21 @@ class StaffLogin(UserMixin):
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffLogin | None:
     kind, _, rest = user_id.partition(":")
-    tenant_id, _, staff_id = rest.partition(":")
+    tenant_id, _, token = rest.partition(":")
     tenant = g.get("tenant")
-    if kind != "staff" or tenant is None or str(tenant.id) != tenant_id:
+    if kind != "staff" or tenant is None or str(tenant.id) != tenant_id or not token:
         return None
-    user = db().get(StaffUser, int(staff_id))
-    return StaffLogin(user) if user is not None and user.active else None
+    row = staff_sessions.find_session(db(), token)
+    user = db().get(StaffUser, row.user_id) if row is not None else None
+    if user is None or not user.active or not staff_sessions.is_current(row, user.password_hash):
+        return None
+    return StaffLogin(user, row, token)
+
+
+def note_seen() -> None:
+    """Before a tenant page: keep the session's last use, written once in a while."""
+    if current_user.is_authenticated and staff_sessions.seen(current_user.staff_session):
+        db().commit()
 
 
 class LoginForm(FlaskForm):
@@ -95,8 +110,9 @@ def login() -> Any:
     if form.validate_on_submit():
         user = authenticate_staff(db(), form.email.data, form.password.data)
         if user is not None:
+            row, token = staff_sessions.open_session(db(), user.id, user.password_hash)
             db().commit()
-            login_user(StaffLogin(user))
+            login_user(StaffLogin(user, row, token))
             return redirect(url_for("t.panel.home"))
     if request.method == "POST":
         for key in _login_keys():
@@ -107,8 +123,21 @@ def login() -> Any:
     return render_template("auth/login.html", form=form)
 
 
+def allow_reset_request(email: str) -> bool:
+    """Count a password-reset request for this e-mail from this address at this tenant;
+    False past `PREMIA_PASSWORD_RESET_LIMIT` (every request counts, the address being
+    someone's or not, so a refusal tells nothing either)."""
+    limiter = current_app.extensions["premia_login_limits"][0]
+    limit = current_app.extensions["premia_reset_limit"]
+    email = (email or "").strip().lower()
+    return limiter.hit(limit, f"premia-reset|{request.remote_addr}|{g.tenant.id}|{email}")
+
+
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated:  # ends on the server: a copied cookie dies with it
+        staff_sessions.end_session(current_user.staff_session)
+        db().commit()
     logout_user()
     return redirect(url_for("t.auth.login"))
 
@@ -123,4 +152,5 @@ def init_auth(app: Flask) -> None:
         parse(app.config["PREMIA_LOGIN_LIMIT"]),
         parse(app.config["PREMIA_LOGIN_LIMIT_PER_ADDRESS"]),
     )
+    app.extensions["premia_reset_limit"] = parse(app.config["PREMIA_PASSWORD_RESET_LIMIT"])
     app.jinja_env.globals["current_user"] = current_user

@@ -304,6 +304,11 @@ def serve(host: str, port: int) -> None:
 
 def _serve(host: str, port: int) -> None:
     app = current_app._get_current_object()
+    if not app.config["PREMIA_PUBLIC_URL"]:  # mailed links lead to this very server
+        served = host if host not in ("0.0.0.0", "::", "") else (
+            app.config["PREMIA_PLATFORM_HOSTS"][0])
+        served = f"[{served}]" if ":" in served else served  # an IPv6 address
+        app.config["PREMIA_PUBLIC_URL"] = f"http://{served}:{port}"
     jobs = current_platform().jobs
     if hasattr(jobs, "run_due"):  # embedded: no worker, so periodic jobs run here
         jobs.start_scheduler(app)

@@ -36,10 +36,16 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
             for h in (env("PREMIA_PLATFORM_HOSTS") or "localhost,127.0.0.1").split(",")
             if h.strip()
         ],
+        # Where the shared app is reached from outside: every mailed link starts here (a
+        # brand's links use its own domain), never from a request's Host header. Unset:
+        # http://<first platform host>, or what `premia serve` / `premia demo` listen on.
+        "PREMIA_PUBLIC_URL": (env("PREMIA_PUBLIC_URL") or "").rstrip("/") or None,
         # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
         "PREMIA_PROXIES": int(env("PREMIA_PROXIES") or 0),
         "PREMIA_LOGIN_LIMIT": env("PREMIA_LOGIN_LIMIT") or "5 per minute",
         "PREMIA_LOGIN_LIMIT_PER_ADDRESS": env("PREMIA_LOGIN_LIMIT_PER_ADDRESS") or "30 per minute",
+        # Password-reset e-mails asked per address, tenant and e-mail.
+        "PREMIA_PASSWORD_RESET_LIMIT": env("PREMIA_PASSWORD_RESET_LIMIT") or "5 per hour",
         # The monthly expiry's side-by-side transactions on PostgreSQL (about its cores).
         "PREMIA_EXPIRY_PARTS": int(env("PREMIA_EXPIRY_PARTS") or 2),
         "SESSION_COOKIE_HTTPONLY": True,

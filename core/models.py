@@ -12,10 +12,11 @@ from core.locations import Location
 from core.purchases import Purchase, PurchaseLine
 from core.rewards import Redemption, Reward
 from core.staff import Operator, StaffUser
+from core.staff_sessions import StaffSession
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 
 __all__ = [
     "Allocation", "Customer", "DailyFigure", "Entry", "ExpiryRun", "Location", "Lot", "Membership",
     "Operator", "Plan", "PlanPlugin", "Purchase", "PurchaseLine", "Redemption", "Reward",
-    "StaffUser", "Tenant", "TenantPlugin", "TenantSetting",
+    "StaffSession", "StaffUser", "Tenant", "TenantPlugin", "TenantSetting",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import expiry, figures
+from core import expiry, figures, staff_sessions
 from core.plugins import hookimpl
 from worker.jobs import PeriodicJob
 
@@ -14,4 +14,6 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("core.expiry", expiry.tick, every=3600),
         # Hourly too: each tenant's day closes at its own local midnight.
         PeriodicJob("core.figures", figures.roll_up_all, every=3600, queue="bulk"),
+        PeriodicJob("core.staff_sessions", staff_sessions.forget_old_sessions, every=3600,
+                    queue="bulk"),
     ]

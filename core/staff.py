@@ -9,10 +9,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.db import Base, TenantOwned, tenant_fk, utcnow
+from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.locations import Location
 from core.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
+from core.staff_sessions import end_sessions
 
 
 class Role(enum.StrEnum):
@@ -25,6 +26,7 @@ class StaffUser(TenantOwned, Base):
     __tablename__ = "staff_users"
     __table_args__ = (
         UniqueConstraint("tenant_id", "email"),
+        tenant_key(),  # referenced by staff_sessions
         tenant_fk("location_id", "locations"),
     )
 
@@ -114,7 +116,8 @@ def update_staff(
     An admin may not change an owner nor make anyone an owner; the last active
     owner may be neither deactivated nor given another role (the merchant would
     be left without anyone who may manage owners). A deactivated user cannot log
-    in, and their open sessions end at their next request.
+    in, and their open sessions end (a later reactivation does not revive them); a
+    new password ends them too (see core.staff_sessions).
     """
     allowed = {"name", "email", "role", "location_id", "password", "active"}
     unknown = set(changes) - allowed
@@ -148,6 +151,8 @@ def update_staff(
         _keep_an_owner(session, user)
     for name, value in values.items():
         setattr(user, name, value)
+    if values.get("active") is False or "password_hash" in values:
+        end_sessions(session, user.id)
     session.flush()
     return user
 

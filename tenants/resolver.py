@@ -7,14 +7,17 @@ is active for that tenant.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, g, request
 from sqlalchemy import select
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.wrappers import Response
 
 from core.db import scope
 from core.platform import current_platform
+from core.security import BARE_HEADERS
 from core.web import db
 from tenants.models import Tenant
 
@@ -51,31 +54,60 @@ def use_tenant(tenant: Tenant) -> None:
 
 
 class DomainMiddleware:
-    """Serves a tenant's own domain as if it were `/t/<slug>/` on the shared app."""
+    """Serves a tenant's own domain as if it were `/t/<slug>/` on the shared app, and
+    refuses (400) a host that is neither a platform host nor a brand's domain: nothing
+    then answers for a forged Host or X-Forwarded-Host (mailed links never use it
+    either, see core.links)."""
 
     def __init__(self, wsgi_app: Any, app: Any) -> None:
         self.wsgi_app = wsgi_app
         self.app = app
 
-    # Served whatever the host: the API knows its tenant from the token.
-    SHARED_PATHS = ("/healthz", "/static/", "/themes/", "/api/")
+    # Served whatever the host: a load balancer probes by address or its own name, and
+    # the answer holds no link.
+    ANY_HOST = "/healthz"
+    # Served as the platform's on a brand's domain too (the API knows its tenant from the
+    # token): never looked up.
+    SHARED_PATHS = ("/static/", "/themes/", "/api/")
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        host = _hostname(environ.get("HTTP_HOST") or "")
         path = environ.get("PATH_INFO", "") or "/"
-        if host and host not in self.app.config["PREMIA_PLATFORM_HOSTS"] and not (
-            path == "/healthz" or path.startswith(self.SHARED_PATHS[1:])
-        ):
-            slug = self._slug_for(host)
-            if slug:
-                own = f"/t/{slug}"
-                if path.startswith("/t/") and not (path == own or path.startswith(own + "/")):
-                    # A brand's domain serves that brand alone, never another tenant's pages.
-                    return NotFound()(environ, start_response)
-                if not path.startswith(own):
-                    environ["PATH_INFO"] = own + path
+        if path == self.ANY_HOST or host in self.app.config["PREMIA_PLATFORM_HOSTS"]:
+            return self.wsgi_app(environ, start_response)
+        slug = self._slug_for(host) if host else None
+        if slug is None:
+            return _bare(_unknown_host(environ, path))(environ, start_response)
+        own = f"/t/{slug}"
+        if path.startswith("/t/") and not (path == own or path.startswith(own + "/")):
+            # A brand's domain serves that brand alone, never another tenant's pages.
+            return _bare(NotFound().get_response(environ))(environ, start_response)
+        if not path.startswith((own, *self.SHARED_PATHS)):
+            environ["PATH_INFO"] = own + path
         return self.wsgi_app(environ, start_response)
 
     def _slug_for(self, host: str) -> str | None:
         with self.app.app_context(), current_platform().sessions() as session:
             return session.scalar(select(Tenant.slug).where(Tenant.domain == host))
+
+
+def _bare(response: Any) -> Any:
+    response.headers.update(BARE_HEADERS)
+    return response
+
+
+def _unknown_host(environ: dict[str, Any], path: str) -> Any:
+    # Before Flask (no app, no locale): the API's error shape there, a plain page elsewhere.
+    if path.startswith("/api/"):
+        return Response(json.dumps({"status": 400, "reason": "unknown_host",
+                                    "message": "Unknown host."}),
+                        status=400, mimetype="application/json")
+    return BadRequest("Unknown host.").get_response(environ)
+
+
+def _hostname(host: str) -> str:
+    """The host name of a Host header, without port, lower-case ("[::1]:80" -> "::1")."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.partition(":")[0]

@@ -51,7 +51,9 @@ def database_url() -> str:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         else:
-            for table in reversed(inspect(conn).get_table_names()):
+            # Children first: SQLite checks a dropped table's foreign keys.
+            tables = [t for t, _ in inspect(conn).get_sorted_table_and_fkc_names() if t]
+            for table in reversed(tables):
                 conn.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
     engine.dispose()
     migrated = create_app({"TESTING": True, "PREMIA_DATABASE_URL": url})

@@ -65,7 +65,8 @@ def _apply(user: StaffUser, form: ProfileForm) -> None:
                        email=_l("There is already a staff member with this e-mail."))
     if email != user.email or form.new_password.data:
         # Changing the login itself needs the current password.
-        accounts.change_password(user, form.current_password.data,
-                                 form.new_password.data or form.current_password.data)
+        accounts.change_password(db(), user, form.current_password.data,
+                                 form.new_password.data or form.current_password.data,
+                                 keep=current_user.staff_session)
     user.name = form.name.data.strip()
     user.email = email

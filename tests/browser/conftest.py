@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import segno
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,8 @@ class LiveServer:
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+        # Mailed links lead here, as `premia serve` makes them lead to itself.
+        app.config["PREMIA_PUBLIC_URL"] = self.url
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -89,6 +91,19 @@ def camera_browser(playwright: Playwright) -> Iterator[Callable[[Path], Browser]
     yield launch
     for chromium in launched:
         chromium.close()
+
+
+def csp_violations(context: BrowserContext) -> list[str]:
+    """What the Content-Security-Policy refused on any page of `context` from now on
+    (Chromium reports each refusal on the console; the page's own event is logged
+    too, in case a message changes wording). A test asserts it stays empty."""
+    found: list[str] = []
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))")
+    context.on("console", lambda message: found.append(message.text)
+               if "Content Security Policy" in message.text else None)
+    return found
 
 
 def shoot(page: Page, name: str) -> Path:

@@ -17,7 +17,7 @@ from core.program import update_program
 from core.purchases import Purchase
 from core.rewards import Redemption, create_reward
 from core.staff import Role, StaffUser, create_staff
-from tests.browser.conftest import DESKTOP, PHONE, qr_video, shoot
+from tests.browser.conftest import DESKTOP, PHONE, csp_violations, qr_video, shoot
 from tests.factories import PASSWORD
 
 EMPLOYEE = "caja1@cafe.example"
@@ -59,6 +59,7 @@ def test_employee_scans_the_qr_gives_points_by_amount_and_redeems_on_a_phone(
     video = qr_video(ana.code, tmp_path / "qr.y4m")  # the QR holds the bare member code
     context = camera_browser(video).new_context(**PHONE, locale="es-CO")
     context.grant_permissions(["camera"], origin=live_server.url)
+    refused = csp_violations(context)
     page = context.new_page()
     log_in(page, live_server, EMPLOYEE)
     shoot(page, "phone-01-home")
@@ -89,6 +90,7 @@ def test_employee_scans_the_qr_gives_points_by_amount_and_redeems_on_a_phone(
     expect(page.locator("[data-balance]")).to_have_text("115")
     shoot(page, "phone-05-redeemed")
     context.close()
+    assert refused == []  # the scanner and the panel work under the CSP
 
     with db(shop) as session:
         assert session.get(Membership, ana.id).balance == 115
@@ -103,6 +105,7 @@ def test_at_the_counter_pc_find_a_customer_by_name_without_accents(
     make_member(shop, email="beto@mail.example", first_name="Beto", last_name="Nuño")
     make_member(shop, email="ines@mail.example", first_name="Inés", last_name="Núñez")
     context = browser.new_context(**DESKTOP, locale="es-CO")
+    refused = csp_violations(context)
     page = context.new_page()
     with db(shop) as session:
         owner = session.scalar(select(StaffUser.email).where(StaffUser.role == "owner"))
@@ -133,3 +136,4 @@ def test_at_the_counter_pc_find_a_customer_by_name_without_accents(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Ana Núñez")).to_be_visible()
     context.close()
+    assert refused == []

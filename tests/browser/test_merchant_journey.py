@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, shoot
+from tests.browser.conftest import DESKTOP, PHONE, csp_violations, shoot
 
 OWNER = {"name": "Café del Parque", "slug": "cafe-del-parque", "type": "Cafetería",
          "owner": "Lucía Gómez", "email": "lucia@parque.example",
@@ -53,9 +53,11 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
         live_server, browser, smtp_server):
     base = live_server.url
     requested: list[str] = []
+    refused: list[list[str]] = []
 
     def watch(context):
         context.on("request", lambda request: requested.append(request.url))
+        refused.append(csp_violations(context))
         return context
 
     # --- 1. Sign-up with e-mail confirmation, at a desk -------------------------------
@@ -207,4 +209,6 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
     # Nothing came from a CDN (or anywhere else): every request went to the live server.
     hosts = {urlsplit(url).netloc for url in requested}
     assert hosts == {urlsplit(base).netloc}, hosts
+    # Every page worked under the Content-Security-Policy: nothing was refused.
+    assert [text for found in refused for text in found] == []
     assert any(url.endswith(".css") for url in requested)

@@ -159,3 +159,47 @@ def test_profile_changes_name_and_password(client, shop, db):
     assert owner.name == "Dueña"
     client.post(f"/t/{shop.slug}/logout")
     assert post_login(client, shop.slug, email, "otra-clave-larga").status_code == 302
+
+
+# --- reset requests: limited, and alike whether or not the address is someone's ---------
+
+
+def _ask_reset(client, slug: str, email: str, times: int) -> list[tuple[int, list]]:
+    page = client.get(f"/t/{slug}/password/forgot").get_data(as_text=True)
+    answers = []
+    for _ in range(times):
+        answer = client.post(f"/t/{slug}/password/forgot",
+                             data={"email": email, "csrf_token": csrf_token(page)})
+        shown = client.get(answer.location) if answer.status_code == 302 else answer
+        answers.append((answer.status_code, flashes(shown.get_data(as_text=True))))
+    return answers
+
+
+def test_thirty_reset_requests_for_one_address_mail_at_most_the_limit(make_app, shop, db,
+                                                                      smtp_server):
+    client = make_app(PREMIA_PASSWORD_RESET_LIMIT="3 per hour").test_client()
+    email = _owner_email(shop, db)
+    answers = _ask_reset(client, shop.slug, email, 30)
+    assert [status for status, _ in answers] == [302] * 3 + [429] * 27
+    assert len(smtp_server.handler.wait_for(4, timeout=1)) == 3
+    assert answers[-1][1] == [("error", "Demasiadas solicitudes para este correo. "
+                                         "Espera un rato y vuelve a intentarlo.")]
+    # An unknown address is counted and answered alike: the limit tells nothing either.
+    assert _ask_reset(client, shop.slug, "nadie@example.com", 30) == [
+        (status, flashed) for status, flashed in answers]
+    assert len(smtp_server.handler.wait_for(4, timeout=0.5)) == 3
+
+
+def test_a_reset_request_queues_the_same_job_whether_or_not_the_address_exists(
+        make_app, shop, db, redis_url):
+    from redis import Redis
+    from rq import Queue
+
+    client = make_app(PREMIA_REDIS_URL=redis_url).test_client()
+    mail = Queue("mail", connection=Redis.from_url(redis_url))
+    known = _ask_reset(client, shop.slug, _owner_email(shop, db), 1)
+    unknown = _ask_reset(client, shop.slug, "nadie@example.com", 1)
+    assert known == unknown
+    jobs = mail.get_jobs()
+    assert [job.func_name for job in jobs] == ["core.accounts.send_reset_mail"] * 2
+    assert [job.args[1] for job in jobs] == [_owner_email(shop, db), "nadie@example.com"]

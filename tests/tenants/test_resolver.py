@@ -80,11 +80,34 @@ def test_staff_log_in_on_the_brand_domain(brand, client):
     assert "Marca Propia" in panel.get_data(as_text=True)
 
 
-def test_unknown_host_falls_through_to_the_platform(brand, client, lookups):
-    response = client.get("/login", base_url="http://desconocido.example")
-    assert response.status_code == 404
+@pytest.mark.parametrize("path", ["/", "/login", "/t/marca/login", "/signup/",
+                                  "/themes/default/static/premia.css", "/api/v1/openapi.json"])
+def test_an_unknown_host_is_refused(brand, client, lookups, path):
+    response = client.get(path, base_url="http://desconocido.example")
+    assert response.status_code == 400
     assert lookups == ["desconocido.example"]
-    assert client.get("/", base_url="http://desconocido.example").status_code == 200
+    assert response.headers["X-Frame-Options"] == "DENY"  # made before Flask, headers too
+
+
+def test_an_unknown_host_is_refused_in_the_apis_error_format(brand, client):
+    response = client.get("/api/v1/customers", base_url="http://desconocido.example")
+    assert response.status_code == 400
+    assert response.get_json() == {"status": 400, "reason": "unknown_host",
+                                   "message": "Unknown host."}
+
+
+def test_a_forwarded_unknown_host_is_refused_behind_a_proxy(brand, make_app):
+    client = make_app(PREMIA_PROXIES=1).test_client()
+    forged = {"X-Forwarded-Host": "evil.example"}
+    assert client.get("/t/marca/login", headers=forged).status_code == 400
+    brand_host = {"X-Forwarded-Host": BRAND}
+    page = client.get("/login", headers=brand_host)
+    assert page.status_code == 200 and "Marca Propia" in page.get_data(as_text=True)
+
+
+def test_health_answers_whatever_the_host(client):
+    # Load balancers probe by address or their own name.
+    assert client.get("/healthz", base_url="http://10.0.0.7:8000").status_code == 200
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "localhost:5000"])
@@ -94,13 +117,14 @@ def test_platform_hosts_are_not_looked_up(brand, client, lookups, host):
     assert lookups == []
 
 
-def test_platform_paths_on_a_brand_domain_are_not_looked_up(brand, client, lookups):
+def test_platform_paths_are_served_on_a_brand_domain(brand, client, lookups):
     base = f"http://{BRAND}"
     health = client.get("/healthz", base_url=base)
     assert health.status_code == 200 and health.get_json()["status"] == "ok"
+    assert lookups == []  # health is served whatever the host
     css = client.get("/themes/default/static/premia.css", base_url=base)
     assert css.status_code == 200 and b"--primary" in css.data
-    assert lookups == []
+    assert lookups == [BRAND]  # the host is checked, the path is the platform's
 
 
 def test_a_brand_domain_serves_that_brand_alone(brand, make_tenant, client, lookups):
@@ -117,5 +141,5 @@ def test_platform_hosts_come_from_the_configuration(brand, make_app, lookups):
     assert client.get("/login", base_url="http://premia.example").status_code == 404
     assert lookups == []
     # localhost is now just another host, looked up (and unknown)
-    assert client.get("/login", base_url="http://localhost").status_code == 404
+    assert client.get("/t/marca/login", base_url="http://localhost").status_code == 400
     assert lookups == ["localhost"]
