@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = PremiaFlask("core", instance_path=str(instance.resolve()))
     app.config.update(load_config(instance))
     app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["PREMIA_MAX_REQUEST_BYTES"]
 
     plugins = PluginHost()
     plugins.pm.register(schedule, name=next(iter(ALWAYS_ACTIVE)))

@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 from core.db import platform_session
 from core.platform import current_platform
 from core.plugins import PluginInfo, hookimpl
-from plugins.api import access, cli, idempotency, panel
+from plugins.api import access, bodies, cli, idempotency, panel
 from plugins.api.views import blp
 from worker.jobs import PeriodicJob, platform_job
 
@@ -62,6 +62,9 @@ def startup(app: Any) -> None:
     app.config.setdefault(
         "PREMIA_API_RATE_LIMIT", os.environ.get("PREMIA_API_RATE_LIMIT", "1200/minute")
     )
+    app.config.setdefault("PREMIA_API_MAX_BODY_BYTES", int(
+        os.environ.get("PREMIA_API_MAX_BODY_BYTES") or bodies.DEFAULT_MAX_BODY_BYTES
+    ))
     app.config.update({
         "PREMIA_API_API_TITLE": "Premia POS API",
         "PREMIA_API_API_VERSION": "1",

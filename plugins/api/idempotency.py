@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import IdempotencyMismatch, InvalidInput
+from plugins.api import bodies
 from plugins.api.models import IdempotentResponse
 
 HEADER = "Idempotency-Key"
@@ -52,7 +53,7 @@ def _valid(key: str) -> bool:
 
 
 def fingerprint() -> str:
-    body = request.get_json(silent=True)
+    body = bodies.body_or_none()
     canonical = (
         json.dumps(body, sort_keys=True, separators=(",", ":"))
         if body is not None else request.get_data().decode("utf-8", "replace")

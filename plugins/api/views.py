@@ -24,7 +24,7 @@ from core.locations import Location
 from core.program import get_program, update_program
 from core.purchases import record_purchase
 from core.web import db, handle_premia_error
-from plugins.api import access, idempotency
+from plugins.api import access, bodies, idempotency
 from plugins.api.errors import http_error
 from plugins.api.schemas import (
     ApiErrorSchema,
@@ -50,6 +50,12 @@ blp = Blueprint(
     "api", __name__, url_prefix="/api/v1",
     description="Customers, points, rewards and redemptions of the token's merchant.",
 )
+blp.ARGUMENTS_PARSER = bodies.JsonParser()
+
+
+@blp.before_request
+def limit_body() -> None:
+    bodies.limit_body()  # first: nothing may read a body before it is capped
 
 
 @blp.before_request
