@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, g, jsonify, render_template, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.errors import PremiaError
 from core.platform import current_platform
@@ -74,3 +75,11 @@ def handle_http_error(error: HTTPException) -> Any:
         return error
     return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
                    message=error.description), error.code
+
+
+def handle_too_large(error: RequestEntityTooLarge) -> Any:
+    """A body over `PREMIA_MAX_REQUEST_BYTES` (refused before it is read), said plainly."""
+    limit = request.max_content_length or 0
+    return handle_http_error(RequestEntityTooLarge(description=_(
+        "The request is too large: send at most %(size)s MB.",
+        size=f"{limit / (1024 * 1024):g}")))

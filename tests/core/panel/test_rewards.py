@@ -70,6 +70,23 @@ def test_an_image_is_judged_by_its_content_and_size(client, make_tenant, db, app
     assert not any(upload_folder.rglob("*.*"))  # nothing kept of refused files
 
 
+def test_an_upload_over_the_request_limit_gets_a_clear_page(client, make_tenant, db, app,
+                                                           upload_folder):
+    shop = make_tenant()
+    login(client, db, shop)
+    url = f"/t/{shop.slug}/panel/rewards/new"
+    csrf = token(client, url)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    answer = client.post(url, data={
+        "csrf_token": csrf, "name": "Postre", "points": "50",
+        "image": upload(png(40, 40) + b"\0" * (1024 * 1024)),
+    }, content_type="multipart/form-data")
+    assert answer.status_code == 413
+    assert "La solicitud es demasiado grande: envía como máximo 1 MB." in html.unescape(
+        answer.get_data(as_text=True))
+    assert _rewards(db, shop) == []
+
+
 def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(client, make_tenant, db):
     shop = make_tenant()
     login(client, db, shop)
