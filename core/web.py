@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 from flask import Blueprint, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.errors import PremiaError

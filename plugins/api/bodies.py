@@ -18,8 +18,8 @@ from typing import Any
 
 from flask import current_app, request
 from webargs.core import is_json
-from werkzeug.exceptions import RequestEntityTooLarge
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # a customer or a purchase is a few hundred bytes
 
