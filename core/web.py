@@ -73,8 +73,9 @@ def handle_premia_error(error: PremiaError) -> Any:
 def handle_http_error(error: HTTPException) -> Any:
     if not wants_json():
         return error
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
-                   message=error.description), error.code
+                   message=error.description), error.code, headers  # 405 keeps its Allow
 
 
 def handle_too_large(error: RequestEntityTooLarge) -> Any:

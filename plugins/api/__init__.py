@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 from core.db import platform_session
 from core.platform import current_platform
 from core.plugins import PluginInfo, hookimpl
-from plugins.api import access, bodies, cli, idempotency, panel
+from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas
 from plugins.api.views import blp
 from worker.jobs import PeriodicJob, platform_job
 
@@ -44,6 +44,15 @@ the same key and body returns the first answer (with `Idempotent-Replayed: true`
 and writes nothing; the same key with another body is refused (422). Keys are
 kept 48 hours. Requests are rate-limited per token (429 with `Retry-After`).
 """
+
+
+TAGS = (
+    ("customers", "People enrolled in the merchant's program, found by the code of their QR."),
+    ("points", "Points given to a customer, by points or by a purchase amount; their ledger."),
+    ("rewards", "The merchant's catalogue of rewards."),
+    ("redemptions", "Rewards handed to customers, and customers' requests to confirm or cancel."),
+    ("program", "The program's settings: equivalence, welcome points, expiry."),
+)
 
 
 class Api(flask_smorest.Api):
@@ -78,7 +87,12 @@ def startup(app: Any) -> None:
         "bearer", {"type": "http", "scheme": "bearer", "description": "An API token (prm_…)."}
     )
     api.spec.options["security"] = [{"bearer": []}]
+    schemas.document_refusals(api.spec)
     api.register_blueprint(blp)
+    # Operations are tagged by resource; flask-smorest's tag for the blueprint as a whole
+    # would sit empty in Swagger UI and in generated clients.
+    api.spec._tags[:] = [{"name": name, "description": text} for name, text in TAGS]
+    errors.routing_errors(app)
     app.extensions["csrf"].exempt(blp)  # bearer tokens, not cookies: no CSRF to guard against
     app.extensions["premia_api"] = api
     access.init_limits(app)
