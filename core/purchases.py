@@ -122,7 +122,8 @@ class PurchaseLine(TenantOwned, Base):
 
 
 class NoPointsByAmount(Conflict):
-    """An amount where the program has no equivalence (and no rule gave points for it)."""
+    """A bare amount (no line items) where the program has no equivalence and no rule
+    gives points for it."""
 
     reason = "no_points_by_amount"
     message = _l("This program gives no points by purchase amount: give points instead.")
@@ -184,8 +185,10 @@ def record_purchase(
     )
     lines = [(Kind.EARN, base, None)] if base else []
     lines += [(line.kind, line.points, line.label) for line in extra if line.points]
-    if not lines and not program.get("points_per_amount"):
-        raise NoPointsByAmount()  # else a sale would "succeed" giving nothing, unnoticed
+    if not lines and not items and not program.get("points_per_amount"):
+        # Nothing gives for a bare amount (line items may still punch cards): say so,
+        # or the sale "succeeds" with 0 points and nobody notices.
+        raise NoPointsByAmount()
 
     purchase.points = sum(points for _k, points, _l in lines)
     session.add(purchase)
