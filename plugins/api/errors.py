@@ -94,8 +94,8 @@ def http_error(error: HTTPException) -> Any:
     errors = flatten(messages) if messages else None
     status = error.code or 500
     headers = dict(data.get("headers") or {})
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # flask-smorest's handler drops it
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:  # flask-smorest drops it
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
     if errors and status == 400:  # broken JSON: webargs says 400, we say what broke
         return error_response(400, "invalid_json", _l("The body is not valid JSON."), errors)
     return error_response(status, errors=errors, headers=headers)
