@@ -41,7 +41,8 @@ owner creates tokens in the panel (Configuración → API) or an operator with
 
 Every POST accepts an `Idempotency-Key` header (1–180 characters): a retry with
 the same key and body returns the first answer (with `Idempotent-Replayed: true`)
-and writes nothing; the same key with another body is refused (422). Keys are
+and writes nothing; the same key with another body is refused (409,
+`idempotency_key_reused`). Keys are
 kept 48 hours. Requests are rate-limited per token (429 with `Retry-After`).
 """
 
@@ -87,6 +88,7 @@ def startup(app: Any) -> None:
         "bearer", {"type": "http", "scheme": "bearer", "description": "An API token (prm_…)."}
     )
     api.spec.options["security"] = [{"bearer": []}]
+    api.ma_plugin.converter.add_attribute_function(schemas.nullable_nested)
     schemas.document_refusals(api.spec)
     api.register_blueprint(blp)
     # Operations are tagged by resource; flask-smorest's tag for the blueprint as a whole

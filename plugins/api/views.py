@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, make_response
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -104,7 +104,7 @@ def _twin_answer(session: Any, key: str) -> Any:
     try:
         answer = idempotency.stored(session, key)
     except IdempotencyMismatch as error:
-        return handle_premia_error(error)
+        return make_response(handle_premia_error(error))  # after_request needs a Response
     return idempotency.replay(answer) if answer is not None else None
 
 
@@ -125,21 +125,24 @@ IDEMPOTENCY_KEY = {
     "in": "header", "name": idempotency.HEADER, "required": False,
     "description": "Makes a retry safe: the same key and body return the first answer "
     "(with `Idempotent-Replayed: true`) and write nothing; the same key with another body "
-    "is refused (422). Keys are kept 48 hours.",
+    "is refused (409 `idempotency_key_reused`). Keys are kept 48 hours.",
     "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_LENGTH,
                "pattern": idempotency.PATTERN},
 }
 
 
-def documented(operation_id: str, *statuses: int, body: bool = False,
+def documented(operation_id: str, *statuses: int, body: bool = False, query: bool = False,
                idempotent: bool = False, links: dict[str, Any] | None = None):
     """Document an operation: its id, its error answers (the common ones are on every
     operation; a body adds 400, 413 and 422), the `Idempotency-Key` it accepts, and the
     links a client follows from its answer to the next operation."""
     statuses = (*statuses, *ERRORS, *((400, 413, 422) if body else ()),
-                *((422,) if idempotent else ()))
+                *((409, 422) if idempotent else ()))
 
     def decorate(view):
+        if query:  # a URL over the server's limit never reaches the app (no JSON body)
+            view = blp.alt_response(414, description="the URL is over the server's limit "
+                                    "(4,094 bytes under gunicorn)")(view)
         for status in sorted(set(statuses)):
             view = blp.alt_response(
                 status, schema=ApiErrorSchema,
@@ -207,7 +210,7 @@ class Program(MethodView):
 class Customers(MethodView):
     @blp.arguments(CustomerQuerySchema(), location="query")
     @blp.response(200, CustomerPageSchema)
-    @documented("list_customers", 422)
+    @documented("list_customers", 422, query=True)
     def get(self, query: dict[str, Any]) -> Any:
         """Search customers by code, document, e-mail or name (accent-insensitive), newest first."""
         page, size = query["page"], query["page_size"]
@@ -268,7 +271,7 @@ class Points(MethodView):
 class Entries(MethodView):
     @blp.arguments(PageQuerySchema(), location="query")
     @blp.response(200, EntrySchema(many=True))
-    @documented("list_entries", 404, 422)
+    @documented("list_entries", 404, 422, query=True)
     def get(self, query: dict[str, Any], code: str) -> Any:
         """The customer's ledger entries, newest first (debits are negative)."""
         session = db()

@@ -143,8 +143,9 @@ def test_every_operation_with_a_body_documents_invalid_json_and_too_large(docume
 
 def test_the_document_says_what_is_refused(document):
     schemas = document["components"]["schemas"]
-    assert schemas["PointsRequest"]["oneOf"] == [{"required": ["points"]},
+    assert schemas["PointsRequest"]["anyOf"] == [{"required": ["points"]},
                                                  {"required": ["amount"]}]
+    assert schemas["PointsRequest"]["not"] == {"required": ["points", "amount"]}
     assert schemas["ProgramPatch"]["minProperties"] == schemas["RewardPatch"]["minProperties"] == 1
     amount = schemas["PointsRequest"]["properties"]["amount"]["anyOf"]
     assert amount[1]["exclusiveMinimum"] is True and amount[0]["pattern"].startswith("^([1-9]")

@@ -105,7 +105,7 @@ def test_the_equivalence_takes_plain_amounts_only(call, token, shop, db):
 
 @pytest.mark.parametrize("pattern, good, bad", [
     (TEXT_PATTERN, ["", "Ana", "línea\ncon\ttab", "\u00a0", "😀"],
-     ["\x00", "a\x07", "\x7f", "\x9b", "\ud800"]),
+     ["\x00", "a\x07", "\x7f", "\x9b"]),
     (NAME_PATTERN, ["Ana", " Ana ", "José\u00a0Luis"], ["", " ", "\u3000\u00a0", "A\x00"]),
     (AMOUNT_PATTERN, ["1", "0.5", "0.05", "0.50", "9999999999.99", "45000.1"],
      ["0", "0.0", "0.00", "01", "1.", ".5", "1.234", "1_000", " 1", "10000000000", "١"]),
