@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, send_from_directory
 from flask_wtf import CSRFProtect
 from redis import Redis
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import account_pages, auth, models, panel, schedule, themes, uploads  # noqa: F401
@@ -25,7 +25,7 @@ from core.platform import Platform
 from core.plugins import ALWAYS_ACTIVE, PluginHost
 from core.security import init_security
 from core.web import bp as platform_bp
-from core.web import close_db, handle_http_error, handle_premia_error
+from core.web import close_db, handle_http_error, handle_premia_error, handle_too_large
 from tenants.resolver import DomainMiddleware, make_site
 from worker.runners import InProcessRunner, RqRunner
 
@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = PremiaFlask("core", instance_path=str(instance.resolve()))
     app.config.update(load_config(instance))
     app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["PREMIA_MAX_REQUEST_BYTES"]
 
     plugins = PluginHost()
     plugins.pm.register(schedule, name=next(iter(ALWAYS_ACTIVE)))
@@ -102,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.register_error_handler(PremiaError, handle_premia_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(RequestEntityTooLarge, handle_too_large)
     plugins.pm.hook.startup(app=app)  # a plugin that cannot start stops the app
     app.wsgi_app = DomainMiddleware(app.wsgi_app, app)  # type: ignore[method-assign]
     if app.config["PREMIA_PROXIES"]:  # client address and host as the proxy saw them

@@ -30,6 +30,10 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         # Uploaded images, one folder per tenant; shared storage when there are several servers.
         "PREMIA_UPLOAD_FOLDER": env("PREMIA_UPLOAD_FOLDER") or str(instance_path / "uploads"),
         "PREMIA_MAX_IMAGE_BYTES": int(env("PREMIA_MAX_IMAGE_BYTES") or 2 * 1024 * 1024),
+        "PREMIA_MAX_IMAGE_PIXELS": int(env("PREMIA_MAX_IMAGE_PIXELS") or 40_000_000),
+        # Any request's body, refused unread above it (413): room for an image, or a CSV of
+        # 100,000 customers (about 16 MB). Flask's own form limits stay (500 kB of fields).
+        "PREMIA_MAX_REQUEST_BYTES": int(env("PREMIA_MAX_REQUEST_BYTES") or 16 * 1024 * 1024),
         # Hosts of the shared app; any other host is looked up as a tenant's own domain.
         "PREMIA_PLATFORM_HOSTS": [
             h.strip()

@@ -60,7 +60,10 @@ class OutOfStock(Conflict):
 
 
 class IdempotencyMismatch(PremiaError):
-    status = 422
+    """A key already used for another request: a conflict with what is stored (409), not
+    a fault in the request itself, which would be accepted under a new key."""
+
+    status = 409
     reason = "idempotency_key_reused"
     message = _l("This idempotency key was already used for a different request.")
 

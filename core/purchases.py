@@ -38,7 +38,7 @@ from core import ledger
 from core.actors import Actor
 from core.customers import Membership
 from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
-from core.errors import IdempotencyMismatch, InvalidInput, NotFound
+from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from core.ledger import Entry, Kind
 from core.program import get_program, points_for_amount
 
@@ -121,6 +121,14 @@ class PurchaseLine(TenantOwned, Base):
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
 
 
+class NoPointsByAmount(Conflict):
+    """A bare amount (no line items) where the program has no equivalence and no rule
+    gives points for it."""
+
+    reason = "no_points_by_amount"
+    message = _l("This program gives no points by purchase amount: give points instead.")
+
+
 # --- services ------------------------------------------------------------
 
 
@@ -177,6 +185,10 @@ def record_purchase(
     )
     lines = [(Kind.EARN, base, None)] if base else []
     lines += [(line.kind, line.points, line.label) for line in extra if line.points]
+    if not lines and not items and not program.get("points_per_amount"):
+        # Nothing gives for a bare amount (line items may still punch cards): say so,
+        # or the sale "succeeds" with 0 points and nobody notices.
+        raise NoPointsByAmount()
 
     purchase.points = sum(points for _k, points, _l in lines)
     session.add(purchase)

@@ -10,7 +10,10 @@ network volume or a bucket mounted there), or each server sees only its own.
 An image is accepted by its content, never its name or declared type: Pillow
 opens and verifies it when installed, else its magic bytes are checked; only
 PNG, JPEG, GIF and WebP (no SVG: it may carry scripts), at most
-`PREMIA_MAX_IMAGE_BYTES` (default 2 MB).
+`PREMIA_MAX_IMAGE_BYTES` (default 2 MB) and `PREMIA_MAX_IMAGE_PIXELS` (default 40
+million, all frames counted): a few kilobytes of PNG can unpack into gigabytes
+of pixels, which a browser, WeasyPrint or a thumbnail would then have to hold.
+Pillow comes with WeasyPrint; the magic-bytes check without it cannot count pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +36,7 @@ except ImportError:  # pragma: no cover - depends on the installation
     Image = None  # type: ignore[assignment]
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000  # a 48-megapixel phone photo is over 2 MB anyway
 # Magic bytes → extension; WebP is RIFF....WEBP.
 MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -66,6 +71,21 @@ def image_kind(data: bytes) -> str | None:
     return None
 
 
+def pixel_count(data: bytes) -> int | None:
+    """Width × height × frames from the image's header (no pixel is decoded); None when
+    Pillow is missing or cannot read it."""
+    if Image is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return width * height * getattr(image, "n_frames", 1)
+    except Image.DecompressionBombError:  # over twice Pillow's own limit
+        return sys.maxsize
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return None
+
+
 def save_image(tenant_id: int, stream: IO[bytes], field: str = "image") -> str:
     """Check and store an uploaded image; return its stored name (InvalidInput if refused)."""
     limit = int(current_app.config.get("PREMIA_MAX_IMAGE_BYTES") or DEFAULT_MAX_BYTES)
@@ -75,6 +95,11 @@ def save_image(tenant_id: int, stream: IO[bytes], field: str = "image") -> str:
     if len(data) > limit:
         raise InvalidInput(**{field: _l("The image may not be larger than %(size)s MB.",
                                         size=_megabytes(limit))})
+    max_pixels = int(current_app.config.get("PREMIA_MAX_IMAGE_PIXELS") or DEFAULT_MAX_PIXELS)
+    if (pixel_count(data) or 0) > max_pixels:
+        raise InvalidInput(**{field: _l(
+            "The image may not have more than %(megapixels)s megapixels.",
+            megapixels=f"{max_pixels / 1_000_000:g}")})
     kind = image_kind(data)
     if kind is None:
         raise InvalidInput(**{field: _l("Upload a PNG, JPEG, GIF or WebP image.")})

@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 from flask import Blueprint, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.errors import PremiaError
 from core.platform import current_platform
@@ -72,5 +73,14 @@ def handle_premia_error(error: PremiaError) -> Any:
 def handle_http_error(error: HTTPException) -> Any:
     if not wants_json():
         return error
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
-                   message=error.description), error.code
+                   message=error.description), error.code, headers  # 405 keeps its Allow
+
+
+def handle_too_large(error: RequestEntityTooLarge) -> Any:
+    """A body over `PREMIA_MAX_REQUEST_BYTES` (refused before it is read), said plainly."""
+    limit = request.max_content_length or 0
+    return handle_http_error(RequestEntityTooLarge(description=_(
+        "The request is too large: send at most %(size)s MB.",
+        size=f"{limit / (1024 * 1024):g}")))

@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 from core.db import platform_session
 from core.platform import current_platform
 from core.plugins import PluginInfo, hookimpl
-from plugins.api import access, cli, idempotency, panel
+from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas
 from plugins.api.views import blp
 from worker.jobs import PeriodicJob, platform_job
 
@@ -41,9 +41,19 @@ owner creates tokens in the panel (Configuración → API) or an operator with
 
 Every POST accepts an `Idempotency-Key` header (1–180 characters): a retry with
 the same key and body returns the first answer (with `Idempotent-Replayed: true`)
-and writes nothing; the same key with another body is refused (422). Keys are
+and writes nothing; the same key with another body is refused (409,
+`idempotency_key_reused`). Keys are
 kept 48 hours. Requests are rate-limited per token (429 with `Retry-After`).
 """
+
+
+TAGS = (
+    ("customers", "People enrolled in the merchant's program, found by the code of their QR."),
+    ("points", "Points given to a customer, by points or by a purchase amount; their ledger."),
+    ("rewards", "The merchant's catalogue of rewards."),
+    ("redemptions", "Rewards handed to customers, and customers' requests to confirm or cancel."),
+    ("program", "The program's settings: equivalence, welcome points, expiry."),
+)
 
 
 class Api(flask_smorest.Api):
@@ -62,6 +72,9 @@ def startup(app: Any) -> None:
     app.config.setdefault(
         "PREMIA_API_RATE_LIMIT", os.environ.get("PREMIA_API_RATE_LIMIT", "1200/minute")
     )
+    app.config.setdefault("PREMIA_API_MAX_BODY_BYTES", int(
+        os.environ.get("PREMIA_API_MAX_BODY_BYTES") or bodies.DEFAULT_MAX_BODY_BYTES
+    ))
     app.config.update({
         "PREMIA_API_API_TITLE": "Premia POS API",
         "PREMIA_API_API_VERSION": "1",
@@ -75,7 +88,13 @@ def startup(app: Any) -> None:
         "bearer", {"type": "http", "scheme": "bearer", "description": "An API token (prm_…)."}
     )
     api.spec.options["security"] = [{"bearer": []}]
+    api.ma_plugin.converter.add_attribute_function(schemas.nullable_nested)
+    schemas.document_refusals(api.spec)
     api.register_blueprint(blp)
+    # Operations are tagged by resource; flask-smorest's tag for the blueprint as a whole
+    # would sit empty in Swagger UI and in generated clients.
+    api.spec._tags[:] = [{"name": name, "description": text} for name, text in TAGS]
+    errors.routing_errors(app)
     app.extensions["csrf"].exempt(blp)  # bearer tokens, not cookies: no CSRF to guard against
     app.extensions["premia_api"] = api
     access.init_limits(app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import jsonify, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 # Marshmallow's and webargs' own messages (the few our schemas do not replace).
 LIBRARY_MESSAGES = {
@@ -93,6 +93,24 @@ def http_error(error: HTTPException) -> Any:
     messages = data.get("messages")
     errors = flatten(messages) if messages else None
     status = error.code or 500
+    headers = dict(data.get("headers") or {})
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:  # flask-smorest drops it
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
     if errors and status == 400:  # broken JSON: webargs says 400, we say what broke
         return error_response(400, "invalid_json", _l("The body is not valid JSON."), errors)
-    return error_response(status, errors=errors, headers=data.get("headers"))
+    return error_response(status, errors=errors, headers=headers)
+
+
+def routing_errors(app: Any) -> None:
+    """An unknown path or method under /api/ (no view, so no blueprint handler) answers
+    in our shape too; elsewhere the handler the app had before answers."""
+    spec = app.error_handler_spec[None]
+    for code, cls in ((404, NotFound), (405, MethodNotAllowed)):
+        previous = spec.get(code, {}).get(cls) or spec.get(None, {}).get(HTTPException)
+
+        def answer(error: HTTPException, previous: Any = previous) -> Any:
+            if request.path.startswith("/api/") or previous is None:
+                return http_error(error)
+            return previous(error)
+
+        app.register_error_handler(cls, answer)

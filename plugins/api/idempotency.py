@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -22,9 +23,12 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import IdempotencyMismatch, InvalidInput
+from plugins.api import bodies
 from plugins.api.models import IdempotentResponse
 
 HEADER = "Idempotency-Key"
+MAX_LENGTH = 180
+PATTERN = r"^[ -~]*[!-~][ -~]*$"  # printable ASCII, not only spaces (as the document says)
 KEEP = timedelta(hours=48)  # promised: at least 24 hours
 
 
@@ -48,11 +52,11 @@ def _header() -> str | None:
 
 
 def _valid(key: str) -> bool:
-    return bool(key.strip()) and len(key) <= 180 and key.isprintable()
+    return len(key) <= MAX_LENGTH and re.fullmatch(PATTERN, key) is not None
 
 
 def fingerprint() -> str:
-    body = request.get_json(silent=True)
+    body = bodies.body_or_none()
     canonical = (
         json.dumps(body, sort_keys=True, separators=(",", ":"))
         if body is not None else request.get_data().decode("utf-8", "replace")

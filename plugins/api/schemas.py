@@ -6,7 +6,10 @@ marshmallow defaults left), so a POS gets them in the merchant's language.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
@@ -29,13 +32,46 @@ def AMOUNT(value: Decimal) -> None:
         )
 
 
+# What the schemas refuse, said in the document (patterns as ECMA and Python read them
+# alike), so that a client generated from it, or Schemathesis, knows it beforehand.
+CONTROL = r"\x00-\x08\x0b-\x1f\x7f-\x9f"  # tab and newline are text
+TEXT_PATTERN = rf"^[^{CONTROL}]*$"
+# A lone surrogate ("\ud800" in JSON) is no character at all and PostgreSQL cannot store
+# it; refused like a control character, though left out of the documented pattern (the
+# validators that read it, Rust's among them, cannot express surrogates).
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+NAME_PATTERN = rf"^[^{CONTROL}]*[^\s{CONTROL}][^{CONTROL}]*$"  # something besides spaces
+# A plain decimal number over zero: ASCII digits, no sign, exponent, space or "_", at
+# most ten digits before the point (MAX_AMOUNT) and two after it.
+AMOUNT_PATTERN = r"^([1-9][0-9]{0,9}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$"
+FIRST_BIRTHDAY = date(1900, 1, 1)
+
+
 class Text(ma.fields.String):
     """A string without control characters (PostgreSQL refuses NUL in text)."""
 
+    pattern = TEXT_PATTERN
+
+    def __init__(self, **kwargs: object) -> None:
+        metadata = {"pattern": self.pattern, **(kwargs.pop("metadata", None) or {})}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> str:
         text_value = super()._deserialize(value, attr, data, **kwargs)
-        if any(not c.isprintable() for c in text_value.replace("\n", "").replace("\t", "")):
+        if not re.search(TEXT_PATTERN, text_value) or SURROGATE.search(text_value):
             raise ma.ValidationError(_l("Text cannot contain control characters."))
+        return text_value
+
+
+class Name(Text):
+    """A name: text with something besides spaces (kept without the spaces around it)."""
+
+    pattern = NAME_PATTERN
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> str:
+        text_value = super()._deserialize(value, attr, data, **kwargs)
+        if not re.search(NAME_PATTERN, text_value):
+            raise ma.ValidationError(_l("This field cannot be empty."))
         return text_value
 
 
@@ -45,9 +81,84 @@ def text(length: int, **kwargs: object) -> Text:
     )
 
 
+def name(length: int, **kwargs: object) -> Name:
+    return Name(
+        validate=ma.validate.Length(max=length, error=_l("At most {max} characters.")), **kwargs
+    )
+
+
+class Boolean(ma.fields.Boolean):
+    """true or false, nothing else (marshmallow would take 0, 1, "yes", "on"…)."""
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Amount(ma.fields.Field):
+    """Money: a JSON number, or a string of a plain decimal number (`"45000.50"`).
+
+    Decimal() alone would take "1_000", " 100 " and other scripts' digits."""
+
+    default_error_messages = {"invalid": _l("Give the amount as a decimal number.")}
+
+    def __init__(self, **kwargs: object) -> None:
+        metadata = {"anyOf": [
+            {"type": "string", "pattern": AMOUNT_PATTERN},
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+             "maximum": float(MAX_AMOUNT), "multipleOf": 0.01},
+        ], **(kwargs.pop("metadata", None) or {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value: object, attr: object, obj: object, **kwargs: object) -> object:
+        return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+
+    def _deserialize(self, value: object, attr: object, data: object,
+                     **kwargs: object) -> Decimal:
+        if isinstance(value, str) and re.fullmatch(AMOUNT_PATTERN, value):
+            amount = Decimal(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            amount = Decimal(str(value))  # the number as written: 0.1 is 0.1
+            AMOUNT(amount)  # first: quantize() cannot take 1e307
+            if amount != amount.quantize(Decimal("0.01")):
+                raise ma.ValidationError(_l("An amount has at most two decimals."))
+        else:
+            raise self.make_error("invalid")
+        AMOUNT(amount)
+        return amount
+
+
+class Birthday(ma.fields.Date):
+    """A date from 1900 to today (the document says up to last year: it is built once)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        last = date.today().year - 1
+        years = rf"19[0-9]{{2}}|20[0-{last // 10 % 10 - 1}][0-9]|20{last // 10 % 10}[0-{last % 10}]"
+        metadata = {"pattern": rf"^({years})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+                    "description": "From 1900-01-01 to today.",
+                    **(kwargs.pop("metadata", None) or {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> date:
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise self.make_error("invalid")
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if day < FIRST_BIRTHDAY:
+            raise ma.ValidationError(_l("Give a date from 1900 on."))
+        return day
+
+
 class Schema(ma.Schema):
     class Meta:
         ordered = True
+
+
+@ma.validates_schema
+def not_empty(self: ma.Schema, data: dict, **_kwargs: object) -> None:
+    """A PATCH names at least one field (an empty one would answer 200 for nothing)."""
+    if not data:
+        raise ma.ValidationError(_l("Give at least one field to change."))
 
 
 # --- errors --------------------------------------------------------------
@@ -71,8 +182,7 @@ class ApiErrorSchema(Schema):
 
 
 class EquivalenceSchema(Schema):
-    amount = ma.fields.Decimal(required=True, as_string=True, places=2, validate=AMOUNT,
-                               metadata={"example": "1000"})
+    amount = Amount(required=True, metadata={"example": "1000"})
     points = ma.fields.Integer(required=True, strict=True, validate=POINTS,
                                metadata={"example": 1})
 
@@ -88,14 +198,16 @@ class ProgramSchema(Schema):
         min=1, max=120, error=_l("Must be a whole number from {min} to {max}.")
     ), metadata={"description": "Unused points expire this many months after they were "
                  "earned; null: never."})
-    description_field = ma.fields.Boolean(metadata={
+    description_field = Boolean(metadata={
         "description": "Whether staff see an internal description field when giving points."})
-    customer_redemption_requests = ma.fields.Boolean(metadata={
+    customer_redemption_requests = Boolean(metadata={
         "description": "Whether customers may request rewards from their app."})
 
 
 class ProgramPatchSchema(ProgramSchema):
-    """The same fields, none required: a PATCH changes what it names."""
+    """The same fields, none required: a PATCH changes what it names, at least one."""
+
+    not_empty = not_empty
 
 
 # --- customers -----------------------------------------------------------
@@ -104,11 +216,16 @@ class ProgramPatchSchema(ProgramSchema):
 class CustomerCreateSchema(Schema):
     email = ma.fields.Email(required=True, validate=ma.validate.Length(
         max=254, error=_l("At most {max} characters.")), metadata={"example": "ana@example.com"})
-    first_name = text(120, required=True, metadata={"example": "Ana"})
-    last_name = text(120, required=True, metadata={"example": "Núñez"})
+    first_name = name(120, required=True, metadata={"example": "Ana"})
+    last_name = name(120, required=True, metadata={"example": "Núñez"})
     document_id = text(40, allow_none=True, metadata={"example": "1020304050"})
     phone = text(40, allow_none=True, metadata={"example": "+57 300 1234567"})
-    birthday = ma.fields.Date(allow_none=True, metadata={"example": "1990-05-17"})
+    birthday = Birthday(allow_none=True, metadata={"example": "1990-05-17"})
+
+    @ma.post_load
+    def strip_names(self, data: dict, **_kwargs: object) -> dict:
+        return {**data, "first_name": data["first_name"].strip(),
+                "last_name": data["last_name"].strip()}
 
 
 class CustomerSchema(Schema):
@@ -145,7 +262,7 @@ class CustomerPageSchema(Schema):
 class PointsRequestSchema(Schema):
     points = ma.fields.Integer(strict=True, validate=POINTS, metadata={
         "description": "Points to give; or give `amount` instead."})
-    amount = ma.fields.Decimal(validate=AMOUNT, metadata={
+    amount = Amount(metadata={
         "description": "A purchase amount in the merchant's currency (at most two decimals); "
         "its points follow the program's equivalence and active rules.", "example": "45000"})
     description = text(500, allow_none=True, metadata={
@@ -201,9 +318,7 @@ class PageQuerySchema(Schema):
 
 class RewardSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
-    name = Text(required=True, validate=ma.validate.Length(
-        min=1, max=160, error=_l("From {min} to {max} characters.")),
-        metadata={"example": "Café gratis"})
+    name = name(160, required=True, metadata={"example": "Café gratis"})
     description = text(2000, allow_none=True)
     points = ma.fields.Integer(required=True, strict=True, validate=POINTS,
                                metadata={"example": 100})
@@ -212,18 +327,24 @@ class RewardSchema(Schema):
                                   min=0, max=MAX_POINTS_PER_OPERATION,
                                   error=_l("Must be a whole number from {min} to {max}.")),
                               metadata={"description": "null: unlimited."})
-    active = ma.fields.Boolean(load_default=True)
+    active = Boolean(load_default=True)
+
+    @ma.post_load
+    def strip_name(self, data: dict, **_kwargs: object) -> dict:
+        return {**data, "name": data["name"].strip()} if "name" in data else data
 
 
 class RewardPatchSchema(Schema):
-    name = Text(validate=ma.validate.Length(
-        min=1, max=160, error=_l("From {min} to {max} characters.")))
+    name = name(160)
     description = text(2000, allow_none=True)
     points = ma.fields.Integer(strict=True, validate=POINTS)
     stock = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(
         min=0, max=MAX_POINTS_PER_OPERATION,
         error=_l("Must be a whole number from {min} to {max}.")))
-    active = ma.fields.Boolean()
+    active = Boolean()
+
+    strip_name = RewardSchema.strip_name
+    not_empty = not_empty
 
 
 class RedemptionRequestSchema(Schema):
@@ -243,3 +364,26 @@ class RedemptionSchema(Schema):
     status = ma.fields.String(metadata={"description": "requested, confirmed or cancelled."})
     created_at = ma.fields.DateTime()
     decided_at = ma.fields.DateTime(allow_none=True)
+
+
+def document_refusals(spec: Any) -> None:
+    """What a whole body must be, beyond its fields, in the document: points or an
+    amount (one of them), and a PATCH that names something."""
+    spec.components.schema("PointsRequest", {
+        "anyOf": [{"required": ["points"]}, {"required": ["amount"]}],
+        "not": {"required": ["points", "amount"]},
+    }, schema=PointsRequestSchema)
+    for name, schema in (("ProgramPatch", ProgramPatchSchema),
+                         ("RewardPatch", RewardPatchSchema)):
+        spec.components.schema(name, {"minProperties": 1}, schema=schema)
+
+
+def nullable_nested(_converter: Any, field: ma.fields.Field, ret: dict, **_kwargs: Any) -> dict:
+    """A nullable nested schema as `{"allOf": [ref], "nullable": true}`: apispec writes
+    `anyOf: [ref, {"type": "object", "nullable": true}]` for OpenAPI 3.0, and that second
+    branch lets any object through, `{}` included, which the API refuses."""
+    loose = {"type": "object", "nullable": True}
+    if field.allow_none and loose in ret.get("anyOf", []):
+        ret["allOf"] = [branch for branch in ret.pop("anyOf") if branch != loose]
+        ret["nullable"] = True
+    return {}

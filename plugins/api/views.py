@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, make_response
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core import ledger, rewards
 from core.customers import count_members, create_member, find_members, get_member
@@ -24,7 +24,7 @@ from core.locations import Location
 from core.program import get_program, update_program
 from core.purchases import record_purchase
 from core.web import db, handle_premia_error
-from plugins.api import access, idempotency
+from plugins.api import access, bodies, idempotency
 from plugins.api.errors import http_error
 from plugins.api.schemas import (
     ApiErrorSchema,
@@ -50,6 +50,12 @@ blp = Blueprint(
     "api", __name__, url_prefix="/api/v1",
     description="Customers, points, rewards and redemptions of the token's merchant.",
 )
+blp.ARGUMENTS_PARSER = bodies.JsonParser()
+
+
+@blp.before_request
+def limit_body() -> None:
+    bodies.limit_body()  # first: nothing may read a body before it is capped
 
 
 @blp.before_request
@@ -98,29 +104,78 @@ def _twin_answer(session: Any, key: str) -> Any:
     try:
         answer = idempotency.stored(session, key)
     except IdempotencyMismatch as error:
-        return handle_premia_error(error)
+        return make_response(handle_premia_error(error))  # after_request needs a Response
     return idempotency.replay(answer) if answer is not None else None
 
 
 @blp.errorhandler(HTTPException)
+@blp.errorhandler(RequestEntityTooLarge)  # the app's own 413 handler would come first
 def api_http_error(error: HTTPException) -> Any:
     return http_error(error)
 
 
 ERRORS = {401: "unauthorized", 403: "forbidden", 429: "too_many_requests"}
+DESCRIPTIONS = {400: "invalid_json: the body is not JSON the API can read",
+                404: "not found", 409: "conflict", 413: "too_large: the body is over the limit",
+                422: "invalid input"}
+RETRY_AFTER = {"Retry-After": {
+    "description": "Seconds to wait before the next request.",
+    "schema": {"type": "integer", "minimum": 1}}}
+IDEMPOTENCY_KEY = {
+    "in": "header", "name": idempotency.HEADER, "required": False,
+    "description": "Makes a retry safe: the same key and body return the first answer "
+    "(with `Idempotent-Replayed: true`) and write nothing; the same key with another body "
+    "is refused (409 `idempotency_key_reused`). Keys are kept 48 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_LENGTH,
+               "pattern": idempotency.PATTERN},
+}
 
 
-def documented_errors(*statuses: int):
-    """Document the error answers of an endpoint (the common ones are on every endpoint)."""
+def documented(operation_id: str, *statuses: int, body: bool = False, query: bool = False,
+               idempotent: bool = False, links: dict[str, Any] | None = None):
+    """Document an operation: its id, its error answers (the common ones are on every
+    operation; a body adds 400, 413 and 422), the `Idempotency-Key` it accepts, and the
+    links a client follows from its answer to the next operation."""
+    statuses = (*statuses, *ERRORS, *((400, 413, 422) if body else ()),
+                *((409, 422) if idempotent else ()))
 
     def decorate(view):
-        for status in sorted({*statuses, *ERRORS}):
-            view = blp.alt_response(status, schema=ApiErrorSchema, description=ERRORS.get(
-                status, {404: "not found", 409: "conflict", 422: "invalid input"}.get(status)
-            ))(view)
-        return view
+        if query:  # a URL over the server's limit never reaches the app (no JSON body)
+            view = blp.alt_response(414, description="the URL is over the server's limit "
+                                    "(4,094 bytes under gunicorn)")(view)
+        for status in sorted(set(statuses)):
+            view = blp.alt_response(
+                status, schema=ApiErrorSchema,
+                description=ERRORS.get(status) or DESCRIPTIONS[status],
+                headers=RETRY_AFTER if status == 429 else None,
+            )(view)
+        doc: dict[str, Any] = {"operationId": operation_id}
+        if idempotent:
+            doc["parameters"] = [IDEMPOTENCY_KEY]
+        if links:
+            doc["responses"] = {status: {"links": value} for status, value in links.items()}
+        return blp.doc(**doc)(view)
 
     return decorate
+
+
+def link(operation_id: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link to `operation_id`, its parameters taken from this answer's body."""
+    return {"operationId": operation_id, "parameters": {
+        name: f"$response.body#/{field}" for name, field in parameters.items()}}
+
+
+CUSTOMER_LINKS = {201: {
+    "get_customer": link("get_customer", code="code"),
+    "give_points": link("give_points", code="code"),
+    "list_entries": link("list_entries", code="code"),
+    "redeem_reward": link("redeem_reward", code="code"),
+}}
+REWARD_LINKS = {201: {"update_reward": link("update_reward", reward_id="id")}}
+REDEMPTION_LINKS = {201: {
+    "confirm_redemption": link("confirm_redemption", redemption_id="id"),
+    "cancel_redemption": link("cancel_redemption", redemption_id="id"),
+}}
 
 
 # --- program -------------------------------------------------------------
@@ -130,10 +185,10 @@ def _program() -> dict[str, Any]:
     return {"currency": g.tenant.currency, **get_program(db())}
 
 
-@blp.route("/program")
+@blp.route("/program", tags=["program"])
 class Program(MethodView):
     @blp.response(200, ProgramSchema)
-    @documented_errors()
+    @documented("get_program")
     def get(self) -> Any:
         """The merchant's program: currency, points equivalence, welcome points, expiry."""
         return _program()
@@ -141,7 +196,7 @@ class Program(MethodView):
     @access.requires("program:write")
     @blp.arguments(ProgramPatchSchema())
     @blp.response(200, ProgramSchema)
-    @documented_errors(422)
+    @documented("update_program", body=True)
     def patch(self, changes: dict[str, Any]) -> Any:
         """Change any of the program's settings (scope `program:write`)."""
         update_program(db(), changes)
@@ -151,11 +206,11 @@ class Program(MethodView):
 # --- customers -----------------------------------------------------------
 
 
-@blp.route("/customers")
+@blp.route("/customers", tags=["customers"])
 class Customers(MethodView):
     @blp.arguments(CustomerQuerySchema(), location="query")
     @blp.response(200, CustomerPageSchema)
-    @documented_errors(422)
+    @documented("list_customers", 422, query=True)
     def get(self, query: dict[str, Any]) -> Any:
         """Search customers by code, document, e-mail or name (accent-insensitive), newest first."""
         page, size = query["page"], query["page_size"]
@@ -166,7 +221,7 @@ class Customers(MethodView):
     @access.requires("customers:write")
     @blp.arguments(CustomerCreateSchema())
     @blp.response(201, CustomerSchema)
-    @documented_errors(409, 422)
+    @documented("create_customer", 409, body=True, idempotent=True, links=CUSTOMER_LINKS)
     def post(self, fields: dict[str, Any]) -> Any:
         """Make a person a customer of this merchant (409 if the e-mail or document is taken).
 
@@ -174,21 +229,21 @@ class Customers(MethodView):
         return create_member(db(), actor=access.actor(), joined_via="api", **fields)
 
 
-@blp.route("/customers/<string:code>")
+@blp.route("/customers/<string:code>", tags=["customers"])
 class Customer(MethodView):
     @blp.response(200, CustomerSchema)
-    @documented_errors(404)
+    @documented("get_customer", 404)
     def get(self, code: str) -> Any:
         """A customer by the code of their QR."""
         return get_member(db(), code)
 
 
-@blp.route("/customers/<string:code>/points")
+@blp.route("/customers/<string:code>/points", tags=["points"])
 class Points(MethodView):
     @access.requires("points:write")
     @blp.arguments(PointsRequestSchema())
     @blp.response(201, PointsResultSchema)
-    @documented_errors(404, 409, 422)
+    @documented("give_points", 404, 409, body=True, idempotent=True)
     def post(self, fields: dict[str, Any], code: str) -> Any:
         """Give points, or record a purchase `amount` and give what it earns.
 
@@ -212,11 +267,11 @@ class Points(MethodView):
                 "balance": entries[-1].balance_after, "entries": entries}
 
 
-@blp.route("/customers/<string:code>/entries")
+@blp.route("/customers/<string:code>/entries", tags=["points"])
 class Entries(MethodView):
     @blp.arguments(PageQuerySchema(), location="query")
     @blp.response(200, EntrySchema(many=True))
-    @documented_errors(404, 422)
+    @documented("list_entries", 404, 422, query=True)
     def get(self, query: dict[str, Any], code: str) -> Any:
         """The customer's ledger entries, newest first (debits are negative)."""
         session = db()
@@ -228,10 +283,10 @@ class Entries(MethodView):
 # --- rewards -------------------------------------------------------------
 
 
-@blp.route("/rewards")
+@blp.route("/rewards", tags=["rewards"])
 class Rewards(MethodView):
     @blp.response(200, RewardSchema(many=True))
-    @documented_errors()
+    @documented("list_rewards")
     def get(self) -> Any:
         """The active rewards, cheapest first."""
         return rewards.active_rewards(db())
@@ -239,18 +294,18 @@ class Rewards(MethodView):
     @access.requires("rewards:write")
     @blp.arguments(RewardSchema())
     @blp.response(201, RewardSchema)
-    @documented_errors(422)
+    @documented("create_reward", body=True, idempotent=True, links=REWARD_LINKS)
     def post(self, fields: dict[str, Any]) -> Any:
         """Add a reward to the catalogue (scope `rewards:write`)."""
         return rewards.create_reward(db(), **fields)
 
 
-@blp.route("/rewards/<int:reward_id>")
+@blp.route("/rewards/<int:reward_id>", tags=["rewards"])
 class Reward(MethodView):
     @access.requires("rewards:write")
     @blp.arguments(RewardPatchSchema())
     @blp.response(200, RewardSchema)
-    @documented_errors(404, 422)
+    @documented("update_reward", 404, body=True)
     def patch(self, changes: dict[str, Any], reward_id: int) -> Any:
         """Change a reward: name, points, stock, description, active (scope `rewards:write`)."""
         session = db()
@@ -268,12 +323,13 @@ def _redemption_answer(redemption: Any, balance_entry_id: int) -> dict[str, Any]
             "created_at": redemption.created_at, "decided_at": redemption.decided_at}
 
 
-@blp.route("/customers/<string:code>/redemptions")
+@blp.route("/customers/<string:code>/redemptions", tags=["redemptions"])
 class Redemptions(MethodView):
     @access.requires("redemptions:write")
     @blp.arguments(RedemptionRequestSchema())
     @blp.response(201, RedemptionSchema)
-    @documented_errors(404, 409, 422)
+    @documented("redeem_reward", 404, 409, body=True, idempotent=True,
+               links=REDEMPTION_LINKS)
     def post(self, fields: dict[str, Any], code: str) -> Any:
         """Hand a reward to the customer: points and stock go down at once (409 if either
         falls short). Accepts an `Idempotency-Key` header."""
@@ -286,11 +342,11 @@ class Redemptions(MethodView):
         return _redemption_answer(redemption, redemption.entry_id)
 
 
-@blp.route("/redemptions/<int:redemption_id>/confirm")
+@blp.route("/redemptions/<int:redemption_id>/confirm", tags=["redemptions"])
 class ConfirmRedemption(MethodView):
     @access.requires("redemptions:write")
     @blp.response(200, RedemptionSchema)
-    @documented_errors(404, 409)
+    @documented("confirm_redemption", 404, 409, idempotent=True)
     def post(self, redemption_id: int) -> Any:
         """Confirm a customer's pending request: the reward is handed over (409 if not pending
         or out of stock)."""
@@ -299,11 +355,11 @@ class ConfirmRedemption(MethodView):
         return _redemption_answer(redemption, redemption.entry_id)
 
 
-@blp.route("/redemptions/<int:redemption_id>/cancel")
+@blp.route("/redemptions/<int:redemption_id>/cancel", tags=["redemptions"])
 class CancelRedemption(MethodView):
     @access.requires("redemptions:write")
     @blp.response(200, RedemptionSchema)
-    @documented_errors(404, 409)
+    @documented("cancel_redemption", 404, 409, idempotent=True)
     def post(self, redemption_id: int) -> Any:
         """Cancel a customer's pending request: the points go back (409 if not pending)."""
         session = db()

@@ -15,6 +15,7 @@ from core.ledger import Entry
 from core.program import update_program
 from core.purchases import (
     Item,
+    NoPointsByAmount,
     Purchase,
     Status,
     get_purchase,
@@ -106,17 +107,25 @@ def test_without_an_equivalence_only_plugins_earn(make_tenant, make_plan, make_m
     tenant = make_tenant(plan="bonus-only")
     member = make_member(tenant)
     with db(tenant) as session:
-        plain, none = record_purchase(session, member, "9000", actor=CASHIER)
+        with pytest.raises(NoPointsByAmount) as refused:
+            record_purchase(session, member, "9000", actor=CASHIER)
+        assert (refused.value.status, refused.value.reason) == (409, "no_points_by_amount")
+        session.rollback()
         coffee, some = record_purchase(
             session, member, "900", actor=CASHIER,
             items=[Item(quantity=2, unit_price=Decimal("450"), product_group="coffee")],
         )
+        tea, none = record_purchase(  # its lines may count elsewhere (punch cards)
+            session, member, "300", actor=CASHIER,
+            items=[Item(quantity=1, unit_price=Decimal("300"), product_group="tea")],
+        )
         session.commit()
-    assert (plain.points, none) == (0, [])
     assert [(e.kind, e.points) for e in some] == [("coffee_bonus", 9)]
+    assert (tea.points, none) == (0, [])
     with db(tenant) as session:
-        assert spend(session, member.id, plain.created_at, coffee.created_at.replace(year=3000)) \
-            == Decimal("9900.00")
+        assert session.scalar(select(func.count()).select_from(Purchase)) == 2
+        assert spend(session, member.id, coffee.created_at, tea.created_at.replace(year=3000)) \
+            == Decimal("1200.00")
 
 
 def test_a_retry_by_key_or_by_reference_writes_nothing(shop, make_member, db, bonus):

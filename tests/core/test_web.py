@@ -87,6 +87,17 @@ def test_method_not_allowed_answers_json_too(make_app):
     assert response.get_json()["reason"] == "method_not_allowed"
 
 
+def test_a_body_over_the_request_limit_is_refused_unread(make_app):
+    client = make_app(PREMIA_MAX_REQUEST_BYTES=1000).test_client()
+    response = client.post("/signup/", data={"name": "x" * 1001},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 413
+    assert response.get_json() == {
+        "status": 413, "reason": "request_entity_too_large",
+        "message": "La solicitud es demasiado grande: envía como máximo 0.000953674 MB."}
+    assert make_app().config["MAX_CONTENT_LENGTH"] == 16 * 1024 * 1024  # the default
+
+
 # --- a real server -------------------------------------------------------------
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import struct
+import zlib
 
 import pytest
 from sqlalchemy import select
@@ -68,6 +70,45 @@ def test_an_image_is_judged_by_its_content_and_size(client, make_tenant, db, app
     assert "no puede pesar más de" in html.unescape(big.get_data(as_text=True))
     assert _rewards(db, shop) == []
     assert not any(upload_folder.rglob("*.*"))  # nothing kept of refused files
+
+
+def test_an_upload_over_the_request_limit_gets_a_clear_page(client, make_tenant, db, app,
+                                                           upload_folder):
+    shop = make_tenant()
+    login(client, db, shop)
+    url = f"/t/{shop.slug}/panel/rewards/new"
+    csrf = token(client, url)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    answer = client.post(url, data={
+        "csrf_token": csrf, "name": "Postre", "points": "50",
+        "image": upload(png(40, 40) + b"\0" * (1024 * 1024)),
+    }, content_type="multipart/form-data")
+    assert answer.status_code == 413
+    assert "La solicitud es demasiado grande: envía como máximo 1 MB." in html.unescape(
+        answer.get_data(as_text=True))
+    assert _rewards(db, shop) == []
+
+
+def test_an_image_is_capped_in_pixels_too(client, make_tenant, db, app, upload_folder):
+    shop = make_tenant()
+    login(client, db, shop)
+    url = f"/t/{shop.slug}/panel/rewards/new"
+
+    def post(image: bytes):
+        return html.unescape(client.post(url, data={
+            "csrf_token": token(client, url), "name": "Postre", "points": "50",
+            "image": upload(image)}, content_type="multipart/form-data").get_data(as_text=True))
+
+    # A header claiming 50,000 × 50,000 pixels, in a file of a few bytes.
+    header = b"IHDR" + struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    bomb = png(1, 1).replace(png(1, 1)[12:33], header + struct.pack(
+        ">I", zlib.crc32(header) & 0xFFFFFFFF), 1)
+    assert "La imagen no puede tener más de 40 megapíxeles." in post(bomb)
+    app.config["PREMIA_MAX_IMAGE_PIXELS"] = 300
+    assert "La imagen no puede tener más de 0.0003 megapíxeles." in post(png(20, 20))
+    assert _rewards(db, shop) == []
+    post(png(10, 10))  # 100 pixels: taken
+    assert [reward.name for reward in _rewards(db, shop)] == ["Postre"]
 
 
 def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(client, make_tenant, db):

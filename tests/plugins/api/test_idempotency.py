@@ -43,10 +43,10 @@ def test_the_same_key_with_another_body_is_refused(call, token, shop, db):
     code = _customer(call, token)
     call("POST", f"/customers/{code}/points", token, json={"points": 10}, key="k-2")
     other = call("POST", f"/customers/{code}/points", token, json={"points": 11}, key="k-2")
-    assert (other.status_code, other.json["reason"]) == (422, "idempotency_key_reused")
+    assert (other.status_code, other.json["reason"]) == (409, "idempotency_key_reused")
     elsewhere = call("POST", "/rewards", token, json={"name": "X", "points": 5, "stock": 1},
                      key="k-2")
-    assert elsewhere.status_code == 422
+    assert elsewhere.status_code == 409
     with db(shop) as session:
         assert get_member(session, code).balance == 10
 
@@ -148,3 +148,14 @@ def test_concurrent_replays_write_once(app, call, token, shop, db, path, body, m
         member = get_member(session, code)
         balance, entries, lots = audit_member(session, member.id)
     assert balance == entries == lots
+
+
+def test_a_reused_key_is_refused_before_the_body_is_read(call, token):
+    """The refusal (409) passes through the answer-after-commit step, which once took it
+    for a twin's answer and failed on it (500)."""
+    first = call("POST", "/rewards", token, json={"name": "X", "points": 5, "stock": 1},
+                 key="k-3")
+    assert first.status_code == 201
+    for body in (None, {"name": "Y", "points": 5, "stock": 1}):
+        again = call("POST", "/customers", token, json=body, key="k-3")
+        assert (again.status_code, again.json["reason"]) == (409, "idempotency_key_reused")

@@ -79,3 +79,86 @@ def test_the_api_keeps_its_contract(api_schema, seeded, platform):
                 assert connection.execute(UNBALANCED).all() == []
 
         exchange()
+
+
+# --- the document, for clients generated from it ---------------------------
+
+OPERATIONS = {
+    ("get", "/api/v1/program"): ("get_program", "program"),
+    ("patch", "/api/v1/program"): ("update_program", "program"),
+    ("get", "/api/v1/customers"): ("list_customers", "customers"),
+    ("post", "/api/v1/customers"): ("create_customer", "customers"),
+    ("get", "/api/v1/customers/{code}"): ("get_customer", "customers"),
+    ("post", "/api/v1/customers/{code}/points"): ("give_points", "points"),
+    ("get", "/api/v1/customers/{code}/entries"): ("list_entries", "points"),
+    ("get", "/api/v1/rewards"): ("list_rewards", "rewards"),
+    ("post", "/api/v1/rewards"): ("create_reward", "rewards"),
+    ("patch", "/api/v1/rewards/{reward_id}"): ("update_reward", "rewards"),
+    ("post", "/api/v1/customers/{code}/redemptions"): ("redeem_reward", "redemptions"),
+    ("post", "/api/v1/redemptions/{redemption_id}/confirm"): ("confirm_redemption",
+                                                              "redemptions"),
+    ("post", "/api/v1/redemptions/{redemption_id}/cancel"): ("cancel_redemption", "redemptions"),
+}
+
+
+@pytest.fixture
+def document(client):
+    return client.get("/api/v1/openapi.json").json
+
+
+def _operations(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "patch", "put", "delete"}:
+                yield (method, path), operation
+
+
+def test_every_operation_has_an_id_and_a_resource_tag(document):
+    found = {key: (op.get("operationId"), op.get("tags")) for key, op in _operations(document)}
+    assert found == {key: (op_id, [tag]) for key, (op_id, tag) in OPERATIONS.items()}
+    assert [tag["name"] for tag in document["tags"]] == [
+        "customers", "points", "rewards", "redemptions", "program"]
+
+
+def test_every_post_declares_the_idempotency_key_and_every_429_its_retry_after(document):
+    for (method, path), operation in _operations(document):
+        headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
+        if method == "post":
+            assert [h["name"] for h in headers] == ["Idempotency-Key"], path
+            assert headers[0]["schema"]["maxLength"] == 180
+        else:
+            assert headers == [], path
+        assert "Retry-After" in operation["responses"]["429"]["headers"], (method, path)
+
+
+def test_every_operation_with_a_body_documents_invalid_json_and_too_large(document):
+    for (method, path), operation in _operations(document):
+        documented = set(operation["responses"])
+        if "requestBody" in operation:
+            assert {"400", "413", "422"} <= documented, (method, path)
+            assert "invalid_json" in operation["responses"]["400"]["description"]
+        else:
+            assert not {"400", "413"} & documented, (method, path)
+
+
+def test_the_document_says_what_is_refused(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["PointsRequest"]["anyOf"] == [{"required": ["points"]},
+                                                 {"required": ["amount"]}]
+    assert schemas["PointsRequest"]["not"] == {"required": ["points", "amount"]}
+    assert schemas["ProgramPatch"]["minProperties"] == schemas["RewardPatch"]["minProperties"] == 1
+    amount = schemas["PointsRequest"]["properties"]["amount"]["anyOf"]
+    assert amount[1]["exclusiveMinimum"] is True and amount[0]["pattern"].startswith("^([1-9]")
+    create = schemas["CustomerCreate"]["properties"]
+    assert "\\s" in create["first_name"]["pattern"] and "\\x00" in create["last_name"]["pattern"]
+    assert create["birthday"]["pattern"].startswith("^(19[0-9]{2}|")
+    assert "\\x00" in schemas["PointsRequest"]["properties"]["reference"]["pattern"]
+
+
+def test_a_405_says_which_methods_are_allowed(call, token):
+    answer = call("DELETE", "/customers", token)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert answer.json == {"status": 405, "reason": "method_not_allowed",
+                           "message": "Este método no está permitido aquí."}
+    assert call("PUT", "/rewards/1", token).headers["Allow"] == "OPTIONS, PATCH"

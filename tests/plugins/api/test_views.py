@@ -165,6 +165,22 @@ def test_an_amount_worth_no_points_is_recorded_and_earns_nothing(call, token, sh
         assert session.scalar(select(func.count()).select_from(Purchase)) == 1
 
 
+def test_an_amount_without_an_equivalence_is_refused(call, token, shop, db):
+    code = create_customer(call, token)["code"]
+    with db(shop) as session:
+        update_program(session, {"points_per_amount": None})
+        session.commit()
+    answer = call("POST", f"/customers/{code}/points", token, json={"amount": "45000"}, key="k")
+    assert answer.status_code == 409, answer.json
+    assert answer.json == {"status": 409, "reason": "no_points_by_amount", "message":
+                           "Este programa no da puntos por monto de compra: da puntos "
+                           "directamente."}
+    with db(shop) as session:
+        assert session.scalar(select(func.count()).select_from(Purchase)) == 0
+    given = call("POST", f"/customers/{code}/points", token, json={"points": 5}, key="k")
+    assert given.status_code == 201  # the refused request kept nothing, not even its key
+
+
 def test_points_at_a_location(call, token, shop, db):
     with db(shop) as session:
         location = Location(name="Centro", address="Calle 1", city="Bogotá")
