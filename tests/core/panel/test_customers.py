@@ -4,25 +4,34 @@ e-mail, the CSV export (managers only, formula-safe) and the printable card."""
 from __future__ import annotations
 
 import csv
+import http.cookiejar
 import io
 import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
 import zxingcpp
 from pypdf import PdfReader
 from sqlalchemy import event, func, select
+from werkzeug.serving import make_server
 
 from core import ledger
 from core.actors import Actor
+from core.app import create_app
 from core.cards import qr_code
-from core.customers import Customer, Membership
-from core.db import clock_at
+from core.customers import Customer, Membership, create_member
+from core.db import clock_at, platform_session, tenant_session
 from core.locations import create_location
+from core.migrate import upgrade
 from core.program import update_program
 from core.rewards import create_reward, request_reward
 from core.spreadsheet import safe_cell
 from core.staff import Role, StaffUser, create_staff
+from tenants import services as tenant_services
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD
 
@@ -364,7 +373,7 @@ def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch
 
     real = customers.iter_members
     monkeypatch.setattr("core.panel.customers.iter_members",
-                        lambda s, q, f: real(s, q, f, batch=2))
+                        lambda *args: real(*args, batch=2))
     made = [make_member(shop).code for _ in range(5)]
     rows = read_csv(owner.get(BASE.format(slug=shop.slug) + "/export.csv"))
     assert [row[0] for row in rows[1:]] == made  # oldest first, three batches of two
@@ -447,3 +456,93 @@ def test_the_list_runs_as_many_statements_for_5_rows_as_for_50(owner, db, platfo
         counts.append(count_statements(platform, lambda u=url: owner.get(u)))
     assert counts[0] == counts[1]
     assert counts[0] <= 8
+
+
+# --- the export on the embedded server ------------------------------------------
+
+
+class Browser:
+    """A cookie-keeping HTTP client with a short timeout: a request that waits on
+    SQLite's lock (30 s) fails the test instead of hanging it."""
+
+    TIMEOUT = 8
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def open(self, path: str, data: dict[str, str] | None = None) -> tuple[int, bytes]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, body, timeout=self.TIMEOUT) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+
+@pytest.fixture
+def embedded_site(tmp_path, monkeypatch):
+    """The app on a SQLite file of its own (whatever the suite's database), served
+    for real from a thread, with a white-label merchant and one member."""
+    monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
+    site = create_app({"TESTING": True, "PREMIA_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+                       "PREMIA_REDIS_URL": None})
+    platform = site.extensions["premia"]
+    with site.app_context():
+        upgrade(site)
+        with platform_session(platform.sessions) as session:
+            tenant = tenant_services.create_tenant(
+                session, slug="cafe", name="Café", plan="white-label", currency="COP",
+                country="CO", timezone="America/Bogota", owner_email="duena@cafe.example",
+                owner_password=PASSWORD)
+            session.commit()
+        with tenant_session(platform.sessions, tenant.id) as session:
+            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+            for n in range(30):
+                member = create_member(session, email=f"c{n}@mail.example",
+                                       first_name=f"C{n}", last_name="Test",
+                                       actor=Actor.system())
+            session.commit()
+    server = make_server("127.0.0.1", 0, site, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site, f"http://127.0.0.1:{server.server_port}", member.code
+    finally:
+        server.shutdown()
+        thread.join(10)
+        platform.engine.dispose()
+
+
+def test_after_a_csv_download_the_embedded_server_still_answers_everything(embedded_site):
+    site, url, code = embedded_site
+    panel = "/t/cafe/panel"
+    browser = Browser(url)
+    status, page = browser.open("/t/cafe/login")
+    status, _ = browser.open("/t/cafe/login", {
+        "email": "duena@cafe.example", "password": PASSWORD,
+        "csrf_token": csrf_token(page.decode())})
+    assert status == 200  # followed to Inicio
+
+    for _ in range(2):
+        status, body = browser.open(f"{panel}/customers/export.csv")
+        assert status == 200
+        assert len(body.decode("utf-8-sig").splitlines()) == 31
+
+    status, page = browser.open(f"{panel}/loyalty/{code}")
+    assert status == 200
+    key = re.search(r'name="key"[^>]*value="([^"]+)"', page.decode()).group(1)
+    status, page = browser.open(f"{panel}/loyalty/{code}/give", {
+        "csrf_token": csrf_token(page.decode()), "key": key, "mode": "amount",
+        "amount": "45000"})
+    assert status == 200
+    assert "45" in dict(flashes(page.decode()))["success"]
+
+    pages = [rule.rule.replace("<tenant_slug>", "cafe").replace("<code>", code)
+             for rule in site.url_map.iter_rules()
+             if rule.rule.startswith("/t/<tenant_slug>/panel/") and "GET" in rule.methods
+             and rule.arguments <= {"tenant_slug", "code"}]
+    assert len(pages) > 15
+    answers = {path: browser.open(path)[0] for path in pages}
+    assert answers == dict.fromkeys(pages, 200)
