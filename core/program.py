@@ -8,7 +8,7 @@ whether customers may request a reward from their app.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -64,6 +64,17 @@ def points_for_amount(program: dict[str, Any], amount: Decimal) -> int:
     if points > MAX_POINTS_PER_OPERATION:
         raise InvalidInput(amount=_l("This amount is too large."))
     return points
+
+
+def smallest_earning_amount(program: dict[str, Any], places: int = 2) -> Decimal | None:
+    """The smallest amount with `places` decimals (the currency's) that earns a point
+    under the equivalence: 1 point per 1,000 → 1,000; 3 points per 1,000 → 333.34
+    (334 in a currency without cents). None without an equivalence."""
+    equivalence = program.get("points_per_amount")
+    if not equivalence:
+        return None
+    unit = Decimal(equivalence["amount"]) / equivalence["points"]
+    return unit.quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING)
 
 
 def expiry_for(program: dict[str, Any], earned_at: datetime) -> datetime | None:

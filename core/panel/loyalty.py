@@ -14,6 +14,7 @@ or cancelling a request is idempotent by its state.
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -45,12 +46,12 @@ from core import ledger
 from core.actors import Actor
 from core.customers import Membership, count_members, find_members, get_member
 from core.errors import NotFound, PremiaError
-from core.i18n import format_money, money_locale
+from core.i18n import format_money, money_locale, money_places
 from core.panel import menu
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.actions import member_actions
 from core.panel.summary import member_summary
-from core.program import MAX_POINTS_PER_OPERATION, get_program
+from core.program import MAX_POINTS_PER_OPERATION, get_program, smallest_earning_amount
 from core.purchases import record_purchase
 from core.rewards import (
     Redemption,
@@ -71,6 +72,7 @@ DECODER = ("jsqr/dist", "jsQR.js")  # pinned in package.json / package-lock.json
 RESULTS = 20
 HISTORY = 20
 MAX_ID = 2**31 - 1
+NEGATIVE = re.compile(r"^[^\d]*?[-\u2212]\s*\d")  # "-5000", "$ -5.000", "−5000"
 
 
 def new_key() -> str:
@@ -179,7 +181,16 @@ def give(code: str) -> Any:
     name = member.customer.full_name or member.customer.email
     figures = {"points": format_number(given), "name": name,
                "balance": format_number(member.balance)}
-    if by_amount:
+    if by_amount and not given:
+        # Still a purchase (tiers count the spend, punch cards a stamp), but no points
+        # were given: not a success to announce in green, and the cashier learns why.
+        minimum = smallest_earning_amount(program, money_places(g.tenant.currency))
+        flash(_("The purchase of %(amount)s was recorded without points: purchases earn "
+                "points from %(minimum)s (%(rate)s).",
+                amount=format_money(amount, g.tenant.currency),
+                minimum=format_money(minimum, g.tenant.currency),
+                rate=_rate(program["points_per_amount"])), "warning")
+    elif by_amount:
         flash(ngettext("%(points)s point given to %(name)s for a purchase of %(amount)s. "
                        "Balance: %(balance)s",
                        "%(points)s points given to %(name)s for a purchase of %(amount)s. "
@@ -290,6 +301,9 @@ def _parse_amount(text: str | None, form: GiveForm) -> Decimal:
     text = (text or "").strip()
     if not text:
         form.amount.errors = [_("Type the purchase amount.")]
+        raise _FormInvalid()
+    if NEGATIVE.match(text):  # a minus sign is not a badly written number: say what it is
+        form.amount.errors = [_("The amount must be greater than zero.")]
         raise _FormInvalid()
     cleaned = "".join(ch for ch in text if ch.isdigit() or ch in ".,")
     try:

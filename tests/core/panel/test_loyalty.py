@@ -165,11 +165,30 @@ def test_an_amount_written_the_colombian_way_or_bare(client, shop, ana, db):
                              data={**fields, "amount": amount})
         assert answer.status_code == 302, amount
     assert balance(db, shop, ana.id) == 6
-    # A purchase worth no points is still a purchase (tiers count the spend): it says so.
+
+
+def test_a_purchase_below_the_equivalence_is_recorded_and_says_why_it_earns_nothing(
+        client, shop, ana, db):
+    login(client, shop)
+    # Still a purchase (tiers count the spend, punch cards a stamp), but no success in
+    # green: the cashier reads why no points were given.
     fields = give_form(client, shop, ana.code)
-    client.post(f"/t/cafe/panel/loyalty/{ana.code}/give", data={**fields, "amount": "999"})
-    assert ("success", "0 puntos dados a Ana Núñez por una compra de $999. Saldo: 6") in flashes(
-        page(client, f"/t/cafe/panel/loyalty/{ana.code}"))
+    answer = client.post(f"/t/cafe/panel/loyalty/{ana.code}/give",
+                         data={**fields, "amount": "999"})
+    assert answer.status_code == 302
+    assert flashes(page(client, f"/t/cafe/panel/loyalty/{ana.code}")) == [(
+        "warning", "La compra de $999 quedó registrada sin puntos: las compras dan puntos "
+                   "desde $1.000 (1 punto por $1.000).")]
+    assert balance(db, shop, ana.id) == 0
+    with db(shop) as session:
+        assert session.scalars(select(Purchase.amount)).all() == [999]
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 3}})
+        session.commit()
+    fields = give_form(client, shop, ana.code)
+    client.post(f"/t/cafe/panel/loyalty/{ana.code}/give", data={**fields, "amount": "333"})
+    assert flashes(page(client, f"/t/cafe/panel/loyalty/{ana.code}")) == [(
+        "warning", "La compra de $333 quedó registrada sin puntos: las compras dan puntos "
+                   "desde $334 (3 puntos por $1.000).")]  # no cents in COP
 
 
 @pytest.mark.parametrize(("amount", "message"), [
@@ -177,7 +196,10 @@ def test_an_amount_written_the_colombian_way_or_bare(client, shop, ana, db):
     ("cuarenta", "Escribe el monto como un número, p. ej. $45.000."),
     ("1.5", "Escribe el monto como un número, p. ej. $45.000."),
     ("0", "El monto debe ser mayor que cero."),
-    ("-5000", "Escribe el monto como un número, p. ej. $45.000."),
+    ("-5000", "El monto debe ser mayor que cero."),
+    ("$ -5.000", "El monto debe ser mayor que cero."),
+    ("\u22125000", "El monto debe ser mayor que cero."),
+    ("-cinco", "Escribe el monto como un número, p. ej. $45.000."),
 ])
 def test_a_wrong_amount_is_a_form_error_in_spanish_and_gives_nothing(client, shop, ana, db,
                                                                       amount, message):
