@@ -48,6 +48,7 @@ from core.i18n import money_locale
 from core.invitations import invite_member
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
+from core.panel.requests import DecideForm, decide_request
 from core.platform import current_platform
 from core.rewards import Redemption, Status
 from core.spreadsheet import csv_lines, delimiter_for
@@ -95,6 +96,7 @@ def make_blueprint() -> Blueprint:
     bp.route("/invite", methods=["GET", "POST"])(invite)
     bp.get("/<code>")(detail)
     bp.get("/<code>/card.pdf")(card)
+    bp.post("/<code>/requests/<int:redemption_id>/<any(confirm, cancel):action>")(decide)
     return bp
 
 
@@ -154,8 +156,17 @@ def detail(code: str) -> Any:
     return render_template(
         "panel/customers/detail.html", member=member, customer=member.customer, rows=rows,
         page=page, more=more, expiries=upcoming_expiries(session, member, months=3),
-        pending=pending,
+        pending=pending, decide_form=DecideForm(formdata=None),
     )
+
+
+@staff_required()
+def decide(code: str, redemption_id: int, action: str) -> Any:
+    """Confirm or cancel one of the member's requests ("Clientes → Canjes solicitados →
+    Confirmar"), back to the member's page."""
+    member = _member(code)
+    decide_request(member, redemption_id, action)
+    return redirect(url_for(".detail", code=member.code))
 
 
 @staff_required(*MANAGERS)

@@ -50,6 +50,7 @@ from core.i18n import format_money, money_locale, money_places
 from core.panel import menu
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.actions import member_actions
+from core.panel.requests import DecideForm, decide_request
 from core.panel.summary import member_summary
 from core.program import MAX_POINTS_PER_OPERATION, get_program, smallest_earning_amount
 from core.purchases import record_purchase
@@ -57,9 +58,6 @@ from core.rewards import (
     Redemption,
     Status,
     active_rewards,
-    cancel,
-    confirm,
-    get_redemption,
     get_reward,
     redeem_reward,
 )
@@ -94,10 +92,6 @@ class GiveForm(FlaskForm):
 class RedeemForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=60)])
     reward = IntegerField(validators=[InputRequired()])
-
-
-class DecideForm(FlaskForm):
-    """Confirm or cancel a request: CSRF only (the request's state makes it idempotent)."""
 
 
 def make_blueprint() -> Blueprint:
@@ -237,40 +231,8 @@ def redeem(code: str) -> Any:
 
 @staff_required()
 def decide(code: str, redemption_id: int, action: str) -> Any:
-    session = db()
     member = _member(code)
-    if not 0 < redemption_id <= MAX_ID:
-        abort(404)
-    try:
-        redemption = get_redemption(session, redemption_id)
-    except NotFound:
-        abort(404)
-    if redemption.member_id != member.id:
-        abort(404)
-    form = DecideForm()
-    if not form.validate_on_submit():
-        abort(400)
-    done = Status.CONFIRMED if action == "confirm" else Status.CANCELLED
-    if redemption.status != done:  # already done (a double tap): say so again
-        try:
-            (confirm if action == "confirm" else cancel)(
-                session, redemption, actor=Actor.staff(current_user.user.id))
-            session.commit()
-        except PremiaError as error:
-            session.rollback()
-            flash(str(error.message), "error")
-            return redirect(url_for(".member_page", code=member.code))
-    session.refresh(member)
-    name = redemption.reward.name
-    if action == "confirm":
-        flash(_("Request for %(reward)s confirmed.", reward=name), "success")
-    else:
-        flash(ngettext("Request for %(reward)s cancelled: %(points)s point returned. "
-                       "Balance: %(balance)s",
-                       "Request for %(reward)s cancelled: %(points)s points returned. "
-                       "Balance: %(balance)s", redemption.points, reward=name,
-                       points=format_number(redemption.points),
-                       balance=format_number(member.balance)), "success")
+    decide_request(member, redemption_id, action)
     return redirect(url_for(".member_page", code=member.code))
 
 
@@ -360,7 +322,8 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "redeem_error": (redeem_form.form_errors + (redeem_form.reward.errors or [])
                          if redeem_form else []),
         "rewards": active_rewards(session),
-        "pending": _pending(session, member),
+        "pending": (pending := _pending(session, member)),
+        "held": {redemption.entry_id for redemption in pending},  # debits still pending
         "history": ledger.history(session, member, limit=HISTORY),
         "redeem_key": new_key,
         "decide_form": DecideForm(formdata=None),

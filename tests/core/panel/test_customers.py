@@ -28,7 +28,7 @@ from core.db import clock_at, platform_session, tenant_session
 from core.locations import create_location
 from core.migrate import upgrade
 from core.program import update_program
-from core.rewards import create_reward, request_reward
+from core.rewards import Redemption, Status, create_reward, request_reward
 from core.spreadsheet import safe_cell
 from core.staff import Role, StaffUser, create_staff
 from tenants import services as tenant_services
@@ -195,6 +195,87 @@ def test_detail_shows_every_entry_with_who_and_where(owner, db, shop, make_membe
     assert '<span class="value" id="balance">40</span>' in page
     # 52 points earned on 10 May expire two months later, 12 used: 40 on 10 July.
     assert re.search(r"10 de julio de 2026</td><td class=\"num\">40</td>", page)
+
+
+def movement_of(page: str, entry_id: int) -> str:
+    """The Movement cell of an entry's row, as read."""
+    row = re.search(rf'<tr data-entry="{entry_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    cell = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+
+def test_a_pending_request_shows_as_pending_and_is_decided_from_the_customer(
+        owner, db, shop, make_member, make_tenant):
+    member = make_member(shop, first_name="Ana", last_name="Núñez")
+    give(db, shop, member, 200)
+    with db(shop) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = create_reward(session, name="Café", points=90)
+        asking = session.get(Membership, member.id)
+        first = request_reward(session, asking, reward, idempotency_key="app-1")
+        second = request_reward(session, asking, reward, idempotency_key="app-2")
+        session.commit()
+        held = {first.id: first.entry_id, second.id: second.entry_id}
+    url = BASE.format(slug=shop.slug) + f"/{member.code}"
+    page = owner.get(url).get_data(as_text=True)
+    # Held, not done: the movement says the request is pending.
+    assert movement_of(page, held[first.id]) == "Canje solicitado (pendiente) Café"
+    assert f'<tr data-entry="{held[first.id]}" class="pending">' in page
+    assert "<h2>Canjes solicitados</h2>" in page
+    actions = re.findall(r'<form method="post" action="([^"]+)"', page)
+    assert f"/t/{shop.slug}/panel/customers/{member.code}/requests/{first.id}/confirm" in actions
+    assert f"/t/{shop.slug}/panel/customers/{member.code}/requests/{second.id}/cancel" in actions
+
+    token = csrf_token(page)
+    for _tap in range(2):  # a double tap confirms once
+        answer = owner.post(f"{url}/requests/{first.id}/confirm", data={"csrf_token": token})
+        assert answer.status_code == 302 and answer.headers["Location"].endswith(url)
+    answer = owner.post(f"{url}/requests/{second.id}/cancel", data={"csrf_token": token})
+    assert answer.status_code == 302
+    page = owner.get(url).get_data(as_text=True)
+    assert ("success", "Solicitud de Café cancelada: 90 puntos devueltos. Saldo: 110") in (
+        flashes(page))
+    assert movement_of(page, held[first.id]) == "Canje Café"
+    assert movement_of(page, held[second.id]) == "Canje solicitado (cancelado) Café"
+    assert "Canjes solicitados" not in page
+    with db(shop) as session:
+        statuses = dict(session.execute(select(Redemption.id, Redemption.status)).all())
+        assert statuses == {first.id: Status.CONFIRMED, second.id: Status.CANCELLED}
+        assert session.get(Membership, member.id).balance == 110
+
+    # Another member's request, or without the CSRF token: refused, nothing decided.
+    other = make_member(shop)
+    give(db, shop, other, 100)
+    with db(shop) as session:
+        theirs = request_reward(session, session.get(Membership, other.id),
+                                session.get(type(reward), reward.id)).id
+        session.commit()
+    assert owner.post(f"{url}/requests/{theirs}/confirm",
+                      data={"csrf_token": token}).status_code == 404
+    other_url = BASE.format(slug=shop.slug) + f"/{other.code}"
+    assert owner.post(f"{other_url}/requests/{theirs}/confirm").status_code == 400
+    with db(shop) as session:
+        assert session.get(Redemption, theirs).status == Status.REQUESTED
+
+
+def test_another_merchants_request_cannot_be_decided(owner, db, shop, make_member, make_tenant):
+    elsewhere = make_tenant()
+    stranger = make_member(elsewhere)
+    give(db, elsewhere, stranger, 100)
+    with db(elsewhere) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = create_reward(session, name="Té", points=40)
+        theirs = request_reward(session, session.get(Membership, stranger.id), reward).id
+        session.commit()
+    mine = make_member(shop)
+    token = csrf_token(owner.get(BASE.format(slug=shop.slug) + f"/{mine.code}")
+                       .get_data(as_text=True))
+    for code in (mine.code, stranger.code):
+        answer = owner.post(BASE.format(slug=shop.slug) + f"/{code}/requests/{theirs}/cancel",
+                            data={"csrf_token": token})
+        assert answer.status_code == 404
+    with db(elsewhere) as session:
+        assert session.get(Redemption, theirs).status == Status.REQUESTED
 
 
 def test_detail_of_another_tenants_code_is_404(owner, shop, make_tenant, make_member):

@@ -293,6 +293,8 @@ def test_confirm_and_cancel_pending_requests(client, shop, ana, db):
     login(client, shop)
     text = page(client, f"/t/cafe/panel/loyalty/{ana.code}")
     assert "Canjes solicitados" in text
+    history = text[text.index('<table class="loyalty-history">'):]
+    assert history.count("Canje solicitado (pendiente)") == 2  # held, not done
     token = csrf_token(text)
     base = f"/t/cafe/panel/loyalty/{ana.code}/requests"
     for _tap in range(2):  # a double tap confirms once
