@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from core import ledger
 from core.actors import Actor
@@ -52,7 +53,12 @@ from core.panel.access import MANAGERS, can, staff_required
 from core.panel.actions import member_actions
 from core.panel.requests import DecideForm, decide_request
 from core.panel.summary import member_summary
-from core.program import MAX_POINTS_PER_OPERATION, get_program, smallest_earning_amount
+from core.program import (
+    MAX_POINTS_PER_OPERATION,
+    get_program,
+    is_large_grant,
+    smallest_earning_amount,
+)
 from core.purchases import record_purchase
 from core.rewards import (
     Redemption,
@@ -87,6 +93,8 @@ class GiveForm(FlaskForm):
                                 _l("The points must be a whole number greater than zero."))])
     description = StringField(_l("Description"), validators=[Optional(), Length(max=200)],
                               description=_l("Invoice number or reason; only staff see it."))
+    # Re-posted by the confirmation of a large grant: the points staff saw and confirmed.
+    confirm_points = IntegerField(validators=[Optional()], widget=HiddenInput())
 
 
 class RedeemForm(FlaskForm):
@@ -147,12 +155,14 @@ def give(code: str) -> Any:
     description = (form.description.data or "").strip() or None
     if not program["description_field"]:
         description = None  # the merchant keeps no notes on grants
+    confirmed = form.confirm_points.data  # the large grant's points, as staff confirmed them
     try:
         if by_amount:
             amount = _parse_amount(form.amount.data, form)
             _purchase, entries = record_purchase(
                 session, member, amount, actor=actor, location_id=location,
                 description=description, idempotency_key=form.key.data,
+                confirmed_large=confirmed is not None,
             )
             given = sum(entry.points for entry in entries)
         else:
@@ -161,8 +171,16 @@ def give(code: str) -> Any:
                 raise _FormInvalid()
             entry = ledger.earn(session, member, points=form.points.data, actor=actor,
                                 location_id=location, description=description,
-                                idempotency_key=form.key.data)
+                                idempotency_key=form.key.data,
+                                confirmed_large=confirmed is not None)
             given = entry.points
+        # Written, not yet committed: every rule's points (tiers, cashback…) are known.
+        # A large grant commits only once staff confirmed exactly these points.
+        if is_large_grant(program, given) and confirmed != given:
+            session.rollback()
+            return _render_member(session, member, status=200, large_grant={
+                "points": given, "threshold": program["large_grant_points"],
+                "amount": amount if by_amount else None, "form": form})
         session.commit()
     except _FormInvalid:
         session.rollback()
@@ -307,7 +325,18 @@ def _pending(session: Session, member: Membership) -> list[Redemption]:
 
 
 def _render_member(session: Session, member: Membership, *, give_form: GiveForm | None = None,
-                   redeem_form: RedeemForm | None = None, status: int = 200) -> Any:
+                   redeem_form: RedeemForm | None = None, status: int = 200,
+                   large_grant: dict[str, Any] | None = None) -> Any:
+    """The customer's page; with `large_grant`, a confirmation of it first (the posted
+    form's values and key re-posted, so confirming twice still gives once)."""
+    if large_grant is not None:
+        posted = large_grant["form"]
+        large_grant["fields"] = {
+            "key": posted.key.data, "mode": posted.mode.data or "",
+            "amount": posted.amount.data or "", "description": posted.description.data or "",
+            "points": "" if posted.points.data is None else posted.points.data,
+            "confirm_points": large_grant["points"],
+        }
     program = get_program(session)
     give_form = give_form or GiveForm(formdata=None)
     give_form.key.data = new_key()  # a new attempt after an error is a new operation
@@ -327,6 +356,7 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "history": ledger.history(session, member, limit=HISTORY),
         "redeem_key": new_key,
         "decide_form": DecideForm(formdata=None),
+        "large_grant": large_grant,
     }
     context["summary"] = member_summary(session, member)  # last: plugin code
     context["actions"] = member_actions(session, member)
