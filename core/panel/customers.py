@@ -1,5 +1,6 @@
-"""Clientes: the merchant's customers — search, filters, detail with every movement,
-invitations by e-mail, the CSV export and the printable card.
+"""Clientes: the merchant's customers — search, filters, detail with every movement
+and the requested rewards to confirm or cancel, invitations by e-mail, the CSV
+export and the printable card.
 
 Every staff member may search, open a customer and print their card (the till
 needs it); inviting customers and exporting them is for owners and admins.

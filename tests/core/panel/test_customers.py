@@ -1,5 +1,6 @@
-"""Clientes: search and filters, detail with who did what where, invitations by
-e-mail, the CSV export (managers only, formula-safe) and the printable card."""
+"""Clientes: search and filters, detail with who did what where and the pending
+requests decided there, invitations by e-mail, the CSV export (managers only,
+formula-safe, and harmless to the embedded server) and the printable card."""
 
 from __future__ import annotations
 
