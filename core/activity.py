@@ -1,7 +1,8 @@
 """Activity: the ledger's entries with who did them, where and for whom.
 
-One statement per page: the member, their account, the staff user and the
-location are joined in, never loaded one row at a time. Pages are ordered by
+One statement per page: the member, their account, the staff user, the
+location and the redemption an entry paid for (a customer's request may still
+be pending) are joined in, never loaded one row at a time. Pages are ordered by
 the entry's time (the `(tenant_id, created_at)` index), or, for one member,
 by id (the `(member_id, id)` index).
 """
@@ -18,8 +19,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from core.customers import Membership
-from core.ledger import Entry
+from core.ledger import Entry, kind_label
 from core.locations import Location
+from core.rewards import Redemption, Status
 from core.staff import StaffUser
 
 # Who did it, when it was no staff user: the API (a point of sale), the customer
@@ -59,6 +61,7 @@ class ActivityRow:
     member: Membership
     staff_name: str | None
     location_name: str | None
+    request_status: str | None = None  # the redemption's, when the entry paid for one
 
     @property
     def actor_label(self) -> str:
@@ -66,6 +69,21 @@ class ActivityRow:
         if self.entry.actor_kind == "staff":
             return self.staff_name or str(_l("Former employee"))
         return str(ACTOR_LABELS.get(self.entry.actor_kind, self.entry.actor_kind))
+
+    @property
+    def pending(self) -> bool:
+        """The entry holds the points of a request staff have not decided yet."""
+        return self.request_status == Status.REQUESTED
+
+    @property
+    def movement(self) -> str:
+        """What the entry is: a request's debit says whether it is still pending or was
+        cancelled (its points came back); a done redemption reads as one."""
+        if self.request_status == Status.REQUESTED:
+            return str(_l("Reward requested (pending)"))
+        if self.request_status == Status.CANCELLED:
+            return str(_l("Reward requested (cancelled)"))
+        return kind_label(self.entry.kind, self.entry.label)
 
 
 def _where(stmt: Any, filters: ActivityFilter) -> Any:
@@ -89,11 +107,12 @@ def activity_page(session: Session, filters: ActivityFilter, *, limit: int = 50,
     """A page of entries, newest first, and whether there is a next page (no count:
     counting millions of entries is slow, and the next page's existence is enough)."""
     stmt = (
-        select(Entry, Membership, StaffUser.name, Location.name)
+        select(Entry, Membership, StaffUser.name, Location.name, Redemption.status)
         .join(Membership, Membership.id == Entry.member_id)
         .outerjoin(StaffUser, and_(Entry.actor_kind == "staff",
                                    StaffUser.id == Entry.actor_id))
         .outerjoin(Location, Location.id == Entry.location_id)
+        .outerjoin(Redemption, Redemption.entry_id == Entry.id)
     )
     stmt = _where(stmt, filters)
     if filters.member_id is not None:
@@ -101,5 +120,5 @@ def activity_page(session: Session, filters: ActivityFilter, *, limit: int = 50,
     else:
         stmt = stmt.order_by(Entry.created_at.desc(), Entry.id.desc())
     rows = session.execute(stmt.limit(limit + 1).offset(offset)).all()
-    page = [ActivityRow(entry, member, staff, place) for entry, member, staff, place in rows]
+    page = [ActivityRow(*row) for row in rows]
     return page[:limit], len(page) > limit

@@ -13,10 +13,11 @@ from __future__ import annotations
 import functools
 import secrets
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -39,6 +40,8 @@ from core.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import announce
 from core.staff import normalize_email
+
+T = TypeVar("T")
 
 # No 0/O, 1/I/L: a code is read aloud at a till and typed on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -275,18 +278,26 @@ def count_members(session: Session, query: str = "", filters: MemberFilter | Non
     return session.scalar(_matching(select(func.count(Membership.id)), query, filters))
 
 
-def iter_members(session: Session, query: str = "", filters: MemberFilter | None = None,
-                 *, batch: int = 1000) -> Iterator[Membership]:
-    """Every matching member, oldest first, fetched `batch` at a time by id (an export
-    of many thousands never holds them all, nor pages by OFFSET)."""
+def iter_members(open_session: Callable[[], AbstractContextManager[Session]],
+                 read: Callable[[Membership], T], query: str = "",
+                 filters: MemberFilter | None = None, *, batch: int = 1000) -> Iterator[T]:
+    """`read(member)` for every matching member, oldest first, fetched `batch` at a time
+    by id (an export of many thousands never holds them all, nor pages by OFFSET).
+
+    Each batch is read in a session of `open_session()`, closed before its rows are
+    yielded: a stream that waits on a slow client holds no transaction between
+    batches (on SQLite a transaction holds the database's write lock, so every
+    other request would wait on the download)."""
     after = 0
     while True:
-        stmt = _matching(select(Membership), query, filters).where(Membership.id > after)
-        members = list(session.scalars(stmt.order_by(Membership.id).limit(batch)))
-        yield from members
+        with open_session() as session:
+            stmt = _matching(select(Membership), query, filters).where(Membership.id > after)
+            members = list(session.scalars(stmt.order_by(Membership.id).limit(batch)))
+            rows = [read(member) for member in members]
+        yield from rows
         if len(members) < batch:
             return
-        after = members[-1].id  # the session's identity map lets written-out rows go
+        after = members[-1].id
 
 
 def _matching(stmt: Any, query: str, filters: MemberFilter | None = None) -> Any:

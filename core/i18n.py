@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_precision
 from flask import g, request
 from flask_babel import Babel, get_locale
 
@@ -57,6 +57,11 @@ def format_money(amount: Decimal | int | float, currency: str, locale: str | Non
         return format_currency(amount, currency, locale=locale, format=pattern,
                                currency_digits=False)
     return format_currency(amount, currency, locale=locale)
+
+
+def money_places(currency: str) -> int:
+    """How many decimals `format_money` shows in `currency`."""
+    return 0 if currency in NO_DECIMALS else get_currency_precision(currency)
 
 
 def init_babel(app, translation_dirs: list[str]) -> Babel:

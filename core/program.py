@@ -1,14 +1,15 @@
 """Program settings: how a merchant's loyalty program behaves.
 
 Points equivalence (an amount of money → points, rounding down), the internal
-description field on grants, welcome points, expiry of unused points, and
-whether customers may request a reward from their app.
+description field on grants, welcome points, expiry of unused points,
+whether customers may request a reward from their app, and above how many
+points a grant in the panel must be confirmed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -21,6 +22,7 @@ from core.settings import load_settings, save_settings
 
 NAMESPACE = "program"
 MAX_POINTS_PER_OPERATION = 1_000_000_000  # far beyond any real purchase; refuses typos
+LARGE_GRANT_POINTS = 10_000  # the default above which the panel asks to confirm a grant
 
 
 class EquivalenceSchema(ma.Schema):
@@ -42,6 +44,15 @@ class ProgramSchema(ma.Schema):
         load_default=None,
     )
     customer_redemption_requests = ma.fields.Boolean(load_default=False)
+    # A grant of more points than this, in the panel, asks the employee to confirm it
+    # (a typo of 1,000,000 for 100 is one click otherwise); None: never ask. The POS
+    # API does not ask: its grants come from a till's sale, not from a person typing,
+    # and a client has nobody to answer a confirmation.
+    large_grant_points = ma.fields.Integer(
+        strict=True, allow_none=True,
+        validate=ma.validate.Range(min=1, max=MAX_POINTS_PER_OPERATION),
+        load_default=LARGE_GRANT_POINTS,
+    )
 
 
 def get_program(session: Session) -> dict[str, Any]:
@@ -64,6 +75,23 @@ def points_for_amount(program: dict[str, Any], amount: Decimal) -> int:
     if points > MAX_POINTS_PER_OPERATION:
         raise InvalidInput(amount=_l("This amount is too large."))
     return points
+
+
+def is_large_grant(program: dict[str, Any], points: int) -> bool:
+    """Whether giving `points` at once needs a confirmation in the panel."""
+    threshold = program.get("large_grant_points")
+    return threshold is not None and points > threshold
+
+
+def smallest_earning_amount(program: dict[str, Any], places: int = 2) -> Decimal | None:
+    """The smallest amount with `places` decimals (the currency's) that earns a point
+    under the equivalence: 1 point per 1,000 → 1,000; 3 points per 1,000 → 333.34
+    (334 in a currency without cents). None without an equivalence."""
+    equivalence = program.get("points_per_amount")
+    if not equivalence:
+        return None
+    unit = Decimal(equivalence["amount"]) / equivalence["points"]
+    return unit.quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING)
 
 
 def expiry_for(program: dict[str, Any], earned_at: datetime) -> datetime | None:

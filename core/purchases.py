@@ -143,13 +143,15 @@ def record_purchase(
     reference: str | None = None,
     description: str | None = None,
     idempotency_key: str | None = None,
+    confirmed_large: bool = False,
 ) -> tuple[Purchase, list[Entry]]:
     """Record a purchase and credit the points every active rule gives for it.
 
     Returns the purchase and its entries (the program's points first). A retry
     with the same key, or the same reference when no key is given, returns the
     first purchase and writes nothing; with other details it raises
-    IdempotencyMismatch.
+    IdempotencyMismatch. `confirmed_large` marks the entries as a large grant
+    staff confirmed (see `program.is_large_grant`).
     """
     amount = parse_amount(amount, field="amount")
     items = [_check_item(item) for item in items or []]
@@ -196,6 +198,7 @@ def record_purchase(
     entries = ledger.credit_locked(
         session, member, lines, actor=actor, program=program, purchase_id=purchase.id,
         location_id=location_id, reference=reference, description=description,
+        confirmed_large=confirmed_large,
     ) if lines else []
     plugins.ask(session, "purchase_recorded", member=member, purchase=purchase, entries=entries)
     return purchase, entries

@@ -67,6 +67,7 @@ class Redemption(TenantOwned, Base):
         tenant_fk("location_id", "locations"),
         Index("ix_redemptions_member_id", "member_id"),
         Index("ix_redemptions_reward_id", "reward_id"),
+        Index("ix_redemptions_entry_id", "entry_id"),  # activity: the request an entry paid
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

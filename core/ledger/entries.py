@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -89,6 +90,8 @@ class Entry(TenantOwned, Base):
     reverses_id: Mapped[int | None]
     purchase_id: Mapped[int | None]  # the purchase that earned (or returned) these points
     label: Mapped[str | None] = mapped_column(String(120))  # the rule, shown to the customer
+    # Staff confirmed it as a large grant (above the program's large_grant_points).
+    confirmed_large: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     member: Mapped[Membership] = relationship(lazy="raise", viewonly=True)

@@ -39,8 +39,11 @@ def earn(
     description: str | None = None,
     reference: str | None = None,
     idempotency_key: str | None = None,
+    confirmed_large: bool = False,
 ) -> Entry:
-    """Give points, or the points an amount is worth under the program's equivalence."""
+    """Give points, or the points an amount is worth under the program's equivalence.
+
+    `confirmed_large`: staff confirmed it as a large grant (see `program.is_large_grant`)."""
     idempotency_key = stored_key(idempotency_key)
     if (points is None) == (amount is None):
         raise InvalidInput(points=_l("Give either points or an amount, not both."))
@@ -60,7 +63,7 @@ def earn(
     return _credit(
         session, member, points, kind=kind, actor=actor, program=program,
         location_id=location_id, description=description, reference=reference,
-        idempotency_key=idempotency_key, fingerprint=fingerprint,
+        idempotency_key=idempotency_key, fingerprint=fingerprint, confirmed_large=confirmed_large,
     )
 
 

@@ -1,5 +1,6 @@
-"""Clientes: the merchant's customers — search, filters, detail with every movement,
-invitations by e-mail, the CSV export and the printable card.
+"""Clientes: the merchant's customers — search, filters, detail with every movement
+and the requested rewards to confirm or cancel, invitations by e-mail, the CSV
+export and the printable card.
 
 Every staff member may search, open a customer and print their card (the till
 needs it); inviting customers and exporting them is for owners and admins.
@@ -20,7 +21,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import get_locale
@@ -36,17 +36,21 @@ from core.actors import Actor
 from core.cards import card_pdf
 from core.customers import (
     MemberFilter,
+    Membership,
     count_members,
     find_members,
     get_member,
     iter_members,
 )
+from core.db import tenant_session
 from core.errors import NotFound, PremiaError
 from core.expiry import upcoming_expiries
 from core.i18n import money_locale
 from core.invitations import invite_member
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
+from core.panel.requests import DecideForm, decide_request
+from core.platform import current_platform
 from core.rewards import Redemption, Status
 from core.spreadsheet import csv_lines, delimiter_for
 from core.web import db
@@ -93,6 +97,7 @@ def make_blueprint() -> Blueprint:
     bp.route("/invite", methods=["GET", "POST"])(invite)
     bp.get("/<code>")(detail)
     bp.get("/<code>/card.pdf")(card)
+    bp.post("/<code>/requests/<int:redemption_id>/<any(confirm, cancel):action>")(decide)
     return bp
 
 
@@ -152,8 +157,17 @@ def detail(code: str) -> Any:
     return render_template(
         "panel/customers/detail.html", member=member, customer=member.customer, rows=rows,
         page=page, more=more, expiries=upcoming_expiries(session, member, months=3),
-        pending=pending,
+        pending=pending, decide_form=DecideForm(formdata=None),
     )
+
+
+@staff_required()
+def decide(code: str, redemption_id: int, action: str) -> Any:
+    """Confirm or cancel one of the member's requests ("Clientes → Canjes solicitados →
+    Confirmar"), back to the member's page."""
+    member = _member(code)
+    decide_request(member, redemption_id, action)
+    return redirect(url_for(".detail", code=member.code))
 
 
 @staff_required(*MANAGERS)
@@ -184,23 +198,24 @@ def invite() -> Any:
 @staff_required(*MANAGERS)
 def export() -> Any:
     _form, query, filters, _sort = _search()
-    session = db()
     tenant = g.tenant
-    zone_locale = money_locale()
-    header = [_l("Code"), _l("First name"), _l("Last name"), _l("E-mail"), _l("Document"),
-              _l("Phone"), _l("Birthday"), _l("Joined"), _l("Points")]
+    sessions, zone = current_platform().sessions, ZoneInfo(tenant.timezone)
+    header = [str(label) for label in (
+        _l("Code"), _l("First name"), _l("Last name"), _l("E-mail"), _l("Document"),
+        _l("Phone"), _l("Birthday"), _l("Joined"), _l("Points"))]
 
-    def rows() -> Any:
-        zone = ZoneInfo(tenant.timezone)
-        for member in iter_members(session, query, filters):
-            yield [member.code, member.first_name, member.last_name, member.email,
-                   member.document_id, member.phone, _iso(member.birthday),
-                   member.created_at.astimezone(zone).date().isoformat(), member.balance]
+    def row(member: Membership) -> list[Any]:
+        return [member.code, member.first_name, member.last_name, member.email,
+                member.document_id, member.phone, _iso(member.birthday),
+                member.created_at.astimezone(zone).date().isoformat(), member.balance]
 
-    lines = csv_lines(header, rows(), delimiter=delimiter_for(zone_locale))
+    # The rows are read batch by batch in sessions of their own, not the request's
+    # (closed when the view returns): no transaction waits on the client's download.
+    rows = iter_members(lambda: tenant_session(sessions, tenant.id), row, query, filters)
+    lines = csv_lines(header, rows, delimiter=delimiter_for(money_locale()))
     filename = f"{tenant.slug}-customers-{date.today().isoformat()}.csv"
     return Response(
-        stream_with_context(line.encode("utf-8") for line in lines),
+        (line.encode("utf-8") for line in lines),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                  "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",

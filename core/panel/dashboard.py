@@ -14,8 +14,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core import figures
+from core.activity import ActivityFilter, activity_page, local_day_range
 from core.customers import Membership
-from core.ledger import Entry
 from core.panel import menu
 from core.panel.access import staff_required
 from core.panel.charts import HEIGHT, WIDTH, bars
@@ -33,6 +33,7 @@ def make_blueprint() -> Blueprint:
 
 
 MAX_DAYS = 366
+LATEST = 15
 
 
 @staff_required()
@@ -62,12 +63,11 @@ def home() -> Any:
             select(func.count(Redemption.id)).where(Redemption.status == Status.REQUESTED)
         ),
     }
-    latest = session.execute(
-        select(Entry, Membership)
-        .join(Membership, Membership.id == Entry.member_id)
-        .order_by(Entry.id.desc())
-        .limit(15)
-    ).all()
+    # The chosen days' latest movements, newest first by when they happened (an id
+    # says only when the row was written: imported or back-dated entries come late).
+    start, end = local_day_range(g.tenant.timezone, since, until)
+    rows, _more = activity_page(session, ActivityFilter(start=start, end=end), limit=LATEST)
+    latest = [(row.entry, row.member) for row in rows]
     widgets = current_platform().plugins.call(
         g.active_plugins, "dashboard_widgets", session=session, tenant=g.tenant,
         since=since, until=until,

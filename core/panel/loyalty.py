@@ -14,6 +14,7 @@ or cancelling a request is idempotent by its state.
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -40,25 +41,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from core import ledger
 from core.actors import Actor
 from core.customers import Membership, count_members, find_members, get_member
 from core.errors import NotFound, PremiaError
-from core.i18n import format_money, money_locale
+from core.i18n import format_money, money_locale, money_places
 from core.panel import menu
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.actions import member_actions
+from core.panel.requests import DecideForm, decide_request
 from core.panel.summary import member_summary
-from core.program import MAX_POINTS_PER_OPERATION, get_program
+from core.program import (
+    MAX_POINTS_PER_OPERATION,
+    get_program,
+    is_large_grant,
+    smallest_earning_amount,
+)
 from core.purchases import record_purchase
 from core.rewards import (
     Redemption,
     Status,
     active_rewards,
-    cancel,
-    confirm,
-    get_redemption,
     get_reward,
     redeem_reward,
 )
@@ -71,6 +76,7 @@ DECODER = ("jsqr/dist", "jsQR.js")  # pinned in package.json / package-lock.json
 RESULTS = 20
 HISTORY = 20
 MAX_ID = 2**31 - 1
+NEGATIVE = re.compile(r"^[^\d]*?[-\u2212]\s*\d")  # "-5000", "$ -5.000", "−5000"
 
 
 def new_key() -> str:
@@ -87,15 +93,13 @@ class GiveForm(FlaskForm):
                                 _l("The points must be a whole number greater than zero."))])
     description = StringField(_l("Description"), validators=[Optional(), Length(max=200)],
                               description=_l("Invoice number or reason; only staff see it."))
+    # Re-posted by the confirmation of a large grant: the points staff saw and confirmed.
+    confirm_points = IntegerField(validators=[Optional()], widget=HiddenInput())
 
 
 class RedeemForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=60)])
     reward = IntegerField(validators=[InputRequired()])
-
-
-class DecideForm(FlaskForm):
-    """Confirm or cancel a request: CSRF only (the request's state makes it idempotent)."""
 
 
 def make_blueprint() -> Blueprint:
@@ -151,12 +155,14 @@ def give(code: str) -> Any:
     description = (form.description.data or "").strip() or None
     if not program["description_field"]:
         description = None  # the merchant keeps no notes on grants
+    confirmed = form.confirm_points.data  # the large grant's points, as staff confirmed them
     try:
         if by_amount:
             amount = _parse_amount(form.amount.data, form)
             _purchase, entries = record_purchase(
                 session, member, amount, actor=actor, location_id=location,
                 description=description, idempotency_key=form.key.data,
+                confirmed_large=confirmed is not None,
             )
             given = sum(entry.points for entry in entries)
         else:
@@ -165,8 +171,16 @@ def give(code: str) -> Any:
                 raise _FormInvalid()
             entry = ledger.earn(session, member, points=form.points.data, actor=actor,
                                 location_id=location, description=description,
-                                idempotency_key=form.key.data)
+                                idempotency_key=form.key.data,
+                                confirmed_large=confirmed is not None)
             given = entry.points
+        # Written, not yet committed: every rule's points (tiers, cashback…) are known.
+        # A large grant commits only once staff confirmed exactly these points.
+        if is_large_grant(program, given) and confirmed != given:
+            session.rollback()
+            return _render_member(session, member, status=200, large_grant={
+                "points": given, "threshold": program["large_grant_points"],
+                "amount": amount if by_amount else None, "form": form})
         session.commit()
     except _FormInvalid:
         session.rollback()
@@ -179,7 +193,16 @@ def give(code: str) -> Any:
     name = member.display_name
     figures = {"points": format_number(given), "name": name,
                "balance": format_number(member.balance)}
-    if by_amount:
+    if by_amount and not given:
+        # Still a purchase (tiers count the spend, punch cards a stamp), but no points
+        # were given: not a success to announce in green, and the cashier learns why.
+        minimum = smallest_earning_amount(program, money_places(g.tenant.currency))
+        flash(_("The purchase of %(amount)s was recorded without points: purchases earn "
+                "points from %(minimum)s (%(rate)s).",
+                amount=format_money(amount, g.tenant.currency),
+                minimum=format_money(minimum, g.tenant.currency),
+                rate=_rate(program["points_per_amount"])), "warning")
+    elif by_amount:
         flash(ngettext("%(points)s point given to %(name)s for a purchase of %(amount)s. "
                        "Balance: %(balance)s",
                        "%(points)s points given to %(name)s for a purchase of %(amount)s. "
@@ -226,40 +249,8 @@ def redeem(code: str) -> Any:
 
 @staff_required()
 def decide(code: str, redemption_id: int, action: str) -> Any:
-    session = db()
     member = _member(code)
-    if not 0 < redemption_id <= MAX_ID:
-        abort(404)
-    try:
-        redemption = get_redemption(session, redemption_id)
-    except NotFound:
-        abort(404)
-    if redemption.member_id != member.id:
-        abort(404)
-    form = DecideForm()
-    if not form.validate_on_submit():
-        abort(400)
-    done = Status.CONFIRMED if action == "confirm" else Status.CANCELLED
-    if redemption.status != done:  # already done (a double tap): say so again
-        try:
-            (confirm if action == "confirm" else cancel)(
-                session, redemption, actor=Actor.staff(current_user.user.id))
-            session.commit()
-        except PremiaError as error:
-            session.rollback()
-            flash(str(error.message), "error")
-            return redirect(url_for(".member_page", code=member.code))
-    session.refresh(member)
-    name = redemption.reward.name
-    if action == "confirm":
-        flash(_("Request for %(reward)s confirmed.", reward=name), "success")
-    else:
-        flash(ngettext("Request for %(reward)s cancelled: %(points)s point returned. "
-                       "Balance: %(balance)s",
-                       "Request for %(reward)s cancelled: %(points)s points returned. "
-                       "Balance: %(balance)s", redemption.points, reward=name,
-                       points=format_number(redemption.points),
-                       balance=format_number(member.balance)), "success")
+    decide_request(member, redemption_id, action)
     return redirect(url_for(".member_page", code=member.code))
 
 
@@ -290,6 +281,9 @@ def _parse_amount(text: str | None, form: GiveForm) -> Decimal:
     text = (text or "").strip()
     if not text:
         form.amount.errors = [_("Type the purchase amount.")]
+        raise _FormInvalid()
+    if NEGATIVE.match(text):  # a minus sign is not a badly written number: say what it is
+        form.amount.errors = [_("The amount must be greater than zero.")]
         raise _FormInvalid()
     cleaned = "".join(ch for ch in text if ch.isdigit() or ch in ".,")
     try:
@@ -331,7 +325,18 @@ def _pending(session: Session, member: Membership) -> list[Redemption]:
 
 
 def _render_member(session: Session, member: Membership, *, give_form: GiveForm | None = None,
-                   redeem_form: RedeemForm | None = None, status: int = 200) -> Any:
+                   redeem_form: RedeemForm | None = None, status: int = 200,
+                   large_grant: dict[str, Any] | None = None) -> Any:
+    """The customer's page; with `large_grant`, a confirmation of it first (the posted
+    form's values and key re-posted, so confirming twice still gives once)."""
+    if large_grant is not None:
+        posted = large_grant["form"]
+        large_grant["fields"] = {
+            "key": posted.key.data, "mode": posted.mode.data or "",
+            "amount": posted.amount.data or "", "description": posted.description.data or "",
+            "points": "" if posted.points.data is None else posted.points.data,
+            "confirm_points": large_grant["points"],
+        }
     program = get_program(session)
     give_form = give_form or GiveForm(formdata=None)
     give_form.key.data = new_key()  # a new attempt after an error is a new operation
@@ -346,10 +351,12 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "redeem_error": (redeem_form.form_errors + (redeem_form.reward.errors or [])
                          if redeem_form else []),
         "rewards": active_rewards(session),
-        "pending": _pending(session, member),
+        "pending": (pending := _pending(session, member)),
+        "held": {redemption.entry_id for redemption in pending},  # debits still pending
         "history": ledger.history(session, member, limit=HISTORY),
         "redeem_key": new_key,
         "decide_form": DecideForm(formdata=None),
+        "large_grant": large_grant,
     }
     context["summary"] = member_summary(session, member)  # last: plugin code
     context["actions"] = member_actions(session, member)

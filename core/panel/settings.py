@@ -39,7 +39,7 @@ LANGUAGE_NAMES = {"es": "Español", "en": "English", "pt_BR": "Português (Brasi
 PROFILE = ("name", "business_type", "email", "phone", "whatsapp", "description", "country",
            "currency", "timezone", "language")
 PROGRAM = ("equivalence_points", "equivalence_amount", "description_field", "welcome_points",
-           "expiry_months", "customer_redemption_requests")
+           "expiry_months", "customer_redemption_requests", "large_grant_points")
 
 
 class SettingsForm(FlaskForm):
@@ -78,6 +78,11 @@ class SettingsForm(FlaskForm):
     customer_redemption_requests = BooleanField(
         _l("Customers may request a reward from their app"),
         description=_l("The points are held until staff confirm or cancel the request."))
+    large_grant_points = WholeNumberField(_l("Confirm grants of more than (points)"), validators=[
+        Optional(), NumberRange(min=1, max=MAX_POINTS_PER_OPERATION,
+                                message=_l("Enter a whole number of points, 1 or more."))],
+        description=_l("Giving more points at once asks the employee to confirm, and "
+                       "Activity marks the grant. Empty: never ask."))
 
 
 def make_blueprint() -> Blueprint:
@@ -176,6 +181,7 @@ def _fill_program(form: SettingsForm, program: dict[str, Any]) -> None:
     form.welcome_points.data = program["welcome_points"]
     form.expiry_months.data = program["expiry_months"]
     form.customer_redemption_requests.data = program["customer_redemption_requests"]
+    form.large_grant_points.data = program["large_grant_points"]
 
 
 def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
@@ -206,6 +212,7 @@ def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
         "welcome_points": form.welcome_points.data or 0,
         "expiry_months": form.expiry_months.data or None,
         "customer_redemption_requests": bool(form.customer_redemption_requests.data),
+        "large_grant_points": form.large_grant_points.data,
     }
     for key, messages in schemaform.validate(ProgramSchema(), program).items():
         target = getattr(form, key, None) if key != "points_per_amount" else None

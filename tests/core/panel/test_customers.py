@@ -1,28 +1,38 @@
-"""Clientes: search and filters, detail with who did what where, invitations by
-e-mail, the CSV export (managers only, formula-safe) and the printable card."""
+"""Clientes: search and filters, detail with who did what where and the pending
+requests decided there, invitations by e-mail, the CSV export (managers only,
+formula-safe, and harmless to the embedded server) and the printable card."""
 
 from __future__ import annotations
 
 import csv
+import http.cookiejar
 import io
 import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
 import zxingcpp
 from pypdf import PdfReader
 from sqlalchemy import event, func, select
+from werkzeug.serving import make_server
 
 from core import ledger
 from core.actors import Actor
+from core.app import create_app
 from core.cards import qr_code
-from core.customers import Customer, Membership
-from core.db import clock_at
+from core.customers import Customer, Membership, create_member
+from core.db import clock_at, platform_session, tenant_session
 from core.locations import create_location
+from core.migrate import upgrade
 from core.program import update_program
-from core.rewards import create_reward, request_reward
+from core.rewards import Redemption, Status, create_reward, request_reward
 from core.spreadsheet import safe_cell
 from core.staff import Role, StaffUser, create_staff
+from tenants import services as tenant_services
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD
 
@@ -186,6 +196,87 @@ def test_detail_shows_every_entry_with_who_and_where(owner, db, shop, make_membe
     assert '<span class="value" id="balance">40</span>' in page
     # 52 points earned on 10 May expire two months later, 12 used: 40 on 10 July.
     assert re.search(r"10 de julio de 2026</td><td class=\"num\">40</td>", page)
+
+
+def movement_of(page: str, entry_id: int) -> str:
+    """The Movement cell of an entry's row, as read."""
+    row = re.search(rf'<tr data-entry="{entry_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    cell = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+
+
+def test_a_pending_request_shows_as_pending_and_is_decided_from_the_customer(
+        owner, db, shop, make_member, make_tenant):
+    member = make_member(shop, first_name="Ana", last_name="Núñez")
+    give(db, shop, member, 200)
+    with db(shop) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = create_reward(session, name="Café", points=90)
+        asking = session.get(Membership, member.id)
+        first = request_reward(session, asking, reward, idempotency_key="app-1")
+        second = request_reward(session, asking, reward, idempotency_key="app-2")
+        session.commit()
+        held = {first.id: first.entry_id, second.id: second.entry_id}
+    url = BASE.format(slug=shop.slug) + f"/{member.code}"
+    page = owner.get(url).get_data(as_text=True)
+    # Held, not done: the movement says the request is pending.
+    assert movement_of(page, held[first.id]) == "Canje solicitado (pendiente) Café"
+    assert f'<tr data-entry="{held[first.id]}" class="pending">' in page
+    assert "<h2>Canjes solicitados</h2>" in page
+    actions = re.findall(r'<form method="post" action="([^"]+)"', page)
+    assert f"/t/{shop.slug}/panel/customers/{member.code}/requests/{first.id}/confirm" in actions
+    assert f"/t/{shop.slug}/panel/customers/{member.code}/requests/{second.id}/cancel" in actions
+
+    token = csrf_token(page)
+    for _tap in range(2):  # a double tap confirms once
+        answer = owner.post(f"{url}/requests/{first.id}/confirm", data={"csrf_token": token})
+        assert answer.status_code == 302 and answer.headers["Location"].endswith(url)
+    answer = owner.post(f"{url}/requests/{second.id}/cancel", data={"csrf_token": token})
+    assert answer.status_code == 302
+    page = owner.get(url).get_data(as_text=True)
+    assert ("success", "Solicitud de Café cancelada: 90 puntos devueltos. Saldo: 110") in (
+        flashes(page))
+    assert movement_of(page, held[first.id]) == "Canje Café"
+    assert movement_of(page, held[second.id]) == "Canje solicitado (cancelado) Café"
+    assert "Canjes solicitados" not in page
+    with db(shop) as session:
+        statuses = dict(session.execute(select(Redemption.id, Redemption.status)).all())
+        assert statuses == {first.id: Status.CONFIRMED, second.id: Status.CANCELLED}
+        assert session.get(Membership, member.id).balance == 110
+
+    # Another member's request, or without the CSRF token: refused, nothing decided.
+    other = make_member(shop)
+    give(db, shop, other, 100)
+    with db(shop) as session:
+        theirs = request_reward(session, session.get(Membership, other.id),
+                                session.get(type(reward), reward.id)).id
+        session.commit()
+    assert owner.post(f"{url}/requests/{theirs}/confirm",
+                      data={"csrf_token": token}).status_code == 404
+    other_url = BASE.format(slug=shop.slug) + f"/{other.code}"
+    assert owner.post(f"{other_url}/requests/{theirs}/confirm").status_code == 400
+    with db(shop) as session:
+        assert session.get(Redemption, theirs).status == Status.REQUESTED
+
+
+def test_another_merchants_request_cannot_be_decided(owner, db, shop, make_member, make_tenant):
+    elsewhere = make_tenant()
+    stranger = make_member(elsewhere)
+    give(db, elsewhere, stranger, 100)
+    with db(elsewhere) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = create_reward(session, name="Té", points=40)
+        theirs = request_reward(session, session.get(Membership, stranger.id), reward).id
+        session.commit()
+    mine = make_member(shop)
+    token = csrf_token(owner.get(BASE.format(slug=shop.slug) + f"/{mine.code}")
+                       .get_data(as_text=True))
+    for code in (mine.code, stranger.code):
+        answer = owner.post(BASE.format(slug=shop.slug) + f"/{code}/requests/{theirs}/cancel",
+                            data={"csrf_token": token})
+        assert answer.status_code == 404
+    with db(elsewhere) as session:
+        assert session.get(Redemption, theirs).status == Status.REQUESTED
 
 
 def test_detail_of_another_tenants_code_is_404(owner, shop, make_tenant, make_member):
@@ -364,7 +455,7 @@ def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch
 
     real = customers.iter_members
     monkeypatch.setattr("core.panel.customers.iter_members",
-                        lambda s, q, f: real(s, q, f, batch=2))
+                        lambda *args: real(*args, batch=2))
     made = [make_member(shop).code for _ in range(5)]
     rows = read_csv(owner.get(BASE.format(slug=shop.slug) + "/export.csv"))
     assert [row[0] for row in rows[1:]] == made  # oldest first, three batches of two
@@ -447,3 +538,93 @@ def test_the_list_runs_as_many_statements_for_5_rows_as_for_50(owner, db, platfo
         counts.append(count_statements(platform, lambda u=url: owner.get(u)))
     assert counts[0] == counts[1]
     assert counts[0] <= 8
+
+
+# --- the export on the embedded server ------------------------------------------
+
+
+class Browser:
+    """A cookie-keeping HTTP client with a short timeout: a request that waits on
+    SQLite's lock (30 s) fails the test instead of hanging it."""
+
+    TIMEOUT = 8
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def open(self, path: str, data: dict[str, str] | None = None) -> tuple[int, bytes]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, body, timeout=self.TIMEOUT) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+
+@pytest.fixture
+def embedded_site(tmp_path, monkeypatch):
+    """The app on a SQLite file of its own (whatever the suite's database), served
+    for real from a thread, with a white-label merchant and one member."""
+    monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
+    site = create_app({"TESTING": True, "PREMIA_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+                       "PREMIA_REDIS_URL": None})
+    platform = site.extensions["premia"]
+    with site.app_context():
+        upgrade(site)
+        with platform_session(platform.sessions) as session:
+            tenant = tenant_services.create_tenant(
+                session, slug="cafe", name="Café", plan="white-label", currency="COP",
+                country="CO", timezone="America/Bogota", owner_email="duena@cafe.example",
+                owner_password=PASSWORD)
+            session.commit()
+        with tenant_session(platform.sessions, tenant.id) as session:
+            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+            for n in range(30):
+                member = create_member(session, email=f"c{n}@mail.example",
+                                       first_name=f"C{n}", last_name="Test",
+                                       actor=Actor.system())
+            session.commit()
+    server = make_server("127.0.0.1", 0, site, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site, f"http://127.0.0.1:{server.server_port}", member.code
+    finally:
+        server.shutdown()
+        thread.join(10)
+        platform.engine.dispose()
+
+
+def test_after_a_csv_download_the_embedded_server_still_answers_everything(embedded_site):
+    site, url, code = embedded_site
+    panel = "/t/cafe/panel"
+    browser = Browser(url)
+    status, page = browser.open("/t/cafe/login")
+    status, _ = browser.open("/t/cafe/login", {
+        "email": "duena@cafe.example", "password": PASSWORD,
+        "csrf_token": csrf_token(page.decode())})
+    assert status == 200  # followed to Inicio
+
+    for _ in range(2):
+        status, body = browser.open(f"{panel}/customers/export.csv")
+        assert status == 200
+        assert len(body.decode("utf-8-sig").splitlines()) == 31
+
+    status, page = browser.open(f"{panel}/loyalty/{code}")
+    assert status == 200
+    key = re.search(r'name="key"[^>]*value="([^"]+)"', page.decode()).group(1)
+    status, page = browser.open(f"{panel}/loyalty/{code}/give", {
+        "csrf_token": csrf_token(page.decode()), "key": key, "mode": "amount",
+        "amount": "45000"})
+    assert status == 200
+    assert "45" in dict(flashes(page.decode()))["success"]
+
+    pages = [rule.rule.replace("<tenant_slug>", "cafe").replace("<code>", code)
+             for rule in site.url_map.iter_rules()
+             if rule.rule.startswith("/t/<tenant_slug>/panel/") and "GET" in rule.methods
+             and rule.arguments <= {"tenant_slug", "code"}]
+    assert len(pages) > 15
+    answers = {path: browser.open(path)[0] for path in pages}
+    assert answers == dict.fromkeys(pages, 200)

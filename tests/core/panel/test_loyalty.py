@@ -165,11 +165,30 @@ def test_an_amount_written_the_colombian_way_or_bare(client, shop, ana, db):
                              data={**fields, "amount": amount})
         assert answer.status_code == 302, amount
     assert balance(db, shop, ana.id) == 6
-    # A purchase worth no points is still a purchase (tiers count the spend): it says so.
+
+
+def test_a_purchase_below_the_equivalence_is_recorded_and_says_why_it_earns_nothing(
+        client, shop, ana, db):
+    login(client, shop)
+    # Still a purchase (tiers count the spend, punch cards a stamp), but no success in
+    # green: the cashier reads why no points were given.
     fields = give_form(client, shop, ana.code)
-    client.post(f"/t/cafe/panel/loyalty/{ana.code}/give", data={**fields, "amount": "999"})
-    assert ("success", "0 puntos dados a Ana Núñez por una compra de $999. Saldo: 6") in flashes(
-        page(client, f"/t/cafe/panel/loyalty/{ana.code}"))
+    answer = client.post(f"/t/cafe/panel/loyalty/{ana.code}/give",
+                         data={**fields, "amount": "999"})
+    assert answer.status_code == 302
+    assert flashes(page(client, f"/t/cafe/panel/loyalty/{ana.code}")) == [(
+        "warning", "La compra de $999 quedó registrada sin puntos: las compras dan puntos "
+                   "desde $1.000 (1 punto por $1.000).")]
+    assert balance(db, shop, ana.id) == 0
+    with db(shop) as session:
+        assert session.scalars(select(Purchase.amount)).all() == [999]
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 3}})
+        session.commit()
+    fields = give_form(client, shop, ana.code)
+    client.post(f"/t/cafe/panel/loyalty/{ana.code}/give", data={**fields, "amount": "333"})
+    assert flashes(page(client, f"/t/cafe/panel/loyalty/{ana.code}")) == [(
+        "warning", "La compra de $333 quedó registrada sin puntos: las compras dan puntos "
+                   "desde $334 (3 puntos por $1.000).")]  # no cents in COP
 
 
 @pytest.mark.parametrize(("amount", "message"), [
@@ -177,7 +196,10 @@ def test_an_amount_written_the_colombian_way_or_bare(client, shop, ana, db):
     ("cuarenta", "Escribe el monto como un número, p. ej. $45.000."),
     ("1.5", "Escribe el monto como un número, p. ej. $45.000."),
     ("0", "El monto debe ser mayor que cero."),
-    ("-5000", "Escribe el monto como un número, p. ej. $45.000."),
+    ("-5000", "El monto debe ser mayor que cero."),
+    ("$ -5.000", "El monto debe ser mayor que cero."),
+    ("\u22125000", "El monto debe ser mayor que cero."),
+    ("-cinco", "Escribe el monto como un número, p. ej. $45.000."),
 ])
 def test_a_wrong_amount_is_a_form_error_in_spanish_and_gives_nothing(client, shop, ana, db,
                                                                       amount, message):
@@ -271,6 +293,8 @@ def test_confirm_and_cancel_pending_requests(client, shop, ana, db):
     login(client, shop)
     text = page(client, f"/t/cafe/panel/loyalty/{ana.code}")
     assert "Canjes solicitados" in text
+    history = text[text.index('<table class="loyalty-history">'):]
+    assert history.count("Canje solicitado (pendiente)") == 2  # held, not done
     token = csrf_token(text)
     base = f"/t/cafe/panel/loyalty/{ana.code}/requests"
     for _tap in range(2):  # a double tap confirms once
@@ -350,3 +374,91 @@ def test_the_qr_decoder_is_served_from_node_modules(client, shop):
     page_text = page(client, "/t/cafe/panel/loyalty/")
     assert 'data-decoder="/t/cafe/panel/loyalty/decoder.js"' in page_text
     assert "scanner.js" in page_text and "cdn" not in page_text.lower()
+
+
+# --- large grants ------------------------------------------------------------
+
+
+def readable(text):
+    """The page's text as read: tags out, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def large_grant_form(text):
+    """The confirmation's fields (hidden, re-posted as they are)."""
+    section = text[text.index('<section class="card large-grant"'):]
+    form = section[:section.index("</form>")]
+    return dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+
+
+def test_a_large_grant_is_written_only_once_confirmed_and_activity_marks_it(client, shop, ana,
+                                                                            db):
+    login(client, shop, Role.OWNER)
+    url = f"/t/cafe/panel/loyalty/{ana.code}/give"
+    fields = give_form(client, shop, ana.code)
+    answer = client.post(url, data={**fields, "mode": "points", "points": "1000000"})
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert "Confirma una entrega grande" in readable(text)
+    assert "1.000.000 puntos para Ana Núñez." in readable(text)
+    assert "Las entregas de más de 10.000 puntos necesitan una confirmación" in readable(text)
+    assert balance(db, shop, ana.id) == 0  # nothing written before the confirmation
+    confirm = large_grant_form(text)
+    assert (confirm["key"], confirm["points"], confirm["confirm_points"]) == (
+        fields["key"], "1000000", "1000000")
+    for _tap in range(2):  # confirming twice gives once
+        answer = client.post(url, data=confirm)
+        assert answer.status_code == 302
+    assert balance(db, shop, ana.id) == 1_000_000
+    # An ordinary grant still takes one click, unmarked.
+    fields = give_form(client, shop, ana.code)
+    assert client.post(url, data={**fields, "mode": "points", "points": "10000"}).status_code == 302
+    with db(shop) as session:
+        marks = dict(session.execute(select(Entry.points, Entry.confirmed_large)).all())
+    assert marks == {1_000_000: True, 10_000: False}
+    rows = re.findall(r'<tr data-entry="\d+"[^>]*>(.*?)</tr>',
+                      page(client, "/t/cafe/panel/activity/"), re.S)
+    marked = [re.findall(r'<td class="num">([^<]*)</td>', row) for row in rows
+              if "Entrega grande, confirmada" in row]
+    assert len(rows) == 2 and marked == [["1.000.000"]]
+
+
+def test_a_large_purchase_is_confirmed_with_its_amount(client, shop, ana, db):
+    login(client, shop)  # the employee gives by amount
+    url = f"/t/cafe/panel/loyalty/{ana.code}/give"
+    fields = give_form(client, shop, ana.code)
+    answer = client.post(url, data={**fields, "amount": "20.000.000"})
+    text = answer.get_data(as_text=True)
+    assert "20.000 puntos para Ana Núñez. Por una compra de $20.000.000." in readable(text)
+    with db(shop) as session:
+        assert session.scalar(select(func.count(Purchase.id))) == 0
+    assert client.post(url, data=large_grant_form(text)).status_code == 302
+    assert ("success", "20.000 puntos dados a Ana Núñez por una compra de $20.000.000. "
+                       "Saldo: 20.000") in flashes(page(client, f"/t/cafe/panel/loyalty/"
+                                                                f"{ana.code}"))
+    with db(shop) as session:
+        assert session.scalars(select(Purchase.amount)).all() == [20_000_000]
+        assert session.scalars(select(Entry.confirmed_large)).all() == [True]
+
+
+def test_a_confirmation_of_other_points_asks_again(client, shop, ana, db):
+    login(client, shop, Role.OWNER)
+    url = f"/t/cafe/panel/loyalty/{ana.code}/give"
+    fields = give_form(client, shop, ana.code)
+    answer = client.post(url, data={**fields, "mode": "points", "points": "1000000",
+                                     "confirm_points": "50000"})
+    assert answer.status_code == 200
+    assert large_grant_form(answer.get_data(as_text=True))["confirm_points"] == "1000000"
+    assert balance(db, shop, ana.id) == 0
+
+
+def test_without_a_threshold_no_grant_asks(client, shop, ana, db):
+    with db(shop) as session:
+        update_program(session, {"large_grant_points": None})
+        session.commit()
+    login(client, shop, Role.OWNER)
+    fields = give_form(client, shop, ana.code)
+    answer = client.post(f"/t/cafe/panel/loyalty/{ana.code}/give",
+                         data={**fields, "mode": "points", "points": "1000000"})
+    assert answer.status_code == 302
+    assert balance(db, shop, ana.id) == 1_000_000

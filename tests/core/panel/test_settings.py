@@ -4,6 +4,7 @@ user's language; nothing half-saved; managers only."""
 from __future__ import annotations
 
 import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -35,7 +36,7 @@ def _form(**changes):
         "description": "Café de origen en Chapinero", "country": "CO", "currency": "COP",
         "timezone": "America/Bogota", "language": "es",
         "equivalence_points": "1", "equivalence_amount": "1.000", "description_field": "y",
-        "welcome_points": "50", "expiry_months": "12",
+        "welcome_points": "50", "expiry_months": "12", "large_grant_points": "5000",
         "plugin-birthday-enabled": "y", "plugin-birthday-points": "200",
         "plugin-cashback-programs": "[]", "plugin-cashback-point_value": "1",
         "plugin-cashback-max_pay_with_points_percent": "50",
@@ -74,7 +75,7 @@ def test_round_trip_of_profile_program_and_plugin_sections(client, shop, db, pla
     assert (upload_folder / str(shop.id) / tenant.logo).read_bytes() == png()
     assert program == {"points_per_amount": {"amount": Decimal("1000"), "points": 1},
                        "description_field": True, "welcome_points": 50, "expiry_months": 12,
-                       "customer_redemption_requests": False}
+                       "customer_redemption_requests": False, "large_grant_points": 5000}
     assert birthday == {"enabled": True, "points": 200}
     assert cashback["max_pay_with_points_percent"] == Decimal("50")
     with db(shop) as session:
@@ -82,6 +83,7 @@ def test_round_trip_of_profile_program_and_plugin_sections(client, shop, db, pla
     # What was saved is what the page shows next time, in the merchant's format.
     again = html.unescape(client.get(url).get_data(as_text=True))
     assert 'name="equivalence_amount" type="text" value="1.000"' in again
+    assert re.search(r'name="large_grant_points"[^>]*value="5000"', again)
     assert 'name="plugin-birthday-points" value="200"' in again
 
 
@@ -107,6 +109,7 @@ def test_one_bad_field_anywhere_saves_nothing(client, shop, db, platform):
     ({"equivalence_amount": "mil"}, "Escribe un monto mayor que cero, p. ej. 1.000."),
     ({"equivalence_amount": ""}, "Completa los puntos y el monto, o ninguno de los dos."),
     ({"expiry_months": "121"}, "Escribe de 1 a 120 meses."),
+    ({"large_grant_points": "0"}, "Escribe un número entero de puntos, 1 o más."),
     ({"welcome_points": "cinco"}, "Escribe un número entero."),
     ({"language": "fr"}, "Idioma no disponible."),
     ({"email": "sin-arroba"}, "Ingresa un correo electrónico válido."),
@@ -140,10 +143,11 @@ def test_empty_equivalence_and_expiry_switch_them_off(client, shop, db, platform
     url = f"/t/{shop.slug}/panel/settings/"
     client.post(url, data={"csrf_token": token(client, url), **_form(
         equivalence_points="", equivalence_amount="", expiry_months="",
-        welcome_points="", customer_redemption_requests="y")})
+        welcome_points="", customer_redemption_requests="y", large_grant_points="")})
     program = _saved(platform, db, shop)[1]
     assert (program["points_per_amount"], program["expiry_months"], program["welcome_points"],
-            program["customer_redemption_requests"]) == (None, None, 0, True)
+            program["customer_redemption_requests"], program["large_grant_points"]) == (
+        None, None, 0, True, None)
 
 
 def test_english_merchant_sees_english_and_writes_english_numbers(client, make_tenant, db,

@@ -1,0 +1,72 @@
+"""Inicio: the chosen days' figures and latest movements (the charts and figures
+themselves are tested with core/figures.py in tests/core/test_figures.py)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from core import ledger
+from core.actors import Actor
+from core.customers import Membership
+from core.db import clock_at
+from core.staff import Role, StaffUser
+from tests.core.weblogin import post_login
+from tests.factories import PASSWORD
+
+
+@pytest.fixture
+def shop(make_tenant):
+    return make_tenant(timezone="America/Bogota")  # UTC−5
+
+
+@pytest.fixture
+def owner(client, db, shop):
+    with db(shop) as session:
+        email = session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()
+    assert post_login(client, shop.slug, email, PASSWORD).status_code == 302
+    return client
+
+
+def latest_movements(page: str) -> list[str]:
+    """The points of the "Latest movements" rows, top to bottom."""
+    table = page[page.index("<h2>Últimos movimientos</h2>"):]
+    return re.findall(r'<td class="num">([^<]*)</td>', table)
+
+
+def earn(db, shop, member, points: int, when: str) -> None:
+    with clock_at(datetime.fromisoformat(when).replace(tzinfo=UTC)), db(shop) as session:
+        ledger.earn(session, session.get(Membership, member.id), points=points,
+                    actor=Actor.system())
+        session.commit()
+
+
+def test_latest_movements_are_the_chosen_days_newest_first(owner, db, shop, make_member):
+    with clock_at(datetime(2026, 11, 1, tzinfo=UTC)):
+        member = make_member(shop)
+    # Written out of order (an import, a back-dated entry): the id is not the time.
+    earn(db, shop, member, 12, "2026-11-12T15:00:00")
+    earn(db, shop, member, 10, "2026-11-10T15:00:00")
+    earn(db, shop, member, 9, "2026-11-10T04:30:00")  # 23:30 on the 9th in Bogotá
+    earn(db, shop, member, 11, "2026-11-11T16:00:00")
+    earn(db, shop, member, 13, "2026-11-11T05:30:00")  # 00:30 on the 11th
+    page = owner.get(f"/t/{shop.slug}/panel/?since=2026-11-10&until=2026-11-11")
+    assert page.status_code == 200
+    assert latest_movements(page.get_data(as_text=True)) == ["11", "13", "10"]
+
+    empty = owner.get(f"/t/{shop.slug}/panel/?since=2026-11-13&until=2026-11-14")
+    text = empty.get_data(as_text=True)
+    assert latest_movements(text) == []
+    assert "Sin movimientos." in text
+
+
+def test_latest_movements_are_the_tenants_own(owner, db, shop, make_tenant, make_member):
+    other = make_tenant()
+    mine, theirs = make_member(shop), make_member(other)
+    earn(db, shop, mine, 5, "2026-11-10T15:00:00")
+    earn(db, other, theirs, 500, "2026-11-10T15:00:00")
+    page = owner.get(f"/t/{shop.slug}/panel/?since=2026-11-10&until=2026-11-10")
+    assert latest_movements(page.get_data(as_text=True)) == ["5"]
