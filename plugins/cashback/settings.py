@@ -62,7 +62,7 @@ class CashbackProgramSchema(ma.Schema):
     percent = _percent(required=True, metadata={"label": _l("Percentage back as points")})
     starts_on = ma.fields.Date(
         load_default=None, allow_none=True,
-        metadata={"label": _l("From"), "hint": _l("Empty: from today.")},
+        metadata={"label": _l("From"), "hint": _l("Empty: no start date.")},
     )
     ends_on = ma.fields.Date(
         load_default=None, allow_none=True,

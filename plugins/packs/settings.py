@@ -40,7 +40,8 @@ class PackTypeSchema(ma.Schema):
         metadata={"label": _l("Price"), "hint": _l("Empty: no price shown.")},
     )
     validity_days = ma.fields.Integer(
-        strict=True, allow_none=True, load_default=None, validate=ma.validate.Range(min=1, max=3660),
+        strict=True, allow_none=True, load_default=None,
+        validate=ma.validate.Range(min=1, max=3660),
         metadata={"label": _l("Valid for (days)"), "hint": _l("Empty: it never expires.")},
     )
     active = ma.fields.Boolean(load_default=True, metadata={"label": _l("On sale")})
