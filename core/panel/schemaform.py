@@ -206,7 +206,9 @@ def summary(inputs_: list[Input], where: str = "") -> list[Problem]:
     """Every error of the inputs, in page order, for the summary at the top."""
     found = []
     for item in inputs_:
-        place = " › ".join(part for part in (where, item.label) if part)
+        # A list named like its section ("Niveles" in "Niveles") is named once.
+        same = where.rpartition(" › ")[2] == item.label
+        place = " › ".join(part for part in (where, item.label) if part) if not same else where
         found.extend(Problem(item.name, place, message) for message in item.errors)
         for row in item.rows:
             row_place = f"{place} › {row.legend}"

@@ -110,7 +110,10 @@ def index() -> Any:
         schema = info.settings_schema()
         stored = schema.dump(current_platform().plugins.settings(session, name))
         data, errors = schemaform.parse(schema, drafts[name])
-        errors = errors or schemaform.validate(schema, {**stored, **data})
+        # What could be read is validated too, so every refusal shows at once; a field
+        # that could not be read keeps its own message.
+        for path, messages in schemaform.validate(schema, {**stored, **data}).items():
+            errors.setdefault(path, messages)
         plugin_data[name] = data
         if errors:
             plugin_errors[name] = errors
