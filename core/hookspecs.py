@@ -137,6 +137,17 @@ def panel_menu(tenant: Tenant) -> list[MenuItem]:
 
 
 @hookspec
+def settings_links(tenant: Tenant) -> list[MenuItem]:
+    """While a panel page renders: links to the plugin's own settings pages, listed on
+    Configuración (e.g. the POS API's tokens), for settings a schema cannot hold.
+
+    Return `core.panel.menu.MenuItem(endpoint, label, roles=…)` items pointing at the
+    plugin's blueprint; links a user's role may not open are hidden (the plugin's
+    views still check the role).
+    """
+
+
+@hookspec
 def dashboard_widgets(
     session: Session, tenant: Tenant, since: date, until: date
 ) -> list[Markup]:

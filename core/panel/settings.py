@@ -26,7 +26,7 @@ from core import uploads
 from core.errors import InvalidInput
 from core.i18n import LANGUAGES, money_locale
 from core.panel import menu, schemaform
-from core.panel.access import MANAGERS, staff_required
+from core.panel.access import MANAGERS, can, staff_required
 from core.panel.formkit import WholeNumberField, show_errors, store_upload
 from core.platform import current_platform
 from core.program import MAX_POINTS_PER_OPERATION, ProgramSchema, get_program, update_program
@@ -98,18 +98,27 @@ def index() -> Any:
     if request.method == "GET":
         form = SettingsForm(obj=tenant)
         _fill_program(form, get_program(session))
-        return _render(form, plugins, {}, submitted=None)
+        return _render(form, plugins, {}, {})
 
     form = SettingsForm()
+    action = request.form.get(schemaform.ROW_ACTION)
+    drafts = {name: schemaform.draft_from(info.settings_schema(), request.form, _prefix(name),
+                                          action)
+              for name, info in plugins}
+    if action:  # a row added or removed without JavaScript: drawn again, nothing saved
+        return _render(form, plugins, drafts, {})
     valid = form.validate_on_submit()
     program, program_ok = _read_program(form)
     plugin_data: dict[str, dict[str, Any]] = {}
-    plugin_errors: dict[str, dict[str, list[str]]] = {}
+    plugin_errors: dict[str, schemaform.Errors] = {}
     for name, info in plugins:
         schema = info.settings_schema()
         stored = schema.dump(current_platform().plugins.settings(session, name))
-        data, errors = schemaform.read(schema, request.form, _prefix(name))
-        errors = errors or schemaform.validate(schema, {**stored, **data})
+        data, errors = schemaform.parse(schema, drafts[name])
+        # What could be read is validated too, so every refusal shows at once; a field
+        # that could not be read keeps its own message.
+        for path, messages in schemaform.validate(schema, {**stored, **data}).items():
+            errors.setdefault(path, messages)
         plugin_data[name] = data
         if errors:
             plugin_errors[name] = errors
@@ -145,13 +154,13 @@ def index() -> Any:
             current_platform().plugins.save_settings(session, name, data)
         except InvalidInput as error:
             for key, message in error.fields.items():
-                plugin_errors.setdefault(name, {}).setdefault(key.split(".")[0], []).append(
+                plugin_errors.setdefault(name, {}).setdefault(schemaform.path_of(key), []).append(
                     schemaform.translate(message))
             problems = True
     if problems:
         session.rollback()
         uploads.delete_image(tenant.id, new_logo)
-        return _render(form, plugins, plugin_errors, submitted=request.form)
+        return _render(form, plugins, drafts, plugin_errors)
     session.commit()
     if "logo" in profile and old_logo != new_logo:
         uploads.delete_image(tenant.id, old_logo)
@@ -214,19 +223,30 @@ def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
         "customer_redemption_requests": bool(form.customer_redemption_requests.data),
         "large_grant_points": form.large_grant_points.data,
     }
-    for key, messages in schemaform.validate(ProgramSchema(), program).items():
-        target = getattr(form, key, None) if key != "points_per_amount" else None
-        target = target or form.equivalence_amount
-        target.errors.extend(messages)
+    if not any(getattr(form, name).errors for name in PROGRAM):  # a field's own message first
+        for path, messages in schemaform.validate(ProgramSchema(), program).items():
+            target = _program_field(form, path)
+            target.errors = [*target.errors, *messages]
     return program, not any(getattr(form, name).errors for name in PROGRAM)
+
+
+# The program's settings whose form fields are named otherwise.
+_PROGRAM_FIELDS = {("points_per_amount", "points"): "equivalence_points",
+                   ("points_per_amount", "amount"): "equivalence_amount",
+                   ("points_per_amount",): "equivalence_amount"}
+
+
+def _program_field(form: SettingsForm, path: schemaform.Path) -> Any:
+    name = _PROGRAM_FIELDS.get(path) or str(path[0] if path else "")
+    return getattr(form, name if name in PROGRAM else "equivalence_amount")
 
 
 def _program_errors(form: SettingsForm, error: InvalidInput) -> None:
     """The program service's refusals (keys like "points_per_amount.amount") onto fields."""
     for key in list(error.fields):
         if key.startswith("points_per_amount"):
-            form.equivalence_amount.errors = [*form.equivalence_amount.errors,
-                                              schemaform.translate(error.fields.pop(key))]
+            target = _program_field(form, schemaform.path_of(key))
+            target.errors = [*target.errors, schemaform.translate(error.fields.pop(key))]
 
 
 def _choices(form: SettingsForm) -> None:
@@ -241,19 +261,41 @@ def _choices(form: SettingsForm) -> None:
 
 
 def _render(form: SettingsForm, plugins: list[tuple[str, Any]],
-            plugin_errors: dict[str, dict[str, list[str]]], submitted: Any) -> Any:
+            drafts: dict[str, dict[str, Any]],
+            plugin_errors: dict[str, schemaform.Errors]) -> Any:
     _choices(form)
     session = db()
     sections = []
+    problems = _form_problems(form)
     for name, info in plugins:
         schema = info.settings_schema()
         values = current_platform().plugins.settings(session, name)
-        errors = plugin_errors.get(name, {})
-        sections.append({
-            "name": name, "title": str(info.title), "description": str(info.description or ""),
-            "inputs": schemaform.inputs(schema, values, _prefix(name), submitted, errors),
-            "errors": errors.get("_schema", []),
-        })
-    logo = g.tenant.logo
+        draft = {**schemaform.draft_of(schema, values), **drafts.get(name, {})}
+        errors = dict(plugin_errors.get(name, {}))
+        shown = schemaform.inputs(schema, draft, _prefix(name), errors)
+        title = str(info.title)
+        problems.extend(schemaform.Problem(f"plugin-{name}", title, message)
+                        for message in errors.get((), []))
+        problems.extend(schemaform.summary(shown, title))
+        sections.append({"name": name, "title": title, "description": str(info.description or ""),
+                         "inputs": shown, "errors": errors.get((), [])})
+    links = [link for extra in current_platform().plugins.call(
+                 getattr(g, "active_plugins", set()), "settings_links", tenant=g.tenant)
+             for link in extra if can(*link.roles)]
     return render_template("panel/settings/index.html", form=form, sections=sections,
-                           logo=logo, currency=g.tenant.currency)
+                           logo=g.tenant.logo, currency=g.tenant.currency, problems=problems,
+                           row_action=schemaform.ROW_ACTION,
+                           links=[{"url": url_for(link.endpoint, **link.values),
+                                   "label": str(link.label)} for link in links])
+
+
+def _form_problems(form: SettingsForm) -> list[schemaform.Problem]:
+    """The profile's and the program's errors for the summary, in page order."""
+    found = [schemaform.Problem("", "", str(message)) for message in form.form_errors]
+    for section, names in ((_l("Business profile"), ("name", "logo", *PROFILE[1:])),
+                           (_l("Loyalty program"), PROGRAM)):
+        for name in names:
+            field = getattr(form, name)
+            found.extend(schemaform.Problem(field.id, f"{section} › {field.label.text}",
+                                            str(message)) for message in field.errors)
+    return found

@@ -16,6 +16,8 @@ from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
 from core.db import platform_session
+from core.panel.access import MANAGERS
+from core.panel.menu import MenuItem
 from core.platform import current_platform
 from core.plugins import PluginInfo, hookimpl
 from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas
@@ -113,6 +115,12 @@ def startup(app: Any) -> None:
 @hookimpl
 def blueprints() -> list[Any]:
     return [panel.make_blueprint()]  # a new one per app: the panel's API page
+
+
+@hookimpl
+def settings_links(tenant: Any) -> list[MenuItem]:
+    return [MenuItem("t.api_panel.tokens_page", _l("API tokens for your point of sale"),
+                     roles=MANAGERS)]
 
 
 @platform_job(queue="bulk")

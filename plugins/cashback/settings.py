@@ -56,13 +56,25 @@ def _check_cents(data: dict[str, Any], *fields: str) -> None:
 
 
 class CashbackProgramSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
-    percent = _percent(required=True)
-    starts_on = ma.fields.Date(load_default=None, allow_none=True)
-    ends_on = ma.fields.Date(load_default=None, allow_none=True)
-    min_purchase = _amount(load_default=Decimal(0))
-    savings_threshold = _amount(load_default=Decimal(0))
-    active = ma.fields.Boolean(load_default=True)
+    name = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=60), metadata={"label": _l("Name")}
+    )
+    percent = _percent(required=True, metadata={"label": _l("Percentage back as points")})
+    starts_on = ma.fields.Date(
+        load_default=None, allow_none=True,
+        metadata={"label": _l("From"), "hint": _l("Empty: no start date.")},
+    )
+    ends_on = ma.fields.Date(
+        load_default=None, allow_none=True,
+        metadata={"label": _l("Until"), "hint": _l("Empty: no end.")},
+    )
+    min_purchase = _amount(load_default=Decimal(0), metadata={"label": _l("Minimum purchase")})
+    savings_threshold = _amount(
+        load_default=Decimal(0),
+        metadata={"label": _l("Minimum savings"),
+                  "hint": _l("What the customer bought before, to qualify.")},
+    )
+    active = ma.fields.Boolean(load_default=True, metadata={"label": _l("Active")})
 
     @ma.validates_schema
     def _coherent(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -76,7 +88,7 @@ class CashbackSettings(ma.Schema):
         ma.fields.Nested(CashbackProgramSchema),
         load_default=list,
         validate=ma.validate.Length(max=MAX_PROGRAMS),
-        metadata={"label": _l("Cashback programs (JSON list)")},
+        metadata={"label": _l("Cashback programs"), "item": _l("Program")},
     )
     point_value = ma.fields.Decimal(
         as_string=True,

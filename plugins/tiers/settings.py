@@ -31,8 +31,11 @@ class TierSchema(ma.Schema):
         validate=ma.validate.Regexp(
             r"^[a-z0-9_-]{1,30}$", error=_l("Use 1 to 30 lower-case letters, digits, - or _.")
         ),
+        metadata={"key_from": "name"},  # made from the name; kept when the tier is renamed
     )
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    name = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=60), metadata={"label": _l("Name")}
+    )
     multiplier = ma.fields.Decimal(
         required=True,
         as_string=True,
@@ -40,6 +43,8 @@ class TierSchema(ma.Schema):
         validate=ma.validate.Range(
             min=Decimal(1), max=Decimal(10), error=_l("A multiplier goes from 1 to 10.")
         ),
+        metadata={"label": _l("Points multiplier"),
+                  "hint": _l("1: the usual points; 2: twice as many.")},
     )
     threshold = ma.fields.Decimal(
         required=True,
@@ -49,6 +54,8 @@ class TierSchema(ma.Schema):
             max=Decimal("9999999999.99"),
             error=_l("A threshold is an amount of zero or more."),
         ),
+        metadata={"label": _l("Spending to reach it"),
+                  "hint": _l("Bought in the period, in your currency.")},
     )
 
     @ma.validates_schema
@@ -64,12 +71,13 @@ class TierSettings(ma.Schema):
         ma.fields.Nested(TierSchema),
         load_default=list,
         validate=ma.validate.Length(max=MAX_TIERS),
-        metadata={"label": _l("Tiers (JSON list)")},
+        metadata={"label": _l("Tiers"), "item": _l("Tier")},
     )
     period = ma.fields.String(
         load_default="month",
         validate=ma.validate.OneOf(PERIODS),
-        metadata={"label": _l("Qualifying period")},
+        metadata={"label": _l("Qualifying period"), "choices": {
+            "month": _l("The calendar month"), "rolling": _l("The last days (below)")}},
     )
     rolling_days = ma.fields.Integer(
         strict=True,
@@ -80,7 +88,9 @@ class TierSettings(ma.Schema):
     downgrade = ma.fields.String(
         load_default="period_end",
         validate=ma.validate.OneOf(DOWNGRADES),
-        metadata={"label": _l("Downgrade")},
+        metadata={"label": _l("Downgrade"), "choices": {
+            "never": _l("Never: a member keeps the tier reached"),
+            "period_end": _l("At the end of the period, if the member no longer qualifies")}},
     )
 
     @ma.validates_schema

@@ -83,3 +83,30 @@ def test_the_page_is_not_there_without_the_api(client, make_shop, db):
     free = make_shop(plan="free")
     post_login(client, free.slug, _owner_email(free, db), PASSWORD)
     assert client.get(f"/t/{free.slug}/panel/api/").status_code == 404
+
+
+def test_configuracion_links_to_the_page_for_those_who_may_open_it(client, shop, make_shop, db):
+    """The plugin adds its link through the `settings_links` hook: shown to managers of a
+    merchant with the API, not to one without it; the page links back."""
+    post_login(client, shop.slug, _owner_email(shop, db), PASSWORD)
+    settings = html.unescape(client.get(f"/t/{shop.slug}/panel/settings/").get_data(as_text=True))
+    link = f'<a href="/t/{shop.slug}/panel/api/">Tokens de la API para tu punto de venta</a>'
+    assert link in settings[settings.index('id="more-settings"'):]
+    page = client.get(f"/t/{shop.slug}/panel/api/").get_data(as_text=True)
+    assert f'href="/t/{shop.slug}/panel/settings/"' in page
+
+    free = make_shop(plan="free")
+    post_login(client, free.slug, _owner_email(free, db), PASSWORD)
+    without = client.get(f"/t/{free.slug}/panel/settings/").get_data(as_text=True)
+    assert "/panel/api/" not in without and 'id="more-settings"' not in without
+
+
+def test_each_permission_is_a_checkbox_inside_its_own_label(client, shop, db):
+    """Each box sits beside its words in a `label.check` (the layout is checked on a
+    phone in tests/browser/test_settings.py)."""
+    post_login(client, shop.slug, _owner_email(shop, db), PASSWORD)
+    page = client.get(f"/t/{shop.slug}/panel/api/").get_data(as_text=True)
+    boxes = re.findall(r'<label class="check"><input type="checkbox" name="scopes" value="([^"]+)"',
+                       page)
+    assert boxes == ["customers:write", "points:write", "redemptions:write", "rewards:write",
+                     "program:write"]
