@@ -14,7 +14,7 @@ from zoneinfo import available_timezones
 from babel import Locale
 from babel.numbers import NumberFormatError, format_decimal, list_currencies, parse_decimal
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -150,6 +150,9 @@ def index() -> Any:
     session.commit()
     if "logo" in profile and old_logo != new_logo:
         uploads.delete_image(tenant.id, old_logo)
+    # Flask-Babel read the locale (and time zone) once, before the save: read them again,
+    # so a message queued from here on is in the language just chosen.
+    refresh()
     flash(str(_l("Settings saved.")), "success")
     return redirect(url_for(".index"))
 
