@@ -34,6 +34,7 @@ from limits.strategies import MovingWindowRateLimiter
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from core.panel.access import landing
 from core.staff import StaffUser, authenticate_staff
 from core.web import db
 
@@ -97,7 +98,7 @@ def login() -> Any:
         if user is not None:
             db().commit()
             login_user(StaffLogin(user))
-            return redirect(url_for("t.panel.home"))
+            return redirect(url_for(landing(user.role)))
     if request.method == "POST":
         for key in _login_keys():
             limiter.hit(*key)

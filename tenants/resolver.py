@@ -36,6 +36,17 @@ def make_site() -> Blueprint:
             if owner and owner not in g.active_plugins:
                 abort(404)
 
+    @site.before_app_request
+    def resolve_unrouted() -> None:
+        # A path under /t/<slug>/ that matches no page (a 404, a 405) is still that
+        # tenant's: its error page is drawn in its theme and language.
+        if request.routing_exception is None or g.get("tenant") is not None:
+            return
+        slug = request.path.split("/")[2] if request.path.startswith("/t/") else None
+        tenant = db().scalar(select(Tenant).where(Tenant.slug == slug)) if slug else None
+        if tenant is not None:
+            use_tenant(tenant)
+
     @site.url_defaults
     def add_slug(_endpoint: str, values: dict[str, Any]) -> None:
         if "tenant_slug" not in values and g.get("tenant") is not None:
