@@ -144,5 +144,5 @@ def test_inicios_chart_labels_are_readable_on_a_phone(live_server, browser, cafe
     for label in labels.all():
         size = label.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
         box = label.bounding_box()
-        assert size >= 12 and box["height"] >= 12, (label.inner_text(), size, box)
+        assert size >= 12 and box["height"] >= 12, (label.text_content(), size, box)
     shoot(page, "phone-inicio-charts")
