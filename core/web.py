@@ -94,6 +94,8 @@ def handle_http_error(error: HTTPException) -> Any:
     if wants_json():
         return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
                        message=error.description), error.code
+    if error.response is not None:  # a page of its own already (abort(response))
+        return error
     code = error.code or 500
     if isinstance(error, CSRFError):
         title, message = EXPIRED_FORM

@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound
 
 from core.db import scope
 from core.platform import current_platform
-from core.web import db
+from core.web import db, favicon
 from tenants.models import Tenant
 
 
@@ -46,6 +46,9 @@ def make_site() -> Blueprint:
         tenant = db().scalar(select(Tenant).where(Tenant.slug == slug)) if slug else None
         if tenant is not None:
             use_tenant(tenant)
+
+    # A brand's own domain serves its /favicon.ico too (in its theme).
+    site.add_url_rule("/favicon.ico", view_func=favicon)
 
     @site.url_defaults
     def add_slug(_endpoint: str, values: dict[str, Any]) -> None:

@@ -163,7 +163,7 @@ def test_server_error_on_the_api_stays_json(make_app):
     assert response.get_json()["reason"] == "internal_server_error"
 
 
-def test_favicon_is_the_themes(make_app):
+def test_favicon_is_the_themes(make_app, make_tenant):
     client = make_app().test_client()
     answer = client.get("/favicon.ico")
     assert answer.status_code == 301
@@ -171,6 +171,10 @@ def test_favicon_is_the_themes(make_app):
     icon = client.get(answer.location)
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
     assert icon.get_data(as_text=True).lstrip().startswith("<svg")
+    make_tenant("marca", domain="puntos.marca.example", plan="white-label")
+    on_the_brand = client.get("/favicon.ico", base_url="http://puntos.marca.example")
+    assert on_the_brand.status_code == 301
+    assert on_the_brand.location.endswith("/themes/default/static/favicon.svg")
     home = client.get("/").get_data(as_text=True)
     assert '<link rel="icon" type="image/svg+xml" href="/themes/default/static/favicon.svg">' \
         in home
