@@ -112,9 +112,9 @@ def _error_page(code: int, title: str, message: str) -> str:
     """The theme's error page; the bare text when even that cannot be drawn (a 500 may
     come from a broken database or template)."""
     session = g.get("db")
-    if session is not None and code >= 500:
-        session.rollback()  # the page may read the tenant, the user: not from a failed transaction
     try:
+        if session is not None and code >= 500:
+            session.rollback()  # the page reads the tenant, the user: not from a failed transaction
         return render_template("error.html", code=code, title=title, message=message)
     except Exception:
         log.exception("the error page for %s could not be drawn", code)
