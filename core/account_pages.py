@@ -1,5 +1,6 @@
-"""Pages for staff accounts outside the panel: sign-up of a merchant (on the
-platform's own host) and a forgotten password (on the merchant's login)."""
+"""Pages for staff accounts outside the panel: sign-up of a merchant and the way to
+a program's login (on the platform's own host), and a forgotten password (on the
+merchant's login)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import accounts
 from core.auth import allow_reset_request
 from core.db import platform_session
 from core.errors import PremiaError
+from core.i18n import LANGUAGE_NAMES, country_choices, timezone_choices
 from core.platform import current_platform
 from core.web import db
 
 CURRENCIES = ["COP", "MXN", "ARS", "CLP", "PEN", "USD", "EUR", "BRL", "UYU", "GTQ", "CRC"]
-LANGUAGES = [("es", "Español"), ("en", "English"), ("pt_BR", "Português (Brasil)")]
 
 
 class SignupForm(FlaskForm):
@@ -32,12 +34,21 @@ class SignupForm(FlaskForm):
     owner_name = StringField(_l("Your name"), validators=[Length(max=160)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Required."))])
-    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="COP")
-    country = StringField(_l("Country (ISO code, e.g. CO)"), default="CO",
-                          validators=[DataRequired(_l("Required.")), Length(min=2, max=2)])
-    timezone = StringField(_l("Time zone"), default="America/Bogota",
-                           validators=[DataRequired(_l("Required."))])
-    language = SelectField(_l("Language"), choices=LANGUAGES, default="es")
+    currency = SelectField(_l("Currency"), choices=[SelectChoice(c, c) for c in CURRENCIES],
+                           default="COP")
+    # Configuración's lists, labelled in the visitor's language; the service refuses
+    # anything else in that language too.
+    country = SelectField(_l("Country"), default="CO", validate_choice=False,
+                          choices=lambda: [SelectChoice(*pair) for pair in country_choices()])
+    timezone = SelectField(_l("Time zone"), default="America/Bogota", validate_choice=False,
+                           choices=lambda: [SelectChoice(*pair) for pair in timezone_choices()])
+    language = SelectField(_l("Language"), default="es", choices=[
+        SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
+
+
+class ProgramForm(FlaskForm):
+    program = StringField(_l("Address of your program"), validators=[
+        DataRequired(_l("Required.")), Length(max=300)])
 
 
 class ForgotForm(FlaskForm):
@@ -94,6 +105,28 @@ def confirm(token: str) -> Any:
         slug = tenant.slug
     flash(_("Your account is ready. Log in to set up your program."), "success")
     return redirect(url_for("t.auth.login", tenant_slug=slug))
+
+
+# --- the platform's home page and the way to a program's login ---------------
+
+home = Blueprint("platform_home", __name__)
+
+
+@home.route("/", methods=["GET", "POST"])
+def index() -> Any:
+    """What Premia is, its sign-up, and the way to a program's login: staff give their
+    program's address (no list of programs, no lookup by e-mail)."""
+    form = ProgramForm()
+    if form.validate_on_submit():
+        try:
+            with platform_session(current_platform().sessions) as session:
+                slug = accounts.find_program(session, form.program.data)
+        except PremiaError as error:
+            _show_errors(form, error)
+        else:
+            return redirect(url_for("t.auth.login", tenant_slug=slug))
+    status = 422 if request.method == "POST" else 200
+    return render_template("platform/index.html", form=form), status
 
 
 # --- forgotten password (tenant) -----------------------------------------------

@@ -12,6 +12,7 @@ password ends the user's other sessions.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -36,6 +37,29 @@ RESET_MAX_AGE = 2 * 3600
 
 class AlreadyConfirmed(Conflict):
     reason = "already_confirmed"
+
+
+# --- a program's login, from the platform's home page ------------------------
+
+_PROGRAM_PATH = re.compile(r"/t/([^/?#\s]+)")
+
+
+def find_program(session: Session, address: str) -> str:
+    """The slug of the program at `address` ("cafe-central", or a link with
+    "/t/cafe-central/" in it). `session` is a platform session.
+
+    Whether a program exists is no secret (its login page answers at that address);
+    who works where is, so this never looks anyone up by e-mail.
+    """
+    text = (address or "").strip().lower()
+    in_link = _PROGRAM_PATH.search(text)
+    slug = in_link.group(1) if in_link else text.strip("/")
+    if not tenant_services.SLUG.fullmatch(slug):
+        raise InvalidInput(program=_l("Use lower-case letters, digits and dashes."))
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is None:
+        raise NotFound(_l("There is no program at this address."),
+                       program=_l("There is no program at this address."))
+    return slug
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:

@@ -73,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["entry_kind_label"] = kind_label
     app.jinja_env.globals["panel_menu"] = panel_menu.items
     app.jinja_env.globals["can"] = panel_access.can
+    app.jinja_env.globals["panel_landing"] = panel_access.current_landing
     app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
 
     site = make_site()
@@ -86,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         site.register_blueprint(blueprint)
     app.register_blueprint(platform_bp)
     app.register_blueprint(account_pages.signup)
+    app.register_blueprint(account_pages.home)
     app.register_blueprint(site)
 
     @app.get("/themes/<theme>/static/<path:filename>")

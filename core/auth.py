@@ -37,6 +37,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from core import staff_sessions
+from core.panel.access import landing
 from core.staff import StaffUser, authenticate_staff
 from core.staff_sessions import StaffSession
 from core.web import db
@@ -113,7 +114,7 @@ def login() -> Any:
             row, token = staff_sessions.open_session(db(), user.id, user.password_hash)
             db().commit()
             login_user(StaffLogin(user, row, token))
-            return redirect(url_for("t.panel.home"))
+            return redirect(url_for(landing(user.role)))
     if request.method == "POST":
         for key in _login_keys():
             limiter.hit(*key)

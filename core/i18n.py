@@ -8,14 +8,18 @@ merchants write (no decimals for COP, CLP, …).
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
+from zoneinfo import available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, list_currencies
 from flask import g, request
 from flask_babel import Babel, get_locale
 
 LANGUAGES = ("es", "en", "pt_BR")
 DEFAULT_LANGUAGE = "es"
+# Each language named in itself, so anyone finds their own in the list.
+LANGUAGE_NAMES = {"es": "Español", "en": "English", "pt_BR": "Português (Brasil)"}
 # Currencies whose cents nobody writes, whatever Babel's data says.
 NO_DECIMALS = {"COP", "CLP", "PYG", "ARS", "UYU", "CRC", "HUF", "JPY", "KRW"}
 
@@ -62,6 +66,41 @@ def format_money(amount: Decimal | int | float, currency: str, locale: str | Non
 def money_places(currency: str) -> int:
     """How many decimals `format_money` shows in `currency`."""
     return 0 if currency in NO_DECIMALS else get_currency_precision(currency)
+
+
+# The lists a merchant picks its profile from (sign-up and Configuración), labelled in
+# the user's language.
+
+# CLDR's two-letter regions that are no country: groupings, pseudo-locales, "unknown".
+NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    return frozenset(code for code in Locale("en").territories
+                     if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES)
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(ISO code, name) of every country, sorted by its name in the user's language."""
+    names = _locale().territories
+    return sorted(((code, names[code]) for code in country_codes()), key=lambda pair: pair[1])
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    names = _locale().currencies
+    return [(code, f"{code} · {names.get(code, code)}") for code in sorted(list_currencies())]
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    """The IANA zones by region ("America/Bogota"), without the bare aliases ("EST")."""
+    return [(zone, zone.replace("_", " ")) for zone in sorted(available_timezones())
+            if "/" in zone]
+
+
+def _locale() -> Locale:
+    return Locale.parse(str(get_locale() or DEFAULT_LANGUAGE))
 
 
 def init_babel(app, translation_dirs: list[str]) -> Babel:

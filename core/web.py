@@ -1,18 +1,23 @@
-"""The request's database session, platform pages, health, and error answers."""
+"""The request's database session, health, the favicon, and error answers (JSON for the
+API, the theme's page in the user's language for a browser)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Blueprint, g, jsonify, render_template, request
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.errors import PremiaError
 from core.platform import current_platform
+from core.themes import current_theme
 
 log = logging.getLogger(__name__)
 bp = Blueprint("platform", __name__)
@@ -31,9 +36,11 @@ def close_db(_exc: BaseException | None = None) -> None:
         session.close()
 
 
-@bp.get("/")
-def index() -> str:
-    return render_template("platform/index.html")
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico whatever the page links: the theme's icon."""
+    return redirect(url_for("theme_static", theme=current_theme(), filename="favicon.svg"),
+                    301)
 
 
 @bp.get("/healthz")
@@ -70,12 +77,39 @@ def handle_premia_error(error: PremiaError) -> Any:
     return jsonify(status=error.status, **error.to_dict()), error.status
 
 
+# What a person is told, by status; Werkzeug's descriptions are English and for developers.
+ERROR_PAGES: dict[int, tuple[Any, Any]] = {
+    400: (_l("The request could not be processed."),
+          _l("Go back, reload the page and try again.")),
+    403: (_l("You may not open this page."),
+          _l("Ask the owner of the program if you need it.")),
+    404: (_l("Page not found"),
+          _l("The address may be mistyped, or the page no longer exists.")),
+    500: (_l("Something went wrong"),
+          _l("We could not complete your request. Try again in a moment.")),
+}
+EXPIRED_FORM = (_l("The form expired"), _l("Go back, reload the page and try again."))
+
+
 def handle_http_error(error: HTTPException) -> Any:
-    if not wants_json():
+    if wants_json():
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
+                       message=error.description), error.code, headers  # 405 keeps its Allow
+    if error.response is not None:  # a page of its own already (abort(response))
         return error
-    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
-                   message=error.description), error.code, headers  # 405 keeps its Allow
+    code = error.code or 500
+    if isinstance(error, CSRFError):
+        title, message = EXPIRED_FORM
+    elif isinstance(error, RequestEntityTooLarge):  # its description says the limit
+        title, message = ERROR_PAGES[400][0], error.description
+    else:
+        title, message = ERROR_PAGES.get(code // 100 * 100 if code >= 500 else code,
+                                         ERROR_PAGES[400])
+    response = error.get_response()  # keeps the error's headers (Allow, Retry-After…)
+    response.set_data(_error_page(code, str(title), str(message)))
+    response.mimetype = "text/html"
+    return response
 
 
 def handle_too_large(error: RequestEntityTooLarge) -> Any:
@@ -84,3 +118,17 @@ def handle_too_large(error: RequestEntityTooLarge) -> Any:
     return handle_http_error(RequestEntityTooLarge(description=_(
         "The request is too large: send at most %(size)s MB.",
         size=f"{limit / (1024 * 1024):g}")))
+
+
+def _error_page(code: int, title: str, message: str) -> str:
+    """The theme's error page; the bare text when even that cannot be drawn (a 500 may
+    come from a broken database or template)."""
+    session = g.get("db")
+    try:
+        if session is not None and code >= 500:
+            session.rollback()  # the page reads the tenant, the user: not from a failed transaction
+        return render_template("error.html", code=code, title=title, message=message)
+    except Exception:
+        log.exception("the error page for %s could not be drawn", code)
+        return f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>" \
+               f"<p>{escape(message)}</p>"

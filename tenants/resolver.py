@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from core.db import scope
 from core.platform import current_platform
 from core.security import BARE_HEADERS
-from core.web import db
+from core.web import db, favicon
 from tenants.models import Tenant
 
 
@@ -38,6 +38,20 @@ def make_site() -> Blueprint:
             owner = plugins.blueprint_owner.get(name.split(".")[-1])
             if owner and owner not in g.active_plugins:
                 abort(404)
+
+    @site.before_app_request
+    def resolve_unrouted() -> None:
+        # A path under /t/<slug>/ that matches no page (a 404, a 405) is still that
+        # tenant's: its error page is drawn in its theme and language.
+        if request.routing_exception is None or g.get("tenant") is not None:
+            return
+        slug = request.path.split("/")[2] if request.path.startswith("/t/") else None
+        tenant = db().scalar(select(Tenant).where(Tenant.slug == slug)) if slug else None
+        if tenant is not None:
+            use_tenant(tenant)
+
+    # A brand's own domain serves its /favicon.ico too (in its theme).
+    site.add_url_rule("/favicon.ico", view_func=favicon)
 
     @site.url_defaults
     def add_slug(_endpoint: str, values: dict[str, Any]) -> None:

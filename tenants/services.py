@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
 from babel.numbers import get_currency_name
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.db import scope
 from core.errors import Conflict, InvalidInput, NotFound
-from core.i18n import LANGUAGES
+from core.i18n import LANGUAGES, country_codes
 from core.staff import Role, StaffUser, create_staff, normalize_email
 from tenants.models import Plan, PlanPlugin, Tenant
 
@@ -41,7 +40,7 @@ def validate_profile(*, currency: str, country: str, timezone: str, language: st
     errors = {}
     if not re.fullmatch(r"[A-Z]{3}", currency or "") or get_currency_name(currency) == currency:
         errors["currency"] = _l("Unknown currency code.")
-    if not re.fullmatch(r"[A-Z]{2}", country or "") or country not in Locale("en").territories:
+    if (country or "") not in country_codes():
         errors["country"] = _l("Unknown country code.")
     try:
         ZoneInfo(timezone)

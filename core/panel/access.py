@@ -39,3 +39,13 @@ def staff_required(*roles: Role) -> Callable:
 def can(*roles: Role) -> bool:
     """For templates and menus: whether the current user has one of `roles`."""
     return bool(current_user.is_authenticated and current_user.role in set(roles or EVERYONE))
+
+
+def landing(role: Role | str) -> str:
+    """Where a staff member starts after logging in: the cashier at Fidelización (the
+    screen of their job), managers at Inicio."""
+    return "t.panel_loyalty.index" if role == Role.EMPLOYEE else "t.panel.home"
+
+
+def current_landing() -> str:
+    return landing(current_user.role)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from zoneinfo import available_timezones
 
-from babel import Locale
-from babel.numbers import NumberFormatError, format_decimal, list_currencies, parse_decimal
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
@@ -24,7 +22,14 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from core import uploads
 from core.errors import InvalidInput
-from core.i18n import LANGUAGES, money_locale
+from core.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    country_choices,
+    currency_choices,
+    money_locale,
+    timezone_choices,
+)
 from core.panel import menu, schemaform
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.formkit import WholeNumberField, show_errors, store_upload
@@ -35,7 +40,6 @@ from tenants.services import update_profile
 
 menu.register(menu.MenuItem("t.panel_settings.index", _l("Settings"), roles=MANAGERS, order=90))
 
-LANGUAGE_NAMES = {"es": "Español", "en": "English", "pt_BR": "Português (Brasil)"}
 PROFILE = ("name", "business_type", "email", "phone", "whatsapp", "description", "country",
            "currency", "timezone", "language")
 PROGRAM = ("equivalence_points", "equivalence_amount", "description_field", "welcome_points",
@@ -164,6 +168,9 @@ def index() -> Any:
     session.commit()
     if "logo" in profile and old_logo != new_logo:
         uploads.delete_image(tenant.id, old_logo)
+    # Flask-Babel read the locale (and time zone) once, before the save: read them again,
+    # so a message queued from here on is in the language just chosen.
+    refresh()
     flash(str(_l("Settings saved.")), "success")
     return redirect(url_for(".index"))
 
@@ -250,14 +257,9 @@ def _program_errors(form: SettingsForm, error: InvalidInput) -> None:
 
 
 def _choices(form: SettingsForm) -> None:
-    locale = Locale.parse(str(get_locale() or "es"))
-    countries = sorted(((code, name) for code, name in locale.territories.items()
-                        if len(code) == 2 and code.isalpha()), key=lambda pair: pair[1])
-    form.country.choices = [SelectChoice(code, name) for code, name in countries]
-    form.currency.choices = [SelectChoice(code, f"{code} · {locale.currencies.get(code, code)}")
-                             for code in sorted(list_currencies())]
-    form.timezone.choices = [SelectChoice(zone, zone.replace("_", " "))
-                             for zone in sorted(available_timezones()) if "/" in zone]
+    form.country.choices = [SelectChoice(code, name) for code, name in country_choices()]
+    form.currency.choices = [SelectChoice(code, name) for code, name in currency_choices()]
+    form.timezone.choices = [SelectChoice(zone, name) for zone, name in timezone_choices()]
 
 
 def _render(form: SettingsForm, plugins: list[tuple[str, Any]],

@@ -31,12 +31,12 @@ def _alert(page: Page):
     return page.locator(".flash[role=alert]")
 
 
-def _log_in(page: Page, base: str, email: str, password: str) -> None:
+def _log_in(page: Page, base: str, email: str, password: str, lands_on: str = "Inicio") -> None:
     page.goto(f"{base}/t/{OWNER['slug']}/login")
     page.get_by_label("Correo electrónico").fill(email)
     page.get_by_label("Contraseña").fill(password)
     page.get_by_role("button", name="Iniciar sesión").click()
-    expect(page.get_by_role("heading", name="Inicio", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name=lands_on, exact=True)).to_be_visible()
 
 
 def _menu(page: Page, name: str) -> None:
@@ -142,16 +142,16 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
     page.get_by_role("button", name="Cerrar sesión").click()
     expect(page.get_by_role("button", name="Iniciar sesión")).to_be_visible()
 
-    # --- 6. The cashier on a phone: find "nunez", give points by amount, redeem -------
+    # --- 6. The cashier on a phone, from Fidelización: find "nunez", give points by amount,
+    # redeem ----------------------------------------------------------------------
     phone = watch(browser.new_context(**PHONE, locale="es-CO"))
     cell = phone.new_page()
-    _log_in(cell, base, CASHIER["email"], CASHIER["password"])
+    _log_in(cell, base, CASHIER["email"], CASHIER["password"], lands_on="Fidelización")
     menu = cell.get_by_role("navigation")
     expect(menu.get_by_role("link", name="Configuración")).to_have_count(0)
     expect(menu.locator("a[href$='/panel/staff/']")).to_have_count(0)
-    shoot(cell, "journey-08-phone-inicio")
+    shoot(cell, "journey-08-phone-fidelizacion")
 
-    _menu(cell, "Fidelización")
     cell.get_by_label("Cliente").fill("nunez")
     cell.get_by_role("button", name="Buscar").click()
     results = cell.locator(".loyalty-results li")

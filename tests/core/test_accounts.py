@@ -3,6 +3,7 @@ goes through them in the browser, with the e-mails caught by a real SMTP server.
 
 from __future__ import annotations
 
+import html
 import re
 from email.header import decode_header, make_header
 
@@ -203,3 +204,77 @@ def test_a_reset_request_queues_the_same_job_whether_or_not_the_address_exists(
     jobs = mail.get_jobs()
     assert [job.func_name for job in jobs] == ["core.accounts.send_reset_mail"] * 2
     assert [job.args[1] for job in jobs] == [_owner_email(shop, db), "nadie@example.com"]
+
+
+def _options(page: str, name: str) -> list[tuple[str, bool, str]]:
+    """(value, selected, label) of the select `name` on a page."""
+    select_ = re.search(rf'<select[^>]* name="{name}"[^>]*>(.*?)</select>', page, re.S)
+    assert select_, f"no <select name={name!r}> on the page"
+    return [(re.search(r'value="([^"]*)"', attributes).group(1), " selected" in attributes,
+             html.unescape(label))
+            for attributes, label in re.findall(r"<option([^>]*)>(.*?)</option>", select_.group(1))]
+
+
+@pytest.mark.parametrize(("language", "colombia", "brazil"), [
+    ("es", "Colombia", "Brasil"), ("en", "Colombia", "Brazil"), ("pt-BR", "Colômbia", "Brasil"),
+])
+def test_signup_picks_country_and_time_zone_from_lists_in_the_visitors_language(
+        client, language, colombia, brazil):
+    page = client.get("/signup/", headers={"Accept-Language": language}).get_data(as_text=True)
+    countries = _options(page, "country")
+    assert ("CO", True, colombia) in countries and ("BR", False, brazil) in countries
+    zones = _options(page, "timezone")
+    assert ("America/Bogota", True, "America/Bogota") in zones
+    assert ("America/Sao_Paulo", False, "America/Sao Paulo") in zones
+    assert "ISO" not in page
+
+
+def test_signup_lists_are_configuracions(client, make_tenant, db):
+    """One list for both screens: what a merchant picks at sign-up, Configuración shows."""
+    shop = make_tenant()
+    post_login(client, shop.slug, _owner_email(shop, db), PASSWORD)
+    settings = client.get(f"/t/{shop.slug}/panel/settings/").get_data(as_text=True)
+    signup = client.get("/signup/", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    for name in ("country", "timezone"):
+        assert [(v, label) for v, _s, label in _options(signup, name)] == [
+            (v, label) for v, _s, label in _options(settings, name)]
+
+
+def test_signup_with_a_country_and_zone_off_the_lists_is_refused(client, platform,
+                                                                 smtp_server):
+    answer = _signup(client, country="ZZ", timezone="America/Atlantis")
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "Código de país desconocido." in page and "Zona horaria desconocida." in page
+    assert smtp_server.handler.messages == []
+
+
+# --- the way from the platform's home page to a program's login -----------------
+
+
+def test_the_home_page_leads_to_a_programs_login(client, make_tenant):
+    make_tenant(slug="cafe-central")
+    home = client.get("/", headers={"Accept-Language": "es"})
+    page = home.get_data(as_text=True)
+    assert home.status_code == 200 and 'action="/"' in page and 'name="program"' in page
+    assert "cafe-central" not in page.replace("p. ej. cafe-central", "")  # no list of programs
+    for typed in ("cafe-central", " Cafe-Central ", "https://premia.example/t/cafe-central/login",
+                  "localhost/t/cafe-central/"):
+        answer = client.post("/", data={"program": typed, "csrf_token": csrf_token(page)})
+        assert answer.status_code == 302, typed
+        assert answer.location.endswith("/t/cafe-central/login"), typed
+    assert client.get("/t/cafe-central/login").status_code == 200
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("cafe-lejano", "No hay ningún programa en esta dirección."),
+    ("Con Espacios", "Usa letras minúsculas, números y guiones."),
+    ("", "Obligatorio."),
+])
+def test_the_home_pages_login_says_what_is_wrong(client, make_tenant, typed, message):
+    make_tenant(slug="cafe-central")
+    page = client.get("/", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    answer = client.post("/", data={"program": typed, "csrf_token": csrf_token(page)},
+                         headers={"Accept-Language": "es"})
+    assert answer.status_code == 422
+    assert message in answer.get_data(as_text=True)

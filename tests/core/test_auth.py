@@ -86,6 +86,20 @@ def test_login_redirects_to_the_panel_with_the_tenants_figures(
     assert "Bar Bravo" not in text and intruder.code not in text and "919" not in text
 
 
+@pytest.mark.parametrize(("role", "landing"), [
+    (Role.EMPLOYEE, "/t/cafe-a/panel/loyalty/"), (Role.ADMIN, "/t/cafe-a/panel/"),
+])
+def test_the_cashier_lands_on_fidelizacion_and_managers_on_inicio(shop, db, client, role,
+                                                                   landing):
+    with db(shop) as session:
+        create_staff(session, email="staff@aroma.example", name="Staff", password=PASSWORD,
+                     role=role)
+        session.commit()
+    response = post_login(client, "cafe-a", "staff@aroma.example", PASSWORD)
+    assert response.status_code == 302 and response.location.endswith(landing)
+    assert client.get(response.location).status_code == 200
+
+
 def test_the_panel_needs_a_login(shop, client):
     assert _is_login_redirect(_panel(client, "cafe-a"), "cafe-a")
 

@@ -98,6 +98,99 @@ def test_a_body_over_the_request_limit_is_refused_unread(make_app):
     assert make_app().config["MAX_CONTENT_LENGTH"] == 16 * 1024 * 1024  # the default
 
 
+@pytest.mark.parametrize(("language", "title", "text"), [
+    ("es", "Página no encontrada", "Puede que la dirección esté mal escrita"),
+    ("en", "Page not found", "The address may be mistyped"),
+    ("pt-BR", "Página não encontrada", "O endereço pode estar digitado errado"),
+])
+def test_not_found_page_is_the_themes_in_the_visitors_language(make_app, language, title,
+                                                               text):
+    response = make_app().test_client().get("/no-such-page", headers={
+        "Accept": "text/html", "Accept-Language": language})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert f"<h1>{title}</h1>" in page and text in page
+    assert "/themes/default/static/premia.css" in page and 'rel="icon"' in page
+    assert "Not Found" not in page and "requested URL" not in page  # not Werkzeug's
+
+
+def test_a_merchants_error_pages_are_in_its_language(make_app, make_tenant):
+    app = make_app()
+    shop = make_tenant(language="pt_BR", name="Padaria Pão Quente")
+    client = app.test_client()
+    page = client.get(f"/t/{shop.slug}/panel/no-such-page", headers={
+        "Accept": "text/html", "Accept-Language": "es"}).get_data(as_text=True)
+    assert "Página não encontrada" in page and "Padaria Pão Quente" in page
+    assert f'href="/t/{shop.slug}/login"' in page
+    expired = client.post(f"/t/{shop.slug}/login", data={"email": "a@b.example"},
+                          headers={"Accept": "text/html"})
+    assert expired.status_code == 400
+    assert "O formulário expirou" in expired.get_data(as_text=True)
+    assert "CSRF" not in expired.get_data(as_text=True)
+
+
+def test_method_not_allowed_page_keeps_allow(make_app):
+    response = make_app().test_client().post("/healthz", headers={"Accept": "text/html"})
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert "GET" in response.headers["Allow"]
+    assert "Method Not Allowed" not in response.get_data(as_text=True)
+
+
+def _failing_app(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    def fail():
+        raise RuntimeError("boom")
+
+    def fail_in_the_database():
+        from sqlalchemy import text
+
+        from core.web import db
+        db().execute(text("SELECT no_such_column FROM no_such_table"))
+
+    app.add_url_rule("/fail", view_func=fail)
+    app.add_url_rule("/fail-in-the-database", view_func=fail_in_the_database)
+    app.add_url_rule("/api/v1/fail", view_func=fail)
+    return app
+
+
+@pytest.mark.parametrize(("language", "title"), [
+    ("es", "Algo salió mal"), ("en", "Something went wrong"), ("pt-BR", "Algo deu errado"),
+])
+def test_server_error_page_is_the_themes_in_the_visitors_language(make_app, language, title):
+    client = _failing_app(make_app).test_client()
+    for path in ("/fail", "/fail-in-the-database"):
+        response = client.get(path, headers={"Accept": "text/html",
+                                             "Accept-Language": language})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 500 and response.mimetype == "text/html", path
+        assert f"<h1>{title}</h1>" in page and "/static/premia.css" in page, path
+        assert "boom" not in page and "Internal Server Error" not in page
+
+
+def test_server_error_on_the_api_stays_json(make_app):
+    response = _failing_app(make_app).test_client().get("/api/v1/fail")
+    assert response.status_code == 500 and response.is_json
+    assert response.get_json()["reason"] == "internal_server_error"
+
+
+def test_favicon_is_the_themes(make_app, make_tenant):
+    client = make_app().test_client()
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301
+    assert answer.location.endswith("/themes/default/static/favicon.svg")
+    icon = client.get(answer.location)
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data(as_text=True).lstrip().startswith("<svg")
+    make_tenant("marca", domain="puntos.marca.example", plan="white-label")
+    on_the_brand = client.get("/favicon.ico", base_url="http://puntos.marca.example")
+    assert on_the_brand.status_code == 301
+    assert on_the_brand.location.endswith("/themes/default/static/favicon.svg")
+    home = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" type="image/svg+xml" href="/themes/default/static/favicon.svg">' \
+        in home
+
+
 # --- a real server -------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 
 import pytest
 import zxingcpp
@@ -341,7 +342,8 @@ def test_invitation_enrols_and_mails_the_customer(owner, db, shop, smtp_server):
     assert len(invitations) == 1
     mail = invitations[0]
     assert mail["To"] == "marta.diaz@mail.example"
-    assert mail["Subject"] == f"{shop.name} te invita a su programa de puntos"
+    assert str(make_header(decode_header(mail["Subject"]))) == (
+        f"{shop.name} te invita a su programa de fidelización")
     parts = {part.get_content_type(): part.get_payload(decode=True).decode("utf-8")
              for part in mail.walk() if not part.is_multipart()}
     assert f"Tu código de cliente es {code}." in parts["text/plain"]

@@ -172,6 +172,18 @@ def test_english_merchant_sees_english_and_writes_english_numbers(client, make_t
     assert cashback["point_value"] == Decimal("0.05")
 
 
+@pytest.mark.parametrize(("language", "saved"), [
+    ("en", "Settings saved."), ("pt_BR", "Configurações salvas."),
+])
+def test_switching_language_the_first_flash_reads_in_the_new_one(client, shop, db, language,
+                                                                 saved):
+    login(client, db, shop)
+    url = f"/t/{shop.slug}/panel/settings/"
+    answer = client.post(url, data={"csrf_token": token(client, url), **_form(language=language)},
+                         follow_redirects=True)
+    assert flashes(answer.get_data(as_text=True)) == [("success", saved)]
+
+
 def test_plugins_off_or_outside_the_plan_have_no_section(client, make_tenant, db, platform):
     shop = make_tenant()  # free plan: no birthday, no cashback
     with db(shop) as session:
