@@ -140,8 +140,7 @@ def _inner_run(tmp_path: Path, temp_root: Path, *, body: str, conftest_extra: st
         import tests.servers as servers
         servers.DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:{closed[0]}/t"
         servers.DEFAULT_REDIS_URL = "redis://127.0.0.1:{closed[1]}/15"
-        {conftest_extra}
-    """))
+    """) + textwrap.dedent(conftest_extra))
     record = tmp_path / "record.json"
     (tmp_path / "test_inner.py").write_text(INNER_TEST.format(record=str(record), body=body))
     env = {key: value for key, value in os.environ.items()
@@ -184,8 +183,9 @@ def test_ctrl_c_removes_them_too(tmp_path, temp_root):
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # SIGTERM: the run still stops its servers
+            os.killpg(process.pid, signal.SIGTERM)
+            process.communicate(timeout=60)
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     _assert_gone(record, temp_root)
 
@@ -198,4 +198,35 @@ def test_a_run_without_the_binaries_says_how_to_install_them(tmp_path, temp_root
                             timeout=60)
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and INSTALL in errors[0], result.stderr
+    assert len(errors) == 1 and INSTALL in errors[0] and "PostgreSQL" in errors[0], errors
+
+
+def test_a_run_without_redis_removes_the_cluster_it_started(tmp_path, temp_root):
+    """PostgreSQL is found and started, redis-server is not: the one line, and no cluster
+    left behind."""
+    tools = tmp_path / "bin"  # a PATH with runuser (for root) and no redis-server
+    tools.mkdir()
+    runuser = shutil.which("runuser")
+    if runuser:
+        (tools / "runuser").symlink_to(runuser)
+    started = tmp_path / "started"
+    command, env, _ = _inner_run(tmp_path, temp_root, body="pass", path=str(tools),
+                                 conftest_extra=f"""
+        import contextlib
+        start = servers.throwaway_postgres
+
+        @contextlib.contextmanager
+        def recorded():
+            with start() as server:
+                open({str(started)!r}, "w").write(server.url)
+                yield server
+
+        servers.throwaway_postgres = recorded
+    """)
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and INSTALL in errors[0] and "Redis" in errors[0], errors
+    assert not reachable(started.read_text())  # it had started, and is stopped
+    assert list(temp_root.iterdir()) == []
