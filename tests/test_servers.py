@@ -170,7 +170,9 @@ def test_a_run_with_no_server_starts_its_own_and_removes_them_after(tmp_path, te
     _assert_gone(record, temp_root)
 
 
-def test_ctrl_c_removes_them_too(tmp_path, temp_root):
+@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM],
+                         ids=["ctrl-c", "kill"])
+def test_an_interrupted_run_removes_them_too(tmp_path, temp_root, interruption):
     command, env, record = _inner_run(tmp_path, temp_root, body="time.sleep(120)")
     # A session of its own, signalled as a whole, as a terminal's Ctrl-C is.
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
@@ -180,7 +182,7 @@ def test_ctrl_c_removes_them_too(tmp_path, temp_root):
         while not record.exists() or not record.read_text():
             assert process.poll() is None and time.monotonic() < deadline, "no servers"
             time.sleep(0.1)
-        os.killpg(process.pid, signal.SIGINT)
+        os.killpg(process.pid, interruption)
         output, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:  # SIGTERM: the run still stops its servers
