@@ -1,7 +1,9 @@
 """Shared fixtures: a migrated database, the app, factories, a real SMTP server.
 
 The backend is PostgreSQL unless PREMIA_TEST_DATABASE_URL says otherwise (the
-CI runs the suite a second time on SQLite, deselecting the `postgres` tests).
+CI runs the suite a second time on SQLite, deselecting the `postgres` tests);
+tests/servers.py picks the PostgreSQL and Redis, starting throwaway ones when
+none is configured or answering.
 Every test starts from empty tenant data: tables are truncated after each one.
 """
 
@@ -11,13 +13,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.factories", "tests.services", "tests.concurrency"]
-
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("PREMIA_TEST_DATABASE_URL", DEFAULT_URL)
+pytest_plugins = ["tests.servers", "tests.factories", "tests.services", "tests.concurrency"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

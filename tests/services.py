@@ -12,8 +12,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from redis import Redis
 
-REDIS_URL = os.environ.get("PREMIA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 __all__ = ["SMTPRecorder", "redis_url", "smtp_server"]
 
 
@@ -61,7 +59,8 @@ def smtp_server(_smtp_controller):
 @pytest.fixture
 def redis_url():
     """A Redis database of its own for the test, emptied before and after."""
-    client = Redis.from_url(REDIS_URL)
+    url = os.environ["PREMIA_TEST_REDIS_URL"]  # chosen by tests/servers.py
+    client = Redis.from_url(url)
     client.flushdb()
-    yield REDIS_URL
+    yield url
     client.flushdb()
