@@ -1,7 +1,7 @@
 """staff sessions: server-side, so that logout, a password change and a deactivation end them
 
 Revision ID: core_0006
-Revises: core_0004
+Revises: core_0005
 Create Date: 2026-12-04 21:50:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'core_0006'
-down_revision = 'core_0004'
+down_revision = 'core_0005'
 branch_labels = None
 depends_on = None
 

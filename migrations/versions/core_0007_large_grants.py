@@ -1,7 +1,7 @@
 """large grants confirmed in the panel; redemptions found by their ledger entry
 
 Revision ID: core_0007
-Revises: core_0004
+Revises: core_0006
 Create Date: 2026-12-04 21:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'core_0007'
-down_revision = 'core_0004'
+down_revision = 'core_0006'
 branch_labels = None
 depends_on = None
 
