@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from wtforms import IntegerField
+from wtforms.validators import StopValidation
 
 from core import uploads
 from core.errors import PremiaError
@@ -36,6 +37,11 @@ class WholeNumberField(IntegerField):
         except (TypeError, ValueError):
             self.data = None
             raise ValueError(str(_l("Enter a whole number."))) from None
+
+    def pre_validate(self, form: Any) -> None:
+        # Not a number: that one message, not also the range's about a missing value.
+        if self.process_errors:
+            raise StopValidation()
 
 
 def get_or_404(session: Session, model: type, row_id: int) -> Any:

@@ -334,6 +334,7 @@ def test_refusals_are_summarised_at_the_top_and_shown_in_plain_words_by_their_fi
     summary = page[page.index('class="error-summary"'):page.index("</div>",
                                                                    page.index("error-summary"))]
     assert "No se guardó nada: revisa estos campos." in summary
+    assert summary.count('href="#welcome_points"') == 1  # one message a field, not two
     for target, where, message in [
         ("welcome_points", "Programa de fidelización › Puntos de bienvenida",
          "Escribe un número entero."),
