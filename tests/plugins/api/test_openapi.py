@@ -174,13 +174,15 @@ def test_a_405_says_which_methods_are_allowed(call, token):
     assert call("PUT", "/rewards/1", token).headers["Allow"] == "OPTIONS, PATCH"
 
 
-# --- a client generated from the served document -----------------------------
+# --- from outside: Schemathesis's CLI and a generated client, over HTTP ------------
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def live_api(make_app):
     """The API served on 127.0.0.1 by a real HTTP server (no SERVER_NAME to match)."""
-    served = make_app(SERVER_NAME=None)
+    served = make_app(SERVER_NAME=None, PREMIA_API_RATE_LIMIT="100000/minute")
     server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -240,3 +242,19 @@ def test_a_generated_client_runs_a_whole_sale(generated_client, live_api, token)
                                     body=RedemptionRequest(reward_id=reward.id))
     assert (redemption.points, redemption.balance, redemption.status) == (40, 5, "confirmed")
     assert get_customer.sync(customer.code, client=client).balance == 5  # counted once
+
+
+def test_schemathesis_cli_finds_no_deviation(live_api, shop, token, tmp_path):
+    """`st run` with every check and every phase (stateful included), as
+    docs/api-testing.md runs it, bounded to a few examples per operation."""
+    st = Path(sys.executable).with_name("st")
+    run = subprocess.run(
+        [str(st), "run", f"{live_api}/api/v1/openapi.json", "--checks", "all",
+         "--workers", "1", "--max-examples", "8", "--seed", "1",
+         "--generation-database", "none", "--report-dir", str(tmp_path),
+         "--header", f"Authorization: Bearer {token}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    summary = run.stdout[run.stdout.rfind("SUMMARY"):]
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert "Stateful" in summary and "failures" not in summary.lower(), summary
