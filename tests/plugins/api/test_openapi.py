@@ -246,11 +246,11 @@ def test_a_generated_client_runs_a_whole_sale(generated_client, live_api, token)
 
 def test_schemathesis_cli_finds_no_deviation(live_api, shop, token, tmp_path):
     """`st run` with every check and every phase (stateful included), as
-    docs/api-testing.md runs it, bounded to a few examples per operation."""
+    docs/api-testing.md runs it, bounded to 30 examples per operation."""
     st = Path(sys.executable).with_name("st")
     run = subprocess.run(
         [str(st), "run", f"{live_api}/api/v1/openapi.json", "--checks", "all",
-         "--workers", "1", "--max-examples", "8", "--seed", "1",
+         "--workers", "1", "--max-examples", "30", "--seed", "1",
          "--generation-database", "none", "--report-dir", str(tmp_path),
          "--header", f"Authorization: Bearer {token}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
