@@ -54,6 +54,13 @@ class InsufficientPoints(Conflict):
     message = _l("The customer does not have enough points.")
 
 
+class BalanceLimit(Conflict):
+    """A credit that would take a balance past what the database holds (2,147,483,647)."""
+
+    reason = "balance_limit"
+    message = _l("This would take the customer's balance over the largest one possible.")
+
+
 class OutOfStock(Conflict):
     reason = "out_of_stock"
     message = _l("This reward is out of stock.")

@@ -19,13 +19,15 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from core.actors import Actor
 from core.customers import Membership, get_member
-from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
+from core.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.events import announce
 from core.ledger.entries import Allocation, Entry, Kind, Lot
 from core.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program, points_for_amount
 
 # --- public services -----------------------------------------------------
 
+
+MAX_BALANCE = 2**31 - 1  # balances and entries are INTEGER columns
 
 def earn(
     session: Session,
@@ -376,6 +378,8 @@ def _write(
     """Move a locked member's balance by `points` and add the entry (not flushed)."""
     if member.balance + points < 0:
         raise InsufficientPoints()
+    if member.balance + points > MAX_BALANCE:  # refused, not a database error (500)
+        raise BalanceLimit()
     member.balance += points
     entry = Entry(
         member_id=member.id, kind=kind, points=points, balance_after=member.balance,

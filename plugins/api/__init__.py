@@ -91,8 +91,8 @@ def startup(app: Any) -> None:
     )
     api.spec.options["security"] = [{"bearer": []}]
     api.ma_plugin.converter.add_attribute_function(schemas.nullable_nested)
-    schemas.document_refusals(api.spec)
     api.register_blueprint(blp)
+    schemas.document_refusals(api.spec)
     # Operations are tagged by resource; flask-smorest's tag for the blueprint as a whole
     # would sit empty in Swagger UI and in generated clients.
     api.spec._tags[:] = [{"name": name, "description": text} for name, text in TAGS]

@@ -367,15 +367,24 @@ class RedemptionSchema(Schema):
 
 
 def document_refusals(spec: Any) -> None:
-    """What a whole body must be, beyond its fields, in the document: points or an
-    amount (one of them), and a PATCH that names something."""
-    spec.components.schema("PointsRequest", {
-        "anyOf": [{"required": ["points"]}, {"required": ["amount"]}],
-        "not": {"required": ["points", "amount"]},
-    }, schema=PointsRequestSchema)
-    for name, schema in (("ProgramPatch", ProgramPatchSchema),
-                         ("RewardPatch", RewardPatchSchema)):
-        spec.components.schema(name, {"minProperties": 1}, schema=schema)
+    """What a whole body must be, beyond its fields, written into the document once the
+    blueprint's schemas are in it: a PATCH names something, and a points request is
+    either a grant of points or a purchase amount (two schemas, so a generated client
+    gets a typed model for each)."""
+    schemas = spec.components.schemas
+    for name in ("ProgramPatch", "RewardPatch"):
+        schemas[name]["minProperties"] = 1
+    request = schemas.pop("PointsRequest")
+    common = {k: v for k, v in request["properties"].items() if k not in {"points", "amount"}}
+    for name, field, text in (
+        ("PointsGrant", "points", "Points given as such."),
+        ("PurchaseAmount", "amount", "A purchase amount: its points follow the program."),
+    ):
+        schemas[name] = {"type": "object", "description": text, "required": [field],
+                         "properties": {field: request["properties"][field], **common},
+                         "additionalProperties": False}
+    schemas["PointsRequest"] = {"oneOf": [{"$ref": "#/components/schemas/PointsGrant"},
+                                          {"$ref": "#/components/schemas/PurchaseAmount"}]}
 
 
 def nullable_nested(_converter: Any, field: ma.fields.Field, ret: dict, **_kwargs: Any) -> dict:

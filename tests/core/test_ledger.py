@@ -13,7 +13,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from core import ledger
 from core.actors import Actor
 from core.customers import Membership, get_member
-from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput, NotFound
+from core.errors import (
+    BalanceLimit,
+    IdempotencyMismatch,
+    InsufficientPoints,
+    InvalidInput,
+    NotFound,
+)
 from core.program import update_program
 
 STAFF = Actor.staff(1)
@@ -45,6 +51,23 @@ def test_earn_points_updates_balance_and_entry(shop, make_member, db):
         session.commit()
     assert (entry.kind, entry.points, entry.balance_after) == ("earn", 120, 120)
     assert audit(db, shop, member.id) == (120, 120, 120)
+
+
+def test_a_balance_never_passes_what_the_database_holds(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        for _ in range(2):
+            ledger.earn(session, get_member(session, member.code), points=10**9, actor=STAFF)
+        session.commit()
+        with pytest.raises(BalanceLimit) as refused:  # 3e9 > 2**31 - 1: not a DataError
+            ledger.earn(session, get_member(session, member.code), points=10**9, actor=STAFF)
+        assert (refused.value.status, refused.value.reason) == (409, "balance_limit")
+        session.rollback()
+        top = ledger.earn(session, get_member(session, member.code),
+                          points=2**31 - 1 - 2 * 10**9, actor=STAFF)
+        session.commit()
+    assert top.balance_after == 2**31 - 1
+    assert audit(db, shop, member.id) == (2**31 - 1,) * 3
 
 
 def test_amount_converts_with_floor(shop, make_member, db):

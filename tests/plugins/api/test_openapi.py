@@ -7,6 +7,12 @@ balance after each one.
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from core.program import update_program
 
@@ -143,16 +150,19 @@ def test_every_operation_with_a_body_documents_invalid_json_and_too_large(docume
 
 def test_the_document_says_what_is_refused(document):
     schemas = document["components"]["schemas"]
-    assert schemas["PointsRequest"]["anyOf"] == [{"required": ["points"]},
-                                                 {"required": ["amount"]}]
-    assert schemas["PointsRequest"]["not"] == {"required": ["points", "amount"]}
+    assert schemas["PointsRequest"] == {"oneOf": [
+        {"$ref": "#/components/schemas/PointsGrant"},
+        {"$ref": "#/components/schemas/PurchaseAmount"}]}
+    assert (schemas["PointsGrant"]["required"], schemas["PurchaseAmount"]["required"]) == (
+        ["points"], ["amount"])
+    assert "amount" not in schemas["PointsGrant"]["properties"]
     assert schemas["ProgramPatch"]["minProperties"] == schemas["RewardPatch"]["minProperties"] == 1
-    amount = schemas["PointsRequest"]["properties"]["amount"]["anyOf"]
+    amount = schemas["PurchaseAmount"]["properties"]["amount"]["anyOf"]
     assert amount[1]["exclusiveMinimum"] is True and amount[0]["pattern"].startswith("^([1-9]")
     create = schemas["CustomerCreate"]["properties"]
     assert "\\s" in create["first_name"]["pattern"] and "\\x00" in create["last_name"]["pattern"]
     assert create["birthday"]["pattern"].startswith("^(19[0-9]{2}|")
-    assert "\\x00" in schemas["PointsRequest"]["properties"]["reference"]["pattern"]
+    assert "\\x00" in schemas["PointsGrant"]["properties"]["reference"]["pattern"]
 
 
 def test_a_405_says_which_methods_are_allowed(call, token):
@@ -162,3 +172,89 @@ def test_a_405_says_which_methods_are_allowed(call, token):
     assert answer.json == {"status": 405, "reason": "method_not_allowed",
                            "message": "Este método no está permitido aquí."}
     assert call("PUT", "/rewards/1", token).headers["Allow"] == "OPTIONS, PATCH"
+
+
+# --- from outside: Schemathesis's CLI and a generated client, over HTTP ------------
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def live_api(make_app):
+    """The API served on 127.0.0.1 by a real HTTP server (no SERVER_NAME to match)."""
+    served = make_app(SERVER_NAME=None, PREMIA_API_RATE_LIMIT="100000/minute")
+    server = make_server("127.0.0.1", 0, served, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture
+def generated_client(live_api, tmp_path, monkeypatch):
+    """openapi-python-client's package for the document the server serves, importable."""
+    config = tmp_path / "config.yaml"
+    config.write_text("package_name_override: premia_client\npost_hooks: []\n")
+    subprocess.run(
+        [str(Path(sys.executable).with_name("openapi-python-client")), "generate",
+         "--url", f"{live_api}/api/v1/openapi.json", "--config", str(config),
+         "--meta", "none", "--output-path", str(tmp_path / "premia_client")],
+        check=True, capture_output=True, timeout=120,
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield importlib.import_module("premia_client")
+    for name in [m for m in sys.modules if m.split(".")[0] == "premia_client"]:
+        del sys.modules[name]
+
+
+def test_a_generated_client_runs_a_whole_sale(generated_client, live_api, token):
+    from premia_client.api.customers import create_customer, get_customer
+    from premia_client.api.points import give_points
+    from premia_client.api.redemptions import redeem_reward
+    from premia_client.api.rewards import create_reward
+    from premia_client.models import (
+        CustomerCreate,
+        PointsGrant,
+        PurchaseAmount,
+        RedemptionRequest,
+        Reward,
+    )
+
+    client = generated_client.AuthenticatedClient(base_url=live_api, token=token)
+    customer = create_customer.sync(client=client, idempotency_key="join-1", body=CustomerCreate(
+        email="ana@example.com", first_name="Ana", last_name="Núñez"))
+    sale = PurchaseAmount(amount="45999.50", reference="F-1")
+    first = give_points.sync_detailed(customer.code, client=client, body=sale,
+                                      idempotency_key="sale-1")
+    assert first.status_code == 201
+    assert (first.parsed.points, first.parsed.balance) == (45, 45)
+    retry = give_points.sync_detailed(customer.code, client=client, body=sale,
+                                      idempotency_key="sale-1")
+    assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.parsed.entry_id == first.parsed.entry_id
+    other = give_points.sync_detailed(customer.code, client=client,
+                                      body=PointsGrant(points=5), idempotency_key="sale-1")
+    assert (other.status_code, other.parsed.reason) == (409, "idempotency_key_reused")
+    reward = create_reward.sync(client=client, body=Reward(
+        name="Café", points=40, stock=3, active=True))
+    redemption = redeem_reward.sync(customer.code, client=client, idempotency_key="redeem-1",
+                                    body=RedemptionRequest(reward_id=reward.id))
+    assert (redemption.points, redemption.balance, redemption.status) == (40, 5, "confirmed")
+    assert get_customer.sync(customer.code, client=client).balance == 5  # counted once
+
+
+def test_schemathesis_cli_finds_no_deviation(live_api, shop, token, tmp_path):
+    """`st run` with every check and every phase (stateful included), as
+    docs/api-testing.md runs it, bounded to 30 examples per operation."""
+    st = Path(sys.executable).with_name("st")
+    run = subprocess.run(
+        [str(st), "run", f"{live_api}/api/v1/openapi.json", "--checks", "all",
+         "--workers", "1", "--max-examples", "30", "--seed", "1",
+         "--generation-database", "none", "--report-dir", str(tmp_path),
+         "--header", f"Authorization: Bearer {token}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    summary = run.stdout[run.stdout.rfind("SUMMARY"):]
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert "Stateful" in summary and "failures" not in summary.lower(), summary
