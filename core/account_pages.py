@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -42,7 +43,8 @@ class SignupForm(FlaskForm):
                           choices=lambda: [SelectChoice(*pair) for pair in country_choices()])
     timezone = SelectField(_l("Time zone"), default="America/Bogota", validate_choice=False,
                            choices=lambda: [SelectChoice(*pair) for pair in timezone_choices()])
-    language = SelectField(_l("Language"), default="es", choices=[
+    # The language the visitor reads this page in (the browser's, else Spanish).
+    language = SelectField(_l("Language"), default=lambda: str(get_locale()), choices=[
         SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
 
 

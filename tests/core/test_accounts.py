@@ -229,6 +229,15 @@ def test_signup_picks_country_and_time_zone_from_lists_in_the_visitors_language(
     assert "ISO" not in page
 
 
+@pytest.mark.parametrize(("accept", "language"), [
+    ("es", "es"), ("en-US,en;q=0.9", "en"), ("pt-BR", "pt_BR"), ("de", "es"),
+])
+def test_signup_proposes_the_language_the_visitor_reads_it_in(client, accept, language):
+    """A program signed up for from the English page is not made Spanish by default."""
+    page = client.get("/signup/", headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert [v for v, selected, _label in _options(page, "language") if selected] == [language]
+
+
 def test_signup_lists_are_configuracions(client, make_tenant, db):
     """One list for both screens: what a merchant picks at sign-up, Configuración shows."""
     shop = make_tenant()
