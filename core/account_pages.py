@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -42,7 +43,8 @@ class SignupForm(FlaskForm):
                           choices=lambda: [SelectChoice(*pair) for pair in country_choices()])
     timezone = SelectField(_l("Time zone"), default="America/Bogota", validate_choice=False,
                            choices=lambda: [SelectChoice(*pair) for pair in timezone_choices()])
-    language = SelectField(_l("Language"), default="es", choices=[
+    # The language the visitor reads this page in (the browser's, else Spanish).
+    language = SelectField(_l("Language"), default=lambda: str(get_locale()), choices=[
         SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
 
 
@@ -102,8 +104,10 @@ def confirm(token: str) -> Any:
         except PremiaError as error:
             return render_template("signup/done.html", message=str(error.message),
                                    login_url=None), error.status
-        slug = tenant.slug
-    flash(_("Your account is ready. Log in to set up your program."), "success")
+        slug, language = tenant.slug, tenant.language
+    # Read on the program's login page, which speaks the program's language.
+    with force_locale(language):
+        flash(_("Your account is ready. Log in to set up your program."), "success")
     return redirect(url_for("t.auth.login", tenant_slug=slug))
 
 

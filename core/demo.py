@@ -106,3 +106,9 @@ def _fill(session, rng: random.Random) -> None:
             with clock_at(visits[-1] + timedelta(minutes=5)):
                 rewards.redeem_reward(session, member, rng.choice(affordable),
                                       actor=Actor.staff(staff[0].id), location_id=chapinero.id)
+    # Two requests from customers' apps, waiting for staff to confirm or cancel them.
+    richest = session.scalars(select(Membership).order_by(Membership.balance.desc(),
+                                                          Membership.id).limit(2))
+    for hours, member in enumerate(richest, start=1):
+        with clock_at(now - timedelta(hours=hours)):
+            rewards.request_reward(session, member, catalogue[0])

@@ -66,8 +66,8 @@ def home() -> Any:
     # The chosen days' latest movements, newest first by when they happened (an id
     # says only when the row was written: imported or back-dated entries come late).
     start, end = local_day_range(g.tenant.timezone, since, until)
-    rows, _more = activity_page(session, ActivityFilter(start=start, end=end), limit=LATEST)
-    latest = [(row.entry, row.member) for row in rows]
+    # Activity's rows: a customer's request reads as pending, not as a done redemption.
+    latest, _more = activity_page(session, ActivityFilter(start=start, end=end), limit=LATEST)
     widgets = current_platform().plugins.call(
         g.active_plugins, "dashboard_widgets", session=session, tenant=g.tenant,
         since=since, until=until,

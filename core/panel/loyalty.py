@@ -44,6 +44,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from core import ledger
+from core.activity import ActivityFilter, activity_page
 from core.actors import Actor
 from core.customers import Membership, count_members, find_members, get_member
 from core.errors import NotFound, PremiaError
@@ -351,9 +352,9 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "redeem_error": (redeem_form.form_errors + (redeem_form.reward.errors or [])
                          if redeem_form else []),
         "rewards": active_rewards(session),
-        "pending": (pending := _pending(session, member)),
-        "held": {redemption.entry_id for redemption in pending},  # debits still pending
-        "history": ledger.history(session, member, limit=HISTORY),
+        "pending": _pending(session, member),
+        # Activity's rows: a request's debit says whether it is pending or was cancelled.
+        "history": activity_page(session, ActivityFilter(member_id=member.id), limit=HISTORY)[0],
         "redeem_key": new_key,
         "decide_form": DecideForm(formdata=None),
         "large_grant": large_grant,

@@ -70,6 +70,21 @@ def test_signup_creates_nothing_until_the_email_is_confirmed(client, platform, s
     assert again.status_code == 409 and "ya está confirmada" in again.get_data(as_text=True)
 
 
+def test_the_confirmed_programs_first_message_is_in_its_language(client, platform,
+                                                                smtp_server):
+    """Signed up from an English browser for a Spanish program: the login page that
+    greets the owner is Spanish, and so is its message."""
+    english = {"Accept-Language": "en"}
+    page = client.get("/signup/", headers=english).get_data(as_text=True)
+    client.post("/signup/", headers=english,
+                data={**SIGNUP, "language": "es", "csrf_token": csrf_token(page)})
+    link = LINK.search(_text(smtp_server.handler.wait_for(1)[0])).group(0)
+    confirmed = client.get(link.split("localhost", 1)[-1], headers=english)
+    login = client.get(confirmed.location, headers=english).get_data(as_text=True)
+    assert ("success", "Tu cuenta está lista. Inicia sesión para configurar tu programa.") in (
+        flashes(login))
+
+
 def test_signup_refuses_bad_fields_and_sends_nothing(client, platform, make_tenant,
                                                      smtp_server):
     make_tenant(slug="tomado")
@@ -227,6 +242,15 @@ def test_signup_picks_country_and_time_zone_from_lists_in_the_visitors_language(
     assert ("America/Bogota", True, "America/Bogota") in zones
     assert ("America/Sao_Paulo", False, "America/Sao Paulo") in zones
     assert "ISO" not in page
+
+
+@pytest.mark.parametrize(("accept", "language"), [
+    ("es", "es"), ("en-US,en;q=0.9", "en"), ("pt-BR", "pt_BR"), ("de", "es"),
+])
+def test_signup_proposes_the_language_the_visitor_reads_it_in(client, accept, language):
+    """A program signed up for from the English page is not made Spanish by default."""
+    page = client.get("/signup/", headers={"Accept-Language": accept}).get_data(as_text=True)
+    assert [v for v, selected, _label in _options(page, "language") if selected] == [language]
 
 
 def test_signup_lists_are_configuracions(client, make_tenant, db):

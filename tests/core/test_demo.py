@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core import demo, ledger
 from core.customers import Membership
 from core.db import utcnow
-from core.rewards import Reward
+from core.rewards import Redemption, Reward, Status
 from core.staff import StaffUser
 from tenants.models import Tenant
 from tests.core.weblogin import post_login
@@ -43,6 +43,11 @@ def test_demo_has_a_merchant_with_history_and_sound_ledgers(app, platform, db):
         assert utcnow() - oldest > timedelta(days=14)  # weeks of history, not one instant
         kinds = set(session.scalars(select(ledger.Entry.kind)))
         assert {"welcome", "earn", "redeem"} <= kinds
+        # Requests from customers' apps wait in Inicio, Clientes and Fidelización, so a
+        # newcomer sees how staff confirm or cancel one.
+        pending = list(session.scalars(select(Redemption).where(
+            Redemption.status == Status.REQUESTED)))
+        assert len(pending) == 2 and len({r.member_id for r in pending}) == 2
 
 
 def test_demo_is_created_once_and_its_logins_work(app, platform, db, make_app):

@@ -13,6 +13,8 @@ from core import ledger
 from core.actors import Actor
 from core.customers import Membership
 from core.db import clock_at
+from core.program import update_program
+from core.rewards import confirm, create_reward, request_reward
 from core.staff import Role, StaffUser
 from tests.core.weblogin import post_login
 from tests.factories import PASSWORD
@@ -35,6 +37,13 @@ def latest_movements(page: str) -> list[str]:
     """The points of the "Latest movements" rows, top to bottom."""
     table = page[page.index("<h2>Últimos movimientos</h2>"):]
     return re.findall(r'<td class="num">([^<]*)</td>', table)
+
+
+def movement_of(page: str, entry_id: int) -> str:
+    """The Movement cell of an entry's row in "Latest movements", as read."""
+    row = re.search(rf'<tr data-entry="{entry_id}"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    cell = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[2]
+    return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
 
 
 def earn(db, shop, member, points: int, when: str) -> None:
@@ -70,3 +79,24 @@ def test_latest_movements_are_the_tenants_own(owner, db, shop, make_tenant, make
     earn(db, other, theirs, 500, "2026-11-10T15:00:00")
     page = owner.get(f"/t/{shop.slug}/panel/?since=2026-11-10&until=2026-11-10")
     assert latest_movements(page.get_data(as_text=True)) == ["5"]
+
+
+def test_a_pending_request_is_no_done_redemption_in_latest_movements(owner, db, shop,
+                                                                      make_member):
+    member = make_member(shop)
+    earn(db, shop, member, 200, "2026-11-10T15:00:00")
+    with clock_at(datetime(2026, 11, 10, 16, tzinfo=UTC)), db(shop) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = create_reward(session, name="Café", points=90)
+        asking = session.get(Membership, member.id)
+        pending = request_reward(session, asking, reward, idempotency_key="app-1")
+        done = request_reward(session, asking, reward, idempotency_key="app-2")
+        session.commit()
+        confirm(session, done, actor=Actor.system())
+        session.commit()
+        held, taken = pending.entry_id, done.entry_id
+    page = owner.get(f"/t/{shop.slug}/panel/?since=2026-11-10&until=2026-11-10")
+    text = page.get_data(as_text=True)
+    assert movement_of(text, held) == "Canje solicitado (pendiente)"
+    assert f'<tr data-entry="{held}" class="pending">' in text
+    assert movement_of(text, taken) == "Canje"

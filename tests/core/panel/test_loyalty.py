@@ -304,6 +304,13 @@ def test_confirm_and_cancel_pending_requests(client, shop, ana, db):
     text = page(client, f"/t/cafe/panel/loyalty/{ana.code}")
     assert ("success", "Solicitud de Café gratis cancelada: 30 puntos devueltos. Saldo: 40") in (
         flashes(text))
+    # The cashier's history says which request was handed over and which was cancelled
+    # (its points came back): a cancelled one is no done "Canje".
+    history = text[text.index('<table class="loyalty-history">'):]
+    movements = [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(
+        r"<tr>\s*<td>[^<]*</td>\s*<td>(.*?)</td>", history, re.S)]
+    assert movements[:3] == [
+        "Devolución", "Canje solicitado (cancelado) Café gratis", "Canje Café gratis"]
     with db(shop) as session:
         statuses = dict(session.execute(select(Redemption.id, Redemption.status)).all())
         assert statuses == {first: Status.CONFIRMED, second: Status.CANCELLED}
