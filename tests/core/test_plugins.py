@@ -274,11 +274,7 @@ def _broken_plugin():
     def entry_recorded(tenant, entry, member):
         fail()
 
-    return types.SimpleNamespace(
-        PLUGIN=PluginInfo(name="broken", title="Broken"),
-        member_created=member_created,
-        entry_recorded=entry_recorded,
-    )
+    return _plugin("broken", member_created=member_created, entry_recorded=entry_recorded)
 
 
 @pytest.mark.parametrize("broken_first", [True, False], ids=["broken-first", "broken-last"])
@@ -337,8 +333,11 @@ def test_blueprint_owner_is_known(platform):
 
 
 def _plugin(name, **hooks):
-    """A throwaway plugin: a namespace with PLUGIN and hook implementations."""
-    return types.SimpleNamespace(PLUGIN=PluginInfo(name=name, title=name), **hooks)
+    """A throwaway plugin: a module with PLUGIN and hook implementations (pluggy keeps
+    plugins in sets, so they are hashable, as modules are)."""
+    module = types.ModuleType(f"tests.throwaway.{name}")
+    module.__dict__.update(PLUGIN=PluginInfo(name=name, title=name), **hooks)
+    return module
 
 
 def _blueprints_plugin(name, blueprint_name):
