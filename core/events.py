@@ -1,6 +1,6 @@
 """Announcements to plugins, made after the transaction that caused them commits.
 
-`announce(session, "points_recorded", entry=entry)` calls that hook for the
+`announce(session, "entry_recorded", entry=entry, member=member)` calls that hook for the
 plugins active for the session's tenant once the session commits, each plugin
 on its own: one that fails is logged and the others still run, so a broken
 plugin never undoes a sale.
@@ -11,18 +11,28 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pluggy
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from core.db import after_commit, current_transaction, session_tenant_id
+from core.topics import TopicError
 
 log = logging.getLogger(__name__)
 
+# Hooks called once at start-up, never announced.
+START_UP_HOOKS = frozenset({"blueprints", "startup", "periodic_jobs", "notification_topics",
+                            "delivered_topics"})
+
 
 def announce(session: Session, hook: str, **kwargs: Any) -> None:
+    app = current_app._get_current_object()
+    plugins = app.extensions["premia"].plugins
+    if not hasattr(plugins.pm.hook, hook) or hook in START_UP_HOOKS:
+        raise ValueError(f"{hook!r} is not a hook that announces (see core/hookspecs.py)")
+    if hook == "notify" and not _topic_fits(app, plugins, kwargs["topic"], kwargs["context"]):
+        return
     if "announcements" not in session.info:
-        app = current_app._get_current_object()
-        plugins = app.extensions["premia"].plugins
         # Who listens is read once per transaction, in it, before the commit.
         tenant, active = plugins.audience(session, session_tenant_id(session))
 
@@ -37,16 +47,37 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
     session.info["announcements"].append((current_transaction(session), hook, kwargs))
 
 
-def call_robustly(hookimpls: list[Any], hook: str, kwargs: dict[str, Any]) -> list[Any]:
-    """Call each implementation on its own; log and skip the ones that fail."""
+def notify(session: Session, member: Any, topic: str, **context: Any) -> None:
+    """Tell `member` something (a declared topic, see core/topics.py) after commit,
+    through the channels active for the tenant (the `notify` hook)."""
+    announce(session, "notify", member=member, topic=topic, context=context)
+
+
+def _topic_fits(app: Any, plugins: Any, topic: str, context: dict[str, Any]) -> bool:
+    """An undeclared topic or a context that does not fit it is a programming error:
+    loud in tests and development; in production it is logged and the message
+    dropped, never allowed to break the sale that sent it."""
+    try:
+        plugins.topics.check(topic, context)
+    except TopicError:
+        if app.testing or app.debug:
+            raise
+        log.exception("notification dropped")
+        return False
+    return True
+
+
+def call_robustly(pm: pluggy.PluginManager, caller: pluggy.HookCaller,
+                  kwargs: dict[str, Any]) -> list[Any]:
+    """Call each implementation of `caller` through pluggy on its own, in the order the
+    plugins were installed; log and skip the ones that fail."""
     results = []
-    for impl in hookimpls:
+    for impl in caller.get_hookimpls():
+        others = [plugin for _name, plugin in pm.list_name_plugin() if plugin is not impl.plugin]
         try:
-            args = [kwargs[name] for name in impl.argnames]
-            result = impl.function(*args)
+            answer = pm.subset_hook_caller(caller.name, remove_plugins=others)(**kwargs)
         except Exception:
-            log.exception("plugin %s failed in hook %s", impl.plugin_name, hook)
+            log.exception("plugin %s failed in hook %s", impl.plugin_name, caller.name)
             continue
-        if result is not None:
-            results.append(result)
+        results.extend(answer)
     return results

@@ -200,7 +200,7 @@ def _expiring_in(tenant_id: int, start: datetime) -> ColumnElement[bool]:
 def _anyone_listens(session: Session, tenant: Tenant) -> bool:
     plugins = current_platform().plugins
     _tenant, active = plugins.audience(session, tenant.id)
-    return any(impl.plugin_name in active for impl in plugins.pm.hook.notify.get_hookimpls())
+    return bool(plugins.caller(active, "notify").get_hookimpls())
 
 
 def warning_pages(session: Session, tenant: Tenant, period: str

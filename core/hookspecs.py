@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from core.panel.summary import SummaryLine
     from core.purchases import PointsLine, Purchase
     from core.rewards import Redemption
+    from core.topics import Topic
     from tenants.models import Tenant
     from worker.jobs import PeriodicJob
 
@@ -61,6 +62,19 @@ def periodic_jobs() -> list[PeriodicJob]:
 
 
 @hookspec
+def notification_topics() -> list[Topic]:
+    """At start-up: the topics the plugin sends through `notify`, each with the
+    context it carries (`core.topics.Topic(name, {key: type})`). Sending an
+    undeclared topic, or a context that does not fit, is refused."""
+
+
+@hookspec
+def delivered_topics() -> list[str]:
+    """At start-up: the names of the `notify` topics this channel delivers (e-mail,
+    push…). A declared topic no installed plugin delivers is logged."""
+
+
+@hookspec
 def member_created(tenant: Tenant, member: Membership) -> None:
     """After commit: a person became a customer of `tenant`."""
 
@@ -87,9 +101,9 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
 def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
     """After commit: something should be told to a member (e-mail, push, …).
 
-    `topic` names the message ("points_expiring", …) and `context` holds
-    plain data for its template. The channels (notifications, push) decide
-    whether and how to deliver it.
+    `topic` names a declared message ("points_expiring", see `core.topics` and
+    `notification_topics`) and `context` holds the plain data declared with it.
+    The channels (notifications, push) decide whether and how to deliver it.
     """
 
 

@@ -28,6 +28,7 @@ from core.db import Base, current_transaction, session_tenant_id
 from core.errors import InvalidInput
 from core.events import call_robustly
 from core.settings import load_settings, save_settings
+from core.topics import TopicError, Topics
 from tenants.models import Tenant, TenantPlugin
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class PluginHost:
         self.blueprint_owner: dict[str, str] = {}
         self.entry_kinds: dict[str, Any] = {}  # kind → label, from every plugin
         self._session_factory: Any = None
+        self.topics = Topics()  # the core's; plugins' are added by `check`
 
     # --- discovery -----------------------------------------------------
 
@@ -102,6 +104,13 @@ class PluginHost:
             raise PluginError(f"plugin {info.name!r} is installed twice")
         if not info.name.isidentifier() or info.name != info.name.lower():
             raise PluginError(f"plugin name {info.name!r} must be a lower-case identifier")
+        try:
+            hash(plugin)
+        except TypeError:
+            # pluggy selects plugins by identity in sets (`subset_hook_caller`).
+            raise PluginError(
+                f"plugin {info.name!r} must be a module or a hashable object"
+            ) from None
         module_file = getattr(plugin, "__file__", None)
         if module_file:
             info = _with_path(info, Path(module_file).parent)
@@ -126,6 +135,27 @@ class PluginHost:
                 folders = {p.name for p in info.templates_path.iterdir()}
                 if folders - {name}:
                     raise PluginError(f"plugin {name}: templates must sit under templates/{name}/")
+        self._gather_topics()
+
+    def _gather_topics(self) -> None:
+        """Declare the plugins' notification topics; refuse a channel that delivers an
+        undeclared one; log the topics nobody delivers (they would go unheard)."""
+        self.topics = Topics()
+        for impl in self.pm.hook.notification_topics.get_hookimpls():
+            for topic in impl.function() or []:
+                try:
+                    self.topics.declare(topic)
+                except TopicError as error:
+                    raise PluginError(f"plugin {impl.plugin_name}: {error}") from None
+        delivered: set[str] = set()
+        for impl in self.pm.hook.delivered_topics.get_hookimpls():
+            names = set(impl.function() or [])
+            if names - set(self.topics.declared):
+                raise PluginError(f"plugin {impl.plugin_name}: delivers undeclared topics "
+                                  f"{sorted(names - set(self.topics.declared))}")
+            delivered |= names
+        for name in sorted(set(self.topics.declared) - delivered):
+            log.warning("notify topic %r is delivered by no installed plugin", name)
 
     def blueprints(self) -> list[tuple[str, Any]]:
         found = []
@@ -197,28 +227,31 @@ class PluginHost:
 
     # --- calling hooks -------------------------------------------------
 
+    def caller(self, active: set[str], hook: str) -> pluggy.HookCaller:
+        """pluggy's caller of `hook` restricted to the plugins in `active`."""
+        outside = [plugin for name, plugin in self.pm.list_name_plugin() if name not in active]
+        return self.pm.subset_hook_caller(hook, remove_plugins=outside)
+
     def call(self, active: set[str], hook: str, **kwargs: Any) -> list[Any]:
-        """Call `hook` on the plugins in `active`, each on its own (see events.call_robustly)."""
-        caller = getattr(self.pm.hook, hook)
-        impls = [impl for impl in caller.get_hookimpls() if impl.plugin_name in active]
-        return call_robustly(impls, hook, kwargs)
+        """Call `hook` on the plugins in `active`, each on its own: one that fails is
+        logged and left out (see events.call_robustly)."""
+        return call_robustly(self.pm, self.caller(active, hook), kwargs)
 
     def ask(self, session: Session, hook: str, **kwargs: Any) -> list[Any]:
         """Call an in-transaction hook (calculate_points, purchase_recorded…) on the
         plugins active for the session's tenant. Errors propagate: they are part of
         the transaction. The tenant is passed as `tenant`; results are flattened
-        when the hook returns lists."""
+        when the hook returns lists, in the order the plugins were installed."""
         tenant, active = self.audience(session, session_tenant_id(session))
-        caller = getattr(self.pm.hook, hook)
+        caller = self.caller(active, hook)
+        answer = caller(tenant=tenant, session=session, **kwargs)
+        if caller.spec and caller.spec.opts.get("firstresult"):
+            return [] if answer is None else [answer]
         results: list[Any] = []
-        for impl in caller.get_hookimpls():
-            if impl.plugin_name not in active:
-                continue
-            args = {"tenant": tenant, "session": session, **kwargs}
-            result = impl.function(*[args[name] for name in impl.argnames])
+        for result in reversed(answer):  # pluggy calls the last installed first
             if isinstance(result, list):
                 results.extend(result)
-            elif result is not None:
+            else:
                 results.append(result)
         return results
 

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.plugins import PluginInfo
 from plugins.notifications.hooks import (  # noqa: F401  (hook implementations)
+    delivered_topics,
     entry_recorded,
     member_created,
     notify,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from core.customers import Membership
 from core.ledger import Entry, Kind
@@ -38,9 +39,19 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
 
 
 @hookimpl
+def delivered_topics() -> list[str]:
+    return ["points_expiring", "tier_changed"]
+
+
+@hookimpl
 def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
     if topic == "points_expiring":
         # One warning per member and month, however often the warning job runs.
         period = context.get("period") or context["expires_at"][:7]
         key = f"points_expiring:{member.id}:{period}"
         enqueue(None, jobs.mail_member, tenant.id, member.id, "points_expiring", key, context)
+    elif topic == "tier_changed":
+        # Keyed per announcement: a retried job sends once, a later change again.
+        key = f"tier_changed:{member.id}:{uuid4().hex}"
+        enqueue(None, jobs.mail_member, tenant.id, member.id, "tier_changed", key,
+                {"tier_change": context})

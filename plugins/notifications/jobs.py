@@ -22,6 +22,7 @@ SETTING_FOR = {
     "points_received": "on_points",
     "redemption_confirmed": "on_redemption",
     "points_expiring": "on_expiring",
+    "tier_changed": "on_tier_changed",
     "redemption_requested": "merchant_on_request",
 }
 
@@ -59,6 +60,8 @@ def mail_member(session: Session, tenant: Tenant, member_id: int, template: str,
     if "expires_at" in data:
         context["points"] = data["points"]
         context["expires_at"] = datetime.fromisoformat(data["expires_at"])
+    if "tier_change" in data:
+        context["change"] = data["tier_change"]
     return _send_once(session, tenant, key, member.customer.email, template,
                       member.customer.language, **context)
 

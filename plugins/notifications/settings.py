@@ -19,6 +19,9 @@ class NotificationSettings(ma.Schema):
     on_expiring = ma.fields.Boolean(
         load_default=True, metadata={"label": _l("E-mail before points expire")}
     )
+    on_tier_changed = ma.fields.Boolean(
+        load_default=True, metadata={"label": _l("E-mail when a customer's tier changes")}
+    )
     merchant_on_request = ma.fields.Boolean(
         load_default=True, metadata={"label": _l("E-mail me when a customer requests a reward")}
     )

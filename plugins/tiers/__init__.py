@@ -9,6 +9,7 @@ from core.plugins import PluginInfo
 from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     calculate_points,
     member_summary,
+    notification_topics,
     periodic_jobs,
     purchase_recorded,
     purchase_returned,

@@ -11,6 +11,7 @@ from core.ledger import Entry
 from core.panel.summary import SummaryLine
 from core.plugins import hookimpl
 from core.purchases import PointsLine, Purchase
+from core.topics import Topic
 from plugins.tiers import jobs, services
 from tenants.models import Tenant
 from worker.jobs import PeriodicJob
@@ -40,6 +41,11 @@ def purchase_recorded(session: Session, tenant: Tenant, member: Membership, purc
 def purchase_returned(session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
                       entry: Entry | None) -> None:
     services.after_return(session, tenant, member, purchase)
+
+
+@hookimpl
+def notification_topics() -> list[Topic]:
+    return [services.TIER_CHANGED]
 
 
 @hookimpl

@@ -72,6 +72,7 @@ from core.events import announce
 from core.expiry import month_start
 from core.purchases import Purchase, Status
 from core.settings import load_settings
+from core.topics import NoneType, Topic
 from plugins.tiers.models import TierChange, TierMember
 from plugins.tiers.settings import TierSettings
 from tenants.models import Tenant
@@ -253,6 +254,16 @@ def _move(session: Session, tenant: Tenant, member: Membership, row: TierMember,
                            purchase_id=purchase_id, changed_at=now))
     session.flush()
     announce_change(session, member, tiers, old, new)
+
+
+# What a tier change tells the member's channels (declared through `notification_topics`).
+TIER_CHANGED = Topic(
+    "tier_changed",
+    {"from": (str, NoneType), "to": (str, NoneType), "from_name": (str, NoneType),
+     "to_name": (str, NoneType), "multiplier": (str, NoneType), "upgrade": bool},
+    "The member's tier changed: codes and names (as the merchant wrote them) before and "
+    "after (None: no tier), the new multiplier as a decimal string, and whether it rose.",
+)
 
 
 def announce_change(session: Session, member: Membership, tiers: list[Tier],

@@ -22,7 +22,10 @@ from core.customers import Customer, create_member
 from core.db import Base, platform_session, tenant_session
 from core.errors import InvalidInput
 from core.plugins import ENTRY_POINT_GROUP, PluginError, PluginHost, PluginInfo, hookimpl
+from core.program import update_program
+from core.purchases import PointsLine, record_purchase
 from core.rewards import create_reward, redeem_reward
+from core.topics import Topic
 from tenants.models import TenantSetting
 from tests.core import recorder_plugin
 from worker.jobs import PeriodicJob
@@ -274,11 +277,7 @@ def _broken_plugin():
     def entry_recorded(tenant, entry, member):
         fail()
 
-    return types.SimpleNamespace(
-        PLUGIN=PluginInfo(name="broken", title="Broken"),
-        member_created=member_created,
-        entry_recorded=entry_recorded,
-    )
+    return _plugin("broken", member_created=member_created, entry_recorded=entry_recorded)
 
 
 @pytest.mark.parametrize("broken_first", [True, False], ids=["broken-first", "broken-last"])
@@ -337,8 +336,11 @@ def test_blueprint_owner_is_known(platform):
 
 
 def _plugin(name, **hooks):
-    """A throwaway plugin: a namespace with PLUGIN and hook implementations."""
-    return types.SimpleNamespace(PLUGIN=PluginInfo(name=name, title=name), **hooks)
+    """A throwaway plugin: a module with PLUGIN and hook implementations (pluggy keeps
+    plugins in sets, so they are hashable, as modules are)."""
+    module = types.ModuleType(f"tests.throwaway.{name}")
+    module.__dict__.update(PLUGIN=PluginInfo(name=name, title=name), **hooks)
+    return module
 
 
 def _blueprints_plugin(name, blueprint_name):
@@ -530,3 +532,119 @@ def test_plugins_label_the_entry_kinds_they_write(app):
     with app.test_request_context(), force_locale("en"):
         assert kind_label("pay_with_points") == "Paid with points"
     assert kind_label("unknown_kind") == "unknown kind"
+
+
+# --- calling hooks through pluggy ------------------------------------------
+
+
+def _monitor(host):
+    """Every call pluggy makes: (hook, [plugin names it calls, in pluggy's order])."""
+    seen = []
+    host.pm.add_hookcall_monitoring(
+        lambda hook, impls, kwargs: seen.append((hook, [i.plugin_name for i in impls])),
+        lambda outcome, hook, impls, kwargs: None,
+    )
+    return seen
+
+
+def _points_plugin(name, heard):
+    @hookimpl
+    def calculate_points(purchase, base_points):
+        heard.append((name, base_points))
+        return [PointsLine(f"{name}_bonus", 3, name)]
+
+    module = _plugin(name, calculate_points=calculate_points)
+    module.PLUGIN = PluginInfo(name=name, title=name, entry_kinds={f"{name}_bonus": name})
+    return module
+
+
+def test_in_transaction_hooks_reach_the_tenants_plugins_through_pluggy(
+    make_app, make_plan, make_tenant
+):
+    heard = []
+    inside, outside = _points_plugin("inside", heard), _points_plugin("outside", heard)
+    make_plan("inside-only", {"inside"})
+    tenant = make_tenant(plan="inside-only")
+    application = make_app(PREMIA_EXTRA_PLUGINS=[inside, outside])
+    host = application.extensions["premia"].plugins
+    seen = _monitor(host)
+    with application.app_context():
+        sessions = application.extensions["premia"].sessions
+        with tenant_session(sessions, tenant.id) as session:
+            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+            member = create_member(session, email="eva@mail.example", actor=STAFF)
+            _purchase, entries = record_purchase(session, member, "20000", actor=STAFF)
+            session.commit()
+            assert [(e.kind, e.points) for e in entries] == [("earn", 20), ("inside_bonus", 3)]
+    assert heard == [("inside", 20)]  # installed, but not in the tenant's plan: not called
+    assert ("calculate_points", ["inside"]) in seen
+
+
+def _panel_plugin(name, log):
+    @hookimpl
+    def panel_menu(tenant):
+        log.append(name)
+        if name == "broken":
+            raise RuntimeError("broken plugin")
+        return [name]
+
+    return _plugin(name, panel_menu=panel_menu)
+
+
+def test_robust_hooks_call_each_active_plugin_through_pluggy_on_its_own(caplog):
+    called = []
+    host = PluginHost()
+    for name in ("first", "broken", "last", "outsider"):
+        host.register(_panel_plugin(name, called))
+    seen = _monitor(host)
+    caplog.set_level(logging.ERROR, logger="core.events")
+
+    results = host.call({"first", "broken", "last"}, "panel_menu", tenant=None)
+
+    assert results == [["first"], ["last"]]  # in the order installed; the broken one left out
+    assert called == ["first", "broken", "last"]  # the outsider is not active: not called
+    assert seen == [("panel_menu", ["first"]), ("panel_menu", ["broken"]),
+                    ("panel_menu", ["last"])]
+    assert [r.getMessage() for r in caplog.records if r.name == "core.events"] == [
+        "plugin broken failed in hook panel_menu"]
+
+
+def test_a_plugin_must_be_hashable_for_pluggy():
+    with pytest.raises(PluginError, match="hashable"):
+        PluginHost().register(types.SimpleNamespace(PLUGIN=PluginInfo(name="ns", title="ns")))
+
+
+# --- notification topics at start-up --------------------------------------
+
+
+def test_a_topic_no_installed_plugin_delivers_is_logged_at_start_up(make_app, caplog):
+    caplog.set_level(logging.WARNING, logger="core.plugins")
+    make_app()
+    assert [r for r in caplog.records if r.name == "core.plugins"] == []
+    make_app(PREMIA_PLUGINS={"tiers"})  # tiers sends tier_changed; no e-mail channel
+    assert [r.getMessage() for r in caplog.records if r.name == "core.plugins"] == [
+        "notify topic 'points_expiring' is delivered by no installed plugin",
+        "notify topic 'tier_changed' is delivered by no installed plugin",
+    ]
+
+
+def test_a_channel_delivering_an_undeclared_topic_is_refused():
+    @hookimpl
+    def delivered_topics():
+        return ["points_expiring", "birthday"]
+
+    host = PluginHost()
+    host.register(_plugin("pigeon", delivered_topics=delivered_topics))
+    with pytest.raises(PluginError, match=r"pigeon: delivers undeclared topics \['birthday'\]"):
+        host.check()
+
+
+def test_a_topic_declared_twice_is_refused():
+    @hookimpl
+    def notification_topics():
+        return [Topic("points_expiring", {"points": int})]
+
+    host = PluginHost()
+    host.register(_plugin("copycat", notification_topics=notification_topics))
+    with pytest.raises(PluginError, match="copycat: topic 'points_expiring' is declared twice"):
+        host.check()

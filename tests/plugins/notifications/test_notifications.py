@@ -17,13 +17,15 @@ from sqlalchemy import select
 
 from core import ledger, rewards
 from core.actors import Actor
-from core.customers import create_member
+from core.customers import Membership, create_member
 from core.db import platform_session, tenant_session
 from core.program import update_program
+from core.purchases import record_purchase
 from core.settings import save_settings
 from plugins.notifications import jobs
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings
+from plugins.tiers import services as tier_services
 from tenants import services as tenant_services
 
 STAFF = Actor.staff(1)
@@ -324,3 +326,123 @@ def test_emails_are_in_the_tenants_language(make_app, smtp_server, language, htm
         body["text/plain"])
     if language != "en":  # the catalog really is another language, not English again
         assert translated(language, "Welcome to %(merchant)s") != "Welcome to %(merchant)s"
+
+
+# --- a member's tier changed (topic "tier_changed", sent by the tiers plugin) --------------
+
+GOLD = {"code": "oro", "name": "Oro Élite", "multiplier": "1.2", "threshold": "500000"}
+SILVER = {"code": "plata", "name": "Plata & Co", "multiplier": "1", "threshold": "0"}
+
+
+def tiers_shop(platform, language: str = "es"):
+    """A merchant with tiers and e-mails, telling only about tiers (the other mails off)."""
+    with platform_session(platform.sessions) as session:
+        tenant = tenant_services.create_tenant(
+            session, slug=f"tiers-{language.lower().replace('_', '-')}", name="La Esquina",
+            plan="white-label", currency="COP", country="CO", timezone="America/Bogota",
+            language=language, owner_email="owner@esquina.example",
+            owner_password="correct-horse-9")
+        session.commit()
+    with tenant_session(platform.sessions, tenant.id) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        platform.plugins.save_settings(session, "tiers", {"tiers": [SILVER, GOLD]})
+        save_settings(session, "notifications", NotificationSettings(),
+                      {"on_member_created": False, "on_points": False})
+        session.commit()
+    return tenant
+
+
+def buy(platform, tenant, member, amount):
+    with tenant_session(platform.sessions, tenant.id) as session:
+        record_purchase(session, session.get(Membership, member.id), amount, actor=STAFF)
+        session.commit()
+
+
+@pytest.mark.parametrize(
+    ("language", "multiplier"), [("es", "1,2"), ("en", "1.2"), ("pt_BR", "1,2")],
+)
+def test_a_tier_upgrade_is_emailed_in_the_members_language(make_app, smtp_server, language,
+                                                           multiplier):
+    compile_catalogs()
+    application = make_app()  # made after compiling: it reads the catalogs afresh
+    platform = application.extensions["premia"]
+    with application.app_context():
+        tenant = tiers_shop(platform, language)
+        with tenant_session(platform.sessions, tenant.id) as session:
+            member = create_member(session, email="vera@mail.example", first_name="Vera",
+                                   actor=STAFF)
+            session.commit()
+        buy(platform, tenant, member, "100000")  # Plata: the row is made, no change
+        buy(platform, tenant, member, "450000")  # 550,000 this month: Oro Élite
+    message = only_one(smtp_server)
+    assert parseaddr(message["To"])[1] == "vera@mail.example"
+    assert header(message, "Subject") == translated(
+        language, "You reached %(tier)s at %(merchant)s"
+    ) % {"tier": "Oro Élite", "merchant": "La Esquina"}
+    body = parts(message)
+    congratulations = translated(
+        language, "Congratulations! You reached the %(tier)s tier at %(merchant)s."
+    )
+    assert congratulations % {"tier": "Oro Élite", "merchant": "La Esquina"} in (
+        body["text/plain"])
+    assert "Oro Élite" in body["text/html"] and "Vera" in body["text/html"]
+    assert translated(language, "Your points are now multiplied by %(multiplier)s.") % {
+        "multiplier": multiplier} in body["text/plain"]
+    if language != "en":  # really another language, not English again
+        assert congratulations != "Congratulations! You reached the %(tier)s tier at %(merchant)s."
+
+
+def test_a_lost_tier_is_emailed_with_the_merchants_names(shop_with_tiers, db, platform,
+                                                         smtp_server):
+    tenant, member = shop_with_tiers
+    with db(tenant) as session:
+        tiers = tier_services.tiers_of(tier_services.get_settings(session))
+        tier_services.announce_change(session, session.get(Membership, member.id), tiers,
+                                      "oro", "plata")
+        tier_services.announce_change(session, session.get(Membership, member.id), tiers,
+                                      "plata", None)
+        session.commit()
+    messages = smtp_server.handler.wait_for(2)
+    assert len(messages) == 2
+    by_subject = {header(m, "Subject"): parts(m)["text/plain"] for m in messages}
+    assert "Tu nivel en La Esquina ahora es Plata & Co" in by_subject
+    assert "Tu nivel en La Esquina cambió de Oro Élite a Plata & Co." in (
+        by_subject["Tu nivel en La Esquina ahora es Plata & Co"])
+    assert "Ya no tienes el nivel Plata & Co en La Esquina." in (
+        by_subject["Tu nivel en La Esquina cambió"])
+    html = [parts(m)["text/html"] for m in messages]
+    assert any("Plata &amp; Co" in page for page in html)  # escaped, not dropped
+    assert [d[0] for d in deliveries(db, tenant)] == ["tier_changed", "tier_changed"]
+
+
+def test_tier_setting_off_sends_no_tier_email(shop_with_tiers, db, platform, smtp_server):
+    tenant, member = shop_with_tiers
+    with db(tenant) as session:
+        save_settings(session, "notifications", NotificationSettings(),
+                      {"on_tier_changed": False})
+        session.commit()
+    buy(platform, tenant, member, "600000")
+    with db(tenant) as session:
+        assert tier_services.member_tier(
+            session, session.get(Membership, member.id)).tier.code == "oro"
+    assert smtp_server.handler.messages == []
+    assert deliveries(db, tenant) == []
+    # on again: the next change is told
+    with db(tenant) as session:
+        save_settings(session, "notifications", NotificationSettings(),
+                      {"on_tier_changed": True})
+        tiers = tier_services.tiers_of(tier_services.get_settings(session))
+        tier_services.announce_change(session, session.get(Membership, member.id), tiers,
+                                      "oro", "plata")
+        session.commit()
+    assert len(smtp_server.handler.wait_for(1)) == 1
+
+
+@pytest.fixture
+def shop_with_tiers(platform, db, app):
+    tenant = tiers_shop(platform)
+    with db(tenant) as session:
+        member = create_member(session, email="vera@mail.example", actor=STAFF)
+        session.commit()
+    buy(platform, tenant, member, "100000")
+    return tenant, member
