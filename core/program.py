@@ -87,7 +87,8 @@ def points_for_amount(program: dict[str, Any], amount: Decimal) -> int:
 
 
 class PointsByAmountOnly(InvalidInput):
-    """Plain points from someone the program has give by purchase amount only."""
+    """Plain points from an employee where the program has employees give by purchase
+    amount (`may_give_points`)."""
 
     reason = "points_by_amount_only"
     message = _l("In this program employees give points by purchase amount.")
