@@ -14,12 +14,13 @@ from decimal import Decimal
 from flask import Flask
 from sqlalchemy import func, select
 
-from core import ledger, rewards
+from core import rewards
 from core.actors import Actor
 from core.customers import Membership, create_member
 from core.db import clock_at, platform_session, tenant_session, utcnow
 from core.locations import create_location
 from core.program import update_program
+from core.purchases import record_purchase
 from core.staff import Role, create_staff
 from tenants.models import Tenant
 from tenants.services import create_tenant
@@ -95,8 +96,8 @@ def _fill(session, rng: random.Random) -> None:
                         for _ in range(rng.randint(1, 9)))
         for visit in visits:
             with clock_at(visit):
-                ledger.earn(
-                    session, member, amount=Decimal(rng.randrange(8_000, 95_000, 500)),
+                record_purchase(
+                    session, member, Decimal(rng.randrange(8_000, 95_000, 500)),
                     actor=Actor.staff(rng.choice(staff).id),
                     location_id=rng.choice([chapinero, usaquen]).id,
                     reference=f"F-{rng.randint(10000, 99999)}",

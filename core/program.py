@@ -1,9 +1,15 @@
 """Program settings: how a merchant's loyalty program behaves.
 
 Points equivalence (an amount of money → points, rounding down), the internal
-description field on grants, welcome points, expiry of unused points,
-whether customers may request a reward from their app, and above how many
-points a grant in the panel must be confirmed.
+description field on grants, whether employees may give points without a
+purchase amount, welcome points, expiry of unused points, whether customers
+may request a reward from their app, and above how many points a grant in the
+panel must be confirmed.
+
+The rules a grant follows are here too (`kept_description`, `may_give_points`), so
+that every door (the panel, the POS API, later CSV import and coupons) applies
+them through the same commands (`purchases.record_purchase`, `purchases.give_points`)
+instead of each view keeping habits of its own.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ class EquivalenceSchema(ma.Schema):
 class ProgramSchema(ma.Schema):
     points_per_amount = ma.fields.Nested(EquivalenceSchema, allow_none=True, load_default=None)
     description_field = ma.fields.Boolean(load_default=True)
+    # With an equivalence, whether employees may also give points without a purchase
+    # amount; owners and admins always may. Off by default: the cashier types the sale.
+    employees_give_points = ma.fields.Boolean(load_default=False)
     welcome_points = ma.fields.Integer(
         strict=True, validate=ma.validate.Range(min=0, max=MAX_POINTS_PER_OPERATION),
         load_default=0,
@@ -75,6 +84,33 @@ def points_for_amount(program: dict[str, Any], amount: Decimal) -> int:
     if points > MAX_POINTS_PER_OPERATION:
         raise InvalidInput(amount=_l("This amount is too large."))
     return points
+
+
+class PointsByAmountOnly(InvalidInput):
+    """Plain points from an employee where the program has employees give by purchase
+    amount (`may_give_points`)."""
+
+    reason = "points_by_amount_only"
+    message = _l("In this program employees give points by purchase amount.")
+
+
+def kept_description(program: dict[str, Any], description: str | None) -> str | None:
+    """A grant's description as the program keeps it: trimmed, or None when empty or
+    when the merchant keeps no notes on grants (the description field is off).
+
+    Dropped, not refused, alike at every door: a till's sale must not start failing
+    because the merchant hid a field in the panel."""
+    if not program.get("description_field", True) or description is None:
+        return None
+    return description.strip() or None
+
+
+def may_give_points(program: dict[str, Any], *, employee: bool) -> bool:
+    """Whether points may be given without a purchase amount: always without an
+    equivalence (there is no other way), by owners and admins, and by employees only
+    when the program lets them (`employees_give_points`)."""
+    return (not program.get("points_per_amount") or not employee
+            or program.get("employees_give_points", False))
 
 
 def is_large_grant(program: dict[str, Any], points: int) -> bool:

@@ -1,4 +1,13 @@
-"""Purchases: what a till, a CSV row or a POS records, and the points it earns.
+"""Purchases: what a till, a CSV row or a POS records, and the points it earns; and
+points given without a purchase.
+
+These are the commands every door calls to give points (the panel and the cashier's
+phone view, the POS API, later CSV import and coupons), so every program rule applies
+the same way whichever door a grant comes through: the equivalence, the description
+field (a note is not kept when it is off), whether employees may give points without
+a purchase amount, and plugins' rules on purchases. A door only reads its request and
+shows the answer; a confirmation it asks of a person (the panel's large grant) stays
+its own step.
 
 A purchase has a total, optional line items, a location, a reference (the
 invoice number) and who recorded it. The points it earns are the program's
@@ -40,7 +49,14 @@ from core.customers import Membership
 from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from core.ledger import Entry, Kind
-from core.program import get_program, points_for_amount
+from core.program import (
+    PointsByAmountOnly,
+    get_program,
+    kept_description,
+    may_give_points,
+    points_for_amount,
+)
+from core.staff import Role, StaffUser
 
 MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2): far beyond any bill
 MAX_LINES = 500
@@ -158,6 +174,8 @@ def record_purchase(
     if len(items) > MAX_LINES:
         raise InvalidInput(items=_l("A purchase has at most 500 lines."))
     reference = _clean(reference, 120, "reference")
+    program = get_program(session)
+    description = kept_description(program, description)
     key = ledger.stored_key(idempotency_key) or (
         ledger.system_key("purchase-reference", reference) if reference else None
     )
@@ -169,7 +187,6 @@ def record_purchase(
     if existing is not None:
         return existing, _entries_of(session, existing)
 
-    program = get_program(session)
     base = points_for_amount(program, amount) if program.get("points_per_amount") else 0
     purchase = Purchase(
         member_id=member.id, amount=amount, location_id=location_id, reference=reference,
@@ -202,6 +219,37 @@ def record_purchase(
     ) if lines else []
     plugins.ask(session, "purchase_recorded", member=member, purchase=purchase, entries=entries)
     return purchase, entries
+
+
+def give_points(
+    session: Session,
+    member: Membership,
+    points: int,
+    *,
+    actor: Actor,
+    location_id: int | None = None,
+    reference: str | None = None,
+    description: str | None = None,
+    idempotency_key: str | None = None,
+    confirmed_large: bool = False,
+) -> Entry:
+    """Give points without a purchase, under the program's rules.
+
+    An employee gives them only when the program lets them (`may_give_points`;
+    PointsByAmountOnly otherwise). A POS token is not bound by that rule: the scope
+    `points:write` on it is what an owner or admin allowed that till, as they allow
+    themselves, and a POS giving points it works out itself keeps working. A retry
+    with the same key returns the first entry (see `ledger.earn`); `confirmed_large`
+    as in `record_purchase`."""
+    program = get_program(session)
+    if not may_give_points(program, employee=_is_employee(session, actor)):
+        raise PointsByAmountOnly()
+    return ledger.earn(
+        session, member, points=points, actor=actor, location_id=location_id,
+        reference=_clean(reference, 120, "reference"),
+        description=kept_description(program, description),
+        idempotency_key=idempotency_key, confirmed_large=confirmed_large,
+    )
 
 
 def return_purchase(
@@ -296,6 +344,15 @@ def _check_item(item: Item) -> Item:
         quantity=quantity, unit_price=unit_price.quantize(Decimal("0.01")),
         sku=_clean(item.sku, 64, "items"), product_group=_clean(item.product_group, 64, "items"),
     )
+
+
+def _is_employee(session: Session, actor: Actor) -> bool:
+    """Whether the actor is a staff member in the employee role (an unknown one counts
+    as an employee: the narrower rights)."""
+    if actor.kind != "staff":
+        return False
+    role = session.scalar(select(StaffUser.role).where(StaffUser.id == actor.id))
+    return role is None or role == Role.EMPLOYEE
 
 
 def _clean(value: str | None, length: int, field: str) -> str | None:

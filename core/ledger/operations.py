@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -22,7 +21,7 @@ from core.customers import Membership, get_member
 from core.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.events import announce
 from core.ledger.entries import Allocation, Entry, Kind, Lot
-from core.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program, points_for_amount
+from core.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program
 
 # --- public services -----------------------------------------------------
 
@@ -33,8 +32,7 @@ def earn(
     session: Session,
     member: Membership,
     *,
-    points: int | None = None,
-    amount: Decimal | None = None,
+    points: int,
     actor: Actor,
     kind: str = Kind.EARN,
     location_id: int | None = None,
@@ -43,27 +41,22 @@ def earn(
     idempotency_key: str | None = None,
     confirmed_large: bool = False,
 ) -> Entry:
-    """Give points, or the points an amount is worth under the program's equivalence.
+    """Credit points as they are: the ledger's primitive, no program rule applied.
 
-    `confirmed_large`: staff confirmed it as a large grant (see `program.is_large_grant`)."""
+    A grant from a door goes through `purchases.record_purchase` (an amount: the
+    equivalence and plugins' rules) or `purchases.give_points` (plain points: the
+    program's rules), which end here. `confirmed_large`: staff confirmed it as a large
+    grant (see `program.is_large_grant`)."""
     idempotency_key = stored_key(idempotency_key)
-    if (points is None) == (amount is None):
-        raise InvalidInput(points=_l("Give either points or an amount, not both."))
-    fingerprint = _fingerprint(
-        "credit", member.id, kind, points, str(amount) if amount is not None else None,
-        location_id, description, reference,
+    fingerprint = _fingerprint(  # None where an amount was: stored keys still match
+        "credit", member.id, kind, points, None, location_id, description, reference,
     )
     replay = _replay(session, idempotency_key, fingerprint)
     if replay is not None:
         return replay
-    program = get_program(session)
-    if amount is not None:
-        points = points_for_amount(program, amount)
-        if points == 0:
-            raise InvalidInput(amount=_l("This amount is worth no points."))
     _check_points(points)
     return _credit(
-        session, member, points, kind=kind, actor=actor, program=program,
+        session, member, points, kind=kind, actor=actor, program=get_program(session),
         location_id=location_id, description=description, reference=reference,
         idempotency_key=idempotency_key, fingerprint=fingerprint, confirmed_large=confirmed_large,
     )

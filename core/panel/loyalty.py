@@ -58,9 +58,10 @@ from core.program import (
     MAX_POINTS_PER_OPERATION,
     get_program,
     is_large_grant,
+    may_give_points,
     smallest_earning_amount,
 )
-from core.purchases import record_purchase
+from core.purchases import give_points, record_purchase
 from core.rewards import (
     Redemption,
     Status,
@@ -151,27 +152,27 @@ def give(code: str) -> Any:
     form = GiveForm()
     if not form.validate_on_submit():
         return _render_member(session, member, give_form=form, status=422)
-    by_amount = _by_amount(program, form.mode.data)
+    # The mode as posted; whether this person may give plain points, and whether the
+    # note is kept, are the program's rules, applied by the commands below.
+    by_amount = bool(program.get("points_per_amount")) and form.mode.data != "points"
     actor, location = Actor.staff(current_user.user.id), current_user.user.location_id
-    description = (form.description.data or "").strip() or None
-    if not program["description_field"]:
-        description = None  # the merchant keeps no notes on grants
     confirmed = form.confirm_points.data  # the large grant's points, as staff confirmed them
     try:
         if by_amount:
             amount = _parse_amount(form.amount.data, form)
             _purchase, entries = record_purchase(
                 session, member, amount, actor=actor, location_id=location,
-                description=description, idempotency_key=form.key.data,
+                description=form.description.data, idempotency_key=form.key.data,
                 confirmed_large=confirmed is not None,
             )
             given = sum(entry.points for entry in entries)
         else:
-            if form.points.data is None:
+            if form.points.data is None and may_give_points(
+                    program, employee=not can(*MANAGERS)):  # else: the rule's refusal
                 form.points.errors = [_("Type the points to give.")]
                 raise _FormInvalid()
-            entry = ledger.earn(session, member, points=form.points.data, actor=actor,
-                                location_id=location, description=description,
+            entry = give_points(session, member, form.points.data, actor=actor,
+                                location_id=location, description=form.description.data,
                                 idempotency_key=form.key.data,
                                 confirmed_large=confirmed is not None)
             given = entry.points
@@ -269,12 +270,11 @@ def _member(code: str) -> Membership:
         abort(404)
 
 
-def _by_amount(program: dict[str, Any], mode: str | None) -> bool:
-    """By amount when the program has an equivalence; managers may also give points
-    directly, employees follow the program's rule."""
-    if not program.get("points_per_amount"):
-        return False
-    return mode != "points" or not can(*MANAGERS)
+def _choose_mode(program: dict[str, Any]) -> bool:
+    """Whether the give form offers plain points beside the purchase amount: with an
+    equivalence, to whoever the program lets give them (`program.may_give_points`)."""
+    return bool(program.get("points_per_amount")) and may_give_points(
+        program, employee=not can(*MANAGERS))
 
 
 def _parse_amount(text: str | None, form: GiveForm) -> Decimal:
@@ -346,7 +346,7 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "member": member,
         "program": program,
         "equivalence": equivalence,
-        "choose_mode": bool(equivalence) and can(*MANAGERS),
+        "choose_mode": _choose_mode(program),
         "rate": _rate(equivalence),
         "give_form": give_form,
         "redeem_error": (redeem_form.form_errors + (redeem_form.reward.errors or [])

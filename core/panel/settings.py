@@ -42,8 +42,9 @@ menu.register(menu.MenuItem("t.panel_settings.index", _l("Settings"), roles=MANA
 
 PROFILE = ("name", "business_type", "email", "phone", "whatsapp", "description", "country",
            "currency", "timezone", "language")
-PROGRAM = ("equivalence_points", "equivalence_amount", "description_field", "welcome_points",
-           "expiry_months", "customer_redemption_requests", "large_grant_points")
+PROGRAM = ("equivalence_points", "equivalence_amount", "description_field",
+           "employees_give_points", "welcome_points", "expiry_months",
+           "customer_redemption_requests", "large_grant_points")
 
 
 class SettingsForm(FlaskForm):
@@ -72,6 +73,10 @@ class SettingsForm(FlaskForm):
     description_field = BooleanField(_l("Show a description field when giving points"),
                                      description=_l("For an invoice number or the reason; "
                                                     "only the business sees it."))
+    employees_give_points = BooleanField(
+        _l("Employees may give points without a purchase amount"),
+        description=_l("With a points equivalence. Owners and admins always may; the "
+                       "POS API follows its token's scopes."))
     welcome_points = WholeNumberField(_l("Welcome points"), validators=[
         Optional(), NumberRange(min=0, max=MAX_POINTS_PER_OPERATION,
                                 message=_l("Enter zero or more points."))],
@@ -194,6 +199,7 @@ def _fill_program(form: SettingsForm, program: dict[str, Any]) -> None:
         form.equivalence_amount.data = format_decimal(Decimal(equivalence["amount"]),
                                                       locale=money_locale())
     form.description_field.data = program["description_field"]
+    form.employees_give_points.data = program["employees_give_points"]
     form.welcome_points.data = program["welcome_points"]
     form.expiry_months.data = program["expiry_months"]
     form.customer_redemption_requests.data = program["customer_redemption_requests"]
@@ -225,6 +231,7 @@ def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
     program = {
         "points_per_amount": equivalence,
         "description_field": bool(form.description_field.data),
+        "employees_give_points": bool(form.employees_give_points.data),
         "welcome_points": form.welcome_points.data or 0,
         "expiry_months": form.expiry_months.data or None,
         "customer_redemption_requests": bool(form.customer_redemption_requests.data),

@@ -22,7 +22,7 @@ from core.customers import count_members, create_member, find_members, get_membe
 from core.errors import IdempotencyMismatch, NotFound
 from core.locations import Location
 from core.program import get_program, update_program
-from core.purchases import record_purchase
+from core.purchases import give_points, record_purchase
 from core.web import db, handle_premia_error
 from plugins.api import access, bodies, idempotency
 from plugins.api.errors import http_error
@@ -257,10 +257,13 @@ class Points(MethodView):
         common = {"actor": access.actor(), "location_id": location_id,
                   "description": fields.get("description"), "reference": fields.get("reference"),
                   "idempotency_key": g.api_key}
+        # The same commands as the panel's: the program's rules (equivalence, the
+        # description field, plugins' rules) apply alike. The rule that employees give by
+        # amount does not bind a token: see `purchases.give_points`.
         if "amount" in fields:
             _purchase, entries = record_purchase(session, member, fields["amount"], **common)
         else:
-            entries = [ledger.earn(session, member, points=fields["points"], **common)]
+            entries = [give_points(session, member, fields["points"], **common)]
         if not entries:  # a purchase worth no points is still recorded (it counts as spend)
             return {"entry_id": None, "points": 0, "balance": member.balance, "entries": []}
         return {"entry_id": entries[0].id, "points": sum(e.points for e in entries),

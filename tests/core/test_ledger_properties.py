@@ -1,7 +1,7 @@
 """The ledger against a model: random sequences of operations keep every invariant.
 
 A Hypothesis state machine plays requests against one tenant with a few
-members (earn points or an amount, redeem, refund, adjust, expire at an
+members (earn points, record a purchase by amount, redeem, refund, adjust, expire at an
 advancing clock, retries and misuses of idempotency keys), each request in its
 own committed or rolled-back transaction. A plain-Python model predicts every
 balance, every lot's remaining points and which lots each debit takes; after
@@ -38,6 +38,7 @@ from core.customers import Membership
 from core.db import clock_at
 from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.program import update_program
+from core.purchases import record_purchase
 
 ENV: dict[str, Any] = {}  # set by the test function: make_tenant, make_member, db, platform
 
@@ -113,6 +114,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 member = session.get(Membership, member_id) if op != "refund" else None
                 if op == "earn":
                     entry = ledger.earn(session, member, actor=STAFF, idempotency_key=key, **args)
+                elif op == "purchase":  # the one amount-to-points path
+                    _purchase, entries = record_purchase(
+                        session, member, args["amount"], actor=STAFF, idempotency_key=key,
+                        description=args.get("description"))
+                    entry = entries[0] if entries else None
                 elif op == "redeem":
                     entry = ledger.redeem(session, member, args["points"], actor=STAFF,
                                           idempotency_key=key)
@@ -224,19 +230,21 @@ class LedgerMachine(RuleBasedStateMachine):
         keyed=st.booleans(),
     )
     def earn_amount(self, who: int, amount: Decimal, keyed: bool) -> None:
+        """A purchase earns the equivalence, rounded down; one worth nothing is recorded
+        without an entry."""
         member_id, key = self.member_id(who), self.new_key() if keyed else None
         expected = int(amount * 2 // 1500)
         args = {"amount": amount}
         before = self.counts()
-        try:
-            entry = self.call("earn", member_id, args, key)
-        except InvalidInput:
-            assert expected == 0, f"{amount} is worth {expected} points, refused"
+        entry = self.call("purchase", member_id, args, key)
+        if entry is None:
+            assert expected == 0, f"{amount} is worth {expected} points, none given"
             assert self.counts() == before
             return
         assert expected > 0, f"{amount} is worth nothing, yet {entry.points} were given"
+        assert entry.kind == "earn"
         self.credit(member_id, entry, expected)
-        self.record("earn", member_id, args, key, entry)
+        self.record("purchase", member_id, args, key, entry)
 
     @rule(who=st.integers(0, 2), percent=st.integers(1, 130), keyed=st.booleans())
     def redeem(self, who: int, percent: int, keyed: bool) -> None:
@@ -377,9 +385,12 @@ class LedgerMachine(RuleBasedStateMachine):
     def reuse_key_for_another_request(self, data: st.DataObject, who: int) -> None:
         earlier = data.draw(st.sampled_from(self.keyed), label="reused key")
         before = self.counts()
+        # The same kind of request with other details (purchases keep their keys apart
+        # from plain grants' keys).
+        op, args = (("purchase", {"amount": Decimal("7000"), "description": "otra"})
+                    if earlier.op == "purchase" else ("earn", {"points": 7, "description": "otra"}))
         try:
-            self.call("earn", self.member_id(who), {"points": 7, "description": "otra"},
-                      earlier.key)
+            self.call(op, self.member_id(who), args, earlier.key)
         except IdempotencyMismatch:
             assert self.counts() == before
         else:

@@ -12,19 +12,22 @@ from core.actors import Actor
 from core.customers import get_member
 from core.errors import IdempotencyMismatch, InvalidInput, NotFound
 from core.ledger import Entry
-from core.program import update_program
+from core.program import PointsByAmountOnly, update_program
 from core.purchases import (
     Item,
     NoPointsByAmount,
     Purchase,
     Status,
     get_purchase,
+    give_points,
     record_purchase,
     return_purchase,
     spend,
 )
+from core.staff import Role, create_staff
 from tests.concurrency import run_together, unexpected_errors
 from tests.core import bonus_plugin
+from tests.factories import PASSWORD
 
 CASHIER = Actor.staff(7)
 
@@ -170,6 +173,75 @@ def test_bad_amounts_are_refused_and_nothing_is_written(shop, make_member, db, a
         assert "amount" in refused.value.fields
         session.rollback()
         assert session.scalar(select(func.count()).select_from(Purchase)) == 0
+
+
+@pytest.mark.parametrize(("amount", "points"), [("999", 0), ("1000", 1), ("45999", 45)])
+def test_an_amount_earns_the_equivalence_rounded_down(shop, make_member, db, amount, points):
+    """The one amount-to-points path (the ledger has none): below the equivalence the
+    purchase is still recorded, with no entry."""
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, entries = record_purchase(session, member, amount, actor=CASHIER)
+        session.commit()
+    assert purchase.points == points
+    assert [entry.points for entry in entries] == ([points] if points else [])
+    assert books(db, shop, member.id) == (points,) * 3
+
+
+def test_the_description_field_off_drops_a_note_from_purchases_and_grants(
+        shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        purchase, entries = record_purchase(session, member, "2000", actor=CASHIER,
+                                            description="  F-1  ")
+        entry = give_points(session, member, 5, actor=Actor.system(), description=" F-2 ")
+        assert (purchase.description, entries[0].description, entry.description) == (
+            "F-1", "F-1", "F-2")
+        update_program(session, {"description_field": False})
+        purchase, entries = record_purchase(session, member, "3000", actor=CASHIER,
+                                            description="F-3")
+        entry = give_points(session, member, 5, actor=Actor.system(), description="F-4")
+        assert (purchase.description, entries[0].description, entry.description) == (
+            None, None, None)
+
+
+@pytest.mark.parametrize(("role", "allowed"), [
+    (Role.OWNER, (True, True)), (Role.ADMIN, (True, True)), (Role.EMPLOYEE, (False, True)),
+    (None, (True, True)),  # a POS token: its scope, not the employees' rule
+])
+def test_plain_points_from_an_employee_follow_the_program(shop, make_member, db, role,
+                                                          allowed):
+    member = make_member(shop)
+    with db(shop) as session:
+        if role is None:
+            actor = Actor("token", 1)
+        else:
+            staff = create_staff(session, email=f"{role.value}@shop.example", name=role.value,
+                                 password=PASSWORD, role=role)
+            actor = Actor.staff(staff.id)
+        session.commit()
+    outcomes = []
+    for employees_give_points in (False, True):
+        with db(shop) as session:
+            update_program(session, {"employees_give_points": employees_give_points})
+            try:
+                give_points(session, get_member(session, member.code), 10, actor=actor)
+            except PointsByAmountOnly as refused:
+                assert (refused.status, refused.reason) == (422, "points_by_amount_only")
+                outcomes.append(False)
+            else:
+                outcomes.append(True)
+            session.commit()
+    assert tuple(outcomes) == allowed
+    assert books(db, shop, member.id)[0] == 10 * sum(allowed)
+
+
+def test_without_an_equivalence_an_employee_gives_points(shop, make_member, db):
+    member = make_member(shop)
+    with db(shop) as session:
+        update_program(session, {"points_per_amount": None})
+        entry = give_points(session, member, 10, actor=Actor.staff(10**6))  # nobody: employee
+    assert entry.points == 10
 
 
 @pytest.mark.parametrize("item", [

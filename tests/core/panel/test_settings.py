@@ -68,7 +68,7 @@ def test_round_trip_of_profile_program_and_plugin_sections(client, shop, db, pla
                   "Correo antes de que caduquen los puntos"):
         assert label in page
     answer = client.post(url, data={"csrf_token": token(client, url),
-                                    **_form(logo=upload(png()))},
+                                    **_form(logo=upload(png()), employees_give_points="y")},
                          content_type="multipart/form-data", follow_redirects=True)
     assert ("success", "Configuración guardada.") in flashes(answer.get_data(as_text=True))
     tenant, program, birthday, cashback = _saved(platform, db, shop)
@@ -76,7 +76,8 @@ def test_round_trip_of_profile_program_and_plugin_sections(client, shop, db, pla
         "Cafetería", "hola@esquina.co", "+57 300 555 0101", "America/Bogota")
     assert (upload_folder / str(shop.id) / tenant.logo).read_bytes() == png()
     assert program == {"points_per_amount": {"amount": Decimal("1000"), "points": 1},
-                       "description_field": True, "welcome_points": 50, "expiry_months": 12,
+                       "description_field": True, "employees_give_points": True,
+                       "welcome_points": 50, "expiry_months": 12,
                        "customer_redemption_requests": False, "large_grant_points": 5000}
     assert birthday == {"enabled": True, "points": 200}
     assert cashback["max_pay_with_points_percent"] == Decimal("50")
@@ -86,6 +87,7 @@ def test_round_trip_of_profile_program_and_plugin_sections(client, shop, db, pla
     again = html.unescape(client.get(url).get_data(as_text=True))
     assert 'name="equivalence_amount" type="text" value="1.000"' in again
     assert re.search(r'name="large_grant_points"[^>]*value="5000"', again)
+    assert re.search(r'<input checked id="employees_give_points"', again)
     assert 'name="plugin-birthday-points" value="200"' in again
 
 
