@@ -43,7 +43,6 @@ from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from core import ledger
 from core.activity import ActivityFilter, activity_page
 from core.actors import Actor
 from core.customers import Membership, count_members, find_members, get_member

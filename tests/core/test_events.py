@@ -46,7 +46,7 @@ def test_events_names_only_hooks_that_exist():
     named |= set(re.findall(r'hook == "(\w+)"', source))
     assert "entry_recorded" in named
     assert named - HOOKS == set()
-    assert events.START_UP_HOOKS - HOOKS == set()
+    assert set() == events.START_UP_HOOKS - HOOKS
 
 
 def test_every_announcement_in_the_tree_names_a_hook():
