@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def announce(session: Session, hook: str, **kwargs: Any) -> None:
+    """Call `hook` with `kwargs` (and `tenant`) on the plugins active for the session's
+    tenant once the session's outermost transaction commits; nothing if it rolls back."""
     if "announcements" not in session.info:
         app = current_app._get_current_object()
         plugins = app.extensions["premia"].plugins
@@ -35,6 +37,12 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
         after_commit(session, fire, outermost=True)
         session.info["announcements"] = []  # only once `fire` is sure to run
     session.info["announcements"].append((current_transaction(session), hook, kwargs))
+
+
+def notify(session: Session, member: Any, topic: str, context: dict[str, Any]) -> None:
+    """Ask the channels (e-mail, push…) to tell `member` about `topic` once the session
+    commits: the `notify` hook, with `context` as plain data for the message."""
+    announce(session, "notify", member=member, topic=topic, context=context)
 
 
 def call_robustly(hookimpls: list[Any], hook: str, kwargs: dict[str, Any]) -> list[Any]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import PeriodicJob, PluginInfo, hookimpl
 from plugins.birthday import grants
 from plugins.birthday.settings import BirthdaySettings
-from worker.jobs import PeriodicJob
 
 PLUGIN = PluginInfo(
     name="birthday",

@@ -8,8 +8,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.panel.menu import MenuItem
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import MenuItem, PluginInfo, hookimpl
 from plugins.cashback import panel
 from plugins.cashback.hooks import calculate_points  # noqa: F401  (hook implementation)
 from plugins.cashback.settings import CashbackSettings

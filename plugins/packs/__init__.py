@@ -11,9 +11,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.panel.menu import MenuItem
-from core.panel.summary import SummaryLine
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import MenuItem, PluginInfo, SummaryLine, hookimpl
 from plugins.packs import (
     models,  # noqa: F401  (its tables, for the migrations)
     packs,

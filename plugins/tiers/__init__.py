@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo
+from core.sdk import PluginInfo
 from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     calculate_points,
     member_summary,
