@@ -51,6 +51,8 @@ MAX_QUANTITY = 100_000
 
 
 class Status(enum.StrEnum):
+    """A purchase is recorded, or returned (its points taken back)."""
+
     RECORDED = "recorded"
     RETURNED = "returned"
 
@@ -75,6 +77,9 @@ class Item:
 
 
 class Purchase(TenantOwned, Base):
+    """A member's purchase: its amount, lines, store and status; it earned the entries that point
+    at it."""
+
     __tablename__ = "purchases"
     __table_args__ = (
         tenant_key(),
@@ -108,6 +113,8 @@ class Purchase(TenantOwned, Base):
 
 
 class PurchaseLine(TenantOwned, Base):
+    """One line of a purchase: SKU, product group, quantity and unit price."""
+
     __tablename__ = "purchase_lines"
     __table_args__ = (
         tenant_fk("purchase_id", "purchases"),
