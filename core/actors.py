@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Actor:
+    """Who did something, recorded on entries and redemptions: staff, an API token, the customer or
+    the system."""
+
     kind: str  # "staff", "token", "customer" or "system"
     id: int | None = None
 

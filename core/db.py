@@ -105,6 +105,8 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every model, the core's and plugins' (one naming convention)."""
+
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime}
 
@@ -208,6 +210,7 @@ def platform_session(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def scope(session: Session, tenant_id: int | str) -> None:
+    """Scope a session to a tenant (or all of them, for the platform); it never changes."""
     current = session.info.get("tenant_id")
     if current is not None and current != tenant_id:
         raise TenancyError("a session's tenant cannot change")

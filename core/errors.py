@@ -32,24 +32,32 @@ class PremiaError(Exception):
 
 
 class InvalidInput(PremiaError):
+    """Some fields are not valid (422); the keyword arguments are the messages per field."""
+
     status = 422
     reason = "invalid"
     message = _l("Some fields are not valid.")
 
 
 class NotFound(PremiaError):
+    """No such record for this tenant (404)."""
+
     status = 404
     reason = "not_found"
     message = _l("Not found.")
 
 
 class Conflict(PremiaError):
+    """The request conflicts with the current state (409)."""
+
     status = 409
     reason = "conflict"
     message = _l("This conflicts with the current state.")
 
 
 class InsufficientPoints(Conflict):
+    """The member's balance does not cover a debit (409)."""
+
     reason = "insufficient_points"
     message = _l("The customer does not have enough points.")
 
@@ -62,6 +70,8 @@ class BalanceLimit(Conflict):
 
 
 class OutOfStock(Conflict):
+    """The reward has no stock left (409)."""
+
     reason = "out_of_stock"
     message = _l("This reward is out of stock.")
 
@@ -76,6 +86,8 @@ class IdempotencyMismatch(PremiaError):
 
 
 class Forbidden(PremiaError):
+    """The user or token may not do this (403)."""
+
     status = 403
     reason = "forbidden"
     message = _l("You may not do this.")

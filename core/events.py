@@ -26,6 +26,8 @@ START_UP_HOOKS = frozenset({"blueprints", "startup", "periodic_jobs", "notificat
 
 
 def announce(session: Session, hook: str, **kwargs: Any) -> None:
+    """Call `hook` with `kwargs` (and `tenant`) on the plugins active for the session's
+    tenant once the session's outermost transaction commits; nothing if it rolls back."""
     app = current_app._get_current_object()
     plugins = app.extensions["premia"].plugins
     if not hasattr(plugins.pm.hook, hook) or hook in START_UP_HOOKS:
@@ -47,7 +49,7 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
     session.info["announcements"].append((current_transaction(session), hook, kwargs))
 
 
-def notify(session: Session, member: Any, topic: str, **context: Any) -> None:
+def notify(session: Session, member: Any, topic: str, context: dict[str, Any]) -> None:
     """Tell `member` something (a declared topic, see core/topics.py) after commit,
     through the channels active for the tenant (the `notify` hook)."""
     announce(session, "notify", member=member, topic=topic, context=context)

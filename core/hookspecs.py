@@ -1,7 +1,7 @@
 """Every hook a Premia plugin can implement.
 
 A plugin implements a hook by defining a function of the same name decorated
-with `core.plugins.hookimpl`, taking any subset of the arguments below. Hooks
+with `core.sdk.hookimpl`, taking any subset of the arguments below. Hooks
 that take a `tenant` are called only for the plugins active for that tenant
 (installed, allowed by its plan, and switched on). Hooks that announce
 something that happened fire after the transaction commits; a plugin that
@@ -144,7 +144,7 @@ def purchase_returned(
 def panel_menu(tenant: Tenant) -> list[MenuItem]:
     """While a panel page renders: the plugin's entries in the panel's menu.
 
-    Return `core.panel.menu.MenuItem(endpoint, label, roles=…, order=…)` items
+    Return `core.sdk.MenuItem(endpoint, label, roles=…, order=…)` items
     pointing at the plugin's own blueprint; entries a user's role may not open
     are hidden (the plugin's views must still check the role themselves).
     """
@@ -155,7 +155,7 @@ def settings_links(tenant: Tenant) -> list[MenuItem]:
     """While a panel page renders: links to the plugin's own settings pages, listed on
     Configuración (e.g. the POS API's tokens), for settings a schema cannot hold.
 
-    Return `core.panel.menu.MenuItem(endpoint, label, roles=…)` items pointing at the
+    Return `core.sdk.MenuItem(endpoint, label, roles=…)` items pointing at the
     plugin's blueprint; links a user's role may not open are hidden (the plugin's
     views still check the role).
     """
@@ -178,7 +178,7 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
     """While a panel page renders: short facts about `member` shown beside their balance
     where staff serve them (Fidelización), e.g. their tier or a punch card's progress.
 
-    Return `core.panel.summary.SummaryLine(label, value)` items (translated label,
+    Return `core.sdk.SummaryLine(label, value)` items (translated label,
     value as text in the tenant's formats). Must not write anything; a plugin that
     raises is logged and left out.
     """
@@ -189,7 +189,7 @@ def member_actions(session: Session, tenant: Tenant, member: Membership) -> list
     """While a panel page renders: links to the plugin's own pages about `member`,
     shown on their Fidelización page ("Pagar con puntos", "Bonos", "Tarjetas de sellos").
 
-    Return `core.panel.menu.MenuItem(endpoint, label, roles=…, values={"code": member.code})`
+    Return `core.sdk.MenuItem(endpoint, label, roles=…, values={"code": member.code})`
     items pointing at the plugin's blueprint; links a user's role may not open are
     hidden (the plugin's views still check the role). Must not write anything; a
     plugin that raises is logged and left out.

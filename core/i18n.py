@@ -53,6 +53,7 @@ def money_locale() -> str:
 
 
 def format_money(amount: Decimal | int | float, currency: str, locale: str | None = None) -> str:
+    """An amount in a currency, in the locale's format (no decimals where there are no cents)."""
     locale = locale or money_locale()
     if currency in NO_DECIMALS:
         # The locale's own pattern, with its fraction digits dropped.

@@ -13,6 +13,8 @@ LIMITS = {"name": 160, "address": 300, "city": 120}
 
 
 class Location(TenantOwned, Base):
+    """One of a merchant's stores."""
+
     __tablename__ = "locations"
     __table_args__ = (tenant_key(),)
 

@@ -46,6 +46,8 @@ def render_mail(
 
 
 def build_message(tenant: Tenant, to: str, subject: str, text: str, html: str) -> EmailMessage:
+    """An e-mail from the tenant (its name as sender, its address to reply to) with text and HTML
+    parts."""
     config = current_app.config
     message = EmailMessage()
     message["Subject"] = subject
@@ -60,6 +62,7 @@ def build_message(tenant: Tenant, to: str, subject: str, text: str, html: str) -
 
 
 def send(message: EmailMessage) -> None:
+    """Send an e-mail over SMTP, or write it to the instance's outbox when no SMTP host is set."""
     config = current_app.config
     host = config["PREMIA_SMTP_HOST"]
     if not host:

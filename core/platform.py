@@ -23,4 +23,5 @@ class Platform:
 
 
 def current_platform() -> Platform:
+    """The running app's platform: engine, session factory, plugin host, jobs, Redis."""
     return current_app.extensions["premia"]

@@ -5,6 +5,9 @@ ones included, exactly as a third party's would be. The entry point names a
 module (or object) with a `PLUGIN` attribute of type `PluginInfo` and hook
 implementations marked with `hookimpl`.
 
+A plugin declares the version of the front door (`core.sdk`) it was written for;
+start-up refuses one this host cannot serve (see `SDK_VERSION`).
+
 Installed is not active: a plugin is active for a tenant when it is installed,
 the tenant's plan allows it, and the tenant has not switched it off.
 """
@@ -34,6 +37,10 @@ from tenants.models import Tenant, TenantPlugin
 log = logging.getLogger(__name__)
 
 hookimpl = pluggy.HookimplMarker("premia")
+# The version of the plugin front door, core.sdk, "MAJOR.MINOR": a minor release only
+# adds names, a major one removes or changes some. A plugin written for X.Y runs on a
+# host whose major is X and whose minor is Y or later.
+SDK_VERSION = "1.0"
 ENTRY_POINT_GROUP = "premia.plugins"
 # Hook implementations of the core itself, registered under this name, always run.
 ALWAYS_ACTIVE = frozenset({"core"})
@@ -59,6 +66,9 @@ class PluginInfo:
     """Marshmallow schema of its settings, with defaults (namespace: its name)."""
     entry_kinds: dict[str, Any] = field(default_factory=dict)
     """The ledger entry kinds it writes, with their (lazy, translated) labels."""
+    sdk_version: str = SDK_VERSION
+    """The version of `core.sdk` the plugin was written for ("1.0"); declare it, so that
+    a later host whose front door changed refuses the plugin instead of breaking it."""
     package_path: Path | None = field(default=None, compare=False)
     """Filled in by the host: the folder the plugin lives in."""
 
@@ -111,6 +121,11 @@ class PluginHost:
             raise PluginError(
                 f"plugin {info.name!r} must be a module or a hashable object"
             ) from None
+        if not sdk_compatible(info.sdk_version):
+            raise PluginError(
+                f"plugin {info.name} was written for Premia SDK {info.sdk_version}, "
+                f"this Premia offers SDK {SDK_VERSION}"
+            )
         module_file = getattr(plugin, "__file__", None)
         if module_file:
             info = _with_path(info, Path(module_file).parent)
@@ -279,6 +294,17 @@ class PluginHost:
         active = self.active(session, tenant) | ALWAYS_ACTIVE
         session.info["premia_audience"] = (transaction, tenant, active)
         return tenant, active
+
+
+def sdk_compatible(version: str, host: str = SDK_VERSION) -> bool:
+    """Whether a plugin written for SDK `version` runs on SDK `host`: same major, and a
+    minor no later than the host's (a later minor may use names this host lacks)."""
+    try:
+        major, minor = (int(part) for part in version.split("."))
+    except (AttributeError, ValueError):
+        return False
+    host_major, host_minor = (int(part) for part in host.split("."))
+    return major == host_major and minor <= host_minor
 
 
 def _with_path(info: PluginInfo, path: Path) -> PluginInfo:

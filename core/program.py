@@ -65,10 +65,12 @@ class ProgramSchema(ma.Schema):
 
 
 def get_program(session: Session) -> dict[str, Any]:
+    """The tenant's program settings (equivalence, welcome points, expiry…), defaults filled in."""
     return load_settings(session, NAMESPACE, ProgramSchema)
 
 
 def update_program(session: Session, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store changes to the program settings (InvalidInput if refused)."""
     return save_settings(session, NAMESPACE, ProgramSchema(), changes)
 
 

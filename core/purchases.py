@@ -37,11 +37,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     bindparam,
+    case,
     func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.sql import Subquery
 
 from core import ledger
 from core.actors import Actor
@@ -64,6 +67,8 @@ MAX_QUANTITY = 100_000
 
 
 class Status(enum.StrEnum):
+    """A purchase is recorded, or returned (its points taken back)."""
+
     RECORDED = "recorded"
     RETURNED = "returned"
 
@@ -88,6 +93,9 @@ class Item:
 
 
 class Purchase(TenantOwned, Base):
+    """A member's purchase: its amount, lines, store and status; it earned the entries that point
+    at it."""
+
     __tablename__ = "purchases"
     __table_args__ = (
         tenant_key(),
@@ -121,6 +129,8 @@ class Purchase(TenantOwned, Base):
 
 
 class PurchaseLine(TenantOwned, Base):
+    """One line of a purchase: SKU, product group, quantity and unit price."""
+
     __tablename__ = "purchase_lines"
     __table_args__ = (
         tenant_fk("purchase_id", "purchases"),
@@ -302,6 +312,30 @@ def spend(session: Session, member_id: int, since: datetime, until: datetime) ->
         )
     )
     return Decimal(total)
+
+
+def spend_by_member(
+    tenant_id: int, windows: dict[str, tuple[datetime, datetime | None]]
+) -> Subquery:
+    """What every member of a tenant spent in each named window [start, end) (end None:
+    up to now), returned purchases excluded, for rules over all members at once (tiers'
+    period end): a subquery of `member_id` and one column per window; a member with no
+    purchase since the earliest start has no row. A Core statement filtered by
+    `tenant_id` itself, to run on the session's connection."""
+    p = Purchase.__table__
+    columns = []
+    for name, (start, end) in windows.items():
+        within = p.c.created_at >= start if end is None else and_(
+            p.c.created_at >= start, p.c.created_at < end)
+        # Rounded to cents: SQLite sums NUMERIC as floating point.
+        columns.append(func.round(func.sum(case((within, p.c.amount), else_=0)), 2).label(name))
+    return (
+        select(p.c.member_id, *columns)
+        .where(p.c.tenant_id == tenant_id, p.c.status == Status.RECORDED.value,
+               p.c.created_at >= min(start for start, _end in windows.values()))
+        .group_by(p.c.member_id)
+        .subquery("spend")
+    )
 
 
 def parse_amount(value: Any, *, field: str) -> Decimal:

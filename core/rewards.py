@@ -33,12 +33,16 @@ from core.program import MAX_POINTS_PER_OPERATION, get_program
 
 
 class Status(enum.StrEnum):
+    """A redemption is requested (pending), confirmed, or cancelled (its points refunded)."""
+
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
 
 
 class Reward(TenantOwned, Base):
+    """A reward in the merchant's catalogue: its points, stock (None: unlimited) and image."""
+
     __tablename__ = "rewards"
     __table_args__ = (
         tenant_key(),
@@ -57,6 +61,9 @@ class Reward(TenantOwned, Base):
 
 
 class Redemption(TenantOwned, Base):
+    """A member's redemption of a reward: at once by staff, or a customer's request to confirm or
+    cancel."""
+
     __tablename__ = "redemptions"
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key"),
@@ -115,6 +122,7 @@ def create_reward(
     image: str | None = None,
     active: bool = True,
 ) -> Reward:
+    """Add a reward to the catalogue (InvalidInput on a bad name, points or stock)."""
     _validate(name, points, stock)
     reward = Reward(
         name=name.strip(), points=points, stock=stock, description=description, image=image,
@@ -126,6 +134,8 @@ def create_reward(
 
 
 def update_reward(session: Session, reward: Reward, **changes: object) -> Reward:
+    """Change a reward's name, points, stock, description, image or active flag (InvalidInput on
+    anything else)."""
     allowed = {"name", "points", "stock", "description", "image", "active"}
     unknown = set(changes) - allowed
     if unknown:
@@ -138,6 +148,7 @@ def update_reward(session: Session, reward: Reward, **changes: object) -> Reward
 
 
 def get_reward(session: Session, reward_id: int) -> Reward:
+    """A reward of the session's tenant by id (NotFound otherwise)."""
     reward = session.get(Reward, reward_id)
     if reward is None:
         raise NotFound(_l("No reward with this id."))
@@ -145,6 +156,7 @@ def get_reward(session: Session, reward_id: int) -> Reward:
 
 
 def get_redemption(session: Session, redemption_id: int) -> Redemption:
+    """A redemption of the session's tenant by id (NotFound otherwise)."""
     redemption = session.get(Redemption, redemption_id)
     if redemption is None:
         raise NotFound(_l("No redemption with this id."))
@@ -152,6 +164,7 @@ def get_redemption(session: Session, redemption_id: int) -> Redemption:
 
 
 def active_rewards(session: Session) -> list[Reward]:
+    """The rewards on offer, cheapest first."""
     return list(
         session.scalars(select(Reward).where(Reward.active.is_(True)).order_by(Reward.points))
     )
@@ -185,6 +198,8 @@ def request_reward(
 
 
 def confirm(session: Session, redemption: Redemption, *, actor: Actor) -> Redemption:
+    """Confirm a customer's pending request, taking one from the reward's stock (Conflict unless
+    pending)."""
     redemption = _lock(session, redemption.id)
     if redemption.status != Status.REQUESTED:
         raise Conflict(_l("Only a pending request can be confirmed."))
@@ -193,6 +208,7 @@ def confirm(session: Session, redemption: Redemption, *, actor: Actor) -> Redemp
 
 
 def cancel(session: Session, redemption: Redemption, *, actor: Actor) -> Redemption:
+    """Cancel a customer's pending request and refund its points (Conflict unless pending)."""
     redemption = _lock(session, redemption.id)
     if redemption.status != Status.REQUESTED:
         raise Conflict(_l("Only a pending request can be cancelled."))

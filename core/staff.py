@@ -17,12 +17,16 @@ from core.staff_sessions import end_sessions
 
 
 class Role(enum.StrEnum):
+    """A staff user's role: owner, admin or employee."""
+
     OWNER = "owner"
     ADMIN = "admin"
     EMPLOYEE = "employee"
 
 
 class StaffUser(TenantOwned, Base):
+    """A merchant's staff user (owner, admin, employee), optionally tied to a store."""
+
     __tablename__ = "staff_users"
     __table_args__ = (
         UniqueConstraint("tenant_id", "email"),

@@ -74,6 +74,7 @@ def wants_json() -> bool:
 
 
 def handle_premia_error(error: PremiaError) -> Any:
+    """A PremiaError as the API's JSON error answer (status, reason, message, errors)."""
     return jsonify(status=error.status, **error.to_dict()), error.status
 
 

@@ -29,6 +29,8 @@ class Plan(Base):
 
 
 class PlanPlugin(Base):
+    """A plugin a plan allows."""
+
     __tablename__ = "plan_plugins"
     __table_args__ = (UniqueConstraint("plan_id", "plugin"),)
 

@@ -61,6 +61,11 @@ def make_site() -> Blueprint:
     return site
 
 
+def current_tenant() -> Tenant:
+    """The tenant of the request being served (a panel page, the customer app, the API)."""
+    return g.tenant
+
+
 def use_tenant(tenant: Tenant) -> None:
     g.tenant = tenant
     scope(db(), tenant.id)

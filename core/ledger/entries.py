@@ -59,6 +59,9 @@ def kind_label(kind: str, label: str | None = None) -> str:
 
 
 class Entry(TenantOwned, Base):
+    """One change to a member's balance (append-only): kind, points, the balance after, who, where,
+    why."""
+
     __tablename__ = "ledger_entries"
     __table_args__ = (
         tenant_key(),

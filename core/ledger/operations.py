@@ -277,6 +277,8 @@ class SystemKey(str):
 
 
 def system_key(*parts: object) -> SystemKey:
+    """An idempotency key for the system's own grants (a birthday's points per member and year),
+    kept apart from callers' keys."""
     return SystemKey("system:" + ":".join(str(p) for p in parts))
 
 

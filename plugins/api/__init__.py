@@ -15,17 +15,22 @@ from flask import render_template, send_from_directory
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
 
-from core.db import platform_session
-from core.panel.access import MANAGERS
-from core.panel.menu import MenuItem
-from core.platform import current_platform
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import (
+    MANAGERS,
+    MenuItem,
+    PeriodicJob,
+    PluginInfo,
+    current_platform,
+    hookimpl,
+    platform_job,
+    platform_session,
+)
 from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas
 from plugins.api.views import blp
-from worker.jobs import PeriodicJob, platform_job
 
 PLUGIN = PluginInfo(
     name="api",
+    sdk_version="1.0",
     title=_l("POS API"),
     description=_l("A REST API with tokens for point-of-sale and ERP systems."),
     plans=("white-label",),

@@ -19,10 +19,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from core.actors import Actor
-from core.db import scope
-from core.errors import PremiaError
-from core.platform import current_platform
+from core.sdk import Actor, PremiaError, current_platform, scope
 from plugins.api import tokens
 from plugins.api.errors import error_response
 

@@ -6,11 +6,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from core.db import platform_session, tenant_session
-from core.errors import PremiaError
-from core.platform import current_platform
+from core.sdk import PremiaError, Tenant, current_platform, platform_session, tenant_session
 from plugins.api import tokens
-from tenants.models import Tenant
 
 
 def _tenant_id(slug: str) -> int:

@@ -21,8 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
-from core.errors import IdempotencyMismatch, InvalidInput
+from core.sdk import IdempotencyMismatch, InvalidInput, utcnow
 from plugins.api import bodies
 from plugins.api.models import IdempotentResponse
 

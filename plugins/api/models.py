@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TenantOwned, tenant_key, utcnow
+from core.sdk import Base, TenantOwned, tenant_key, utcnow
 
 
 class ApiToken(TenantOwned, Base):

@@ -15,9 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
 
-from core.errors import PremiaError
-from core.staff import Role
-from core.web import db
+from core.sdk import PremiaError, Role, db
 from plugins.api import tokens
 
 

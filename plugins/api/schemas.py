@@ -14,8 +14,7 @@ from typing import Any
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 
-from core.program import MAX_POINTS_PER_OPERATION
-from core.purchases import MAX_AMOUNT
+from core.sdk import MAX_AMOUNT, MAX_POINTS_PER_OPERATION, kind_label
 
 POINTS = ma.validate.Range(
     min=1, max=MAX_POINTS_PER_OPERATION,
@@ -301,8 +300,6 @@ class EntrySchema(Schema):
     created_at = ma.fields.DateTime()
 
     def entry_label(self, entry: object) -> str:
-        from core.ledger import kind_label
-
         return kind_label(entry.kind, entry.label)
 
 

@@ -12,11 +12,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session, defaultload
 
-from core.db import credential_lookup, utcnow
-from core.errors import InvalidInput, NotFound
-from core.platform import current_platform
+from core.sdk import (
+    InvalidInput,
+    NotFound,
+    Plan,
+    PlanPlugin,
+    Tenant,
+    TenantPlugin,
+    credential_lookup,
+    current_platform,
+    utcnow,
+)
 from plugins.api.models import ApiToken, IdempotentResponse
-from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin
 
 PREFIX = "prm_"
 # Reads (program, customers, rewards, entries) need no scope: a POS always needs them.

@@ -17,13 +17,32 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core import ledger, rewards
-from core.customers import count_members, create_member, find_members, get_member
-from core.errors import IdempotencyMismatch, NotFound
-from core.locations import Location
-from core.program import get_program, update_program
-from core.purchases import give_points, record_purchase
-from core.web import db, handle_premia_error
+from core.sdk import (
+    Entry,
+    IdempotencyMismatch,
+    Location,
+    NotFound,
+    active_rewards,
+    cancel_redemption,
+    confirm_redemption,
+    count_members,
+    create_member,
+    create_reward,
+    db,
+    find_members,
+    get_member,
+    get_program,
+    get_redemption,
+    get_reward,
+    give_points,
+    handle_premia_error,
+    history,
+    lock_member_by_code,
+    record_purchase,
+    redeem_reward,
+    update_program,
+    update_reward,
+)
 from plugins.api import access, bodies, idempotency
 from plugins.api.errors import http_error
 from plugins.api.schemas import (
@@ -252,7 +271,7 @@ class Points(MethodView):
         cashback…), each as its own entry. Accepts an `Idempotency-Key` header: a retry
         returns the first answer and gives nothing twice."""
         session = db()
-        member = ledger.lock_member_by_code(session, code)
+        member = lock_member_by_code(session, code)
         location_id = _location(fields.get("location_id"))
         common = {"actor": access.actor(), "location_id": location_id,
                   "description": fields.get("description"), "reference": fields.get("reference"),
@@ -280,7 +299,7 @@ class Entries(MethodView):
         session = db()
         member = get_member(session, code)
         size = query["page_size"]
-        return ledger.history(session, member, limit=size, offset=(query["page"] - 1) * size)
+        return history(session, member, limit=size, offset=(query["page"] - 1) * size)
 
 
 # --- rewards -------------------------------------------------------------
@@ -292,7 +311,7 @@ class Rewards(MethodView):
     @documented("list_rewards")
     def get(self) -> Any:
         """The active rewards, cheapest first."""
-        return rewards.active_rewards(db())
+        return active_rewards(db())
 
     @access.requires("rewards:write")
     @blp.arguments(RewardSchema())
@@ -300,7 +319,7 @@ class Rewards(MethodView):
     @documented("create_reward", body=True, idempotent=True, links=REWARD_LINKS)
     def post(self, fields: dict[str, Any]) -> Any:
         """Add a reward to the catalogue (scope `rewards:write`)."""
-        return rewards.create_reward(db(), **fields)
+        return create_reward(db(), **fields)
 
 
 @blp.route("/rewards/<int:reward_id>", tags=["rewards"])
@@ -312,14 +331,14 @@ class Reward(MethodView):
     def patch(self, changes: dict[str, Any], reward_id: int) -> Any:
         """Change a reward: name, points, stock, description, active (scope `rewards:write`)."""
         session = db()
-        return rewards.update_reward(session, _reward(reward_id), **changes)
+        return update_reward(session, _reward(reward_id), **changes)
 
 
 # --- redemptions ---------------------------------------------------------
 
 
 def _redemption_answer(redemption: Any, balance_entry_id: int) -> dict[str, Any]:
-    entry = db().get(ledger.Entry, balance_entry_id)
+    entry = db().get(Entry, balance_entry_id)
     return {"id": redemption.id, "reward_id": redemption.reward_id,
             "customer_code": redemption.member.code, "points": redemption.points,
             "balance": entry.balance_after, "status": redemption.status,
@@ -337,8 +356,8 @@ class Redemptions(MethodView):
         """Hand a reward to the customer: points and stock go down at once (409 if either
         falls short). Accepts an `Idempotency-Key` header."""
         session = db()
-        member = ledger.lock_member_by_code(session, code)
-        redemption = rewards.redeem_reward(
+        member = lock_member_by_code(session, code)
+        redemption = redeem_reward(
             session, member, _reward(fields["reward_id"]), actor=access.actor(),
             location_id=_location(fields.get("location_id")), idempotency_key=g.api_key,
         )
@@ -354,7 +373,7 @@ class ConfirmRedemption(MethodView):
         """Confirm a customer's pending request: the reward is handed over (409 if not pending
         or out of stock)."""
         session = db()
-        redemption = rewards.confirm(session, _redemption(redemption_id), actor=access.actor())
+        redemption = confirm_redemption(session, _redemption(redemption_id), actor=access.actor())
         return _redemption_answer(redemption, redemption.entry_id)
 
 
@@ -366,7 +385,7 @@ class CancelRedemption(MethodView):
     def post(self, redemption_id: int) -> Any:
         """Cancel a customer's pending request: the points go back (409 if not pending)."""
         session = db()
-        redemption = rewards.cancel(session, _redemption(redemption_id), actor=access.actor())
+        redemption = cancel_redemption(session, _redemption(redemption_id), actor=access.actor())
         return _redemption_answer(redemption, redemption.refund_entry_id)
 
 
@@ -376,13 +395,13 @@ class CancelRedemption(MethodView):
 def _reward(reward_id: int) -> Any:
     if not 0 < reward_id <= MAX_ID:
         raise NotFound(_l("No reward with this id."))
-    return rewards.get_reward(db(), reward_id)
+    return get_reward(db(), reward_id)
 
 
 def _redemption(redemption_id: int) -> Any:
     if not 0 < redemption_id <= MAX_ID:
         raise NotFound(_l("No redemption with this id."))
-    return rewards.get_redemption(db(), redemption_id)
+    return get_redemption(db(), redemption_id)
 
 
 def _location(location_id: int | None) -> int | None:

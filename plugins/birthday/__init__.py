@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import PeriodicJob, PluginInfo, hookimpl
 from plugins.birthday import grants
 from plugins.birthday.settings import BirthdaySettings
-from worker.jobs import PeriodicJob
 
 PLUGIN = PluginInfo(
     name="birthday",
+    sdk_version="1.0",
     title=_l("Birthday points"),
     description=_l("Points for each customer on their birthday, once a year."),
     plans=("white-label",),

@@ -33,16 +33,26 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import ledger
-from core.actors import Actor
-from core.customers import Membership
-from core.db import platform_session, utcnow
-from core.platform import current_platform
-from core.settings import load_settings
+from core.sdk import (
+    Actor,
+    Entry,
+    Membership,
+    PlanPlugin,
+    SystemKey,
+    Tenant,
+    TenantPlugin,
+    current_platform,
+    earn,
+    enqueue,
+    load_settings,
+    platform_job,
+    platform_session,
+    system_key,
+    tenant_job,
+    utcnow,
+)
 from plugins.birthday.models import BirthdayRun
 from plugins.birthday.settings import BirthdaySettings
-from tenants.models import PlanPlugin, Tenant, TenantPlugin
-from worker.jobs import enqueue, platform_job, tenant_job
 
 KIND = "birthday"
 MAX_AGE = 130  # years of birth looked at
@@ -67,8 +77,8 @@ def birth_dates(day: date) -> list[date]:
     return dates
 
 
-def grant_key(member_id: int, year: int) -> ledger.SystemKey:
-    return ledger.system_key(KIND, member_id, year)
+def grant_key(member_id: int, year: int) -> SystemKey:
+    return system_key(KIND, member_id, year)
 
 
 @platform_job()
@@ -133,10 +143,10 @@ def grant_birthdays(session: Session, day: date, points: int) -> int:
     paid = 0
     for member_id in member_ids:  # only the day's birthdays, a few per thousand members
         key = grant_key(member_id, day.year)
-        if session.scalar(select(ledger.Entry.id).where(ledger.Entry.idempotency_key == key)):
+        if session.scalar(select(Entry.id).where(Entry.idempotency_key == key)):
             continue
         member = session.get(Membership, member_id)
-        ledger.earn(session, member, points=points, kind=KIND, actor=Actor.system(),
+        earn(session, member, points=points, kind=KIND, actor=Actor.system(),
                     idempotency_key=key)
         paid += 1
     return paid

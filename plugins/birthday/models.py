@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TenantOwned, utcnow
+from core.sdk import Base, TenantOwned, utcnow
 
 
 class BirthdayRun(TenantOwned, Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 
-from core.program import MAX_POINTS_PER_OPERATION
+from core.sdk import MAX_POINTS_PER_OPERATION
 
 
 class BirthdaySettings(ma.Schema):

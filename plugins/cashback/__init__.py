@@ -8,14 +8,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.panel.menu import MenuItem
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import MenuItem, PluginInfo, hookimpl
 from plugins.cashback import panel
 from plugins.cashback.hooks import calculate_points  # noqa: F401  (hook implementation)
 from plugins.cashback.settings import CashbackSettings
 
 PLUGIN = PluginInfo(
     name="cashback",
+    sdk_version="1.0",
     title=_l("Cashback"),
     description=_l("A percentage of each purchase back as points, and a cap on paying "
                    "with points."),

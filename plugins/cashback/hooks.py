@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
-from core.plugins import hookimpl
-from core.purchases import PointsLine, Purchase
+from core.sdk import Membership, PointsLine, Purchase, Tenant, hookimpl
 from plugins.cashback import services
-from tenants.models import Tenant
 
 
 @hookimpl

@@ -16,14 +16,21 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.actors import Actor
-from core.customers import Membership, get_member
-from core.errors import InvalidInput, NotFound, PremiaError
-from core.i18n import format_money, money_locale
-from core.panel.access import staff_required
-from core.panel.formkit import WholeNumberField, show_errors
-from core.purchases import parse_amount
-from core.web import db
+from core.sdk import (
+    Actor,
+    InvalidInput,
+    Membership,
+    NotFound,
+    PremiaError,
+    WholeNumberField,
+    db,
+    format_money,
+    get_member,
+    money_locale,
+    parse_amount,
+    show_errors,
+    staff_required,
+)
 from plugins.cashback import services
 
 MAX_POINTS = 10**9

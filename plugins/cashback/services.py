@@ -34,17 +34,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import ledger
-from core.actors import Actor
-from core.customers import Membership
-from core.db import session_tenant_id
-from core.errors import InvalidInput
-from core.i18n import format_money
-from core.ledger import Entry
-from core.purchases import Purchase, Status, parse_amount
-from core.settings import load_settings
+from core.sdk import (
+    Actor,
+    Entry,
+    InvalidInput,
+    Membership,
+    Purchase,
+    PurchaseStatus,
+    Tenant,
+    format_money,
+    load_settings,
+    parse_amount,
+    redeem,
+    session_tenant_id,
+)
 from plugins.cashback.settings import CashbackSettings
-from tenants.models import Tenant
 
 NAMESPACE = "cashback"
 KIND = "cashback"
@@ -72,7 +76,7 @@ def local_date(tenant: Tenant, moment: datetime) -> date:
 def savings(session: Session, member_id: int, *, before_id: int | None = None) -> Decimal:
     """Everything a member bought, returned purchases excluded (before a purchase, if given)."""
     query = select(func.coalesce(func.sum(Purchase.amount), 0)).where(
-        Purchase.member_id == member_id, Purchase.status == Status.RECORDED
+        Purchase.member_id == member_id, Purchase.status == PurchaseStatus.RECORDED
     )
     if before_id is not None:
         query = query.where(Purchase.id < before_id)
@@ -166,7 +170,7 @@ def pay_with_points(
             bill=format_money(bill, tenant.currency, _money_locale(tenant)),
         ))
     value = (points * settings["point_value"]).quantize(Decimal("0.01"))
-    entry = ledger.redeem(
+    entry = redeem(
         session, member, points, actor=actor, kind=PAY_KIND, location_id=location_id,
         reference=reference, description=f"bill {bill}", idempotency_key=idempotency_key,
     )

@@ -7,14 +7,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.panel.access import MANAGERS
-from core.panel.menu import MenuItem
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import MANAGERS, MenuItem, PluginInfo, hookimpl
 from plugins.news import panel
 from plugins.news.news import current_news  # noqa: F401  (for the customer app)
 
 PLUGIN = PluginInfo(
     name="news",
+    sdk_version="1.0",
     title=_l("News"),
     description=_l("Offers and promotions shown in the customer app."),
     plans=("free", "white-label"),

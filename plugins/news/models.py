@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TenantOwned, tenant_key, utcnow
+from core.sdk import Base, TenantOwned, tenant_key, utcnow
 
 
 class NewsItem(TenantOwned, Base):

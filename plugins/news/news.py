@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput
+from core.sdk import InvalidInput
 from plugins.news.models import NewsItem
 
 FIELDS = {"title", "body", "image", "starts_on", "ends_on", "active"}

@@ -12,9 +12,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from core.panel.access import MANAGERS, staff_required
-from core.panel.formkit import get_or_404, save_with_image
-from core.web import db
+from core.sdk import MANAGERS, db, get_or_404, save_with_image, staff_required
 from plugins.news.models import NewsItem
 from plugins.news.news import create_news, update_news
 

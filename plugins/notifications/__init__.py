@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo
+from core.sdk import PluginInfo
 from plugins.notifications.hooks import (  # noqa: F401  (hook implementations)
     delivered_topics,
     entry_recorded,
@@ -17,6 +17,7 @@ from plugins.notifications.settings import NotificationSettings
 
 PLUGIN = PluginInfo(
     name="notifications",
+    sdk_version="1.0",
     title=_l("E-mail notifications"),
     description=_l("E-mails to customers and to the merchant when something happens."),
     plans=("free", "white-label"),

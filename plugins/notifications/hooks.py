@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from core.customers import Membership
-from core.ledger import Entry, Kind
-from core.plugins import hookimpl
-from core.rewards import Redemption, Status
+from core.sdk import (
+    Entry,
+    Kind,
+    Membership,
+    Redemption,
+    RedemptionStatus,
+    Tenant,
+    enqueue,
+    hookimpl,
+)
 from plugins.notifications import jobs
-from tenants.models import Tenant
-from worker.jobs import enqueue
 
 # Credits a customer is told about (a refund is told through its redemption).
 TOLD_CREDITS = {Kind.EARN, Kind.ADJUST}
@@ -31,9 +35,9 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
 
 @hookimpl
 def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
-    if redemption.status == Status.REQUESTED:
+    if redemption.status == RedemptionStatus.REQUESTED:
         enqueue(None, jobs.mail_merchant_request, tenant.id, redemption.id)
-    elif redemption.status == Status.CONFIRMED:
+    elif redemption.status == RedemptionStatus.CONFIRMED:
         enqueue(None, jobs.mail_member, tenant.id, redemption.member_id, "redemption_confirmed",
                 f"redemption_confirmed:{redemption.id}", {"redemption_id": redemption.id})
 

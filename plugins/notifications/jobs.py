@@ -8,14 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import mail
-from core.customers import Membership
-from core.ledger import Entry
-from core.platform import current_platform
-from core.rewards import Redemption
+from core.sdk import (
+    Entry,
+    Membership,
+    Redemption,
+    Tenant,
+    build_message,
+    current_platform,
+    render_mail,
+    send_mail,
+    tenant_job,
+)
 from plugins.notifications.models import Delivery
-from tenants.models import Tenant
-from worker.jobs import tenant_job
 
 SETTING_FOR = {
     "welcome": "on_member_created",
@@ -37,10 +41,10 @@ def _send_once(session: Session, tenant: Tenant, key: str, to: str, template: st
         return False
     session.add(Delivery(key=key, recipient=to, template=template))
     session.flush()  # a twin job now fails on the unique key instead of mailing twice
-    subject, text, html = mail.render_mail(
+    subject, text, html = render_mail(
         tenant, f"notifications/mail/{template}", language, **context
     )
-    mail.send(mail.build_message(tenant, to, subject, text, html))
+    send_mail(build_message(tenant, to, subject, text, html))
     return True
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TenantOwned, utcnow
+from core.sdk import Base, TenantOwned, utcnow
 
 
 class Delivery(TenantOwned, Base):

@@ -11,9 +11,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.panel.menu import MenuItem
-from core.panel.summary import SummaryLine
-from core.plugins import PluginInfo, hookimpl
+from core.sdk import MenuItem, PluginInfo, SummaryLine, hookimpl
 from plugins.packs import (
     models,  # noqa: F401  (its tables, for the migrations)
     packs,
@@ -23,6 +21,7 @@ from plugins.packs.settings import PackSettings
 
 PLUGIN = PluginInfo(
     name="packs",
+    sdk_version="1.0",
     title=_l("Prepaid packs"),
     description=_l("Packs of sessions or drinks paid in advance and used one at a time."),
     plans=("white-label",),

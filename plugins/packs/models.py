@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.sdk import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 
 
 class Pack(TenantOwned, Base):

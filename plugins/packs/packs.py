@@ -25,15 +25,21 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import ledger
-from core.actors import Actor
-from core.customers import Membership
-from core.db import session_tenant_id, utcnow
-from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
-from core.settings import load_settings
+from core.sdk import (
+    Actor,
+    Conflict,
+    IdempotencyMismatch,
+    InvalidInput,
+    Membership,
+    NotFound,
+    Tenant,
+    load_settings,
+    session_tenant_id,
+    stored_key,
+    utcnow,
+)
 from plugins.packs.models import Pack, PackUse
 from plugins.packs.settings import PackSettings
-from tenants.models import Tenant
 
 NAMESPACE = "packs"
 
@@ -75,7 +81,7 @@ def sell_pack(
 ) -> Pack:
     """Sell a pack of the type `type_key` to a member. A retry with the same key returns
     the first pack (IdempotencyMismatch if it was for another member or type)."""
-    key = ledger.stored_key(idempotency_key)
+    key = stored_key(idempotency_key)
     existing = _sale_by_key(session, key, member, type_key)
     if existing is not None:
         return existing
@@ -112,7 +118,7 @@ def use_pack(
     idempotency_key: str | None = None,
 ) -> PackUse:
     """Record one use of a pack; PackUsedUp or PackExpired if it cannot be used."""
-    key = ledger.stored_key(idempotency_key)
+    key = stored_key(idempotency_key)
     existing = _use_by_key(session, key, pack)
     if existing is not None:
         return existing

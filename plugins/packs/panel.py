@@ -20,15 +20,20 @@ from sqlalchemy.orm import Session
 from wtforms import HiddenField, SelectField
 from wtforms.validators import DataRequired, Length
 
-from core.actors import Actor
-from core.customers import Membership, get_member
-from core.db import utcnow
-from core.errors import NotFound, PremiaError
-from core.locations import Location
-from core.panel.access import staff_required
-from core.panel.formkit import get_or_404, show_errors
-from core.staff import StaffUser
-from core.web import db
+from core.sdk import (
+    Actor,
+    Location,
+    Membership,
+    NotFound,
+    PremiaError,
+    StaffUser,
+    db,
+    get_member,
+    get_or_404,
+    show_errors,
+    staff_required,
+    utcnow,
+)
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse
 

@@ -13,18 +13,14 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
-from core.ledger import Entry
-from core.panel.menu import MenuItem
-from core.panel.summary import SummaryLine
-from core.plugins import PluginInfo, hookimpl
-from core.purchases import Purchase
+from core.sdk import Entry, Membership, MenuItem, PluginInfo, Purchase, SummaryLine, hookimpl
 from plugins.punchcards import cards, panel
 from plugins.punchcards.models import PrizeStatus
 from plugins.punchcards.settings import PunchcardSettings
 
 PLUGIN = PluginInfo(
     name="punchcards",
+    sdk_version="1.0",
     title=_l("Punch cards"),
     description=_l("Every so many purchases of a product, a gift: every 10 coffees, a toast."),
     plans=("white-label",),

@@ -27,12 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.actors import Actor
-from core.customers import Membership
-from core.db import utcnow
-from core.errors import Conflict, NotFound
-from core.purchases import Purchase
-from core.settings import load_settings
+from core.sdk import Actor, Conflict, Membership, NotFound, Purchase, load_settings, utcnow
 from plugins.punchcards.models import Counter, Prize, PrizeStatus, Punch
 from plugins.punchcards.settings import PunchcardSettings
 

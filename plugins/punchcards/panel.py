@@ -12,12 +12,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 
-from core.actors import Actor
-from core.customers import Membership, get_member
-from core.errors import NotFound, PremiaError
-from core.panel.access import staff_required
-from core.panel.formkit import get_or_404
-from core.web import db
+from core.sdk import (
+    Actor,
+    Membership,
+    NotFound,
+    PremiaError,
+    db,
+    get_member,
+    get_or_404,
+    staff_required,
+)
 from plugins.punchcards import cards
 from plugins.punchcards.cards import PrizeClaimed
 from plugins.punchcards.models import Prize, PrizeStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from core.plugins import PluginInfo
+from core.sdk import PluginInfo
 from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     calculate_points,
     member_summary,
@@ -18,6 +18,7 @@ from plugins.tiers.settings import TierSettings
 
 PLUGIN = PluginInfo(
     name="tiers",
+    sdk_version="1.0",
     title=_l("Tiers"),
     description=_l("Levels with a points multiplier that members reach by spending."),
     plans=("white-label",),

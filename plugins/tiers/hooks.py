@@ -5,16 +5,19 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
-from core.i18n import format_money
-from core.ledger import Entry
-from core.panel.summary import SummaryLine
-from core.plugins import hookimpl
-from core.purchases import PointsLine, Purchase
-from core.topics import Topic
+from core.sdk import (
+    Entry,
+    Membership,
+    PeriodicJob,
+    PointsLine,
+    Purchase,
+    SummaryLine,
+    Tenant,
+    Topic,
+    format_money,
+    hookimpl,
+)
 from plugins.tiers import jobs, services
-from tenants.models import Tenant
-from worker.jobs import PeriodicJob
 
 KIND = "tier_bonus"
 

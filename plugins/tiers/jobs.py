@@ -15,13 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import platform_session, utcnow
-from core.platform import current_platform
+from core.sdk import (
+    Tenant,
+    TenantSetting,
+    current_platform,
+    enqueue,
+    platform_job,
+    platform_session,
+    tenant_job,
+    utcnow,
+)
 from plugins.tiers import services
 from plugins.tiers.models import TierRun
 from plugins.tiers.settings import TierSettings
-from tenants.models import Tenant, TenantSetting
-from worker.jobs import enqueue, platform_job, tenant_job
 
 
 def period_end(tenant: Tenant, settings: dict, now: datetime) -> tuple[str, datetime]:

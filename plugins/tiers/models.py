@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, TenantOwned, tenant_fk, utcnow
+from core.sdk import Base, TenantOwned, tenant_fk, utcnow
 
 
 class TierMember(TenantOwned, Base):

@@ -45,6 +45,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from types import NoneType
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -55,7 +56,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
     case,
     func,
     insert,
@@ -66,16 +66,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
-from core.db import session_tenant_id, utcnow
-from core.events import announce
-from core.expiry import month_start
-from core.purchases import Purchase, Status
-from core.settings import load_settings
-from core.topics import NoneType, Topic
+from core.sdk import (
+    Membership,
+    Purchase,
+    PurchaseStatus,
+    Tenant,
+    Topic,
+    load_settings,
+    month_start,
+    notify,
+    session_tenant_id,
+    spend_by_member,
+    utcnow,
+)
 from plugins.tiers.models import TierChange, TierMember
 from plugins.tiers.settings import TierSettings
-from tenants.models import Tenant
 
 NAMESPACE = "tiers"
 
@@ -138,7 +143,7 @@ def spend_since(session: Session, member_id: int, since: datetime) -> Decimal:
     """Qualifying spend of a member from `since` on (returned purchases excluded)."""
     total = session.scalar(
         select(func.coalesce(func.sum(Purchase.amount), 0)).where(
-            Purchase.member_id == member_id, Purchase.status == Status.RECORDED,
+            Purchase.member_id == member_id, Purchase.status == PurchaseStatus.RECORDED,
             Purchase.created_at >= since,
         )
     )
@@ -270,7 +275,7 @@ def announce_change(session: Session, member: Membership, tiers: list[Tier],
                     old: str | None, new: str | None) -> None:
     by_code = {t.code: t for t in tiers}
     before, after = by_code.get(old or ""), by_code.get(new or "")
-    announce(session, "notify", member=member, topic="tier_changed", context={
+    notify(session, member, "tier_changed", {
         "from": old, "to": new,
         "from_name": before.name if before else None,
         "to_name": after.name if after else None,
@@ -331,22 +336,9 @@ def reevaluate(session: Session, as_of: datetime, *, run: str | None = None) -> 
     closed_start, boundary, current_start = period_bounds(tenant, settings, as_of)
     now = utcnow()
 
-    p = Purchase.__table__
     m = TierMember.__table__
-    window = and_(p.c.created_at >= closed_start, p.c.created_at < boundary)
-    totals = (
-        select(
-            p.c.member_id,
-            # Rounded to cents: SQLite sums NUMERIC as floating point.
-            func.round(func.sum(case((window, p.c.amount), else_=0)), 2).label("closed"),
-            func.round(func.sum(case((p.c.created_at >= current_start, p.c.amount), else_=0)), 2)
-            .label("current"),
-        )
-        .where(p.c.tenant_id == tenant_id, p.c.status == Status.RECORDED.value,
-               p.c.created_at >= min(closed_start, current_start))
-        .group_by(p.c.member_id)
-        .subquery("totals")
-    )
+    totals = spend_by_member(tenant_id, {"closed": (closed_start, boundary),
+                                         "current": (current_start, None)})
     current = func.coalesce(totals.c.current, 0)
     closed = func.coalesce(totals.c.closed, 0)
     held = _rank_sql(tiers, m.c.tier)

@@ -69,8 +69,8 @@ def test_announcing_what_is_no_announcing_hook_fails(hook, shop, db):
 def test_notify_delivers_a_declared_topic(shop, db, recorder):
     with db(shop) as session:
         member = create_member(session, email="ines@mail.example", actor=STAFF)
-        events.notify(session, member, "points_expiring", points=5,
-                      expires_at="2026-03-31T23:59:00-05:00", period="2026-03")
+        events.notify(session, member, "points_expiring", {
+            "points": 5, "expires_at": "2026-03-31T23:59:00-05:00", "period": "2026-03"})
         session.commit()
     assert recorder.hooks("notify") == [(shop.slug, ("points_expiring", member.id, {
         "points": 5, "expires_at": "2026-03-31T23:59:00-05:00", "period": "2026-03"}))]
@@ -101,7 +101,7 @@ def test_in_production_a_bad_notification_is_logged_and_the_sale_stands(
         with tenant_session(sessions, tenant.id) as session:
             member = create_member(session, email="ines@mail.example", actor=STAFF)
             ledger.earn(session, member, points=9, actor=STAFF)
-            events.notify(session, member, "birthday", age=30)
+            events.notify(session, member, "birthday", {"age": 30})
             session.commit()
         with tenant_session(sessions, tenant.id) as session:
             assert ledger.audit_member(session, member.id) == (9, 9, 9)

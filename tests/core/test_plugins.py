@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import types
 from importlib.metadata import EntryPoint, entry_points
@@ -21,7 +22,14 @@ from core.actors import Actor
 from core.customers import Customer, create_member
 from core.db import Base, platform_session, tenant_session
 from core.errors import InvalidInput
-from core.plugins import ENTRY_POINT_GROUP, PluginError, PluginHost, PluginInfo, hookimpl
+from core.plugins import (
+    ENTRY_POINT_GROUP,
+    SDK_VERSION,
+    PluginError,
+    PluginHost,
+    PluginInfo,
+    hookimpl,
+)
 from core.program import update_program
 from core.purchases import PointsLine, record_purchase
 from core.rewards import create_reward, redeem_reward
@@ -31,6 +39,7 @@ from tests.core import recorder_plugin
 from worker.jobs import PeriodicJob
 
 STAFF = Actor.staff(1)
+SDK_MAJOR, SDK_MINOR = (int(part) for part in SDK_VERSION.split("."))
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -411,6 +420,38 @@ def test_hook_with_an_unknown_argument_is_refused(make_app):
 def test_plugin_without_a_proper_declaration_is_refused(plugin):
     with pytest.raises(PluginError):
         PluginHost().register(plugin)
+
+
+@pytest.mark.parametrize("written_for", ["2.0", "0.9", f"{SDK_MAJOR}.{SDK_MINOR + 1}", "1", "x.y"])
+def test_start_up_refuses_a_plugin_written_for_another_sdk(make_app, written_for):
+    plugin = types.ModuleType("tests.throwaway.oldie")
+    plugin.PLUGIN = PluginInfo(name="oldie", title="Oldie", sdk_version=written_for)
+    with pytest.raises(PluginError) as refused:
+        make_app(PREMIA_EXTRA_PLUGINS=[plugin])
+    assert str(refused.value) == (
+        f"plugin oldie was written for Premia SDK {written_for}, "
+        f"this Premia offers SDK {SDK_VERSION}"
+    )
+
+
+@pytest.mark.parametrize("written_for", [f"{SDK_MAJOR}.0", SDK_VERSION])
+def test_a_plugin_written_for_this_sdk_or_an_earlier_minor_is_installed(written_for):
+    plugin = types.ModuleType("tests.throwaway.fresh")
+    plugin.PLUGIN = PluginInfo(name="fresh", title="Fresh", sdk_version=written_for)
+    assert PluginHost().register(plugin).sdk_version == written_for
+
+
+def test_every_built_in_plugin_declares_the_sdk_it_was_written_for():
+    """As a third party's must: a literal version, not the host's own `SDK_VERSION`."""
+    declared = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        source = ast.parse(Path(ep.load().__file__).read_text())
+        (call,) = [node for node in ast.walk(source) if isinstance(node, ast.Call)
+                   and getattr(node.func, "id", None) == "PluginInfo"]
+        keywords = {k.arg: k.value for k in call.keywords}
+        assert isinstance(keywords.get("sdk_version"), ast.Constant), ep.name
+        declared[ep.name] = keywords["sdk_version"].value
+    assert len(declared) >= 8 and set(declared.values()) == {SDK_VERSION}
 
 
 def test_a_plugin_cannot_be_installed_twice():

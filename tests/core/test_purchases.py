@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from core import ledger
 from core.actors import Actor
 from core.customers import get_member
+from core.db import clock_at
 from core.errors import IdempotencyMismatch, InvalidInput, NotFound
 from core.ledger import Entry
 from core.program import PointsByAmountOnly, update_program
@@ -23,6 +25,7 @@ from core.purchases import (
     record_purchase,
     return_purchase,
     spend,
+    spend_by_member,
 )
 from core.staff import Role, create_staff
 from tests.concurrency import run_together, unexpected_errors
@@ -379,3 +382,36 @@ def test_concurrent_returns_take_the_points_once(app, shop, make_member, session
     with sessions(shop.id) as session:
         assert session.scalar(select(func.count()).where(Entry.kind == "return")) == 1
         assert ledger.audit_member(session, member.id) == (60, 60, 60)
+
+
+def test_spend_by_member_sums_each_window_for_every_member_of_one_tenant(
+    shop, make_tenant, make_member, db, bonus
+):
+    """The set-based spend rules over all members read (tiers' period end): recorded
+    purchases only, each window [start, end), no other tenant's purchases."""
+    ana, bea, idle = make_member(shop), make_member(shop), make_member(shop)
+    other = make_tenant()
+    stranger = make_member(other)
+    day = [datetime(2026, 3, d, 12, tzinfo=UTC) for d in range(1, 6)]
+    with db(shop) as session:
+        for moment, member, amount in [(day[0], ana, "1000.10"), (day[1], ana, "2000"),
+                                       (day[3], ana, "500"), (day[3], bea, "700")]:
+            with clock_at(moment):
+                record_purchase(session, member, amount, actor=CASHIER)
+        with clock_at(day[3]):
+            returned, _ = record_purchase(session, bea, "9000", actor=CASHIER)
+            return_purchase(session, returned, actor=CASHIER)
+        session.commit()
+    with db(other) as session, clock_at(day[1]):
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        record_purchase(session, stranger, "5000", actor=CASHIER)
+        session.commit()
+    with db(shop) as session:
+        totals = spend_by_member(shop.id, {"early": (day[0], day[2]), "late": (day[2], None)})
+        rows = session.connection().execute(select(totals).order_by(totals.c.member_id)).all()
+    # str(): SQLite answers the rounded sums as floats
+    assert [(r.member_id, Decimal(str(r.early)), Decimal(str(r.late))) for r in rows] == [
+        (ana.id, Decimal("3000.10"), Decimal("500.00")),
+        (bea.id, Decimal("0.00"), Decimal("700.00")),
+    ]
+    assert idle.id not in {r.member_id for r in rows}

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tenants.resolver import DomainMiddleware
+from tenants.resolver import DomainMiddleware, current_tenant
 from tests.factories import PASSWORD
 
 BRAND = "puntos.marca.example"
@@ -143,3 +143,14 @@ def test_platform_hosts_come_from_the_configuration(brand, make_app, lookups):
     # localhost is now just another host, looked up (and unknown)
     assert client.get("/t/marca/login", base_url="http://localhost").status_code == 400
     assert lookups == ["localhost"]
+
+
+
+@pytest.mark.parametrize("slug", ["tienda", "otra"])
+def test_current_tenant_is_the_one_the_request_resolved(make_tenant, make_app, slug):
+    make_tenant("tienda")
+    make_tenant("otra")
+    app = make_app()
+    with app.test_request_context(f"/t/{slug}/login"):
+        app.preprocess_request()
+        assert current_tenant().slug == slug

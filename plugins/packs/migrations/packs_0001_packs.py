@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+from core.sdk import UTCDateTime
 
 revision = "packs_0001"
 down_revision = None
@@ -28,13 +28,13 @@ def upgrade() -> None:
     sa.Column('uses', sa.Integer(), nullable=False),
     sa.Column('uses_left', sa.Integer(), nullable=False),
     sa.Column('price', sa.Numeric(precision=12, scale=2), nullable=True),
-    sa.Column('expires_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', UTCDateTime(timezone=True), nullable=True),
     sa.Column('sold_by_kind', sa.String(length=12), nullable=False),
     sa.Column('sold_by_id', sa.Integer(), nullable=True),
     sa.Column('location_id', sa.Integer(), nullable=True),
     sa.Column('purchase_id', sa.Integer(), nullable=True),
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
-    sa.Column('sold_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sold_at', UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('uses > 0', name=op.f('ck_packs_packs_uses_positive')),
     sa.CheckConstraint('uses_left >= 0 AND uses_left <= uses', name=op.f('ck_packs_packs_uses_left_within_uses')),
@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('location_id', sa.Integer(), nullable=True),
     sa.Column('uses_left', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
-    sa.Column('used_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'location_id'], ['locations.tenant_id', 'locations.id'], name=op.f('fk_packs_uses_tenant_id_location_id_locations')),
     sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_packs_uses_tenant_id_member_id_memberships')),

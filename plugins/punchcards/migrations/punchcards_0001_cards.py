@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+from core.sdk import UTCDateTime
 
 revision = "punchcards_0001"
 down_revision = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('card', sa.String(length=40), nullable=False),
     sa.Column('progress', sa.Integer(), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('progress >= 0', name=op.f('ck_punchcards_counters_progress_not_negative')),
     sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_punchcards_counters_tenant_id_member_id_memberships')),
@@ -45,8 +45,8 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('purchase_id', sa.Integer(), nullable=False),
-    sa.Column('issued_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('decided_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_by_kind', sa.String(length=12), nullable=True),
     sa.Column('claimed_by_id', sa.Integer(), nullable=True),
     sa.Column('location_id', sa.Integer(), nullable=True),
@@ -69,8 +69,8 @@ def upgrade() -> None:
     sa.Column('card', sa.String(length=40), nullable=False),
     sa.Column('punches', sa.Integer(), nullable=False),
     sa.Column('prizes', sa.Integer(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('returned_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+    sa.Column('returned_at', UTCDateTime(timezone=True), nullable=True),
     sa.Column('punches_not_recovered', sa.Integer(), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('punches > 0', name=op.f('ck_punchcards_punches_punches_positive')),

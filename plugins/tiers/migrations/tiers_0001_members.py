@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+from core.sdk import UTCDateTime
 
 revision = "tiers_0001"
 down_revision = None
@@ -22,9 +22,9 @@ def upgrade() -> None:
     op.create_table('tiers_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period', sa.String(length=12), nullable=False),
-    sa.Column('as_of', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('as_of', UTCDateTime(timezone=True), nullable=False),
     sa.Column('changed', sa.Integer(), nullable=False),
-    sa.Column('ran_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ran_at', UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_tiers_runs_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tiers_runs')),
@@ -37,8 +37,8 @@ def upgrade() -> None:
     sa.Column('tier', sa.String(length=30), nullable=True),
     sa.Column('kept', sa.String(length=30), nullable=True),
     sa.Column('previous', sa.String(length=30), nullable=True),
-    sa.Column('since', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('evaluated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('since', UTCDateTime(timezone=True), nullable=False),
+    sa.Column('evaluated_at', UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_tiers_members_tenant_id_member_id_memberships')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_tiers_members_tenant_id_tenants'), ondelete='CASCADE'),
@@ -54,7 +54,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=12), nullable=False),
     sa.Column('purchase_id', sa.Integer(), nullable=True),
     sa.Column('run', sa.String(length=40), nullable=True),
-    sa.Column('changed_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'member_id'], ['memberships.tenant_id', 'memberships.id'], name=op.f('fk_tiers_changes_tenant_id_member_id_memberships')),
     sa.ForeignKeyConstraint(['tenant_id', 'purchase_id'], ['purchases.tenant_id', 'purchases.id'], name=op.f('fk_tiers_changes_tenant_id_purchase_id_purchases')),

@@ -1,0 +1,184 @@
+"""The plugin SDK: the one module a Premia plugin imports from the platform.
+
+Everything a plugin may use is named here: the hook marker and the types hooks
+take and return, the base and helpers for its own models, the platform's models
+it may read, the services it may call (members, points, purchases, rewards,
+settings, jobs, notifications, rendering, the panel's form helpers, the current
+tenant and session) and the errors it may raise or catch. Everything else in
+`core/`, `tenants/` and `worker/` is private: it may change in any release, and
+`tests/core/test_sdk.py` fails on a plugin that imports it.
+
+Versions: `SDK_VERSION` is "MAJOR.MINOR". A minor release only adds names; a
+major one removes or changes some. A plugin declares the version it was written
+for in `PluginInfo(sdk_version=...)`, and start-up refuses a plugin of another
+major, or of a later minor than this host's, naming both versions.
+
+Constants (the other names are documented where they are defined):
+
+- ``SDK_VERSION``: this front door's version, "MAJOR.MINOR".
+- ``MANAGERS``: the roles that manage a merchant (owner, admin), for `staff_required`.
+- ``EVERYONE``: every staff role, employees included.
+- ``MAX_POINTS_PER_OPERATION``: the most points one operation may move.
+- ``MAX_AMOUNT``: the largest purchase amount Premia stores.
+- ``KIND_LABELS``: the core's ledger entry kinds and their translated labels.
+"""
+
+# ruff: noqa: I001, RUF022  (grouped by concept, not alphabetically)
+
+# Declaring a plugin and its hooks.
+from core.plugins import SDK_VERSION, PluginError, PluginInfo, hookimpl
+
+# What hooks return: menu and settings links, summary lines, periodic jobs, points lines.
+from core.panel.menu import MenuItem
+from core.panel.summary import SummaryLine
+from worker.jobs import PeriodicJob
+from core.purchases import PointsLine
+
+# A plugin's own models: the declarative base, tenant ownership, its keys, time.
+from core.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, utcnow
+
+# The platform's models a plugin may read.
+from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
+from core.customers import Membership
+from core.ledger import KIND_LABELS, Entry, Kind, kind_label
+from core.purchases import MAX_AMOUNT, Purchase, PurchaseLine
+from core.purchases import Status as PurchaseStatus
+from core.rewards import Redemption, Reward
+from core.rewards import Status as RedemptionStatus
+from core.locations import Location
+from core.staff import Role, StaffUser
+
+# Who did something: staff, the member, the system, an API token.
+from core.actors import Actor
+
+# Members: find, list, enrol, lock for a points operation.
+from core.customers import count_members, create_member, find_members, get_member
+from core.ledger import lock_member, lock_member_by_code
+
+# Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
+from core.ledger import (
+    SystemKey,
+    adjust,
+    earn,
+    history,
+    redeem,
+    refund,
+    stored_key,
+    system_key,
+)
+
+# Purchases: record one (the equivalence plus plugins' points), return it, amounts, spend.
+from core.purchases import (
+    give_points,
+    parse_amount,
+    record_purchase,
+    return_purchase,
+    spend,
+    spend_by_member,
+)
+
+# Rewards: the catalogue and redemptions.
+from core.rewards import (
+    active_rewards,
+    create_reward,
+    get_redemption,
+    get_reward,
+    redeem_reward,
+    update_reward,
+)
+from core.rewards import cancel as cancel_redemption
+from core.rewards import confirm as confirm_redemption
+
+# The program and per-tenant settings (a plugin's namespace is its name).
+from core.program import MAX_POINTS_PER_OPERATION, get_program, update_program
+from core.settings import load_settings, save_settings
+
+# After commit: announce a hook, notify a member, enqueue a job; jobs themselves.
+from core.events import announce, notify
+# The notification topics a plugin sends (declared) and the error of one that does not fit.
+from core.topics import Topic, TopicError
+from worker.jobs import enqueue, platform_job, tenant_job
+
+# Sessions: the request's, one scoped to a tenant, the platform's (jobs across tenants).
+from core.web import db
+from tenants.resolver import current_tenant
+from core.db import (
+    credential_lookup,
+    platform_session,
+    scope,
+    session_tenant_id,
+    tenant_session,
+)
+from core.platform import current_platform
+
+# Rendering with the tenant's theme and language: pages, e-mails, money, dates.
+from flask import render_template
+from core.mail import build_message, render_mail
+from core.mail import send as send_mail
+from core.i18n import format_money, money_locale
+from core.expiry import month_start
+
+# The panel: role checks and form helpers.
+from core.panel.access import EVERYONE, MANAGERS, staff_required
+from core.panel.formkit import WholeNumberField, get_or_404, save_with_image, show_errors
+
+# Errors a plugin may raise or catch (the web answers them in the user's language).
+from core.errors import (
+    BalanceLimit,
+    Conflict,
+    Forbidden,
+    IdempotencyMismatch,
+    InsufficientPoints,
+    InvalidInput,
+    NotFound,
+    OutOfStock,
+    PremiaError,
+)
+from core.purchases import NoPointsByAmount
+from core.program import PointsByAmountOnly
+from core.web import handle_premia_error
+
+__all__ = [
+    # declaring a plugin
+    "SDK_VERSION", "PluginError", "PluginInfo", "hookimpl",
+    # what hooks return
+    "MenuItem", "PeriodicJob", "PointsLine", "SummaryLine",
+    # a plugin's own models
+    "Base", "TenantOwned", "UTCDateTime", "tenant_fk", "tenant_key", "utcnow",
+    # the platform's models
+    "Entry", "KIND_LABELS", "Kind", "Location", "MAX_AMOUNT", "Membership", "Plan",
+    "PlanPlugin", "Purchase", "PurchaseLine", "PurchaseStatus", "Redemption",
+    "RedemptionStatus", "Reward", "Role", "StaffUser", "Tenant", "TenantPlugin",
+    "TenantSetting", "kind_label",
+    # who did it
+    "Actor",
+    # members
+    "count_members", "create_member", "find_members", "get_member", "lock_member",
+    "lock_member_by_code",
+    # points
+    "SystemKey", "adjust", "earn", "history", "redeem", "refund", "stored_key", "system_key",
+    # purchases
+    "give_points", "parse_amount", "record_purchase", "return_purchase", "spend", "spend_by_member",
+    # rewards
+    "active_rewards", "cancel_redemption", "confirm_redemption", "create_reward",
+    "get_redemption", "get_reward", "redeem_reward", "update_reward",
+    # program and settings
+    "MAX_POINTS_PER_OPERATION", "get_program", "load_settings", "save_settings",
+    "update_program",
+    # after commit, jobs
+    "Topic", "TopicError", "announce", "enqueue", "notify", "platform_job", "tenant_job",
+    # sessions and the current tenant
+    "credential_lookup", "current_platform", "current_tenant", "db", "platform_session",
+    "scope", "session_tenant_id", "tenant_session",
+    # rendering
+    "build_message", "format_money", "money_locale", "month_start", "render_mail",
+    "render_template", "send_mail",
+    # the panel
+    "EVERYONE", "MANAGERS", "WholeNumberField", "get_or_404", "save_with_image",
+    "show_errors", "staff_required",
+    # errors
+    "BalanceLimit", "Conflict", "Forbidden", "IdempotencyMismatch", "InsufficientPoints",
+    "InvalidInput", "NoPointsByAmount", "NotFound", "OutOfStock", "PointsByAmountOnly",
+    "PremiaError",
+    "handle_premia_error",
+]
