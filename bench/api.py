@@ -52,12 +52,12 @@ from sqlalchemy import event, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.actors import Actor  # noqa: E402
 from core.app import create_app  # noqa: E402
 from core.customers import Membership, create_member  # noqa: E402
-from core.db import platform_session, tenant_session  # noqa: E402
+from core.host.actors import Actor  # noqa: E402
+from core.host.db import platform_session, tenant_session  # noqa: E402
+from core.host.migrate import upgrade  # noqa: E402
 from core.ledger import adjust  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
 from core.program import update_program  # noqa: E402
 from core.rewards import create_reward  # noqa: E402
 from plugins.api.tokens import create_token  # noqa: E402

@@ -3,7 +3,7 @@
     python bench/dataset.py --members 1000000 --entries 10000000 \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_expiry
 
-(Re)creates the database, runs the real migrations (`core.migrate.upgrade`: every
+(Re)creates the database, runs the real migrations (`core.host.migrate.upgrade`: every
 constraint, foreign key, index and the ledger's append-only trigger stay on), creates
 one merchant in Bogotá through the services, with a 12-month expiry and 1 point per
 1,000 COP, then fills, in chunks of members, with `INSERT … SELECT` over
@@ -44,8 +44,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.app import create_app
-from core.db import platform_session, tenant_session
-from core.migrate import upgrade
+from core.host.db import platform_session, tenant_session
+from core.host.migrate import upgrade
 from core.program import update_program
 from tenants.models import Plan
 from tenants.services import create_tenant, set_plan_plugins

@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataset
 from core import expiry
-from core.db import platform_session, tenant_session
-from core.plugins import PluginInfo, hookimpl
+from core.host.db import platform_session, tenant_session
+from core.host.plugins import PluginInfo, hookimpl
 from tenants.models import Plan, Tenant
 from tenants.services import set_plan_plugins
 from worker.jobs import enqueue

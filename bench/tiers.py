@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataset
 from bench.expiry import measure, peak_rss_mib
-from core.db import platform_session, tenant_session
+from core.host.db import platform_session, tenant_session
 from plugins.tiers.services import reevaluate
 from tenants.models import Plan, Tenant
 from tenants.services import set_plan_plugins

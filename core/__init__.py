@@ -9,6 +9,6 @@ from typing import Any
 
 
 def create_app(config: dict[str, Any] | None = None) -> Any:
-    from core.app import create_app as factory  # keeps `import core.db` light
+    from core.app import create_app as factory  # keeps `import core.host.db` light
 
     return factory(config)

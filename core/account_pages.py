@@ -17,10 +17,10 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import accounts
 from core.auth import allow_reset_request
-from core.db import platform_session
-from core.errors import PremiaError
+from core.host.db import platform_session
+from core.host.errors import PremiaError
+from core.host.platform import current_platform
 from core.i18n import LANGUAGE_NAMES, country_choices, timezone_choices
-from core.platform import current_platform
 from core.web import db
 
 CURRENCIES = ["COP", "MXN", "ARS", "CLP", "PEN", "USD", "EUR", "BRL", "UYU", "GTQ", "CRC"]

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import links, mail, staff_sessions
-from core.errors import Conflict, InvalidInput, NotFound
+from core.host.errors import Conflict, InvalidInput, NotFound
 from core.passwords import hash_password, verify_password
 from core.staff import Role, StaffUser, check_password_strength, normalize_email
 from core.staff_sessions import StaffSession

@@ -13,10 +13,10 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from core import migrate
-from core.db import platform_session
-from core.errors import PremiaError
-from core.platform import current_platform
+from core.host import migrate
+from core.host.db import platform_session
+from core.host.errors import PremiaError
+from core.host.platform import current_platform
 from tenants import services as tenant_services
 from tenants.models import Plan, Tenant
 
@@ -133,7 +133,7 @@ def _settings_schema(namespace: str) -> Any:
 
 
 def _tenant_session(slug: str) -> Any:
-    from core.db import tenant_session
+    from core.host.db import tenant_session
 
     with platform_session(current_platform().sessions) as session:
         found = session.scalar(select(Tenant).where(Tenant.slug == slug))
@@ -148,7 +148,7 @@ def _tenant_session(slug: str) -> Any:
 @with_appcontext
 def settings_show(slug: str, namespace: str) -> None:
     """Print a namespace's settings as JSON, defaults included."""
-    from core.settings import load_settings
+    from core.host.settings import load_settings
 
     schema = _settings_schema(namespace)
     with _tenant_session(slug) as session:
@@ -167,7 +167,7 @@ def settings_set(slug: str, namespace: str, assignments: tuple[str, ...]) -> Non
     premia settings set cafe program welcome_points=50 \
         'points_per_amount={"amount": "1000", "points": 1}'
     """
-    from core.settings import save_settings
+    from core.host.settings import save_settings
 
     changes: dict[str, Any] = {}
     for assignment in assignments:
@@ -344,7 +344,6 @@ def worker(burst: bool) -> None:
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Create (if absent) a demo merchant with history, then serve it."""
     from core import demo as demo_data
-
     migrate.upgrade(current_app)
     logins = demo_data.ensure_demo(current_app)
     click.echo(f"\nPremia demo: http://{host}:{port}/t/{demo_data.SLUG}/login")

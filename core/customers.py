@@ -35,10 +35,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from core.actors import Actor
-from core.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
-from core.errors import Conflict, InvalidInput, NotFound
-from core.events import announce
+from core.host.actors import Actor
+from core.host.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
+from core.host.errors import Conflict, InvalidInput, NotFound
+from core.host.events import announce
 from core.staff import normalize_email
 
 T = TypeVar("T")
@@ -159,7 +159,6 @@ def create_member(
     announced after commit.
     """
     from core import ledger  # the ledger needs Membership: import here, not above
-
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
     customer = _account(session, email)

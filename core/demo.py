@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from core import rewards
-from core.actors import Actor
 from core.customers import Membership, create_member
-from core.db import clock_at, platform_session, tenant_session, utcnow
+from core.host.actors import Actor
+from core.host.db import clock_at, platform_session, tenant_session, utcnow
 from core.locations import create_location
 from core.program import update_program
 from core.purchases import record_purchase

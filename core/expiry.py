@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import ledger
 from core.customers import Membership
-from core.db import (
+from core.host.db import (
     Base,
     TenantOwned,
     platform_session,
@@ -49,8 +49,8 @@ from core.db import (
     tenant_session,
     utcnow,
 )
-from core.events import announce
-from core.platform import current_platform
+from core.host.events import announce
+from core.host.platform import current_platform
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
 

@@ -18,9 +18,9 @@ from sqlalchemy import Date, Index, UniqueConstraint, and_, case, func, or_, sel
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from core.customers import Membership
-from core.db import Base, TenantOwned, platform_session, tenant_session, utcnow
+from core.host.db import Base, TenantOwned, platform_session, tenant_session, utcnow
+from core.host.platform import current_platform
 from core.ledger import Entry, Kind
-from core.platform import current_platform
 from tenants.models import Tenant
 from worker.jobs import platform_job
 

@@ -6,8 +6,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.db import Base, TenantOwned, tenant_key
-from core.errors import InvalidInput
+from core.host.db import Base, TenantOwned, tenant_key
+from core.host.errors import InvalidInput
 
 LIMITS = {"name": 160, "address": 300, "city": 120}
 

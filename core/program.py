@@ -23,8 +23,8 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput
-from core.settings import load_settings, save_settings
+from core.host.errors import InvalidInput
+from core.host.settings import load_settings, save_settings
 
 NAMESPACE = "program"
 MAX_POINTS_PER_OPERATION = 1_000_000_000  # far beyond any real purchase; refuses typos

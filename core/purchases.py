@@ -47,10 +47,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql import Subquery
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
-from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
+from core.host.actors import Actor
+from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from core.ledger import Entry, Kind
 from core.program import (
     PointsByAmountOnly,

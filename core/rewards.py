@@ -24,11 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
-from core.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
-from core.events import announce
+from core.host.actors import Actor
+from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
+from core.host.events import announce
 from core.program import MAX_POINTS_PER_OPERATION, get_program
 
 

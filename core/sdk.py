@@ -26,7 +26,7 @@ Constants (the other names are documented where they are defined):
 # ruff: noqa: I001, RUF022  (grouped by concept, not alphabetically)
 
 # Declaring a plugin and its hooks.
-from core.plugins import SDK_VERSION, PluginError, PluginInfo, hookimpl
+from core.host.plugins import SDK_VERSION, PluginError, PluginInfo, hookimpl
 
 # What hooks return: menu and settings links, summary lines, periodic jobs, points lines.
 from core.panel.menu import MenuItem
@@ -35,7 +35,7 @@ from worker.jobs import PeriodicJob
 from core.purchases import PointsLine
 
 # A plugin's own models: the declarative base, tenant ownership, its keys, time.
-from core.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, utcnow
+from core.host.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, utcnow
 
 # The platform's models a plugin may read.
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
@@ -49,7 +49,7 @@ from core.locations import Location
 from core.staff import Role, StaffUser
 
 # Who did something: staff, the member, the system, an API token.
-from core.actors import Actor
+from core.host.actors import Actor
 
 # Members: find, list, enrol, lock for a points operation.
 from core.customers import count_members, create_member, find_members, get_member
@@ -91,25 +91,25 @@ from core.rewards import confirm as confirm_redemption
 
 # The program and per-tenant settings (a plugin's namespace is its name).
 from core.program import MAX_POINTS_PER_OPERATION, get_program, update_program
-from core.settings import load_settings, save_settings
+from core.host.settings import load_settings, save_settings
 
 # After commit: announce a hook, notify a member, enqueue a job; jobs themselves.
-from core.events import announce, notify
+from core.host.events import announce, notify
 # The notification topics a plugin sends (declared) and the error of one that does not fit.
-from core.topics import Topic, TopicError
+from core.host.topics import Topic, TopicError
 from worker.jobs import enqueue, platform_job, tenant_job
 
 # Sessions: the request's, one scoped to a tenant, the platform's (jobs across tenants).
 from core.web import db
 from tenants.resolver import current_tenant
-from core.db import (
+from core.host.db import (
     credential_lookup,
     platform_session,
     scope,
     session_tenant_id,
     tenant_session,
 )
-from core.platform import current_platform
+from core.host.platform import current_platform
 
 # Rendering with the tenant's theme and language: pages, e-mails, money, dates.
 from flask import render_template
@@ -123,7 +123,7 @@ from core.panel.access import EVERYONE, MANAGERS, staff_required
 from core.panel.formkit import WholeNumberField, get_or_404, save_with_image, show_errors
 
 # Errors a plugin may raise or catch (the web answers them in the user's language).
-from core.errors import (
+from core.host.errors import (
     BalanceLimit,
     Conflict,
     Forbidden,

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.db import Base, TenantOwned, platform_session, tenant_fk, utcnow
-from core.platform import current_platform
+from core.host.db import Base, TenantOwned, platform_session, tenant_fk, utcnow
+from core.host.platform import current_platform
 from worker.jobs import platform_job
 
 # How often a session's last_seen_at is written (not on every request).

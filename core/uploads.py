@@ -28,7 +28,7 @@ from typing import IO, Any
 from flask import Blueprint, abort, current_app, g, send_from_directory
 from flask_babel import lazy_gettext as _l
 
-from core.errors import InvalidInput
+from core.host.errors import InvalidInput
 
 try:  # optional: a stricter check than the magic bytes
     from PIL import Image, UnidentifiedImageError

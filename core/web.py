@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from core.errors import PremiaError
-from core.platform import current_platform
+from core.host.errors import PremiaError
+from core.host.platform import current_platform
 from core.themes import current_theme
 
 log = logging.getLogger(__name__)

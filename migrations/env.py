@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from core.db import Base
+from core.host.db import Base
 
 config = context.config
 target_metadata = Base.metadata

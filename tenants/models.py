@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, TenantOwned, utcnow
+from core.host.db import Base, TenantOwned, utcnow
 
 
 class Plan(Base):

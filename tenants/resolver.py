@@ -15,8 +15,8 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
 
-from core.db import scope
-from core.platform import current_platform
+from core.host.db import scope
+from core.host.platform import current_platform
 from core.security import BARE_HEADERS
 from core.web import db, favicon
 from tenants.models import Tenant

@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import scope
-from core.errors import Conflict, InvalidInput, NotFound
+from core.host.db import scope
+from core.host.errors import Conflict, InvalidInput, NotFound
 from core.i18n import LANGUAGES, country_codes
 from core.staff import Role, StaffUser, create_staff, normalize_email
 from tenants.models import Plan, PlanPlugin, Tenant

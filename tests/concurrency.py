@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.db import make_engine, make_sessionmaker, tenant_session
+from core.host.db import make_engine, make_sessionmaker, tenant_session
 
 JOIN_TIMEOUT = 120  # seconds for all threads together: a bound, not a measurement
 

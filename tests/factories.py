@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from core.actors import Actor
 from core.app import create_app
-from core.db import Base, make_engine, platform_session, tenant_session
-from core.migrate import upgrade
+from core.host.actors import Actor
+from core.host.db import Base, make_engine, platform_session, tenant_session
+from core.host.migrate import upgrade
 from tenants import services as tenant_services
 from tenants.models import Plan, Tenant
 
@@ -34,7 +34,6 @@ def _quick_argon2():
     from argon2 import PasswordHasher
 
     from core import passwords
-
     mp = pytest.MonkeyPatch()
     mp.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     yield

@@ -23,8 +23,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from core import rewards
-from core.actors import Actor
 from core.customers import Membership, get_member
+from core.host.actors import Actor
 from core.program import update_program
 from core.purchases import Item, record_purchase
 from plugins.api import tokens

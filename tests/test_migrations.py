@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from core.app import create_app
-from core.db import Base, platform_session
-from core.migrate import alembic_config, current_heads, script_heads, upgrade
+from core.host.db import Base, platform_session
+from core.host.migrate import alembic_config, current_heads, script_heads, upgrade
 from tenants.models import Plan
 
 FRESH_DB = "premia_migr_c"

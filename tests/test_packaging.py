@@ -82,8 +82,8 @@ def test_the_installed_app_runs_outside_the_repository(built, tmp_path):
         import core
         assert core.__file__.startswith({str(site)!r}), core.__file__
         from core.app import create_app
-        from core.db import platform_session
-        from core.migrate import upgrade
+        from core.host.db import platform_session
+        from core.host.migrate import upgrade
         from tenants import services
 
         app = create_app({{"PREMIA_DATABASE_URL": "sqlite:///{tmp_path}/premia.db",

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
-from core.db import after_commit, tenant_session
+from core.host.db import after_commit, tenant_session
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)

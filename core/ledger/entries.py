@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.customers import Membership
-from core.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 
 
 class Kind(enum.StrEnum):

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.customers import Membership
-from core.db import session_tenant_id, utcnow
+from core.host.db import session_tenant_id, utcnow
 from core.ledger.entries import Allocation, Entry, Kind, Lot
 from core.ledger.operations import system_key
 

@@ -16,10 +16,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 
-from core.actors import Actor
 from core.customers import Membership, get_member
-from core.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
-from core.events import announce
+from core.host.actors import Actor
+from core.host.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
+from core.host.events import announce
 from core.ledger.entries import Allocation, Entry, Kind, Lot
 from core.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program
 

@@ -9,8 +9,8 @@ from flask import g, url_for
 from sqlalchemy.orm import Session
 
 from core.customers import Membership
+from core.host.platform import current_platform
 from core.panel.access import can
-from core.platform import current_platform
 
 
 def member_actions(session: Session, member: Membership) -> list[dict[str, Any]]:

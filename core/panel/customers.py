@@ -32,7 +32,6 @@ from wtforms import BooleanField, DateField, EmailField, SelectField, StringFiel
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from core.activity import ActivityFilter, activity_page, local_day_range
-from core.actors import Actor
 from core.cards import card_pdf
 from core.customers import (
     MemberFilter,
@@ -42,15 +41,16 @@ from core.customers import (
     get_member,
     iter_members,
 )
-from core.db import tenant_session
-from core.errors import NotFound, PremiaError
 from core.expiry import upcoming_expiries
+from core.host.actors import Actor
+from core.host.db import tenant_session
+from core.host.errors import NotFound, PremiaError
+from core.host.platform import current_platform
 from core.i18n import money_locale
 from core.invitations import invite_member
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.requests import DecideForm, decide_request
-from core.platform import current_platform
 from core.rewards import Redemption, Status
 from core.spreadsheet import csv_lines, delimiter_for
 from core.web import db

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from core import figures
 from core.activity import ActivityFilter, activity_page, local_day_range
 from core.customers import Membership
+from core.host.platform import current_platform
 from core.panel import menu
 from core.panel.access import staff_required
 from core.panel.charts import HEIGHT, WIDTH, bars
-from core.platform import current_platform
 from core.rewards import Redemption, Reward, Status
 from core.web import db
 

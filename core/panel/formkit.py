@@ -16,7 +16,7 @@ from wtforms import IntegerField
 from wtforms.validators import StopValidation
 
 from core import uploads
-from core.errors import PremiaError
+from core.host.errors import PremiaError
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from core.errors import PremiaError
+from core.host.errors import PremiaError
 from core.locations import Location, create_location, update_location
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required

@@ -44,9 +44,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import HiddenInput
 
 from core.activity import ActivityFilter, activity_page
-from core.actors import Actor
 from core.customers import Membership, count_members, find_members, get_member
-from core.errors import NotFound, PremiaError
+from core.host.actors import Actor
+from core.host.errors import NotFound, PremiaError
 from core.i18n import format_money, money_locale, money_places
 from core.panel import menu
 from core.panel.access import MANAGERS, can, staff_required

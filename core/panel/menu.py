@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import g, request, url_for
 
+from core.host.platform import current_platform
 from core.panel.access import EVERYONE, can
-from core.platform import current_platform
 from core.staff import Role
 
 

@@ -13,7 +13,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import accounts
-from core.errors import PremiaError
+from core.host.errors import PremiaError
 from core.panel.access import staff_required
 from core.staff import StaffUser, normalize_email
 from core.web import db
@@ -59,7 +59,7 @@ def _apply(user: StaffUser, form: ProfileForm) -> None:
     if email != user.email and db().scalar(
         select(StaffUser.id).where(func.lower(StaffUser.email) == email, StaffUser.id != user.id)
     ):
-        from core.errors import Conflict
+        from core.host.errors import Conflict
 
         raise Conflict(_l("There is already a staff member with this e-mail."),
                        email=_l("There is already a staff member with this e-mail."))

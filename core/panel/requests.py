@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from core.actors import Actor
 from core.customers import Membership
-from core.errors import NotFound, PremiaError
+from core.host.actors import Actor
+from core.host.errors import NotFound, PremiaError
 from core.rewards import Status, cancel, confirm, get_redemption
 from core.web import db
 

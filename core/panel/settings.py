@@ -21,7 +21,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from core import uploads
-from core.errors import InvalidInput
+from core.host.errors import InvalidInput
+from core.host.platform import current_platform
 from core.i18n import (
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -33,7 +34,6 @@ from core.i18n import (
 from core.panel import menu, schemaform
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.formkit import WholeNumberField, show_errors, store_upload
-from core.platform import current_platform
 from core.program import MAX_POINTS_PER_OPERATION, ProgramSchema, get_program, update_program
 from core.web import db
 from tenants.services import update_profile

@@ -17,7 +17,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from core.errors import Forbidden, PremiaError
+from core.host.errors import Forbidden, PremiaError
 from core.locations import Location
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required

@@ -10,7 +10,7 @@ from flask import g
 from sqlalchemy.orm import Session
 
 from core.customers import Membership
-from core.platform import current_platform
+from core.host.platform import current_platform
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.host.db
 
 revision = 'core_0002'
 down_revision = 'core_0001'
@@ -33,8 +33,8 @@ def upgrade() -> None:
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('points_not_recovered', sa.Integer(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('returned_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.host.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('returned_at', core.host.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint('amount > 0', name=op.f('ck_purchases_amount_positive')),
     sa.ForeignKeyConstraint(['tenant_id', 'location_id'], ['locations.tenant_id', 'locations.id'], name=op.f('fk_purchases_tenant_id_location_id_locations')),

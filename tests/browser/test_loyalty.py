@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
+from core.host.actors import Actor
 from core.program import update_program
 from core.purchases import Purchase
 from core.rewards import Redemption, create_reward

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core import demo
 from core.customers import Membership
-from core.db import tenant_session
+from core.host.db import tenant_session
 from tenants.models import Tenant
 from tests.browser.conftest import PHONE, shoot
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from core.plugins import PluginInfo, hookimpl
+from core.host.plugins import PluginInfo, hookimpl
 from core.purchases import PointsLine
 
 PLUGIN = PluginInfo(name="bonus", title="Bonus", description="Coffee bonus for tests.")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, g
 
-from core.plugins import PluginInfo, hookimpl
+from core.host.plugins import PluginInfo, hookimpl
 
 PLUGIN = PluginInfo(name="recorder", title="Recorder", description="Records hook calls.")
 

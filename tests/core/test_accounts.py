@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 import pytest
 from sqlalchemy import select
 
-from core.db import platform_session
+from core.host.db import platform_session
 from core.staff import Role, StaffUser
 from tenants.models import Tenant
 from tests.core.weblogin import csrf_token, flashes, post_login

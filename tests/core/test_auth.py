@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select, update
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
+from core.host.actors import Actor
 from core.program import update_program
 from core.rewards import cancel, create_reward, redeem_reward, request_reward
 from core.staff import Role, StaffUser, create_staff

@@ -10,8 +10,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
 from core.cli import main
-from core.db import platform_session
-from core.migrate import alembic_config, current_heads, script_heads
+from core.host.db import platform_session
+from core.host.migrate import alembic_config, current_heads, script_heads
 from core.passwords import verify_password
 from core.program import get_program
 from core.staff import Role, StaffUser

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from core import customers
-from core.actors import Actor
 from core.customers import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -18,13 +17,14 @@ from core.customers import (
     find_members,
     get_member,
 )
-from core.errors import Conflict, InvalidInput, NotFound
+from core.host.actors import Actor
+from core.host.errors import Conflict, InvalidInput, NotFound
 
 SYSTEM = Actor.system()
 
 
 def _customer_count(platform) -> int:
-    from core.db import platform_session
+    from core.host.db import platform_session
 
     with platform_session(platform.sessions) as session:
         return session.scalar(select(func.count(Customer.id)))

@@ -25,9 +25,9 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 import plugins.notifications.models  # noqa: F401  (its table belongs to the metadata)
 from core import ledger
-from core.actors import Actor
 from core.customers import Customer, Membership
-from core.db import (
+from core.host.actors import Actor
+from core.host.db import (
     ALL_TENANTS,
     Base,
     TenancyError,

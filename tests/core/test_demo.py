@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from core import demo, ledger
 from core.customers import Membership
-from core.db import utcnow
+from core.host.db import utcnow
 from core.rewards import Redemption, Reward, Status
 from core.staff import StaffUser
 from tenants.models import Tenant
@@ -17,7 +17,7 @@ from tests.factories import FreshContextClient
 
 
 def _tenant(db, platform):
-    from core.db import platform_session
+    from core.host.db import platform_session
 
     with platform_session(platform.sessions) as session:
         return session.scalar(select(Tenant).where(Tenant.slug == demo.SLUG))

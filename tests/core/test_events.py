@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from core import events, hookspecs, ledger
-from core.actors import Actor
+from core import ledger
 from core.customers import create_member
-from core.db import tenant_session
-from core.topics import TopicError
+from core.host import events, hookspecs
+from core.host.actors import Actor
+from core.host.db import tenant_session
+from core.host.topics import TopicError
 from tests.core import recorder_plugin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def shop(make_plan, make_tenant):
 
 
 def test_events_names_only_hooks_that_exist():
-    source = (ROOT / "core" / "events.py").read_text()
+    source = (ROOT / "core" / "host" / "events.py").read_text()
     named = set(re.findall(r'announce\(\s*session,\s*"(\w+)"', source))
     named |= set(re.findall(r'hook == "(\w+)"', source))
     assert "entry_recorded" in named
@@ -95,7 +96,7 @@ def test_in_production_a_bad_notification_is_logged_and_the_sale_stands(
     tenant = make_tenant(plan="with-recorder")
     application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
     application.testing = False
-    caplog.set_level(logging.ERROR, logger="core.events")
+    caplog.set_level(logging.ERROR, logger="core.host.events")
     with application.app_context():
         sessions = application.extensions["premia"].sessions
         with tenant_session(sessions, tenant.id) as session:
@@ -108,4 +109,4 @@ def test_in_production_a_bad_notification_is_logged_and_the_sale_stands(
     assert [hook for hook, _slug, _detail in recorder.calls] == ["member_created",
                                                                  "entry_recorded"]
     assert [r.getMessage() for r in caplog.records
-                                        if r.name == "core.events"] == ["notification dropped"]
+                                        if r.name == "core.host.events"] == ["notification dropped"]

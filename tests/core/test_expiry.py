@@ -12,12 +12,12 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
 from core import expiry, ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
 from core.expiry import ExpiryRun, month_start
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.settings import save_settings
 from core.program import update_program
-from core.settings import save_settings
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings
 from tenants.models import Tenant

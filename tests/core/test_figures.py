@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import event, func, select
 
 from core import ledger, rewards
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
 from core.figures import DailyFigure, figures_between, roll_up, roll_up_all
+from core.host.actors import Actor
+from core.host.db import clock_at
 from core.program import update_program
 from core.staff import Role, StaffUser
 from tests.core.weblogin import figures as page_figures

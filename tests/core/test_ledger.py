@@ -10,9 +10,9 @@ from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership, get_member
-from core.errors import (
+from core.host.actors import Actor
+from core.host.errors import (
     BalanceLimit,
     IdempotencyMismatch,
     InsufficientPoints,

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from core import ledger, rewards
-from core.actors import Actor
-from core.db import clock_at
-from core.errors import Conflict, InsufficientPoints, InvalidInput, OutOfStock
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.errors import Conflict, InsufficientPoints, InvalidInput, OutOfStock
 from core.program import update_program
 from tests.concurrency import JOIN_TIMEOUT, outcomes, run_together, unexpected_errors
 

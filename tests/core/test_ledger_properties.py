@@ -33,10 +33,10 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
-from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.program import update_program
 from core.purchases import record_purchase
 

@@ -15,14 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-import core.plugins
+import core.host.plugins
 import plugins.notifications
 from core import ledger
-from core.actors import Actor
 from core.customers import Customer, create_member
-from core.db import Base, platform_session, tenant_session
-from core.errors import InvalidInput
-from core.plugins import (
+from core.host.actors import Actor
+from core.host.db import Base, platform_session, tenant_session
+from core.host.errors import InvalidInput
+from core.host.plugins import (
     ENTRY_POINT_GROUP,
     SDK_VERSION,
     PluginError,
@@ -30,10 +30,10 @@ from core.plugins import (
     PluginInfo,
     hookimpl,
 )
+from core.host.topics import Topic
 from core.program import update_program
 from core.purchases import PointsLine, record_purchase
 from core.rewards import create_reward, redeem_reward
-from core.topics import Topic
 from tenants.models import TenantSetting
 from tests.core import recorder_plugin
 from worker.jobs import PeriodicJob
@@ -105,7 +105,7 @@ def test_host_loads_plugins_from_the_entry_point_group(monkeypatch):
 
     # What the group lists is what is installed: nothing hard-coded besides it.
     fake = EntryPoint(name="recorder", value="tests.core.recorder_plugin", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(core.plugins, "entry_points", lambda group: [fake])
+    monkeypatch.setattr(core.host.plugins, "entry_points", lambda group: [fake])
     host = PluginHost()
     host.load_entry_points()
     assert set(host.infos) == {"recorder"}
@@ -113,7 +113,7 @@ def test_host_loads_plugins_from_the_entry_point_group(monkeypatch):
 
 
 def test_app_without_entry_points_has_no_plugins(monkeypatch, make_app):
-    monkeypatch.setattr(core.plugins, "entry_points", lambda group: [])
+    monkeypatch.setattr(core.host.plugins, "entry_points", lambda group: [])
     application = make_app()
     host = application.extensions["premia"].plugins
     assert host.infos == {}
@@ -129,7 +129,7 @@ def test_premia_plugins_setting_limits_what_is_loaded():
 
 def test_entry_point_name_must_match_the_plugin_name(monkeypatch):
     fake = EntryPoint(name="other", value="tests.core.recorder_plugin", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr(core.plugins, "entry_points", lambda group: [fake])
+    monkeypatch.setattr(core.host.plugins, "entry_points", lambda group: [fake])
     with pytest.raises(PluginError, match="declares plugin 'recorder'"):
         PluginHost().load_entry_points()
 
@@ -298,7 +298,7 @@ def test_a_failing_hook_is_logged_and_the_others_still_run(
     make_plan("test-plan", {"recorder", "broken"})
     tenant = make_tenant(plan="test-plan")
     application = make_app(PREMIA_EXTRA_PLUGINS=extra)
-    caplog.set_level(logging.ERROR, logger="core.events")
+    caplog.set_level(logging.ERROR, logger="core.host.events")
     with application.app_context():
         sessions = application.extensions["premia"].sessions
         with tenant_session(sessions, tenant.id) as session:
@@ -309,7 +309,7 @@ def test_a_failing_hook_is_logged_and_the_others_still_run(
         ("member_created", tenant.slug, member.id),
         ("entry_recorded", tenant.slug, ("earn", 40, member.id)),
     ]
-    failures = [r for r in caplog.records if r.name == "core.events" and r.exc_info]
+    failures = [r for r in caplog.records if r.name == "core.host.events" and r.exc_info]
     assert [r.getMessage() for r in failures] == [
         "plugin broken failed in hook member_created",
         "plugin broken failed in hook entry_recorded",
@@ -464,7 +464,7 @@ def test_a_plugin_cannot_be_installed_twice():
 def _host_with_table(monkeypatch, module_name, model_module, table):
     # A declarative base of its own keeps the throwaway model out of the app's metadata.
     scratch = type("ScratchBase", (DeclarativeBase,), {})
-    monkeypatch.setattr(core.plugins, "Base", scratch)
+    monkeypatch.setattr(core.host.plugins, "Base", scratch)
     model = type("Model", (scratch,), {
         "__module__": model_module,
         "__tablename__": table,
@@ -525,7 +525,7 @@ def test_scratch_models_stay_out_of_the_application_metadata():
 
 
 def test_plugin_settings_come_from_its_schema_with_defaults(make_tenant, db, platform):
-    from core.errors import InvalidInput
+    from core.host.errors import InvalidInput
 
     tenant = make_tenant()
     with db(tenant) as session:
@@ -638,7 +638,7 @@ def test_robust_hooks_call_each_active_plugin_through_pluggy_on_its_own(caplog):
     for name in ("first", "broken", "last", "outsider"):
         host.register(_panel_plugin(name, called))
     seen = _monitor(host)
-    caplog.set_level(logging.ERROR, logger="core.events")
+    caplog.set_level(logging.ERROR, logger="core.host.events")
 
     results = host.call({"first", "broken", "last"}, "panel_menu", tenant=None)
 
@@ -646,7 +646,7 @@ def test_robust_hooks_call_each_active_plugin_through_pluggy_on_its_own(caplog):
     assert called == ["first", "broken", "last"]  # the outsider is not active: not called
     assert seen == [("panel_menu", ["first"]), ("panel_menu", ["broken"]),
                     ("panel_menu", ["last"])]
-    assert [r.getMessage() for r in caplog.records if r.name == "core.events"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "core.host.events"] == [
         "plugin broken failed in hook panel_menu"]
 
 
@@ -659,11 +659,11 @@ def test_a_plugin_must_be_hashable_for_pluggy():
 
 
 def test_a_topic_no_installed_plugin_delivers_is_logged_at_start_up(make_app, caplog):
-    caplog.set_level(logging.WARNING, logger="core.plugins")
+    caplog.set_level(logging.WARNING, logger="core.host.plugins")
     make_app()
-    assert [r for r in caplog.records if r.name == "core.plugins"] == []
+    assert [r for r in caplog.records if r.name == "core.host.plugins"] == []
     make_app(PREMIA_PLUGINS={"tiers"})  # tiers sends tier_changed; no e-mail channel
-    assert [r.getMessage() for r in caplog.records if r.name == "core.plugins"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "core.host.plugins"] == [
         "notify topic 'points_expiring' is delivered by no installed plugin",
         "notify topic 'tier_changed' is delivered by no installed plugin",
     ]

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import get_member
-from core.db import clock_at
-from core.errors import IdempotencyMismatch, InvalidInput, NotFound
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.errors import IdempotencyMismatch, InvalidInput, NotFound
 from core.ledger import Entry
 from core.program import PointsByAmountOnly, update_program
 from core.purchases import (

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from core import ledger, rewards
-from core.actors import Actor
 from core.customers import Membership
-from core.errors import (
+from core.host.actors import Actor
+from core.host.errors import (
     Conflict,
     IdempotencyMismatch,
     InsufficientPoints,

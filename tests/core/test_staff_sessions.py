@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.db import clock_at, utcnow
+from core.host.db import clock_at, utcnow
 from core.staff import Role, StaffUser, create_staff, update_staff
 from core.staff_sessions import IDLE, StaffSession, forget_old_sessions
 from tests.core.weblogin import csrf_token, post_login

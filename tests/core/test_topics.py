@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.topics import CORE_TOPICS, NoneType, Topic, TopicError, Topics
+from core.host.topics import CORE_TOPICS, NoneType, Topic, TopicError, Topics
 
 TOPIC = Topic("visit_thanks", {"visits": int, "shop": (str, NoneType)})
 

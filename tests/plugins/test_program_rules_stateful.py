@@ -34,11 +34,11 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
-from core.errors import InsufficientPoints, InvalidInput
 from core.expiry import month_start
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.errors import InsufficientPoints, InvalidInput
 from core.program import update_program
 from core.purchases import get_purchase, record_purchase, return_purchase
 from plugins.cashback.services import pay_with_points

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
+from core.host.actors import Actor
 from worker.jobs import tenant_job
 
 RAN: list[tuple[Any, ...]] = []

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 import worker.jobs
 from core import ledger
-from core.actors import Actor
 from core.customers import create_member
-from core.db import platform_session, tenant_session
 from core.expiry import ExpiryRun
+from core.host.actors import Actor
+from core.host.db import platform_session, tenant_session
 from core.program import get_program, update_program
 from plugins.notifications.models import Delivery
 from tenants import services as tenant_services

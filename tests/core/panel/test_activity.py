@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Customer, Membership
-from core.db import clock_at
+from core.host.actors import Actor
+from core.host.db import clock_at
 from core.locations import create_location
 from core.staff import Role, StaffUser, create_staff
 from tests.core.panel.test_customers import count_statements, log_in

@@ -22,13 +22,13 @@ from sqlalchemy import event, func, select
 from werkzeug.serving import make_server
 
 from core import ledger
-from core.actors import Actor
 from core.app import create_app
 from core.cards import qr_code
 from core.customers import Customer, Membership, create_member
-from core.db import clock_at, platform_session, tenant_session
+from core.host.actors import Actor
+from core.host.db import clock_at, platform_session, tenant_session
+from core.host.migrate import upgrade
 from core.locations import create_location
-from core.migrate import upgrade
 from core.program import update_program
 from core.rewards import Redemption, Status, create_reward, request_reward
 from core.spreadsheet import safe_cell
@@ -454,7 +454,6 @@ def test_export_follows_the_filters_and_the_locale(client, db, make_tenant, make
 
 def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch):
     from core import customers
-
     real = customers.iter_members
     monkeypatch.setattr("core.panel.customers.iter_members",
                         lambda *args: real(*args, batch=2))

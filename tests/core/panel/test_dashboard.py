@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
+from core.host.actors import Actor
+from core.host.db import clock_at
 from core.program import update_program
 from core.rewards import confirm, create_reward, request_reward
 from core.staff import Role, StaffUser

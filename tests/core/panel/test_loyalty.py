@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import tenant_session
+from core.host.actors import Actor
+from core.host.db import tenant_session
+from core.host.plugins import PluginInfo, hookimpl
 from core.ledger import Entry
-from core.plugins import PluginInfo, hookimpl
 from core.program import update_program
 from core.purchases import Purchase
 from core.rewards import Redemption, Reward, Status, create_reward, request_reward

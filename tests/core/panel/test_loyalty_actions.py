@@ -9,9 +9,9 @@ import types
 import pytest
 from flask import Blueprint
 
+from core.host.plugins import PluginInfo, hookimpl
 from core.panel.access import MANAGERS
 from core.panel.menu import MenuItem
-from core.plugins import PluginInfo, hookimpl
 from core.staff import Role
 from tests.core.panel.managing import login
 

@@ -8,7 +8,7 @@ import html
 import pytest
 from sqlalchemy import select
 
-from core.errors import Conflict, Forbidden
+from core.host.errors import Conflict, Forbidden
 from core.locations import create_location
 from core.staff import Role, StaffUser, create_staff, deactivate_staff, update_staff
 from tests.core.panel.managing import login, owner_email, token

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.customers import Membership, get_member
-from core.db import platform_session, utcnow
+from core.host.db import platform_session, utcnow
 from core.ledger import Entry, audit_member
 from core.purchases import Purchase
 from core.rewards import Redemption, get_reward

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core import ledger, rewards
-from core.actors import Actor
 from core.customers import Membership, get_member
+from core.host.actors import Actor
 from core.locations import Location
 from core.program import get_program, update_program
 from core.purchases import Purchase

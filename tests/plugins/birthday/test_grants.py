@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from core import ledger
-from core.db import platform_session
+from core.host.db import platform_session
 from plugins.birthday import grants
 from plugins.birthday.models import BirthdayRun
 from tenants.models import Tenant

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
+from core.host.actors import Actor
 from core.ledger import Entry
 from core.staff import Role
 from tests.core.panel.managing import login

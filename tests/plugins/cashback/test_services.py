@@ -12,10 +12,10 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from core import ledger
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
-from core.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.program import update_program
 from core.purchases import get_purchase, record_purchase, return_purchase
 from plugins.cashback import services

@@ -16,12 +16,12 @@ from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from core import ledger, rewards
-from core.actors import Actor
 from core.customers import Membership, create_member
-from core.db import platform_session, tenant_session
+from core.host.actors import Actor
+from core.host.db import platform_session, tenant_session
+from core.host.settings import save_settings
 from core.program import update_program
 from core.purchases import record_purchase
-from core.settings import save_settings
 from plugins.notifications import jobs
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
-from core.errors import IdempotencyMismatch, InvalidInput, NotFound
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.host.errors import IdempotencyMismatch, InvalidInput, NotFound
 from core.locations import create_location
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse

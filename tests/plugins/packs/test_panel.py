@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
+from core.host.actors import Actor
+from core.host.db import clock_at
 from core.locations import create_location
 from core.staff import Role, create_staff
 from plugins.packs import packs

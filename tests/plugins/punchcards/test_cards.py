@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core.actors import Actor
 from core.customers import Membership
-from core.errors import Conflict, InvalidInput, NotFound
+from core.host.actors import Actor
+from core.host.errors import Conflict, InvalidInput, NotFound
 from core.locations import create_location
 from core.purchases import Item, record_purchase, return_purchase
 from plugins.punchcards import cards

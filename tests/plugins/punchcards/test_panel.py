@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core.actors import Actor
 from core.customers import Membership
+from core.host.actors import Actor
 from core.purchases import Item, record_purchase
 from core.staff import Role
 from plugins.punchcards.models import Prize

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from core.actors import Actor
 from core.customers import Membership
-from core.db import clock_at
+from core.host.actors import Actor
+from core.host.db import clock_at
 from core.program import update_program
 from core.purchases import record_purchase
 from tests.core import recorder_plugin

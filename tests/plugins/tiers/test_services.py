@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from core import ledger
 from core.customers import Membership
-from core.db import clock_at
-from core.errors import InvalidInput
+from core.host.db import clock_at
+from core.host.errors import InvalidInput
 from core.purchases import get_purchase, return_purchase
 from plugins.tiers import services
 from plugins.tiers.models import TierChange, TierMember

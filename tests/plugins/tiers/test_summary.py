@@ -8,8 +8,8 @@ import html
 import pytest
 from sqlalchemy import select
 
-from core.actors import Actor
 from core.customers import Membership
+from core.host.actors import Actor
 from core.program import update_program
 from core.purchases import record_purchase
 from core.staff import StaffUser

@@ -16,8 +16,8 @@ import marshmallow as ma
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import current_transaction
-from core.errors import InvalidInput
+from core.host.db import current_transaction
+from core.host.errors import InvalidInput
 from tenants.models import TenantSetting
 
 

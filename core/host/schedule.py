@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import expiry, figures, staff_sessions
-from core.plugins import hookimpl
+from core.host.plugins import hookimpl
 from worker.jobs import PeriodicJob
 
 

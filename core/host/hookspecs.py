@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from core.customers import Membership
+    from core.host.topics import Topic
     from core.ledger import Entry
     from core.panel.menu import MenuItem
     from core.panel.summary import SummaryLine
     from core.purchases import PointsLine, Purchase
     from core.rewards import Redemption
-    from core.topics import Topic
     from tenants.models import Tenant
     from worker.jobs import PeriodicJob
 
@@ -64,7 +64,7 @@ def periodic_jobs() -> list[PeriodicJob]:
 @hookspec
 def notification_topics() -> list[Topic]:
     """At start-up: the topics the plugin sends through `notify`, each with the
-    context it carries (`core.topics.Topic(name, {key: type})`). Sending an
+    context it carries (`core.host.topics.Topic(name, {key: type})`). Sending an
     undeclared topic, or a context that does not fit, is refused."""
 
 
@@ -101,7 +101,7 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
 def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
     """After commit: something should be told to a member (e-mail, push, …).
 
-    `topic` names a declared message ("points_expiring", see `core.topics` and
+    `topic` names a declared message ("points_expiring", see `core.host.topics` and
     `notification_topics`) and `context` holds the plain data declared with it.
     The channels (notifications, push) decide whether and how to deliver it.
     """

@@ -26,12 +26,12 @@ import pluggy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import hookspecs
-from core.db import Base, current_transaction, session_tenant_id
-from core.errors import InvalidInput
-from core.events import call_robustly
-from core.settings import load_settings, save_settings
-from core.topics import TopicError, Topics
+from core.host import hookspecs
+from core.host.db import Base, current_transaction, session_tenant_id
+from core.host.errors import InvalidInput
+from core.host.events import call_robustly
+from core.host.settings import load_settings, save_settings
+from core.host.topics import TopicError, Topics
 from tenants.models import Tenant, TenantPlugin
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import pluggy
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from core.db import after_commit, current_transaction, session_tenant_id
-from core.topics import TopicError
+from core.host.db import after_commit, current_transaction, session_tenant_id
+from core.host.topics import TopicError
 
 log = logging.getLogger(__name__)
 

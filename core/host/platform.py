@@ -9,7 +9,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.plugins import PluginHost
+from core.host.plugins import PluginHost
 from worker.runners import InProcessRunner, RqRunner
 
 
