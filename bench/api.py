@@ -53,13 +53,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.app import create_app  # noqa: E402
-from core.customers import Membership, create_member  # noqa: E402
 from core.host.actors import Actor  # noqa: E402
 from core.host.db import platform_session, tenant_session  # noqa: E402
 from core.host.migrate import upgrade  # noqa: E402
-from core.ledger import adjust  # noqa: E402
-from core.program import update_program  # noqa: E402
-from core.rewards import create_reward  # noqa: E402
+from core.loyalty.customers import Membership, create_member  # noqa: E402
+from core.loyalty.ledger import adjust  # noqa: E402
+from core.loyalty.program import update_program  # noqa: E402
+from core.loyalty.rewards import create_reward  # noqa: E402
 from plugins.api.tokens import create_token  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
 

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import delete, select
 
 from bench.dataset import AS_OF, build, describe, make_app
-from core.figures import DailyFigure, roll_up_all
 from core.host.db import platform_session
+from core.loyalty.figures import DailyFigure, roll_up_all
 from tenants.models import Tenant
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_dashboard"

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.app import create_app
 from core.host.db import platform_session, tenant_session
 from core.host.migrate import upgrade
-from core.program import update_program
+from core.loyalty.program import update_program
 from tenants.models import Plan
 from tenants.services import create_tenant, set_plan_plugins
 

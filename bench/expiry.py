@@ -36,9 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataset
-from core import expiry
 from core.host.db import platform_session, tenant_session
 from core.host.plugins import PluginInfo, hookimpl
+from core.loyalty import expiry
 from tenants.models import Plan, Tenant
 from tenants.services import set_plan_plugins
 from worker.jobs import enqueue

@@ -26,13 +26,13 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import ledger
 from core.app import create_app
-from core.customers import Membership, create_member
 from core.host.actors import Actor
 from core.host.db import make_engine, make_sessionmaker, platform_session, tenant_session
 from core.host.errors import InsufficientPoints
 from core.host.migrate import upgrade
+from core.loyalty import ledger
+from core.loyalty.customers import Membership, create_member
 from tenants.services import create_tenant
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/premia_bench"

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from core import links, mail, staff_sessions
 from core.host.errors import Conflict, InvalidInput, NotFound
+from core.loyalty.staff import Role, StaffUser, check_password_strength, normalize_email
 from core.passwords import hash_password, verify_password
-from core.staff import Role, StaffUser, check_password_strength, normalize_email
 from core.staff_sessions import StaffSession
 from tenants import services as tenant_services
 from tenants.models import Tenant

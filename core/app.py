@@ -21,7 +21,7 @@ from core.host.errors import PremiaError
 from core.host.platform import Platform
 from core.host.plugins import ALWAYS_ACTIVE, PluginHost
 from core.i18n import init_babel
-from core.ledger import kind_label
+from core.loyalty.ledger import kind_label
 from core.panel import access as panel_access
 from core.panel import menu as panel_menu
 from core.security import init_security

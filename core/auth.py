@@ -37,8 +37,8 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from core import staff_sessions
+from core.loyalty.staff import StaffUser, authenticate_staff
 from core.panel.access import landing
-from core.staff import StaffUser, authenticate_staff
 from core.staff_sessions import StaffSession
 from core.web import db
 

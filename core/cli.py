@@ -122,7 +122,7 @@ def settings() -> None:
 
 
 def _settings_schema(namespace: str) -> Any:
-    from core.program import NAMESPACE, ProgramSchema
+    from core.loyalty.program import NAMESPACE, ProgramSchema
 
     if namespace == NAMESPACE:
         return ProgramSchema()
@@ -199,7 +199,7 @@ def operator() -> None:
 @with_appcontext
 def operator_create(email: str, password: str) -> None:
     """Create a platform operator (manages tenants and plans, sees no tenant's panel)."""
-    from core.staff import create_operator
+    from core.loyalty.staff import create_operator
 
     with platform_session(current_platform().sessions) as session:
         try:

@@ -14,14 +14,14 @@ from decimal import Decimal
 from flask import Flask
 from sqlalchemy import func, select
 
-from core import rewards
-from core.customers import Membership, create_member
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, tenant_session, utcnow
-from core.locations import create_location
-from core.program import update_program
-from core.purchases import record_purchase
-from core.staff import Role, create_staff
+from core.loyalty import rewards
+from core.loyalty.customers import Membership, create_member
+from core.loyalty.locations import create_location
+from core.loyalty.program import update_program
+from core.loyalty.purchases import record_purchase
+from core.loyalty.staff import Role, create_staff
 from tenants.models import Tenant
 from tenants.services import create_tenant
 

@@ -32,31 +32,31 @@ from core.host.plugins import SDK_VERSION, PluginError, PluginInfo, hookimpl
 from core.panel.menu import MenuItem
 from core.panel.summary import SummaryLine
 from worker.jobs import PeriodicJob
-from core.purchases import PointsLine
+from core.loyalty.purchases import PointsLine
 
 # A plugin's own models: the declarative base, tenant ownership, its keys, time.
 from core.host.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, utcnow
 
 # The platform's models a plugin may read.
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
-from core.customers import Membership
-from core.ledger import KIND_LABELS, Entry, Kind, kind_label
-from core.purchases import MAX_AMOUNT, Purchase, PurchaseLine
-from core.purchases import Status as PurchaseStatus
-from core.rewards import Redemption, Reward
-from core.rewards import Status as RedemptionStatus
-from core.locations import Location
-from core.staff import Role, StaffUser
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import KIND_LABELS, Entry, Kind, kind_label
+from core.loyalty.purchases import MAX_AMOUNT, Purchase, PurchaseLine
+from core.loyalty.purchases import Status as PurchaseStatus
+from core.loyalty.rewards import Redemption, Reward
+from core.loyalty.rewards import Status as RedemptionStatus
+from core.loyalty.locations import Location
+from core.loyalty.staff import Role, StaffUser
 
 # Who did something: staff, the member, the system, an API token.
 from core.host.actors import Actor
 
 # Members: find, list, enrol, lock for a points operation.
-from core.customers import count_members, create_member, find_members, get_member
-from core.ledger import lock_member, lock_member_by_code
+from core.loyalty.customers import count_members, create_member, find_members, get_member
+from core.loyalty.ledger import lock_member, lock_member_by_code
 
 # Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
-from core.ledger import (
+from core.loyalty.ledger import (
     SystemKey,
     adjust,
     earn,
@@ -68,7 +68,7 @@ from core.ledger import (
 )
 
 # Purchases: record one (the equivalence plus plugins' points), return it, amounts, spend.
-from core.purchases import (
+from core.loyalty.purchases import (
     give_points,
     parse_amount,
     record_purchase,
@@ -78,7 +78,7 @@ from core.purchases import (
 )
 
 # Rewards: the catalogue and redemptions.
-from core.rewards import (
+from core.loyalty.rewards import (
     active_rewards,
     create_reward,
     get_redemption,
@@ -86,11 +86,11 @@ from core.rewards import (
     redeem_reward,
     update_reward,
 )
-from core.rewards import cancel as cancel_redemption
-from core.rewards import confirm as confirm_redemption
+from core.loyalty.rewards import cancel as cancel_redemption
+from core.loyalty.rewards import confirm as confirm_redemption
 
 # The program and per-tenant settings (a plugin's namespace is its name).
-from core.program import MAX_POINTS_PER_OPERATION, get_program, update_program
+from core.loyalty.program import MAX_POINTS_PER_OPERATION, get_program, update_program
 from core.host.settings import load_settings, save_settings
 
 # After commit: announce a hook, notify a member, enqueue a job; jobs themselves.
@@ -116,7 +116,7 @@ from flask import render_template
 from core.mail import build_message, render_mail
 from core.mail import send as send_mail
 from core.i18n import format_money, money_locale
-from core.expiry import month_start
+from core.loyalty.expiry import month_start
 
 # The panel: role checks and form helpers.
 from core.panel.access import EVERYONE, MANAGERS, staff_required
@@ -134,8 +134,8 @@ from core.host.errors import (
     OutOfStock,
     PremiaError,
 )
-from core.purchases import NoPointsByAmount
-from core.program import PointsByAmountOnly
+from core.loyalty.purchases import NoPointsByAmount
+from core.loyalty.program import PointsByAmountOnly
 from core.web import handle_premia_error
 
 __all__ = [

@@ -195,7 +195,7 @@ def make_member(db) -> Callable[..., Any]:
     counter = iter(range(1, 100_000))
 
     def build(tenant: Tenant, email: str | None = None, **fields: Any):
-        from core.customers import create_member
+        from core.loyalty.customers import create_member
 
         n = next(counter)
         fields.setdefault("first_name", f"Customer{n}")

@@ -22,11 +22,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from core import rewards
-from core.customers import Membership, get_member
 from core.host.actors import Actor
-from core.program import update_program
-from core.purchases import Item, record_purchase
+from core.loyalty import rewards
+from core.loyalty.customers import Membership, get_member
+from core.loyalty.program import update_program
+from core.loyalty.purchases import Item, record_purchase
 from plugins.api import tokens
 from plugins.notifications import jobs
 from tests.core.panel.managing import login

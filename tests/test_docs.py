@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core import ledger
 from core.host import hookspecs
 from core.host.actors import Actor
+from core.loyalty import ledger
 from tests.factories import FreshContextClient
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.customers import Membership
-from core.ledger import Entry
-from core.program import update_program
-from core.purchases import Purchase
-from core.staff import Role
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry
+from core.loyalty.program import update_program
+from core.loyalty.purchases import Purchase
+from core.loyalty.staff import Role
 from tests.core.panel.managing import login
 from tests.core.weblogin import csrf_token
 

@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from markupsafe import Markup
     from sqlalchemy.orm import Session
 
-    from core.customers import Membership
     from core.host.topics import Topic
-    from core.ledger import Entry
+    from core.loyalty.customers import Membership
+    from core.loyalty.ledger import Entry
+    from core.loyalty.purchases import PointsLine, Purchase
+    from core.loyalty.rewards import Redemption
     from core.panel.menu import MenuItem
     from core.panel.summary import SummaryLine
-    from core.purchases import PointsLine, Purchase
-    from core.rewards import Redemption
     from tenants.models import Tenant
     from worker.jobs import PeriodicJob
 

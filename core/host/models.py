@@ -4,14 +4,14 @@ Alembic's autogenerate and the tests compare the schema against this; plugins'
 models are imported with the plugins themselves.
 """
 
-from core.customers import Customer, Membership
-from core.expiry import ExpiryRun
-from core.figures import DailyFigure
-from core.ledger import Allocation, Entry, Lot
-from core.locations import Location
-from core.purchases import Purchase, PurchaseLine
-from core.rewards import Redemption, Reward
-from core.staff import Operator, StaffUser
+from core.loyalty.customers import Customer, Membership
+from core.loyalty.expiry import ExpiryRun
+from core.loyalty.figures import DailyFigure
+from core.loyalty.ledger import Allocation, Entry, Lot
+from core.loyalty.locations import Location
+from core.loyalty.purchases import Purchase, PurchaseLine
+from core.loyalty.rewards import Redemption, Reward
+from core.loyalty.staff import Operator, StaffUser
 from core.staff_sessions import StaffSession
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core import expiry, figures, staff_sessions
+from core import staff_sessions
 from core.host.plugins import hookimpl
+from core.loyalty import expiry, figures
 from worker.jobs import PeriodicJob
 
 

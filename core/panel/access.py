@@ -13,7 +13,7 @@ from typing import Any
 from flask import abort
 from flask_login import current_user, login_required
 
-from core.staff import Role
+from core.loyalty.staff import Role
 
 MANAGERS = (Role.OWNER, Role.ADMIN)
 EVERYONE = (Role.OWNER, Role.ADMIN, Role.EMPLOYEE)

@@ -8,8 +8,8 @@ from typing import Any
 from flask import g, url_for
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
 from core.host.platform import current_platform
+from core.loyalty.customers import Membership
 from core.panel.access import can
 
 

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
-from core.activity import ActivityFilter, activity_page, local_day_range
-from core.ledger import KIND_LABELS
-from core.locations import Location
+from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
+from core.loyalty.ledger import KIND_LABELS
+from core.loyalty.locations import Location
+from core.loyalty.staff import StaffUser
 from core.panel import menu
 from core.panel.access import staff_required
-from core.staff import StaffUser
 from core.web import db
 
 menu.register(menu.MenuItem("t.panel_activity.index", _l("Activity"), order=40))

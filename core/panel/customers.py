@@ -31,9 +31,14 @@ from sqlalchemy import select
 from wtforms import BooleanField, DateField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from core.activity import ActivityFilter, activity_page, local_day_range
 from core.cards import card_pdf
-from core.customers import (
+from core.host.actors import Actor
+from core.host.db import tenant_session
+from core.host.errors import NotFound, PremiaError
+from core.host.platform import current_platform
+from core.i18n import money_locale
+from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
+from core.loyalty.customers import (
     MemberFilter,
     Membership,
     count_members,
@@ -41,17 +46,12 @@ from core.customers import (
     get_member,
     iter_members,
 )
-from core.expiry import upcoming_expiries
-from core.host.actors import Actor
-from core.host.db import tenant_session
-from core.host.errors import NotFound, PremiaError
-from core.host.platform import current_platform
-from core.i18n import money_locale
-from core.invitations import invite_member
+from core.loyalty.expiry import upcoming_expiries
+from core.loyalty.invitations import invite_member
+from core.loyalty.rewards import Redemption, Status
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.requests import DecideForm, decide_request
-from core.rewards import Redemption, Status
 from core.spreadsheet import csv_lines, delimiter_for
 from core.web import db
 

@@ -13,14 +13,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from core import figures
-from core.activity import ActivityFilter, activity_page, local_day_range
-from core.customers import Membership
 from core.host.platform import current_platform
+from core.loyalty import figures
+from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
+from core.loyalty.customers import Membership
+from core.loyalty.rewards import Redemption, Reward, Status
 from core.panel import menu
 from core.panel.access import staff_required
 from core.panel.charts import HEIGHT, WIDTH, bars
-from core.rewards import Redemption, Reward, Status
 from core.web import db
 
 menu.register(menu.MenuItem("t.panel.home", _l("Home"), order=10))

@@ -12,7 +12,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
 from core.host.errors import PremiaError
-from core.locations import Location, create_location, update_location
+from core.loyalty.locations import Location, create_location, update_location
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import get_or_404, show_errors

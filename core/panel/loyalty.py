@@ -43,31 +43,31 @@ from wtforms import HiddenField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from core.activity import ActivityFilter, activity_page
-from core.customers import Membership, count_members, find_members, get_member
 from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
 from core.i18n import format_money, money_locale, money_places
-from core.panel import menu
-from core.panel.access import MANAGERS, can, staff_required
-from core.panel.actions import member_actions
-from core.panel.requests import DecideForm, decide_request
-from core.panel.summary import member_summary
-from core.program import (
+from core.loyalty.activity import ActivityFilter, activity_page
+from core.loyalty.customers import Membership, count_members, find_members, get_member
+from core.loyalty.program import (
     MAX_POINTS_PER_OPERATION,
     get_program,
     is_large_grant,
     may_give_points,
     smallest_earning_amount,
 )
-from core.purchases import give_points, record_purchase
-from core.rewards import (
+from core.loyalty.purchases import give_points, record_purchase
+from core.loyalty.rewards import (
     Redemption,
     Status,
     active_rewards,
     get_reward,
     redeem_reward,
 )
+from core.panel import menu
+from core.panel.access import MANAGERS, can, staff_required
+from core.panel.actions import member_actions
+from core.panel.requests import DecideForm, decide_request
+from core.panel.summary import member_summary
 from core.web import db
 
 menu.register(menu.MenuItem("t.panel_loyalty.index", _l("Loyalty"), order=20))

@@ -8,8 +8,8 @@ from typing import Any
 from flask import g, request, url_for
 
 from core.host.platform import current_platform
+from core.loyalty.staff import Role
 from core.panel.access import EVERYONE, can
-from core.staff import Role
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import accounts
 from core.host.errors import PremiaError
+from core.loyalty.staff import StaffUser, normalize_email
 from core.panel.access import staff_required
-from core.staff import StaffUser, normalize_email
 from core.web import db
 
 

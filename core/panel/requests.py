@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
-from core.rewards import Status, cancel, confirm, get_redemption
+from core.loyalty.customers import Membership
+from core.loyalty.rewards import Status, cancel, confirm, get_redemption
 from core.web import db
 
 MAX_ID = 2**31 - 1

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from core.loyalty.program import MAX_POINTS_PER_OPERATION
+from core.loyalty.rewards import Reward, create_reward, update_reward
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import WholeNumberField, get_or_404, save_with_image
-from core.program import MAX_POINTS_PER_OPERATION
-from core.rewards import Reward, create_reward, update_reward
 from core.web import db
 
 menu.register(menu.MenuItem("t.panel_rewards.index", _l("Rewards"), roles=MANAGERS, order=50))

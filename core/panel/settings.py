@@ -31,10 +31,15 @@ from core.i18n import (
     money_locale,
     timezone_choices,
 )
+from core.loyalty.program import (
+    MAX_POINTS_PER_OPERATION,
+    ProgramSchema,
+    get_program,
+    update_program,
+)
 from core.panel import menu, schemaform
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.formkit import WholeNumberField, show_errors, store_upload
-from core.program import MAX_POINTS_PER_OPERATION, ProgramSchema, get_program, update_program
 from core.web import db
 from tenants.services import update_profile
 

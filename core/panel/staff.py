@@ -1,7 +1,7 @@
 """Empleados: the merchant's staff (owners, admins, employees), for managers only.
 
 The rules (an admin may not create or change an owner, the last active owner
-stays) live in `core.staff`; this screen shows them as form errors or a 403.
+stays) live in `core.loyalty.staff`; this screen shows them as form errors or a 403.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from core.host.errors import Forbidden, PremiaError
-from core.locations import Location
+from core.loyalty.locations import Location
+from core.loyalty.staff import Role, StaffUser, create_staff, update_staff
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import get_or_404, show_errors
 from core.passwords import MIN_LENGTH
-from core.staff import Role, StaffUser, create_staff, update_staff
 from core.web import db
 
 menu.register(menu.MenuItem("t.panel_staff.index", _l("Staff"), roles=MANAGERS, order=70))

@@ -9,8 +9,8 @@ from typing import Any
 from flask import g
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
 from core.host.platform import current_platform
+from core.loyalty.customers import Membership
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
-from core.program import update_program
-from core.purchases import Purchase
-from core.rewards import Redemption, create_reward
-from core.staff import Role, StaffUser, create_staff
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.purchases import Purchase
+from core.loyalty.rewards import Redemption, create_reward
+from core.loyalty.staff import Role, StaffUser, create_staff
 from tests.browser.conftest import DESKTOP, PHONE, csp_violations, qr_video, shoot
 from tests.factories import PASSWORD
 

@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from core import demo
-from core.customers import Membership
 from core.host.db import tenant_session
+from core.loyalty.customers import Membership
 from tenants.models import Tenant
 from tests.browser.conftest import PHONE, shoot
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from core.staff import Role, StaffUser
+from core.loyalty.staff import Role, StaffUser
 from tests.browser.conftest import DESKTOP, PHONE, shoot
 from tests.factories import PASSWORD
 

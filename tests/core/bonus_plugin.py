@@ -10,7 +10,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from core.host.plugins import PluginInfo, hookimpl
-from core.purchases import PointsLine
+from core.loyalty.purchases import PointsLine
 
 PLUGIN = PluginInfo(name="bonus", title="Bonus", description="Coffee bonus for tests.")
 

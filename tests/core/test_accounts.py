@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.host.db import platform_session
-from core.staff import Role, StaffUser
+from core.loyalty.staff import Role, StaffUser
 from tenants.models import Tenant
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD

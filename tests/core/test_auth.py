@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
-from core.program import update_program
-from core.rewards import cancel, create_reward, redeem_reward, request_reward
-from core.staff import Role, StaffUser, create_staff
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.rewards import cancel, create_reward, redeem_reward, request_reward
+from core.loyalty.staff import Role, StaffUser, create_staff
 from tests.core.weblogin import csrf_token, figures, flashes, login_token, post_login
 from tests.factories import PASSWORD
 

@@ -7,8 +7,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import customers
-from core.customers import (
+from core.host.actors import Actor
+from core.host.errors import Conflict, InvalidInput, NotFound
+from core.loyalty import customers
+from core.loyalty.customers import (
     CODE_ALPHABET,
     CODE_LENGTH,
     Customer,
@@ -17,8 +19,6 @@ from core.customers import (
     find_members,
     get_member,
 )
-from core.host.actors import Actor
-from core.host.errors import Conflict, InvalidInput, NotFound
 
 SYSTEM = Actor.system()
 

@@ -24,8 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 import plugins.notifications.models  # noqa: F401  (its table belongs to the metadata)
-from core import ledger
-from core.customers import Customer, Membership
 from core.host.actors import Actor
 from core.host.db import (
     ALL_TENANTS,
@@ -36,10 +34,12 @@ from core.host.db import (
     scope,
     tenant_session,
 )
-from core.ledger import Entry, Lot
-from core.locations import Location
-from core.rewards import Redemption, Reward, Status, create_reward, redeem_reward
-from core.staff import StaffUser
+from core.loyalty import ledger
+from core.loyalty.customers import Customer, Membership
+from core.loyalty.ledger import Entry, Lot
+from core.loyalty.locations import Location
+from core.loyalty.rewards import Redemption, Reward, Status, create_reward, redeem_reward
+from core.loyalty.staff import StaffUser
 from tenants.models import Plan, Tenant, TenantSetting
 
 STAFF = Actor.staff(1)

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from core import demo, ledger
-from core.customers import Membership
+from core import demo
 from core.host.db import utcnow
-from core.rewards import Redemption, Reward, Status
-from core.staff import StaffUser
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.rewards import Redemption, Reward, Status
+from core.loyalty.staff import StaffUser
 from tenants.models import Tenant
 from tests.core.weblogin import post_login
 from tests.factories import FreshContextClient

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from core import ledger
-from core.customers import create_member
 from core.host import events, hookspecs
 from core.host.actors import Actor
 from core.host.db import tenant_session
 from core.host.topics import TopicError
+from core.loyalty import ledger
+from core.loyalty.customers import create_member
 from tests.core import recorder_plugin
 
 ROOT = Path(__file__).resolve().parents[2]

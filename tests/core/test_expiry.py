@@ -11,13 +11,13 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
-from core import expiry, ledger
-from core.customers import Membership
-from core.expiry import ExpiryRun, month_start
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.settings import save_settings
-from core.program import update_program
+from core.loyalty import expiry, ledger
+from core.loyalty.customers import Membership
+from core.loyalty.expiry import ExpiryRun, month_start
+from core.loyalty.program import update_program
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings
 from tenants.models import Tenant

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import event, func, select
 
-from core import ledger, rewards
-from core.customers import Membership
-from core.figures import DailyFigure, figures_between, roll_up, roll_up_all
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.program import update_program
-from core.staff import Role, StaffUser
+from core.loyalty import ledger, rewards
+from core.loyalty.customers import Membership
+from core.loyalty.figures import DailyFigure, figures_between, roll_up, roll_up_all
+from core.loyalty.program import update_program
+from core.loyalty.staff import Role, StaffUser
 from tests.core.weblogin import figures as page_figures
 from tests.core.weblogin import post_login
 from tests.factories import PASSWORD

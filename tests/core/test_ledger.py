@@ -9,8 +9,6 @@ import pytest
 from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from core import ledger
-from core.customers import Membership, get_member
 from core.host.actors import Actor
 from core.host.errors import (
     BalanceLimit,
@@ -19,7 +17,9 @@ from core.host.errors import (
     InvalidInput,
     NotFound,
 )
-from core.program import update_program
+from core.loyalty import ledger
+from core.loyalty.customers import Membership, get_member
+from core.loyalty.program import update_program
 
 STAFF = Actor.staff(1)
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from core import ledger, rewards
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import Conflict, InsufficientPoints, InvalidInput, OutOfStock
-from core.program import update_program
+from core.loyalty import ledger, rewards
+from core.loyalty.program import update_program
 from tests.concurrency import JOIN_TIMEOUT, outcomes, run_together, unexpected_errors
 
 pytestmark = pytest.mark.postgres
@@ -459,7 +459,7 @@ def test_expiry_waiting_for_a_redemption_that_uses_the_due_points(app, shop, mak
 
 def test_concurrent_sign_ups_of_one_person_make_one_member(app, shop, sessions):
     """Ten tills register the same new customer at once: one member, nine clear 409s."""
-    from core.customers import Customer, Membership, create_member
+    from core.loyalty.customers import Customer, Membership, create_member
 
     def work(_i: int) -> str:
         with sessions(shop.id) as session:

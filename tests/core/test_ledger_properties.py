@@ -32,13 +32,13 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
-from core.program import update_program
-from core.purchases import record_purchase
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.purchases import record_purchase
 
 ENV: dict[str, Any] = {}  # set by the test function: make_tenant, make_member, db, platform
 

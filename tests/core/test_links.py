@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.links import external_url, public_base_url
-from core.staff import Role, StaffUser
+from core.loyalty.staff import Role, StaffUser
 from tests.core.weblogin import csrf_token, post_login
 from tests.factories import PASSWORD
 

@@ -17,8 +17,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import core.host.plugins
 import plugins.notifications
-from core import ledger
-from core.customers import Customer, create_member
 from core.host.actors import Actor
 from core.host.db import Base, platform_session, tenant_session
 from core.host.errors import InvalidInput
@@ -31,9 +29,11 @@ from core.host.plugins import (
     hookimpl,
 )
 from core.host.topics import Topic
-from core.program import update_program
-from core.purchases import PointsLine, record_purchase
-from core.rewards import create_reward, redeem_reward
+from core.loyalty import ledger
+from core.loyalty.customers import Customer, create_member
+from core.loyalty.program import update_program
+from core.loyalty.purchases import PointsLine, record_purchase
+from core.loyalty.rewards import create_reward, redeem_reward
 from tenants.models import TenantSetting
 from tests.core import recorder_plugin
 from worker.jobs import PeriodicJob
@@ -546,7 +546,7 @@ def test_startup_lets_a_plugin_add_app_wide_routes(client):
 
 
 def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
-    from core.staff import Role, StaffUser
+    from core.loyalty.staff import Role, StaffUser
     from tests.core.weblogin import post_login
     from tests.factories import PASSWORD
 
@@ -564,7 +564,7 @@ def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
 def test_plugins_label_the_entry_kinds_they_write(app):
     from flask_babel import force_locale
 
-    from core.ledger import kind_label
+    from core.loyalty.ledger import kind_label
 
     with app.test_request_context(), force_locale("es"):
         assert kind_label("birthday") == "Puntos de cumpleaños"

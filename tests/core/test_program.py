@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.program import points_for_amount, smallest_earning_amount
+from core.loyalty.program import points_for_amount, smallest_earning_amount
 
 
 def program(amount: str, points: int) -> dict:

@@ -8,14 +8,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core import ledger
-from core.customers import get_member
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InvalidInput, NotFound
-from core.ledger import Entry
-from core.program import PointsByAmountOnly, update_program
-from core.purchases import (
+from core.loyalty import ledger
+from core.loyalty.customers import get_member
+from core.loyalty.ledger import Entry
+from core.loyalty.program import PointsByAmountOnly, update_program
+from core.loyalty.purchases import (
     Item,
     NoPointsByAmount,
     Purchase,
@@ -27,7 +27,7 @@ from core.purchases import (
     spend,
     spend_by_member,
 )
-from core.staff import Role, create_staff
+from core.loyalty.staff import Role, create_staff
 from tests.concurrency import run_together, unexpected_errors
 from tests.core import bonus_plugin
 from tests.factories import PASSWORD

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core import ledger, rewards
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.errors import (
     Conflict,
@@ -15,8 +13,10 @@ from core.host.errors import (
     InvalidInput,
     OutOfStock,
 )
-from core.program import MAX_POINTS_PER_OPERATION, update_program
-from core.rewards import Redemption, Reward, Status
+from core.loyalty import ledger, rewards
+from core.loyalty.customers import Membership
+from core.loyalty.program import MAX_POINTS_PER_OPERATION, update_program
+from core.loyalty.rewards import Redemption, Reward, Status
 
 STAFF = Actor.staff(1)
 

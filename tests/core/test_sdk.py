@@ -76,12 +76,12 @@ def test_the_import_rules_see_hidden_imports(tmp_path):
         "from core.sdk import hookimpl\n"
         "from core import sdk\n"
         "if TYPE_CHECKING:\n    from tenants.models import Tenant\n"
-        "def f():\n    from core.ledger import earn\n    import worker.jobs\n"
+        "def f():\n    from core.loyalty.ledger import earn\n    import worker.jobs\n"
         "    from plugins.tiers import services\n"
     )
     imported = [m for _line, m in _imports(module)]
     assert [m for m in imported if _private(m)] == [
-        "tenants.models.Tenant", "core.ledger.earn", "worker.jobs"]
+        "tenants.models.Tenant", "core.loyalty.ledger.earn", "worker.jobs"]
     assert [m for m in imported if _a_plugin(m)] == ["plugins.tiers.services"]
 
 

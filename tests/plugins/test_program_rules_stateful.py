@@ -33,14 +33,14 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from core import ledger
-from core.customers import Membership
-from core.expiry import month_start
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import InsufficientPoints, InvalidInput
-from core.program import update_program
-from core.purchases import get_purchase, record_purchase, return_purchase
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.expiry import month_start
+from core.loyalty.program import update_program
+from core.loyalty.purchases import get_purchase, record_purchase, return_purchase
 from plugins.cashback.services import pay_with_points
 from plugins.tiers import services as tier_services
 from plugins.tiers.models import TierMember

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
 from worker.jobs import tenant_job
 
 RAN: list[tuple[Any, ...]] = []

@@ -14,12 +14,12 @@ from rq.job import JobStatus
 from sqlalchemy import func, select
 
 import worker.jobs
-from core import ledger
-from core.customers import create_member
-from core.expiry import ExpiryRun
 from core.host.actors import Actor
 from core.host.db import platform_session, tenant_session
-from core.program import get_program, update_program
+from core.loyalty import ledger
+from core.loyalty.customers import create_member
+from core.loyalty.expiry import ExpiryRun
+from core.loyalty.program import get_program, update_program
 from plugins.notifications.models import Delivery
 from tenants import services as tenant_services
 from tests.worker import sample_jobs

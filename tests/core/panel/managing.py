@@ -8,7 +8,7 @@ import zlib
 
 from sqlalchemy import select
 
-from core.staff import Role, StaffUser, create_staff
+from core.loyalty.staff import Role, StaffUser, create_staff
 from tests.core.weblogin import csrf_token, post_login
 from tests.factories import PASSWORD
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from core import ledger
-from core.customers import Customer, Membership
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.locations import create_location
-from core.staff import Role, StaffUser, create_staff
+from core.loyalty import ledger
+from core.loyalty.customers import Customer, Membership
+from core.loyalty.locations import create_location
+from core.loyalty.staff import Role, StaffUser, create_staff
 from tests.core.panel.test_customers import count_statements, log_in
 from tests.factories import PASSWORD
 

@@ -21,18 +21,18 @@ from pypdf import PdfReader
 from sqlalchemy import event, func, select
 from werkzeug.serving import make_server
 
-from core import ledger
 from core.app import create_app
 from core.cards import qr_code
-from core.customers import Customer, Membership, create_member
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, tenant_session
 from core.host.migrate import upgrade
-from core.locations import create_location
-from core.program import update_program
-from core.rewards import Redemption, Status, create_reward, request_reward
+from core.loyalty import ledger
+from core.loyalty.customers import Customer, Membership, create_member
+from core.loyalty.locations import create_location
+from core.loyalty.program import update_program
+from core.loyalty.rewards import Redemption, Status, create_reward, request_reward
+from core.loyalty.staff import Role, StaffUser, create_staff
 from core.spreadsheet import safe_cell
-from core.staff import Role, StaffUser, create_staff
 from tenants import services as tenant_services
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD
@@ -453,7 +453,7 @@ def test_export_follows_the_filters_and_the_locale(client, db, make_tenant, make
 
 
 def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch):
-    from core import customers
+    from core.loyalty import customers
     real = customers.iter_members
     monkeypatch.setattr("core.panel.customers.iter_members",
                         lambda *args: real(*args, batch=2))

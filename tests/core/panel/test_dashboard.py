@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.program import update_program
-from core.rewards import confirm, create_reward, request_reward
-from core.staff import Role, StaffUser
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.rewards import confirm, create_reward, request_reward
+from core.loyalty.staff import Role, StaffUser
 from tests.core.weblogin import post_login
 from tests.factories import PASSWORD
 

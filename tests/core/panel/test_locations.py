@@ -6,8 +6,8 @@ import html
 
 from sqlalchemy import select
 
-from core.locations import Location, create_location
-from core.staff import Role
+from core.loyalty.locations import Location, create_location
+from core.loyalty.staff import Role
 from tests.core.panel.managing import login, token
 from tests.core.weblogin import flashes
 

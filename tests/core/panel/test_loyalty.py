@@ -10,16 +10,16 @@ import types
 import pytest
 from sqlalchemy import func, select
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import tenant_session
 from core.host.plugins import PluginInfo, hookimpl
-from core.ledger import Entry
-from core.program import update_program
-from core.purchases import Purchase
-from core.rewards import Redemption, Reward, Status, create_reward, request_reward
-from core.staff import Role, StaffUser, create_staff
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry
+from core.loyalty.program import update_program
+from core.loyalty.purchases import Purchase
+from core.loyalty.rewards import Redemption, Reward, Status, create_reward, request_reward
+from core.loyalty.staff import Role, StaffUser, create_staff
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD
 

@@ -10,9 +10,9 @@ import pytest
 from flask import Blueprint
 
 from core.host.plugins import PluginInfo, hookimpl
+from core.loyalty.staff import Role
 from core.panel.access import MANAGERS
 from core.panel.menu import MenuItem
-from core.staff import Role
 from tests.core.panel.managing import login
 
 

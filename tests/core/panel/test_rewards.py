@@ -9,9 +9,9 @@ import zlib
 import pytest
 from sqlalchemy import select
 
+from core.loyalty.rewards import Reward, create_reward
+from core.loyalty.staff import Role
 from core.panel import rewards as rewards_panel
-from core.rewards import Reward, create_reward
-from core.staff import Role
 from tests.core.panel.managing import login, png, token, upload
 from tests.core.weblogin import flashes
 

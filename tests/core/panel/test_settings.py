@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
-from core.program import get_program, update_program
-from core.staff import Role
+from core.loyalty.program import get_program, update_program
+from core.loyalty.staff import Role
 from tenants.models import Tenant
 from tests.core.panel.managing import login, png, token, upload
 from tests.core.weblogin import flashes

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from core.host.errors import Conflict, Forbidden
-from core.locations import create_location
-from core.staff import Role, StaffUser, create_staff, deactivate_staff, update_staff
+from core.loyalty.locations import create_location
+from core.loyalty.staff import Role, StaffUser, create_staff, deactivate_staff, update_staff
 from tests.core.panel.managing import login, owner_email, token
 from tests.core.weblogin import flashes, post_login
 from tests.factories import PASSWORD

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.program import update_program
+from core.loyalty.program import update_program
 from plugins.api import tokens
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.customers import Membership
-from core.ledger import Entry
-from core.purchases import Purchase
-from core.rewards import Redemption, Reward
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry
+from core.loyalty.purchases import Purchase
+from core.loyalty.rewards import Redemption, Reward
 from plugins.api import tokens
 from plugins.api.models import ApiToken
 from tests.factories import FreshContextClient
@@ -34,9 +34,9 @@ ROUTES = [
 @pytest.fixture
 def victim(make_shop, make_token, call, db):
     """A merchant with a customer, points, a reward and a pending request: the target."""
-    from core import rewards
-    from core.customers import get_member
-    from core.program import update_program
+    from core.loyalty import rewards
+    from core.loyalty.customers import get_member
+    from core.loyalty.program import update_program
 
     shop = make_shop()
     secret = make_token(shop)

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.customers import Membership, get_member
 from core.host.db import platform_session, utcnow
-from core.ledger import Entry, audit_member
-from core.purchases import Purchase
-from core.rewards import Redemption, get_reward
+from core.loyalty.customers import Membership, get_member
+from core.loyalty.ledger import Entry, audit_member
+from core.loyalty.purchases import Purchase
+from core.loyalty.rewards import Redemption, get_reward
 from plugins.api import forget_old_answers
 from plugins.api.models import IdempotentResponse
 from tests.concurrency import run_together, unexpected_errors

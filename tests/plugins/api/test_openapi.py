@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from core.program import update_program
+from core.loyalty.program import update_program
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from core.staff import Role, create_staff
+from core.loyalty.staff import Role, create_staff
 from plugins.api.models import ApiToken
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD
@@ -16,7 +16,7 @@ NEW_TOKEN = re.compile(r'<code id="new-token">(prm_[^<]+)</code>')
 
 
 def _owner_email(shop, db):
-    from core.staff import StaffUser
+    from core.loyalty.staff import StaffUser
 
     with db(shop) as session:
         return session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()

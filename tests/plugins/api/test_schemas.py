@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.customers import Membership
-from core.program import get_program
-from core.purchases import Purchase
+from core.loyalty.customers import Membership
+from core.loyalty.program import get_program
+from core.loyalty.purchases import Purchase
 from plugins.api.schemas import AMOUNT_PATTERN, NAME_PATTERN, TEXT_PATTERN
 
 from .test_views import create_customer

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core import ledger, rewards
-from core.customers import Membership, get_member
 from core.host.actors import Actor
-from core.locations import Location
-from core.program import get_program, update_program
-from core.purchases import Purchase
+from core.loyalty import ledger, rewards
+from core.loyalty.customers import Membership, get_member
+from core.loyalty.locations import Location
+from core.loyalty.program import get_program, update_program
+from core.loyalty.purchases import Purchase
 
 STAFF = Actor.staff(1)
 

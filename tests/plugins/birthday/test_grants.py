@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from core import ledger
 from core.host.db import platform_session
+from core.loyalty import ledger
 from plugins.birthday import grants
 from plugins.birthday.models import BirthdayRun
 from tenants.models import Tenant

@@ -9,11 +9,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
-from core.ledger import Entry
-from core.staff import Role
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry
+from core.loyalty.staff import Role
 from tests.core.panel.managing import login
 from tests.core.weblogin import flashes
 

@@ -11,13 +11,13 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
-from core.program import update_program
-from core.purchases import get_purchase, record_purchase, return_purchase
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.purchases import get_purchase, record_purchase, return_purchase
 from plugins.cashback import services
 from plugins.cashback.services import pay_with_points
 

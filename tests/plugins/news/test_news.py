@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from core.staff import Role
+from core.loyalty.staff import Role
 from plugins.news import current_news
 from plugins.news.models import NewsItem
 from plugins.news.news import create_news

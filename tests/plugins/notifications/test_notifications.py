@@ -15,13 +15,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from core import ledger, rewards
-from core.customers import Membership, create_member
 from core.host.actors import Actor
 from core.host.db import platform_session, tenant_session
 from core.host.settings import save_settings
-from core.program import update_program
-from core.purchases import record_purchase
+from core.loyalty import ledger, rewards
+from core.loyalty.customers import Membership, create_member
+from core.loyalty.program import update_program
+from core.loyalty.purchases import record_purchase
 from plugins.notifications import jobs
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings

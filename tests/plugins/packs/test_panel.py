@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.locations import create_location
-from core.staff import Role, create_staff
+from core.loyalty.customers import Membership
+from core.loyalty.locations import create_location
+from core.loyalty.staff import Role, create_staff
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse
 from tests.core.panel.managing import login

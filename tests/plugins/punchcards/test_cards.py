@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.errors import Conflict, InvalidInput, NotFound
-from core.locations import create_location
-from core.purchases import Item, record_purchase, return_purchase
+from core.loyalty.customers import Membership
+from core.loyalty.locations import create_location
+from core.loyalty.purchases import Item, record_purchase, return_purchase
 from plugins.punchcards import cards
 from plugins.punchcards.cards import PrizeCancelled, PrizeClaimed, Progress
 from plugins.punchcards.models import Prize, Punch
@@ -58,7 +58,7 @@ def buy(db, tenant, member, *items, key=None):
 
 
 def give_back(db, tenant, purchase_id):
-    from core.purchases import get_purchase
+    from core.loyalty.purchases import get_purchase
 
     with db(tenant) as session:
         return_purchase(session, get_purchase(session, purchase_id), actor=CASHIER)

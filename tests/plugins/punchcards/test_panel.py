@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core.customers import Membership
 from core.host.actors import Actor
-from core.purchases import Item, record_purchase
-from core.staff import Role
+from core.loyalty.customers import Membership
+from core.loyalty.purchases import Item, record_purchase
+from core.loyalty.staff import Role
 from plugins.punchcards.models import Prize
 from tests.core.panel.managing import login
 from tests.core.weblogin import flashes

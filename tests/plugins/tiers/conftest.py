@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.program import update_program
-from core.purchases import record_purchase
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.purchases import record_purchase
 from tests.core import recorder_plugin
 
 CASHIER = Actor.staff(3)

@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from core import ledger
-from core.customers import Membership
 from core.host.db import clock_at
 from core.host.errors import InvalidInput
-from core.purchases import get_purchase, return_purchase
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.purchases import get_purchase, return_purchase
 from plugins.tiers import services
 from plugins.tiers.models import TierChange, TierMember
 from tests.plugins.tiers.conftest import CASHIER, ORO, PLATA, buy, utc

@@ -8,11 +8,11 @@ import html
 import pytest
 from sqlalchemy import select
 
-from core.customers import Membership
 from core.host.actors import Actor
-from core.program import update_program
-from core.purchases import record_purchase
-from core.staff import StaffUser
+from core.loyalty.customers import Membership
+from core.loyalty.program import update_program
+from core.loyalty.purchases import record_purchase
+from core.loyalty.staff import StaffUser
 from tests.core.weblogin import post_login
 from tests.factories import PASSWORD
 

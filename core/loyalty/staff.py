@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, Forbidden, InvalidInput
-from core.locations import Location
+from core.loyalty.locations import Location
 from core.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from core.staff_sessions import end_sessions
 

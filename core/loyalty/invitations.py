@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from core import mail
-from core.customers import Membership, create_member
 from core.host.actors import Actor
+from core.loyalty.customers import Membership, create_member
 from tenants.models import Tenant
 from worker.jobs import enqueue, tenant_job
 

@@ -23,13 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
 from core.host.events import announce
-from core.program import MAX_POINTS_PER_OPERATION, get_program
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.program import MAX_POINTS_PER_OPERATION, get_program
 
 
 class Status(enum.StrEnum):

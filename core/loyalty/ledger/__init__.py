@@ -17,9 +17,9 @@ different members run in parallel. Services flush but never commit: the caller
 owns the transaction.
 """
 
-from core.ledger.entries import KIND_LABELS, Allocation, Entry, Kind, Lot, kind_label
-from core.ledger.expire import EVERY_MEMBER, MemberRange, due_ranges, expire_due
-from core.ledger.operations import (
+from core.loyalty.ledger.entries import KIND_LABELS, Allocation, Entry, Kind, Lot, kind_label
+from core.loyalty.ledger.expire import EVERY_MEMBER, MemberRange, due_ranges, expire_due
+from core.loyalty.ledger.operations import (
     SystemKey,
     adjust,
     audit_member,

@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.customers import Membership
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.loyalty.customers import Membership
 
 
 class Kind(enum.StrEnum):

@@ -46,20 +46,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql import Subquery
 
-from core import ledger
-from core.customers import Membership
 from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
-from core.ledger import Entry, Kind
-from core.program import (
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry, Kind
+from core.loyalty.program import (
     PointsByAmountOnly,
     get_program,
     kept_description,
     may_give_points,
     points_for_amount,
 )
-from core.staff import Role, StaffUser
+from core.loyalty.staff import Role, StaffUser
 
 MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2): far beyond any bill
 MAX_LINES = 500

@@ -39,8 +39,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core import ledger
-from core.customers import Membership
 from core.host.db import (
     Base,
     TenantOwned,
@@ -51,6 +49,8 @@ from core.host.db import (
 )
 from core.host.events import announce
 from core.host.platform import current_platform
+from core.loyalty import ledger
+from core.loyalty.customers import Membership
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
 

@@ -18,11 +18,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
-from core.ledger import Entry, kind_label
-from core.locations import Location
-from core.rewards import Redemption, Status
-from core.staff import StaffUser
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry, kind_label
+from core.loyalty.locations import Location
+from core.loyalty.rewards import Redemption, Status
+from core.loyalty.staff import StaffUser
 
 # Who did it, when it was no staff user: the API (a point of sale), the customer
 # (a request from their app) or the platform (welcome points, expiry, birthdays…).

@@ -39,7 +39,7 @@ from core.host.actors import Actor
 from core.host.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
 from core.host.errors import Conflict, InvalidInput, NotFound
 from core.host.events import announce
-from core.staff import normalize_email
+from core.loyalty.staff import normalize_email
 
 T = TypeVar("T")
 
@@ -158,7 +158,7 @@ def create_member(
     existed. Welcome points are given as configured, and `member_created` is
     announced after commit.
     """
-    from core import ledger  # the ledger needs Membership: import here, not above
+    from core.loyalty import ledger  # the ledger needs Membership: import here, not above
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
     customer = _account(session, email)
@@ -315,7 +315,7 @@ def _matching(stmt: Any, query: str, filters: MemberFilter | None = None) -> Any
     if filters.joined_before is not None:
         stmt = stmt.where(Membership.created_at < filters.joined_before)
     if filters.pending_requests:
-        from core.rewards import Redemption, Status  # rewards needs Membership
+        from core.loyalty.rewards import Redemption, Status  # rewards needs Membership
 
         stmt = stmt.where(Membership.id.in_(
             select(Redemption.member_id).where(Redemption.status == Status.REQUESTED)

@@ -1,4 +1,4 @@
-"""The set-based expiry of unused points (run monthly by core.expiry)."""
+"""The set-based expiry of unused points (run monthly by core.loyalty.expiry)."""
 
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.customers import Membership
 from core.host.db import session_tenant_id, utcnow
-from core.ledger.entries import Allocation, Entry, Kind, Lot
-from core.ledger.operations import system_key
+from core.loyalty.customers import Membership
+from core.loyalty.ledger.entries import Allocation, Entry, Kind, Lot
+from core.loyalty.ledger.operations import system_key
 
 # What one expiry run works on: temporary tables, private to the connection.
 _META = MetaData()

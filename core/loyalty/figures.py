@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, Index, UniqueConstraint, and_, case, func, or_, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
-from core.customers import Membership
 from core.host.db import Base, TenantOwned, platform_session, tenant_session, utcnow
 from core.host.platform import current_platform
-from core.ledger import Entry, Kind
+from core.loyalty.customers import Membership
+from core.loyalty.ledger import Entry, Kind
 from tenants.models import Tenant
 from worker.jobs import platform_job
 
