@@ -12,21 +12,22 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import account_pages, auth, panel, themes, uploads
-from core.auth import init_auth
+from core import panel
 from core.host import models, schedule  # noqa: F401
 from core.host.config import load_config
 from core.host.db import make_engine, make_sessionmaker
 from core.host.errors import PremiaError
 from core.host.platform import Platform
 from core.host.plugins import ALWAYS_ACTIVE, PluginHost
-from core.i18n import init_babel
 from core.loyalty.ledger import kind_label
 from core.panel import access as panel_access
 from core.panel import menu as panel_menu
-from core.security import init_security
-from core.web import bp as platform_bp
-from core.web import close_db, handle_http_error, handle_premia_error, handle_too_large
+from core.web import account_pages, auth, themes, uploads
+from core.web.auth import init_auth
+from core.web.i18n import init_babel
+from core.web.request import bp as platform_bp
+from core.web.request import close_db, handle_http_error, handle_premia_error, handle_too_large
+from core.web.security import init_security
 from tenants.resolver import DomainMiddleware, make_site
 from worker.runners import InProcessRunner, RqRunner
 

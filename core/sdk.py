@@ -100,7 +100,7 @@ from core.host.topics import Topic, TopicError
 from worker.jobs import enqueue, platform_job, tenant_job
 
 # Sessions: the request's, one scoped to a tenant, the platform's (jobs across tenants).
-from core.web import db
+from core.web.request import db
 from tenants.resolver import current_tenant
 from core.host.db import (
     credential_lookup,
@@ -113,9 +113,9 @@ from core.host.platform import current_platform
 
 # Rendering with the tenant's theme and language: pages, e-mails, money, dates.
 from flask import render_template
-from core.mail import build_message, render_mail
-from core.mail import send as send_mail
-from core.i18n import format_money, money_locale
+from core.web.mail import build_message, render_mail
+from core.web.mail import send as send_mail
+from core.web.i18n import format_money, money_locale
 from core.loyalty.expiry import month_start
 
 # The panel: role checks and form helpers.
@@ -136,7 +136,7 @@ from core.host.errors import (
 )
 from core.loyalty.purchases import NoPointsByAmount
 from core.loyalty.program import PointsByAmountOnly
-from core.web import handle_premia_error
+from core.web.request import handle_premia_error
 
 __all__ = [
     # declaring a plugin

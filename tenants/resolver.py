@@ -17,8 +17,8 @@ from werkzeug.wrappers import Response
 
 from core.host.db import scope
 from core.host.platform import current_platform
-from core.security import BARE_HEADERS
-from core.web import db, favicon
+from core.web.request import db, favicon
+from core.web.security import BARE_HEADERS
 from tenants.models import Tenant
 
 
@@ -76,7 +76,7 @@ class DomainMiddleware:
     """Serves a tenant's own domain as if it were `/t/<slug>/` on the shared app, and
     refuses (400) a host that is neither a platform host nor a brand's domain: nothing
     then answers for a forged Host or X-Forwarded-Host (mailed links never use it
-    either, see core.links)."""
+    either, see core.web.links)."""
 
     def __init__(self, wsgi_app: Any, app: Any) -> None:
         self.wsgi_app = wsgi_app

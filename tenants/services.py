@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.host.db import scope
 from core.host.errors import Conflict, InvalidInput, NotFound
-from core.i18n import LANGUAGES, country_codes
 from core.loyalty.staff import Role, StaffUser, create_staff, normalize_email
+from core.web.i18n import LANGUAGES, country_codes
 from tenants.models import Plan, PlanPlugin, Tenant
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from core.i18n import LANGUAGES
+from core.web.i18n import LANGUAGES
 from tests.core.test_i18n import FOLDERS, PLACEHOLDER, po_path, read_catalog
 
 

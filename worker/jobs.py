@@ -73,7 +73,7 @@ def tenant_job(queue: str = "default", plugin: str | None = None) -> Callable:
                         return None
                     g.tenant = tenant
                     # Run in-process inside a request, templates (flask-login's context
-                    # loading the staff user) reach `core.web.db()`: the job's session.
+                    # loading the staff user) reach `core.web.request.db()`: the job's session.
                     g.db = session
                     result = func(session, tenant, *args)
                     session.commit()

@@ -12,7 +12,7 @@ from core.loyalty.locations import Location
 from core.loyalty.purchases import Purchase, PurchaseLine
 from core.loyalty.rewards import Redemption, Reward
 from core.loyalty.staff import Operator, StaffUser
-from core.staff_sessions import StaffSession
+from core.web.staff_sessions import StaffSession
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 
 __all__ = [

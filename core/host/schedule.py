@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core import staff_sessions
 from core.host.plugins import hookimpl
 from core.loyalty import expiry, figures
+from core.web import staff_sessions
 from worker.jobs import PeriodicJob
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core import mail
 from core.host.actors import Actor
 from core.loyalty.customers import Membership, create_member
+from core.web import mail
 from tenants.models import Tenant
 from worker.jobs import enqueue, tenant_job
 

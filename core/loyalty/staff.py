@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, Forbidden, InvalidInput
 from core.loyalty.locations import Location
-from core.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
-from core.staff_sessions import end_sessions
+from core.web.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
+from core.web.staff_sessions import end_sessions
 
 
 class Role(enum.StrEnum):
@@ -121,7 +121,7 @@ def update_staff(
     owner may be neither deactivated nor given another role (the merchant would
     be left without anyone who may manage owners). A deactivated user cannot log
     in, and their open sessions end (a later reactivation does not revive them); a
-    new password ends them too (see core.staff_sessions).
+    new password ends them too (see core.web.staff_sessions).
     """
     allowed = {"name", "email", "role", "location_id", "password", "active"}
     unknown = set(changes) - allowed

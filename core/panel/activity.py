@@ -25,7 +25,7 @@ from core.loyalty.locations import Location
 from core.loyalty.staff import StaffUser
 from core.panel import menu
 from core.panel.access import staff_required
-from core.web import db
+from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_activity.index", _l("Activity"), order=40))
 

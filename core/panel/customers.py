@@ -31,12 +31,10 @@ from sqlalchemy import select
 from wtforms import BooleanField, DateField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from core.cards import card_pdf
 from core.host.actors import Actor
 from core.host.db import tenant_session
 from core.host.errors import NotFound, PremiaError
 from core.host.platform import current_platform
-from core.i18n import money_locale
 from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
 from core.loyalty.customers import (
     MemberFilter,
@@ -52,8 +50,10 @@ from core.loyalty.rewards import Redemption, Status
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.requests import DecideForm, decide_request
-from core.spreadsheet import csv_lines, delimiter_for
-from core.web import db
+from core.web.cards import card_pdf
+from core.web.i18n import money_locale
+from core.web.request import db
+from core.web.spreadsheet import csv_lines, delimiter_for
 
 menu.register(menu.MenuItem("t.panel_customers.index", _l("Customers"), order=30))
 

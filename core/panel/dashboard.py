@@ -21,7 +21,7 @@ from core.loyalty.rewards import Redemption, Reward, Status
 from core.panel import menu
 from core.panel.access import staff_required
 from core.panel.charts import HEIGHT, WIDTH, bars
-from core.web import db
+from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel.home", _l("Home"), order=10))
 

@@ -15,8 +15,8 @@ from werkzeug.datastructures import FileStorage
 from wtforms import IntegerField
 from wtforms.validators import StopValidation
 
-from core import uploads
 from core.host.errors import PremiaError
+from core.web import uploads
 
 T = TypeVar("T")
 

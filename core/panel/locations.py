@@ -16,7 +16,7 @@ from core.loyalty.locations import Location, create_location, update_location
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import get_or_404, show_errors
-from core.web import db
+from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_locations.index", _l("Locations"), roles=MANAGERS,
                             order=80))

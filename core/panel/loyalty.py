@@ -45,7 +45,6 @@ from wtforms.widgets import HiddenInput
 
 from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
-from core.i18n import format_money, money_locale, money_places
 from core.loyalty.activity import ActivityFilter, activity_page
 from core.loyalty.customers import Membership, count_members, find_members, get_member
 from core.loyalty.program import (
@@ -68,7 +67,8 @@ from core.panel.access import MANAGERS, can, staff_required
 from core.panel.actions import member_actions
 from core.panel.requests import DecideForm, decide_request
 from core.panel.summary import member_summary
-from core.web import db
+from core.web.i18n import format_money, money_locale, money_places
+from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_loyalty.index", _l("Loyalty"), order=20))
 

@@ -12,11 +12,11 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from core import accounts
 from core.host.errors import PremiaError
 from core.loyalty.staff import StaffUser, normalize_email
 from core.panel.access import staff_required
-from core.web import db
+from core.web import accounts
+from core.web.request import db
 
 
 class ProfileForm(FlaskForm):

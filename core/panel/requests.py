@@ -17,7 +17,7 @@ from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
 from core.loyalty.customers import Membership
 from core.loyalty.rewards import Status, cancel, confirm, get_redemption
-from core.web import db
+from core.web.request import db
 
 MAX_ID = 2**31 - 1
 

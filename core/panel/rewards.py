@@ -17,7 +17,7 @@ from core.loyalty.rewards import Reward, create_reward, update_reward
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import WholeNumberField, get_or_404, save_with_image
-from core.web import db
+from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_rewards.index", _l("Rewards"), roles=MANAGERS, order=50))
 

@@ -49,8 +49,8 @@ from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from core.i18n import money_locale
 from core.panel.schemamessages import translate
+from core.web.i18n import money_locale
 
 ROW_ACTION = "schemaform-rows"
 """The name of the rows' "add" and "remove" buttons (values "add:<list>", "remove:<row>")."""

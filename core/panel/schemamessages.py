@@ -16,7 +16,7 @@ from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from core.i18n import money_locale
+from core.web.i18n import money_locale
 
 
 def translate(message: Any) -> str:

@@ -20,17 +20,8 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
-from core import uploads
 from core.host.errors import InvalidInput
 from core.host.platform import current_platform
-from core.i18n import (
-    LANGUAGE_NAMES,
-    LANGUAGES,
-    country_choices,
-    currency_choices,
-    money_locale,
-    timezone_choices,
-)
 from core.loyalty.program import (
     MAX_POINTS_PER_OPERATION,
     ProgramSchema,
@@ -40,7 +31,16 @@ from core.loyalty.program import (
 from core.panel import menu, schemaform
 from core.panel.access import MANAGERS, can, staff_required
 from core.panel.formkit import WholeNumberField, show_errors, store_upload
-from core.web import db
+from core.web import uploads
+from core.web.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    country_choices,
+    currency_choices,
+    money_locale,
+    timezone_choices,
+)
+from core.web.request import db
 from tenants.services import update_profile
 
 menu.register(menu.MenuItem("t.panel_settings.index", _l("Settings"), roles=MANAGERS, order=90))

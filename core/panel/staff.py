@@ -23,8 +23,8 @@ from core.loyalty.staff import Role, StaffUser, create_staff, update_staff
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import get_or_404, show_errors
-from core.passwords import MIN_LENGTH
-from core.web import db
+from core.web.passwords import MIN_LENGTH
+from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_staff.index", _l("Staff"), roles=MANAGERS, order=70))
 

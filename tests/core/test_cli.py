@@ -14,7 +14,7 @@ from core.host.db import platform_session
 from core.host.migrate import alembic_config, current_heads, script_heads
 from core.loyalty.program import get_program
 from core.loyalty.staff import Role, StaffUser
-from core.passwords import verify_password
+from core.web.passwords import verify_password
 from tenants.models import Plan, Tenant
 
 OWNER_PASSWORD = "s3cret-owner-pw"

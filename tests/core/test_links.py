@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from core.links import external_url, public_base_url
 from core.loyalty.staff import Role, StaffUser
+from core.web.links import external_url, public_base_url
 from tests.core.weblogin import csrf_token, post_login
 from tests.factories import PASSWORD
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core.host.db import clock_at, utcnow
 from core.loyalty.staff import Role, StaffUser, create_staff, update_staff
-from core.staff_sessions import IDLE, StaffSession, forget_old_sessions
+from core.web.staff_sessions import IDLE, StaffSession, forget_old_sessions
 from tests.core.weblogin import csrf_token, post_login
 from tests.factories import PASSWORD
 

@@ -145,7 +145,7 @@ def _failing_app(make_app):
     def fail_in_the_database():
         from sqlalchemy import text
 
-        from core.web import db
+        from core.web.request import db
         db().execute(text("SELECT no_such_column FROM no_such_table"))
 
     app.add_url_rule("/fail", view_func=fail)

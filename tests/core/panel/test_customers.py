@@ -22,7 +22,6 @@ from sqlalchemy import event, func, select
 from werkzeug.serving import make_server
 
 from core.app import create_app
-from core.cards import qr_code
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, tenant_session
 from core.host.migrate import upgrade
@@ -32,7 +31,8 @@ from core.loyalty.locations import create_location
 from core.loyalty.program import update_program
 from core.loyalty.rewards import Redemption, Status, create_reward, request_reward
 from core.loyalty.staff import Role, StaffUser, create_staff
-from core.spreadsheet import safe_cell
+from core.web.cards import qr_code
+from core.web.spreadsheet import safe_cell
 from tenants import services as tenant_services
 from tests.core.weblogin import csrf_token, flashes, post_login
 from tests.factories import PASSWORD

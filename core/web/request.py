@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
-from core.themes import current_theme
+from core.web.themes import current_theme
 
 log = logging.getLogger(__name__)
 bp = Blueprint("platform", __name__)

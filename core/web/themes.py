@@ -21,7 +21,7 @@ from flask import g, has_app_context
 from flask.templating import Environment
 from jinja2 import BaseLoader, FileSystemLoader, TemplateNotFound
 
-THEMES_ROOT = Path(__file__).resolve().parent.parent / "themes"
+THEMES_ROOT = Path(__file__).resolve().parents[2] / "themes"
 DEFAULT = "default"
 SEPARATOR = ":"
 

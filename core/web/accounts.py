@@ -22,11 +22,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import links, mail, staff_sessions
 from core.host.errors import Conflict, InvalidInput, NotFound
 from core.loyalty.staff import Role, StaffUser, check_password_strength, normalize_email
-from core.passwords import hash_password, verify_password
-from core.staff_sessions import StaffSession
+from core.web import links, mail, staff_sessions
+from core.web.passwords import hash_password, verify_password
+from core.web.staff_sessions import StaffSession
 from tenants import services as tenant_services
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job

@@ -15,13 +15,13 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from core import accounts
-from core.auth import allow_reset_request
 from core.host.db import platform_session
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
-from core.i18n import LANGUAGE_NAMES, country_choices, timezone_choices
-from core.web import db
+from core.web import accounts
+from core.web.auth import allow_reset_request
+from core.web.i18n import LANGUAGE_NAMES, country_choices, timezone_choices
+from core.web.request import db
 
 CURRENCIES = ["COP", "MXN", "ARS", "CLP", "PEN", "USD", "EUR", "BRL", "UYU", "GTQ", "CRC"]
 

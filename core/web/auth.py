@@ -6,7 +6,7 @@ client address alone (a looser limit, against password spraying), in the
 limit the form answers 429 without checking the password at all.
 
 A staff user's session id names their tenant and a server-side session
-(core.staff_sessions); on another tenant's pages the user loader (querying
+(core.web.staff_sessions); on another tenant's pages the user loader (querying
 through the tenant-scoped session) finds nothing, so a login never crosses
 tenants, and a session that ended (logout, password change, deactivation) opens
 nothing even from a copied cookie.
@@ -36,11 +36,11 @@ from limits.strategies import MovingWindowRateLimiter
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from core import staff_sessions
 from core.loyalty.staff import StaffUser, authenticate_staff
 from core.panel.access import landing
-from core.staff_sessions import StaffSession
-from core.web import db
+from core.web import staff_sessions
+from core.web.request import db
+from core.web.staff_sessions import StaffSession
 
 login_manager = LoginManager()
 
