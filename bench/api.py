@@ -56,8 +56,9 @@ from core.app import create_app  # noqa: E402
 from core.host.actors import Actor  # noqa: E402
 from core.host.db import platform_session, tenant_session  # noqa: E402
 from core.host.migrate import upgrade  # noqa: E402
-from core.loyalty.customers import Membership, create_member  # noqa: E402
+from core.loyalty.customers import create_member  # noqa: E402
 from core.loyalty.ledger import adjust  # noqa: E402
+from core.loyalty.members import Membership  # noqa: E402
 from core.loyalty.program import update_program  # noqa: E402
 from core.loyalty.rewards import create_reward  # noqa: E402
 from plugins.api.tokens import create_token  # noqa: E402

@@ -32,7 +32,8 @@ from core.host.db import make_engine, make_sessionmaker, platform_session, tenan
 from core.host.errors import InsufficientPoints
 from core.host.migrate import upgrade
 from core.loyalty import ledger
-from core.loyalty.customers import Membership, create_member
+from core.loyalty.customers import create_member
+from core.loyalty.members import Membership
 from tenants.services import create_tenant
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/premia_bench"

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, tenant_session, utcnow
 from core.loyalty import rewards
-from core.loyalty.customers import Membership, create_member
+from core.loyalty.customers import create_member
 from core.loyalty.locations import create_location
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from core.loyalty.staff import Role, create_staff

@@ -39,7 +39,7 @@ from core.host.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, 
 
 # The platform's models a plugin may read.
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.ledger import KIND_LABELS, Entry, Kind, kind_label
 from core.loyalty.purchases import MAX_AMOUNT, Purchase, PurchaseLine
 from core.loyalty.purchases import Status as PurchaseStatus
@@ -52,7 +52,8 @@ from core.loyalty.staff import Role, StaffUser
 from core.host.actors import Actor
 
 # Members: find, list, enrol, lock for a points operation.
-from core.loyalty.customers import count_members, create_member, find_members, get_member
+from core.loyalty.customers import count_members, create_member, find_members
+from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
 
 # Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from core.host.actors import Actor
 from core.loyalty import rewards
-from core.loyalty.customers import Membership, get_member
+from core.loyalty.members import Membership, get_member
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Item, record_purchase
 from plugins.api import tokens

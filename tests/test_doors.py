@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from core.loyalty.staff import Role

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from core.host.topics import Topic
-    from core.loyalty.customers import Membership
     from core.loyalty.ledger import Entry
+    from core.loyalty.members import Membership
     from core.loyalty.purchases import PointsLine, Purchase
     from core.loyalty.rewards import Redemption
     from core.panel.menu import MenuItem

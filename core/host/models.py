@@ -4,11 +4,11 @@ Alembic's autogenerate and the tests compare the schema against this; plugins'
 models are imported with the plugins themselves.
 """
 
-from core.loyalty.customers import Customer, Membership
 from core.loyalty.expiry import ExpiryRun
 from core.loyalty.figures import DailyFigure
 from core.loyalty.ledger import Allocation, Entry, Lot
 from core.loyalty.locations import Location
+from core.loyalty.members import Customer, Membership
 from core.loyalty.purchases import Purchase, PurchaseLine
 from core.loyalty.rewards import Redemption, Reward
 from core.loyalty.staff import Operator, StaffUser

@@ -18,9 +18,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry, kind_label
 from core.loyalty.locations import Location
+from core.loyalty.members import Membership
 from core.loyalty.rewards import Redemption, Status
 from core.loyalty.staff import StaffUser
 

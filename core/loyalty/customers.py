@@ -1,16 +1,11 @@
-"""Customers: one account per person, and a membership per merchant.
+"""Customers: enrolling a member, searching and listing members, their record's rules.
 
-The membership carries the customer code (what the QR says), unique in the
-merchant, the cached balance that the ledger keeps equal to the sum of the
-member's entries, and everything the merchant recorded about the person (names,
-document, phone, birthday). The account keeps the e-mail and only what the person
-entered themselves: a merchant never sees it, or one merchant could learn what
-another recorded (enrol an e-mail, read back the name someone else typed).
+The models (Customer, Membership) and finding a member by code are in
+core.loyalty.members, which says what a merchant sees of a person.
 """
 
 from __future__ import annotations
 
-import functools
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -21,24 +16,19 @@ from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Select,
-    String,
-    UniqueConstraint,
-    bindparam,
     func,
     or_,
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
 from core.host.actors import Actor
-from core.host.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
-from core.host.errors import Conflict, InvalidInput, NotFound
+from core.host.errors import Conflict, InvalidInput
 from core.host.events import announce
+from core.loyalty import ledger
+from core.loyalty.members import Customer, Membership
+from core.loyalty.rewards import Redemption, Status
 from core.loyalty.staff import normalize_email
 
 T = TypeVar("T")
@@ -47,73 +37,6 @@ T = TypeVar("T")
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 7
 
-
-class Customer(ReachedThroughTenant, Base):
-    """A person's platform account, shared by all the merchants they belong to.
-
-    A merchant sees a person only through their membership of that merchant: of the
-    account, only the e-mail (which the merchant typed too)."""
-
-    __tablename__ = "customers"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[str | None] = mapped_column(String(200))
-    # The names the person gave themselves (the customer app): never shown to a merchant.
-    first_name: Mapped[str] = mapped_column(String(120), default="")
-    last_name: Mapped[str] = mapped_column(String(120), default="")
-    language: Mapped[str | None] = mapped_column(String(10))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    @classmethod
-    def tenant_criteria(cls, tenant_id: int) -> Any:
-        return cls.id.in_(
-            select(Membership.customer_id).where(Membership.tenant_id == tenant_id)
-        )
-
-
-class Membership(TenantOwned, Base):
-    """A customer of one merchant."""
-
-    __tablename__ = "memberships"
-    __table_args__ = (
-        tenant_key(),
-        UniqueConstraint("tenant_id", "code"),
-        UniqueConstraint("tenant_id", "customer_id"),
-        UniqueConstraint("tenant_id", "document_id"),
-        CheckConstraint("balance >= 0", name="balance_not_negative"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    code: Mapped[str] = mapped_column(String(16))
-    balance: Mapped[int] = mapped_column(default=0)
-    first_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
-    last_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
-    document_id: Mapped[str | None] = mapped_column(String(40))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    birthday: Mapped[date | None] = mapped_column(Date)
-    # Lower-cased, accent-free "code document email first last", for search.
-    search_text: Mapped[str] = mapped_column(String(700), default="")
-    joined_via: Mapped[str] = mapped_column(String(20), default="staff")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    customer: Mapped[Customer] = relationship(lazy="joined")
-
-    @property
-    def email(self) -> str:
-        return self.customer.email
-
-    @property
-    def full_name(self) -> str:
-        """The names this merchant recorded (never the account's: see the module)."""
-        return f"{self.first_name} {self.last_name}".strip()
-
-    @property
-    def display_name(self) -> str:
-        """What the merchant's screens and e-mails call the member: their names, else
-        the e-mail."""
-        return self.full_name or self.email
 
 
 def fold(text: str) -> str:
@@ -128,9 +51,6 @@ def fold(text: str) -> str:
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
-
-def normalize_code(code: str) -> str:
-    return (code or "").strip().upper()
 
 
 def _search_text(member: Membership) -> str:
@@ -158,7 +78,6 @@ def create_member(
     existed. Welcome points are given as configured, and `member_created` is
     announced after commit.
     """
-    from core.loyalty import ledger  # the ledger needs Membership: import here, not above
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
     customer = _account(session, email)
@@ -223,27 +142,6 @@ def _check_not_taken(session: Session, customer: Customer, document_id: str | No
             _l("This document already belongs to a customer."), document_id=_l("Taken.")
         )
 
-
-def get_member(session: Session, code: str, *, for_update: bool = False) -> Membership:
-    """The member with this code (NotFound otherwise); `for_update` locks the row and
-    reads it afresh (use `ledger.lock_member_by_code`, which remembers the lock)."""
-    code = normalize_code(code)
-    member = None
-    if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
-        member = session.scalar(_by_code(for_update=for_update), {"code": code})
-    if member is None:
-        raise NotFound(_l("No customer with this code."))
-    return member
-
-
-@functools.cache
-def _by_code(*, for_update: bool) -> Select:
-    # Built once: the POS API finds a member by code on every request.
-    statement = select(Membership).where(Membership.code == bindparam("code"))
-    if for_update:
-        statement = statement.with_for_update(of=Membership).execution_options(
-            populate_existing=True)
-    return statement
 
 
 @dataclass(frozen=True)
@@ -315,8 +213,6 @@ def _matching(stmt: Any, query: str, filters: MemberFilter | None = None) -> Any
     if filters.joined_before is not None:
         stmt = stmt.where(Membership.created_at < filters.joined_before)
     if filters.pending_requests:
-        from core.loyalty.rewards import Redemption, Status  # rewards needs Membership
-
         stmt = stmt.where(Membership.id.in_(
             select(Redemption.member_id).where(Redemption.status == Status.REQUESTED)
         ))

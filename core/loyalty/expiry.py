@@ -50,7 +50,7 @@ from core.host.db import (
 from core.host.events import announce
 from core.host.platform import current_platform
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
 

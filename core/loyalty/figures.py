@@ -19,8 +19,8 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from core.host.db import Base, TenantOwned, platform_session, tenant_session, utcnow
 from core.host.platform import current_platform
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry, Kind
+from core.loyalty.members import Membership
 from tenants.models import Tenant
 from worker.jobs import platform_job
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from core.host.actors import Actor
-from core.loyalty.customers import Membership, create_member
+from core.loyalty.customers import create_member
+from core.loyalty.members import Membership
 from core.web import mail
 from tenants.models import Tenant
 from worker.jobs import enqueue, tenant_job

@@ -50,8 +50,8 @@ from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry, Kind
+from core.loyalty.members import Membership
 from core.loyalty.program import (
     PointsByAmountOnly,
     get_program,

@@ -28,7 +28,7 @@ from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
 from core.host.events import announce
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, get_program
 
 

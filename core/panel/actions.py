@@ -9,7 +9,7 @@ from flask import g, url_for
 from sqlalchemy.orm import Session
 
 from core.host.platform import current_platform
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.panel.access import can
 
 

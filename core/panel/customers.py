@@ -36,16 +36,10 @@ from core.host.db import tenant_session
 from core.host.errors import NotFound, PremiaError
 from core.host.platform import current_platform
 from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
-from core.loyalty.customers import (
-    MemberFilter,
-    Membership,
-    count_members,
-    find_members,
-    get_member,
-    iter_members,
-)
+from core.loyalty.customers import MemberFilter, count_members, find_members, iter_members
 from core.loyalty.expiry import upcoming_expiries
 from core.loyalty.invitations import invite_member
+from core.loyalty.members import Membership, get_member
 from core.loyalty.rewards import Redemption, Status
 from core.panel import menu
 from core.panel.access import MANAGERS, staff_required

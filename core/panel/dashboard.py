@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from core.host.platform import current_platform
 from core.loyalty import figures
 from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.rewards import Redemption, Reward, Status
 from core.panel import menu
 from core.panel.access import staff_required

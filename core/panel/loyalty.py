@@ -46,7 +46,8 @@ from wtforms.widgets import HiddenInput
 from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
 from core.loyalty.activity import ActivityFilter, activity_page
-from core.loyalty.customers import Membership, count_members, find_members, get_member
+from core.loyalty.customers import count_members, find_members
+from core.loyalty.members import Membership, get_member
 from core.loyalty.program import (
     MAX_POINTS_PER_OPERATION,
     get_program,

@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 
 from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.rewards import Status, cancel, confirm, get_redemption
 from core.web.request import db
 

@@ -10,7 +10,7 @@ from flask import g
 from sqlalchemy.orm import Session
 
 from core.host.platform import current_platform
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import segno
 from flask import render_template
 
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from tenants.models import Tenant
 
 TEMPLATE = "panel/customers/card.html"

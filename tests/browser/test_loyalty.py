@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from core.host.actors import Actor
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, create_reward

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core import demo
 from core.host.db import tenant_session
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from tenants.models import Tenant
 from tests.browser.conftest import PHONE, shoot
 

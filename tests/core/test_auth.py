@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from core.host.actors import Actor
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.rewards import cancel, create_reward, redeem_reward, request_reward
 from core.loyalty.staff import Role, StaffUser, create_staff

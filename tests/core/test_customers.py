@@ -10,15 +10,8 @@ from sqlalchemy import func, select
 from core.host.actors import Actor
 from core.host.errors import Conflict, InvalidInput, NotFound
 from core.loyalty import customers
-from core.loyalty.customers import (
-    CODE_ALPHABET,
-    CODE_LENGTH,
-    Customer,
-    Membership,
-    create_member,
-    find_members,
-    get_member,
-)
+from core.loyalty.customers import CODE_ALPHABET, CODE_LENGTH, create_member, find_members
+from core.loyalty.members import Customer, Membership, get_member
 
 SYSTEM = Actor.system()
 

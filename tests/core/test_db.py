@@ -35,9 +35,9 @@ from core.host.db import (
     tenant_session,
 )
 from core.loyalty import ledger
-from core.loyalty.customers import Customer, Membership
 from core.loyalty.ledger import Entry, Lot
 from core.loyalty.locations import Location
+from core.loyalty.members import Customer, Membership
 from core.loyalty.rewards import Redemption, Reward, Status, create_reward, redeem_reward
 from core.loyalty.staff import StaffUser
 from tenants.models import Plan, Tenant, TenantSetting

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core import demo
 from core.host.db import utcnow
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.rewards import Redemption, Reward, Status
 from core.loyalty.staff import StaffUser
 from tenants.models import Tenant

@@ -15,8 +15,8 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.settings import save_settings
 from core.loyalty import expiry, ledger
-from core.loyalty.customers import Membership
 from core.loyalty.expiry import ExpiryRun, month_start
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings

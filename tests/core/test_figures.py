@@ -10,8 +10,8 @@ from sqlalchemy import event, func, select
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty import ledger, rewards
-from core.loyalty.customers import Membership
 from core.loyalty.figures import DailyFigure, figures_between, roll_up, roll_up_all
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.staff import Role, StaffUser
 from tests.core.weblogin import figures as page_figures

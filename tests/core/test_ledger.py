@@ -18,7 +18,7 @@ from core.host.errors import (
     NotFound,
 )
 from core.loyalty import ledger
-from core.loyalty.customers import Membership, get_member
+from core.loyalty.members import Membership, get_member
 from core.loyalty.program import update_program
 
 STAFF = Actor.staff(1)

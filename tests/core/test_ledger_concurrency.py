@@ -459,7 +459,8 @@ def test_expiry_waiting_for_a_redemption_that_uses_the_due_points(app, shop, mak
 
 def test_concurrent_sign_ups_of_one_person_make_one_member(app, shop, sessions):
     """Ten tills register the same new customer at once: one member, nine clear 409s."""
-    from core.loyalty.customers import Customer, Membership, create_member
+    from core.loyalty.customers import create_member
+    from core.loyalty.members import Customer, Membership
 
     def work(_i: int) -> str:
         with sessions(shop.id) as session:

@@ -36,7 +36,7 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 

@@ -30,7 +30,8 @@ from core.host.plugins import (
 )
 from core.host.topics import Topic
 from core.loyalty import ledger
-from core.loyalty.customers import Customer, create_member
+from core.loyalty.customers import create_member
+from core.loyalty.members import Customer
 from core.loyalty.program import update_program
 from core.loyalty.purchases import PointsLine, record_purchase
 from core.loyalty.rewards import create_reward, redeem_reward

@@ -12,8 +12,8 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InvalidInput, NotFound
 from core.loyalty import ledger
-from core.loyalty.customers import get_member
 from core.loyalty.ledger import Entry
+from core.loyalty.members import get_member
 from core.loyalty.program import PointsByAmountOnly, update_program
 from core.loyalty.purchases import (
     Item,

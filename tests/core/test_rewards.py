@@ -14,7 +14,7 @@ from core.host.errors import (
     OutOfStock,
 )
 from core.loyalty import ledger, rewards
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, update_program
 from core.loyalty.rewards import Redemption, Reward, Status
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.host.actors import Actor
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from worker.jobs import tenant_job
 
 RAN: list[tuple[Any, ...]] = []

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 
 
 class Kind(enum.StrEnum):

@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.host.db import session_tenant_id, utcnow
-from core.loyalty.customers import Membership
 from core.loyalty.ledger.entries import Allocation, Entry, Kind, Lot
 from core.loyalty.ledger.operations import system_key
+from core.loyalty.members import Membership
 
 # What one expiry run works on: temporary tables, private to the connection.
 _META = MetaData()

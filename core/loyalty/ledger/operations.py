@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from core.host.actors import Actor
 from core.host.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.host.events import announce
-from core.loyalty.customers import Membership, get_member
 from core.loyalty.ledger.entries import Allocation, Entry, Kind, Lot
+from core.loyalty.members import Membership, get_member
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program
 
 # --- public services -----------------------------------------------------

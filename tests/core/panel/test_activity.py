@@ -12,8 +12,8 @@ from sqlalchemy import select
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty import ledger
-from core.loyalty.customers import Customer, Membership
 from core.loyalty.locations import create_location
+from core.loyalty.members import Customer, Membership
 from core.loyalty.staff import Role, StaffUser, create_staff
 from tests.core.panel.test_customers import count_statements, log_in
 from tests.factories import PASSWORD

@@ -26,8 +26,9 @@ from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, tenant_session
 from core.host.migrate import upgrade
 from core.loyalty import ledger
-from core.loyalty.customers import Customer, Membership, create_member
+from core.loyalty.customers import create_member
 from core.loyalty.locations import create_location
+from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
 from core.loyalty.rewards import Redemption, Status, create_reward, request_reward
 from core.loyalty.staff import Role, StaffUser, create_staff

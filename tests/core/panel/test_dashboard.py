@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.rewards import confirm, create_reward, request_reward
 from core.loyalty.staff import Role, StaffUser

@@ -14,8 +14,8 @@ from core.host.actors import Actor
 from core.host.db import tenant_session
 from core.host.plugins import PluginInfo, hookimpl
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, Reward, Status, create_reward, request_reward

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry
+from core.loyalty.members import Membership
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, Reward
 from plugins.api import tokens
@@ -35,7 +35,7 @@ ROUTES = [
 def victim(make_shop, make_token, call, db):
     """A merchant with a customer, points, a reward and a pending request: the target."""
     from core.loyalty import rewards
-    from core.loyalty.customers import get_member
+    from core.loyalty.members import get_member
     from core.loyalty.program import update_program
 
     shop = make_shop()

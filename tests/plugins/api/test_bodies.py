@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 
 from .test_views import create_customer
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core.host.db import platform_session, utcnow
-from core.loyalty.customers import Membership, get_member
 from core.loyalty.ledger import Entry, audit_member
+from core.loyalty.members import Membership, get_member
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, get_reward
 from plugins.api import forget_old_answers

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import get_program
 from core.loyalty.purchases import Purchase
 from plugins.api.schemas import AMOUNT_PATTERN, NAME_PATTERN, TEXT_PATTERN

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from core.host.actors import Actor
 from core.loyalty import ledger, rewards
-from core.loyalty.customers import Membership, get_member
 from core.loyalty.locations import Location
+from core.loyalty.members import Membership, get_member
 from core.loyalty.program import get_program, update_program
 from core.loyalty.purchases import Purchase
 

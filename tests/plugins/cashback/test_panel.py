@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from core.host.actors import Actor
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
 from core.loyalty.ledger import Entry
+from core.loyalty.members import Membership
 from core.loyalty.staff import Role
 from tests.core.panel.managing import login
 from tests.core.weblogin import flashes

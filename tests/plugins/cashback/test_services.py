@@ -15,7 +15,7 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import get_purchase, record_purchase, return_purchase
 from plugins.cashback import services

@@ -19,7 +19,8 @@ from core.host.actors import Actor
 from core.host.db import platform_session, tenant_session
 from core.host.settings import save_settings
 from core.loyalty import ledger, rewards
-from core.loyalty.customers import Membership, create_member
+from core.loyalty.customers import create_member
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from plugins.notifications import jobs

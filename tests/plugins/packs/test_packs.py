@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.host.errors import IdempotencyMismatch, InvalidInput, NotFound
-from core.loyalty.customers import Membership
 from core.loyalty.locations import create_location
+from core.loyalty.members import Membership
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse
 from plugins.packs.packs import PackExpired, PackUsedUp

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.loyalty.customers import Membership
 from core.loyalty.locations import create_location
+from core.loyalty.members import Membership
 from core.loyalty.staff import Role, create_staff
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse

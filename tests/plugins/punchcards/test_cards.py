@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from core.host.actors import Actor
 from core.host.errors import Conflict, InvalidInput, NotFound
-from core.loyalty.customers import Membership
 from core.loyalty.locations import create_location
+from core.loyalty.members import Membership
 from core.loyalty.purchases import Item, record_purchase, return_purchase
 from plugins.punchcards import cards
 from plugins.punchcards.cards import PrizeCancelled, PrizeClaimed, Progress

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.host.actors import Actor
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.purchases import Item, record_purchase
 from core.loyalty.staff import Role
 from plugins.punchcards.models import Prize

@@ -12,7 +12,7 @@ import pytest
 
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from tests.core import recorder_plugin

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.host.db import clock_at
 from core.host.errors import InvalidInput
 from core.loyalty import ledger
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.purchases import get_purchase, return_purchase
 from plugins.tiers import services
 from plugins.tiers.models import TierChange, TierMember

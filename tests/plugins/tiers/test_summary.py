@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.host.actors import Actor
-from core.loyalty.customers import Membership
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from core.loyalty.staff import StaffUser

@@ -1,0 +1,129 @@
+"""Members: a person's platform account (Customer) and their membership of one
+merchant (Membership), and finding a member by the code on their card.
+
+The membership carries the customer code (what the QR says), unique in the
+merchant, the cached balance that the ledger keeps equal to the sum of the
+member's entries, and everything the merchant recorded about the person (names,
+document, phone, birthday). The account keeps the e-mail and only what the person
+entered themselves: a merchant never sees it, or one merchant could learn what
+another recorded (enrol an e-mail, read back the name someone else typed).
+
+The models live apart from the services over them (core.loyalty.customers) so that
+the ledger and rewards, which need the member, do not import those services.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Select,
+    String,
+    UniqueConstraint,
+    bindparam,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from core.host.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
+from core.host.errors import NotFound
+
+
+class Customer(ReachedThroughTenant, Base):
+    """A person's platform account, shared by all the merchants they belong to.
+
+    A merchant sees a person only through their membership of that merchant: of the
+    account, only the e-mail (which the merchant typed too)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # The names the person gave themselves (the customer app): never shown to a merchant.
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+    language: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @classmethod
+    def tenant_criteria(cls, tenant_id: int) -> Any:
+        return cls.id.in_(
+            select(Membership.customer_id).where(Membership.tenant_id == tenant_id)
+        )
+
+
+class Membership(TenantOwned, Base):
+    """A customer of one merchant."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        tenant_key(),
+        UniqueConstraint("tenant_id", "code"),
+        UniqueConstraint("tenant_id", "customer_id"),
+        UniqueConstraint("tenant_id", "document_id"),
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    balance: Mapped[int] = mapped_column(default=0)
+    first_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    document_id: Mapped[str | None] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    # Lower-cased, accent-free "code document email first last", for search.
+    search_text: Mapped[str] = mapped_column(String(700), default="")
+    joined_via: Mapped[str] = mapped_column(String(20), default="staff")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+
+    @property
+    def email(self) -> str:
+        return self.customer.email
+
+    @property
+    def full_name(self) -> str:
+        """The names this merchant recorded (never the account's: see the module)."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def display_name(self) -> str:
+        """What the merchant's screens and e-mails call the member: their names, else
+        the e-mail."""
+        return self.full_name or self.email
+
+
+def normalize_code(code: str) -> str:
+    return (code or "").strip().upper()
+
+
+def get_member(session: Session, code: str, *, for_update: bool = False) -> Membership:
+    """The member with this code (NotFound otherwise); `for_update` locks the row and
+    reads it afresh (use `ledger.lock_member_by_code`, which remembers the lock)."""
+    code = normalize_code(code)
+    member = None
+    if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
+        member = session.scalar(_by_code(for_update=for_update), {"code": code})
+    if member is None:
+        raise NotFound(_l("No customer with this code."))
+    return member
+
+
+@functools.cache
+def _by_code(*, for_update: bool) -> Select:
+    # Built once: the POS API finds a member by code on every request.
+    statement = select(Membership).where(Membership.code == bindparam("code"))
+    if for_update:
+        statement = statement.with_for_update(of=Membership).execution_options(
+            populate_existing=True)
+    return statement
