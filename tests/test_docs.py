@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core import hookspecs, ledger
 from core.actors import Actor
-from tests.factories import FreshContextClient
+from core.testing.factories import FreshContextClient
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)

@@ -18,8 +18,7 @@ from core.ledger import Entry
 from core.program import update_program
 from core.purchases import Purchase
 from core.staff import Role
-from tests.core.panel.managing import login
-from tests.core.weblogin import csrf_token
+from core.testing.weblogin import csrf_token, login
 
 CASHBACK = {"programs": [{"name": "Todo el año", "percent": "5"}], "point_value": "10"}
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from core.db import platform_session
 from core.staff import Role, StaffUser
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, flashes, post_login
 from tenants.models import Tenant
-from tests.core.weblogin import csrf_token, flashes, post_login
-from tests.factories import PASSWORD
 
 LINK = re.compile(r"https?://\S+/(?:signup/confirm|password/reset)/[\w.\-]+")
 

@@ -11,9 +11,9 @@ from core.customers import Membership
 from core.db import utcnow
 from core.rewards import Redemption, Reward, Status
 from core.staff import StaffUser
+from core.testing.factories import FreshContextClient
+from core.testing.weblogin import post_login
 from tenants.models import Tenant
-from tests.core.weblogin import post_login
-from tests.factories import FreshContextClient
 
 
 def _tenant(db, platform):

@@ -14,9 +14,9 @@ from core.db import clock_at
 from core.figures import DailyFigure, figures_between, roll_up, roll_up_all
 from core.program import update_program
 from core.staff import Role, StaffUser
-from tests.core.weblogin import figures as page_figures
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import figures as page_figures
+from core.testing.weblogin import post_login
 
 STAFF = Actor.staff(1)
 

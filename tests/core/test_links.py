@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from core.links import external_url, public_base_url
 from core.staff import Role, StaffUser
-from tests.core.weblogin import csrf_token, post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, post_login
 
 LINK = re.compile(r"https?://[^\s\"<>]+")
 PUBLIC = "https://puntos.premia.example"

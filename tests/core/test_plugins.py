@@ -547,8 +547,8 @@ def test_startup_lets_a_plugin_add_app_wide_routes(client):
 
 def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
     from core.staff import Role, StaffUser
-    from tests.core.weblogin import post_login
-    from tests.factories import PASSWORD
+    from core.testing.factories import PASSWORD
+    from core.testing.weblogin import post_login
 
     with db(shop) as session:
         email = session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()

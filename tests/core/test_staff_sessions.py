@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from core.db import clock_at, utcnow
 from core.staff import Role, StaffUser, create_staff, update_staff
 from core.staff_sessions import IDLE, StaffSession, forget_old_sessions
-from tests.core.weblogin import csrf_token, post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, post_login
 
 CUSTOMERS = "/t/acme/panel/customers/"
 OWNER = "duena@acme.example"

@@ -15,8 +15,8 @@ from core.customers import Customer, Membership
 from core.db import clock_at
 from core.locations import create_location
 from core.staff import Role, StaffUser, create_staff
+from core.testing.factories import PASSWORD
 from tests.core.panel.test_customers import count_statements, log_in
-from tests.factories import PASSWORD
 
 URL = "/t/{slug}/panel/activity/"
 

@@ -33,9 +33,9 @@ from core.program import update_program
 from core.rewards import Redemption, Status, create_reward, request_reward
 from core.spreadsheet import safe_cell
 from core.staff import Role, StaffUser, create_staff
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, flashes, post_login
 from tenants import services as tenant_services
-from tests.core.weblogin import csrf_token, flashes, post_login
-from tests.factories import PASSWORD
 
 BASE = "/t/{slug}/panel/customers"
 

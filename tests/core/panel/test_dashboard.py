@@ -16,8 +16,8 @@ from core.db import clock_at
 from core.program import update_program
 from core.rewards import confirm, create_reward, request_reward
 from core.staff import Role, StaffUser
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import post_login
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from core.panel.access import MANAGERS
 from core.panel.menu import MenuItem
 from core.plugins import PluginInfo, hookimpl
 from core.staff import Role
-from tests.core.panel.managing import login
+from core.testing.weblogin import login
 
 
 def _probe() -> types.ModuleType:

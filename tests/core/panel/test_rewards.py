@@ -12,8 +12,8 @@ from sqlalchemy import select
 from core.panel import rewards as rewards_panel
 from core.rewards import Reward, create_reward
 from core.staff import Role
-from tests.core.panel.managing import login, png, token, upload
-from tests.core.weblogin import flashes
+from core.testing.weblogin import flashes, login, token
+from tests.core.panel.managing import png, upload
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,9 @@ from core.customers import Membership
 from core.ledger import Entry
 from core.purchases import Purchase
 from core.rewards import Redemption, Reward
+from core.testing.factories import FreshContextClient
 from plugins.api import tokens
 from plugins.api.models import ApiToken
-from tests.factories import FreshContextClient
 
 # Every route of the contract, with a body that would succeed for the right tenant.
 ROUTES = [

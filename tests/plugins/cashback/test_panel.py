@@ -14,8 +14,7 @@ from core.actors import Actor
 from core.customers import Membership
 from core.ledger import Entry
 from core.staff import Role
-from tests.core.panel.managing import login
-from tests.core.weblogin import flashes
+from core.testing.weblogin import flashes, login
 
 
 @pytest.fixture
