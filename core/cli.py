@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from core import migrate
+from core import migrate, scaffold
 from core.db import platform_session
 from core.errors import PremiaError
 from core.platform import current_platform
@@ -288,6 +289,19 @@ def plugin_list() -> None:
     for name, info in sorted(platform.plugins.infos.items()):
         allowed = ",".join(p.code for p in plans if name in p.plugin_names) or "-"
         click.echo(f"{name}\t{info.title}\tplans: {allowed}")
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="where to write premia-NAME/")
+def plugin_new(name: str, directory: Path) -> None:
+    """Write a working plugin package, premia-NAME, to start a plugin from."""
+    try:
+        target = scaffold.new_plugin(name, directory)
+    except scaffold.ScaffoldError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{target}: pip install -e {target}, then premia db upgrade")
 
 
 # --- serving -------------------------------------------------------------
