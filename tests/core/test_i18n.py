@@ -38,6 +38,12 @@ CATALOGS: dict[str, tuple[str, ...]] = {
         for p in sorted((ROOT / "plugins").iterdir())
         if (p / "__init__.py").is_file()
     },
+    # The example external plugins (examples/<dist>/<package>/), installed by make install.
+    **{
+        f"{package.parent.relative_to(ROOT).as_posix()}/translations": (
+            package.parent.relative_to(ROOT).as_posix(),)
+        for package in sorted((ROOT / "examples").glob("*/*/__init__.py"))
+    },
 }
 # The catalog folders that exist (a plugin without user-facing strings needs none).
 FOLDERS = sorted(folder for folder in CATALOGS if (ROOT / folder).is_dir())

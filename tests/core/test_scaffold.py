@@ -21,10 +21,11 @@ def _new(*args: str):
 
 
 def test_a_new_plugin_installs_migrates_and_passes_its_own_tests(tmp_path):
-    made = _new("greeting", "--dir", str(tmp_path))
+    made = _new("stamps", "--dir", str(tmp_path))
     assert made.exit_code == 0, made.output
-    package = tmp_path / "premia-greeting"
+    package = tmp_path / "premia-stamps"
     site = tmp_path / "site"  # not the venv: the rest of the suite must not load it
+    # ("stamps": examples/premia-greeting is installed as "greeting")
     subprocess.run([BIN / "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", site, package], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(site), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -35,9 +36,9 @@ def test_a_new_plugin_installs_migrates_and_passes_its_own_tests(tmp_path):
     assert upgraded.returncode == 0, upgraded.stderr
     engine = create_engine(database)
     with engine.connect() as conn:
-        assert "greeting_bonuses" in inspect(conn).get_table_names()
+        assert "stamps_bonuses" in inspect(conn).get_table_names()
         heads = conn.scalars(text("SELECT version_num FROM alembic_version")).all()
-        assert "greeting_0001" in heads
+        assert "stamps_0001" in heads
     engine.dispose()
 
     tested = subprocess.run(
