@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PREMIA := $(VENV)/bin/premia
-CATALOGS := core/translations $(wildcard plugins/*/translations)
+CATALOGS := core/translations $(wildcard plugins/*/translations) $(wildcard examples/*/*/translations)
 
 .PHONY: demo install translations extract test test-sqlite lint
 
@@ -11,10 +11,12 @@ demo: install translations
 
 install: $(VENV)/.installed node_modules/.package-lock.json
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# With the example external plugin, installed the way a third party's is; tests exercise it.
+$(VENV)/.installed: setup.cfg pyproject.toml examples/premia-greeting/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e ./examples/premia-greeting
 	touch $@
 
 # Front-end libraries (QR decoder…), pinned by package-lock.json, served by the app: no CDN.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
+from core import scaffold
 from core.host import migrate
 from core.host.db import platform_session
 from core.host.errors import PremiaError
@@ -290,6 +292,19 @@ def plugin_list() -> None:
         click.echo(f"{name}\t{info.title}\tplans: {allowed}")
 
 
+@plugin.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="where to write premia-NAME/")
+def plugin_new(name: str, directory: Path) -> None:
+    """Write a working plugin package, premia-NAME, to start a plugin from."""
+    try:
+        target = scaffold.new_plugin(name, directory)
+    except scaffold.ScaffoldError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{target}: pip install -e {target}, then premia db upgrade")
+
+
 # --- serving -------------------------------------------------------------
 
 
@@ -344,6 +359,7 @@ def worker(burst: bool) -> None:
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Create (if absent) a demo merchant with history, then serve it."""
     from core import demo as demo_data
+
     migrate.upgrade(current_app)
     logins = demo_data.ensure_demo(current_app)
     click.echo(f"\nPremia demo: http://{host}:{port}/t/{demo_data.SLUG}/login")

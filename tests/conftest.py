@@ -2,7 +2,7 @@
 
 The backend is PostgreSQL unless PREMIA_TEST_DATABASE_URL says otherwise (the
 CI runs the suite a second time on SQLite, deselecting the `postgres` tests);
-tests/servers.py picks the PostgreSQL and Redis, starting throwaway ones when
+core/testing/servers.py picks the PostgreSQL and Redis, starting throwaway ones when
 none is configured or answering.
 Every test starts from empty tenant data: tables are truncated after each one.
 """
@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.servers", "tests.factories", "tests.services", "tests.concurrency"]
+pytest_plugins = ["core.testing", "tests.concurrency"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -27,10 +27,9 @@ from core.loyalty import rewards
 from core.loyalty.members import Membership, get_member
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Item, record_purchase
+from core.testing.weblogin import csrf_token, flashes, login
 from plugins.api import tokens
 from plugins.notifications import jobs
-from tests.core.panel.managing import login
-from tests.core.weblogin import csrf_token, flashes
 
 EMAIL = "ana@shared.example"
 A_RECORD = {"first_name": "Alfonsina", "last_name": "Storni", "phone": "+57 300 1110001",

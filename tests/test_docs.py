@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.host import hookspecs
 from core.host.actors import Actor
 from core.loyalty import ledger
-from tests.factories import FreshContextClient
+from core.testing.factories import FreshContextClient
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)

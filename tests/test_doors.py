@@ -18,8 +18,7 @@ from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from core.loyalty.staff import Role
-from tests.core.panel.managing import login
-from tests.core.weblogin import csrf_token
+from core.testing.weblogin import csrf_token, login
 
 CASHBACK = {"programs": [{"name": "Todo el año", "percent": "5"}], "point_value": "10"}
 

@@ -153,6 +153,19 @@ def test_a_plugin_branch_downgrades_on_its_own(fresh_app):
     assert _differences(fresh_app) == []
 
 
+def test_an_external_plugins_branch_applies_and_rolls_back(fresh_app):
+    # examples/premia-greeting, installed with pip: its branch comes from its package.
+    upgrade(fresh_app)
+    assert "greeting_greetings" in _tables(fresh_app)
+    _downgrade(fresh_app, "greeting@base")
+    tables = _tables(fresh_app)
+    assert "greeting_greetings" not in tables
+    assert {"tenants", "ledger_entries", "news_items"} <= tables
+    upgrade(fresh_app)
+    assert "greeting_greetings" in _tables(fresh_app)
+    assert _differences(fresh_app) == []
+
+
 @pytest.mark.postgres
 def test_ledger_entries_are_append_only_after_migrating(fresh_app):
     upgrade(fresh_app)

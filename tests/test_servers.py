@@ -21,7 +21,7 @@ import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
 
-from tests.servers import (
+from core.testing.servers import (
     INSTALL,
     MissingServer,
     choose,
@@ -137,7 +137,7 @@ def _inner_run(tmp_path: Path, temp_root: Path, *, body: str, conftest_extra: st
                path: str | None = None) -> tuple[list[str], dict[str, str], Path]:
     closed = (_closed_port(), _closed_port())
     (tmp_path / "conftest.py").write_text(textwrap.dedent(f"""
-        import tests.servers as servers
+        import core.testing.servers as servers
         servers.DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:{closed[0]}/t"
         servers.DEFAULT_REDIS_URL = "redis://127.0.0.1:{closed[1]}/15"
     """) + textwrap.dedent(conftest_extra))
@@ -145,11 +145,11 @@ def _inner_run(tmp_path: Path, temp_root: Path, *, body: str, conftest_extra: st
     (tmp_path / "test_inner.py").write_text(INNER_TEST.format(record=str(record), body=body))
     env = {key: value for key, value in os.environ.items()
            if key not in ("PREMIA_TEST_DATABASE_URL", "PREMIA_TEST_REDIS_URL")}
-    # Only tests/servers.py as a plugin (-p): the installed ones (schemathesis…) load slowly.
+    # Only core/testing/servers.py as a plugin (-p): the installed ones (schemathesis…) load slowly.
     env.update(PYTHONPATH=str(ROOT), TMPDIR=str(temp_root), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     if path is not None:
         env["PATH"] = path
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "tests.servers", "--rootdir",
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "core.testing.servers", "--rootdir",
                str(tmp_path), "-c", os.devnull, str(tmp_path)]
     return command, env, record
 

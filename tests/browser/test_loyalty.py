@@ -17,8 +17,8 @@ from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, create_reward
 from core.loyalty.staff import Role, StaffUser, create_staff
+from core.testing.factories import PASSWORD
 from tests.browser.conftest import DESKTOP, PHONE, csp_violations, qr_video, shoot
-from tests.factories import PASSWORD
 
 EMPLOYEE = "caja1@cafe.example"
 

@@ -8,8 +8,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from core.loyalty.staff import Role, StaffUser
+from core.testing.factories import PASSWORD
 from tests.browser.conftest import DESKTOP, PHONE, shoot
-from tests.factories import PASSWORD
 
 
 def _log_in(page: Page, base: str, shop, db) -> None:

@@ -11,8 +11,8 @@ from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.rewards import cancel, create_reward, redeem_reward, request_reward
 from core.loyalty.staff import Role, StaffUser, create_staff
-from tests.core.weblogin import csrf_token, figures, flashes, login_token, post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, figures, flashes, login_token, post_login
 
 STAFF = Actor.staff(1)
 WRONG = "Wrong e-mail or password."

@@ -12,9 +12,9 @@ from core.loyalty import ledger
 from core.loyalty.members import Membership
 from core.loyalty.rewards import Redemption, Reward, Status
 from core.loyalty.staff import StaffUser
+from core.testing.factories import FreshContextClient
+from core.testing.weblogin import post_login
 from tenants.models import Tenant
-from tests.core.weblogin import post_login
-from tests.factories import FreshContextClient
 
 
 def _tenant(db, platform):

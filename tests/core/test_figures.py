@@ -14,9 +14,9 @@ from core.loyalty.figures import DailyFigure, figures_between, roll_up, roll_up_
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.staff import Role, StaffUser
-from tests.core.weblogin import figures as page_figures
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import figures as page_figures
+from core.testing.weblogin import post_login
 
 STAFF = Actor.staff(1)
 

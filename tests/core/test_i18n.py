@@ -26,7 +26,7 @@ from babel.support import Translations
 from flask import g
 from flask_babel import force_locale, gettext
 
-from core.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money
+from core.web.request.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money
 
 ROOT = Path(__file__).resolve().parents[2]
 # Catalog folder → the source folders extracted into it (as in the Makefile's
@@ -37,6 +37,12 @@ CATALOGS: dict[str, tuple[str, ...]] = {
         f"plugins/{p.name}/translations": (f"plugins/{p.name}",)
         for p in sorted((ROOT / "plugins").iterdir())
         if (p / "__init__.py").is_file()
+    },
+    # The example external plugins (examples/<dist>/<package>/), installed by make install.
+    **{
+        f"{package.parent.relative_to(ROOT).as_posix()}/translations": (
+            package.parent.relative_to(ROOT).as_posix(),)
+        for package in sorted((ROOT / "examples").glob("*/*/__init__.py"))
     },
 }
 # The catalog folders that exist (a plugin without user-facing strings needs none).

@@ -385,7 +385,7 @@ def test_well_named_periodic_job_is_scheduled(make_app):
     application = make_app(PREMIA_EXTRA_PLUGINS=[_jobs_plugin("gifts", "gifts.refresh")])
     names = {job.name for job in application.extensions["premia"].jobs.periodic}
     # Installed plugins (birthday, …) schedule their own jobs too.
-    assert {"core.expiry", "gifts.refresh"} <= names
+    assert {"core.loyalty.expiry", "gifts.refresh"} <= names
 
 
 @pytest.mark.parametrize("job_name", ["refresh", "giftsrefresh", "core.refresh"])
@@ -548,8 +548,8 @@ def test_startup_lets_a_plugin_add_app_wide_routes(client):
 
 def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
     from core.loyalty.staff import Role, StaffUser
-    from tests.core.weblogin import post_login
-    from tests.factories import PASSWORD
+    from core.testing.factories import PASSWORD
+    from core.testing.weblogin import post_login
 
     with db(shop) as session:
         email = session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()

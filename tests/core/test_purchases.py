@@ -28,9 +28,9 @@ from core.loyalty.purchases import (
     spend_by_member,
 )
 from core.loyalty.staff import Role, create_staff
+from core.testing.factories import PASSWORD
 from tests.concurrency import run_together, unexpected_errors
 from tests.core import bonus_plugin
-from tests.factories import PASSWORD
 
 CASHIER = Actor.staff(7)
 

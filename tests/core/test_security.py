@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import post_login
 
 OWNER = "duena@acme.example"
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from core.host.db import clock_at, utcnow
 from core.loyalty.staff import Role, StaffUser, create_staff, update_staff
-from core.web.staff_sessions import IDLE, StaffSession, forget_old_sessions
-from tests.core.weblogin import csrf_token, post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, post_login
+from core.web.request.staff_sessions import IDLE, StaffSession, forget_old_sessions
 
 CUSTOMERS = "/t/acme/panel/customers/"
 OWNER = "duena@acme.example"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from core.testing.factories import PASSWORD
 from tenants.resolver import DomainMiddleware, current_tenant
-from tests.factories import PASSWORD
 
 BRAND = "puntos.marca.example"
 

@@ -1,42 +1,10 @@
-"""Helpers for the managers' screens' tests: log in with a role, pages' CSRF, images."""
+"""Helpers for the managers' screens' tests: images (logging in: core.testing.weblogin)."""
 
 from __future__ import annotations
 
 import io
 import struct
 import zlib
-
-from sqlalchemy import select
-
-from core.loyalty.staff import Role, StaffUser, create_staff
-from tests.core.weblogin import csrf_token, post_login
-from tests.factories import PASSWORD
-
-
-def owner_email(db, tenant) -> str:
-    with db(tenant) as session:
-        return session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()
-
-
-def login(client, db, tenant, role: Role = Role.OWNER) -> None:
-    """Log in as the tenant's owner, or as a new staff member with `role`."""
-    if role == Role.OWNER:
-        email = owner_email(db, tenant)
-    else:
-        email = f"{role.value}@{tenant.slug}.example"
-        with db(tenant) as session:
-            if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
-                create_staff(session, email=email, name=f"{role.value} {tenant.slug}",
-                             password=PASSWORD, role=role)
-                session.commit()
-    answer = post_login(client, tenant.slug, email, PASSWORD)
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-
-
-def token(client, url: str) -> str:
-    page = client.get(url)
-    assert page.status_code == 200, page.status_code
-    return csrf_token(page.get_data(as_text=True))
 
 
 def png(width: int = 2, height: int = 2) -> bytes:

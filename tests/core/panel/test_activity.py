@@ -15,8 +15,8 @@ from core.loyalty import ledger
 from core.loyalty.locations import create_location
 from core.loyalty.members import Customer, Membership
 from core.loyalty.staff import Role, StaffUser, create_staff
+from core.testing.factories import PASSWORD
 from tests.core.panel.test_customers import count_statements, log_in
-from tests.factories import PASSWORD
 
 URL = "/t/{slug}/panel/activity/"
 

@@ -16,8 +16,8 @@ from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.rewards import confirm, create_reward, request_reward
 from core.loyalty.staff import Role, StaffUser
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import post_login
 
 
 @pytest.fixture

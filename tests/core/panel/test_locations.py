@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from core.loyalty.locations import Location, create_location
 from core.loyalty.staff import Role
-from tests.core.panel.managing import login, token
-from tests.core.weblogin import flashes
+from core.testing.weblogin import flashes, login, token
 
 
 def _locations(db, tenant):

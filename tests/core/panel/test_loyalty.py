@@ -20,8 +20,8 @@ from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, Reward, Status, create_reward, request_reward
 from core.loyalty.staff import Role, StaffUser, create_staff
-from tests.core.weblogin import csrf_token, flashes, post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, flashes, post_login
 
 
 def _failing_summary_plugin() -> types.ModuleType:

@@ -13,7 +13,7 @@ from core.host.plugins import PluginInfo, hookimpl
 from core.loyalty.staff import Role
 from core.panel.access import MANAGERS
 from core.panel.menu import MenuItem
-from tests.core.panel.managing import login
+from core.testing.weblogin import login
 
 
 def _probe() -> types.ModuleType:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from core.loyalty.rewards import Reward, create_reward
 from core.loyalty.staff import Role
 from core.panel import rewards as rewards_panel
-from tests.core.panel.managing import login, png, token, upload
-from tests.core.weblogin import flashes
+from core.testing.weblogin import flashes, login, token
+from tests.core.panel.managing import png, upload
 
 
 @pytest.fixture(autouse=True)
@@ -227,7 +227,8 @@ def test_another_merchants_reward_and_image_are_not_found(client, make_tenant, d
 
 
 def test_without_pillow_the_magic_bytes_decide(app, monkeypatch):
-    from core.web import uploads
+    from core import uploads
+
     monkeypatch.setattr(uploads, "Image", None)
     assert uploads.image_kind(png()) == "png"
     assert uploads.image_kind(b"\xff\xd8\xff\xe0rest") == "jpg"
@@ -237,7 +238,8 @@ def test_without_pillow_the_magic_bytes_decide(app, monkeypatch):
 
 
 def test_pillow_refuses_a_png_header_on_a_text_body(app):
-    from core.web import uploads
+    from core import uploads
+
     assert uploads.Image is not None  # the installation the suite runs on has Pillow
     assert uploads.image_kind(b"\x89PNG\r\n\x1a\n and then just text") is None
     assert uploads.image_kind(png()[:-20]) is None  # truncated

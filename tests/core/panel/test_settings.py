@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from core.loyalty.program import get_program, update_program
 from core.loyalty.staff import Role
+from core.testing.weblogin import flashes, login, token
 from tenants.models import Tenant
-from tests.core.panel.managing import login, png, token, upload
-from tests.core.weblogin import flashes
+from tests.core.panel.managing import png, upload
 
 
 @pytest.fixture(autouse=True)

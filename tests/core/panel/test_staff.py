@@ -11,9 +11,8 @@ from sqlalchemy import select
 from core.host.errors import Conflict, Forbidden
 from core.loyalty.locations import create_location
 from core.loyalty.staff import Role, StaffUser, create_staff, deactivate_staff, update_staff
-from tests.core.panel.managing import login, owner_email, token
-from tests.core.weblogin import flashes, post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import flashes, login, owner_email, post_login, token
 
 
 def _staff(db, tenant):

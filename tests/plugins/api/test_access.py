@@ -9,9 +9,9 @@ from core.loyalty.ledger import Entry
 from core.loyalty.members import Membership
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, Reward
+from core.testing.factories import FreshContextClient
 from plugins.api import tokens
 from plugins.api.models import ApiToken
-from tests.factories import FreshContextClient
 
 # Every route of the contract, with a body that would succeed for the right tenant.
 ROUTES = [
@@ -34,7 +34,7 @@ ROUTES = [
 @pytest.fixture
 def victim(make_shop, make_token, call, db):
     """A merchant with a customer, points, a reward and a pending request: the target."""
-    from core.loyalty import rewards
+    from core import rewards
     from core.loyalty.members import get_member
     from core.loyalty.program import update_program
 

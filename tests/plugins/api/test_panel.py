@@ -8,9 +8,9 @@ import re
 from sqlalchemy import select
 
 from core.loyalty.staff import Role, create_staff
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import csrf_token, flashes, post_login
 from plugins.api.models import ApiToken
-from tests.core.weblogin import csrf_token, flashes, post_login
-from tests.factories import PASSWORD
 
 NEW_TOKEN = re.compile(r'<code id="new-token">(prm_[^<]+)</code>')
 

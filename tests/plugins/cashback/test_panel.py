@@ -14,8 +14,7 @@ from core.loyalty import ledger
 from core.loyalty.ledger import Entry
 from core.loyalty.members import Membership
 from core.loyalty.staff import Role
-from tests.core.panel.managing import login
-from tests.core.weblogin import flashes
+from core.testing.weblogin import flashes, login
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from core.loyalty.staff import Role
+from core.testing.weblogin import flashes, login, token
 from plugins.news import current_news
 from plugins.news.models import NewsItem
 from plugins.news.news import create_news
-from tests.core.panel.managing import login, png, token, upload
-from tests.core.weblogin import flashes
+from tests.core.panel.managing import png, upload
 
 
 @pytest.fixture(autouse=True)

@@ -15,11 +15,10 @@ from core.host.db import clock_at
 from core.loyalty.locations import create_location
 from core.loyalty.members import Membership
 from core.loyalty.staff import Role, create_staff
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import login, post_login
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse
-from tests.core.panel.managing import login
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
 
 MASSAGE = {"key": "masaje-5", "name": "Bono de 5 sesiones de masaje", "uses": 5,
            "price": "150000", "validity_days": 90}

@@ -14,9 +14,8 @@ from core.host.actors import Actor
 from core.loyalty.members import Membership
 from core.loyalty.purchases import Item, record_purchase
 from core.loyalty.staff import Role
+from core.testing.weblogin import flashes, login
 from plugins.punchcards.models import Prize
-from tests.core.panel.managing import login
-from tests.core.weblogin import flashes
 
 COFFEE = {"key": "cafe", "name": "Café", "product_group": "cafe", "size": 10,
           "prize": "Una tostada"}

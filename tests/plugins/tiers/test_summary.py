@@ -13,8 +13,8 @@ from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from core.loyalty.staff import StaffUser
-from tests.core.weblogin import post_login
-from tests.factories import PASSWORD
+from core.testing.factories import PASSWORD
+from core.testing.weblogin import post_login
 
 PLATA = {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"}
 ORO = {"code": "oro", "name": "Oro", "multiplier": "1.2", "threshold": "500000"}

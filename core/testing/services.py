@@ -59,7 +59,7 @@ def smtp_server(_smtp_controller):
 @pytest.fixture
 def redis_url():
     """A Redis database of its own for the test, emptied before and after."""
-    url = os.environ["PREMIA_TEST_REDIS_URL"]  # chosen by tests/servers.py
+    url = os.environ["PREMIA_TEST_REDIS_URL"]  # chosen by core/testing/servers.py
     client = Redis.from_url(url)
     client.flushdb()
     yield url

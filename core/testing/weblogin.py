@@ -5,6 +5,11 @@ from __future__ import annotations
 import html
 import re
 
+from sqlalchemy import select
+
+from core.loyalty.staff import Role, StaffUser, create_staff
+from core.testing.factories import PASSWORD
+
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _FLASH = re.compile(r'<p class="flash (\w+)" role="alert">(.*?)</p>', re.S)
 _FIGURE = re.compile(
@@ -38,3 +43,29 @@ def flashes(page: str) -> list[tuple[str, str]]:
 def figures(page: str) -> dict[str, str]:
     """The panel's figures: label -> shown value."""
     return {html.unescape(label): value for value, label in _FIGURE.findall(page)}
+
+
+def owner_email(db, tenant) -> str:
+    with db(tenant) as session:
+        return session.scalars(select(StaffUser.email).where(StaffUser.role == Role.OWNER)).one()
+
+
+def login(client, db, tenant, role: Role = Role.OWNER) -> None:
+    """Log in as the tenant's owner, or as a new staff member with `role`."""
+    if role == Role.OWNER:
+        email = owner_email(db, tenant)
+    else:
+        email = f"{role.value}@{tenant.slug}.example"
+        with db(tenant) as session:
+            if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
+                create_staff(session, email=email, name=f"{role.value} {tenant.slug}",
+                             password=PASSWORD, role=role)
+                session.commit()
+    answer = post_login(client, tenant.slug, email, PASSWORD)
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+
+
+def token(client, url: str) -> str:
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    return csrf_token(page.get_data(as_text=True))
