@@ -33,7 +33,7 @@ def _quick_argon2():
     """argon2id with the smallest cost: the same code path, without 0.3 s per hash."""
     from argon2 import PasswordHasher
 
-    from core.web.request.request import passwords
+    from core.web import passwords
     mp = pytest.MonkeyPatch()
     mp.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     yield

@@ -217,7 +217,7 @@ def test_a_reset_request_queues_the_same_job_whether_or_not_the_address_exists(
     unknown = _ask_reset(client, shop.slug, "nadie@example.com", 1)
     assert known == unknown
     jobs = mail.get_jobs()
-    assert [job.func_name for job in jobs] == ["core.web.request.accounts.send_reset_mail"] * 2
+    assert [job.func_name for job in jobs] == ["core.web.accounts.send_reset_mail"] * 2
     assert [job.args[1] for job in jobs] == [_owner_email(shop, db), "nadie@example.com"]
 
 

@@ -26,7 +26,7 @@ from babel.support import Translations
 from flask import g
 from flask_babel import force_locale, gettext
 
-from core.web.request.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money
+from core.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_money
 
 ROOT = Path(__file__).resolve().parents[2]
 # Catalog folder → the source folders extracted into it (as in the Makefile's

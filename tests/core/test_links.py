@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.loyalty.staff import Role, StaffUser
 from core.testing.factories import PASSWORD
 from core.testing.weblogin import csrf_token, post_login
-from core.web.request.links import external_url, public_base_url
+from core.web.links import external_url, public_base_url
 
 LINK = re.compile(r"https?://[^\s\"<>]+")
 PUBLIC = "https://puntos.premia.example"

@@ -13,7 +13,7 @@ from core.host.db import clock_at, utcnow
 from core.loyalty.staff import Role, StaffUser, create_staff, update_staff
 from core.testing.factories import PASSWORD
 from core.testing.weblogin import csrf_token, post_login
-from core.web.request.staff_sessions import IDLE, StaffSession, forget_old_sessions
+from core.web.staff_sessions import IDLE, StaffSession, forget_old_sessions
 
 CUSTOMERS = "/t/acme/panel/customers/"
 OWNER = "duena@acme.example"

@@ -34,8 +34,8 @@ from core.loyalty.rewards import Redemption, Status, create_reward, request_rewa
 from core.loyalty.staff import Role, StaffUser, create_staff
 from core.testing.factories import PASSWORD
 from core.testing.weblogin import csrf_token, flashes, post_login
-from core.web.request.cards import qr_code
-from core.web.request.spreadsheet import safe_cell
+from core.web.cards import qr_code
+from core.web.spreadsheet import safe_cell
 from tenants import services as tenant_services
 
 BASE = "/t/{slug}/panel/customers"
