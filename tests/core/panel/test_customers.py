@@ -454,7 +454,7 @@ def test_export_follows_the_filters_and_the_locale(client, db, make_tenant, make
 
 
 def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch):
-    from core import customers
+    from core.loyalty import customers
 
     real = customers.iter_members
     monkeypatch.setattr("core.panel.customers.iter_members",

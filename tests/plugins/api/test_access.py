@@ -34,7 +34,7 @@ ROUTES = [
 @pytest.fixture
 def victim(make_shop, make_token, call, db):
     """A merchant with a customer, points, a reward and a pending request: the target."""
-    from core import rewards
+    from core.loyalty import rewards
     from core.loyalty.members import get_member
     from core.loyalty.program import update_program
 
