@@ -227,7 +227,7 @@ def test_another_merchants_reward_and_image_are_not_found(client, make_tenant, d
 
 
 def test_without_pillow_the_magic_bytes_decide(app, monkeypatch):
-    from core import uploads
+    from core.web import uploads
 
     monkeypatch.setattr(uploads, "Image", None)
     assert uploads.image_kind(png()) == "png"
@@ -238,7 +238,7 @@ def test_without_pillow_the_magic_bytes_decide(app, monkeypatch):
 
 
 def test_pillow_refuses_a_png_header_on_a_text_body(app):
-    from core import uploads
+    from core.web import uploads
 
     assert uploads.Image is not None  # the installation the suite runs on has Pillow
     assert uploads.image_kind(b"\x89PNG\r\n\x1a\n and then just text") is None
