@@ -385,7 +385,7 @@ def test_well_named_periodic_job_is_scheduled(make_app):
     application = make_app(PREMIA_EXTRA_PLUGINS=[_jobs_plugin("gifts", "gifts.refresh")])
     names = {job.name for job in application.extensions["premia"].jobs.periodic}
     # Installed plugins (birthday, …) schedule their own jobs too.
-    assert {"core.loyalty.expiry", "gifts.refresh"} <= names
+    assert {"core.expiry", "gifts.refresh"} <= names
 
 
 @pytest.mark.parametrize("job_name", ["refresh", "giftsrefresh", "core.refresh"])
