@@ -13,6 +13,8 @@ import os
 
 import pytest
 
+from tests.core import recorder_plugin
+
 pytest_plugins = ["core.testing", "tests.concurrency"]
 
 
@@ -24,3 +26,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if deselected:
             config.hook.pytest_deselected(items=deselected)
             items[:] = kept
+
+
+@pytest.fixture
+def recorder():
+    """The recorder test plugin (tests/core/recorder_plugin.py), its calls emptied.
+
+    Modules that use it install it with `pytest.mark.premia_plugins(recorder_plugin)`.
+    """
+    recorder_plugin.calls.clear()
+    yield recorder_plugin
+    recorder_plugin.calls.clear()

@@ -28,6 +28,11 @@ KEEP = {"plans", "plan_plugins", "alembic_version"}  # seeded by the migration
 PASSWORD = "correct-horse-9"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "premia_plugins(*modules): plugin modules the `app` fixture installs too")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quick_argon2():
     """argon2id with the smallest cost: the same code path, without 0.3 s per hash."""
@@ -107,8 +112,15 @@ def make_app(database_url: str, smtp_server) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def app(make_app):
-    application = make_app()
+def app(make_app, request):
+    """The app with every installed plugin, and the test's own plugins where it asks.
+
+    A test module (or test) adds plugin modules next to the installed ones with
+    `pytestmark = pytest.mark.premia_plugins(my_plugin)`.
+    """
+    extra = [plugin for marker in request.node.iter_markers("premia_plugins")
+             for plugin in marker.args]
+    application = make_app(PREMIA_EXTRA_PLUGINS=extra) if extra else make_app()
     with application.app_context():
         yield application
 

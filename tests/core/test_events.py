@@ -16,23 +16,11 @@ from core.loyalty import ledger
 from core.loyalty.customers import create_member
 from tests.core import recorder_plugin
 
+pytestmark = pytest.mark.premia_plugins(recorder_plugin)
+
 ROOT = Path(__file__).resolve().parents[2]
 STAFF = Actor.staff(1)
 HOOKS = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "premia_spec")}
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
-    with application.app_context():
-        yield application
-
-
-@pytest.fixture
-def recorder():
-    recorder_plugin.calls.clear()
-    yield recorder_plugin
-    recorder_plugin.calls.clear()
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from plugins.notifications.settings import NotificationSettings
 from tenants.models import Tenant
 from tests.core import recorder_plugin
 
+pytestmark = pytest.mark.premia_plugins(recorder_plugin)
+
 STAFF = Actor.staff(1)
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
@@ -466,14 +468,6 @@ def test_points_expiring_at_the_next_midnight_do_not_silence_next_months_warning
 
 
 # --- warnings in pages ---------------------------------------------------
-
-
-@pytest.fixture
-def app(make_app):
-    """The usual app, with the recorder plugin (it hears `notify`) installed too."""
-    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
-    with application.app_context():
-        yield application
 
 
 @pytest.fixture

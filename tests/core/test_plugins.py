@@ -39,24 +39,11 @@ from tenants.models import TenantSetting
 from tests.core import recorder_plugin
 from worker.jobs import PeriodicJob
 
+pytestmark = pytest.mark.premia_plugins(recorder_plugin)
+
 STAFF = Actor.staff(1)
 SDK_MAJOR, SDK_MINOR = (int(part) for part in SDK_VERSION.split("."))
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def app(make_app):
-    """The usual app, with the recorder plugin installed next to the built-in ones."""
-    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
-    with application.app_context():
-        yield application
-
-
-@pytest.fixture
-def recorder():
-    recorder_plugin.calls.clear()
-    yield recorder_plugin
-    recorder_plugin.calls.clear()
 
 
 @pytest.fixture

@@ -32,14 +32,9 @@ from core.testing.factories import PASSWORD
 from tests.concurrency import run_together, unexpected_errors
 from tests.core import bonus_plugin
 
+pytestmark = pytest.mark.premia_plugins(bonus_plugin)
+
 CASHIER = Actor.staff(7)
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[bonus_plugin])
-    with application.app_context():
-        yield application
 
 
 @pytest.fixture

@@ -39,13 +39,7 @@ def _failing_summary_plugin() -> types.ModuleType:
 
 
 PROBE = _failing_summary_plugin()
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[PROBE])
-    with application.app_context():
-        yield application
+pytestmark = pytest.mark.premia_plugins(PROBE)
 
 
 @pytest.fixture

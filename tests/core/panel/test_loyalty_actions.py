@@ -49,13 +49,7 @@ def _probe() -> types.ModuleType:
 
 
 PROBE = _probe()
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[PROBE])
-    with application.app_context():
-        yield application
+pytestmark = pytest.mark.premia_plugins(PROBE)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Shared by the tiers' tests: Plata ×1 from 0 and Oro ×1.2 from 500,000 COP, 1 point per
-1,000 COP, in a merchant whose plan has the tiers and the recorder; the app registers the
-recorder plugin (it acts only for such a plan)."""
+1,000 COP, in a merchant whose plan has the tiers and the recorder; each test module
+installs the recorder plugin (it acts only for such a plan)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from core.host.db import clock_at
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
-from tests.core import recorder_plugin
 
 CASHIER = Actor.staff(3)
 PLATA = {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"}
@@ -35,20 +34,6 @@ def buy(db, tenant, member_id, amount, at=None):
         )
         session.commit()
         return [(e.kind, e.points, e.label) for e in entries], purchase.id
-
-
-@pytest.fixture
-def app(make_app):
-    application = make_app(PREMIA_EXTRA_PLUGINS=[recorder_plugin])
-    with application.app_context():
-        yield application
-
-
-@pytest.fixture
-def recorder():
-    recorder_plugin.calls.clear()
-    yield recorder_plugin.calls
-    recorder_plugin.calls.clear()
 
 
 @pytest.fixture

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from plugins.tiers import jobs
 from plugins.tiers.models import TierMember, TierRun
+from tests.core import recorder_plugin
 from tests.plugins.tiers.conftest import buy, utc
+
+pytestmark = pytest.mark.premia_plugins(recorder_plugin)
 
 
 def tier_of(db, tenant, member_id):
@@ -30,12 +34,12 @@ def test_monthly_run_at_each_tenants_local_midnight(make_shop, make_member, db, 
     assert jobs.tick(utc(2026, 3, 1, 5, 30)) == [bogota.id]
     assert jobs.tick(utc(2026, 3, 20)) == []  # done for March
     assert (tier_of(db, bogota, a.id), tier_of(db, tokyo, b.id)) == ("oro", "oro")
-    recorder.clear()
+    recorder.calls.clear()
     # Nothing bought in March: both lose Oro on 1 April.
     assert sorted(jobs.tick(utc(2026, 4, 1, 5, 30))) == sorted([bogota.id, tokyo.id])
     assert (tier_of(db, bogota, a.id), tier_of(db, tokyo, b.id)) == ("plata", "plata")
     told = sorted((slug, detail[0], detail[1], detail[2]["to"])
-                  for hook, slug, detail in recorder if hook == "notify")
+                  for hook, slug, detail in recorder.calls if hook == "notify")
     assert told == sorted([(bogota.slug, "tier_changed", a.id, "plata"),
                            (tokyo.slug, "tier_changed", b.id, "plata")])
     with db(bogota) as session:

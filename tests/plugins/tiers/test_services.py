@@ -16,7 +16,10 @@ from core.loyalty.members import Membership
 from core.loyalty.purchases import get_purchase, return_purchase
 from plugins.tiers import services
 from plugins.tiers.models import TierChange, TierMember
+from tests.core import recorder_plugin
 from tests.plugins.tiers.conftest import CASHIER, ORO, PLATA, buy, utc
+
+pytestmark = pytest.mark.premia_plugins(recorder_plugin)
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def test_upgrade_at_the_exact_threshold_and_oro_earns_a_labelled_bonus(shop, mak
         assert [(c.from_tier, c.to_tier, c.reason, c.purchase_id) for c in changes] == [
             ("plata", "oro", "purchase", crossing)
         ]
-    told = [detail for hook, _slug, detail in recorder if hook == "notify"]
+    told = [detail for hook, _slug, detail in recorder.calls if hook == "notify"]
     assert told == [("tier_changed", member.id, {
         "from": "plata", "to": "oro", "from_name": "Plata", "to_name": "Oro",
         "multiplier": "1.2", "upgrade": True,
