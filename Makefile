@@ -43,3 +43,4 @@ test-sqlite: install translations
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

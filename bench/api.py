@@ -90,8 +90,14 @@ def setup(app, customers: int) -> dict:
     platform = app.extensions["premia"]
     with platform_session(platform.sessions) as session:
         tenant = create_tenant(
-            session, slug="bench", name="Bench", plan="white-label", currency="COP",
-            country="CO", timezone="America/Bogota", owner_email="owner@bench.example",
+            session,
+            slug="bench",
+            name="Bench",
+            plan="white-label",
+            currency="COP",
+            country="CO",
+            timezone="America/Bogota",
+            owner_email="owner@bench.example",
             owner_password="bench-password",
         )
         session.commit()
@@ -114,13 +120,27 @@ def setup(app, customers: int) -> dict:
 
 
 def start_gunicorn(args, redis_url: str) -> subprocess.Popen:
-    env = {**os.environ, "PREMIA_DATABASE_URL": args.database_url,
-           "PREMIA_REDIS_URL": redis_url, "PREMIA_API_RATE_LIMIT": "100000000/minute"}
+    env = {
+        **os.environ,
+        "PREMIA_DATABASE_URL": args.database_url,
+        "PREMIA_REDIS_URL": redis_url,
+        "PREMIA_API_RATE_LIMIT": "100000000/minute",
+    }
     command = [
-        str(Path(sys.executable).parent / "gunicorn"), "core:create_app()",
-        "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers),
-        "--threads", str(args.threads), "--worker-class", args.worker_class,
-        "--keep-alive", "30", "--log-level", "warning",
+        str(Path(sys.executable).parent / "gunicorn"),
+        "core:create_app()",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        args.worker_class,
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -155,8 +175,10 @@ def process_cpu(pid: int) -> float:
 
 def server_cpu(server: subprocess.Popen) -> float:
     pids = [server.pid] + [
-        int(p) for p in (Path("/proc") / str(server.pid) / "task" / str(server.pid)
-                         / "children").read_text().split()
+        int(p)
+        for p in (Path("/proc") / str(server.pid) / "task" / str(server.pid) / "children")
+        .read_text()
+        .split()
     ]
     return sum(process_cpu(p) for p in pids)
 
@@ -164,8 +186,9 @@ def server_cpu(server: subprocess.Popen) -> float:
 # --- the load --------------------------------------------------------------
 
 
-def client(port: int, token: str, requests: list, start_at: float, stop_at: float,
-           seed: int, out) -> None:
+def client(
+    port: int, token: str, requests: list, start_at: float, stop_at: float, seed: int, out
+) -> None:
     """One keep-alive connection sending requests until `stop_at`; reports latencies."""
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -188,12 +211,19 @@ def client(port: int, token: str, requests: list, start_at: float, stop_at: floa
 
 def load(args, token: str, requests: list, server: subprocess.Popen) -> dict:
     start_at = time.time() + 0.5
-    return gather(args, client, (args.port, token, requests), start_at,
-                  start_at + args.seconds, server)
+    return gather(
+        args, client, (args.port, token, requests), start_at, start_at + args.seconds, server
+    )
 
 
-def gather(args, target, target_args: tuple, start_at: float, stop_at: float,
-           server: subprocess.Popen | None) -> dict:
+def gather(
+    args,
+    target,
+    target_args: tuple,
+    start_at: float,
+    stop_at: float,
+    server: subprocess.Popen | None,
+) -> dict:
     """Run `args.clients` processes of `target` between the two times; sum up their answers."""
     pipes, procs = [], []
     for n in range(args.clients):
@@ -219,11 +249,14 @@ def gather(args, target, target_args: tuple, start_at: float, stop_at: float,
     ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
     seconds = stop_at - start_at
     return {
-        "requests": len(latencies), "per_second": ok / seconds,
+        "requests": len(latencies),
+        "per_second": ok / seconds,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-        "errors": len(latencies) - ok, "statuses": dict(statuses),
-        "client_cpu": client_cpu / seconds, "server_cpu": server_seconds / seconds,
+        "errors": len(latencies) - ok,
+        "statuses": dict(statuses),
+        "client_cpu": client_cpu / seconds,
+        "server_cpu": server_seconds / seconds,
     }
 
 
@@ -256,14 +289,20 @@ def capture(app, data: dict, code: str) -> dict:
     ]
     client = app.test_client()
     headers = {"Authorization": f"Bearer {data['token']}"}
-    client.post(f"/api/v1/customers/{data['codes'][1]}/points", json={"amount": "45000"},
-                headers={**headers, "Idempotency-Key": uuid.uuid4().hex})  # warm up
+    client.post(
+        f"/api/v1/customers/{data['codes'][1]}/points",
+        json={"amount": "45000"},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )  # warm up
     key = uuid.uuid4().hex
     for target, name, fn in listeners:
         event.listen(target, name, fn)
     try:
-        response = client.post(f"/api/v1/customers/{code}/points", json={"amount": "45000"},
-                               headers={**headers, "Idempotency-Key": key})
+        response = client.post(
+            f"/api/v1/customers/{code}/points",
+            json={"amount": "45000"},
+            headers={**headers, "Idempotency-Key": key},
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
     finally:
         for target, name, fn in listeners:
@@ -301,8 +340,9 @@ def replay_plan(captured: dict, member_id: int) -> list:
     return plan
 
 
-def ceiling_client(url: str, plan: list, members: list, start_at: float, stop_at: float,
-                   seed: int, out) -> None:
+def ceiling_client(
+    url: str, plan: list, members: list, start_at: float, stop_at: float, seed: int, out
+) -> None:
     """The same statements with psycopg: one transaction per earn, until `stop_at`."""
     from datetime import UTC, datetime
 
@@ -353,8 +393,9 @@ def vacuum(url: str) -> None:
 def ceiling(args, plan: list, members: list) -> dict:
     start_at = time.time() + 1.0
     stop_at = start_at + args.seconds
-    return gather(args, ceiling_client, (args.database_url, plan, members), start_at, stop_at,
-                  server=None)
+    return gather(
+        args, ceiling_client, (args.database_url, plan, members), start_at, stop_at, server=None
+    )
 
 
 def main() -> None:
@@ -377,16 +418,20 @@ def main() -> None:
 
     fresh_database(args.database_url)
     Redis.from_url(args.redis_url).flushdb()  # this run's jobs and rate-limit counters only
-    app = create_app({"PREMIA_DATABASE_URL": args.database_url,
-                      "PREMIA_REDIS_URL": args.redis_url,
-                      "PREMIA_API_RATE_LIMIT": "100000000/minute"})
+    app = create_app(
+        {
+            "PREMIA_DATABASE_URL": args.database_url,
+            "PREMIA_REDIS_URL": args.redis_url,
+            "PREMIA_API_RATE_LIMIT": "100000000/minute",
+        }
+    )
     with app.app_context():
         upgrade(app)
         data = setup(app, args.customers)
         with tenant_session(app.extensions["premia"].sessions, data["tenant_id"]) as session:
-            members = list(session.execute(
-                select(Membership.id, Membership.code).order_by(Membership.id)
-            ))
+            members = list(
+                session.execute(select(Membership.id, Membership.code).order_by(Membership.id))
+            )
         member_id, code = members[-1]
         captured = capture(app, data, code)
     app.extensions["premia"].engine.dispose()
@@ -395,8 +440,10 @@ def main() -> None:
     if args.show_sql:
         for sql, params in captured["trips"]:
             print(re.sub(r"\s+", " ", sql)[:200], "" if params is None else params)
-    print(f"one earn request: {len(trips)} round trips to PostgreSQL "
-          f"({len(plan)} statements, {len(trips) - len(plan)} BEGIN/COMMIT/ping)")
+    print(
+        f"one earn request: {len(trips)} round trips to PostgreSQL "
+        f"({len(plan)} statements, {len(trips) - len(plan)} BEGIN/COMMIT/ping)"
+    )
 
     results: dict[str, list[dict]] = {}
     earn_name, ceiling_name = "earn, 1,000 customers", "ceiling: earn's SQL, psycopg"
@@ -407,9 +454,13 @@ def main() -> None:
         scenarios = {
             "earn": (earn_name, [(f"/api/v1/customers/{c}/points", earn) for c in codes]),
             "hot": ("earn, one hot customer", [(f"/api/v1/customers/{codes[0]}/points", earn)]),
-            "redeem": ("redeem, 1,000 customers",
-                       [(f"/api/v1/customers/{c}/redemptions", json.dumps({"reward_id": reward}))
-                        for c in codes]),
+            "redeem": (
+                "redeem, 1,000 customers",
+                [
+                    (f"/api/v1/customers/{c}/redemptions", json.dumps({"reward_id": reward}))
+                    for c in codes
+                ],
+            ),
         }
         # The earn and its ceiling alternate, round after round: on a shared machine the
         # speed of the cores drifts from one minute to the next, and a ratio of two
@@ -418,33 +469,42 @@ def main() -> None:
             for key, (name, requests) in scenarios.items():
                 if key in only and (key == "earn" or round_ == 0):
                     vacuum(args.database_url)
-                    results.setdefault(name, []).append(
-                        load(args, data["token"], requests, server))
+                    results.setdefault(name, []).append(load(args, data["token"], requests, server))
             if "ceiling" in only:
                 vacuum(args.database_url)
                 results.setdefault(ceiling_name, []).append(ceiling(args, plan, members))
     finally:
         stop_gunicorn(server)
 
-    print(f"{args.clients} clients, {args.seconds:g} s each, {args.rounds} rounds; gunicorn "
-          f"{args.worker_class} {args.workers} workers × {args.threads} threads; load average "
-          f"at the end: {os.getloadavg()[0]:.1f}")
-    print(f"{'scenario':<30}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'errors':>7}{'server cpu':>11}{'client cpu':>11}")
+    print(
+        f"{args.clients} clients, {args.seconds:g} s each, {args.rounds} rounds; gunicorn "
+        f"{args.worker_class} {args.workers} workers × {args.threads} threads; load average "
+        f"at the end: {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'scenario':<30}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'errors':>7}{'server cpu':>11}{'client cpu':>11}"
+    )
     for name, runs in results.items():
         for n, r in enumerate(runs, 1):
             label = f"{name} ({n})" if len(runs) > 1 else name
-            print(f"{label:<30}{r['requests']:>9}{r['per_second']:>8.0f}{r['p50_ms']:>8.1f}"
-                  f"{r['p99_ms']:>8.1f}{r['errors']:>7}{r['server_cpu']:>11.2f}"
-                  f"{r['client_cpu']:>11.2f}")
+            print(
+                f"{label:<30}{r['requests']:>9}{r['per_second']:>8.0f}{r['p50_ms']:>8.1f}"
+                f"{r['p99_ms']:>8.1f}{r['errors']:>7}{r['server_cpu']:>11.2f}"
+                f"{r['client_cpu']:>11.2f}"
+            )
             if r["errors"]:
                 print("   statuses:", r["statuses"])
     if earn_name in results and ceiling_name in results:
-        ratios = [e["per_second"] / c["per_second"]
-                  for e, c in zip(results[earn_name], results[ceiling_name], strict=True)]
-        print("earn endpoint / ceiling, round by round: "
-              + ", ".join(f"{r:.0%}" for r in ratios)
-              + f"; median {statistics.median(ratios):.0%} (target ≥ 30%, p99 < 80 ms)")
+        ratios = [
+            e["per_second"] / c["per_second"]
+            for e, c in zip(results[earn_name], results[ceiling_name], strict=True)
+        ]
+        print(
+            "earn endpoint / ceiling, round by round: "
+            + ", ".join(f"{r:.0%}" for r in ratios)
+            + f"; median {statistics.median(ratios):.0%} (target ≥ 30%, p99 < 80 ms)"
+        )
     print("cpu columns: cores used (gunicorn workers; load generator or ceiling clients)")
 
 

@@ -76,8 +76,10 @@ def main() -> None:
     client = app.test_client()
     page = client.get("/t/bench/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    logged = client.post("/t/bench/login", data={
-        "email": "owner@bench.example", "password": "bench-password", "csrf_token": token})
+    logged = client.post(
+        "/t/bench/login",
+        data={"email": "owner@bench.example", "password": "bench-password", "csrf_token": token},
+    )
     assert logged.status_code == 302, "login failed"
 
     end = AS_OF.date() - timedelta(days=1)
@@ -89,8 +91,9 @@ def main() -> None:
     with app.app_context():
         began = time.perf_counter()
         days = roll_up_all(datetime.now(UTC).isoformat())
-        rows.append((f"roll_up_all, first run ({days} days stored)",
-                     (time.perf_counter() - began) * 1000))
+        rows.append(
+            (f"roll_up_all, first run ({days} days stored)", (time.perf_counter() - began) * 1000)
+        )
         began = time.perf_counter()
         roll_up_all(datetime.now(UTC).isoformat())
         rows.append(("roll_up_all, next run (nothing new)", (time.perf_counter() - began) * 1000))

@@ -74,8 +74,13 @@ def fresh_database(url: str) -> None:
 
 def make_app(url: str, extra_plugins: list[ModuleType] | None = None) -> Any:
     """The app on `url`, jobs in-process (no Redis), with the benchmark's own plugins."""
-    return create_app({"PREMIA_DATABASE_URL": url, "PREMIA_REDIS_URL": None,
-                       "PREMIA_EXTRA_PLUGINS": extra_plugins or []})
+    return create_app(
+        {
+            "PREMIA_DATABASE_URL": url,
+            "PREMIA_REDIS_URL": None,
+            "PREMIA_EXTRA_PLUGINS": extra_plugins or [],
+        }
+    )
 
 
 def create_merchant(app: Any, plugins: set[str]) -> int:
@@ -87,21 +92,34 @@ def create_merchant(app: Any, plugins: set[str]) -> int:
         session.flush()
         set_plan_plugins(session, plan, plugins & set(platform.plugins.infos))
         tenant = create_tenant(
-            session, slug="bench", name="Bench", plan="bench", currency="COP",
-            country="CO", timezone=TIMEZONE, owner_email="owner@bench.example",
+            session,
+            slug="bench",
+            name="Bench",
+            plan="bench",
+            currency="COP",
+            country="CO",
+            timezone=TIMEZONE,
+            owner_email="owner@bench.example",
             owner_password="bench-password",
         )
         session.commit()
         tenant_id = tenant.id
     with tenant_session(platform.sessions, tenant_id) as session:
-        update_program(session, {"expiry_months": 12,
-                                 "points_per_amount": {"points": 1, "amount": "1000"}})
+        update_program(
+            session, {"expiry_months": 12, "points_per_amount": {"points": 1, "amount": "1000"}}
+        )
         session.commit()
     return tenant_id
 
 
-BULK_TABLES = ("customers", "memberships", "purchases", "ledger_entries", "ledger_lots",
-               "ledger_allocations")
+BULK_TABLES = (
+    "customers",
+    "memberships",
+    "purchases",
+    "ledger_entries",
+    "ledger_lots",
+    "ledger_allocations",
+)
 
 
 def _has_tiers(conn: psycopg.Connection) -> bool:
@@ -116,16 +134,23 @@ def _secondary_schema(conn: psycopg.Connection) -> dict[str, list[tuple[str, str
     constraint = """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
                     FROM pg_constraint c WHERE c.contype = %s AND {} ORDER BY 1, 2"""
     return {
-        "foreign": conn.execute(constraint.format(
-            "(c.conrelid::regclass::text = ANY(%s) OR c.confrelid::regclass::text = ANY(%s))"),
-            ("f", tables, tables)).fetchall(),
-        "unique": conn.execute(constraint.format("c.conrelid::regclass::text = ANY(%s)"),
-                               ("u", tables)).fetchall(),
-        "index": conn.execute("""
+        "foreign": conn.execute(
+            constraint.format(
+                "(c.conrelid::regclass::text = ANY(%s) OR c.confrelid::regclass::text = ANY(%s))"
+            ),
+            ("f", tables, tables),
+        ).fetchall(),
+        "unique": conn.execute(
+            constraint.format("c.conrelid::regclass::text = ANY(%s)"), ("u", tables)
+        ).fetchall(),
+        "index": conn.execute(
+            """
             SELECT i.tablename, i.indexname, i.indexdef FROM pg_indexes i
             WHERE i.tablename = ANY(%s) AND NOT EXISTS (
                 SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
-            ORDER BY 1, 2""", (tables,)).fetchall(),
+            ORDER BY 1, 2""",
+            (tables,),
+        ).fetchall(),
     }
 
 
@@ -149,8 +174,16 @@ def _points(j: str) -> str:
     return f"(5 + ((m::bigint * 2654435761 + ({j}) * 40503) %% 96))::int"
 
 
-def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: int,
-                as_of: datetime, tiers: bool, history: int) -> None:
+def _fill_chunk(
+    conn: psycopg.Connection,
+    tenant_id: int,
+    lo: int,
+    hi: int,
+    k: int,
+    as_of: datetime,
+    tiers: bool,
+    history: int,
+) -> None:
     """Members lo..hi (1-based numbers in the data set) and their k entries each."""
     params = {"t": tenant_id, "lo": lo, "hi": hi, "k": k, "as_of": as_of, "history": history}
     # Numbers in the data set map to ids by fixed offsets (a fresh database: ids from 1).
@@ -160,8 +193,8 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
                (m - 1) * %(k)s + j + 1 AS entry_id,
                (j %% 5 = 4) AS is_redeem,
                (j %% 5 = 3 AND j + 1 < %(k)s) AS consumed,
-               {_points('j')} AS earned,
-               {_points('j - 1')} AS earned_before,
+               {_points("j")} AS earned,
+               {_points("j - 1")} AS earned_before,
                %(as_of)s::timestamptz - %(history)s * interval '1 day'
                  + ((m::bigint * 7907) %% 1000) / 1000.0
                    * greatest(0, %(history)s - 10 - (%(k)s - 1) * (1 + m %% 12))
@@ -171,30 +204,40 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
         FROM generate_series(%(lo)s::int, %(hi)s::int) AS m
         CROSS JOIN generate_series(0, %(k)s - 1) AS j
     """
-    conn.execute("""
+    conn.execute(
+        """
         INSERT INTO customers (id, email, first_name, last_name, created_at)
         SELECT m, 'm' || m || '@bench.example', '', '',
                %(as_of)s::timestamptz - interval '460 days'
         FROM generate_series(%(lo)s::int, %(hi)s::int) AS m
-    """, params)
-    conn.execute(f"""
+    """,
+        params,
+    )
+    conn.execute(
+        f"""
         INSERT INTO memberships (id, tenant_id, customer_id, code, first_name, last_name,
                                  balance, search_text, joined_via, created_at)
         SELECT m, %(t)s, m, 'B' || m, 'Cliente', m::text,
-               (SELECT sum({_points('j')}) FROM generate_series(0, %(k)s - 1) AS j
+               (SELECT sum({_points("j")}) FROM generate_series(0, %(k)s - 1) AS j
                 WHERE NOT (j %% 5 = 4) AND NOT (j %% 5 = 3 AND j + 1 < %(k)s)),
                'b' || m || ' m' || m || '@bench.example cliente ' || m, 'staff',
                %(as_of)s::timestamptz - interval '460 days'
         FROM generate_series(%(lo)s::int, %(hi)s::int) AS m
-    """, params)
-    conn.execute(f"""
+    """,
+        params,
+    )
+    conn.execute(
+        f"""
         INSERT INTO purchases (id, tenant_id, member_id, amount, status, actor_kind,
                                fingerprint, points, created_at)
         SELECT entry_id, %(t)s, member_id, earned * 1000, 'recorded', 'staff',
                md5(entry_id::text), earned, at
         FROM ({grid}) AS g WHERE NOT is_redeem
-    """, params)
-    conn.execute(f"""
+    """,
+        params,
+    )
+    conn.execute(
+        f"""
         INSERT INTO ledger_entries (id, tenant_id, member_id, kind, points, balance_after,
                                     actor_kind, purchase_id, created_at)
         SELECT entry_id, %(t)s, member_id, kind, points,
@@ -205,23 +248,32 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
                      CASE WHEN is_redeem THEN NULL ELSE entry_id END AS purchase_id
               FROM ({grid}) AS g) AS e
         ORDER BY m, j
-    """, params)
-    conn.execute(f"""
+    """,
+        params,
+    )
+    conn.execute(
+        f"""
         INSERT INTO ledger_lots (id, tenant_id, member_id, entry_id, points, remaining,
                                  expires_at, created_at)
         SELECT entry_id, %(t)s, member_id, entry_id, earned,
                CASE WHEN consumed THEN 0 ELSE earned END, at + interval '12 months', at
         FROM ({grid}) AS g WHERE NOT is_redeem
-    """, params)
-    conn.execute(f"""
+    """,
+        params,
+    )
+    conn.execute(
+        f"""
         INSERT INTO ledger_allocations (tenant_id, entry_id, lot_id, points)
         SELECT %(t)s, entry_id, entry_id - 1, earned_before
         FROM ({grid}) AS g WHERE is_redeem
-    """, params)
+    """,
+        params,
+    )
     if tiers:
         # The tiers plugin's row of each member (one in 50 Black, one in 4 Gold, the rest
         # Silver), as left by the October upgrades: the November run re-evaluates them.
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO tiers_members (id, tenant_id, member_id, tier, kept, since,
                                        evaluated_at)
             SELECT m, %(t)s, m, tier, tier, %(as_of)s::timestamptz - interval '1 month',
@@ -229,12 +281,22 @@ def _fill_chunk(conn: psycopg.Connection, tenant_id: int, lo: int, hi: int, k: i
             FROM (SELECT m, CASE WHEN m %% 50 = 0 THEN 'black' WHEN m %% 4 = 0 THEN 'gold'
                                  ELSE 'silver' END AS tier
                   FROM generate_series(%(lo)s::int, %(hi)s::int) AS m) AS t
-        """, params)
+        """,
+            params,
+        )
 
 
-def build(url: str, members: int, entries: int, *, plugins: set[str] = frozenset(),
-          extra_plugins: list[ModuleType] | None = None, as_of: datetime = AS_OF,
-          history: int = 450, log: Any = print) -> tuple[Any, int]:
+def build(
+    url: str,
+    members: int,
+    entries: int,
+    *,
+    plugins: set[str] = frozenset(),
+    extra_plugins: list[ModuleType] | None = None,
+    as_of: datetime = AS_OF,
+    history: int = 450,
+    log: Any = print,
+) -> tuple[Any, int]:
     """Create the database and the data set; returns (app, tenant id). Members start
     their stretch of activity up to `history` days before `as_of`."""
     per_member = max(1, entries // members)
@@ -271,8 +333,10 @@ def build(url: str, members: int, entries: int, *, plugins: set[str] = frozenset
             conn.execute(f"""SELECT setval(pg_get_serial_sequence('{table}', 'id'),
                                            (SELECT max(id) FROM {table}))""")
         conn.execute(f"VACUUM (ANALYZE) {', '.join(filled)}")
-    log(f"data set of {members:,} members, {members * per_member:,} entries "
-        f"in {time.monotonic() - began:.0f} s")
+    log(
+        f"data set of {members:,} members, {members * per_member:,} entries "
+        f"in {time.monotonic() - began:.0f} s"
+    )
     return app, tenant_id
 
 
@@ -285,21 +349,28 @@ def describe(url: str, tenant_id: int, as_of: datetime = AS_OF) -> dict[str, int
             "entries": one("SELECT count(*) FROM ledger_entries WHERE tenant_id = %(t)s"),
             "lots": one("SELECT count(*) FROM ledger_lots WHERE tenant_id = %(t)s"),
             "purchases": one("SELECT count(*) FROM purchases WHERE tenant_id = %(t)s"),
-            "lots_with_points": one("SELECT count(*) FROM ledger_lots WHERE tenant_id = %(t)s"
-                                    " AND remaining > 0"),
-            "lots_due": one("SELECT count(*) FROM ledger_lots WHERE tenant_id = %(t)s"
-                            " AND remaining > 0 AND expires_at <= %(as_of)s"),
-            "members_due": one("SELECT count(DISTINCT member_id) FROM ledger_lots"
-                               " WHERE tenant_id = %(t)s AND remaining > 0"
-                               " AND expires_at <= %(as_of)s"),
+            "lots_with_points": one(
+                "SELECT count(*) FROM ledger_lots WHERE tenant_id = %(t)s AND remaining > 0"
+            ),
+            "lots_due": one(
+                "SELECT count(*) FROM ledger_lots WHERE tenant_id = %(t)s"
+                " AND remaining > 0 AND expires_at <= %(as_of)s"
+            ),
+            "members_due": one(
+                "SELECT count(DISTINCT member_id) FROM ledger_lots"
+                " WHERE tenant_id = %(t)s AND remaining > 0"
+                " AND expires_at <= %(as_of)s"
+            ),
             "members_warned": one(
                 "SELECT count(DISTINCT member_id) FROM ledger_lots WHERE tenant_id = %(t)s"
                 " AND remaining > 0 AND expires_at > %(as_of)s"
-                " AND expires_at <= %(as_of)s::timestamptz + interval '1 month'"),
+                " AND expires_at <= %(as_of)s::timestamptz + interval '1 month'"
+            ),
             "purchases_last_month": one(
                 "SELECT count(*) FROM purchases WHERE tenant_id = %(t)s"
                 " AND created_at >= %(as_of)s::timestamptz - interval '1 month'"
-                " AND created_at < %(as_of)s"),
+                " AND created_at < %(as_of)s"
+            ),
         }
 
 
@@ -310,8 +381,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--history-days", type=int, default=450)
     args = parser.parse_args()
-    app, tenant_id = build(args.database_url, args.members, args.entries,
-                           history=args.history_days)
+    app, tenant_id = build(args.database_url, args.members, args.entries, history=args.history_days)
     for name, value in describe(args.database_url, tenant_id).items():
         print(f"{name:<22}{value:>12,}")
     app.extensions["premia"].engine.dispose()

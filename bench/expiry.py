@@ -43,8 +43,11 @@ from tenants.models import Plan, Tenant
 from tenants.services import set_plan_plugins
 from worker.jobs import enqueue
 
-PLUGIN = PluginInfo(name="benchcount", title="Bench counter",
-                    description="Counts the members told about expiring points.")
+PLUGIN = PluginInfo(
+    name="benchcount",
+    title="Bench counter",
+    description="Counts the members told about expiring points.",
+)
 told = {"members": 0, "points": 0}
 
 
@@ -61,8 +64,9 @@ def peak_rss_mib() -> float:
 
 def temp_bytes(url: str) -> int:
     with dataset.connect(url) as conn:
-        return conn.execute("SELECT temp_bytes FROM pg_stat_database"
-                            " WHERE datname = current_database()").fetchone()[0]
+        return conn.execute(
+            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()[0]
 
 
 def measure(name: str, url: str, step: Callable[[], Any]) -> Any:
@@ -72,15 +76,19 @@ def measure(name: str, url: str, step: Callable[[], Any]) -> Any:
     elapsed = time.perf_counter() - began
     time.sleep(0.6)  # pg_stat_database is flushed by the backends about every 500 ms
     spilled = temp_bytes(url) - spilled
-    print(f"{name:<10}{elapsed:>9.2f} s{peak_rss_mib():>10.0f} MiB"
-          f"{spilled / 2**20:>10.0f} MiB   {result}", flush=True)
+    print(
+        f"{name:<10}{elapsed:>9.2f} s{peak_rss_mib():>10.0f} MiB"
+        f"{spilled / 2**20:>10.0f} MiB   {result}",
+        flush=True,
+    )
     return result
 
 
 def audit(url: str, tenant_id: int) -> int:
     """Members whose balance differs from the sum of their entries or of their lots."""
     with dataset.connect(url) as conn:
-        return conn.execute("""
+        return conn.execute(
+            """
             SELECT count(*) FROM memberships m
             LEFT JOIN (SELECT member_id, sum(points) AS total FROM ledger_entries
                        WHERE tenant_id = %(t)s GROUP BY member_id) e ON e.member_id = m.id
@@ -88,7 +96,9 @@ def audit(url: str, tenant_id: int) -> int:
                        WHERE tenant_id = %(t)s GROUP BY member_id) l ON l.member_id = m.id
             WHERE m.tenant_id = %(t)s
               AND (m.balance <> coalesce(e.total, 0) OR m.balance <> coalesce(l.total, 0))
-        """, {"t": tenant_id}).fetchone()[0]
+        """,
+            {"t": tenant_id},
+        ).fetchone()[0]
 
 
 def allow_counter(app: Any) -> int:
@@ -115,8 +125,9 @@ def main() -> None:
     if args.reuse:
         app = dataset.make_app(url, [this])
     else:
-        app, _tenant_id = dataset.build(url, args.members, args.entries, extra_plugins=[this],
-                                         history=args.history_days)
+        app, _tenant_id = dataset.build(
+            url, args.members, args.entries, extra_plugins=[this], history=args.history_days
+        )
     platform = app.extensions["premia"]
     with app.app_context():
         tenant_id = allow_counter(app)
@@ -140,8 +151,9 @@ def main() -> None:
                 session.commit()
             for first_id, before_id in pages:  # as `warn_month` queues them: run here
                 enqueue(None, expiry.warn_expiring, tenant_id, period, first_id, before_id)
-            return (f"{len(pages)} pages, {told['members']:,} members told of "
-                    f"{told['points']:,} points")
+            return (
+                f"{len(pages)} pages, {told['members']:,} members told of {told['points']:,} points"
+            )
 
         written = measure("expire", url, expire)
         if not args.rollback:

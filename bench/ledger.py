@@ -52,8 +52,14 @@ def setup(app, members: int) -> tuple[int, list[int]]:
     platform = app.extensions["premia"]
     with platform_session(platform.sessions) as session:
         tenant = create_tenant(
-            session, slug="bench", name="Bench", plan="free", currency="COP", country="CO",
-            timezone="America/Bogota", owner_email="owner@bench.example",
+            session,
+            slug="bench",
+            name="Bench",
+            plan="free",
+            currency="COP",
+            country="CO",
+            timezone="America/Bogota",
+            owner_email="owner@bench.example",
             owner_password="bench-password",
         )
         session.commit()
@@ -144,17 +150,24 @@ def main() -> None:
 
         print(f"{args.threads} threads, {args.seconds:g} s each, {args.members} members")
         print(f"{'scenario':<28}{'ops':>8}{'ops/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'refused':>9}")
-        for name, operation in [("earn, random members", earn_random),
-                                ("earn, one hot member", earn_hot),
-                                ("redeem, random members", redeem_random)]:
+        for name, operation in [
+            ("earn, random members", earn_random),
+            ("earn, one hot member", earn_hot),
+            ("redeem, random members", redeem_random),
+        ]:
             r = run(app, factory, tenant_id, args.threads, args.seconds, operation)
-            print(f"{name:<28}{r['ops']:>8}{r['per_second']:>10.0f}{r['p50_ms']:>10.1f}"
-                  f"{r['p99_ms']:>10.1f}{r['refused']:>9}")
+            print(
+                f"{name:<28}{r['ops']:>8}{r['per_second']:>10.0f}{r['p50_ms']:>10.1f}"
+                f"{r['p99_ms']:>10.1f}{r['refused']:>9}"
+            )
         with tenant_session(factory, tenant_id) as session:
-            bad = [m for m in member_ids
-                   if len(set(ledger.audit_member(session, m))) != 1]
-        print("ledger audit:", "balance = entries = lots for every member" if not bad
-              else f"MISMATCH for {len(bad)} members")
+            bad = [m for m in member_ids if len(set(ledger.audit_member(session, m))) != 1]
+        print(
+            "ledger audit:",
+            "balance = entries = lots for every member"
+            if not bad
+            else f"MISMATCH for {len(bad)} members",
+        )
         engine.dispose()
 
 

@@ -52,21 +52,24 @@ def main() -> None:
     if args.reuse:
         app = dataset.make_app(url)
     else:
-        app, _tenant_id = dataset.build(url, args.members, args.entries, plugins={"tiers"},
-                                         history=args.history_days)
+        app, _tenant_id = dataset.build(
+            url, args.members, args.entries, plugins={"tiers"}, history=args.history_days
+        )
     platform = app.extensions["premia"]
     with app.app_context():
         with platform_session(platform.sessions) as session:
-            set_plan_plugins(session, session.query(Plan).filter_by(code="bench").one(),
-                             {"tiers"})
+            set_plan_plugins(session, session.query(Plan).filter_by(code="bench").one(), {"tiers"})
             tenant_id = session.query(Tenant.id).filter_by(slug="bench").scalar()
             session.commit()
         with tenant_session(platform.sessions, tenant_id) as session:
             platform.plugins.save_settings(session, "tiers", TIERS)
             session.commit()
         with dataset.connect(url) as conn:
-            rows = conn.execute("SELECT tier, count(*) FROM tiers_members WHERE tenant_id = %s"
-                                " GROUP BY tier ORDER BY 1", (tenant_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT tier, count(*) FROM tiers_members WHERE tenant_id = %s"
+                " GROUP BY tier ORDER BY 1",
+                (tenant_id,),
+            ).fetchall()
             if not rows:
                 raise SystemExit("no tiers_members rows: build the data set with tiers installed")
         shape = dataset.describe(url, tenant_id)
@@ -83,8 +86,11 @@ def main() -> None:
 
         measure("tiers", url, run)
         with dataset.connect(url) as conn:
-            rows = conn.execute("SELECT tier, count(*) FROM tiers_members WHERE tenant_id = %s"
-                                " GROUP BY tier ORDER BY 1", (tenant_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT tier, count(*) FROM tiers_members WHERE tenant_id = %s"
+                " GROUP BY tier ORDER BY 1",
+                (tenant_id,),
+            ).fetchall()
         print("tiers after: ", ", ".join(f"{tier} {n:,}" for tier, n in rows))
     platform.engine.dispose()
 

@@ -29,8 +29,9 @@ def _create_app() -> object:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False)
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
 def main() -> None:
     """Premia: loyalty programs for merchants."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -90,16 +91,34 @@ def tenant() -> None:
 @click.option("--owner-password", required=True)
 @click.option("--owner-name", default="")
 @with_appcontext
-def tenant_create(slug: str, name: str, plan_code: str, currency: str, country: str, tz: str,
-                  language: str, domain: str | None, owner_email: str, owner_password: str,
-                  owner_name: str) -> None:
+def tenant_create(
+    slug: str,
+    name: str,
+    plan_code: str,
+    currency: str,
+    country: str,
+    tz: str,
+    language: str,
+    domain: str | None,
+    owner_email: str,
+    owner_password: str,
+    owner_name: str,
+) -> None:
     """Create a merchant with its owner."""
     with platform_session(current_platform().sessions) as session:
         try:
             created = tenant_services.create_tenant(
-                session, slug=slug, name=name, plan=plan_code, currency=currency,
-                country=country, timezone=tz, language=language, domain=domain,
-                owner_email=owner_email, owner_password=owner_password,
+                session,
+                slug=slug,
+                name=name,
+                plan=plan_code,
+                currency=currency,
+                country=country,
+                timezone=tz,
+                language=language,
+                domain=domain,
+                owner_email=owner_email,
+                owner_password=owner_password,
                 owner_name=owner_name or name,
             )
         except PremiaError as error:
@@ -114,8 +133,10 @@ def tenant_list() -> None:
     """List the merchants."""
     with platform_session(current_platform().sessions) as session:
         for row in session.scalars(select(Tenant).order_by(Tenant.slug)):
-            click.echo(f"{row.slug}\t{row.name}\t{row.plan.code}\t{row.currency}\t{row.timezone}"
-                       f"\t{row.domain or ''}")
+            click.echo(
+                f"{row.slug}\t{row.name}\t{row.plan.code}\t{row.currency}\t{row.timezone}"
+                f"\t{row.domain or ''}"
+            )
 
 
 @main.group()
@@ -253,8 +274,13 @@ def plan_sync() -> None:
             _change_plan(code, add={name}, missing_ok=True)
 
 
-def _change_plan(code: str, *, add: set[str] = frozenset(), remove: set[str] = frozenset(),
-                 missing_ok: bool = False) -> None:
+def _change_plan(
+    code: str,
+    *,
+    add: set[str] = frozenset(),
+    remove: set[str] = frozenset(),
+    missing_ok: bool = False,
+) -> None:
     installed = set(current_platform().plugins.infos)
     unknown = add - installed
     if unknown:
@@ -294,8 +320,14 @@ def plugin_list() -> None:
 
 @plugin.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="where to write premia-NAME/")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="where to write premia-NAME/",
+)
 def plugin_new(name: str, directory: Path) -> None:
     """Write a working plugin package, premia-NAME, to start a plugin from."""
     try:
@@ -320,8 +352,9 @@ def serve(host: str, port: int) -> None:
 def _serve(host: str, port: int) -> None:
     app = current_app._get_current_object()
     if not app.config["PREMIA_PUBLIC_URL"]:  # mailed links lead to this very server
-        served = host if host not in ("0.0.0.0", "::", "") else (
-            app.config["PREMIA_PLATFORM_HOSTS"][0])
+        served = (
+            host if host not in ("0.0.0.0", "::", "") else (app.config["PREMIA_PLATFORM_HOSTS"][0])
+        )
         served = f"[{served}]" if ":" in served else served  # an IPv6 address
         app.config["PREMIA_PUBLIC_URL"] = f"http://{served}:{port}"
     jobs = current_platform().jobs
@@ -346,9 +379,7 @@ def worker(burst: bool) -> None:
     set_worker_app(current_app._get_current_object())
     if not burst:
         platform.jobs.start_scheduler()
-    Worker(platform.jobs.queues(), connection=platform.redis).work(
-        with_scheduler=True, burst=burst
-    )
+    Worker(platform.jobs.queues(), connection=platform.redis).work(with_scheduler=True, burst=burst)
 
 
 @main.command()

@@ -32,8 +32,18 @@ EMPLOYEES = [
     ("employee", "caja1@cafe-demo.example", "demo-caja-2026", "Laura Gómez"),
     ("admin", "admin@cafe-demo.example", "demo-admin-2026", "Andrés Núñez"),
 ]
-FIRST = ["María", "José", "Camila", "Juan", "Valentina", "Andrés", "Sofía", "Carlos", "Lucía",
-         "Mateo"]
+FIRST = [
+    "María",
+    "José",
+    "Camila",
+    "Juan",
+    "Valentina",
+    "Andrés",
+    "Sofía",
+    "Carlos",
+    "Lucía",
+    "Mateo",
+]
 LAST = ["Rodríguez", "Gómez", "Núñez", "Martínez", "López", "García", "Peña", "Muñoz"]
 
 
@@ -45,10 +55,19 @@ def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == SLUG))
         if tenant_id is None:
             tenant_id = create_tenant(
-                session, slug=SLUG, name="Café La Esquina", plan="white-label",
-                currency="COP", country="CO", timezone="America/Bogota", language="es",
-                owner_email=OWNER[1], owner_password=OWNER[2], owner_name="Marta Salazar",
-                email="hola@cafe-demo.example", phone="+57 601 555 0101",
+                session,
+                slug=SLUG,
+                name="Café La Esquina",
+                plan="white-label",
+                currency="COP",
+                country="CO",
+                timezone="America/Bogota",
+                language="es",
+                owner_email=OWNER[1],
+                owner_password=OWNER[2],
+                owner_name="Marta Salazar",
+                email="hola@cafe-demo.example",
+                phone="+57 601 555 0101",
                 business_type="Cafetería",
                 description="Café de especialidad y panadería en Chapinero.",
             ).id
@@ -62,24 +81,36 @@ def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
 
 
 def _fill(session, rng: random.Random) -> None:
-    update_program(session, {
-        "points_per_amount": {"amount": "1000", "points": 1},
-        "welcome_points": 20,
-        "expiry_months": 12,
-        "customer_redemption_requests": True,
-    })
-    chapinero = create_location(session, name="Chapinero", address="Calle 57 # 9-21",
-                                city="Bogotá")
-    usaquen = create_location(session, name="Usaquén", address="Carrera 6 # 119-10",
-                              city="Bogotá")
+    update_program(
+        session,
+        {
+            "points_per_amount": {"amount": "1000", "points": 1},
+            "welcome_points": 20,
+            "expiry_months": 12,
+            "customer_redemption_requests": True,
+        },
+    )
+    chapinero = create_location(session, name="Chapinero", address="Calle 57 # 9-21", city="Bogotá")
+    usaquen = create_location(session, name="Usaquén", address="Carrera 6 # 119-10", city="Bogotá")
     staff = [
-        create_staff(session, email=email, name=name, password=password, role=Role(role),
-                     location_id=chapinero.id)
+        create_staff(
+            session,
+            email=email,
+            name=name,
+            password=password,
+            role=Role(role),
+            location_id=chapinero.id,
+        )
         for role, email, password, name in EMPLOYEES
     ]
     catalogue = [
-        rewards.create_reward(session, name="Café americano", points=60, stock=None,
-                              description="Un americano de la casa."),
+        rewards.create_reward(
+            session,
+            name="Café americano",
+            points=60,
+            stock=None,
+            description="Un americano de la casa.",
+        ),
         rewards.create_reward(session, name="Croissant de almendras", points=90, stock=40),
         rewards.create_reward(session, name="Desayuno completo", points=250, stock=15),
         rewards.create_reward(session, name="Bolsa de café 250 g", points=600, stock=8),
@@ -90,15 +121,23 @@ def _fill(session, rng: random.Random) -> None:
         joined = now - timedelta(days=rng.randint(20, 42), hours=rng.randint(0, 10))
         with clock_at(joined):
             member = create_member(
-                session, email=f"cliente{n + 1}@correo.example", first_name=first,
-                last_name=last, document_id=str(10_000_000 + n * 7919), actor=Actor.system(),
+                session,
+                email=f"cliente{n + 1}@correo.example",
+                first_name=first,
+                last_name=last,
+                document_id=str(10_000_000 + n * 7919),
+                actor=Actor.system(),
             )
-        visits = sorted(joined + timedelta(days=rng.uniform(0, (now - joined).days))
-                        for _ in range(rng.randint(1, 9)))
+        visits = sorted(
+            joined + timedelta(days=rng.uniform(0, (now - joined).days))
+            for _ in range(rng.randint(1, 9))
+        )
         for visit in visits:
             with clock_at(visit):
                 record_purchase(
-                    session, member, Decimal(rng.randrange(8_000, 95_000, 500)),
+                    session,
+                    member,
+                    Decimal(rng.randrange(8_000, 95_000, 500)),
                     actor=Actor.staff(rng.choice(staff).id),
                     location_id=rng.choice([chapinero, usaquen]).id,
                     reference=f"F-{rng.randint(10000, 99999)}",
@@ -106,11 +145,17 @@ def _fill(session, rng: random.Random) -> None:
         affordable = [r for r in catalogue if r.points <= member.balance and r.stock != 0]
         if affordable and rng.random() < 0.5:
             with clock_at(visits[-1] + timedelta(minutes=5)):
-                rewards.redeem_reward(session, member, rng.choice(affordable),
-                                      actor=Actor.staff(staff[0].id), location_id=chapinero.id)
+                rewards.redeem_reward(
+                    session,
+                    member,
+                    rng.choice(affordable),
+                    actor=Actor.staff(staff[0].id),
+                    location_id=chapinero.id,
+                )
     # Two requests from customers' apps, waiting for staff to confirm or cancel them.
-    richest = session.scalars(select(Membership).order_by(Membership.balance.desc(),
-                                                          Membership.id).limit(2))
+    richest = session.scalars(
+        select(Membership).order_by(Membership.balance.desc(), Membership.id).limit(2)
+    )
     for hours, member in enumerate(richest, start=1):
         with clock_at(now - timedelta(hours=hours)):
             rewards.request_reward(session, member, catalogue[0])

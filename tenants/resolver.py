@@ -118,9 +118,11 @@ def _bare(response: Any) -> Any:
 def _unknown_host(environ: dict[str, Any], path: str) -> Any:
     # Before Flask (no app, no locale): the API's error shape there, a plain page elsewhere.
     if path.startswith("/api/"):
-        return Response(json.dumps({"status": 400, "reason": "unknown_host",
-                                    "message": "Unknown host."}),
-                        status=400, mimetype="application/json")
+        return Response(
+            json.dumps({"status": 400, "reason": "unknown_host", "message": "Unknown host."}),
+            status=400,
+            mimetype="application/json",
+        )
     return BadRequest("Unknown host.").get_response(environ)
 
 

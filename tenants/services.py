@@ -82,16 +82,28 @@ def create_tenant(
     if domain and session.scalar(select(Tenant.id).where(Tenant.domain == domain)):
         raise Conflict(_l("This domain is taken."), domain=_l("Taken."))
     tenant = Tenant(
-        slug=slug, name=name.strip(), plan=get_plan(session, plan), currency=currency,
-        country=country, timezone=timezone, language=language, domain=domain, **profile,
+        slug=slug,
+        name=name.strip(),
+        plan=get_plan(session, plan),
+        currency=currency,
+        country=country,
+        timezone=timezone,
+        language=language,
+        domain=domain,
+        **profile,
     )
     session.add(tenant)
     session.flush()
     # The owner is created in a session of the new tenant's own.
     with Session(bind=session.connection()) as owner_session:
         scope(owner_session, tenant.id)
-        create_staff(owner_session, email=owner_email, name=owner_name or name,
-                     password=owner_password, role=Role.OWNER)
+        create_staff(
+            owner_session,
+            email=owner_email,
+            name=owner_name or name,
+            password=owner_password,
+            role=Role.OWNER,
+        )
         owner_session.flush()
     return tenant
 
@@ -100,8 +112,14 @@ def owner_of(session: Session) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.role == Role.OWNER))
 
 
-PROFILE_LIMITS = {"name": 160, "business_type": 80, "email": 254, "phone": 40, "whatsapp": 40,
-                  "description": 2000}
+PROFILE_LIMITS = {
+    "name": 160,
+    "business_type": 80,
+    "email": 254,
+    "phone": 40,
+    "whatsapp": 40,
+    "description": 2000,
+}
 PROFILE_FIELDS = {*PROFILE_LIMITS, "logo", "country", "currency", "timezone", "language"}
 
 

@@ -18,13 +18,23 @@ from core.loyalty import ledger
 from core.testing.factories import FreshContextClient
 
 ROOT = Path(__file__).resolve().parent.parent
-HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-         if hasattr(fn, "premia_spec")]
+HOOKS = [
+    name
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    if hasattr(fn, "premia_spec")
+]
 
 
 def test_there_are_hooks():
-    assert {"entry_recorded", "member_created", "redemption_changed", "blueprints",
-            "periodic_jobs", "notify", "points_expired"} <= set(HOOKS)
+    assert {
+        "entry_recorded",
+        "member_created",
+        "redemption_changed",
+        "blueprints",
+        "periodic_jobs",
+        "notify",
+        "points_expired",
+    } <= set(HOOKS)
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -32,8 +42,10 @@ def test_every_hook_is_documented_and_typed(hook):
     function = getattr(hookspecs, hook)
     assert (function.__doc__ or "").strip(), f"{hook} has no docstring"
     assert function.__doc__.split(":")[0] in {
-        "At start-up", "After commit",
-        "In the purchase's transaction", "In the return's transaction",
+        "At start-up",
+        "After commit",
+        "In the purchase's transaction",
+        "In the return's transaction",
         "While a panel page renders",
     }, hook
     assert inspect.signature(function).return_annotation != inspect.Signature.empty
@@ -41,8 +53,9 @@ def test_every_hook_is_documented_and_typed(hook):
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_is_exercised_by_a_test(hook):
-    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py")
-                      if p.name != "test_docs.py")
+    tests = "\n".join(
+        p.read_text() for p in (ROOT / "tests").rglob("test_*.py") if p.name != "test_docs.py"
+    )
     helpers = (ROOT / "tests" / "core" / "recorder_plugin.py").read_text()
     assert re.search(rf"\b{hook}\b", tests + helpers), f"no test mentions hook {hook}"
 
@@ -70,12 +83,17 @@ def test_readme_example_plugin_works(make_app, make_plan, make_tenant, make_memb
             for shop, customer in ((tenant, member), (other, outsider)):
                 for n in range(10):
                     with db(shop) as session:
-                        ledger.earn(session, customer, points=1, actor=Actor.staff(1),
-                                    reference=f"F-{n}")
+                        ledger.earn(
+                            session, customer, points=1, actor=Actor.staff(1), reference=f"F-{n}"
+                        )
                         session.commit()
             with db(tenant) as session:
-                kinds = [e.kind for e in session.scalars(
-                    select(ledger.Entry).where(ledger.Entry.member_id == member.id))]
+                kinds = [
+                    e.kind
+                    for e in session.scalars(
+                        select(ledger.Entry).where(ledger.Entry.member_id == member.id)
+                    )
+                ]
                 assert kinds.count("stampbonus") == 1
                 assert ledger.audit_member(session, member.id) == (60, 60, 60)
             with db(other) as session:

@@ -54,8 +54,9 @@ def token(shop, db):
     from plugins.api import tokens
 
     with db(shop) as session:
-        _row, secret = tokens.create_token(session, name="Caja 1",
-                                           scopes=tokens.parse_scopes("all"))
+        _row, secret = tokens.create_token(
+            session, name="Caja 1", scopes=tokens.parse_scopes("all")
+        )
         session.commit()
     return secret
 
@@ -69,18 +70,25 @@ def set_program(db, platform, shop, program: str) -> None:
         session.commit()
 
 
-def panel_give(client, db, shop, member, request: dict[str, Any],
-               role: Role = Role.OWNER) -> tuple[int, str]:
+def panel_give(
+    client, db, shop, member, request: dict[str, Any], role: Role = Role.OWNER
+) -> tuple[int, str]:
     """Give at the panel as a person with `role` would: open the customer, fill the form."""
     login(client, db, shop, role)
     url = f"/t/{shop.slug}/panel/loyalty/{member.code}"
     text = client.get(url).get_data(as_text=True)
-    form = text[text.index(f'action="{url}/give"'):]
-    form = form[:form.index("</form>")]
-    data = {name: value for name, value in re.findall(
-        r'name="(csrf_token|key)"[^>]*value="([^"]*)"', form)}
-    data.update({name: value for value, name in re.findall(
-        r'value="([^"]*)"[^>]*name="(csrf_token|key)"', form)})
+    form = text[text.index(f'action="{url}/give"') :]
+    form = form[: form.index("</form>")]
+    data = {
+        name: value
+        for name, value in re.findall(r'name="(csrf_token|key)"[^>]*value="([^"]*)"', form)
+    }
+    data.update(
+        {
+            name: value
+            for value, name in re.findall(r'value="([^"]*)"[^>]*name="(csrf_token|key)"', form)
+        }
+    )
     data["mode"] = "points" if "points" in request else "amount"
     data.update({name: str(value) for name, value in request.items()})
     answer = client.post(f"{url}/give", data=data)
@@ -97,20 +105,26 @@ def panel_page(client, db, shop, member, role: Role) -> str:
 
 
 def api_give(client, token, member, request: dict[str, Any]) -> tuple[int, Any]:
-    answer = client.post(f"/api/v1/customers/{member.code}/points", json=request,
-                         headers={"Authorization": f"Bearer {token}"})
+    answer = client.post(
+        f"/api/v1/customers/{member.code}/points",
+        json=request,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     return answer.status_code, answer.get_json()
 
 
 def written(db, shop, member) -> dict[str, Any]:
     """What a grant wrote for a member, every field a door may set, who wrote it aside."""
     with db(shop) as session:
-        entries = session.scalars(select(Entry).where(Entry.member_id == member.id)
-                                  .order_by(Entry.id))
+        entries = session.scalars(
+            select(Entry).where(Entry.member_id == member.id).order_by(Entry.id)
+        )
         purchases = session.scalars(select(Purchase).where(Purchase.member_id == member.id))
         return {
-            "entries": [(e.kind, e.points, e.description, e.reference, e.label,
-                         e.purchase_id is not None) for e in entries],
+            "entries": [
+                (e.kind, e.points, e.description, e.reference, e.label, e.purchase_id is not None)
+                for e in entries
+            ],
             "purchases": [(p.amount, p.points, p.description, p.reference) for p in purchases],
             "balance": session.get(Membership, member.id).balance,
         }
@@ -119,7 +133,8 @@ def written(db, shop, member) -> dict[str, Any]:
 @pytest.mark.parametrize("request_name", REQUESTS)
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_the_same_grant_writes_the_same_entries_through_the_panel_and_the_api(
-        client, shop, token, make_member, db, platform, program, request_name):
+    client, shop, token, make_member, db, platform, program, request_name
+):
     set_program(db, platform, shop, program)
     ana, beto = make_member(shop, first_name="Ana"), make_member(shop, first_name="Beto")
     request = REQUESTS[request_name]
@@ -132,8 +147,7 @@ def test_the_same_grant_writes_the_same_entries_through_the_panel_and_the_api(
     assert at_panel["balance"] > 0
 
 
-def test_each_rule_is_honoured_alike_at_both_doors(client, shop, token, make_member, db,
-                                                   platform):
+def test_each_rule_is_honoured_alike_at_both_doors(client, shop, token, make_member, db, platform):
     def both(request: dict[str, Any], role: Role = Role.OWNER) -> tuple[Any, Any]:
         ana, beto = make_member(shop), make_member(shop)
         panel_give(client, db, shop, ana, request, role)
@@ -147,8 +161,7 @@ def test_each_rule_is_honoured_alike_at_both_doors(client, shop, token, make_mem
 
     # The description field off: a note sent is not kept, by amount or as points.
     set_program(db, platform, shop, "description off")
-    for request in ({"amount": "2000", "description": "F-1"},
-                    {"points": 5, "description": "F-1"}):
+    for request in ({"amount": "2000", "description": "F-1"}, {"points": 5, "description": "F-1"}):
         at_panel, at_api = both(request)
         assert at_panel == at_api
         assert [entry[2] for entry in at_panel["entries"]] == [None]
@@ -166,11 +179,14 @@ def test_each_rule_is_honoured_alike_at_both_doors(client, shop, token, make_mem
     at_panel, at_api = both({"amount": "45999"})
     assert at_panel == at_api
     assert [(kind, points) for kind, points, *_rest in at_panel["entries"]] == [
-        ("earn", 137), ("cashback", 229)]
+        ("earn", 137),
+        ("cashback", 229),
+    ]
 
 
 def test_employees_give_plain_points_only_when_the_program_lets_them(
-        client, shop, token, make_member, db, platform):
+    client, shop, token, make_member, db, platform
+):
     ana, beto = make_member(shop), make_member(shop)
     # By default an employee gives by purchase amount: the panel says so, and refuses
     # points sent anyway (a page opened before the setting changed, say).

@@ -27,25 +27,37 @@ class Term:
 GLOSSARY = {
     "punch card": Term(
         r"\b(punch|stamp) cards?\b",
-        {"es": r"\btarjetas? de sellos\b", "en": r"\bpunch cards?\b",
-         "pt_BR": r"\bcart(ão|ões) de carimbos\b"},
-        {"es": (r"\btarjetas? de (fidelidad|fidelización|puntos|sellado)\b",),
-         "en": (r"\bstamp cards?\b",),
-         "pt_BR": (r"\bcart(ão|ões) (de )?fidelidade\b", r"\bcart(ão|ões) de carimbo\b",
-                   r"\bcartelas?\b")},
+        {
+            "es": r"\btarjetas? de sellos\b",
+            "en": r"\bpunch cards?\b",
+            "pt_BR": r"\bcart(ão|ões) de carimbos\b",
+        },
+        {
+            "es": (r"\btarjetas? de (fidelidad|fidelización|puntos|sellado)\b",),
+            "en": (r"\bstamp cards?\b",),
+            "pt_BR": (
+                r"\bcart(ão|ões) (de )?fidelidade\b",
+                r"\bcart(ão|ões) de carimbo\b",
+                r"\bcartelas?\b",
+            ),
+        },
     ),
     "loyalty program": Term(
         r"\bloyalty programs?\b",
-        {"es": r"\bprogramas? de fidelización\b", "en": r"\bloyalty programs?\b",
-         "pt_BR": r"\bprogramas? de fidelidade\b"},
-        {"es": (r"\bprogramas? de (puntos|lealtad|fidelidad)\b",),
-         "pt_BR": (r"\bprogramas? de (pontos|lealdade)\b",)},
+        {
+            "es": r"\bprogramas? de fidelización\b",
+            "en": r"\bloyalty programs?\b",
+            "pt_BR": r"\bprogramas? de fidelidade\b",
+        },
+        {
+            "es": (r"\bprogramas? de (puntos|lealtad|fidelidad)\b",),
+            "pt_BR": (r"\bprogramas? de (pontos|lealdade)\b",),
+        },
     ),
     "redemption": Term(
         r"\b(redeem\w*|redemptions?)\b",
         {"es": r"\bcanje\w*", "en": r"\b(redeem\w*|redemptions?)\b", "pt_BR": r"\bresgat\w*"},
-        {"es": (r"\bredim\w*", r"\bredenci[oó]n\w*"),
-         "pt_BR": (r"\bredenç\w*", r"\bredim\w*")},
+        {"es": (r"\bredim\w*", r"\bredenci[oó]n\w*"), "pt_BR": (r"\bredenç\w*", r"\bredim\w*")},
     ),
     "prize": Term(  # what a full punch card gives, not a catalogue reward
         r"\bprizes?\b",
@@ -53,15 +65,20 @@ GLOSSARY = {
     ),
     "reward": Term(
         r"\brewards?\b",
-        {"es": r"\b(recompensas?|canje\w*)", "en": r"\brewards?\b",
-         "pt_BR": r"\b(recompensas?|resgat\w*)"},
+        {
+            "es": r"\b(recompensas?|canje\w*)",
+            "en": r"\brewards?\b",
+            "pt_BR": r"\b(recompensas?|resgat\w*)",
+        },
         {"es": (r"\bgalard\w*", r"\bobsequios?\b"), "pt_BR": (r"\bbrindes?\b",)},
     ),
     "customer": Term(
         r"\bcustomers?\b",
         {"es": r"\bclientes?\b", "en": r"\bcustomers?\b", "pt_BR": r"\bclientes?\b"},
-        {"es": (r"\bsocios?\b", r"\bafiliad[oa]s?\b"),
-         "pt_BR": (r"\bsóci[oa]s?\b", r"\bafiliad[oa]s?\b")},
+        {
+            "es": (r"\bsocios?\b", r"\bafiliad[oa]s?\b"),
+            "pt_BR": (r"\bsóci[oa]s?\b", r"\bafiliad[oa]s?\b"),
+        },
     ),
 }
 
@@ -88,10 +105,15 @@ def mismatches(messages: list[tuple[str, str, str]], language: str) -> list[str]
         refused = [re.compile(variant, re.I) for variant in term.refused.get(language, ())]
         for folder, msgid, msgstr in messages:
             if re.search(term.english, msgid, re.I) and not expected.search(msgstr):
-                problems.append(f"{folder}: {concept!r} is not {term.terms[language]!r} in "
-                                f"{msgid!r} → {msgstr!r}")
-            problems.extend(f"{folder}: {concept!r} reads {match.group(0)!r} in {msgstr!r}"
-                            for pattern in refused if (match := pattern.search(msgstr)))
+                problems.append(
+                    f"{folder}: {concept!r} is not {term.terms[language]!r} in "
+                    f"{msgid!r} → {msgstr!r}"
+                )
+            problems.extend(
+                f"{folder}: {concept!r} reads {match.group(0)!r} in {msgstr!r}"
+                for pattern in refused
+                if (match := pattern.search(msgstr))
+            )
     return problems
 
 

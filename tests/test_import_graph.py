@@ -130,7 +130,8 @@ def test_a_circle_hidden_in_a_function_is_found(tmp_path):
     (tmp_path / "a.py").write_text("import b\n")
     (tmp_path / "b.py").write_text("def f():\n    from a import x\n")
     (tmp_path / "c.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\n"
+    )
     (tmp_path / "d.py").write_text("import c\n")
     sources = {p.stem: p for p in tmp_path.glob("*.py")}
     assert circles(import_graph(sources)) == [["a", "b", "a"]]
@@ -142,7 +143,13 @@ def test_relative_imports_and_submodules_are_followed(tmp_path):
     (package / "__init__.py").write_text("from . import one\n")
     (package / "one.py").write_text("from .two import thing\n")
     (package / "two.py").write_text("from pkg import one\n")
-    sources = {"pkg": package / "__init__.py", "pkg.one": package / "one.py",
-               "pkg.two": package / "two.py"}
-    assert import_graph(sources) == {"pkg": {"pkg.one"}, "pkg.one": {"pkg.two"},
-                                     "pkg.two": {"pkg.one"}}
+    sources = {
+        "pkg": package / "__init__.py",
+        "pkg.one": package / "one.py",
+        "pkg.two": package / "two.py",
+    }
+    assert import_graph(sources) == {
+        "pkg": {"pkg.one"},
+        "pkg.one": {"pkg.two"},
+        "pkg.two": {"pkg.one"},
+    }

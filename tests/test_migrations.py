@@ -52,8 +52,7 @@ def fresh_url(tmp_path) -> Iterator[str]:
 @pytest.fixture
 def fresh_app(fresh_url, tmp_path, monkeypatch):
     monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
-    app = create_app({"TESTING": True, "PREMIA_DATABASE_URL": fresh_url,
-                      "PREMIA_REDIS_URL": None})
+    app = create_app({"TESTING": True, "PREMIA_DATABASE_URL": fresh_url, "PREMIA_REDIS_URL": None})
     with app.app_context():
         yield app
     app.extensions["premia"].engine.dispose()
@@ -171,19 +170,31 @@ def test_ledger_entries_are_append_only_after_migrating(fresh_app):
     upgrade(fresh_app)
     engine = fresh_app.extensions["premia"].engine
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO customers (email, first_name, last_name, created_at) "
-            "VALUES ('a@b.example', '', '', now())"))
-        conn.execute(text(
-            "INSERT INTO tenants (slug, name, country, currency, timezone, language, theme, "
-            "plan_id, created_at) "
-            "VALUES ('t', 'T', 'CO', 'COP', 'UTC', 'es', 'default', 1, now())"))
-        conn.execute(text(
-            "INSERT INTO memberships (tenant_id, customer_id, code, balance, search_text, "
-            "joined_via, created_at) VALUES (1, 1, 'ABC', 5, '', 'staff', now())"))
-        conn.execute(text(
-            "INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, "
-            "actor_kind, created_at) VALUES (1, 1, 'earn', 5, 5, 'system', now())"))
+        conn.execute(
+            text(
+                "INSERT INTO customers (email, first_name, last_name, created_at) "
+                "VALUES ('a@b.example', '', '', now())"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tenants (slug, name, country, currency, timezone, language, theme, "
+                "plan_id, created_at) "
+                "VALUES ('t', 'T', 'CO', 'COP', 'UTC', 'es', 'default', 1, now())"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (tenant_id, customer_id, code, balance, search_text, "
+                "joined_via, created_at) VALUES (1, 1, 'ABC', 5, '', 'staff', now())"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, "
+                "actor_kind, created_at) VALUES (1, 1, 'earn', 5, 5, 'system', now())"
+            )
+        )
     for statement in ("UPDATE ledger_entries SET points = 50", "DELETE FROM ledger_entries"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
@@ -196,20 +207,31 @@ def test_member_names_move_to_each_membership(fresh_app):
     engine = fresh_app.extensions["premia"].engine
     with engine.begin() as conn:
         for slug in ("a", "b"):
-            conn.execute(text(
-                "INSERT INTO tenants (slug, name, country, currency, timezone, language, "
-                "theme, plan_id, created_at) VALUES (:slug, :slug, 'CO', 'COP', 'UTC', 'es', "
-                "'default', 1, CURRENT_TIMESTAMP)"), {"slug": slug})
-        conn.execute(text(
-            "INSERT INTO customers (id, email, password_hash, first_name, last_name, created_at)"
-            " VALUES (1, 'ana@x.example', NULL, 'Ana', 'Núñez', CURRENT_TIMESTAMP),"
-            " (2, 'eva@x.example', 'argon2-hash', 'Eva', 'Gil', CURRENT_TIMESTAMP)"))
-        conn.execute(text(
-            "INSERT INTO memberships (tenant_id, customer_id, code, balance, search_text, "
-            "joined_via, created_at) VALUES"
-            " (1, 1, 'A1', 0, 'a1 ana@x.example ana nunez', 'staff', CURRENT_TIMESTAMP),"
-            " (2, 1, 'B1', 0, 'b1 ana@x.example ana nunez', 'api', CURRENT_TIMESTAMP),"
-            " (2, 2, 'B2', 0, 'b2 eva@x.example eva gil', 'staff', CURRENT_TIMESTAMP)"))
+            conn.execute(
+                text(
+                    "INSERT INTO tenants (slug, name, country, currency, timezone, language, "
+                    "theme, plan_id, created_at) VALUES (:slug, :slug, 'CO', 'COP', 'UTC', 'es', "
+                    "'default', 1, CURRENT_TIMESTAMP)"
+                ),
+                {"slug": slug},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO customers"
+                " (id, email, password_hash, first_name, last_name, created_at)"
+                " VALUES (1, 'ana@x.example', NULL, 'Ana', 'Núñez', CURRENT_TIMESTAMP),"
+                " (2, 'eva@x.example', 'argon2-hash', 'Eva', 'Gil', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (tenant_id, customer_id, code, balance, search_text, "
+                "joined_via, created_at) VALUES"
+                " (1, 1, 'A1', 0, 'a1 ana@x.example ana nunez', 'staff', CURRENT_TIMESTAMP),"
+                " (2, 1, 'B1', 0, 'b1 ana@x.example ana nunez', 'api', CURRENT_TIMESTAMP),"
+                " (2, 2, 'B2', 0, 'b2 eva@x.example eva gil', 'staff', CURRENT_TIMESTAMP)"
+            )
+        )
 
     def names(table: str) -> list[tuple]:
         key = "code" if table == "memberships" else "email"
@@ -217,8 +239,10 @@ def test_member_names_move_to_each_membership(fresh_app):
         if table == "memberships":
             columns += ", search_text"
         with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(
-                f"SELECT {columns} FROM {table} ORDER BY {key}"))]
+            return [
+                tuple(row)
+                for row in conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY {key}"))
+            ]
 
     upgrade(fresh_app, "core_0005")
     assert names("memberships") == [
@@ -230,8 +254,10 @@ def test_member_names_move_to_each_membership(fresh_app):
     assert names("customers") == [("ana@x.example", "", ""), ("eva@x.example", "Eva", "Gil")]
 
     _downgrade(fresh_app, "core_0004")
-    assert names("customers") == [("ana@x.example", "Ana", "Núñez"),
-                                  ("eva@x.example", "Eva", "Gil")]
+    assert names("customers") == [
+        ("ana@x.example", "Ana", "Núñez"),
+        ("eva@x.example", "Eva", "Gil"),
+    ]
     assert "first_name" not in {c["name"] for c in inspect(engine).get_columns("memberships")}
 
 
@@ -249,7 +275,8 @@ def test_one_head_per_branch_and_plugins_depend_on_core(app):
         branch_heads = script.get_revisions(f"{branch}@head")
         assert len(branch_heads) == 1, branch
         assert branch in branch_heads[0].branch_labels | {
-            label for rev in script.iterate_revisions(branch_heads[0].revision, "base")
+            label
+            for rev in script.iterate_revisions(branch_heads[0].revision, "base")
             for label in rev.branch_labels
         }
 

@@ -43,9 +43,23 @@ def built(tmp_path_factory) -> tuple[Path, str]:
         shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v",
-         "--wheel-dir", str(out), str(source)],
-        capture_output=True, text=True, timeout=120, cwd=source)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-v",
+            "--wheel-dir",
+            str(out),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=source,
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
     [wheel] = out.glob("premia-*.whl")
@@ -106,6 +120,12 @@ def test_the_installed_app_runs_outside_the_repository(built, tmp_path):
         print("ok")
     """)
     env = {**os.environ, "PYTHONPATH": str(site), "PREMIA_INSTANCE_PATH": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.stdout.strip().endswith("ok"), result.stdout + result.stderr

@@ -73,9 +73,12 @@ def test_a_throwaway_postgresql_answers_then_is_gone():
         assert server.folder.is_dir()
         with psycopg.connect(_conninfo(server.url)) as conn:
             assert conn.execute("SELECT current_database(), current_user").fetchone() == (
-                "test", "postgres")
-            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
-                                ).fetchone() == (True,)  # the suite's cleanup uses replica mode
+                "test",
+                "postgres",
+            )
+            assert conn.execute(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            ).fetchone() == (True,)  # the suite's cleanup uses replica mode
     assert not server.folder.exists()
     assert not reachable(server.url)
 
@@ -133,24 +136,42 @@ def temp_root() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _inner_run(tmp_path: Path, temp_root: Path, *, body: str, conftest_extra: str = "",
-               path: str | None = None) -> tuple[list[str], dict[str, str], Path]:
+def _inner_run(
+    tmp_path: Path, temp_root: Path, *, body: str, conftest_extra: str = "", path: str | None = None
+) -> tuple[list[str], dict[str, str], Path]:
     closed = (_closed_port(), _closed_port())
-    (tmp_path / "conftest.py").write_text(textwrap.dedent(f"""
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent(f"""
         import core.testing.servers as servers
         servers.DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:{closed[0]}/t"
         servers.DEFAULT_REDIS_URL = "redis://127.0.0.1:{closed[1]}/15"
-    """) + textwrap.dedent(conftest_extra))
+    """)
+        + textwrap.dedent(conftest_extra)
+    )
     record = tmp_path / "record.json"
     (tmp_path / "test_inner.py").write_text(INNER_TEST.format(record=str(record), body=body))
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PREMIA_TEST_DATABASE_URL", "PREMIA_TEST_REDIS_URL")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PREMIA_TEST_DATABASE_URL", "PREMIA_TEST_REDIS_URL")
+    }
     # Only core/testing/servers.py as a plugin (-p): the installed ones (schemathesis…) load slowly.
     env.update(PYTHONPATH=str(ROOT), TMPDIR=str(temp_root), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     if path is not None:
         env["PATH"] = path
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "core.testing.servers", "--rootdir",
-               str(tmp_path), "-c", os.devnull, str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "core.testing.servers",
+        "--rootdir",
+        str(tmp_path),
+        "-c",
+        os.devnull,
+        str(tmp_path),
+    ]
     return command, env, record
 
 
@@ -162,21 +183,28 @@ def _assert_gone(record: Path, temp_root: Path) -> None:
 
 def test_a_run_with_no_server_starts_its_own_and_removes_them_after(tmp_path, temp_root):
     command, env, record = _inner_run(tmp_path, temp_root, body="assert False, 'a failure'")
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=180)
+    result = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
     assert "1 failed, 1 passed" in result.stdout, result.stdout + result.stderr
     database, redis = json.loads(record.read_text())
     assert make_url(database).port != 5432 and "127.0.0.1:6379" not in redis
     _assert_gone(record, temp_root)
 
 
-@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM],
-                         ids=["ctrl-c", "kill"])
+@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_an_interrupted_run_removes_them_too(tmp_path, temp_root, interruption):
     command, env, record = _inner_run(tmp_path, temp_root, body="time.sleep(120)")
     # A session of its own, signalled as a whole, as a terminal's Ctrl-C is.
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not record.exists() or not record.read_text():
@@ -193,11 +221,16 @@ def test_an_interrupted_run_removes_them_too(tmp_path, temp_root, interruption):
 
 
 def test_a_run_without_the_binaries_says_how_to_install_them(tmp_path, temp_root):
-    command, env, _ = _inner_run(tmp_path, temp_root, body="pass",
-                                 conftest_extra="servers.POSTGRES_ROOTS = ()",
-                                 path=str(tmp_path))
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+    command, env, _ = _inner_run(
+        tmp_path,
+        temp_root,
+        body="pass",
+        conftest_extra="servers.POSTGRES_ROOTS = ()",
+        path=str(tmp_path),
+    )
+    result = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and INSTALL in errors[0] and "PostgreSQL" in errors[0], errors
@@ -212,8 +245,12 @@ def test_a_run_without_redis_removes_the_cluster_it_started(tmp_path, temp_root)
     if runuser:
         (tools / "runuser").symlink_to(runuser)
     started = tmp_path / "started"
-    command, env, _ = _inner_run(tmp_path, temp_root, body="pass", path=str(tools),
-                                 conftest_extra=f"""
+    command, env, _ = _inner_run(
+        tmp_path,
+        temp_root,
+        body="pass",
+        path=str(tools),
+        conftest_extra=f"""
         import contextlib
         start = servers.throwaway_postgres
 
@@ -224,9 +261,11 @@ def test_a_run_without_redis_removes_the_cluster_it_started(tmp_path, temp_root)
                 yield server
 
         servers.throwaway_postgres = recorded
-    """)
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
+    """,
+    )
+    result = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and INSTALL in errors[0] and "Redis" in errors[0], errors

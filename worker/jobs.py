@@ -68,8 +68,9 @@ def tenant_job(queue: str = "default", plugin: str | None = None) -> Callable:
                         log.warning("job %s: tenant %s is gone", func.__name__, tenant_id)
                         return None
                     if plugin and plugin not in platform.plugins.active(session, tenant):
-                        log.info("job %s: plugin %s is off for %s", func.__name__, plugin,
-                                 tenant.slug)
+                        log.info(
+                            "job %s: plugin %s is off for %s", func.__name__, plugin, tenant.slug
+                        )
                         return None
                     g.tenant = tenant
                     # Run in-process inside a request, templates (flask-login's context

@@ -78,8 +78,7 @@ class InProcessRunner:
                         self.run_due()
                     time.sleep(tick)
 
-            self._scheduler = threading.Thread(target=loop, name="premia-scheduler",
-                                               daemon=True)
+            self._scheduler = threading.Thread(target=loop, name="premia-scheduler", daemon=True)
             self._scheduler.start()
             return self._scheduler
 
@@ -106,7 +105,10 @@ class RqRunner:
         # points e-mail is queued after every earn.
         with self.redis.pipeline() as pipeline:
             queued = queue.enqueue(
-                job, *args, retry=Retry(max=3, interval=[10, 60, 300]), result_ttl=3600,
+                job,
+                *args,
+                retry=Retry(max=3, interval=[10, 60, 300]),
+                result_ttl=3600,
                 pipeline=pipeline,
             )
             pipeline.execute()

@@ -183,8 +183,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine, *, raise_after_commit: bool = False) -> sessionmaker[Session]:
     # Objects stay readable after commit: hooks announced after commit get them.
-    return sessionmaker(bind=engine, expire_on_commit=False,
-                        info={"raise_after_commit": raise_after_commit})
+    return sessionmaker(
+        bind=engine, expire_on_commit=False, info={"raise_after_commit": raise_after_commit}
+    )
 
 
 @contextmanager
@@ -217,8 +218,9 @@ def scope(session: Session, tenant_id: int | str) -> None:
     session.info["tenant_id"] = tenant_id
 
 
-def credential_lookup(session: Session, statement: Any, params: dict[str, Any] | None = None
-                      ) -> Any:
+def credential_lookup(
+    session: Session, statement: Any, params: dict[str, Any] | None = None
+) -> Any:
     """Run the one statement that finds whose a credential is (an API token by its
     hash), in a session with no tenant yet. The caller then scopes the session to
     the tenant found (`scope`), and everything after is filtered as usual."""
@@ -302,8 +304,9 @@ def _tenant_options(tenant_id: int, person_lookup: bool) -> tuple[Any, ...]:
         )
         if not person_lookup:
             options += tuple(
-                with_loader_criteria(cls, lambda c: c.tenant_criteria(tenant_id),
-                                     include_aliases=True)
+                with_loader_criteria(
+                    cls, lambda c: c.tenant_criteria(tenant_id), include_aliases=True
+                )
                 for cls in _shared_classes().values()
             )
         if len(_options_cache) >= 10_000:  # bounded: many tenants, one process
@@ -330,8 +333,11 @@ def _shared_classes() -> dict[str, type]:
     global _shared_cache
     found = _shared_cache
     if found is None:
-        found = {m.local_table.name: m.class_ for m in Base.registry.mappers
-                 if issubclass(m.class_, ReachedThroughTenant)}
+        found = {
+            m.local_table.name: m.class_
+            for m in Base.registry.mappers
+            if issubclass(m.class_, ReachedThroughTenant)
+        }
         _shared_cache = found
     return found
 
@@ -341,8 +347,9 @@ def _owned_classes() -> dict[str, type]:
     global _owned_cache
     found = _owned_cache
     if found is None:
-        found = {m.local_table.name: m.class_ for m in Base.registry.mappers
-                 if is_tenant_owned(m.class_)}
+        found = {
+            m.local_table.name: m.class_ for m in Base.registry.mappers if is_tenant_owned(m.class_)
+        }
         _owned_cache = found
     return found
 
@@ -359,7 +366,8 @@ def _scope_core_statement(statement: Any, tenant_id: int) -> Any:
     alias or subquery over tenant-owned tables) raises.
     """
     core = [
-        element for element in visitors.iterate(statement)
+        element
+        for element in visitors.iterate(statement)
         if isinstance(element, (Select, Update, Delete)) and not element._propagate_attrs
     ]
     if not core:
@@ -478,9 +486,7 @@ def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
         return
     for key in ("after_commit", "announcements"):  # a savepoint: what it queued
         if key in session.info:
-            session.info[key] = [
-                item for item in session.info[key] if not _inside(item[0], undone)
-            ]
+            session.info[key] = [item for item in session.info[key] if not _inside(item[0], undone)]
 
 
 @event.listens_for(Session, "after_transaction_end")

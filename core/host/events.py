@@ -21,8 +21,9 @@ from core.host.topics import TopicError
 log = logging.getLogger(__name__)
 
 # Hooks called once at start-up, never announced.
-START_UP_HOOKS = frozenset({"blueprints", "startup", "periodic_jobs", "notification_topics",
-                            "delivered_topics"})
+START_UP_HOOKS = frozenset(
+    {"blueprints", "startup", "periodic_jobs", "notification_topics", "delivered_topics"}
+)
 
 
 def announce(session: Session, hook: str, **kwargs: Any) -> None:
@@ -69,8 +70,9 @@ def _topic_fits(app: Any, plugins: Any, topic: str, context: dict[str, Any]) -> 
     return True
 
 
-def call_robustly(pm: pluggy.PluginManager, caller: pluggy.HookCaller,
-                  kwargs: dict[str, Any]) -> list[Any]:
+def call_robustly(
+    pm: pluggy.PluginManager, caller: pluggy.HookCaller, kwargs: dict[str, Any]
+) -> list[Any]:
     """Call each implementation of `caller` through pluggy on its own, in the order the
     plugins were installed; log and skip the ones that fail."""
     results = []

@@ -124,7 +124,10 @@ def calculate_points(
 
 @hookspec
 def purchase_recorded(
-    session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    purchase: Purchase,
     entries: list[Entry],
 ) -> None:
     """In the purchase's transaction: after its entries are written, the plugin
@@ -133,7 +136,10 @@ def purchase_recorded(
 
 @hookspec
 def purchase_returned(
-    session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    purchase: Purchase,
     entry: Entry | None,
 ) -> None:
     """In the return's transaction: a purchase was returned and `entry` (None when
@@ -162,9 +168,7 @@ def settings_links(tenant: Tenant) -> list[MenuItem]:
 
 
 @hookspec
-def dashboard_widgets(
-    session: Session, tenant: Tenant, since: date, until: date
-) -> list[Markup]:
+def dashboard_widgets(session: Session, tenant: Tenant, since: date, until: date) -> list[Markup]:
     """While a panel page renders: HTML blocks for the dashboard (Inicio), below
     the core's figures, about the local dates [since, until] the merchant chose.
 

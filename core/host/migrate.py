@@ -49,14 +49,25 @@ def script_heads(app: Flask) -> set[str]:
     return set(ScriptDirectory.from_config(config).get_heads())
 
 
-def revision(app: Flask, message: str, *, branch: str | None = None, head: str = "core@head",
-             autogenerate: bool = True, version_path: str | None = None) -> None:
+def revision(
+    app: Flask,
+    message: str,
+    *,
+    branch: str | None = None,
+    head: str = "core@head",
+    autogenerate: bool = True,
+    version_path: str | None = None,
+) -> None:
     """Write a new migration (for developers: `premia db revision`)."""
     platform = app.extensions["premia"]
     config = alembic_config(platform.plugins)
     with platform.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.revision(
-            config, message=message, autogenerate=autogenerate, head=head,
-            branch_label=branch, version_path=version_path,
+            config,
+            message=message,
+            autogenerate=autogenerate,
+            head=head,
+            branch_label=branch,
+            version_path=version_path,
         )

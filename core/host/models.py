@@ -16,7 +16,24 @@ from core.web.staff_sessions import StaffSession
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 
 __all__ = [
-    "Allocation", "Customer", "DailyFigure", "Entry", "ExpiryRun", "Location", "Lot", "Membership",
-    "Operator", "Plan", "PlanPlugin", "Purchase", "PurchaseLine", "Redemption", "Reward",
-    "StaffSession", "StaffUser", "Tenant", "TenantPlugin", "TenantSetting",
+    "Allocation",
+    "Customer",
+    "DailyFigure",
+    "Entry",
+    "ExpiryRun",
+    "Location",
+    "Lot",
+    "Membership",
+    "Operator",
+    "Plan",
+    "PlanPlugin",
+    "Purchase",
+    "PurchaseLine",
+    "Redemption",
+    "Reward",
+    "StaffSession",
+    "StaffUser",
+    "Tenant",
+    "TenantPlugin",
+    "TenantSetting",
 ]

@@ -166,8 +166,10 @@ class PluginHost:
         for impl in self.pm.hook.delivered_topics.get_hookimpls():
             names = set(impl.function() or [])
             if names - set(self.topics.declared):
-                raise PluginError(f"plugin {impl.plugin_name}: delivers undeclared topics "
-                                  f"{sorted(names - set(self.topics.declared))}")
+                raise PluginError(
+                    f"plugin {impl.plugin_name}: delivers undeclared topics "
+                    f"{sorted(names - set(self.topics.declared))}"
+                )
             delivered |= names
         for name in sorted(set(self.topics.declared) - delivered):
             log.warning("notify topic %r is delivered by no installed plugin", name)
@@ -216,9 +218,11 @@ class PluginHost:
         """A merchant turns a plugin on or off, within what the plan allows."""
         if enabled and name not in self.allowed(tenant):
             raise InvalidInput(plugin=f"{name} is not in this plan")
-        row = session.scalar(select(TenantPlugin).where(
-            TenantPlugin.tenant_id == tenant.id, TenantPlugin.plugin == name
-        ))
+        row = session.scalar(
+            select(TenantPlugin).where(
+                TenantPlugin.tenant_id == tenant.id, TenantPlugin.plugin == name
+            )
+        )
         if row is None:
             session.add(TenantPlugin(tenant_id=tenant.id, plugin=name, enabled=enabled))
         else:

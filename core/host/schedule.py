@@ -15,6 +15,7 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("core.expiry", expiry.tick, every=3600),
         # Hourly too: each tenant's day closes at its own local midnight.
         PeriodicJob("core.figures", figures.roll_up_all, every=3600, queue="bulk"),
-        PeriodicJob("core.staff_sessions", staff_sessions.forget_old_sessions, every=3600,
-                    queue="bulk"),
+        PeriodicJob(
+            "core.staff_sessions", staff_sessions.forget_old_sessions, every=3600, queue="bulk"
+        ),
     ]

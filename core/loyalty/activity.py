@@ -33,8 +33,9 @@ ACTOR_LABELS = {
 }
 
 
-def local_day_range(timezone: str, first: date | None, last: date | None
-                    ) -> tuple[datetime | None, datetime | None]:
+def local_day_range(
+    timezone: str, first: date | None, last: date | None
+) -> tuple[datetime | None, datetime | None]:
     """[start, end) in UTC for the local days `first` to `last` (both included) in
     `timezone`; None where the day is None."""
     zone = ZoneInfo(timezone)
@@ -102,15 +103,15 @@ def _where(stmt: Any, filters: ActivityFilter) -> Any:
     return stmt
 
 
-def activity_page(session: Session, filters: ActivityFilter, *, limit: int = 50,
-                  offset: int = 0) -> tuple[list[ActivityRow], bool]:
+def activity_page(
+    session: Session, filters: ActivityFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[ActivityRow], bool]:
     """A page of entries, newest first, and whether there is a next page (no count:
     counting millions of entries is slow, and the next page's existence is enough)."""
     stmt = (
         select(Entry, Membership, StaffUser.name, Location.name, Redemption.status)
         .join(Membership, Membership.id == Entry.member_id)
-        .outerjoin(StaffUser, and_(Entry.actor_kind == "staff",
-                                   StaffUser.id == Entry.actor_id))
+        .outerjoin(StaffUser, and_(Entry.actor_kind == "staff", StaffUser.id == Entry.actor_id))
         .outerjoin(Location, Location.id == Entry.location_id)
         .outerjoin(Redemption, Redemption.entry_id == Entry.id)
     )

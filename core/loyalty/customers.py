@@ -38,7 +38,6 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 7
 
 
-
 def fold(text: str) -> str:
     """Lower-case without accents: "Núñez" and "nunez" fold alike."""
     decomposed = unicodedata.normalize("NFKD", text or "")
@@ -52,10 +51,14 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-
 def _search_text(member: Membership) -> str:
-    parts = [member.code, member.document_id or "", member.email, member.first_name,
-             member.last_name]
+    parts = [
+        member.code,
+        member.document_id or "",
+        member.email,
+        member.first_name,
+        member.last_name,
+    ]
     return fold(" ".join(parts))
 
 
@@ -114,8 +117,12 @@ def create_member(
 def _account(session: Session, email: str) -> Customer:
     """The person's platform account, created if they have none (race-safe), with
     nothing but the e-mail: the rest is the person's own to fill in."""
-    by_email = select(Customer).where(Customer.email == email).execution_options(
-        person_lookup=True  # the one person this merchant is about to enrol
+    by_email = (
+        select(Customer)
+        .where(Customer.email == email)
+        .execution_options(
+            person_lookup=True  # the one person this merchant is about to enrol
+        )
     )
     customer = session.scalar(by_email)
     if customer is not None:
@@ -138,10 +145,7 @@ def _check_not_taken(session: Session, customer: Customer, document_id: str | No
     if document_id and session.scalar(
         select(Membership.id).where(Membership.document_id == document_id)
     ):
-        raise Conflict(
-            _l("This document already belongs to a customer."), document_id=_l("Taken.")
-        )
-
+        raise Conflict(_l("This document already belongs to a customer."), document_id=_l("Taken."))
 
 
 @dataclass(frozen=True)
@@ -154,10 +158,14 @@ class MemberFilter:
     pending_requests: bool = False  # has a redemption request waiting for the merchant
 
 
-
 def find_members(
-    session: Session, query: str, *, limit: int = 50, offset: int = 0,
-    filters: MemberFilter | None = None, sort: str = "newest",
+    session: Session,
+    query: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    filters: MemberFilter | None = None,
+    sort: str = "newest",
 ) -> list[Membership]:
     """Members matching a code, document, e-mail or name, accent- and case-insensitively,
     and `filters`; newest first, or with the highest balance first (`sort="balance"`)."""
@@ -169,15 +177,19 @@ def find_members(
     return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 
-def count_members(session: Session, query: str = "", filters: MemberFilter | None = None
-                  ) -> int:
+def count_members(session: Session, query: str = "", filters: MemberFilter | None = None) -> int:
     """How many members `find_members` would find without a limit."""
     return session.scalar(_matching(select(func.count(Membership.id)), query, filters))
 
 
-def iter_members(open_session: Callable[[], AbstractContextManager[Session]],
-                 read: Callable[[Membership], T], query: str = "",
-                 filters: MemberFilter | None = None, *, batch: int = 1000) -> Iterator[T]:
+def iter_members(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    read: Callable[[Membership], T],
+    query: str = "",
+    filters: MemberFilter | None = None,
+    *,
+    batch: int = 1000,
+) -> Iterator[T]:
     """`read(member)` for every matching member, oldest first, fetched `batch` at a time
     by id (an export of many thousands never holds them all, nor pages by OFFSET).
 
@@ -213,9 +225,11 @@ def _matching(stmt: Any, query: str, filters: MemberFilter | None = None) -> Any
     if filters.joined_before is not None:
         stmt = stmt.where(Membership.created_at < filters.joined_before)
     if filters.pending_requests:
-        stmt = stmt.where(Membership.id.in_(
-            select(Redemption.member_id).where(Redemption.status == Status.REQUESTED)
-        ))
+        stmt = stmt.where(
+            Membership.id.in_(
+                select(Redemption.member_id).where(Redemption.status == Status.REQUESTED)
+            )
+        )
     return stmt
 
 

@@ -95,9 +95,9 @@ def tick(now: datetime | None = None) -> list[int]:
     with platform_session(current_platform().sessions) as session:
         # Local months differ by at most a day around the 1st: recent runs suffice.
         recent = session.execute(
-            select(ExpiryRun.tenant_id, ExpiryRun.period, ExpiryRun.ran_at,
-                   ExpiryRun.warned_at)
-            .where(ExpiryRun.as_of > now - timedelta(days=40))
+            select(
+                ExpiryRun.tenant_id, ExpiryRun.period, ExpiryRun.ran_at, ExpiryRun.warned_at
+            ).where(ExpiryRun.as_of > now - timedelta(days=40))
         ).all()
         done = {(run.tenant_id, run.period) for run in recent}
         due = [
@@ -105,8 +105,11 @@ def tick(now: datetime | None = None) -> list[int]:
             for tenant in session.scalars(select(Tenant).order_by(Tenant.id))
             if (tenant.id, month_start(tenant, now).strftime("%Y-%m")) not in done
         ]
-        unwarned = [(run.tenant_id, run.period) for run in recent
-                    if run.warned_at is None and run.ran_at <= now - WARNINGS_LOST_AFTER]
+        unwarned = [
+            (run.tenant_id, run.period)
+            for run in recent
+            if run.warned_at is None and run.ran_at <= now - WARNINGS_LOST_AFTER
+        ]
     # Queued once the session is closed: embedded, the job runs right here.
     for tenant_id in due:
         enqueue(None, expire_month, tenant_id, now.isoformat())
@@ -193,8 +196,12 @@ def _expiring_in(tenant_id: int, start: datetime) -> ColumnElement[bool]:
     """Lots with points that the run on the 1st after `start`'s month will expire
     (and not the run at `start` itself, which took those due by `start`)."""
     lot = ledger.Lot
-    return and_(lot.tenant_id == tenant_id, lot.remaining > 0,
-                lot.expires_at > start, lot.expires_at <= start + relativedelta(months=1))
+    return and_(
+        lot.tenant_id == tenant_id,
+        lot.remaining > 0,
+        lot.expires_at > start,
+        lot.expires_at <= start + relativedelta(months=1),
+    )
 
 
 def _anyone_listens(session: Session, tenant: Tenant) -> bool:
@@ -203,8 +210,9 @@ def _anyone_listens(session: Session, tenant: Tenant) -> bool:
     return bool(plugins.caller(active, "notify").get_hookimpls())
 
 
-def warning_pages(session: Session, tenant: Tenant, period: str
-                  ) -> list[tuple[int | None, int | None]]:
+def warning_pages(
+    session: Session, tenant: Tenant, period: str
+) -> list[tuple[int | None, int | None]]:
     """The pages of members to warn about points expiring during `period`: one per
     WARNING_PAGE such members, as ranges of member ids [first, before).
 
@@ -234,8 +242,9 @@ def warning_pages(session: Session, tenant: Tenant, period: str
 
 
 @tenant_job(queue="bulk")
-def warn_expiring(session: Session, tenant: Tenant, period: str, first_id: int | None,
-                  before_id: int | None) -> int:
+def warn_expiring(
+    session: Session, tenant: Tenant, period: str, first_id: int | None, before_id: int | None
+) -> int:
     """Tell each member with id in [first_id, before_id) (None: unbounded) how many
     points expire during `period` and the first date (in the tenant's zone), through
     the `notify` hook. Returns the number of members told."""
@@ -243,12 +252,17 @@ def warn_expiring(session: Session, tenant: Tenant, period: str, first_id: int |
     lot = ledger.Lot
 
     def in_page(column: Any) -> ColumnElement[bool]:
-        return and_(column >= first_id if first_id is not None else true(),
-                    column < before_id if before_id is not None else true())
+        return and_(
+            column >= first_id if first_id is not None else true(),
+            column < before_id if before_id is not None else true(),
+        )
 
     expiring = (
-        select(lot.member_id, func.sum(lot.remaining).label("points"),
-               func.min(lot.expires_at).label("first"))
+        select(
+            lot.member_id,
+            func.sum(lot.remaining).label("points"),
+            func.min(lot.expires_at).label("first"),
+        )
         .where(_expiring_in(tenant.id, start), in_page(lot.member_id))
         .group_by(lot.member_id)
         .subquery()
@@ -262,9 +276,15 @@ def warn_expiring(session: Session, tenant: Tenant, period: str, first_id: int |
     zone = ZoneInfo(tenant.timezone)
     for member, points, first_expiry in rows:
         announce(
-            session, "notify", member=member, topic="points_expiring",
-            context={"points": int(points), "expires_at": first_expiry.astimezone(zone).isoformat(),
-                     "period": period},
+            session,
+            "notify",
+            member=member,
+            topic="points_expiring",
+            context={
+                "points": int(points),
+                "expires_at": first_expiry.astimezone(zone).isoformat(),
+                "period": period,
+            },
         )
     return len(rows)
 
@@ -272,8 +292,9 @@ def warn_expiring(session: Session, tenant: Tenant, period: str, first_id: int |
 # --- what members see ahead ------------------------------------------------
 
 
-def upcoming_expiries(session: Session, member: Membership, *,
-                      months: int = 3) -> list[tuple[date, int]]:
+def upcoming_expiries(
+    session: Session, member: Membership, *, months: int = 3
+) -> list[tuple[date, int]]:
     """The member's unused points that the next `months` monthly runs will expire,
     as (local date of expiry, points), soonest first, one row per date.
 
@@ -289,8 +310,12 @@ def upcoming_expiries(session: Session, member: Membership, *,
     lot = ledger.Lot
     rows = session.execute(
         select(lot.expires_at, lot.remaining)
-        .where(lot.member_id == member.id, lot.remaining > 0,
-               lot.expires_at.is_not(None), lot.expires_at <= horizon)
+        .where(
+            lot.member_id == member.id,
+            lot.remaining > 0,
+            lot.expires_at.is_not(None),
+            lot.expires_at <= horizon,
+        )
         .order_by(lot.expires_at)
     )
     by_date: dict[date, int] = defaultdict(int)  # insertion order: soonest first

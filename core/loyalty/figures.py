@@ -71,17 +71,18 @@ def count_days(session: Session, tenant: Tenant, since: date, until: date) -> di
     reversed_ = aliased(Entry)
     undoes_redemption = and_(Entry.kind == Kind.REFUND, reversed_.kind == Kind.REDEEM)
     issued = func.sum(case((Entry.points > 0, Entry.points), else_=0)).filter(
-        Entry.kind != Kind.REFUND)
+        Entry.kind != Kind.REFUND
+    )
     redeemed = func.sum(-Entry.points).filter(or_(Entry.kind == Kind.REDEEM, undoes_redemption))
-    redemptions = func.sum(case((Entry.kind == Kind.REDEEM, 1), (undoes_redemption, -1),
-                                else_=0))
+    redemptions = func.sum(case((Entry.kind == Kind.REDEEM, 1), (undoes_redemption, -1), else_=0))
     expired = func.sum(-Entry.points).filter(Entry.kind == Kind.EXPIRE)
     if is_pg:
         local_day = func.date(func.timezone(tenant.timezone, Entry.created_at))
         rows = session.execute(
             select(local_day, issued, redeemed, redemptions, expired)
             .outerjoin(reversed_, reversed_.id == Entry.reverses_id)
-            .where(Entry.created_at >= start, Entry.created_at < end).group_by(local_day)
+            .where(Entry.created_at >= start, Entry.created_at < end)
+            .group_by(local_day)
         )
         for day, *values in rows:
             days[day] = Day(day, 0, *(int(v or 0) for v in values))
@@ -100,8 +101,9 @@ def count_days(session: Session, tenant: Tenant, since: date, until: date) -> di
         .outerjoin(reversed_, reversed_.id == Entry.reverses_id)
         .where(Entry.created_at >= start, Entry.created_at < end)
     ):
-        day = days.setdefault(created_at.astimezone(zone).date(),
-                              Day(created_at.astimezone(zone).date()))
+        day = days.setdefault(
+            created_at.astimezone(zone).date(), Day(created_at.astimezone(zone).date())
+        )
         if points > 0 and kind != Kind.REFUND:
             day.issued += points
         if kind == Kind.REDEEM:
@@ -113,8 +115,9 @@ def count_days(session: Session, tenant: Tenant, since: date, until: date) -> di
         if kind == Kind.EXPIRE:
             day.expired -= points
     for (created_at,) in session.execute(
-        select(Membership.created_at)
-        .where(Membership.created_at >= start, Membership.created_at < end)
+        select(Membership.created_at).where(
+            Membership.created_at >= start, Membership.created_at < end
+        )
     ):
         local = created_at.astimezone(zone).date()
         days.setdefault(local, Day(local)).members += 1
@@ -161,8 +164,9 @@ def roll_up_all(now_iso: str | None = None) -> int:
     return stored
 
 
-def figures_between(session: Session, tenant: Tenant, since: date, until: date,
-                    now: datetime | None = None) -> list[Day]:
+def figures_between(
+    session: Session, tenant: Tenant, since: date, until: date, now: datetime | None = None
+) -> list[Day]:
     """Every local day in [since, until], stored days read back, the rest counted live."""
     today = local_today(tenant, now)
     stored = {

@@ -19,13 +19,27 @@ from worker.jobs import enqueue, tenant_job
 TEMPLATE = "mail/invitation"
 
 
-def invite_member(session: Session, *, email: str, first_name: str = "", last_name: str = "",
-                  document_id: str | None = None, phone: str | None = None,
-                  actor: Actor) -> Membership:
+def invite_member(
+    session: Session,
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    document_id: str | None = None,
+    phone: str | None = None,
+    actor: Actor,
+) -> Membership:
     """Enrol the person with this e-mail and e-mail them an invitation after commit."""
-    member = create_member(session, email=email, first_name=first_name, last_name=last_name,
-                           document_id=document_id, phone=phone, joined_via="invitation",
-                           actor=actor)
+    member = create_member(
+        session,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        document_id=document_id,
+        phone=phone,
+        joined_via="invitation",
+        actor=actor,
+    )
     enqueue(session, send_invitation, member.tenant_id, member.id)
     return member
 
@@ -38,7 +52,8 @@ def send_invitation(session: Session, tenant: Tenant, member_id: int) -> bool:
     if member is None:
         return False
     customer = member.customer
-    subject, text, html = mail.render_mail(tenant, TEMPLATE, customer.language,
-                                           member=member, customer=customer)
+    subject, text, html = mail.render_mail(
+        tenant, TEMPLATE, customer.language, member=member, customer=customer
+    )
     mail.send(mail.build_message(tenant, customer.email, subject, text, html))
     return True

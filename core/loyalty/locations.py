@@ -51,8 +51,9 @@ def update_location(session: Session, location: Location, **changes: object) -> 
 
 
 def active_locations(session: Session) -> list[Location]:
-    return list(session.scalars(
-        select(Location).where(Location.active.is_(True)).order_by(Location.name)))
+    return list(
+        session.scalars(select(Location).where(Location.active.is_(True)).order_by(Location.name))
+    )
 
 
 def _clean(values: dict[str, object]) -> dict[str, str | None]:

@@ -54,9 +54,7 @@ class Customer(ReachedThroughTenant, Base):
 
     @classmethod
     def tenant_criteria(cls, tenant_id: int) -> Any:
-        return cls.id.in_(
-            select(Membership.customer_id).where(Membership.tenant_id == tenant_id)
-        )
+        return cls.id.in_(select(Membership.customer_id).where(Membership.tenant_id == tenant_id))
 
 
 class Membership(TenantOwned, Base):
@@ -125,5 +123,6 @@ def _by_code(*, for_update: bool) -> Select:
     statement = select(Membership).where(Membership.code == bindparam("code"))
     if for_update:
         statement = statement.with_for_update(of=Membership).execution_options(
-            populate_existing=True)
+            populate_existing=True
+        )
     return statement

@@ -45,11 +45,14 @@ class ProgramSchema(ma.Schema):
     # amount; owners and admins always may. Off by default: the cashier types the sale.
     employees_give_points = ma.fields.Boolean(load_default=False)
     welcome_points = ma.fields.Integer(
-        strict=True, validate=ma.validate.Range(min=0, max=MAX_POINTS_PER_OPERATION),
+        strict=True,
+        validate=ma.validate.Range(min=0, max=MAX_POINTS_PER_OPERATION),
         load_default=0,
     )
     expiry_months = ma.fields.Integer(
-        strict=True, allow_none=True, validate=ma.validate.Range(min=1, max=120),
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(min=1, max=120),
         load_default=None,
     )
     customer_redemption_requests = ma.fields.Boolean(load_default=False)
@@ -58,7 +61,8 @@ class ProgramSchema(ma.Schema):
     # API does not ask: its grants come from a till's sale, not from a person typing,
     # and a client has nobody to answer a confirmation.
     large_grant_points = ma.fields.Integer(
-        strict=True, allow_none=True,
+        strict=True,
+        allow_none=True,
         validate=ma.validate.Range(min=1, max=MAX_POINTS_PER_OPERATION),
         load_default=LARGE_GRANT_POINTS,
     )
@@ -111,8 +115,11 @@ def may_give_points(program: dict[str, Any], *, employee: bool) -> bool:
     """Whether points may be given without a purchase amount: always without an
     equivalence (there is no other way), by owners and admins, and by employees only
     when the program lets them (`employees_give_points`)."""
-    return (not program.get("points_per_amount") or not employee
-            or program.get("employees_give_points", False))
+    return (
+        not program.get("points_per_amount")
+        or not employee
+        or program.get("employees_give_points", False)
+    )
 
 
 def is_large_grant(program: dict[str, Any], points: int) -> bool:

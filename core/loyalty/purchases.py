@@ -199,12 +199,23 @@ def record_purchase(
 
     base = points_for_amount(program, amount) if program.get("points_per_amount") else 0
     purchase = Purchase(
-        member_id=member.id, amount=amount, location_id=location_id, reference=reference,
-        description=description, actor_kind=actor.kind, actor_id=actor.id,
-        idempotency_key=key, fingerprint=fingerprint, created_at=utcnow(),
+        member_id=member.id,
+        amount=amount,
+        location_id=location_id,
+        reference=reference,
+        description=description,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        created_at=utcnow(),
         lines=[
-            PurchaseLine(sku=i.sku, product_group=i.product_group, quantity=i.quantity,
-                         unit_price=i.unit_price)
+            PurchaseLine(
+                sku=i.sku,
+                product_group=i.product_group,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+            )
             for i in items
         ],
     )
@@ -222,11 +233,22 @@ def record_purchase(
     purchase.points = sum(points for _k, points, _l in lines)
     session.add(purchase)
     session.flush()
-    entries = ledger.credit_locked(
-        session, member, lines, actor=actor, program=program, purchase_id=purchase.id,
-        location_id=location_id, reference=reference, description=description,
-        confirmed_large=confirmed_large,
-    ) if lines else []
+    entries = (
+        ledger.credit_locked(
+            session,
+            member,
+            lines,
+            actor=actor,
+            program=program,
+            purchase_id=purchase.id,
+            location_id=location_id,
+            reference=reference,
+            description=description,
+            confirmed_large=confirmed_large,
+        )
+        if lines
+        else []
+    )
     plugins.ask(session, "purchase_recorded", member=member, purchase=purchase, entries=entries)
     return purchase, entries
 
@@ -255,10 +277,15 @@ def give_points(
     if not may_give_points(program, employee=_is_employee(session, actor)):
         raise PointsByAmountOnly()
     return ledger.earn(
-        session, member, points=points, actor=actor, location_id=location_id,
+        session,
+        member,
+        points=points,
+        actor=actor,
+        location_id=location_id,
         reference=_clean(reference, 120, "reference"),
         description=kept_description(program, description),
-        idempotency_key=idempotency_key, confirmed_large=confirmed_large,
+        idempotency_key=idempotency_key,
+        confirmed_large=confirmed_large,
     )
 
 
@@ -276,8 +303,14 @@ def return_purchase(
     entry = None
     if take:
         entry = ledger.debit_locked(
-            session, member, take, kind=Kind.RETURN, actor=actor, purchase_id=purchase.id,
-            location_id=purchase.location_id, reference=purchase.reference,
+            session,
+            member,
+            take,
+            kind=Kind.RETURN,
+            actor=actor,
+            purchase_id=purchase.id,
+            location_id=purchase.location_id,
+            reference=purchase.reference,
             description=description,
         )
     purchase.status = Status.RETURNED
@@ -297,18 +330,24 @@ def get_purchase(session: Session, purchase_id: int) -> Purchase:
 
 
 def purchases_of(session: Session, member: Membership, *, limit: int = 50) -> list[Purchase]:
-    return list(session.scalars(
-        select(Purchase).where(Purchase.member_id == member.id)
-        .order_by(Purchase.id.desc()).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Purchase)
+            .where(Purchase.member_id == member.id)
+            .order_by(Purchase.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def spend(session: Session, member_id: int, since: datetime, until: datetime) -> Decimal:
     """What a member spent in [since, until), returned purchases excluded."""
     total = session.scalar(
         select(func.coalesce(func.sum(Purchase.amount), 0)).where(
-            Purchase.member_id == member_id, Purchase.status == Status.RECORDED,
-            Purchase.created_at >= since, Purchase.created_at < until,
+            Purchase.member_id == member_id,
+            Purchase.status == Status.RECORDED,
+            Purchase.created_at >= since,
+            Purchase.created_at < until,
         )
     )
     return Decimal(total)
@@ -325,14 +364,20 @@ def spend_by_member(
     p = Purchase.__table__
     columns = []
     for name, (start, end) in windows.items():
-        within = p.c.created_at >= start if end is None else and_(
-            p.c.created_at >= start, p.c.created_at < end)
+        within = (
+            p.c.created_at >= start
+            if end is None
+            else and_(p.c.created_at >= start, p.c.created_at < end)
+        )
         # Rounded to cents: SQLite sums NUMERIC as floating point.
         columns.append(func.round(func.sum(case((within, p.c.amount), else_=0)), 2).label(name))
     return (
         select(p.c.member_id, *columns)
-        .where(p.c.tenant_id == tenant_id, p.c.status == Status.RECORDED.value,
-               p.c.created_at >= min(start for start, _end in windows.values()))
+        .where(
+            p.c.tenant_id == tenant_id,
+            p.c.status == Status.RECORDED.value,
+            p.c.created_at >= min(start for start, _end in windows.values()),
+        )
         .group_by(p.c.member_id)
         .subquery("spend")
     )
@@ -362,21 +407,30 @@ def _check_item(item: Item) -> Item:
     if not isinstance(item, Item):
         raise InvalidInput(items=_l("Each line needs a quantity and a unit price."))
     quantity = item.quantity
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not (
-        0 < quantity <= MAX_QUANTITY
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int)
+        or not (0 < quantity <= MAX_QUANTITY)
     ):
         raise InvalidInput(items=_l("A line's quantity must be a whole number from 1 to 100,000."))
     unit_price = item.unit_price
-    if not (isinstance(unit_price, Decimal) and unit_price.is_finite() and unit_price >= 0
-            and unit_price <= MAX_AMOUNT and unit_price == unit_price.quantize(Decimal("0.01"))):
+    if not (
+        isinstance(unit_price, Decimal)
+        and unit_price.is_finite()
+        and unit_price >= 0
+        and unit_price <= MAX_AMOUNT
+        and unit_price == unit_price.quantize(Decimal("0.01"))
+    ):
         raise InvalidInput(
             items=_l("A line's unit price must be zero or more, with at most two decimals.")
         )
     if not (item.sku or item.product_group):
         raise InvalidInput(items=_l("A line needs a product code or a product group."))
     return Item(
-        quantity=quantity, unit_price=unit_price.quantize(Decimal("0.01")),
-        sku=_clean(item.sku, 64, "items"), product_group=_clean(item.product_group, 64, "items"),
+        quantity=quantity,
+        unit_price=unit_price.quantize(Decimal("0.01")),
+        sku=_clean(item.sku, 64, "items"),
+        product_group=_clean(item.product_group, 64, "items"),
     )
 
 
@@ -418,7 +472,10 @@ def _by_key(session: Session, key: str | None, fingerprint: str) -> Purchase | N
 
 
 def _entries_of(session: Session, purchase: Purchase) -> list[Entry]:
-    return list(session.scalars(
-        select(Entry).where(Entry.purchase_id == purchase.id, Entry.points > 0)
-        .order_by(Entry.id)
-    ))
+    return list(
+        session.scalars(
+            select(Entry)
+            .where(Entry.purchase_id == purchase.id, Entry.points > 0)
+            .order_by(Entry.id)
+        )
+    )

@@ -102,7 +102,8 @@ def _validate(name: str | None, points: int | None, stock: int | None) -> None:
     if name is not None and not name.strip():
         errors["name"] = _l("The name is required.")
     if points is not None and (
-        isinstance(points, bool) or not isinstance(points, int)
+        isinstance(points, bool)
+        or not isinstance(points, int)
         or not 0 < points <= MAX_POINTS_PER_OPERATION
     ):
         errors["points"] = _l("The points must be a whole number greater than zero.")
@@ -125,7 +126,11 @@ def create_reward(
     """Add a reward to the catalogue (InvalidInput on a bad name, points or stock)."""
     _validate(name, points, stock)
     reward = Reward(
-        name=name.strip(), points=points, stock=stock, description=description, image=image,
+        name=name.strip(),
+        points=points,
+        stock=stock,
+        description=description,
+        image=image,
         active=active,
     )
     session.add(reward)
@@ -228,7 +233,11 @@ def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) 
     if reward.stock is not None and reward.stock <= 0:
         raise OutOfStock()
     entry = ledger.redeem(
-        session, member, reward.points, actor=actor, location_id=location_id,
+        session,
+        member,
+        reward.points,
+        actor=actor,
+        location_id=location_id,
         description=reward.name,
         idempotency_key=ledger.system_key("redemption", key) if key else None,
     )
@@ -239,9 +248,14 @@ def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) 
     if confirm:
         _take_stock(session, reward)
     redemption = Redemption(
-        member_id=member.id, reward_id=reward.id, points=reward.points,
-        status=Status.CONFIRMED if confirm else Status.REQUESTED, entry_id=entry.id,
-        requested_by_kind=actor.kind, requested_by_id=actor.id, location_id=location_id,
+        member_id=member.id,
+        reward_id=reward.id,
+        points=reward.points,
+        status=Status.CONFIRMED if confirm else Status.REQUESTED,
+        entry_id=entry.id,
+        requested_by_kind=actor.kind,
+        requested_by_id=actor.id,
+        location_id=location_id,
         idempotency_key=key,
     )
     if confirm:

@@ -94,8 +94,10 @@ def create_staff(
     _check_manager(by, Role(role))
     _check_location(session, location_id)
     if session.scalar(select(StaffUser.id).where(func.lower(StaffUser.email) == email)):
-        raise Conflict(_l("There is already a staff member with this e-mail."),
-                       email=_l("There is already a staff member with this e-mail."))
+        raise Conflict(
+            _l("There is already a staff member with this e-mail."),
+            email=_l("There is already a staff member with this e-mail."),
+        )
     user = StaffUser(
         email=email,
         name=name.strip() or email,
@@ -131,11 +133,16 @@ def update_staff(
     values = dict(changes)
     if "email" in values:
         values["email"] = normalize_email(str(values["email"]))
-        taken = session.scalar(select(StaffUser.id).where(
-            func.lower(StaffUser.email) == values["email"], StaffUser.id != user.id))
+        taken = session.scalar(
+            select(StaffUser.id).where(
+                func.lower(StaffUser.email) == values["email"], StaffUser.id != user.id
+            )
+        )
         if taken:
-            raise Conflict(_l("There is already a staff member with this e-mail."),
-                           email=_l("There is already a staff member with this e-mail."))
+            raise Conflict(
+                _l("There is already a staff member with this e-mail."),
+                email=_l("There is already a staff member with this e-mail."),
+            )
     if "name" in values:
         values["name"] = str(values["name"] or "").strip() or values.get("email", user.email)
     if "role" in values:
@@ -171,15 +178,21 @@ def _check_manager(by: StaffUser | None, target: Role) -> None:
     if by.role not in (Role.OWNER, Role.ADMIN):
         raise Forbidden(_l("Only owners and admins manage staff."))
     if target == Role.OWNER and by.role != Role.OWNER:
-        raise Forbidden(_l("Only an owner can create or change an owner."),
-                        role=_l("Only an owner can create or change an owner."))
+        raise Forbidden(
+            _l("Only an owner can create or change an owner."),
+            role=_l("Only an owner can create or change an owner."),
+        )
 
 
 def _check_location(session: Session, location_id: object) -> None:
     if location_id is None:
         return
-    if (isinstance(location_id, bool) or not isinstance(location_id, int)
-            or not 0 < location_id < 2**31 or session.get(Location, location_id) is None):
+    if (
+        isinstance(location_id, bool)
+        or not isinstance(location_id, int)
+        or not 0 < location_id < 2**31
+        or session.get(Location, location_id) is None
+    ):
         raise InvalidInput(location_id=_l("Unknown location."))
 
 
@@ -191,8 +204,10 @@ def _keep_an_owner(session: Session, user: StaffUser) -> None:
         .with_for_update()
     ).all()
     if not set(owners) - {user.id}:
-        raise Conflict(_l("The merchant needs at least one active owner."),
-                       active=_l("The merchant needs at least one active owner."))
+        raise Conflict(
+            _l("The merchant needs at least one active owner."),
+            active=_l("The merchant needs at least one active owner."),
+        )
 
 
 def authenticate_staff(session: Session, email: str, password: str) -> StaffUser | None:

@@ -17,8 +17,11 @@ def member_actions(session: Session, member: Membership) -> list[dict[str, Any]]
     """The links the tenant's active plugins offer for `member` that the current user
     may open, in order; a failing plugin is logged and left out."""
     results = current_platform().plugins.call(
-        getattr(g, "active_plugins", set()), "member_actions",
-        session=session, tenant=g.tenant, member=member,
+        getattr(g, "active_plugins", set()),
+        "member_actions",
+        session=session,
+        tenant=g.tenant,
+        member=member,
     )
     items = [item for result in results if result for item in result]
     return [

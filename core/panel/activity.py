@@ -48,10 +48,12 @@ class ActivityForm(FlaskForm):
 
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("Until"), validators=[Optional()])
-    staff = SelectField(_l("Employee"), coerce=_int_or_none, validators=[Optional()],
-                        validate_choice=False)
-    location = SelectField(_l("Location"), coerce=_int_or_none, validators=[Optional()],
-                           validate_choice=False)
+    staff = SelectField(
+        _l("Employee"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+    )
+    location = SelectField(
+        _l("Location"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+    )
     kind = SelectField(_l("Movement"), validators=[Optional()], validate_choice=False)
 
     def validate_end(self, field: DateField) -> None:
@@ -71,21 +73,22 @@ def index() -> Any:
     manager = current_user.user.is_manager
     form = ActivityForm(request.args)
     staff = session.execute(select(StaffUser.id, StaffUser.name).order_by(StaffUser.name)).all()
-    locations = session.execute(
-        select(Location.id, Location.name).order_by(Location.name)).all()
+    locations = session.execute(select(Location.id, Location.name).order_by(Location.name)).all()
     everyone = ("", _l("Everyone"))
     form.staff.choices = [everyone, *((str(i), name) for i, name in staff)]
-    form.location.choices = [("", _l("All locations")),
-                             *((str(i), name) for i, name in locations)]
-    form.kind.choices = [("", _l("All movements")),
-                         *((str(kind), label) for kind, label in KIND_LABELS.items())]
+    form.location.choices = [("", _l("All locations")), *((str(i), name) for i, name in locations)]
+    form.kind.choices = [
+        ("", _l("All movements")),
+        *((str(kind), label) for kind, label in KIND_LABELS.items()),
+    ]
     if not form.validate():
         for field in (form.start, form.end):
             if field.errors:
                 field.data = None
     start, end = local_day_range(g.tenant.timezone, form.start.data, form.end.data)
     filters = ActivityFilter(
-        start=start, end=end,
+        start=start,
+        end=end,
         staff_id=form.staff.data if manager else current_user.user.id,
         location_id=form.location.data,
         kind=(form.kind.data or "").strip()[:30] or None,
@@ -93,5 +96,12 @@ def index() -> Any:
     page = min(max(request.args.get("page", type=int) or 1, 1), 100_000)
     rows, more = activity_page(session, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("panel/activity/index.html", form=form, rows=rows, page=page,
-                           more=more, args=args, manager=manager)
+    return render_template(
+        "panel/activity/index.html",
+        form=form,
+        rows=rows,
+        page=page,
+        more=more,
+        args=args,
+        manager=manager,
+    )

@@ -24,6 +24,14 @@ def bars(values: list[int], labels: list[str]) -> tuple[list[Bar], int]:
     found = []
     for index, (value, label) in enumerate(zip(values, labels, strict=True)):
         height = (HEIGHT - 2 * PAD) * max(value, 0) / top
-        found.append(Bar(x=PAD + index * step + step * 0.1, y=HEIGHT - PAD - height,
-                         width=step * 0.8, height=height, value=value, label=label))
+        found.append(
+            Bar(
+                x=PAD + index * step + step * 0.1,
+                y=HEIGHT - PAD - height,
+                width=step * 0.8,
+                height=height,
+                value=value,
+                label=label,
+            )
+        )
     return found, top

@@ -65,9 +65,12 @@ class SearchForm(FlaskForm):
     pending = BooleanField(_l("With pending requests"))
     joined_from = DateField(_l("Joined from"), validators=[Optional()])
     joined_to = DateField(_l("Joined until"), validators=[Optional()])
-    sort = SelectField(_l("Order"), choices=[("newest", _l("Newest first")),
-                                             ("balance", _l("Most points first"))],
-                       default="newest", validators=[Optional()])
+    sort = SelectField(
+        _l("Order"),
+        choices=[("newest", _l("Newest first")), ("balance", _l("Most points first"))],
+        default="newest",
+        validators=[Optional()],
+    )
 
     def validate_joined_to(self, field: DateField) -> None:
         first = self.joined_from.data
@@ -76,8 +79,9 @@ class SearchForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[
-        DataRequired(_l("Enter the customer's e-mail.")), Length(max=254)])
+    email = EmailField(
+        _l("E-mail"), validators=[DataRequired(_l("Enter the customer's e-mail.")), Length(max=254)]
+    )
     first_name = StringField(_l("First name"), validators=[Optional(), Length(max=120)])
     last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=120)])
     document_id = StringField(_l("Document"), validators=[Optional(), Length(max=40)])
@@ -103,9 +107,12 @@ def _search() -> tuple[SearchForm, str, MemberFilter, str]:
             if getattr(form, name).errors:
                 getattr(form, name).data = None
     start, end = local_day_range(g.tenant.timezone, form.joined_from.data, form.joined_to.data)
-    filters = MemberFilter(with_points=bool(form.with_points.data),
-                           pending_requests=bool(form.pending.data),
-                           joined_from=start, joined_before=end)
+    filters = MemberFilter(
+        with_points=bool(form.with_points.data),
+        pending_requests=bool(form.pending.data),
+        joined_from=start,
+        joined_before=end,
+    )
     sort = form.sort.data if form.sort.data == "balance" else "newest"
     return form, (form.q.data or "").strip(), filters, sort
 
@@ -121,12 +128,20 @@ def index() -> Any:
     page = _page()
     session = db()
     total = count_members(session, query, filters)
-    members = find_members(session, query, filters=filters, sort=sort, limit=PAGE_SIZE,
-                           offset=(page - 1) * PAGE_SIZE)
+    members = find_members(
+        session, query, filters=filters, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     pages = max(1, -(-total // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("panel/customers/list.html", form=form, members=members,
-                           total=total, page=page, pages=pages, args=args)
+    return render_template(
+        "panel/customers/list.html",
+        form=form,
+        members=members,
+        total=total,
+        page=page,
+        pages=pages,
+        args=args,
+    )
 
 
 def _member(code: str) -> Any:
@@ -141,17 +156,24 @@ def detail(code: str) -> Any:
     session = db()
     member = _member(code)
     page = _page()
-    rows, more = activity_page(session, ActivityFilter(member_id=member.id), limit=PAGE_SIZE,
-                               offset=(page - 1) * PAGE_SIZE)
+    rows, more = activity_page(
+        session, ActivityFilter(member_id=member.id), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     pending = session.scalars(
-        select(Redemption).where(Redemption.member_id == member.id,
-                                 Redemption.status == Status.REQUESTED)
+        select(Redemption)
+        .where(Redemption.member_id == member.id, Redemption.status == Status.REQUESTED)
         .order_by(Redemption.id)
     ).all()
     return render_template(
-        "panel/customers/detail.html", member=member, customer=member.customer, rows=rows,
-        page=page, more=more, expiries=upcoming_expiries(session, member, months=3),
-        pending=pending, decide_form=DecideForm(formdata=None),
+        "panel/customers/detail.html",
+        member=member,
+        customer=member.customer,
+        rows=rows,
+        page=page,
+        more=more,
+        expiries=upcoming_expiries(session, member, months=3),
+        pending=pending,
+        decide_form=DecideForm(formdata=None),
     )
 
 
@@ -171,9 +193,13 @@ def invite() -> Any:
         session = db()
         try:
             member = invite_member(
-                session, email=form.email.data, first_name=form.first_name.data or "",
-                last_name=form.last_name.data or "", document_id=form.document_id.data,
-                phone=form.phone.data, actor=Actor.staff(current_user.user.id),
+                session,
+                email=form.email.data,
+                first_name=form.first_name.data or "",
+                last_name=form.last_name.data or "",
+                document_id=form.document_id.data,
+                phone=form.phone.data,
+                actor=Actor.staff(current_user.user.id),
             )
             session.commit()
         except PremiaError as error:
@@ -183,8 +209,7 @@ def invite() -> Any:
             if not error.fields:
                 form.email.errors.append(str(error.message))
         else:
-            flash(str(_l("Invitation sent to %(email)s.", email=member.customer.email)),
-                  "success")
+            flash(str(_l("Invitation sent to %(email)s.", email=member.customer.email)), "success")
             return redirect(url_for(".detail", code=member.code))
     return render_template("panel/customers/invite.html", form=form)
 
@@ -194,14 +219,33 @@ def export() -> Any:
     _form, query, filters, _sort = _search()
     tenant = g.tenant
     sessions, zone = current_platform().sessions, ZoneInfo(tenant.timezone)
-    header = [str(label) for label in (
-        _l("Code"), _l("First name"), _l("Last name"), _l("E-mail"), _l("Document"),
-        _l("Phone"), _l("Birthday"), _l("Joined"), _l("Points"))]
+    header = [
+        str(label)
+        for label in (
+            _l("Code"),
+            _l("First name"),
+            _l("Last name"),
+            _l("E-mail"),
+            _l("Document"),
+            _l("Phone"),
+            _l("Birthday"),
+            _l("Joined"),
+            _l("Points"),
+        )
+    ]
 
     def row(member: Membership) -> list[Any]:
-        return [member.code, member.first_name, member.last_name, member.email,
-                member.document_id, member.phone, _iso(member.birthday),
-                member.created_at.astimezone(zone).date().isoformat(), member.balance]
+        return [
+            member.code,
+            member.first_name,
+            member.last_name,
+            member.email,
+            member.document_id,
+            member.phone,
+            _iso(member.birthday),
+            member.created_at.astimezone(zone).date().isoformat(),
+            member.balance,
+        ]
 
     # The rows are read batch by batch in sessions of their own, not the request's
     # (closed when the view returns): no transaction waits on the client's download.
@@ -211,9 +255,12 @@ def export() -> Any:
     return Response(
         (line.encode("utf-8") for line in lines),
         mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                 "Content-Language": str(get_locale())},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Language": str(get_locale()),
+        },
     )
 
 
@@ -225,7 +272,11 @@ def _iso(day: date | None) -> str:
 def card(code: str) -> Any:
     member = _member(code)
     pdf = card_pdf(g.tenant, member)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="card-{member.code}.pdf"',
-        "Cache-Control": "no-store",
-    })
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="card-{member.code}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -69,13 +69,25 @@ def home() -> Any:
     # Activity's rows: a customer's request reads as pending, not as a done redemption.
     latest, _more = activity_page(session, ActivityFilter(start=start, end=end), limit=LATEST)
     widgets = current_platform().plugins.call(
-        g.active_plugins, "dashboard_widgets", session=session, tenant=g.tenant,
-        since=since, until=until,
+        g.active_plugins,
+        "dashboard_widgets",
+        session=session,
+        tenant=g.tenant,
+        since=since,
+        until=until,
     )
     return render_template(
-        "panel/home.html", tenant=g.tenant, overall=overall, totals=totals, charts=charts,
-        since=since, until=until, latest=latest, widgets=[w for ws in widgets for w in ws],
-        width=WIDTH, height=HEIGHT,
+        "panel/home.html",
+        tenant=g.tenant,
+        overall=overall,
+        totals=totals,
+        charts=charts,
+        since=since,
+        until=until,
+        latest=latest,
+        widgets=[w for ws in widgets for w in ws],
+        width=WIDTH,
+        height=HEIGHT,
     )
 
 
@@ -83,8 +95,11 @@ def _range(today: date) -> tuple[date, date]:
     """The chosen range (?since=…&until=…, local dates), 30 days by default, at most a year."""
     try:
         until = date.fromisoformat(request.args["until"]) if request.args.get("until") else today
-        since = (date.fromisoformat(request.args["since"]) if request.args.get("since")
-                 else until - timedelta(days=29))
+        since = (
+            date.fromisoformat(request.args["since"])
+            if request.args.get("since")
+            else until - timedelta(days=29)
+        )
     except ValueError:
         flash(_("Dates are written year-month-day."), "error")
         until, since = today, today - timedelta(days=29)

@@ -101,8 +101,7 @@ def save_with_image(
     image = None
     try:
         image = store_upload(form.image.data, "image")
-        change: dict[str, str | None] = (
-            {"image": image} if image or form.remove_image.data else {})
+        change: dict[str, str | None] = {"image": image} if image or form.remove_image.data else {}
         row = write(change)
         session.commit()
     except PremiaError as error:

@@ -18,13 +18,13 @@ from core.panel.access import MANAGERS, staff_required
 from core.panel.formkit import get_or_404, show_errors
 from core.web.request import db
 
-menu.register(menu.MenuItem("t.panel_locations.index", _l("Locations"), roles=MANAGERS,
-                            order=80))
+menu.register(menu.MenuItem("t.panel_locations.index", _l("Locations"), roles=MANAGERS, order=80))
 
 
 class LocationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[
-        DataRequired(_l("The name is required.")), Length(max=160)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("The name is required.")), Length(max=160)]
+    )
     address = StringField(_l("Address"), validators=[Length(max=300)])
     city = StringField(_l("City"), validators=[Length(max=120)])
     active = BooleanField(_l("Active"), default=True)
@@ -41,9 +41,11 @@ def make_blueprint() -> Blueprint:
 
 @staff_required(*MANAGERS)
 def index() -> Any:
-    locations = db().scalars(
-        select(Location).order_by(Location.active.desc(), Location.name, Location.id)
-    ).all()
+    locations = (
+        db()
+        .scalars(select(Location).order_by(Location.active.desc(), Location.name, Location.id))
+        .all()
+    )
     return render_template("panel/locations/index.html", locations=locations)
 
 
@@ -53,8 +55,9 @@ def new() -> Any:
     if form.validate_on_submit():
         session = db()
         try:
-            location = create_location(session, name=form.name.data,
-                                       address=form.address.data, city=form.city.data)
+            location = create_location(
+                session, name=form.name.data, address=form.address.data, city=form.city.data
+            )
             session.commit()
         except PremiaError as error:
             session.rollback()
@@ -72,8 +75,14 @@ def edit(location_id: int) -> Any:
     form = LocationForm(obj=location)
     if form.validate_on_submit():
         try:
-            update_location(session, location, name=form.name.data, address=form.address.data,
-                            city=form.city.data, active=bool(form.active.data))
+            update_location(
+                session,
+                location,
+                name=form.name.data,
+                address=form.address.data,
+                city=form.city.data,
+                active=bool(form.active.data),
+            )
             session.commit()
         except PremiaError as error:
             session.rollback()
@@ -90,7 +99,10 @@ def toggle(location_id: int) -> Any:
     location = get_or_404(session, Location, location_id)
     update_location(session, location, active=not location.active)
     session.commit()
-    message = (_l("Location “%(name)s” activated.", name=location.name) if location.active
-               else _l("Location “%(name)s” deactivated.", name=location.name))
+    message = (
+        _l("Location “%(name)s” activated.", name=location.name)
+        if location.active
+        else _l("Location “%(name)s” deactivated.", name=location.name)
+    )
     flash(str(message), "success")
     return redirect(url_for(".index"))

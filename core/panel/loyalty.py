@@ -87,14 +87,28 @@ def new_key() -> str:
 
 class GiveForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=60)])
-    mode = RadioField(_l("Give"), choices=[("amount", _l("Purchase amount")),
-                                           ("points", _l("Points"))], default="amount")
+    mode = RadioField(
+        _l("Give"),
+        choices=[("amount", _l("Purchase amount")), ("points", _l("Points"))],
+        default="amount",
+    )
     amount = StringField(_l("Purchase amount"), validators=[Optional(), Length(max=30)])
-    points = IntegerField(_l("Points"), validators=[
-        Optional(), NumberRange(1, MAX_POINTS_PER_OPERATION,
-                                _l("The points must be a whole number greater than zero."))])
-    description = StringField(_l("Description"), validators=[Optional(), Length(max=200)],
-                              description=_l("Invoice number or reason; only staff see it."))
+    points = IntegerField(
+        _l("Points"),
+        validators=[
+            Optional(),
+            NumberRange(
+                1,
+                MAX_POINTS_PER_OPERATION,
+                _l("The points must be a whole number greater than zero."),
+            ),
+        ],
+    )
+    description = StringField(
+        _l("Description"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Invoice number or reason; only staff see it."),
+    )
     # Re-posted by the confirmation of a large grant: the points staff saw and confirmed.
     confirm_points = IntegerField(validators=[Optional()], widget=HiddenInput())
 
@@ -127,16 +141,16 @@ def index() -> Any:
             pass
         members = find_members(session, query, limit=RESULTS)
         total = len(members) if len(members) < RESULTS else count_members(session, query)
-    return render_template("panel/loyalty/index.html", query=query, members=members,
-                           total=total)
+    return render_template("panel/loyalty/index.html", query=query, members=members, total=total)
 
 
 @staff_required()
 def decoder() -> Any:
     """The QR decoder from node_modules (installed by `npm ci`), never from a CDN."""
     folder, name = DECODER
-    return send_from_directory(NODE_MODULES / folder, name, max_age=86400,
-                               mimetype="text/javascript")
+    return send_from_directory(
+        NODE_MODULES / folder, name, max_age=86400, mimetype="text/javascript"
+    )
 
 
 @staff_required()
@@ -161,28 +175,48 @@ def give(code: str) -> Any:
         if by_amount:
             amount = _parse_amount(form.amount.data, form)
             _purchase, entries = record_purchase(
-                session, member, amount, actor=actor, location_id=location,
-                description=form.description.data, idempotency_key=form.key.data,
+                session,
+                member,
+                amount,
+                actor=actor,
+                location_id=location,
+                description=form.description.data,
+                idempotency_key=form.key.data,
                 confirmed_large=confirmed is not None,
             )
             given = sum(entry.points for entry in entries)
         else:
             if form.points.data is None and may_give_points(
-                    program, employee=not can(*MANAGERS)):  # else: the rule's refusal
+                program, employee=not can(*MANAGERS)
+            ):  # else: the rule's refusal
                 form.points.errors = [_("Type the points to give.")]
                 raise _FormInvalid()
-            entry = give_points(session, member, form.points.data, actor=actor,
-                                location_id=location, description=form.description.data,
-                                idempotency_key=form.key.data,
-                                confirmed_large=confirmed is not None)
+            entry = give_points(
+                session,
+                member,
+                form.points.data,
+                actor=actor,
+                location_id=location,
+                description=form.description.data,
+                idempotency_key=form.key.data,
+                confirmed_large=confirmed is not None,
+            )
             given = entry.points
         # Written, not yet committed: every rule's points (tiers, cashback…) are known.
         # A large grant commits only once staff confirmed exactly these points.
         if is_large_grant(program, given) and confirmed != given:
             session.rollback()
-            return _render_member(session, member, status=200, large_grant={
-                "points": given, "threshold": program["large_grant_points"],
-                "amount": amount if by_amount else None, "form": form})
+            return _render_member(
+                session,
+                member,
+                status=200,
+                large_grant={
+                    "points": given,
+                    "threshold": program["large_grant_points"],
+                    "amount": amount if by_amount else None,
+                    "form": form,
+                },
+            )
         session.commit()
     except _FormInvalid:
         session.rollback()
@@ -193,27 +227,48 @@ def give(code: str) -> Any:
         return _render_member(session, _member(code), give_form=form, status=error.status)
     session.refresh(member)
     name = member.display_name
-    figures = {"points": format_number(given), "name": name,
-               "balance": format_number(member.balance)}
+    figures = {
+        "points": format_number(given),
+        "name": name,
+        "balance": format_number(member.balance),
+    }
     if by_amount and not given:
         # Still a purchase (tiers count the spend, punch cards a stamp), but no points
         # were given: not a success to announce in green, and the cashier learns why.
         minimum = smallest_earning_amount(program, money_places(g.tenant.currency))
-        flash(_("The purchase of %(amount)s was recorded without points: purchases earn "
+        flash(
+            _(
+                "The purchase of %(amount)s was recorded without points: purchases earn "
                 "points from %(minimum)s (%(rate)s).",
                 amount=format_money(amount, g.tenant.currency),
                 minimum=format_money(minimum, g.tenant.currency),
-                rate=_rate(program["points_per_amount"])), "warning")
+                rate=_rate(program["points_per_amount"]),
+            ),
+            "warning",
+        )
     elif by_amount:
-        flash(ngettext("%(points)s point given to %(name)s for a purchase of %(amount)s. "
-                       "Balance: %(balance)s",
-                       "%(points)s points given to %(name)s for a purchase of %(amount)s. "
-                       "Balance: %(balance)s", given,
-                       amount=format_money(amount, g.tenant.currency), **figures), "success")
+        flash(
+            ngettext(
+                "%(points)s point given to %(name)s for a purchase of %(amount)s. "
+                "Balance: %(balance)s",
+                "%(points)s points given to %(name)s for a purchase of %(amount)s. "
+                "Balance: %(balance)s",
+                given,
+                amount=format_money(amount, g.tenant.currency),
+                **figures,
+            ),
+            "success",
+        )
     else:
-        flash(ngettext("%(points)s point given to %(name)s. Balance: %(balance)s",
-                       "%(points)s points given to %(name)s. Balance: %(balance)s", given,
-                       **figures), "success")
+        flash(
+            ngettext(
+                "%(points)s point given to %(name)s. Balance: %(balance)s",
+                "%(points)s points given to %(name)s. Balance: %(balance)s",
+                given,
+                **figures,
+            ),
+            "success",
+        )
     return redirect(url_for(".member_page", code=member.code))
 
 
@@ -229,8 +284,12 @@ def redeem(code: str) -> Any:
             raise NotFound()
         reward = get_reward(session, form.reward.data)
         redemption = redeem_reward(
-            session, member, reward, actor=Actor.staff(current_user.user.id),
-            location_id=current_user.user.location_id, idempotency_key=form.key.data,
+            session,
+            member,
+            reward,
+            actor=Actor.staff(current_user.user.id),
+            location_id=current_user.user.location_id,
+            idempotency_key=form.key.data,
         )
         session.commit()
     except PremiaError as error:
@@ -240,12 +299,18 @@ def redeem(code: str) -> Any:
         _show_errors(form, error, "reward")
         return _render_member(session, _member(code), redeem_form=form, status=error.status)
     session.refresh(member)
-    flash(ngettext("%(name)s redeemed %(reward)s for %(points)s point. Balance: %(balance)s",
-                   "%(name)s redeemed %(reward)s for %(points)s points. Balance: %(balance)s",
-                   redemption.points, reward=redemption.reward.name,
-                   name=member.display_name,
-                   points=format_number(redemption.points),
-                   balance=format_number(member.balance)), "success")
+    flash(
+        ngettext(
+            "%(name)s redeemed %(reward)s for %(points)s point. Balance: %(balance)s",
+            "%(name)s redeemed %(reward)s for %(points)s points. Balance: %(balance)s",
+            redemption.points,
+            reward=redemption.reward.name,
+            name=member.display_name,
+            points=format_number(redemption.points),
+            balance=format_number(member.balance),
+        ),
+        "success",
+    )
     return redirect(url_for(".member_page", code=member.code))
 
 
@@ -274,7 +339,8 @@ def _choose_mode(program: dict[str, Any]) -> bool:
     """Whether the give form offers plain points beside the purchase amount: with an
     equivalence, to whoever the program lets give them (`program.may_give_points`)."""
     return bool(program.get("points_per_amount")) and may_give_points(
-        program, employee=not can(*MANAGERS))
+        program, employee=not can(*MANAGERS)
+    )
 
 
 def _parse_amount(text: str | None, form: GiveForm) -> Decimal:
@@ -292,8 +358,12 @@ def _parse_amount(text: str | None, form: GiveForm) -> Decimal:
             raise NumberFormatError("not a number")
         return parse_decimal(cleaned, locale=money_locale(), strict=True)
     except NumberFormatError:
-        form.amount.errors = [_("Give the amount as a number, e.g. %(example)s.",
-                                example=format_money(Decimal("45000"), g.tenant.currency))]
+        form.amount.errors = [
+            _(
+                "Give the amount as a number, e.g. %(example)s.",
+                example=format_money(Decimal("45000"), g.tenant.currency),
+            )
+        ]
         raise _FormInvalid() from None
 
 
@@ -312,29 +382,43 @@ def _rate(equivalence: dict[str, Any] | None) -> str:
     if not equivalence:
         return ""
     points = equivalence["points"]
-    return ngettext("%(points)s point per %(amount)s", "%(points)s points per %(amount)s",
-                    points, points=format_number(points),
-                    amount=format_money(Decimal(equivalence["amount"]), g.tenant.currency))
+    return ngettext(
+        "%(points)s point per %(amount)s",
+        "%(points)s points per %(amount)s",
+        points,
+        points=format_number(points),
+        amount=format_money(Decimal(equivalence["amount"]), g.tenant.currency),
+    )
 
 
 def _pending(session: Session, member: Membership) -> list[Redemption]:
-    return list(session.scalars(
-        select(Redemption)
-        .where(Redemption.member_id == member.id, Redemption.status == Status.REQUESTED)
-        .order_by(Redemption.id)
-    ))
+    return list(
+        session.scalars(
+            select(Redemption)
+            .where(Redemption.member_id == member.id, Redemption.status == Status.REQUESTED)
+            .order_by(Redemption.id)
+        )
+    )
 
 
-def _render_member(session: Session, member: Membership, *, give_form: GiveForm | None = None,
-                   redeem_form: RedeemForm | None = None, status: int = 200,
-                   large_grant: dict[str, Any] | None = None) -> Any:
+def _render_member(
+    session: Session,
+    member: Membership,
+    *,
+    give_form: GiveForm | None = None,
+    redeem_form: RedeemForm | None = None,
+    status: int = 200,
+    large_grant: dict[str, Any] | None = None,
+) -> Any:
     """The customer's page; with `large_grant`, a confirmation of it first (the posted
     form's values and key re-posted, so confirming twice still gives once)."""
     if large_grant is not None:
         posted = large_grant["form"]
         large_grant["fields"] = {
-            "key": posted.key.data, "mode": posted.mode.data or "",
-            "amount": posted.amount.data or "", "description": posted.description.data or "",
+            "key": posted.key.data,
+            "mode": posted.mode.data or "",
+            "amount": posted.amount.data or "",
+            "description": posted.description.data or "",
             "points": "" if posted.points.data is None else posted.points.data,
             "confirm_points": large_grant["points"],
         }
@@ -349,8 +433,9 @@ def _render_member(session: Session, member: Membership, *, give_form: GiveForm 
         "choose_mode": _choose_mode(program),
         "rate": _rate(equivalence),
         "give_form": give_form,
-        "redeem_error": (redeem_form.form_errors + (redeem_form.reward.errors or [])
-                         if redeem_form else []),
+        "redeem_error": (
+            redeem_form.form_errors + (redeem_form.reward.errors or []) if redeem_form else []
+        ),
         "rewards": active_rewards(session),
         "pending": _pending(session, member),
         # Activity's rows: a request's debit says whether it is pending or was cancelled.

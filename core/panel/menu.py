@@ -44,6 +44,11 @@ def items() -> list[dict[str, Any]]:
     for item in sorted(found, key=lambda i: (i.order, str(i.label))):
         if not can(*item.roles):
             continue
-        shown.append({"url": url_for(item.endpoint, **item.values), "label": str(item.label),
-                      "current": request.endpoint == item.endpoint})
+        shown.append(
+            {
+                "url": url_for(item.endpoint, **item.values),
+                "label": str(item.label),
+                "current": request.endpoint == item.endpoint,
+            }
+        )
     return shown

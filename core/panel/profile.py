@@ -24,8 +24,10 @@ class ProfileForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
     current_password = PasswordField(_l("Current password"))
     new_password = PasswordField(_l("New password"))
-    confirm = PasswordField(_l("Repeat the new password"), validators=[
-        EqualTo("new_password", _l("The passwords do not match."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[EqualTo("new_password", _l("The passwords do not match."))],
+    )
 
 
 def make_blueprint() -> Blueprint:
@@ -61,12 +63,18 @@ def _apply(user: StaffUser, form: ProfileForm) -> None:
     ):
         from core.host.errors import Conflict
 
-        raise Conflict(_l("There is already a staff member with this e-mail."),
-                       email=_l("There is already a staff member with this e-mail."))
+        raise Conflict(
+            _l("There is already a staff member with this e-mail."),
+            email=_l("There is already a staff member with this e-mail."),
+        )
     if email != user.email or form.new_password.data:
         # Changing the login itself needs the current password.
-        accounts.change_password(db(), user, form.current_password.data,
-                                 form.new_password.data or form.current_password.data,
-                                 keep=current_user.staff_session)
+        accounts.change_password(
+            db(),
+            user,
+            form.current_password.data,
+            form.new_password.data or form.current_password.data,
+            keep=current_user.staff_session,
+        )
     user.name = form.name.data.strip()
     user.email = email

@@ -44,7 +44,8 @@ def decide_request(member: Membership, redemption_id: int, action: str) -> None:
     if redemption.status != done:  # already done (a double tap): say so again
         try:
             (confirm if action == "confirm" else cancel)(
-                session, redemption, actor=Actor.staff(current_user.user.id))
+                session, redemption, actor=Actor.staff(current_user.user.id)
+            )
             session.commit()
         except PremiaError as error:
             session.rollback()
@@ -55,9 +56,15 @@ def decide_request(member: Membership, redemption_id: int, action: str) -> None:
     if action == "confirm":
         flash(_("Request for %(reward)s confirmed.", reward=name), "success")
     else:
-        flash(ngettext("Request for %(reward)s cancelled: %(points)s point returned. "
-                       "Balance: %(balance)s",
-                       "Request for %(reward)s cancelled: %(points)s points returned. "
-                       "Balance: %(balance)s", redemption.points, reward=name,
-                       points=format_number(redemption.points),
-                       balance=format_number(member.balance)), "success")
+        flash(
+            ngettext(
+                "Request for %(reward)s cancelled: %(points)s point returned. Balance: %(balance)s",
+                "Request for %(reward)s cancelled: %(points)s points returned. "
+                "Balance: %(balance)s",
+                redemption.points,
+                reward=name,
+                points=format_number(redemption.points),
+                balance=format_number(member.balance),
+            ),
+            "success",
+        )

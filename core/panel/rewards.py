@@ -23,16 +23,29 @@ menu.register(menu.MenuItem("t.panel_rewards.index", _l("Rewards"), roles=MANAGE
 
 
 class RewardForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[
-        DataRequired(_l("The name is required.")), Length(max=160)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("The name is required.")), Length(max=160)]
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
-    points = WholeNumberField(_l("Points needed"), validators=[
-        DataRequired(_l("The points must be a whole number greater than zero.")),
-        NumberRange(min=1, max=MAX_POINTS_PER_OPERATION,
-                    message=_l("The points must be a whole number greater than zero."))])
-    stock = WholeNumberField(_l("Stock"), description=_l("Empty: unlimited."), validators=[
-        Optional(), NumberRange(min=0, message=_l(
-            "The stock must be zero or more (empty for unlimited)."))])
+    points = WholeNumberField(
+        _l("Points needed"),
+        validators=[
+            DataRequired(_l("The points must be a whole number greater than zero.")),
+            NumberRange(
+                min=1,
+                max=MAX_POINTS_PER_OPERATION,
+                message=_l("The points must be a whole number greater than zero."),
+            ),
+        ],
+    )
+    stock = WholeNumberField(
+        _l("Stock"),
+        description=_l("Empty: unlimited."),
+        validators=[
+            Optional(),
+            NumberRange(min=0, message=_l("The stock must be zero or more (empty for unlimited).")),
+        ],
+    )
     active = BooleanField(_l("Active (customers see it)"), default=True)
     image = FileField(_l("Image"), description=_l("PNG, JPEG, GIF or WebP, up to 2 MB."))
     remove_image = BooleanField(_l("Remove the image"))
@@ -49,9 +62,9 @@ def make_blueprint() -> Blueprint:
 
 @staff_required(*MANAGERS)
 def index() -> Any:
-    rewards = db().scalars(
-        select(Reward).order_by(Reward.active.desc(), Reward.points, Reward.id)
-    ).all()
+    rewards = (
+        db().scalars(select(Reward).order_by(Reward.active.desc(), Reward.points, Reward.id)).all()
+    )
     return render_template("panel/rewards/index.html", rewards=rewards)
 
 
@@ -61,8 +74,11 @@ def new() -> Any:
     if form.validate_on_submit():
         session = db()
         reward = save_with_image(
-            session, form, lambda image: create_reward(session, **_values(form), **image),
-            fallback="name")
+            session,
+            form,
+            lambda image: create_reward(session, **_values(form), **image),
+            fallback="name",
+        )
         if reward is not None:
             flash(str(_l("Reward “%(name)s” created.", name=reward.name)), "success")
             return redirect(url_for(".index"))
@@ -76,8 +92,12 @@ def edit(reward_id: int) -> Any:
     form = RewardForm(obj=reward)
     if form.validate_on_submit():
         saved = save_with_image(
-            session, form, lambda image: update_reward(session, reward, **_values(form), **image),
-            current=reward.image, fallback="name")
+            session,
+            form,
+            lambda image: update_reward(session, reward, **_values(form), **image),
+            current=reward.image,
+            fallback="name",
+        )
         if saved is not None:
             flash(str(_l("Reward “%(name)s” saved.", name=reward.name)), "success")
             return redirect(url_for(".index"))
@@ -90,8 +110,11 @@ def toggle(reward_id: int) -> Any:
     reward = get_or_404(session, Reward, reward_id)  # CSRF: checked app-wide for every POST
     update_reward(session, reward, active=not reward.active)
     session.commit()
-    message = (_l("Reward “%(name)s” activated.", name=reward.name) if reward.active
-               else _l("Reward “%(name)s” deactivated.", name=reward.name))
+    message = (
+        _l("Reward “%(name)s” activated.", name=reward.name)
+        if reward.active
+        else _l("Reward “%(name)s” deactivated.", name=reward.name)
+    )
     flash(str(message), "success")
     return redirect(url_for(".index"))
 

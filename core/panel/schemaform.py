@@ -117,8 +117,9 @@ def kind_of(schema_field: ma.fields.Field) -> str:
         return "date"
     if isinstance(schema_field, ma.fields.String):
         return "choice" if _one_of(schema_field) else "string"
-    if isinstance(schema_field, ma.fields.List) and isinstance(schema_field.inner,
-                                                               ma.fields.Nested):
+    if isinstance(schema_field, ma.fields.List) and isinstance(
+        schema_field.inner, ma.fields.Nested
+    ):
         return "rows"
     return "json"
 
@@ -133,8 +134,10 @@ def choices_of(schema_field: ma.fields.Field) -> list[tuple[str, str]]:
     labels = (schema_field.metadata or {}).get("choices") or {}
     one_of = _one_of(schema_field)
     values = list(one_of.choices) if one_of else []
-    return [(str(value), str(labels.get(value) or str(value).replace("_", " ").capitalize()))
-            for value in values]
+    return [
+        (str(value), str(labels.get(value) or str(value).replace("_", " ").capitalize()))
+        for value in values
+    ]
 
 
 # --- what the form shows --------------------------------------------------
@@ -153,8 +156,9 @@ def draft_of(schema: ma.Schema, values: dict[str, Any]) -> dict[str, Any]:
     return draft
 
 
-def draft_from(schema: ma.Schema, form: MultiDict, prefix: str,
-               action: str | None = None) -> dict[str, Any]:
+def draft_from(
+    schema: ma.Schema, form: MultiDict, prefix: str, action: str | None = None
+) -> dict[str, Any]:
     """What was posted for the fields on the page (a field absent from the page is left
     out; a checkbox's absence means unticked), with a row added or removed when
     `action` (the value of a ROW_ACTION button) says so."""
@@ -171,8 +175,13 @@ def draft_from(schema: ma.Schema, form: MultiDict, prefix: str,
     return draft
 
 
-def inputs(schema: ma.Schema, draft: dict[str, Any], prefix: str,
-           errors: Errors | None = None, path: Path = ()) -> list[Input]:
+def inputs(
+    schema: ma.Schema,
+    draft: dict[str, Any],
+    prefix: str,
+    errors: Errors | None = None,
+    path: Path = (),
+) -> list[Input]:
     """The inputs showing `draft`, each with its errors (`errors` by path)."""
     if errors is None:
         errors = {}
@@ -180,10 +189,15 @@ def inputs(schema: ma.Schema, draft: dict[str, Any], prefix: str,
     for key, schema_field in _fields(schema):
         kind, name, where = kind_of(schema_field), f"{prefix}{key}", (*path, key)
         meta = schema_field.metadata or {}
-        item = Input(name=name, label=label_of(key, schema_field), kind=kind,
-                     value=draft.get(key, False if kind == "boolean" else ""),
-                     required=schema_field.required, hint=str(meta.get("hint") or ""),
-                     errors=list(errors.get(where, [])))
+        item = Input(
+            name=name,
+            label=label_of(key, schema_field),
+            kind=kind,
+            value=draft.get(key, False if kind == "boolean" else ""),
+            required=schema_field.required,
+            hint=str(meta.get("hint") or ""),
+            errors=list(errors.get(where, [])),
+        )
         if kind == "choice":
             item.choices = choices_of(schema_field)
         if kind == "rows":
@@ -191,8 +205,10 @@ def inputs(schema: ma.Schema, draft: dict[str, Any], prefix: str,
             rows = draft.get(key) or Rows()
             nested = schema_field.inner.schema
             texts = [*rows.items, *({} for _ in range(rows.spare))]
-            item.rows = [_row(nested, text, name, index, item.item, errors, where)
-                         for index, text in enumerate(texts)]
+            item.rows = [
+                _row(nested, text, name, index, item.item, errors, where)
+                for index, text in enumerate(texts)
+            ]
             item.template = _row(nested, {}, name, NEW, item.item, {}, where)
         if kind == "hidden":
             # Never shown: a message about it (a duplicate key) is the row's.
@@ -220,8 +236,9 @@ def summary(inputs_: list[Input], where: str = "") -> list[Problem]:
 # --- what was posted ------------------------------------------------------
 
 
-def parse(schema: ma.Schema, draft: dict[str, Any], path: Path = ()
-          ) -> tuple[dict[str, Any], Errors]:
+def parse(
+    schema: ma.Schema, draft: dict[str, Any], path: Path = ()
+) -> tuple[dict[str, Any], Errors]:
     """The draft's values, each parsed by its type, and the fields that could not be
     parsed (a message in the user's language); for marshmallow to validate next."""
     data: dict[str, Any] = {}
@@ -289,8 +306,9 @@ def messages(raw: Any, path: Path = ()) -> Errors:
 
 def path_of(dotted: str) -> Path:
     """A service's error key ("tiers.1.name") as a path."""
-    return tuple(int(part) if part.isdigit() else part
-                 for part in dotted.split(".") if part != "_schema")
+    return tuple(
+        int(part) if part.isdigit() else part for part in dotted.split(".") if part != "_schema"
+    )
 
 
 # --- internals -------------------------------------------------------------
@@ -304,16 +322,30 @@ def _one_of(schema_field: ma.fields.Field) -> ma.validate.OneOf | None:
     return next((v for v in schema_field.validators if isinstance(v, ma.validate.OneOf)), None)
 
 
-def _row(schema: ma.Schema, texts: dict[str, Any], name: str, index: int | str, item: str,
-         errors: Errors, path: Path) -> Row:
+def _row(
+    schema: ma.Schema,
+    texts: dict[str, Any],
+    name: str,
+    index: int | str,
+    item: str,
+    errors: Errors,
+    path: Path,
+) -> Row:
     prefix = f"{name}-{index}-"
     where = (*path, index)
-    fresh = {key: schema_field.load_default for key, schema_field in _fields(schema)
-             if kind_of(schema_field) == "boolean" and schema_field.load_default is True}
+    fresh = {
+        key: schema_field.load_default
+        for key, schema_field in _fields(schema)
+        if kind_of(schema_field) == "boolean" and schema_field.load_default is True
+    }
     shown = inputs(schema, texts or fresh, prefix, errors, where)
     number = index + 1 if isinstance(index, int) else ""
-    return Row(id=f"{name}-{index}", legend=f"{item} {number}".strip(), inputs=shown,
-               errors=list(errors.get(where, [])))
+    return Row(
+        id=f"{name}-{index}",
+        legend=f"{item} {number}".strip(),
+        inputs=shown,
+        errors=list(errors.get(where, [])),
+    )
 
 
 def _posted_rows(schema: ma.Schema, form: MultiDict, name: str, action: str | None) -> Rows:
@@ -335,8 +367,11 @@ def _posted_rows(schema: ma.Schema, form: MultiDict, name: str, action: str | No
 
 def _blank(schema: ma.Schema, row: dict[str, Any]) -> bool:
     """A row with nothing typed (its checkboxes and hidden identifier aside)."""
-    return not any(row.get(key) for key, schema_field in _fields(schema)
-                   if kind_of(schema_field) not in ("boolean", "hidden"))
+    return not any(
+        row.get(key)
+        for key, schema_field in _fields(schema)
+        if kind_of(schema_field) not in ("boolean", "hidden")
+    )
 
 
 def _make_keys(schema: ma.Schema, items: list[dict[str, Any]]) -> None:
@@ -353,7 +388,7 @@ def _make_keys(schema: ma.Schema, items: list[dict[str, Any]]) -> None:
             made, n = base, 1
             while made in taken:
                 n += 1
-                made = f"{base[:KEY_LENGTH - len(str(n)) - 1]}-{n}"
+                made = f"{base[: KEY_LENGTH - len(str(n)) - 1]}-{n}"
             item[key] = made
             taken.add(made)
 
@@ -384,8 +419,12 @@ def _parse(kind: str, text: str) -> Any:
         except NumberFormatError:
             number = None
         if number is None or not number.is_finite():
-            raise ValueError(_("Enter a number, e.g. %(example)s.",
-                               example=format_decimal(Decimal("1234.5"), locale=money_locale())))
+            raise ValueError(
+                _(
+                    "Enter a number, e.g. %(example)s.",
+                    example=format_decimal(Decimal("1234.5"), locale=money_locale()),
+                )
+            )
         if kind == "integer":
             if number != number.to_integral_value():
                 raise ValueError(_("Enter a whole number."))

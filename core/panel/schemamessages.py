@@ -65,17 +65,21 @@ def _range(groups: tuple) -> str:
         if low_inclusive and high_inclusive:
             return _("Enter a value from %(min)s to %(max)s.", min=_num(low), max=_num(high))
         if high_inclusive:
-            return _("Enter more than %(min)s and at most %(max)s.", min=_num(low),
-                     max=_num(high))
+            return _("Enter more than %(min)s and at most %(max)s.", min=_num(low), max=_num(high))
         if low_inclusive:
-            return _("Enter at least %(min)s and less than %(max)s.", min=_num(low),
-                     max=_num(high))
+            return _("Enter at least %(min)s and less than %(max)s.", min=_num(low), max=_num(high))
         return _("Enter more than %(min)s and less than %(max)s.", min=_num(low), max=_num(high))
     if low is not None:
-        return (_("Enter at least %(min)s.", min=_num(low)) if low_inclusive
-                else _("Enter more than %(min)s.", min=_num(low)))
-    return (_("Enter at most %(max)s.", max=_num(high)) if high_inclusive
-            else _("Enter less than %(max)s.", max=_num(high)))
+        return (
+            _("Enter at least %(min)s.", min=_num(low))
+            if low_inclusive
+            else _("Enter more than %(min)s.", min=_num(low))
+        )
+    return (
+        _("Enter at most %(max)s.", max=_num(high))
+        if high_inclusive
+        else _("Enter less than %(max)s.", max=_num(high))
+    )
 
 
 _LOW = rf"(greater than or equal to|greater than) {_NUMBER}"
@@ -84,12 +88,17 @@ _PATTERNS = (
     (re.compile(rf"Must be {_LOW} and {_HIGH}\."), lambda m: _range(m.groups())),
     (re.compile(rf"Must be {_LOW}\."), lambda m: _range(m.groups() + (None, None))),
     (re.compile(rf"Must be {_HIGH}\."), lambda m: _range((None, None) + m.groups())),
-    (re.compile(r"Shorter than minimum length (\d+)\."),
-     lambda m: _("Too short: at least %(n)s.", n=m.group(1))),
-    (re.compile(r"Longer than maximum length (\d+)\."),
-     lambda m: _("Too long: at most %(n)s.", n=m.group(1))),
-    (re.compile(r"Length must be between (\d+) and (\d+)\."),
-     lambda m: _("Between %(min)s and %(max)s long.", min=m.group(1), max=m.group(2))),
+    (
+        re.compile(r"Shorter than minimum length (\d+)\."),
+        lambda m: _("Too short: at least %(n)s.", n=m.group(1)),
+    ),
+    (
+        re.compile(r"Longer than maximum length (\d+)\."),
+        lambda m: _("Too long: at most %(n)s.", n=m.group(1)),
+    ),
+    (
+        re.compile(r"Length must be between (\d+) and (\d+)\."),
+        lambda m: _("Between %(min)s and %(max)s long.", min=m.group(1), max=m.group(2)),
+    ),
     (re.compile(r"Must be one of: (.*)\."), lambda _m: _("Choose one of the options.")),
 )
-

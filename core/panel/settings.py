@@ -45,11 +45,28 @@ from tenants.services import update_profile
 
 menu.register(menu.MenuItem("t.panel_settings.index", _l("Settings"), roles=MANAGERS, order=90))
 
-PROFILE = ("name", "business_type", "email", "phone", "whatsapp", "description", "country",
-           "currency", "timezone", "language")
-PROGRAM = ("equivalence_points", "equivalence_amount", "description_field",
-           "employees_give_points", "welcome_points", "expiry_months",
-           "customer_redemption_requests", "large_grant_points")
+PROFILE = (
+    "name",
+    "business_type",
+    "email",
+    "phone",
+    "whatsapp",
+    "description",
+    "country",
+    "currency",
+    "timezone",
+    "language",
+)
+PROGRAM = (
+    "equivalence_points",
+    "equivalence_amount",
+    "description_field",
+    "employees_give_points",
+    "welcome_points",
+    "expiry_months",
+    "customer_redemption_requests",
+    "large_grant_points",
+)
 
 
 class SettingsForm(FlaskForm):
@@ -57,46 +74,81 @@ class SettingsForm(FlaskForm):
     name = StringField(_l("Business name"), validators=[Length(max=160)])
     logo = FileField(_l("Logo"), description=_l("PNG, JPEG, GIF or WebP, up to 2 MB."))
     remove_logo = BooleanField(_l("Remove the logo"))
-    business_type = StringField(_l("Type of business"), validators=[Length(max=80)],
-                                description=_l("For example: café, bakery, beauty salon."))
+    business_type = StringField(
+        _l("Type of business"),
+        validators=[Length(max=80)],
+        description=_l("For example: café, bakery, beauty salon."),
+    )
     email = EmailField(_l("E-mail"), validators=[Length(max=254)])
     phone = StringField(_l("Phone"), validators=[Length(max=40)])
     whatsapp = StringField(_l("WhatsApp"), validators=[Length(max=40)])
-    description = TextAreaField(_l("Description of the business"),
-                                validators=[Length(max=2000)])
+    description = TextAreaField(_l("Description of the business"), validators=[Length(max=2000)])
     country = SelectField(_l("Country"), validate_choice=False)
     currency = SelectField(_l("Currency"), validate_choice=False)
     timezone = SelectField(_l("Time zone"), validate_choice=False)
-    language = SelectField(_l("Language"), validate_choice=False,
-                           choices=[SelectChoice(code, LANGUAGE_NAMES[code])
-                                    for code in LANGUAGES])
+    language = SelectField(
+        _l("Language"),
+        validate_choice=False,
+        choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+    )
     # The program
-    equivalence_points = WholeNumberField(_l("Points"), validators=[
-        Optional(), NumberRange(min=1, max=MAX_POINTS_PER_OPERATION,
-                                message=_l("Enter a whole number of points, 1 or more."))])
+    equivalence_points = WholeNumberField(
+        _l("Points"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=1,
+                max=MAX_POINTS_PER_OPERATION,
+                message=_l("Enter a whole number of points, 1 or more."),
+            ),
+        ],
+    )
     equivalence_amount = StringField(_l("per amount of"))
-    description_field = BooleanField(_l("Show a description field when giving points"),
-                                     description=_l("For an invoice number or the reason; "
-                                                    "only the business sees it."))
+    description_field = BooleanField(
+        _l("Show a description field when giving points"),
+        description=_l("For an invoice number or the reason; only the business sees it."),
+    )
     employees_give_points = BooleanField(
         _l("Employees may give points without a purchase amount"),
-        description=_l("With a points equivalence. Owners and admins always may; the "
-                       "POS API follows its token's scopes."))
-    welcome_points = WholeNumberField(_l("Welcome points"), validators=[
-        Optional(), NumberRange(min=0, max=MAX_POINTS_PER_OPERATION,
-                                message=_l("Enter zero or more points."))],
-        description=_l("Given to every new customer. Empty or 0: none."))
-    expiry_months = WholeNumberField(_l("Unused points expire after (months)"), validators=[
-        Optional(), NumberRange(min=1, max=120, message=_l("Enter 1 to 120 months."))],
-        description=_l("Checked on the 1st of each month. Empty: points never expire."))
+        description=_l(
+            "With a points equivalence. Owners and admins always may; the "
+            "POS API follows its token's scopes."
+        ),
+    )
+    welcome_points = WholeNumberField(
+        _l("Welcome points"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=0, max=MAX_POINTS_PER_OPERATION, message=_l("Enter zero or more points.")
+            ),
+        ],
+        description=_l("Given to every new customer. Empty or 0: none."),
+    )
+    expiry_months = WholeNumberField(
+        _l("Unused points expire after (months)"),
+        validators=[Optional(), NumberRange(min=1, max=120, message=_l("Enter 1 to 120 months."))],
+        description=_l("Checked on the 1st of each month. Empty: points never expire."),
+    )
     customer_redemption_requests = BooleanField(
         _l("Customers may request a reward from their app"),
-        description=_l("The points are held until staff confirm or cancel the request."))
-    large_grant_points = WholeNumberField(_l("Confirm grants of more than (points)"), validators=[
-        Optional(), NumberRange(min=1, max=MAX_POINTS_PER_OPERATION,
-                                message=_l("Enter a whole number of points, 1 or more."))],
-        description=_l("Giving more points at once asks the employee to confirm, and "
-                       "Activity marks the grant. Empty: never ask."))
+        description=_l("The points are held until staff confirm or cancel the request."),
+    )
+    large_grant_points = WholeNumberField(
+        _l("Confirm grants of more than (points)"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=1,
+                max=MAX_POINTS_PER_OPERATION,
+                message=_l("Enter a whole number of points, 1 or more."),
+            ),
+        ],
+        description=_l(
+            "Giving more points at once asks the employee to confirm, and "
+            "Activity marks the grant. Empty: never ask."
+        ),
+    )
 
 
 def make_blueprint() -> Blueprint:
@@ -116,9 +168,10 @@ def index() -> Any:
 
     form = SettingsForm()
     action = request.form.get(schemaform.ROW_ACTION)
-    drafts = {name: schemaform.draft_from(info.settings_schema(), request.form, _prefix(name),
-                                          action)
-              for name, info in plugins}
+    drafts = {
+        name: schemaform.draft_from(info.settings_schema(), request.form, _prefix(name), action)
+        for name, info in plugins
+    }
     if action:  # a row added or removed without JavaScript: drawn again, nothing saved
         return _render(form, plugins, drafts, {})
     valid = form.validate_on_submit()
@@ -169,7 +222,8 @@ def index() -> Any:
         except InvalidInput as error:
             for key, message in error.fields.items():
                 plugin_errors.setdefault(name, {}).setdefault(schemaform.path_of(key), []).append(
-                    schemaform.translate(message))
+                    schemaform.translate(message)
+                )
             problems = True
     if problems:
         session.rollback()
@@ -188,8 +242,11 @@ def index() -> Any:
 def _plugin_sections() -> list[tuple[str, Any]]:
     infos = current_platform().plugins.infos
     active = getattr(g, "active_plugins", set())
-    found = [(name, infos[name]) for name in active
-             if name in infos and infos[name].settings_schema is not None]
+    found = [
+        (name, infos[name])
+        for name in active
+        if name in infos and infos[name].settings_schema is not None
+    ]
     return sorted(found, key=lambda pair: str(pair[1].title))
 
 
@@ -201,8 +258,9 @@ def _fill_program(form: SettingsForm, program: dict[str, Any]) -> None:
     equivalence = program.get("points_per_amount")
     if equivalence:
         form.equivalence_points.data = equivalence["points"]
-        form.equivalence_amount.data = format_decimal(Decimal(equivalence["amount"]),
-                                                      locale=money_locale())
+        form.equivalence_amount.data = format_decimal(
+            Decimal(equivalence["amount"]), locale=money_locale()
+        )
     form.description_field.data = program["description_field"]
     form.employees_give_points.data = program["employees_give_points"]
     form.welcome_points.data = program["welcome_points"]
@@ -223,9 +281,14 @@ def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
             amount = None
         if amount is None or not amount.is_finite() or amount <= 0:
             amount = None
-            form.equivalence_amount.errors.append(str(_l(
-                "Enter an amount greater than zero, e.g. %(example)s.",
-                example=format_decimal(Decimal("1000"), locale=money_locale()))))
+            form.equivalence_amount.errors.append(
+                str(
+                    _l(
+                        "Enter an amount greater than zero, e.g. %(example)s.",
+                        example=format_decimal(Decimal("1000"), locale=money_locale()),
+                    )
+                )
+            )
     equivalence = None
     if (points is None) != (not amount_text):
         if not (form.equivalence_points.errors or form.equivalence_amount.errors):
@@ -250,9 +313,11 @@ def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
 
 
 # The program's settings whose form fields are named otherwise.
-_PROGRAM_FIELDS = {("points_per_amount", "points"): "equivalence_points",
-                   ("points_per_amount", "amount"): "equivalence_amount",
-                   ("points_per_amount",): "equivalence_amount"}
+_PROGRAM_FIELDS = {
+    ("points_per_amount", "points"): "equivalence_points",
+    ("points_per_amount", "amount"): "equivalence_amount",
+    ("points_per_amount",): "equivalence_amount",
+}
 
 
 def _program_field(form: SettingsForm, path: schemaform.Path) -> Any:
@@ -274,9 +339,12 @@ def _choices(form: SettingsForm) -> None:
     form.timezone.choices = [SelectChoice(zone, name) for zone, name in timezone_choices()]
 
 
-def _render(form: SettingsForm, plugins: list[tuple[str, Any]],
-            drafts: dict[str, dict[str, Any]],
-            plugin_errors: dict[str, schemaform.Errors]) -> Any:
+def _render(
+    form: SettingsForm,
+    plugins: list[tuple[str, Any]],
+    drafts: dict[str, dict[str, Any]],
+    plugin_errors: dict[str, schemaform.Errors],
+) -> Any:
     _choices(form)
     session = db()
     sections = []
@@ -288,28 +356,53 @@ def _render(form: SettingsForm, plugins: list[tuple[str, Any]],
         errors = dict(plugin_errors.get(name, {}))
         shown = schemaform.inputs(schema, draft, _prefix(name), errors)
         title = str(info.title)
-        problems.extend(schemaform.Problem(f"plugin-{name}", title, message)
-                        for message in errors.get((), []))
+        problems.extend(
+            schemaform.Problem(f"plugin-{name}", title, message) for message in errors.get((), [])
+        )
         problems.extend(schemaform.summary(shown, title))
-        sections.append({"name": name, "title": title, "description": str(info.description or ""),
-                         "inputs": shown, "errors": errors.get((), [])})
-    links = [link for extra in current_platform().plugins.call(
-                 getattr(g, "active_plugins", set()), "settings_links", tenant=g.tenant)
-             for link in extra if can(*link.roles)]
-    return render_template("panel/settings/index.html", form=form, sections=sections,
-                           logo=g.tenant.logo, currency=g.tenant.currency, problems=problems,
-                           row_action=schemaform.ROW_ACTION,
-                           links=[{"url": url_for(link.endpoint, **link.values),
-                                   "label": str(link.label)} for link in links])
+        sections.append(
+            {
+                "name": name,
+                "title": title,
+                "description": str(info.description or ""),
+                "inputs": shown,
+                "errors": errors.get((), []),
+            }
+        )
+    links = [
+        link
+        for extra in current_platform().plugins.call(
+            getattr(g, "active_plugins", set()), "settings_links", tenant=g.tenant
+        )
+        for link in extra
+        if can(*link.roles)
+    ]
+    return render_template(
+        "panel/settings/index.html",
+        form=form,
+        sections=sections,
+        logo=g.tenant.logo,
+        currency=g.tenant.currency,
+        problems=problems,
+        row_action=schemaform.ROW_ACTION,
+        links=[
+            {"url": url_for(link.endpoint, **link.values), "label": str(link.label)}
+            for link in links
+        ],
+    )
 
 
 def _form_problems(form: SettingsForm) -> list[schemaform.Problem]:
     """The profile's and the program's errors for the summary, in page order."""
     found = [schemaform.Problem("", "", str(message)) for message in form.form_errors]
-    for section, names in ((_l("Business profile"), ("name", "logo", *PROFILE[1:])),
-                           (_l("Loyalty program"), PROGRAM)):
+    for section, names in (
+        (_l("Business profile"), ("name", "logo", *PROFILE[1:])),
+        (_l("Loyalty program"), PROGRAM),
+    ):
         for name in names:
             field = getattr(form, name)
-            found.extend(schemaform.Problem(field.id, f"{section} › {field.label.text}",
-                                            str(message)) for message in field.errors)
+            found.extend(
+                schemaform.Problem(field.id, f"{section} › {field.label.text}", str(message))
+                for message in field.errors
+            )
     return found

@@ -28,18 +28,25 @@ from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_staff.index", _l("Staff"), roles=MANAGERS, order=70))
 
-ROLE_LABELS = {Role.OWNER: _l("Owner"), Role.ADMIN: _l("Administrator"),
-               Role.EMPLOYEE: _l("Employee")}
+ROLE_LABELS = {
+    Role.OWNER: _l("Owner"),
+    Role.ADMIN: _l("Administrator"),
+    Role.EMPLOYEE: _l("Employee"),
+}
 
 
 class StaffForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[
-        DataRequired(_l("The name is required.")), Length(max=160)])
-    email = EmailField(_l("E-mail"), validators=[
-        DataRequired(_l("Enter a valid e-mail address.")), Length(max=254)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("The name is required.")), Length(max=160)]
+    )
+    email = EmailField(
+        _l("E-mail"),
+        validators=[DataRequired(_l("Enter a valid e-mail address.")), Length(max=254)],
+    )
     role = SelectField(_l("Role"), default=Role.EMPLOYEE.value)
-    location_id = SelectField(_l("Location"), coerce=lambda v: int(v) if v else None,
-                              validate_choice=False)
+    location_id = SelectField(
+        _l("Location"), coerce=lambda v: int(v) if v else None, validate_choice=False
+    )
     password = PasswordField(_l("Password"), validators=[Optional()])
     active = BooleanField(_l("Active (may log in)"), default=True)
 
@@ -60,8 +67,13 @@ def index() -> Any:
         select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.name, StaffUser.id)
     ).all()
     locations = {loc.id: loc for loc in session.scalars(select(Location))}
-    return render_template("panel/staff/index.html", users=users, locations=locations,
-                           roles=ROLE_LABELS, me=current_user.user)
+    return render_template(
+        "panel/staff/index.html",
+        users=users,
+        locations=locations,
+        roles=ROLE_LABELS,
+        me=current_user.user,
+    )
 
 
 @staff_required(*MANAGERS)
@@ -71,9 +83,13 @@ def new() -> Any:
         session = db()
         try:
             user = create_staff(
-                session, email=form.email.data, name=form.name.data,
-                password=form.password.data, role=form.role.data,
-                location_id=form.location_id.data, by=current_user.user,
+                session,
+                email=form.email.data,
+                name=form.name.data,
+                password=form.password.data,
+                role=form.role.data,
+                location_id=form.location_id.data,
+                by=current_user.user,
             )
             session.commit()
         except PremiaError as error:
@@ -93,9 +109,14 @@ def edit(user_id: int) -> Any:
         abort(403)  # an admin may not change an owner
     form = _form(user)
     if form.validate_on_submit():
-        changes = {"name": form.name.data, "email": form.email.data, "role": form.role.data,
-                   "location_id": form.location_id.data, "active": bool(form.active.data),
-                   "password": form.password.data or None}
+        changes = {
+            "name": form.name.data,
+            "email": form.email.data,
+            "role": form.role.data,
+            "location_id": form.location_id.data,
+            "active": bool(form.active.data),
+            "password": form.password.data or None,
+        }
         try:
             update_staff(session, user, by=current_user.user, **changes)
             session.commit()
@@ -121,8 +142,11 @@ def toggle(user_id: int) -> Any:
         session.rollback()
         flash(str(error.message), "error")
     else:
-        message = (_l("%(name)s can log in again.", name=user.name) if user.active
-                   else _l("%(name)s was deactivated and can no longer log in.", name=user.name))
+        message = (
+            _l("%(name)s can log in again.", name=user.name)
+            if user.active
+            else _l("%(name)s was deactivated and can no longer log in.", name=user.name)
+        )
         flash(str(message), "success")
     return redirect(url_for(".index"))
 
@@ -131,8 +155,9 @@ def _has_password(form: StaffForm) -> bool:
     """A new staff member needs a password (an edit keeps the old one when empty)."""
     if form.password.data:
         return True
-    form.password.errors.append(str(_l(
-        "The password needs at least %(n)d characters.", n=MIN_LENGTH)))
+    form.password.errors.append(
+        str(_l("The password needs at least %(n)d characters.", n=MIN_LENGTH))
+    )
     return False
 
 
@@ -144,7 +169,8 @@ def _form(user: StaffUser | None) -> StaffForm:
     form.role.choices = [SelectChoice(role.value, ROLE_LABELS[role]) for role in roles]
     locations = db().scalars(select(Location).order_by(Location.name)).all()
     form.location_id.choices = [SelectChoice("", _l("Any location"))] + [
-        SelectChoice(str(loc.id), loc.name) for loc in locations
+        SelectChoice(str(loc.id), loc.name)
+        for loc in locations
         if loc.active or (user is not None and user.location_id == loc.id)
     ]
     if user is not None:

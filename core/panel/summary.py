@@ -25,7 +25,10 @@ def member_summary(session: Session, member: Membership) -> list[SummaryLine]:
     """The lines the tenant's active plugins give for `member`; a failing plugin is
     logged and left out, never allowed to break the cashier's page."""
     results = current_platform().plugins.call(
-        getattr(g, "active_plugins", set()), "member_summary",
-        session=session, tenant=g.tenant, member=member,
+        getattr(g, "active_plugins", set()),
+        "member_summary",
+        session=session,
+        tenant=g.tenant,
+        member=member,
     )
     return [line for result in results if result for line in result]

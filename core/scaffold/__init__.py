@@ -29,19 +29,23 @@ def new_plugin(name: str, directory: Path) -> Path:
     if not NAME.fullmatch(name):
         raise ScaffoldError(
             f"{name!r} is not a plugin name: lower-case letters, digits and _, "
-            "starting with a letter, 2 to 30 characters")
+            "starting with a letter, 2 to 30 characters"
+        )
     target = Path(directory) / f"premia-{name.replace('_', '-')}"
     if target.exists():
         raise ScaffoldError(f"{target} already exists")
-    values = {"name": name, "package": f"premia_{name}",
-              "title": name.replace("_", " ").capitalize()}
+    values = {
+        "name": name,
+        "package": f"premia_{name}",
+        "title": name.replace("_", " ").capitalize(),
+    }
     for source in sorted(TEMPLATES.rglob("*.tmpl")):
         relative = str(source.relative_to(TEMPLATES).with_suffix(""))
-        path = target / relative.replace("_package_", values["package"]).replace(
-            "_name_", name)
+        path = target / relative.replace("_package_", values["package"]).replace("_name_", name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(Template(source.read_text(encoding="utf-8")).substitute(values),
-                        encoding="utf-8")
+        path.write_text(
+            Template(source.read_text(encoding="utf-8")).substitute(values), encoding="utf-8"
+        )
         if path.suffix == ".po":
             with path.open("rb") as po, path.with_suffix(".mo").open("wb") as mo:
                 write_mo(mo, read_po(po))

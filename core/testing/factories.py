@@ -20,8 +20,15 @@ from tenants import services as tenant_services
 from tenants.models import Plan, Tenant
 
 __all__ = [
-    "app", "client", "database_url", "db", "make_app", "make_member", "make_plan",
-    "make_tenant", "platform",
+    "app",
+    "client",
+    "database_url",
+    "db",
+    "make_app",
+    "make_member",
+    "make_plan",
+    "make_tenant",
+    "platform",
 ]
 
 KEEP = {"plans", "plan_plugins", "alembic_version"}  # seeded by the migration
@@ -30,7 +37,8 @@ PASSWORD = "correct-horse-9"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "premia_plugins(*modules): plugin modules the `app` fixture installs too")
+        "markers", "premia_plugins(*modules): plugin modules the `app` fixture installs too"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,6 +47,7 @@ def _quick_argon2():
     from argon2 import PasswordHasher
 
     from core.web import passwords
+
     mp = pytest.MonkeyPatch()
     mp.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     yield
@@ -118,8 +127,9 @@ def app(make_app, request):
     A test module (or test) adds plugin modules next to the installed ones with
     `pytestmark = pytest.mark.premia_plugins(my_plugin)`.
     """
-    extra = [plugin for marker in request.node.iter_markers("premia_plugins")
-             for plugin in marker.args]
+    extra = [
+        plugin for marker in request.node.iter_markers("premia_plugins") for plugin in marker.args
+    ]
     application = make_app(PREMIA_EXTRA_PLUGINS=extra) if extra else make_app()
     with application.app_context():
         yield application
@@ -213,8 +223,9 @@ def make_member(db) -> Callable[..., Any]:
         fields.setdefault("first_name", f"Customer{n}")
         fields.setdefault("last_name", "Test")
         with db(tenant) as session:
-            member = create_member(session, email=email or f"c{n}@mail.example",
-                                   actor=Actor.system(), **fields)
+            member = create_member(
+                session, email=email or f"c{n}@mail.example", actor=Actor.system(), **fields
+            )
             session.commit()
             return member
 

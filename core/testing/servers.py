@@ -30,8 +30,16 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = [
-    "DEFAULT_DATABASE_URL", "DEFAULT_REDIS_URL", "MissingServer", "Throwaway", "choose",
-    "postgres_bindir", "reachable", "redis_binary", "throwaway_postgres", "throwaway_redis",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_REDIS_URL",
+    "MissingServer",
+    "Throwaway",
+    "choose",
+    "postgres_bindir",
+    "reachable",
+    "redis_binary",
+    "throwaway_postgres",
+    "throwaway_redis",
 ]
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -92,7 +100,8 @@ def postgres_bindir(roots: Iterable[Path] | None = None, path: str | None = None
             return folder
     raise MissingServer(
         "No PostgreSQL answers on 127.0.0.1:5432 and none is installed to start one for "
-        f"the tests: `{INSTALL}` (or set {DATABASE_VARIABLE}).")
+        f"the tests: `{INSTALL}` (or set {DATABASE_VARIABLE})."
+    )
 
 
 def redis_binary(path: str | None = None) -> str:
@@ -100,7 +109,8 @@ def redis_binary(path: str | None = None) -> str:
     if not found:
         raise MissingServer(
             "No Redis answers on 127.0.0.1:6379 and redis-server is not installed to start "
-            f"one for the tests: `{INSTALL}` (or set {REDIS_VARIABLE}).")
+            f"one for the tests: `{INSTALL}` (or set {REDIS_VARIABLE})."
+        )
     return found
 
 
@@ -118,8 +128,10 @@ def _as_postgres_owner(folder: Path) -> list[str]:
     try:
         account = pwd.getpwnam("postgres")
     except KeyError:
-        raise MissingServer("initdb refuses to run as root and there is no `postgres` "
-                            f"account to run it: `{INSTALL}`.") from None
+        raise MissingServer(
+            "initdb refuses to run as root and there is no `postgres` "
+            f"account to run it: `{INSTALL}`."
+        ) from None
     os.chown(folder, account.pw_uid, account.pw_gid)
     return ["runuser", "-u", "postgres", "--"]
 
@@ -127,8 +139,14 @@ def _as_postgres_owner(folder: Path) -> list[str]:
 def _run(command: list[str], folder: Path, check: bool = True) -> None:
     # A session of its own: Ctrl-C in the terminal reaches pytest, which stops the
     # server in order, rather than the server itself.
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True,
-                            start_new_session=True, timeout=START_TIMEOUT * 2)
+    result = subprocess.run(
+        command,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=START_TIMEOUT * 2,
+    )
     if check and result.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
 
@@ -142,25 +160,68 @@ def throwaway_postgres(bindir: Path | None = None) -> Iterator[Throwaway]:
     data, port = folder / "data", _free_port()
     try:
         owner = _as_postgres_owner(folder)
-        _run([*owner, str(bindir / "initdb"), "--pgdata", str(data), "--username", "postgres",
-              "--auth", "trust", "--encoding", "UTF8", "--locale", "C.UTF-8", "--no-sync"],
-             folder)
+        _run(
+            [
+                *owner,
+                str(bindir / "initdb"),
+                "--pgdata",
+                str(data),
+                "--username",
+                "postgres",
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+                "--no-sync",
+            ],
+            folder,
+        )
         # Durability is pointless for a cluster that is thrown away: fsync off is faster.
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
-        _run([*owner, str(bindir / "pg_ctl"), "start", "--pgdata", str(data), "--wait",
-              f"--timeout={START_TIMEOUT}", "--log", str(folder / "postgres.log"),
-              "-o", options], folder)
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        _run(
+            [
+                *owner,
+                str(bindir / "pg_ctl"),
+                "start",
+                "--pgdata",
+                str(data),
+                "--wait",
+                f"--timeout={START_TIMEOUT}",
+                "--log",
+                str(folder / "postgres.log"),
+                "-o",
+                options,
+            ],
+            folder,
+        )
         try:
-            with psycopg.connect(host="127.0.0.1", port=port, user="postgres",
-                                 dbname="postgres", autocommit=True) as conn:
+            with psycopg.connect(
+                host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
+            ) as conn:
                 conn.execute("CREATE DATABASE test")
             yield Throwaway(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test", folder)
         finally:
             # Immediate: nothing in it is kept, so there is nothing to write on the way out.
             # Unchecked: a server that died already is as good as stopped.
-            _run([*owner, str(bindir / "pg_ctl"), "stop", "--pgdata", str(data), "--wait",
-                  "--mode", "immediate"], folder, check=False)
+            _run(
+                [
+                    *owner,
+                    str(bindir / "pg_ctl"),
+                    "stop",
+                    "--pgdata",
+                    str(data),
+                    "--wait",
+                    "--mode",
+                    "immediate",
+                ],
+                folder,
+                check=False,
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -175,9 +236,24 @@ def throwaway_redis(binary: str | None = None) -> Iterator[Throwaway]:
     try:
         with open(folder / "redis.log", "wb") as log:
             process = subprocess.Popen(
-                [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
-                 "--save", "", "--appendonly", "no"],
-                cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    binary,
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--dir",
+                    str(folder),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                cwd=folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             _wait_for_redis(port, process, folder)
             yield Throwaway(f"redis://127.0.0.1:{port}/15", folder)
@@ -224,16 +300,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_chosen] = chosen = []
     handling_sigterm = False
     for name, variable, default, start in (
-            ("PostgreSQL", DATABASE_VARIABLE, DEFAULT_DATABASE_URL, throwaway_postgres),
-            ("Redis", REDIS_VARIABLE, DEFAULT_REDIS_URL, throwaway_redis)):
+        ("PostgreSQL", DATABASE_VARIABLE, DEFAULT_DATABASE_URL, throwaway_postgres),
+        ("Redis", REDIS_VARIABLE, DEFAULT_REDIS_URL, throwaway_redis),
+    ):
         configured = os.environ.get(variable)
         url = choose(configured, default)
         if url is not None:
             chosen.append(f"{name} {url} ({'configured' if configured else 'answering'})")
         else:
             if not handling_sigterm:  # a kill (CI's timeout) stops them as Ctrl-C does
-                stack.callback(signal.signal, signal.SIGTERM,
-                               signal.signal(signal.SIGTERM, _interrupt))
+                stack.callback(
+                    signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, _interrupt)
+                )
                 handling_sigterm = True
             try:
                 server = stack.enter_context(start())

@@ -12,9 +12,7 @@ from core.testing.factories import PASSWORD
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _FLASH = re.compile(r'<p class="flash (\w+)" role="alert">(.*?)</p>', re.S)
-_FIGURE = re.compile(
-    r'<span class="value">(.*?)</span><span class="label">(.*?)</span>', re.S
-)
+_FIGURE = re.compile(r'<span class="value">(.*?)</span><span class="label">(.*?)</span>', re.S)
 
 
 def csrf_token(page: str) -> str:
@@ -58,8 +56,13 @@ def login(client, db, tenant, role: Role = Role.OWNER) -> None:
         email = f"{role.value}@{tenant.slug}.example"
         with db(tenant) as session:
             if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
-                create_staff(session, email=email, name=f"{role.value} {tenant.slug}",
-                             password=PASSWORD, role=role)
+                create_staff(
+                    session,
+                    email=email,
+                    name=f"{role.value} {tenant.slug}",
+                    password=PASSWORD,
+                    role=role,
+                )
                 session.commit()
     answer = post_login(client, tenant.slug, email, PASSWORD)
     assert answer.status_code == 302, answer.get_data(as_text=True)

@@ -27,30 +27,45 @@ CURRENCIES = ["COP", "MXN", "ARS", "CLP", "PEN", "USD", "EUR", "BRL", "UYU", "GT
 
 
 class SignupForm(FlaskForm):
-    name = StringField(_l("Business name"), validators=[DataRequired(_l("Required.")),
-                                                        Length(max=160)])
-    slug = StringField(_l("Address of your program"), validators=[DataRequired(_l("Required.")),
-                                                                  Length(max=60)])
+    name = StringField(
+        _l("Business name"), validators=[DataRequired(_l("Required.")), Length(max=160)]
+    )
+    slug = StringField(
+        _l("Address of your program"), validators=[DataRequired(_l("Required.")), Length(max=60)]
+    )
     business_type = StringField(_l("Type of business"), validators=[Length(max=80)])
     owner_name = StringField(_l("Your name"), validators=[Length(max=160)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Required."))])
-    currency = SelectField(_l("Currency"), choices=[SelectChoice(c, c) for c in CURRENCIES],
-                           default="COP")
+    currency = SelectField(
+        _l("Currency"), choices=[SelectChoice(c, c) for c in CURRENCIES], default="COP"
+    )
     # Configuración's lists, labelled in the visitor's language; the service refuses
     # anything else in that language too.
-    country = SelectField(_l("Country"), default="CO", validate_choice=False,
-                          choices=lambda: [SelectChoice(*pair) for pair in country_choices()])
-    timezone = SelectField(_l("Time zone"), default="America/Bogota", validate_choice=False,
-                           choices=lambda: [SelectChoice(*pair) for pair in timezone_choices()])
+    country = SelectField(
+        _l("Country"),
+        default="CO",
+        validate_choice=False,
+        choices=lambda: [SelectChoice(*pair) for pair in country_choices()],
+    )
+    timezone = SelectField(
+        _l("Time zone"),
+        default="America/Bogota",
+        validate_choice=False,
+        choices=lambda: [SelectChoice(*pair) for pair in timezone_choices()],
+    )
     # The language the visitor reads this page in (the browser's, else Spanish).
-    language = SelectField(_l("Language"), default=lambda: str(get_locale()), choices=[
-        SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
+    language = SelectField(
+        _l("Language"),
+        default=lambda: str(get_locale()),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
+    )
 
 
 class ProgramForm(FlaskForm):
-    program = StringField(_l("Address of your program"), validators=[
-        DataRequired(_l("Required.")), Length(max=300)])
+    program = StringField(
+        _l("Address of your program"), validators=[DataRequired(_l("Required.")), Length(max=300)]
+    )
 
 
 class ForgotForm(FlaskForm):
@@ -59,8 +74,10 @@ class ForgotForm(FlaskForm):
 
 class ResetForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(_l("Required."))])
-    confirm = PasswordField(_l("Repeat the new password"), validators=[
-        EqualTo("password", _l("The passwords do not match."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[EqualTo("password", _l("The passwords do not match."))],
+    )
 
 
 def _show_errors(form: FlaskForm, error: PremiaError) -> None:
@@ -99,11 +116,13 @@ def confirm(token: str) -> Any:
             tenant = accounts.confirm_signup(session, token)
             session.commit()
         except accounts.AlreadyConfirmed as done:
-            return render_template("signup/done.html", message=str(done.message),
-                                   login_url=None), 409
+            return render_template(
+                "signup/done.html", message=str(done.message), login_url=None
+            ), 409
         except PremiaError as error:
-            return render_template("signup/done.html", message=str(error.message),
-                                   login_url=None), error.status
+            return render_template(
+                "signup/done.html", message=str(error.message), login_url=None
+            ), error.status
         slug, language = tenant.slug, tenant.language
     # Read on the program's login page, which speaks the program's language.
     with force_locale(language):
@@ -149,8 +168,13 @@ def forgot() -> Any:
         accounts.request_password_reset(db(), g.tenant, form.email.data)
         db().commit()
         # The same answer whether or not the address belongs to someone here.
-        flash(_("If this e-mail belongs to a staff member, a link to choose a new password "
-                "is on its way."), "success")
+        flash(
+            _(
+                "If this e-mail belongs to a staff member, a link to choose a new password "
+                "is on its way."
+            ),
+            "success",
+        )
         return redirect(url_for("t.auth.login"))
     return render_template("auth/forgot.html", form=form)
 

@@ -57,8 +57,10 @@ def find_program(session: Session, address: str) -> str:
     if not tenant_services.SLUG.fullmatch(slug):
         raise InvalidInput(program=_l("Use lower-case letters, digits and dashes."))
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is None:
-        raise NotFound(_l("There is no program at this address."),
-                       program=_l("There is no program at this address."))
+        raise NotFound(
+            _l("There is no program at this address."),
+            program=_l("There is no program at this address."),
+        )
     return slug
 
 
@@ -84,17 +86,25 @@ def start_signup(session: Session, fields: dict[str, Any]) -> str:
     check_password_strength(fields.get("password") or "")
     currency = (fields.get("currency") or "").upper()
     country = (fields.get("country") or "").upper()
-    tenant_services.validate_profile(currency=currency, country=country,
-                                     timezone=fields.get("timezone") or "",
-                                     language=fields.get("language") or "")
+    tenant_services.validate_profile(
+        currency=currency,
+        country=country,
+        timezone=fields.get("timezone") or "",
+        language=fields.get("language") or "",
+    )
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)):
         raise Conflict(_l("This address is taken."), slug=_l("This address is taken."))
     payload = {
-        "slug": slug, "name": fields["name"].strip(), "email": email,
+        "slug": slug,
+        "name": fields["name"].strip(),
+        "email": email,
         "owner_name": (fields.get("owner_name") or "").strip(),
         "password_hash": hash_password(fields["password"]),
-        "currency": currency, "country": country, "timezone": fields["timezone"],
-        "language": fields["language"], "business_type": fields.get("business_type") or None,
+        "currency": currency,
+        "country": country,
+        "timezone": fields["timezone"],
+        "language": fields["language"],
+        "business_type": fields.get("business_type") or None,
     }
     return _serializer("signup").dumps(payload)
 
@@ -108,10 +118,16 @@ def send_signup_confirmation(token: str, email: str, language: str) -> None:
 
 @platform_job(queue="mail")
 def send_signup_mail(email: str, language: str, confirm_url: str) -> None:
-    sender = Tenant(name=current_app.config.get("PREMIA_PLATFORM_NAME", "Premia"),
-                    theme="default", language=language, currency="EUR", timezone="UTC")
-    subject, text, html = mail.render_mail(sender, "mail/signup_confirm", language,
-                                           confirm_url=confirm_url)
+    sender = Tenant(
+        name=current_app.config.get("PREMIA_PLATFORM_NAME", "Premia"),
+        theme="default",
+        language=language,
+        currency="EUR",
+        timezone="UTC",
+    )
+    subject, text, html = mail.render_mail(
+        sender, "mail/signup_confirm", language, confirm_url=confirm_url
+    )
     mail.send(mail.build_message(sender, email, subject, text, html))
 
 
@@ -133,13 +149,20 @@ def confirm_signup(session: Session, token: str) -> Tenant:
             raise AlreadyConfirmed(_l("Your account is already confirmed: log in."))
         raise Conflict(_l("This address is taken."), slug=_l("This address is taken."))
     tenant = tenant_services.create_tenant(
-        session, slug=payload["slug"], name=payload["name"], plan="free",
-        currency=payload["currency"], country=payload["country"],
-        timezone=payload["timezone"], language=payload["language"],
-        owner_email=payload["email"], owner_name=payload["owner_name"],
+        session,
+        slug=payload["slug"],
+        name=payload["name"],
+        plan="free",
+        currency=payload["currency"],
+        country=payload["country"],
+        timezone=payload["timezone"],
+        language=payload["language"],
+        owner_email=payload["email"],
+        owner_name=payload["owner_name"],
         # replaced below by the hash made at sign-up: the password never travelled
         owner_password=secrets.token_urlsafe(24),
-        email=payload["email"], business_type=payload["business_type"],
+        email=payload["email"],
+        business_type=payload["business_type"],
     )
     owner = _owner_with(session, tenant, payload["email"])
     owner.password_hash = payload["password_hash"]
@@ -148,9 +171,13 @@ def confirm_signup(session: Session, token: str) -> Tenant:
 
 
 def _owner_with(session: Session, tenant: Tenant, email: str) -> StaffUser | None:
-    return session.scalar(select(StaffUser).where(
-        StaffUser.tenant_id == tenant.id, StaffUser.email == email, StaffUser.role == Role.OWNER,
-    ))
+    return session.scalar(
+        select(StaffUser).where(
+            StaffUser.tenant_id == tenant.id,
+            StaffUser.email == email,
+            StaffUser.role == Role.OWNER,
+        )
+    )
 
 
 # --- password reset ------------------------------------------------------
@@ -169,14 +196,16 @@ def request_password_reset(session: Session, tenant: Tenant, email: str) -> None
 
 @tenant_job(queue="mail")
 def send_reset_mail(session: Session, tenant: Tenant, email: str) -> None:
-    user = session.scalar(select(StaffUser).where(StaffUser.email == email,
-                                                  StaffUser.active.is_(True)))
+    user = session.scalar(
+        select(StaffUser).where(StaffUser.email == email, StaffUser.active.is_(True))
+    )
     if user is None:
         return
     token = _serializer("reset").dumps({"user": user.id, "h": user.password_hash[-16:]})
     url = links.external_url("t.password.reset", tenant, token=token)
-    subject, text, html = mail.render_mail(tenant, "mail/password_reset", tenant.language,
-                                           user=user, reset_url=url)
+    subject, text, html = mail.render_mail(
+        tenant, "mail/password_reset", tenant.language, user=user, reset_url=url
+    )
     mail.send(mail.build_message(tenant, user.email, subject, text, html))
 
 
@@ -192,8 +221,9 @@ def user_for_reset(session: Session, token: str) -> StaffUser:
     return user
 
 
-def set_password(session: Session, user: StaffUser, password: str, *,
-                 keep: StaffSession | None = None) -> None:
+def set_password(
+    session: Session, user: StaffUser, password: str, *, keep: StaffSession | None = None
+) -> None:
     """A new password; every session of the user ends, but `keep` (the one that
     changed it, from the profile) which goes on under the new password."""
     check_password_strength(password)
@@ -203,8 +233,9 @@ def set_password(session: Session, user: StaffUser, password: str, *,
         staff_sessions.keep_after_password_change(keep, user.password_hash)
 
 
-def change_password(session: Session, user: StaffUser, current: str, new: str, *,
-                    keep: StaffSession | None = None) -> None:
+def change_password(
+    session: Session, user: StaffUser, current: str, new: str, *, keep: StaffSession | None = None
+) -> None:
     """From the profile: the current password first."""
     if not verify_password(user.password_hash, current or ""):
         raise InvalidInput(current_password=_l("This is not your current password."))

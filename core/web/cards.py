@@ -33,7 +33,12 @@ def card_pdf(tenant: Tenant, member: Membership) -> bytes:
     import weasyprint  # slow to import: only when a card is printed
     from weasyprint.urls import URLFetcher
 
-    html = render_template(TEMPLATE, tenant=tenant, member=member,
-                           customer=member.customer, qr=qr_png_data_uri(member.code))
+    html = render_template(
+        TEMPLATE,
+        tenant=tenant,
+        member=member,
+        customer=member.customer,
+        qr=qr_png_data_uri(member.code),
+    )
     fetcher = URLFetcher(allowed_protocols={"data"})
     return weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()

@@ -59,8 +59,9 @@ def format_money(amount: Decimal | int | float, currency: str, locale: str | Non
         # The locale's own pattern, with its fraction digits dropped.
         pattern = Locale.parse(locale).currency_formats["standard"].pattern
         pattern = pattern.split(";")[0].replace(".00", "").replace(",00", "")
-        return format_currency(amount, currency, locale=locale, format=pattern,
-                               currency_digits=False)
+        return format_currency(
+            amount, currency, locale=locale, format=pattern, currency_digits=False
+        )
     return format_currency(amount, currency, locale=locale)
 
 
@@ -78,8 +79,11 @@ NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
 
 @cache
 def country_codes() -> frozenset[str]:
-    return frozenset(code for code in Locale("en").territories
-                     if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES)
+    return frozenset(
+        code
+        for code in Locale("en").territories
+        if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
+    )
 
 
 def country_choices() -> list[tuple[str, str]]:
@@ -96,8 +100,7 @@ def currency_choices() -> list[tuple[str, str]]:
 @cache
 def timezone_choices() -> list[tuple[str, str]]:
     """The IANA zones by region ("America/Bogota"), without the bare aliases ("EST")."""
-    return [(zone, zone.replace("_", " ")) for zone in sorted(available_timezones())
-            if "/" in zone]
+    return [(zone, zone.replace("_", " ")) for zone in sorted(available_timezones()) if "/" in zone]
 
 
 def _locale() -> Locale:

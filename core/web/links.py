@@ -39,5 +39,5 @@ def external_url(endpoint: str, tenant: Tenant | None = None, **values: Any) -> 
     if tenant is not None and tenant.domain:  # the domain serves `/t/<slug>/` at its root
         own = f"/t/{tenant.slug}"
         if path == own or path.startswith(own + "/"):
-            path = path[len(own):] or "/"
+            path = path[len(own) :] or "/"
     return f"{scheme}://{netloc}{prefix}{path}"

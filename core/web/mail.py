@@ -70,8 +70,9 @@ def send(message: EmailMessage) -> None:
         return
     port, security = config["PREMIA_SMTP_PORT"], config["PREMIA_SMTP_SECURITY"]
     if security == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, context=ssl.create_default_context(),
-                                                timeout=30)
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, port, context=ssl.create_default_context(), timeout=30
+        )
     else:
         client = smtplib.SMTP(host, port, timeout=30)
     with client:

@@ -39,8 +39,7 @@ def close_db(_exc: BaseException | None = None) -> None:
 @bp.get("/favicon.ico")
 def favicon() -> Any:
     """Browsers ask for /favicon.ico whatever the page links: the theme's icon."""
-    return redirect(url_for("theme_static", theme=current_theme(), filename="favicon.svg"),
-                    301)
+    return redirect(url_for("theme_static", theme=current_theme(), filename="favicon.svg"), 301)
 
 
 @bp.get("/healthz")
@@ -80,14 +79,13 @@ def handle_premia_error(error: PremiaError) -> Any:
 
 # What a person is told, by status; Werkzeug's descriptions are English and for developers.
 ERROR_PAGES: dict[int, tuple[Any, Any]] = {
-    400: (_l("The request could not be processed."),
-          _l("Go back, reload the page and try again.")),
-    403: (_l("You may not open this page."),
-          _l("Ask the owner of the program if you need it.")),
-    404: (_l("Page not found"),
-          _l("The address may be mistyped, or the page no longer exists.")),
-    500: (_l("Something went wrong"),
-          _l("We could not complete your request. Try again in a moment.")),
+    400: (_l("The request could not be processed."), _l("Go back, reload the page and try again.")),
+    403: (_l("You may not open this page."), _l("Ask the owner of the program if you need it.")),
+    404: (_l("Page not found"), _l("The address may be mistyped, or the page no longer exists.")),
+    500: (
+        _l("Something went wrong"),
+        _l("We could not complete your request. Try again in a moment."),
+    ),
 }
 EXPIRED_FORM = (_l("The form expired"), _l("Go back, reload the page and try again."))
 
@@ -95,8 +93,15 @@ EXPIRED_FORM = (_l("The form expired"), _l("Go back, reload the page and try aga
 def handle_http_error(error: HTTPException) -> Any:
     if wants_json():
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-        return jsonify(status=error.code, reason=error.name.lower().replace(" ", "_"),
-                       message=error.description), error.code, headers  # 405 keeps its Allow
+        return (
+            jsonify(
+                status=error.code,
+                reason=error.name.lower().replace(" ", "_"),
+                message=error.description,
+            ),
+            error.code,
+            headers,
+        )  # 405 keeps its Allow
     if error.response is not None:  # a page of its own already (abort(response))
         return error
     code = error.code or 500
@@ -105,8 +110,9 @@ def handle_http_error(error: HTTPException) -> Any:
     elif isinstance(error, RequestEntityTooLarge):  # its description says the limit
         title, message = ERROR_PAGES[400][0], error.description
     else:
-        title, message = ERROR_PAGES.get(code // 100 * 100 if code >= 500 else code,
-                                         ERROR_PAGES[400])
+        title, message = ERROR_PAGES.get(
+            code // 100 * 100 if code >= 500 else code, ERROR_PAGES[400]
+        )
     response = error.get_response()  # keeps the error's headers (Allow, Retry-After…)
     response.set_data(_error_page(code, str(title), str(message)))
     response.mimetype = "text/html"
@@ -116,9 +122,14 @@ def handle_http_error(error: HTTPException) -> Any:
 def handle_too_large(error: RequestEntityTooLarge) -> Any:
     """A body over `PREMIA_MAX_REQUEST_BYTES` (refused before it is read), said plainly."""
     limit = request.max_content_length or 0
-    return handle_http_error(RequestEntityTooLarge(description=_(
-        "The request is too large: send at most %(size)s MB.",
-        size=f"{limit / (1024 * 1024):g}")))
+    return handle_http_error(
+        RequestEntityTooLarge(
+            description=_(
+                "The request is too large: send at most %(size)s MB.",
+                size=f"{limit / (1024 * 1024):g}",
+            )
+        )
+    )
 
 
 def _error_page(code: int, title: str, message: str) -> str:
@@ -131,5 +142,7 @@ def _error_page(code: int, title: str, message: str) -> str:
         return render_template("error.html", code=code, title=title, message=message)
     except Exception:
         log.exception("the error page for %s could not be drawn", code)
-        return f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>" \
-               f"<p>{escape(message)}</p>"
+        return (
+            f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+            f"<p>{escape(message)}</p>"
+        )

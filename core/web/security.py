@@ -15,9 +15,11 @@ from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 
 # Swagger UI draws its icons from data: URIs; nothing else comes from elsewhere.
-CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-       "style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
-       "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+    "style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 HSTS = "max-age=31536000"  # a year; brand domains are separate sites, so no subdomains
 
 

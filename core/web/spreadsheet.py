@@ -35,8 +35,9 @@ def delimiter_for(locale: str) -> str:
     return ";" if get_decimal_symbol(locale) == "," else ","
 
 
-def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]], *,
-              delimiter: str = ",") -> Iterator[str]:
+def csv_lines(
+    header: Iterable[Any], rows: Iterable[Iterable[Any]], *, delimiter: str = ","
+) -> Iterator[str]:
     """The CSV text line by line (to stream), BOM first, every cell made safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")

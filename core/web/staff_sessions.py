@@ -57,8 +57,9 @@ def password_stamp(password_hash: str) -> str:
 def open_session(session: Session, user_id: int, password_hash: str) -> tuple[StaffSession, str]:
     """A new session for a user who just logged in, and the token for their cookie."""
     token = secrets.token_urlsafe(32)
-    row = StaffSession(token_hash=_digest(token), user_id=user_id,
-                       password_stamp=password_stamp(password_hash))
+    row = StaffSession(
+        token_hash=_digest(token), user_id=user_id, password_stamp=password_stamp(password_hash)
+    )
     session.add(row)
     session.flush()
     return row, token
@@ -67,9 +68,13 @@ def open_session(session: Session, user_id: int, password_hash: str) -> tuple[St
 def find_session(session: Session, token: str) -> StaffSession | None:
     """The open session with this token (in the session's tenant), if it has not ended.
     The caller checks its user (active, password unchanged: `is_current`)."""
-    return session.scalar(select(StaffSession).where(
-        StaffSession.token_hash == _digest(token), StaffSession.ended_at.is_(None),
-        StaffSession.last_seen_at > utcnow() - IDLE))
+    return session.scalar(
+        select(StaffSession).where(
+            StaffSession.token_hash == _digest(token),
+            StaffSession.ended_at.is_(None),
+            StaffSession.last_seen_at > utcnow() - IDLE,
+        )
+    )
 
 
 def is_current(row: StaffSession, password_hash: str) -> bool:
@@ -83,12 +88,12 @@ def end_session(row: StaffSession) -> None:
 
 def end_sessions(session: Session, user_id: int, *, keep: StaffSession | None = None) -> None:
     """End every open session of a user, but `keep` (the one asking, if it stays)."""
-    stmt = update(StaffSession).where(StaffSession.user_id == user_id,
-                                      StaffSession.ended_at.is_(None))
+    stmt = update(StaffSession).where(
+        StaffSession.user_id == user_id, StaffSession.ended_at.is_(None)
+    )
     if keep is not None:
         stmt = stmt.where(StaffSession.id != keep.id)
-    session.execute(stmt.values(ended_at=utcnow()).execution_options(
-        synchronize_session=False))
+    session.execute(stmt.values(ended_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def keep_after_password_change(row: StaffSession, password_hash: str) -> None:
@@ -109,8 +114,13 @@ def seen(row: StaffSession) -> bool:
 def forget_old_sessions() -> int:
     """Delete the sessions that ended or went unused for `IDLE`, of every tenant."""
     with platform_session(current_platform().sessions) as session:
-        result = session.execute(delete(StaffSession).where(
-            (StaffSession.ended_at.is_not(None)) | (StaffSession.last_seen_at <= utcnow() - IDLE)
-        ).execution_options(synchronize_session=False))
+        result = session.execute(
+            delete(StaffSession)
+            .where(
+                (StaffSession.ended_at.is_not(None))
+                | (StaffSession.last_seen_at <= utcnow() - IDLE)
+            )
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
     return result.rowcount

@@ -60,8 +60,13 @@ def image_kind(data: bytes) -> str | None:
                 kind = PIL_FORMATS.get(image.format or "")
                 image.verify()  # reads the whole file: a truncated or forged body fails
             return kind
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-                Image.DecompressionBombError):
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+        ):
             return None
     for magic, kind in MAGIC:
         if data.startswith(magic):
@@ -93,13 +98,19 @@ def save_image(tenant_id: int, stream: IO[bytes], field: str = "image") -> str:
     if not data:
         raise InvalidInput(**{field: _l("The file is empty.")})
     if len(data) > limit:
-        raise InvalidInput(**{field: _l("The image may not be larger than %(size)s MB.",
-                                        size=_megabytes(limit))})
+        raise InvalidInput(
+            **{field: _l("The image may not be larger than %(size)s MB.", size=_megabytes(limit))}
+        )
     max_pixels = int(current_app.config.get("PREMIA_MAX_IMAGE_PIXELS") or DEFAULT_MAX_PIXELS)
     if (pixel_count(data) or 0) > max_pixels:
-        raise InvalidInput(**{field: _l(
-            "The image may not have more than %(megapixels)s megapixels.",
-            megapixels=f"{max_pixels / 1_000_000:g}")})
+        raise InvalidInput(
+            **{
+                field: _l(
+                    "The image may not have more than %(megapixels)s megapixels.",
+                    megapixels=f"{max_pixels / 1_000_000:g}",
+                )
+            }
+        )
     kind = image_kind(data)
     if kind is None:
         raise InvalidInput(**{field: _l("Upload a PNG, JPEG, GIF or WebP image.")})

@@ -10,18 +10,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'core_0004'
-down_revision = 'core_0003'
+revision = "core_0004"
+down_revision = "core_0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('expiry_runs', sa.Column('warned_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column("expiry_runs", sa.Column("warned_at", sa.DateTime(timezone=True), nullable=True))
     # Runs before this revision queued their warnings in the run's own transaction.
     op.execute("UPDATE expiry_runs SET warned_at = ran_at")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('expiry_runs') as batch:
-        batch.drop_column('warned_at')
+    with op.batch_alter_table("expiry_runs") as batch:
+        batch.drop_column("warned_at")

@@ -10,21 +10,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'core_0007'
-down_revision = 'core_0006'
+revision = "core_0007"
+down_revision = "core_0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     # Entries written before were never asked to be confirmed: false.
-    op.add_column('ledger_entries', sa.Column('confirmed_large', sa.Boolean(), nullable=False,
-                                              server_default=sa.false()))
+    op.add_column(
+        "ledger_entries",
+        sa.Column("confirmed_large", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     # Actividad and a member's movements show whether a debit is a pending request.
-    op.create_index('ix_redemptions_entry_id', 'redemptions', ['entry_id'])
+    op.create_index("ix_redemptions_entry_id", "redemptions", ["entry_id"])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_redemptions_entry_id', table_name='redemptions')
-    with op.batch_alter_table('ledger_entries') as batch:
-        batch.drop_column('confirmed_large')
+    op.drop_index("ix_redemptions_entry_id", table_name="redemptions")
+    with op.batch_alter_table("ledger_entries") as batch:
+        batch.drop_column("confirmed_large")

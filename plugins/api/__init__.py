@@ -79,16 +79,19 @@ def startup(app: Any) -> None:
     app.config.setdefault(
         "PREMIA_API_RATE_LIMIT", os.environ.get("PREMIA_API_RATE_LIMIT", "1200/minute")
     )
-    app.config.setdefault("PREMIA_API_MAX_BODY_BYTES", int(
-        os.environ.get("PREMIA_API_MAX_BODY_BYTES") or bodies.DEFAULT_MAX_BODY_BYTES
-    ))
-    app.config.update({
-        "PREMIA_API_API_TITLE": "Premia POS API",
-        "PREMIA_API_API_VERSION": "1",
-        "PREMIA_API_OPENAPI_VERSION": "3.0.3",
-        "PREMIA_API_OPENAPI_URL_PREFIX": "/api/v1",
-        "PREMIA_API_OPENAPI_JSON_PATH": "openapi.json",
-    })
+    app.config.setdefault(
+        "PREMIA_API_MAX_BODY_BYTES",
+        int(os.environ.get("PREMIA_API_MAX_BODY_BYTES") or bodies.DEFAULT_MAX_BODY_BYTES),
+    )
+    app.config.update(
+        {
+            "PREMIA_API_API_TITLE": "Premia POS API",
+            "PREMIA_API_API_VERSION": "1",
+            "PREMIA_API_OPENAPI_VERSION": "3.0.3",
+            "PREMIA_API_OPENAPI_URL_PREFIX": "/api/v1",
+            "PREMIA_API_OPENAPI_JSON_PATH": "openapi.json",
+        }
+    )
     api = Api(config_prefix="PREMIA_API_", spec_kwargs={"info": {"description": INTRODUCTION}})
     api.init_app(app)
     api.spec.components.security_scheme(
@@ -109,8 +112,7 @@ def startup(app: Any) -> None:
 
     @app.get("/api/v1/docs", endpoint="api_docs")
     def docs() -> Any:
-        return render_template("api/docs.html", assets=DOCS_ASSETS,
-                               spec_url="/api/v1/openapi.json")
+        return render_template("api/docs.html", assets=DOCS_ASSETS, spec_url="/api/v1/openapi.json")
 
     @app.get(DOCS_ASSETS + "<path:filename>", endpoint="api_docs_assets")
     def docs_assets(filename: str) -> Any:
@@ -124,8 +126,9 @@ def blueprints() -> list[Any]:
 
 @hookimpl
 def settings_links(tenant: Any) -> list[MenuItem]:
-    return [MenuItem("t.api_panel.tokens_page", _l("API tokens for your point of sale"),
-                     roles=MANAGERS)]
+    return [
+        MenuItem("t.api_panel.tokens_page", _l("API tokens for your point of sale"), roles=MANAGERS)
+    ]
 
 
 @platform_job(queue="bulk")

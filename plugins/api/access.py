@@ -27,7 +27,8 @@ from plugins.api.errors import error_response
 def init_limits(app: Any) -> None:
     storage = storage_from_string(app.config.get("PREMIA_REDIS_URL") or "memory://")
     app.extensions["premia_api_limits"] = (
-        MovingWindowRateLimiter(storage), parse(app.config["PREMIA_API_RATE_LIMIT"])
+        MovingWindowRateLimiter(storage),
+        parse(app.config["PREMIA_API_RATE_LIMIT"]),
     )
 
 
@@ -44,15 +45,21 @@ def authenticate(idempotency_key: str | None = None) -> Any:
     g.db = session  # closed at teardown like any request's session
     credential = tokens.authenticate(session, secret.strip(), idempotency_key)
     if credential is None:
-        return error_response(401, message=_l("This API token is unknown or revoked."),
-                              headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return error_response(
+            401,
+            message=_l("This API token is unknown or revoked."),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     scope(session, credential.tenant.id)
     g.tenant = credential.tenant
     g.api_token = credential.token
     g.api_stored_answer = credential.stored_answer
     if not credential.api_active:
-        return error_response(403, "api_not_enabled",
-                              _l("The API is not enabled for this merchant's plan or settings."))
+        return error_response(
+            403,
+            "api_not_enabled",
+            _l("The API is not enabled for this merchant's plan or settings."),
+        )
     limiter, limit = current_app.extensions["premia_api_limits"]
     if not limiter.hit(limit, "api", str(credential.token.id)):
         reset = limiter.get_window_stats(limit, "api", str(credential.token.id)).reset_time

@@ -82,7 +82,4 @@ class JsonParser(FlaskParser):
         try:
             return loads(body)
         except InvalidJson as error:
-            self._handle_invalid_json_error(
-                json.JSONDecodeError(str(error), "", 0), req
-            )
-
+            self._handle_invalid_json_error(json.JSONDecodeError(str(error), "", 0), req)

@@ -26,9 +26,11 @@ def token() -> None:
 @token.command("create")
 @click.argument("slug")
 @click.option("--name", required=True, help="what the token is for, e.g. 'Caja 1'")
-@click.option("--scopes", default=None,
-              help="'all' or a comma-separated list; default: "
-              + ",".join(tokens.DEFAULT_SCOPES))
+@click.option(
+    "--scopes",
+    default=None,
+    help="'all' or a comma-separated list; default: " + ",".join(tokens.DEFAULT_SCOPES),
+)
 @with_appcontext
 def token_create(slug: str, name: str, scopes: str | None) -> None:
     """Create a token; the secret is printed once, alone on the last line."""

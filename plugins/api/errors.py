@@ -72,12 +72,19 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def error_response(status: int, reason: str | None = None, message: Any = None,
-                   errors: dict[str, list[str]] | None = None,
-                   headers: dict[str, str] | None = None) -> Any:
+def error_response(
+    status: int,
+    reason: str | None = None,
+    message: Any = None,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
     default_reason, default_message = STATUS_MESSAGES.get(status, ("error", _l("Error.")))
-    body: dict[str, Any] = {"status": status, "reason": reason or default_reason,
-                            "message": str(message or default_message)}
+    body: dict[str, Any] = {
+        "status": status,
+        "reason": reason or default_reason,
+        "message": str(message or default_message),
+    }
     if errors:
         body["errors"] = errors
     response = jsonify(body)

@@ -58,15 +58,14 @@ def fingerprint() -> str:
     body = bodies.body_or_none()
     canonical = (
         json.dumps(body, sort_keys=True, separators=(",", ":"))
-        if body is not None else request.get_data().decode("utf-8", "replace")
+        if body is not None
+        else request.get_data().decode("utf-8", "replace")
     )
     return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
 
 
 def stored(session: Session, key: str) -> IdempotentResponse | None:
-    return matching(
-        session.scalar(select(IdempotentResponse).where(IdempotentResponse.key == key))
-    )
+    return matching(session.scalar(select(IdempotentResponse).where(IdempotentResponse.key == key)))
 
 
 def matching(found: IdempotentResponse | None) -> IdempotentResponse | None:
@@ -86,10 +85,14 @@ def replay(answer: IdempotentResponse) -> Response:
 
 
 def remember(session: Session, key: str, response: Response) -> None:
-    session.add(IdempotentResponse(
-        key=key, fingerprint=g.api_fingerprint, status=response.status_code,
-        body=response.get_json(),
-    ))
+    session.add(
+        IdempotentResponse(
+            key=key,
+            fingerprint=g.api_fingerprint,
+            status=response.status_code,
+            body=response.get_json(),
+        )
+    )
 
 
 def forget_old(session: Session, now: Any = None) -> int:

@@ -20,12 +20,15 @@ from plugins.api import tokens
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[
-        DataRequired(_l("Give the token a name.")), Length(max=120)])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Give the token a name.")), Length(max=120)]
+    )
     scopes = SelectMultipleField(
-        _l("Permissions"), choices=[(name, label) for name, label in tokens.SCOPES.items()],
+        _l("Permissions"),
+        choices=[(name, label) for name, label in tokens.SCOPES.items()],
         default=list(tokens.DEFAULT_SCOPES),
-        widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput(),
+        widget=widgets.ListWidget(prefix_label=False),
+        option_widget=widgets.CheckboxInput(),
     )
 
 
@@ -45,7 +48,9 @@ def make_blueprint() -> Blueprint:
         if form.validate_on_submit():
             try:
                 _token, secret = tokens.create_token(
-                    db(), name=form.name.data, scopes=form.scopes.data or None,
+                    db(),
+                    name=form.name.data,
+                    scopes=form.scopes.data or None,
                     created_by=current_user.user.email,
                 )
                 db().commit()
@@ -54,9 +59,14 @@ def make_blueprint() -> Blueprint:
                 db().rollback()
                 for field, message in error.fields.items():
                     getattr(form, field, form.name).errors.append(str(message))
-        return render_template("api/tokens.html", form=form, secret=secret,
-                               tokens=tokens.list_tokens(db()), scopes=tokens.SCOPES,
-                               docs_url="/api/v1/docs")
+        return render_template(
+            "api/tokens.html",
+            form=form,
+            secret=secret,
+            tokens=tokens.list_tokens(db()),
+            scopes=tokens.SCOPES,
+            docs_url="/api/v1/docs",
+        )
 
     @bp.post("/<int:token_id>/revoke")
     def revoke(token_id: int) -> Any:

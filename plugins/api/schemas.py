@@ -17,7 +17,8 @@ from flask_babel import lazy_gettext as _l
 from core.sdk import MAX_AMOUNT, MAX_POINTS_PER_OPERATION, kind_label
 
 POINTS = ma.validate.Range(
-    min=1, max=MAX_POINTS_PER_OPERATION,
+    min=1,
+    max=MAX_POINTS_PER_OPERATION,
     error=_l("Must be a whole number from {min} to {max}."),
 )
 
@@ -103,18 +104,25 @@ class Amount(ma.fields.Field):
     default_error_messages = {"invalid": _l("Give the amount as a decimal number.")}
 
     def __init__(self, **kwargs: object) -> None:
-        metadata = {"anyOf": [
-            {"type": "string", "pattern": AMOUNT_PATTERN},
-            {"type": "number", "minimum": 0, "exclusiveMinimum": True,
-             "maximum": float(MAX_AMOUNT), "multipleOf": 0.01},
-        ], **(kwargs.pop("metadata", None) or {})}
+        metadata = {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {
+                    "type": "number",
+                    "minimum": 0,
+                    "exclusiveMinimum": True,
+                    "maximum": float(MAX_AMOUNT),
+                    "multipleOf": 0.01,
+                },
+            ],
+            **(kwargs.pop("metadata", None) or {}),
+        }
         super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value: object, attr: object, obj: object, **kwargs: object) -> object:
         return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
 
-    def _deserialize(self, value: object, attr: object, data: object,
-                     **kwargs: object) -> Decimal:
+    def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> Decimal:
         if isinstance(value, str) and re.fullmatch(AMOUNT_PATTERN, value):
             amount = Decimal(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -134,9 +142,11 @@ class Birthday(ma.fields.Date):
     def __init__(self, **kwargs: object) -> None:
         last = date.today().year - 1
         years = rf"19[0-9]{{2}}|20[0-{last // 10 % 10 - 1}][0-9]|20{last // 10 % 10}[0-{last % 10}]"
-        metadata = {"pattern": rf"^({years})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-                    "description": "From 1900-01-01 to today.",
-                    **(kwargs.pop("metadata", None) or {})}
+        metadata = {
+            "pattern": rf"^({years})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+            "description": "From 1900-01-01 to today.",
+            **(kwargs.pop("metadata", None) or {}),
+        }
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: object, attr: object, data: object, **kwargs: object) -> date:
@@ -165,14 +175,21 @@ def not_empty(self: ma.Schema, data: dict, **_kwargs: object) -> None:
 
 class ApiErrorSchema(Schema):
     status = ma.fields.Integer(required=True, metadata={"example": 422})
-    reason = ma.fields.String(required=True, metadata={
-        "description": "Stable, for machines: invalid, not_found, conflict, "
-        "insufficient_points, out_of_stock, idempotency_key_reused, unauthorized, "
-        "forbidden, too_many_requests, …", "example": "invalid"})
-    message = ma.fields.String(required=True, metadata={
-        "description": "For people, in the merchant's language."})
+    reason = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Stable, for machines: invalid, not_found, conflict, "
+            "insufficient_points, out_of_stock, idempotency_key_reused, unauthorized, "
+            "forbidden, too_many_requests, …",
+            "example": "invalid",
+        },
+    )
+    message = ma.fields.String(
+        required=True, metadata={"description": "For people, in the merchant's language."}
+    )
     errors = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Per field, when the input is invalid."},
     )
 
@@ -182,25 +199,45 @@ class ApiErrorSchema(Schema):
 
 class EquivalenceSchema(Schema):
     amount = Amount(required=True, metadata={"example": "1000"})
-    points = ma.fields.Integer(required=True, strict=True, validate=POINTS,
-                               metadata={"example": 1})
+    points = ma.fields.Integer(required=True, strict=True, validate=POINTS, metadata={"example": 1})
 
 
 class ProgramSchema(Schema):
     currency = ma.fields.String(dump_only=True, metadata={"example": "COP"})
-    points_per_amount = ma.fields.Nested(EquivalenceSchema, allow_none=True, metadata={
-        "description": "Points given per amount spent (rounded down); null: points only."})
-    welcome_points = ma.fields.Integer(strict=True, validate=ma.validate.Range(
-        min=0, max=MAX_POINTS_PER_OPERATION, error=_l("Must be a whole number from {min} to {max}.")
-    ))
-    expiry_months = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(
-        min=1, max=120, error=_l("Must be a whole number from {min} to {max}.")
-    ), metadata={"description": "Unused points expire this many months after they were "
-                 "earned; null: never."})
-    description_field = Boolean(metadata={
-        "description": "Whether staff see an internal description field when giving points."})
-    customer_redemption_requests = Boolean(metadata={
-        "description": "Whether customers may request rewards from their app."})
+    points_per_amount = ma.fields.Nested(
+        EquivalenceSchema,
+        allow_none=True,
+        metadata={
+            "description": "Points given per amount spent (rounded down); null: points only."
+        },
+    )
+    welcome_points = ma.fields.Integer(
+        strict=True,
+        validate=ma.validate.Range(
+            min=0,
+            max=MAX_POINTS_PER_OPERATION,
+            error=_l("Must be a whole number from {min} to {max}."),
+        ),
+    )
+    expiry_months = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=1, max=120, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+        metadata={
+            "description": "Unused points expire this many months after they were "
+            "earned; null: never."
+        },
+    )
+    description_field = Boolean(
+        metadata={
+            "description": "Whether staff see an internal description field when giving points."
+        }
+    )
+    customer_redemption_requests = Boolean(
+        metadata={"description": "Whether customers may request rewards from their app."}
+    )
 
 
 class ProgramPatchSchema(ProgramSchema):
@@ -213,8 +250,11 @@ class ProgramPatchSchema(ProgramSchema):
 
 
 class CustomerCreateSchema(Schema):
-    email = ma.fields.Email(required=True, validate=ma.validate.Length(
-        max=254, error=_l("At most {max} characters.")), metadata={"example": "ana@example.com"})
+    email = ma.fields.Email(
+        required=True,
+        validate=ma.validate.Length(max=254, error=_l("At most {max} characters.")),
+        metadata={"example": "ana@example.com"},
+    )
     first_name = name(120, required=True, metadata={"example": "Ana"})
     last_name = name(120, required=True, metadata={"example": "Núñez"})
     document_id = text(40, allow_none=True, metadata={"example": "1020304050"})
@@ -223,8 +263,11 @@ class CustomerCreateSchema(Schema):
 
     @ma.post_load
     def strip_names(self, data: dict, **_kwargs: object) -> dict:
-        return {**data, "first_name": data["first_name"].strip(),
-                "last_name": data["last_name"].strip()}
+        return {
+            **data,
+            "first_name": data["first_name"].strip(),
+            "last_name": data["last_name"].strip(),
+        }
 
 
 class CustomerSchema(Schema):
@@ -240,12 +283,23 @@ class CustomerSchema(Schema):
 
 
 class CustomerQuerySchema(Schema):
-    q = text(200, load_default="", metadata={
-        "description": "Code, document, e-mail or name; case- and accent-insensitive."})
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(
-        min=1, max=100_000, error=_l("Must be a whole number from {min} to {max}.")))
-    page_size = ma.fields.Integer(load_default=20, validate=ma.validate.Range(
-        min=1, max=100, error=_l("Must be a whole number from {min} to {max}.")))
+    q = text(
+        200,
+        load_default="",
+        metadata={"description": "Code, document, e-mail or name; case- and accent-insensitive."},
+    )
+    page = ma.fields.Integer(
+        load_default=1,
+        validate=ma.validate.Range(
+            min=1, max=100_000, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
+    page_size = ma.fields.Integer(
+        load_default=20,
+        validate=ma.validate.Range(
+            min=1, max=100, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
 
 
 class CustomerPageSchema(Schema):
@@ -259,17 +313,35 @@ class CustomerPageSchema(Schema):
 
 
 class PointsRequestSchema(Schema):
-    points = ma.fields.Integer(strict=True, validate=POINTS, metadata={
-        "description": "Points to give; or give `amount` instead."})
-    amount = Amount(metadata={
-        "description": "A purchase amount in the merchant's currency (at most two decimals); "
-        "its points follow the program's equivalence and active rules.", "example": "45000"})
-    description = text(500, allow_none=True, metadata={
-        "description": "Internal note, never shown to the customer."})
-    reference = text(120, allow_none=True, metadata={
-        "description": "Your document number (invoice, ticket).", "example": "F-000123"})
-    location_id = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(
-        min=1, max=2**31 - 1, error=_l("Must be a whole number from {min} to {max}.")))
+    points = ma.fields.Integer(
+        strict=True,
+        validate=POINTS,
+        metadata={"description": "Points to give; or give `amount` instead."},
+    )
+    amount = Amount(
+        metadata={
+            "description": "A purchase amount in the merchant's currency (at most two decimals); "
+            "its points follow the program's equivalence and active rules.",
+            "example": "45000",
+        }
+    )
+    description = text(
+        500,
+        allow_none=True,
+        metadata={"description": "Internal note, never shown to the customer."},
+    )
+    reference = text(
+        120,
+        allow_none=True,
+        metadata={"description": "Your document number (invoice, ticket).", "example": "F-000123"},
+    )
+    location_id = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=1, max=2**31 - 1, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
 
     @ma.validates_schema
     def one_of_points_or_amount(self, data: dict, **_kwargs: object) -> None:
@@ -278,8 +350,10 @@ class PointsRequestSchema(Schema):
 
 
 class PointsResultSchema(Schema):
-    entry_id = ma.fields.Integer(allow_none=True, metadata={
-        "description": "The first entry written; null when a purchase earned no points."})
+    entry_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The first entry written; null when a purchase earned no points."},
+    )
     points = ma.fields.Integer(metadata={"description": "Every point given, all rules included."})
     balance = ma.fields.Integer(metadata={"description": "The balance right after."})
     entries = ma.fields.List(ma.fields.Nested(lambda: EntrySchema()))
@@ -287,11 +361,19 @@ class PointsResultSchema(Schema):
 
 class EntrySchema(Schema):
     id = ma.fields.Integer()
-    kind = ma.fields.String(metadata={
-        "description": "earn, welcome, adjust, redeem, refund, expire, return, or a rule's "
-        "own kind (tier_bonus, cashback, birthday, …)."})
-    label = ma.fields.Method("entry_label", metadata={
-        "type": "string", "description": "What the entry is, in the merchant's language."})
+    kind = ma.fields.String(
+        metadata={
+            "description": "earn, welcome, adjust, redeem, refund, expire, return, or a rule's "
+            "own kind (tier_bonus, cashback, birthday, …)."
+        }
+    )
+    label = ma.fields.Method(
+        "entry_label",
+        metadata={
+            "type": "string",
+            "description": "What the entry is, in the merchant's language.",
+        },
+    )
     points = ma.fields.Integer(metadata={"description": "Negative for debits."})
     balance_after = ma.fields.Integer()
     description = ma.fields.String(allow_none=True)
@@ -304,10 +386,18 @@ class EntrySchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(
-        min=1, max=100_000, error=_l("Must be a whole number from {min} to {max}.")))
-    page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(
-        min=1, max=200, error=_l("Must be a whole number from {min} to {max}.")))
+    page = ma.fields.Integer(
+        load_default=1,
+        validate=ma.validate.Range(
+            min=1, max=100_000, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
+    page_size = ma.fields.Integer(
+        load_default=50,
+        validate=ma.validate.Range(
+            min=1, max=200, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
 
 
 # --- rewards and redemptions ---------------------------------------------
@@ -317,13 +407,20 @@ class RewardSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     name = name(160, required=True, metadata={"example": "Café gratis"})
     description = text(2000, allow_none=True)
-    points = ma.fields.Integer(required=True, strict=True, validate=POINTS,
-                               metadata={"example": 100})
-    stock = ma.fields.Integer(required=True, strict=True, allow_none=True,
-                              validate=ma.validate.Range(
-                                  min=0, max=MAX_POINTS_PER_OPERATION,
-                                  error=_l("Must be a whole number from {min} to {max}.")),
-                              metadata={"description": "null: unlimited."})
+    points = ma.fields.Integer(
+        required=True, strict=True, validate=POINTS, metadata={"example": 100}
+    )
+    stock = ma.fields.Integer(
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=0,
+            max=MAX_POINTS_PER_OPERATION,
+            error=_l("Must be a whole number from {min} to {max}."),
+        ),
+        metadata={"description": "null: unlimited."},
+    )
     active = Boolean(load_default=True)
 
     @ma.post_load
@@ -335,9 +432,15 @@ class RewardPatchSchema(Schema):
     name = name(160)
     description = text(2000, allow_none=True)
     points = ma.fields.Integer(strict=True, validate=POINTS)
-    stock = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(
-        min=0, max=MAX_POINTS_PER_OPERATION,
-        error=_l("Must be a whole number from {min} to {max}.")))
+    stock = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=0,
+            max=MAX_POINTS_PER_OPERATION,
+            error=_l("Must be a whole number from {min} to {max}."),
+        ),
+    )
     active = Boolean()
 
     strip_name = RewardSchema.strip_name
@@ -345,10 +448,20 @@ class RewardPatchSchema(Schema):
 
 
 class RedemptionRequestSchema(Schema):
-    reward_id = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(
-        min=1, max=2**31 - 1, error=_l("Must be a whole number from {min} to {max}.")))
-    location_id = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(
-        min=1, max=2**31 - 1, error=_l("Must be a whole number from {min} to {max}.")))
+    reward_id = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(
+            min=1, max=2**31 - 1, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
+    location_id = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(
+            min=1, max=2**31 - 1, error=_l("Must be a whole number from {min} to {max}.")
+        ),
+    )
 
 
 class RedemptionSchema(Schema):
@@ -356,8 +469,11 @@ class RedemptionSchema(Schema):
     reward_id = ma.fields.Integer()
     customer_code = ma.fields.String()
     points = ma.fields.Integer()
-    balance = ma.fields.Integer(metadata={
-        "description": "The customer's balance right after this redemption (or its refund)."})
+    balance = ma.fields.Integer(
+        metadata={
+            "description": "The customer's balance right after this redemption (or its refund)."
+        }
+    )
     status = ma.fields.String(metadata={"description": "requested, confirmed or cancelled."})
     created_at = ma.fields.DateTime()
     decided_at = ma.fields.DateTime(allow_none=True)
@@ -377,11 +493,19 @@ def document_refusals(spec: Any) -> None:
         ("PointsGrant", "points", "Points given as such."),
         ("PurchaseAmount", "amount", "A purchase amount: its points follow the program."),
     ):
-        schemas[name] = {"type": "object", "description": text, "required": [field],
-                         "properties": {field: request["properties"][field], **common},
-                         "additionalProperties": False}
-    schemas["PointsRequest"] = {"oneOf": [{"$ref": "#/components/schemas/PointsGrant"},
-                                          {"$ref": "#/components/schemas/PurchaseAmount"}]}
+        schemas[name] = {
+            "type": "object",
+            "description": text,
+            "required": [field],
+            "properties": {field: request["properties"][field], **common},
+            "additionalProperties": False,
+        }
+    schemas["PointsRequest"] = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/PointsGrant"},
+            {"$ref": "#/components/schemas/PurchaseAmount"},
+        ]
+    }
 
 
 def nullable_nested(_converter: Any, field: ma.fields.Field, ret: dict, **_kwargs: Any) -> dict:

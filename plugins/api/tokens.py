@@ -62,13 +62,17 @@ def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
         return sorted(SCOPES)
     unknown = [n for n in names if n not in SCOPES]
     if unknown or not names:
-        raise InvalidInput(scopes=_l("Unknown scope. Known scopes: %(scopes)s.",
-                                     scopes=", ".join(sorted(SCOPES))))
+        raise InvalidInput(
+            scopes=_l("Unknown scope. Known scopes: %(scopes)s.", scopes=", ".join(sorted(SCOPES)))
+        )
     return sorted(set(names))
 
 
 def create_token(
-    session: Session, *, name: str, scopes: list[str] | None = None,
+    session: Session,
+    *,
+    name: str,
+    scopes: list[str] | None = None,
     created_by: str | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token for the session's tenant; returns the row and the secret, shown once."""
@@ -78,7 +82,10 @@ def create_token(
     scopes = parse_scopes(scopes)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        name=name, prefix=secret[:12], token_hash=hash_token(secret), scopes=" ".join(scopes),
+        name=name,
+        prefix=secret[:12],
+        token_hash=hash_token(secret),
+        scopes=" ".join(scopes),
         created_by=created_by,
     )
     session.add(token)
@@ -100,8 +107,9 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
-def authenticate(session: Session, secret: str, idempotency_key: str | None = None
-                 ) -> Credential | None:
+def authenticate(
+    session: Session, secret: str, idempotency_key: str | None = None
+) -> Credential | None:
     """The live token with this secret, in one statement, in a session with no tenant yet.
 
     The same statement reads the tenant, its plan's plugins and the ones it switched
@@ -120,8 +128,12 @@ def authenticate(session: Session, secret: str, idempotency_key: str | None = No
     token, tenant = row[0], row[1]
     allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
     current_platform().plugins.known_audience(session, tenant, allowed, off)
-    return Credential(token=token, tenant=tenant, api_active="api" in allowed - off,
-                      stored_answer=row[4] if idempotency_key is not None else None)
+    return Credential(
+        token=token,
+        tenant=tenant,
+        api_active="api" in allowed - off,
+        stored_answer=row[4] if idempotency_key is not None else None,
+    )
 
 
 @functools.cache
@@ -129,7 +141,8 @@ def _credential_statement(*, with_answer: bool) -> Select:
     """Built once: on every API request, building it cost more than running it."""
     plan_plugins = (
         select(func.aggregate_strings(PlanPlugin.plugin, " "))
-        .where(PlanPlugin.plan_id == Tenant.plan_id).scalar_subquery()
+        .where(PlanPlugin.plan_id == Tenant.plan_id)
+        .scalar_subquery()
     )
     switched_off = (
         select(func.aggregate_strings(TenantPlugin.plugin, " "))
@@ -147,8 +160,10 @@ def _credential_statement(*, with_answer: bool) -> Select:
         statement = statement.add_columns(IdempotentResponse).outerjoin(
             IdempotentResponse,
             # The token's tenant, spelled out: this statement runs before the scoping.
-            and_(IdempotentResponse.tenant_id == ApiToken.tenant_id,
-                 IdempotentResponse.key == bindparam("idempotency_key")),
+            and_(
+                IdempotentResponse.tenant_id == ApiToken.tenant_id,
+                IdempotentResponse.key == bindparam("idempotency_key"),
+            ),
         )
     return statement
 
@@ -158,6 +173,8 @@ def touch(session: Session, token: ApiToken, now: datetime | None = None) -> Non
     now = now or utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
         session.execute(
-            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+            update(ApiToken)
+            .where(ApiToken.id == token.id)
+            .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )

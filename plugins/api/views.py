@@ -66,7 +66,9 @@ from plugins.api.schemas import (
 MAX_ID = 2**31 - 1
 
 blp = Blueprint(
-    "api", __name__, url_prefix="/api/v1",
+    "api",
+    __name__,
+    url_prefix="/api/v1",
     description="Customers, points, rewards and redemptions of the token's merchant.",
 )
 blp.ARGUMENTS_PARSER = bodies.JsonParser()
@@ -134,37 +136,62 @@ def api_http_error(error: HTTPException) -> Any:
 
 
 ERRORS = {401: "unauthorized", 403: "forbidden", 429: "too_many_requests"}
-DESCRIPTIONS = {400: "invalid_json: the body is not JSON the API can read",
-                404: "not found", 409: "conflict", 413: "too_large: the body is over the limit",
-                422: "invalid input"}
-RETRY_AFTER = {"Retry-After": {
-    "description": "Seconds to wait before the next request.",
-    "schema": {"type": "integer", "minimum": 1}}}
+DESCRIPTIONS = {
+    400: "invalid_json: the body is not JSON the API can read",
+    404: "not found",
+    409: "conflict",
+    413: "too_large: the body is over the limit",
+    422: "invalid input",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before the next request.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 IDEMPOTENCY_KEY = {
-    "in": "header", "name": idempotency.HEADER, "required": False,
+    "in": "header",
+    "name": idempotency.HEADER,
+    "required": False,
     "description": "Makes a retry safe: the same key and body return the first answer "
     "(with `Idempotent-Replayed: true`) and write nothing; the same key with another body "
     "is refused (409 `idempotency_key_reused`). Keys are kept 48 hours.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_LENGTH,
-               "pattern": idempotency.PATTERN},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_LENGTH,
+        "pattern": idempotency.PATTERN,
+    },
 }
 
 
-def documented(operation_id: str, *statuses: int, body: bool = False, query: bool = False,
-               idempotent: bool = False, links: dict[str, Any] | None = None):
+def documented(
+    operation_id: str,
+    *statuses: int,
+    body: bool = False,
+    query: bool = False,
+    idempotent: bool = False,
+    links: dict[str, Any] | None = None,
+):
     """Document an operation: its id, its error answers (the common ones are on every
     operation; a body adds 400, 413 and 422), the `Idempotency-Key` it accepts, and the
     links a client follows from its answer to the next operation."""
-    statuses = (*statuses, *ERRORS, *((400, 413, 422) if body else ()),
-                *((409, 422) if idempotent else ()))
+    statuses = (
+        *statuses,
+        *ERRORS,
+        *((400, 413, 422) if body else ()),
+        *((409, 422) if idempotent else ()),
+    )
 
     def decorate(view):
         if query:  # a URL over the server's limit never reaches the app (no JSON body)
-            view = blp.alt_response(414, description="the URL is over the server's limit "
-                                    "(4,094 bytes under gunicorn)")(view)
+            view = blp.alt_response(
+                414, description="the URL is over the server's limit (4,094 bytes under gunicorn)"
+            )(view)
         for status in sorted(set(statuses)):
             view = blp.alt_response(
-                status, schema=ApiErrorSchema,
+                status,
+                schema=ApiErrorSchema,
                 description=ERRORS.get(status) or DESCRIPTIONS[status],
                 headers=RETRY_AFTER if status == 429 else None,
             )(view)
@@ -180,21 +207,27 @@ def documented(operation_id: str, *statuses: int, body: bool = False, query: boo
 
 def link(operation_id: str, **parameters: str) -> dict[str, Any]:
     """An OpenAPI link to `operation_id`, its parameters taken from this answer's body."""
-    return {"operationId": operation_id, "parameters": {
-        name: f"$response.body#/{field}" for name, field in parameters.items()}}
+    return {
+        "operationId": operation_id,
+        "parameters": {name: f"$response.body#/{field}" for name, field in parameters.items()},
+    }
 
 
-CUSTOMER_LINKS = {201: {
-    "get_customer": link("get_customer", code="code"),
-    "give_points": link("give_points", code="code"),
-    "list_entries": link("list_entries", code="code"),
-    "redeem_reward": link("redeem_reward", code="code"),
-}}
+CUSTOMER_LINKS = {
+    201: {
+        "get_customer": link("get_customer", code="code"),
+        "give_points": link("give_points", code="code"),
+        "list_entries": link("list_entries", code="code"),
+        "redeem_reward": link("redeem_reward", code="code"),
+    }
+}
 REWARD_LINKS = {201: {"update_reward": link("update_reward", reward_id="id")}}
-REDEMPTION_LINKS = {201: {
-    "confirm_redemption": link("confirm_redemption", redemption_id="id"),
-    "cancel_redemption": link("cancel_redemption", redemption_id="id"),
-}}
+REDEMPTION_LINKS = {
+    201: {
+        "confirm_redemption": link("confirm_redemption", redemption_id="id"),
+        "cancel_redemption": link("cancel_redemption", redemption_id="id"),
+    }
+}
 
 
 # --- program -------------------------------------------------------------
@@ -234,8 +267,12 @@ class Customers(MethodView):
         """Search customers by code, document, e-mail or name (accent-insensitive), newest first."""
         page, size = query["page"], query["page_size"]
         items = find_members(db(), query["q"], limit=size, offset=(page - 1) * size)
-        return {"items": items, "page": page, "page_size": size,
-                "total": count_members(db(), query["q"])}
+        return {
+            "items": items,
+            "page": page,
+            "page_size": size,
+            "total": count_members(db(), query["q"]),
+        }
 
     @access.requires("customers:write")
     @blp.arguments(CustomerCreateSchema())
@@ -273,9 +310,13 @@ class Points(MethodView):
         session = db()
         member = lock_member_by_code(session, code)
         location_id = _location(fields.get("location_id"))
-        common = {"actor": access.actor(), "location_id": location_id,
-                  "description": fields.get("description"), "reference": fields.get("reference"),
-                  "idempotency_key": g.api_key}
+        common = {
+            "actor": access.actor(),
+            "location_id": location_id,
+            "description": fields.get("description"),
+            "reference": fields.get("reference"),
+            "idempotency_key": g.api_key,
+        }
         # The same commands as the panel's: the program's rules (equivalence, the
         # description field, plugins' rules) apply alike. The rule that employees give by
         # amount does not bind a token: see `purchases.give_points`.
@@ -285,8 +326,12 @@ class Points(MethodView):
             entries = [give_points(session, member, fields["points"], **common)]
         if not entries:  # a purchase worth no points is still recorded (it counts as spend)
             return {"entry_id": None, "points": 0, "balance": member.balance, "entries": []}
-        return {"entry_id": entries[0].id, "points": sum(e.points for e in entries),
-                "balance": entries[-1].balance_after, "entries": entries}
+        return {
+            "entry_id": entries[0].id,
+            "points": sum(e.points for e in entries),
+            "balance": entries[-1].balance_after,
+            "entries": entries,
+        }
 
 
 @blp.route("/customers/<string:code>/entries", tags=["points"])
@@ -339,10 +384,16 @@ class Reward(MethodView):
 
 def _redemption_answer(redemption: Any, balance_entry_id: int) -> dict[str, Any]:
     entry = db().get(Entry, balance_entry_id)
-    return {"id": redemption.id, "reward_id": redemption.reward_id,
-            "customer_code": redemption.member.code, "points": redemption.points,
-            "balance": entry.balance_after, "status": redemption.status,
-            "created_at": redemption.created_at, "decided_at": redemption.decided_at}
+    return {
+        "id": redemption.id,
+        "reward_id": redemption.reward_id,
+        "customer_code": redemption.member.code,
+        "points": redemption.points,
+        "balance": entry.balance_after,
+        "status": redemption.status,
+        "created_at": redemption.created_at,
+        "decided_at": redemption.decided_at,
+    }
 
 
 @blp.route("/customers/<string:code>/redemptions", tags=["redemptions"])
@@ -350,16 +401,19 @@ class Redemptions(MethodView):
     @access.requires("redemptions:write")
     @blp.arguments(RedemptionRequestSchema())
     @blp.response(201, RedemptionSchema)
-    @documented("redeem_reward", 404, 409, body=True, idempotent=True,
-               links=REDEMPTION_LINKS)
+    @documented("redeem_reward", 404, 409, body=True, idempotent=True, links=REDEMPTION_LINKS)
     def post(self, fields: dict[str, Any], code: str) -> Any:
         """Hand a reward to the customer: points and stock go down at once (409 if either
         falls short). Accepts an `Idempotency-Key` header."""
         session = db()
         member = lock_member_by_code(session, code)
         redemption = redeem_reward(
-            session, member, _reward(fields["reward_id"]), actor=access.actor(),
-            location_id=_location(fields.get("location_id")), idempotency_key=g.api_key,
+            session,
+            member,
+            _reward(fields["reward_id"]),
+            actor=access.actor(),
+            location_id=_location(fields.get("location_id")),
+            idempotency_key=g.api_key,
         )
         return _redemption_answer(redemption, redemption.entry_id)
 
@@ -410,4 +464,3 @@ def _location(location_id: int | None) -> int | None:
     if not db().scalar(select(Location.id).where(Location.id == location_id)):
         raise NotFound(location_id=_l("No location with this id."))
     return location_id
-

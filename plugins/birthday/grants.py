@@ -87,21 +87,24 @@ def tick(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     with platform_session(current_platform().sessions) as session:
         switched_off = exists().where(
-            TenantPlugin.tenant_id == Tenant.id, TenantPlugin.plugin == KIND,
+            TenantPlugin.tenant_id == Tenant.id,
+            TenantPlugin.plugin == KIND,
             TenantPlugin.enabled.is_(False),
         )
         tenants = session.scalars(
             select(Tenant)
-            .join(PlanPlugin, and_(PlanPlugin.plan_id == Tenant.plan_id,
-                                   PlanPlugin.plugin == KIND))
+            .join(PlanPlugin, and_(PlanPlugin.plan_id == Tenant.plan_id, PlanPlugin.plugin == KIND))
             .where(~switched_off)
             .order_by(Tenant.id)
         ).all()
         # Local dates differ from UTC's by at most a day: recent runs suffice.
-        done = set(session.execute(
-            select(BirthdayRun.tenant_id, BirthdayRun.day)
-            .where(BirthdayRun.day >= (now - timedelta(days=2)).date())
-        ))
+        done = set(
+            session.execute(
+                select(BirthdayRun.tenant_id, BirthdayRun.day).where(
+                    BirthdayRun.day >= (now - timedelta(days=2)).date()
+                )
+            )
+        )
         due = [t.id for t in tenants if (t.id, local_day(t, now)) not in done]
     for tenant_id in due:  # queued once the session is closed: embedded, it runs here
         enqueue(None, grant_day, tenant_id, now.isoformat())
@@ -115,8 +118,11 @@ def grant_day(session: Session, tenant: Tenant, now_iso: str) -> int:
     last = session.scalar(select(func.max(BirthdayRun.day)))
     if last is not None and last >= today:
         return 0
-    first = today if last is None else max(last + timedelta(days=1),
-                                           today - timedelta(days=CATCH_UP_DAYS - 1))
+    first = (
+        today
+        if last is None
+        else max(last + timedelta(days=1), today - timedelta(days=CATCH_UP_DAYS - 1))
+    )
     settings = load_settings(session, KIND, BirthdaySettings)
     paid = 0
     day = first
@@ -137,7 +143,8 @@ def grant_birthdays(session: Session, day: date, points: int) -> int:
     """Earn `points` for every member celebrating on `day`; returns how many were paid now
     (a member already paid this year is not counted)."""
     member_ids = session.scalars(
-        select(Membership.id).where(Membership.birthday.in_(birth_dates(day)))
+        select(Membership.id)
+        .where(Membership.birthday.in_(birth_dates(day)))
         .order_by(Membership.id)
     ).all()
     paid = 0
@@ -146,7 +153,6 @@ def grant_birthdays(session: Session, day: date, points: int) -> int:
         if session.scalar(select(Entry.id).where(Entry.idempotency_key == key)):
             continue
         member = session.get(Membership, member_id)
-        earn(session, member, points=points, kind=KIND, actor=Actor.system(),
-                    idempotency_key=key)
+        earn(session, member, points=points, kind=KIND, actor=Actor.system(), idempotency_key=key)
         paid += 1
     return paid

@@ -17,8 +17,9 @@ PLUGIN = PluginInfo(
     name="cashback",
     sdk_version="1.0",
     title=_l("Cashback"),
-    description=_l("A percentage of each purchase back as points, and a cap on paying "
-                   "with points."),
+    description=_l(
+        "A percentage of each purchase back as points, and a cap on paying with points."
+    ),
     plans=("white-label",),
     settings_schema=CashbackSettings,
     entry_kinds={"cashback": _l("Cashback"), "pay_with_points": _l("Paid with points")},

@@ -9,8 +9,9 @@ from plugins.cashback import services
 
 
 @hookimpl
-def calculate_points(session: Session, tenant: Tenant, member: Membership,
-                     purchase: Purchase) -> list[PointsLine] | None:
+def calculate_points(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase
+) -> list[PointsLine] | None:
     found = services.cashback_for(session, tenant, member, purchase)
     if found is None:
         return None

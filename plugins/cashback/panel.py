@@ -38,11 +38,16 @@ MAX_POINTS = 10**9
 
 class PayForm(FlaskForm):
     key = HiddenField(validators=[DataRequired(), Length(max=60)])
-    bill_amount = StringField(_l("Bill amount"), validators=[
-        DataRequired(_l("Type the bill amount.")), Length(max=30)])
-    points = WholeNumberField(_l("Points to use"), validators=[
-        Optional(), NumberRange(1, MAX_POINTS,
-                                _l("The points must be a whole number greater than zero."))])
+    bill_amount = StringField(
+        _l("Bill amount"), validators=[DataRequired(_l("Type the bill amount.")), Length(max=30)]
+    )
+    points = WholeNumberField(
+        _l("Points to use"),
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_POINTS, _l("The points must be a whole number greater than zero.")),
+        ],
+    )
     check = SubmitField(_l("See the maximum"))
     pay = SubmitField(_l("Pay with points"))
 
@@ -72,8 +77,13 @@ def pay(code: str) -> Any:
             form.points.data = min(allowed, member.balance) or None
             return _render(member, settings, form, allowed=allowed, bill=bill)
         payment = services.pay_with_points(
-            session, member, bill, form.points.data, actor=Actor.staff(current_user.user.id),
-            idempotency_key=form.key.data, location_id=current_user.user.location_id,
+            session,
+            member,
+            bill,
+            form.points.data,
+            actor=Actor.staff(current_user.user.id),
+            idempotency_key=form.key.data,
+            location_id=current_user.user.location_id,
         )
         session.commit()
     except PremiaError as error:
@@ -82,14 +92,20 @@ def pay(code: str) -> Any:
         return _render(_member(code), settings, form, allowed=allowed, status=error.status)
     session.refresh(member)
     currency = g.tenant.currency
-    flash(ngettext("Paid with points: %(points)s point (%(value)s). Left to pay: %(to_pay)s. "
-                   "New balance: %(balance)s points.",
-                   "Paid with points: %(points)s points (%(value)s). Left to pay: %(to_pay)s. "
-                   "New balance: %(balance)s points.", payment.points,
-                   points=format_number(payment.points),
-                   value=format_money(payment.value, currency),
-                   to_pay=format_money(payment.to_pay, currency),
-                   balance=format_number(member.balance)), "success")
+    flash(
+        ngettext(
+            "Paid with points: %(points)s point (%(value)s). Left to pay: %(to_pay)s. "
+            "New balance: %(balance)s points.",
+            "Paid with points: %(points)s points (%(value)s). Left to pay: %(to_pay)s. "
+            "New balance: %(balance)s points.",
+            payment.points,
+            points=format_number(payment.points),
+            value=format_money(payment.value, currency),
+            to_pay=format_money(payment.to_pay, currency),
+            balance=format_number(member.balance),
+        ),
+        "success",
+    )
     return redirect(url_for(".pay", code=member.code))
 
 
@@ -108,18 +124,31 @@ def _parse_bill(text: str) -> Decimal:
             raise NumberFormatError("not a number")
         amount = parse_decimal(cleaned, locale=money_locale(), strict=True)
     except NumberFormatError:
-        raise InvalidInput(bill_amount=_l(
-            "Give the amount as a number, e.g. %(example)s.",
-            example=format_money(Decimal("45000"), g.tenant.currency))) from None
+        raise InvalidInput(
+            bill_amount=_l(
+                "Give the amount as a number, e.g. %(example)s.",
+                example=format_money(Decimal("45000"), g.tenant.currency),
+            )
+        ) from None
     return parse_amount(amount, field="bill_amount")
 
 
-def _render(member: Membership, settings: dict[str, Any], form: PayForm, *,
-            allowed: int | None = None, bill: Decimal | None = None, status: int = 200) -> Any:
+def _render(
+    member: Membership,
+    settings: dict[str, Any],
+    form: PayForm,
+    *,
+    allowed: int | None = None,
+    bill: Decimal | None = None,
+    status: int = 200,
+) -> Any:
     form.key.data = f"panel-{uuid.uuid4().hex}"  # each form shown is one operation
     currency = g.tenant.currency
     return render_template(
-        "cashback/pay.html", member=member, form=form, allowed=allowed,
+        "cashback/pay.html",
+        member=member,
+        form=form,
+        allowed=allowed,
         bill=format_money(bill, currency) if bill is not None else None,
         percent=format_decimal(settings["max_pay_with_points_percent"].normalize()),
         point_value=format_money(settings["point_value"], currency),

@@ -83,10 +83,12 @@ def savings(session: Session, member_id: int, *, before_id: int | None = None) -
     return Decimal(session.scalar(query))
 
 
-def applicable(programs: list[dict[str, Any]], *, amount: Decimal, on: date,
-               saved: Decimal) -> list[dict[str, Any]]:
+def applicable(
+    programs: list[dict[str, Any]], *, amount: Decimal, on: date, saved: Decimal
+) -> list[dict[str, Any]]:
     return [
-        p for p in programs
+        p
+        for p in programs
         if p["active"]
         and (p["starts_on"] is None or p["starts_on"] <= on)
         and (p["ends_on"] is None or on <= p["ends_on"])
@@ -114,18 +116,23 @@ def label(program: dict[str, Any], language: str) -> str:
     return f"{program['name']} {percent}%"
 
 
-def cashback_for(session: Session, tenant: Tenant, member: Membership,
-                 purchase: Purchase) -> tuple[dict[str, Any], int] | None:
+def cashback_for(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase
+) -> tuple[dict[str, Any], int] | None:
     """The program a purchase earns by and its points, or None."""
     settings = get_settings(session)
     if not settings["programs"]:
         return None
     # The purchase is not flushed yet: every recorded purchase so far is "before" it.
     saved = savings(session, member.id)
-    program = best_program(applicable(
-        settings["programs"], amount=purchase.amount,
-        on=local_date(tenant, purchase.created_at), saved=saved,
-    ))
+    program = best_program(
+        applicable(
+            settings["programs"],
+            amount=purchase.amount,
+            on=local_date(tenant, purchase.created_at),
+            saved=saved,
+        )
+    )
     if program is None:
         return None
     points = cashback_points(purchase.amount, program["percent"], settings["point_value"])
@@ -134,8 +141,7 @@ def cashback_for(session: Session, tenant: Tenant, member: Membership,
 
 def max_points_for_bill(settings: dict[str, Any], bill: Decimal) -> int:
     """floor(bill × max% / 100 / point_value)."""
-    return cashback_points(bill, settings["max_pay_with_points_percent"],
-                           settings["point_value"])
+    return cashback_points(bill, settings["max_pay_with_points_percent"], settings["point_value"])
 
 
 def pay_with_points(
@@ -161,18 +167,29 @@ def pay_with_points(
     allowed = max_points_for_bill(settings, bill)
     if points > allowed:
         tenant = session.get(Tenant, session_tenant_id(session))
-        percent = format_decimal(settings["max_pay_with_points_percent"].normalize(),
-                                 locale=tenant.language or "es")
-        raise InvalidInput(points=_l(
-            "At most %(percent)s%% of a bill can be paid with points: at most %(allowed)s "
-            "points for this bill of %(bill)s.",
-            percent=percent, allowed=allowed,
-            bill=format_money(bill, tenant.currency, _money_locale(tenant)),
-        ))
+        percent = format_decimal(
+            settings["max_pay_with_points_percent"].normalize(), locale=tenant.language or "es"
+        )
+        raise InvalidInput(
+            points=_l(
+                "At most %(percent)s%% of a bill can be paid with points: at most %(allowed)s "
+                "points for this bill of %(bill)s.",
+                percent=percent,
+                allowed=allowed,
+                bill=format_money(bill, tenant.currency, _money_locale(tenant)),
+            )
+        )
     value = (points * settings["point_value"]).quantize(Decimal("0.01"))
     entry = redeem(
-        session, member, points, actor=actor, kind=PAY_KIND, location_id=location_id,
-        reference=reference, description=f"bill {bill}", idempotency_key=idempotency_key,
+        session,
+        member,
+        points,
+        actor=actor,
+        kind=PAY_KIND,
+        location_id=location_id,
+        reference=reference,
+        description=f"bill {bill}",
+        idempotency_key=idempotency_key,
     )
     return Payment(entry=entry, points=-entry.points, value=value, to_pay=bill - value)
 

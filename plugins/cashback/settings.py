@@ -61,18 +61,22 @@ class CashbackProgramSchema(ma.Schema):
     )
     percent = _percent(required=True, metadata={"label": _l("Percentage back as points")})
     starts_on = ma.fields.Date(
-        load_default=None, allow_none=True,
+        load_default=None,
+        allow_none=True,
         metadata={"label": _l("From"), "hint": _l("Empty: no start date.")},
     )
     ends_on = ma.fields.Date(
-        load_default=None, allow_none=True,
+        load_default=None,
+        allow_none=True,
         metadata={"label": _l("Until"), "hint": _l("Empty: no end.")},
     )
     min_purchase = _amount(load_default=Decimal(0), metadata={"label": _l("Minimum purchase")})
     savings_threshold = _amount(
         load_default=Decimal(0),
-        metadata={"label": _l("Minimum savings"),
-                  "hint": _l("What the customer bought before, to qualify.")},
+        metadata={
+            "label": _l("Minimum savings"),
+            "hint": _l("What the customer bought before, to qualify."),
+        },
     )
     active = ma.fields.Boolean(load_default=True, metadata={"label": _l("Active")})
 

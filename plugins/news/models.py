@@ -14,8 +14,9 @@ class NewsItem(TenantOwned, Base):
     __tablename__ = "news_items"
     __table_args__ = (
         tenant_key(),
-        CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on",
-                        name="dates_in_order"),
+        CheckConstraint(
+            "ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates_in_order"
+        ),
         Index("ix_news_items_tenant_id_active", "tenant_id", "active"),
     )
 

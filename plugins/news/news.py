@@ -31,13 +31,17 @@ def update_news(session: Session, item: NewsItem, **changes: Any) -> NewsItem:
 
 def current_news(session: Session, today: date) -> list[NewsItem]:
     """The active items whose dates include `today` (the tenant's local date), newest first."""
-    return list(session.scalars(
-        select(NewsItem)
-        .where(NewsItem.active.is_(True),
-               or_(NewsItem.starts_on.is_(None), NewsItem.starts_on <= today),
-               or_(NewsItem.ends_on.is_(None), NewsItem.ends_on >= today))
-        .order_by(NewsItem.starts_on.desc().nulls_last(), NewsItem.id.desc())
-    ))
+    return list(
+        session.scalars(
+            select(NewsItem)
+            .where(
+                NewsItem.active.is_(True),
+                or_(NewsItem.starts_on.is_(None), NewsItem.starts_on <= today),
+                or_(NewsItem.ends_on.is_(None), NewsItem.ends_on >= today),
+            )
+            .order_by(NewsItem.starts_on.desc().nulls_last(), NewsItem.id.desc())
+        )
+    )
 
 
 def _apply(item: NewsItem, values: dict[str, Any], *, creating: bool) -> None:

@@ -18,13 +18,16 @@ from plugins.news.news import create_news, update_news
 
 
 class NewsForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[
-        DataRequired(_l("The title is required.")), Length(max=160)])
+    title = StringField(
+        _l("Title"), validators=[DataRequired(_l("The title is required.")), Length(max=160)]
+    )
     body = TextAreaField(_l("Text"), validators=[Optional(), Length(max=4000)])
-    starts_on = DateField(_l("From"), validators=[Optional()],
-                          description=_l("Empty: from now on."))
-    ends_on = DateField(_l("Until"), validators=[Optional()],
-                        description=_l("Empty: until you switch it off."))
+    starts_on = DateField(
+        _l("From"), validators=[Optional()], description=_l("Empty: from now on.")
+    )
+    ends_on = DateField(
+        _l("Until"), validators=[Optional()], description=_l("Empty: until you switch it off.")
+    )
     active = BooleanField(_l("Active (customers see it between its dates)"), default=True)
     image = FileField(_l("Image"), description=_l("PNG, JPEG, GIF or WebP, up to 2 MB."))
     remove_image = BooleanField(_l("Remove the image"))
@@ -41,8 +44,15 @@ def make_blueprint() -> Blueprint:
 
 @staff_required(*MANAGERS)
 def index() -> Any:
-    items = db().scalars(select(NewsItem).order_by(
-        NewsItem.active.desc(), NewsItem.starts_on.desc().nulls_last(), NewsItem.id.desc())).all()
+    items = (
+        db()
+        .scalars(
+            select(NewsItem).order_by(
+                NewsItem.active.desc(), NewsItem.starts_on.desc().nulls_last(), NewsItem.id.desc()
+            )
+        )
+        .all()
+    )
     return render_template("news/index.html", items=items)
 
 
@@ -52,8 +62,11 @@ def new() -> Any:
     if form.validate_on_submit():
         session = db()
         item = save_with_image(
-            session, form, lambda image: create_news(session, **_values(form), **image),
-            fallback="title")
+            session,
+            form,
+            lambda image: create_news(session, **_values(form), **image),
+            fallback="title",
+        )
         if item is not None:
             flash(str(_l("News “%(title)s” published.", title=item.title)), "success")
             return redirect(url_for(".index"))
@@ -67,8 +80,12 @@ def edit(item_id: int) -> Any:
     form = NewsForm(obj=item)
     if form.validate_on_submit():
         saved = save_with_image(
-            session, form, lambda image: update_news(session, item, **_values(form), **image),
-            current=item.image, fallback="title")
+            session,
+            form,
+            lambda image: update_news(session, item, **_values(form), **image),
+            current=item.image,
+            fallback="title",
+        )
         if saved is not None:
             flash(str(_l("News “%(title)s” saved.", title=item.title)), "success")
             return redirect(url_for(".index"))
@@ -81,12 +98,20 @@ def toggle(item_id: int) -> Any:
     item = get_or_404(session, NewsItem, item_id)  # CSRF: checked app-wide for every POST
     update_news(session, item, active=not item.active)
     session.commit()
-    message = (_l("News “%(title)s” activated.", title=item.title) if item.active
-               else _l("News “%(title)s” deactivated.", title=item.title))
+    message = (
+        _l("News “%(title)s” activated.", title=item.title)
+        if item.active
+        else _l("News “%(title)s” deactivated.", title=item.title)
+    )
     flash(str(message), "success")
     return redirect(url_for(".index"))
 
 
 def _values(form: NewsForm) -> dict[str, Any]:
-    return {"title": form.title.data, "body": form.body.data, "starts_on": form.starts_on.data,
-            "ends_on": form.ends_on.data, "active": bool(form.active.data)}
+    return {
+        "title": form.title.data,
+        "body": form.body.data,
+        "starts_on": form.starts_on.data,
+        "ends_on": form.ends_on.data,
+        "active": bool(form.active.data),
+    }

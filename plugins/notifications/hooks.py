@@ -29,8 +29,15 @@ def member_created(tenant: Tenant, member: Membership) -> None:
 @hookimpl
 def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
     if entry.points > 0 and entry.kind in TOLD_CREDITS:
-        enqueue(None, jobs.mail_member, tenant.id, member.id, "points_received",
-                f"points_received:{entry.id}", {"entry_id": entry.id})
+        enqueue(
+            None,
+            jobs.mail_member,
+            tenant.id,
+            member.id,
+            "points_received",
+            f"points_received:{entry.id}",
+            {"entry_id": entry.id},
+        )
 
 
 @hookimpl
@@ -38,8 +45,15 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
     if redemption.status == RedemptionStatus.REQUESTED:
         enqueue(None, jobs.mail_merchant_request, tenant.id, redemption.id)
     elif redemption.status == RedemptionStatus.CONFIRMED:
-        enqueue(None, jobs.mail_member, tenant.id, redemption.member_id, "redemption_confirmed",
-                f"redemption_confirmed:{redemption.id}", {"redemption_id": redemption.id})
+        enqueue(
+            None,
+            jobs.mail_member,
+            tenant.id,
+            redemption.member_id,
+            "redemption_confirmed",
+            f"redemption_confirmed:{redemption.id}",
+            {"redemption_id": redemption.id},
+        )
 
 
 @hookimpl
@@ -57,5 +71,12 @@ def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, An
     elif topic == "tier_changed":
         # Keyed per announcement: a retried job sends once, a later change again.
         key = f"tier_changed:{member.id}:{uuid4().hex}"
-        enqueue(None, jobs.mail_member, tenant.id, member.id, "tier_changed", key,
-                {"tier_change": context})
+        enqueue(
+            None,
+            jobs.mail_member,
+            tenant.id,
+            member.id,
+            "tier_changed",
+            key,
+            {"tier_change": context},
+        )

@@ -35,22 +35,28 @@ def _settings(session: Session) -> dict[str, bool]:
     return current_platform().plugins.settings(session, "notifications")
 
 
-def _send_once(session: Session, tenant: Tenant, key: str, to: str, template: str,
-               language: str | None, **context: Any) -> bool:
+def _send_once(
+    session: Session,
+    tenant: Tenant,
+    key: str,
+    to: str,
+    template: str,
+    language: str | None,
+    **context: Any,
+) -> bool:
     if session.scalar(select(Delivery.id).where(Delivery.key == key)):
         return False
     session.add(Delivery(key=key, recipient=to, template=template))
     session.flush()  # a twin job now fails on the unique key instead of mailing twice
-    subject, text, html = render_mail(
-        tenant, f"notifications/mail/{template}", language, **context
-    )
+    subject, text, html = render_mail(tenant, f"notifications/mail/{template}", language, **context)
     send_mail(build_message(tenant, to, subject, text, html))
     return True
 
 
 @tenant_job(queue="mail", plugin="notifications")
-def mail_member(session: Session, tenant: Tenant, member_id: int, template: str, key: str,
-                data: dict[str, Any]) -> bool:
+def mail_member(
+    session: Session, tenant: Tenant, member_id: int, template: str, key: str, data: dict[str, Any]
+) -> bool:
     if not _settings(session)[SETTING_FOR[template]]:
         return False
     member = session.get(Membership, member_id)
@@ -66,8 +72,9 @@ def mail_member(session: Session, tenant: Tenant, member_id: int, template: str,
         context["expires_at"] = datetime.fromisoformat(data["expires_at"])
     if "tier_change" in data:
         context["change"] = data["tier_change"]
-    return _send_once(session, tenant, key, member.customer.email, template,
-                      member.customer.language, **context)
+    return _send_once(
+        session, tenant, key, member.customer.email, template, member.customer.language, **context
+    )
 
 
 @tenant_job(queue="mail", plugin="notifications")
@@ -77,6 +84,14 @@ def mail_merchant_request(session: Session, tenant: Tenant, redemption_id: int) 
     redemption = session.get(Redemption, redemption_id)
     if redemption is None:
         return False
-    return _send_once(session, tenant, f"redemption_requested:{redemption.id}", tenant.email,
-                      "redemption_requested", None, redemption=redemption,
-                      member=redemption.member, customer=redemption.member.customer)
+    return _send_once(
+        session,
+        tenant,
+        f"redemption_requested:{redemption.id}",
+        tenant.email,
+        "redemption_requested",
+        None,
+        redemption=redemption,
+        member=redemption.member,
+        customer=redemption.member.customer,
+    )

@@ -42,6 +42,7 @@ def member_actions(member: Any) -> list[MenuItem]:
 @hookimpl
 def member_summary(session: Any, member: Any) -> list[SummaryLine]:
     """Each usable pack and its uses left beside the balance: "Bono de 3 copas: 2 de 3"."""
-    return [SummaryLine(pack.name, _l("%(left)s of %(uses)s", left=pack.uses_left,
-                                      uses=pack.uses))
-            for pack in packs.packs_of(session, member, usable=True)]
+    return [
+        SummaryLine(pack.name, _l("%(left)s of %(uses)s", left=pack.uses_left, uses=pack.uses))
+        for pack in packs.packs_of(session, member, usable=True)
+    ]

@@ -91,11 +91,19 @@ def sell_pack(
     tenant = session.get(Tenant, session_tenant_id(session))
     now = utcnow()
     pack = Pack(
-        member_id=member.id, type_key=kind["key"], name=kind["name"], uses=kind["uses"],
-        uses_left=kind["uses"], price=kind["price"],
-        expires_at=expiry(tenant, now, kind["validity_days"]), sold_by_kind=actor.kind,
-        sold_by_id=actor.id, location_id=location_id, purchase_id=purchase_id,
-        idempotency_key=key, sold_at=now,
+        member_id=member.id,
+        type_key=kind["key"],
+        name=kind["name"],
+        uses=kind["uses"],
+        uses_left=kind["uses"],
+        price=kind["price"],
+        expires_at=expiry(tenant, now, kind["validity_days"]),
+        sold_by_kind=actor.kind,
+        sold_by_id=actor.id,
+        location_id=location_id,
+        purchase_id=purchase_id,
+        idempotency_key=key,
+        sold_at=now,
     )
     try:
         with session.begin_nested():
@@ -127,17 +135,27 @@ def use_pack(
         with session.begin_nested():
             left = session.execute(
                 update(Pack)
-                .where(Pack.id == pack.id, Pack.uses_left > 0,
-                       or_(Pack.expires_at.is_(None), Pack.expires_at > now))
+                .where(
+                    Pack.id == pack.id,
+                    Pack.uses_left > 0,
+                    or_(Pack.expires_at.is_(None), Pack.expires_at > now),
+                )
                 .values(uses_left=Pack.uses_left - 1)
                 .returning(Pack.uses_left)
                 .execution_options(synchronize_session=False)
             ).scalar_one_or_none()
             if left is None:
                 raise _Refused()
-            use = PackUse(pack_id=pack.id, member_id=pack.member_id, actor_kind=actor.kind,
-                          actor_id=actor.id, location_id=location_id, uses_left=left,
-                          idempotency_key=key, used_at=now)
+            use = PackUse(
+                pack_id=pack.id,
+                member_id=pack.member_id,
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                location_id=location_id,
+                uses_left=left,
+                idempotency_key=key,
+                used_at=now,
+            )
             session.add(use)
             session.flush()
     except _Refused:
@@ -155,8 +173,7 @@ def use_pack(
 
 
 def get_pack(session: Session, pack_id: int) -> Pack:
-    pack = session.get(Pack, pack_id, populate_existing=True) if isinstance(
-        pack_id, int) else None
+    pack = session.get(Pack, pack_id, populate_existing=True) if isinstance(pack_id, int) else None
     if pack is None:
         raise NotFound(_l("There is no such pack."))
     return pack
@@ -168,24 +185,26 @@ def packs_of(session: Session, member: Membership, *, usable: bool = False) -> l
     query = select(Pack).where(Pack.member_id == member.id)
     if usable:
         now = utcnow()
-        query = query.where(Pack.uses_left > 0,
-                            or_(Pack.expires_at.is_(None), Pack.expires_at > now))
+        query = query.where(
+            Pack.uses_left > 0, or_(Pack.expires_at.is_(None), Pack.expires_at > now)
+        )
     return list(session.scalars(query.order_by(Pack.id.desc())))
 
 
 def uses_of(session: Session, pack: Pack) -> list[PackUse]:
     """A pack's history: each use, oldest first."""
-    return list(session.scalars(
-        select(PackUse).where(PackUse.pack_id == pack.id).order_by(PackUse.id)
-    ))
+    return list(
+        session.scalars(select(PackUse).where(PackUse.pack_id == pack.id).order_by(PackUse.id))
+    )
 
 
 class _Refused(Exception):
     """Rolls back the savepoint of a use that found nothing to take."""
 
 
-def _sale_by_key(session: Session, key: str | None, member: Membership,
-                 type_key: str) -> Pack | None:
+def _sale_by_key(
+    session: Session, key: str | None, member: Membership, type_key: str
+) -> Pack | None:
     if key is None:
         return None
     pack = session.scalar(select(Pack).where(Pack.idempotency_key == key))

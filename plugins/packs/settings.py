@@ -21,14 +21,17 @@ MAX_USES = 1000
 
 class PackTypeSchema(ma.Schema):
     key = ma.fields.String(
-        required=True, validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$"),
+        required=True,
+        validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$"),
         metadata={"key_from": "name"},  # made from the name; kept when the type is renamed
     )
     name = ma.fields.String(
         required=True, validate=ma.validate.Length(min=1, max=120), metadata={"label": _l("Name")}
     )
     uses = ma.fields.Integer(
-        required=True, strict=True, validate=ma.validate.Range(min=1, max=MAX_USES),
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=MAX_USES),
         metadata={"label": _l("Uses"), "hint": _l("Sessions, drinks… in one pack.")},
     )
     price = ma.fields.Decimal(
@@ -40,7 +43,9 @@ class PackTypeSchema(ma.Schema):
         metadata={"label": _l("Price"), "hint": _l("Empty: no price shown.")},
     )
     validity_days = ma.fields.Integer(
-        strict=True, allow_none=True, load_default=None,
+        strict=True,
+        allow_none=True,
+        load_default=None,
         validate=ma.validate.Range(min=1, max=3660),
         metadata={"label": _l("Valid for (days)"), "hint": _l("Empty: it never expires.")},
     )

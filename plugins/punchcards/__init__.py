@@ -29,14 +29,16 @@ PLUGIN = PluginInfo(
 
 
 @hookimpl
-def purchase_recorded(session: Session, member: Membership, purchase: Purchase,
-                      entries: list[Entry]) -> None:
+def purchase_recorded(
+    session: Session, member: Membership, purchase: Purchase, entries: list[Entry]
+) -> None:
     cards.punch(session, member, purchase)
 
 
 @hookimpl
-def purchase_returned(session: Session, member: Membership, purchase: Purchase,
-                      entry: Entry | None) -> None:
+def purchase_returned(
+    session: Session, member: Membership, purchase: Purchase, entry: Entry | None
+) -> None:
     cards.unpunch(session, member, purchase)
 
 
@@ -47,16 +49,16 @@ def blueprints() -> list[Any]:
 
 @hookimpl
 def member_actions(member: Membership) -> list[MenuItem]:
-    return [MenuItem("t.punchcards.member_cards", _l("Punch cards"),
-                     values={"code": member.code})]
+    return [MenuItem("t.punchcards.member_cards", _l("Punch cards"), values={"code": member.code})]
 
 
 @hookimpl
 def member_summary(session: Session, member: Membership) -> list[SummaryLine]:
     """Each card's progress ("Café: 7 de 10") and the prizes waiting to be handed over."""
-    lines = [SummaryLine(card.name, _l("%(count)s of %(size)s", count=card.count,
-                                       size=card.size))
-             for card in cards.progress(session, member)]
+    lines = [
+        SummaryLine(card.name, _l("%(count)s of %(size)s", count=card.count, size=card.size))
+        for card in cards.progress(session, member)
+    ]
     waiting = len(cards.prizes(session, member, status=PrizeStatus.ISSUED))
     if waiting:
         lines.append(SummaryLine(_l("Prizes to hand over"), str(waiting)))

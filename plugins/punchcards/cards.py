@@ -58,11 +58,14 @@ def cards(session: Session) -> list[dict[str, Any]]:
 
 def progress(session: Session, member: Membership) -> list[Progress]:
     """Each active card with the member's punches towards its next prize ("7 of 10")."""
-    counts = dict(session.execute(
-        select(Counter.card, Counter.progress).where(Counter.member_id == member.id)
-    ).all())
-    return [Progress(card["name"], counts.get(card["key"], 0), card["size"])
-            for card in cards(session)]
+    counts = dict(
+        session.execute(
+            select(Counter.card, Counter.progress).where(Counter.member_id == member.id)
+        ).all()
+    )
+    return [
+        Progress(card["name"], counts.get(card["key"], 0), card["size"]) for card in cards(session)
+    ]
 
 
 def prizes(session: Session, member: Membership, *, status: str | None = None) -> list[Prize]:
@@ -88,8 +91,13 @@ def claim_prize(
     claimed = session.execute(
         update(Prize)
         .where(Prize.id == prize.id, Prize.status == PrizeStatus.ISSUED)
-        .values(status=PrizeStatus.CLAIMED, decided_at=utcnow(), claimed_by_kind=actor.kind,
-                claimed_by_id=actor.id, location_id=location_id)
+        .values(
+            status=PrizeStatus.CLAIMED,
+            decided_at=utcnow(),
+            claimed_by_kind=actor.kind,
+            claimed_by_id=actor.id,
+            location_id=location_id,
+        )
         .execution_options(synchronize_session="fetch")
     ).rowcount
     prize = session.get(Prize, prize.id, populate_existing=True)  # this tenant's, afresh
@@ -121,11 +129,20 @@ def punch(session: Session, member: Membership, purchase: Purchase) -> list[Priz
         counter.progress += punches
         full, counter.progress = divmod(counter.progress, card["size"])
         counter.updated_at = utcnow()
-        session.add(Punch(purchase_id=purchase.id, member_id=member.id, card=key,
-                          punches=punches, prizes=full))
+        session.add(
+            Punch(
+                purchase_id=purchase.id, member_id=member.id, card=key, punches=punches, prizes=full
+            )
+        )
         issued += [
-            Prize(member_id=member.id, card=key, card_name=card["name"], name=card["prize"],
-                  size=card["size"], purchase_id=purchase.id)
+            Prize(
+                member_id=member.id,
+                card=key,
+                card_name=card["name"],
+                name=card["prize"],
+                size=card["size"],
+                purchase_id=purchase.id,
+            )
             for _ in range(full)
         ]
     session.add_all(issued)
@@ -161,8 +178,7 @@ def _cancel_newest_prize(session: Session, member_id: int, card: str) -> int | N
     """Cancel the member's newest unclaimed prize of `card`; its size, or None if none."""
     candidates = session.execute(
         select(Prize.id, Prize.size)
-        .where(Prize.member_id == member_id, Prize.card == card,
-               Prize.status == PrizeStatus.ISSUED)
+        .where(Prize.member_id == member_id, Prize.card == card, Prize.status == PrizeStatus.ISSUED)
         .order_by(Prize.id.desc())
     ).all()
     for prize_id, size in candidates:

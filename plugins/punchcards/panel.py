@@ -55,8 +55,12 @@ def claim(code: str, prize_id: int) -> Any:
     if not ClaimForm().validate_on_submit():
         abort(400)
     try:
-        cards.claim_prize(session, prize, actor=Actor.staff(current_user.user.id),
-                          location_id=current_user.user.location_id)
+        cards.claim_prize(
+            session,
+            prize,
+            actor=Actor.staff(current_user.user.id),
+            location_id=current_user.user.location_id,
+        )
         session.commit()
     except PrizeClaimed:  # a double tap, or another till first: nothing more to do
         session.rollback()
@@ -66,8 +70,10 @@ def claim(code: str, prize_id: int) -> Any:
         session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for(".member_cards", code=member.code))
-    flash(_("%(prize)s handed over to %(name)s.", prize=prize.name,
-            name=member.display_name), "success")
+    flash(
+        _("%(prize)s handed over to %(name)s.", prize=prize.name, name=member.display_name),
+        "success",
+    )
     return redirect(url_for(".member_cards", code=member.code))
 
 
@@ -81,7 +87,9 @@ def _member(code: str) -> Membership:
 def _render(session: Session, member: Membership) -> Any:
     prizes = cards.prizes(session, member)
     return render_template(
-        "punchcards/member.html", member=member, progress=cards.progress(session, member),
+        "punchcards/member.html",
+        member=member,
+        progress=cards.progress(session, member),
         waiting=[p for p in prizes if p.status == PrizeStatus.ISSUED],
         handed_over=[p for p in prizes if p.status == PrizeStatus.CLAIMED][:HANDED_OVER_SHOWN],
         claim_form=ClaimForm(formdata=None),

@@ -22,22 +22,29 @@ MAX_SIZE = 1000
 
 class CardSchema(ma.Schema):
     key = ma.fields.String(
-        required=True, validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$"),
+        required=True,
+        validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$"),
         metadata={"key_from": "name"},  # made from the name; kept when the card is renamed
     )
     name = ma.fields.String(
         required=True, validate=ma.validate.Length(min=1, max=120), metadata={"label": _l("Name")}
     )
     sku = ma.fields.String(
-        allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=64),
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=64),
         metadata={"label": _l("Product code"), "hint": _l("Or a product group, not both.")},
     )
     product_group = ma.fields.String(
-        allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=64),
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=64),
         metadata={"label": _l("Product group")},
     )
     size = ma.fields.Integer(
-        required=True, strict=True, validate=ma.validate.Range(min=2, max=MAX_SIZE),
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=2, max=MAX_SIZE),
         metadata={"label": _l("Stamps for the prize")},
     )
     prize = ma.fields.String(

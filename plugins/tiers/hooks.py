@@ -23,8 +23,9 @@ KIND = "tier_bonus"
 
 
 @hookimpl
-def calculate_points(session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
-                     base_points: int) -> list[PointsLine] | None:
+def calculate_points(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase, base_points: int
+) -> list[PointsLine] | None:
     if base_points <= 0:
         return None
     tier = services.current_tier(session, tenant, member.id)
@@ -35,14 +36,16 @@ def calculate_points(session: Session, tenant: Tenant, member: Membership, purch
 
 
 @hookimpl
-def purchase_recorded(session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
-                      entries: list[Entry]) -> None:
+def purchase_recorded(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entries: list[Entry]
+) -> None:
     services.after_purchase(session, tenant, member, purchase)
 
 
 @hookimpl
-def purchase_returned(session: Session, tenant: Tenant, member: Membership, purchase: Purchase,
-                      entry: Entry | None) -> None:
+def purchase_returned(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entry: Entry | None
+) -> None:
     services.after_return(session, tenant, member, purchase)
 
 
@@ -65,6 +68,10 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
     status = services.member_tier(session, member)
     lines = [SummaryLine(_l("Tier"), status.tier.name if status.tier else _l("None yet"))]
     if status.next_tier is not None and status.to_next is not None:
-        lines.append(SummaryLine(_l("To reach %(tier)s", tier=status.next_tier.name),
-                                 format_money(status.to_next, tenant.currency)))
+        lines.append(
+            SummaryLine(
+                _l("To reach %(tier)s", tier=status.next_tier.name),
+                format_money(status.to_next, tenant.currency),
+            )
+        )
     return lines

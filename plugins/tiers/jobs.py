@@ -47,14 +47,20 @@ def tick(now: datetime | None = None) -> list[int]:
     platform = current_platform()
     schema = TierSettings()
     with platform_session(platform.sessions) as session:
-        done = set(session.execute(
-            select(TierRun.tenant_id, TierRun.period)
-            .where(TierRun.as_of > now - timedelta(days=40))
-        ))
-        stored = dict(session.execute(  # every tenant's row, explicitly (platform session)
-            select(TenantSetting.tenant_id, TenantSetting.data)
-            .where(TenantSetting.namespace == services.NAMESPACE)
-        ).all())
+        done = set(
+            session.execute(
+                select(TierRun.tenant_id, TierRun.period).where(
+                    TierRun.as_of > now - timedelta(days=40)
+                )
+            )
+        )
+        stored = dict(
+            session.execute(  # every tenant's row, explicitly (platform session)
+                select(TenantSetting.tenant_id, TenantSetting.data).where(
+                    TenantSetting.namespace == services.NAMESPACE
+                )
+            ).all()
+        )
         due = []
         for tenant in session.scalars(select(Tenant).order_by(Tenant.id)):
             if "tiers" not in platform.plugins.active(session, tenant):

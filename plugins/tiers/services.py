@@ -111,8 +111,7 @@ def get_settings(session: Session) -> dict[str, Any]:
 
 def tiers_of(settings: dict[str, Any]) -> list[Tier]:
     """The configured tiers, lowest threshold first."""
-    return [Tier(t["code"], t["name"], t["multiplier"], t["threshold"])
-            for t in settings["tiers"]]
+    return [Tier(t["code"], t["name"], t["multiplier"], t["threshold"]) for t in settings["tiers"]]
 
 
 def qualifying(tiers: list[Tier], spend: Decimal) -> int:
@@ -143,7 +142,8 @@ def spend_since(session: Session, member_id: int, since: datetime) -> Decimal:
     """Qualifying spend of a member from `since` on (returned purchases excluded)."""
     total = session.scalar(
         select(func.coalesce(func.sum(Purchase.amount), 0)).where(
-            Purchase.member_id == member_id, Purchase.status == PurchaseStatus.RECORDED,
+            Purchase.member_id == member_id,
+            Purchase.status == PurchaseStatus.RECORDED,
             Purchase.created_at >= since,
         )
     )
@@ -175,8 +175,9 @@ def current_tier(
     if row is not None:
         rank = rank_of(tiers, row.tier)
     else:
-        rank = qualifying(tiers, spend_since(
-            session, member_id, period_start(tenant, settings, utcnow())))
+        rank = qualifying(
+            tiers, spend_since(session, member_id, period_start(tenant, settings, utcnow()))
+        )
     return tiers[rank] if rank >= 0 else None
 
 
@@ -192,24 +193,32 @@ def member_tier(session: Session, member: Membership) -> TierStatus:
     rank = rank_of(tiers, tier.code if tier else None)
     following = tiers[rank + 1] if rank + 1 < len(tiers) else None
     return TierStatus(
-        tier=tier, since=row.since if row and tier else None, spend=spent, period_start=start,
+        tier=tier,
+        since=row.since if row and tier else None,
+        spend=spent,
+        period_start=start,
         next_tier=following,
         to_next=max(following.threshold - spent, Decimal(0)) if following else None,
     )
 
 
 def tier_history(session: Session, member: Membership, *, limit: int = 20) -> list[TierChange]:
-    return list(session.scalars(
-        select(TierChange).where(TierChange.member_id == member.id)
-        .order_by(TierChange.id.desc()).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(TierChange)
+            .where(TierChange.member_id == member.id)
+            .order_by(TierChange.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- in the purchase's transaction ----------------------------------------
 
 
-def after_purchase(session: Session, tenant: Tenant, member: Membership,
-                   purchase: Purchase) -> None:
+def after_purchase(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase
+) -> None:
     """Upgrade at once when the period's spend, this purchase included, reaches a tier."""
     settings = get_settings(session)
     tiers = tiers_of(settings)
@@ -220,17 +229,26 @@ def after_purchase(session: Session, tenant: Tenant, member: Membership,
     row = session.scalar(select(TierMember).where(TierMember.member_id == member.id))
     if row is None:
         held = qualifying(tiers, spent - purchase.amount)  # the implicit tier, as calculated
-        row = TierMember(member_id=member.id, tier=_code(tiers, held), kept=None,
-                         since=now, evaluated_at=now)
+        row = TierMember(
+            member_id=member.id, tier=_code(tiers, held), kept=None, since=now, evaluated_at=now
+        )
         session.add(row)
     else:
         held = rank_of(tiers, row.tier)
-    _move(session, tenant, member, row, tiers, max(held, qualifying(tiers, spent)),
-          reason="purchase", purchase_id=purchase.id, now=now)
+    _move(
+        session,
+        tenant,
+        member,
+        row,
+        tiers,
+        max(held, qualifying(tiers, spent)),
+        reason="purchase",
+        purchase_id=purchase.id,
+        now=now,
+    )
 
 
-def after_return(session: Session, tenant: Tenant, member: Membership,
-                 purchase: Purchase) -> None:
+def after_return(session: Session, tenant: Tenant, member: Membership, purchase: Purchase) -> None:
     """Undo an upgrade the remaining spend no longer supports, never below `kept`."""
     settings = get_settings(session)
     tiers = tiers_of(settings)
@@ -241,13 +259,31 @@ def after_return(session: Session, tenant: Tenant, member: Membership,
     spent = spend_since(session, member.id, period_start(tenant, settings, now))
     held = rank_of(tiers, row.tier)
     supported = max(rank_of(tiers, row.kept), qualifying(tiers, spent))
-    _move(session, tenant, member, row, tiers, min(held, supported),
-          reason="return", purchase_id=purchase.id, now=now)
+    _move(
+        session,
+        tenant,
+        member,
+        row,
+        tiers,
+        min(held, supported),
+        reason="return",
+        purchase_id=purchase.id,
+        now=now,
+    )
 
 
-def _move(session: Session, tenant: Tenant, member: Membership, row: TierMember,
-          tiers: list[Tier], rank: int, *, reason: str, purchase_id: int | None,
-          now: datetime) -> None:
+def _move(
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    row: TierMember,
+    tiers: list[Tier],
+    rank: int,
+    *,
+    reason: str,
+    purchase_id: int | None,
+    now: datetime,
+) -> None:
     new = _code(tiers, rank)
     row.evaluated_at = now
     if new == row.tier:
@@ -255,8 +291,16 @@ def _move(session: Session, tenant: Tenant, member: Membership, row: TierMember,
         return
     old = row.tier
     row.previous, row.tier, row.since = old, new, now
-    session.add(TierChange(member_id=member.id, from_tier=old, to_tier=new, reason=reason,
-                           purchase_id=purchase_id, changed_at=now))
+    session.add(
+        TierChange(
+            member_id=member.id,
+            from_tier=old,
+            to_tier=new,
+            reason=reason,
+            purchase_id=purchase_id,
+            changed_at=now,
+        )
+    )
     session.flush()
     announce_change(session, member, tiers, old, new)
 
@@ -264,24 +308,37 @@ def _move(session: Session, tenant: Tenant, member: Membership, row: TierMember,
 # What a tier change tells the member's channels (declared through `notification_topics`).
 TIER_CHANGED = Topic(
     "tier_changed",
-    {"from": (str, NoneType), "to": (str, NoneType), "from_name": (str, NoneType),
-     "to_name": (str, NoneType), "multiplier": (str, NoneType), "upgrade": bool},
+    {
+        "from": (str, NoneType),
+        "to": (str, NoneType),
+        "from_name": (str, NoneType),
+        "to_name": (str, NoneType),
+        "multiplier": (str, NoneType),
+        "upgrade": bool,
+    },
     "The member's tier changed: codes and names (as the merchant wrote them) before and "
     "after (None: no tier), the new multiplier as a decimal string, and whether it rose.",
 )
 
 
-def announce_change(session: Session, member: Membership, tiers: list[Tier],
-                    old: str | None, new: str | None) -> None:
+def announce_change(
+    session: Session, member: Membership, tiers: list[Tier], old: str | None, new: str | None
+) -> None:
     by_code = {t.code: t for t in tiers}
     before, after = by_code.get(old or ""), by_code.get(new or "")
-    notify(session, member, "tier_changed", {
-        "from": old, "to": new,
-        "from_name": before.name if before else None,
-        "to_name": after.name if after else None,
-        "multiplier": str(after.multiplier) if after else None,
-        "upgrade": rank_of(tiers, new) > rank_of(tiers, old),
-    })
+    notify(
+        session,
+        member,
+        "tier_changed",
+        {
+            "from": old,
+            "to": new,
+            "from_name": before.name if before else None,
+            "to_name": after.name if after else None,
+            "multiplier": str(after.multiplier) if after else None,
+            "upgrade": rank_of(tiers, new) > rank_of(tiers, old),
+        },
+    )
 
 
 def _code(tiers: list[Tier], rank: int) -> str | None:
@@ -292,7 +349,8 @@ def _code(tiers: list[Tier], rank: int) -> str | None:
 
 # The rows one run changes (a temporary table, private to the connection).
 _CHANGING = Table(
-    "premia_tiers_changing", MetaData(),
+    "premia_tiers_changing",
+    MetaData(),
     Column("row_id", Integer, primary_key=True),
     Column("member_id", Integer),
     Column("old_tier", String(30)),
@@ -301,8 +359,9 @@ _CHANGING = Table(
 )
 
 
-def period_bounds(tenant: Tenant, settings: dict[str, Any],
-                  as_of: datetime) -> tuple[datetime, datetime, datetime]:
+def period_bounds(
+    tenant: Tenant, settings: dict[str, Any], as_of: datetime
+) -> tuple[datetime, datetime, datetime]:
     """(closed_start, boundary, current_start) of the period end at or before `as_of`.
 
     Monthly: the boundary is local midnight of the 1st of `as_of`'s month, the
@@ -337,8 +396,9 @@ def reevaluate(session: Session, as_of: datetime, *, run: str | None = None) -> 
     now = utcnow()
 
     m = TierMember.__table__
-    totals = spend_by_member(tenant_id, {"closed": (closed_start, boundary),
-                                         "current": (current_start, None)})
+    totals = spend_by_member(
+        tenant_id, {"closed": (closed_start, boundary), "current": (current_start, None)}
+    )
     current = func.coalesce(totals.c.current, 0)
     closed = func.coalesce(totals.c.closed, 0)
     held = _rank_sql(tiers, m.c.tier)
@@ -349,46 +409,68 @@ def reevaluate(session: Session, as_of: datetime, *, run: str | None = None) -> 
         kept_rank = _qualifying_sql(tiers, closed)
         new_rank = _greatest(kept_rank, _qualifying_sql(tiers, current))
     computed = (
-        select(m.c.id.label("row_id"), m.c.member_id, m.c.tier.label("old_tier"),
-               m.c.kept.label("old_kept"),
-               _code_sql(tiers, new_rank).label("new_tier"),
-               _code_sql(tiers, kept_rank).label("new_kept"))
+        select(
+            m.c.id.label("row_id"),
+            m.c.member_id,
+            m.c.tier.label("old_tier"),
+            m.c.kept.label("old_kept"),
+            _code_sql(tiers, new_rank).label("new_tier"),
+            _code_sql(tiers, kept_rank).label("new_kept"),
+        )
         .select_from(m.outerjoin(totals, totals.c.member_id == m.c.member_id))
         .where(m.c.tenant_id == tenant_id)
         .subquery("computed")
     )
     conn = session.connection()  # Core statements with explicit tenant filters
-    conn.execute(text(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_CHANGING.name} (row_id INTEGER PRIMARY KEY, "
-        "member_id INTEGER, old_tier VARCHAR(30), new_tier VARCHAR(30), new_kept VARCHAR(30))"
-    ))
+    conn.execute(
+        text(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_CHANGING.name} (row_id INTEGER PRIMARY KEY, "
+            "member_id INTEGER, old_tier VARCHAR(30), new_tier VARCHAR(30), new_kept VARCHAR(30))"
+        )
+    )
     conn.execute(_CHANGING.delete())
-    conn.execute(insert(_CHANGING).from_select(
-        ["row_id", "member_id", "old_tier", "new_tier", "new_kept"],
-        select(computed.c.row_id, computed.c.member_id, computed.c.old_tier,
-               computed.c.new_tier, computed.c.new_kept)
-        .where(computed.c.new_tier.is_distinct_from(computed.c.old_tier)
-               | computed.c.new_kept.is_distinct_from(computed.c.old_kept)),
-    ))
+    conn.execute(
+        insert(_CHANGING).from_select(
+            ["row_id", "member_id", "old_tier", "new_tier", "new_kept"],
+            select(
+                computed.c.row_id,
+                computed.c.member_id,
+                computed.c.old_tier,
+                computed.c.new_tier,
+                computed.c.new_kept,
+            ).where(
+                computed.c.new_tier.is_distinct_from(computed.c.old_tier)
+                | computed.c.new_kept.is_distinct_from(computed.c.old_kept)
+            ),
+        )
+    )
     c = _CHANGING.c
     changed_tier = c.new_tier.is_distinct_from(c.old_tier)
     changes = TierChange.__table__
     changed = conn.scalar(select(func.count()).select_from(_CHANGING).where(changed_tier))
-    conn.execute(insert(changes).from_select(
-        ["tenant_id", "member_id", "from_tier", "to_tier", "reason", "run", "changed_at"],
-        select(literal(tenant_id), c.member_id, c.old_tier, c.new_tier,
-               literal("period_end"), literal(run),
-               literal(now, type_=changes.c.changed_at.type))
-        .where(changed_tier),
-    ))
+    conn.execute(
+        insert(changes).from_select(
+            ["tenant_id", "member_id", "from_tier", "to_tier", "reason", "run", "changed_at"],
+            select(
+                literal(tenant_id),
+                c.member_id,
+                c.old_tier,
+                c.new_tier,
+                literal("period_end"),
+                literal(run),
+                literal(now, type_=changes.c.changed_at.type),
+            ).where(changed_tier),
+        )
+    )
     conn.execute(
         update(m)
         .where(m.c.tenant_id == tenant_id, m.c.id == c.row_id)
         .values(
-            tier=c.new_tier, kept=c.new_kept, evaluated_at=now,
+            tier=c.new_tier,
+            kept=c.new_kept,
+            evaluated_at=now,
             previous=case((changed_tier, m.c.tier), else_=m.c.previous),
-            since=case((changed_tier, literal(boundary, type_=m.c.since.type)),
-                       else_=m.c.since),
+            since=case((changed_tier, literal(boundary, type_=m.c.since.type)), else_=m.c.since),
         )
     )
     conn.execute(_CHANGING.delete())
@@ -419,8 +501,11 @@ def _rank_sql(tiers: list[Tier], code: Any) -> Any:
 
 
 def _code_sql(tiers: list[Tier], rank: Any) -> Any:
-    return case({index: tier.code for index, tier in enumerate(tiers)}, value=rank,
-                else_=literal(None, String))
+    return case(
+        {index: tier.code for index, tier in enumerate(tiers)},
+        value=rank,
+        else_=literal(None, String),
+    )
 
 
 def _greatest(a: Any, b: Any) -> Any:

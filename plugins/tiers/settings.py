@@ -43,8 +43,10 @@ class TierSchema(ma.Schema):
         validate=ma.validate.Range(
             min=Decimal(1), max=Decimal(10), error=_l("A multiplier goes from 1 to 10.")
         ),
-        metadata={"label": _l("Points multiplier"),
-                  "hint": _l("1: the usual points; 2: twice as many.")},
+        metadata={
+            "label": _l("Points multiplier"),
+            "hint": _l("1: the usual points; 2: twice as many."),
+        },
     )
     threshold = ma.fields.Decimal(
         required=True,
@@ -54,8 +56,10 @@ class TierSchema(ma.Schema):
             max=Decimal("9999999999.99"),
             error=_l("A threshold is an amount of zero or more."),
         ),
-        metadata={"label": _l("Spending to reach it"),
-                  "hint": _l("Bought in the period, in your currency.")},
+        metadata={
+            "label": _l("Spending to reach it"),
+            "hint": _l("Bought in the period, in your currency."),
+        },
     )
 
     @ma.validates_schema
@@ -76,8 +80,10 @@ class TierSettings(ma.Schema):
     period = ma.fields.String(
         load_default="month",
         validate=ma.validate.OneOf(PERIODS),
-        metadata={"label": _l("Qualifying period"), "choices": {
-            "month": _l("The calendar month"), "rolling": _l("The last days (below)")}},
+        metadata={
+            "label": _l("Qualifying period"),
+            "choices": {"month": _l("The calendar month"), "rolling": _l("The last days (below)")},
+        },
     )
     rolling_days = ma.fields.Integer(
         strict=True,
@@ -88,9 +94,13 @@ class TierSettings(ma.Schema):
     downgrade = ma.fields.String(
         load_default="period_end",
         validate=ma.validate.OneOf(DOWNGRADES),
-        metadata={"label": _l("Downgrade"), "choices": {
-            "never": _l("Never: a member keeps the tier reached"),
-            "period_end": _l("At the end of the period, if the member no longer qualifies")}},
+        metadata={
+            "label": _l("Downgrade"),
+            "choices": {
+                "never": _l("Never: a member keeps the tier reached"),
+                "period_end": _l("At the end of the period, if the member no longer qualifies"),
+            },
+        },
     )
 
     @ma.validates_schema

@@ -25,8 +25,12 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM = os.environ.get("PREMIA_TEST_CHROMIUM", "/usr/bin/chromium")
 # Chromium in a container: no sandbox (no user namespaces), /dev/shm may be tiny.
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-         "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 
@@ -81,10 +85,15 @@ def camera_browser(playwright: Playwright) -> Iterator[Callable[[Path], Browser]
     launched: list[Browser] = []
 
     def launch(video: Path) -> Browser:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}",
-        ])
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *ARGS,
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
         launched.append(chromium)
         return chromium
 
@@ -100,9 +109,14 @@ def csp_violations(context: BrowserContext) -> list[str]:
     found: list[str] = []
     context.add_init_script(
         "document.addEventListener('securitypolicyviolation', e => console.error("
-        "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))")
-    context.on("console", lambda message: found.append(message.text)
-               if "Content Security Policy" in message.text else None)
+        "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    context.on(
+        "console",
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     return found
 
 
@@ -113,8 +127,9 @@ def shoot(page: Page, name: str) -> Path:
     return path
 
 
-def qr_video(text: str, path: Path, *, width: int = 640, height: int = 480,
-             frames: int = 5) -> Path:
+def qr_video(
+    text: str, path: Path, *, width: int = 640, height: int = 480, frames: int = 5
+) -> Path:
     """A Y4M video (what Chromium's fake camera plays) of a QR code holding `text`,
     centred on white: a header, then per frame 'FRAME' and the I420 planes (luma
     drawn from the QR's modules, both chroma planes neutral grey)."""
@@ -128,7 +143,7 @@ def qr_video(text: str, path: Path, *, width: int = 640, height: int = 480,
             if dark:
                 for dy in range(module):
                     start = (top + y * module + dy) * width + left + x * module
-                    luma[start:start + module] = b"\x10" * module
+                    luma[start : start + module] = b"\x10" * module
     chroma = b"\x80" * (width // 2 * height // 2)
     with path.open("wb") as video:
         video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())

@@ -29,8 +29,7 @@ def shop(make_tenant, db):
     tenant = make_tenant(slug="cafe", name="Café La Esquina")
     with db(tenant) as session:
         update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
-        create_staff(session, email=EMPLOYEE, name="Caja 1", password=PASSWORD,
-                     role=Role.EMPLOYEE)
+        create_staff(session, email=EMPLOYEE, name="Caja 1", password=PASSWORD, role=Role.EMPLOYEE)
         create_reward(session, name="Café gratis", points=30)
         session.commit()
     return tenant
@@ -40,8 +39,7 @@ def shop(make_tenant, db):
 def ana(shop, make_member, db):
     member = make_member(shop, email="ana@mail.example", first_name="Ana", last_name="Núñez")
     with db(shop) as session:
-        ledger.earn(session, session.get(Membership, member.id), points=100,
-                    actor=Actor.system())
+        ledger.earn(session, session.get(Membership, member.id), points=100, actor=Actor.system())
         session.commit()
     return member
 
@@ -55,7 +53,8 @@ def log_in(page, live_server, email):
 
 
 def test_employee_scans_the_qr_gives_points_by_amount_and_redeems_on_a_phone(
-        live_server, camera_browser, shop, ana, db, tmp_path):
+    live_server, camera_browser, shop, ana, db, tmp_path
+):
     video = qr_video(ana.code, tmp_path / "qr.y4m")  # the QR holds the bare member code
     context = camera_browser(video).new_context(**PHONE, locale="es-CO")
     context.grant_permissions(["camera"], origin=live_server.url)
@@ -79,14 +78,17 @@ def test_employee_scans_the_qr_gives_points_by_amount_and_redeems_on_a_phone(
     page.get_by_label("Descripción").fill("F-0012")
     page.get_by_role("button", name="Dar puntos").click()
     expect(page.get_by_role("alert")).to_have_text(
-        "45 puntos dados a Ana Núñez por una compra de $45.000. Saldo: 145")
+        "45 puntos dados a Ana Núñez por una compra de $45.000. Saldo: 145"
+    )
     expect(page.locator("[data-balance]")).to_have_text("145")
     shoot(page, "phone-04-points-given")
 
     page.get_by_role("listitem").filter(has_text="Café gratis").get_by_role(
-        "button", name="Canjear").click()
+        "button", name="Canjear"
+    ).click()
     expect(page.get_by_role("alert")).to_have_text(
-        "Ana Núñez canjeó Café gratis por 30 puntos. Saldo: 115")
+        "Ana Núñez canjeó Café gratis por 30 puntos. Saldo: 115"
+    )
     expect(page.locator("[data-balance]")).to_have_text("115")
     shoot(page, "phone-05-redeemed")
     context.close()
@@ -101,7 +103,8 @@ def test_employee_scans_the_qr_gives_points_by_amount_and_redeems_on_a_phone(
 
 
 def test_at_the_counter_pc_find_a_customer_by_name_without_accents(
-        live_server, browser, shop, ana, make_member, db):
+    live_server, browser, shop, ana, make_member, db
+):
     make_member(shop, email="beto@mail.example", first_name="Beto", last_name="Nuño")
     make_member(shop, email="ines@mail.example", first_name="Inés", last_name="Núñez")
     context = browser.new_context(**DESKTOP, locale="es-CO")
@@ -115,7 +118,8 @@ def test_at_the_counter_pc_find_a_customer_by_name_without_accents(
     # No camera on this PC: the scanner says so and the code is typed instead.
     page.get_by_role("button", name="Escanear QR").click()
     expect(page.get_by_role("status")).to_have_text(
-        "La cámara no está disponible aquí: escribe el código del cliente.")
+        "La cámara no está disponible aquí: escribe el código del cliente."
+    )
 
     page.get_by_label("Cliente").fill("nunez")
     page.get_by_role("button", name="Buscar").click()

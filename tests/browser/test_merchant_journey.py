@@ -14,11 +14,15 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, csp_violations, shoot
 
-OWNER = {"name": "Café del Parque", "slug": "cafe-del-parque", "type": "Cafetería",
-         "owner": "Lucía Gómez", "email": "lucia@parque.example",
-         "password": "un-cafe-largo-9"}
-CASHIER = {"name": "Carlos Pérez", "email": "carlos@parque.example",
-           "password": "caja-segura-2026"}
+OWNER = {
+    "name": "Café del Parque",
+    "slug": "cafe-del-parque",
+    "type": "Cafetería",
+    "owner": "Lucía Gómez",
+    "email": "lucia@parque.example",
+    "password": "un-cafe-largo-9",
+}
+CASHIER = {"name": "Carlos Pérez", "email": "carlos@parque.example", "password": "caja-segura-2026"}
 LINK = re.compile(r"https?://\S+/signup/confirm/[\w.\-]+")
 
 
@@ -50,7 +54,8 @@ def _staff(page: Page) -> None:
 
 
 def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phone(
-        live_server, browser, smtp_server):
+    live_server, browser, smtp_server
+):
     base = live_server.url
     requested: list[str] = []
     refused: list[list[str]] = []
@@ -83,7 +88,8 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
     page.goto(link)
     page.wait_for_url(f"{base}/t/{OWNER['slug']}/login")
     expect(_alert(page)).to_have_text(
-        "Tu cuenta está lista. Inicia sesión para configurar tu programa.")
+        "Tu cuenta está lista. Inicia sesión para configurar tu programa."
+    )
     page.get_by_label("Correo electrónico").fill(OWNER["email"])
     page.get_by_label("Contraseña").fill(OWNER["password"])
     page.get_by_role("button", name="Iniciar sesión").click()
@@ -165,12 +171,14 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
     cell.get_by_label("Monto de la compra").fill("45.999")
     cell.get_by_role("button", name="Dar puntos").click()
     expect(_alert(cell)).to_have_text(
-        "45 puntos dados a Ana Núñez por una compra de $45.999. Saldo: 65")
+        "45 puntos dados a Ana Núñez por una compra de $45.999. Saldo: 65"
+    )
     expect(cell.locator("[data-balance]")).to_have_text("65")
     shoot(cell, "journey-11-phone-puntos")
 
     cell.get_by_role("listitem").filter(has_text="Café gratis").get_by_role(
-        "button", name="Canjear").click()
+        "button", name="Canjear"
+    ).click()
     expect(_alert(cell)).to_have_text("Ana Núñez canjeó Café gratis por 50 puntos. Saldo: 15")
     expect(cell.locator("[data-balance]")).to_have_text("15")
     shoot(cell, "journey-12-phone-canje")
@@ -180,13 +188,19 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
     _log_in(page, base, OWNER["email"], OWNER["password"])
     figures = page.get_by_role("region", name="Cifras de los días elegidos")
     # Today: 20 welcome + 45 purchase points given, one redemption of 50.
-    for label, value in (("Clientes nuevos", "1"), ("Puntos otorgados", "65"),
-                         ("Puntos canjeados", "50"), ("Canjes", "1")):
+    for label, value in (
+        ("Clientes nuevos", "1"),
+        ("Puntos otorgados", "65"),
+        ("Puntos canjeados", "50"),
+        ("Canjes", "1"),
+    ):
         expect(figures.locator(".figure").filter(has_text=label).locator(".value")).to_have_text(
-            value)
+            value
+        )
     program = page.get_by_role("region", name="Cifras del programa")
-    expect(program.locator(".figure").filter(has_text="Puntos en circulación").locator(
-        ".value")).to_have_text("15")
+    expect(
+        program.locator(".figure").filter(has_text="Puntos en circulación").locator(".value")
+    ).to_have_text("15")
     shoot(page, "journey-13-inicio")
 
     _menu(page, "Actividad")
@@ -202,8 +216,9 @@ def test_a_merchant_signs_up_sets_up_and_an_employee_serves_a_customer_on_a_phon
     shoot(page, "journey-14-actividad")
 
     _menu(page, "Recompensas")
-    expect(page.locator("table.rows tbody tr").filter(has_text="Café gratis").locator(
-        "td.num")).to_have_text(["50", "9"])  # one of the 10 handed over
+    expect(
+        page.locator("table.rows tbody tr").filter(has_text="Café gratis").locator("td.num")
+    ).to_have_text(["50", "9"])  # one of the 10 handed over
     desk.close()
 
     # Nothing came from a CDN (or anywhere else): every request went to the live server.

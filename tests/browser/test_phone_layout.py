@@ -32,8 +32,11 @@ def cafe(app):
     with platform.sessions() as session:
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == demo.SLUG))
     with tenant_session(platform.sessions, tenant_id) as session:
-        code = session.scalars(select(Membership.code).where(Membership.balance > 0)
-                               .order_by(Membership.balance.desc())).first()
+        code = session.scalars(
+            select(Membership.code)
+            .where(Membership.balance > 0)
+            .order_by(Membership.balance.desc())
+        ).first()
     return f"/t/{demo.SLUG}", logins["owner"], logins["employee"], code
 
 
@@ -69,8 +72,10 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, browser, cafe):
     check("login", f"{url}/login")
     check("not-found", f"{url}/no-such-page")
     _log_in(page, url, *owner)
-    menu = {re.sub(r"\W+", "-", link.inner_text().strip().lower()): link.get_attribute("href")
-            for link in page.locator("nav.menu a").all()}
+    menu = {
+        re.sub(r"\W+", "-", link.inner_text().strip().lower()): link.get_attribute("href")
+        for link in page.locator("nav.menu a").all()
+    }
     assert len(menu) >= 8, menu  # Inicio, Fidelización, Clientes, … and plugins' screens
     for name, href in menu.items():
         check(f"menu-{name}", base + href)
@@ -82,8 +87,11 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, browser, cafe):
     assert len(actions) >= 2, "the demo's plugins offer links on a member"
     for n, href in enumerate(actions):
         check(f"member-action-{n}", base + href)
-    for name, new in (("reward", "rewards/new"), ("staff", "staff/new"),
-                      ("location", "locations/new")):
+    for name, new in (
+        ("reward", "rewards/new"),
+        ("staff", "staff/new"),
+        ("location", "locations/new"),
+    ):
         check(f"new-{name}", f"{url}/panel/{new}")
     assert too_wide == {}, f"pages wider than {WIDTH} px: {too_wide}"
 
@@ -98,8 +106,10 @@ def test_a_members_plugin_links_stand_apart(live_server, browser, cafe):
     expect(links).to_have_count(3)  # Bonos, Pagar con puntos, Tarjetas de sellos
     boxes = [link.bounding_box() for link in links.all()]
     for before, after in pairwise(boxes):
-        apart = (after["x"] >= before["x"] + before["width"] + 6
-                 or after["y"] >= before["y"] + before["height"])
+        apart = (
+            after["x"] >= before["x"] + before["width"] + 6
+            or after["y"] >= before["y"] + before["height"]
+        )
         assert apart, (before, after)
     shoot(page, "phone-member-links")
 

@@ -22,8 +22,9 @@ def _log_in(page: Page, base: str, shop, db) -> None:
     expect(page.get_by_role("navigation")).to_be_visible()
 
 
-def test_tiers_are_added_and_removed_in_place_and_saved(live_server, browser, make_tenant, db,
-                                                        platform):
+def test_tiers_are_added_and_removed_in_place_and_saved(
+    live_server, browser, make_tenant, db, platform
+):
     shop = make_tenant(plan="white-label", name="Café La Esquina")
     context = browser.new_context(**DESKTOP, locale="es-CO")
     page = context.new_page()
@@ -53,14 +54,16 @@ def test_tiers_are_added_and_removed_in_place_and_saved(live_server, browser, ma
     rows.nth(1).get_by_role("button", name="Quitar").click()  # Bronce, half typed, goes too
     assert page.evaluate("window.notReloaded === true")  # all of it in place
     page.locator("#plugin-tiers-downgrade").select_option(
-        label="Nunca: el cliente conserva el nivel alcanzado")
+        label="Nunca: el cliente conserva el nivel alcanzado"
+    )
     shoot(page, "settings-tiers")
     page.get_by_role("button", name="Guardar configuración").click()
     expect(page.locator(".flash[role=alert]")).to_have_text("Configuración guardada.")
     with db(shop) as session:
         saved = platform.plugins.settings(session, "tiers")
-    assert [(t["code"], t["name"], str(t["multiplier"]), str(t["threshold"]))
-            for t in saved["tiers"]] == [("oro", "Oro", "1.5", "500000")]
+    assert [
+        (t["code"], t["name"], str(t["multiplier"]), str(t["threshold"])) for t in saved["tiers"]
+    ] == [("oro", "Oro", "1.5", "500000")]
     assert saved["downgrade"] == "never"
     expect(page.locator("#plugin-tiers-tiers-0-name")).to_have_value("Oro")
     context.close()
@@ -78,7 +81,8 @@ BOXES = """() => [...document.querySelectorAll('input[name=scopes]')].map(box =>
 
 
 def test_the_api_page_is_linked_from_configuracion_with_its_boxes_beside_their_words(
-        live_server, browser, make_tenant, db):
+    live_server, browser, make_tenant, db
+):
     shop = make_tenant(plan="white-label", name="Café La Esquina")
     context = browser.new_context(**PHONE, locale="es-CO")
     page = context.new_page()
@@ -91,7 +95,9 @@ def test_the_api_page_is_linked_from_configuracion_with_its_boxes_beside_their_w
     assert len(boxes) == 5
     for found in boxes:
         (b_left, b_right, b_top, b_bottom), (t_left, _t_right, t_top, _t_bottom) = (
-            found["box"], found["text"])
+            found["box"],
+            found["text"],
+        )
         assert b_right - b_left < 40, found  # a box, not a bar across the page
         assert b_right <= t_left <= b_right + 16, found  # its words right beside it
         assert b_top < t_top + 24 and t_top < b_bottom, found  # on the same line

@@ -21,8 +21,11 @@ refuse = False
 @hookimpl
 def calculate_points(member, purchase, base_points):
     coffee = sum(
-        (line.unit_price * line.quantity for line in purchase.lines
-         if line.product_group == "coffee"),
+        (
+            line.unit_price * line.quantity
+            for line in purchase.lines
+            if line.product_group == "coffee"
+        ),
         Decimal(0),
     )
     points = int((coffee / 100).to_integral_value(rounding=ROUND_FLOOR))

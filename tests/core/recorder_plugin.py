@@ -77,5 +77,8 @@ def panel_menu(tenant):
 def dashboard_widgets(session, tenant, since, until):
     from markupsafe import Markup, escape
 
-    return [Markup('<section class="card" id="recorder-widget">{} {} → {}</section>').format(
-        escape(tenant.slug), since.isoformat(), until.isoformat())]
+    return [
+        Markup('<section class="card" id="recorder-widget">{} {} → {}</section>').format(
+            escape(tenant.slug), since.isoformat(), until.isoformat()
+        )
+    ]

@@ -18,10 +18,18 @@ from tenants.models import Tenant
 
 LINK = re.compile(r"https?://\S+/(?:signup/confirm|password/reset)/[\w.\-]+")
 
-SIGNUP = {"name": "Café Núñez", "slug": "cafe-nunez", "business_type": "Cafetería",
-          "owner_name": "Lucía Núñez", "email": "lucia@cafe.example",
-          "password": "un-cafe-largo-9", "currency": "COP", "country": "CO",
-          "timezone": "America/Bogota", "language": "es"}
+SIGNUP = {
+    "name": "Café Núñez",
+    "slug": "cafe-nunez",
+    "business_type": "Cafetería",
+    "owner_name": "Lucía Núñez",
+    "email": "lucia@cafe.example",
+    "password": "un-cafe-largo-9",
+    "currency": "COP",
+    "country": "CO",
+    "timezone": "America/Bogota",
+    "language": "es",
+}
 
 
 @pytest.fixture
@@ -56,37 +64,44 @@ def test_signup_creates_nothing_until_the_email_is_confirmed(client, platform, s
     mail = smtp_server.handler.wait_for(1)[0]
     assert mail["To"] == "lucia@cafe.example"
     assert str(make_header(decode_header(mail["Subject"]))) == (
-        "Confirma tu correo para crear tu programa de fidelización")
+        "Confirma tu correo para crear tu programa de fidelización"
+    )
     assert SIGNUP["password"] not in mail.as_string()
     link = LINK.search(_text(mail)).group(0)
     confirmed = client.get(link.split("localhost", 1)[-1])
     assert confirmed.status_code == 302 and "/t/cafe-nunez/login" in confirmed.location
     tenant = _tenants(platform)["cafe-nunez"]
     assert (tenant.name, tenant.plan.code, tenant.currency, tenant.business_type) == (
-        "Café Núñez", "free", "COP", "Cafetería")
+        "Café Núñez",
+        "free",
+        "COP",
+        "Cafetería",
+    )
     logged = post_login(client, "cafe-nunez", "lucia@cafe.example", SIGNUP["password"])
     assert logged.status_code == 302 and logged.location.endswith("/t/cafe-nunez/panel/")
     again = client.get(link.split("localhost", 1)[-1])
     assert again.status_code == 409 and "ya está confirmada" in again.get_data(as_text=True)
 
 
-def test_the_confirmed_programs_first_message_is_in_its_language(client, platform,
-                                                                smtp_server):
+def test_the_confirmed_programs_first_message_is_in_its_language(client, platform, smtp_server):
     """Signed up from an English browser for a Spanish program: the login page that
     greets the owner is Spanish, and so is its message."""
     english = {"Accept-Language": "en"}
     page = client.get("/signup/", headers=english).get_data(as_text=True)
-    client.post("/signup/", headers=english,
-                data={**SIGNUP, "language": "es", "csrf_token": csrf_token(page)})
+    client.post(
+        "/signup/",
+        headers=english,
+        data={**SIGNUP, "language": "es", "csrf_token": csrf_token(page)},
+    )
     link = LINK.search(_text(smtp_server.handler.wait_for(1)[0])).group(0)
     confirmed = client.get(link.split("localhost", 1)[-1], headers=english)
     login = client.get(confirmed.location, headers=english).get_data(as_text=True)
     assert ("success", "Tu cuenta está lista. Inicia sesión para configurar tu programa.") in (
-        flashes(login))
+        flashes(login)
+    )
 
 
-def test_signup_refuses_bad_fields_and_sends_nothing(client, platform, make_tenant,
-                                                     smtp_server):
+def test_signup_refuses_bad_fields_and_sends_nothing(client, platform, make_tenant, smtp_server):
     make_tenant(slug="tomado")
     for changes, expected in [
         ({"slug": "tomado"}, "Esta dirección ya está en uso."),
@@ -114,18 +129,32 @@ def test_a_forged_or_expired_link_creates_nothing(client, platform):
 def test_forgotten_password_by_email(client, shop, db, smtp_server):
     email = _owner_email(shop, db)
     page = client.get(f"/t/{shop.slug}/password/forgot").get_data(as_text=True)
-    asked = client.post(f"/t/{shop.slug}/password/forgot",
-                        data={"email": email, "csrf_token": csrf_token(page)},
-                        follow_redirects=True)
+    asked = client.post(
+        f"/t/{shop.slug}/password/forgot",
+        data={"email": email, "csrf_token": csrf_token(page)},
+        follow_redirects=True,
+    )
     assert any("enlace" in text for _kind, text in flashes(asked.get_data(as_text=True)))
     link = LINK.search(_text(smtp_server.handler.wait_for(1)[0])).group(0)
     path = link.split("localhost", 1)[-1]
     form = client.get(path).get_data(as_text=True)
-    mismatch = client.post(path, data={"password": "nueva-clave-123", "confirm": "otra-cosa",
-                                       "csrf_token": csrf_token(form)})
+    mismatch = client.post(
+        path,
+        data={
+            "password": "nueva-clave-123",
+            "confirm": "otra-cosa",
+            "csrf_token": csrf_token(form),
+        },
+    )
     assert mismatch.status_code == 422
-    done = client.post(path, data={"password": "nueva-clave-123", "confirm": "nueva-clave-123",
-                                   "csrf_token": csrf_token(form)})
+    done = client.post(
+        path,
+        data={
+            "password": "nueva-clave-123",
+            "confirm": "nueva-clave-123",
+            "csrf_token": csrf_token(form),
+        },
+    )
     assert done.status_code == 302
     assert post_login(client, shop.slug, email, PASSWORD).status_code == 401
     assert post_login(client, shop.slug, email, "nueva-clave-123").status_code == 302
@@ -137,18 +166,23 @@ def test_forgotten_password_by_email(client, shop, db, smtp_server):
 
 def test_unknown_addresses_get_the_same_answer_and_no_mail(client, shop, smtp_server):
     page = client.get(f"/t/{shop.slug}/password/forgot").get_data(as_text=True)
-    asked = client.post(f"/t/{shop.slug}/password/forgot",
-                        data={"email": "nadie@example.com", "csrf_token": csrf_token(page)})
+    asked = client.post(
+        f"/t/{shop.slug}/password/forgot",
+        data={"email": "nadie@example.com", "csrf_token": csrf_token(page)},
+    )
     assert asked.status_code == 302
     assert smtp_server.handler.wait_for(1, timeout=0.5) == []
 
 
-def test_a_reset_link_of_one_merchant_does_nothing_at_another(client, shop, make_tenant, db,
-                                                              smtp_server):
+def test_a_reset_link_of_one_merchant_does_nothing_at_another(
+    client, shop, make_tenant, db, smtp_server
+):
     other = make_tenant()
     page = client.get(f"/t/{shop.slug}/password/forgot").get_data(as_text=True)
-    client.post(f"/t/{shop.slug}/password/forgot",
-                data={"email": _owner_email(shop, db), "csrf_token": csrf_token(page)})
+    client.post(
+        f"/t/{shop.slug}/password/forgot",
+        data={"email": _owner_email(shop, db), "csrf_token": csrf_token(page)},
+    )
     link = LINK.search(_text(smtp_server.handler.wait_for(1)[0])).group(0)
     token = link.rsplit("/", 1)[-1]
     elsewhere = client.get(f"/t/{other.slug}/password/reset/{token}")
@@ -159,16 +193,30 @@ def test_profile_changes_name_and_password(client, shop, db):
     email = _owner_email(shop, db)
     post_login(client, shop.slug, email, PASSWORD)
     page = client.get(f"/t/{shop.slug}/panel/profile/").get_data(as_text=True)
-    wrong = client.post(f"/t/{shop.slug}/panel/profile/", data={
-        "name": "Dueña", "email": email, "current_password": "no-es-esta",
-        "new_password": "otra-clave-larga", "confirm": "otra-clave-larga",
-        "csrf_token": csrf_token(page)})
+    wrong = client.post(
+        f"/t/{shop.slug}/panel/profile/",
+        data={
+            "name": "Dueña",
+            "email": email,
+            "current_password": "no-es-esta",
+            "new_password": "otra-clave-larga",
+            "confirm": "otra-clave-larga",
+            "csrf_token": csrf_token(page),
+        },
+    )
     assert wrong.status_code == 422
     assert "no es tu contraseña actual" in wrong.get_data(as_text=True)
-    saved = client.post(f"/t/{shop.slug}/panel/profile/", data={
-        "name": "Dueña", "email": email, "current_password": PASSWORD,
-        "new_password": "otra-clave-larga", "confirm": "otra-clave-larga",
-        "csrf_token": csrf_token(page)})
+    saved = client.post(
+        f"/t/{shop.slug}/panel/profile/",
+        data={
+            "name": "Dueña",
+            "email": email,
+            "current_password": PASSWORD,
+            "new_password": "otra-clave-larga",
+            "confirm": "otra-clave-larga",
+            "csrf_token": csrf_token(page),
+        },
+    )
     assert saved.status_code == 302
     with db(shop) as session:
         owner = session.scalars(select(StaffUser).where(StaffUser.email == email)).one()
@@ -184,30 +232,35 @@ def _ask_reset(client, slug: str, email: str, times: int) -> list[tuple[int, lis
     page = client.get(f"/t/{slug}/password/forgot").get_data(as_text=True)
     answers = []
     for _ in range(times):
-        answer = client.post(f"/t/{slug}/password/forgot",
-                             data={"email": email, "csrf_token": csrf_token(page)})
+        answer = client.post(
+            f"/t/{slug}/password/forgot", data={"email": email, "csrf_token": csrf_token(page)}
+        )
         shown = client.get(answer.location) if answer.status_code == 302 else answer
         answers.append((answer.status_code, flashes(shown.get_data(as_text=True))))
     return answers
 
 
-def test_thirty_reset_requests_for_one_address_mail_at_most_the_limit(make_app, shop, db,
-                                                                      smtp_server):
+def test_thirty_reset_requests_for_one_address_mail_at_most_the_limit(
+    make_app, shop, db, smtp_server
+):
     client = make_app(PREMIA_PASSWORD_RESET_LIMIT="3 per hour").test_client()
     email = _owner_email(shop, db)
     answers = _ask_reset(client, shop.slug, email, 30)
     assert [status for status, _ in answers] == [302] * 3 + [429] * 27
     assert len(smtp_server.handler.wait_for(4, timeout=1)) == 3
-    assert answers[-1][1] == [("error", "Demasiadas solicitudes para este correo. "
-                                         "Espera un rato y vuelve a intentarlo.")]
+    assert answers[-1][1] == [
+        ("error", "Demasiadas solicitudes para este correo. Espera un rato y vuelve a intentarlo.")
+    ]
     # An unknown address is counted and answered alike: the limit tells nothing either.
     assert _ask_reset(client, shop.slug, "nadie@example.com", 30) == [
-        (status, flashed) for status, flashed in answers]
+        (status, flashed) for status, flashed in answers
+    ]
     assert len(smtp_server.handler.wait_for(4, timeout=0.5)) == 3
 
 
 def test_a_reset_request_queues_the_same_job_whether_or_not_the_address_exists(
-        make_app, shop, db, redis_url):
+    make_app, shop, db, redis_url
+):
     from redis import Redis
     from rq import Queue
 
@@ -225,16 +278,27 @@ def _options(page: str, name: str) -> list[tuple[str, bool, str]]:
     """(value, selected, label) of the select `name` on a page."""
     select_ = re.search(rf'<select[^>]* name="{name}"[^>]*>(.*?)</select>', page, re.S)
     assert select_, f"no <select name={name!r}> on the page"
-    return [(re.search(r'value="([^"]*)"', attributes).group(1), " selected" in attributes,
-             html.unescape(label))
-            for attributes, label in re.findall(r"<option([^>]*)>(.*?)</option>", select_.group(1))]
+    return [
+        (
+            re.search(r'value="([^"]*)"', attributes).group(1),
+            " selected" in attributes,
+            html.unescape(label),
+        )
+        for attributes, label in re.findall(r"<option([^>]*)>(.*?)</option>", select_.group(1))
+    ]
 
 
-@pytest.mark.parametrize(("language", "colombia", "brazil"), [
-    ("es", "Colombia", "Brasil"), ("en", "Colombia", "Brazil"), ("pt-BR", "Colômbia", "Brasil"),
-])
+@pytest.mark.parametrize(
+    ("language", "colombia", "brazil"),
+    [
+        ("es", "Colombia", "Brasil"),
+        ("en", "Colombia", "Brazil"),
+        ("pt-BR", "Colômbia", "Brasil"),
+    ],
+)
 def test_signup_picks_country_and_time_zone_from_lists_in_the_visitors_language(
-        client, language, colombia, brazil):
+    client, language, colombia, brazil
+):
     page = client.get("/signup/", headers={"Accept-Language": language}).get_data(as_text=True)
     countries = _options(page, "country")
     assert ("CO", True, colombia) in countries and ("BR", False, brazil) in countries
@@ -244,9 +308,15 @@ def test_signup_picks_country_and_time_zone_from_lists_in_the_visitors_language(
     assert "ISO" not in page
 
 
-@pytest.mark.parametrize(("accept", "language"), [
-    ("es", "es"), ("en-US,en;q=0.9", "en"), ("pt-BR", "pt_BR"), ("de", "es"),
-])
+@pytest.mark.parametrize(
+    ("accept", "language"),
+    [
+        ("es", "es"),
+        ("en-US,en;q=0.9", "en"),
+        ("pt-BR", "pt_BR"),
+        ("de", "es"),
+    ],
+)
 def test_signup_proposes_the_language_the_visitor_reads_it_in(client, accept, language):
     """A program signed up for from the English page is not made Spanish by default."""
     page = client.get("/signup/", headers={"Accept-Language": accept}).get_data(as_text=True)
@@ -261,11 +331,11 @@ def test_signup_lists_are_configuracions(client, make_tenant, db):
     signup = client.get("/signup/", headers={"Accept-Language": "es"}).get_data(as_text=True)
     for name in ("country", "timezone"):
         assert [(v, label) for v, _s, label in _options(signup, name)] == [
-            (v, label) for v, _s, label in _options(settings, name)]
+            (v, label) for v, _s, label in _options(settings, name)
+        ]
 
 
-def test_signup_with_a_country_and_zone_off_the_lists_is_refused(client, platform,
-                                                                 smtp_server):
+def test_signup_with_a_country_and_zone_off_the_lists_is_refused(client, platform, smtp_server):
     answer = _signup(client, country="ZZ", timezone="America/Atlantis")
     assert answer.status_code == 422
     page = answer.get_data(as_text=True)
@@ -282,23 +352,33 @@ def test_the_home_page_leads_to_a_programs_login(client, make_tenant):
     page = home.get_data(as_text=True)
     assert home.status_code == 200 and 'action="/"' in page and 'name="program"' in page
     assert "cafe-central" not in page.replace("p. ej. cafe-central", "")  # no list of programs
-    for typed in ("cafe-central", " Cafe-Central ", "https://premia.example/t/cafe-central/login",
-                  "localhost/t/cafe-central/"):
+    for typed in (
+        "cafe-central",
+        " Cafe-Central ",
+        "https://premia.example/t/cafe-central/login",
+        "localhost/t/cafe-central/",
+    ):
         answer = client.post("/", data={"program": typed, "csrf_token": csrf_token(page)})
         assert answer.status_code == 302, typed
         assert answer.location.endswith("/t/cafe-central/login"), typed
     assert client.get("/t/cafe-central/login").status_code == 200
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("cafe-lejano", "No hay ningún programa en esta dirección."),
-    ("Con Espacios", "Usa letras minúsculas, números y guiones."),
-    ("", "Obligatorio."),
-])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("cafe-lejano", "No hay ningún programa en esta dirección."),
+        ("Con Espacios", "Usa letras minúsculas, números y guiones."),
+        ("", "Obligatorio."),
+    ],
+)
 def test_the_home_pages_login_says_what_is_wrong(client, make_tenant, typed, message):
     make_tenant(slug="cafe-central")
     page = client.get("/", headers={"Accept-Language": "es"}).get_data(as_text=True)
-    answer = client.post("/", data={"program": typed, "csrf_token": csrf_token(page)},
-                         headers={"Accept-Language": "es"})
+    answer = client.post(
+        "/",
+        data={"program": typed, "csrf_token": csrf_token(page)},
+        headers={"Accept-Language": "es"},
+    )
     assert answer.status_code == 422
     assert message in answer.get_data(as_text=True)

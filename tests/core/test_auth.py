@@ -28,14 +28,14 @@ def client(make_app):
 
 @pytest.fixture
 def shop(make_tenant):
-    return make_tenant("cafe-a", name="Café Aroma", language="en",
-                       owner_email="duena@aroma.example")
+    return make_tenant(
+        "cafe-a", name="Café Aroma", language="en", owner_email="duena@aroma.example"
+    )
 
 
 @pytest.fixture
 def other(make_tenant):
-    return make_tenant("bar-b", name="Bar Bravo", language="en",
-                       owner_email="dueno@bravo.example")
+    return make_tenant("bar-b", name="Bar Bravo", language="en", owner_email="dueno@bravo.example")
 
 
 def _panel(client, slug: str):
@@ -77,23 +77,31 @@ def test_login_redirects_to_the_panel_with_the_tenants_figures(
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert figures(text) == {
-        "New customers": "2", "Points issued": "173", "Points redeemed": "41",
+        "New customers": "2",
+        "Points issued": "173",
+        "Points redeemed": "41",
         "Redemptions": "1",
-        "Customers": "2", "Points outstanding": "132", "Active rewards": "1",
+        "Customers": "2",
+        "Points outstanding": "132",
+        "Active rewards": "1",
         "Pending requests": "0",
     }
     assert "Café Aroma" in text and ana.code in text and beto.code in text
     assert "Bar Bravo" not in text and intruder.code not in text and "919" not in text
 
 
-@pytest.mark.parametrize(("role", "landing"), [
-    (Role.EMPLOYEE, "/t/cafe-a/panel/loyalty/"), (Role.ADMIN, "/t/cafe-a/panel/"),
-])
-def test_the_cashier_lands_on_fidelizacion_and_managers_on_inicio(shop, db, client, role,
-                                                                   landing):
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        (Role.EMPLOYEE, "/t/cafe-a/panel/loyalty/"),
+        (Role.ADMIN, "/t/cafe-a/panel/"),
+    ],
+)
+def test_the_cashier_lands_on_fidelizacion_and_managers_on_inicio(shop, db, client, role, landing):
     with db(shop) as session:
-        create_staff(session, email="staff@aroma.example", name="Staff", password=PASSWORD,
-                     role=role)
+        create_staff(
+            session, email="staff@aroma.example", name="Staff", password=PASSWORD, role=role
+        )
         session.commit()
     response = post_login(client, "cafe-a", "staff@aroma.example", PASSWORD)
     assert response.status_code == 302 and response.location.endswith(landing)
@@ -130,10 +138,16 @@ def test_email_is_matched_whatever_its_case(shop, client):
 
 def test_inactive_staff_cannot_log_in(shop, db, client):
     with db(shop) as session:
-        create_staff(session, email="cajero@aroma.example", name="Cajero", password=PASSWORD,
-                     role=Role.EMPLOYEE)
-        session.execute(update(StaffUser).where(StaffUser.email == "cajero@aroma.example")
-                        .values(active=False))
+        create_staff(
+            session,
+            email="cajero@aroma.example",
+            name="Cajero",
+            password=PASSWORD,
+            role=Role.EMPLOYEE,
+        )
+        session.execute(
+            update(StaffUser).where(StaffUser.email == "cajero@aroma.example").values(active=False)
+        )
         session.commit()
     response = post_login(client, "cafe-a", "cajero@aroma.example", PASSWORD)
     assert response.status_code == 401
@@ -202,8 +216,10 @@ def test_csrf_is_on_in_the_test_config(app):
 def test_login_without_csrf_token_is_refused(make_app, shop):
     csrf_app = make_app(WTF_CSRF_ENABLED=True)
     client = csrf_app.test_client()
-    for data in ({"email": "duena@aroma.example", "password": PASSWORD},
-                 {"email": "duena@aroma.example", "password": PASSWORD, "csrf_token": "forged"}):
+    for data in (
+        {"email": "duena@aroma.example", "password": PASSWORD},
+        {"email": "duena@aroma.example", "password": PASSWORD, "csrf_token": "forged"},
+    ):
         response = client.post("/t/cafe-a/login", data=data)
         assert response.status_code == 400
     assert _is_login_redirect(_panel(client, "cafe-a"), "cafe-a")
@@ -273,8 +289,9 @@ def test_failed_logins_are_rate_limited_in_redis(make_app, make_tenant, redis_ur
 
 def test_passwords_are_stored_as_argon2id(shop, db, client):
     with db(shop) as session:
-        create_staff(session, email="admin@aroma.example", name="Admin", password=PASSWORD,
-                     role=Role.ADMIN)
+        create_staff(
+            session, email="admin@aroma.example", name="Admin", password=PASSWORD, role=Role.ADMIN
+        )
         session.commit()
         hashes = dict(session.execute(select(StaffUser.email, StaffUser.password_hash)).all())
     assert set(hashes) == {"duena@aroma.example", "admin@aroma.example"}

@@ -33,9 +33,14 @@ def premia(app):
 
 def _create(premia, slug="cafe-cli", **options: str):
     values = {
-        "name": "Café CLI", "plan": "free", "currency": "COP", "country": "CO",
-        "timezone": "America/Bogota", "owner-email": "duena@cafe-cli.example",
-        "owner-password": OWNER_PASSWORD, **options,
+        "name": "Café CLI",
+        "plan": "free",
+        "currency": "COP",
+        "country": "CO",
+        "timezone": "America/Bogota",
+        "owner-email": "duena@cafe-cli.example",
+        "owner-password": OWNER_PASSWORD,
+        **options,
     }
     args = ["tenant", "create"]
     for key, value in values.items():
@@ -60,7 +65,11 @@ def test_tenant_create_makes_the_tenant_and_its_owner(premia, platform):
 
     tenant = _tenants(platform)["cafe-cli"]
     assert (tenant.name, tenant.plan.code, tenant.currency, tenant.country, tenant.timezone) == (
-        "Café CLI", "free", "COP", "CO", "America/Bogota"
+        "Café CLI",
+        "free",
+        "COP",
+        "CO",
+        "America/Bogota",
     )
     assert f"id {tenant.id}" in result.output
     with platform_session(platform.sessions) as session:
@@ -72,16 +81,20 @@ def test_tenant_create_makes_the_tenant_and_its_owner(premia, platform):
     assert verify_password(owners[0].password_hash, OWNER_PASSWORD)
 
 
-@pytest.mark.parametrize(("option", "value", "field"), [
-    ("currency", "ZZZ", "currency"),
-    ("currency", "PESOS", "currency"),
-    ("country", "XX", "country"),
-    ("timezone", "Mars/Olympus_Mons", "timezone"),
-    ("timezone", "../../etc/passwd", "timezone"),
-    ("plan", "platinum", "plan"),
-    ("owner-email", "not-an-email", "email"),
-    ("owner-password", "short", "password"),
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        ("currency", "ZZZ", "currency"),
+        ("currency", "PESOS", "currency"),
+        ("country", "XX", "country"),
+        ("timezone", "Mars/Olympus_Mons", "timezone"),
+        ("timezone", "../../etc/passwd", "timezone"),
+        ("plan", "platinum", "plan"),
+        ("owner-email", "not-an-email", "email"),
+        ("owner-password", "short", "password"),
+    ],
+    ids=lambda v: str(v),
+)
 def test_invalid_input_is_refused_and_creates_nothing(premia, platform, option, value, field):
     result = _create(premia, **{option: value})
     assert result.exit_code != 0
@@ -112,16 +125,28 @@ def test_duplicate_slug_is_refused(premia, platform):
 
 def test_duplicate_domain_is_refused(premia, platform):
     assert _create(premia, "uno", plan="white-label", domain="puntos.uno.example").exit_code == 0
-    again = _create(premia, "dos", plan="white-label", domain="PUNTOS.uno.example",
-                    **{"owner-email": "dos@dos.example"})
+    again = _create(
+        premia,
+        "dos",
+        plan="white-label",
+        domain="PUNTOS.uno.example",
+        **{"owner-email": "dos@dos.example"},
+    )
     assert again.exit_code != 0
     assert "domain: " in again.output
     assert list(_tenants(platform)) == ["uno"]
 
 
 def test_missing_required_option_is_a_usage_error(premia, platform):
-    result = premia("tenant", "create", "sin-nombre", "--owner-email", "a@b.example",
-                    "--owner-password", OWNER_PASSWORD)
+    result = premia(
+        "tenant",
+        "create",
+        "sin-nombre",
+        "--owner-email",
+        "a@b.example",
+        "--owner-password",
+        OWNER_PASSWORD,
+    )
     assert result.exit_code == 2
     assert "--name" in result.output
     assert _tenants(platform) == {}
@@ -129,9 +154,20 @@ def test_missing_required_option_is_a_usage_error(premia, platform):
 
 def test_tenant_list_lists_every_tenant(premia):
     assert _create(premia, "zeta", name="Zeta").exit_code == 0
-    assert _create(premia, "alfa", name="Alfa", plan="white-label", currency="BRL",
-                   country="BR", timezone="America/Sao_Paulo", domain="alfa.example",
-                   **{"owner-email": "a@alfa.example"}).exit_code == 0
+    assert (
+        _create(
+            premia,
+            "alfa",
+            name="Alfa",
+            plan="white-label",
+            currency="BRL",
+            country="BR",
+            timezone="America/Sao_Paulo",
+            domain="alfa.example",
+            **{"owner-email": "a@alfa.example"},
+        ).exit_code
+        == 0
+    )
     result = premia("tenant", "list")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
@@ -213,8 +249,14 @@ def test_plan_sync_adds_installed_plugins_to_their_declared_plans(premia, platfo
 
 def test_settings_set_and_show_the_program(premia, make_tenant, db):
     tenant = make_tenant(slug="cafe-settings")
-    done = premia("settings", "set", "cafe-settings", "program", "welcome_points=50",
-                  'points_per_amount={"amount": "1000", "points": 1}')
+    done = premia(
+        "settings",
+        "set",
+        "cafe-settings",
+        "program",
+        "welcome_points=50",
+        'points_per_amount={"amount": "1000", "points": 1}',
+    )
     assert done.exit_code == 0, done.output
     shown = premia("settings", "show", "cafe-settings", "program")
     assert json.loads(shown.output)["welcome_points"] == 50
@@ -226,8 +268,9 @@ def test_settings_set_and_show_the_program(premia, make_tenant, db):
 def test_settings_set_refuses_bad_values_and_keeps_the_old_ones(premia, make_tenant, db):
     tenant = make_tenant(slug="cafe-bad")
     premia("settings", "set", "cafe-bad", "program", "welcome_points=10")
-    refused = premia("settings", "set", "cafe-bad", "program", "welcome_points=-3",
-                     "expiry_months=6")
+    refused = premia(
+        "settings", "set", "cafe-bad", "program", "welcome_points=-3", "expiry_months=6"
+    )
     assert refused.exit_code != 0 and "welcome_points" in refused.output
     with db(tenant) as session:
         program = get_program(session)

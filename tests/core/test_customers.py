@@ -95,8 +95,9 @@ def test_same_document_twice_in_one_tenant_is_a_conflict(make_tenant, make_membe
     make_member(shop_a, document_id="1020304050")
     with db(shop_a) as session:
         with pytest.raises(Conflict) as refused:
-            create_member(session, email="other@mail.example", document_id=" 1020304050 ",
-                          actor=SYSTEM)
+            create_member(
+                session, email="other@mail.example", document_id=" 1020304050 ", actor=SYSTEM
+            )
         assert "document_id" in refused.value.fields
         session.rollback()
         assert session.scalar(select(func.count(Membership.id))) == 1
@@ -114,10 +115,20 @@ def test_blank_documents_do_not_collide(make_tenant, make_member):
 
 def test_find_members_is_accent_and_case_insensitive(make_tenant, make_member, db):
     tenant = make_tenant()
-    nunez = make_member(tenant, email="jnunez@correo.example", first_name="José",
-                        last_name="Núñez", document_id="CC-998877")
-    other = make_member(tenant, email="maria@correo.example", first_name="María",
-                        last_name="Gómez", document_id="CC-112233")
+    nunez = make_member(
+        tenant,
+        email="jnunez@correo.example",
+        first_name="José",
+        last_name="Núñez",
+        document_id="CC-998877",
+    )
+    other = make_member(
+        tenant,
+        email="maria@correo.example",
+        first_name="María",
+        last_name="Gómez",
+        document_id="CC-112233",
+    )
 
     def ids(query):
         with db(tenant) as session:
@@ -170,8 +181,12 @@ def test_birthday_in_the_future_is_refused(make_tenant, make_member, db):
     tenant = make_tenant()
     with db(tenant) as session:
         with pytest.raises(InvalidInput) as refused:
-            create_member(session, email="future@mail.example",
-                          birthday=date.today() + timedelta(days=1), actor=SYSTEM)
+            create_member(
+                session,
+                email="future@mail.example",
+                birthday=date.today() + timedelta(days=1),
+                actor=SYSTEM,
+            )
         assert "birthday" in refused.value.fields
         session.rollback()
         assert session.scalar(select(func.count(Membership.id))) == 0

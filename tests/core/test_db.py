@@ -69,8 +69,10 @@ def _stock(make_tenant, make_member, db, points: list[int]) -> Shop:
 
 @pytest.fixture
 def shops(make_tenant, make_member, db) -> tuple[Shop, Shop]:
-    return (_stock(make_tenant, make_member, db, [10, 20]),
-            _stock(make_tenant, make_member, db, [30, 40, 50]))
+    return (
+        _stock(make_tenant, make_member, db, [10, 20]),
+        _stock(make_tenant, make_member, db, [30, 40, 50]),
+    )
 
 
 def _truth(platform, model) -> dict[int, set[int]]:
@@ -128,26 +130,47 @@ def test_get_by_id_finds_own_rows_only(shops, platform, db, model):
 def test_where_on_tenant_id_cannot_widen_the_scope(shops, db):
     a, b = shops
     with db(a.tenant) as session:
-        assert session.scalars(
-            select(Membership).where(Membership.tenant_id == b.tenant.id)
-        ).all() == []
-        assert session.scalars(
-            select(Membership).where(Membership.tenant_id.in_([a.tenant.id, b.tenant.id]))
-        ).all() != []
+        assert (
+            session.scalars(select(Membership).where(Membership.tenant_id == b.tenant.id)).all()
+            == []
+        )
+        assert (
+            session.scalars(
+                select(Membership).where(Membership.tenant_id.in_([a.tenant.id, b.tenant.id]))
+            ).all()
+            != []
+        )
 
 
 def _crossed_rows(a, b, entry_id):
     """Rows of shop A pointing at shop B's rows, as a bug or a hand-edited row might."""
     return {
         "redemption.member": Redemption(
-            tenant_id=a.tenant.id, member_id=b.member_ids[0], reward_id=a.reward_id, points=5,
-            status=Status.CONFIRMED, entry_id=entry_id, requested_by_kind="system"),
+            tenant_id=a.tenant.id,
+            member_id=b.member_ids[0],
+            reward_id=a.reward_id,
+            points=5,
+            status=Status.CONFIRMED,
+            entry_id=entry_id,
+            requested_by_kind="system",
+        ),
         "redemption.reward": Redemption(
-            tenant_id=a.tenant.id, member_id=a.member_ids[0], reward_id=b.reward_id, points=5,
-            status=Status.CONFIRMED, entry_id=entry_id, requested_by_kind="system"),
+            tenant_id=a.tenant.id,
+            member_id=a.member_ids[0],
+            reward_id=b.reward_id,
+            points=5,
+            status=Status.CONFIRMED,
+            entry_id=entry_id,
+            requested_by_kind="system",
+        ),
         "entry.member": Entry(
-            tenant_id=a.tenant.id, member_id=b.member_ids[0], kind="earn", points=1,
-            balance_after=1, actor_kind="system"),
+            tenant_id=a.tenant.id,
+            member_id=b.member_ids[0],
+            kind="earn",
+            points=1,
+            balance_after=1,
+            actor_kind="system",
+        ),
     }
 
 
@@ -169,8 +192,9 @@ def test_database_refuses_a_reference_to_another_tenants_row(shops, platform, ki
         session.rollback()
 
 
-@pytest.mark.parametrize("loader", [joinedload, lazyload, selectinload],
-                         ids=["joined", "lazy", "selectin"])
+@pytest.mark.parametrize(
+    "loader", [joinedload, lazyload, selectinload], ids=["joined", "lazy", "selectin"]
+)
 def test_relationship_loads_reach_the_tenants_own_rows(shops, db, loader):
     a, _b = shops
     with db(a.tenant) as session:
@@ -182,33 +206,60 @@ def test_relationship_loads_reach_the_tenants_own_rows(shops, db, loader):
 
 def _emails(platform, tenant_id: int) -> set[str]:
     with platform_session(platform.sessions) as session:
-        return set(session.scalars(
-            select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
-            .where(Membership.tenant_id == tenant_id)
-        ))
+        return set(
+            session.scalars(
+                select(Customer.email)
+                .join(Membership, Membership.customer_id == Customer.id)
+                .where(Membership.tenant_id == tenant_id)
+            )
+        )
 
 
 # Each statement counts the tenant's entries or members through a join, a
 # select_from, a subquery or EXISTS: the criteria must reach every one of them.
 JOINS = {
-    "entry-join-member": (Entry, lambda: select(func.count()).select_from(Entry).join(
-        Membership, Membership.id == Entry.member_id)),
+    "entry-join-member": (
+        Entry,
+        lambda: (
+            select(func.count())
+            .select_from(Entry)
+            .join(Membership, Membership.id == Entry.member_id)
+        ),
+    ),
     "select_from": (Membership, lambda: select(func.count()).select_from(Membership)),
-    "subquery": (Membership, lambda: select(func.count()).select_from(
-        select(Membership.id).subquery())),
-    "in-subquery": (Membership, lambda: select(func.count(Customer.id)).where(
-        Customer.id.in_(select(Membership.customer_id)))),
-    "exists": (Membership, lambda: select(func.count(Customer.id)).where(
-        select(Membership.id).where(Membership.customer_id == Customer.id).exists())),
-    "shared-join-owned": (Membership, lambda: select(func.count(Customer.id)).join(
-        Membership, Membership.customer_id == Customer.id)),
+    "subquery": (
+        Membership,
+        lambda: select(func.count()).select_from(select(Membership.id).subquery()),
+    ),
+    "in-subquery": (
+        Membership,
+        lambda: select(func.count(Customer.id)).where(
+            Customer.id.in_(select(Membership.customer_id))
+        ),
+    ),
+    "exists": (
+        Membership,
+        lambda: select(func.count(Customer.id)).where(
+            select(Membership.id).where(Membership.customer_id == Customer.id).exists()
+        ),
+    ),
+    "shared-join-owned": (
+        Membership,
+        lambda: select(func.count(Customer.id)).join(
+            Membership, Membership.customer_id == Customer.id
+        ),
+    ),
     # Wrapped columns lose the ORM's annotations on their way to the FROM.
-    "aggregate-filter": (Entry, lambda: select(
-        func.coalesce(func.count(Entry.id).filter(Entry.points != 0), 0))),
+    "aggregate-filter": (
+        Entry,
+        lambda: select(func.coalesce(func.count(Entry.id).filter(Entry.points != 0), 0)),
+    ),
     "window": (Entry, lambda: select(func.count(Entry.id).over()).limit(1)),
     "core-table": (Membership, lambda: select(func.count(Membership.__table__.c.id))),
-    "orm-subquery-in-core": (Membership, lambda: select(func.count().over()).select_from(
-        select(Membership.id).subquery()).limit(1)),
+    "orm-subquery-in-core": (
+        Membership,
+        lambda: select(func.count().over()).select_from(select(Membership.id).subquery()).limit(1),
+    ),
 }
 
 
@@ -225,9 +276,11 @@ def test_join_selecting_shared_rows_lists_own_customers_only(shops, platform, db
     # tenant's own members show.
     for shop in shops:
         with db(shop.tenant) as session:
-            emails = set(session.scalars(
-                select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
-            ))
+            emails = set(
+                session.scalars(
+                    select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
+                )
+            )
             pairs = session.execute(
                 select(Entry.id, Membership.id).join(Membership, Membership.id == Entry.member_id)
             ).all()
@@ -305,8 +358,12 @@ def test_insert_statements_of_tenant_rows_are_refused(shops, db, platform, state
     with db(a.tenant) as session, pytest.raises(TenancyError):
         session.execute(insert(target).values(tenant_id=b.tenant.id, namespace="x", data={}))
     with platform_session(platform.sessions) as session:
-        assert session.scalar(select(func.count(TenantSetting.id)).where(
-            TenantSetting.namespace == "x")) == 0
+        assert (
+            session.scalar(
+                select(func.count(TenantSetting.id)).where(TenantSetting.namespace == "x")
+            )
+            == 0
+        )
 
 
 def test_switching_a_plugin_touches_only_that_tenant(shops, platform, db):
@@ -346,9 +403,11 @@ NO_TENANT = {
     "count": lambda s: s.scalar(select(func.count(StaffUser.id))),
     "select_from": lambda s: s.scalar(select(func.count()).select_from(Entry)),
     "join-from-shared": lambda s: s.scalars(
-        select(Customer.email).join(Membership, Membership.customer_id == Customer.id)).all(),
+        select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
+    ).all(),
     "in-subquery": lambda s: s.scalars(
-        select(Customer.id).where(Customer.id.in_(select(Membership.customer_id)))).all(),
+        select(Customer.id).where(Customer.id.in_(select(Membership.customer_id)))
+    ).all(),
     "update": lambda s: s.execute(update(Reward).values(active=False)),
     "delete": lambda s: s.execute(delete(Reward)),
 }
@@ -464,9 +523,20 @@ def _tenant_owned_tables():
 
 def test_every_tenant_owned_table_has_a_tenant_id_to_tenants():
     tables = _tenant_owned_tables()
-    assert {"memberships", "ledger_entries", "ledger_lots", "ledger_allocations", "rewards",
-            "redemptions", "staff_users", "locations", "tenant_plugins", "tenant_settings",
-            "expiry_runs", "notifications_deliveries"} <= set(tables)
+    assert {
+        "memberships",
+        "ledger_entries",
+        "ledger_lots",
+        "ledger_allocations",
+        "rewards",
+        "redemptions",
+        "staff_users",
+        "locations",
+        "tenant_plugins",
+        "tenant_settings",
+        "expiry_runs",
+        "notifications_deliveries",
+    } <= set(tables)
     for name, table in tables.items():
         column = table.c.get("tenant_id")
         assert column is not None, name
@@ -510,13 +580,14 @@ PERSON_SHAPES = {
     "subquery": lambda: select(select(Customer.email).subquery().c.email),
     "union": lambda: union(select(Customer.email), select(Customer.email)),
     "outer-join": lambda: select(Customer.email).outerjoin(
-        Membership, Membership.customer_id == Customer.id),
+        Membership, Membership.customer_id == Customer.id
+    ),
     "cartesian": lambda: select(Customer.email, Membership.id),
     "exists": lambda: select(Customer.email).where(exists(select(Membership.id))),
     "scalar-subquery": lambda: select(
-        Membership.id, select(Customer.email).limit(1).scalar_subquery()),
-    "count-from-subquery": lambda: select(func.count()).select_from(
-        select(Customer).subquery()),
+        Membership.id, select(Customer.email).limit(1).scalar_subquery()
+    ),
+    "count-from-subquery": lambda: select(func.count()).select_from(select(Customer).subquery()),
 }
 
 
@@ -525,9 +596,13 @@ PERSON_SHAPES = {
 def test_a_tenant_reaches_people_only_through_its_memberships(shops, db, platform, shape):
     a, _b = shops
     with platform_session(platform.sessions) as session:
-        own = set(session.scalars(
-            select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
-            .where(Membership.tenant_id == a.tenant.id)))
+        own = set(
+            session.scalars(
+                select(Customer.email)
+                .join(Membership, Membership.customer_id == Customer.id)
+                .where(Membership.tenant_id == a.tenant.id)
+            )
+        )
         everyone = set(session.scalars(select(Customer.email)))
     assert own < everyone
     with db(a.tenant) as session:
@@ -552,9 +627,13 @@ def test_person_scoping_is_not_cached_for_the_first_tenant(shops, db, platform):
     """The same statement shapes, alternating tenants: each sees its own people only."""
     with platform_session(platform.sessions) as session:
         own = {
-            shop.tenant.id: set(session.scalars(
-                select(Customer.email).join(Membership, Membership.customer_id == Customer.id)
-                .where(Membership.tenant_id == shop.tenant.id)))
+            shop.tenant.id: set(
+                session.scalars(
+                    select(Customer.email)
+                    .join(Membership, Membership.customer_id == Customer.id)
+                    .where(Membership.tenant_id == shop.tenant.id)
+                )
+            )
             for shop in shops
         }
     for shop in [*shops, *shops]:

@@ -28,7 +28,10 @@ def test_demo_has_a_merchant_with_history_and_sound_ledgers(app, platform, db):
     logins = demo.ensure_demo(app)
     tenant = _tenant(db, platform)
     assert (tenant.name, tenant.currency, tenant.plan.code) == (
-        "Café La Esquina", "COP", "white-label")
+        "Café La Esquina",
+        "COP",
+        "white-label",
+    )
     with db(tenant) as session:
         members = list(session.scalars(select(Membership)))
         assert len(members) == 40
@@ -37,8 +40,11 @@ def test_demo_has_a_merchant_with_history_and_sound_ledgers(app, platform, db):
         for member in members:
             balance, entries, lots = ledger.audit_member(session, member.id)
             assert balance == entries == lots >= 0
-        welcomed = session.scalar(select(func.count(ledger.Entry.id)).where(
-            ledger.Entry.kind == "welcome", ledger.Entry.points == 20))
+        welcomed = session.scalar(
+            select(func.count(ledger.Entry.id)).where(
+                ledger.Entry.kind == "welcome", ledger.Entry.points == 20
+            )
+        )
         assert welcomed == 40
         oldest = session.scalar(select(func.min(ledger.Entry.created_at)))
         assert utcnow() - oldest > timedelta(days=14)  # weeks of history, not one instant
@@ -46,8 +52,9 @@ def test_demo_has_a_merchant_with_history_and_sound_ledgers(app, platform, db):
         assert {"welcome", "earn", "redeem"} <= kinds
         # Requests from customers' apps wait in Inicio, Clientes and Fidelización, so a
         # newcomer sees how staff confirm or cancel one.
-        pending = list(session.scalars(select(Redemption).where(
-            Redemption.status == Status.REQUESTED)))
+        pending = list(
+            session.scalars(select(Redemption).where(Redemption.status == Status.REQUESTED))
+        )
         assert len(pending) == 2 and len({r.member_id for r in pending}) == 2
 
 

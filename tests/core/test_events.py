@@ -39,10 +39,16 @@ def test_events_names_only_hooks_that_exist():
 
 
 def test_every_announcement_in_the_tree_names_a_hook():
-    sources = [p for folder in ("core", "plugins", "worker", "tenants")
-               for p in (ROOT / folder).rglob("*.py")]
-    announced = {name for path in sources
-                 for name in re.findall(r'announce\(\s*session,\s*"(\w+)"', path.read_text())}
+    sources = [
+        p
+        for folder in ("core", "plugins", "worker", "tenants")
+        for p in (ROOT / folder).rglob("*.py")
+    ]
+    announced = {
+        name
+        for path in sources
+        for name in re.findall(r'announce\(\s*session,\s*"(\w+)"', path.read_text())
+    }
     assert {"entry_recorded", "member_created", "notify"} <= announced
     assert announced - HOOKS == set()
 
@@ -58,11 +64,23 @@ def test_announcing_what_is_no_announcing_hook_fails(hook, shop, db):
 def test_notify_delivers_a_declared_topic(shop, db, recorder):
     with db(shop) as session:
         member = create_member(session, email="ines@mail.example", actor=STAFF)
-        events.notify(session, member, "points_expiring", {
-            "points": 5, "expires_at": "2026-03-31T23:59:00-05:00", "period": "2026-03"})
+        events.notify(
+            session,
+            member,
+            "points_expiring",
+            {"points": 5, "expires_at": "2026-03-31T23:59:00-05:00", "period": "2026-03"},
+        )
         session.commit()
-    assert recorder.hooks("notify") == [(shop.slug, ("points_expiring", member.id, {
-        "points": 5, "expires_at": "2026-03-31T23:59:00-05:00", "period": "2026-03"}))]
+    assert recorder.hooks("notify") == [
+        (
+            shop.slug,
+            (
+                "points_expiring",
+                member.id,
+                {"points": 5, "expires_at": "2026-03-31T23:59:00-05:00", "period": "2026-03"},
+            ),
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +112,7 @@ def test_in_production_a_bad_notification_is_logged_and_the_sale_stands(
             session.commit()
         with tenant_session(sessions, tenant.id) as session:
             assert ledger.audit_member(session, member.id) == (9, 9, 9)
-    assert [hook for hook, _slug, _detail in recorder.calls] == ["member_created",
-                                                                 "entry_recorded"]
-    assert [r.getMessage() for r in caplog.records
-                                        if r.name == "core.host.events"] == ["notification dropped"]
+    assert [hook for hook, _slug, _detail in recorder.calls] == ["member_created", "entry_recorded"]
+    assert [r.getMessage() for r in caplog.records if r.name == "core.host.events"] == [
+        "notification dropped"
+    ]

@@ -63,10 +63,11 @@ def test_month_starts_at_local_midnight_of_the_1st(zone):
 
 def test_same_instant_is_a_different_month_in_different_zones():
     instant = utc(2026, 2, 28, 15, 30)
-    months = {zone: month_start(Tenant(timezone=zone), instant).strftime("%Y-%m")
-              for zone in MARCH}
+    months = {zone: month_start(Tenant(timezone=zone), instant).strftime("%Y-%m") for zone in MARCH}
     assert months == {
-        "Pacific/Auckland": "2026-03", "Asia/Tokyo": "2026-03", "America/Bogota": "2026-02",
+        "Pacific/Auckland": "2026-03",
+        "Asia/Tokyo": "2026-03",
+        "America/Bogota": "2026-02",
     }
 
 
@@ -98,8 +99,10 @@ def _earn_lot_expiring(db, tenant, member, points, expires_at):
 
 def _runs(db, tenant):
     with db(tenant) as session:
-        return [(r.period, r.as_of, r.entries)
-                for r in session.scalars(select(ExpiryRun).order_by(ExpiryRun.period))]
+        return [
+            (r.period, r.as_of, r.entries)
+            for r in session.scalars(select(ExpiryRun).order_by(ExpiryRun.period))
+        ]
 
 
 def _lots(db, tenant):
@@ -109,8 +112,12 @@ def _lots(db, tenant):
 
 def _expired(db, tenant):
     with db(tenant) as session:
-        return [(e.member_id, e.points) for e in session.scalars(
-            select(ledger.Entry).where(ledger.Entry.kind == "expire").order_by(ledger.Entry.id))]
+        return [
+            (e.member_id, e.points)
+            for e in session.scalars(
+                select(ledger.Entry).where(ledger.Entry.kind == "expire").order_by(ledger.Entry.id)
+            )
+        ]
 
 
 def _row_counts(db, tenant):
@@ -166,7 +173,9 @@ def test_each_tenant_is_processed_at_its_own_midnight(world, db):
 
     assert expiry.tick(MARCH["Pacific/Auckland"]) == [auckland]
     assert _processed(db, world, "Pacific/Auckland") == {
-        "runs": ["2026-02", "2026-03"], "lots": EXPIRED}
+        "runs": ["2026-02", "2026-03"],
+        "lots": EXPIRED,
+    }
     assert _processed(db, world, "Asia/Tokyo") == {"runs": ["2026-02"], "lots": UNTOUCHED}
 
     assert expiry.tick(MARCH["Asia/Tokyo"] - SECOND) == []
@@ -177,7 +186,9 @@ def test_each_tenant_is_processed_at_its_own_midnight(world, db):
     assert expiry.tick(MARCH["America/Bogota"] - SECOND) == []  # 23:59:59 on 28 Feb in Bogotá
     assert expiry.tick(utc(2026, 3, 1, 5, 30)) == [bogota]  # 00:30 on 1 March in Bogotá
     assert _processed(db, world, "America/Bogota") == {
-        "runs": ["2026-02", "2026-03"], "lots": EXPIRED}
+        "runs": ["2026-02", "2026-03"],
+        "lots": EXPIRED,
+    }
 
 
 def test_march_run_of_bogota_expires_what_was_due_by_its_midnight(world, db):
@@ -188,8 +199,12 @@ def test_march_run_of_bogota_expires_what_was_due_by_its_midnight(world, db):
     assert _expired(db, tenant) == [(member.id, -30)]
     with db(tenant) as session:
         (entry,) = session.scalars(select(ledger.Entry).where(ledger.Entry.kind == "expire"))
-        allocations = {(a.lot_id, a.points) for a in session.scalars(
-            select(ledger.Allocation).where(ledger.Allocation.entry_id == entry.id))}
+        allocations = {
+            (a.lot_id, a.points)
+            for a in session.scalars(
+                select(ledger.Allocation).where(ledger.Allocation.entry_id == entry.id)
+            )
+        }
         lot_ids = {lot.entry_id: lot.id for lot in session.scalars(select(ledger.Lot))}
         assert entry.balance_after == 40
         assert ledger.audit_member(session, member.id) == (40, 40, 40)
@@ -224,7 +239,9 @@ def test_next_month_expires_the_lots_due_by_then(bogota, db):
     assert expiry.tick(utc(2026, 4, 1, 4, 59)) == []  # 31 March, 23:59 in Bogotá
     assert expiry.tick(utc(2026, 4, 1, 5, 0)) == [tenant.id]
     assert [r[:2] for r in _runs(db, tenant)] == [
-        ("2026-03", MARCH["America/Bogota"]), ("2026-04", utc(2026, 4, 1, 5))]
+        ("2026-03", MARCH["America/Bogota"]),
+        ("2026-04", utc(2026, 4, 1, 5)),
+    ]
     assert _expired(db, tenant) == [(member.id, -30), (member.id, -40)]
     with db(tenant) as session:
         assert ledger.audit_member(session, member.id) == (0, 0, 0)
@@ -270,14 +287,16 @@ def _many_due(make_tenant, make_member, db, count):
 def _run_keys(db, tenant):
     """One key prefix per `expire_due` call: which transaction wrote each expire entry."""
     with db(tenant) as session:
-        keys = session.scalars(select(ledger.Entry.idempotency_key)
-                               .where(ledger.Entry.kind == "expire"))
+        keys = session.scalars(
+            select(ledger.Entry.idempotency_key).where(ledger.Entry.kind == "expire")
+        )
         return {key.rsplit(":", 1)[0] for key in keys}
 
 
 @pytest.mark.postgres
-def test_the_job_expires_ranges_of_members_side_by_side(bare_plan, make_tenant, make_member,
-                                                         app, db, monkeypatch):
+def test_the_job_expires_ranges_of_members_side_by_side(
+    bare_plan, make_tenant, make_member, app, db, monkeypatch
+):
     monkeypatch.setitem(app.config, "PREMIA_EXPIRY_PARTS", 3)
     tenant, members = _many_due(make_tenant, make_member, db, 9)
 
@@ -292,7 +311,8 @@ def test_the_job_expires_ranges_of_members_side_by_side(bare_plan, make_tenant, 
 
 @pytest.mark.postgres
 def test_a_job_that_dies_between_two_ranges_is_finished_by_its_retry(
-        bare_plan, make_tenant, make_member, app, db, monkeypatch):
+    bare_plan, make_tenant, make_member, app, db, monkeypatch
+):
     monkeypatch.setitem(app.config, "PREMIA_EXPIRY_PARTS", 2)
     tenant, members = _many_due(make_tenant, make_member, db, 6)
     now_iso = utc(2026, 3, 1, 5, 30).isoformat()
@@ -328,8 +348,9 @@ def _text(message):
     raise AssertionError("no text part")
 
 
-def test_members_with_points_expiring_this_month_are_told(make_tenant, make_member, db,
-                                                          smtp_server):
+def test_members_with_points_expiring_this_month_are_told(
+    make_tenant, make_member, db, smtp_server
+):
     tenant = _shop(make_tenant, db)  # the free plan: notifications active
     march = MARCH["America/Bogota"]
     ana = make_member(tenant, email="ana@mail.example")
@@ -349,10 +370,14 @@ def test_members_with_points_expiring_this_month_are_told(make_tenant, make_memb
     assert re.search(r"\b55\b", subject), subject
     assert re.search(r"\b55\b", _text(message)), _text(message)
     with db(tenant) as session:
-        deliveries = [(d.recipient, d.template, d.key) for d in session.scalars(select(Delivery))
-                      if d.template == "points_expiring"]
-        assert deliveries == [("ana@mail.example", "points_expiring",
-                               f"points_expiring:{ana.id}:2026-03")]
+        deliveries = [
+            (d.recipient, d.template, d.key)
+            for d in session.scalars(select(Delivery))
+            if d.template == "points_expiring"
+        ]
+        assert deliveries == [
+            ("ana@mail.example", "points_expiring", f"points_expiring:{ana.id}:2026-03")
+        ]
         assert ledger.audit_member(session, ana.id) == (355, 355, 355)
         assert ledger.audit_member(session, ben.id) == (80, 80, 80)
 
@@ -360,8 +385,9 @@ def test_members_with_points_expiring_this_month_are_told(make_tenant, make_memb
     assert len(smtp_server.handler.messages) == 1  # told once
 
 
-def test_members_are_not_told_when_the_merchant_turned_it_off(make_tenant, make_member, db,
-                                                              smtp_server):
+def test_members_are_not_told_when_the_merchant_turned_it_off(
+    make_tenant, make_member, db, smtp_server
+):
     tenant = _shop(make_tenant, db)
     with db(tenant) as session:
         save_settings(session, "notifications", NotificationSettings(), {"on_expiring": False})
@@ -389,13 +415,15 @@ def test_a_warning_job_run_again_tells_no_one_twice(make_tenant, make_member, db
 
     assert len(smtp_server.handler.messages) == 1
     with db(tenant) as session:
-        keys = session.scalars(select(Delivery.key).where(
-            Delivery.template == "points_expiring")).all()
+        keys = session.scalars(
+            select(Delivery.key).where(Delivery.template == "points_expiring")
+        ).all()
     assert keys == [f"points_expiring:{ana.id}:2026-03"]
 
 
-def test_warnings_lost_with_their_job_are_queued_by_the_tick(make_tenant, make_member, db,
-                                                          smtp_server, monkeypatch):
+def test_warnings_lost_with_their_job_are_queued_by_the_tick(
+    make_tenant, make_member, db, smtp_server, monkeypatch
+):
     """The run committed, then its process died before queueing the warnings: the tick
     finds the run unwarned a quarter of an hour later and queues them, once."""
     tenant = _shop(make_tenant, db)
@@ -433,8 +461,9 @@ def test_warnings_lost_with_their_job_are_queued_by_the_tick(make_tenant, make_m
     assert len(smtp_server.handler.messages) == 1
 
 
-def test_a_run_is_marked_warned_once_its_warnings_are_queued(bare_plan, make_tenant,
-                                                             make_member, db):
+def test_a_run_is_marked_warned_once_its_warnings_are_queued(
+    bare_plan, make_tenant, make_member, db
+):
     tenant, _member, _lots = _zone_shop(make_tenant, make_member, db, "America/Bogota")
     now = utc(2026, 3, 1, 5, 30)
     with clock_at(now):
@@ -444,7 +473,8 @@ def test_a_run_is_marked_warned_once_its_warnings_are_queued(bare_plan, make_ten
 
 
 def test_points_expiring_at_the_next_midnight_do_not_silence_next_months_warning(
-        make_tenant, make_member, db, smtp_server):
+    make_tenant, make_member, db, smtp_server
+):
     """A lot expiring at 00:00 on 1 April is March's (the April run takes it); the
     warning of April, about another lot, is a different message."""
     tenant = _shop(make_tenant, db)
@@ -462,8 +492,9 @@ def test_points_expiring_at_the_next_midnight_do_not_silence_next_months_warning
     assert re.search(r"\b45\b", _text(march_mail)) and "1 de abril" in _text(march_mail)
     assert re.search(r"\b60\b", _text(april_mail)) and "20 de abril" in _text(april_mail)
     with db(tenant) as session:
-        keys = session.scalars(select(Delivery.key).where(
-            Delivery.template == "points_expiring").order_by(Delivery.id)).all()
+        keys = session.scalars(
+            select(Delivery.key).where(Delivery.template == "points_expiring").order_by(Delivery.id)
+        ).all()
     assert keys == [f"points_expiring:{ana.id}:2026-03", f"points_expiring:{ana.id}:2026-04"]
 
 
@@ -488,13 +519,16 @@ def recorded(platform, monkeypatch):
 
 
 def _notified():
-    return [(member_id, context) for _slug, (topic, member_id, context)
-            in recorder_plugin.hooks("notify") if topic == "points_expiring"]
+    return [
+        (member_id, context)
+        for _slug, (topic, member_id, context) in recorder_plugin.hooks("notify")
+        if topic == "points_expiring"
+    ]
 
 
-def test_warnings_are_queued_in_pages_covering_every_member_id(make_plan, make_tenant,
-                                                               make_member, db, recorded,
-                                                               monkeypatch):
+def test_warnings_are_queued_in_pages_covering_every_member_id(
+    make_plan, make_tenant, make_member, db, recorded, monkeypatch
+):
     monkeypatch.setattr(expiry, "WARNING_PAGE", 2)
     make_plan("recording", {"recorder"})
     tenant = _shop(make_tenant, db, plan="recording")
@@ -529,9 +563,9 @@ def test_warnings_are_queued_in_pages_covering_every_member_id(make_plan, make_t
     assert [member_id for member_id, _c in _notified()] == [m4, m6]
 
 
-def test_no_warning_jobs_when_nothing_expires_or_no_one_listens(make_plan, make_tenant,
-                                                                make_member, db, recorded,
-                                                                bare_plan):
+def test_no_warning_jobs_when_nothing_expires_or_no_one_listens(
+    make_plan, make_tenant, make_member, db, recorded, bare_plan
+):
     make_plan("recording", {"recorder"})
     quiet = _shop(make_tenant, db, plan="recording")
     _earn_lot_expiring(db, quiet, make_member(quiet), 30, utc(2026, 5, 1, 5))  # May
@@ -543,15 +577,20 @@ def test_no_warning_jobs_when_nothing_expires_or_no_one_listens(make_plan, make_
 
     # Each run's warn_month finds no page to queue: no warn_expiring job.
     assert sorted(name for name, _args in recorded) == [
-        "expire_month", "expire_month", "warn_month", "warn_month"]
+        "expire_month",
+        "expire_month",
+        "warn_month",
+        "warn_month",
+    ]
     assert _notified() == []
 
 
 # --- upcoming expiries ---------------------------------------------------
 
 
-def test_upcoming_expiries_by_local_date_for_the_next_three_runs(make_tenant, make_member, db,
-                                                                 bare_plan):
+def test_upcoming_expiries_by_local_date_for_the_next_three_runs(
+    make_tenant, make_member, db, bare_plan
+):
     tenant = _shop(make_tenant, db, plan="bare")
     april, june = utc(2026, 4, 1, 5), utc(2026, 6, 1, 5)  # local midnights
     ana, ben = make_member(tenant), make_member(tenant)
@@ -581,11 +620,18 @@ def test_upcoming_expiries_by_local_date_for_the_next_three_runs(make_tenant, ma
             (date(2026, 6, 1), 8),
         ]
         assert expiry.upcoming_expiries(session, member, months=1) == [
-            (date(2026, 3, 5), 6), (date(2026, 3, 20), 65), (date(2026, 3, 21), 12)]
+            (date(2026, 3, 5), 6),
+            (date(2026, 3, 20), 65),
+            (date(2026, 3, 21), 12),
+        ]
     # On 31 March at 23:59 in Bogotá it is still March; a minute later, April.
     with clock_at(april - MINUTE), db(tenant) as session:
-        assert expiry.upcoming_expiries(session, session.get(Membership, ana.id),
-                                        months=1)[-1] == (date(2026, 3, 21), 12)
+        assert expiry.upcoming_expiries(session, session.get(Membership, ana.id), months=1)[-1] == (
+            date(2026, 3, 21),
+            12,
+        )
     with clock_at(april), db(tenant) as session:
-        assert expiry.upcoming_expiries(session, session.get(Membership, ana.id),
-                                        months=1)[-1] == (date(2026, 4, 10), 30)
+        assert expiry.upcoming_expiries(session, session.get(Membership, ana.id), months=1)[-1] == (
+            date(2026, 4, 10),
+            30,
+        )

@@ -62,8 +62,7 @@ def test_roll_up_stores_each_closed_day_once_and_never_today(shop, make_member, 
         tenant = session.get(type(shop), shop.id)
         days = figures_between(session, tenant, date(2026, 11, 10), date(2026, 11, 12), now)
         assert session.scalar(select(func.count()).select_from(DailyFigure)) == 1
-    assert [(d.day.day, d.issued, d.members) for d in days] == [(10, 7, 1), (11, 0, 0),
-                                                                (12, 9, 0)]
+    assert [(d.day.day, d.issued, d.members) for d in days] == [(10, 7, 1), (11, 0, 0), (12, 9, 0)]
 
 
 def test_a_cancelled_request_is_neither_issued_nor_redeemed(shop, make_member, db):

@@ -41,7 +41,8 @@ CATALOGS: dict[str, tuple[str, ...]] = {
     # The example external plugins (examples/<dist>/<package>/), installed by make install.
     **{
         f"{package.parent.relative_to(ROOT).as_posix()}/translations": (
-            package.parent.relative_to(ROOT).as_posix(),)
+            package.parent.relative_to(ROOT).as_posix(),
+        )
         for package in sorted((ROOT / "examples").glob("*/*/__init__.py"))
     },
 }
@@ -159,9 +160,7 @@ def test_every_message_is_translated(folder, language):
             problems.append(f"untranslated: {msgid!r} ({where[0]})")
         elif any(placeholders(s) != placeholders(msgid) for s in strings):
             problems.append(f"placeholders differ: {msgid!r} → {strings!r}")
-    assert problems == [], f"{po_path(folder, language).relative_to(ROOT)}:\n" + "\n".join(
-        problems
-    )
+    assert problems == [], f"{po_path(folder, language).relative_to(ROOT)}:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -172,7 +171,8 @@ def test_plugins_never_reword_the_cores_messages(language):
     core = {m.id: m.string for m in read_catalog(po_path("core/translations", language)) if m.id}
     clashes = [
         (folder, message.id, message.string, core[message.id])
-        for folder in FOLDERS if folder != "core/translations"
+        for folder in FOLDERS
+        if folder != "core/translations"
         for message in read_catalog(po_path(folder, language))
         if message.id and message.id in core and message.string != core[message.id]
     ]
@@ -203,7 +203,8 @@ def test_catalog_compiles_and_round_trips(folder, language):
         # Plural forms read back from a .mo as a list, from a .po as a tuple.
         string = compiled.get(message.id, context=message.context).string
         assert (list(string) if message.pluralizable else string) == (
-            list(message.string) if message.pluralizable else message.string)
+            list(message.string) if message.pluralizable else message.string
+        )
         if not message.pluralizable and message.context is None:
             assert translations.gettext(message.id) == message.string
 
@@ -262,9 +263,7 @@ NBSP = "\xa0"
 def test_money_in_the_tenants_format(
     app, make_tenant, language, country, currency, timezone, amount, expected
 ):
-    tenant = make_tenant(
-        language=language, country=country, currency=currency, timezone=timezone
-    )
+    tenant = make_tenant(language=language, country=country, currency=currency, timezone=timezone)
     # A fresh app context: its own `g`, so no locale cached by an earlier request.
     with app.app_context(), app.test_request_context(f"/t/{tenant.slug}/"):
         g.tenant = tenant
@@ -278,8 +277,9 @@ def test_money_with_an_explicit_locale(app):
 
 
 def test_money_filter_in_templates(app, make_tenant):
-    tenant = make_tenant(language="pt_BR", country="BR", currency="BRL",
-                         timezone="America/Sao_Paulo")
+    tenant = make_tenant(
+        language="pt_BR", country="BR", currency="BRL", timezone="America/Sao_Paulo"
+    )
     with app.app_context(), app.test_request_context(f"/t/{tenant.slug}/"):
         g.tenant = tenant
         rendered = app.jinja_env.from_string("{{ 1234.5|money('BRL') }}").render()

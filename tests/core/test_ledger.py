@@ -45,8 +45,14 @@ def audit(db, tenant, member_id):
 def test_earn_points_updates_balance_and_entry(shop, make_member, db):
     member = make_member(shop)
     with db(shop) as session:
-        entry = ledger.earn(session, get_member(session, member.code), points=120, actor=STAFF,
-                            description="factura interna", reference="F-001")
+        entry = ledger.earn(
+            session,
+            get_member(session, member.code),
+            points=120,
+            actor=STAFF,
+            description="factura interna",
+            reference="F-001",
+        )
         session.commit()
     assert (entry.kind, entry.points, entry.balance_after) == ("earn", 120, 120)
     assert audit(db, shop, member.id) == (120, 120, 120)
@@ -62,8 +68,9 @@ def test_a_balance_never_passes_what_the_database_holds(shop, make_member, db):
             ledger.earn(session, get_member(session, member.code), points=10**9, actor=STAFF)
         assert (refused.value.status, refused.value.reason) == (409, "balance_limit")
         session.rollback()
-        top = ledger.earn(session, get_member(session, member.code),
-                          points=2**31 - 1 - 2 * 10**9, actor=STAFF)
+        top = ledger.earn(
+            session, get_member(session, member.code), points=2**31 - 1 - 2 * 10**9, actor=STAFF
+        )
         session.commit()
     assert top.balance_after == 2**31 - 1
     assert audit(db, shop, member.id) == (2**31 - 1,) * 3
@@ -88,8 +95,11 @@ def test_redeem_takes_soonest_expiring_lot_first(shop, make_member, db):
         first = ledger.earn(session, member, points=100, actor=STAFF)
         second = ledger.earn(session, member, points=100, actor=STAFF)
         # make the second lot expire sooner than the first
-        session.execute(update(ledger.Lot).where(ledger.Lot.entry_id == second.id)
-                        .values(expires_at=datetime.now(UTC) + timedelta(days=10)))
+        session.execute(
+            update(ledger.Lot)
+            .where(ledger.Lot.entry_id == second.id)
+            .values(expires_at=datetime.now(UTC) + timedelta(days=10))
+        )
         ledger.redeem(session, member, 150, actor=STAFF)
         session.commit()
         lots = {lot.entry_id: lot.remaining for lot in session.scalars(select(ledger.Lot))}
@@ -158,16 +168,21 @@ def test_expire_due_is_set_based_and_safe_twice(shop, make_member, db):
         ledger.earn(session, alice, points=60, actor=STAFF)
         b1 = ledger.earn(session, bob, points=25, actor=STAFF)
         ledger.redeem(session, alice, 10, actor=STAFF)  # takes from a1 (oldest id, no expiry)
-        session.execute(update(ledger.Lot).where(ledger.Lot.entry_id.in_([a1.id, b1.id]))
-                        .values(expires_at=past))
+        session.execute(
+            update(ledger.Lot)
+            .where(ledger.Lot.entry_id.in_([a1.id, b1.id]))
+            .values(expires_at=past)
+        )
         session.commit()
         as_of = datetime(2026, 2, 1, tzinfo=UTC)
         assert ledger.expire_due(session, as_of) == 2
         session.commit()
         assert ledger.expire_due(session, as_of) == 0
         session.commit()
-        expired = {e.member_id: e.points for e in session.scalars(
-            select(ledger.Entry).where(ledger.Entry.kind == "expire"))}
+        expired = {
+            e.member_id: e.points
+            for e in session.scalars(select(ledger.Entry).where(ledger.Entry.kind == "expire"))
+        }
     assert expired == {alice.id: -30, bob.id: -25}
     assert audit(db, shop, alice.id) == (60, 60, 60)
     assert audit(db, shop, bob.id) == (0, 0, 0)
@@ -183,8 +198,9 @@ def test_expire_due_by_ranges_of_members_expires_each_member_once(shop, make_mem
             for points in (10 * (n + 1), 3):  # two lots each; only the first falls due
                 ledger.earn(session, member, points=points, actor=STAFF)
         due_lots = session.scalars(select(ledger.Lot.id).where(ledger.Lot.points > 3)).all()
-        session.execute(update(ledger.Lot).where(ledger.Lot.id.in_(due_lots))
-                        .values(expires_at=past))
+        session.execute(
+            update(ledger.Lot).where(ledger.Lot.id.in_(due_lots)).values(expires_at=past)
+        )
         ranges = ledger.due_ranges(session, as_of, parts=3)
         assert ledger.due_ranges(session, as_of, parts=1) == [ledger.EVERY_MEMBER]
         session.commit()
@@ -199,8 +215,10 @@ def test_expire_due_by_ranges_of_members_expires_each_member_once(shop, make_mem
     assert sum(written) == 7
     assert all(n > 0 for n in written)  # about as many members in each part: 3, 2, 2
     with db(shop) as session:
-        expired = {e.member_id: e.points for e in session.scalars(
-            select(ledger.Entry).where(ledger.Entry.kind == "expire"))}
+        expired = {
+            e.member_id: e.points
+            for e in session.scalars(select(ledger.Entry).where(ledger.Entry.kind == "expire"))
+        }
         assert ledger.expire_due(session, as_of) == 0
     assert expired == {m.id: -10 * (n + 1) for n, m in enumerate(members)}
     assert all(audit(db, shop, m.id) == (3, 3, 3) for m in members)
@@ -219,8 +237,9 @@ def test_database_refuses_to_change_an_entry(shop, make_member, db):
         entry = ledger.earn(session, member, points=5, actor=STAFF)
         session.commit()
         with pytest.raises(DBAPIError, match="append-only"):
-            session.execute(text("UPDATE ledger_entries SET points = 500 WHERE id = :id"),
-                            {"id": entry.id})
+            session.execute(
+                text("UPDATE ledger_entries SET points = 500 WHERE id = :id"), {"id": entry.id}
+            )
 
 
 def test_a_redemption_reads_the_lots_afresh(shop, make_member, db):

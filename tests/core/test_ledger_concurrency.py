@@ -43,12 +43,16 @@ def check_member_books(session, member_id: int) -> tuple[int, int, int]:
     running = 0
     for points, balance_after in session.execute(
         select(ledger.Entry.points, ledger.Entry.balance_after)
-        .where(ledger.Entry.member_id == member_id).order_by(ledger.Entry.id)
+        .where(ledger.Entry.member_id == member_id)
+        .order_by(ledger.Entry.id)
     ):
         running += points
         assert balance_after == running >= 0
-    reversed_ids = set(session.scalars(
-        select(ledger.Entry.reverses_id).where(ledger.Entry.reverses_id.is_not(None))))
+    reversed_ids = set(
+        session.scalars(
+            select(ledger.Entry.reverses_id).where(ledger.Entry.reverses_id.is_not(None))
+        )
+    )
     used: dict[int, int] = defaultdict(int)
     for lot_id, entry_id, points in session.execute(
         select(ledger.Allocation.lot_id, ledger.Allocation.entry_id, ledger.Allocation.points)
@@ -59,11 +63,13 @@ def check_member_books(session, member_id: int) -> tuple[int, int, int]:
         assert 0 <= lot.remaining <= lot.points
         assert lot.remaining == lot.points - used[lot.id], f"lot {lot.id}"
     for entry_id, points in session.execute(
-        select(ledger.Entry.id, ledger.Entry.points)
-        .where(ledger.Entry.member_id == member_id, ledger.Entry.points < 0)
+        select(ledger.Entry.id, ledger.Entry.points).where(
+            ledger.Entry.member_id == member_id, ledger.Entry.points < 0
+        )
     ):
-        allocated = session.scalar(select(func.sum(ledger.Allocation.points))
-                                   .where(ledger.Allocation.entry_id == entry_id))
+        allocated = session.scalar(
+            select(func.sum(ledger.Allocation.points)).where(ledger.Allocation.entry_id == entry_id)
+        )
         assert allocated == -points, f"debit {entry_id} allocated {allocated} of {-points}"
     return audit
 
@@ -92,8 +98,10 @@ def test_fifty_redemptions_of_ten_from_a_hundred(app, shop, make_member, db, ses
     assert outcomes(results)["refused"] == 40
     with db(shop) as session:
         assert check_member_books(session, member.id) == (0, 0, 0)
-        assert session.scalar(select(func.count(ledger.Entry.id))
-                              .where(ledger.Entry.kind == "redeem")) == 10
+        assert (
+            session.scalar(select(func.count(ledger.Entry.id)).where(ledger.Entry.kind == "redeem"))
+            == 10
+        )
 
 
 def test_twenty_retries_of_one_earn_write_one_entry(app, shop, make_member, db, sessions):
@@ -101,8 +109,9 @@ def test_twenty_retries_of_one_earn_write_one_entry(app, shop, make_member, db, 
 
     def earn(_i: int):
         with sessions(shop.id) as session:
-            entry = ledger.earn(session, member, points=25, actor=STAFF,
-                                idempotency_key="pos-7:invoice-991")
+            entry = ledger.earn(
+                session, member, points=25, actor=STAFF, idempotency_key="pos-7:invoice-991"
+            )
             session.commit()
             return entry.id
 
@@ -115,8 +124,9 @@ def test_twenty_retries_of_one_earn_write_one_entry(app, shop, make_member, db, 
         assert check_member_books(session, member.id) == (25, 25, 25)
 
 
-def test_twenty_retries_of_one_redemption_take_the_points_once(app, shop, make_member, db,
-                                                               sessions):
+def test_twenty_retries_of_one_redemption_take_the_points_once(
+    app, shop, make_member, db, sessions
+):
     member = make_member(shop)
     with db(shop) as session:
         ledger.earn(session, member, points=100, actor=STAFF)
@@ -147,7 +157,8 @@ def test_twenty_members_race_for_five_rewards(app, shop, make_member, db, sessio
         with sessions(shop.id) as session:
             try:
                 redemption = rewards.redeem_reward(
-                    session, members[i], rewards.get_reward(session, reward.id), actor=STAFF)
+                    session, members[i], rewards.get_reward(session, reward.id), actor=STAFF
+                )
                 session.commit()
                 return redemption.status
             except OutOfStock:
@@ -168,7 +179,6 @@ def test_twenty_members_race_for_five_rewards(app, shop, make_member, db, sessio
             assert check_member_books(session, member.id) == (expected,) * 3
 
 
-
 def test_a_double_click_redeems_the_reward_once(app, shop, make_member, db, sessions):
     member = make_member(shop)
     with db(shop) as session:
@@ -178,9 +188,13 @@ def test_a_double_click_redeems_the_reward_once(app, shop, make_member, db, sess
 
     def redeem(_i: int):
         with sessions(shop.id) as session:
-            redemption = rewards.redeem_reward(session, member,
-                                               rewards.get_reward(session, reward.id),
-                                               actor=STAFF, idempotency_key="tap-42")
+            redemption = rewards.redeem_reward(
+                session,
+                member,
+                rewards.get_reward(session, reward.id),
+                actor=STAFF,
+                idempotency_key="tap-42",
+            )
             session.commit()
             return redemption.id
 
@@ -203,8 +217,9 @@ def test_twenty_refunds_of_one_debit_refund_it_once(app, shop, make_member, db, 
     def refund(i: int):
         with sessions(shop.id) as session:
             try:
-                entry = ledger.refund(session, session.get(ledger.Entry, debit.id),
-                                      actor=Actor.staff(i + 1))
+                entry = ledger.refund(
+                    session, session.get(ledger.Entry, debit.id), actor=Actor.staff(i + 1)
+                )
                 session.commit()
                 return entry.id
             except InvalidInput:
@@ -216,8 +231,12 @@ def test_twenty_refunds_of_one_debit_refund_it_once(app, shop, make_member, db, 
     assert outcomes(results)["refused"] == 19
     with db(shop) as session:
         assert check_member_books(session, member.id) == (100, 100, 100)
-        assert session.scalar(select(func.count(ledger.Entry.id))
-                              .where(ledger.Entry.reverses_id == debit.id)) == 1
+        assert (
+            session.scalar(
+                select(func.count(ledger.Entry.id)).where(ledger.Entry.reverses_id == debit.id)
+            )
+            == 1
+        )
 
 
 def test_confirm_and_cancel_of_one_request_race(app, shop, make_member, db, sessions):
@@ -234,8 +253,9 @@ def test_confirm_and_cancel_of_one_request_race(app, shop, make_member, db, sess
         decision = rewards.confirm if i % 2 else rewards.cancel
         with sessions(shop.id) as session:
             try:
-                done = decision(session, rewards.get_redemption(session, request.id),
-                                actor=Actor.staff(i + 1))
+                done = decision(
+                    session, rewards.get_redemption(session, request.id), actor=Actor.staff(i + 1)
+                )
                 session.commit()
                 return done.status
             except Conflict:
@@ -251,8 +271,9 @@ def test_confirm_and_cancel_of_one_request_race(app, shop, make_member, db, sess
         stored = rewards.get_redemption(session, request.id)
         assert stored.status == won
         stock = session.get(rewards.Reward, reward.id).stock
-        refunds = session.scalar(select(func.count(ledger.Entry.id))
-                                 .where(ledger.Entry.kind == "refund"))
+        refunds = session.scalar(
+            select(func.count(ledger.Entry.id)).where(ledger.Entry.kind == "refund")
+        )
         audit = check_member_books(session, member.id)
     if won == "confirmed":
         assert (stock, refunds, audit) == (2, 0, (20, 20, 20))
@@ -302,14 +323,16 @@ def test_expiry_runs_while_members_redeem(app, shop, make_member, db, sessions):
     with db(shop) as session:
         expired = Counter()
         for member_id, points in session.execute(
-            select(ledger.Entry.member_id, ledger.Entry.points)
-            .where(ledger.Entry.kind == "expire")
+            select(ledger.Entry.member_id, ledger.Entry.points).where(ledger.Entry.kind == "expire")
         ):
             expired[member_id] += -points
         assert written == len(expired)  # one entry per member at most, however they raced
-        assert all(v == 1 for v in Counter(
-            session.scalars(select(ledger.Entry.member_id).where(ledger.Entry.kind == "expire"))
-        ).values())
+        assert all(
+            v == 1
+            for v in Counter(
+                session.scalars(select(ledger.Entry.member_id).where(ledger.Entry.kind == "expire"))
+            ).values()
+        )
         for member in members:
             balance = check_member_books(session, member.id)[0]
             assert balance == 200 - 30 * redeemed[member.id] - expired[member.id]
@@ -317,7 +340,8 @@ def test_expiry_runs_while_members_redeem(app, shop, make_member, db, sessions):
             if refused[member.id]:  # balances only went down: a refusal means little was left
                 assert balance < 30
             old_lot = session.scalar(
-                select(ledger.Lot).where(ledger.Lot.entry_id == old[member.id]))
+                select(ledger.Lot).where(ledger.Lot.entry_id == old[member.id])
+            )
             assert old_lot.remaining == 0  # expired or used: nothing due is left
             # the expiry took exactly what the redemptions had left of the old lot
             expiry_lots = session.execute(
@@ -326,8 +350,8 @@ def test_expiry_runs_while_members_redeem(app, shop, make_member, db, sessions):
                 .where(ledger.Entry.kind == "expire", ledger.Entry.member_id == member.id)
             ).all()
             assert [tuple(a) for a in expiry_lots] == (
-                [(old_lot.id, expired[member.id])] if expired[member.id] else [])
-
+                [(old_lot.id, expired[member.id])] if expired[member.id] else []
+            )
 
 
 def wait_until_waiting_for_a_lock(db, tenant, pid: int) -> None:
@@ -336,8 +360,11 @@ def wait_until_waiting_for_a_lock(db, tenant, pid: int) -> None:
     while time.monotonic() < deadline:
         with db(tenant) as session:
             if session.scalar(
-                text("SELECT count(*) FROM pg_stat_activity "
-                     "WHERE pid = :pid AND wait_event_type = 'Lock'"), {"pid": pid}
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE pid = :pid AND wait_event_type = 'Lock'"
+                ),
+                {"pid": pid},
             ):
                 return
         time.sleep(0.02)
@@ -404,12 +431,15 @@ def test_two_expiry_runs_at_once(app, shop, make_member, db, sessions):
         for member in members:
             expected = 10 if member is members[0] else 0
             assert check_member_books(session, member.id) == (expected,) * 3
-        assert session.scalar(select(func.count(ledger.Entry.id))
-                              .where(ledger.Entry.kind == "expire")) == 3
+        assert (
+            session.scalar(select(func.count(ledger.Entry.id)).where(ledger.Entry.kind == "expire"))
+            == 3
+        )
 
 
-def test_expiry_waiting_for_a_redemption_that_uses_the_due_points(app, shop, make_member, db,
-                                                                   sessions):
+def test_expiry_waiting_for_a_redemption_that_uses_the_due_points(
+    app, shop, make_member, db, sessions
+):
     """The expiry locks the members with points due; one of them is busy redeeming
     exactly those points. Once it gets the lock that member has nothing due any more:
     the others' points expire and that member's balance is left alone."""
@@ -465,8 +495,13 @@ def test_concurrent_sign_ups_of_one_person_make_one_member(app, shop, sessions):
     def work(_i: int) -> str:
         with sessions(shop.id) as session:
             try:
-                member = create_member(session, email="ana@cliente.example", first_name="Ana",
-                                       document_id="CC-1020", actor=STAFF)
+                member = create_member(
+                    session,
+                    email="ana@cliente.example",
+                    first_name="Ana",
+                    document_id="CC-1020",
+                    actor=STAFF,
+                )
                 session.commit()
                 return member.code
             except Conflict:
@@ -479,5 +514,11 @@ def test_concurrent_sign_ups_of_one_person_make_one_member(app, shop, sessions):
     assert counts["refused"] == 9 and sum(counts.values()) == 10
     with sessions(shop.id) as session:
         assert session.scalar(select(func.count(Membership.id))) == 1
-        assert session.scalar(select(func.count(Customer.id)).where(
-            Customer.email == "ana@cliente.example").execution_options(person_lookup=True)) == 1
+        assert (
+            session.scalar(
+                select(func.count(Customer.id))
+                .where(Customer.email == "ana@cliente.example")
+                .execution_options(person_lookup=True)
+            )
+            == 1
+        )

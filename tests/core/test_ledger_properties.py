@@ -116,16 +116,27 @@ class LedgerMachine(RuleBasedStateMachine):
                     entry = ledger.earn(session, member, actor=STAFF, idempotency_key=key, **args)
                 elif op == "purchase":  # the one amount-to-points path
                     _purchase, entries = record_purchase(
-                        session, member, args["amount"], actor=STAFF, idempotency_key=key,
-                        description=args.get("description"))
+                        session,
+                        member,
+                        args["amount"],
+                        actor=STAFF,
+                        idempotency_key=key,
+                        description=args.get("description"),
+                    )
                     entry = entries[0] if entries else None
                 elif op == "redeem":
-                    entry = ledger.redeem(session, member, args["points"], actor=STAFF,
-                                          idempotency_key=key)
+                    entry = ledger.redeem(
+                        session, member, args["points"], actor=STAFF, idempotency_key=key
+                    )
                 elif op == "adjust":
-                    entry = ledger.adjust(session, member, args["points"], actor=STAFF,
-                                          description=f"corrección {args['points']}",
-                                          idempotency_key=key)
+                    entry = ledger.adjust(
+                        session,
+                        member,
+                        args["points"],
+                        actor=STAFF,
+                        description=f"corrección {args['points']}",
+                        idempotency_key=key,
+                    )
                 elif op == "refund":
                     debit = session.get(ledger.Entry, args["entry_id"])
                     entry = ledger.refund(session, debit, actor=STAFF, idempotency_key=key)
@@ -146,8 +157,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.balance[member_id] += points
         assert entry.balance_after == self.balance[member_id]
         self.kinds[entry.id] = entry.kind
-        self.lots[entry.id] = ModelLot(entry.id, member_id, points, points,
-                                       self.expires(self.now))
+        self.lots[entry.id] = ModelLot(entry.id, member_id, points, points, self.expires(self.now))
 
     def debit(self, member_id: int, entry, points: int) -> None:
         """Take `points` from the model's lots, soonest-expiring first, as the ledger must."""
@@ -193,9 +203,14 @@ class LedgerMachine(RuleBasedStateMachine):
         with clock_at(self.now):
             self.tenant = ENV["make_tenant"]()
             with self.session() as session:
-                update_program(session, {"points_per_amount": EQUIVALENCE,
-                                         "welcome_points": welcome,
-                                         "expiry_months": expiry_months})
+                update_program(
+                    session,
+                    {
+                        "points_per_amount": EQUIVALENCE,
+                        "welcome_points": welcome,
+                        "expiry_months": expiry_months,
+                    },
+                )
                 # no e-mail per movement: this test is about the ledger
                 ENV["platform"].plugins.switch(session, self.tenant, "notifications", False)
                 session.commit()
@@ -210,8 +225,9 @@ class LedgerMachine(RuleBasedStateMachine):
         assert len(self.kinds) == (members if welcome else 0)
         for member_id, points in zip(self.members, opening, strict=False):
             if points:
-                self.credit(member_id, self.call("earn", member_id, {"points": points}, None),
-                            points)
+                self.credit(
+                    member_id, self.call("earn", member_id, {"points": points}, None), points
+                )
 
     # --- requests ----------------------------------------------------------------
 
@@ -264,8 +280,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.debit(member_id, entry, points)
         self.record("redeem", member_id, args, key, entry)
 
-    @rule(who=st.integers(0, 2), up=st.booleans(), size=st.integers(1, 300),
-          keyed=st.booleans())
+    @rule(who=st.integers(0, 2), up=st.booleans(), size=st.integers(1, 300), keyed=st.booleans())
     def adjust(self, who: int, up: bool, size: int, keyed: bool) -> None:
         """A correction up, or down by up to a bit more than the balance."""
         member_id, key = self.member_id(who), self.new_key() if keyed else None
@@ -365,9 +380,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def expire_on_the_dot(self) -> None:
         """The expiry job at the very moment the next lot expires: that lot is due."""
-        self.now = max(self.now, min(
-            lot.expires_at for lot in self.lots.values() if lot.remaining and lot.expires_at
-        ))
+        self.now = max(
+            self.now,
+            min(lot.expires_at for lot in self.lots.values() if lot.remaining and lot.expires_at),
+        )
         self.expire(0)
 
     @precondition(lambda self: self.keyed)
@@ -387,8 +403,11 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self.counts()
         # The same kind of request with other details (purchases keep their keys apart
         # from plain grants' keys).
-        op, args = (("purchase", {"amount": Decimal("7000"), "description": "otra"})
-                    if earlier.op == "purchase" else ("earn", {"points": 7, "description": "otra"}))
+        op, args = (
+            ("purchase", {"amount": Decimal("7000"), "description": "otra"})
+            if earlier.op == "purchase"
+            else ("earn", {"points": 7, "description": "otra"})
+        )
         try:
             self.call(op, self.member_id(who), args, earlier.key)
         except IdempotencyMismatch:
@@ -406,7 +425,10 @@ class LedgerMachine(RuleBasedStateMachine):
             for member_id in self.members:
                 balance, entries, lots = ledger.audit_member(session, member_id)
                 assert balance == entries == lots == self.balance[member_id] >= 0, (
-                    member_id, (balance, entries, lots), self.balance[member_id])
+                    member_id,
+                    (balance, entries, lots),
+                    self.balance[member_id],
+                )
                 running = 0
                 for points, balance_after in session.execute(
                     select(ledger.Entry.points, ledger.Entry.balance_after)
@@ -416,13 +438,16 @@ class LedgerMachine(RuleBasedStateMachine):
                     running += points
                     assert balance_after == running >= 0
             stored = {lot.entry_id: lot for lot in session.scalars(select(ledger.Lot))}
-            reversed_ids = set(session.scalars(
-                select(ledger.Entry.reverses_id).where(ledger.Entry.reverses_id.is_not(None))
-            ))
+            reversed_ids = set(
+                session.scalars(
+                    select(ledger.Entry.reverses_id).where(ledger.Entry.reverses_id.is_not(None))
+                )
+            )
             used: dict[int, int] = defaultdict(int)
             for lot_id, entry_id, points in session.execute(
-                select(ledger.Allocation.lot_id, ledger.Allocation.entry_id,
-                       ledger.Allocation.points)
+                select(
+                    ledger.Allocation.lot_id, ledger.Allocation.entry_id, ledger.Allocation.points
+                )
             ):
                 assert points > 0
                 if entry_id not in reversed_ids:
@@ -436,7 +461,10 @@ class LedgerMachine(RuleBasedStateMachine):
             assert 0 <= lot.remaining <= lot.points
             assert lot.points - used[lot.id] == lot.remaining, f"lot {lot.id} allocations"
             assert (lot.member_id, lot.points, lot.remaining, lot.expires_at) == (
-                model.member_id, model.points, model.remaining, model.expires_at,
+                model.member_id,
+                model.points,
+                model.remaining,
+                model.expires_at,
             ), f"lot of entry {entry_id}"
 
 
@@ -451,8 +479,7 @@ def test_ledger_state_machine(make_tenant, make_member, db, platform):
         ENV.clear()
 
 
-def test_expiry_at_the_same_moment_after_a_refund_into_an_expired_lot(make_tenant, make_member,
-                                                                      db):
+def test_expiry_at_the_same_moment_after_a_refund_into_an_expired_lot(make_tenant, make_member, db):
     """Found by the machine's design: a refund puts points back into a lot that has
     expired since; running the expiry again at the same `as_of` expires them (it used
     to collide with the first run's idempotency key and fail)."""
@@ -476,9 +503,12 @@ def test_expiry_at_the_same_moment_after_a_refund_into_an_expired_lot(make_tenan
         session.commit()
         assert ledger.expire_due(session, as_of) == 0
         session.commit()
-        expired = list(session.scalars(
-            select(ledger.Entry.points).where(ledger.Entry.kind == "expire")
-            .order_by(ledger.Entry.id)
-        ))
+        expired = list(
+            session.scalars(
+                select(ledger.Entry.points)
+                .where(ledger.Entry.kind == "expire")
+                .order_by(ledger.Entry.id)
+            )
+        )
         assert expired == [-60, -40]
         assert ledger.audit_member(session, member.id) == (0, 0, 0)

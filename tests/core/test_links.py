@@ -59,8 +59,10 @@ def _forged(client, how: str) -> dict:
 
 def test_the_reset_link_is_on_the_public_address(client, shop, db, smtp_server):
     page = client.get("/t/acme/password/forgot").get_data(as_text=True)
-    client.post("/t/acme/password/forgot",
-                data={"email": _owner_email(db, shop), "csrf_token": csrf_token(page)})
+    client.post(
+        "/t/acme/password/forgot",
+        data={"email": _owner_email(db, shop), "csrf_token": csrf_token(page)},
+    )
     [link] = LINK.findall(_text(smtp_server.handler.wait_for(1)[0]))
     assert link.startswith(f"{PUBLIC}/t/acme/password/reset/")
     assert client.get(link.removeprefix(PUBLIC)).status_code == 200  # and it works
@@ -68,10 +70,20 @@ def test_the_reset_link_is_on_the_public_address(client, shop, db, smtp_server):
 
 def test_the_signup_link_is_on_the_public_address(client, smtp_server):
     page = client.get("/signup/").get_data(as_text=True)
-    client.post("/signup/", data={
-        "name": "Café", "slug": "cafe", "email": "ana@cafe.example", "password": "un-cafe-largo-9",
-        "currency": "COP", "country": "CO", "timezone": "America/Bogota", "language": "es",
-        "csrf_token": csrf_token(page)})
+    client.post(
+        "/signup/",
+        data={
+            "name": "Café",
+            "slug": "cafe",
+            "email": "ana@cafe.example",
+            "password": "un-cafe-largo-9",
+            "currency": "COP",
+            "country": "CO",
+            "timezone": "America/Bogota",
+            "language": "es",
+            "csrf_token": csrf_token(page),
+        },
+    )
     [link] = LINK.findall(_text(smtp_server.handler.wait_for(1)[0]))
     assert link.startswith(f"{PUBLIC}/signup/confirm/")
 
@@ -80,8 +92,11 @@ def test_a_brands_reset_link_is_on_its_own_domain(client, make_tenant, db, smtp_
     brand = make_tenant(slug="marca", name="Marca", plan="white-label", domain=BRAND)
     base = f"http://{BRAND}"
     page = client.get("/password/forgot", base_url=base).get_data(as_text=True)
-    client.post("/password/forgot", base_url=base,
-                data={"email": _owner_email(db, brand), "csrf_token": csrf_token(page)})
+    client.post(
+        "/password/forgot",
+        base_url=base,
+        data={"email": _owner_email(db, brand), "csrf_token": csrf_token(page)},
+    )
     [link] = LINK.findall(_text(smtp_server.handler.wait_for(1)[0]))
     assert link.startswith(f"https://{BRAND}/password/reset/")
     path = link.removeprefix(f"https://{BRAND}")
@@ -93,14 +108,16 @@ def test_without_configuration_links_start_at_the_first_platform_host(make_app):
     with app.app_context():
         assert public_base_url() == "http://premia.example"
         assert external_url("signup.confirm", token="abc") == (
-            "http://premia.example/signup/confirm/abc")
+            "http://premia.example/signup/confirm/abc"
+        )
 
 
 def test_links_keep_the_public_address_path(make_app, shop):
     app = make_app(PREMIA_PUBLIC_URL="https://example.org/premia/")
     with app.app_context():
         assert external_url("t.password.reset", shop, token="abc") == (
-            "https://example.org/premia/t/acme/password/reset/abc")
+            "https://example.org/premia/t/acme/password/reset/abc"
+        )
 
 
 # --- a forged host mails nothing -------------------------------------------------------
@@ -109,8 +126,11 @@ def test_links_keep_the_public_address_path(make_app, shop):
 @pytest.mark.parametrize("how", ["host", "forwarded"])
 def test_a_reset_asked_under_a_forged_host_is_refused(client, shop, db, smtp_server, how):
     page = client.get("/t/acme/password/forgot").get_data(as_text=True)
-    answer = client.post("/t/acme/password/forgot", **_forged(client, how),
-                         data={"email": _owner_email(db, shop), "csrf_token": csrf_token(page)})
+    answer = client.post(
+        "/t/acme/password/forgot",
+        **_forged(client, how),
+        data={"email": _owner_email(db, shop), "csrf_token": csrf_token(page)},
+    )
     assert answer.status_code == 400
     assert smtp_server.handler.wait_for(1, timeout=0.5) == []
 
@@ -118,10 +138,21 @@ def test_a_reset_asked_under_a_forged_host_is_refused(client, shop, db, smtp_ser
 @pytest.mark.parametrize("how", ["host", "forwarded"])
 def test_a_signup_under_a_forged_host_is_refused(client, smtp_server, how):
     page = client.get("/signup/").get_data(as_text=True)
-    answer = client.post("/signup/", **_forged(client, how), data={
-        "name": "Café", "slug": "cafe", "email": "ana@cafe.example", "password": "un-cafe-largo-9",
-        "currency": "COP", "country": "CO", "timezone": "America/Bogota", "language": "es",
-        "csrf_token": csrf_token(page)})
+    answer = client.post(
+        "/signup/",
+        **_forged(client, how),
+        data={
+            "name": "Café",
+            "slug": "cafe",
+            "email": "ana@cafe.example",
+            "password": "un-cafe-largo-9",
+            "currency": "COP",
+            "country": "CO",
+            "timezone": "America/Bogota",
+            "language": "es",
+            "csrf_token": csrf_token(page),
+        },
+    )
     assert answer.status_code == 400
     assert smtp_server.handler.wait_for(1, timeout=0.5) == []
 
@@ -132,8 +163,9 @@ def test_an_invitation_under_a_forged_host_is_refused(client, shop, db, smtp_ser
     assert post_login(client, "acme", _owner_email(db, shop), PASSWORD).status_code == 302
     url = "/t/acme/panel/customers/invite"
     token = csrf_token(client.get(url).get_data(as_text=True))
-    answer = client.post(url, **_forged(client, how),
-                         data={"csrf_token": token, "email": "marta@mail.example"})
+    answer = client.post(
+        url, **_forged(client, how), data={"csrf_token": token, "email": "marta@mail.example"}
+    )
     assert answer.status_code == 400
     assert smtp_server.handler.wait_for(1, timeout=0.5) == []
     # The same invitation on the platform's host mails both, with no link to a forged host.

@@ -185,9 +185,10 @@ def test_no_hooks_for_a_rolled_back_transaction(shop, make_member, db, recorder,
         session.commit()
     assert recorder.calls == [("entry_recorded", shop.slug, ("earn", 5, kept.id))]
     with platform_session(platform.sessions) as session:
-        assert session.scalar(
-            select(Customer.id).where(Customer.email == "rolled@mail.example")
-        ) is None
+        assert (
+            session.scalar(select(Customer.id).where(Customer.email == "rolled@mail.example"))
+            is None
+        )
 
 
 def test_no_hooks_for_work_in_a_rolled_back_savepoint(shop, make_member, db, recorder):
@@ -214,8 +215,9 @@ def test_no_hooks_for_a_savepoint_whose_flush_failed(shop, make_member, db, reco
     with db(shop) as session:
         with pytest.raises(IntegrityError), session.begin_nested():
             ledger.earn(session, dropped, points=7, actor=STAFF)
-            session.add_all([TenantSetting(namespace="dup", data={}),
-                             TenantSetting(namespace="dup", data={})])
+            session.add_all(
+                [TenantSetting(namespace="dup", data={}), TenantSetting(namespace="dup", data={})]
+            )
             session.flush()  # the unique key refuses the second row
         ledger.earn(session, kept, points=5, actor=STAFF)
         session.commit()
@@ -399,12 +401,16 @@ def test_hook_with_an_unknown_argument_is_refused(make_app):
         make_app(PREMIA_EXTRA_PLUGINS=[_plugin("typo", entry_recorded=entry_recorded)])
 
 
-@pytest.mark.parametrize("plugin", [
-    types.SimpleNamespace(),  # no PLUGIN
-    types.SimpleNamespace(PLUGIN={"name": "dict"}),
-    types.SimpleNamespace(PLUGIN=PluginInfo(name="Gifts", title="x")),
-    types.SimpleNamespace(PLUGIN=PluginInfo(name="gift-cards", title="x")),
-], ids=["missing", "not-plugininfo", "upper-case", "dash"])
+@pytest.mark.parametrize(
+    "plugin",
+    [
+        types.SimpleNamespace(),  # no PLUGIN
+        types.SimpleNamespace(PLUGIN={"name": "dict"}),
+        types.SimpleNamespace(PLUGIN=PluginInfo(name="Gifts", title="x")),
+        types.SimpleNamespace(PLUGIN=PluginInfo(name="gift-cards", title="x")),
+    ],
+    ids=["missing", "not-plugininfo", "upper-case", "dash"],
+)
 def test_plugin_without_a_proper_declaration_is_refused(plugin):
     with pytest.raises(PluginError):
         PluginHost().register(plugin)
@@ -434,8 +440,11 @@ def test_every_built_in_plugin_declares_the_sdk_it_was_written_for():
     declared = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         source = ast.parse(Path(ep.load().__file__).read_text())
-        (call,) = [node for node in ast.walk(source) if isinstance(node, ast.Call)
-                   and getattr(node.func, "id", None) == "PluginInfo"]
+        (call,) = [
+            node
+            for node in ast.walk(source)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PluginInfo"
+        ]
         keywords = {k.arg: k.value for k in call.keywords}
         assert isinstance(keywords.get("sdk_version"), ast.Constant), ep.name
         declared[ep.name] = keywords["sdk_version"].value
@@ -453,12 +462,16 @@ def _host_with_table(monkeypatch, module_name, model_module, table):
     # A declarative base of its own keeps the throwaway model out of the app's metadata.
     scratch = type("ScratchBase", (DeclarativeBase,), {})
     monkeypatch.setattr(core.host.plugins, "Base", scratch)
-    model = type("Model", (scratch,), {
-        "__module__": model_module,
-        "__tablename__": table,
-        "id": mapped_column(primary_key=True),
-        "__annotations__": {"id": Mapped[int]},
-    })
+    model = type(
+        "Model",
+        (scratch,),
+        {
+            "__module__": model_module,
+            "__tablename__": table,
+            "id": mapped_column(primary_key=True),
+            "__annotations__": {"id": Mapped[int]},
+        },
+    )
     module = types.ModuleType(module_name)
     module.PLUGIN = PluginInfo(name="gifts", title="Gifts")
     module.Model = model  # held, as a real plugin holds its models: the registry's refs are weak
@@ -467,8 +480,9 @@ def _host_with_table(monkeypatch, module_name, model_module, table):
     return host
 
 
-@pytest.mark.parametrize("model_module", ["giftpkg.models", "giftpkg"],
-                         ids=["models-submodule", "plugin-module-itself"])
+@pytest.mark.parametrize(
+    "model_module", ["giftpkg.models", "giftpkg"], ids=["models-submodule", "plugin-module-itself"]
+)
 def test_misnamed_table_is_refused(monkeypatch, model_module):
     host = _host_with_table(monkeypatch, "giftpkg", model_module, "cards")
     with pytest.raises(PluginError, match="table 'cards' must start with gifts_"):
@@ -546,7 +560,8 @@ def test_panel_menu_shows_an_active_plugins_entries(client, shop, db):
     # dashboard_widgets: the plugin's block, about the chosen dates
     ranged = client.get(f"/t/{shop.slug}/panel/?since=2026-11-01&until=2026-11-05")
     assert f'id="recorder-widget">{shop.slug} 2026-11-01 → 2026-11-05' in ranged.get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_plugins_label_the_entry_kinds_they_write(app):
@@ -632,10 +647,10 @@ def test_robust_hooks_call_each_active_plugin_through_pluggy_on_its_own(caplog):
 
     assert results == [["first"], ["last"]]  # in the order installed; the broken one left out
     assert called == ["first", "broken", "last"]  # the outsider is not active: not called
-    assert seen == [("panel_menu", ["first"]), ("panel_menu", ["broken"]),
-                    ("panel_menu", ["last"])]
+    assert seen == [("panel_menu", ["first"]), ("panel_menu", ["broken"]), ("panel_menu", ["last"])]
     assert [r.getMessage() for r in caplog.records if r.name == "core.host.events"] == [
-        "plugin broken failed in hook panel_menu"]
+        "plugin broken failed in hook panel_menu"
+    ]
 
 
 def test_a_plugin_must_be_hashable_for_pluggy():

@@ -13,14 +13,17 @@ def program(amount: str, points: int) -> dict:
     return {"points_per_amount": {"amount": amount, "points": points}}
 
 
-@pytest.mark.parametrize(("amount", "points", "places", "smallest"), [
-    ("1000", 1, 2, "1000.00"),
-    ("1000", 1, 0, "1000"),
-    ("1000", 3, 2, "333.34"),
-    ("1000", 3, 0, "334"),
-    ("2.50", 1, 2, "2.50"),
-    ("1", 4, 2, "0.25"),
-])
+@pytest.mark.parametrize(
+    ("amount", "points", "places", "smallest"),
+    [
+        ("1000", 1, 2, "1000.00"),
+        ("1000", 1, 0, "1000"),
+        ("1000", 3, 2, "333.34"),
+        ("1000", 3, 0, "334"),
+        ("2.50", 1, 2, "2.50"),
+        ("1", 4, 2, "0.25"),
+    ],
+)
 def test_the_smallest_amount_that_earns_a_point(amount, points, places, smallest):
     rule = program(amount, points)
     found = smallest_earning_amount(rule, places)

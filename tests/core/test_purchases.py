@@ -66,13 +66,19 @@ def test_purchase_earns_the_equivalence_as_one_entry(shop, make_member, db, bonu
     member = make_member(shop)
     with db(shop) as session:
         purchase, entries = record_purchase(
-            session, get_member(session, member.code), "45999", actor=CASHIER,
-            reference="F-001", description="mesa 4",
+            session,
+            get_member(session, member.code),
+            "45999",
+            actor=CASHIER,
+            reference="F-001",
+            description="mesa 4",
         )
         session.commit()
     assert [(e.kind, e.points, e.purchase_id) for e in entries] == [("earn", 45, purchase.id)]
     assert (purchase.amount, purchase.points, purchase.status) == (
-        Decimal("45999.00"), 45, Status.RECORDED
+        Decimal("45999.00"),
+        45,
+        Status.RECORDED,
     )
     assert entries[0].reference == "F-001" and entries[0].actor_id == 7
     assert books(db, shop, member.id) == (45, 45, 45)
@@ -86,24 +92,26 @@ def test_plugin_lines_become_labelled_entries(shop, make_member, db, bonus):
         Item(quantity=1, unit_price=Decimal("12000"), product_group="bakery"),
     ]
     with db(shop) as session:
-        purchase, entries = record_purchase(session, member, Decimal("25500"), actor=CASHIER,
-                                            items=items)
+        purchase, entries = record_purchase(
+            session, member, Decimal("25500"), actor=CASHIER, items=items
+        )
         session.commit()
     # 25 from the equivalence; the bonus gives 1 per 100 COP of coffee: 13,500 → 135
     assert [(e.kind, e.points, e.label) for e in entries] == [
-        ("earn", 25, None), ("coffee_bonus", 135, "Coffee bonus (13500.00)"),
+        ("earn", 25, None),
+        ("coffee_bonus", 135, "Coffee bonus (13500.00)"),
     ]
     assert purchase.points == 160
     assert [(line.sku, line.product_group, line.quantity) for line in purchase.lines] == [
-        ("CAF-1", "coffee", 3), (None, "bakery", 1),
+        ("CAF-1", "coffee", 3),
+        (None, "bakery", 1),
     ]
     assert ledger.kind_label("coffee_bonus", entries[1].label) == "Coffee bonus (13500.00)"
     assert bonus.calls[-1] == ("purchase_recorded", (purchase.id, [25, 135]))
     assert books(db, shop, member.id) == (160, 160, 160)
 
 
-def test_without_an_equivalence_only_plugins_earn(make_tenant, make_plan, make_member, db,
-                                                  bonus):
+def test_without_an_equivalence_only_plugins_earn(make_tenant, make_plan, make_member, db, bonus):
     make_plan("bonus-only", {"bonus"})
     tenant = make_tenant(plan="bonus-only")
     member = make_member(tenant)
@@ -113,11 +121,17 @@ def test_without_an_equivalence_only_plugins_earn(make_tenant, make_plan, make_m
         assert (refused.value.status, refused.value.reason) == (409, "no_points_by_amount")
         session.rollback()
         coffee, some = record_purchase(
-            session, member, "900", actor=CASHIER,
+            session,
+            member,
+            "900",
+            actor=CASHIER,
             items=[Item(quantity=2, unit_price=Decimal("450"), product_group="coffee")],
         )
         tea, none = record_purchase(  # its lines may count elsewhere (punch cards)
-            session, member, "300", actor=CASHIER,
+            session,
+            member,
+            "300",
+            actor=CASHIER,
             items=[Item(quantity=1, unit_price=Decimal("300"), product_group="tea")],
         )
         session.commit()
@@ -125,20 +139,23 @@ def test_without_an_equivalence_only_plugins_earn(make_tenant, make_plan, make_m
     assert (tea.points, none) == (0, [])
     with db(tenant) as session:
         assert session.scalar(select(func.count()).select_from(Purchase)) == 2
-        assert spend(session, member.id, coffee.created_at, tea.created_at.replace(year=3000)) \
-            == Decimal("1200.00")
+        assert spend(
+            session, member.id, coffee.created_at, tea.created_at.replace(year=3000)
+        ) == Decimal("1200.00")
 
 
 def test_a_retry_by_key_or_by_reference_writes_nothing(shop, make_member, db, bonus):
     member = make_member(shop)
     with db(shop) as session:
-        first, _ = record_purchase(session, member, "10000", actor=CASHIER,
-                                   idempotency_key="till-1-0001")
+        first, _ = record_purchase(
+            session, member, "10000", actor=CASHIER, idempotency_key="till-1-0001"
+        )
         by_ref, _ = record_purchase(session, member, "20000", actor=CASHIER, reference="F-9")
         session.commit()
     with db(shop) as session:
-        again, entries = record_purchase(session, member, "10000", actor=CASHIER,
-                                         idempotency_key="till-1-0001")
+        again, entries = record_purchase(
+            session, member, "10000", actor=CASHIER, idempotency_key="till-1-0001"
+        )
         again_ref, _ = record_purchase(session, member, "20000", actor=CASHIER, reference="F-9")
         session.commit()
         count = session.scalar(select(func.count()).select_from(Purchase))
@@ -161,8 +178,9 @@ def test_a_key_or_reference_reused_for_another_purchase_is_refused(shop, make_me
             record_purchase(session, member, "11000", actor=CASHIER, reference="F-1")
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "10.001", "abc", "NaN", "Infinity",
-                                    10.5, True, "99999999999"])
+@pytest.mark.parametrize(
+    "amount", ["0", "-1", "10.001", "abc", "NaN", "Infinity", 10.5, True, "99999999999"]
+)
 def test_bad_amounts_are_refused_and_nothing_is_written(shop, make_member, db, amount):
     member = make_member(shop)
     with db(shop) as session:
@@ -186,36 +204,52 @@ def test_an_amount_earns_the_equivalence_rounded_down(shop, make_member, db, amo
     assert books(db, shop, member.id) == (points,) * 3
 
 
-def test_the_description_field_off_drops_a_note_from_purchases_and_grants(
-        shop, make_member, db):
+def test_the_description_field_off_drops_a_note_from_purchases_and_grants(shop, make_member, db):
     member = make_member(shop)
     with db(shop) as session:
-        purchase, entries = record_purchase(session, member, "2000", actor=CASHIER,
-                                            description="  F-1  ")
+        purchase, entries = record_purchase(
+            session, member, "2000", actor=CASHIER, description="  F-1  "
+        )
         entry = give_points(session, member, 5, actor=Actor.system(), description=" F-2 ")
         assert (purchase.description, entries[0].description, entry.description) == (
-            "F-1", "F-1", "F-2")
+            "F-1",
+            "F-1",
+            "F-2",
+        )
         update_program(session, {"description_field": False})
-        purchase, entries = record_purchase(session, member, "3000", actor=CASHIER,
-                                            description="F-3")
+        purchase, entries = record_purchase(
+            session, member, "3000", actor=CASHIER, description="F-3"
+        )
         entry = give_points(session, member, 5, actor=Actor.system(), description="F-4")
         assert (purchase.description, entries[0].description, entry.description) == (
-            None, None, None)
+            None,
+            None,
+            None,
+        )
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    (Role.OWNER, (True, True)), (Role.ADMIN, (True, True)), (Role.EMPLOYEE, (False, True)),
-    (None, (True, True)),  # a POS token: its scope, not the employees' rule
-])
-def test_plain_points_from_an_employee_follow_the_program(shop, make_member, db, role,
-                                                          allowed):
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (Role.OWNER, (True, True)),
+        (Role.ADMIN, (True, True)),
+        (Role.EMPLOYEE, (False, True)),
+        (None, (True, True)),  # a POS token: its scope, not the employees' rule
+    ],
+)
+def test_plain_points_from_an_employee_follow_the_program(shop, make_member, db, role, allowed):
     member = make_member(shop)
     with db(shop) as session:
         if role is None:
             actor = Actor("token", 1)
         else:
-            staff = create_staff(session, email=f"{role.value}@shop.example", name=role.value,
-                                 password=PASSWORD, role=role)
+            staff = create_staff(
+                session,
+                email=f"{role.value}@shop.example",
+                name=role.value,
+                password=PASSWORD,
+                role=role,
+            )
             actor = Actor.staff(staff.id)
         session.commit()
     outcomes = []
@@ -242,14 +276,17 @@ def test_without_an_equivalence_an_employee_gives_points(shop, make_member, db):
     assert entry.points == 10
 
 
-@pytest.mark.parametrize("item", [
-    Item(quantity=0, unit_price=Decimal("1"), sku="A"),
-    Item(quantity=2.5, unit_price=Decimal("1"), sku="A"),
-    Item(quantity=1, unit_price=Decimal("-1"), sku="A"),
-    Item(quantity=1, unit_price=Decimal("1.001"), sku="A"),
-    Item(quantity=1, unit_price=Decimal("1")),
-    Item(quantity=1, unit_price=Decimal("1"), sku="X" * 65),
-])
+@pytest.mark.parametrize(
+    "item",
+    [
+        Item(quantity=0, unit_price=Decimal("1"), sku="A"),
+        Item(quantity=2.5, unit_price=Decimal("1"), sku="A"),
+        Item(quantity=1, unit_price=Decimal("-1"), sku="A"),
+        Item(quantity=1, unit_price=Decimal("1.001"), sku="A"),
+        Item(quantity=1, unit_price=Decimal("1")),
+        Item(quantity=1, unit_price=Decimal("1"), sku="X" * 65),
+    ],
+)
 def test_bad_items_are_refused(shop, make_member, db, item):
     member = make_member(shop)
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
@@ -261,7 +298,10 @@ def test_return_takes_the_points_back(shop, make_member, db, bonus):
     member = make_member(shop)
     with db(shop) as session:
         purchase, _ = record_purchase(
-            session, member, "5000", actor=CASHIER,
+            session,
+            member,
+            "5000",
+            actor=CASHIER,
             items=[Item(quantity=1, unit_price=Decimal("5000"), product_group="coffee")],
         )
         session.commit()
@@ -274,8 +314,10 @@ def test_return_takes_the_points_back(shop, make_member, db, bonus):
     with db(shop) as session:
         kinds = [e.kind for e in ledger.history(session, get_member(session, member.code))]
         assert kinds == ["return", "coffee_bonus", "earn"]
-        assert spend(session, member.id, purchase.created_at,
-                     purchase.created_at.replace(year=3000)) == 0
+        assert (
+            spend(session, member.id, purchase.created_at, purchase.created_at.replace(year=3000))
+            == 0
+        )
 
 
 def test_return_after_spending_takes_what_is_left_and_records_the_rest(
@@ -344,7 +386,10 @@ def test_concurrent_retries_record_one_purchase(app, shop, make_member, sessions
     def work(_i):
         with sessions(shop.id) as session:
             purchase, _entries = record_purchase(
-                session, get_member(session, member.code), "12000", actor=CASHIER,
+                session,
+                get_member(session, member.code),
+                "12000",
+                actor=CASHIER,
                 idempotency_key="pos-retry",
             )
             session.commit()
@@ -389,8 +434,12 @@ def test_spend_by_member_sums_each_window_for_every_member_of_one_tenant(
     stranger = make_member(other)
     day = [datetime(2026, 3, d, 12, tzinfo=UTC) for d in range(1, 6)]
     with db(shop) as session:
-        for moment, member, amount in [(day[0], ana, "1000.10"), (day[1], ana, "2000"),
-                                       (day[3], ana, "500"), (day[3], bea, "700")]:
+        for moment, member, amount in [
+            (day[0], ana, "1000.10"),
+            (day[1], ana, "2000"),
+            (day[3], ana, "500"),
+            (day[3], bea, "700"),
+        ]:
             with clock_at(moment):
                 record_purchase(session, member, amount, actor=CASHIER)
         with clock_at(day[3]):

@@ -84,7 +84,10 @@ def test_staff_redemption_is_confirmed_at_once(shop, make_member, db):
         entry = session.get(ledger.Entry, redemption.entry_id)
     assert redemption.status == Status.CONFIRMED
     assert (redemption.points, redemption.member_id, redemption.reward_id) == (
-        100, member.id, reward.id)
+        100,
+        member.id,
+        reward.id,
+    )
     assert (redemption.decided_by_kind, redemption.decided_by_id) == ("staff", 1)
     assert redemption.decided_at is not None
     assert (entry.kind, entry.points, entry.balance_after) == ("redeem", -100, 150)
@@ -194,7 +197,9 @@ def test_customer_request_holds_the_points(requests_on, make_member, db):
         session.commit()
     assert redemption.status == Status.REQUESTED
     assert (redemption.requested_by_kind, redemption.requested_by_id) == (
-        "customer", member.customer_id)
+        "customer",
+        member.customer_id,
+    )
     assert redemption.decided_at is None and redemption.decided_by_kind is None
     after = state(db, shop, member.id, reward.id)
     assert after["audit"] == (50, 50, 50)
@@ -238,7 +243,11 @@ def test_cancel_refunds_into_the_same_lots(requests_on, make_member, db):
         refund = session.get(ledger.Entry, cancelled.refund_entry_id)
     assert cancelled.status == Status.CANCELLED
     assert (refund.kind, refund.points, refund.reverses_id, refund.balance_after) == (
-        "refund", 100, redemption.entry_id, 120)
+        "refund",
+        100,
+        redemption.entry_id,
+        120,
+    )
     assert lots_of(db, shop, member.id) == {first.id: 60, second.id: 60}
     after = state(db, shop, member.id, reward.id)
     assert after["audit"] == (120, 120, 120)
@@ -432,10 +441,20 @@ def test_update_reward_validates_and_changes_nothing_when_refused(shop, db, chan
 def test_update_reward_changes_fields(shop, db):
     reward = make_reward(db, shop, name="Café", points=100, stock=7)
     with db(shop) as session:
-        rewards.update_reward(session, session.get(Reward, reward.id), name=" Café doble ",
-                              points=180, stock=None, active=False)
+        rewards.update_reward(
+            session,
+            session.get(Reward, reward.id),
+            name=" Café doble ",
+            points=180,
+            stock=None,
+            active=False,
+        )
         session.commit()
     with db(shop) as session:
         stored = session.get(Reward, reward.id)
         assert (stored.name, stored.points, stored.stock, stored.active) == (
-            "Café doble", 180, None, False)
+            "Café doble",
+            180,
+            None,
+            False,
+        )

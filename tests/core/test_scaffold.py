@@ -26,13 +26,29 @@ def test_a_new_plugin_installs_migrates_and_passes_its_own_tests(tmp_path):
     package = tmp_path / "premia-stamps"
     site = tmp_path / "site"  # not the venv: the rest of the suite must not load it
     # ("stamps": examples/premia-greeting is installed as "greeting")
-    subprocess.run([BIN / "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", site, package], check=True, capture_output=True)
+    subprocess.run(
+        [
+            BIN / "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            site,
+            package,
+        ],
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "PYTHONPATH": str(site), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
     database = f"sqlite:///{tmp_path / 'premia.db'}"
-    upgraded = subprocess.run([BIN / "premia", "db", "upgrade"], capture_output=True, text=True,
-                              env={**env, "PREMIA_DATABASE_URL": database})
+    upgraded = subprocess.run(
+        [BIN / "premia", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env={**env, "PREMIA_DATABASE_URL": database},
+    )
     assert upgraded.returncode == 0, upgraded.stderr
     engine = create_engine(database)
     with engine.connect() as conn:
@@ -42,9 +58,12 @@ def test_a_new_plugin_installs_migrates_and_passes_its_own_tests(tmp_path):
     engine.dispose()
 
     tested = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package,
-        capture_output=True, text=True,
-        env={**env, "PREMIA_TEST_DATABASE_URL": f"sqlite:///{tmp_path / 'tests.db'}"})
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=package,
+        capture_output=True,
+        text=True,
+        env={**env, "PREMIA_TEST_DATABASE_URL": f"sqlite:///{tmp_path / 'tests.db'}"},
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "3 passed" in tested.stdout
 

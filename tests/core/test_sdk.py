@@ -18,8 +18,9 @@ FRONT_DOOR = "core.sdk"
 
 
 def _modules(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders if (ROOT / folder).is_dir()
-                  for p in (ROOT / folder).rglob("*.py"))
+    return sorted(
+        p for folder in folders if (ROOT / folder).is_dir() for p in (ROOT / folder).rglob("*.py")
+    )
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -36,8 +37,11 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 def _private(module: str) -> bool:
     """A module of the platform other than the front door."""
-    return (module.split(".")[0] in PLATFORM and module != FRONT_DOOR
-            and not module.startswith(FRONT_DOOR + "."))
+    return (
+        module.split(".")[0] in PLATFORM
+        and module != FRONT_DOOR
+        and not module.startswith(FRONT_DOOR + ".")
+    )
 
 
 def _a_plugin(module: str) -> bool:
@@ -81,7 +85,10 @@ def test_the_import_rules_see_hidden_imports(tmp_path):
     )
     imported = [m for _line, m in _imports(module)]
     assert [m for m in imported if _private(m)] == [
-        "tenants.models.Tenant", "core.loyalty.ledger.earn", "worker.jobs"]
+        "tenants.models.Tenant",
+        "core.loyalty.ledger.earn",
+        "worker.jobs",
+    ]
     assert [m for m in imported if _a_plugin(m)] == ["plugins.tiers.services"]
 
 

@@ -27,11 +27,22 @@ def _directives(response) -> dict[str, str]:
     return {part.split()[0]: part.strip() for part in policy.split(";")}
 
 
-@pytest.mark.parametrize("path", [
-    "/", "/signup/", "/t/acme/login", "/t/acme/panel/", "/t/acme/panel/customers/",
-    "/t/acme/panel/loyalty/", "/api/v1/docs", "/api/v1/openapi.json", "/healthz",
-    "/themes/default/static/premia.css", "/t/acme/no-such-page",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/signup/",
+        "/t/acme/login",
+        "/t/acme/panel/",
+        "/t/acme/panel/customers/",
+        "/t/acme/panel/loyalty/",
+        "/api/v1/docs",
+        "/api/v1/openapi.json",
+        "/healthz",
+        "/themes/default/static/premia.css",
+        "/t/acme/no-such-page",
+    ],
+)
 def test_every_answer_carries_the_security_headers(shop, client, path):
     assert post_login(client, "acme", OWNER, PASSWORD).status_code == 302
     response = client.get(path)
@@ -67,8 +78,7 @@ def _session_cookie(response) -> str:
     return cookie
 
 
-def test_over_https_behind_a_trusted_proxy_the_cookie_is_secure_and_hsts_is_sent(
-        shop, make_app):
+def test_over_https_behind_a_trusted_proxy_the_cookie_is_secure_and_hsts_is_sent(shop, make_app):
     client = make_app(PREMIA_PROXIES=1).test_client()
     response = client.get("/t/acme/login", headers={"X-Forwarded-Proto": "https"})
     assert "; Secure" in _session_cookie(response)

@@ -81,8 +81,14 @@ def test_a_password_reset_ends_every_session(shop, browser, smtp_server):
     link = re.search(r"/t/acme/password/reset/\S+", text.get_payload(decode=True).decode())
     path = link.group(0)
     form = other.get(path).get_data(as_text=True)
-    done = other.post(path, data={"password": "nueva-clave-123", "confirm": "nueva-clave-123",
-                                  "csrf_token": csrf_token(form)})
+    done = other.post(
+        path,
+        data={
+            "password": "nueva-clave-123",
+            "confirm": "nueva-clave-123",
+            "csrf_token": csrf_token(form),
+        },
+    )
     assert done.status_code == 302
     assert not _opens_panel(before)
     assert _opens_panel(_logged_in(browser, password="nueva-clave-123"))
@@ -93,10 +99,17 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(shop, brow
     copy = _with_cookie_of(browser, elsewhere)
     here = _logged_in(browser)
     page = here.get("/t/acme/panel/profile/").get_data(as_text=True)
-    changed = here.post("/t/acme/panel/profile/", data={
-        "name": "Dueña", "email": OWNER, "current_password": PASSWORD,
-        "new_password": "otra-clave-larga", "confirm": "otra-clave-larga",
-        "csrf_token": csrf_token(page)})
+    changed = here.post(
+        "/t/acme/panel/profile/",
+        data={
+            "name": "Dueña",
+            "email": OWNER,
+            "current_password": PASSWORD,
+            "new_password": "otra-clave-larga",
+            "confirm": "otra-clave-larga",
+            "csrf_token": csrf_token(page),
+        },
+    )
     assert changed.status_code == 302
     assert _opens_panel(here)
     assert not _opens_panel(elsewhere) and not _opens_panel(copy)
@@ -114,8 +127,7 @@ def test_a_password_set_by_a_manager_ends_the_staff_members_sessions(shop, brows
     assert not _opens_panel(cashier)
 
 
-def test_deactivation_ends_the_sessions_and_reactivation_does_not_revive_them(
-        shop, browser, db):
+def test_deactivation_ends_the_sessions_and_reactivation_does_not_revive_them(shop, browser, db):
     cashier = _logged_in(browser, CAJA)
     for active in (False, True):
         with db(shop) as session:

@@ -51,5 +51,13 @@ def test_the_core_declares_its_expiry_warning():
 def test_the_app_holds_the_core_and_the_plugins_topics(platform):
     declared = platform.plugins.topics.declared
     assert set(declared) == {"points_expiring", "tier_changed"}
-    declared["tier_changed"].check({"from": "plata", "to": "oro", "from_name": "Plata",
-                                    "to_name": "Oro", "multiplier": "1.2", "upgrade": True})
+    declared["tier_changed"].check(
+        {
+            "from": "plata",
+            "to": "oro",
+            "from_name": "Plata",
+            "to_name": "Oro",
+            "multiplier": "1.2",
+            "upgrade": True,
+        }
+    )

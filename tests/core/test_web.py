@@ -41,10 +41,14 @@ def test_healthz_with_unreachable_redis_answers_503(make_app):
     assert response.get_json() == {"status": "error", "database": "ok", "redis": "error"}
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql+psycopg://postgres@127.0.0.1:1/nope",
-    "sqlite:////nonexistent-premia-dir/nope.db",
-], ids=["postgresql", "sqlite"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:1/nope",
+        "sqlite:////nonexistent-premia-dir/nope.db",
+    ],
+    ids=["postgresql", "sqlite"],
+)
 def test_healthz_with_unreachable_database_answers_503(url, tmp_path, monkeypatch):
     # create_app directly: make_app's clean-up would need the database.
     monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
@@ -71,8 +75,10 @@ def test_not_found_answers_json_when_asked(make_app):
 
 
 def test_not_found_answers_html_to_a_browser(make_app):
-    response = make_app().test_client().get(
-        "/no-such-page", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = (
+        make_app()
+        .test_client()
+        .get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     )
     assert response.status_code == 404
     assert not response.is_json
@@ -80,33 +86,39 @@ def test_not_found_answers_html_to_a_browser(make_app):
 
 
 def test_method_not_allowed_answers_json_too(make_app):
-    response = make_app().test_client().post(
-        "/healthz", headers={"Accept": "application/json"}
-    )
+    response = make_app().test_client().post("/healthz", headers={"Accept": "application/json"})
     assert response.status_code == 405
     assert response.get_json()["reason"] == "method_not_allowed"
 
 
 def test_a_body_over_the_request_limit_is_refused_unread(make_app):
     client = make_app(PREMIA_MAX_REQUEST_BYTES=1000).test_client()
-    response = client.post("/signup/", data={"name": "x" * 1001},
-                           headers={"Accept": "application/json"})
+    response = client.post(
+        "/signup/", data={"name": "x" * 1001}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 413
     assert response.get_json() == {
-        "status": 413, "reason": "request_entity_too_large",
-        "message": "La solicitud es demasiado grande: envía como máximo 0.000953674 MB."}
+        "status": 413,
+        "reason": "request_entity_too_large",
+        "message": "La solicitud es demasiado grande: envía como máximo 0.000953674 MB.",
+    }
     assert make_app().config["MAX_CONTENT_LENGTH"] == 16 * 1024 * 1024  # the default
 
 
-@pytest.mark.parametrize(("language", "title", "text"), [
-    ("es", "Página no encontrada", "Puede que la dirección esté mal escrita"),
-    ("en", "Page not found", "The address may be mistyped"),
-    ("pt-BR", "Página não encontrada", "O endereço pode estar digitado errado"),
-])
-def test_not_found_page_is_the_themes_in_the_visitors_language(make_app, language, title,
-                                                               text):
-    response = make_app().test_client().get("/no-such-page", headers={
-        "Accept": "text/html", "Accept-Language": language})
+@pytest.mark.parametrize(
+    ("language", "title", "text"),
+    [
+        ("es", "Página no encontrada", "Puede que la dirección esté mal escrita"),
+        ("en", "Page not found", "The address may be mistyped"),
+        ("pt-BR", "Página não encontrada", "O endereço pode estar digitado errado"),
+    ],
+)
+def test_not_found_page_is_the_themes_in_the_visitors_language(make_app, language, title, text):
+    response = (
+        make_app()
+        .test_client()
+        .get("/no-such-page", headers={"Accept": "text/html", "Accept-Language": language})
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert f"<h1>{title}</h1>" in page and text in page
@@ -118,12 +130,15 @@ def test_a_merchants_error_pages_are_in_its_language(make_app, make_tenant):
     app = make_app()
     shop = make_tenant(language="pt_BR", name="Padaria Pão Quente")
     client = app.test_client()
-    page = client.get(f"/t/{shop.slug}/panel/no-such-page", headers={
-        "Accept": "text/html", "Accept-Language": "es"}).get_data(as_text=True)
+    page = client.get(
+        f"/t/{shop.slug}/panel/no-such-page",
+        headers={"Accept": "text/html", "Accept-Language": "es"},
+    ).get_data(as_text=True)
     assert "Página não encontrada" in page and "Padaria Pão Quente" in page
     assert f'href="/t/{shop.slug}/login"' in page
-    expired = client.post(f"/t/{shop.slug}/login", data={"email": "a@b.example"},
-                          headers={"Accept": "text/html"})
+    expired = client.post(
+        f"/t/{shop.slug}/login", data={"email": "a@b.example"}, headers={"Accept": "text/html"}
+    )
     assert expired.status_code == 400
     assert "O formulário expirou" in expired.get_data(as_text=True)
     assert "CSRF" not in expired.get_data(as_text=True)
@@ -146,6 +161,7 @@ def _failing_app(make_app):
         from sqlalchemy import text
 
         from core.web.request import db
+
         db().execute(text("SELECT no_such_column FROM no_such_table"))
 
     app.add_url_rule("/fail", view_func=fail)
@@ -154,14 +170,18 @@ def _failing_app(make_app):
     return app
 
 
-@pytest.mark.parametrize(("language", "title"), [
-    ("es", "Algo salió mal"), ("en", "Something went wrong"), ("pt-BR", "Algo deu errado"),
-])
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [
+        ("es", "Algo salió mal"),
+        ("en", "Something went wrong"),
+        ("pt-BR", "Algo deu errado"),
+    ],
+)
 def test_server_error_page_is_the_themes_in_the_visitors_language(make_app, language, title):
     client = _failing_app(make_app).test_client()
     for path in ("/fail", "/fail-in-the-database"):
-        response = client.get(path, headers={"Accept": "text/html",
-                                             "Accept-Language": language})
+        response = client.get(path, headers={"Accept": "text/html", "Accept-Language": language})
         page = response.get_data(as_text=True)
         assert response.status_code == 500 and response.mimetype == "text/html", path
         assert f"<h1>{title}</h1>" in page and "/static/premia.css" in page, path
@@ -187,8 +207,9 @@ def test_favicon_is_the_themes(make_app, make_tenant):
     assert on_the_brand.status_code == 301
     assert on_the_brand.location.endswith("/themes/default/static/favicon.svg")
     home = client.get("/").get_data(as_text=True)
-    assert '<link rel="icon" type="image/svg+xml" href="/themes/default/static/favicon.svg">' \
-        in home
+    assert (
+        '<link rel="icon" type="image/svg+xml" href="/themes/default/static/favicon.svg">' in home
+    )
 
 
 # --- a real server -------------------------------------------------------------
@@ -217,9 +238,11 @@ def gunicorn(database_url, tmp_path):
     env.update(PREMIA_DATABASE_URL=database_url, PREMIA_INSTANCE_PATH=str(tmp_path))
     log = (tmp_path / "gunicorn.log").open("w+")
     process = subprocess.Popen(
-        [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "core:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [str(GUNICORN), "--bind", f"127.0.0.1:{port}", "--workers", "2", "core:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -252,8 +275,9 @@ def test_gunicorn_serves_the_app(gunicorn, make_tenant):
     assert status == 200
     assert json.loads(body) == {"status": "ok", "database": "ok", "failed_jobs": 0}
 
-    make_tenant("por-gunicorn", name="Tienda Gunicorn", domain="puntos.gunicorn.example",
-                plan="white-label")
+    make_tenant(
+        "por-gunicorn", name="Tienda Gunicorn", domain="puntos.gunicorn.example", plan="white-label"
+    )
     status, body = _get(f"{gunicorn}/t/por-gunicorn/login")
     assert status == 200 and "Tienda Gunicorn" in body.decode()
     # the brand's own domain, through the real WSGI server and the middleware

@@ -32,7 +32,8 @@ def test_a_new_member_is_greeted_where_the_plan_has_it(make_plan, make_tenant, m
 
 
 def test_its_page_lists_the_greeted_and_is_404_without_the_plan(
-        make_plan, make_tenant, make_member, client, db):
+    make_plan, make_tenant, make_member, client, db
+):
     make_plan("with-greeting", {"greeting"})
     shop = make_tenant(plan="with-greeting")
     other = make_tenant()

@@ -108,9 +108,17 @@ class ProgramRulesMachine(RuleBasedStateMachine):
         return self.members[index % len(self.members)]
 
     def spend(self, member_id: int, since: datetime, until: datetime | None = None) -> Decimal:
-        return sum((p.amount for p in self.purchases
-                    if p.member_id == member_id and not p.returned and p.at >= since
-                    and (until is None or p.at < until)), Decimal(0))
+        return sum(
+            (
+                p.amount
+                for p in self.purchases
+                if p.member_id == member_id
+                and not p.returned
+                and p.at >= since
+                and (until is None or p.at < until)
+            ),
+            Decimal(0),
+        )
 
     def balance(self, member_id: int) -> int:
         with self.session() as session:
@@ -124,24 +132,39 @@ class ProgramRulesMachine(RuleBasedStateMachine):
         self.downgrade = downgrade
         self.tenant = ENV["make_tenant"](plan="rules", timezone="America/Bogota")
         with self.session() as session:
-            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1},
-                                     "expiry_months": 1})
+            update_program(
+                session, {"points_per_amount": {"amount": "1000", "points": 1}, "expiry_months": 1}
+            )
             plugins = ENV["platform"].plugins
             plugins.save_settings(session, "tiers", {"tiers": TIERS, "downgrade": downgrade})
-            plugins.save_settings(session, "cashback", {
-                "programs": [{"name": "Ahorros", "percent": "3",
-                              "savings_threshold": str(SAVINGS_THRESHOLD)}],
-                "point_value": str(POINT_VALUE), "max_pay_with_points_percent": "50",
-            })
+            plugins.save_settings(
+                session,
+                "cashback",
+                {
+                    "programs": [
+                        {
+                            "name": "Ahorros",
+                            "percent": "3",
+                            "savings_threshold": str(SAVINGS_THRESHOLD),
+                        }
+                    ],
+                    "point_value": str(POINT_VALUE),
+                    "max_pay_with_points_percent": "50",
+                },
+            )
             session.commit()
         self.members = [ENV["make_member"](self.tenant).id for _ in range(2)]
 
     # --- rules ---------------------------------------------------------------------
 
-    @rule(who=st.integers(0, 1),
-          amount=st.builds(lambda hundreds, cents: Decimal(hundreds * 100) + cents,
-                           st.integers(1, 2000), st.sampled_from([Decimal(0), Decimal("0.01"),
-                                                                  Decimal("99.99")])))
+    @rule(
+        who=st.integers(0, 1),
+        amount=st.builds(
+            lambda hundreds, cents: Decimal(hundreds * 100) + cents,
+            st.integers(1, 2000),
+            st.sampled_from([Decimal(0), Decimal("0.01"), Decimal("99.99")]),
+        ),
+    )
     def purchase(self, who: int, amount: Decimal) -> None:
         self.buy(self.member_id(who), amount)
 
@@ -165,11 +188,13 @@ class ProgramRulesMachine(RuleBasedStateMachine):
             )
             session.commit()
         got = {e.kind: e.points for e in entries}
-        expected = {k: v for k, v in
-                    {"earn": base, "tier_bonus": bonus, "cashback": cashback}.items() if v}
+        expected = {
+            k: v for k, v in {"earn": base, "tier_bonus": bonus, "cashback": cashback}.items() if v
+        }
         assert got == expected, (amount, held, saved)
-        self.purchases.append(ModelPurchase(purchase.id, member_id, amount, self.now,
-                                            purchase.points))
+        self.purchases.append(
+            ModelPurchase(purchase.id, member_id, amount, self.now, purchase.points)
+        )
         after = qualifying(before + amount)
         if state is None:
             self.tiers[member_id] = ModelTier(tier=max(held, after), kept=-1)
@@ -205,16 +230,20 @@ class ProgramRulesMachine(RuleBasedStateMachine):
             else:
                 assert points <= balance
 
-    @rule(who=st.integers(0, 1), bill=st.integers(1, 100).map(lambda n: Decimal(n * 1000)),
-          points=st.integers(1, 6000))
+    @rule(
+        who=st.integers(0, 1),
+        bill=st.integers(1, 100).map(lambda n: Decimal(n * 1000)),
+        points=st.integers(1, 6000),
+    )
     def pay(self, who: int, bill: Decimal, points: int) -> None:
         member_id = self.member_id(who)
         balance = self.balance(member_id)
         cap = floor(bill * Decimal("0.5") / POINT_VALUE)
         with clock_at(self.now), self.session() as session:
             try:
-                pay_with_points(session, session.get(Membership, member_id), bill, points,
-                                actor=STAFF)
+                pay_with_points(
+                    session, session.get(Membership, member_id), bill, points, actor=STAFF
+                )
                 session.commit()
             except InvalidInput:
                 session.rollback()
@@ -243,8 +272,11 @@ class ProgramRulesMachine(RuleBasedStateMachine):
     @rule(months=st.integers(1, 2), minutes=st.integers(0, 90))
     def next_months(self, months: int, minutes: int) -> None:
         """Jump to local midnight of a later 1st (plus a little), then the monthly jobs."""
-        self.now = (month_start(self.tenant, self.now) + relativedelta(months=months)
-                    + timedelta(minutes=minutes)).astimezone(UTC)
+        self.now = (
+            month_start(self.tenant, self.now)
+            + relativedelta(months=months)
+            + timedelta(minutes=minutes)
+        ).astimezone(UTC)
         self.run_period_end()
         self.expire()
 
@@ -297,8 +329,13 @@ def test_program_rules_state_machine(make_tenant, make_member, make_plan, db, pl
             make_plan("rules", {"tiers", "cashback"})
             made.append(True)
 
-    ENV.update(make_tenant=make_tenant, make_member=make_member, db=db, platform=platform,
-               make_plan_once=make_plan_once)
+    ENV.update(
+        make_tenant=make_tenant,
+        make_member=make_member,
+        db=db,
+        platform=platform,
+        make_plan_once=make_plan_once,
+    )
     try:
         run_state_machine_as_test(
             ProgramRulesMachine,

@@ -20,8 +20,13 @@ def client(make_app):
 
 @pytest.fixture
 def brand(make_tenant):
-    return make_tenant("marca", name="Marca Propia", domain=BRAND, plan="white-label",
-                       owner_email="duena@marca.example")
+    return make_tenant(
+        "marca",
+        name="Marca Propia",
+        domain=BRAND,
+        plan="white-label",
+        owner_email="duena@marca.example",
+    )
 
 
 @pytest.fixture
@@ -71,17 +76,32 @@ def test_staff_log_in_on_the_brand_domain(brand, client):
     base = f"http://{BRAND}"
     page = client.get("/login", base_url=base).get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    response = client.post("/login", base_url=base, data={
-        "email": "duena@marca.example", "password": PASSWORD, "csrf_token": token,
-    })
+    response = client.post(
+        "/login",
+        base_url=base,
+        data={
+            "email": "duena@marca.example",
+            "password": PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     panel = client.get(response.location, base_url=base)
     assert panel.status_code == 200
     assert "Marca Propia" in panel.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/", "/login", "/t/marca/login", "/signup/",
-                                  "/themes/default/static/premia.css", "/api/v1/openapi.json"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/login",
+        "/t/marca/login",
+        "/signup/",
+        "/themes/default/static/premia.css",
+        "/api/v1/openapi.json",
+    ],
+)
 def test_an_unknown_host_is_refused(brand, client, lookups, path):
     response = client.get(path, base_url="http://desconocido.example")
     assert response.status_code == 400
@@ -92,8 +112,11 @@ def test_an_unknown_host_is_refused(brand, client, lookups, path):
 def test_an_unknown_host_is_refused_in_the_apis_error_format(brand, client):
     response = client.get("/api/v1/customers", base_url="http://desconocido.example")
     assert response.status_code == 400
-    assert response.get_json() == {"status": 400, "reason": "unknown_host",
-                                   "message": "Unknown host."}
+    assert response.get_json() == {
+        "status": 400,
+        "reason": "unknown_host",
+        "message": "Unknown host.",
+    }
 
 
 def test_a_forwarded_unknown_host_is_refused_behind_a_proxy(brand, make_app):
@@ -143,7 +166,6 @@ def test_platform_hosts_come_from_the_configuration(brand, make_app, lookups):
     # localhost is now just another host, looked up (and unknown)
     assert client.get("/t/marca/login", base_url="http://localhost").status_code == 400
     assert lookups == ["localhost"]
-
 
 
 @pytest.mark.parametrize("slug", ["tienda", "otra"])

@@ -43,8 +43,13 @@ def notifications_only(session, tenant, label):
 @tenant_job(queue="bulk")
 def give_points(session, tenant, member_id, points):
     member = session.get(Membership, member_id)
-    ledger.earn(session, member, points=points, actor=Actor.system(),
-                idempotency_key=f"give_points:{member_id}:{points}")
+    ledger.earn(
+        session,
+        member,
+        points=points,
+        actor=Actor.system(),
+        idempotency_key=f"give_points:{member_id}:{points}",
+    )
 
 
 def heartbeat():

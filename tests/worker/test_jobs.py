@@ -211,9 +211,15 @@ def _work(runner, *names):
 
 def _tenant(application, **fields):
     values = {
-        "slug": "rq-shop", "name": "RQ Shop", "plan": "free", "currency": "COP",
-        "country": "CO", "timezone": "America/Bogota", "owner_email": "owner@rq.example",
-        "owner_password": "correct-horse-9", **fields,
+        "slug": "rq-shop",
+        "name": "RQ Shop",
+        "plan": "free",
+        "currency": "COP",
+        "country": "CO",
+        "timezone": "America/Bogota",
+        "owner_email": "owner@rq.example",
+        "owner_password": "correct-horse-9",
+        **fields,
     }
     sessions = application.extensions["premia"].sessions
     with application.app_context(), platform_session(sessions) as session:
@@ -244,8 +250,10 @@ def test_mail_job_is_queued_on_mail_and_sent_by_a_worker(rq_app, smtp_server):
 
     mail = runner.queue("mail")
     assert [(j.func_name, j.args) for j in mail.jobs] == [
-        ("plugins.notifications.jobs.mail_member",
-         (tenant.id, member.id, "welcome", f"welcome:{member.id}", {})),
+        (
+            "plugins.notifications.jobs.mail_member",
+            (tenant.id, member.id, "welcome", f"welcome:{member.id}", {}),
+        ),
     ]
     assert runner.queue("default").count == 0
     assert smtp_server.handler.messages == []  # queued, not sent
@@ -356,8 +364,9 @@ def test_periodic_expiry_runs_once_through_rq(rq_app, make_app, redis_url):
 
 def test_an_embedded_server_runs_the_scheduler_from_its_first_request(make_app, monkeypatch):
     started = []
-    monkeypatch.setattr(InProcessRunner, "start_scheduler",
-                        lambda self, app, tick=30.0: started.append(app))
+    monkeypatch.setattr(
+        InProcessRunner, "start_scheduler", lambda self, app, tick=30.0: started.append(app)
+    )
     app = make_app(TESTING=False)
     assert started == []  # building the app (a CLI command) starts nothing
     assert app.test_client().get("/healthz").status_code == 200

@@ -1,6 +1,5 @@
 """Ledger entries, lots and allocations: what the ledger stores."""
 
-
 from __future__ import annotations
 
 import enum

@@ -1,6 +1,5 @@
 """The set-based expiry of unused points (run monthly by core.loyalty.expiry)."""
 
-
 from __future__ import annotations
 
 import secrets
@@ -39,13 +38,15 @@ _MEMBERS = Table(  # the members locked, with points due when the run looked
     "premia_expiry_members", _META, Column("member_id", Integer, primary_key=True)
 )
 _LOTS = Table(  # their lots due, read once they are locked
-    "premia_expiry_lots", _META,
+    "premia_expiry_lots",
+    _META,
     Column("lot_id", Integer, primary_key=True),
     Column("member_id", Integer, nullable=False),
     Column("points", Integer, nullable=False),
 )
 _TOTALS = Table(  # one row per expire entry to write
-    "premia_expiry_totals", _META,
+    "premia_expiry_totals",
+    _META,
     Column("member_id", Integer, primary_key=True),
     Column("points", Integer, nullable=False),
     Column("entry_id", Integer),
@@ -89,28 +90,37 @@ def expire_due(session: Session, as_of: datetime, members: MemberRange = EVERY_M
     # we waited is seen, and a lot that becomes due meanwhile (a refund into an
     # expired lot) cannot slip in without its member's lock.
     due = and_(_due(tenant_id, as_of), _within(Lot.member_id, members))
-    conn.execute(insert(_MEMBERS).from_select(
-        ["member_id"],
-        select(Membership.id)
-        .where(Membership.tenant_id == tenant_id, _within(Membership.id, members),
-               Membership.id.in_(select(Lot.member_id).where(due)))
-        .order_by(Membership.id)
-        .with_for_update(),
-    ))
-    conn.execute(insert(_LOTS).from_select(
-        ["lot_id", "member_id", "points"],
-        select(Lot.id, Lot.member_id, Lot.remaining)
-        .where(due, Lot.member_id.in_(select(_MEMBERS.c.member_id)))
-        .order_by(Lot.id),
-    ))
+    conn.execute(
+        insert(_MEMBERS).from_select(
+            ["member_id"],
+            select(Membership.id)
+            .where(
+                Membership.tenant_id == tenant_id,
+                _within(Membership.id, members),
+                Membership.id.in_(select(Lot.member_id).where(due)),
+            )
+            .order_by(Membership.id)
+            .with_for_update(),
+        )
+    )
+    conn.execute(
+        insert(_LOTS).from_select(
+            ["lot_id", "member_id", "points"],
+            select(Lot.id, Lot.member_id, Lot.remaining)
+            .where(due, Lot.member_id.in_(select(_MEMBERS.c.member_id)))
+            .order_by(Lot.id),
+        )
+    )
     # Not every locked member: one whose due points a redemption took while we waited
     # for its lock has nothing due now.
-    conn.execute(insert(_TOTALS).from_select(
-        ["member_id", "points"],
-        select(_LOTS.c.member_id, func.sum(_LOTS.c.points))
-        .group_by(_LOTS.c.member_id)
-        .order_by(_LOTS.c.member_id),
-    ))
+    conn.execute(
+        insert(_TOTALS).from_select(
+            ["member_id", "points"],
+            select(_LOTS.c.member_id, func.sum(_LOTS.c.points))
+            .group_by(_LOTS.c.member_id)
+            .order_by(_LOTS.c.member_id),
+        )
+    )
     written = conn.scalar(select(func.count()).select_from(_TOTALS))
     if not written:
         return 0
@@ -123,28 +133,48 @@ def expire_due(session: Session, as_of: datetime, members: MemberRange = EVERY_M
     key_prefix = system_key("expire", as_of.isoformat(), secrets.token_hex(6)) + ":"
     key = literal(key_prefix) + cast(_TOTALS.c.member_id, String)
     members = Membership.__table__
-    conn.execute(insert(Entry.__table__).from_select(
-        ["tenant_id", "member_id", "kind", "points", "balance_after", "actor_kind",
-         "created_at", "idempotency_key"],
-        select(literal(tenant_id), _TOTALS.c.member_id, literal(Kind.EXPIRE.value),
-               -_TOTALS.c.points, members.c.balance - _TOTALS.c.points, literal("system"),
-               literal(now, type_=Entry.created_at.type), key)
-        .join(members, and_(members.c.tenant_id == tenant_id,
-                            members.c.id == _TOTALS.c.member_id))
-        .order_by(_TOTALS.c.member_id),
-    ))
+    conn.execute(
+        insert(Entry.__table__).from_select(
+            [
+                "tenant_id",
+                "member_id",
+                "kind",
+                "points",
+                "balance_after",
+                "actor_kind",
+                "created_at",
+                "idempotency_key",
+            ],
+            select(
+                literal(tenant_id),
+                _TOTALS.c.member_id,
+                literal(Kind.EXPIRE.value),
+                -_TOTALS.c.points,
+                members.c.balance - _TOTALS.c.points,
+                literal("system"),
+                literal(now, type_=Entry.created_at.type),
+                key,
+            )
+            .join(
+                members, and_(members.c.tenant_id == tenant_id, members.c.id == _TOTALS.c.member_id)
+            )
+            .order_by(_TOTALS.c.member_id),
+        )
+    )
     entries = Entry.__table__
     conn.execute(
         update(_TOTALS)
         .where(entries.c.tenant_id == tenant_id, entries.c.idempotency_key == key)
         .values(entry_id=entries.c.id)
     )
-    conn.execute(insert(Allocation.__table__).from_select(
-        ["tenant_id", "entry_id", "lot_id", "points"],
-        select(literal(tenant_id), _TOTALS.c.entry_id, _LOTS.c.lot_id, _LOTS.c.points)
-        .join(_TOTALS, _TOTALS.c.member_id == _LOTS.c.member_id)
-        .order_by(_LOTS.c.lot_id),
-    ))
+    conn.execute(
+        insert(Allocation.__table__).from_select(
+            ["tenant_id", "entry_id", "lot_id", "points"],
+            select(literal(tenant_id), _TOTALS.c.entry_id, _LOTS.c.lot_id, _LOTS.c.points)
+            .join(_TOTALS, _TOTALS.c.member_id == _LOTS.c.member_id)
+            .order_by(_LOTS.c.lot_id),
+        )
+    )
     conn.execute(
         update(members)
         .where(members.c.tenant_id == tenant_id, members.c.id == _TOTALS.c.member_id)
@@ -176,9 +206,15 @@ def due_ranges(session: Session, as_of: datetime, parts: int) -> list[MemberRang
         .where(_due(tenant_id, as_of))
         .subquery()
     )
-    firsts = session.execute(
-        select(func.min(numbered.c.member_id)).group_by(numbered.c.part).order_by(numbered.c.part)
-    ).scalars().all()
+    firsts = (
+        session.execute(
+            select(func.min(numbered.c.member_id))
+            .group_by(numbered.c.part)
+            .order_by(numbered.c.part)
+        )
+        .scalars()
+        .all()
+    )
     # A member's lots may straddle two parts: a bound repeated is a part left empty.
     bounds: list[int | None] = [None, *sorted(set(firsts[1:])), None]
     return list(pairwise(bounds))
@@ -191,8 +227,10 @@ def _due(tenant_id: int, as_of: datetime) -> ColumnElement[bool]:
 
 def _within(column: Any, members: MemberRange) -> ColumnElement[bool]:
     first, before = members
-    return and_(column >= first if first is not None else true(),
-                column < before if before is not None else true())
+    return and_(
+        column >= first if first is not None else true(),
+        column < before if before is not None else true(),
+    )
 
 
 def _create_temporary(conn: Connection, table: Table) -> None:

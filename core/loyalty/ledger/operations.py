@@ -1,6 +1,5 @@
 """Ledger operations: earn, redeem, adjust, refund, with locking and idempotency."""
 
-
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +27,7 @@ from core.loyalty.program import MAX_POINTS_PER_OPERATION, expiry_for, get_progr
 
 MAX_BALANCE = 2**31 - 1  # balances and entries are INTEGER columns
 
+
 def earn(
     session: Session,
     member: Membership,
@@ -49,16 +49,32 @@ def earn(
     grant (see `program.is_large_grant`)."""
     idempotency_key = stored_key(idempotency_key)
     fingerprint = _fingerprint(  # None where an amount was: stored keys still match
-        "credit", member.id, kind, points, None, location_id, description, reference,
+        "credit",
+        member.id,
+        kind,
+        points,
+        None,
+        location_id,
+        description,
+        reference,
     )
     replay = _replay(session, idempotency_key, fingerprint)
     if replay is not None:
         return replay
     _check_points(points)
     return _credit(
-        session, member, points, kind=kind, actor=actor, program=get_program(session),
-        location_id=location_id, description=description, reference=reference,
-        idempotency_key=idempotency_key, fingerprint=fingerprint, confirmed_large=confirmed_large,
+        session,
+        member,
+        points,
+        kind=kind,
+        actor=actor,
+        program=get_program(session),
+        location_id=location_id,
+        description=description,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        confirmed_large=confirmed_large,
     )
 
 
@@ -67,8 +83,13 @@ def give_welcome_points(session: Session, member: Membership, *, actor: Actor) -
     if not program["welcome_points"]:
         return None
     return _credit(
-        session, member, program["welcome_points"], kind=Kind.WELCOME, actor=actor,
-        program=program, idempotency_key=system_key("welcome", member.id),
+        session,
+        member,
+        program["welcome_points"],
+        kind=Kind.WELCOME,
+        actor=actor,
+        program=program,
+        idempotency_key=system_key("welcome", member.id),
     )
 
 
@@ -94,8 +115,15 @@ def redeem(
     if replay is not None:
         return replay
     return _debit(
-        session, member, points, kind=kind, actor=actor, location_id=location_id,
-        description=description, reference=reference, idempotency_key=idempotency_key,
+        session,
+        member,
+        points,
+        kind=kind,
+        actor=actor,
+        location_id=location_id,
+        description=description,
+        reference=reference,
+        idempotency_key=idempotency_key,
         fingerprint=fingerprint,
     )
 
@@ -122,8 +150,12 @@ def adjust(
     if replay is not None:
         return replay
     common = dict(
-        kind=Kind.ADJUST, actor=actor, location_id=location_id, description=description,
-        idempotency_key=idempotency_key, fingerprint=fingerprint,
+        kind=Kind.ADJUST,
+        actor=actor,
+        location_id=location_id,
+        description=description,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
     )
     if points > 0:
         return _credit(session, member, points, program=get_program(session), **common)
@@ -156,10 +188,18 @@ def refund(
     points = -debit.points
     member.balance += points
     entry = Entry(
-        member_id=member.id, kind=Kind.REFUND, points=points, balance_after=member.balance,
-        actor_kind=actor.kind, actor_id=actor.id, location_id=debit.location_id,
-        description=description, reference=debit.reference, reverses_id=debit.id,
-        idempotency_key=idempotency_key, fingerprint=fingerprint,
+        member_id=member.id,
+        kind=Kind.REFUND,
+        points=points,
+        balance_after=member.balance,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        location_id=debit.location_id,
+        description=description,
+        reference=debit.reference,
+        reverses_id=debit.id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
     )
     session.add(entry)
     for allocation in allocations:
@@ -237,9 +277,14 @@ def credit_locked(
     session.flush()
     for entry in entries:
         session.add(
-            Lot(member_id=member.id, entry_id=entry.id, points=entry.points,
-                remaining=entry.points, expires_at=expiry_for(program, entry.created_at),
-                created_at=entry.created_at)
+            Lot(
+                member_id=member.id,
+                entry_id=entry.id,
+                points=entry.points,
+                remaining=entry.points,
+                expires_at=expiry_for(program, entry.created_at),
+                created_at=entry.created_at,
+            )
         )
         announce(session, "entry_recorded", entry=entry, member=member)
     session.flush()
@@ -361,8 +406,9 @@ def _record(
     twin = _replay(session, idempotency_key, fingerprint)
     if twin is not None:
         return twin, member, False
-    entry = _write(session, member, points, idempotency_key=idempotency_key,
-                   fingerprint=fingerprint, **fields)
+    entry = _write(
+        session, member, points, idempotency_key=idempotency_key, fingerprint=fingerprint, **fields
+    )
     session.flush()
     return entry, member, True
 
@@ -377,8 +423,13 @@ def _write(
         raise BalanceLimit()
     member.balance += points
     entry = Entry(
-        member_id=member.id, kind=kind, points=points, balance_after=member.balance,
-        actor_kind=actor.kind, actor_id=actor.id, **fields,
+        member_id=member.id,
+        kind=kind,
+        points=points,
+        balance_after=member.balance,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        **fields,
     )
     session.add(entry)
     return entry
@@ -392,15 +443,27 @@ def _credit(
     program: dict[str, Any],
     **fields: Any,
 ) -> Entry:
-    fields = {"location_id": None, "description": None, "reference": None,
-              "idempotency_key": None, "fingerprint": None, **fields}
+    fields = {
+        "location_id": None,
+        "description": None,
+        "reference": None,
+        "idempotency_key": None,
+        "fingerprint": None,
+        **fields,
+    }
     entry, member, new = _record(session, member, points, **fields)
     if not new:
         return entry
     now = entry.created_at
     session.add(
-        Lot(member_id=member.id, entry_id=entry.id, points=points, remaining=points,
-            expires_at=expiry_for(program, now), created_at=now)
+        Lot(
+            member_id=member.id,
+            entry_id=entry.id,
+            points=points,
+            remaining=points,
+            expires_at=expiry_for(program, now),
+            created_at=now,
+        )
     )
     session.flush()
     announce(session, "entry_recorded", entry=entry, member=member)
@@ -408,8 +471,14 @@ def _credit(
 
 
 def _debit(session: Session, member: Membership, points: int, **fields: Any) -> Entry:
-    fields = {"location_id": None, "description": None, "reference": None,
-              "idempotency_key": None, "fingerprint": None, **fields}
+    fields = {
+        "location_id": None,
+        "description": None,
+        "reference": None,
+        "idempotency_key": None,
+        "fingerprint": None,
+        **fields,
+    }
     entry, member, new = _record(session, member, -points, **fields)
     if not new:
         return entry

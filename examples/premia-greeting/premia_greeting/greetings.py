@@ -14,8 +14,10 @@ from premia_greeting.models import Greeting
 def greeted(session: Session) -> list[tuple[Membership, Greeting]]:
     """The tenant's greeted members, the latest first."""
     rows = session.execute(
-        select(Membership, Greeting).join(Greeting, Greeting.member_id == Membership.id)
-        .order_by(Greeting.id.desc()))
+        select(Membership, Greeting)
+        .join(Greeting, Greeting.member_id == Membership.id)
+        .order_by(Greeting.id.desc())
+    )
     return [(member, greeting) for member, greeting in rows]
 
 

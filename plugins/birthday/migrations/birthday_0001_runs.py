@@ -24,14 +24,18 @@ def upgrade() -> None:
         sa.Column("granted", sa.Integer(), nullable=False),
         sa.Column("ran_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"],
-                                name=op.f("fk_birthday_runs_tenant_id_tenants"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_birthday_runs_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_birthday_runs")),
         sa.UniqueConstraint("tenant_id", "day", name=op.f("uq_birthday_runs_tenant_id_day")),
     )
-    op.create_index(op.f("ix_birthday_runs_tenant_id"), "birthday_runs", ["tenant_id"],
-                    unique=False)
+    op.create_index(
+        op.f("ix_birthday_runs_tenant_id"), "birthday_runs", ["tenant_id"], unique=False
+    )
 
 
 def downgrade() -> None:

@@ -28,17 +28,23 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on",
-                           name=op.f("ck_news_items_dates_in_order")),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"],
-                                name=op.f("fk_news_items_tenant_id_tenants"),
-                                ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on",
+            name=op.f("ck_news_items_dates_in_order"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_news_items_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_news_items")),
         sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_news_items_tenant_id_id")),
     )
     op.create_index(op.f("ix_news_items_tenant_id"), "news_items", ["tenant_id"], unique=False)
-    op.create_index("ix_news_items_tenant_id_active", "news_items", ["tenant_id", "active"],
-                    unique=False)
+    op.create_index(
+        "ix_news_items_tenant_id_active", "news_items", ["tenant_id", "active"], unique=False
+    )
 
 
 def downgrade() -> None:

@@ -43,10 +43,22 @@ def history(make_tenant, make_member, db):
     with db(shop) as session:
         centro = create_location(session, name="Sede Centro").id
         norte = create_location(session, name="Sede Norte").id
-        lucia = create_staff(session, email="lucia@shop.example", name="Lucía", password=PASSWORD,
-                             role=Role.EMPLOYEE, location_id=centro).id
-        pedro = create_staff(session, email="pedro@shop.example", name="Pedro", password=PASSWORD,
-                             role=Role.EMPLOYEE, location_id=norte).id
+        lucia = create_staff(
+            session,
+            email="lucia@shop.example",
+            name="Lucía",
+            password=PASSWORD,
+            role=Role.EMPLOYEE,
+            location_id=centro,
+        ).id
+        pedro = create_staff(
+            session,
+            email="pedro@shop.example",
+            name="Pedro",
+            password=PASSWORD,
+            role=Role.EMPLOYEE,
+            location_id=norte,
+        ).id
         session.commit()
     ana = make_member(shop, first_name="Ana", last_name="Núñez")
     bea = make_member(shop, first_name="Bea", last_name="Ríos")
@@ -82,16 +94,19 @@ def test_everything_newest_first_with_who_and_where(client, db, history):
     assert rows(page)[3][1].startswith("Ana Núñez")
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("start=2026-03-01", [("7", "API"), ("-5", "Lucía"), ("20", "Pedro")]),
-    ("end=2026-02-28", [("10", "Lucía")]),
-    ("start=2026-03-01&end=2026-03-01", [("20", "Pedro")]),
-    ("staff={lucia}", [("-5", "Lucía"), ("10", "Lucía")]),
-    ("location={norte}", [("20", "Pedro")]),
-    ("kind=redeem", [("-5", "Lucía")]),
-    ("kind=earn&staff={lucia}", [("10", "Lucía")]),
-    ("kind=earn&location={centro}&start=2026-03-01", []),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("start=2026-03-01", [("7", "API"), ("-5", "Lucía"), ("20", "Pedro")]),
+        ("end=2026-02-28", [("10", "Lucía")]),
+        ("start=2026-03-01&end=2026-03-01", [("20", "Pedro")]),
+        ("staff={lucia}", [("-5", "Lucía"), ("10", "Lucía")]),
+        ("location={norte}", [("20", "Pedro")]),
+        ("kind=redeem", [("-5", "Lucía")]),
+        ("kind=earn&staff={lucia}", [("10", "Lucía")]),
+        ("kind=earn&location={centro}&start=2026-03-01", []),
+    ],
+)
 def test_filters(client, db, history, query, expected):
     shop = history["shop"]
     log_in(client, db, shop)
@@ -119,8 +134,7 @@ def test_an_employee_sees_only_their_own(client, db, history):
     assert [(r[1], r[2]) for r in summary(forced)] == [("-5", "Lucía"), ("10", "Lucía")]
 
 
-def test_another_tenants_ids_show_nothing_of_theirs(client, db, history, make_tenant,
-                                                    make_member):
+def test_another_tenants_ids_show_nothing_of_theirs(client, db, history, make_tenant, make_member):
     other = make_tenant()
     with db(other) as session:
         place = create_location(session, name="Ajena").id
@@ -128,8 +142,13 @@ def test_another_tenants_ids_show_nothing_of_theirs(client, db, history, make_te
         session.commit()
     stranger = make_member(other, first_name="Extraña")
     with db(other) as session:
-        ledger.earn(session, session.get(Membership, stranger.id), points=99,
-                    actor=Actor.staff(them), location_id=place)
+        ledger.earn(
+            session,
+            session.get(Membership, stranger.id),
+            points=99,
+            actor=Actor.staff(them),
+            location_id=place,
+        )
         session.commit()
     shop = history["shop"]
     log_in(client, db, shop)
@@ -170,22 +189,26 @@ def test_menu_shows_clientes_and_actividad(client, db, make_tenant):
     assert menu.index("Clientes") < menu.index("Actividad")
 
 
-def test_the_page_runs_as_many_statements_for_5_rows_as_for_50(client, db, platform,
-                                                             make_tenant):
+def test_the_page_runs_as_many_statements_for_5_rows_as_for_50(client, db, platform, make_tenant):
     counts = []
     for n in (5, 50):
         shop = make_tenant()
         with db(shop) as session:
             for i in range(n):
                 place = create_location(session, name=f"Local {i}")
-                who = create_staff(session, email=f"e{i}@x.example", name=f"E{i}",
-                                   password=PASSWORD)
-                member = Membership(customer=Customer(email=f"m{i}@{shop.slug}.example"),
-                                    code=f"M{i:05d}", search_text="")
+                who = create_staff(
+                    session, email=f"e{i}@x.example", name=f"E{i}", password=PASSWORD
+                )
+                member = Membership(
+                    customer=Customer(email=f"m{i}@{shop.slug}.example"),
+                    code=f"M{i:05d}",
+                    search_text="",
+                )
                 session.add(member)
                 session.flush()
-                ledger.earn(session, member, points=1, actor=Actor.staff(who.id),
-                            location_id=place.id)
+                ledger.earn(
+                    session, member, points=1, actor=Actor.staff(who.id), location_id=place.id
+                )
             session.commit()
         with client.session_transaction() as cookie:
             cookie.clear()

@@ -53,8 +53,13 @@ def log_in(client, db, tenant, email=None):
 
 def add_employee(db, tenant, name="Caja Uno", email=None) -> int:
     with db(tenant) as session:
-        user = create_staff(session, email=email or f"caja@{tenant.slug}.example", name=name,
-                            password=PASSWORD, role=Role.EMPLOYEE)
+        user = create_staff(
+            session,
+            email=email or f"caja@{tenant.slug}.example",
+            name=name,
+            password=PASSWORD,
+            role=Role.EMPLOYEE,
+        )
         session.commit()
         return user.id
 
@@ -66,8 +71,9 @@ def codes(page: str) -> list[str]:
 def give(db, tenant, member, points, *, actor=None, location_id=None):
     with db(tenant) as session:
         m = session.get(Membership, member.id)
-        entry = ledger.earn(session, m, points=points, actor=actor or Actor.system(),
-                            location_id=location_id)
+        entry = ledger.earn(
+            session, m, points=points, actor=actor or Actor.system(), location_id=location_id
+        )
         session.commit()
         return entry.id
 
@@ -102,8 +108,7 @@ def test_with_points_and_sort_by_balance(owner, db, shop, make_member):
     give(db, shop, few, 10)
     give(db, shop, many, 250)
     url = BASE.format(slug=shop.slug)
-    assert codes(owner.get(url + "/").get_data(as_text=True)) == [many.code, few.code,
-                                                                    none_.code]
+    assert codes(owner.get(url + "/").get_data(as_text=True)) == [many.code, few.code, none_.code]
     page = owner.get(url + "/?with_points=y&sort=balance").get_data(as_text=True)
     assert codes(page) == [many.code, few.code]
     assert "Clientes encontrados: 2" in page
@@ -119,9 +124,12 @@ def test_joined_between_local_dates(owner, shop, make_member):
         april = make_member(shop)
     url = BASE.format(slug=shop.slug)
     assert codes(owner.get(url + "/?joined_from=2026-03-01").get_data(as_text=True)) == [
-        april.code, march.code]
+        april.code,
+        march.code,
+    ]
     assert codes(owner.get(url + "/?joined_to=2026-02-28").get_data(as_text=True)) == [
-        february.code]
+        february.code
+    ]
     page = owner.get(url + "/?joined_from=2026-03-01&joined_to=2026-03-31")
     assert codes(page.get_data(as_text=True)) == [march.code]
 
@@ -180,13 +188,20 @@ def test_detail_shows_every_entry_with_who_and_where(owner, db, shop, make_membe
         give(db, shop, member, 40, actor=Actor.staff(caja), location_id=centro)
         give(db, shop, member, 7, actor=Actor("token", 3))
         with db(shop) as session:
-            ledger.redeem(session, session.get(Membership, member.id), 12,
-                          actor=Actor.staff(caja), location_id=centro)
+            ledger.redeem(
+                session,
+                session.get(Membership, member.id),
+                12,
+                actor=Actor.staff(caja),
+                location_id=centro,
+            )
             session.commit()
         page = owner.get(BASE.format(slug=shop.slug) + f"/{member.code}").get_data(as_text=True)
     rows = re.findall(r'<tr data-entry="\d+">(.*?)</tr>', page, re.S)
-    cells = [[re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", r,
-                                                                       re.S)] for r in rows]
+    cells = [
+        [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+        for r in rows
+    ]
     # Newest first: redemption, API points, staff points, welcome points.
     summary = [(" ".join(c[1]), c[2][0], " ".join(c[3]), " ".join(c[4])) for c in cells]
     assert summary == [
@@ -208,7 +223,8 @@ def movement_of(page: str, entry_id: int) -> str:
 
 
 def test_a_pending_request_shows_as_pending_and_is_decided_from_the_customer(
-        owner, db, shop, make_member, make_tenant):
+    owner, db, shop, make_member, make_tenant
+):
     member = make_member(shop, first_name="Ana", last_name="Núñez")
     give(db, shop, member, 200)
     with db(shop) as session:
@@ -237,7 +253,8 @@ def test_a_pending_request_shows_as_pending_and_is_decided_from_the_customer(
     assert answer.status_code == 302
     page = owner.get(url).get_data(as_text=True)
     assert ("success", "Solicitud de Café cancelada: 90 puntos devueltos. Saldo: 110") in (
-        flashes(page))
+        flashes(page)
+    )
     assert movement_of(page, held[first.id]) == "Canje Café"
     assert movement_of(page, held[second.id]) == "Canje solicitado (cancelado) Café"
     assert "Canjes solicitados" not in page
@@ -250,11 +267,14 @@ def test_a_pending_request_shows_as_pending_and_is_decided_from_the_customer(
     other = make_member(shop)
     give(db, shop, other, 100)
     with db(shop) as session:
-        theirs = request_reward(session, session.get(Membership, other.id),
-                                session.get(type(reward), reward.id)).id
+        theirs = request_reward(
+            session, session.get(Membership, other.id), session.get(type(reward), reward.id)
+        ).id
         session.commit()
-    assert owner.post(f"{url}/requests/{theirs}/confirm",
-                      data={"csrf_token": token}).status_code == 404
+    assert (
+        owner.post(f"{url}/requests/{theirs}/confirm", data={"csrf_token": token}).status_code
+        == 404
+    )
     other_url = BASE.format(slug=shop.slug) + f"/{other.code}"
     assert owner.post(f"{other_url}/requests/{theirs}/confirm").status_code == 400
     with db(shop) as session:
@@ -271,11 +291,14 @@ def test_another_merchants_request_cannot_be_decided(owner, db, shop, make_membe
         theirs = request_reward(session, session.get(Membership, stranger.id), reward).id
         session.commit()
     mine = make_member(shop)
-    token = csrf_token(owner.get(BASE.format(slug=shop.slug) + f"/{mine.code}")
-                       .get_data(as_text=True))
+    token = csrf_token(
+        owner.get(BASE.format(slug=shop.slug) + f"/{mine.code}").get_data(as_text=True)
+    )
     for code in (mine.code, stranger.code):
-        answer = owner.post(BASE.format(slug=shop.slug) + f"/{code}/requests/{theirs}/cancel",
-                            data={"csrf_token": token})
+        answer = owner.post(
+            BASE.format(slug=shop.slug) + f"/{code}/requests/{theirs}/cancel",
+            data={"csrf_token": token},
+        )
         assert answer.status_code == 404
     with db(elsewhere) as session:
         assert session.get(Redemption, theirs).status == Status.REQUESTED
@@ -306,8 +329,9 @@ def test_employee_sees_customers_but_cannot_export_or_invite(client, db, shop, m
     assert client.get(url + "/export.csv").status_code == 403
     assert client.get(url + "/invite").status_code == 403
     token = csrf_token(listing.get_data(as_text=True))
-    response = client.post(url + "/invite", data={"csrf_token": token,
-                                                 "email": "nuevo@mail.example"})
+    response = client.post(
+        url + "/invite", data={"csrf_token": token, "email": "nuevo@mail.example"}
+    )
     assert response.status_code == 403
     with db(shop) as session:
         assert session.scalar(select(func.count(Membership.id))) == 1
@@ -327,15 +351,25 @@ def test_invitation_enrols_and_mails_the_customer(owner, db, shop, smtp_server):
         session.commit()
     url = BASE.format(slug=shop.slug)
     token = csrf_token(owner.get(url + "/invite").get_data(as_text=True))
-    response = owner.post(url + "/invite", data={
-        "csrf_token": token, "email": " Marta.Diaz@Mail.example ", "first_name": "Marta",
-        "last_name": "Díaz", "document_id": "1020304050",
-    })
+    response = owner.post(
+        url + "/invite",
+        data={
+            "csrf_token": token,
+            "email": " Marta.Diaz@Mail.example ",
+            "first_name": "Marta",
+            "last_name": "Díaz",
+            "document_id": "1020304050",
+        },
+    )
     assert response.status_code == 302
     with db(shop) as session:
         member = session.scalars(select(Membership)).one()
         assert (member.customer.email, member.document_id, member.joined_via, member.balance) == (
-            "marta.diaz@mail.example", "1020304050", "invitation", 20)
+            "marta.diaz@mail.example",
+            "1020304050",
+            "invitation",
+            20,
+        )
         code = member.code
     assert response.headers["Location"].endswith(f"/panel/customers/{code}")
     messages = smtp_server.handler.wait_for(1)
@@ -344,9 +378,13 @@ def test_invitation_enrols_and_mails_the_customer(owner, db, shop, smtp_server):
     mail = invitations[0]
     assert mail["To"] == "marta.diaz@mail.example"
     assert str(make_header(decode_header(mail["Subject"]))) == (
-        f"{shop.name} te invita a su programa de fidelización")
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode("utf-8")
-             for part in mail.walk() if not part.is_multipart()}
+        f"{shop.name} te invita a su programa de fidelización"
+    )
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode("utf-8")
+        for part in mail.walk()
+        if not part.is_multipart()
+    }
     assert f"Tu código de cliente es {code}." in parts["text/plain"]
     assert "Ya tienes 20 puntos." in parts["text/plain"]
     assert f">{code}</p>" in parts["text/html"]
@@ -382,7 +420,8 @@ def test_invitation_refuses_a_bad_or_taken_address(owner, db, shop, make_member,
 
 
 def test_inviting_another_merchants_customer_makes_a_membership_here(
-        owner, db, shop, make_tenant, make_member):
+    owner, db, shop, make_tenant, make_member
+):
     elsewhere = make_tenant()
     theirs = make_member(elsewhere, email="compartida@mail.example")
     url = BASE.format(slug=shop.slug)
@@ -398,16 +437,19 @@ def test_inviting_another_merchants_customer_makes_a_membership_here(
 # --- CSV export -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, shown", [
-    ("=HYPERLINK(\"http://evil.example\",\"x\")", "'=HYPERLINK(\"http://evil.example\",\"x\")"),
-    ("+57 300 1234567", "'+57 300 1234567"),
-    ("-2+3", "'-2+3"),
-    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
-    ("\t=1+1", "'\t=1+1"),
-    ("\r=1+1", "'\r=1+1"),
-    ("Ana = Ana", "Ana = Ana"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+57 300 1234567", "'+57 300 1234567"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("Ana = Ana", "Ana = Ana"),
+        ("", ""),
+    ],
+)
 def test_safe_cell(text, shown):
     assert safe_cell(text) == shown
 
@@ -420,8 +462,13 @@ def read_csv(response, delimiter=";"):
 
 def test_export_has_balances_and_neutralises_formulas(owner, db, shop, make_member):
     with clock_at(datetime(2026, 3, 1, 4, 30, tzinfo=UTC)):
-        evil = make_member(shop, first_name="=cmd|' /C calc'!A0", last_name="@SUM(1+1)",
-                           document_id="-1+1", phone="+57 300 1234567")
+        evil = make_member(
+            shop,
+            first_name="=cmd|' /C calc'!A0",
+            last_name="@SUM(1+1)",
+            document_id="-1+1",
+            phone="+57 300 1234567",
+        )
     plain = make_member(shop, first_name="Ana", last_name="Núñez")
     give(db, shop, evil, 120)
     response = owner.get(BASE.format(slug=shop.slug) + "/export.csv")
@@ -430,12 +477,29 @@ def test_export_has_balances_and_neutralises_formulas(owner, db, shop, make_memb
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = read_csv(response)
-    assert rows[0] == ["Código", "Nombre", "Apellido", "Correo electrónico", "Documento",
-                       "Teléfono", "Cumpleaños", "Alta", "Puntos"]
+    assert rows[0] == [
+        "Código",
+        "Nombre",
+        "Apellido",
+        "Correo electrónico",
+        "Documento",
+        "Teléfono",
+        "Cumpleaños",
+        "Alta",
+        "Puntos",
+    ]
     by_code = {row[0]: row for row in rows[1:]}
-    assert by_code[evil.code] == [evil.code, "'=cmd|' /C calc'!A0", "'@SUM(1+1)",
-                                  evil.customer.email, "'-1+1", "'+57 300 1234567", "",
-                                  "2026-02-28", "120"]
+    assert by_code[evil.code] == [
+        evil.code,
+        "'=cmd|' /C calc'!A0",
+        "'@SUM(1+1)",
+        evil.customer.email,
+        "'-1+1",
+        "'+57 300 1234567",
+        "",
+        "2026-02-28",
+        "120",
+    ]
     assert by_code[plain.code][1:3] == ["Ana", "Núñez"]
     assert by_code[plain.code][8] == "0"
     assert len(rows) == 3
@@ -446,8 +510,9 @@ def test_export_follows_the_filters_and_the_locale(client, db, make_tenant, make
     rich, poor = make_member(shop), make_member(shop)
     give(db, shop, rich, 5)
     log_in(client, db, shop)
-    rows = read_csv(client.get(BASE.format(slug=shop.slug) + "/export.csv?with_points=y"),
-                    delimiter=",")
+    rows = read_csv(
+        client.get(BASE.format(slug=shop.slug) + "/export.csv?with_points=y"), delimiter=","
+    )
     assert rows[0][0] == "Code"
     assert [row[0] for row in rows[1:]] == [rich.code]
     assert poor.code not in {row[0] for row in rows}
@@ -457,8 +522,7 @@ def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch
     from core.loyalty import customers
 
     real = customers.iter_members
-    monkeypatch.setattr("core.panel.customers.iter_members",
-                        lambda *args: real(*args, batch=2))
+    monkeypatch.setattr("core.panel.customers.iter_members", lambda *args: real(*args, batch=2))
     made = [make_member(shop).code for _ in range(5)]
     rows = read_csv(owner.get(BASE.format(slug=shop.slug) + "/export.csv"))
     assert [row[0] for row in rows[1:]] == made  # oldest first, three batches of two
@@ -467,8 +531,9 @@ def test_export_streams_past_one_batch(owner, db, shop, make_member, monkeypatch
 # --- printable card -------------------------------------------------------------
 
 
-def test_card_is_a_pdf_with_the_code_and_a_qr_that_decodes_to_it(client, db, make_member,
-                                                                 make_tenant):
+def test_card_is_a_pdf_with_the_code_and_a_qr_that_decodes_to_it(
+    client, db, make_member, make_tenant
+):
     shop = make_tenant(name="Café La Esquina")
     member = make_member(shop, first_name="Ana", last_name="Núñez")
     add_employee(db, shop)
@@ -487,8 +552,10 @@ def test_card_is_a_pdf_with_the_code_and_a_qr_that_decodes_to_it(client, db, mak
     matrix = qr_code(member.code).matrix
     border = (qr.width - len(matrix)) // 2
     assert border == 4
-    embedded = [[qr.getpixel((x + border, y + border)) < 128 for x in range(len(matrix))]
-                for y in range(len(matrix))]
+    embedded = [
+        [qr.getpixel((x + border, y + border)) < 128 for x in range(len(matrix))]
+        for y in range(len(matrix))
+    ]
     assert embedded == [[bool(cell) for cell in row] for row in matrix]
     big = qr.resize((qr.width * 8, qr.height * 8), resample=0)
     assert [r.text for r in zxingcpp.read_barcodes(big)] == [member.code]
@@ -520,15 +587,22 @@ def count_statements(platform, call):
     return len(seen)
 
 
-def test_the_list_runs_as_many_statements_for_5_rows_as_for_50(owner, db, platform, make_tenant,
-                                                              make_member):
+def test_the_list_runs_as_many_statements_for_5_rows_as_for_50(
+    owner, db, platform, make_tenant, make_member
+):
     small, large = make_tenant(), make_tenant()
     for tenant, n in ((small, 5), (large, 50)):
         with db(tenant) as session:
             for i in range(n):
-                session.add(Membership(
-                    customer=Customer(email=f"n{i}@{tenant.slug}.example"), first_name=f"N{i}",
-                    code=f"C{i:05d}", balance=i, search_text=f"n{i}"))
+                session.add(
+                    Membership(
+                        customer=Customer(email=f"n{i}@{tenant.slug}.example"),
+                        first_name=f"N{i}",
+                        code=f"C{i:05d}",
+                        balance=i,
+                        search_text=f"n{i}",
+                    )
+                )
             session.commit()
     counts = []
     for tenant, shown in ((small, 4), (large, 25)):
@@ -555,7 +629,8 @@ class Browser:
     def __init__(self, base: str) -> None:
         self.base = base
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def open(self, path: str, data: dict[str, str] | None = None) -> tuple[int, bytes]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -571,23 +646,39 @@ def embedded_site(tmp_path, monkeypatch):
     """The app on a SQLite file of its own (whatever the suite's database), served
     for real from a thread, with a white-label merchant and one member."""
     monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
-    site = create_app({"TESTING": True, "PREMIA_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
-                       "PREMIA_REDIS_URL": None})
+    site = create_app(
+        {
+            "TESTING": True,
+            "PREMIA_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db",
+            "PREMIA_REDIS_URL": None,
+        }
+    )
     platform = site.extensions["premia"]
     with site.app_context():
         upgrade(site)
         with platform_session(platform.sessions) as session:
             tenant = tenant_services.create_tenant(
-                session, slug="cafe", name="Café", plan="white-label", currency="COP",
-                country="CO", timezone="America/Bogota", owner_email="duena@cafe.example",
-                owner_password=PASSWORD)
+                session,
+                slug="cafe",
+                name="Café",
+                plan="white-label",
+                currency="COP",
+                country="CO",
+                timezone="America/Bogota",
+                owner_email="duena@cafe.example",
+                owner_password=PASSWORD,
+            )
             session.commit()
         with tenant_session(platform.sessions, tenant.id) as session:
             update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
             for n in range(30):
-                member = create_member(session, email=f"c{n}@mail.example",
-                                       first_name=f"C{n}", last_name="Test",
-                                       actor=Actor.system())
+                member = create_member(
+                    session,
+                    email=f"c{n}@mail.example",
+                    first_name=f"C{n}",
+                    last_name="Test",
+                    actor=Actor.system(),
+                )
             session.commit()
     server = make_server("127.0.0.1", 0, site, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -605,9 +696,14 @@ def test_after_a_csv_download_the_embedded_server_still_answers_everything(embed
     panel = "/t/cafe/panel"
     browser = Browser(url)
     status, page = browser.open("/t/cafe/login")
-    status, _ = browser.open("/t/cafe/login", {
-        "email": "duena@cafe.example", "password": PASSWORD,
-        "csrf_token": csrf_token(page.decode())})
+    status, _ = browser.open(
+        "/t/cafe/login",
+        {
+            "email": "duena@cafe.example",
+            "password": PASSWORD,
+            "csrf_token": csrf_token(page.decode()),
+        },
+    )
     assert status == 200  # followed to Inicio
 
     for _ in range(2):
@@ -618,9 +714,10 @@ def test_after_a_csv_download_the_embedded_server_still_answers_everything(embed
     status, page = browser.open(f"{panel}/loyalty/{code}")
     assert status == 200
     key = re.search(r'name="key"[^>]*value="([^"]+)"', page.decode()).group(1)
-    status, page = browser.open(f"{panel}/loyalty/{code}/give", {
-        "csrf_token": csrf_token(page.decode()), "key": key, "mode": "amount",
-        "amount": "45000"})
+    status, page = browser.open(
+        f"{panel}/loyalty/{code}/give",
+        {"csrf_token": csrf_token(page.decode()), "key": key, "mode": "amount", "amount": "45000"},
+    )
     assert status == 200
     assert "45" in dict(flashes(page.decode()))["success"]
 
@@ -628,11 +725,14 @@ def test_after_a_csv_download_the_embedded_server_still_answers_everything(embed
     # installed external plugin in no seed plan, as examples/premia-greeting).
     plugins = site.extensions["premia"].plugins
     off_plan = {name for name, info in plugins.infos.items() if "white-label" not in info.plans}
-    pages = [rule.rule.replace("<tenant_slug>", "cafe").replace("<code>", code)
-             for rule in site.url_map.iter_rules()
-             if rule.rule.startswith("/t/<tenant_slug>/panel/") and "GET" in rule.methods
-             and rule.arguments <= {"tenant_slug", "code"}
-             and plugins.blueprint_owner.get(rule.endpoint.split(".")[1]) not in off_plan]
+    pages = [
+        rule.rule.replace("<tenant_slug>", "cafe").replace("<code>", code)
+        for rule in site.url_map.iter_rules()
+        if rule.rule.startswith("/t/<tenant_slug>/panel/")
+        and "GET" in rule.methods
+        and rule.arguments <= {"tenant_slug", "code"}
+        and plugins.blueprint_owner.get(rule.endpoint.split(".")[1]) not in off_plan
+    ]
     assert len(pages) > 15
     answers = {path: browser.open(path)[0] for path in pages}
     assert answers == dict.fromkeys(pages, 200)

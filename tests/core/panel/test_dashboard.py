@@ -35,7 +35,7 @@ def owner(client, db, shop):
 
 def latest_movements(page: str) -> list[str]:
     """The points of the "Latest movements" rows, top to bottom."""
-    table = page[page.index("<h2>Últimos movimientos</h2>"):]
+    table = page[page.index("<h2>Últimos movimientos</h2>") :]
     return re.findall(r'<td class="num">([^<]*)</td>', table)
 
 
@@ -48,8 +48,9 @@ def movement_of(page: str, entry_id: int) -> str:
 
 def earn(db, shop, member, points: int, when: str) -> None:
     with clock_at(datetime.fromisoformat(when).replace(tzinfo=UTC)), db(shop) as session:
-        ledger.earn(session, session.get(Membership, member.id), points=points,
-                    actor=Actor.system())
+        ledger.earn(
+            session, session.get(Membership, member.id), points=points, actor=Actor.system()
+        )
         session.commit()
 
 
@@ -81,8 +82,7 @@ def test_latest_movements_are_the_tenants_own(owner, db, shop, make_tenant, make
     assert latest_movements(page.get_data(as_text=True)) == ["5"]
 
 
-def test_a_pending_request_is_no_done_redemption_in_latest_movements(owner, db, shop,
-                                                                      make_member):
+def test_a_pending_request_is_no_done_redemption_in_latest_movements(owner, db, shop, make_member):
     member = make_member(shop)
     earn(db, shop, member, 200, "2026-11-10T15:00:00")
     with clock_at(datetime(2026, 11, 10, 16, tzinfo=UTC)), db(shop) as session:

@@ -39,8 +39,13 @@ def _probe() -> types.ModuleType:
             raise RuntimeError("a plugin bug")
         return [
             MenuItem("t.actionprobe.stamps", "Sellos de café", values={"code": member.code}),
-            MenuItem("t.actionprobe.settle", "Liquidar (gerencia)", roles=MANAGERS, order=5,
-                     values={"code": member.code}),
+            MenuItem(
+                "t.actionprobe.settle",
+                "Liquidar (gerencia)",
+                roles=MANAGERS,
+                order=5,
+                values={"code": member.code},
+            ),
         ]
 
     module.blueprints = blueprints
@@ -64,13 +69,12 @@ def _links(client, tenant, member):
     text = html.unescape(answer.get_data(as_text=True))
     if 'class="loyalty-actions"' not in text:
         return []
-    nav = text[text.index('class="loyalty-actions"'):]
-    nav = nav[:nav.index("</nav>")]
+    nav = text[text.index('class="loyalty-actions"') :]
+    nav = nav[: nav.index("</nav>")]
     return [part.split("</a>")[0].split('">')[-1] for part in nav.split("<a ")[1:]]
 
 
-def test_member_actions_links_show_on_the_cashiers_page_in_order(client, db, shop,
-                                                                 make_member):
+def test_member_actions_links_show_on_the_cashiers_page_in_order(client, db, shop, make_member):
     ana = make_member(shop, first_name="Ana")
     login(client, db, shop)
     assert _links(client, shop, ana) == ["Liquidar (gerencia)", "Sellos de café"]
@@ -85,8 +89,7 @@ def test_an_employee_sees_only_the_links_for_every_role(client, db, shop, make_m
     assert _links(client, shop, ana) == ["Sellos de café"]
 
 
-def test_a_failing_plugin_leaves_the_page_working_without_its_links(client, db, shop,
-                                                                   make_member):
+def test_a_failing_plugin_leaves_the_page_working_without_its_links(client, db, shop, make_member):
     broken = make_member(shop, first_name="Broken")
     login(client, db, shop)
     assert _links(client, shop, broken) == []

@@ -28,20 +28,34 @@ def _rewards(db, tenant):
 
 
 def test_owner_creates_a_reward_with_its_image_and_customers_can_fetch_it(
-        client, make_tenant, db, upload_folder):
+    client, make_tenant, db, upload_folder
+):
     shop = make_tenant()
     login(client, db, shop)
     base = f"/t/{shop.slug}/panel/rewards"
-    answer = client.post(f"{base}/new", data={
-        "csrf_token": token(client, f"{base}/new"), "name": " Café americano ",
-        "description": "Un café de la casa", "points": "120", "stock": "30", "active": "y",
-        "image": upload(png()),
-    }, content_type="multipart/form-data", follow_redirects=True)
+    answer = client.post(
+        f"{base}/new",
+        data={
+            "csrf_token": token(client, f"{base}/new"),
+            "name": " Café americano ",
+            "description": "Un café de la casa",
+            "points": "120",
+            "stock": "30",
+            "active": "y",
+            "image": upload(png()),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     page = answer.get_data(as_text=True)
     assert ("success", "Recompensa “Café americano” creada.") in flashes(page)
     [reward] = _rewards(db, shop)
     assert (reward.name, reward.points, reward.stock, reward.active) == (
-        "Café americano", 120, 30, True)
+        "Café americano",
+        120,
+        30,
+        True,
+    )
     assert reward.image and reward.image.endswith(".png")
     stored = upload_folder / str(shop.id) / reward.image
     assert stored.read_bytes() == png()
@@ -51,41 +65,60 @@ def test_owner_creates_a_reward_with_its_image_and_customers_can_fetch_it(
     assert "120" in page and "Café americano" in page
 
 
-def test_an_image_is_judged_by_its_content_and_size(client, make_tenant, db, app,
-                                                    upload_folder):
+def test_an_image_is_judged_by_its_content_and_size(client, make_tenant, db, app, upload_folder):
     shop = make_tenant()
     login(client, db, shop)
     url = f"/t/{shop.slug}/panel/rewards/new"
-    fake = client.post(url, data={
-        "csrf_token": token(client, url), "name": "Postre", "points": "50",
-        "image": upload(b"<script>alert(1)</script> not an image", "postre.png"),
-    }, content_type="multipart/form-data")
+    fake = client.post(
+        url,
+        data={
+            "csrf_token": token(client, url),
+            "name": "Postre",
+            "points": "50",
+            "image": upload(b"<script>alert(1)</script> not an image", "postre.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert fake.status_code == 200
     assert "Sube una imagen PNG, JPEG, GIF o WebP." in html.unescape(fake.get_data(as_text=True))
     app.config["PREMIA_MAX_IMAGE_BYTES"] = 100
-    big = client.post(url, data={
-        "csrf_token": token(client, url), "name": "Postre", "points": "50",
-        "image": upload(png(40, 40) + b"\0" * 200),
-    }, content_type="multipart/form-data")
+    big = client.post(
+        url,
+        data={
+            "csrf_token": token(client, url),
+            "name": "Postre",
+            "points": "50",
+            "image": upload(png(40, 40) + b"\0" * 200),
+        },
+        content_type="multipart/form-data",
+    )
     assert "no puede pesar más de" in html.unescape(big.get_data(as_text=True))
     assert _rewards(db, shop) == []
     assert not any(upload_folder.rglob("*.*"))  # nothing kept of refused files
 
 
-def test_an_upload_over_the_request_limit_gets_a_clear_page(client, make_tenant, db, app,
-                                                           upload_folder):
+def test_an_upload_over_the_request_limit_gets_a_clear_page(
+    client, make_tenant, db, app, upload_folder
+):
     shop = make_tenant()
     login(client, db, shop)
     url = f"/t/{shop.slug}/panel/rewards/new"
     csrf = token(client, url)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
-    answer = client.post(url, data={
-        "csrf_token": csrf, "name": "Postre", "points": "50",
-        "image": upload(png(40, 40) + b"\0" * (1024 * 1024)),
-    }, content_type="multipart/form-data")
+    answer = client.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "name": "Postre",
+            "points": "50",
+            "image": upload(png(40, 40) + b"\0" * (1024 * 1024)),
+        },
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 413
     assert "La solicitud es demasiado grande: envía como máximo 1 MB." in html.unescape(
-        answer.get_data(as_text=True))
+        answer.get_data(as_text=True)
+    )
     assert _rewards(db, shop) == []
 
 
@@ -95,14 +128,24 @@ def test_an_image_is_capped_in_pixels_too(client, make_tenant, db, app, upload_f
     url = f"/t/{shop.slug}/panel/rewards/new"
 
     def post(image: bytes):
-        return html.unescape(client.post(url, data={
-            "csrf_token": token(client, url), "name": "Postre", "points": "50",
-            "image": upload(image)}, content_type="multipart/form-data").get_data(as_text=True))
+        return html.unescape(
+            client.post(
+                url,
+                data={
+                    "csrf_token": token(client, url),
+                    "name": "Postre",
+                    "points": "50",
+                    "image": upload(image),
+                },
+                content_type="multipart/form-data",
+            ).get_data(as_text=True)
+        )
 
     # A header claiming 50,000 × 50,000 pixels, in a file of a few bytes.
     header = b"IHDR" + struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
-    bomb = png(1, 1).replace(png(1, 1)[12:33], header + struct.pack(
-        ">I", zlib.crc32(header) & 0xFFFFFFFF), 1)
+    bomb = png(1, 1).replace(
+        png(1, 1)[12:33], header + struct.pack(">I", zlib.crc32(header) & 0xFFFFFFFF), 1
+    )
     assert "La imagen no puede tener más de 40 megapíxeles." in post(bomb)
     app.config["PREMIA_MAX_IMAGE_PIXELS"] = 300
     assert "La imagen no puede tener más de 0.0003 megapíxeles." in post(png(20, 20))
@@ -115,25 +158,32 @@ def test_bad_input_is_shown_on_the_form_and_nothing_is_saved(client, make_tenant
     shop = make_tenant()
     login(client, db, shop)
     url = f"/t/{shop.slug}/panel/rewards/new"
-    answer = client.post(url, data={"csrf_token": token(client, url), "name": "  ",
-                                    "points": "0", "stock": "-1"})
+    answer = client.post(
+        url, data={"csrf_token": token(client, url), "name": "  ", "points": "0", "stock": "-1"}
+    )
     page = html.unescape(answer.get_data(as_text=True))
     assert "El nombre es obligatorio." in page
     assert "Los puntos deben ser un número entero mayor que cero." in page
     assert "El inventario debe ser cero o más (déjalo vacío para que sea ilimitado)." in page
-    words = client.post(url, data={"csrf_token": token(client, url), "name": "Té",
-                                   "points": "100", "stock": "diez"})
+    words = client.post(
+        url, data={"csrf_token": token(client, url), "name": "Té", "points": "100", "stock": "diez"}
+    )
     assert "Escribe un número entero." in html.unescape(words.get_data(as_text=True))
     assert _rewards(db, shop) == []
 
 
-def test_an_unexpected_failure_keeps_no_file_behind(client, make_tenant, db, upload_folder,
-                                                     monkeypatch):
+def test_an_unexpected_failure_keeps_no_file_behind(
+    client, make_tenant, db, upload_folder, monkeypatch
+):
     shop = make_tenant()
     login(client, db, shop)
     url = f"/t/{shop.slug}/panel/rewards/new"
-    form = {"csrf_token": token(client, url), "name": "Postre", "points": "50",
-            "image": upload(png())}
+    form = {
+        "csrf_token": token(client, url),
+        "name": "Postre",
+        "points": "50",
+        "image": upload(png()),
+    }
 
     def database_gone(session, **fields):
         raise RuntimeError("the database went away")
@@ -145,28 +195,52 @@ def test_an_unexpected_failure_keeps_no_file_behind(client, make_tenant, db, upl
     assert not any(upload_folder.rglob("*.*"))
 
 
-def test_edit_changes_points_stock_and_replaces_the_image(client, make_tenant, db,
-                                                          upload_folder):
+def test_edit_changes_points_stock_and_replaces_the_image(client, make_tenant, db, upload_folder):
     shop = make_tenant()
     with db(shop) as session:
         reward_id = create_reward(session, name="Torta", points=300, stock=5).id
         session.commit()
     login(client, db, shop)
     url = f"/t/{shop.slug}/panel/rewards/{reward_id}"
-    client.post(url, data={"csrf_token": token(client, url), "name": "Torta de chocolate",
-                           "points": "350", "stock": "", "active": "y",
-                           "image": upload(png())}, content_type="multipart/form-data")
+    client.post(
+        url,
+        data={
+            "csrf_token": token(client, url),
+            "name": "Torta de chocolate",
+            "points": "350",
+            "stock": "",
+            "active": "y",
+            "image": upload(png()),
+        },
+        content_type="multipart/form-data",
+    )
     [reward] = _rewards(db, shop)
     assert (reward.name, reward.points, reward.stock) == ("Torta de chocolate", 350, None)
     first = reward.image
-    client.post(url, data={"csrf_token": token(client, url), "name": "Torta de chocolate",
-                           "points": "350", "active": "y", "image": upload(png(3, 3))},
-                content_type="multipart/form-data")
+    client.post(
+        url,
+        data={
+            "csrf_token": token(client, url),
+            "name": "Torta de chocolate",
+            "points": "350",
+            "active": "y",
+            "image": upload(png(3, 3)),
+        },
+        content_type="multipart/form-data",
+    )
     [reward] = _rewards(db, shop)
     assert reward.image != first
     assert not (upload_folder / str(shop.id) / first).exists()  # the old file is gone
-    client.post(url, data={"csrf_token": token(client, url), "name": "Torta de chocolate",
-                           "points": "350", "active": "y", "remove_image": "y"})
+    client.post(
+        url,
+        data={
+            "csrf_token": token(client, url),
+            "name": "Torta de chocolate",
+            "points": "350",
+            "active": "y",
+            "remove_image": "y",
+        },
+    )
     assert _rewards(db, shop)[0].image is None
 
 
@@ -177,12 +251,17 @@ def test_deactivate_and_activate(client, make_tenant, db):
         session.commit()
     login(client, db, shop)
     index = f"/t/{shop.slug}/panel/rewards/"
-    off = client.post(f"/t/{shop.slug}/panel/rewards/{reward_id}/active",
-                      data={"csrf_token": token(client, index)}, follow_redirects=True)
+    off = client.post(
+        f"/t/{shop.slug}/panel/rewards/{reward_id}/active",
+        data={"csrf_token": token(client, index)},
+        follow_redirects=True,
+    )
     assert ("success", "Recompensa “Jugo” desactivada.") in flashes(off.get_data(as_text=True))
     assert _rewards(db, shop)[0].active is False
-    client.post(f"/t/{shop.slug}/panel/rewards/{reward_id}/active",
-                data={"csrf_token": token(client, index)})
+    client.post(
+        f"/t/{shop.slug}/panel/rewards/{reward_id}/active",
+        data={"csrf_token": token(client, index)},
+    )
     assert _rewards(db, shop)[0].active is True
 
 
@@ -200,28 +279,38 @@ def test_employees_get_403_and_strangers_the_login(client, make_tenant, db):
     assert _rewards(db, shop)[0].active is True
 
 
-def test_another_merchants_reward_and_image_are_not_found(client, make_tenant, db,
-                                                          upload_folder):
+def test_another_merchants_reward_and_image_are_not_found(client, make_tenant, db, upload_folder):
     shop, other = make_tenant(), make_tenant()
     login(client, db, other)
     url = f"/t/{other.slug}/panel/rewards/new"
-    client.post(url, data={"csrf_token": token(client, url), "name": "Suyo", "points": "10",
-                           "active": "y", "image": upload(png())},
-                content_type="multipart/form-data")
+    client.post(
+        url,
+        data={
+            "csrf_token": token(client, url),
+            "name": "Suyo",
+            "points": "10",
+            "active": "y",
+            "image": upload(png()),
+        },
+        content_type="multipart/form-data",
+    )
     [theirs] = _rewards(db, other)
     client.post(f"/t/{other.slug}/logout", data={"csrf_token": token(client, url)})
     login(client, db, shop)
     base = f"/t/{shop.slug}/panel/rewards"
     csrf = token(client, f"{base}/")
     assert client.get(f"{base}/{theirs.id}").status_code == 404
-    assert client.post(f"{base}/{theirs.id}", data={
-        "csrf_token": csrf, "name": "Mío", "points": "1", "active": "y"}).status_code == 404
-    assert client.post(f"{base}/{theirs.id}/active",
-                       data={"csrf_token": csrf}).status_code == 404
+    assert (
+        client.post(
+            f"{base}/{theirs.id}",
+            data={"csrf_token": csrf, "name": "Mío", "points": "1", "active": "y"},
+        ).status_code
+        == 404
+    )
+    assert client.post(f"{base}/{theirs.id}/active", data={"csrf_token": csrf}).status_code == 404
     assert client.get(f"{base}/{2**40}").status_code == 404
     assert client.get(f"/t/{shop.slug}/uploads/{theirs.image}").status_code == 404
-    assert client.get(f"/t/{shop.slug}/uploads/..%2f{other.id}%2f{theirs.image}").status_code \
-        == 404
+    assert client.get(f"/t/{shop.slug}/uploads/..%2f{other.id}%2f{theirs.image}").status_code == 404
     [after] = _rewards(db, other)
     assert (after.name, after.points, after.active) == ("Suyo", 10, True)
 

@@ -54,8 +54,16 @@ def token(shop, make_token) -> str:
 def call(client) -> Callable[..., Any]:
     """`call("POST", "/customers", token, json={…}, key="k1")` → the test response."""
 
-    def send(method: str, path: str, secret: str | None = None, *, json: Any = None,
-             key: str | None = None, data: Any = None, headers: dict | None = None):
+    def send(
+        method: str,
+        path: str,
+        secret: str | None = None,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        data: Any = None,
+        headers: dict | None = None,
+    ):
         headers = dict(headers or {})
         if secret is not None:
             headers["Authorization"] = f"Bearer {secret}"

@@ -40,26 +40,33 @@ def victim(make_shop, make_token, call, db):
 
     shop = make_shop()
     secret = make_token(shop)
-    code = call("POST", "/customers", secret, json={
-        "email": "victima@example.com", "first_name": "Vic", "last_name": "Tima"}).json["code"]
+    code = call(
+        "POST",
+        "/customers",
+        secret,
+        json={"email": "victima@example.com", "first_name": "Vic", "last_name": "Tima"},
+    ).json["code"]
     call("POST", f"/customers/{code}/points", secret, json={"points": 500})
-    reward_id = call("POST", "/rewards", secret,
-                     json={"name": "Café", "points": 100, "stock": 5}).json["id"]
+    reward_id = call(
+        "POST", "/rewards", secret, json={"name": "Café", "points": 100, "stock": 5}
+    ).json["id"]
     with db(shop) as session:
         update_program(session, {"customer_redemption_requests": True})
-        redemption = rewards.request_reward(session, get_member(session, code),
-                                            rewards.get_reward(session, reward_id))
+        redemption = rewards.request_reward(
+            session, get_member(session, code), rewards.get_reward(session, reward_id)
+        )
         session.commit()
         redemption_id = redemption.id
-    return {"tenant": shop, "code": code, "reward_id": reward_id,
-            "redemption_id": redemption_id}
+    return {"tenant": shop, "code": code, "reward_id": reward_id, "redemption_id": redemption_id}
 
 
 def _fill(path: str, body, ids: dict):
     path = path.format(**ids)
     if body is not None:
-        body = {k: (int(v.format(**ids)) if isinstance(v, str) and v.startswith("{") else v)
-                for k, v in body.items()}
+        body = {
+            k: (int(v.format(**ids)) if isinstance(v, str) and v.startswith("{") else v)
+            for k, v in body.items()
+        }
     return path, body
 
 
@@ -72,8 +79,9 @@ def _counts(db, tenant):
 
 
 @pytest.mark.parametrize("method, path, body", ROUTES)
-def test_another_merchants_token_reaches_nothing(call, victim, make_shop, make_token, db,
-                                                 method, path, body):
+def test_another_merchants_token_reaches_nothing(
+    call, victim, make_shop, make_token, db, method, path, body
+):
     intruder = make_token(make_shop())
     names_the_victims_rows = "{" in path or any(
         isinstance(value, str) and value.startswith("{") for value in (body or {}).values()
@@ -147,31 +155,41 @@ def test_a_merchant_that_switched_the_api_off_is_refused(call, shop, token, db, 
     assert call("GET", "/program", token).status_code == 200
 
 
-@pytest.mark.parametrize("method, path, body, scope", [
-    ("PATCH", "/program", {"welcome_points": 5}, "program:write"),
-    ("POST", "/rewards", {"name": "Té", "points": 10, "stock": 3}, "rewards:write"),
-    ("POST", "/customers", {"email": "x@example.com", "first_name": "X", "last_name": "Y"},
-     "customers:write"),
-])
-def test_a_token_without_the_scope_is_refused(call, shop, make_token, method, path, body,
-                                              scope):
+@pytest.mark.parametrize(
+    "method, path, body, scope",
+    [
+        ("PATCH", "/program", {"welcome_points": 5}, "program:write"),
+        ("POST", "/rewards", {"name": "Té", "points": 10, "stock": 3}, "rewards:write"),
+        (
+            "POST",
+            "/customers",
+            {"email": "x@example.com", "first_name": "X", "last_name": "Y"},
+            "customers:write",
+        ),
+    ],
+)
+def test_a_token_without_the_scope_is_refused(call, shop, make_token, method, path, body, scope):
     others = sorted(set(tokens.SCOPES) - {scope})
     limited = make_token(shop, scopes=others)
     refused = call(method, path, limited, json=body)
     assert (refused.status_code, refused.json["reason"]) == (403, "missing_scope")
     assert scope in refused.json["message"]
-    assert call(method, path, make_token(shop, scopes=[scope]), json=body).status_code in (
-        200, 201)
+    assert call(method, path, make_token(shop, scopes=[scope]), json=body).status_code in (200, 201)
 
 
 def test_points_and_redemptions_need_their_scopes(call, shop, make_token, token):
-    code = call("POST", "/customers", token, json={
-        "email": "a@example.com", "first_name": "A", "last_name": "B"}).json["code"]
+    code = call(
+        "POST",
+        "/customers",
+        token,
+        json={"email": "a@example.com", "first_name": "A", "last_name": "B"},
+    ).json["code"]
     reader = make_token(shop, scopes=["customers:write"])
-    assert call("POST", f"/customers/{code}/points", reader,
-                json={"points": 5}).status_code == 403
-    assert call("POST", f"/customers/{code}/redemptions", reader,
-                json={"reward_id": 1}).status_code == 403
+    assert call("POST", f"/customers/{code}/points", reader, json={"points": 5}).status_code == 403
+    assert (
+        call("POST", f"/customers/{code}/redemptions", reader, json={"reward_id": 1}).status_code
+        == 403
+    )
     assert call("GET", f"/customers/{code}", reader).status_code == 200  # reads need none
 
 
@@ -187,13 +205,17 @@ def test_rate_limit_answers_429_with_retry_after(make_app, shop, make_token):
     assert limited.json["reason"] == "too_many_requests"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     # the limit is per token: another token of the same merchant still works
-    assert client.get("/api/v1/program",
-                      headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    assert (
+        client.get("/api/v1/program", headers={"Authorization": f"Bearer {other}"}).status_code
+        == 200
+    )
 
 
 def test_the_api_is_served_on_a_brands_own_domain(call, make_shop, make_token, client):
     brand = make_shop(domain="puntos.marca.example")
     secret = make_token(brand)
-    answer = client.get("/api/v1/program", headers={"Authorization": f"Bearer {secret}",
-                                                    "Host": "puntos.marca.example"})
+    answer = client.get(
+        "/api/v1/program",
+        headers={"Authorization": f"Bearer {secret}", "Host": "puntos.marca.example"},
+    )
     assert answer.status_code == 200 and answer.json["currency"] == "COP"

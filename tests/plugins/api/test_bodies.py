@@ -42,12 +42,22 @@ class CountingStream(io.RawIOBase):
 def test_a_body_over_the_apis_limit_is_refused_unread(app, client, token):
     limit = app.config["PREMIA_API_MAX_BODY_BYTES"]
     body = CountingStream(100 * 1024 * 1024)
-    answer = client.post("/api/v1/customers", input_stream=body, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-        "Content-Length": str(body.size), "Idempotency-Key": "big-1"})
+    answer = client.post(
+        "/api/v1/customers",
+        input_stream=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Length": str(body.size),
+            "Idempotency-Key": "big-1",
+        },
+    )
     assert answer.status_code == 413
-    assert answer.json == {"status": 413, "reason": "too_large",
-                           "message": "La solicitud es demasiado grande."}
+    assert answer.json == {
+        "status": 413,
+        "reason": "too_large",
+        "message": "La solicitud es demasiado grande.",
+    }
     assert body.read_bytes == 0  # refused on its declared length
     assert limit < app.config["PREMIA_MAX_REQUEST_BYTES"]
 
@@ -56,9 +66,13 @@ def test_a_chunked_body_is_cut_at_the_limit(app, client, token, shop, db):
     limit = app.config["PREMIA_API_MAX_BODY_BYTES"]
     body = CountingStream(100 * 1024 * 1024)
     answer = client.post(
-        "/api/v1/customers", input_stream=body,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                 "Transfer-Encoding": "chunked"},
+        "/api/v1/customers",
+        input_stream=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert answer.status_code == 413, (answer.json, body.read_bytes)
@@ -70,19 +84,27 @@ def test_a_chunked_body_is_cut_at_the_limit(app, client, token, shop, db):
 
 def test_a_body_under_the_limit_is_read(call, token):
     padding = " " * 500_000  # JSON allows the whitespace; the body is just large
-    answer = call("POST", "/customers", token, data='{"email": "ana@example.com",'
-                  ' "first_name": "Ana",' + padding + '"last_name": "Núñez"}')
+    answer = call(
+        "POST",
+        "/customers",
+        token,
+        data='{"email": "ana@example.com",'
+        ' "first_name": "Ana",' + padding + '"last_name": "Núñez"}',
+    )
     assert answer.status_code == 201, answer.json
 
 
-@pytest.mark.parametrize("data", [
-    "[" * 1000 + "]" * 1000,                          # RecursionError in json.loads
-    '{"points": ' + "9" * 5000 + "}",                 # ValueError: int digits limit
-    '{"amount": NaN}',                                 # not JSON, though json.loads takes it
-    '{"amount": Infinity}',
-    '{"points": -Infinity}',
-    b'{"points": "\xff"}',                              # not UTF-8
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[" * 1000 + "]" * 1000,  # RecursionError in json.loads
+        '{"points": ' + "9" * 5000 + "}",  # ValueError: int digits limit
+        '{"amount": NaN}',  # not JSON, though json.loads takes it
+        '{"amount": Infinity}',
+        '{"points": -Infinity}',
+        b'{"points": "\xff"}',  # not UTF-8
+    ],
+)
 def test_json_the_parser_cannot_take_is_invalid_json(call, token, data):
     code = create_customer(call, token)["code"]
     for key in (None, "k-broken"):  # with a key, the body is read once more for the fingerprint

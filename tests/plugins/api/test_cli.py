@@ -28,8 +28,10 @@ def test_default_and_listed_scopes(app, shop, db):
     run(app, "token", "create", shop.slug, "--name", "ERP", "--scopes", "rewards:write")
     with db(shop) as session:
         scopes = dict(session.execute(select(ApiToken.name, ApiToken.scopes)).all())
-    assert scopes == {"Caja 2": "customers:write points:write redemptions:write",
-                      "ERP": "rewards:write"}
+    assert scopes == {
+        "Caja 2": "customers:write points:write redemptions:write",
+        "ERP": "rewards:write",
+    }
     listed = run(app, "token", "list", shop.slug)
     assert "Caja 2" in listed.output and "ERP" in listed.output and "prm_" in listed.output
 

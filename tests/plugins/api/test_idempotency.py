@@ -18,8 +18,12 @@ from tests.concurrency import run_together, unexpected_errors
 
 
 def _customer(call, token, email="ana@example.com"):
-    return call("POST", "/customers", token, json={
-        "email": email, "first_name": "Ana", "last_name": "Núñez"}).json["code"]
+    return call(
+        "POST",
+        "/customers",
+        token,
+        json={"email": email, "first_name": "Ana", "last_name": "Núñez"},
+    ).json["code"]
 
 
 def _count(db, tenant, model):
@@ -44,8 +48,9 @@ def test_the_same_key_with_another_body_is_refused(call, token, shop, db):
     call("POST", f"/customers/{code}/points", token, json={"points": 10}, key="k-2")
     other = call("POST", f"/customers/{code}/points", token, json={"points": 11}, key="k-2")
     assert (other.status_code, other.json["reason"]) == (409, "idempotency_key_reused")
-    elsewhere = call("POST", "/rewards", token, json={"name": "X", "points": 5, "stock": 1},
-                     key="k-2")
+    elsewhere = call(
+        "POST", "/rewards", token, json={"name": "X", "points": 5, "stock": 1}, key="k-2"
+    )
     assert elsewhere.status_code == 409
     with db(shop) as session:
         assert get_member(session, code).balance == 10
@@ -56,22 +61,26 @@ def test_keys_are_per_merchant(call, token, make_shop, make_token):
     mine = _customer(call, token)
     theirs = _customer(call, other_token)
     first = call("POST", f"/customers/{mine}/points", token, json={"points": 10}, key="same")
-    second = call("POST", f"/customers/{theirs}/points", other_token, json={"points": 10},
-                  key="same")
+    second = call(
+        "POST", f"/customers/{theirs}/points", other_token, json={"points": 10}, key="same"
+    )
     assert (first.status_code, second.status_code) == (201, 201)
     assert "Idempotent-Replayed" not in second.headers
 
 
 def test_a_failed_request_is_not_remembered(call, token, shop, db):
     code = _customer(call, token)
-    reward_id = call("POST", "/rewards", token,
-                     json={"name": "Café", "points": 100, "stock": 3}).json["id"]
-    short = call("POST", f"/customers/{code}/redemptions", token,
-                 json={"reward_id": reward_id}, key="r-1")
+    reward_id = call(
+        "POST", "/rewards", token, json={"name": "Café", "points": 100, "stock": 3}
+    ).json["id"]
+    short = call(
+        "POST", f"/customers/{code}/redemptions", token, json={"reward_id": reward_id}, key="r-1"
+    )
     assert short.status_code == 409
     call("POST", f"/customers/{code}/points", token, json={"points": 100})
-    retried = call("POST", f"/customers/{code}/redemptions", token,
-                   json={"reward_id": reward_id}, key="r-1")
+    retried = call(
+        "POST", f"/customers/{code}/redemptions", token, json={"reward_id": reward_id}, key="r-1"
+    )
     assert (retried.status_code, retried.json["balance"]) == (201, 0)
 
 
@@ -82,10 +91,19 @@ def test_retried_customer_creation_and_redemption(call, token, shop, db):
     assert (first.status_code, again.status_code, again.json) == (201, 201, first.json)
     code = first.json["code"]
     call("POST", f"/customers/{code}/points", token, json={"points": 300})
-    reward_id = call("POST", "/rewards", token,
-                     json={"name": "Café", "points": 100, "stock": 3}).json["id"]
-    answers = [call("POST", f"/customers/{code}/redemptions", token,
-                    json={"reward_id": reward_id}, key="r-2").json for _ in range(3)]
+    reward_id = call(
+        "POST", "/rewards", token, json={"name": "Café", "points": 100, "stock": 3}
+    ).json["id"]
+    answers = [
+        call(
+            "POST",
+            f"/customers/{code}/redemptions",
+            token,
+            json={"reward_id": reward_id},
+            key="r-2",
+        ).json
+        for _ in range(3)
+    ]
     assert answers[0] == answers[1] == answers[2]
     with db(shop) as session:
         assert get_member(session, code).balance == 200
@@ -96,8 +114,13 @@ def test_retried_customer_creation_and_redemption(call, token, shop, db):
 @pytest.mark.parametrize("key", ["", " ", "x" * 181, "tab\there"])
 def test_bad_keys_are_refused(call, token, key):
     code = _customer(call, token)
-    answer = call("POST", f"/customers/{code}/points", token, json={"points": 1},
-                  headers={"Idempotency-Key": key})
+    answer = call(
+        "POST",
+        f"/customers/{code}/points",
+        token,
+        json={"points": 1},
+        headers={"Idempotency-Key": key},
+    )
     assert answer.status_code == 422 and "Idempotency-Key" in answer.json["errors"]
 
 
@@ -118,18 +141,25 @@ def test_old_answers_are_forgotten_after_two_days(call, token, shop, db, platfor
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("path, body, model", [
-    ("/customers/{code}/points", {"amount": "12000"}, Purchase),
-    ("/customers/{code}/points", {"points": 7}, Entry),
-    ("/customers/{code}/redemptions", {"reward_id": "{reward_id}"}, Redemption),
-    ("/customers", {"email": "new@example.com", "first_name": "N", "last_name": "W"},
-     Membership),
-])
+@pytest.mark.parametrize(
+    "path, body, model",
+    [
+        ("/customers/{code}/points", {"amount": "12000"}, Purchase),
+        ("/customers/{code}/points", {"points": 7}, Entry),
+        ("/customers/{code}/redemptions", {"reward_id": "{reward_id}"}, Redemption),
+        (
+            "/customers",
+            {"email": "new@example.com", "first_name": "N", "last_name": "W"},
+            Membership,
+        ),
+    ],
+)
 def test_concurrent_replays_write_once(app, call, token, shop, db, path, body, model):
     code = _customer(call, token)
     call("POST", f"/customers/{code}/points", token, json={"points": 500})
-    reward_id = call("POST", "/rewards", token,
-                     json={"name": "Café", "points": 100, "stock": 50}).json["id"]
+    reward_id = call(
+        "POST", "/rewards", token, json={"name": "Café", "points": 100, "stock": 50}
+    ).json["id"]
     body = {k: reward_id if v == "{reward_id}" else v for k, v in body.items()}
     path = path.format(code=code)
     before = _count(db, shop, model)
@@ -153,8 +183,7 @@ def test_concurrent_replays_write_once(app, call, token, shop, db, path, body, m
 def test_a_reused_key_is_refused_before_the_body_is_read(call, token):
     """The refusal (409) passes through the answer-after-commit step, which once took it
     for a twin's answer and failed on it (500)."""
-    first = call("POST", "/rewards", token, json={"name": "X", "points": 5, "stock": 1},
-                 key="k-3")
+    first = call("POST", "/rewards", token, json={"name": "X", "points": 5, "stock": 1}, key="k-3")
     assert first.status_code == 201
     for body in (None, {"name": "Y", "points": 5, "stock": 1}):
         again = call("POST", "/customers", token, json=body, key="k-3")

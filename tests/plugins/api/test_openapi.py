@@ -27,8 +27,12 @@ from werkzeug.serving import make_server
 
 from core.loyalty.program import update_program
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 # Members whose cached balance, sum of entries and sum of remaining lots disagree.
 UNBALANCED = text("""
@@ -53,11 +57,16 @@ def api_schema(app):
 @pytest.fixture
 def seeded(shop, token, call, db):
     """A customer with points, a reward with stock and a pending request to aim at."""
-    code = call("POST", "/customers", token, json={
-        "email": "fuzz@example.com", "first_name": "Fuzz", "last_name": "Test"}).json["code"]
+    code = call(
+        "POST",
+        "/customers",
+        token,
+        json={"email": "fuzz@example.com", "first_name": "Fuzz", "last_name": "Test"},
+    ).json["code"]
     call("POST", f"/customers/{code}/points", token, json={"points": 1000})
-    reward_id = call("POST", "/rewards", token,
-                     json={"name": "Café", "points": 10, "stock": 1000}).json["id"]
+    reward_id = call(
+        "POST", "/rewards", token, json={"name": "Café", "points": 10, "stock": 1000}
+    ).json["id"]
     with db(shop) as session:
         update_program(session, {"customer_redemption_requests": True})
         session.commit()
@@ -70,8 +79,13 @@ def test_the_api_keeps_its_contract(api_schema, seeded, platform):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def exchange(case):
             params = case.path_parameters or {}
             if "code" in params:
@@ -80,8 +94,9 @@ def test_the_api_keeps_its_contract(api_schema, seeded, platform):
                 params["reward_id"] = seeded["reward_id"]
             if isinstance(case.body, dict) and case.body.get("reward_id") == 1:
                 case.body["reward_id"] = seeded["reward_id"]
-            case.call_and_validate(headers={"Authorization": f"Bearer {seeded['token']}"},
-                                   checks=CHECKS)
+            case.call_and_validate(
+                headers={"Authorization": f"Bearer {seeded['token']}"}, checks=CHECKS
+            )
             with platform.engine.connect() as connection:
                 assert connection.execute(UNBALANCED).all() == []
 
@@ -102,8 +117,7 @@ OPERATIONS = {
     ("post", "/api/v1/rewards"): ("create_reward", "rewards"),
     ("patch", "/api/v1/rewards/{reward_id}"): ("update_reward", "rewards"),
     ("post", "/api/v1/customers/{code}/redemptions"): ("redeem_reward", "redemptions"),
-    ("post", "/api/v1/redemptions/{redemption_id}/confirm"): ("confirm_redemption",
-                                                              "redemptions"),
+    ("post", "/api/v1/redemptions/{redemption_id}/confirm"): ("confirm_redemption", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/cancel"): ("cancel_redemption", "redemptions"),
 }
 
@@ -124,7 +138,12 @@ def test_every_operation_has_an_id_and_a_resource_tag(document):
     found = {key: (op.get("operationId"), op.get("tags")) for key, op in _operations(document)}
     assert found == {key: (op_id, [tag]) for key, (op_id, tag) in OPERATIONS.items()}
     assert [tag["name"] for tag in document["tags"]] == [
-        "customers", "points", "rewards", "redemptions", "program"]
+        "customers",
+        "points",
+        "rewards",
+        "redemptions",
+        "program",
+    ]
 
 
 def test_every_post_declares_the_idempotency_key_and_every_429_its_retry_after(document):
@@ -150,11 +169,16 @@ def test_every_operation_with_a_body_documents_invalid_json_and_too_large(docume
 
 def test_the_document_says_what_is_refused(document):
     schemas = document["components"]["schemas"]
-    assert schemas["PointsRequest"] == {"oneOf": [
-        {"$ref": "#/components/schemas/PointsGrant"},
-        {"$ref": "#/components/schemas/PurchaseAmount"}]}
+    assert schemas["PointsRequest"] == {
+        "oneOf": [
+            {"$ref": "#/components/schemas/PointsGrant"},
+            {"$ref": "#/components/schemas/PurchaseAmount"},
+        ]
+    }
     assert (schemas["PointsGrant"]["required"], schemas["PurchaseAmount"]["required"]) == (
-        ["points"], ["amount"])
+        ["points"],
+        ["amount"],
+    )
     assert "amount" not in schemas["PointsGrant"]["properties"]
     assert schemas["ProgramPatch"]["minProperties"] == schemas["RewardPatch"]["minProperties"] == 1
     amount = schemas["PurchaseAmount"]["properties"]["amount"]["anyOf"]
@@ -169,8 +193,11 @@ def test_a_405_says_which_methods_are_allowed(call, token):
     answer = call("DELETE", "/customers", token)
     assert answer.status_code == 405
     assert answer.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
-    assert answer.json == {"status": 405, "reason": "method_not_allowed",
-                           "message": "Este método no está permitido aquí."}
+    assert answer.json == {
+        "status": 405,
+        "reason": "method_not_allowed",
+        "message": "Este método no está permitido aquí.",
+    }
     assert call("PUT", "/rewards/1", token).headers["Allow"] == "OPTIONS, PATCH"
 
 
@@ -197,10 +224,21 @@ def generated_client(live_api, tmp_path, monkeypatch):
     config = tmp_path / "config.yaml"
     config.write_text("package_name_override: premia_client\npost_hooks: []\n")
     subprocess.run(
-        [str(Path(sys.executable).with_name("openapi-python-client")), "generate",
-         "--url", f"{live_api}/api/v1/openapi.json", "--config", str(config),
-         "--meta", "none", "--output-path", str(tmp_path / "premia_client")],
-        check=True, capture_output=True, timeout=120,
+        [
+            str(Path(sys.executable).with_name("openapi-python-client")),
+            "generate",
+            "--url",
+            f"{live_api}/api/v1/openapi.json",
+            "--config",
+            str(config),
+            "--meta",
+            "none",
+            "--output-path",
+            str(tmp_path / "premia_client"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield importlib.import_module("premia_client")
@@ -222,24 +260,35 @@ def test_a_generated_client_runs_a_whole_sale(generated_client, live_api, token)
     )
 
     client = generated_client.AuthenticatedClient(base_url=live_api, token=token)
-    customer = create_customer.sync(client=client, idempotency_key="join-1", body=CustomerCreate(
-        email="ana@example.com", first_name="Ana", last_name="Núñez"))
+    customer = create_customer.sync(
+        client=client,
+        idempotency_key="join-1",
+        body=CustomerCreate(email="ana@example.com", first_name="Ana", last_name="Núñez"),
+    )
     sale = PurchaseAmount(amount="45999.50", reference="F-1")
-    first = give_points.sync_detailed(customer.code, client=client, body=sale,
-                                      idempotency_key="sale-1")
+    first = give_points.sync_detailed(
+        customer.code, client=client, body=sale, idempotency_key="sale-1"
+    )
     assert first.status_code == 201
     assert (first.parsed.points, first.parsed.balance) == (45, 45)
-    retry = give_points.sync_detailed(customer.code, client=client, body=sale,
-                                      idempotency_key="sale-1")
+    retry = give_points.sync_detailed(
+        customer.code, client=client, body=sale, idempotency_key="sale-1"
+    )
     assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
     assert retry.parsed.entry_id == first.parsed.entry_id
-    other = give_points.sync_detailed(customer.code, client=client,
-                                      body=PointsGrant(points=5), idempotency_key="sale-1")
+    other = give_points.sync_detailed(
+        customer.code, client=client, body=PointsGrant(points=5), idempotency_key="sale-1"
+    )
     assert (other.status_code, other.parsed.reason) == (409, "idempotency_key_reused")
-    reward = create_reward.sync(client=client, body=Reward(
-        name="Café", points=40, stock=3, active=True))
-    redemption = redeem_reward.sync(customer.code, client=client, idempotency_key="redeem-1",
-                                    body=RedemptionRequest(reward_id=reward.id))
+    reward = create_reward.sync(
+        client=client, body=Reward(name="Café", points=40, stock=3, active=True)
+    )
+    redemption = redeem_reward.sync(
+        customer.code,
+        client=client,
+        idempotency_key="redeem-1",
+        body=RedemptionRequest(reward_id=reward.id),
+    )
     assert (redemption.points, redemption.balance, redemption.status) == (40, 5, "confirmed")
     assert get_customer.sync(customer.code, client=client).balance == 5  # counted once
 
@@ -249,12 +298,30 @@ def test_schemathesis_cli_finds_no_deviation(live_api, shop, token, tmp_path):
     docs/api-testing.md runs it, bounded to 30 examples per operation."""
     st = Path(sys.executable).with_name("st")
     run = subprocess.run(
-        [str(st), "run", f"{live_api}/api/v1/openapi.json", "--checks", "all",
-         "--workers", "1", "--max-examples", "30", "--seed", "1",
-         "--generation-database", "none", "--report-dir", str(tmp_path),
-         "--header", f"Authorization: Bearer {token}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            str(st),
+            "run",
+            f"{live_api}/api/v1/openapi.json",
+            "--checks",
+            "all",
+            "--workers",
+            "1",
+            "--max-examples",
+            "30",
+            "--seed",
+            "1",
+            "--generation-database",
+            "none",
+            "--report-dir",
+            str(tmp_path),
+            "--header",
+            f"Authorization: Bearer {token}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    summary = run.stdout[run.stdout.rfind("SUMMARY"):]
+    summary = run.stdout[run.stdout.rfind("SUMMARY") :]
     assert run.returncode == 0, run.stdout[-6000:]
     assert "Stateful" in summary and "failures" not in summary.lower(), summary

@@ -35,14 +35,22 @@ def balances(db, tenant, *members):
 
 def birthday_entries(db, tenant):
     with db(tenant) as session:
-        return [(e.member_id, e.points, e.idempotency_key) for e in session.scalars(
-            select(ledger.Entry).where(ledger.Entry.kind == "birthday").order_by(ledger.Entry.id))]
+        return [
+            (e.member_id, e.points, e.idempotency_key)
+            for e in session.scalars(
+                select(ledger.Entry)
+                .where(ledger.Entry.kind == "birthday")
+                .order_by(ledger.Entry.id)
+            )
+        ]
 
 
 def runs(db, tenant):
     with db(tenant) as session:
-        return [(r.day, r.granted) for r in session.scalars(
-            select(BirthdayRun).order_by(BirthdayRun.day))]
+        return [
+            (r.day, r.granted)
+            for r in session.scalars(select(BirthdayRun).order_by(BirthdayRun.day))
+        ]
 
 
 # --- which dates of birth a day celebrates ------------------------------------
@@ -81,16 +89,16 @@ MIDNIGHTS = [
 
 
 @pytest.mark.parametrize(("zone", "birthday", "evening", "after_midnight"), MIDNIGHTS)
-def test_paid_after_local_midnight_not_at_23_30(plan, make_tenant, make_member, db, zone,
-                                                birthday, evening, after_midnight):
+def test_paid_after_local_midnight_not_at_23_30(
+    plan, make_tenant, make_member, db, zone, birthday, evening, after_midnight
+):
     tenant = make_tenant(plan="bday", timezone=zone)
     member = make_member(tenant, birthday=birthday)
     assert grants.tick(evening) == [tenant.id]  # the eve is processed: not their day yet
     assert balances(db, tenant, member) == [0]
     assert grants.tick(after_midnight) == [tenant.id]
     assert balances(db, tenant, member) == [100]
-    assert birthday_entries(db, tenant) == [
-        (member.id, 100, f"system:birthday:{member.id}:2026")]
+    assert birthday_entries(db, tenant) == [(member.id, 100, f"system:birthday:{member.id}:2026")]
     day = birthday.replace(year=2026)
     assert runs(db, tenant) == [(day - timedelta(days=1), 0), (day, 1)]
 
@@ -114,7 +122,9 @@ def test_the_day_is_processed_once_and_paid_once(shop, make_member, db):
     assert grants.tick(utc(2027, 6, 15, 5, 0)) == [shop.id]
     assert balances(db, shop, member) == [200]
     assert [key for _m, _p, key in birthday_entries(db, shop)] == [
-        f"system:birthday:{member.id}:2026", f"system:birthday:{member.id}:2027"]
+        f"system:birthday:{member.id}:2026",
+        f"system:birthday:{member.id}:2027",
+    ]
 
 
 def test_only_the_days_birthdays_are_paid(shop, make_member, db):
@@ -159,7 +169,8 @@ def test_points_from_the_settings_and_switched_off(shop, make_member, db, platfo
     assert balances(db, shop, member) == [250]
     # A year later the last week is caught up, each day recorded with nobody paid.
     assert runs(db, shop) == [(date(2026, 6, 15), 1)] + [
-        (date(2027, 6, day), 0) for day in range(9, 16)]
+        (date(2027, 6, day), 0) for day in range(9, 16)
+    ]
     assert grants.tick(utc(2027, 6, 15, 13)) == []  # recorded: not queued every hour
 
 
@@ -169,8 +180,9 @@ def test_missed_days_are_caught_up_within_a_week(shop, make_member, db):
     # The worker is down on the 11th and 12th; on the 13th it pays those days too.
     grants.tick(utc(2026, 6, 13, 12))
     assert balances(db, shop, *members.values()) == [0, 100, 100, 100]
-    assert runs(db, shop) == [(date(2026, 6, day), n) for day, n in
-                              ((10, 0), (11, 1), (12, 1), (13, 1))]
+    assert runs(db, shop) == [
+        (date(2026, 6, day), n) for day, n in ((10, 0), (11, 1), (12, 1), (13, 1))
+    ]
     # Down for three weeks: only the last 7 days are caught up.
     late = make_member(shop, birthday=date(1990, 6, 20))
     recent = make_member(shop, birthday=date(1990, 6, 28))
@@ -188,8 +200,9 @@ def test_tenants_without_the_plugin_are_not_queued(plan, make_tenant, make_membe
         session.commit()
     members = [make_member(t, birthday=date(1990, 6, 15)) for t in (on, free, switched_off)]
     assert grants.tick(utc(2026, 6, 15, 12)) == [on.id]
-    assert [balances(db, t, m)[0] for t, m in zip((on, free, switched_off), members,
-                                                   strict=True)] == [100, 0, 0]
+    assert [
+        balances(db, t, m)[0] for t, m in zip((on, free, switched_off), members, strict=True)
+    ] == [100, 0, 0]
     with platform_session(platform.sessions) as session:
         assert session.scalar(select(func.count()).select_from(BirthdayRun)) == 1
 

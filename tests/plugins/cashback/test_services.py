@@ -22,10 +22,18 @@ from plugins.cashback import services
 from plugins.cashback.services import pay_with_points
 
 CASHIER = Actor.staff(3)
-FRECUENTES = {"name": "Clientes frecuentes", "percent": "2", "min_purchase": "20000",
-              "savings_threshold": "100000"}
-BLACK_FRIDAY = {"name": "Black Friday", "percent": "5", "starts_on": "2026-11-27",
-                "ends_on": "2026-11-30"}
+FRECUENTES = {
+    "name": "Clientes frecuentes",
+    "percent": "2",
+    "min_purchase": "20000",
+    "savings_threshold": "100000",
+}
+BLACK_FRIDAY = {
+    "name": "Black Friday",
+    "percent": "5",
+    "starts_on": "2026-11-27",
+    "ends_on": "2026-11-30",
+}
 ORDINARY_DAY = datetime(2026, 11, 10, 17, tzinfo=UTC)
 BLACK_FRIDAY_DAY = datetime(2026, 11, 27, 17, tzinfo=UTC)
 
@@ -42,10 +50,16 @@ def make_shop(make_tenant, make_plan, db, platform):
         tenant = make_tenant(plan="rules")
         with db(tenant) as session:
             update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
-            platform.plugins.save_settings(session, "cashback", {
-                "programs": list(programs), "point_value": "10",
-                "max_pay_with_points_percent": "30", **settings,
-            })
+            platform.plugins.save_settings(
+                session,
+                "cashback",
+                {
+                    "programs": list(programs),
+                    "point_value": "10",
+                    "max_pay_with_points_percent": "30",
+                    **settings,
+                },
+            )
             session.commit()
         return tenant
 
@@ -77,24 +91,33 @@ def balance(db, tenant, member_id):
 
 
 def test_gold_member_on_black_friday_earns_base_tier_bonus_and_five_percent(
-        make_shop, make_member, db, platform):
+    make_shop, make_member, db, platform
+):
     """The issue's example: 45,000 COP at Oro (×1.2) with Black Friday at 5% active."""
     shop = make_shop()
     with db(shop) as session:
-        platform.plugins.save_settings(session, "tiers", {"tiers": [
-            {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"},
-            {"code": "oro", "name": "Oro", "multiplier": "1.2", "threshold": "500000"},
-        ]})
+        platform.plugins.save_settings(
+            session,
+            "tiers",
+            {
+                "tiers": [
+                    {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"},
+                    {"code": "oro", "name": "Oro", "multiplier": "1.2", "threshold": "500000"},
+                ]
+            },
+        )
         session.commit()
     member = make_member(shop)
     buy(db, shop, member.id, "500000", at=utc(2026, 11, 20, 15))  # Oro, and 100,000 saved
     before = balance(db, shop, member.id)
     lines, _ = buy(db, shop, member.id, "45000", at=BLACK_FRIDAY_DAY)
-    assert sorted(lines) == sorted([
-        ("earn", 45, None),                        # 45,000 / 1,000
-        ("tier_bonus", 9, "Oro ×1,2"),             # floor(45 × 0.2)
-        ("cashback", 225, "Black Friday 5%"),      # 45,000 × 5% / 10 COP a point
-    ])
+    assert sorted(lines) == sorted(
+        [
+            ("earn", 45, None),  # 45,000 / 1,000
+            ("tier_bonus", 9, "Oro ×1,2"),  # floor(45 × 0.2)
+            ("cashback", 225, "Black Friday 5%"),  # 45,000 × 5% / 10 COP a point
+        ]
+    )
     assert balance(db, shop, member.id) - before == 279
 
 
@@ -105,12 +128,16 @@ def test_the_highest_percentage_applies_never_the_sum(shop, make_member, db):
     assert lines == [("earn", 45, None), ("cashback", 225, "Black Friday 5%")]  # not 225 + 90
 
 
-def test_a_later_program_with_a_higher_percent_wins_and_ties_go_to_the_first(make_shop,
-                                                                             make_member, db):
-    shop = make_shop(programs=[
-        {"name": "Uno", "percent": "3"}, {"name": "Dos", "percent": "3"},
-        {"name": "Tres", "percent": "2.5"},
-    ])
+def test_a_later_program_with_a_higher_percent_wins_and_ties_go_to_the_first(
+    make_shop, make_member, db
+):
+    shop = make_shop(
+        programs=[
+            {"name": "Uno", "percent": "3"},
+            {"name": "Dos", "percent": "3"},
+            {"name": "Tres", "percent": "2.5"},
+        ]
+    )
     member = make_member(shop)
     lines, _ = buy(db, shop, member.id, "10000")
     assert lines == [("earn", 10, None), ("cashback", 30, "Uno 3%")]
@@ -161,12 +188,15 @@ def test_minimum_purchase_is_included(shop, make_member, db, amount, cashback):
     )
 
 
-@pytest.mark.parametrize(("moment", "applies"), [
-    (utc(2026, 11, 27, 4, 59, 59), False),  # 26 Nov, 23:59:59 in Bogotá
-    (utc(2026, 11, 27, 5, 0, 0), True),     # 27 Nov, 00:00 in Bogotá
-    (utc(2026, 12, 1, 4, 59, 59), True),    # 30 Nov, 23:59:59 in Bogotá: last day included
-    (utc(2026, 12, 1, 5, 0, 0), False),     # 1 Dec, 00:00 in Bogotá
-])
+@pytest.mark.parametrize(
+    ("moment", "applies"),
+    [
+        (utc(2026, 11, 27, 4, 59, 59), False),  # 26 Nov, 23:59:59 in Bogotá
+        (utc(2026, 11, 27, 5, 0, 0), True),  # 27 Nov, 00:00 in Bogotá
+        (utc(2026, 12, 1, 4, 59, 59), True),  # 30 Nov, 23:59:59 in Bogotá: last day included
+        (utc(2026, 12, 1, 5, 0, 0), False),  # 1 Dec, 00:00 in Bogotá
+    ],
+)
 def test_program_dates_are_local_days_both_included(shop, make_member, db, moment, applies):
     member = make_member(shop)
     lines, _ = buy(db, shop, member.id, "10000", at=moment)
@@ -212,11 +242,19 @@ def test_pay_with_points_up_to_the_cap(shop, make_member, db):
     member = _funded(shop, make_member, db)
     with db(shop) as session:
         # 30% of 45,000 = 13,500 COP = 1,350 points at 10 COP
-        payment = pay_with_points(session, session.get(Membership, member.id), "45000", 1350,
-                                  actor=CASHIER, idempotency_key="till-1")
+        payment = pay_with_points(
+            session,
+            session.get(Membership, member.id),
+            "45000",
+            1350,
+            actor=CASHIER,
+            idempotency_key="till-1",
+        )
         session.commit()
     assert (payment.points, payment.value, payment.to_pay) == (
-        1350, Decimal("13500.00"), Decimal("31500.00")
+        1350,
+        Decimal("13500.00"),
+        Decimal("31500.00"),
     )
     assert payment.entry.kind == "pay_with_points"
     assert balance(db, shop, member.id) == 3650
@@ -225,8 +263,7 @@ def test_pay_with_points_up_to_the_cap(shop, make_member, db):
 def test_one_point_over_the_cap_is_refused_with_the_maximum(shop, make_member, db):
     member = _funded(shop, make_member, db)
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
-        pay_with_points(session, session.get(Membership, member.id), "45000", 1351,
-                        actor=CASHIER)
+        pay_with_points(session, session.get(Membership, member.id), "45000", 1351, actor=CASHIER)
     with force_locale("es"):
         assert str(refused.value.fields["points"]) == (
             "Con puntos se puede pagar como máximo el 30% de la cuenta: como máximo 1350 "
@@ -245,60 +282,80 @@ def test_cap_rounds_down_in_points(make_shop, make_member, db):
         # 10,001 × 33.33% = 3,333.33 COP = 333.33 points → 333
         assert services.max_points_for_bill(settings, Decimal("10001")) == 333
         with pytest.raises(InvalidInput):
-            pay_with_points(session, session.get(Membership, member.id), "10001", 334,
-                            actor=CASHIER)
+            pay_with_points(
+                session, session.get(Membership, member.id), "10001", 334, actor=CASHIER
+            )
 
 
 def test_pay_with_points_is_written_once_per_key(shop, make_member, db):
     member = _funded(shop, make_member, db)
     for _ in range(2):
         with db(shop) as session:
-            payment = pay_with_points(session, session.get(Membership, member.id), "45000",
-                                      1000, actor=CASHIER, idempotency_key="till-7")
+            payment = pay_with_points(
+                session,
+                session.get(Membership, member.id),
+                "45000",
+                1000,
+                actor=CASHIER,
+                idempotency_key="till-7",
+            )
             session.commit()
     assert balance(db, shop, member.id) == 4000
     with db(shop) as session:
         kinds = session.scalars(select(ledger.Entry.kind).order_by(ledger.Entry.id)).all()
         assert kinds == ["earn", "pay_with_points"]
         with pytest.raises(IdempotencyMismatch):  # same key, another bill
-            pay_with_points(session, session.get(Membership, member.id), "50000", 1000,
-                            actor=CASHIER, idempotency_key="till-7")
+            pay_with_points(
+                session,
+                session.get(Membership, member.id),
+                "50000",
+                1000,
+                actor=CASHIER,
+                idempotency_key="till-7",
+            )
     assert payment.points == 1000
 
 
 def test_pay_with_more_points_than_the_member_has(shop, make_member, db):
     member = _funded(shop, make_member, db, points=100)
     with db(shop) as session, pytest.raises(InsufficientPoints):
-        pay_with_points(session, session.get(Membership, member.id), "45000", 101,
-                        actor=CASHIER)
+        pay_with_points(session, session.get(Membership, member.id), "45000", 101, actor=CASHIER)
 
 
-@pytest.mark.parametrize(("bill", "points", "field"), [
-    ("0", 1, "bill_amount"), (45000.0, 1, "bill_amount"), ("45000", 0, "points"),
-    ("45000", "10", "points"), ("45000", True, "points"),
-])
+@pytest.mark.parametrize(
+    ("bill", "points", "field"),
+    [
+        ("0", 1, "bill_amount"),
+        (45000.0, 1, "bill_amount"),
+        ("45000", 0, "points"),
+        ("45000", "10", "points"),
+        ("45000", True, "points"),
+    ],
+)
 def test_pay_with_points_refuses_bad_input(shop, make_member, db, bill, points, field):
     member = _funded(shop, make_member, db)
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
-        pay_with_points(session, session.get(Membership, member.id), bill, points,
-                        actor=CASHIER)
+        pay_with_points(session, session.get(Membership, member.id), bill, points, actor=CASHIER)
     assert field in refused.value.fields
 
 
 # --- settings ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"programs": [{**BLACK_FRIDAY, "percent": "0"}]}, "programs.0.percent"),
-    ({"programs": [{**BLACK_FRIDAY, "percent": "100.5"}]}, "programs.0.percent"),
-    ({"programs": [{**BLACK_FRIDAY, "percent": "2.555"}]}, "programs.0.percent"),
-    ({"programs": [{**BLACK_FRIDAY, "ends_on": "2026-11-26"}]}, "programs.0.ends_on"),
-    ({"programs": [{**BLACK_FRIDAY, "min_purchase": "-1"}]}, "programs.0.min_purchase"),
-    ({"programs": [BLACK_FRIDAY, {**FRECUENTES, "name": "black friday"}]}, "programs"),
-    ({"programs": [{"percent": "5"}]}, "programs.0.name"),
-    ({"point_value": "0"}, "point_value"),
-    ({"max_pay_with_points_percent": "101"}, "max_pay_with_points_percent"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"programs": [{**BLACK_FRIDAY, "percent": "0"}]}, "programs.0.percent"),
+        ({"programs": [{**BLACK_FRIDAY, "percent": "100.5"}]}, "programs.0.percent"),
+        ({"programs": [{**BLACK_FRIDAY, "percent": "2.555"}]}, "programs.0.percent"),
+        ({"programs": [{**BLACK_FRIDAY, "ends_on": "2026-11-26"}]}, "programs.0.ends_on"),
+        ({"programs": [{**BLACK_FRIDAY, "min_purchase": "-1"}]}, "programs.0.min_purchase"),
+        ({"programs": [BLACK_FRIDAY, {**FRECUENTES, "name": "black friday"}]}, "programs"),
+        ({"programs": [{"percent": "5"}]}, "programs.0.name"),
+        ({"point_value": "0"}, "point_value"),
+        ({"max_pay_with_points_percent": "101"}, "max_pay_with_points_percent"),
+    ],
+)
 def test_settings_refuse_nonsense(shop, db, platform, changes, field):
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
         platform.plugins.save_settings(session, "cashback", changes)
@@ -310,6 +367,7 @@ def test_settings_defaults(make_tenant, make_plan, db, platform):
     tenant = make_tenant(plan="cb")
     with db(tenant) as session:
         assert platform.plugins.settings(session, "cashback") == {
-            "programs": [], "point_value": Decimal(1),
+            "programs": [],
+            "point_value": Decimal(1),
             "max_pay_with_points_percent": Decimal(100),
         }

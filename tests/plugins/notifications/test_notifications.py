@@ -47,7 +47,8 @@ def parts(message: Message) -> dict[str, str]:
     for part in message.walk():
         if part.get_content_maintype() == "text":
             found[part.get_content_type()] = part.get_payload(decode=True).decode(
-                part.get_content_charset() or "utf-8")
+                part.get_content_charset() or "utf-8"
+            )
     assert set(found) == {"text/plain", "text/html"}
     return found
 
@@ -60,8 +61,10 @@ def only_one(smtp_server) -> Message:
 
 def deliveries(db, tenant) -> list[tuple[str, str, str]]:
     with db(tenant) as session:
-        return [(d.template, d.recipient, d.key)
-                for d in session.scalars(select(Delivery).order_by(Delivery.id))]
+        return [
+            (d.template, d.recipient, d.key)
+            for d in session.scalars(select(Delivery).order_by(Delivery.id))
+        ]
 
 
 def earn(db, tenant, member, points):
@@ -117,8 +120,7 @@ def test_points_received_tells_points_and_balance(shop, make_member, db, smtp_se
     assert "35" in header(last, "Subject")
     for text in parts(last).values():
         assert "35" in text and "155" in text  # the points and the balance after them
-    assert [d[0] for d in deliveries(db, shop)] == ["welcome", "points_received",
-                                                    "points_received"]
+    assert [d[0] for d in deliveries(db, shop)] == ["welcome", "points_received", "points_received"]
     assert deliveries(db, shop)[-1][2] == f"points_received:{entry.id}"
 
 
@@ -150,8 +152,7 @@ def test_redemption_request_emails_the_merchant(shop, make_member, db, smtp_serv
         update_program(session, {"customer_redemption_requests": True})
         reward = rewards.create_reward(session, name="Torta de cumpleaños", points=80)
         session.commit()
-    member = make_member(shop, email="pedro@mail.example", first_name="Pedro",
-                         last_name="Pérez")
+    member = make_member(shop, email="pedro@mail.example", first_name="Pedro", last_name="Pérez")
     earn(db, shop, member, 100)
     smtp_server.handler.messages.clear()
     with db(shop) as session:
@@ -162,8 +163,11 @@ def test_redemption_request_emails_the_merchant(shop, make_member, db, smtp_serv
     assert "Torta de cumpleaños" in header(message, "Subject")
     for text in parts(message).values():
         assert member.code in text and "Pedro Pérez" in text and "80" in text
-    assert deliveries(db, shop)[-1] == ("redemption_requested", "shop@x.example",
-                                        f"redemption_requested:{redemption.id}")
+    assert deliveries(db, shop)[-1] == (
+        "redemption_requested",
+        "shop@x.example",
+        f"redemption_requested:{redemption.id}",
+    )
     # staff confirm it: now the customer hears about it
     with db(shop) as session:
         rewards.confirm(session, redemption, actor=STAFF)
@@ -174,8 +178,7 @@ def test_redemption_request_emails_the_merchant(shop, make_member, db, smtp_serv
     assert "Torta de cumpleaños" in header(messages[1], "Subject")
 
 
-def test_merchant_without_email_gets_no_request_email(make_tenant, make_member, db,
-                                                      smtp_server):
+def test_merchant_without_email_gets_no_request_email(make_tenant, make_member, db, smtp_server):
     tenant = make_tenant()  # no e-mail address
     with db(tenant) as session:
         update_program(session, {"customer_redemption_requests": True})
@@ -198,13 +201,19 @@ def test_rerunning_a_mail_job_sends_no_duplicate(shop, make_member, db, smtp_ser
     entry = earn(db, shop, member, 60)
     assert len(smtp_server.handler.wait_for(2)) == 2
     key = f"points_received:{entry.id}"
-    assert jobs.mail_member(shop.id, member.id, "points_received", key,
-                            {"entry_id": entry.id}) is False
+    assert (
+        jobs.mail_member(shop.id, member.id, "points_received", key, {"entry_id": entry.id})
+        is False
+    )
     assert len(smtp_server.handler.messages) == 2
     assert len(deliveries(db, shop)) == 2
     # the same job with a key never used does send: the refusal above was the key's doing
-    assert jobs.mail_member(shop.id, member.id, "points_received", "points_received:manual",
-                            {"entry_id": entry.id}) is True
+    assert (
+        jobs.mail_member(
+            shop.id, member.id, "points_received", "points_received:manual", {"entry_id": entry.id}
+        )
+        is True
+    )
     assert len(smtp_server.handler.wait_for(3)) == 3
     assert len(deliveries(db, shop)) == 3
 
@@ -215,8 +224,16 @@ def test_plugin_switched_off_sends_nothing(shop, make_member, db, platform, smtp
         session.commit()
     member = make_member(shop)
     entry = earn(db, shop, member, 40)
-    assert jobs.mail_member(shop.id, member.id, "points_received",
-                            f"points_received:{entry.id}", {"entry_id": entry.id}) is None
+    assert (
+        jobs.mail_member(
+            shop.id,
+            member.id,
+            "points_received",
+            f"points_received:{entry.id}",
+            {"entry_id": entry.id},
+        )
+        is None
+    )
     assert smtp_server.handler.messages == []
     assert deliveries(db, shop) == []
     # and on again: mail flows
@@ -227,8 +244,9 @@ def test_plugin_switched_off_sends_nothing(shop, make_member, db, platform, smtp
     assert len(smtp_server.handler.wait_for(1)) == 1
 
 
-def test_another_tenants_switch_does_not_matter(make_tenant, make_member, db, platform,
-                                                smtp_server):
+def test_another_tenants_switch_does_not_matter(
+    make_tenant, make_member, db, platform, smtp_server
+):
     quiet, loud = make_tenant(), make_tenant()
     with db(quiet) as session:
         platform.plugins.switch(session, quiet, "notifications", False)
@@ -246,9 +264,16 @@ def test_without_smtp_host_the_mail_goes_to_the_outbox(make_app, tmp_path, smtp_
     with application.app_context():
         with platform_session(platform.sessions) as session:
             tenant = tenant_services.create_tenant(
-                session, slug="outbox-shop", name="Tienda Buzón", plan="free",
-                currency="COP", country="CO", timezone="America/Bogota",
-                owner_email="owner@outbox.example", owner_password="correct-horse-9")
+                session,
+                slug="outbox-shop",
+                name="Tienda Buzón",
+                plan="free",
+                currency="COP",
+                country="CO",
+                timezone="America/Bogota",
+                owner_email="owner@outbox.example",
+                owner_password="correct-horse-9",
+            )
             session.commit()
         with tenant_session(platform.sessions, tenant.id) as session:
             member = create_member(session, email="maria@mail.example", actor=Actor.system())
@@ -293,18 +318,24 @@ def translated(language: str, msgid: str) -> str:
     ("language", "html_lang", "number"),
     [("es", "es", "12.345"), ("en", "en", "12,345"), ("pt_BR", "pt-BR", "12.345")],
 )
-def test_emails_are_in_the_tenants_language(make_app, smtp_server, language, html_lang,
-                                            number):
+def test_emails_are_in_the_tenants_language(make_app, smtp_server, language, html_lang, number):
     compile_catalogs()
     application = make_app()  # made after compiling: it reads the catalogs afresh
     platform = application.extensions["premia"]
     with application.app_context():
         with platform_session(platform.sessions) as session:
             tenant = tenant_services.create_tenant(
-                session, slug=f"lang-{language.lower().replace('_', '-')}", name="La Esquina",
-                plan="free", currency="COP", country="CO", timezone="America/Bogota",
-                language=language, owner_email="owner@esquina.example",
-                owner_password="correct-horse-9")
+                session,
+                slug=f"lang-{language.lower().replace('_', '-')}",
+                name="La Esquina",
+                plan="free",
+                currency="COP",
+                country="CO",
+                timezone="America/Bogota",
+                language=language,
+                owner_email="owner@esquina.example",
+                owner_password="correct-horse-9",
+            )
             session.commit()
         with tenant_session(platform.sessions, tenant.id) as session:
             update_program(session, {"welcome_points": 12345})
@@ -316,15 +347,18 @@ def test_emails_are_in_the_tenants_language(make_app, smtp_server, language, htm
             ledger.earn(session, member, points=2000, actor=STAFF)
             session.commit()
     welcome, points = smtp_server.handler.wait_for(2)
-    assert header(welcome, "Subject") == translated(
-        language, "Welcome to %(merchant)s") % {"merchant": "La Esquina"}
+    assert header(welcome, "Subject") == translated(language, "Welcome to %(merchant)s") % {
+        "merchant": "La Esquina"
+    }
     assert header(points, "Subject") == translated(
         language, "You received %(points)s points at %(merchant)s"
     ) % {"points": "2.000" if number == "12.345" else "2,000", "merchant": "La Esquina"}
     body = parts(welcome)
     assert f'<html lang="{html_lang}">' in body["text/html"]
-    assert translated(language, "Your balance: %(points)s points.") % {"points": number} in (
-        body["text/plain"])
+    assert (
+        translated(language, "Your balance: %(points)s points.") % {"points": number}
+        in (body["text/plain"])
+    )
     if language != "en":  # the catalog really is another language, not English again
         assert translated(language, "Welcome to %(merchant)s") != "Welcome to %(merchant)s"
 
@@ -339,16 +373,27 @@ def tiers_shop(platform, language: str = "es"):
     """A merchant with tiers and e-mails, telling only about tiers (the other mails off)."""
     with platform_session(platform.sessions) as session:
         tenant = tenant_services.create_tenant(
-            session, slug=f"tiers-{language.lower().replace('_', '-')}", name="La Esquina",
-            plan="white-label", currency="COP", country="CO", timezone="America/Bogota",
-            language=language, owner_email="owner@esquina.example",
-            owner_password="correct-horse-9")
+            session,
+            slug=f"tiers-{language.lower().replace('_', '-')}",
+            name="La Esquina",
+            plan="white-label",
+            currency="COP",
+            country="CO",
+            timezone="America/Bogota",
+            language=language,
+            owner_email="owner@esquina.example",
+            owner_password="correct-horse-9",
+        )
         session.commit()
     with tenant_session(platform.sessions, tenant.id) as session:
         update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
         platform.plugins.save_settings(session, "tiers", {"tiers": [SILVER, GOLD]})
-        save_settings(session, "notifications", NotificationSettings(),
-                      {"on_member_created": False, "on_points": False})
+        save_settings(
+            session,
+            "notifications",
+            NotificationSettings(),
+            {"on_member_created": False, "on_points": False},
+        )
         session.commit()
     return tenant
 
@@ -360,18 +405,21 @@ def buy(platform, tenant, member, amount):
 
 
 @pytest.mark.parametrize(
-    ("language", "multiplier"), [("es", "1,2"), ("en", "1.2"), ("pt_BR", "1,2")],
+    ("language", "multiplier"),
+    [("es", "1,2"), ("en", "1.2"), ("pt_BR", "1,2")],
 )
-def test_a_tier_upgrade_is_emailed_in_the_members_language(make_app, smtp_server, language,
-                                                           multiplier):
+def test_a_tier_upgrade_is_emailed_in_the_members_language(
+    make_app, smtp_server, language, multiplier
+):
     compile_catalogs()
     application = make_app()  # made after compiling: it reads the catalogs afresh
     platform = application.extensions["premia"]
     with application.app_context():
         tenant = tiers_shop(platform, language)
         with tenant_session(platform.sessions, tenant.id) as session:
-            member = create_member(session, email="vera@mail.example", first_name="Vera",
-                                   actor=STAFF)
+            member = create_member(
+                session, email="vera@mail.example", first_name="Vera", actor=STAFF
+            )
             session.commit()
         buy(platform, tenant, member, "100000")  # Plata: the row is made, no change
         buy(platform, tenant, member, "450000")  # 550,000 this month: Oro Élite
@@ -384,33 +432,42 @@ def test_a_tier_upgrade_is_emailed_in_the_members_language(make_app, smtp_server
     congratulations = translated(
         language, "Congratulations! You reached the %(tier)s tier at %(merchant)s."
     )
-    assert congratulations % {"tier": "Oro Élite", "merchant": "La Esquina"} in (
-        body["text/plain"])
+    assert congratulations % {"tier": "Oro Élite", "merchant": "La Esquina"} in (body["text/plain"])
     assert "Oro Élite" in body["text/html"] and "Vera" in body["text/html"]
-    assert translated(language, "Your points are now multiplied by %(multiplier)s.") % {
-        "multiplier": multiplier} in body["text/plain"]
+    assert (
+        translated(language, "Your points are now multiplied by %(multiplier)s.")
+        % {"multiplier": multiplier}
+        in body["text/plain"]
+    )
     if language != "en":  # really another language, not English again
         assert congratulations != "Congratulations! You reached the %(tier)s tier at %(merchant)s."
 
 
-def test_a_lost_tier_is_emailed_with_the_merchants_names(shop_with_tiers, db, platform,
-                                                         smtp_server):
+def test_a_lost_tier_is_emailed_with_the_merchants_names(
+    shop_with_tiers, db, platform, smtp_server
+):
     tenant, member = shop_with_tiers
     with db(tenant) as session:
         tiers = tier_services.tiers_of(tier_services.get_settings(session))
-        tier_services.announce_change(session, session.get(Membership, member.id), tiers,
-                                      "oro", "plata")
-        tier_services.announce_change(session, session.get(Membership, member.id), tiers,
-                                      "plata", None)
+        tier_services.announce_change(
+            session, session.get(Membership, member.id), tiers, "oro", "plata"
+        )
+        tier_services.announce_change(
+            session, session.get(Membership, member.id), tiers, "plata", None
+        )
         session.commit()
     messages = smtp_server.handler.wait_for(2)
     assert len(messages) == 2
     by_subject = {header(m, "Subject"): parts(m)["text/plain"] for m in messages}
     assert "Tu nivel en La Esquina ahora es Plata & Co" in by_subject
-    assert "Tu nivel en La Esquina cambió de Oro Élite a Plata & Co." in (
-        by_subject["Tu nivel en La Esquina ahora es Plata & Co"])
-    assert "Ya no tienes el nivel Plata & Co en La Esquina." in (
-        by_subject["Tu nivel en La Esquina cambió"])
+    assert (
+        "Tu nivel en La Esquina cambió de Oro Élite a Plata & Co."
+        in (by_subject["Tu nivel en La Esquina ahora es Plata & Co"])
+    )
+    assert (
+        "Ya no tienes el nivel Plata & Co en La Esquina."
+        in (by_subject["Tu nivel en La Esquina cambió"])
+    )
     html = [parts(m)["text/html"] for m in messages]
     assert any("Plata &amp; Co" in page for page in html)  # escaped, not dropped
     assert [d[0] for d in deliveries(db, tenant)] == ["tier_changed", "tier_changed"]
@@ -419,22 +476,23 @@ def test_a_lost_tier_is_emailed_with_the_merchants_names(shop_with_tiers, db, pl
 def test_tier_setting_off_sends_no_tier_email(shop_with_tiers, db, platform, smtp_server):
     tenant, member = shop_with_tiers
     with db(tenant) as session:
-        save_settings(session, "notifications", NotificationSettings(),
-                      {"on_tier_changed": False})
+        save_settings(session, "notifications", NotificationSettings(), {"on_tier_changed": False})
         session.commit()
     buy(platform, tenant, member, "600000")
     with db(tenant) as session:
-        assert tier_services.member_tier(
-            session, session.get(Membership, member.id)).tier.code == "oro"
+        assert (
+            tier_services.member_tier(session, session.get(Membership, member.id)).tier.code
+            == "oro"
+        )
     assert smtp_server.handler.messages == []
     assert deliveries(db, tenant) == []
     # on again: the next change is told
     with db(tenant) as session:
-        save_settings(session, "notifications", NotificationSettings(),
-                      {"on_tier_changed": True})
+        save_settings(session, "notifications", NotificationSettings(), {"on_tier_changed": True})
         tiers = tier_services.tiers_of(tier_services.get_settings(session))
-        tier_services.announce_change(session, session.get(Membership, member.id), tiers,
-                                      "oro", "plata")
+        tier_services.announce_change(
+            session, session.get(Membership, member.id), tiers, "oro", "plata"
+        )
         session.commit()
     assert len(smtp_server.handler.wait_for(1)) == 1
 

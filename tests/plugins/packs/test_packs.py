@@ -19,8 +19,13 @@ from plugins.packs.packs import PackExpired, PackUsedUp
 from tests.concurrency import run_together, unexpected_errors
 
 SELLER = Actor.staff(3)
-MASSAGE = {"key": "masaje-5", "name": "Bono de 5 sesiones de masaje", "uses": 5,
-           "price": "150000", "validity_days": 90}
+MASSAGE = {
+    "key": "masaje-5",
+    "name": "Bono de 5 sesiones de masaje",
+    "uses": 5,
+    "price": "150000",
+    "validity_days": 90,
+}
 DRINKS = {"key": "copas-3", "name": "Bono de 3 copas", "uses": 3, "price": "45000"}
 # 15:00 on 1 June 2026 in Bogotá (UTC-5)
 SOLD_AT = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)
@@ -44,8 +49,9 @@ def shop(make_plan, make_tenant, db, platform):
 
 def sell(db, tenant, member, type_key=MASSAGE["key"], *, at=SOLD_AT, **kwargs):
     with clock_at(at), db(tenant) as session:
-        pack = packs.sell_pack(session, session.get(Membership, member.id), type_key,
-                               actor=SELLER, **kwargs)
+        pack = packs.sell_pack(
+            session, session.get(Membership, member.id), type_key, actor=SELLER, **kwargs
+        )
         session.commit()
         return pack
 
@@ -64,15 +70,23 @@ def uses_left(db, tenant, pack_id):
 
 def history(db, tenant, pack_id):
     with db(tenant) as session:
-        return [(u.actor_id, u.location_id, u.uses_left)
-                for u in packs.uses_of(session, packs.get_pack(session, pack_id))]
+        return [
+            (u.actor_id, u.location_id, u.uses_left)
+            for u in packs.uses_of(session, packs.get_pack(session, pack_id))
+        ]
 
 
 def test_selling_a_pack(shop, make_member, db):
     member = make_member(shop)
     pack = sell(db, shop, member)
     assert (pack.member_id, pack.type_key, pack.name, pack.uses, pack.uses_left, pack.price) == (
-        member.id, "masaje-5", "Bono de 5 sesiones de masaje", 5, 5, Decimal("150000.00"))
+        member.id,
+        "masaje-5",
+        "Bono de 5 sesiones de masaje",
+        5,
+        5,
+        Decimal("150000.00"),
+    )
     assert (pack.sold_by_kind, pack.sold_by_id, pack.sold_at) == ("staff", 3, SOLD_AT)
     assert pack.expires_at == EXPIRES_AT
     drinks = sell(db, shop, member, "copas-3")
@@ -80,7 +94,9 @@ def test_selling_a_pack(shop, make_member, db):
     with db(shop) as session:
         mine = packs.packs_of(session, session.get(Membership, member.id))
         assert [(p.name, p.uses_left, p.uses) for p in mine] == [
-            ("Bono de 3 copas", 3, 3), ("Bono de 5 sesiones de masaje", 5, 5)]
+            ("Bono de 3 copas", 3, 3),
+            ("Bono de 5 sesiones de masaje", 5, 5),
+        ]
 
 
 def test_used_until_zero_then_refused(shop, make_member, db):
@@ -96,8 +112,12 @@ def test_used_until_zero_then_refused(shop, make_member, db):
         use(db, shop, pack.id)
     assert uses_left(db, shop, pack.id) == 0
     assert history(db, shop, pack.id) == [
-        (10, centro.id, 4), (11, norte.id, 3), (12, centro.id, 2), (13, centro.id, 1),
-        (14, norte.id, 0)]
+        (10, centro.id, 4),
+        (11, norte.id, 3),
+        (12, centro.id, 2),
+        (13, centro.id, 1),
+        (14, norte.id, 0),
+    ]
     with db(shop) as session:
         member_row = session.get(Membership, member.id)
         assert packs.packs_of(session, member_row, usable=True) == []
@@ -153,28 +173,31 @@ def test_only_types_on_sale_can_be_sold(shop, make_member, db, platform):
         sell(db, shop, member, "bono-inventado")
     sold = sell(db, shop, member, "copas-3")
     with db(shop) as session:
-        platform.plugins.save_settings(session, "packs",
-                                       {"types": [MASSAGE, {**DRINKS, "active": False}]})
+        platform.plugins.save_settings(
+            session, "packs", {"types": [MASSAGE, {**DRINKS, "active": False}]}
+        )
         session.commit()
     with pytest.raises(InvalidInput):
         sell(db, shop, member, "copas-3")
     assert use(db, shop, sold.id).uses_left == 2  # a pack already sold is still good
 
 
-@pytest.mark.parametrize(("types", "field"), [
-    ([{**MASSAGE, "uses": 0}], "types.0.uses"),
-    ([{**MASSAGE, "price": "-1"}], "types.0.price"),
-    ([{**MASSAGE, "validity_days": 0}], "types.0.validity_days"),
-    ([MASSAGE, MASSAGE], "types"),
-])
+@pytest.mark.parametrize(
+    ("types", "field"),
+    [
+        ([{**MASSAGE, "uses": 0}], "types.0.uses"),
+        ([{**MASSAGE, "price": "-1"}], "types.0.price"),
+        ([{**MASSAGE, "validity_days": 0}], "types.0.validity_days"),
+        ([MASSAGE, MASSAGE], "types"),
+    ],
+)
 def test_settings_refuse_a_bad_type(shop, db, platform, types, field):
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
         platform.plugins.save_settings(session, "packs", {"types": types})
     assert field in refused.value.fields
 
 
-def test_another_merchant_cannot_see_or_use_a_pack(shop, make_tenant, make_member, db,
-                                                   platform):
+def test_another_merchant_cannot_see_or_use_a_pack(shop, make_tenant, make_member, db, platform):
     other = _shop(make_tenant, db, platform)
     pack = sell(db, shop, make_member(shop))
     with db(other) as session:
@@ -214,8 +237,12 @@ def test_concurrent_retries_of_one_use(shop, make_member, db, app, sessions):
 
     def work(_i):
         with sessions(shop.id) as session:
-            made = packs.use_pack(session, packs.get_pack(session, pack.id), actor=SELLER,
-                                  idempotency_key="till-1:use:5")
+            made = packs.use_pack(
+                session,
+                packs.get_pack(session, pack.id),
+                actor=SELLER,
+                idempotency_key="till-1:use:5",
+            )
             session.commit()
             return made.id
 

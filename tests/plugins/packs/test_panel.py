@@ -20,8 +20,13 @@ from core.testing.weblogin import login, post_login
 from plugins.packs import packs
 from plugins.packs.models import Pack, PackUse
 
-MASSAGE = {"key": "masaje-5", "name": "Bono de 5 sesiones de masaje", "uses": 5,
-           "price": "150000", "validity_days": 90}
+MASSAGE = {
+    "key": "masaje-5",
+    "name": "Bono de 5 sesiones de masaje",
+    "uses": 5,
+    "price": "150000",
+    "validity_days": 90,
+}
 DRINKS = {"key": "copas-3", "name": "Bono de 3 copas", "uses": 3, "price": "45000"}
 SOLD_AT = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)  # 15:00 on 1 June in Bogotá
 EXPIRES_AT = datetime(2026, 8, 31, 5, 0, tzinfo=UTC)  # usable through 30 August
@@ -35,8 +40,14 @@ def shop(make_plan, make_tenant, db, platform):
         platform.plugins.save_settings(session, "packs", {"types": [MASSAGE, DRINKS]})
         centro = create_location(session, name="Centro")
         session.flush()
-        create_staff(session, email="caja1@spa.example", name="Caja 1", password=PASSWORD,
-                     role=Role.EMPLOYEE, location_id=centro.id)
+        create_staff(
+            session,
+            email="caja1@spa.example",
+            name="Caja 1",
+            password=PASSWORD,
+            role=Role.EMPLOYEE,
+            location_id=centro.id,
+        )
         session.commit()
     return tenant
 
@@ -63,10 +74,9 @@ def read(client, url):
 def hidden(text, action):
     """csrf_token and key of the form posting to `action`."""
     start = text.index(f'action="{action}"')
-    form = text[start:text.index("</form>", start)]
+    form = text[start : text.index("</form>", start)]
     found = dict(re.findall(r'name="(csrf_token|key)"[^>]*value="([^"]*)"', form))
-    found.update(re.findall(r'id="(csrf_token|key)" name="\1" type="hidden" value="([^"]*)"',
-                            form))
+    found.update(re.findall(r'id="(csrf_token|key)" name="\1" type="hidden" value="([^"]*)"', form))
     return found
 
 
@@ -82,14 +92,14 @@ def use_count(db, tenant):
 
 def sell_pack(db, tenant, member, kind=DRINKS):
     with clock_at(SOLD_AT), db(tenant) as session:
-        pack = packs.sell_pack(session, session.get(Membership, member.id), kind["key"],
-                               actor=Actor.staff(None))
+        pack = packs.sell_pack(
+            session, session.get(Membership, member.id), kind["key"], actor=Actor.staff(None)
+        )
         session.commit()
         return pack
 
 
-def test_the_cashiers_page_links_to_the_members_packs_and_shows_usable_ones(client, db,
-                                                                          shop, ana):
+def test_the_cashiers_page_links_to_the_members_packs_and_shows_usable_ones(client, db, shop, ana):
     sell_pack(db, shop, ana)
     as_caja1(client, shop)
     text = read(client, f"/t/spa/panel/loyalty/{ana.code}")
@@ -128,8 +138,11 @@ def test_using_a_session_records_who_and_where_once_per_key(client, db, shop, an
         text = read(client, url)
     assert sold(db, shop) == [("masaje-5", 4)] and use_count(db, shop) == 1
     assert "4 de 5 disponibles" in text
-    row = re.search(r"<tr><td>([^<]*)</td><td>([^<]*)</td>\s*<td>([^<]*)</td>"
-                    r'<td class="num">([^<]*)</td></tr>', text)
+    row = re.search(
+        r"<tr><td>([^<]*)</td><td>([^<]*)</td>\s*<td>([^<]*)</td>"
+        r'<td class="num">([^<]*)</td></tr>',
+        text,
+    )
     assert row.groups() == ("3/6/26, 17:30", "Caja 1", "Centro", "4")
 
 
@@ -147,12 +160,14 @@ def test_a_used_up_pack_is_refused_with_a_clear_message(client, db, shop, ana):
     refused = client.post(use_url, data={"csrf_token": token, "key": "panel-late-tap"})
     assert refused.status_code == 409
     assert 'role="alert">A este bono no le quedan usos.</p>' in html.unescape(
-        refused.get_data(as_text=True))
+        refused.get_data(as_text=True)
+    )
     assert sold(db, shop) == [("copas-3", 0)] and use_count(db, shop) == 3
 
 
-def test_an_expired_pack_is_refused_from_the_local_midnight_after_its_last_day(client, db,
-                                                                              shop, ana):
+def test_an_expired_pack_is_refused_from_the_local_midnight_after_its_last_day(
+    client, db, shop, ana
+):
     pack = sell_pack(db, shop, ana, MASSAGE)
     as_caja1(client, shop)
     url = page_url(shop, ana)
@@ -169,12 +184,14 @@ def test_an_expired_pack_is_refused_from_the_local_midnight_after_its_last_day(c
     assert sold(db, shop) == [("masaje-5", 4)]
 
 
-@pytest.mark.parametrize(("choice", "message"), [
-    ("", "Elige un bono."),
-    ("spa-day", "No hay ningún bono así a la venta."),
-])
-def test_selling_without_a_pack_on_sale_is_a_form_error(client, db, shop, ana, choice,
-                                                        message):
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ("", "Elige un bono."),
+        ("spa-day", "No hay ningún bono así a la venta."),
+    ],
+)
+def test_selling_without_a_pack_on_sale_is_a_form_error(client, db, shop, ana, choice, message):
     login(client, db, shop)
     url = page_url(shop, ana)
     data = {**hidden(read(client, url), f"{url}/sell"), "pack_type": choice}
@@ -185,7 +202,8 @@ def test_selling_without_a_pack_on_sale_is_a_form_error(client, db, shop, ana, c
 
 
 def test_other_tenants_members_and_packs_and_tenants_without_packs_answer_404(
-        client, db, shop, ana, make_tenant, make_member, make_plan, platform):
+    client, db, shop, ana, make_tenant, make_member, make_plan, platform
+):
     other = make_tenant(slug="otro", plan="packs")
     with db(other) as session:
         platform.plugins.save_settings(session, "packs", {"types": [DRINKS]})
@@ -196,8 +214,12 @@ def test_other_tenants_members_and_packs_and_tenants_without_packs_answer_404(
     url = page_url(shop, ana)
     data = hidden(read(client, url), f"{url}/sell")
     assert client.get(page_url(shop, stranger)).status_code == 404
-    assert client.post(f"{page_url(shop, stranger)}/sell",
-                       data={**data, "pack_type": "copas-3"}).status_code == 404
+    assert (
+        client.post(
+            f"{page_url(shop, stranger)}/sell", data={**data, "pack_type": "copas-3"}
+        ).status_code
+        == 404
+    )
     assert client.post(f"{url}/{theirs.id}/use", data=data).status_code == 404
     mine = sell_pack(db, shop, make_member(shop))  # this tenant's, but another member's
     assert client.post(f"{url}/{mine.id}/use", data=data).status_code == 404

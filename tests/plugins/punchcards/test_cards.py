@@ -18,10 +18,20 @@ from plugins.punchcards.models import Prize, Punch
 from tests.concurrency import run_together, unexpected_errors
 
 CASHIER = Actor.staff(7)
-COFFEE = {"key": "cafe", "name": "Café", "product_group": "cafe", "size": 10,
-          "prize": "Una tostada"}
-MENU = {"key": "menu", "name": "Menú del día", "sku": "MENU-DIA", "size": 10,
-        "prize": "Un menú gratis"}
+COFFEE = {
+    "key": "cafe",
+    "name": "Café",
+    "product_group": "cafe",
+    "size": 10,
+    "prize": "Una tostada",
+}
+MENU = {
+    "key": "menu",
+    "name": "Menú del día",
+    "sku": "MENU-DIA",
+    "size": 10,
+    "prize": "Un menú gratis",
+}
 
 
 @pytest.fixture
@@ -50,8 +60,12 @@ def buy(db, tenant, member, *items, key=None):
     with db(tenant) as session:
         amount = sum((i.unit_price * i.quantity for i in items), Decimal(0)) or Decimal("1000")
         purchase, _entries = record_purchase(
-            session, session.get(Membership, member.id), amount, actor=CASHIER,
-            items=list(items), idempotency_key=key,
+            session,
+            session.get(Membership, member.id),
+            amount,
+            actor=CASHIER,
+            items=list(items),
+            idempotency_key=key,
         )
         session.commit()
         return purchase.id
@@ -69,20 +83,27 @@ def state(db, tenant, member):
     """(progress of each card, [(prize, status)] oldest first)."""
     with db(tenant) as session:
         m = session.get(Membership, member.id)
-        return (cards.progress(session, m),
-                [(p.name, p.status) for p in reversed(cards.prizes(session, m))])
+        return (
+            cards.progress(session, m),
+            [(p.name, p.status) for p in reversed(cards.prizes(session, m))],
+        )
 
 
 def prize_ids(db, tenant, member, status="issued"):
     with db(tenant) as session:
-        return [p.id for p in reversed(cards.prizes(session, session.get(Membership, member.id),
-                                                    status=status))]
+        return [
+            p.id
+            for p in reversed(
+                cards.prizes(session, session.get(Membership, member.id), status=status)
+            )
+        ]
 
 
 def claim(db, tenant, prize_id, **kwargs):
     with db(tenant) as session:
-        prize = cards.claim_prize(session, cards.get_prize(session, prize_id), actor=CASHIER,
-                                  **kwargs)
+        prize = cards.claim_prize(
+            session, cards.get_prize(session, prize_id), actor=CASHIER, **kwargs
+        )
         session.commit()
         return prize
 
@@ -92,21 +113,32 @@ def claim(db, tenant, prize_id, **kwargs):
 
 def test_seven_of_ten_then_exactly_ten_gives_a_toast(shop, make_member, db):
     member = make_member(shop)
-    assert state(db, shop, member) == ([Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
-                                       [])
+    assert state(db, shop, member) == (
+        [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
+        [],
+    )
     for n in (2, 2, 3):
         buy(db, shop, member, coffees(n))
-    assert state(db, shop, member) == ([Progress("Café", 7, 10), Progress("Menú del día", 0, 10)],
-                                       [])
+    assert state(db, shop, member) == (
+        [Progress("Café", 7, 10), Progress("Menú del día", 0, 10)],
+        [],
+    )
     buy(db, shop, member, coffees(2))
     assert state(db, shop, member)[0][0] == Progress("Café", 9, 10)  # one short: nothing yet
     last = buy(db, shop, member, coffees(1))
     assert state(db, shop, member) == (
-        [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)], [("Una tostada", "issued")])
+        [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
+        [("Una tostada", "issued")],
+    )
     with db(shop) as session:
         (prize,) = session.scalars(select(Prize))
         assert (prize.member_id, prize.card, prize.card_name, prize.size, prize.purchase_id) == (
-            member.id, "cafe", "Café", 10, last)
+            member.id,
+            "cafe",
+            "Café",
+            10,
+            last,
+        )
 
 
 def test_twenty_coffees_in_one_purchase_complete_two_cards(shop, make_member, db):
@@ -114,7 +146,8 @@ def test_twenty_coffees_in_one_purchase_complete_two_cards(shop, make_member, db
     buy(db, shop, member, coffees(12), coffees(8, sku="CAF-2"))  # two lines of the group
     assert state(db, shop, member) == (
         [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
-        [("Una tostada", "issued"), ("Una tostada", "issued")])
+        [("Una tostada", "issued"), ("Una tostada", "issued")],
+    )
     buy(db, shop, member, coffees(23))  # two more and 3 towards the next
     progress, won = state(db, shop, member)
     assert progress[0] == Progress("Café", 3, 10) and len(won) == 4
@@ -122,15 +155,20 @@ def test_twenty_coffees_in_one_purchase_complete_two_cards(shop, make_member, db
 
 def test_only_matching_lines_punch(shop, make_member, db):
     member = make_member(shop)
-    buy(db, shop, member,
+    buy(
+        db,
+        shop,
+        member,
         Item(quantity=4, unit_price=Decimal("9000"), sku="TOSTADA", product_group="panaderia"),
         Item(quantity=3, unit_price=Decimal("18000"), sku="MENU-DIA", product_group="menus"),
-        Item(quantity=1, unit_price=Decimal("4500"), product_group="cafe"))
-    assert state(db, shop, member)[0] == [Progress("Café", 1, 10),
-                                          Progress("Menú del día", 3, 10)]
+        Item(quantity=1, unit_price=Decimal("4500"), product_group="cafe"),
+    )
+    assert state(db, shop, member)[0] == [Progress("Café", 1, 10), Progress("Menú del día", 3, 10)]
     with db(shop) as session:
         assert sorted((p.card, p.punches, p.prizes) for p in session.scalars(select(Punch))) == [
-            ("cafe", 1, 0), ("menu", 3, 0)]
+            ("cafe", 1, 0),
+            ("menu", 3, 0),
+        ]
 
 
 def test_a_retried_purchase_punches_once(shop, make_member, db):
@@ -145,8 +183,9 @@ def test_an_inactive_card_neither_punches_nor_shows(shop, make_member, db, platf
     member = make_member(shop)
     buy(db, shop, member, coffees(4))
     with db(shop) as session:
-        platform.plugins.save_settings(session, "punchcards",
-                                       {"cards": [{**COFFEE, "active": False}, MENU]})
+        platform.plugins.save_settings(
+            session, "punchcards", {"cards": [{**COFFEE, "active": False}, MENU]}
+        )
         session.commit()
     buy(db, shop, member, coffees(9))
     assert state(db, shop, member) == ([Progress("Menú del día", 0, 10)], [])
@@ -156,12 +195,15 @@ def test_an_inactive_card_neither_punches_nor_shows(shop, make_member, db, platf
     assert state(db, shop, member)[0][0] == Progress("Café", 4, 10)  # kept, not lost
 
 
-@pytest.mark.parametrize(("card", "field"), [
-    ({**COFFEE, "sku": "CAF-1"}, "cards.0.sku"),  # both a product and a group
-    ({k: v for k, v in COFFEE.items() if k != "product_group"}, "cards.0.sku"),  # neither
-    ({**COFFEE, "size": 1}, "cards.0.size"),
-    ({**COFFEE, "key": "Café Grande"}, "cards.0.key"),
-])
+@pytest.mark.parametrize(
+    ("card", "field"),
+    [
+        ({**COFFEE, "sku": "CAF-1"}, "cards.0.sku"),  # both a product and a group
+        ({k: v for k, v in COFFEE.items() if k != "product_group"}, "cards.0.sku"),  # neither
+        ({**COFFEE, "size": 1}, "cards.0.size"),
+        ({**COFFEE, "key": "Café Grande"}, "cards.0.key"),
+    ],
+)
 def test_settings_refuse_a_bad_card(shop, db, platform, card, field):
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
         platform.plugins.save_settings(session, "punchcards", {"cards": [card]})
@@ -186,7 +228,11 @@ def test_staff_hand_a_prize_over_once(shop, make_member, db):
     (prize_id,) = prize_ids(db, shop, member)
     prize = claim(db, shop, prize_id, location_id=store.id)
     assert (prize.status, prize.claimed_by_kind, prize.claimed_by_id, prize.location_id) == (
-        "claimed", "staff", 7, store.id)
+        "claimed",
+        "staff",
+        7,
+        store.id,
+    )
     assert prize.decided_at is not None
     with pytest.raises(PrizeClaimed):
         claim(db, shop, prize_id)
@@ -202,8 +248,7 @@ def test_two_tills_claiming_one_prize(shop, make_member, db, app, sessions):
     def work(i):
         with sessions(shop.id) as session:
             try:
-                cards.claim_prize(session, cards.get_prize(session, prize_id),
-                                  actor=Actor.staff(i))
+                cards.claim_prize(session, cards.get_prize(session, prize_id), actor=Actor.staff(i))
                 session.commit()
                 return "claimed"
             except Conflict:
@@ -233,7 +278,8 @@ def test_returning_twenty_coffees_cancels_both_unclaimed_prizes(shop, make_membe
     give_back(db, shop, twenty)
     assert state(db, shop, member) == (
         [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
-        [("Una tostada", "cancelled"), ("Una tostada", "cancelled")])
+        [("Una tostada", "cancelled"), ("Una tostada", "cancelled")],
+    )
     (prize_id, _) = prize_ids(db, shop, member, status="cancelled")
     with pytest.raises(PrizeCancelled):
         claim(db, shop, prize_id)
@@ -246,7 +292,8 @@ def test_returning_an_earlier_purchase_cancels_the_prize_it_helped_win(shop, mak
     give_back(db, shop, first)
     assert state(db, shop, member) == (
         [Progress("Café", 5, 10), Progress("Menú del día", 0, 10)],
-        [("Una tostada", "cancelled")])
+        [("Una tostada", "cancelled")],
+    )
 
 
 def test_a_prize_already_handed_over_is_forgiven_not_owed(shop, make_member, db):
@@ -257,7 +304,8 @@ def test_a_prize_already_handed_over_is_forgiven_not_owed(shop, make_member, db)
     give_back(db, shop, twelve)
     assert state(db, shop, member) == (
         [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
-        [("Una tostada", "claimed")])
+        [("Una tostada", "claimed")],
+    )
     with db(shop) as session:
         punch = session.scalar(select(Punch).where(Punch.purchase_id == twelve))
         assert (punch.punches, punch.prizes, punch.punches_not_recovered) == (12, 1, 10)
@@ -275,7 +323,8 @@ def test_a_return_takes_unclaimed_prizes_before_forgiving(shop, make_member, db)
     # 3 from the current card, 7 from the waiting prize (cancelled: 3 left of its 10).
     assert state(db, shop, member) == (
         [Progress("Café", 3, 10), Progress("Menú del día", 0, 10)],
-        [("Una tostada", "claimed"), ("Una tostada", "cancelled")])
+        [("Una tostada", "claimed"), ("Una tostada", "cancelled")],
+    )
     with db(shop) as session:
         punch = session.scalar(select(Punch).where(Punch.purchase_id == ten))
         assert punch.punches_not_recovered == 0
@@ -284,14 +333,17 @@ def test_a_return_takes_unclaimed_prizes_before_forgiving(shop, make_member, db)
 # --- tenants ------------------------------------------------------------------------
 
 
-def test_each_merchant_sees_only_its_own_cards_and_prizes(shop, make_tenant, make_member, db,
-                                                        platform):
+def test_each_merchant_sees_only_its_own_cards_and_prizes(
+    shop, make_tenant, make_member, db, platform
+):
     other = _shop(make_tenant, db, platform)
     mine, theirs = make_member(shop, "ana@mail.example"), make_member(other, "ana@mail.example")
     buy(db, shop, mine, coffees(14))
     assert state(db, shop, mine)[0][0] == Progress("Café", 4, 10)
     assert state(db, other, theirs) == (
-        [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)], [])
+        [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)],
+        [],
+    )
     (prize_id,) = prize_ids(db, shop, mine)
     with db(other) as session:
         with pytest.raises(NotFound):

@@ -17,8 +17,13 @@ from core.loyalty.staff import Role
 from core.testing.weblogin import flashes, login
 from plugins.punchcards.models import Prize
 
-COFFEE = {"key": "cafe", "name": "Café", "product_group": "cafe", "size": 10,
-          "prize": "Una tostada"}
+COFFEE = {
+    "key": "cafe",
+    "name": "Café",
+    "product_group": "cafe",
+    "size": 10,
+    "prize": "Una tostada",
+}
 
 
 @pytest.fixture
@@ -33,9 +38,13 @@ def shop(make_plan, make_tenant, db, platform):
 
 def buy_coffees(db, tenant, member, n):
     with db(tenant) as session:
-        record_purchase(session, session.get(Membership, member.id), Decimal(4500 * n),
-                        actor=Actor.system(), items=[Item(quantity=n, unit_price=Decimal(4500),
-                                                          product_group="cafe")])
+        record_purchase(
+            session,
+            session.get(Membership, member.id),
+            Decimal(4500 * n),
+            actor=Actor.system(),
+            items=[Item(quantity=n, unit_price=Decimal(4500), product_group="cafe")],
+        )
         session.commit()
 
 
@@ -62,12 +71,12 @@ def test_the_cashiers_page_shows_progress_and_links_to_the_cards(client, db, sho
     text = read(client, f"/t/cafe/panel/loyalty/{ana.code}")
     assert "<dt>Café</dt><dd>7 de 10</dd>" in text
     assert "<dt>Premios por entregar</dt><dd>1</dd>" in text
-    assert re.search(f'href="/t/cafe/panel/punchcards/{ana.code}"[^>]*>Tarjetas de sellos</a>',
-                     text)
+    assert re.search(
+        f'href="/t/cafe/panel/punchcards/{ana.code}"[^>]*>Tarjetas de sellos</a>', text
+    )
 
 
-def test_an_employee_hands_a_prize_over_once_however_often_it_is_tapped(client, db, shop,
-                                                                        ana):
+def test_an_employee_hands_a_prize_over_once_however_often_it_is_tapped(client, db, shop, ana):
     login(client, db, shop, Role.EMPLOYEE)
     url = f"/t/cafe/panel/punchcards/{ana.code}"
     text = read(client, url)
@@ -94,15 +103,17 @@ def test_three_more_coffees_complete_the_card_and_start_the_next(client, db, sho
 
 def test_a_claim_without_csrf_changes_nothing(client, db, shop, ana):
     login(client, db, shop)
-    (prize_id,) = re.findall(r'data-prize="(\d+)"',
-                             read(client, f"/t/cafe/panel/punchcards/{ana.code}"))
+    (prize_id,) = re.findall(
+        r'data-prize="(\d+)"', read(client, f"/t/cafe/panel/punchcards/{ana.code}")
+    )
     answer = client.post(f"/t/cafe/panel/punchcards/{ana.code}/prizes/{prize_id}/claim")
     assert answer.status_code == 400
     assert prizes(db, shop) == [("Una tostada", "issued")]
 
 
 def test_other_tenants_members_and_prizes_and_tenants_without_cards_answer_404(
-        client, db, shop, ana, make_tenant, make_member, platform):
+    client, db, shop, ana, make_tenant, make_member, platform
+):
     other = make_tenant(slug="otro", plan="cards")
     with db(other) as session:
         platform.plugins.save_settings(session, "punchcards", {"cards": [COFFEE]})
@@ -113,11 +124,13 @@ def test_other_tenants_members_and_prizes_and_tenants_without_cards_answer_404(
         theirs = session.scalars(select(Prize.id)).one()
     login(client, db, shop)
     url = f"/t/cafe/panel/punchcards/{ana.code}"
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]*)"',
-                      read(client, url)).group(1)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]*)"', read(client, url)).group(
+        1
+    )
     assert client.get(f"/t/cafe/panel/punchcards/{stranger.code}").status_code == 404
-    assert client.post(f"{url}/prizes/{theirs}/claim", data={"csrf_token": token}
-                       ).status_code == 404
+    assert (
+        client.post(f"{url}/prizes/{theirs}/claim", data={"csrf_token": token}).status_code == 404
+    )
     assert prizes(db, other) == [("Una tostada", "issued")]
 
     bare = make_tenant(slug="bare")  # the free plan: no punch cards

@@ -42,13 +42,13 @@ def make_shop(make_tenant, make_plan, db, platform) -> Callable[..., Any]:
     those tiers (default Plata and Oro) and tier settings."""
     make_plan("rules", {"tiers", "recorder"})
 
-    def build(timezone: str = "America/Bogota", tiers: Sequence[dict] = (PLATA, ORO),
-              **settings: Any):
+    def build(
+        timezone: str = "America/Bogota", tiers: Sequence[dict] = (PLATA, ORO), **settings: Any
+    ):
         tenant = make_tenant(plan="rules", timezone=timezone)
         with db(tenant) as session:
             update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
-            platform.plugins.save_settings(session, "tiers",
-                                           {"tiers": list(tiers), **settings})
+            platform.plugins.save_settings(session, "tiers", {"tiers": list(tiers), **settings})
             session.commit()
         return tenant
 

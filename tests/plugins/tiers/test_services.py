@@ -49,8 +49,9 @@ def test_plata_member_earns_the_equivalence_only(shop, make_member, db):
     assert tier(db, shop, member.id) == "plata"
 
 
-def test_upgrade_at_the_exact_threshold_and_oro_earns_a_labelled_bonus(shop, make_member, db,
-                                                                       recorder):
+def test_upgrade_at_the_exact_threshold_and_oro_earns_a_labelled_bonus(
+    shop, make_member, db, recorder
+):
     member = make_member(shop)
     buy(db, shop, member.id, "460000")
     # 460,000 + 40,000 = 500,000 exactly: reached. This purchase still earns at Plata.
@@ -66,10 +67,20 @@ def test_upgrade_at_the_exact_threshold_and_oro_earns_a_labelled_bonus(shop, mak
             ("plata", "oro", "purchase", crossing)
         ]
     told = [detail for hook, _slug, detail in recorder.calls if hook == "notify"]
-    assert told == [("tier_changed", member.id, {
-        "from": "plata", "to": "oro", "from_name": "Plata", "to_name": "Oro",
-        "multiplier": "1.2", "upgrade": True,
-    })]
+    assert told == [
+        (
+            "tier_changed",
+            member.id,
+            {
+                "from": "plata",
+                "to": "oro",
+                "from_name": "Plata",
+                "to_name": "Oro",
+                "multiplier": "1.2",
+                "upgrade": True,
+            },
+        )
+    ]
 
 
 def test_one_cent_short_of_the_threshold_stays_plata(shop, make_member, db):
@@ -79,16 +90,21 @@ def test_one_cent_short_of_the_threshold_stays_plata(shop, make_member, db):
     with db(shop) as session:
         status = services.member_tier(session, session.get(Membership, member.id))
     assert (status.spend, status.next_tier.code, status.to_next) == (
-        Decimal("499999.99"), "oro", Decimal("0.01")
+        Decimal("499999.99"),
+        "oro",
+        Decimal("0.01"),
     )
 
 
-@pytest.mark.parametrize(("amount", "expected"), [
-    ("45999", [("earn", 45, None), ("tier_bonus", 9, "Oro ×1,2")]),  # floor(45 × 0.2) = 9
-    ("12000", [("earn", 12, None), ("tier_bonus", 2, "Oro ×1,2")]),  # floor(2.4) = 2
-    ("4999", [("earn", 4, None)]),                                   # floor(0.8) = 0: no line
-    ("999", []),                                                     # no points at all
-])
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("45999", [("earn", 45, None), ("tier_bonus", 9, "Oro ×1,2")]),  # floor(45 × 0.2) = 9
+        ("12000", [("earn", 12, None), ("tier_bonus", 2, "Oro ×1,2")]),  # floor(2.4) = 2
+        ("4999", [("earn", 4, None)]),  # floor(0.8) = 0: no line
+        ("999", []),  # no points at all
+    ],
+)
 def test_tier_bonus_rounds_down(shop, make_member, db, amount, expected):
     member = make_member(shop)
     buy(db, shop, member.id, "500000")
@@ -112,8 +128,7 @@ def test_label_follows_the_tenant_language(make_shop, make_member, db, platform)
 # --- returns -----------------------------------------------------------------
 
 
-def test_returning_the_purchase_that_upgraded_goes_back_to_plata(shop, make_member, db,
-                                                                   recorder):
+def test_returning_the_purchase_that_upgraded_goes_back_to_plata(shop, make_member, db, recorder):
     member = make_member(shop)
     buy(db, shop, member.id, "300000")
     _, second = buy(db, shop, member.id, "200000")
@@ -142,7 +157,7 @@ def test_spend_before_local_midnight_belongs_to_the_previous_month(shop, make_me
     # Bogotá is UTC-5: 1 March 00:00 local is 05:00 UTC.
     member = make_member(shop)
     buy(db, shop, member.id, "300000", at=utc(2026, 3, 1, 4, 59, 59))  # 28 Feb, 23:59:59 local
-    buy(db, shop, member.id, "200000", at=utc(2026, 3, 1, 5, 0, 0))    # 1 March, 00:00 local
+    buy(db, shop, member.id, "200000", at=utc(2026, 3, 1, 5, 0, 0))  # 1 March, 00:00 local
     with clock_at(utc(2026, 3, 1, 6)):
         assert tier(db, shop, member.id) == "plata"
 
@@ -178,8 +193,7 @@ def _row(db, tenant, member_id):
         return (row.tier, row.kept)
 
 
-def test_period_end_keeps_oro_earned_in_the_month_and_downgrades_the_rest(shop, make_member,
-                                                                          db):
+def test_period_end_keeps_oro_earned_in_the_month_and_downgrades_the_rest(shop, make_member, db):
     earned, lapsed, plain = make_member(shop), make_member(shop), make_member(shop)
     march = utc(2026, 3, 10, 15)
     buy(db, shop, lapsed.id, "600000", at=utc(2026, 2, 10, 15))  # Oro in February
@@ -187,10 +201,10 @@ def test_period_end_keeps_oro_earned_in_the_month_and_downgrades_the_rest(shop, 
         assert services.reevaluate(session, utc(2026, 3, 1, 5)) == 0  # Oro kept for March
         session.commit()
     assert _row(db, shop, lapsed.id) == ("oro", "oro")
-    buy(db, shop, lapsed.id, "100000", at=march)   # not enough to keep Oro for April
-    buy(db, shop, earned.id, "520000", at=march)   # Oro from March on
+    buy(db, shop, lapsed.id, "100000", at=march)  # not enough to keep Oro for April
+    buy(db, shop, earned.id, "520000", at=march)  # Oro from March on
     buy(db, shop, plain.id, "20000", at=march)
-    april = utc(2026, 4, 1, 5)                     # local midnight, 1 April
+    april = utc(2026, 4, 1, 5)  # local midnight, 1 April
     with clock_at(april), db(shop) as session:
         assert services.reevaluate(session, april + timedelta(hours=3)) == 1
         session.commit()
@@ -237,19 +251,20 @@ def test_dst_month_boundaries_in_madrid(make_shop, make_member, db):
     """Madrid: March starts at 23:00 UTC (CET), April at 22:00 UTC (CEST, from 29 March)."""
     shop = make_shop(timezone="Europe/Madrid")
     inside, outside, april_only = make_member(shop), make_member(shop), make_member(shop)
-    buy(db, shop, inside.id, "300000", at=utc(2026, 2, 28, 23, 0))        # 1 March 00:00
-    buy(db, shop, inside.id, "200000", at=utc(2026, 3, 31, 21, 59, 59))   # 31 March 23:59:59
-    buy(db, shop, outside.id, "300000", at=utc(2026, 2, 28, 22, 30))      # 28 Feb 23:30
+    buy(db, shop, inside.id, "300000", at=utc(2026, 2, 28, 23, 0))  # 1 March 00:00
+    buy(db, shop, inside.id, "200000", at=utc(2026, 3, 31, 21, 59, 59))  # 31 March 23:59:59
+    buy(db, shop, outside.id, "300000", at=utc(2026, 2, 28, 22, 30))  # 28 Feb 23:30
     buy(db, shop, outside.id, "200000", at=utc(2026, 3, 31, 21, 0))
     buy(db, shop, april_only.id, "300000", at=utc(2026, 3, 20))
-    buy(db, shop, april_only.id, "200000", at=utc(2026, 3, 31, 22, 0))    # 1 April 00:00
-    assert _row(db, shop, inside.id)[0] == "oro"       # March alone reached 500,000
-    assert _row(db, shop, outside.id)[0] == "plata"    # 300,000 was February's
+    buy(db, shop, april_only.id, "200000", at=utc(2026, 3, 31, 22, 0))  # 1 April 00:00
+    assert _row(db, shop, inside.id)[0] == "oro"  # March alone reached 500,000
+    assert _row(db, shop, outside.id)[0] == "plata"  # 300,000 was February's
     assert _row(db, shop, april_only.id)[0] == "plata"  # 200,000 is April's
     as_of = utc(2026, 3, 31, 22, 30)
     with clock_at(as_of), db(shop) as session:
         assert services.period_bounds(shop, services.get_settings(session), as_of)[:2] == (
-            utc(2026, 2, 28, 23), utc(2026, 3, 31, 22)
+            utc(2026, 2, 28, 23),
+            utc(2026, 3, 31, 22),
         )
         assert services.reevaluate(session, as_of) == 0
         session.commit()
@@ -292,16 +307,19 @@ def test_a_member_without_a_row_holds_what_their_spend_reaches(shop, make_member
 # --- settings ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"tiers": [PLATA, {**ORO, "code": "plata"}]}, "tiers"),
-    ({"tiers": [PLATA, {**ORO, "threshold": "0"}]}, "tiers"),
-    ({"tiers": [{**ORO, "multiplier": "0.5"}]}, "tiers.0.multiplier"),
-    ({"tiers": [{**ORO, "multiplier": "1.205"}]}, "tiers.0.multiplier"),
-    ({"tiers": [{**ORO, "code": "Oro Plus"}]}, "tiers.0.code"),
-    ({"period": "week"}, "period"),
-    ({"rolling_days": 0}, "rolling_days"),
-    ({"downgrade": "sometimes"}, "downgrade"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"tiers": [PLATA, {**ORO, "code": "plata"}]}, "tiers"),
+        ({"tiers": [PLATA, {**ORO, "threshold": "0"}]}, "tiers"),
+        ({"tiers": [{**ORO, "multiplier": "0.5"}]}, "tiers.0.multiplier"),
+        ({"tiers": [{**ORO, "multiplier": "1.205"}]}, "tiers.0.multiplier"),
+        ({"tiers": [{**ORO, "code": "Oro Plus"}]}, "tiers.0.code"),
+        ({"period": "week"}, "period"),
+        ({"rolling_days": 0}, "rolling_days"),
+        ({"downgrade": "sometimes"}, "downgrade"),
+    ],
+)
 def test_settings_refuse_nonsense(shop, db, platform, changes, field):
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
         platform.plugins.save_settings(session, "tiers", changes)
@@ -314,5 +332,7 @@ def test_settings_are_json_and_sorted_by_threshold(shop, db, platform):
         assert [t["code"] for t in saved["tiers"]] == ["plata", "oro"]
         assert saved["tiers"][1]["multiplier"] == Decimal("1.2")
         assert (saved["period"], saved["rolling_days"], saved["downgrade"]) == (
-            "month", 30, "period_end"
+            "month",
+            30,
+            "period_end",
         )

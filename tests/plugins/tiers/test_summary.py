@@ -38,18 +38,16 @@ def summary(client, shop, member):
     answer = client.get(f"/t/{shop.slug}/panel/loyalty/{member.code}")
     assert answer.status_code == 200
     text = html.unescape(answer.get_data(as_text=True))
-    return text[text.find('<dl class="loyalty-summary">'):text.find("</dl>")]
+    return text[text.find('<dl class="loyalty-summary">') : text.find("</dl>")]
 
 
 def spend(db, shop, member, amount):
     with db(shop) as session:
-        record_purchase(session, session.get(Membership, member.id), amount,
-                        actor=Actor.system())
+        record_purchase(session, session.get(Membership, member.id), amount, actor=Actor.system())
         session.commit()
 
 
-def test_member_summary_shows_the_tier_and_what_the_next_one_needs(client, shop, make_member,
-                                                                   db):
+def test_member_summary_shows_the_tier_and_what_the_next_one_needs(client, shop, make_member, db):
     ana = make_member(shop)
     spend(db, shop, ana, "120000")
     lines = summary(client, shop, ana)

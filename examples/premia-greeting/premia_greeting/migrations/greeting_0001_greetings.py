@@ -23,15 +23,18 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"],
-                                name=op.f("fk_greeting_greetings_tenant_id_tenants"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_greeting_greetings_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_greeting_greetings")),
-        sa.UniqueConstraint("tenant_id", "member_id",
-                            name=op.f("uq_greeting_greetings_tenant_id_member_id")),
+        sa.UniqueConstraint(
+            "tenant_id", "member_id", name=op.f("uq_greeting_greetings_tenant_id_member_id")
+        ),
     )
-    op.create_index(op.f("ix_greeting_greetings_tenant_id"), "greeting_greetings",
-                    ["tenant_id"])
+    op.create_index(op.f("ix_greeting_greetings_tenant_id"), "greeting_greetings", ["tenant_id"])
 
 
 def downgrade() -> None:
