@@ -29,9 +29,6 @@ Constants (the other names are documented where they are defined):
 from core.host.plugins import SDK_VERSION, PluginError, PluginInfo, hookimpl
 
 # What hooks return: menu and settings links, summary lines, periodic jobs, points lines.
-from core.panel.menu import MenuItem
-from core.panel.summary import SummaryLine
-from worker.jobs import PeriodicJob
 from core.loyalty.purchases import PointsLine
 
 # A plugin's own models: the declarative base, tenant ownership, its keys, time.
@@ -49,6 +46,7 @@ from core.loyalty.locations import Location
 from core.loyalty.staff import Role, StaffUser
 
 # Who did something: staff, the member, the system, an API token.
+from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
 # Members: find, list, enrol, lock for a points operation.

@@ -153,3 +153,18 @@ def test_relative_imports_and_submodules_are_followed(tmp_path):
         "pkg.one": {"pkg.two"},
         "pkg.two": {"pkg.one"},
     }
+
+
+def test_hookspecs_name_only_types_and_import_only_the_host_at_run_time():
+    sources = _sources()
+    assert import_graph(sources)["core.host.hookspecs"] <= {
+        name for name in sources if name.startswith("core.host.")
+    }
+    tree = ast.parse(sources["core.host.hookspecs"].read_text())
+    named = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in FOLDERS
+        for alias in node.names
+    ]
+    assert named and all(name[0].isupper() for name in named), named

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
@@ -26,16 +25,6 @@ log = logging.getLogger(__name__)
 QUEUES = ("mail", "default", "bulk")
 
 _worker_app: Flask | None = None  # the app of an rq worker process
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    """A function the scheduler runs every `every` seconds (a plugin declares these)."""
-
-    name: str
-    func: Callable[[], Any]
-    every: int
-    queue: str = "default"
 
 
 def set_worker_app(app: Flask) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry
 
-from worker.jobs import QUEUES, PeriodicJob
+from core.host.contributions import PeriodicJob
+from worker.jobs import QUEUES
 
 log = logging.getLogger(__name__)
 

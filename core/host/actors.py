@@ -1,8 +1,22 @@
-"""Who did something: a staff user, an API token, a customer, or the system."""
+"""Who acts: a staff user by role, an API token, a customer, or the system."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    """A staff user's role: owner, admin or employee."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    EMPLOYEE = "employee"
+
+
+# Who may open what (panel pages, menu entries): managers, or every staff role.
+MANAGERS = (Role.OWNER, Role.ADMIN)
+EVERYONE = (Role.OWNER, Role.ADMIN, Role.EMPLOYEE)
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,13 @@ if TYPE_CHECKING:
     from markupsafe import Markup
     from sqlalchemy.orm import Session
 
+    from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
     from core.host.topics import Topic
     from core.loyalty.ledger import Entry
     from core.loyalty.members import Membership
     from core.loyalty.purchases import PointsLine, Purchase
     from core.loyalty.rewards import Redemption
-    from core.panel.menu import MenuItem
-    from core.panel.summary import SummaryLine
     from tenants.models import Tenant
-    from worker.jobs import PeriodicJob
 
 hookspec = pluggy.HookspecMarker("premia")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.host.contributions import PeriodicJob
 from core.host.plugins import hookimpl
 from core.loyalty import expiry, figures
 from core.web import staff_sessions
-from worker.jobs import PeriodicJob
 
 
 @hookimpl

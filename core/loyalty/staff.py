@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.host.actors import Role
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, Forbidden, InvalidInput
 from core.loyalty.locations import Location
 from core.web.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from core.web.staff_sessions import end_sessions
-
-
-class Role(enum.StrEnum):
-    """A staff user's role: owner, admin or employee."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    EMPLOYEE = "employee"
 
 
 class StaffUser(TenantOwned, Base):

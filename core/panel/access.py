@@ -13,10 +13,9 @@ from typing import Any
 from flask import abort
 from flask_login import current_user, login_required
 
-from core.loyalty.staff import Role
+from core.host.actors import EVERYONE, MANAGERS, Role
 
-MANAGERS = (Role.OWNER, Role.ADMIN)
-EVERYONE = (Role.OWNER, Role.ADMIN, Role.EMPLOYEE)
+__all__ = ["EVERYONE", "MANAGERS", "can", "current_landing", "landing", "staff_required"]
 
 
 def staff_required(*roles: Role) -> Callable:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g, request, url_for
 
+from core.host.contributions import MenuItem
 from core.host.platform import current_platform
-from core.loyalty.staff import Role
-from core.panel.access import EVERYONE, can
-
-
-@dataclass(frozen=True)
-class MenuItem:
-    """One entry: where it goes, its (lazy, translated) label, and who sees it."""
-
-    endpoint: str
-    label: Any
-    roles: tuple[Role, ...] = EVERYONE
-    order: int = 100
-    values: dict[str, Any] = field(default_factory=dict)
-
+from core.panel.access import can
 
 CORE: list[MenuItem] = []
 

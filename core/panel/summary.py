@@ -3,22 +3,12 @@ balance (a tier, a punch card's progress, a pack's uses), through `member_summar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from flask import g
 from sqlalchemy.orm import Session
 
+from core.host.contributions import SummaryLine
 from core.host.platform import current_platform
 from core.loyalty.members import Membership
-
-
-@dataclass(frozen=True)
-class SummaryLine:
-    """One fact: a (translated) label and its value, both shown as text."""
-
-    label: Any
-    value: Any
 
 
 def member_summary(session: Session, member: Membership) -> list[SummaryLine]:

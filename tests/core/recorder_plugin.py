@@ -68,7 +68,7 @@ def hooks(name: str) -> list[tuple[str, Any]]:
 
 @hookimpl
 def panel_menu(tenant):
-    from core.panel.menu import MenuItem
+    from core.sdk import MenuItem
 
     return [MenuItem("t.recorder.page", f"Recorder of {tenant.slug}", order=900)]
 

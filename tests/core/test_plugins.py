@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 import core.host.plugins
 import plugins.notifications
 from core.host.actors import Actor
+from core.host.contributions import PeriodicJob
 from core.host.db import Base, platform_session, tenant_session
 from core.host.errors import InvalidInput
 from core.host.plugins import (
@@ -37,7 +38,6 @@ from core.loyalty.purchases import PointsLine, record_purchase
 from core.loyalty.rewards import create_reward, redeem_reward
 from tenants.models import TenantSetting
 from tests.core import recorder_plugin
-from worker.jobs import PeriodicJob
 
 pytestmark = pytest.mark.premia_plugins(recorder_plugin)
 

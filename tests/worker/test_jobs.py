@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 import worker.jobs
 from core.host.actors import Actor
+from core.host.contributions import PeriodicJob
 from core.host.db import platform_session, tenant_session
 from core.loyalty import ledger
 from core.loyalty.customers import create_member
@@ -23,7 +24,7 @@ from core.loyalty.program import get_program, update_program
 from plugins.notifications.models import Delivery
 from tenants import services as tenant_services
 from tests.worker import sample_jobs
-from worker.jobs import PeriodicJob, enqueue, set_worker_app, tenant_job
+from worker.jobs import enqueue, set_worker_app, tenant_job
 from worker.runners import InProcessRunner, RqRunner
 
 STAFF = Actor.staff(1)

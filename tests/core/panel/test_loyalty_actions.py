@@ -12,7 +12,7 @@ from flask import Blueprint
 from core.host.plugins import PluginInfo, hookimpl
 from core.loyalty.staff import Role
 from core.panel.access import MANAGERS
-from core.panel.menu import MenuItem
+from core.sdk import MenuItem
 from core.testing.weblogin import login
 
 

@@ -1,0 +1,44 @@
+"""What plugins hand back to the host from their hooks: menu entries, lines of facts
+about a member, periodic jobs.
+
+They live in the host wing, beside the hookspecs that name them, so that the
+hookspecs import nothing from the wings that call the hooks (the panel, the
+worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.host.actors import EVERYONE, Role
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """One entry: where it goes, its (lazy, translated) label, and who sees it."""
+
+    endpoint: str
+    label: Any
+    roles: tuple[Role, ...] = EVERYONE
+    order: int = 100
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """One fact: a (translated) label and its value, both shown as text."""
+
+    label: Any
+    value: Any
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A function the scheduler runs every `every` seconds (a plugin declares these)."""
+
+    name: str
+    func: Callable[[], Any]
+    every: int
+    queue: str = "default"
