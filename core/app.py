@@ -12,7 +12,10 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import panel
+from core import customer_app, panel
+from core.customer_app import faces as app_faces
+from core.customer_app import menu as app_menu
+from core.customer_app import sessions as customer_sessions
 from core.host import models, schedule  # noqa: F401
 from core.host.config import load_config
 from core.host.db import make_engine, make_sessionmaker
@@ -77,6 +80,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["can"] = panel_access.can
     app.jinja_env.globals["panel_landing"] = panel_access.current_landing
     app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
+    app.jinja_env.globals["app_url"] = app_faces.app_url
+    app.jinja_env.globals["is_brand"] = app_faces.is_brand
+    app.jinja_env.globals["app_menu"] = app_menu.items
+    app.jinja_env.globals["current_customer"] = customer_sessions.current_customer
 
     site = make_site()
     site.before_request(auth.note_seen)
@@ -85,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     site.register_blueprint(uploads.make_blueprint())
     for blueprint in panel.blueprints():
         site.register_blueprint(blueprint)
+    customer_app.register(app, site)
     for _owner, blueprint in plugins.blueprints():
         site.register_blueprint(blueprint)
     app.register_blueprint(platform_bp)

@@ -122,6 +122,10 @@ from core.loyalty.expiry import month_start
 from core.panel.access import EVERYONE, MANAGERS, staff_required
 from core.panel.formkit import WholeNumberField, get_or_404, save_with_image, show_errors
 
+# The customer app: who is signed in, and pages only for them.
+from core.customer_app.faces import app_url, is_brand
+from core.customer_app.sessions import current_customer, customer_required
+
 # Errors a plugin may raise or catch (the web answers them in the user's language).
 from core.host.errors import (
     BalanceLimit,
@@ -250,6 +254,11 @@ __all__ = [
     "save_with_image",
     "show_errors",
     "staff_required",
+    # the customer app
+    "app_url",
+    "current_customer",
+    "customer_required",
+    "is_brand",
     # errors
     "BalanceLimit",
     "Conflict",

@@ -196,3 +196,26 @@ def member_actions(session: Session, tenant: Tenant, member: Membership) -> list
     hidden (the plugin's views still check the role). Must not write anything; a
     plugin that raises is logged and left out.
     """
+
+
+@hookspec
+def app_menu(tenant: Tenant) -> list[MenuItem]:
+    """While a customer app page renders: the plugin's entries in the app's menu on
+    `tenant`'s pages ("Invite friends", "Surveys").
+
+    Return `core.sdk.MenuItem("t.<blueprint>.<view>", label, order=…)` items pointing
+    at the plugin's customer pages: a blueprint of its own (from `blueprints`) with
+    `url_prefix="/app/<plugin>"`, served under each tenant's app like the core's, its
+    views guarded by `core.sdk.customer_required`. `roles` is not used here.
+    """
+
+
+@hookspec
+def card_lines(session: Session, tenant: Tenant, member: Membership) -> list[SummaryLine]:
+    """While a customer app page renders: short facts shown to `member` on their card,
+    under their balance, e.g. their tier or a punch card's progress.
+
+    Return `core.sdk.SummaryLine(label, value)` items, written for the customer
+    (translated label, value as text in the tenant's formats). Must not write
+    anything; a plugin that raises is logged and left out.
+    """

@@ -20,6 +20,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -51,6 +52,20 @@ class Customer(ReachedThroughTenant, Base):
     last_name: Mapped[str] = mapped_column(String(120), default="")
     language: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The customer app: the account is confirmed once its e-mail is (a link, a reset,
+    # a provider's verified e-mail); phone and birthday as the person gave them.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column()
+    phone: Mapped[str | None] = mapped_column(String(40))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    # Topics the person does not want by e-mail ({"points": false, …}); absent = wanted.
+    mail_preferences: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
+    # Shown on the shared app's card where the person is no member yet: a merchant's
+    # cashier scans it to enrol them. Never a member code (another alphabet length).
+    personal_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # Set when the person deleted their account: personal data erased, entries kept.
+    deleted_at: Mapped[datetime | None] = mapped_column()
 
     @classmethod
     def tenant_criteria(cls, tenant_id: int) -> Any:

@@ -72,3 +72,21 @@ def token(client, url: str) -> str:
     page = client.get(url)
     assert page.status_code == 200, page.status_code
     return csrf_token(page.get_data(as_text=True))
+
+
+def sign_in_customer(client, app, customer, *, domain: str = "localhost") -> str:
+    """Give `client` a signed-in customer app session for `customer` (a Customer, or a
+    Membership's customer) on `domain`, as the app's sign-in would; returns the token."""
+    from flask import g
+
+    from core.customer_app.sessions import COOKIE, log_in
+    from core.host.db import platform_session
+    from core.loyalty.members import Customer
+
+    customer_id = getattr(customer, "customer_id", None) or customer.id
+    with app.test_request_context(), platform_session(app.extensions["premia"].sessions) as s:
+        log_in(s, s.get(Customer, customer_id))
+        s.commit()
+        token = g.customer_cookie
+    client.set_cookie(COOKIE, token, domain=domain)
+    return token

@@ -25,6 +25,9 @@ NO_DECIMALS = {"COP", "CLP", "PYG", "ARS", "UYU", "CRC", "HUF", "JPY", "KRW"}
 
 
 def select_locale() -> str:
+    customer = g.get("customer")  # the customer app: the person's own language first
+    if customer is not None and customer.language in LANGUAGES:
+        return customer.language
     tenant = g.get("tenant")
     if tenant is not None and tenant.language in LANGUAGES:
         return tenant.language
