@@ -1,7 +1,14 @@
-"""Signing in to and out of the customer app, on the shared app and on a merchant's.
+"""The customer app's account pages, on the shared app and on a merchant's: sign-in and
+sign-out, registering, the e-mail's confirmation, a forgotten password, and the
+invitation link (a merchant's pages only). The rules are in `accounts`.
 
-Registration, e-mail confirmation, password reset, invitations and social sign-in
-build on this (one module each); failed sign-ins give one message whatever the cause.
+Failed sign-ins give one message whatever the cause and are counted like staff's
+(core.web.auth): per address and e-mail, and per address alone, in the `limits`
+storage; past the limit the form answers 429 without checking the password. An
+unconfirmed account does not sign in: with the right password it is told to confirm
+its e-mail first and offered a new link. Requests that send an e-mail (registering,
+a new link, a reset) are counted per address and e-mail like staff's reset requests,
+and answer the same whether or not the e-mail has an account.
 """
 
 from __future__ import annotations
@@ -9,26 +16,53 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo
 
-from core.customer_app import sessions
+from core.customer_app import accounts, sessions
 from core.customer_app.faces import app_url
-from core.loyalty.members import Customer
+from core.host.errors import PremiaError
+from core.loyalty.invitations import send_invitation
+from core.loyalty.members import Customer, Membership
 from core.loyalty.staff import normalize_email
 from core.web.passwords import verify_password
 from core.web.request import db
+from worker.jobs import enqueue
 
 bp = Blueprint("app_accounts", __name__, url_prefix="/app")
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(validators=[DataRequired()])
-    password = PasswordField(validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Required."))])
+
+
+class RegisterForm(FlaskForm):
+    first_name = StringField(_l("First name (optional)"))
+    last_name = StringField(_l("Last name (optional)"))
+    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Required."))])
+
+
+class EmailForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Required."))])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(_l("Required."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[EqualTo("password", _l("The passwords do not match."))],
+    )
+
+
+class RenewForm(FlaskForm):
+    """A button: send a new link."""
 
 
 def safe_next(default: str) -> str:
@@ -40,29 +74,89 @@ def safe_next(default: str) -> str:
     return default
 
 
+def _home() -> str:
+    return app_url("app_card.home" if g.get("tenant") is not None else "app_home.home")
+
+
+def _language() -> str:
+    return str(get_locale())
+
+
+def _show_errors(form: FlaskForm, error: PremiaError) -> None:
+    if not error.fields:
+        form.form_errors.append(str(error.message))
+    for field, message in error.fields.items():
+        target = getattr(form, field, None)
+        (target.errors if target is not None else form.form_errors).append(str(message))
+
+
+# --- sign-in ---------------------------------------------------------------------
+
+
 def authenticate(email: str, password: str) -> Customer | None:
     """The account with this e-mail and password (deleted accounts never sign in)."""
-    customer = db().scalar(
-        select(Customer).where(Customer.email == normalize_email(email)),
-        execution_options={"person_lookup": True},
-    )
+    try:
+        address = normalize_email(email)
+    except PremiaError:
+        address = ""
+    customer = accounts.find_by_email(db(), address) if address else None
     hashed = customer.password_hash if customer is not None else None
+    # Verified even without an account: a failure takes the same time whatever its cause.
     if not verify_password(hashed, password) or customer is None or customer.deleted_at:
         return None
     return customer
 
 
+def _limits() -> tuple[Any, list[tuple[Any, str]]]:
+    """The limiter and the counters a failed sign-in adds to, as for staff: this e-mail
+    from this address (on any of the app's faces: the account is the same), and this
+    address across all accounts (the staff login's counter too: password spraying)."""
+    limiter, per_account, per_address = current_app.extensions["premia_login_limits"]
+    email = (request.form.get("email") or "").strip().lower()
+    address = request.remote_addr
+    return limiter, [
+        (per_account, f"premia-app-login|{address}|{email}"),
+        (per_address, f"premia-login|{address}"),
+    ]
+
+
+def _allow_mail_request(email: str) -> bool:
+    """Count a request that e-mails this address (register, a new link, a reset) from this
+    address; False past `PREMIA_PASSWORD_RESET_LIMIT`. Every request counts, the e-mail
+    being someone's or not, so a refusal tells nothing either."""
+    limiter = current_app.extensions["premia_login_limits"][0]
+    limit = current_app.extensions["premia_reset_limit"]
+    email = (email or "").strip().lower()
+    return limiter.hit(limit, f"premia-app-mail|{request.remote_addr}|{email}")
+
+
+def _too_many(template: str, form: FlaskForm, **context: Any) -> Any:
+    flash(_("Too many requests for this e-mail. Wait a while and try again."), "error")
+    return render_template(template, form=form, **context), 429
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = SignInForm()
+    limiter, keys = _limits()
+    if request.method == "POST" and not all(limiter.test(*key) for key in keys):
+        flash(_("Too many failed attempts. Wait a minute and try again."), "error")
+        return render_template("app/auth/login.html", form=form), 429
     if form.validate_on_submit():
         customer = authenticate(form.email.data, form.password.data)
+        if customer is not None and customer.email_confirmed_at is None:
+            # Only whoever knows the password learns that the e-mail awaits confirmation.
+            flash(_("Confirm your e-mail first: open the link we sent you."), "error")
+            resend = EmailForm(formdata=None, email=customer.email)
+            return render_template("app/auth/unconfirmed.html", form=resend), 403
         if customer is not None:
             sessions.log_in(db(), customer)
             db().commit()
-            home = "app_card.home" if g.get("tenant") is not None else "app_home.home"
-            return redirect(safe_next(app_url(home)))
+            return redirect(safe_next(_home()))
     if request.method == "POST":
+        for key in keys:
+            limiter.hit(*key)
+        # One message whatever the cause: no hint whether the e-mail exists.
         flash(_("Wrong e-mail or password."), "error")
         return render_template("app/auth/login.html", form=form), 401
     return render_template("app/auth/login.html", form=form)
@@ -72,4 +166,175 @@ def login() -> Any:
 def logout() -> Any:
     sessions.log_out(db())
     db().commit()
+    return redirect(app_url("app_accounts.login"))
+
+
+# --- registering and confirming --------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    form = RegisterForm()
+    if form.validate_on_submit():
+        if not _allow_mail_request(form.email.data):
+            return _too_many("app/auth/register.html", form)
+        try:
+            accounts.register(
+                db(),
+                email=form.email.data,
+                password=form.password.data,
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+                language=_language(),
+                tenant=g.get("tenant"),
+            )
+        except PremiaError as error:
+            db().rollback()
+            _show_errors(form, error)
+        else:
+            db().commit()
+            # The same page whether the e-mail was new or had an account already.
+            return render_template("app/auth/sent.html", email=form.email.data)
+    status = 422 if request.method == "POST" else 200
+    return render_template("app/auth/register.html", form=form), status
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str) -> Any:
+    try:
+        customer = accounts.confirm(db(), token, g.get("tenant"))
+    except accounts.AlreadyConfirmed as done:
+        db().rollback()
+        flash(str(done.message), "success")
+        return render_template("app/auth/login.html", form=SignInForm(formdata=None)), 409
+    except PremiaError as error:
+        db().rollback()
+        return _link_not_valid(error, "app_accounts.resend")
+    sessions.log_in(db(), customer)
+    db().commit()
+    flash(_("Your e-mail is confirmed. Welcome!"), "success")
+    return redirect(_home())
+
+
+@bp.route("/confirm", methods=["GET", "POST"])
+def resend() -> Any:
+    """A new confirmation link, for the e-mail typed (the same answer whoever's it is)."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        if not _allow_mail_request(form.email.data):
+            return _too_many("app/auth/resend.html", form)
+        accounts.resend_confirmation(None, form.email.data, g.get("tenant"), _language())
+        flash(
+            _("If this e-mail has an account waiting for confirmation, a new link is on its way."),
+            "success",
+        )
+        return redirect(app_url("app_accounts.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("app/auth/resend.html", form=form), status
+
+
+def _link_not_valid(error: PremiaError, again: str, **renew: Any) -> Any:
+    """An expired, used or forged link: say so, and offer to send a new one."""
+    return render_template(
+        "app/auth/link.html",
+        message=str(error.message),
+        again_url=app_url(again),
+        renew_url=app_url("app_accounts.renew_invitation", **renew) if renew else None,
+        form=RenewForm(),
+    ), 404
+
+
+# --- a forgotten password ----------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot() -> Any:
+    form = EmailForm()
+    if form.validate_on_submit():
+        if not _allow_mail_request(form.email.data):
+            return _too_many("app/auth/forgot.html", form)
+        accounts.request_reset(None, form.email.data, g.get("tenant"), _language())
+        flash(
+            _("If this e-mail has an account, a link to choose a new password is on its way."),
+            "success",
+        )
+        return redirect(app_url("app_accounts.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("app/auth/forgot.html", form=form), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Any:
+    tenant = g.get("tenant")
+    try:
+        customer = accounts.customer_for_reset(db(), token, tenant)
+    except PremiaError as error:
+        return _link_not_valid(error, "app_accounts.forgot")
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(db(), customer, form.password.data)
+            if tenant is not None and accounts.reset_joins(token):
+                accounts.join(db(), customer)
+        except PremiaError as error:
+            db().rollback()
+            _show_errors(form, error)
+        else:
+            sessions.log_in(db(), customer)
+            db().commit()
+            flash(_("Your password was changed."), "success")
+            return redirect(_home())
+    status = 422 if form.errors else 200
+    return render_template("app/auth/reset.html", form=form, email=customer.email), status
+
+
+# --- an invitation from a merchant ---------------------------------------------------
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> Any:
+    tenant = g.get("tenant")
+    if tenant is None:
+        abort(404)
+    try:
+        member = accounts.member_for_invitation(db(), token, tenant)
+    except accounts.LinkNotValid as error:
+        renew = {"token": token} if error.payload is not None else {}
+        return _link_not_valid(error, "app_accounts.forgot", **renew)
+    except PremiaError as error:
+        return _link_not_valid(error, "app_accounts.forgot")
+    customer = member.customer
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(db(), customer, form.password.data)
+        except PremiaError as error:
+            db().rollback()
+            _show_errors(form, error)
+        else:
+            sessions.log_in(db(), customer)
+            db().commit()
+            flash(_("Welcome! This is your card."), "success")
+            return redirect(app_url("app_card.home"))
+    status = 422 if form.errors else 200
+    return render_template(
+        "app/auth/invitation.html", form=form, email=customer.email, member=member
+    ), status
+
+
+@bp.post("/invitation/<token>/renew")
+def renew_invitation(token: str) -> Any:
+    """An expired or used invitation link: the merchant's invitation again, with a new
+    link (to the e-mail the merchant invited, never one typed here)."""
+    tenant = g.get("tenant")
+    payload = accounts.invited_payload(token, tenant) if tenant is not None else None
+    if payload is None or not RenewForm().validate_on_submit():
+        abort(404)
+    member_id = payload.get("m")
+    member = db().get(Membership, member_id) if isinstance(member_id, int) else None
+    if member is None:
+        abort(404)
+    if _allow_mail_request(f"invitation-{member.id}"):
+        enqueue(None, send_invitation, tenant.id, member.id)
+    flash(_("A new link is on its way to your e-mail."), "success")
     return redirect(app_url("app_accounts.login"))

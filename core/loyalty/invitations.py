@@ -1,14 +1,16 @@
 """Inviting a customer by e-mail: the merchant enrols them and Premia tells them.
 
 The member is created at once (welcome points and all, as any new member), and
-the invitation e-mail, with their customer code, is sent from the mail queue
-once the enrolment has committed.
+the invitation e-mail, with their customer code and a link to the merchant's app
+(choose a password, land on the card), is sent from the mail queue once the
+enrolment has committed.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from core.customer_app.accounts import invitation_url
 from core.host.actors import Actor
 from core.loyalty.customers import create_member
 from core.loyalty.members import Membership
@@ -53,7 +55,13 @@ def send_invitation(session: Session, tenant: Tenant, member_id: int) -> bool:
         return False
     customer = member.customer
     subject, text, html = mail.render_mail(
-        tenant, TEMPLATE, customer.language, member=member, customer=customer
+        tenant,
+        TEMPLATE,
+        customer.language,
+        member=member,
+        customer=customer,
+        # Choose a password and land on the card (or sign in, with a password already).
+        card_url=invitation_url(tenant, member),
     )
     mail.send(mail.build_message(tenant, customer.email, subject, text, html))
     return True
