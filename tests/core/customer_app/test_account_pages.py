@@ -332,3 +332,33 @@ def test_forms_without_the_csrf_token_are_refused(client, platform, smtp_server,
     assert answer.status_code == 400
     assert account(platform, "ana@mail.example") is None
     assert smtp_server.handler.wait_for(1, timeout=0.3) == []
+
+
+def test_a_known_email_registering_at_a_merchant_joins_it_by_the_mailed_link(
+    client, db, make_tenant, make_member, smtp_server
+):
+    shop, bar = make_tenant(slug="cafe"), make_tenant(slug="bar")
+    make_member(bar, "ana@mail.example")  # enrolled at the bar's till: no password yet
+    with db(shop) as session:
+        update_program(session, {"welcome_points": 30})
+        session.commit()
+    smtp_server.handler.messages.clear()
+    assert register(client, "/t/cafe").status_code == 200
+    [mail] = smtp_server.handler.wait_for(1)
+    path = path_in(mail)
+    assert path.startswith("/t/cafe/app/password/reset/")
+    with db(shop) as session:
+        assert session.scalars(select(Membership)).all() == []  # not before the link
+    done = post_form(client, path, {"password": PASSWORD, "confirm": PASSWORD})
+    assert done.status_code == 302 and done.location.endswith("/t/cafe/app/")
+    with db(shop) as session:
+        assert session.scalars(select(Membership.balance)).all() == [30]
+    # A plain forgotten password on a merchant's pages joins nobody.
+    post_form(client, "/t/bar/app/password/forgot", {"email": "ana@mail.example"})
+    other = make_tenant(slug="otro")
+    post_form(client, "/t/otro/app/password/forgot", {"email": "ana@mail.example"})
+    reset = path_in(smtp_server.handler.wait_for(3)[-1])
+    assert reset.startswith("/t/otro/app/password/reset/")
+    post_form(client, reset, {"password": "otra-clave-larga-8", "confirm": "otra-clave-larga-8"})
+    with db(other) as session:
+        assert session.scalars(select(Membership)).all() == []
