@@ -37,6 +37,7 @@ from core.host.actors import Actor
 from core.host.db import platform_session, utcnow
 from core.host.errors import Conflict, InvalidInput, NotFound
 from core.host.platform import current_platform
+from core.loyalty import invitations
 from core.loyalty.customers import create_member
 from core.loyalty.members import Customer, Membership
 from core.loyalty.staff import normalize_email
@@ -47,7 +48,6 @@ from worker.jobs import enqueue, platform_job
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 RESET_MAX_AGE = 2 * 3600
-INVITATION_MAX_AGE = 30 * 24 * 3600
 NAME_MAX = 120
 
 
@@ -178,7 +178,7 @@ def confirm(session: Session, token: str, tenant: Tenant | None) -> Customer:
     """Confirm the e-mail of the account a confirmation link is for, and on a merchant's
     pages make it a member there. Opened again it is AlreadyConfirmed (and signs nobody
     in); expired, forged or for another merchant's pages it is LinkNotValid."""
-    payload = _load("confirm", token, CONFIRM_MAX_AGE, tenant)
+    payload = _load(_serializer("confirm"), token, CONFIRM_MAX_AGE, tenant)
     customer = _find(session, payload.get("c"))
     if customer is None:
         raise LinkNotValid(_l("This link is not valid."))
@@ -227,7 +227,7 @@ def request_reset(
 
 def customer_for_reset(session: Session, token: str, tenant: Tenant | None) -> Customer:
     """The account a reset link is for (LinkNotValid once used, expired or forged)."""
-    payload = _load("reset", token, RESET_MAX_AGE, tenant)
+    payload = _load(_serializer("reset"), token, RESET_MAX_AGE, tenant)
     customer = _find(session, payload.get("c"))
     if customer is None or password_stamp(customer.password_hash) != payload.get("h"):
         raise LinkNotValid(_l("This link has expired or was already used."), payload)
@@ -240,26 +240,10 @@ def reset_joins(token: str) -> bool:
     return bool(_serializer("reset").loads(token).get("j"))
 
 
-def invitation_token(customer: Customer, member: Membership) -> str:
-    return _serializer("invitation").dumps(
-        {"c": customer.id, "m": member.id, "t": member.tenant_id, "h": password_stamp(None)}
-    )
-
-
-def invitation_url(tenant: Tenant, member: Membership) -> str:
-    """The link of an invitation e-mail: choose a password and land on the card, or, for
-    a person who has one already, sign in to the card."""
-    customer = member.customer
-    if customer.password_hash:
-        return links.external_url("t.app_accounts.login", tenant)
-    token = invitation_token(customer, member)
-    return links.external_url("t.app_accounts.invitation", tenant, token=token)
-
-
 def member_for_invitation(session: Session, token: str, tenant: Tenant) -> Membership:
     """The membership an invitation link is for, in `session` (the tenant's own): its
     account must still be without a password (the link sets the first one)."""
-    payload = _load("invitation", token, INVITATION_MAX_AGE, tenant)
+    payload = _load(invitations.link_serializer(), token, invitations.LINK_MAX_AGE, tenant)
     member_id = payload.get("m")
     member = session.get(Membership, member_id) if isinstance(member_id, int) else None
     customer = member.customer if member is not None else None
@@ -267,7 +251,7 @@ def member_for_invitation(session: Session, token: str, tenant: Tenant) -> Membe
         customer is None
         or customer.id != payload.get("c")
         or customer.deleted_at is not None
-        or password_stamp(customer.password_hash) != payload.get("h")
+        or customer.password_hash is not None
     ):
         raise LinkNotValid(_l("This link has expired or was already used."), payload)
     return member
@@ -287,7 +271,7 @@ def invited_payload(token: str, tenant: Tenant) -> dict[str, Any] | None:
     """What a genuine invitation link says, expired or not (None when forged or for
     another merchant's pages): enough to send the person a new one."""
     try:
-        payload = _serializer("invitation").loads(token)
+        payload = invitations.link_serializer().loads(token)
     except BadSignature:
         return None
     return payload if payload.get("t") == tenant.id else None
@@ -302,8 +286,9 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     )
 
 
-def _load(purpose: str, token: str, max_age: int, tenant: Tenant | None) -> dict[str, Any]:
-    serializer = _serializer(purpose)
+def _load(
+    serializer: URLSafeTimedSerializer, token: str, max_age: int, tenant: Tenant | None
+) -> dict[str, Any]:
     try:
         payload = serializer.loads(token, max_age=max_age)
     except SignatureExpired:

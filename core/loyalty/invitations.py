@@ -8,17 +8,22 @@ enrolment has committed.
 
 from __future__ import annotations
 
+from flask import current_app
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from core.customer_app.accounts import invitation_url
 from core.host.actors import Actor
 from core.loyalty.customers import create_member
 from core.loyalty.members import Membership
-from core.web import mail
+from core.web import links, mail
 from tenants.models import Tenant
 from worker.jobs import enqueue, tenant_job
 
 TEMPLATE = "mail/invitation"
+# The link lets the person choose a first password in the merchant's app
+# (core.customer_app.accounts checks it): valid this long, and only while the
+# account has no password, so it works once.
+LINK_MAX_AGE = 30 * 24 * 3600
 
 
 def invite_member(
@@ -44,6 +49,23 @@ def invite_member(
     )
     enqueue(session, send_invitation, member.tenant_id, member.id)
     return member
+
+
+def link_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt="premia-customer-invitation"
+    )
+
+
+def invitation_url(tenant: Tenant, member: Membership) -> str:
+    """The link of an invitation e-mail: choose a password and land on the card, or, for
+    a person who has one already, sign in to the card."""
+    if member.customer.password_hash:
+        return links.external_url("t.app_accounts.login", tenant)
+    token = link_serializer().dumps(
+        {"c": member.customer_id, "m": member.id, "t": member.tenant_id}
+    )
+    return links.external_url("t.app_accounts.invitation", tenant, token=token)
 
 
 @tenant_job(queue="mail")

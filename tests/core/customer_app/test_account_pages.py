@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.customer_app.sessions import COOKIE
 from core.host.db import platform_session
+from core.loyalty import invitations
 from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
 from core.testing.factories import PASSWORD as STAFF_PASSWORD
@@ -304,21 +305,18 @@ def test_an_invitation_from_the_panel_leads_to_the_card_signed_in(
 def test_an_expired_invitation_offers_a_new_link(
     client, db, make_tenant, make_member, smtp_server, monkeypatch
 ):
-    from core.customer_app import accounts
-    from core.loyalty.invitations import send_invitation
-
     shop = make_tenant(slug="cafe")
     member = make_member(shop, "marta@mail.example")
     smtp_server.handler.messages.clear()
     with client.application.app_context():
-        send_invitation(shop.id, member.id)
+        invitations.send_invitation(shop.id, member.id)
     path = path_in(smtp_server.handler.wait_for(1)[0])
-    monkeypatch.setattr(accounts, "INVITATION_MAX_AGE", -1)
+    monkeypatch.setattr(invitations, "LINK_MAX_AGE", -1)
     expired = client.get(path)
     text = expired.get_data(as_text=True)
     assert expired.status_code == 404 and "caducó" in text
     renew = re.search(r'action="([^"]+/renew)"', text).group(1)
-    monkeypatch.setattr(accounts, "INVITATION_MAX_AGE", 3600)
+    monkeypatch.setattr(invitations, "LINK_MAX_AGE", 3600)
     client.post(renew, data={"csrf_token": csrf_token(text)})
     fresh = path_in(smtp_server.handler.wait_for(2)[-1])
     assert client.get(fresh).status_code == 200  # a working link again
