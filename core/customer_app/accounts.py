@@ -40,9 +40,9 @@ from core.host.platform import current_platform
 from core.loyalty import invitations
 from core.loyalty.customers import create_member
 from core.loyalty.members import Customer, Membership
-from core.loyalty.staff import normalize_email
+from core.loyalty.staff import check_password_strength, normalize_email
 from core.web import links, mail
-from core.web.passwords import MIN_LENGTH, hash_password
+from core.web.passwords import hash_password
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job
 
@@ -85,11 +85,7 @@ def _common_passwords() -> frozenset[str]:
 
 def check_password(password: str) -> None:
     """Refuse a password that is too short or among the most common ones."""
-    password = password or ""
-    if len(password) < MIN_LENGTH:
-        raise InvalidInput(
-            password=_l("The password needs at least %(n)d characters.", n=MIN_LENGTH)
-        )
+    check_password_strength(password)  # the length staff passwords need too
     if password.lower() in _common_passwords() or len(set(password)) < 3:
         raise InvalidInput(
             password=_l("This password is one of the most used ones: choose another.")
@@ -242,7 +238,7 @@ def reset_joins(token: str) -> bool:
 
 def member_for_invitation(session: Session, token: str, tenant: Tenant) -> Membership:
     """The membership an invitation link is for, in `session` (the tenant's own): its
-    account must still be without a password (the link sets the first one)."""
+    account's e-mail must still be unconfirmed (choosing the password confirms it)."""
     payload = _load(invitations.link_serializer(), token, invitations.LINK_MAX_AGE, tenant)
     member_id = payload.get("m")
     member = session.get(Membership, member_id) if isinstance(member_id, int) else None
@@ -251,7 +247,7 @@ def member_for_invitation(session: Session, token: str, tenant: Tenant) -> Membe
         customer is None
         or customer.id != payload.get("c")
         or customer.deleted_at is not None
-        or customer.password_hash is not None
+        or customer.email_confirmed_at is not None
     ):
         raise LinkNotValid(_l("This link has expired or was already used."), payload)
     return member

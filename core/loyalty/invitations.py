@@ -22,7 +22,7 @@ from worker.jobs import enqueue, tenant_job
 TEMPLATE = "mail/invitation"
 # The link lets the person choose a first password in the merchant's app
 # (core.customer_app.accounts checks it): valid this long, and only while the
-# account has no password, so it works once.
+# account's e-mail is unconfirmed (choosing the password confirms it), so it works once.
 LINK_MAX_AGE = 30 * 24 * 3600
 
 
@@ -59,8 +59,8 @@ def link_serializer() -> URLSafeTimedSerializer:
 
 def invitation_url(tenant: Tenant, member: Membership) -> str:
     """The link of an invitation e-mail: choose a password and land on the card, or, for
-    a person who has one already, sign in to the card."""
-    if member.customer.password_hash:
+    a person whose account is confirmed already, sign in to the card."""
+    if member.customer.email_confirmed_at is not None:
         return links.external_url("t.app_accounts.login", tenant)
     token = link_serializer().dumps(
         {"c": member.customer_id, "m": member.id, "t": member.tenant_id}

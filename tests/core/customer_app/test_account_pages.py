@@ -290,7 +290,7 @@ def test_an_invitation_from_the_panel_leads_to_the_card_signed_in(
     assert sent.status_code == 302
     [again] = smtp_server.handler.wait_for(1)
     assert again["To"] == "marta@mail.example"
-    assert "/t/cafe/app/login" in text_of(again)  # she has a password now: sign in
+    assert "/t/cafe/app/login" in text_of(again)  # her account is confirmed now: sign in
     # On another merchant's pages the link opens nothing.
     make_tenant(slug="bar")
     assert client.get(path.replace("/t/cafe/", "/t/bar/")).status_code == 404

@@ -201,3 +201,25 @@ def test_an_invitation_link_sets_the_first_password_at_its_merchant_only(
             accounts.member_for_invitation(session, token, shop)
         assert used.value.payload["m"] == member.id  # genuine: a new one may be sent
     assert accounts.invited_payload(token, other) is None
+
+
+def test_an_invitation_to_an_unconfirmed_account_lets_the_emails_owner_choose_the_password(
+    platform, platform_db, db, make_tenant, make_member, smtp_server
+):
+    # Someone registered her e-mail (and never confirmed it); the merchant invites her.
+    accounts.register(platform_db, email="ana@mail.example", password="la-de-otro-9")
+    platform_db.commit()
+    shop = make_tenant(slug="cafe")
+    member = make_member(shop, "ana@mail.example")
+    with db(shop) as session:
+        invited = session.get(Membership, member.id)
+        url = invitations.invitation_url(shop, invited)
+        assert "/t/cafe/app/invitation/" in url
+        found = accounts.member_for_invitation(session, url.rsplit("/", 1)[-1], shop)
+        accounts.set_password(session, found.customer, PASSWORD)
+        session.commit()
+    ana = account(platform, "ana@mail.example")
+    assert verify_password(ana.password_hash, PASSWORD) and ana.email_confirmed_at
+    with db(shop) as session:  # confirmed: the next invitation's link is the sign-in
+        invited = session.get(Membership, member.id)
+        assert invitations.invitation_url(shop, invited).endswith("/t/cafe/app/login")
