@@ -138,6 +138,22 @@ def test_a_brands_mail_and_link_are_on_its_domain_and_never_say_premia(
     assert link.startswith(f"https://{BRAND}/app/confirm/")
     opened = client.get(link.removeprefix(f"https://{BRAND}"), base_url=base)
     assert opened.status_code == 302 and opened.location.endswith("/app/")
+    assert "Premia" not in client.get("/app/", base_url=base).get_data(as_text=True)
+    for url in ("/app/login", "/app/password/forgot", "/app/confirm", "/app/confirm/forged"):
+        shown = client.get(url, base_url=base)
+        assert shown.status_code in (200, 404) and "Premia" not in shown.get_data(as_text=True)
+    # The reset and "you already have an account" mails too, their links on the domain.
+    post_form(client, "/app/password/forgot", {"email": "ana@mail.example"}, base_url=base)
+    post_form(client, "/app/register", data, base_url=base)
+    mails = smtp_server.handler.wait_for(4)  # with the merchant's welcome on joining
+    assert not [m for m in mails if "Premia" in m.as_string() or "Premia" in subject(m)]
+    resets = [m for m in mails if "/app/password/reset/" in text_of(m)]
+    assert len(resets) == 2
+    for sent_mail in resets:
+        link = LINK.search(text_of(sent_mail)).group(0)
+        assert link.startswith(f"https://{BRAND}/app/password/reset/")
+        reset = client.get(link.removeprefix(f"https://{BRAND}"), base_url=base)
+        assert reset.status_code == 200 and "Premia" not in reset.get_data(as_text=True)
 
 
 def test_bad_input_shows_translated_errors_and_keeps_nothing(client, platform, smtp_server):
