@@ -19,7 +19,11 @@ from core.testing.weblogin import flashes, sign_in_customer, token
 from tests.core.customer_app import providers
 from tests.core.customer_app.providers import FakeFacebook, come_back, google_consent, start
 
-pytestmark = pytest.mark.postgres
+pytestmark = [
+    pytest.mark.postgres,
+    # The local provider (oidc-provider-mock) uses Authlib's server APIs that Authlib deprecates.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:authlib"),
+]
 
 
 @pytest.fixture(scope="module")
