@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -92,9 +92,11 @@ def sign_in(session: Session, profile: Profile, provider_name: str) -> tuple[Cus
     identity = find_identity(session, profile.provider, profile.subject)
     if identity is not None:
         customer = find_customer(session, identity.customer_id)
-        if customer is None:
-            raise SocialRefused(_l("This account no longer exists."))
-        return customer, False
+        if customer is not None:
+            return customer, False
+        # Left on a deleted account: the person is a newcomer again.
+        session.delete(identity)
+        session.flush()
     if not profile.email:
         raise SocialRefused(
             _l(
@@ -184,6 +186,11 @@ def unlink(session: Session, customer_id: int, provider: str) -> None:
         )
     session.delete(identity)
     session.flush()
+
+
+def forget(session: Session, customer_id: int) -> None:
+    """Unlink every identity of an account being deleted (its providers may sign up anew)."""
+    session.execute(delete(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id))
 
 
 def _add_identity(session: Session, customer: Customer, profile: Profile) -> None:

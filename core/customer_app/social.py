@@ -129,9 +129,13 @@ def _oauth() -> OAuth:
     return current_app.extensions["authlib.integrations.flask_client"]
 
 
+def _client(name: str) -> Any:
+    """Authlib's client for the provider, None when it is not configured."""
+    return _oauth().create_client(name) if name in PROVIDERS else None
+
+
 def configured() -> list[Provider]:
-    registered = _oauth()._registry
-    return [provider for name, provider in PROVIDERS.items() if name in registered]
+    return [provider for name, provider in PROVIDERS.items() if _client(name) is not None]
 
 
 def offered() -> list[dict[str, str]]:
@@ -149,10 +153,10 @@ def offered() -> list[dict[str, str]]:
 
 
 def _provider(name: str) -> tuple[Provider, Any]:
-    provider = PROVIDERS.get(name)
-    if provider is None or name not in _oauth()._registry:
+    client = _client(name)
+    if client is None:
         abort(404)
-    return provider, _oauth().create_client(name)
+    return PROVIDERS[name], client
 
 
 def _start(name: str, pending: dict[str, Any]) -> Any:
@@ -160,7 +164,21 @@ def _start(name: str, pending: dict[str, Any]) -> Any:
     cookie[PENDING] = {"provider": provider.name, **pending}
     tenant = g.get("tenant")
     endpoint = "t.app_social.callback" if tenant is not None else "app_social.callback"
-    return client.authorize_redirect(external_url(endpoint, tenant, provider=provider.name))
+    try:
+        # Google's first start fetches its discovery document (kept for later ones).
+        return client.authorize_redirect(external_url(endpoint, tenant, provider=provider.name))
+    except (AuthlibBaseError, RequestException, ValueError) as error:
+        log.warning("%s sign-in could not start: %r", name, error)
+        cookie.pop(PENDING, None)
+        flash(
+            _(
+                "%(provider)s cannot be reached now: please try again later.",
+                provider=provider.label,
+            ),
+            "error",
+        )
+        back = "app_social.methods" if pending["intent"] == "link" else "app_accounts.login"
+        return redirect(app_url(back))
 
 
 # The starts are links, not forms: the site's CSP (form-action 'self') would stop a
@@ -255,7 +273,7 @@ def methods() -> Any:
         providers=configured(),
         linked=linked,
         # An identity whose provider is no longer configured can still be unlinked.
-        unlisted=[row for name, row in linked.items() if name not in _oauth()._registry],
+        unlisted=[row for name, row in linked.items() if _client(name) is None],
     )
 
 

@@ -40,10 +40,21 @@ def test_a_known_identity_opens_its_account_whatever_the_email_says_now(session)
 
 def test_a_deleted_account_is_not_opened(session):
     customer, _created = identities.sign_in(session, google("g1", "ana@mail.example"), "Google")
-    customer.deleted_at = utcnow()
+    customer.deleted_at, customer.email = utcnow(), f"deleted-{customer.id}@invalid"
     session.commit()
-    with pytest.raises(SocialRefused):
-        identities.sign_in(session, google("g1", "ana@mail.example"), "Google")
+    again, created = identities.sign_in(session, google("g1", "ana@mail.example"), "Google")
+    assert created and again.id != customer.id
+    assert list(identities.identities_of(session, again.id)) == ["google"]
+    assert identities.identities_of(session, customer.id) == {}
+
+
+def test_forget_unlinks_every_identity_of_an_account(session):
+    customer, _created = identities.sign_in(session, google("g1", "ana@mail.example"), "Google")
+    identities.link(session, customer, facebook("f1", None), "Facebook")
+    other, _created = identities.sign_in(session, google("g2", "eva@mail.example"), "Google")
+    identities.forget(session, customer.id)
+    assert identities.identities_of(session, customer.id) == {}
+    assert list(identities.identities_of(session, other.id)) == ["google"]
 
 
 def test_no_email_no_account(session):

@@ -371,3 +371,22 @@ def test_the_sign_in_methods_page_asks_a_visitor_to_sign_in(client):
     answer = client.get("/app/sign-in-methods")
     assert answer.status_code == 302 and "/app/login" in answer.headers["Location"]
     assert client.get("/app/social/google/link").status_code == 302
+
+
+def test_an_unreachable_provider_says_so_and_creates_nothing(make_app, platform, facebook):
+    closed = providers.config("http://127.0.0.1:9")  # nothing listens on the discard port
+    client = make_app(**closed, **providers.config(None, facebook)).test_client()
+    answer = client.get("/app/social/google/sign-in")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/app/login"
+    page = client.get("/app/login").get_data(as_text=True)
+    assert ("error", "No es posible comunicarse con Google ahora: inténtalo más tarde.") in flashes(
+        page
+    )
+    # Facebook's token endpoint refusing the code (a wrong secret): nothing created either.
+    facebook.person = {"id": "fb-3", "name": "Eva", "email": "eva@mail.example"}
+    wrong = make_app(**{**providers.config(None, facebook), "PREMIA_FACEBOOK_CLIENT_SECRET": "x"})
+    other = wrong.test_client()
+    come_back(other, facebook.consent(start(other, "/app/social/facebook/sign-in")))
+    page = other.get("/app/login").get_data(as_text=True)
+    assert ("error", "Facebook no pudo confirmar quién eres.") in flashes(page)
+    assert counts(platform) == (0, 0, 0)
