@@ -46,6 +46,7 @@ PENDING = "premia_social"  # what the callback is to do, kept in Flask's session
 GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
 FACEBOOK_DIALOG_URL = "https://www.facebook.com/v21.0/dialog/oauth"
 FACEBOOK_GRAPH_URL = "https://graph.facebook.com/v21.0"
+TIMEOUT = 10  # seconds for each call to a provider: a hung one must not hold a worker
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,11 @@ def init_app(app: Flask) -> None:
             client_id=config["PREMIA_GOOGLE_CLIENT_ID"],
             client_secret=config["PREMIA_GOOGLE_CLIENT_SECRET"],
             server_metadata_url=config.get("PREMIA_GOOGLE_DISCOVERY_URL") or GOOGLE_DISCOVERY_URL,
-            client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
+            client_kwargs={
+                "scope": "openid email profile",
+                "code_challenge_method": "S256",
+                "default_timeout": TIMEOUT,
+            },
         )
     if config.get("PREMIA_FACEBOOK_CLIENT_ID") and config.get("PREMIA_FACEBOOK_CLIENT_SECRET"):
         graph = (config.get("PREMIA_FACEBOOK_GRAPH_URL") or FACEBOOK_GRAPH_URL).rstrip("/")
@@ -120,7 +125,11 @@ def init_app(app: Flask) -> None:
             authorize_url=config.get("PREMIA_FACEBOOK_DIALOG_URL") or FACEBOOK_DIALOG_URL,
             access_token_url=f"{graph}/oauth/access_token",
             api_base_url=f"{graph}/",
-            client_kwargs={"scope": "email", "token_endpoint_auth_method": "client_secret_post"},
+            client_kwargs={
+                "scope": "email",
+                "token_endpoint_auth_method": "client_secret_post",
+                "default_timeout": TIMEOUT,
+            },
         )
     app.jinja_env.globals["social_providers"] = offered
 

@@ -4,11 +4,14 @@ brand's own domain."""
 
 from __future__ import annotations
 
+import socket
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
+from core.customer_app import social
 from core.customer_app.identities import CustomerIdentity
 from core.customer_app.sessions import COOKIE
 from core.host.db import platform_session
@@ -16,6 +19,7 @@ from core.loyalty import ledger
 from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
 from core.testing.weblogin import flashes, sign_in_customer, token
+from core.web.passwords import hash_password
 from tests.core.customer_app import providers
 from tests.core.customer_app.providers import FakeFacebook, come_back, google_consent, start
 
@@ -273,8 +277,6 @@ def test_link_then_unlink_a_provider(
 ):
     member = make_member(make_tenant(slug="cafe"), "mia@mail.example")
     with platform_session(platform.sessions) as session:
-        from core.web.passwords import hash_password
-
         session.get(Customer, member.customer_id).password_hash = hash_password("x-long-pass-1")
         session.commit()
     sign_in_customer(client, app, member)
@@ -390,3 +392,38 @@ def test_an_unreachable_provider_says_so_and_creates_nothing(make_app, platform,
     page = other.get("/app/login").get_data(as_text=True)
     assert ("error", "Facebook no pudo confirmar quién eres.") in flashes(page)
     assert counts(platform) == (0, 0, 0)
+
+
+def test_a_provider_that_never_answers_is_given_up(make_app, monkeypatch):
+    monkeypatch.setattr(social, "TIMEOUT", 0.5)
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        client = make_app(**providers.config(f"http://127.0.0.1:{silent.getsockname()[1]}"))
+        began = time.monotonic()
+        answer = client.test_client().get("/app/social/google/sign-in")
+        assert answer.headers["Location"] == "/app/login"
+        assert time.monotonic() - began < 5
+
+
+def test_an_identity_of_a_provider_no_longer_configured_can_still_be_unlinked(
+    make_app, platform, google, make_tenant, make_member
+):
+    app = make_app(**providers.config(google))  # Facebook no longer configured
+    member = make_member(make_tenant(slug="cafe"), "zoe@mail.example")
+    with platform_session(platform.sessions) as session:
+        customer = session.get(Customer, member.customer_id)
+        customer.password_hash = hash_password("x-long-pass-1")
+        session.add(
+            CustomerIdentity(
+                customer_id=customer.id, provider="facebook", subject="fb-z", email=None
+            )
+        )
+        session.commit()
+    client = app.test_client()
+    sign_in_customer(client, app, member)
+    page = client.get("/app/sign-in-methods").get_data(as_text=True)
+    assert 'id="method-facebook"' in page and "social/facebook/link" not in page
+    csrf = token(client, "/app/sign-in-methods")
+    answer = client.post("/app/sign-in-methods/facebook/unlink", data={"csrf_token": csrf})
+    assert answer.status_code == 302 and identities(platform) == []
