@@ -6,6 +6,7 @@ two faces (`faces`): the shared app on the platform's hosts, and each merchant's
 own pages, which on a brand's domain are the brand's whole app. Its blueprints:
 `SHARED` on the platform's hosts only (`/app/…`), `MERCHANT` under each tenant
 (`/t/<slug>/app/…`, `/app/…` on a brand's domain), `BOTH` in both places.
+Google and Facebook sign-in (`social`) link identities (`identities`) to accounts.
 Plugins add pages with blueprints of their own under `/app/<plugin>/`, entries in
 the menu (`app_menu`) and lines on the card (`card_lines`).
 """
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from core.customer_app import account_pages, card, home, sessions
+from core.customer_app import account_pages, card, home, sessions, social
 
 SHARED: list[Blueprint] = [home.bp]
 MERCHANT: list[Blueprint] = [card.bp]
-BOTH: list[Blueprint] = [account_pages.bp]
+BOTH: list[Blueprint] = [account_pages.bp, social.bp]
 
 
 def _load_customer() -> None:
@@ -38,3 +39,4 @@ def register(app: Flask, site: Blueprint) -> None:
     # A brand's domain opens on its app (`/` there is `/t/<slug>/`).
     site.add_url_rule("/", "app_root", lambda: redirect(url_for("t.app_card.home")))
     app.after_request(sessions.set_cookie)
+    social.init_app(app)

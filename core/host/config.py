@@ -52,6 +52,15 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         "PREMIA_PASSWORD_RESET_LIMIT": env("PREMIA_PASSWORD_RESET_LIMIT") or "5 per hour",
         # The monthly expiry's side-by-side transactions on PostgreSQL (about its cores).
         "PREMIA_EXPIRY_PARTS": int(env("PREMIA_EXPIRY_PARTS") or 2),
+        # The customer app's social sign-in: a provider is offered when its client id and
+        # secret are set. The provider URLs are overridable (tests run local providers).
+        "PREMIA_GOOGLE_CLIENT_ID": env("PREMIA_GOOGLE_CLIENT_ID") or None,
+        "PREMIA_GOOGLE_CLIENT_SECRET": env("PREMIA_GOOGLE_CLIENT_SECRET") or None,
+        "PREMIA_GOOGLE_DISCOVERY_URL": env("PREMIA_GOOGLE_DISCOVERY_URL") or None,
+        "PREMIA_FACEBOOK_CLIENT_ID": env("PREMIA_FACEBOOK_CLIENT_ID") or None,
+        "PREMIA_FACEBOOK_CLIENT_SECRET": env("PREMIA_FACEBOOK_CLIENT_SECRET") or None,
+        "PREMIA_FACEBOOK_DIALOG_URL": env("PREMIA_FACEBOOK_DIALOG_URL") or None,
+        "PREMIA_FACEBOOK_GRAPH_URL": env("PREMIA_FACEBOOK_GRAPH_URL") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "BABEL_DEFAULT_LOCALE": "es",

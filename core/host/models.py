@@ -4,6 +4,7 @@ Alembic's autogenerate and the tests compare the schema against this; plugins'
 models are imported with the plugins themselves.
 """
 
+from core.customer_app.identities import CustomerIdentity
 from core.customer_app.sessions import CustomerSession
 from core.loyalty.expiry import ExpiryRun
 from core.loyalty.figures import DailyFigure
@@ -19,6 +20,7 @@ from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 __all__ = [
     "Allocation",
     "Customer",
+    "CustomerIdentity",
     "CustomerSession",
     "DailyFigure",
     "Entry",
