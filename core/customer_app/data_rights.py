@@ -199,7 +199,9 @@ def delete_account(session: Session, customer_id: int) -> None:
     customer.mail_preferences = {}
     customer.deleted_at = utcnow()
     for member in session.scalars(
-        select(Membership).where(Membership.customer_id == customer.id).with_for_update()
+        select(Membership)
+        .where(Membership.customer_id == customer.id)
+        .with_for_update(of=Membership)
     ):
         member.first_name = member.last_name = ""
         member.document_id = member.phone = member.birthday = None
