@@ -23,6 +23,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from core.host.platform import current_platform
 from core.loyalty.customers import update_search_text
 from core.loyalty.members import MAIL_TOPICS, Customer, Membership
 from core.web.i18n import LANGUAGE_NAMES, LANGUAGES
+from core.web.request import db
 
 bp = Blueprint("app_profile", __name__, url_prefix="/app")
 
@@ -109,7 +111,6 @@ class ProfileForm(FlaskForm):
     birthday = DateField(
         _l("Birthday"),
         validators=[Optional(), _not_in_the_future],
-        render_kw={"max": date.today().isoformat()},
     )
     language = SelectField(_l("Language"), choices=[], validate_choice=True)
     mail_points = BooleanField(MAIL_TOPICS["points"])
@@ -119,7 +120,8 @@ class ProfileForm(FlaskForm):
 
     def __init__(self, customer: Customer, **kwargs: Any) -> None:
         super().__init__(obj=customer, **kwargs)
-        self.language.choices = [("", _("The merchant's language"))] + [
+        self.birthday.render_kw = {"max": date.today().isoformat()}
+        self.language.choices = [("", _("Automatic"))] + [
             (code, LANGUAGE_NAMES[code]) for code in LANGUAGES
         ]
         if not self.is_submitted():
@@ -150,6 +152,11 @@ def edit() -> Any:
         with platform_session(current_platform().sessions) as session:
             update_profile(session, customer.id, form.profile())
             session.commit()
+        # The confirmation is said in the language just chosen (the request's copy of
+        # the account is let go first: nothing of it is written back).
+        db().expunge(customer)
+        customer.language = form.profile().language
+        refresh()
         flash(_("Your profile was saved."), "success")
         return redirect(app_url("app_profile.edit"))
     return render_template("app/profile.html", form=form), (422 if form.errors else 200)

@@ -42,6 +42,7 @@ def test_profile_download_and_deletion_on_a_phone(
     page.get_by_role("button", name="Guardar").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="My profile").is_visible()  # now in English
+    assert page.get_by_role("alert").inner_text() == "Your profile was saved."
     assert page.get_by_label("Points I receive").is_checked() is False
     shoot(page, "app-profile")
     assert page.evaluate(REACH) <= PHONE["viewport"]["width"]
