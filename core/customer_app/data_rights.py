@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ from wtforms import EmailField, PasswordField
 from core.customer_app import sessions
 from core.customer_app.faces import app_url
 from core.customer_app.sessions import current_customer, customer_required
-from core.host.db import platform_session, utcnow
+from core.host.db import platform_session, tenant_session, utcnow
 from core.host.errors import NotFound
 from core.host.platform import current_platform
 from core.loyalty.customers import update_search_text
@@ -191,6 +192,7 @@ def delete_account(session: Session, customer_id: int) -> None:
     )
     if customer is None:
         raise NotFound()
+    email = customer.email
     customer.email = f"deleted-{customer.id}@{ERASED_DOMAIN}"
     customer.password_hash = None
     customer.first_name = customer.last_name = ""
@@ -198,15 +200,31 @@ def delete_account(session: Session, customer_id: int) -> None:
     customer.personal_code = None
     customer.mail_preferences = {}
     customer.deleted_at = utcnow()
-    for member in session.scalars(
+    members = session.scalars(
         select(Membership)
         .where(Membership.customer_id == customer.id)
         .with_for_update(of=Membership)
-    ):
+    ).all()
+    for member in members:
         member.first_name = member.last_name = ""
         member.document_id = member.phone = member.birthday = None
         update_search_text(member)
+    session.flush()
+    for member in members:
+        _plugins_erase(session, member, email)
     sessions.end_sessions(session, customer.id)
+
+
+def _plugins_erase(session: Session, member: Membership, email: str) -> None:
+    """The `member_erased` hook of the plugins active for the member's merchant, in a
+    session scoped to that merchant on the deletion's own connection: one transaction
+    for all (an error refuses the deletion), each plugin seeing only its tenant's rows."""
+    platform = current_platform()
+    on_this_connection = partial(platform.sessions, bind=session.connection())
+    with tenant_session(on_this_connection, member.tenant_id) as scoped:
+        scoped_member = scoped.get(Membership, member.id)
+        platform.plugins.ask(scoped, "member_erased", member=scoped_member, email=email)
+        scoped.flush()
 
 
 # --- the pages ---------------------------------------------------------------------

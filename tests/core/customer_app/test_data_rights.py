@@ -257,3 +257,28 @@ def test_another_persons_session_cannot_reach_this_download(client, app, people)
     data = json.loads(text)
     assert [m["code"] for m in data["memberships"]] == [eva.code]
     assert "ana@mail.example" not in text and ana_cafe.code not in text
+
+
+def test_plugins_erase_their_copies_of_the_person(client, app, platform, people, smtp_server):
+    """The notifications plugin's `member_erased`: its log of e-mails sent keeps no
+    address of the deleted person, at either merchant; other people's rows untouched."""
+    from plugins.notifications.models import Delivery
+
+    _cafe, _bakery, ana_cafe, _ana_bakery, _eva = people
+    smtp_server.handler.wait_for(6)
+
+    def recipients() -> list[tuple[int, str]]:
+        with platform_session(platform.sessions) as session:
+            return sorted(session.execute(select(Delivery.tenant_id, Delivery.recipient)).all())
+
+    before = recipients()
+    assert sum(1 for _t, to in before if to == "ana@mail.example") == 4  # 2 welcomes, 2 points
+    sign_in_customer(client, app, ana_cafe)
+    client.post(
+        "/app/my-data/delete",
+        data={"csrf_token": delete_form(client), "password": PASSWORD},
+    )
+    erased = f"deleted-{ana_cafe.customer_id}@deleted.invalid"
+    assert recipients() == sorted(
+        (t, erased if to == "ana@mail.example" else to) for t, to in before
+    )
