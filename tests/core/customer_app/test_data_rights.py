@@ -282,3 +282,46 @@ def test_plugins_erase_their_copies_of_the_person(client, app, platform, people,
     assert recipients() == sorted(
         (t, erased if to == "ana@mail.example" else to) for t, to in before
     )
+
+
+def test_on_a_brands_domain_the_pages_are_the_brands(client, app, make_tenant, make_member):
+    brand = make_tenant("marca", name="Marca Propia", domain="puntos.marca.example")
+    member = make_member(brand, "ana@mail.example")
+    sign_in_customer(client, app, member, domain="puntos.marca.example")
+    on_brand = "http://puntos.marca.example"
+    for path in ("/app/profile", "/app/my-data"):
+        page = client.get(path, base_url=on_brand)
+        assert page.status_code == 200, path
+        text = page.get_data(as_text=True)
+        assert "Marca Propia" in text and "premia" not in text.lower()
+    data = json.loads(client.get("/app/my-data.json", base_url=on_brand).get_data(as_text=True))
+    assert [m["code"] for m in data["memberships"]] == [member.code]
+
+
+def test_the_download_runs_as_many_statements_for_many_memberships(
+    client, app, platform, db, make_tenant, make_member
+):
+    from sqlalchemy import event
+
+    def statements(member) -> int:
+        sign_in_customer(client, app, member)
+        client.get("/app/profile")  # the session's first use is behind us
+        seen: list[str] = []
+
+        def before(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        event.listen(platform.engine, "before_cursor_execute", before)
+        try:
+            assert client.get("/app/my-data.json").status_code == 200
+        finally:
+            event.remove(platform.engine, "before_cursor_execute", before)
+        return len(seen)
+
+    one = make_member(make_tenant(), "uno@mail.example")
+    many = []
+    for _ in range(8):
+        tenant = make_tenant()
+        many.append(make_member(tenant, "muchos@mail.example"))
+        movements(db, tenant, many[-1], ("earn", 5, {}), ("earn", 7, {}))
+    assert statements(many[0]) == statements(one)
