@@ -21,6 +21,9 @@ Constants (the other names are documented where they are defined):
 - ``MAX_POINTS_PER_OPERATION``: the most points one operation may move.
 - ``MAX_AMOUNT``: the largest purchase amount Premia stores.
 - ``KIND_LABELS``: the core's ledger entry kinds and their translated labels.
+- ``MAIL_TOPICS``: the e-mail topics a person may refuse in the customer app's
+  profile (points, redemptions, expiry, news) and their translated labels; ask
+  `wants_mail(customer, topic)` before e-mailing a member about one.
 """
 
 # ruff: noqa: I001, RUF022  (grouped by concept, not alphabetically)
@@ -53,6 +56,9 @@ from core.host.actors import Actor
 from core.loyalty.customers import count_members, create_member, find_members
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
+
+# What e-mails a person wants (the customer app's profile): a channel asks before sending.
+from core.loyalty.members import MAIL_TOPICS, wants_mail
 
 # Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
 from core.loyalty.ledger import (
@@ -188,6 +194,8 @@ __all__ = [
     "create_member",
     "find_members",
     "get_member",
+    "MAIL_TOPICS",
+    "wants_mail",
     "lock_member",
     "lock_member_by_code",
     # points

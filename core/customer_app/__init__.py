@@ -15,11 +15,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
+<<<<<<< HEAD
 from core.customer_app import account_pages, card, home, sessions, social
 
 SHARED: list[Blueprint] = [home.bp]
 MERCHANT: list[Blueprint] = [card.bp]
 BOTH: list[Blueprint] = [account_pages.bp, social.bp]
+=======
+from core.customer_app import account_pages, card, data_rights, home, profile, sessions
+
+SHARED: list[Blueprint] = [home.bp]
+MERCHANT: list[Blueprint] = [card.bp]
+BOTH: list[Blueprint] = [account_pages.bp, profile.bp, data_rights.bp]
+>>>>>>> help-profile
 
 
 def _load_customer() -> None:

@@ -145,6 +145,15 @@ def purchase_returned(
 
 
 @hookspec
+def member_erased(session: Session, tenant: Tenant, member: Membership, email: str) -> None:
+    """In the deletion's transaction: the person deleted their account, and `member`
+    (their membership of `tenant`, already anonymised) keeps only its code, balance and
+    entries. Erase or anonymise what the plugin keeps about the person (copies of
+    their names, their former e-mail `email`…), never their points or figures.
+    Raising refuses the deletion."""
+
+
+@hookspec
 def panel_menu(tenant: Tenant) -> list[MenuItem]:
     """While a panel page renders: the plugin's entries in the panel's menu.
 

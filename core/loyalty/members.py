@@ -72,6 +72,24 @@ class Customer(ReachedThroughTenant, Base):
         return cls.id.in_(select(Membership.customer_id).where(Membership.tenant_id == tenant_id))
 
 
+# What a person may choose not to receive by e-mail (the app's profile); a message of
+# no topic (a welcome, a merchant's own notice) is not the person's to switch off.
+MAIL_TOPICS: dict[str, Any] = {
+    "points": _l("Points I receive"),
+    "redemptions": _l("My reward redemptions"),
+    "expiry": _l("Points about to expire"),
+    "news": _l("News and offers"),
+}
+
+
+def wants_mail(customer: Customer, topic: str | None = None) -> bool:
+    """Whether the person wants an e-mail about `topic` (one of `MAIL_TOPICS`; None for
+    a message of no topic). A deleted account receives nothing."""
+    if customer.deleted_at is not None:
+        return False
+    return topic is None or (customer.mail_preferences or {}).get(topic, True) is not False
+
+
 class Membership(TenantOwned, Base):
     """A customer of one merchant."""
 

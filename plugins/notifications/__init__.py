@@ -10,6 +10,7 @@ from plugins.notifications.hooks import (  # noqa: F401  (hook implementations)
     delivered_topics,
     entry_recorded,
     member_created,
+    member_erased,
     notify,
     redemption_changed,
 )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from core.sdk import (
     Entry,
     Kind,
@@ -16,6 +19,7 @@ from core.sdk import (
     hookimpl,
 )
 from plugins.notifications import jobs
+from plugins.notifications.models import Delivery
 
 # Credits a customer is told about (a refund is told through its redemption).
 TOLD_CREDITS = {Kind.EARN, Kind.ADJUST}
@@ -80,3 +84,12 @@ def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, An
             key,
             {"tier_change": context},
         )
+
+
+@hookimpl
+def member_erased(session: Session, tenant: Tenant, member: Membership, email: str) -> None:
+    # The log of what was sent keeps no address of a deleted person (only the
+    # anonymous one, which receives nothing).
+    session.execute(
+        update(Delivery).where(Delivery.recipient == email).values(recipient=member.email)
+    )

@@ -18,6 +18,7 @@ from core.sdk import (
     render_mail,
     send_mail,
     tenant_job,
+    wants_mail,
 )
 from plugins.notifications.models import Delivery
 
@@ -28,6 +29,15 @@ SETTING_FOR = {
     "points_expiring": "on_expiring",
     "tier_changed": "on_tier_changed",
     "redemption_requested": "merchant_on_request",
+}
+
+
+# The person's own choice (their profile's e-mail topics) of each customer e-mail; a
+# welcome and a tier change belong to no topic: only the merchant's setting decides.
+TOPIC_OF = {
+    "points_received": "points",
+    "redemption_confirmed": "redemptions",
+    "points_expiring": "expiry",
 }
 
 
@@ -60,7 +70,7 @@ def mail_member(
     if not _settings(session)[SETTING_FOR[template]]:
         return False
     member = session.get(Membership, member_id)
-    if member is None:
+    if member is None or not wants_mail(member.customer, TOPIC_OF.get(template)):
         return False
     context: dict[str, Any] = {"member": member, "customer": member.customer}
     if "entry_id" in data:
