@@ -32,7 +32,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from wtforms import EmailField, PasswordField
 
-from core.customer_app import sessions
+from core.customer_app import identities, sessions
 from core.customer_app.faces import app_url
 from core.customer_app.sessions import current_customer, customer_required
 from core.host.db import platform_session, tenant_session, utcnow
@@ -212,6 +212,7 @@ def delete_account(session: Session, customer_id: int) -> None:
     session.flush()
     for member in members:
         _plugins_erase(session, member, email)
+    identities.forget(session, customer.id)  # the providers' accounts and e-mails
     sessions.end_sessions(session, customer.id)
 
 
