@@ -100,13 +100,13 @@ def request(reward_id: int) -> Any:
         return _catalogue(my_membership(), error.status)
     flash(
         ngettext(
-            "Your request for %(reward)s was sent: %(num)s point is held until "
+            "Your request for %(reward)s was sent: %(points)s point is held until "
             "%(merchant)s confirms it.",
-            "Your request for %(reward)s was sent: %(num)s points are held until "
+            "Your request for %(reward)s was sent: %(points)s points are held until "
             "%(merchant)s confirms it.",
             redemption.points,
             reward=reward.name,
-            num=format_number(redemption.points),
+            points=format_number(redemption.points),
             merchant=g.tenant.name,
         ),
         "success",
@@ -139,11 +139,11 @@ def withdraw(redemption_id: int) -> Any:
     session.commit()
     flash(
         ngettext(
-            "Request for %(reward)s cancelled: %(num)s point is back on your card.",
-            "Request for %(reward)s cancelled: %(num)s points are back on your card.",
+            "Request for %(reward)s cancelled: %(points)s point is back on your card.",
+            "Request for %(reward)s cancelled: %(points)s points are back on your card.",
             redemption.points,
             reward=redemption.reward.name,
-            num=format_number(redemption.points),
+            points=format_number(redemption.points),
         ),
         "success",
     )
