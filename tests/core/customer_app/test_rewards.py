@@ -433,3 +433,34 @@ def test_two_taps_at_once_hold_the_points_once(app, shop, ana, db):
     after = state(db, shop, ana.id)
     assert len(after["redemptions"]) == 1
     assert after["audit"] == (200, 200, 200)
+
+
+# --- on a brand's own domain ------------------------------------------------------
+
+
+def test_on_a_brands_domain_the_pages_are_at_app_rewards(client, app, make_tenant, make_member, db):
+    brand = make_tenant(slug="marca", name="Marca", domain="puntos.marca.example")
+    with db(brand) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        session.commit()
+    member = make_member(brand, "ana@mail.example")
+    give(db, brand, member, 100)
+    coffee = make_reward(db, brand, name="Café", points=100)
+    sign_in_customer(client, app, member, domain="puntos.marca.example")
+    base = "http://puntos.marca.example"
+    page = client.get("/app/rewards/", base_url=base).get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]+/request)"', page).group(1)
+    assert action.endswith(f"/app/rewards/{coffee.id}/request")
+    answer = client.post(
+        action,
+        data={"csrf_token": csrf_token(page), "key": secrets.token_urlsafe(16)},
+        base_url=base,
+    )
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(
+        "/app/rewards/requests"
+    )
+    requests_page = client.get(answer.headers["Location"], base_url=base).get_data(as_text=True)
+    assert "Pendiente" in requests_page
+    for shown in (page, requests_page):
+        assert "Premia" not in shown
+    assert state(db, brand, member.id)["audit"] == (0, 0, 0)
