@@ -79,7 +79,7 @@ def catalogue() -> Any:
 
 @bp.post("/<int:reward_id>/request")
 @customer_required
-def request(reward_id: int) -> Any:
+def request_it(reward_id: int) -> Any:
     member = _member_or_404()
     session = db()
     try:
