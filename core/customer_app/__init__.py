@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, url_for
 
 <<<<<<< HEAD
+<<<<<<< HEAD
 from core.customer_app import account_pages, card, home, sessions, social
 
 SHARED: list[Blueprint] = [home.bp]
@@ -28,6 +29,13 @@ SHARED: list[Blueprint] = [home.bp]
 MERCHANT: list[Blueprint] = [card.bp]
 BOTH: list[Blueprint] = [account_pages.bp, profile.bp, data_rights.bp]
 >>>>>>> help-profile
+=======
+from core.customer_app import account_pages, card, home, rewards, sessions
+
+SHARED: list[Blueprint] = [home.bp]
+MERCHANT: list[Blueprint] = [card.bp, rewards.bp]
+BOTH: list[Blueprint] = [account_pages.bp]
+>>>>>>> help-rewards
 
 
 def _load_customer() -> None:

@@ -2,12 +2,14 @@
 
 Staff redeem at once (confirmed). A customer's request holds the points until
 staff confirm it (the stock goes down then) or cancel it (the points come
-back). Stock never goes below zero: it is decremented by a conditional UPDATE.
+back); the customer may withdraw their own pending request. Stock never goes
+below zero: it is decremented by a conditional UPDATE.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -25,7 +27,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
-from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound, OutOfStock
+from core.host.errors import (
+    Conflict,
+    IdempotencyMismatch,
+    InsufficientPoints,
+    InvalidInput,
+    NotFound,
+    OutOfStock,
+)
 from core.host.events import announce
 from core.loyalty import ledger
 from core.loyalty.members import Membership
@@ -38,6 +47,10 @@ class Status(enum.StrEnum):
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
+
+
+# Ids are INTEGER columns: a larger one names nothing (and never reaches the database).
+MAX_ID = 2**31 - 1
 
 
 class Reward(TenantOwned, Base):
@@ -154,7 +167,7 @@ def update_reward(session: Session, reward: Reward, **changes: object) -> Reward
 
 def get_reward(session: Session, reward_id: int) -> Reward:
     """A reward of the session's tenant by id (NotFound otherwise)."""
-    reward = session.get(Reward, reward_id)
+    reward = session.get(Reward, reward_id) if 0 < reward_id <= MAX_ID else None
     if reward is None:
         raise NotFound(_l("No reward with this id."))
     return reward
@@ -162,7 +175,7 @@ def get_reward(session: Session, reward_id: int) -> Reward:
 
 def get_redemption(session: Session, redemption_id: int) -> Redemption:
     """A redemption of the session's tenant by id (NotFound otherwise)."""
-    redemption = session.get(Redemption, redemption_id)
+    redemption = session.get(Redemption, redemption_id) if 0 < redemption_id <= MAX_ID else None
     if redemption is None:
         raise NotFound(_l("No redemption with this id."))
     return redemption
@@ -172,6 +185,43 @@ def active_rewards(session: Session) -> list[Reward]:
     """The rewards on offer, cheapest first."""
     return list(
         session.scalars(select(Reward).where(Reward.active.is_(True)).order_by(Reward.points))
+    )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A reward as a member sees it: the points they still miss, whether any is left."""
+
+    reward: Reward
+    missing: int
+    in_stock: bool
+
+    @property
+    def within_reach(self) -> bool:
+        """Enough points and stock: the member could have it now."""
+        return self.missing == 0 and self.in_stock
+
+
+def offers(session: Session, member: Membership | None) -> list[Offer]:
+    """The rewards on offer, cheapest first, with what `member` (None: not a member yet,
+    no points) still misses for each. Held points (pending requests) are already off
+    the balance, so they never count twice."""
+    balance = member.balance if member is not None else 0
+    return [
+        Offer(reward, max(0, reward.points - balance), reward.stock is None or reward.stock > 0)
+        for reward in active_rewards(session)
+    ]
+
+
+def requests_of(session: Session, member: Membership) -> list[Redemption]:
+    """The member's own requests from the app, newest first (staff hand-overs are in
+    their history)."""
+    return list(
+        session.scalars(
+            select(Redemption)
+            .where(Redemption.member_id == member.id, Redemption.requested_by_kind == "customer")
+            .order_by(Redemption.id.desc())
+        )
     )
 
 
@@ -199,7 +249,24 @@ def request_reward(
     if not get_program(session)["customer_redemption_requests"]:
         raise Conflict(_l("This merchant does not take reward requests from the app."))
     actor = Actor.customer(member.customer_id)
-    return _redeem(session, member, reward, actor, None, idempotency_key, confirm=False)
+    try:
+        return _redeem(session, member, reward, actor, None, idempotency_key, confirm=False)
+    except InsufficientPoints:
+        # The ledger speaks to staff ("the customer"); this is the customer asking.
+        raise InsufficientPoints(_l("You do not have enough points for this reward yet.")) from None
+
+
+def withdraw_request(session: Session, member: Membership, redemption_id: int) -> Redemption:
+    """The customer cancels their own pending request: the points go back into the lots
+    they came from. NotFound for anyone else's request; an already cancelled one is
+    returned as it is (a double tap); a confirmed one is a Conflict."""
+    redemption = get_redemption(session, redemption_id)
+    if redemption.member_id != member.id or redemption.requested_by_kind != "customer":
+        raise NotFound(_l("No redemption with this id."))
+    redemption = _lock(session, redemption.id)  # a twin tap waits here, then sees it done
+    if redemption.status == Status.CANCELLED:
+        return redemption
+    return cancel(session, redemption, actor=Actor.customer(member.customer_id))
 
 
 def confirm(session: Session, redemption: Redemption, *, actor: Actor) -> Redemption:

@@ -1,5 +1,5 @@
 """News (novedades): offers and promotions with an image, dates and an active flag,
-written in the panel and shown in the customer app (`current_news`)."""
+written in the panel and shown in the customer app (a page of its own and a menu entry)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from core.sdk import MANAGERS, MenuItem, PluginInfo, hookimpl
-from plugins.news import panel
+from plugins.news import app, panel
 from plugins.news.news import current_news  # noqa: F401  (for the customer app)
 
 PLUGIN = PluginInfo(
@@ -22,9 +22,14 @@ PLUGIN = PluginInfo(
 
 @hookimpl
 def blueprints() -> list[Any]:
-    return [panel.make_blueprint()]
+    return [panel.make_blueprint(), app.make_blueprint()]
 
 
 @hookimpl
 def panel_menu(tenant: Any) -> list[MenuItem]:
     return [MenuItem("t.news.index", _l("News"), roles=MANAGERS, order=60)]
+
+
+@hookimpl
+def app_menu(tenant: Any) -> list[MenuItem]:
+    return [MenuItem("t.news_app.index", _l("News"), order=40)]

@@ -11,6 +11,7 @@ from core.host.errors import (
     IdempotencyMismatch,
     InsufficientPoints,
     InvalidInput,
+    NotFound,
     OutOfStock,
 )
 from core.loyalty import ledger, rewards
@@ -458,3 +459,133 @@ def test_update_reward_changes_fields(shop, db):
             None,
             False,
         )
+
+
+# --- what a member sees, and withdrawing their own request -------------------------------
+
+
+def test_offers_say_what_the_member_still_misses_and_what_is_left(shop, make_member, db):
+    member = make_member(shop)
+    give(db, shop, member, 120)
+    coffee = make_reward(db, shop, name="Café", points=50)
+    cake = make_reward(db, shop, name="Torta", points=200, stock=3)
+    mug = make_reward(db, shop, name="Taza", points=80, stock=0)
+    make_reward(db, shop, name="Retirada", points=10, active=False)
+    with db(shop) as session:
+        seen = [
+            (o.reward.id, o.missing, o.in_stock, o.within_reach)
+            for o in rewards.offers(session, session.get(Membership, member.id))
+        ]
+        assert seen == [
+            (coffee.id, 0, True, True),
+            (mug.id, 0, False, False),
+            (cake.id, 80, True, False),
+        ]
+        # not a member yet: no points, everything is missing
+        assert [o.missing for o in rewards.offers(session, None)] == [50, 80, 200]
+
+
+def test_held_points_are_off_what_the_member_has(requests_on, make_member, db):
+    shop = requests_on
+    member = make_member(shop)
+    give(db, shop, member, 150)
+    reward = make_reward(db, shop, points=100)
+    with db(shop) as session:
+        rewards.request_reward(session, member, reward)
+        session.commit()
+        offer = rewards.offers(session, session.get(Membership, member.id))[0]
+    assert (offer.missing, offer.within_reach) == (50, False)
+
+
+def test_requests_of_are_the_members_own_app_requests_newest_first(requests_on, make_member, db):
+    shop = requests_on
+    member, other = make_member(shop), make_member(shop)
+    give(db, shop, member, 500)
+    give(db, shop, other, 500)
+    reward = make_reward(db, shop, points=100)
+    with db(shop) as session:
+        first = rewards.request_reward(session, member, reward).id
+        rewards.redeem_reward(session, member, reward, actor=STAFF)  # at the till: history
+        rewards.request_reward(session, other, reward)
+        second = rewards.request_reward(session, member, reward).id
+        session.commit()
+        mine = rewards.requests_of(session, session.get(Membership, member.id))
+    assert [r.id for r in mine] == [second, first]
+
+
+def test_a_customer_short_of_points_is_told_in_their_words(requests_on, make_member, db):
+    shop = requests_on
+    member = make_member(shop)
+    give(db, shop, member, 99)
+    reward = make_reward(db, shop, points=100)
+    before = state(db, shop, member.id, reward.id)
+    with db(shop) as session:
+        with pytest.raises(InsufficientPoints) as refused:
+            rewards.request_reward(session, member, reward)
+        session.rollback()
+    assert str(refused.value.message) == "Aún no tienes puntos suficientes para esta recompensa."
+    assert state(db, shop, member.id, reward.id) == before
+
+
+def test_withdraw_request_gives_the_points_back_into_the_same_lots(requests_on, make_member, db):
+    shop = requests_on
+    member = make_member(shop)
+    with db(shop) as session:
+        first = ledger.earn(session, member, points=60, actor=STAFF)
+        second = ledger.earn(session, member, points=60, actor=STAFF)
+        session.commit()
+    reward = make_reward(db, shop, points=100, stock=2)
+    with db(shop) as session:
+        redemption = rewards.request_reward(session, member, reward)
+        session.commit()
+    with db(shop) as session:
+        withdrawn = rewards.withdraw_request(session, member, redemption.id)
+        session.commit()
+        assert (withdrawn.status, withdrawn.decided_by_kind, withdrawn.decided_by_id) == (
+            Status.CANCELLED,
+            "customer",
+            member.customer_id,
+        )
+    assert lots_of(db, shop, member.id) == {first.id: 60, second.id: 60}
+    after = state(db, shop, member.id, reward.id)
+    assert after["audit"] == (120, 120, 120) and after["stock"] == 2
+    # again (a double tap): the same request, no second refund
+    with db(shop) as session:
+        assert rewards.withdraw_request(session, member, redemption.id).id == redemption.id
+        session.commit()
+    assert state(db, shop, member.id, reward.id) == after
+
+
+def test_withdraw_request_is_only_for_the_members_own_pending_request(requests_on, make_member, db):
+    shop = requests_on
+    member, other = make_member(shop), make_member(shop)
+    give(db, shop, member, 300)
+    reward = make_reward(db, shop, points=100, stock=5)
+    with db(shop) as session:
+        pending = rewards.request_reward(session, member, reward)
+        handed = rewards.redeem_reward(session, member, reward, actor=STAFF)
+        confirmed = rewards.request_reward(session, member, reward)
+        rewards.confirm(session, confirmed, actor=STAFF)
+        session.commit()
+    before = state(db, shop, member.id, reward.id)
+    attempts = [
+        (other, pending.id, NotFound),  # someone else's request
+        (member, handed.id, NotFound),  # staff's hand-over is no request of theirs
+        (member, confirmed.id, Conflict),
+        (member, 2**31, NotFound),
+        (member, 10**30, NotFound),
+    ]
+    for who, redemption_id, error in attempts:
+        with db(shop) as session:
+            with pytest.raises(error):
+                rewards.withdraw_request(session, who, redemption_id)
+            session.rollback()
+    assert state(db, shop, member.id, reward.id) == before
+
+
+def test_ids_beyond_the_columns_name_nothing(shop, db):
+    with db(shop) as session:
+        for lookup in (rewards.get_reward, rewards.get_redemption):
+            for bad in (0, -1, 2**31, 10**30):
+                with pytest.raises(NotFound):
+                    lookup(session, bad)
