@@ -12,9 +12,10 @@ from redis import Redis
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import customer_app, panel
+from core import panel
 from core.customer_app import faces as app_faces
 from core.customer_app import menu as app_menu
+from core.customer_app import routes as customer_app
 from core.customer_app import sessions as customer_sessions
 from core.host import models, schedule  # noqa: F401
 from core.host.config import load_config
