@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from core.customer_app import account_pages, card, home, sessions
+from core.customer_app import account_pages, card, home, install, sessions
 
 SHARED: list[Blueprint] = [home.bp]
 MERCHANT: list[Blueprint] = [card.bp]
-BOTH: list[Blueprint] = [account_pages.bp]
+BOTH: list[Blueprint] = [account_pages.bp, install.bp]
 
 
 def _load_customer() -> None:
