@@ -15,7 +15,6 @@ import pytest
 from jinja2 import meta
 from sqlalchemy import select, update
 
-from core.customer_app import install
 from core.host.actors import Actor
 from core.host.db import platform_session
 from core.loyalty.ledger.operations import earn
@@ -207,4 +206,3 @@ def test_a_brands_manifest_and_worker_name_the_brand(client, brand):
     worker = client.get("/app/sw.js", base_url=BASE)
     assert worker.headers["Service-Worker-Allowed"] == "/app/"
     assert not PLATFORM.search(worker.get_data(as_text=True))
-    assert install.SHORT_NAME >= len("Marca Propia")
