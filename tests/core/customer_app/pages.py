@@ -47,6 +47,12 @@ def own_arguments(rule: Rule) -> set[str]:
     return set(rule.arguments) - {"tenant_slug"} - set(rule.defaults or {})
 
 
+def id_arguments(rule: Rule) -> set[str]:
+    """The rule's own arguments naming someone's data: an id, a code (not a size, a
+    file name or a signed token)."""
+    return {name for name in own_arguments(rule) if name.endswith(("id", "code"))}
+
+
 def plain_paths(app: Any, rules: list[Rule], slug: str | None = None) -> dict[str, str]:
     """Endpoint → path of every GET rule needing no argument but the tenant's."""
     adapter = app.url_map.bind("localhost")
