@@ -175,6 +175,9 @@ def _shell() -> list[str]:
     theme = themes.current_theme()
     files = [url_for("theme_static", theme=theme, filename=name) for name in SHELL_FILES]
     icons = [icon_url(size, maskable) for size, maskable in sorted(ICONS)]
+    tenant = g.get("tenant")
+    if _logo() is not None:  # the app bar shows it, on the offline page too
+        files.append(url_for("t.uploads.file", name=tenant.logo))
     return [*files, *icons, app_url("app_install.offline")]
 
 

@@ -127,8 +127,16 @@ def test_the_worker_is_served_in_its_scope_and_its_shell_answers(client, cafe, p
     config = json.loads(re.search(r"const CONFIG = (\{.*?\});\n", script).group(1))
     assert config["scope"] == scope and config["offline"] == scope + "offline"
     assert len(config["shell"]) == len(install.SHELL_FILES) + len(install.ICONS) + 1
+    assert config["shell"][-1] == config["offline"]
     for url in config["shell"]:
         assert client.get(url).status_code == 200, url
+
+
+def test_the_workers_shell_holds_the_logo(client, with_logo):
+    script = client.get("/t/cafe/app/sw.js").get_data(as_text=True)
+    shell = json.loads(re.search(r"const CONFIG = (\{.*?\});\n", script).group(1))["shell"]
+    logo = [url for url in shell if "/uploads/" in url]
+    assert len(logo) == 1 and client.get(logo[0]).status_code == 200
 
 
 def test_the_workers_version_follows_its_shell(client, platform, cafe):
