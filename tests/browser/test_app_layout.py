@@ -107,8 +107,7 @@ def test_every_app_page_fits_a_phone(live_server, browser, app, shops):
     page = context.new_page()
     for signed_in, paths in ((False, out_pages), (True, in_pages)):
         if signed_in:
-            host = urlsplit(base).hostname
-            context.add_cookies([{"name": "member_session", "value": token, "domain": host, "path": "/"}])
+            context.add_cookies([{"name": "member_session", "value": token, "url": base}])
         for path in paths:
             page.goto(base + path)
             page.wait_for_load_state("networkidle")
