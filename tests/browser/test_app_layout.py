@@ -144,6 +144,15 @@ def test_the_app_installs_and_shows_the_card_offline(live_server, browser, app, 
     expect(page.get_by_role("heading", name="Sin conexión")).to_be_visible()
     assert page.evaluate(REACH) <= WIDTH
     shoot(page, "app-offline-page")
+    # Signing out forgets the copies: the phone shows nobody's card offline any more.
+    context.set_offline(False)
+    page.goto(f"{base}/t/cafe/app/")
+    page.get_by_role("button", name="Cerrar sesión").click()
+    page.wait_for_url(re.compile(r"/t/cafe/app/login"))
+    context.set_offline(True)
+    page.goto(f"{base}/t/cafe/app/")
+    expect(page.get_by_role("heading", name="Sin conexión")).to_be_visible()
+    assert member.code not in page.content()
     context.set_offline(False)
     assert violations == []
     context.close()
