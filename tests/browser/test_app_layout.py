@@ -89,6 +89,15 @@ def _app_pages(app, client, base: str) -> list[str]:
     return sorted(p for p, v in visits.items() if v.content_type == "text/html" and v.status == 200)
 
 
+def _installability_errors(context, page) -> list:
+    """What Chromium says stops the page from installing (its own criteria: a manifest
+    with names, icons, a start URL and display, a service worker that handles fetch)."""
+    cdp = context.new_cdp_session(page)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # A Playwright context is incognito, where Chromium installs nothing whatever the page.
+    return [error for error in errors if error["errorId"] != "in-incognito"]
+
+
 def _name(path: str) -> str:
     return re.sub(r"\W+", "-", path.strip("/")) or "root"
 
@@ -134,6 +143,7 @@ def test_the_app_installs_and_shows_the_card_offline(live_server, browser, app, 
         "fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
     )
     assert manifest["name"] == LONG_NAME and manifest["scope"] == "/t/cafe/app/"
+    assert _installability_errors(context, page) == []
     page.reload()  # now under the worker, which keeps a copy of the card
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     context.set_offline(True)
@@ -185,6 +195,7 @@ def test_a_brands_domain_end_to_end(live_server, playwright: Playwright, app, sh
         scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
         assert scope == origin + "/app/"
         shoot(page, "app-brand-card")
+        assert _installability_errors(context, page) == []
         for link in page.locator("a").all():
             href = link.get_attribute("href") or ""
             assert not href.startswith("/t/"), href  # the brand's own addresses
