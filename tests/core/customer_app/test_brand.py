@@ -21,7 +21,7 @@ from core.loyalty.ledger.operations import earn
 from core.loyalty.members import Customer, Membership
 from core.loyalty.rewards import create_reward
 from core.testing.weblogin import sign_in_customer
-from core.web.mail import render_mail
+from core.web.mail import build_message, render_mail
 from core.web.themes import THEMES_ROOT
 from tests.core.customer_app import gifts_plugin
 from tests.core.customer_app.pages import crawl, merchant_rules, plain_paths
@@ -192,8 +192,11 @@ def test_no_mail_of_a_brand_says_premia(app, brand, member, db):
                 with app.test_request_context(base_url=BASE):
                     context = _context(app, name, brand, loaded)
                     subject, text, html = render_mail(brand, name, language, **context)
+                    message = build_message(brand, "ana@mail.example", subject, text, html)
                 assert "Marca Propia" in html, name
-                for part, body in (("subject", subject), ("text", text), ("html", html)):
+                headers = " ".join(f"{k}: {v}" for k, v in message.items())
+                parts = (("subject", subject), ("text", text), ("html", html), ("headers", headers))
+                for part, body in parts:
                     if PLATFORM.search(body):
                         said[f"{name} {language} {part}"] = body
     assert said == {}
