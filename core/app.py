@@ -32,7 +32,7 @@ from core.web.i18n import init_babel
 from core.web.request import bp as platform_bp
 from core.web.request import close_db, handle_http_error, handle_premia_error, handle_too_large
 from core.web.security import init_security
-from tenants.resolver import DomainMiddleware, make_site
+from tenants.resolver import DomainMiddleware, brand_url, make_site
 from worker.runners import InProcessRunner, RqRunner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class PremiaFlask(Flask):
     jinja_environment = themes.ThemedEnvironment
+
+    def url_for(self, /, endpoint: str, **values: Any) -> str:  # type: ignore[override]
+        # On a brand's own domain its pages show at the root, never under /t/<slug>/.
+        return brand_url(super().url_for(endpoint, **values))
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, g, has_request_context, request
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
@@ -72,6 +73,24 @@ def use_tenant(tenant: Tenant) -> None:
     g.active_plugins = current_platform().plugins.active(db(), tenant)
 
 
+# The WSGI environ key naming the brand whose own domain serves the request.
+DOMAIN_SLUG = "premia.domain_slug"
+
+
+def brand_url(url: str) -> str:
+    """`url` as the browser sees it on a brand's own domain: without the `/t/<slug>`
+    prefix that the domain serves at its root (a brand's app lives at `/app/`, and a
+    service worker's scope follows the visible path). Unchanged on platform hosts."""
+    slug = request.environ.get(DOMAIN_SLUG) if has_request_context() else None
+    if not slug:
+        return url
+    parts = urlsplit(url)
+    own = f"/t/{slug}"
+    if parts.path != own and not parts.path.startswith(own + "/"):
+        return url
+    return urlunsplit(parts._replace(path=parts.path[len(own) :] or "/"))
+
+
 class DomainMiddleware:
     """Serves a tenant's own domain as if it were `/t/<slug>/` on the shared app, and
     refuses (400) a host that is neither a platform host nor a brand's domain: nothing
@@ -103,6 +122,7 @@ class DomainMiddleware:
             return _bare(NotFound().get_response(environ))(environ, start_response)
         if not path.startswith((own, *self.SHARED_PATHS)):
             environ["PATH_INFO"] = own + path
+        environ[DOMAIN_SLUG] = slug
         return self.wsgi_app(environ, start_response)
 
     def _slug_for(self, host: str) -> str | None:

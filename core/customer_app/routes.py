@@ -15,6 +15,7 @@ from core.customer_app import (
     card,
     data_rights,
     home,
+    install,
     profile,
     rewards,
     sessions,
@@ -23,7 +24,13 @@ from core.customer_app import (
 
 SHARED: list[Blueprint] = [home.bp]
 MERCHANT: list[Blueprint] = [card.bp, rewards.bp]
-BOTH: list[Blueprint] = [account_pages.bp, social.bp, profile.bp, data_rights.bp]
+BOTH: list[Blueprint] = [
+    account_pages.bp,
+    social.bp,
+    profile.bp,
+    data_rights.bp,
+    install.bp,
+]
 
 
 def _load_customer() -> None:

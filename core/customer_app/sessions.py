@@ -28,6 +28,7 @@ from core.host.db import Base, platform_session, utcnow
 from core.host.platform import current_platform
 from core.loyalty.members import Customer
 from core.web.request import db
+from tenants.resolver import brand_url
 from worker.jobs import platform_job
 
 COOKIE = "member_session"
@@ -152,7 +153,9 @@ def customer_required(view: Callable) -> Callable:
     @wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
         if current_customer() is None:
-            return redirect(app_url("app_accounts.login", next=request.full_path))
+            # Back to the page as the browser saw it (on a brand's domain, without /t/<slug>).
+            back = brand_url(request.full_path)
+            return redirect(app_url("app_accounts.login", next=back))
         return view(*args, **kwargs)
 
     return checked

@@ -4,6 +4,7 @@ API, the theme's page in the user's language for a browser)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
@@ -132,6 +133,10 @@ def handle_too_large(error: RequestEntityTooLarge) -> Any:
     )
 
 
+# The customer app's paths (shared, a merchant's, a brand's): their errors in the app's look.
+APP_PATH = re.compile(r"^(/t/[^/]+)?/app(/|$)")
+
+
 def _error_page(code: int, title: str, message: str) -> str:
     """The theme's error page; the bare text when even that cannot be drawn (a 500 may
     come from a broken database or template)."""
@@ -139,7 +144,8 @@ def _error_page(code: int, title: str, message: str) -> str:
     try:
         if session is not None and code >= 500:
             session.rollback()  # the page reads the tenant, the user: not from a failed transaction
-        return render_template("error.html", code=code, title=title, message=message)
+        page = "app/error.html" if APP_PATH.match(request.path) else "error.html"
+        return render_template(page, code=code, title=title, message=message)
     except Exception:
         log.exception("the error page for %s could not be drawn", code)
         return (

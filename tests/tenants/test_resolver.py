@@ -176,3 +176,29 @@ def test_current_tenant_is_the_one_the_request_resolved(make_tenant, make_app, s
     with app.test_request_context(f"/t/{slug}/login"):
         app.preprocess_request()
         assert current_tenant().slug == slug
+
+
+def test_a_brands_domain_shows_its_pages_at_its_root(brand, client):
+    """Links and redirects built on a brand's domain leave out `/t/<slug>/`, which the
+    domain serves at its root; the same pages on the shared app keep it."""
+    base = f"http://{BRAND}"
+    page = client.get("/login", base_url=base).get_data(as_text=True)
+    assert "/t/marca/" not in page
+    assert client.get("/", base_url=base).location == "/app/"
+    assert client.get("/t/marca/", base_url=base).location == "/app/"  # the long way too
+    assert client.get("/t/marca/").location == "/t/marca/app/"
+
+
+def test_brand_url_leaves_other_paths_alone(brand, app):
+    from tenants.resolver import DOMAIN_SLUG, brand_url
+
+    with app.test_request_context("/t/marca/app/", environ_base={DOMAIN_SLUG: "marca"}):
+        assert brand_url("/t/marca/app/x?y=1") == "/app/x?y=1"
+        assert brand_url("/t/marca") == "/"
+        assert brand_url("http://puntos.marca.example/t/marca/panel/") == (
+            "http://puntos.marca.example/panel/"
+        )
+        assert brand_url("/t/marcas/app/") == "/t/marcas/app/"  # another slug's prefix
+        assert brand_url("/themes/default/static/app.css") == "/themes/default/static/app.css"
+    with app.test_request_context("/t/marca/app/"):
+        assert brand_url("/t/marca/app/") == "/t/marca/app/"
