@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, flash, redirect, render_template
+from flask import Blueprint, Response, flash, g, redirect, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from wtforms import EmailField, PasswordField
 
 from core.customer_app import identities, sessions
-from core.customer_app.faces import app_url
+from core.customer_app.faces import app_url, is_brand
 from core.customer_app.sessions import current_customer, customer_required
 from core.host.db import platform_session, tenant_session, utcnow
 from core.host.errors import NotFound
@@ -61,17 +61,22 @@ def _day(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-def personal_data(session: Session, customer_id: int) -> dict[str, Any]:
+def personal_data(
+    session: Session, customer_id: int, *, tenant_id: int | None = None
+) -> dict[str, Any]:
     """Everything kept about the person: the account, each membership with its merchant
     and its entries (oldest first, times in the merchant's zone). `session` is a
-    platform session; three statements whatever the number of memberships."""
+    platform session; three statements whatever the number of memberships. With
+    `tenant_id` (a brand's own app), that merchant's membership alone: a brand's app
+    never shows the person's other merchants."""
+    only = [Membership.tenant_id == tenant_id] if tenant_id is not None else []
     customer = session.get(Customer, customer_id)
     if customer is None or customer.deleted_at is not None:
         raise NotFound()
     rows = session.execute(
         select(Membership, Tenant)
         .join(Tenant, Tenant.id == Membership.tenant_id)
-        .where(Membership.customer_id == customer_id)
+        .where(Membership.customer_id == customer_id, *only)
         .order_by(Tenant.name, Membership.id)
     ).all()
     zones = {member.id: tenant.timezone for member, tenant in rows}
@@ -85,7 +90,7 @@ def personal_data(session: Session, customer_id: int) -> dict[str, Any]:
             Membership,
             and_(Membership.id == Entry.member_id, Membership.tenant_id == Entry.tenant_id),
         )
-        .where(Membership.customer_id == customer_id)
+        .where(Membership.customer_id == customer_id, *only)
         .order_by(Entry.member_id, Entry.id)
     ):
         entries[entry.member_id].append(
@@ -237,8 +242,9 @@ class DeleteForm(FlaskForm):
 
 
 def _download(customer_id: int) -> dict[str, Any]:
+    brand = g.tenant.id if is_brand() else None
     with platform_session(current_platform().sessions) as session:
-        return personal_data(session, customer_id)
+        return personal_data(session, customer_id, tenant_id=brand)
 
 
 def _attachment(body: Any, mimetype: str, extension: str) -> Response:

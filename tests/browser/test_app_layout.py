@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Playwright, expect
 from sqlalchemy import update
 
 from core.host.actors import Actor
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty.ledger.operations import earn
 from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
@@ -63,7 +63,7 @@ def shops(app, make_plan, make_tenant, make_member, db, platform):
         session.execute(
             update(Customer)
             .where(Customer.id == members["cafe"].customer_id)
-            .values(password_hash=hash_password(PASSWORD))
+            .values(password_hash=hash_password(PASSWORD), email_confirmed_at=utcnow())
         )
         session.commit()
     return members

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from core.customer_app.sessions import COOKIE
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty.members import Customer, Membership
 from core.testing.factories import PASSWORD
 from core.testing.weblogin import sign_in_customer
@@ -25,7 +25,9 @@ def test_profile_download_and_deletion_on_a_phone(
     shop = make_tenant(slug="cafe", name="Café Central")
     member = make_member(shop, "ana@mail.example", first_name="Anita", last_name="Ruiz")
     with platform_session(platform.sessions) as session:
-        session.get(Customer, member.customer_id).password_hash = hash_password(PASSWORD)
+        account = session.get(Customer, member.customer_id)
+        account.password_hash = hash_password(PASSWORD)
+        account.email_confirmed_at = utcnow()  # a confirmed account signs in
         session.commit()
     context = browser.new_context(**PHONE, locale="es-CO", accept_downloads=True)
     token = sign_in_customer(app.test_client(), app, member)

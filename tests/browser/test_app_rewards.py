@@ -8,7 +8,7 @@ import io
 from datetime import date
 
 from core.host.actors import Actor
-from core.host.db import platform_session, tenant_session
+from core.host.db import platform_session, tenant_session, utcnow
 from core.loyalty import ledger, rewards
 from core.loyalty.members import Customer
 from core.loyalty.program import update_program
@@ -53,7 +53,9 @@ def test_a_phone_requests_a_reward_withdraws_it_and_reads_the_news(
         )
         session.commit()
     with platform_session(platform.sessions) as session:
-        session.get(Customer, member.customer_id).password_hash = hash_password(PASSWORD)
+        account = session.get(Customer, member.customer_id)
+        account.password_hash = hash_password(PASSWORD)
+        account.email_confirmed_at = utcnow()  # a confirmed account signs in
         session.commit()
     context = browser.new_context(**PHONE, locale="es-CO")
     violations = csp_violations(context)

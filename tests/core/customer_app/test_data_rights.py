@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.host.actors import Actor
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty import figures, ledger
 from core.loyalty.customers import count_members
 from core.loyalty.ledger import Entry
@@ -62,7 +62,9 @@ def people(platform, db, make_tenant, make_member):
     movements(db, bakery, ana_bakery, ("earn", 30, {}))
     movements(db, cafe, eva, ("earn", 77, {"reference": "EVA-REF"}))
     with platform_session(platform.sessions) as session:
-        session.get(Customer, ana_cafe.customer_id).password_hash = hash_password(PASSWORD)
+        account = session.get(Customer, ana_cafe.customer_id)
+        account.password_hash = hash_password(PASSWORD)
+        account.email_confirmed_at = utcnow()  # a confirmed account signs in
         session.commit()
     return cafe, bakery, ana_cafe, ana_bakery, eva
 
