@@ -49,10 +49,11 @@ from core.loyalty.staff import Role, StaffUser
 from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
-# Members: find, list, enrol, lock for a points operation.
+# Members: find, list, enrol (a person of the shared app too), lock for a points operation.
 from core.loyalty.customers import count_members, create_member, find_members
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
+from core.loyalty.joining import member_at_first_points
 
 # Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
 from core.loyalty.ledger import (
@@ -190,6 +191,7 @@ __all__ = [
     "get_member",
     "lock_member",
     "lock_member_by_code",
+    "member_at_first_points",
     # points
     "SystemKey",
     "adjust",

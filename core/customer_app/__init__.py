@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from core.customer_app import account_pages, card, home, sessions
+from core.customer_app import account_pages, card, home, merchants, my_code, sessions
 
-SHARED: list[Blueprint] = [home.bp]
+SHARED: list[Blueprint] = [home.bp, merchants.bp, my_code.bp]
 MERCHANT: list[Blueprint] = [card.bp]
 BOTH: list[Blueprint] = [account_pages.bp]
 

@@ -145,6 +145,18 @@ def purchase_returned(
 
 
 @hookspec
+def enrol_at_first_points(session: Session, tenant: Tenant) -> bool:
+    """In the grant's transaction: whether the first points given to a person of the
+    shared app who is no member of `tenant` yet (they showed the personal code of the
+    shared app: at the till, or to the POS API) make them a member by themselves.
+
+    Return True to enrol them with those points (welcome points apply once); without
+    a plugin saying so, the till asks the cashier and the POS API answers 404, as for
+    an unknown code. Must not write anything.
+    """
+
+
+@hookspec
 def panel_menu(tenant: Tenant) -> list[MenuItem]:
     """While a panel page renders: the plugin's entries in the panel's menu.
 
