@@ -144,8 +144,9 @@ def index() -> Any:
             return redirect(url_for(".member_page", code=get_member(session, query).code))
         except NotFound:
             pass
-        if joining.as_personal_code(query):  # the shared app's code: the person, to enrol
-            return redirect(_newcomer_url(session, query))
+        newcomer = _newcomer_url(session, query)
+        if newcomer is not None:  # the shared app's personal code: the person, to enrol
+            return redirect(newcomer)
         members = find_members(session, query, limit=RESULTS)
         total = len(members) if len(members) < RESULTS else count_members(session, query)
     return render_template("panel/loyalty/index.html", query=query, members=members, total=total)
@@ -392,16 +393,17 @@ def _newcomer(code: str) -> Any:
         abort(404)
 
 
-def _newcomer_url(session: Session, code: str) -> str:
-    """Where a personal code leads: the member's page, else the offer (an unknown code
-    too: it answers 404 there, as an unknown member code does)."""
+def _newcomer_url(session: Session, query: str) -> str | None:
+    """Where a personal code leads: the person's member page, else the offer to enrol
+    them; None for anything else (an unknown code is searched like any text)."""
     try:
-        member = joining.membership_of(session, joining.find_newcomer(session, code))
+        person = joining.find_newcomer(session, query)
     except NotFound:
-        member = None
+        return None
+    member = joining.membership_of(session, person)
     if member is not None:
         return url_for(".member_page", code=member.code)
-    return url_for(".newcomer_page", code=joining.as_personal_code(code))
+    return url_for(".newcomer_page", code=person.personal_code)
 
 
 def _choose_mode(program: dict[str, Any]) -> bool:
