@@ -15,7 +15,7 @@ from core.customer_app import directory
 from core.customer_app.sessions import current_customer, customer_required, find_customer
 from core.host.actors import Actor
 from core.host.db import platform_session, tenant_session
-from core.host.errors import NotFound
+from core.host.errors import NotFound, PremiaError
 from core.host.platform import current_platform
 from core.loyalty import joining
 
@@ -48,7 +48,11 @@ def join(slug: str) -> Any:
     with tenant_session(sessions, tenant.id) as session:
         person = find_customer(session, current_customer().id)
         already = joining.membership_of(session, person) is not None
-        joining.join(session, person, joined_via="app", actor=Actor.customer(person.id))
+        try:
+            joining.join(session, person, joined_via="app", actor=Actor.customer(person.id))
+        except PremiaError as error:  # an account not confirmed yet
+            flash(str(error.message), "error")
+            return redirect(url_for(".index", city=request.form.get("city") or None))
         session.commit()
     if already:
         flash(_("You are already a member of %(name)s.", name=tenant.name), "info")

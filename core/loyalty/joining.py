@@ -9,6 +9,9 @@ for the other, and long enough that nobody finds a person by guessing codes (31^
 about 59 bits). A merchant learns nothing of the person from it before they are a
 member: the till's offer shows the code alone, and the POS API answers an unknown
 code and a personal code alike (404) unless the first points enrol the person there.
+
+Only a confirmed account joins (its e-mail proven by a link, a reset or a provider):
+otherwise anyone could sign up with someone else's e-mail and hand it to merchants.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.host.actors import Actor
-from core.host.errors import Conflict, NotFound
+from core.host.errors import Conflict, Forbidden, NotFound
 from core.host.platform import current_platform
 from core.loyalty.customers import CODE_ALPHABET, create_member
 from core.loyalty.members import Customer, Membership
@@ -50,7 +53,9 @@ def spaced(code: str) -> str:
 
 def personal_code(session: Session, customer: Customer) -> str:
     """The person's personal code, drawn the first time it is needed (platform session;
-    the caller commits). Two first views at once keep the same code."""
+    the caller commits). Two first views at once keep the same code. Forbidden for an
+    account whose e-mail is not confirmed (see the module)."""
+    _check_confirmed(customer)
     for _attempt in range(10):
         if customer.personal_code:
             return customer.personal_code
@@ -77,7 +82,7 @@ def find_newcomer(session: Session, code: str) -> Customer:
             select(Customer).where(Customer.personal_code == code),
             execution_options={"person_lookup": True},
         )
-    if customer is None or customer.deleted_at is not None:
+    if customer is None or customer.deleted_at is not None or not customer.email_confirmed_at:
         raise NotFound(_l("No customer with this code."))
     return customer
 
@@ -94,6 +99,7 @@ def join(session: Session, customer: Customer, *, joined_via: str, actor: Actor)
     member = membership_of(session, customer)
     if member is not None:
         return member
+    _check_confirmed(customer)
     try:
         with session.begin_nested():
             # The person is the source of their own data: the merchant's record starts
@@ -113,6 +119,11 @@ def join(session: Session, customer: Customer, *, joined_via: str, actor: Actor)
         if member is None:
             raise
         return member
+
+
+def _check_confirmed(customer: Customer) -> None:
+    if customer.email_confirmed_at is None:
+        raise Forbidden(_l("Confirm your e-mail address first: open the link we sent you."))
 
 
 def joins_at_first_points(session: Session) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty.ledger import Entry
 from core.loyalty.locations import create_location
 from core.loyalty.members import Customer, Membership
@@ -51,7 +51,11 @@ def shops(make_tenant, db):
 @pytest.fixture
 def ana(platform, shops):
     with platform_session(platform.sessions) as session:
-        customer = Customer(email="ana@mail.example", password_hash=hash_password(PASSWORD))
+        customer = Customer(
+            email="ana@mail.example",
+            email_confirmed_at=utcnow(),
+            password_hash=hash_password(PASSWORD),
+        )
         session.add(customer)
         session.commit()
         return customer

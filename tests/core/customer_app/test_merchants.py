@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from core.customer_app import directory
 from core.host.actors import Actor
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty import joining
 from core.loyalty.customers import CODE_LENGTH
 from core.loyalty.joining import PERSONAL_CODE_LENGTH
@@ -54,7 +54,12 @@ def town(make_tenant, db):
 @pytest.fixture
 def person(platform):
     with platform_session(platform.sessions) as session:
-        customer = Customer(email="ana@mail.example", first_name="Ana", last_name="Núñez")
+        customer = Customer(
+            email="ana@mail.example",
+            email_confirmed_at=utcnow(),
+            first_name="Ana",
+            last_name="Núñez",
+        )
         session.add(customer)
         session.commit()
         return customer
@@ -173,7 +178,7 @@ def test_my_code_is_drawn_once_and_is_no_member_code(client, app, platform, town
 
 def test_personal_codes_differ_from_person_to_person(client, app, platform, person):
     with platform_session(platform.sessions) as session:
-        other = Customer(email="bea@mail.example")
+        other = Customer(email="bea@mail.example", email_confirmed_at=utcnow())
         session.add(other)
         session.commit()
     codes = set()
@@ -197,3 +202,22 @@ def test_joining_by_the_service_gives_welcome_points_once(db, town, person):
         session.commit()
         assert first.id == second.id and first.balance == 50
         assert session.scalar(select(func.count(Entry.id))) == 1
+
+
+def test_an_account_not_confirmed_yet_neither_joins_nor_gets_a_code(
+    client, app, platform, db, town
+):
+    with platform_session(platform.sessions) as session:
+        unconfirmed = Customer(email="eve@mail.example")
+        session.add(unconfirmed)
+        session.commit()
+    sign_in_customer(client, app, unconfirmed)
+    answer = _join(client, "cafe")
+    assert answer.status_code == 302 and "/app/merchants/" in answer.headers["Location"]
+    page = html.unescape(client.get(answer.headers["Location"]).get_data(as_text=True))
+    assert "Primero confirma tu correo electrónico" in page
+    assert _memberships(db, town[0]) == []
+    mine = html.unescape(client.get("/app/code").get_data(as_text=True))
+    assert "Primero confirma tu correo electrónico" in mine and "<svg" not in mine
+    with platform_session(platform.sessions) as session:
+        assert session.get(Customer, unconfirmed.id).personal_code is None

@@ -9,7 +9,7 @@ import html
 import pytest
 from sqlalchemy import func, select
 
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty import joining
 from core.loyalty.ledger import Entry
 from core.loyalty.members import Customer, Membership
@@ -43,7 +43,12 @@ def shop(make_tenant, db):
 def person(platform, app):
     """Ana, signed up on the shared app, with the code her "my code" page shows."""
     with platform_session(platform.sessions) as session:
-        customer = Customer(email="ana@mail.example", first_name="Ana", last_name="Núñez")
+        customer = Customer(
+            email="ana@mail.example",
+            email_confirmed_at=utcnow(),
+            first_name="Ana",
+            last_name="Núñez",
+        )
         session.add(customer)
         session.flush()
         joining.personal_code(session, customer)
@@ -176,4 +181,14 @@ def test_the_offer_needs_a_signed_in_cashier(client, shop, person, db):
     url = f"/t/cafe/panel/loyalty/join/{person.personal_code}"
     assert client.get(url).status_code == 302
     assert client.post(url, data={"amount": "45.000"}).status_code in (302, 400)
+    assert members(db, shop) == []
+
+
+def test_the_code_of_an_account_not_confirmed_finds_nobody(cashier, platform, db, shop, person):
+    # A code drawn while confirmed, the account then unconfirmed (say, its e-mail changed).
+    with platform_session(platform.sessions) as session:
+        session.get(Customer, person.id).email_confirmed_at = None
+        session.commit()
+    assert cashier.get(f"/t/cafe/panel/loyalty/join/{person.personal_code}").status_code == 404
+    assert cashier.get(f"/t/cafe/panel/loyalty/?q={person.personal_code}").status_code == 200
     assert members(db, shop) == []

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 import plugins.auto_membership
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty import joining
 from core.loyalty.ledger import Entry
 from core.loyalty.members import Customer, Membership
@@ -52,7 +52,7 @@ def make_shop(make_tenant, make_plan, db, platform):
 @pytest.fixture
 def person(platform):
     with platform_session(platform.sessions) as session:
-        customer = Customer(email="ana@mail.example", first_name="Ana")
+        customer = Customer(email="ana@mail.example", email_confirmed_at=utcnow(), first_name="Ana")
         session.add(customer)
         session.flush()
         joining.personal_code(session, customer)
