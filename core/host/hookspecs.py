@@ -8,6 +8,7 @@ something that happened fire after the transaction commits; a plugin that
 raises there is logged and the others still run. The purchase hooks are the
 exception: they run inside the purchase's transaction, so what a plugin
 writes there commits or rolls back with the purchase, and an error refuses it.
+`enrol_at_first_points` is a question asked in a grant's transaction.
 """
 
 from __future__ import annotations
