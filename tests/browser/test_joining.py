@@ -111,7 +111,7 @@ def test_ana_joins_a_cafe_of_her_city_and_is_enrolled_at_the_bakery_by_her_code(
     page.goto(f"{live_server.url}/t/bakery/panel/loyalty/")
     page.get_by_role("button", name="Escanear QR").click()
     page.wait_for_url(re.compile(rf"/t/bakery/panel/loyalty/join/{code}$"), timeout=15_000)
-    expect(page.get_by_role("heading", name="Aún no es miembro")).to_be_visible()
+    expect(page.get_by_role("heading", name="Aún no es cliente")).to_be_visible()
     fits(page)
     shoot(page, "phone-till-newcomer")
     page.get_by_label("Monto de la compra").fill("12.000")

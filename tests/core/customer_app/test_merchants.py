@@ -221,3 +221,14 @@ def test_an_account_not_confirmed_yet_neither_joins_nor_gets_a_code(
     assert "Primero confirma tu correo electrónico" in mine and "<svg" not in mine
     with platform_session(platform.sessions) as session:
         assert session.get(Customer, unconfirmed.id).personal_code is None
+
+
+def test_a_brands_domain_has_no_directory_nor_personal_code(client, app, town, person):
+    sign_in_customer(client, app, person, domain="brand.example")
+    for path in ("/app/merchants/?city=Medellín", "/app/code"):
+        assert client.get(path, base_url="http://brand.example").status_code == 404
+    token = csrf_token(client.get("/app/login", base_url="http://brand.example").get_data(True))
+    joined = client.post(
+        "/app/merchants/cafe/join", data={"csrf_token": token}, base_url="http://brand.example"
+    )
+    assert joined.status_code == 404

@@ -82,9 +82,9 @@ def test_a_personal_code_opens_the_offer_showing_nothing_of_the_person(cashier, 
     assert answer.status_code == 302
     assert answer.headers["Location"].endswith(f"/t/cafe/panel/loyalty/join/{person.personal_code}")
     text = html.unescape(page(cashier, answer.headers["Location"]))
-    assert "Aún no es miembro" in text
+    assert "Aún no es cliente" in text
     assert joining.spaced(person.personal_code) in text
-    assert "Inscribir y dar puntos" in text and "inscríbelo con sus primeros puntos" in text
+    assert "Inscribir y dar puntos" in text and "inscríbela con sus primeros puntos" in text
     assert "También recibe los puntos de bienvenida: 50." in text
     # Nothing the person gave the app shows before they are a member.
     assert "ana@mail.example" not in text and "Ana" not in text and "Núñez" not in text

@@ -157,7 +157,7 @@ def test_at_the_till_the_first_grant_enrols_by_itself(client, db, make_shop, per
     url = f"/t/cafe/panel/loyalty/join/{person.personal_code}"
     text = html.unescape(page(client, url))
     assert "Inscribir y dar puntos" not in text
-    assert "sus primeros puntos lo hacen miembro de Shop" in text
+    assert "sus primeros puntos la inscriben como cliente de Shop" in text
     fields = form_of(text, url)
     assert client.post(url, data={**fields, "amount": "45.000"}).status_code == 302
     assert ledger(db, shop) == [("welcome", 50), ("earn", 45)]
