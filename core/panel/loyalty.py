@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from core.host.errors import NotFound, PremiaError
 from core.loyalty import joining
 from core.loyalty.activity import ActivityFilter, activity_page
 from core.loyalty.customers import count_members, find_members
-from core.loyalty.members import Membership, get_member
+from core.loyalty.members import Customer, Membership, get_member
 from core.loyalty.program import (
     MAX_POINTS_PER_OPERATION,
     get_program,
@@ -202,8 +203,6 @@ def enrol(code: str) -> Any:
     actor = Actor.staff(current_user.user.id)
     new = joining.membership_of(session, person) is None
     member = joining.join(session, person, joined_via="till", actor=actor)
-    if new:
-        flash(_("%(name)s is now a member.", name=member.display_name), "success")
 
     def again(**page: Any) -> Any:
         session.expire_all()  # the enrolment was rolled back with the grant
@@ -212,12 +211,20 @@ def enrol(code: str) -> Any:
             return _render_member(session, known, **page)
         return _render_newcomer(session, person, **page)
 
-    return _grant(session, member, form, again)
+    return _grant(session, member, form, again, joined=new)
 
 
-def _grant(session: Session, member: Membership, form: GiveForm, again: Any) -> Any:
+def _grant(
+    session: Session,
+    member: Membership,
+    form: GiveForm,
+    again: Callable[..., Any],
+    *,
+    joined: bool = False,
+) -> Any:
     """Give what a valid give form says to `member` and commit; on a refusal or a large
-    grant to confirm, roll back and answer `again(**page)` (the page, anew)."""
+    grant to confirm, roll back and answer `again(**page)` (the page, anew). `joined`:
+    the member was enrolled in this transaction (said once it is committed)."""
     program = get_program(session)
     # The mode as posted; whether this person may give plain points, and whether the
     # note is kept, are the program's rules, applied by the commands below.
@@ -278,6 +285,8 @@ def _grant(session: Session, member: Membership, form: GiveForm, again: Any) -> 
         return again(give_form=form, status=error.status)
     session.refresh(member)
     name = member.display_name
+    if joined:
+        flash(_("%(name)s is now a member.", name=name), "success")
     figures = {
         "points": format_number(given),
         "name": name,
@@ -386,7 +395,7 @@ def _member(code: str) -> Membership:
         abort(404)
 
 
-def _newcomer(code: str) -> Any:
+def _newcomer(code: str) -> Customer:
     try:
         return joining.find_newcomer(db(), code)
     except NotFound:
@@ -506,7 +515,7 @@ def _render_member(
 
 def _render_newcomer(
     session: Session,
-    person: Any,
+    person: Customer,
     *,
     give_form: GiveForm | None = None,
     status: int = 200,
