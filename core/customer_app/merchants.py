@@ -50,7 +50,7 @@ def join(slug: str) -> Any:
         already = joining.membership_of(session, person) is not None
         try:
             joining.join(session, person, joined_via="app", actor=Actor.customer(person.id))
-        except PremiaError as error:  # an account not confirmed yet
+        except PremiaError as error:  # refused: an account not confirmed yet
             flash(str(error.message), "error")
             return redirect(url_for(".index", city=request.form.get("city") or None))
         session.commit()
