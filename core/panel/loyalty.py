@@ -182,8 +182,12 @@ def give(code: str) -> Any:
 @staff_required()
 def newcomer_page(code: str) -> Any:
     """A person of the shared app who is no member here: the offer to enrol them with
-    their first points (a member already goes to their page)."""
+    their first points (a member already goes to their page, as a member code does)."""
     session = db()
+    try:
+        return redirect(url_for(".member_page", code=get_member(session, code).code))
+    except NotFound:
+        pass
     person = _newcomer(code)
     member = joining.membership_of(session, person)
     if member is not None:

@@ -155,6 +155,9 @@ def test_a_member_already_goes_to_their_page(cashier, db, shop, person, make_mem
     member = make_member(shop, "ana@mail.example")
     answer = cashier.get(f"/t/cafe/panel/loyalty/?q={person.personal_code}")
     assert answer.headers["Location"].endswith(f"/t/cafe/panel/loyalty/{member.code}")
+    # The offer's address with a member code of the café's leads to that member too.
+    offer = cashier.get(f"/t/cafe/panel/loyalty/join/{member.code}")
+    assert offer.headers["Location"].endswith(f"/t/cafe/panel/loyalty/{member.code}")
 
 
 def test_unknown_or_deleted_personal_codes_find_nobody(cashier, platform, db, shop, person):
