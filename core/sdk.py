@@ -52,10 +52,11 @@ from core.loyalty.staff import Role, StaffUser
 from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
-# Members: find, list, enrol, lock for a points operation.
+# Members: find, list, enrol (a person of the shared app too), lock for a points operation.
 from core.loyalty.customers import count_members, create_member, find_members
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
+from core.loyalty.joining import member_at_first_points
 
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
 from core.loyalty.members import MAIL_TOPICS, wants_mail
@@ -198,6 +199,7 @@ __all__ = [
     "wants_mail",
     "lock_member",
     "lock_member_by_code",
+    "member_at_first_points",
     # points
     "SystemKey",
     "adjust",

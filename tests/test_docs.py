@@ -47,6 +47,7 @@ def test_every_hook_is_documented_and_typed(hook):
         "In the purchase's transaction",
         "In the return's transaction",
         "In the deletion's transaction",
+        "In the grant's transaction",
         "While a panel page renders",
         "While a customer app page renders",
     }, hook

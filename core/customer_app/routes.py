@@ -16,13 +16,15 @@ from core.customer_app import (
     data_rights,
     home,
     install,
+    merchants,
+    my_code,
     profile,
     rewards,
     sessions,
     social,
 )
 
-SHARED: list[Blueprint] = [home.bp]
+SHARED: list[Blueprint] = [home.bp, merchants.bp, my_code.bp]
 MERCHANT: list[Blueprint] = [card.bp, rewards.bp]
 BOTH: list[Blueprint] = [
     account_pages.bp,

@@ -8,6 +8,7 @@ something that happened fire after the transaction commits; a plugin that
 raises there is logged and the others still run. The purchase hooks are the
 exception: they run inside the purchase's transaction, so what a plugin
 writes there commits or rolls back with the purchase, and an error refuses it.
+`enrol_at_first_points` is a question asked in a grant's transaction.
 """
 
 from __future__ import annotations
@@ -151,6 +152,18 @@ def member_erased(session: Session, tenant: Tenant, member: Membership, email: s
     entries. Erase or anonymise what the plugin keeps about the person (copies of
     their names, their former e-mail `email`…), never their points or figures.
     Raising refuses the deletion."""
+
+
+@hookspec
+def enrol_at_first_points(session: Session, tenant: Tenant) -> bool:
+    """In the grant's transaction: whether the first points given to a person of the
+    shared app who is no member of `tenant` yet (they showed the personal code of the
+    shared app: at the till, or to the POS API) make them a member by themselves.
+
+    Return True to enrol them with those points (welcome points apply once); without
+    a plugin saying so, the till asks the cashier and the POS API answers 404, as for
+    an unknown code. Must not write anything.
+    """
 
 
 @hookspec

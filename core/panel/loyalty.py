@@ -5,7 +5,9 @@ or as points, hand over a reward, and confirm or cancel their pending requests.
 Built for a phone first: scan, type the amount, confirm. The QR a customer shows
 holds their bare member code (e.g. `7KQ2M9X`); the scanner (static/scanner.js,
 decoding with the jsQR npm package served below) puts it in the search box, and
-an exact code opens the customer at once.
+an exact code opens the customer at once. A person of the shared app who is no
+member yet shows their personal code instead (core.loyalty.joining): it opens an
+offer to enrol them with the first points, in one tap.
 
 Every form that gives or takes points carries an idempotency key drawn when the
 page is rendered, so a double tap or a resubmitted form writes once. Confirming
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,9 +48,10 @@ from wtforms.widgets import HiddenInput
 
 from core.host.actors import Actor
 from core.host.errors import NotFound, PremiaError
+from core.loyalty import joining
 from core.loyalty.activity import ActivityFilter, activity_page
 from core.loyalty.customers import count_members, find_members
-from core.loyalty.members import Membership, get_member
+from core.loyalty.members import Customer, Membership, get_member
 from core.loyalty.program import (
     MAX_POINTS_PER_OPERATION,
     get_program,
@@ -123,6 +127,8 @@ def make_blueprint() -> Blueprint:
     bp.get("/")(index)
     bp.get("/decoder.js")(decoder)
     bp.get("/<code>")(member_page)
+    bp.get("/join/<code>")(newcomer_page)
+    bp.post("/join/<code>")(enrol)
     bp.post("/<code>/give")(give)
     bp.post("/<code>/redeem")(redeem)
     bp.post("/<code>/requests/<int:redemption_id>/<any(confirm, cancel):action>")(decide)
@@ -139,6 +145,9 @@ def index() -> Any:
             return redirect(url_for(".member_page", code=get_member(session, query).code))
         except NotFound:
             pass
+        newcomer = _newcomer_url(session, query)
+        if newcomer is not None:  # the shared app's personal code: the person, to enrol
+            return redirect(newcomer)
         members = find_members(session, query, limit=RESULTS)
         total = len(members) if len(members) < RESULTS else count_members(session, query)
     return render_template("panel/loyalty/index.html", query=query, members=members, total=total)
@@ -162,10 +171,65 @@ def member_page(code: str) -> Any:
 def give(code: str) -> Any:
     session = db()
     member = _member(code)
-    program = get_program(session)
     form = GiveForm()
     if not form.validate_on_submit():
         return _render_member(session, member, give_form=form, status=422)
+    return _grant(
+        session, member, form, lambda **page: _render_member(session, _member(code), **page)
+    )
+
+
+@staff_required()
+def newcomer_page(code: str) -> Any:
+    """A person of the shared app who is no member here: the offer to enrol them with
+    their first points (a member already goes to their page, as a member code does)."""
+    session = db()
+    try:
+        return redirect(url_for(".member_page", code=get_member(session, code).code))
+    except NotFound:
+        pass
+    person = _newcomer(code)
+    member = joining.membership_of(session, person)
+    if member is not None:
+        return redirect(url_for(".member_page", code=member.code))
+    return _render_newcomer(session, person)
+
+
+@staff_required()
+def enrol(code: str) -> Any:
+    """The offer taken: the person becomes a member (welcome points once) and gets the
+    points, in one transaction; a refused grant enrols nobody."""
+    session = db()
+    person = _newcomer(code)
+    form = GiveForm()
+    if not form.validate_on_submit():
+        return _render_newcomer(session, person, give_form=form, status=422)
+    actor = Actor.staff(current_user.user.id)
+    new = joining.membership_of(session, person) is None
+    member = joining.join(session, person, joined_via="till", actor=actor)
+
+    def again(**page: Any) -> Any:
+        session.expire_all()  # the enrolment was rolled back with the grant
+        known = joining.membership_of(session, person)
+        if known is not None:
+            return _render_member(session, known, **page)
+        return _render_newcomer(session, person, **page)
+
+    return _grant(session, member, form, again, joined=new)
+
+
+def _grant(
+    session: Session,
+    member: Membership,
+    form: GiveForm,
+    again: Callable[..., Any],
+    *,
+    joined: bool = False,
+) -> Any:
+    """Give what a valid give form says to `member` and commit; on a refusal or a large
+    grant to confirm, roll back and answer `again(**page)` (the page, anew). `joined`:
+    the member was enrolled in this transaction (said once it is committed)."""
+    program = get_program(session)
     # The mode as posted; whether this person may give plain points, and whether the
     # note is kept, are the program's rules, applied by the commands below.
     by_amount = bool(program.get("points_per_amount")) and form.mode.data != "points"
@@ -206,9 +270,7 @@ def give(code: str) -> Any:
         # A large grant commits only once staff confirmed exactly these points.
         if is_large_grant(program, given) and confirmed != given:
             session.rollback()
-            return _render_member(
-                session,
-                member,
+            return again(
                 status=200,
                 large_grant={
                     "points": given,
@@ -220,13 +282,15 @@ def give(code: str) -> Any:
         session.commit()
     except _FormInvalid:
         session.rollback()
-        return _render_member(session, member, give_form=form, status=422)
+        return again(give_form=form, status=422)
     except PremiaError as error:
         session.rollback()
         _show_errors(form, error, "amount" if by_amount else "points")
-        return _render_member(session, _member(code), give_form=form, status=error.status)
+        return again(give_form=form, status=error.status)
     session.refresh(member)
     name = member.display_name
+    if joined:
+        flash(_("%(name)s is now a member.", name=name), "success")
     figures = {
         "points": format_number(given),
         "name": name,
@@ -335,6 +399,26 @@ def _member(code: str) -> Membership:
         abort(404)
 
 
+def _newcomer(code: str) -> Customer:
+    try:
+        return joining.find_newcomer(db(), code)
+    except NotFound:
+        abort(404)
+
+
+def _newcomer_url(session: Session, query: str) -> str | None:
+    """Where a personal code leads: the person's member page, else the offer to enrol
+    them; None for anything else (an unknown code is searched like any text)."""
+    try:
+        person = joining.find_newcomer(session, query)
+    except NotFound:
+        return None
+    member = joining.membership_of(session, person)
+    if member is not None:
+        return url_for(".member_page", code=member.code)
+    return url_for(".newcomer_page", code=person.personal_code)
+
+
 def _choose_mode(program: dict[str, Any]) -> bool:
     """Whether the give form offers plain points beside the purchase amount: with an
     equivalence, to whoever the program lets give them (`program.may_give_points`)."""
@@ -412,6 +496,48 @@ def _render_member(
 ) -> Any:
     """The customer's page; with `large_grant`, a confirmation of it first (the posted
     form's values and key re-posted, so confirming twice still gives once)."""
+    history, _more = activity_page(session, ActivityFilter(member_id=member.id), limit=HISTORY)
+    context = _give_context(session, give_form, large_grant)
+    context.update(
+        {
+            "member": member,
+            "redeem_error": (
+                redeem_form.form_errors + (redeem_form.reward.errors or []) if redeem_form else []
+            ),
+            "rewards": active_rewards(session),
+            "pending": _pending(session, member),
+            # Activity's rows: a request's debit says whether it is pending or was cancelled.
+            "history": history,
+            "redeem_key": new_key,
+            "decide_form": DecideForm(formdata=None),
+        }
+    )
+    context["summary"] = member_summary(session, member)  # last: plugin code
+    context["actions"] = member_actions(session, member)
+    return render_template("panel/loyalty/member.html", **context), status
+
+
+def _render_newcomer(
+    session: Session,
+    person: Customer,
+    *,
+    give_form: GiveForm | None = None,
+    status: int = 200,
+    large_grant: dict[str, Any] | None = None,
+) -> Any:
+    """The offer to enrol a person of the shared app: their code alone (nothing of the
+    person shows before they are a member) and the give form that enrols them."""
+    context = _give_context(session, give_form, large_grant)
+    context["code"] = person.personal_code
+    context["spaced"] = joining.spaced(person.personal_code)
+    context["automatic"] = joining.joins_at_first_points(session)
+    return render_template("panel/loyalty/newcomer.html", **context), status
+
+
+def _give_context(
+    session: Session, give_form: GiveForm | None, large_grant: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the give form (and a large grant's confirmation) needs to render."""
     if large_grant is not None:
         posted = large_grant["form"]
         large_grant["fields"] = {
@@ -426,24 +552,11 @@ def _render_member(
     give_form = give_form or GiveForm(formdata=None)
     give_form.key.data = new_key()  # a new attempt after an error is a new operation
     equivalence = program.get("points_per_amount")
-    context = {
-        "member": member,
+    return {
         "program": program,
         "equivalence": equivalence,
         "choose_mode": _choose_mode(program),
         "rate": _rate(equivalence),
         "give_form": give_form,
-        "redeem_error": (
-            redeem_form.form_errors + (redeem_form.reward.errors or []) if redeem_form else []
-        ),
-        "rewards": active_rewards(session),
-        "pending": _pending(session, member),
-        # Activity's rows: a request's debit says whether it is pending or was cancelled.
-        "history": activity_page(session, ActivityFilter(member_id=member.id), limit=HISTORY)[0],
-        "redeem_key": new_key,
-        "decide_form": DecideForm(formdata=None),
         "large_grant": large_grant,
     }
-    context["summary"] = member_summary(session, member)  # last: plugin code
-    context["actions"] = member_actions(session, member)
-    return render_template("panel/loyalty/member.html", **context), status

@@ -38,6 +38,7 @@ from core.sdk import (
     handle_premia_error,
     history,
     lock_member_by_code,
+    member_at_first_points,
     record_purchase,
     redeem_reward,
     update_program,
@@ -306,9 +307,19 @@ class Points(MethodView):
         With an amount the points are floor(amount × points / amount unit) under the
         program's equivalence, plus whatever the merchant's active rules add (tiers,
         cashback…), each as its own entry. Accepts an `Idempotency-Key` header: a retry
-        returns the first answer and gives nothing twice."""
+        returns the first answer and gives nothing twice.
+
+        `code` may also be the personal code a person shows on the shared app (12
+        characters) where they are no customer yet: where the merchant's plan makes the
+        first points enrol them (automatic membership), they become a customer with
+        these points (welcome points too, once); otherwise the code answers 404 like
+        any unknown code. Reading a customer (`get_customer`, `list_entries`) never
+        accepts a personal code: nothing of a person shows before they are a customer."""
         session = db()
-        member = lock_member_by_code(session, code)
+        try:
+            member = lock_member_by_code(session, code)
+        except NotFound:
+            member = member_at_first_points(session, code, joined_via="api", actor=access.actor())
         location_id = _location(fields.get("location_id"))
         common = {
             "actor": access.actor(),
