@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from core.customer_app import account_pages, card, home, sessions
+from core.customer_app import account_pages, card, history, home, sessions
 
 SHARED: list[Blueprint] = [home.bp]
-MERCHANT: list[Blueprint] = [card.bp]
+MERCHANT: list[Blueprint] = [card.bp, history.bp]
 BOTH: list[Blueprint] = [account_pages.bp]
 
 
