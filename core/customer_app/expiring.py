@@ -38,9 +38,9 @@ def expiring_soon(
 def sentence(points: int, day: date) -> str:
     """ "120 puntos vencen el 1 de enero" in the reader's language (no year: it is soon)."""
     return ngettext(
-        "%(num)s point expires on %(date)s",
-        "%(num)s points expire on %(date)s",
+        "%(points)s point expires on %(date)s",
+        "%(points)s points expire on %(date)s",
         points,
-        num=format_number(points),
+        points=format_number(points),
         date=format_skeleton("MMMMd", day, locale=get_locale()),
     )
