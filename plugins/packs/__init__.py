@@ -53,7 +53,8 @@ def member_summary(session: Any, member: Any) -> list[SummaryLine]:
 @hookimpl
 def card_lines(session: Any, member: Any) -> list[SummaryLine]:
     """On the member's card in the app: each usable pack, its uses left and its last
-    day in the merchant's time zone ("Bono de 3 copas: quedan 2 de 3, hasta el …")."""
+    day in the merchant's time zone ("Bono de 5 sesiones de masaje: 3 de 5
+    disponibles, hasta el 30 de agosto de 2026")."""
     lines = []
     for pack in packs.packs_of(session, member, usable=True):
         left = {"left": pack.uses_left, "uses": pack.uses}
