@@ -15,6 +15,7 @@ scenario has `--clients` concurrent clients (16, one process each, plain
 http.client, one person's cookie each) send:
 
   bare      GET /favicon.ico: a redirect, no database, no session (the app's floor)
+  healthz   GET /healthz: one round trip to PostgreSQL and one to Redis, JSON
   home      GET /app/: the shared home, 20 cards (name, balance, points expiring soon)
   history   GET /t/m00/app/history: the newest 20 of the person's 200 entries there
 
@@ -67,7 +68,12 @@ from tenants.services import create_tenant  # noqa: E402
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_app"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/8"
 STAFF = Actor.staff(1)
-PAGES = {"bare": "/favicon.ico", "home": "/app/", "history": "/t/m00/app/history"}
+PAGES = {
+    "bare": "/favicon.ico",
+    "healthz": "/healthz",
+    "home": "/app/",
+    "history": "/t/m00/app/history",
+}
 
 
 # --- the data --------------------------------------------------------------
@@ -239,15 +245,16 @@ def main() -> None:
             if r["errors"]:
                 print("   statuses:", r["statuses"])
     for name in ("home", "history"):
-        ratios = [
-            page["per_second"] / bare["per_second"]
-            for page, bare in zip(results[name], results["bare"], strict=True)
-        ]
-        print(
-            f"{name} / bare route, round by round: "
-            + ", ".join(f"{r:.0%}" for r in ratios)
-            + f"; median {statistics.median(ratios):.0%}"
-        )
+        for base in ("bare", "healthz"):
+            ratios = [
+                page["per_second"] / floor["per_second"]
+                for page, floor in zip(results[name], results[base], strict=True)
+            ]
+            print(
+                f"{name} / {base}, round by round: "
+                + ", ".join(f"{r:.0%}" for r in ratios)
+                + f"; median {statistics.median(ratios):.0%}"
+            )
     print("cpu columns: cores used (gunicorn workers; load generator)")
 
 
