@@ -5,15 +5,14 @@ date, the plugins' lines, the way to the history."""
 from __future__ import annotations
 
 import html
-import io
 import os
 import re
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from core.host.actors import Actor
 from core.host.db import clock_at
@@ -50,28 +49,39 @@ def read(client, url):
     return html.unescape(answer.get_data(as_text=True)).replace("\xa0", " ")
 
 
-def rendered_qr_text(svg: str) -> list[str]:
-    """What a scanner reads from the SVG as a browser draws it."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
-            page.set_content(f"<body style='margin:0;width:320px'>{svg}</body>")
-            picture = page.locator("svg").screenshot()
-        finally:
-            browser.close()
-    return [found.text for found in zxingcpp.read_barcodes(Image.open(io.BytesIO(picture)))]
+def rendered_qr_text(svg: str, tmp_path) -> list[str]:
+    """What a scanner reads from the SVG as Chromium draws it (its own headless
+    screenshot: Playwright's sync API cannot run beside the browser tests' loop)."""
+    page, picture = tmp_path / "qr.html", tmp_path / "qr.png"
+    page.write_text(f"<body style='margin:0'><div style='width:320px'>{svg}</div></body>")
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={picture}",
+            "--window-size=400,400",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return [found.text for found in zxingcpp.read_barcodes(Image.open(picture))]
 
 
-def test_the_card_shows_the_code_and_a_qr_that_decodes_to_it(client, app, cafe, make_member):
+def test_the_card_shows_the_code_and_a_qr_that_decodes_to_it(
+    client, app, cafe, make_member, tmp_path
+):
     ana = make_member(cafe, "ana@mail.example")
     sign_in_customer(client, app, ana)
     page = read(client, "/t/cafe/app/")
     assert f'<p class="code" aria-label="Tu código">{ana.code}</p>' in page
     (svg,) = re.findall(r'<div class="qr"[^>]*>(<svg.*?</svg>)</div>', page, re.S)
-    assert rendered_qr_text(svg) == [ana.code]
+    assert rendered_qr_text(svg, tmp_path) == [ana.code]
 
 
 def test_balance_and_points_expiring_soon_with_their_local_date(client, app, db, cafe, make_member):
