@@ -89,12 +89,15 @@ def test_balance_and_points_expiring_soon_with_their_local_date(client, app, db,
     earn_at(db, cafe, ana, 120, datetime(2026, 12, 1, 5, tzinfo=UTC))  # until 1 Jan, 00:00
     earn_at(db, cafe, ana, 1, datetime(2026, 12, 1, 4, tzinfo=UTC))  # until 31 Dec, 23:00 there
     earn_at(db, cafe, ana, 1000, datetime(2026, 12, 20, 15, tzinfo=UTC))  # 20 Jan: not soon
+    # Its date has passed; the run on 1 January takes it: still in the balance.
+    earn_at(db, cafe, ana, 7, datetime(2026, 11, 10, 15, tzinfo=UTC))
     sign_in_customer(client, app, ana)
 
     page = read(client, "/t/cafe/app/")
 
-    assert '<p class="points">1.121 puntos</p>' in page
+    assert '<p class="points">1.128 puntos</p>' in page
     assert re.findall(r'<p class="expiring">([^<]*)</p>', page) == [
+        "7 puntos vencieron el 10 de diciembre",
         "1 punto vence el 31 de diciembre",
         "120 puntos vencen el 1 de enero",
     ]
