@@ -15,7 +15,7 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty import ledger
 from core.loyalty.locations import create_location
-from core.loyalty.members import Membership
+from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
 from core.loyalty.rewards import create_reward, request_reward
 from core.testing.weblogin import sign_in_customer
@@ -95,7 +95,7 @@ def test_the_history_speaks_the_persons_language(client, app, db, cafe, make_mem
     ana = make_member(cafe, "ana@mail.example")
     earn_many(db, cafe, ana, 1)
     with platform.sessions() as session:
-        session.get(type(ana.customer), ana.customer_id).language = "en"
+        session.get(Customer, ana.customer_id).language = "en"
         session.commit()
     sign_in_customer(client, app, ana)
     (row,) = entries(read(client, "/t/cafe/app/history"))

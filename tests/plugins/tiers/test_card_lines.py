@@ -8,7 +8,7 @@ import html
 import pytest
 
 from core.host.actors import Actor
-from core.loyalty.members import Membership
+from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from core.testing.weblogin import sign_in_customer
@@ -75,7 +75,7 @@ def test_no_tiers_defined_nothing_on_the_card(client, app, shop, make_member, db
 def test_in_english_for_an_english_speaker(client, app, shop, make_member, db, platform):
     ana = make_member(shop)
     with platform.sessions() as session:
-        session.get(type(ana.customer), ana.customer_id).language = "en"
+        session.get(Customer, ana.customer_id).language = "en"
         session.commit()
     spend(db, shop, ana, "120000")
     lines = card_lines(client, app, shop, ana)
