@@ -1,16 +1,22 @@
-"""A merchant's card in the customer app: the member code, its QR, the balance."""
+"""A merchant's card in the customer app: the member code in large type and as a QR
+(what the cashier scans), the balance, the points that expire soon, what the
+merchant's active plugins add (`card_lines`: a tier, a punch card's progress, packs)
+and the way to the history."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, g, render_template
+from markupsafe import Markup
 from sqlalchemy import select
 
+from core.customer_app.expiring import expiring_soon
 from core.customer_app.sessions import current_customer, customer_required
 from core.host.contributions import SummaryLine
 from core.host.platform import current_platform
 from core.loyalty.members import Membership
+from core.web.cards import qr_code
 from core.web.request import db
 
 bp = Blueprint("app_card", __name__, url_prefix="/app")
@@ -33,9 +39,23 @@ def card_lines(member: Membership) -> list[SummaryLine]:
     return [line for result in results if result for line in result]
 
 
+def qr_svg(code: str) -> Markup:
+    """The member code's QR as inline SVG (the standard quiet zone of 4 modules, so a
+    phone's screen scans at the till as the printed card does)."""
+    return Markup(qr_code(code).svg_inline(scale=8, border=4, light="#fff", omitsize=True))
+
+
 @bp.get("/")
 @customer_required
 def home() -> Any:
     member = my_membership()
-    lines = card_lines(member) if member is not None else []
-    return render_template("app/card.html", member=member, tenant=g.tenant, lines=lines)
+    if member is None:
+        return render_template("app/card.html", member=None, tenant=g.tenant)
+    return render_template(
+        "app/card.html",
+        member=member,
+        tenant=g.tenant,
+        qr=qr_svg(member.code),
+        expiring=expiring_soon(db(), [(member, g.tenant)])[member.id],
+        lines=card_lines(member),
+    )

@@ -1,4 +1,14 @@
-"""The shared app's home: a card for every merchant where the person is a member."""
+"""The shared app's home: a card for every merchant where the person is a member,
+with the merchant's name and logo, the balance and the points that expire soon.
+
+Its cost does not grow with the memberships (a test counts the statements): one
+statement reads the memberships with their merchants, one the soon-expiring lots
+of all of them (`expiring.expiring_soon`). The plugins' card lines (`card_lines`)
+are shown on each merchant's own card page only, not here: the hook is called per
+member with a session scoped to that member's merchant, so here it would cost a
+session and the plugins' own statements per membership; the home stays a summary,
+and each card links to the merchant's page where they are.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,7 @@ from typing import Any
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
+from core.customer_app.expiring import expiring_soon
 from core.customer_app.sessions import current_customer, customer_required
 from core.host.db import platform_session
 from core.host.platform import current_platform
@@ -28,4 +39,5 @@ def home() -> Any:
             .where(Membership.customer_id == customer.id)
             .order_by(Tenant.name)
         ).all()
-    return render_template("app/home.html", cards=rows, customer=customer)
+        expiring = expiring_soon(session, [(member, tenant) for member, tenant in rows])
+    return render_template("app/home.html", cards=rows, expiring=expiring, customer=customer)

@@ -14,6 +14,7 @@ from core.customer_app import (
     account_pages,
     card,
     data_rights,
+    history,
     home,
     install,
     merchants,
@@ -25,7 +26,7 @@ from core.customer_app import (
 )
 
 SHARED: list[Blueprint] = [home.bp, merchants.bp, my_code.bp]
-MERCHANT: list[Blueprint] = [card.bp, rewards.bp]
+MERCHANT: list[Blueprint] = [card.bp, history.bp, rewards.bp]
 BOTH: list[Blueprint] = [
     account_pages.bp,
     social.bp,

@@ -12,12 +12,14 @@ row), so the tick and the job are safe to run twice or after a crash; a
 warning page run twice is told twice to the `notify` channels, which dedupe
 by member and `period` (the notifications plugin keys its e-mail on them).
 
-`upcoming_expiries` is what the panel and the customer show ahead of that.
+`upcoming_expiries` is what the panel and the customer show ahead of that
+(`upcoming_expiries_of`: several members of several tenants in one statement).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -305,20 +307,42 @@ def upcoming_expiries(
     with their (past) date: they are still in the balance, and will go.
     """
     tenant = session.get(Tenant, session_tenant_id(session))
-    zone = ZoneInfo(tenant.timezone)
-    horizon = month_start(tenant, utcnow()) + relativedelta(months=months)
+    return upcoming_expiries_of(session, [(member, tenant)], months=months)[member.id]
+
+
+def upcoming_expiries_of(
+    session: Session, members: Sequence[tuple[Membership, Tenant]], *, months: int = 3
+) -> dict[int, list[tuple[date, int]]]:
+    """`upcoming_expiries` of several members, each of their own tenant (the customer
+    app's shared home: one person's memberships), by member id, in one statement.
+
+    Each member's horizon is their tenant's (its time zone's month): the statement
+    reads every lot up to the latest horizon, and the few lots past a member's own
+    are dropped here."""
+    now = utcnow()
+    horizons = {
+        member.id: (
+            month_start(tenant, now) + relativedelta(months=months),
+            ZoneInfo(tenant.timezone),
+        )
+        for member, tenant in members
+    }
+    if not horizons:
+        return {}
+    found: dict[int, dict[date, int]] = {member_id: defaultdict(int) for member_id in horizons}
     lot = ledger.Lot
     rows = session.execute(
-        select(lot.expires_at, lot.remaining)
+        select(lot.member_id, lot.expires_at, lot.remaining)
         .where(
-            lot.member_id == member.id,
+            lot.member_id.in_(horizons),
             lot.remaining > 0,
             lot.expires_at.is_not(None),
-            lot.expires_at <= horizon,
+            lot.expires_at <= max(horizon for horizon, _zone in horizons.values()),
         )
         .order_by(lot.expires_at)
     )
-    by_date: dict[date, int] = defaultdict(int)  # insertion order: soonest first
-    for expires_at, remaining in rows:
-        by_date[expires_at.astimezone(zone).date()] += remaining
-    return list(by_date.items())
+    for member_id, expires_at, remaining in rows:
+        horizon, zone = horizons[member_id]
+        if expires_at <= horizon:  # insertion order: soonest first
+            found[member_id][expires_at.astimezone(zone).date()] += remaining
+    return {member_id: list(by_date.items()) for member_id, by_date in found.items()}

@@ -7,8 +7,10 @@ up or expires. See `plugins.packs.packs`; the panel's page is `panel.py`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from core.sdk import MenuItem, PluginInfo, SummaryLine, hookimpl
@@ -46,3 +48,21 @@ def member_summary(session: Any, member: Any) -> list[SummaryLine]:
         SummaryLine(pack.name, _l("%(left)s of %(uses)s", left=pack.uses_left, uses=pack.uses))
         for pack in packs.packs_of(session, member, usable=True)
     ]
+
+
+@hookimpl
+def card_lines(session: Any, member: Any) -> list[SummaryLine]:
+    """On the member's card in the app: each usable pack, its uses left and its last
+    day in the merchant's time zone ("Bono de 5 sesiones de masaje: 3 de 5
+    disponibles, hasta el 30 de agosto de 2026")."""
+    lines = []
+    for pack in packs.packs_of(session, member, usable=True):
+        left = {"left": pack.uses_left, "uses": pack.uses}
+        if pack.expires_at is None:
+            value = _l("%(left)s of %(uses)s left", **left)
+        else:
+            # expires_at is the local midnight after the last valid day
+            last_day = format_date(pack.expires_at - timedelta(seconds=1), "long")
+            value = _l("%(left)s of %(uses)s left, until %(date)s", date=last_day, **left)
+        lines.append(SummaryLine(pack.name, value))
+    return lines

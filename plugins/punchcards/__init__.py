@@ -63,3 +63,18 @@ def member_summary(session: Session, member: Membership) -> list[SummaryLine]:
     if waiting:
         lines.append(SummaryLine(_l("Prizes to hand over"), str(waiting)))
     return lines
+
+
+@hookimpl
+def card_lines(session: Session, member: Membership) -> list[SummaryLine]:
+    """On the member's card in the app: each card's stamps ("Café: 7 de 10 sellos")
+    and each prize they can collect at the till."""
+    lines = [
+        SummaryLine(card.name, _l("%(count)s of %(size)s stamps", count=card.count, size=card.size))
+        for card in cards.progress(session, member)
+    ]
+    lines.extend(
+        SummaryLine(_l("Your prize is waiting"), prize.name)
+        for prize in cards.prizes(session, member, status=PrizeStatus.ISSUED)
+    )
+    return lines

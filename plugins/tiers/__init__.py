@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from core.sdk import PluginInfo
 from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     calculate_points,
+    card_lines,
     member_summary,
     notification_topics,
     periodic_jobs,

@@ -75,3 +75,21 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
             )
         )
     return lines
+
+
+@hookimpl
+def card_lines(session: Session, tenant: Tenant, member: Membership) -> list[SummaryLine]:
+    """The member's tier on their card in the app, and what they still need to spend
+    this period to reach the next one."""
+    if not services.tiers_of(services.get_settings(session)):
+        return []
+    status = services.member_tier(session, member)
+    lines = [SummaryLine(_l("Your tier"), status.tier.name if status.tier else _l("Not yet"))]
+    if status.next_tier is not None and status.to_next is not None:
+        lines.append(
+            SummaryLine(
+                _l("Spend to reach %(tier)s", tier=status.next_tier.name),
+                format_money(status.to_next, tenant.currency),
+            )
+        )
+    return lines

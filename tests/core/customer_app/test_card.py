@@ -1,0 +1,132 @@
+"""A merchant's card in the app: the member code and a QR that decodes to it (rendered
+by Chromium, read by zxing), the balance, the points that expire soon with their local
+date, the plugins' lines, the way to the history."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+from datetime import UTC, datetime
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from core.host.actors import Actor
+from core.host.db import clock_at
+from core.loyalty import ledger
+from core.loyalty.members import Customer, Membership
+from core.loyalty.program import update_program
+from core.testing.weblogin import sign_in_customer
+
+STAFF = Actor.staff(None)
+CHROMIUM = os.environ.get("PREMIA_TEST_CHROMIUM", "/usr/bin/chromium")
+NOW = datetime(2026, 12, 21, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def cafe(make_tenant, db):
+    """Café Central in Bogotá; points expire a month after they are earned."""
+    tenant = make_tenant(slug="cafe", name="Café Central")
+    with db(tenant) as session:
+        update_program(session, {"expiry_months": 1})
+        session.commit()
+    return tenant
+
+
+def earn_at(db, tenant, member, points, moment):
+    with clock_at(moment), db(tenant) as session:
+        ledger.earn(session, session.get(Membership, member.id), points=points, actor=STAFF)
+        session.commit()
+
+
+def read(client, url):
+    with clock_at(NOW):
+        answer = client.get(url)
+    assert answer.status_code == 200, answer.status_code
+    return html.unescape(answer.get_data(as_text=True)).replace("\xa0", " ")
+
+
+def rendered_qr_text(svg: str, tmp_path) -> list[str]:
+    """What a scanner reads from the SVG as Chromium draws it (its own headless
+    screenshot: Playwright's sync API cannot run beside the browser tests' loop)."""
+    page, picture = tmp_path / "qr.html", tmp_path / "qr.png"
+    page.write_text(f"<body style='margin:0'><div style='width:320px'>{svg}</div></body>")
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={picture}",
+            "--window-size=400,400",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return [found.text for found in zxingcpp.read_barcodes(Image.open(picture))]
+
+
+def test_the_card_shows_the_code_and_a_qr_that_decodes_to_it(
+    client, app, cafe, make_member, tmp_path
+):
+    ana = make_member(cafe, "ana@mail.example")
+    sign_in_customer(client, app, ana)
+    page = read(client, "/t/cafe/app/")
+    assert f'<p class="code" aria-label="Tu código">{ana.code}</p>' in page
+    (svg,) = re.findall(r'<div class="qr"[^>]*>(<svg.*?</svg>)</div>', page, re.S)
+    assert rendered_qr_text(svg, tmp_path) == [ana.code]
+
+
+def test_balance_and_points_expiring_soon_with_their_local_date(client, app, db, cafe, make_member):
+    ana = make_member(cafe, "ana@mail.example")
+    earn_at(db, cafe, ana, 120, datetime(2026, 12, 1, 5, tzinfo=UTC))  # until 1 Jan, 00:00
+    earn_at(db, cafe, ana, 1, datetime(2026, 12, 1, 4, tzinfo=UTC))  # until 31 Dec, 23:00 there
+    earn_at(db, cafe, ana, 1000, datetime(2026, 12, 20, 15, tzinfo=UTC))  # 20 Jan: not soon
+    # Its date has passed; the run on 1 January takes it: still in the balance.
+    earn_at(db, cafe, ana, 7, datetime(2026, 11, 10, 15, tzinfo=UTC))
+    sign_in_customer(client, app, ana)
+
+    page = read(client, "/t/cafe/app/")
+
+    assert '<p class="points">1.128 puntos</p>' in page
+    assert re.findall(r'<p class="expiring">([^<]*)</p>', page) == [
+        "7 puntos vencieron el 10 de diciembre",
+        "1 punto vence el 31 de diciembre",
+        "120 puntos vencen el 1 de enero",
+    ]
+    assert 'href="/t/cafe/app/history"' in page
+
+
+def test_the_expiring_points_in_the_persons_language(client, app, db, cafe, make_member, platform):
+    ana = make_member(cafe, "ana@mail.example")
+    earn_at(db, cafe, ana, 1200, datetime(2026, 12, 1, 5, tzinfo=UTC))
+    with platform.sessions() as session:
+        session.get(Customer, ana.customer_id).language = "pt_BR"
+        session.commit()
+    sign_in_customer(client, app, ana)
+    page = read(client, "/t/cafe/app/")
+    assert "1.200 pontos vencem em 1 de janeiro" in page
+
+
+def test_nothing_expiring_soon_says_nothing(client, app, db, cafe, make_member):
+    ana = make_member(cafe, "ana@mail.example")
+    earn_at(db, cafe, ana, 50, datetime(2026, 12, 20, 15, tzinfo=UTC))
+    sign_in_customer(client, app, ana)
+    page = read(client, "/t/cafe/app/")
+    assert "50 puntos" in page and 'class="expiring"' not in page
+
+
+def test_not_a_member_of_this_merchant_shows_no_card(client, app, cafe, make_tenant, make_member):
+    bar = make_tenant(slug="bar", name="Bar Sur")
+    ana = make_member(bar, "ana@mail.example")
+    sign_in_customer(client, app, ana)
+    page = read(client, "/t/cafe/app/")
+    assert "Aún no eres cliente de Café Central." in page
+    assert ana.code not in page and "<svg" not in page
