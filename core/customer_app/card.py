@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, flash, g, redirect, render_template
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
 from core.customer_app.expiring import expiring_soon
+from core.customer_app.faces import app_url
 from core.customer_app.sessions import current_customer, customer_required
+from core.host.actors import Actor
 from core.host.contributions import SummaryLine
+from core.host.errors import PremiaError
 from core.host.platform import current_platform
+from core.loyalty import joining
 from core.loyalty.members import Membership
 from core.web.cards import qr_code
 from core.web.request import db
@@ -59,3 +64,21 @@ def home() -> Any:
         expiring=expiring_soon(db(), [(member, g.tenant)])[member.id],
         lines=card_lines(member),
     )
+
+
+@bp.post("/join")
+@customer_required
+def join() -> Any:
+    """A signed-in person who is no member of this merchant yet joins it from its card
+    (welcome points once; joining twice changes nothing)."""
+    person = current_customer()
+    already = my_membership() is not None
+    try:
+        joining.join(db(), person, joined_via="app", actor=Actor.customer(person.id))
+    except PremiaError as error:  # refused: an account not confirmed yet
+        flash(str(error.message), "error")
+        return redirect(app_url("app_card.home"))
+    db().commit()
+    if not already:
+        flash(_("Welcome to %(name)s!", name=g.tenant.name), "success")
+    return redirect(app_url("app_card.home"))

@@ -102,9 +102,18 @@ def join(session: Session, customer: Customer, *, joined_via: str, actor: Actor)
     _check_confirmed(customer)
     try:
         with session.begin_nested():
-            # The merchant's record starts empty: what the person entered in the app
-            # reaches it only as the profile says (the account is never shown as such).
-            return create_member(session, email=customer.email, joined_via=joined_via, actor=actor)
+            # They chose to join: the merchant's record starts from what the person says
+            # of themselves in their profile (later changes reach it as the profile says).
+            return create_member(
+                session,
+                email=customer.email,
+                first_name=customer.first_name or "",
+                last_name=customer.last_name or "",
+                phone=customer.phone,
+                birthday=customer.birthday,
+                joined_via=joined_via,
+                actor=actor,
+            )
     except Conflict:  # a concurrent join committed first
         member = membership_of(session, customer)
         if member is None:

@@ -76,7 +76,7 @@ def test_ana_joins_a_cafe_of_her_city_and_is_enrolled_at_the_bakery_by_her_code(
     page.get_by_label("Correo electrónico").fill("ana@mail.example")
     page.get_by_label("Contraseña").fill(PASSWORD)
     page.get_by_role("button", name="Ingresar").click()
-    page.get_by_role("link", name="Buscar comercios").click()
+    page.get_by_role("main").get_by_role("link", name="Buscar comercios").click()
     fits(page)
     page.get_by_role("link", name="Medellín").click()
     expect(page.get_by_role("heading", name="Comercios en Medellín")).to_be_visible()

@@ -130,3 +130,50 @@ def test_not_a_member_of_this_merchant_shows_no_card(client, app, cafe, make_ten
     page = read(client, "/t/cafe/app/")
     assert "Aún no eres cliente de Café Central." in page
     assert ana.code not in page and "<svg" not in page
+
+
+def _person(platform, email, *, confirmed=True, first_name=""):
+    from core.host.db import platform_session, utcnow
+
+    with platform_session(platform.sessions) as session:
+        customer = Customer(
+            email=email,
+            first_name=first_name,
+            email_confirmed_at=utcnow() if confirmed else None,
+        )
+        session.add(customer)
+        session.commit()
+        return customer
+
+
+def test_a_person_joins_from_the_merchants_card_once_with_the_welcome_points(
+    client, app, cafe, db, platform
+):
+    from core.testing.weblogin import csrf_token
+
+    with db(cafe) as session:
+        update_program(session, {"welcome_points": 15})
+        session.commit()
+    eva = _person(platform, "eva@mail.example", first_name="Eva")
+    sign_in_customer(client, app, eva)
+    page = client.get("/t/cafe/app/").get_data(as_text=True)
+    assert "Unirme" in page and "/app/code" in page
+    for _attempt in range(2):  # a second tap changes nothing
+        answer = client.post("/t/cafe/app/join", data={"csrf_token": csrf_token(page)})
+        assert answer.status_code == 302
+    with db(cafe) as session:
+        (member,) = session.query(Membership).all()
+        assert (member.customer_id, member.balance, member.first_name) == (eva.id, 15, "Eva")
+        assert member.joined_via == "app"
+    assert "15 puntos" in read(client, "/t/cafe/app/")
+
+
+def test_an_unconfirmed_account_cannot_join_from_the_card(client, app, cafe, db, platform):
+    from core.testing.weblogin import csrf_token
+
+    eva = _person(platform, "eva@mail.example", confirmed=False)
+    sign_in_customer(client, app, eva)
+    token = csrf_token(client.get("/t/cafe/app/").get_data(as_text=True))
+    client.post("/t/cafe/app/join", data={"csrf_token": token})
+    with db(cafe) as session:
+        assert session.query(Membership).count() == 0

@@ -116,8 +116,12 @@ def test_joining_makes_the_person_a_member_with_the_welcome_points_once(
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/t/cafe/app/")
     (member,) = _memberships(db, cafe)
     assert (member.customer_id, member.balance, member.joined_via) == (person.id, 50, "app")
-    # The merchant sees nothing of what the person gave the app: only the e-mail.
-    assert (member.first_name, member.last_name, member.display_name) == ("", "", person.email)
+    # They chose to join: the merchant's record starts from the person's own profile.
+    assert (member.first_name, member.last_name, member.display_name) == (
+        "Ana",
+        "Núñez",
+        "Ana Núñez",
+    )
     assert len(member.code) == CODE_LENGTH
     card = client.get("/t/cafe/app/").get_data(as_text=True)
     assert member.code in card
