@@ -26,7 +26,9 @@ from wtforms.validators import DataRequired, EqualTo
 
 from core.customer_app import accounts, sessions
 from core.customer_app.faces import app_url
+from core.host.actors import Actor
 from core.host.errors import PremiaError
+from core.loyalty import joining
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import Customer, Membership
 from core.loyalty.staff import normalize_email
@@ -69,7 +71,9 @@ def safe_next(default: str) -> str:
     """Where to go after signing in: a path of this site only (never another host)."""
     target = request.args.get("next") or request.form.get("next") or ""
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+    # Browsers read "/\\host" as "//host", and drop tabs and line breaks: neither passes.
+    odd = "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not odd:
         return target
     return default
 
@@ -275,7 +279,7 @@ def reset(token: str) -> Any:
         try:
             accounts.set_password(db(), customer, form.password.data)
             if tenant is not None and accounts.reset_joins(token):
-                accounts.join(db(), customer)
+                joining.join(db(), customer, joined_via="app", actor=Actor.customer(customer.id))
         except PremiaError as error:
             db().rollback()
             _show_errors(form, error)

@@ -32,13 +32,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from core.customer_app.identities import identities_of
 from core.customer_app.sessions import end_sessions, password_stamp
 from core.host.actors import Actor
 from core.host.db import platform_session, utcnow
 from core.host.errors import Conflict, InvalidInput, NotFound
 from core.host.platform import current_platform
-from core.loyalty import invitations
-from core.loyalty.customers import create_member
+from core.loyalty import invitations, joining
 from core.loyalty.members import Customer, Membership
 from core.loyalty.staff import check_password_strength, normalize_email
 from core.web import links, mail
@@ -184,26 +184,9 @@ def confirm(session: Session, token: str, tenant: Tenant | None) -> Customer:
         raise LinkNotValid(_l("This link has expired or was already used."), payload)
     customer.email_confirmed_at = utcnow()
     if tenant is not None:
-        join(session, customer)
+        joining.join(session, customer, joined_via="app", actor=Actor.customer(customer.id))
     session.flush()
     return customer
-
-
-def join(session: Session, customer: Customer) -> Membership:
-    """Make the person a member of the tenant of `session` (a tenant-scoped session),
-    welcome points and all, unless they are one already."""
-    member = session.scalar(select(Membership).where(Membership.customer_id == customer.id))
-    if member is not None:
-        return member
-    return create_member(
-        session,
-        email=customer.email,
-        # The person's own names, which they give the merchant by joining.
-        first_name=customer.first_name,
-        last_name=customer.last_name,
-        joined_via="app",
-        actor=Actor.customer(customer.id),
-    )
 
 
 # --- a forgotten password, an invitation -----------------------------------------
@@ -324,8 +307,11 @@ def send_account_mail(kind: str, email: str, tenant_id: int | None, language: st
         customer = find_by_email(session, email)
         if customer is None or customer.deleted_at is not None:
             return
-        if kind == "confirm" and (customer.email_confirmed_at or not customer.password_hash):
-            return
+        if kind == "confirm" and (
+            customer.email_confirmed_at
+            or not (customer.password_hash or _signs_in_socially(session, customer))
+        ):
+            return  # confirmed already, or enrolled by a merchant (its invitation says so)
         tenant = _sender(session, tenant_id)
         url = _link(kind, customer, tenant)
         sender = tenant or _platform_sender()
@@ -334,6 +320,10 @@ def send_account_mail(kind: str, email: str, tenant_id: int | None, language: st
             sender, f"mail/app_{kind}", language, customer=customer, url=url
         )
         mail.send(mail.build_message(sender, customer.email, subject, text, html))
+
+
+def _signs_in_socially(session: Session, customer: Customer) -> bool:
+    return bool(identities_of(session, customer.id))
 
 
 def _platform_sender() -> Tenant:

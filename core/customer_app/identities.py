@@ -20,7 +20,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.customer_app.sessions import find_customer
+from core.customer_app.sessions import end_sessions, find_customer
 from core.host.db import Base, utcnow
 from core.host.errors import Conflict, NotFound
 from core.loyalty.members import Customer
@@ -117,9 +117,17 @@ def sign_in(session: Session, profile: Profile, provider_name: str) -> tuple[Cus
                 )
             )
         # The provider proved the person owns the address: it is their account.
-        existing.email_confirmed_at = existing.email_confirmed_at or utcnow()
+        if existing.email_confirmed_at is None:
+            # Whoever registered it unconfirmed may not be them: a password chosen then
+            # (and any session it opened) must not outlive the owner's proof.
+            existing.password_hash = None
+            end_sessions(session, existing.id)
+            existing.email_confirmed_at = utcnow()
         _add_identity(session, existing, profile)
         return existing, False
+    # An address the provider did not prove is confirmed by its link, as a registration
+    # by e-mail is: until then the account does not sign in (a merchant enrolling that
+    # address must never hand its card to whoever typed it at the provider).
     customer = Customer(
         email=email,
         first_name=profile.first_name[:120],

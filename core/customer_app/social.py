@@ -20,12 +20,13 @@ from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template
 from flask import session as cookie
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from core.customer_app import identities, menu, sessions
+from core.customer_app import accounts, identities, menu, sessions
 from core.customer_app.account_pages import safe_next
 from core.customer_app.faces import app_url
 from core.customer_app.identities import Profile, SocialRefused
@@ -33,7 +34,7 @@ from core.customer_app.sessions import current_customer, customer_required
 from core.host.actors import Actor
 from core.host.contributions import MenuItem
 from core.host.errors import NotFound
-from core.loyalty.customers import create_member
+from core.loyalty import joining
 from core.web.links import external_url
 from core.web.request import db
 
@@ -255,16 +256,15 @@ def _linked(provider: Provider, profile: Profile, pending: dict[str, Any]) -> An
 def _signed_in(provider: Provider, profile: Profile, pending: dict[str, Any]) -> Any:
     customer, created = identities.sign_in(db(), profile, provider.label)
     tenant = g.get("tenant")
+    if customer.email_confirmed_at is None:
+        # The provider did not prove the address: its confirmation link does, and signs
+        # the person in (joining this merchant) as a registration by e-mail would.
+        accounts.resend_confirmation(db(), customer.email, tenant, str(get_locale()))
+        db().commit()
+        return render_template("app/auth/sent.html", email=customer.email)
     if created and tenant is not None:
         # Signing up on a merchant's pages makes the person a member there.
-        create_member(
-            db(),
-            email=customer.email,
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            joined_via="app",
-            actor=Actor.customer(customer.id),
-        )
+        joining.join(db(), customer, joined_via="app", actor=Actor.customer(customer.id))
     sessions.log_in(db(), customer)
     db().commit()
     home = "app_card.home" if tenant is not None else "app_home.home"

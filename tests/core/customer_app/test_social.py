@@ -4,6 +4,7 @@ brand's own domain."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from core.customer_app import social
 from core.customer_app.identities import CustomerIdentity
 from core.customer_app.sessions import COOKIE
-from core.host.db import platform_session
+from core.host.db import platform_session, utcnow
 from core.loyalty import ledger
 from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
@@ -122,6 +123,11 @@ def test_signing_in_again_opens_the_same_account_and_goes_where_asked(client, pl
     assert answer.headers["Location"] == "/app/x"
     evil = google_sign_in(client, google, "g-eva", "/app/social/google/sign-in?next=//evil.example")
     assert evil.headers["Location"] == "/app/"
+    # Browsers read "/\\host" as "//host": another site, refused too.
+    evil = google_sign_in(
+        client, google, "g-eva", "/app/social/google/sign-in?next=/%5Cevil.example"
+    )
+    assert evil.headers["Location"] == "/app/"
     assert counts(platform) == (1, 1, 0)
 
 
@@ -162,19 +168,34 @@ def test_an_unverified_email_never_takes_over_an_account(
     assert client.get_cookie(COOKIE) is None and counts(platform) == before
 
 
-def test_a_new_person_signs_up_with_facebook_unconfirmed(client, platform, facebook):
+def test_a_new_person_signs_up_with_facebook_and_confirms_by_e_mail(
+    client, platform, facebook, smtp_server
+):
     facebook.person = {"id": "fb-1", "name": "Rosa María Gil", "email": "rosa@mail.example"}
     authorize = start(client, "/app/social/facebook/sign-in")
     query = parse_qs(urlsplit(authorize).query)
     assert query["redirect_uri"] == ["http://localhost/app/social/facebook/callback"]
     assert query["scope"] == ["email"]
     answer = come_back(client, facebook.consent(authorize))
-    assert answer.headers["Location"] == "/app/"
+    # The Graph does not say the e-mail was verified: the account awaits confirmation,
+    # and nobody is signed in until the link mailed to that address is opened.
+    assert answer.status_code == 200 and "Revisa tu correo" in answer.get_data(as_text=True)
+    assert client.get_cookie(COOKIE) is None
     rosa = account(platform, "rosa@mail.example")
-    # The Graph does not say the e-mail was verified: the account awaits confirmation.
     assert rosa.email_confirmed_at is None
     assert (rosa.first_name, rosa.last_name) == ("Rosa", "María Gil")
     assert identities(platform) == [(rosa.id, "facebook", "fb-1", "rosa@mail.example")]
+    (mail,) = smtp_server.handler.wait_for(1)
+    assert mail["To"] == "rosa@mail.example"
+    text = next(part for part in mail.walk() if part.get_content_type() == "text/plain")
+    body = text.get_payload(decode=True).decode()
+    link = re.search(r"http://localhost(/app/confirm/[\w.\-]+)", body).group(1)
+    assert client.get(link).status_code == 302
+    assert account(platform, "rosa@mail.example").email_confirmed_at is not None
+    assert client.get("/app/").status_code == 200  # signed in by the link
+    # Signing in with Facebook again now opens the confirmed account.
+    come_back(client, facebook.consent(start(client, "/app/social/facebook/sign-in")))
+    assert client.get_cookie(COOKIE) is not None
 
 
 def test_facebook_without_an_email_makes_no_account(client, platform, facebook):
@@ -277,7 +298,9 @@ def test_link_then_unlink_a_provider(
 ):
     member = make_member(make_tenant(slug="cafe"), "mia@mail.example")
     with platform_session(platform.sessions) as session:
-        session.get(Customer, member.customer_id).password_hash = hash_password("x-long-pass-1")
+        mia = session.get(Customer, member.customer_id)
+        mia.password_hash = hash_password("x-long-pass-1")
+        mia.email_confirmed_at = utcnow()  # only a confirmed account signs in
         session.commit()
     sign_in_customer(client, app, member)
     page = client.get("/t/cafe/app/sign-in-methods").get_data(as_text=True)
@@ -427,3 +450,27 @@ def test_an_identity_of_a_provider_no_longer_configured_can_still_be_unlinked(
     csrf = token(client, "/app/sign-in-methods")
     answer = client.post("/app/sign-in-methods/facebook/unlink", data={"csrf_token": csrf})
     assert answer.status_code == 302 and identities(platform) == []
+
+
+def test_a_verified_google_sign_in_voids_the_password_someone_set_unconfirmed(
+    client, app, platform, google
+):
+    """Someone registers Rita's address with their own password (never confirmed); when
+    Rita signs in with Google, which proves the address, that password opens nothing."""
+    with platform_session(platform.sessions) as session:
+        session.add(Customer(email="rita@mail.example", password_hash=hash_password("intruder-99")))
+        session.commit()
+    providers.google_person(google, "g-rita", email="rita@mail.example", email_verified=True)
+    assert google_sign_in(client, google, "g-rita").headers["Location"] == "/app/"
+    rita = account(platform, "rita@mail.example")
+    assert rita.password_hash is None and rita.email_confirmed_at is not None
+    intruder = app.test_client()
+    answer = intruder.post(
+        "/app/login",
+        data={
+            "email": "rita@mail.example",
+            "password": "intruder-99",
+            "csrf_token": token(intruder, "/app/login"),
+        },
+    )
+    assert answer.status_code == 401 and intruder.get_cookie(COOKIE) is None
