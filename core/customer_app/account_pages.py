@@ -126,12 +126,18 @@ def _limits() -> tuple[Any, list[tuple[Any, str]]]:
 
 def _allow_mail_request(email: str) -> bool:
     """Count a request that e-mails this address (register, a new link, a reset) from this
-    address; False past `PREMIA_PASSWORD_RESET_LIMIT`. Every request counts, the e-mail
+    address; False past `PREMIA_PASSWORD_RESET_LIMIT` for this e-mail, or past
+    `PREMIA_MAIL_REQUEST_LIMIT_PER_ADDRESS` whatever the e-mail. Every request counts, the e-mail
     being someone's or not, so a refusal tells nothing either."""
     limiter = current_app.extensions["premia_login_limits"][0]
-    limit = current_app.extensions["premia_reset_limit"]
+    per_email = current_app.extensions["premia_reset_limit"]
+    per_address = current_app.extensions["premia_mail_limit_per_address"]
     email = (email or "").strip().lower()
-    return limiter.hit(limit, f"premia-app-mail|{request.remote_addr}|{email}")
+    address = request.remote_addr
+    # Both counted every time: the per-address one is what stops a relay to many e-mails.
+    allowed_email = limiter.hit(per_email, f"premia-app-mail|{address}|{email}")
+    allowed_address = limiter.hit(per_address, f"premia-app-mail|{address}")
+    return allowed_email and allowed_address
 
 
 def _too_many(template: str, form: FlaskForm, **context: Any) -> Any:

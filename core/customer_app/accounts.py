@@ -329,7 +329,7 @@ def _signs_in_socially(session: Session, customer: Customer) -> bool:
 def _platform_sender() -> Tenant:
     """The shared app's mails come from the platform itself (its name, the default theme)."""
     return Tenant(
-        name=current_app.config.get("PREMIA_PLATFORM_NAME", "Premia"),
+        name=current_app.config["PREMIA_PLATFORM_NAME"],
         theme="default",
         language=current_app.config.get("BABEL_DEFAULT_LOCALE", "es"),
         currency="EUR",

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, flash, g, redirect, render_template
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -222,14 +222,19 @@ def delete_account(session: Session, customer_id: int) -> None:
 
 
 def _plugins_erase(session: Session, member: Membership, email: str) -> None:
-    """The `member_erased` hook of the plugins active for the member's merchant, in a
-    session scoped to that merchant on the deletion's own connection: one transaction
+    """The `member_erased` hook of every installed plugin, in a session scoped to the
+    member's merchant on the deletion's own connection: one transaction
     for all (an error refuses the deletion), each plugin seeing only its tenant's rows."""
     platform = current_platform()
     on_this_connection = partial(platform.sessions, bind=session.connection())
     with tenant_session(on_this_connection, member.tenant_id) as scoped:
         scoped_member = scoped.get(Membership, member.id)
-        platform.plugins.ask(scoped, "member_erased", member=scoped_member, email=email)
+        tenant = scoped.get(Tenant, member.tenant_id)
+        # Every installed plugin, active here or not: one switched off (or out of the
+        # plan) still holds what it recorded about the person while it was on.
+        platform.plugins.pm.hook.member_erased(
+            session=scoped, tenant=tenant, member=scoped_member, email=email
+        )
         scoped.flush()
 
 
@@ -289,6 +294,13 @@ def download_csv() -> Any:
 def delete() -> Any:
     customer = current_customer()
     form = DeleteForm()
+    # Failed confirmations count as failed sign-ins of the account (a stolen session
+    # must not guess the password here either).
+    limiter, limit = current_app.extensions["premia_login_limits"][:2]
+    key = f"premia-app-login|{request.remote_addr}|{customer.email}"
+    if not limiter.test(limit, key):
+        flash(_("Too many failed attempts. Wait a minute and try again."), "error")
+        return render_template("app/data_rights.html", form=form, customer=customer), 429
     if form.validate_on_submit():
         if _confirmed(customer, form):
             with platform_session(current_platform().sessions) as session:
@@ -297,6 +309,7 @@ def delete() -> Any:
             sessions.log_out(db())
             flash(_("Your account was deleted."), "success")
             return redirect(app_url("app_accounts.login"))
+        limiter.hit(limit, key)
         if customer.password_hash:
             form.password.errors = [_("Wrong password.")]
         else:

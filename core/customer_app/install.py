@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -48,7 +48,7 @@ def home_url() -> str:
 
 def _name() -> tuple[str, str]:
     tenant = g.get("tenant")
-    name = tenant.name if tenant is not None else "Premia"
+    name = tenant.name if tenant is not None else current_app.config["PREMIA_PLATFORM_NAME"]
     if len(name) <= SHORT_NAME:
         return name, name
     words, short = name.split(), ""

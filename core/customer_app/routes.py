@@ -8,7 +8,7 @@ sessions, say) never imports every page.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, url_for
+from flask import Blueprint, Flask, redirect, request, url_for
 
 from core.customer_app import (
     account_pages,
@@ -37,12 +37,10 @@ BOTH: list[Blueprint] = [
 
 
 def _load_customer() -> None:
-    sessions.current_customer()
-
-
-for _blueprint in SHARED + MERCHANT + BOTH:
-    # Before the view and its texts: the page speaks the signed-in person's language.
-    _blueprint.before_request(_load_customer)
+    # Before the view and its texts, on every app page (plugins' included): the page
+    # speaks the signed-in person's language.
+    if "/app/" in request.path + "/":
+        sessions.current_customer()
 
 
 def register(app: Flask, site: Blueprint) -> None:
@@ -52,5 +50,6 @@ def register(app: Flask, site: Blueprint) -> None:
         site.register_blueprint(blueprint)
     # A brand's domain opens on its app (`/` there is `/t/<slug>/`).
     site.add_url_rule("/", "app_root", lambda: redirect(url_for("t.app_card.home")))
+    app.before_request(_load_customer)
     app.after_request(sessions.set_cookie)
     social.init_app(app)

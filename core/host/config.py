@@ -34,6 +34,9 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         # Any request's body, refused unread above it (413): room for an image, or a CSV of
         # 100,000 customers (about 16 MB). Flask's own form limits stay (500 kB of fields).
         "PREMIA_MAX_REQUEST_BYTES": int(env("PREMIA_MAX_REQUEST_BYTES") or 16 * 1024 * 1024),
+        # The shared app's name (its manifest, the e-mails it sends itself); a brand's
+        # pages and e-mails carry the brand's name only.
+        "PREMIA_PLATFORM_NAME": env("PREMIA_PLATFORM_NAME") or "Premia",
         # Hosts of the shared app; any other host is looked up as a tenant's own domain.
         "PREMIA_PLATFORM_HOSTS": [
             h.strip()
@@ -50,6 +53,10 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         "PREMIA_LOGIN_LIMIT_PER_ADDRESS": env("PREMIA_LOGIN_LIMIT_PER_ADDRESS") or "30 per minute",
         # Password-reset e-mails asked per address, tenant and e-mail.
         "PREMIA_PASSWORD_RESET_LIMIT": env("PREMIA_PASSWORD_RESET_LIMIT") or "5 per hour",
+        # The customer app's e-mails (registration, links, resets) asked from one address
+        # whatever the e-mail: the forms must never relay mail to thousands of addresses.
+        "PREMIA_MAIL_REQUEST_LIMIT_PER_ADDRESS": env("PREMIA_MAIL_REQUEST_LIMIT_PER_ADDRESS")
+        or "20 per hour",
         # The monthly expiry's side-by-side transactions on PostgreSQL (about its cores).
         "PREMIA_EXPIRY_PARTS": int(env("PREMIA_EXPIRY_PARTS") or 2),
         # The customer app's social sign-in: a provider is offered when its client id and

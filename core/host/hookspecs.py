@@ -151,7 +151,8 @@ def member_erased(session: Session, tenant: Tenant, member: Membership, email: s
     (their membership of `tenant`, already anonymised) keeps only its code, balance and
     entries. Erase or anonymise what the plugin keeps about the person (copies of
     their names, their former e-mail `email`…), never their points or figures.
-    Raising refuses the deletion."""
+    Called on every installed plugin, active for `tenant` or not (a plugin switched off
+    keeps what it recorded while it was on). Raising refuses the deletion."""
 
 
 @hookspec

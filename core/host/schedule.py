@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.customer_app import sessions as customer_sessions
 from core.host.contributions import PeriodicJob
 from core.host.plugins import hookimpl
 from core.loyalty import expiry, figures
@@ -17,5 +18,11 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("core.figures", figures.roll_up_all, every=3600, queue="bulk"),
         PeriodicJob(
             "core.staff_sessions", staff_sessions.forget_old_sessions, every=3600, queue="bulk"
+        ),
+        PeriodicJob(
+            "core.customer_sessions",
+            customer_sessions.forget_old_sessions,
+            every=3600,
+            queue="bulk",
         ),
     ]

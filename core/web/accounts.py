@@ -119,7 +119,7 @@ def send_signup_confirmation(token: str, email: str, language: str) -> None:
 @platform_job(queue="mail")
 def send_signup_mail(email: str, language: str, confirm_url: str) -> None:
     sender = Tenant(
-        name=current_app.config.get("PREMIA_PLATFORM_NAME", "Premia"),
+        name=current_app.config["PREMIA_PLATFORM_NAME"],
         theme="default",
         language=language,
         currency="EUR",

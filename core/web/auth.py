@@ -154,4 +154,7 @@ def init_auth(app: Flask) -> None:
         parse(app.config["PREMIA_LOGIN_LIMIT_PER_ADDRESS"]),
     )
     app.extensions["premia_reset_limit"] = parse(app.config["PREMIA_PASSWORD_RESET_LIMIT"])
+    app.extensions["premia_mail_limit_per_address"] = parse(
+        app.config["PREMIA_MAIL_REQUEST_LIMIT_PER_ADDRESS"]
+    )
     app.jinja_env.globals["current_user"] = current_user

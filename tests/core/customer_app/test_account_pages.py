@@ -213,6 +213,15 @@ def test_failed_sign_ins_give_one_message_and_are_limited(make_app, make_tenant,
         client = app.test_client()  # confirmed; now signing in from another browser
         wrong = sign_in(client, password="no-es-esta-clave")
         unknown = sign_in(client, email="nadie@mail.example")
+        again = client.post(
+            "/app/login?next=/app/profile",
+            data={
+                "email": "x@mail.example",
+                "password": "y",
+                "csrf_token": csrf_token(client.get("/app/login").get_data(as_text=True)),
+            },
+        )  # a failure keeps where the person was going
+        assert 'name="next" value="/app/profile"' in again.get_data(as_text=True)
         assert wrong.status_code == unknown.status_code == 401
         assert flashes(wrong.get_data(as_text=True)) == flashes(unknown.get_data(as_text=True))
         assert ("error", "Correo electrónico o contraseña incorrectos.") in flashes(
@@ -272,6 +281,19 @@ def test_too_many_mail_requests_are_refused(make_app, smtp_server):
         )
         assert register(client).status_code == 429  # the same counter: it mails that e-mail
         assert smtp_server.handler.wait_for(1, timeout=0.3) == []
+
+
+def test_one_address_cannot_make_the_forms_mail_many_addresses(make_app, smtp_server):
+    app = make_app(PREMIA_MAIL_REQUEST_LIMIT_PER_ADDRESS="3 per hour")
+    app.test_client_class = FreshContextClient
+    with app.app_context():
+        client = app.test_client()
+        answers = [
+            post_form(client, "/app/password/forgot", {"email": f"p{n}@mail.example"})
+            for n in range(4)
+        ]
+        assert [a.status_code for a in answers[:3]] == [302, 302, 302]
+        assert answers[3].status_code == 429
 
 
 def test_an_invitation_from_the_panel_leads_to_the_card_signed_in(

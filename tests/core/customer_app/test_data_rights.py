@@ -263,10 +263,11 @@ def test_another_persons_session_cannot_reach_this_download(client, app, people)
 
 def test_plugins_erase_their_copies_of_the_person(client, app, platform, people, smtp_server):
     """The notifications plugin's `member_erased`: its log of e-mails sent keeps no
-    address of the deleted person, at either merchant; other people's rows untouched."""
+    address of the deleted person, at either merchant (one where the plugin was switched
+    off since included); other people's rows untouched."""
     from plugins.notifications.models import Delivery
 
-    _cafe, _bakery, ana_cafe, _ana_bakery, _eva = people
+    _cafe, bakery, ana_cafe, _ana_bakery, _eva = people
     smtp_server.handler.wait_for(6)
 
     def recipients() -> list[tuple[int, str]]:
@@ -275,6 +276,10 @@ def test_plugins_erase_their_copies_of_the_person(client, app, platform, people,
 
     before = recipients()
     assert sum(1 for _t, to in before if to == "ana@mail.example") == 4  # 2 welcomes, 2 points
+    # Switched off at the bakery since: its log still holds her address, and is erased too.
+    with platform_session(platform.sessions) as session:
+        platform.plugins.switch(session, session.merge(bakery), "notifications", False)
+        session.commit()
     sign_in_customer(client, app, ana_cafe)
     client.post(
         "/app/my-data/delete",
@@ -327,3 +332,26 @@ def test_the_download_runs_as_many_statements_for_many_memberships(
         many.append(make_member(tenant, "muchos@mail.example"))
         movements(db, tenant, many[-1], ("earn", 5, {}), ("earn", 7, {}))
     assert statements(many[0]) == statements(one)
+
+
+def test_guessing_the_password_to_delete_is_limited(make_app, platform, people):
+    """A stolen session cannot guess the password on the deletion form: failures count
+    as failed sign-ins of the account, and past the limit even the right one waits."""
+    _cafe, _bakery, ana_cafe, _ana_bakery, _eva = people
+    app = make_app(PREMIA_LOGIN_LIMIT="2 per minute")
+    with app.app_context():
+        client = app.test_client()
+        sign_in_customer(client, app, ana_cafe)
+        for _attempt in range(2):
+            answer = client.post(
+                "/app/my-data/delete",
+                data={"csrf_token": delete_form(client), "password": "not-hers-1"},
+            )
+            assert answer.status_code == 422
+        answer = client.post(
+            "/app/my-data/delete",
+            data={"csrf_token": delete_form(client), "password": PASSWORD},
+        )
+        assert answer.status_code == 429
+    with platform_session(platform.sessions) as session:
+        assert session.get(Customer, ana_cafe.customer_id).deleted_at is None

@@ -1,5 +1,6 @@
 // Registers the customer app's service worker for the face being served (its URL and
-// scope are on this script's tag), and tells it when the person signs out.
+// scope are on this script's tag), and tells it when the person signs out (or deletes
+// their account: a form with data-forget-pages).
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -11,7 +12,7 @@
   });
   document.addEventListener("submit", function (event) {
     var controller = navigator.serviceWorker.controller;
-    if (controller && event.target.classList.contains("app-signout")) {
+    if (controller && event.target.matches(".app-signout, [data-forget-pages]")) {
       controller.postMessage("signed-out");
     }
   });

@@ -1,6 +1,6 @@
 // The app's service worker: the app shell (CSS, script, icons, the offline page) is
-// cached at install; pages come from the network first, and offline from the last copy
-// of that page (the card's QR at the till) or else the offline page.
+// cached at install; pages come from the network first; offline, the face's first page
+// (the card's QR at the till) from its last copy, any other page the offline page.
 const CONFIG = {{ config|tojson }};
 const PREFIX = "app:" + CONFIG.scope + ":";
 const SHELL = PREFIX + "shell:" + CONFIG.version;
@@ -34,7 +34,13 @@ self.addEventListener("message", (event) => {
 async function page(request) {
   try {
     const response = await fetch(request);
-    if (response.ok && !response.redirected) {
+    const root = new URL(request.url).pathname === CONFIG.scope;
+    if (response.redirected) {
+      // Sent elsewhere (to the sign-in, most often): nobody's pages stay on this phone.
+      await caches.delete(PAGES);
+    } else if (response.ok && root) {
+      // Only the face's first page (the card, the cards) is kept for offline use: what
+      // the till needs, and nothing more of the person's (history, profile, data).
       const cache = await caches.open(PAGES);
       await cache.put(request, response.clone());
     }
