@@ -345,6 +345,7 @@ def renew_invitation(token: str) -> Any:
     if member is None:
         abort(404)
     if _allow_mail_request(f"invitation-{member.id}"):
-        enqueue(None, send_invitation, tenant.id, member.id)
+        enqueue(db(), send_invitation, tenant.id, member.id)
+        db().commit()  # sent after: the job's own session never waits behind this one
     flash(_("A new link is on its way to your e-mail."), "success")
     return redirect(app_url("app_accounts.login"))

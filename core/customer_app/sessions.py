@@ -133,18 +133,23 @@ def current_customer() -> Customer | None:
 
 
 def _load(session: Session) -> Customer | None:
-    row = _current_row(session)
-    if row is None:
-        return None
-    customer = find_customer(session, row.customer_id)
-    if customer is None or not secrets.compare_digest(
-        row.password_stamp, password_stamp(customer.password_hash)
-    ):
-        return None
-    if utcnow() - row.last_seen_at >= SEEN_EVERY:
-        row.last_seen_at = utcnow()
+    try:
+        row = _current_row(session)
+        if row is None:
+            return None
+        customer = find_customer(session, row.customer_id)
+        if customer is None or not secrets.compare_digest(
+            row.password_stamp, password_stamp(customer.password_hash)
+        ):
+            return None
+        if utcnow() - row.last_seen_at >= SEEN_EVERY:
+            row.last_seen_at = utcnow()
+        return customer
+    finally:
+        # The read ends here (objects stay loaded): the app's pages that read across
+        # merchants open a platform session of their own, which on SQLite (the embedded
+        # default, one writer at a time) would wait forever behind this one's lock.
         session.commit()
-    return customer
 
 
 def customer_required(view: Callable) -> Callable:
