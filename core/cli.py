@@ -396,6 +396,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"\nPremia demo: http://{host}:{port}/t/{demo_data.SLUG}/login")
     for role, email, password in logins:
         click.echo(f"  {role:<9} {email}  /  {password}")
+    click.echo(f"Customer app: http://{host}:{port}/t/{demo_data.SLUG}/app/")
+    click.echo(f"  {demo_data.CUSTOMER[0]:<9} {demo_data.CUSTOMER[1]}  /  {demo_data.CUSTOMER[2]}")
     sys.stdout.flush()
     if not no_serve:
         _serve(host, port)

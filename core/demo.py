@@ -19,15 +19,18 @@ from core.host.db import clock_at, platform_session, tenant_session, utcnow
 from core.loyalty import rewards
 from core.loyalty.customers import create_member
 from core.loyalty.locations import create_location
-from core.loyalty.members import Membership
+from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
 from core.loyalty.staff import Role, create_staff
+from core.web.passwords import hash_password
 from tenants.models import Tenant
 from tenants.services import create_tenant
 
 SLUG = "cafe-demo"
 OWNER = ("owner", "duena@cafe-demo.example", "demo-owner-2026")
+# A customer of the demo with the app's password: the customer app to try at once.
+CUSTOMER = ("customer", "cliente1@correo.example", "demo-cliente-2026")
 EMPLOYEES = [
     ("employee", "caja1@cafe-demo.example", "demo-caja-2026", "Laura Gómez"),
     ("admin", "admin@cafe-demo.example", "demo-admin-2026", "Andrés Núñez"),
@@ -76,6 +79,12 @@ def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
         # Filled in one transaction: a run that failed half-way left no members.
         if session.scalar(select(func.count(Membership.id))) == 0:
             _fill(session, random.Random(seed))
+            session.commit()
+    with platform_session(platform.sessions) as session:
+        customer = session.scalar(select(Customer).where(Customer.email == CUSTOMER[1]))
+        if customer is not None and customer.password_hash is None:
+            customer.password_hash = hash_password(CUSTOMER[2])
+            customer.email_confirmed_at = utcnow()
             session.commit()
     return logins
 

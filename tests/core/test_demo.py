@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from core import demo
 from core.host.db import utcnow
 from core.loyalty import ledger
-from core.loyalty.members import Membership
+from core.loyalty.members import Customer, Membership
 from core.loyalty.rewards import Redemption, Reward, Status
 from core.loyalty.staff import StaffUser
 from core.testing.factories import FreshContextClient
-from core.testing.weblogin import post_login
+from core.testing.weblogin import csrf_token, post_login
 from tenants.models import Tenant
 
 
@@ -72,3 +72,25 @@ def test_demo_is_created_once_and_its_logins_work(app, platform, db, make_app):
         assert client.get(response.location).status_code == 200
         client.post(f"/t/{demo.SLUG}/logout", data={})
         client.delete_cookie("session")
+
+
+def test_the_demo_customer_signs_in_to_the_app_and_sees_their_card(app, platform, db):
+    demo.ensure_demo(app)
+    app.test_client_class = FreshContextClient
+    client = app.test_client()
+    page = client.get(f"/t/{demo.SLUG}/app/login").get_data(as_text=True)
+    answer = client.post(
+        f"/t/{demo.SLUG}/app/login",
+        data={
+            "email": demo.CUSTOMER[1],
+            "password": demo.CUSTOMER[2],
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert answer.status_code == 302
+    card = client.get(f"/t/{demo.SLUG}/app/").get_data(as_text=True)
+    with db(_tenant(db, platform)) as session:
+        member = session.scalars(
+            select(Membership).join(Membership.customer).where(Customer.email == demo.CUSTOMER[1])
+        ).one()
+    assert member.code in card
