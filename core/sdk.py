@@ -132,6 +132,7 @@ from core.panel.formkit import WholeNumberField, get_or_404, save_with_image, sh
 # The customer app: who is signed in, and pages only for them.
 from core.customer_app.faces import app_url, is_brand
 from core.customer_app.sessions import current_customer, customer_required
+from core.customer_app.arrivals import remember as remember_arrival
 
 # Errors a plugin may raise or catch (the web answers them in the user's language).
 from core.host.errors import (
@@ -269,6 +270,7 @@ __all__ = [
     "current_customer",
     "customer_required",
     "is_brand",
+    "remember_arrival",
     # errors
     "BalanceLimit",
     "Conflict",

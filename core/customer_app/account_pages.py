@@ -24,7 +24,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
-from core.customer_app import accounts, sessions
+from core.customer_app import accounts, arrivals, sessions
 from core.customer_app.faces import app_url
 from core.host.actors import Actor
 from core.host.errors import PremiaError
@@ -197,6 +197,7 @@ def register() -> Any:
                 last_name=form.last_name.data,
                 language=_language(),
                 tenant=g.get("tenant"),
+                via=arrivals.recalled(g.get("tenant")),
             )
         except PremiaError as error:
             db().rollback()
@@ -212,7 +213,8 @@ def register() -> Any:
 @bp.get("/confirm/<token>")
 def confirm(token: str) -> Any:
     try:
-        customer = accounts.confirm(db(), token, g.get("tenant"))
+        tenant = g.get("tenant")
+        customer = accounts.confirm(db(), token, tenant, arrivals.recalled(tenant))
     except accounts.AlreadyConfirmed as done:
         db().rollback()
         flash(str(done.message), "success")
@@ -285,7 +287,10 @@ def reset(token: str) -> Any:
         try:
             accounts.set_password(db(), customer, form.password.data)
             if tenant is not None and accounts.reset_joins(token):
-                joining.join(db(), customer, joined_via="app", actor=Actor.customer(customer.id))
+                via = accounts.link_arrival(token) or arrivals.recalled(tenant)
+                joining.join(
+                    db(), customer, joined_via="app", actor=Actor.customer(customer.id), via=via
+                )
         except PremiaError as error:
             db().rollback()
             _show_errors(form, error)

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from core.customer_app import arrivals
 from core.customer_app.identities import identities_of
 from core.customer_app.sessions import end_sessions, password_stamp
 from core.host.actors import Actor
@@ -125,12 +126,14 @@ def register(
     last_name: str = "",
     language: str | None = None,
     tenant: Tenant | None = None,
+    via: str | None = None,
 ) -> Registration:
     """Register an account (unconfirmed) and e-mail its confirmation link after commit.
 
-    On a merchant's pages (`tenant`) the confirmation also makes the person a member.
-    An e-mail that already has an account is e-mailed a link to choose a password,
-    and nothing changes. Raises InvalidInput for a bad e-mail, password or name."""
+    On a merchant's pages (`tenant`) the confirmation also makes the person a member
+    (`via`, the link they arrived from, see `arrivals`, travels in the link). An e-mail
+    that already has an account is e-mailed a link to choose a password, and nothing
+    changes. Raises InvalidInput for a bad e-mail, password or name."""
     email = normalize_email(email)
     check_password(password)
     first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
@@ -142,7 +145,7 @@ def register(
     password_hash = hash_password(password)
     tenant_id = tenant.id if tenant is not None else None
     if find_by_email(session, email) is not None:
-        enqueue(session, send_account_mail, "existing", email, tenant_id, language)
+        enqueue(session, send_account_mail, "existing", email, tenant_id, language, via)
         return Registration(None)
     customer = Customer(
         email=email,
@@ -153,7 +156,7 @@ def register(
     )
     session.add(customer)
     session.flush()
-    enqueue(session, send_account_mail, "confirm", email, tenant_id, language)
+    enqueue(session, send_account_mail, "confirm", email, tenant_id, language, via)
     return Registration(customer)
 
 
@@ -170,9 +173,12 @@ def resend_confirmation(
     enqueue(session, send_account_mail, "confirm", email, tenant_id, language)
 
 
-def confirm(session: Session, token: str, tenant: Tenant | None) -> Customer:
+def confirm(
+    session: Session, token: str, tenant: Tenant | None, via: str | None = None
+) -> Customer:
     """Confirm the e-mail of the account a confirmation link is for, and on a merchant's
-    pages make it a member there. Opened again it is AlreadyConfirmed (and signs nobody
+    pages make it a member there (arrived from the link the confirmation link names,
+    else `via`). Opened again it is AlreadyConfirmed (and signs nobody
     in); expired, forged or for another merchant's pages it is LinkNotValid."""
     payload = _load(_serializer("confirm"), token, CONFIRM_MAX_AGE, tenant)
     customer = _find(session, payload.get("c"))
@@ -184,7 +190,13 @@ def confirm(session: Session, token: str, tenant: Tenant | None) -> Customer:
         raise LinkNotValid(_l("This link has expired or was already used."), payload)
     customer.email_confirmed_at = utcnow()
     if tenant is not None:
-        joining.join(session, customer, joined_via="app", actor=Actor.customer(customer.id))
+        joining.join(
+            session,
+            customer,
+            joined_via="app",
+            actor=Actor.customer(customer.id),
+            via=arrivals.valid(payload.get("v")) or via,
+        )
     session.flush()
     return customer
 
@@ -217,6 +229,11 @@ def reset_joins(token: str) -> bool:
     """Whether a (valid) reset link came from registering on a merchant's pages, so that
     choosing the password makes the person a member there too."""
     return bool(_serializer("reset").loads(token).get("j"))
+
+
+def link_arrival(token: str) -> str | None:
+    """The link a (valid) reset link's registration arrived from (`arrivals`), if any."""
+    return arrivals.valid(_serializer("reset").loads(token).get("v"))
 
 
 def member_for_invitation(session: Session, token: str, tenant: Tenant) -> Membership:
@@ -282,14 +299,19 @@ def _load(
     return payload
 
 
-def _link(kind: str, customer: Customer, tenant: Tenant | None) -> str:
+def _link(kind: str, customer: Customer, tenant: Tenant | None, via: str | None = None) -> str:
     tenant_id = tenant.id if tenant is not None else None
     stamp = password_stamp(customer.password_hash)
     prefix = "t." if tenant is not None else ""
     if kind == "confirm":
-        token = _serializer("confirm").dumps({"c": customer.id, "h": stamp, "t": tenant_id})
+        payload = {"c": customer.id, "h": stamp, "t": tenant_id}
+        if via:
+            payload["v"] = via
+        token = _serializer("confirm").dumps(payload)
         return links.external_url(prefix + "app_accounts.confirm", tenant, token=token)
     payload = {"c": customer.id, "h": stamp, "t": tenant_id, "j": kind == "existing"}
+    if via and kind == "existing":
+        payload["v"] = via
     token = _serializer("reset").dumps(payload)
     return links.external_url(prefix + "app_accounts.reset", tenant, token=token)
 
@@ -299,10 +321,12 @@ def _sender(session: Session, tenant_id: int | None) -> Tenant | None:
 
 
 @platform_job(queue="mail")
-def send_account_mail(kind: str, email: str, tenant_id: int | None, language: str | None) -> None:
+def send_account_mail(
+    kind: str, email: str, tenant_id: int | None, language: str | None, via: str | None = None
+) -> None:
     """E-mail `kind` ("confirm", "reset", "existing") to the account with `email`, if it
     has one that needs it: from the merchant whose pages it was asked on (its name,
-    theme and domain), else from the shared app."""
+    theme and domain), else from the shared app; `via` (see `arrivals`) rides in the link."""
     with platform_session(current_platform().sessions) as session:
         customer = find_by_email(session, email)
         if customer is None or customer.deleted_at is not None:
@@ -313,7 +337,7 @@ def send_account_mail(kind: str, email: str, tenant_id: int | None, language: st
         ):
             return  # confirmed already, or enrolled by a merchant (its invitation says so)
         tenant = _sender(session, tenant_id)
-        url = _link(kind, customer, tenant)
+        url = _link(kind, customer, tenant, arrivals.valid(via) if tenant else None)
         sender = tenant or _platform_sender()
         language = customer.language or language or sender.language
         subject, text, html = mail.render_mail(

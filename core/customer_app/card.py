@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.customer_app import arrivals
 from core.customer_app.expiring import expiring_soon
 from core.customer_app.faces import app_url
 from core.customer_app.sessions import current_customer, customer_required
@@ -74,7 +75,13 @@ def join() -> Any:
     person = current_customer()
     already = my_membership() is not None
     try:
-        joining.join(db(), person, joined_via="app", actor=Actor.customer(person.id))
+        joining.join(
+            db(),
+            person,
+            joined_via="app",
+            actor=Actor.customer(person.id),
+            via=arrivals.recalled(g.tenant),
+        )
     except PremiaError as error:  # refused: an account not confirmed yet
         flash(str(error.message), "error")
         return redirect(app_url("app_card.home"))

@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 from requests import RequestException
 
-from core.customer_app import accounts, identities, menu, sessions
+from core.customer_app import accounts, arrivals, identities, menu, sessions
 from core.customer_app.account_pages import safe_next
 from core.customer_app.faces import app_url
 from core.customer_app.identities import Profile, SocialRefused
@@ -264,7 +264,13 @@ def _signed_in(provider: Provider, profile: Profile, pending: dict[str, Any]) ->
         return render_template("app/auth/sent.html", email=customer.email)
     if created and tenant is not None:
         # Signing up on a merchant's pages makes the person a member there.
-        joining.join(db(), customer, joined_via="app", actor=Actor.customer(customer.id))
+        joining.join(
+            db(),
+            customer,
+            joined_via="app",
+            actor=Actor.customer(customer.id),
+            via=arrivals.recalled(tenant),
+        )
     sessions.log_in(db(), customer)
     db().commit()
     home = "app_card.home" if tenant is not None else "app_home.home"

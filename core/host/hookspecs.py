@@ -242,3 +242,15 @@ def card_lines(session: Session, tenant: Tenant, member: Membership) -> list[Sum
     (translated label, value as text in the tenant's formats). Must not write
     anything; a plugin that raises is logged and left out.
     """
+
+
+@hookspec
+def member_joined_from_link(session: Session, tenant: Tenant, member: Membership, via: str) -> None:
+    """In the joining's transaction: a person made themselves a new member of `tenant`
+    in the customer app (registering and confirming their e-mail on its pages, signing
+    in with Google or Facebook there, or its card's join button) after arriving from a
+    link that carried `via`, a short text a plugin's page kept with
+    `core.sdk.remember_arrival` (it travels in the confirmation link too, so it holds
+    when the e-mail is opened elsewhere). Keep the plugin's own records; raising
+    refuses the joining. Not called for a person who was a member already.
+    """

@@ -92,10 +92,19 @@ def membership_of(session: Session, customer: Customer) -> Membership | None:
     return session.scalar(select(Membership).where(Membership.customer_id == customer.id))
 
 
-def join(session: Session, customer: Customer, *, joined_via: str, actor: Actor) -> Membership:
+def join(
+    session: Session,
+    customer: Customer,
+    *,
+    joined_via: str,
+    actor: Actor,
+    via: str | None = None,
+) -> Membership:
     """Make `customer` a member of the session's tenant, with the welcome points; a
     person who is a member already stays as they are (joining twice gives nothing).
-    They chose to join (the app's button, or their code shown at the till)."""
+    They chose to join (the app's button, or their code shown at the till). `via`: the
+    link they arrived from (`customer_app.arrivals`), told to the plugins
+    (`member_joined_from_link`) when they are a new member."""
     member = membership_of(session, customer)
     if member is not None:
         return member
@@ -104,7 +113,7 @@ def join(session: Session, customer: Customer, *, joined_via: str, actor: Actor)
         with session.begin_nested():
             # They chose to join: the merchant's record starts from what the person says
             # of themselves in their profile (later changes reach it as the profile says).
-            return create_member(
+            member = create_member(
                 session,
                 email=customer.email,
                 first_name=customer.first_name or "",
@@ -119,6 +128,9 @@ def join(session: Session, customer: Customer, *, joined_via: str, actor: Actor)
         if member is None:
             raise
         return member
+    if via:
+        current_platform().plugins.ask(session, "member_joined_from_link", member=member, via=via)
+    return member
 
 
 def _check_confirmed(customer: Customer) -> None:

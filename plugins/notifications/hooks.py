@@ -62,7 +62,7 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
 
 @hookimpl
 def delivered_topics() -> list[str]:
-    return ["points_expiring", "tier_changed"]
+    return ["points_expiring", "tier_changed", "referral_paid"]
 
 
 @hookimpl
@@ -84,6 +84,10 @@ def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, An
             key,
             {"tier_change": context},
         )
+    elif topic == "referral_paid":
+        # Keyed per announcement, as a tier change: each paid friend is told once.
+        key = f"referral_paid:{member.id}:{uuid4().hex}"
+        enqueue(None, jobs.mail_member, tenant.id, member.id, "referral_paid", key, context)
 
 
 @hookimpl

@@ -29,6 +29,7 @@ SETTING_FOR = {
     "points_expiring": "on_expiring",
     "tier_changed": "on_tier_changed",
     "redemption_requested": "merchant_on_request",
+    "referral_paid": "on_points",  # points the member received, as any others
 }
 
 
@@ -38,6 +39,7 @@ TOPIC_OF = {
     "points_received": "points",
     "redemption_confirmed": "redemptions",
     "points_expiring": "expiry",
+    "referral_paid": "points",
 }
 
 
@@ -82,6 +84,8 @@ def mail_member(
         context["expires_at"] = datetime.fromisoformat(data["expires_at"])
     if "tier_change" in data:
         context["change"] = data["tier_change"]
+    if template == "referral_paid":
+        context["points"], context["friend"] = data["points"], data["friend"]
     return _send_once(
         session, tenant, key, member.customer.email, template, member.customer.language, **context
     )
