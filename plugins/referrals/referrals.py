@@ -281,7 +281,7 @@ def referrals_of(session: Session, referrer: Membership) -> list[tuple[Referral,
             .join(Membership, Membership.id == Referral.friend_id)
             .where(Referral.referrer_id == referrer.id)
             .order_by(Referral.id.desc())
-        ).tuples()
+        ).all()
     )
 
 
@@ -297,7 +297,7 @@ def all_referrals(
             .join(Membership, Membership.id == Referral.friend_id)
             .order_by(Referral.id.desc())
             .limit(limit)
-        ).tuples()
+        ).all()
     )
 
 
