@@ -171,7 +171,8 @@ def test_the_pages_speak_english_and_portuguese(app, make_tenant, make_member):
         ("en", "Ana invites you to Pub", "Invite friends"),
         ("pt_BR", "Ana convida você para Pub", "Indicar amigos"),
     ):
-        pub = make_tenant(slug=f"pub-{language.lower().replace('_', '-')}", name="Pub", language=language)
+        slug = "pub-" + language.lower().replace("_", "-")
+        pub = make_tenant(slug=slug, name="Pub", language=language)
         ana = make_member(pub, email=f"ana-{language}@mail.example", first_name="Ana")
         inviter = browser(app)
         sign_in_customer(inviter, app, ana)

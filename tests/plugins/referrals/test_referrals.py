@@ -5,7 +5,6 @@ members, the cap, the first purchase of at least an amount, and a return."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +16,8 @@ from core.host.settings import save_settings
 from core.loyalty.ledger import Entry
 from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
-from core.loyalty.purchases import give_points, record_purchase, return_purchase
+from core.loyalty.ledger import redeem
+from core.loyalty.purchases import Purchase, give_points, record_purchase, return_purchase
 from plugins.referrals import referrals
 from plugins.referrals.models import Referral
 from tests.concurrency import run_together, sessions  # noqa: F401  (fixture)
@@ -188,10 +188,9 @@ def test_the_monthly_cap_holds_and_a_new_month_pays_again(app, db, shop, ana):
     assert statuses[:3] == [("paid", None), ("paid", None), ("refused", "cap")]
     assert balance(db, shop, ana.id) == 50 + 200
     # January, in Bogotá: the cap starts again.
-    with clock_at(datetime(2027, 1, 1, 6, tzinfo=UTC)):
-        with db(shop) as session:
-            give_points(session, session.get(Membership, friends[3].id), 5, actor=Actor.system())
-            session.commit()
+    with clock_at(datetime(2027, 1, 1, 6, tzinfo=UTC)), db(shop) as session:
+        give_points(session, session.get(Membership, friends[3].id), 5, actor=Actor.system())
+        session.commit()
     assert referral_of(db, shop, friends[3].id).status == "paid"
     assert balance(db, shop, ana.id) == 50 + 300
 
@@ -226,13 +225,9 @@ def test_first_purchase_of_at_least_an_amount_pays_and_its_return_takes_it_back(
 
     # Ana spent 120 of her 150 points; the return takes back the 30 left.
     with db(shop) as session:
-        from core.loyalty.ledger import redeem
-
         redeem(session, session.get(Membership, ana.id), 120, actor=Actor.system())
         session.commit()
     with db(shop) as session:
-        from core.loyalty.purchases import Purchase
-
         return_purchase(session, session.get(Purchase, purchase_id), actor=Actor.system())
         session.commit()
     assert kinds_and_points(db, shop, ana.id)[-1] == ("referral_return", -30)
@@ -252,12 +247,9 @@ def test_a_return_after_the_window_keeps_the_referral_points(app, db, shop, ana)
         )
         session.commit()
         purchase_id = purchase.id
-    with clock_at(utcnow() + timedelta(days=31)):
-        with db(shop) as session:
-            from core.loyalty.purchases import Purchase
-
-            return_purchase(session, session.get(Purchase, purchase_id), actor=Actor.system())
-            session.commit()
+    with clock_at(utcnow() + timedelta(days=31)), db(shop) as session:
+        return_purchase(session, session.get(Purchase, purchase_id), actor=Actor.system())
+        session.commit()
     assert balance(db, shop, ana.id) == 50 + 100
     assert referral_of(db, shop, friend.id).status == "paid"
 
