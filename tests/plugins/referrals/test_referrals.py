@@ -13,10 +13,9 @@ from core.customer_app import accounts
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, utcnow
 from core.host.settings import save_settings
-from core.loyalty.ledger import Entry
+from core.loyalty.ledger import Entry, redeem
 from core.loyalty.members import Customer, Membership
 from core.loyalty.program import update_program
-from core.loyalty.ledger import redeem
 from core.loyalty.purchases import Purchase, give_points, record_purchase, return_purchase
 from plugins.referrals import referrals
 from plugins.referrals.models import Referral
