@@ -173,7 +173,6 @@ def test_the_pages_speak_english_and_portuguese(app, make_tenant, make_member):
     ):
         slug = "pub-" + language.lower().replace("_", "-")
         pub = make_tenant(slug=slug, name="Pub", language=language)
-        pub = make_tenant(slug=slug, name="Pub", language=language)
         ana = make_member(pub, email=f"ana-{language}@mail.example", first_name="Ana")
         inviter = browser(app)
         sign_in_customer(inviter, app, ana)
