@@ -48,6 +48,7 @@ def test_every_hook_is_documented_and_typed(hook):
         "In the return's transaction",
         "In the deletion's transaction",
         "In the grant's transaction",
+        "In the joining's transaction",
         "While a panel page renders",
         "While a customer app page renders",
     }, hook
