@@ -88,7 +88,7 @@ def test_an_existing_accounts_link_carries_it_too(client, app, db, shops, smtp_s
 
 
 def test_the_cards_join_button_after_a_link_and_never_for_a_member(client, app, db, shops):
-    cafe, bar = shops
+    _cafe, bar = shops
     customer_id = person(app, "cid@mail.example")
     sign_in_customer(client, app, type("Person", (), {"id": customer_id})())
     client.get("/t/bar/app/arrivals/from/bar-week")  # another merchant's: not the café's
