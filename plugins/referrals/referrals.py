@@ -303,10 +303,12 @@ def all_referrals(
 
 def friends_points(session: Session) -> dict[int, tuple[int, int]]:
     """Per inviter: (friends brought, points those friends earned since they joined),
-    so the merchant sees who brings valuable customers."""
+    so the merchant sees who brings valuable customers. A self-referral is no friend;
+    one beyond the cap is (it was only not paid)."""
+    genuine = Referral.reason.is_(None) | (Referral.reason != Reason.SELF)
     counted = (
         select(Referral.referrer_id, func.count(Referral.id).label("friends"))
-        .where(Referral.status != Status.REFUSED)
+        .where(genuine)
         .group_by(Referral.referrer_id)
         .subquery()
     )
@@ -314,7 +316,7 @@ def friends_points(session: Session) -> dict[int, tuple[int, int]]:
         select(Referral.referrer_id, func.coalesce(func.sum(Entry.points), 0).label("points"))
         .join(Entry, Entry.member_id == Referral.friend_id)
         .where(
-            Referral.status != Status.REFUSED,
+            genuine,
             Entry.points > 0,
             Entry.created_at >= Referral.created_at,
             (Entry.kind == Kind.EARN) | Entry.purchase_id.is_not(None),

@@ -299,6 +299,7 @@ def test_plugins_off_or_outside_the_plan_have_no_section(client, make_tenant, db
     shop = make_tenant()  # free plan: no birthday, no cashback
     with db(shop) as session:
         platform.plugins.switch(session, session.get(Tenant, shop.id), "notifications", False)
+        platform.plugins.switch(session, session.get(Tenant, shop.id), "referrals", False)
         session.commit()
     login(client, db, shop)
     page = client.get(f"/t/{shop.slug}/panel/settings/").get_data(as_text=True)

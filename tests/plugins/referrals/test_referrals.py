@@ -15,23 +15,10 @@ from core.host.db import clock_at, platform_session, utcnow
 from core.host.settings import save_settings
 from core.loyalty.ledger import Entry, redeem
 from core.loyalty.members import Customer, Membership
-from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase, give_points, record_purchase, return_purchase
 from plugins.referrals import referrals
 from plugins.referrals.models import Referral
 from tests.concurrency import run_together, sessions  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def shop(make_tenant, db):
-    tenant = make_tenant(slug="cafe", name="Café Central")
-    with db(tenant) as session:
-        update_program(
-            session,
-            {"welcome_points": 50, "points_per_amount": {"amount": "1000", "points": 1}},
-        )
-        session.commit()
-    return tenant
 
 
 def configure(db, tenant, **values):
@@ -85,11 +72,6 @@ def balance(db, tenant, member_id: int) -> int:
 def referral_of(db, tenant, friend_id: int) -> Referral | None:
     with db(tenant) as session:
         return session.scalar(select(Referral).where(Referral.friend_id == friend_id))
-
-
-@pytest.fixture
-def ana(shop, make_member):
-    return make_member(shop, email="ana.maria@gmail.com", first_name="Ana")
 
 
 def test_the_inviter_is_paid_once_at_the_friends_first_earn_never_at_welcome(app, db, shop, ana):
