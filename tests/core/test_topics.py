@@ -50,7 +50,7 @@ def test_the_core_declares_its_expiry_warning():
 
 def test_the_app_holds_the_core_and_the_plugins_topics(platform):
     declared = platform.plugins.topics.declared
-    assert set(declared) == {"points_expiring", "tier_changed"}
+    assert set(declared) == {"points_expiring", "tier_changed", "referral_paid"}
     declared["tier_changed"].check(
         {
             "from": "plata",
