@@ -190,7 +190,12 @@ def paid_this_month(session: Session, tenant: Tenant, referrer_id: int) -> int:
 
 def settle(session: Session, tenant: Tenant, friend_id: int, entry_id: int) -> Referral | None:
     """After the friend's credit `entry_id` committed: pay their referral if that
-    credit is the paying event and it is still pending (the caller commits)."""
+    credit is the paying event and it is still pending (the caller commits); returns
+    the referral it settled, or the one found already settled under the lock."""
+    # Most credits are no invited friend's: a plain read answers them without a lock.
+    waiting = session.scalar(select(Referral.status).where(Referral.friend_id == friend_id))
+    if waiting != Status.PENDING:
+        return None
     settings = get_settings(session)
     if not _pays(session, settings, session.get(Entry, entry_id)):
         return None
