@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.customer_app import accounts
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, utcnow
 from core.host.settings import save_settings
+from core.loyalty import joining
 from core.loyalty.ledger import Entry, redeem
 from core.loyalty.members import Customer, Membership
 from core.loyalty.purchases import Purchase, give_points, record_purchase, return_purchase
@@ -49,7 +49,9 @@ def join_from_link(app, db, tenant, customer_id: int, via: str) -> Membership:
             select(Customer).where(Customer.id == customer_id),
             execution_options={"person_lookup": True},
         )
-        member = accounts.join(session, customer, via=via)
+        member = joining.join(
+            session, customer, joined_via="app", actor=Actor.customer(customer.id), via=via
+        )
         session.commit()
         return member
 
@@ -134,7 +136,13 @@ def test_an_existing_member_is_no_referral(app, db, shop, ana, make_member):
         customer.email_confirmed_at = utcnow()
         session.commit()
         # Opening the link and "joining" again changes nothing: they were a member.
-        again = accounts.join(session, customer, via=referrals.via(code))
+        again = joining.join(
+            session,
+            customer,
+            joined_via="app",
+            actor=Actor.customer(customer.id),
+            via=referrals.via(code),
+        )
         session.commit()
     assert again.id == old.id
     assert referral_of(db, shop, old.id) is None
