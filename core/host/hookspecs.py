@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from markupsafe import Markup
     from sqlalchemy.orm import Session
 
-    from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
+    from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
     from core.host.topics import Topic
     from core.loyalty.ledger import Entry
     from core.loyalty.members import Membership
@@ -240,4 +240,25 @@ def card_lines(session: Session, tenant: Tenant, member: Membership) -> list[Sum
     Return `core.sdk.SummaryLine(label, value)` items, written for the customer
     (translated label, value as text in the tenant's formats). Must not write
     anything; a plugin that raises is logged and left out.
+    """
+
+
+@hookspec
+def mail_links(
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    message: str,
+    entry: Entry | None,
+    redemption: Redemption | None,
+) -> list[MailLink]:
+    """In the mail job's transaction: links added to an e-mail about to be sent to
+    `member`, e.g. a satisfaction survey on the e-mail of points received.
+
+    `message` names the e-mail ("points_received", "redemption_confirmed", …);
+    `entry` or `redemption` is what it tells about, when it tells about one. Return
+    `core.sdk.MailLink(text, label, url)` items (lazy translated text: the e-mail is
+    rendered in the member's language; `url` absolute, see `core.sdk.external_url`).
+    The plugin may write its own records here (they commit with the delivery); it is
+    asked once per e-mail actually sent.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.sdk import (
     Entry,
+    MailLink,
     Membership,
     Redemption,
     Tenant,
@@ -52,12 +54,15 @@ def _send_once(
     to: str,
     template: str,
     language: str | None,
+    links: Callable[[], list[MailLink]] | None = None,
     **context: Any,
 ) -> bool:
     if session.scalar(select(Delivery.id).where(Delivery.key == key)):
         return False
     session.add(Delivery(key=key, recipient=to, template=template))
     session.flush()  # a twin job now fails on the unique key instead of mailing twice
+    if links is not None:  # asked only for a mail really sent: a survey per mail
+        context["links"] = links()
     subject, text, html = render_mail(tenant, f"notifications/mail/{template}", language, **context)
     send_mail(build_message(tenant, to, subject, text, html))
     return True
@@ -82,8 +87,26 @@ def mail_member(
         context["expires_at"] = datetime.fromisoformat(data["expires_at"])
     if "tier_change" in data:
         context["change"] = data["tier_change"]
+
+    def links() -> list[MailLink]:
+        return current_platform().plugins.ask(
+            session,
+            "mail_links",
+            member=member,
+            message=template,
+            entry=context.get("entry"),
+            redemption=context.get("redemption"),
+        )
+
     return _send_once(
-        session, tenant, key, member.customer.email, template, member.customer.language, **context
+        session,
+        tenant,
+        key,
+        member.customer.email,
+        template,
+        member.customer.language,
+        links=links,
+        **context,
     )
 
 
