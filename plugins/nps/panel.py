@@ -26,10 +26,10 @@ from core.sdk import (
     StaffUser,
     Tenant,
     csv_lines,
+    db,
     delimiter_for,
     local_day_range,
     money_locale,
-    db,
     render_template,
     staff_required,
 )

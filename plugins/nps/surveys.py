@@ -155,7 +155,7 @@ def token_for(survey: Survey) -> str:
 
 def survey_link(tenant: Tenant, survey: Survey) -> str:
     """The survey's absolute, signed link (for an e-mail)."""
-    return external_url("t.nps_survey.answer", tenant, token=token_for(survey))
+    return external_url("t.nps_survey.answer_page", tenant, token=token_for(survey))
 
 
 def survey_for_token(session: Session, token: str) -> Survey:
