@@ -71,3 +71,13 @@ def surveys(db, tenant) -> list[Survey]:
 def path_of(link: str) -> str:
     """A mailed link's path on the test client's host (`/t/<slug>/surveys/…`)."""
     return "/" + link.split("://", 1)[1].split("/", 1)[1]
+
+
+def speak(app, member, language: str) -> None:
+    """Set the person's own language (their customer app profile's)."""
+    from core.host.db import platform_session
+    from core.loyalty.members import Customer
+
+    with platform_session(app.extensions["premia"].sessions) as session:
+        session.get(Customer, member.customer_id).language = language
+        session.commit()

@@ -76,7 +76,7 @@ def test_the_points_e_mail_carries_a_signed_link_recording_employee_and_location
     assert survey_links(welcome) == []  # a welcome is no visit
     [link] = survey_links(received)
     assert "/t/" + shop.slug + "/surveys/" in link
-    assert "25 points" in text_of(received)
+    assert "gana 25 puntos" in text_of(received)
     [survey] = all_surveys(db, shop)
     assert (survey.member_id, survey.event, survey.source_id) == (member.id, "earn", entry.id)
     assert (survey.staff_id, survey.location_id, survey.bonus) == (staff_id, location_id, 25)
