@@ -50,6 +50,7 @@ def test_every_hook_is_documented_and_typed(hook):
         "In the grant's transaction",
         "While a panel page renders",
         "While a customer app page renders",
+        "In the mail job's transaction",
     }, hook
     assert inspect.signature(function).return_annotation != inspect.Signature.empty
 
