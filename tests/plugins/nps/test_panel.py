@@ -87,7 +87,7 @@ def test_the_csv_export_is_formula_safe_and_the_merchants_own(client, make_tenan
     )
     assert rows[0][:5] == [
         "Fecha",
-        "Código del cliente",
+        "Código de cliente",
         "Cliente",
         "Correo electrónico",
         "Puntuación",

@@ -67,6 +67,7 @@ def test_the_nps_of_six_promoters_two_passives_two_detractors_is_40(make_tenant,
 def test_the_points_e_mail_carries_a_signed_link_recording_employee_and_location(
     make_tenant, make_member, db, smtp_server
 ):
+    # The notifications plugin asks the hook mail_links as it sends; nps answers the link.
     shop = make_tenant(name="Café Central")
     configure(db, shop, earn_bonus=25)
     member = make_member(shop, email="ana@mail.example")
