@@ -125,7 +125,7 @@ from core.web.mail import send as send_mail
 from core.web.links import external_url
 from core.web.spreadsheet import csv_lines, delimiter_for
 from core.web.i18n import format_money, money_locale
-from core.loyalty.expiry import month_start
+from core.loyalty.expiry import best_reward_before_expiry, month_start
 from core.loyalty.activity import local_day_range
 
 # The panel: role checks and form helpers.
@@ -261,6 +261,7 @@ __all__ = [
     "local_day_range",
     "money_locale",
     "month_start",
+    "best_reward_before_expiry",
     "render_mail",
     "render_template",
     "send_mail",

@@ -15,8 +15,11 @@ from core.sdk import (
     Membership,
     Redemption,
     Tenant,
+    best_reward_before_expiry,
     build_message,
     current_platform,
+    external_url,
+    get_program,
     render_mail,
     send_mail,
     tenant_job,
@@ -85,6 +88,9 @@ def mail_member(
     if "expires_at" in data:
         context["points"] = data["points"]
         context["expires_at"] = datetime.fromisoformat(data["expires_at"])
+        context["reward"] = best_reward_before_expiry(session, member)
+        if context["reward"] is not None and get_program(session)["customer_redemption_requests"]:
+            context["reward_url"] = external_url("t.app_rewards.catalogue", tenant)
     if "tier_change" in data:
         context["change"] = data["tier_change"]
 
