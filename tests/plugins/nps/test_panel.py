@@ -159,3 +159,19 @@ def test_a_redemption_is_surveyed_with_its_own_bonus_when_asked(
     assert [len(x) for x in links] == [0, 0, 1]
     [survey] = surveys(db, shop)
     assert (survey.event, survey.source_id, survey.bonus) == ("redemption", redemption.id, 7)
+
+
+def test_configuracion_draws_the_survey_settings(client, make_tenant, db):
+    shop = make_tenant(slug="cafe")
+    login(client, db, shop)
+    page = html.unescape(client.get("/t/cafe/panel/settings/").get_data(as_text=True))
+    assert 'id="plugin-nps"' in page
+    section = page[page.index('id="plugin-nps"') :]
+    for label in (
+        "Enviar una encuesta cuando el cliente recibe puntos",
+        "Puntos que gana el cliente al resolver la encuesta enviada al canjear",
+        "Preguntar al mismo cliente como máximo una vez cada (días)",
+        "Días de validez del enlace de la encuesta",
+        "Enviarme al instante por correo las respuestas de detractores (0 a 6)",
+    ):
+        assert label in section, label
