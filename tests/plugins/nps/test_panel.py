@@ -17,6 +17,7 @@ from core.loyalty.rewards import create_reward, redeem_reward
 from core.loyalty.staff import Role
 from core.testing.weblogin import login
 from plugins.nps import surveys as service
+from plugins.nps.hooks import member_erased
 from tests.plugins.nps.helpers import (
     configure,
     mails_to,
@@ -175,3 +176,28 @@ def test_configuracion_draws_the_survey_settings(client, make_tenant, db):
         "Enviarme al instante por correo las respuestas de detractores (0 a 6)",
     ):
         assert label in section, label
+
+
+def test_an_employee_sees_the_nps_on_inicio_without_the_answers_link(
+    client, make_tenant, make_member, db
+):
+    shop = make_tenant(slug="cafe")
+    answered(db, shop, make_member(shop), 10, when=datetime(2026, 12, 3, 15, tzinfo=UTC))
+    login(client, db, shop, Role.EMPLOYEE)
+    with clock_at(datetime(2026, 12, 5, 15, tzinfo=UTC)):
+        page = client.get("/t/cafe/panel/").get_data(as_text=True)
+    assert '<span class="value nps-value">100</span>' in page
+    assert "/t/cafe/panel/nps/" not in page
+
+
+def test_an_erased_members_comments_go_and_their_scores_stay(make_tenant, make_member, db):
+    shop = make_tenant(slug="cafe")
+    member = make_member(shop)
+    answered(
+        db, shop, member, 3, "Soy Ana, mi teléfono es…", when=datetime(2026, 12, 3, tzinfo=UTC)
+    )
+    with db(shop) as session:
+        member_erased(session, shop, session.get(Membership, member.id), "ana@mail.example")
+        session.commit()
+    [survey] = surveys(db, shop)
+    assert (survey.score, survey.comment) == (3, None)
