@@ -49,7 +49,7 @@ from core.loyalty.locations import Location
 from core.loyalty.staff import Role, StaffUser
 
 # Who did something: staff, the member, the system, an API token.
-from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
+from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
 # Members: find, list, enrol (a person of the shared app too), lock for a points operation.
@@ -122,8 +122,11 @@ from core.host.platform import current_platform
 from flask import render_template
 from core.web.mail import build_message, render_mail
 from core.web.mail import send as send_mail
+from core.web.links import external_url
+from core.web.spreadsheet import csv_lines, delimiter_for
 from core.web.i18n import format_money, money_locale
-from core.loyalty.expiry import month_start
+from core.loyalty.expiry import best_reward_before_expiry, month_start
+from core.loyalty.activity import local_day_range
 
 # The panel: role checks and form helpers.
 from core.panel.access import EVERYONE, MANAGERS, staff_required
@@ -157,6 +160,7 @@ __all__ = [
     "PluginInfo",
     "hookimpl",
     # what hooks return
+    "MailLink",
     "MenuItem",
     "PeriodicJob",
     "PointsLine",
@@ -251,9 +255,14 @@ __all__ = [
     "tenant_session",
     # rendering
     "build_message",
+    "csv_lines",
+    "delimiter_for",
+    "external_url",
     "format_money",
+    "local_day_range",
     "money_locale",
     "month_start",
+    "best_reward_before_expiry",
     "render_mail",
     "render_template",
     "send_mail",

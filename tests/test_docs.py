@@ -51,6 +51,7 @@ def test_every_hook_is_documented_and_typed(hook):
         "In the joining's transaction",
         "While a panel page renders",
         "While a customer app page renders",
+        "In the mail job's transaction",
     }, hook
     assert inspect.signature(function).return_annotation != inspect.Signature.empty
 

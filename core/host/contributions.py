@@ -42,3 +42,13 @@ class PeriodicJob:
     func: Callable[[], Any]
     every: int
     queue: str = "default"
+
+
+@dataclass(frozen=True)
+class MailLink:
+    """A link a plugin adds to a member's e-mail: a (lazy, translated) sentence, the
+    button's label, and the absolute URL it opens."""
+
+    text: Any
+    label: Any
+    url: str

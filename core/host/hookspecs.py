@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from markupsafe import Markup
     from sqlalchemy.orm import Session
 
-    from core.host.contributions import MenuItem, PeriodicJob, SummaryLine
+    from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
     from core.host.topics import Topic
     from core.loyalty.ledger import Entry
     from core.loyalty.members import Membership
@@ -253,4 +253,25 @@ def member_joined_from_link(session: Session, tenant: Tenant, member: Membership
     `core.sdk.remember_arrival` (it travels in the confirmation link too, so it holds
     when the e-mail is opened elsewhere). Keep the plugin's own records; raising
     refuses the joining. Not called for a person who was a member already.
+    """
+
+
+@hookspec
+def mail_links(
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    message: str,
+    entry: Entry | None,
+    redemption: Redemption | None,
+) -> list[MailLink]:
+    """In the mail job's transaction: links added to an e-mail about to be sent to
+    `member`, e.g. a satisfaction survey on the e-mail of points received.
+
+    `message` names the e-mail ("points_received", "redemption_confirmed", …);
+    `entry` or `redemption` is what it tells about, when it tells about one. Return
+    `core.sdk.MailLink(text, label, url)` items (lazy translated text: the e-mail is
+    rendered in the member's language; `url` absolute, see `core.sdk.external_url`).
+    The plugin may write its own records here (they commit with the delivery); it is
+    asked once per e-mail actually sent.
     """

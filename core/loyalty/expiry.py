@@ -53,6 +53,7 @@ from core.host.events import announce
 from core.host.platform import current_platform
 from core.loyalty import ledger
 from core.loyalty.members import Membership
+from core.loyalty.rewards import Reward, offers
 from tenants.models import Tenant
 from worker.jobs import enqueue, platform_job, tenant_job
 
@@ -346,3 +347,10 @@ def upcoming_expiries_of(
         if expires_at <= horizon:  # insertion order: soonest first
             found[member_id][expires_at.astimezone(zone).date()] += remaining
     return {member_id: list(by_date.items()) for member_id, by_date in found.items()}
+
+
+def best_reward_before_expiry(session: Session, member: Membership) -> Reward | None:
+    """The dearest reward on offer that `member` can have now (points and stock): what
+    the warning of expiring points suggests, so the points buy something before they go."""
+    within = [offer.reward for offer in offers(session, member) if offer.within_reach]
+    return max(within, key=lambda reward: (reward.points, -reward.id), default=None)

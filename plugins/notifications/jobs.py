@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,15 @@ from sqlalchemy.orm import Session
 
 from core.sdk import (
     Entry,
+    MailLink,
     Membership,
     Redemption,
     Tenant,
+    best_reward_before_expiry,
     build_message,
     current_platform,
+    external_url,
+    get_program,
     render_mail,
     send_mail,
     tenant_job,
@@ -54,12 +59,15 @@ def _send_once(
     to: str,
     template: str,
     language: str | None,
+    links: Callable[[], list[MailLink]] | None = None,
     **context: Any,
 ) -> bool:
     if session.scalar(select(Delivery.id).where(Delivery.key == key)):
         return False
     session.add(Delivery(key=key, recipient=to, template=template))
     session.flush()  # a twin job now fails on the unique key instead of mailing twice
+    if links is not None:  # asked only for a mail really sent: a survey per mail
+        context["links"] = links()
     subject, text, html = render_mail(tenant, f"notifications/mail/{template}", language, **context)
     send_mail(build_message(tenant, to, subject, text, html))
     return True
@@ -82,12 +90,33 @@ def mail_member(
     if "expires_at" in data:
         context["points"] = data["points"]
         context["expires_at"] = datetime.fromisoformat(data["expires_at"])
+        context["reward"] = best_reward_before_expiry(session, member)
+        if context["reward"] is not None and get_program(session)["customer_redemption_requests"]:
+            context["reward_url"] = external_url("t.app_rewards.catalogue", tenant)
     if "tier_change" in data:
         context["change"] = data["tier_change"]
     if template == "referral_paid":
         context["points"], context["friend"] = data["points"], data["friend"]
+
+    def links() -> list[MailLink]:
+        return current_platform().plugins.ask(
+            session,
+            "mail_links",
+            member=member,
+            message=template,
+            entry=context.get("entry"),
+            redemption=context.get("redemption"),
+        )
+
     return _send_once(
-        session, tenant, key, member.customer.email, template, member.customer.language, **context
+        session,
+        tenant,
+        key,
+        member.customer.email,
+        template,
+        member.customer.language,
+        links=links,
+        **context,
     )
 
 

@@ -18,6 +18,7 @@ from core.loyalty import expiry, ledger
 from core.loyalty.expiry import ExpiryRun, month_start
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
+from core.loyalty.rewards import create_reward
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings
 from tenants.models import Tenant
@@ -635,3 +636,50 @@ def test_upcoming_expiries_by_local_date_for_the_next_three_runs(
             date(2026, 4, 10),
             30,
         )
+
+
+def test_the_warning_names_the_best_reward_the_member_can_afford(
+    make_tenant, make_member, db, smtp_server
+):
+    tenant = _shop(make_tenant, db)
+    march = MARCH["America/Bogota"]
+    ana = make_member(tenant, email="ana@mail.example")
+    _earn_lot_expiring(db, tenant, ana, 55, march + timedelta(days=14))
+    _earn_lot_expiring(db, tenant, ana, 300, march + timedelta(days=40))
+    with db(tenant) as session:
+        for name, points, stock in [
+            ("Café", 100, None),
+            ("Almuerzo", 300, 0),  # affordable, but none left
+            ("Postre", 250, 5),
+            ("Cena", 400, None),  # more than the 355 points
+        ]:
+            create_reward(session, name=name, points=points, stock=stock)
+        update_program(session, {"customer_redemption_requests": True})
+        session.commit()
+        assert expiry.best_reward_before_expiry(session, session.get(Membership, ana.id)).name == (
+            "Postre"
+        )
+    smtp_server.handler.messages.clear()
+
+    expiry.tick(utc(2026, 3, 1, 5, 30))
+
+    (message,) = smtp_server.handler.wait_for(1)
+    text = _text(message)
+    assert "Con tus puntos ya puedes tener: Postre (250 puntos)." in text, text
+    assert f"Pídelo en la app: http://localhost/t/{tenant.slug}/app/rewards/" in text, text
+
+
+def test_without_requests_in_the_app_the_warning_names_the_reward_without_a_link(
+    make_tenant, make_member, db, smtp_server
+):
+    tenant = _shop(make_tenant, db)
+    ana = make_member(tenant, email="ana@mail.example")
+    _earn_lot_expiring(db, tenant, ana, 120, MARCH["America/Bogota"] + timedelta(days=14))
+    with db(tenant) as session:
+        create_reward(session, name="Café", points=100)
+        session.commit()
+    smtp_server.handler.messages.clear()
+    expiry.tick(utc(2026, 3, 1, 5, 30))
+    (message,) = smtp_server.handler.wait_for(1)
+    assert "Con tus puntos ya puedes tener: Café (100 puntos)." in _text(message)
+    assert "/app/rewards/" not in _text(message)

@@ -298,8 +298,8 @@ def test_switching_language_the_first_flash_reads_in_the_new_one(client, shop, d
 def test_plugins_off_or_outside_the_plan_have_no_section(client, make_tenant, db, platform):
     shop = make_tenant()  # free plan: no birthday, no cashback
     with db(shop) as session:
-        platform.plugins.switch(session, session.get(Tenant, shop.id), "notifications", False)
-        platform.plugins.switch(session, session.get(Tenant, shop.id), "referrals", False)
+        for plugin in ("notifications", "referrals", "nps"):
+            platform.plugins.switch(session, session.get(Tenant, shop.id), plugin, False)
         session.commit()
     login(client, db, shop)
     page = client.get(f"/t/{shop.slug}/panel/settings/").get_data(as_text=True)
