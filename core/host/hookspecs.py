@@ -189,6 +189,17 @@ def settings_links(tenant: Tenant) -> list[MenuItem]:
 
 
 @hookspec
+def activity_links(tenant: Tenant) -> list[MenuItem]:
+    """While a panel page renders: links shown at the top of Actividad to the plugin's
+    own lists of what happened (survey answers, referrals), beside the ledger's movements.
+
+    Return `core.sdk.MenuItem(endpoint, label, roles=…)` items pointing at the plugin's
+    blueprint; links a user's role may not open are hidden (the plugin's views still
+    check the role).
+    """
+
+
+@hookspec
 def dashboard_widgets(session: Session, tenant: Tenant, since: date, until: date) -> list[Markup]:
     """While a panel page renders: HTML blocks for the dashboard (Inicio), below
     the core's figures, about the local dates [since, until] the merchant chose.

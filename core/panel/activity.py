@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,12 +19,13 @@ from sqlalchemy import select
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
+from core.host.platform import current_platform
 from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
 from core.loyalty.ledger import KIND_LABELS
 from core.loyalty.locations import Location
 from core.loyalty.staff import StaffUser
 from core.panel import menu
-from core.panel.access import staff_required
+from core.panel.access import can, staff_required
 from core.web.request import db
 
 menu.register(menu.MenuItem("t.panel_activity.index", _l("Activity"), order=40))
@@ -96,8 +97,17 @@ def index() -> Any:
     page = min(max(request.args.get("page", type=int) or 1, 1), 100_000)
     rows, more = activity_page(session, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     args = {k: v for k, v in request.args.items() if k != "page"}
+    links = [
+        {"url": url_for(link.endpoint, **link.values), "label": str(link.label)}
+        for extra in current_platform().plugins.call(
+            getattr(g, "active_plugins", set()), "activity_links", tenant=g.tenant
+        )
+        for link in extra or []
+        if can(*link.roles)
+    ]
     return render_template(
         "panel/activity/index.html",
+        links=links,
         form=form,
         rows=rows,
         page=page,

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from core.sdk import PluginInfo, hookimpl
 from plugins.nps import app, panel, survey_page
 from plugins.nps.hooks import (  # noqa: F401  (hook implementations)
+    activity_links,
     app_menu,
     dashboard_widgets,
     mail_links,

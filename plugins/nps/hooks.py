@@ -57,6 +57,12 @@ def panel_menu(tenant: Tenant) -> list[MenuItem]:
 
 
 @hookimpl
+def activity_links(tenant: Tenant) -> list[MenuItem]:
+    # Actividad lists the answers too, as the merchants' documents ask.
+    return [MenuItem("t.nps.index", _l("Survey answers"), roles=MANAGERS)]
+
+
+@hookimpl
 def app_menu(tenant: Tenant) -> list[MenuItem]:
     # Only while a survey waits for the member's answer.
     if not app.has_open_survey():

@@ -70,6 +70,11 @@ def panel_menu(tenant: Tenant) -> list[MenuItem]:
 
 
 @hookimpl
+def activity_links(tenant: Tenant) -> list[MenuItem]:
+    return [MenuItem("t.referrals.index", _l("Referrals"), roles=MANAGERS)]
+
+
+@hookimpl
 def app_menu(tenant: Tenant) -> list[MenuItem]:
     return [MenuItem("t.referrals_app.index", _l("Invite friends"), order=45)]
 

@@ -201,3 +201,15 @@ def test_an_erased_members_comments_go_and_their_scores_stay(make_tenant, make_m
         session.commit()
     [survey] = surveys(db, shop)
     assert (survey.score, survey.comment) == (3, None)
+
+
+def test_actividad_links_the_survey_answers_for_managers_only(client, make_tenant, db):
+    """`activity_links`: Actividad lists the answers too (a link beside the movements)."""
+    shop = make_tenant(slug="cafe")
+    login(client, db, shop)
+    page = client.get("/t/cafe/panel/activity/").get_data(as_text=True)
+    assert 'href="/t/cafe/panel/nps/"' in page and "Respuestas de encuestas" in page
+    employee = client.application.test_client()
+    login(employee, db, shop, Role.EMPLOYEE)
+    page = employee.get("/t/cafe/panel/activity/").get_data(as_text=True)
+    assert "/panel/nps/" not in page

@@ -81,3 +81,9 @@ def test_the_settings_are_drawn_in_configuracion_and_checked(client, db, shop, p
     with db(shop) as session:
         before = platform.plugins.settings(session, "referrals")
     assert before["referrer_points"] == 100 and before["pays_on"] == "first_earn"
+
+
+def test_actividad_links_the_referrals_for_managers(client, db, shop):
+    login(client, db, shop)
+    page = client.get("/t/cafe/panel/activity/").get_data(as_text=True)
+    assert 'href="/t/cafe/panel/referrals/"' in page
