@@ -12,6 +12,7 @@ to register at the provider. The rules over the result are in `identities`.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,12 +52,13 @@ TIMEOUT = 10  # seconds for each call to a provider: a hung one must not hold a 
 
 
 @dataclass(frozen=True)
-class Provider:
+class Provider(ABC):
     name: str
     label: str  # a brand name, the same in every language
 
+    @abstractmethod
     def profile(self, client: Any, token: dict[str, Any]) -> Profile:
-        raise NotImplementedError
+        """Who the provider says signed in, from its answer to the authorization."""
 
 
 class Google(Provider):
