@@ -173,4 +173,6 @@ def test_a_page_costs_as_many_statements_for_5_entries_as_for_200(
     small = count_statements(platform, client, "/t/few/app/history")
     large = count_statements(platform, client, "/t/many/app/history")
     assert small == large
-    assert large <= 10  # 7 today: the session, the tenant, its plugins, the member, the page
+    # About 8 on PostgreSQL: the session, the tenant, its plugins, the member, the page,
+    # and the plugins' menu entries (nps asks for an open survey); SQLite adds BEGINs.
+    assert large <= 12
