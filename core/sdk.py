@@ -29,7 +29,7 @@ Constants (the other names are documented where they are defined):
 # ruff: noqa: I001, RUF022  (grouped by concept, not alphabetically)
 
 # Declaring a plugin and its hooks.
-from core.host.plugins import SDK_VERSION, PluginError, PluginInfo, hookimpl
+from core.host.plugins import SDK_VERSION, PlanLimit, PluginError, PluginInfo, hookimpl
 
 # What hooks return: menu and settings links, summary lines, periodic jobs, points lines.
 from core.loyalty.purchases import PointsLine
@@ -116,7 +116,7 @@ from core.host.db import (
     session_tenant_id,
     tenant_session,
 )
-from core.host.platform import current_platform
+from core.host.platform import current_platform, plan_limit
 
 # Rendering with the tenant's theme and language: pages, e-mails, money, dates.
 from flask import render_template
@@ -156,6 +156,7 @@ from core.web.request import handle_premia_error
 __all__ = [
     # declaring a plugin
     "SDK_VERSION",
+    "PlanLimit",
     "PluginError",
     "PluginInfo",
     "hookimpl",
@@ -247,6 +248,7 @@ __all__ = [
     # sessions and the current tenant
     "credential_lookup",
     "current_platform",
+    "plan_limit",
     "current_tenant",
     "db",
     "platform_session",

@@ -19,6 +19,9 @@ class Plan(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    # Operators' values of the plugins' plan limits (see core.host.plugins.PlanLimit):
+    # limit name → a number, or None for unlimited. A name absent takes the plugin's seed.
+    limits: Mapped[dict[str, int | None]] = mapped_column(JSON, default=dict, server_default="{}")
     plugins: Mapped[list[PlanPlugin]] = relationship(
         back_populates="plan", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -88,4 +91,4 @@ class TenantSetting(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     namespace: Mapped[str] = mapped_column(String(60))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")

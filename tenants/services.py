@@ -36,6 +36,14 @@ def set_plan_plugins(session: Session, plan: Plan, plugins: set[str]) -> None:
     session.flush()
 
 
+def set_plan_limit(session: Session, plan: Plan, name: str, value: int | None) -> None:
+    """Store an operator's value for a plan limit (None: unlimited)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidInput(limit=_l("A limit is a whole number of at least 0, or unlimited."))
+    plan.limits = {**(plan.limits or {}), name: value}  # a new dict: JSON columns track assignment
+    session.flush()
+
+
 def validate_profile(*, currency: str, country: str, timezone: str, language: str) -> None:
     errors = {}
     if not re.fullmatch(r"[A-Z]{3}", currency or "") or get_currency_name(currency) == currency:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.host.plugins import PluginHost
+from tenants.models import Tenant
 from worker.runners import InProcessRunner, RqRunner
 
 
@@ -25,3 +26,9 @@ class Platform:
 def current_platform() -> Platform:
     """The running app's platform: engine, session factory, plugin host, jobs, Redis."""
     return current_app.extensions["premia"]
+
+
+def plan_limit(tenant: Tenant, name: str) -> int | None:
+    """The cap `tenant`'s plan puts on the plan limit `name` (a plugin's `PlanLimit`);
+    None when unlimited. The plugin counts its own use against it."""
+    return current_platform().plugins.limit(tenant, name)

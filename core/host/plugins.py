@@ -51,6 +51,22 @@ class PluginError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class PlanLimit:
+    """A quantity a plan caps for one plugin (coupon claims a month, push sends a month…).
+
+    The seed values are the plugin's; an operator's value stored on the plan (`Plan.limits`)
+    wins over them. `None` means unlimited, and so does a plan the seeds do not name.
+    """
+
+    name: str
+    """"<plugin>.<what>", e.g. "coupons.codes_per_month"."""
+    label: Any
+    """What is counted, a lazy translated string (the operator console shows it)."""
+    seeds: dict[str, int | None] = field(default_factory=dict)
+    """Plan code → the limit in that plan."""
+
+
+@dataclass(frozen=True)
 class PluginInfo:
     """What a plugin declares about itself (its module's `PLUGIN`)."""
 
@@ -66,6 +82,8 @@ class PluginInfo:
     """Marshmallow schema of its settings, with defaults (namespace: its name)."""
     entry_kinds: dict[str, Any] = field(default_factory=dict)
     """The ledger entry kinds it writes, with their (lazy, translated) labels."""
+    limits: tuple[PlanLimit, ...] = ()
+    """The quantities plans cap for it, with each plan's seed value."""
     sdk_version: str = SDK_VERSION
     """The version of `core.sdk` the plugin was written for ("1.0"); declare it, so that
     a later host whose front door changed refuses the plugin instead of breaking it."""
@@ -126,6 +144,11 @@ class PluginHost:
                 f"plugin {info.name} was written for Premia SDK {info.sdk_version}, "
                 f"this Premia offers SDK {SDK_VERSION}"
             )
+        for limit in info.limits:
+            if not limit.name.startswith(f"{info.name}."):
+                raise PluginError(
+                    f"plugin {info.name}: limit {limit.name!r} must start with {info.name}."
+                )
         module_file = getattr(plugin, "__file__", None)
         if module_file:
             info = _with_path(info, Path(module_file).parent)
@@ -203,6 +226,21 @@ class PluginHost:
 
     def allowed(self, tenant: Tenant) -> set[str]:
         return tenant.plan.plugin_names & set(self.infos)
+
+    def limits(self) -> dict[str, PlanLimit]:
+        """Every installed plugin's plan limits, by name."""
+        return {limit.name: limit for info in self.infos.values() for limit in info.limits}
+
+    def limit(self, tenant: Tenant, name: str) -> int | None:
+        """The cap `tenant`'s plan puts on `name` (None: unlimited): the plan's stored
+        value, else the plugin's seed for that plan."""
+        declared = self.limits().get(name)
+        if declared is None:
+            raise KeyError(f"no installed plugin declares the plan limit {name!r}")
+        stored = tenant.plan.limits or {}
+        if name in stored:
+            return stored[name]
+        return declared.seeds.get(tenant.plan.code)
 
     def active(self, session: Session, tenant: Tenant) -> set[str]:
         switched_off = set(

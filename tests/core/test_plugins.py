@@ -37,6 +37,7 @@ from core.loyalty.program import update_program
 from core.loyalty.purchases import PointsLine, record_purchase
 from core.loyalty.rewards import create_reward, redeem_reward
 from tenants.models import TenantSetting
+from tenants.services import set_plan_limit
 from tests.core import recorder_plugin
 
 pytestmark = pytest.mark.premia_plugins(recorder_plugin)
@@ -692,3 +693,68 @@ def test_a_topic_declared_twice_is_refused():
     host.register(_plugin("copycat", notification_topics=notification_topics))
     with pytest.raises(PluginError, match="copycat: topic 'points_expiring' is declared twice"):
         host.check()
+
+
+# --- plan limits -----------------------------------------------------------
+
+
+def _limited_host():
+    module = types.ModuleType("tests.throwaway.stamps")
+    module.PLUGIN = PluginInfo(
+        name="stamps",
+        title="Stamps",
+        limits=(
+            core.host.plugins.PlanLimit(
+                "stamps.per_month", "Stamps a month", seeds={"test-plan": 100}
+            ),
+        ),
+    )
+    host = PluginHost()
+    host.register(module)
+    return host
+
+
+def test_a_plan_limit_is_the_plugins_seed_until_an_operator_sets_it(shop, platform):
+    host = _limited_host()
+    with platform_session(platform.sessions) as session:
+        tenant = session.get(type(shop), shop.id)
+        assert host.limit(tenant, "stamps.per_month") == 100
+        set_plan_limit(session, tenant.plan, "stamps.per_month", 250)
+        session.commit()
+    with platform_session(platform.sessions) as session:
+        tenant = session.get(type(shop), shop.id)
+        assert host.limit(tenant, "stamps.per_month") == 250
+        set_plan_limit(session, tenant.plan, "stamps.per_month", None)
+        session.commit()
+        assert host.limit(tenant, "stamps.per_month") is None  # unlimited
+
+
+def test_a_plan_the_seeds_do_not_name_is_unlimited(make_tenant, platform):
+    tenant = make_tenant(plan="free")
+    with platform_session(platform.sessions) as session:
+        assert (
+            _limited_host().limit(session.get(type(tenant), tenant.id), "stamps.per_month") is None
+        )
+
+
+def test_an_undeclared_limit_is_a_programming_error(shop, platform):
+    with platform_session(platform.sessions) as session, pytest.raises(KeyError):
+        _limited_host().limit(session.get(type(shop), shop.id), "stamps.per_year")
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "10", True])
+def test_a_limit_is_a_whole_number_or_unlimited(shop, platform, value):
+    with platform_session(platform.sessions) as session:
+        plan = session.get(type(shop), shop.id).plan
+        with pytest.raises(InvalidInput):
+            set_plan_limit(session, plan, "stamps.per_month", value)
+        assert "stamps.per_month" not in plan.limits
+
+
+def test_a_limit_outside_the_plugins_namespace_is_refused():
+    module = types.ModuleType("tests.throwaway.rogue")
+    module.PLUGIN = PluginInfo(
+        name="rogue", title="Rogue", limits=(core.host.plugins.PlanLimit("coupons.x", "x"),)
+    )
+    with pytest.raises(PluginError, match=r"must start with rogue\."):
+        PluginHost().register(module)
