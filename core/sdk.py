@@ -53,7 +53,9 @@ from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
 # Members: find, list, enrol (a person of the shared app too), lock for a points operation.
-from core.loyalty.customers import count_members, create_member, find_members
+from core.loyalty.customers import count_members, create_member, find_members, update_member
+from core.loyalty.staff import normalize_email
+from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
 from core.loyalty.joining import member_at_first_points
@@ -200,6 +202,9 @@ __all__ = [
     "count_members",
     "create_member",
     "find_members",
+    "normalize_email",
+    "send_invitation",
+    "update_member",
     "get_member",
     "MAIL_TOPICS",
     "wants_mail",

@@ -233,6 +233,44 @@ def _matching(stmt: Any, query: str, filters: MemberFilter | None = None) -> Any
     return stmt
 
 
+def update_member(
+    session: Session,
+    member: Membership,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    document_id: str | None = None,
+    phone: str | None = None,
+    birthday: date | None = None,
+) -> Membership:
+    """Change this merchant's record of a member: each field given (None leaves it as it
+    is), by the rules of `create_member` (a document no other member has, no birthday in
+    the future); the search text follows."""
+    document_id = (document_id or "").strip() or None
+    if document_id and document_id != member.document_id:
+        taken = session.scalar(
+            select(Membership.id).where(
+                Membership.document_id == document_id, Membership.id != member.id
+            )
+        )
+        if taken:
+            raise Conflict(
+                _l("This document already belongs to a customer."), document_id=_l("Taken.")
+            )
+        member.document_id = document_id
+    if first_name is not None and first_name.strip():
+        member.first_name = first_name.strip()
+    if last_name is not None and last_name.strip():
+        member.last_name = last_name.strip()
+    if phone is not None and phone.strip():
+        member.phone = phone.strip()
+    if birthday is not None:
+        member.birthday = validate_birthday(birthday)
+    update_search_text(member)
+    session.flush()
+    return member
+
+
 def update_search_text(member: Membership) -> None:
     member.search_text = _search_text(member)
 

@@ -70,6 +70,8 @@ def invitation_url(tenant: Tenant, member: Membership) -> str:
 
 @tenant_job(queue="mail")
 def send_invitation(session: Session, tenant: Tenant, member_id: int) -> bool:
+    """The invitation e-mail to a member (their code, a link to choose a password and
+    land on the card); a job of the mail queue, `send_invitation(tenant_id, member_id)`."""
     # Sent once per invitation; a worker dying mid-send may send it twice, which
     # beats keeping a delivery table in the core for one e-mail.
     member = session.get(Membership, member_id)

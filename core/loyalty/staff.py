@@ -53,6 +53,8 @@ class Operator(Base):
 
 
 def normalize_email(email: str) -> str:
+    """The e-mail as Premia stores it (trimmed, lower-case); InvalidInput (field "email")
+    for one that cannot be an address."""
     email = (email or "").strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or " " in email or len(email) > 254:

@@ -1,0 +1,625 @@
+"""Importing a CSV file: customers (with an opening balance) or points in bulk.
+
+A file is accepted (read, its columns matched), previewed with the mapping the
+merchant may change, then run by a job on the bulk queue. Each row is all or
+nothing (a savepoint) and is validated by the core's own services (`create_member`,
+`update_member`, `normalize_email`, the ledger and the till's `give_points` and
+`record_purchase`), so a file obeys the panel's and the API's rules. Each row's
+result is written beside what it did, in the same transaction, and the job commits
+every `BATCH` rows: killed halfway, it resumes after the last committed row.
+
+Points carry a ledger key made of the file's digest and the row number, so the
+same file uploaded twice gives nothing twice; an opening balance is given once
+per member whatever file carries it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import suppress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.sdk import (
+    MAX_POINTS_PER_OPERATION,
+    Actor,
+    CsvTable,
+    Entry,
+    InvalidInput,
+    Membership,
+    NotFound,
+    PremiaError,
+    Purchase,
+    Tenant,
+    create_member,
+    earn,
+    get_member,
+    give_points,
+    match_columns,
+    normalize_email,
+    open_csv,
+    parse_day,
+    parse_number,
+    record_purchase,
+    system_key,
+    update_member,
+    utcnow,
+)
+from plugins.csv_import.columns import FIELDS, LABELS, usable
+from plugins.csv_import.models import (
+    CREATED,
+    CUSTOMERS,
+    DONE,
+    GRANTED,
+    POINTS,
+    PREVIEW,
+    QUEUED,
+    REFUSED,
+    RUNNING,
+    SKIPPED,
+    UPDATED,
+    Import,
+    ImportRow,
+)
+
+BATCH = 200  # rows per transaction: progress moves, a kill loses at most this many
+PREVIEW_ROWS = 10
+OPENING = "opening"  # the entry kind of an opening balance ("Saldo inicial")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+LENGTHS = {"first_name": 120, "last_name": 120, "document_id": 40, "phone": 40}
+
+
+# --- the file --------------------------------------------------------------
+
+
+def upload_folder(tenant_id: int) -> Path:
+    return Path(current_app.config["PREMIA_UPLOAD_FOLDER"]) / str(int(tenant_id)) / "csv_import"
+
+
+def file_path(imported: Import) -> Path:
+    return upload_folder(imported.tenant_id) / imported.stored
+
+
+def digest_of(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 16), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def accept(
+    session: Session,
+    tenant: Tenant,
+    *,
+    kind: str,
+    path: Path,
+    filename: str,
+    staff_id: int | None = None,
+    report_to: str | None = None,
+) -> Import:
+    """An import of the file saved at `path` (in `upload_folder`), its columns matched by
+    their headers. Refuses at once (InvalidInput on "file") a file that cannot be read,
+    is empty or has no column the import can use; nothing is queued."""
+    if kind not in FIELDS:
+        raise InvalidInput(kind=_l("Choose what the file holds."))
+    table = open_csv(path)
+    mapping = match_columns(table.header, FIELDS[kind])
+    if not usable(kind, mapping):
+        raise InvalidInput(file=no_usable_column(kind))
+    imported = Import(
+        kind=kind,
+        filename=(filename or path.name)[:255],
+        stored=path.name,
+        digest=digest_of(path),
+        mapping=mapping,
+        staff_id=staff_id,
+        report_to=report_to,
+        status=PREVIEW,
+    )
+    session.add(imported)
+    session.flush()
+    return imported
+
+
+def no_usable_column(kind: str) -> Any:
+    if kind == CUSTOMERS:
+        return _l("The file has no column of e-mails (a header such as “email” or “correo”).")
+    return _l(
+        "The file needs a column naming the customer (code, e-mail or document) and one of "
+        "points or purchase amounts."
+    )
+
+
+def table_of(imported: Import) -> CsvTable:
+    return open_csv(file_path(imported))
+
+
+def preview_rows(table: CsvTable, limit: int = PREVIEW_ROWS) -> list[tuple[int, list[str]]]:
+    rows = []
+    for number, cells in table.rows():
+        rows.append((number, cells))
+        if len(rows) == limit:
+            break
+    return rows
+
+
+def choose_columns(imported: Import, header: list[str], chosen: dict[str, int | None]) -> None:
+    """The merchant's mapping from the preview: field → column index (None: not imported)."""
+    if imported.status != PREVIEW:
+        raise InvalidInput(mapping=_l("This import has started already."))
+    mapping = {}
+    for field in FIELDS[imported.kind]:
+        index = chosen.get(field)
+        if index is None:
+            continue
+        if not isinstance(index, int) or not 0 <= index < len(header):
+            raise InvalidInput(**{field: _l("Choose one of the file's columns.")})
+        mapping[field] = index
+    if not usable(imported.kind, mapping):
+        raise InvalidInput(mapping=no_usable_column(imported.kind))
+    imported.mapping = mapping
+
+
+def start(
+    session: Session,
+    imported: Import,
+    *,
+    update_existing: bool = False,
+    invite: bool = False,
+    queue: bool = True,
+) -> None:
+    """Queue the import on the bulk queue (it runs once the caller commits); without
+    `queue`, the caller runs it (the command line)."""
+    from plugins.csv_import import jobs  # the jobs call back into this module
+
+    if imported.status != PREVIEW:
+        raise InvalidInput(mapping=_l("This import has started already."))
+    imported.update_existing = bool(update_existing) and imported.kind == CUSTOMERS
+    imported.invite = bool(invite) and imported.kind == CUSTOMERS
+    imported.status = QUEUED
+    session.flush()
+    if queue:
+        jobs.queue_run(session, imported)
+
+
+# --- running ---------------------------------------------------------------
+
+
+class RowError(Exception):
+    """A row refused: the field whose cell is wrong and why, in the merchant's language."""
+
+    def __init__(self, field: str | None, message: Any) -> None:
+        super().__init__(str(message))
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    status: str
+    member_id: int | None = None
+    field: str | None = None
+    message: Any = None
+
+
+def run(
+    session: Session, tenant: Tenant, imported: Import, *, commit_every: int | None = None
+) -> None:
+    """Do the import's rows not done yet, committing every `commit_every` rows with the
+    progress; the report's counts are complete once it returns (status DONE)."""
+    if imported.status not in (QUEUED, RUNNING):
+        return
+    commit_every = commit_every or BATCH
+    table = table_of(imported)
+    if imported.status == QUEUED:
+        imported.total = table.count()
+        imported.status = RUNNING
+        session.commit()
+    last = (
+        session.scalar(select(func.max(ImportRow.row)).where(ImportRow.import_id == imported.id))
+        or 0
+    )
+    actor = Actor.staff(imported.staff_id) if imported.staff_id else Actor.system()
+    with force_locale(tenant.language):
+        rows = _row_kind(imported)(session, tenant, imported, table.header, actor)
+        pending = 0
+        for number, cells in table.rows():
+            if number <= last:
+                rows.remember(number, cells)  # rows done before a kill still count as seen
+                continue
+            outcome = rows.do(number, cells)
+            _record(session, imported, table.header, number, outcome)
+            pending += 1
+            if pending >= commit_every:
+                session.commit()
+                pending = 0
+        imported.status = DONE
+        imported.finished_at = utcnow()
+        session.flush()
+    from plugins.csv_import import jobs
+
+    jobs.after_run(session, imported)
+    session.commit()
+
+
+def _record(
+    session: Session, imported: Import, header: list[str], number: int, outcome: Outcome
+) -> None:
+    column = None
+    if outcome.field is not None:
+        index = imported.mapping.get(outcome.field)
+        column = header[index] if index is not None else str(LABELS.get(outcome.field, ""))
+    session.add(
+        ImportRow(
+            import_id=imported.id,
+            row=number,
+            status=outcome.status,
+            column=column[:255] if column else None,
+            message=str(outcome.message) if outcome.message is not None else None,
+            member_id=outcome.member_id,
+        )
+    )
+    setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
+    imported.done += 1
+
+
+def _row_kind(imported: Import) -> type[_Rows]:
+    return CustomerRows if imported.kind == CUSTOMERS else PointsRows
+
+
+def _refusal(error: PremiaError) -> tuple[str | None, Any]:
+    """The field and the message of a service's refusal: its own message when it has a
+    specific one (a conflict), else the field's."""
+    field = next(iter(error.fields), None)
+    if field is not None and error.message is type(error).message:
+        return field, error.fields[field]
+    return field, error.message
+
+
+class _Rows:
+    def __init__(
+        self, session: Session, tenant: Tenant, imported: Import, header: list[str], actor: Actor
+    ) -> None:
+        self.session = session
+        self.tenant = tenant
+        self.imported = imported
+        self.header = header
+        self.actor = actor
+        self.locale = number_locale(tenant)
+
+    def cell(self, cells: list[str], field: str) -> str:
+        index = self.imported.mapping.get(field)
+        if index is None or index >= len(cells):
+            return ""
+        return cells[index].strip()
+
+    def remember(self, number: int, cells: list[str]) -> None:
+        """A row done before a resumption: keep what later rows are checked against."""
+
+    def do(self, number: int, cells: list[str]) -> Outcome:
+        try:
+            values = self.values(number, cells)
+            with self.session.begin_nested():
+                return self.apply(number, values)
+        except RowError as error:
+            return Outcome(REFUSED, field=error.field, message=error.message)
+        except PremiaError as error:
+            field, message = _refusal(error)
+            return Outcome(REFUSED, field=field, message=message)
+
+    def values(self, number: int, cells: list[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def apply(self, number: int, values: dict[str, Any]) -> Outcome:
+        raise NotImplementedError
+
+    def text(self, cells: list[str], field: str) -> str:
+        value = self.cell(cells, field)
+        if CONTROL.search(value):
+            raise RowError(field, _l("Text cannot contain control characters."))
+        limit = LENGTHS.get(field)
+        if limit and len(value) > limit:
+            raise RowError(field, _l("At most %(n)d characters.", n=limit))
+        return value
+
+    def whole_points(self, cells: list[str], *, zero: bool) -> int | None:
+        raw = self.cell(cells, "points")
+        if not raw:
+            return None
+        try:
+            number = parse_number(raw, self.locale)
+        except ValueError:
+            number = None
+        smallest = 0 if zero else 1
+        if number is None or number != number.to_integral_value() or number < smallest:
+            if zero:
+                raise RowError("points", _l("The points must be a whole number, zero or more."))
+            raise RowError("points", _l("The points must be a whole number greater than zero."))
+        if number > MAX_POINTS_PER_OPERATION:
+            raise RowError("points", _l("This number of points is too large."))
+        return int(number)
+
+
+def number_locale(tenant: Tenant) -> str:
+    """The merchant's formats (es_CO: "1.250" is 1250): its language with its country."""
+    from babel import Locale, UnknownLocaleError
+
+    candidate = f"{tenant.language.split('_')[0]}_{(tenant.country or '').upper()}"
+    try:
+        Locale.parse(candidate)
+        return candidate
+    except (UnknownLocaleError, ValueError):
+        return tenant.language
+
+
+class CustomerRows(_Rows):
+    """Each row a customer: created, or updated where the merchant chose to, with an
+    opening balance of its own kind."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.emails: dict[str, int] = {}  # e-mail → the first row that had it
+        self.documents: dict[str, int] = {}
+
+    def remember(self, number: int, cells: list[str]) -> None:
+        with suppress(InvalidInput):
+            self.emails.setdefault(normalize_email(self.cell(cells, "email")), number)
+        document = self.cell(cells, "document_id")
+        if document:
+            self.documents.setdefault(document, number)
+
+    def values(self, number: int, cells: list[str]) -> dict[str, Any]:
+        try:
+            email = normalize_email(self.cell(cells, "email"))
+        except InvalidInput as error:
+            raise RowError("email", error.fields["email"]) from None
+        first = self.emails.setdefault(email, number)
+        if first != number:
+            raise RowError("email", _l("This e-mail is also on row %(row)d.", row=first))
+        values: dict[str, Any] = {"email": email}
+        for field in ("first_name", "last_name", "document_id", "phone"):
+            values[field] = self.text(cells, field)
+        if not values["first_name"]:
+            raise RowError("first_name", _l("Enter the customer's name."))
+        document = values["document_id"]
+        if document:
+            first = self.documents.setdefault(document, number)
+            if first != number:
+                raise RowError(
+                    "document_id", _l("This document is also on row %(row)d.", row=first)
+                )
+        raw_day = self.cell(cells, "birthday")
+        values["birthday"] = None
+        if raw_day:
+            try:
+                values["birthday"] = parse_day(raw_day, self.locale)
+            except ValueError:
+                raise RowError("birthday", _l("Not a date (write it as day/month/year).")) from None
+            if values["birthday"] > date.today():
+                raise RowError("birthday", _l("The birthday cannot be in the future."))
+        values["points"] = self.whole_points(cells, zero=True) or 0
+        return values
+
+    def apply(self, number: int, values: dict[str, Any]) -> Outcome:
+        session = self.session
+        existing = _member_by_email(session, values["email"])
+        if existing is None and values["document_id"]:
+            existing = session.scalar(
+                select(Membership).where(Membership.document_id == values["document_id"])
+            )
+            if existing is not None and not self.imported.update_existing:
+                raise RowError("document_id", _l("This document already belongs to a customer."))
+        if existing is not None:
+            if not self.imported.update_existing:
+                raise RowError("email", _l("This e-mail already belongs to a customer."))
+            if existing.email != values["email"]:
+                raise RowError(
+                    "email", _l("The document belongs to a customer with another e-mail.")
+                )
+            update_member(
+                session,
+                existing,
+                first_name=values["first_name"],
+                last_name=values["last_name"],
+                document_id=values["document_id"],
+                phone=values["phone"],
+                birthday=values["birthday"],
+            )
+            note = self._opening(existing, values["points"])
+            return Outcome(UPDATED, member_id=existing.id, message=note)
+        member = create_member(
+            session,
+            email=values["email"],
+            first_name=values["first_name"],
+            last_name=values["last_name"],
+            document_id=values["document_id"] or None,
+            phone=values["phone"] or None,
+            birthday=values["birthday"],
+            joined_via="import",
+            actor=self.actor,
+        )
+        self._opening(member, values["points"])
+        return Outcome(CREATED, member_id=member.id)
+
+    def _opening(self, member: Membership, points: int) -> Any:
+        """The opening balance, once per member: a later file does not add it again."""
+        if not points:
+            return None
+        key = opening_key(member.id)
+        if self.session.scalar(select(Entry.id).where(Entry.idempotency_key == key)):
+            return _l("The opening balance was given before; not given again.")
+        earn(
+            self.session,
+            member,
+            points=points,
+            actor=self.actor,
+            kind=OPENING,
+            idempotency_key=key,
+        )
+        return None
+
+
+def opening_key(member_id: int) -> str:
+    return system_key("csv_import", OPENING, member_id)
+
+
+def _member_by_email(session: Session, email: str) -> Membership | None:
+    # The membership is scoped to the session's tenant: another merchant's member with
+    # the same e-mail is never found, nor told apart from a person who is no member.
+    return session.scalar(select(Membership).where(Membership.customer.has(email=email)))
+
+
+class PointsRows(_Rows):
+    """Each row a grant to a member named by code, e-mail or document: points, or a
+    purchase amount through the till's path (the equivalence and the active rules)."""
+
+    def values(self, number: int, cells: list[str]) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "description": self.text(cells, "description") or None,
+            "reference": self.text(cells, "reference")[:120] or None,
+            "points": self.whole_points(cells, zero=False),
+            "amount": None,
+        }
+        raw_amount = self.cell(cells, "amount")
+        if values["points"] is None and raw_amount:
+            try:
+                amount = parse_number(raw_amount, self.locale)
+            except ValueError:
+                amount = None
+            if amount is None or amount <= 0:
+                raise RowError("amount", _l("The amount must be a number greater than zero."))
+            values["amount"] = amount
+        if values["points"] is None and values["amount"] is None:
+            field = "points" if "points" in self.imported.mapping else "amount"
+            raise RowError(field, _l("Give the points or the purchase amount."))
+        values["member"] = self._member(cells)
+        return values
+
+    def _member(self, cells: list[str]) -> Membership:
+        code = self.cell(cells, "code")
+        if code:
+            try:
+                return get_member(self.session, code)
+            except NotFound:
+                raise RowError("code", _l("No customer with this code.")) from None
+        email = self.cell(cells, "email")
+        if email:
+            try:
+                member = _member_by_email(self.session, normalize_email(email))
+            except InvalidInput:
+                member = None
+            if member is None:
+                raise RowError("email", _l("No customer with this e-mail."))
+            return member
+        document = self.cell(cells, "document_id")
+        if document:
+            member = self.session.scalar(
+                select(Membership).where(Membership.document_id == document)
+            )
+            if member is None:
+                raise RowError("document_id", _l("No customer with this document."))
+            return member
+        field = next(f for f in ("code", "email", "document_id") if f in self.imported.mapping)
+        raise RowError(field, _l("Say which customer: a code, an e-mail or a document."))
+
+    def apply(self, number: int, values: dict[str, Any]) -> Outcome:
+        key = points_key(self.imported, number)
+        member = values["member"]
+        common = dict(
+            actor=self.actor,
+            reference=values["reference"],
+            description=values["description"],
+            idempotency_key=key,
+        )
+        if values["points"] is not None:
+            if self.session.scalar(select(Entry.id).where(Entry.idempotency_key == key)):
+                return Outcome(SKIPPED, member_id=member.id, message=_already())
+            give_points(self.session, member, values["points"], **common)
+        else:
+            if self.session.scalar(select(Purchase.id).where(Purchase.idempotency_key == key)):
+                return Outcome(SKIPPED, member_id=member.id, message=_already())
+            record_purchase(self.session, member, values["amount"], **common)
+        return Outcome(GRANTED, member_id=member.id)
+
+
+def _already() -> Any:
+    return _l("Given by an earlier import of this same file; not given again.")
+
+
+def points_key(imported: Import, number: int) -> str:
+    """The ledger key of a row: the same file's same row is one grant, whoever uploads it."""
+    return system_key("csv_import", POINTS, imported.digest, number)
+
+
+# --- the report ----------------------------------------------------------------
+
+STATUS_LABELS = {
+    CREATED: _l("Created"),
+    UPDATED: _l("Updated"),
+    GRANTED: _l("Granted"),
+    REFUSED: _l("Refused"),
+    SKIPPED: _l("Not repeated"),
+}
+
+
+def result_rows(session: Session, imported: Import) -> Iterator[list[Any]]:
+    """The input's rows, each with its status, column and reason (streamed: the file and
+    the results are read side by side, a batch of results at a time)."""
+    results = _results(session, imported)
+    current = next(results, None)
+    for number, cells in table_of(imported).rows():
+        while current is not None and current.row < number:
+            current = next(results, None)
+        if current is not None and current.row == number:
+            yield [
+                number,
+                *cells,
+                str(STATUS_LABELS[current.status]),
+                current.column or "",
+                current.message or "",
+            ]
+        else:
+            yield [number, *cells, "", "", ""]
+
+
+def _results(session: Session, imported: Import, batch: int = 2000) -> Iterator[ImportRow]:
+    after = 0
+    while True:
+        rows = list(
+            session.scalars(
+                select(ImportRow)
+                .where(ImportRow.import_id == imported.id, ImportRow.row > after)
+                .order_by(ImportRow.row)
+                .limit(batch)
+            )
+        )
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].row
+
+
+def result_header(header: list[str]) -> list[Any]:
+    return [_l("Row"), *header, _l("Status"), _l("Column"), _l("Reason")]
+
+
+def refusals(session: Session, imported: Import, limit: int = 50) -> list[ImportRow]:
+    return list(
+        session.scalars(
+            select(ImportRow)
+            .where(ImportRow.import_id == imported.id, ImportRow.status == REFUSED)
+            .order_by(ImportRow.row)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,241 @@
+"""Importing customers and points: each dialect, each defect on a known row with its
+message, each row all or nothing, a second upload that does nothing twice, a job
+killed halfway and resumed, and another merchant's members never touched."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from core.loyalty.ledger import Entry, Lot, audit_member
+from core.loyalty.members import Customer, Membership
+from plugins.csv_import import importing
+from plugins.csv_import.models import Import
+from tests.plugins.csv_import.helpers import counts, import_file, results
+
+HEADER = [
+    "Nombres",
+    "Apellidos",
+    "E-mail",
+    "Documento de identidad",
+    "Teléfono",
+    "Fecha de nacimiento",
+    "Puntos",
+]
+
+
+def members_by_email(db, tenant) -> dict[str, Membership]:
+    with db(tenant) as session:
+        return {m.email: m for m in session.scalars(select(Membership))}
+
+
+def test_customers_with_defects_on_known_rows(db, shop, write_csv):
+    path = write_csv(
+        [
+            HEADER,
+            ["Ana", "Núñez", "ana@example.com", "1020", "300 1234567", "31/12/1990", "1.250"],
+            ["Bea", "Ruiz", "no-es-correo", "1021", "", "", "10"],  # row 3: bad e-mail
+            ["", "Sola", "sola@example.com", "1022", "", "", ""],  # row 4: no name
+            ["Cid", "Mora", "ANA@example.com", "1023", "", "", ""],  # row 5: e-mail of row 2
+            ["Dan", "Paz", "dan@example.com", "1020", "", "", ""],  # row 6: document of row 2
+            ["Eva", "Gil", "eva@example.com", "1024", "", "1990-02-30", ""],  # row 7: no date
+            ["Fer", "Luz", "fer@example.com", "1025", "", "", "12,5"],  # row 8: half a point
+            ["Gil", "Sol", "gil@example.com", "1026", "", "", "-3"],  # row 9: negative
+            ['=HYPERLINK("http://x","y")', "Ríos", "hyp@example.com", "", "", "", "0"],
+            ["Ivo", "Paz\nSegundo", "ivo@example.com", "", "", "", "7"],  # quoted line break
+        ]
+    )
+    import_id = import_file(db, shop, path, "customers")
+    got = results(db, shop, import_id)
+    assert counts(db, shop, import_id) == {
+        "status": "done",
+        "total": 10,
+        "done": 10,
+        "created": 3,
+        "updated": 0,
+        "granted": 0,
+        "refused": 7,
+        "skipped": 0,
+    }
+    assert got[2][0] == "created" and got[10][0] == "created" and got[11][0] == "created"
+    assert got[3] == ("refused", "E-mail", "Ingresa un correo electrónico válido.")
+    assert got[4] == ("refused", "Nombres", "Escribe el nombre del cliente.")
+    assert got[5] == ("refused", "E-mail", "Este correo también está en la fila 2.")
+    assert got[6] == (
+        "refused",
+        "Documento de identidad",
+        "Este documento también está en la fila 2.",
+    )
+    assert got[7] == (
+        "refused",
+        "Fecha de nacimiento",
+        "No es una fecha (escríbela como día/mes/año).",
+    )
+    assert got[8] == ("refused", "Puntos", "Los puntos deben ser un número entero, cero o más.")
+    assert got[9][0] == "refused" and got[9][1] == "Puntos"
+    members = members_by_email(db, shop)
+    assert set(members) == {"ana@example.com", "hyp@example.com", "ivo@example.com"}
+    ana = members["ana@example.com"]
+    assert ana.balance == 1250 and ana.document_id == "1020"
+    assert str(ana.birthday) == "1990-12-31" and ana.phone == "300 1234567"
+    assert members["hyp@example.com"].first_name == '=HYPERLINK("http://x","y")'
+    assert members["ivo@example.com"].last_name == "Paz\nSegundo"
+    with db(shop) as session:
+        entry = session.scalar(select(Entry).where(Entry.member_id == ana.id))
+        assert (entry.kind, entry.points) == ("opening", 1250)
+        assert audit_member(session, ana.id) == (1250, 1250, 1250)
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding", "newline"),
+    [
+        (",", "utf-8", "\n"),
+        ("\t", "utf-8-sig", "\r\n"),
+        (";", "cp1252", "\r\n"),
+        (";", "latin-1", "\n"),
+    ],
+)
+def test_each_dialect_reads_alike(db, shop, write_csv, delimiter, encoding, newline):
+    path = write_csv(
+        [
+            ["nombre", "apellido", "correo", "cédula", "puntos"],
+            ["José", "Peña", "jose@example.com", "99", "2.000"],
+            ["Ana; Lía", "Núñez", "ana@example.com", "98", "5"],
+        ],
+        delimiter=delimiter,
+        encoding=encoding,
+        newline=newline,
+    )
+    import_id = import_file(db, shop, path, "customers")
+    assert counts(db, shop, import_id)["created"] == 2
+    members = members_by_email(db, shop)
+    assert members["jose@example.com"].full_name == "José Peña"
+    assert members["jose@example.com"].balance == 2000
+    assert members["ana@example.com"].first_name == "Ana; Lía"
+
+
+def test_a_second_upload_creates_nothing_and_update_gives_no_opening_twice(db, shop, write_csv):
+    rows = [HEADER, ["Ana", "Núñez", "ana@example.com", "1020", "", "", "100"]]
+    first = import_file(db, shop, write_csv(rows), "customers")
+    assert counts(db, shop, first)["created"] == 1
+    again = import_file(db, shop, write_csv(rows), "customers")
+    assert counts(db, shop, again)["refused"] == 1
+    assert results(db, shop, again)[2] == (
+        "refused",
+        "E-mail",
+        "Este correo electrónico ya pertenece a un cliente.",
+    )
+    rows[1][0] = "Ana María"
+    updated = import_file(db, shop, write_csv(rows), "customers", update=True)
+    assert counts(db, shop, updated)["updated"] == 1
+    ana = members_by_email(db, shop)["ana@example.com"]
+    assert ana.first_name == "Ana María" and ana.balance == 100
+
+
+def test_points_in_bulk_by_code_email_and_document_once_per_file(db, shop, write_csv, make_member):
+    ana = make_member(shop, email="ana@example.com", document_id="1020")
+    bea = make_member(shop, email="bea@example.com")
+    path = write_csv(
+        [
+            ["Código", "Correo", "Documento", "Puntos", "Monto", "Descripción", "Referencia"],
+            [ana.code, "", "", "10", "", "Campaña", "C-1"],
+            ["", "BEA@example.com", "", "", "25.000", "", "F-9"],  # 25 points by the equivalence
+            ["", "", "1020", "3", "", "", ""],
+            ["", "nadie@example.com", "", "5", "", "", ""],  # row 5: nobody
+            [bea.code, "", "", "", "mucho", "", ""],  # row 6: not a number
+            ["ZZZZZZZ", "", "", "4", "", "", ""],  # row 7: unknown code
+        ]
+    )
+    import_id = import_file(db, shop, path, "points")
+    assert counts(db, shop, import_id) == {
+        "status": "done",
+        "total": 6,
+        "done": 6,
+        "created": 0,
+        "updated": 0,
+        "granted": 3,
+        "refused": 3,
+        "skipped": 0,
+    }
+    got = results(db, shop, import_id)
+    assert got[5] == ("refused", "Correo", "No existe ningún cliente con este correo.")
+    assert got[6] == ("refused", "Monto", "El monto debe ser un número mayor que cero.")
+    assert got[7] == ("refused", "Código", "No existe ningún cliente con este código.")
+    members = members_by_email(db, shop)
+    assert members["ana@example.com"].balance == 13
+    assert members["bea@example.com"].balance == 25
+    again = import_file(db, shop, path, "points")
+    assert counts(db, shop, again)["granted"] == 0
+    assert counts(db, shop, again)["skipped"] == 3
+    members = members_by_email(db, shop)
+    assert members["ana@example.com"].balance == 13 and members["bea@example.com"].balance == 25
+
+
+def test_a_killed_job_resumes_without_doing_a_row_twice(db, shop, write_csv, monkeypatch, app):
+    rows = [HEADER] + [[f"N{i}", "X", f"c{i}@example.com", f"D{i}", "", "", "5"] for i in range(25)]
+    path = write_csv(rows)
+    calls = {"n": 0}
+    real = importing.CustomerRows.do
+
+    def dying(self, number, cells):
+        calls["n"] += 1
+        if calls["n"] == 18:
+            raise KeyboardInterrupt  # the worker killed mid-batch
+        return real(self, number, cells)
+
+    monkeypatch.setattr(importing, "BATCH", 5)
+    monkeypatch.setattr(importing.CustomerRows, "do", dying)
+    with pytest.raises(KeyboardInterrupt):
+        import_file(db, shop, path, "customers")
+    with db(shop) as session:
+        import_id = session.scalar(select(Import.id))
+        assert session.scalar(select(func.count(Membership.id))) == 15  # three batches committed
+    from plugins.csv_import.jobs import run_import
+
+    run_import(shop.id, import_id)
+    assert counts(db, shop, import_id) == {
+        "status": "done",
+        "total": 25,
+        "done": 25,
+        "created": 25,
+        "updated": 0,
+        "granted": 0,
+        "refused": 0,
+        "skipped": 0,
+    }
+    with db(shop) as session:
+        assert session.scalar(select(func.count(Membership.id))) == 25
+        assert session.scalar(select(func.sum(Lot.remaining))) == 125
+
+
+def test_another_merchants_members_are_never_touched(db, shop, make_tenant, make_member, write_csv):
+    other = make_tenant(slug="otro", plan="white-label")
+    theirs = make_member(other, email="ana@example.com", first_name="Secreta", document_id="1020")
+    path = write_csv([HEADER, ["Ana", "Núñez", "ana@example.com", "1020", "", "", "40"]])
+    import_id = import_file(db, shop, path, "customers", update=True)
+    assert counts(db, shop, import_id)["created"] == 1  # a member of ours, not theirs
+    ours = members_by_email(db, shop)["ana@example.com"]
+    assert ours.first_name == "Ana" and ours.balance == 40 and ours.id != theirs.id
+    with db(other) as session:
+        still = session.get(Membership, theirs.id)
+        assert (still.first_name, still.balance) == ("Secreta", 0)
+    points = write_csv([["codigo", "puntos"], [theirs.code, "9"]])
+    import_id = import_file(db, shop, points, "points")
+    assert results(db, shop, import_id)[2] == (
+        "refused",
+        "codigo",
+        "No existe ningún cliente con este código.",
+    )
+    with db(other) as session:
+        assert session.get(Membership, theirs.id).balance == 0
+    with db(shop) as session:  # one person, two memberships
+        assert session.scalar(select(func.count(Customer.id))) == 1
+
+
+def test_a_file_without_a_usable_column_is_refused_at_once(db, shop, write_csv):
+    from core.host.errors import InvalidInput
+
+    path = write_csv([["color", "tamaño"], ["rojo", "M"]])
+    with db(shop) as session, pytest.raises(InvalidInput) as refused:
+        importing.accept(session, shop, kind="customers", path=path, filename="x.csv")
+    assert "file" in refused.value.fields
