@@ -16,9 +16,9 @@ per member whatever file carries it.
 from __future__ import annotations
 
 import hashlib
-from contextlib import suppress
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
