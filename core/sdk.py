@@ -53,7 +53,13 @@ from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
 # Members: find, list, enrol (a person of the shared app too), lock for a points operation.
-from core.loyalty.customers import count_members, create_member, find_members, update_member
+from core.loyalty.customers import (
+    count_members,
+    create_member,
+    find_members,
+    member_by_email,
+    update_member,
+)
 from core.loyalty.staff import normalize_email
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
@@ -213,6 +219,7 @@ __all__ = [
     "count_members",
     "create_member",
     "find_members",
+    "member_by_email",
     "normalize_email",
     "send_invitation",
     "update_member",

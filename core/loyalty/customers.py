@@ -114,6 +114,22 @@ def create_member(
     return member
 
 
+def member_by_email(session: Session, email: str) -> Membership | None:
+    """This merchant's member with this (normalised) e-mail, or None: a person who is
+    another merchant's member only is None alike (nothing of theirs is revealed).
+
+    Two indexed lookups: the account by its e-mail, then the membership of the
+    session's tenant (a relationship filter would scan the members)."""
+    customer_id = session.scalar(
+        select(Customer.id)
+        .where(Customer.email == email)
+        .execution_options(person_lookup=True)  # the membership below is the tenant's
+    )
+    if customer_id is None:
+        return None
+    return session.scalar(select(Membership).where(Membership.customer_id == customer_id))
+
+
 def _account(session: Session, email: str) -> Customer:
     """The person's platform account, created if they have none (race-safe), with
     nothing but the e-mail: the rest is the person's own to fill in."""

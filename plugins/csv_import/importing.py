@@ -46,6 +46,7 @@ from core.sdk import (
     get_member,
     give_points,
     match_columns,
+    member_by_email,
     normalize_email,
     open_csv,
     parse_day,
@@ -413,7 +414,7 @@ class CustomerRows(_Rows):
 
     def apply(self, number: int, values: dict[str, Any]) -> Outcome:
         session = self.session
-        existing = _member_by_email(session, values["email"])
+        existing = member_by_email(session, values["email"])
         if existing is None and values["document_id"]:
             existing = session.scalar(
                 select(Membership).where(Membership.document_id == values["document_id"])
@@ -474,12 +475,6 @@ def opening_key(member_id: int) -> str:
     return system_key("csv_import", OPENING, member_id)
 
 
-def _member_by_email(session: Session, email: str) -> Membership | None:
-    # The membership is scoped to the session's tenant: another merchant's member with
-    # the same e-mail is never found, nor told apart from a person who is no member.
-    return session.scalar(select(Membership).where(Membership.customer.has(email=email)))
-
-
 class PointsRows(_Rows):
     """Each row a grant to a member named by code, e-mail or document: points, or a
     purchase amount through the till's path (the equivalence and the active rules)."""
@@ -516,7 +511,7 @@ class PointsRows(_Rows):
         email = self.cell(cells, "email")
         if email:
             try:
-                member = _member_by_email(self.session, normalize_email(email))
+                member = member_by_email(self.session, normalize_email(email))
             except InvalidInput:
                 member = None
             if member is None:

@@ -1,0 +1,164 @@
+"""Benchmark of the csv_import plugin: customers with opening points, and points in
+bulk, imported from files written here, into PostgreSQL, beside a baseline in the
+same run: reading the same file (CsvTable.rows(), every cell) without importing it.
+
+    python bench/csv_import.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_csv \\
+        --rows 100000
+
+Creates (or empties) the database and migrates it, then for one merchant (white
+label, es-CO, 1 point per 1,000) writes a customers file of `--rows` rows (names, an
+e-mail, a document, a phone, a birthday, opening points; one row in 100 defective)
+and runs the import as the job does (`importing.run`: per-row validation, each row's
+report line), then a points file naming each customer by e-mail. Prints the seconds
+of each, the baseline's, the ratio, rows per second, the statements per row, and the
+peak of Python memory (tracemalloc) against the file's size: flat means the file is
+streamed, never held whole. Figures go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.api import fresh_database  # noqa: E402
+from core.app import create_app  # noqa: E402
+from core.host.db import platform_session, tenant_session  # noqa: E402
+from core.host.migrate import upgrade  # noqa: E402
+from core.loyalty.program import update_program  # noqa: E402
+from core.web.csv_reader import open_csv  # noqa: E402
+from plugins.csv_import import importing  # noqa: E402
+from tenants.models import Tenant  # noqa: E402
+from tenants.services import create_tenant  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_csv"
+
+
+def write_customers(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        out = csv.writer(stream, delimiter=";", lineterminator="\r\n")
+        out.writerow(
+            [
+                "nombres",
+                "apellidos",
+                "email",
+                "documento_de_identidad",
+                "telefono",
+                "fecha_de_nacimiento",
+                "puntos",
+            ]
+        )
+        for n in range(rows):
+            email = f"c{n}@bench.example" if n % 100 != 7 else "no-es-correo"
+            out.writerow(
+                [
+                    f"Nombre{n}",
+                    "Pérez",
+                    email,
+                    f"{10_000_000 + n}",
+                    f"300{n:07d}",
+                    f"{1 + n % 28:02d}/{1 + n % 12:02d}/19{60 + n % 40}",
+                    f"{n % 3000}",
+                ]
+            )
+
+
+def write_points(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        out = csv.writer(stream, delimiter=";", lineterminator="\r\n")
+        out.writerow(["email", "puntos", "descripcion", "referencia"])
+        for n in range(rows):
+            out.writerow([f"c{n}@bench.example", str(1 + n % 50), "Campaña", f"R-{n}"])
+
+
+def baseline(path: Path) -> float:
+    start = time.perf_counter()
+    cells = 0
+    for _number, row in open_csv(path).rows():
+        cells += len(row)
+    return time.perf_counter() - start
+
+
+def run_import(app, tenant_id: int, path: Path, kind: str) -> tuple[float, int, int, dict]:
+    folder = importing.upload_folder(tenant_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = folder / f"bench-{kind}.csv"
+    shutil.copyfile(path, stored)
+    platform = app.extensions["premia"]
+    statements = [0]
+
+    def count(*_args: object) -> None:
+        statements[0] += 1
+
+    event.listen(platform.engine, "before_cursor_execute", count)
+    tracemalloc.start()
+    start = time.perf_counter()
+    with tenant_session(platform.sessions, tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id)
+        imported = importing.accept(session, tenant, kind=kind, path=stored, filename=path.name)
+        importing.start(session, imported, queue=False)
+        session.commit()
+        importing.run(session, tenant, imported)
+        counts = {k: getattr(imported, k) for k in ("done", "created", "granted", "refused")}
+    seconds = time.perf_counter() - start
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    event.remove(platform.engine, "before_cursor_execute", count)
+    return seconds, statements[0], peak, counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    fresh_database(args.database_url)
+    app = create_app({"PREMIA_DATABASE_URL": args.database_url, "PREMIA_REDIS_URL": None})
+    upgrade(app)
+    with app.app_context():
+        platform = app.extensions["premia"]
+        with platform_session(platform.sessions) as session:
+            tenant = create_tenant(
+                session,
+                slug="bench",
+                name="Bench",
+                plan="white-label",
+                currency="COP",
+                country="CO",
+                timezone="America/Bogota",
+                owner_email="owner@bench.example",
+                owner_password="bench-password",
+            )
+            session.commit()
+            tenant_id = tenant.id
+        with tenant_session(platform.sessions, tenant_id) as session:
+            update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+            session.commit()
+        folder = Path(tempfile.mkdtemp(prefix="bench-csv-"))
+        for kind, write in (("customers", write_customers), ("points", write_points)):
+            path = folder / f"{kind}.csv"
+            write(path, args.rows)
+            size = path.stat().st_size
+            base = baseline(path)
+            seconds, statements, peak, counts = run_import(app, tenant_id, path, kind)
+            print(
+                f"{kind}: {args.rows:,} rows ({size / 1e6:.1f} MB) in {seconds:.2f} s "
+                f"({args.rows / seconds:,.0f} rows/s); baseline (reading the file) {base:.2f} s; "
+                f"ratio {seconds / base:.0f}x; {statements / args.rows:.1f} statements/row; "
+                f"peak Python memory {peak / 1e6:.1f} MB; {counts}"
+            )
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()
