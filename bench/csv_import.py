@@ -2,7 +2,8 @@
 bulk, imported from files written here, into PostgreSQL, beside a baseline in the
 same run: reading the same file (CsvTable.rows(), every cell) without importing it.
 
-    python bench/csv_import.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_csv \\
+    python bench/csv_import.py \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_csv \\
         --rows 100000
 
 Creates (or empties) the database and migrates it, then for one merchant (white
