@@ -107,7 +107,7 @@ def run_import(app, tenant_id: int, path: Path, kind: str) -> tuple[float, int, 
     with tenant_session(platform.sessions, tenant_id) as session:
         tenant = session.get(Tenant, tenant_id)
         imported = importing.accept(session, tenant, kind=kind, path=stored, filename=path.name)
-        importing.start(session, imported, queue=False)
+        importing.start(session, imported)
         session.commit()
         importing.run(session, tenant, imported)
         counts = {k: getattr(imported, k) for k in ("done", "created", "granted", "refused")}

@@ -13,7 +13,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from core.sdk import PremiaError, Tenant, current_platform, platform_session, tenant_session
-from plugins.csv_import import importing
+from plugins.csv_import import importing, jobs
 from plugins.csv_import.models import CUSTOMERS, POINTS, REFUSED, Import, ImportRow
 
 
@@ -41,16 +41,15 @@ def _run(slug: str, kind: str, file: Path, update: bool = False, invite: bool = 
                 imported = importing.accept(
                     session, tenant, kind=kind, path=path, filename=Path(file).name
                 )
-                importing.start(
-                    session, imported, update_existing=update, invite=invite, queue=False
-                )
+                importing.start(session, imported, update_existing=update, invite=invite)
             except PremiaError as error:
                 path.unlink(missing_ok=True)
                 fields = "; ".join(f"{k}: {v}" for k, v in error.fields.items())
                 raise click.ClickException(f"{error.message} ({fields})") from None
             import_id = imported.id
             session.commit()
-            importing.run(session, tenant, imported)  # here and now, resumable all the same
+            # Here and now, resumable all the same; invitations still leave from the mail queue.
+            importing.run(session, tenant, imported, after=jobs.after_run)
     _report(tenant_id, import_id)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
@@ -173,25 +173,16 @@ def choose_columns(imported: Import, header: list[str], chosen: dict[str, int | 
 
 
 def start(
-    session: Session,
-    imported: Import,
-    *,
-    update_existing: bool = False,
-    invite: bool = False,
-    queue: bool = True,
+    session: Session, imported: Import, *, update_existing: bool = False, invite: bool = False
 ) -> None:
-    """Queue the import on the bulk queue (it runs once the caller commits); without
-    `queue`, the caller runs it (the command line)."""
-    from plugins.csv_import import jobs  # the jobs call back into this module
-
+    """Mark the import ready to run with the merchant's options; the caller queues it
+    (`jobs.queue_run`, run once the caller commits) or runs it (the command line)."""
     if imported.status != PREVIEW:
         raise InvalidInput(mapping=_l("This import has started already."))
     imported.update_existing = bool(update_existing) and imported.kind == CUSTOMERS
     imported.invite = bool(invite) and imported.kind == CUSTOMERS
     imported.status = QUEUED
     session.flush()
-    if queue:
-        jobs.queue_run(session, imported)
 
 
 # --- running ---------------------------------------------------------------
@@ -215,10 +206,17 @@ class Outcome:
 
 
 def run(
-    session: Session, tenant: Tenant, imported: Import, *, commit_every: int | None = None
+    session: Session,
+    tenant: Tenant,
+    imported: Import,
+    *,
+    commit_every: int | None = None,
+    after: Callable[[Session, Import], None] | None = None,
 ) -> None:
     """Do the import's rows not done yet, committing every `commit_every` rows with the
-    progress; the report's counts are complete once it returns (status DONE)."""
+    progress; the report's counts are complete once it returns (status DONE). `after`
+    runs in the last transaction, once the rows are done (the report and invitations
+    are queued there, so they leave only if the import's end commits)."""
     if imported.status not in (QUEUED, RUNNING):
         return
     commit_every = commit_every or BATCH
@@ -248,9 +246,8 @@ def run(
         imported.status = DONE
         imported.finished_at = utcnow()
         session.flush()
-    from plugins.csv_import import jobs
-
-    jobs.after_run(session, imported)
+    if after is not None:
+        after(session, imported)
     session.commit()
 
 

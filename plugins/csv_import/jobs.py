@@ -39,7 +39,7 @@ def run_import(session: Session, tenant: Tenant, import_id: int) -> str | None:
     imported = session.get(Import, import_id)
     if imported is None:
         return None
-    importing.run(session, tenant, imported)
+    importing.run(session, tenant, imported, after=after_run)
     return imported.status
 
 

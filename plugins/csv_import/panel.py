@@ -25,7 +25,7 @@ from core.sdk import (
     show_errors,
     staff_required,
 )
-from plugins.csv_import import importing
+from plugins.csv_import import importing, jobs
 from plugins.csv_import.columns import FIELDS, LABELS
 from plugins.csv_import.models import CUSTOMERS, DONE, POINTS, PREVIEW, QUEUED, RUNNING, Import
 
@@ -139,6 +139,7 @@ def detail(import_id: int) -> Any:
                 update_existing=form.update_existing.data,
                 invite=form.invite.data,
             )
+            jobs.queue_run(session, imported)
         except InvalidInput as error:
             session.rollback()
             imported = _import(import_id)
@@ -181,10 +182,8 @@ def result(import_id: int) -> Any:
         list(importing.result_rows(session, imported)),
         delimiter=delimiter_for(money_locale()),
     )
-    from plugins.csv_import.jobs import report_filename
-
     return Response(
         lines,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{report_filename(imported)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{jobs.report_filename(imported)}"'},
     )

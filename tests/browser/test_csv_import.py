@@ -78,7 +78,7 @@ def test_preview_mapping_import_and_progress(
         imported = importing.accept(
             session, shop, kind="customers", path=stored, filename="mas.csv"
         )
-        importing.start(session, imported, queue=False)
+        importing.start(session, imported)
         session.commit()
         import_id = imported.id
     # The worker is killed after four rows, each committed on its own.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from plugins.csv_import import importing
+from plugins.csv_import import importing, jobs
 from plugins.csv_import.models import Import, ImportRow
 
 
@@ -25,6 +25,7 @@ def import_file(
             session, tenant, kind=kind, path=stored, filename=path.name, **extra
         )
         importing.start(session, imported, update_existing=update, invite=invite)
+        jobs.queue_run(session, imported)  # run by the embedded runner on commit
         import_id = imported.id
         session.commit()
     return import_id
