@@ -45,6 +45,7 @@ from core.sdk import (
     earn,
     get_member,
     give_points,
+    lock_member,
     match_columns,
     member_by_email,
     normalize_email,
@@ -527,7 +528,9 @@ class PointsRows(_Rows):
 
     def apply(self, number: int, values: dict[str, Any]) -> Outcome:
         key = points_key(self.imported, number)
-        member = values["member"]
+        # Locked before looking for the key: a twin import of the same file that holds
+        # the lock has committed by the time we get it, so its grant is seen, not redone.
+        member = lock_member(self.session, values["member"].id)
         common = dict(
             actor=self.actor,
             reference=values["reference"],

@@ -11,6 +11,7 @@ from core.loyalty.ledger import Entry, Lot, audit_member
 from core.loyalty.members import Customer, Membership
 from plugins.csv_import import importing
 from plugins.csv_import.models import Import
+from tests.concurrency import run_together, unexpected_errors
 from tests.plugins.csv_import.helpers import counts, import_file, results
 
 HEADER = [
@@ -239,3 +240,39 @@ def test_a_file_without_a_usable_column_is_refused_at_once(db, shop, write_csv):
     with db(shop) as session, pytest.raises(InvalidInput) as refused:
         importing.accept(session, shop, kind="customers", path=path, filename="x.csv")
     assert "file" in refused.value.fields
+
+
+@pytest.mark.postgres
+def test_the_same_file_imported_twice_at_once_grants_each_row_once(
+    app, db, shop, make_member, write_csv, sessions
+):
+
+    members = [make_member(shop, email=f"m{i}@example.com") for i in range(5)]
+    path = write_csv(
+        [["email", "puntos"], *[[m.email, str(10 + i)] for i, m in enumerate(members)]]
+    )
+    folder = importing.upload_folder(shop.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = []
+    with db(shop) as session:
+        for n in range(2):
+            stored = folder / f"twin{n}.csv"
+            stored.write_bytes(path.read_bytes())
+            imported = importing.accept(session, shop, kind="points", path=stored, filename="p.csv")
+            importing.start(session, imported)
+            session.flush()
+            ids.append(imported.id)
+        session.commit()
+
+    def work(i: int) -> str:
+        with sessions(shop.id) as session:
+            importing.run(session, shop, session.get(Import, ids[i]), commit_every=1)
+            return "done"
+
+    results = run_together(app, 2, work)
+    assert unexpected_errors(results) == []
+    both = [counts(db, shop, i) for i in ids]
+    assert sum(c["granted"] for c in both) == 5 and sum(c["skipped"] for c in both) == 5
+    with db(shop) as session:
+        for i, member in enumerate(members):
+            assert audit_member(session, member.id) == (10 + i, 10 + i, 10 + i)
