@@ -200,3 +200,38 @@ def test_invalid_email_is_refused(make_tenant, db, email):
     tenant = make_tenant()
     with db(tenant) as session, pytest.raises(InvalidInput):
         create_member(session, email=email, actor=SYSTEM)
+
+
+def test_member_by_email_finds_only_this_merchants_member(make_tenant, make_member, db):
+    a, b = make_tenant(), make_tenant()
+    ana_b = make_member(b, email="ana@example.com", first_name="Ana")
+    with db(a) as session:
+        assert customers.member_by_email(session, "ana@example.com") is None  # b's only
+        assert customers.member_by_email(session, "nadie@example.com") is None
+    with db(b) as session:
+        assert customers.member_by_email(session, "ana@example.com").id == ana_b.id
+
+
+def test_update_member_changes_the_given_fields_by_create_members_rules(
+    make_tenant, make_member, db
+):
+    tenant = make_tenant()
+    ana = make_member(tenant, email="ana@example.com", first_name="Ana", document_id="10")
+    make_member(tenant, email="bea@example.com", document_id="20")
+    with db(tenant) as session:
+        member = session.get(Membership, ana.id)
+        with pytest.raises(Conflict):
+            customers.update_member(session, member, document_id="20")
+        with pytest.raises(InvalidInput):
+            customers.update_member(session, member, birthday=date.today() + timedelta(days=1))
+        session.rollback()
+        member = session.get(Membership, ana.id)
+        customers.update_member(
+            session, member, first_name="Ána María", phone=" 300 ", last_name=""
+        )
+        session.commit()
+    with db(tenant) as session:
+        member = session.get(Membership, ana.id)
+        assert (member.first_name, member.phone, member.document_id) == ("Ána María", "300", "10")
+        assert member.last_name == "Test"  # an empty value leaves the field as it was
+        assert [m.id for m in find_members(session, "ana maria")] == [ana.id]  # search follows
