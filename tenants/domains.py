@@ -369,7 +369,8 @@ def send_report(session: Session, tenant: Tenant, what: str) -> int:
         "until": grace_ends(domain),
         "problems": [PROBLEMS[c] for c in (domain.problem or "").split(",") if c in PROBLEMS],
         "records": records(domain),
-        "panel_url": links.external_url("t.panel_domain.index", tenant),
+        # On the shared app's address: the brand's own domain is what is failing.
+        "panel_url": links.external_url("t.panel_domain.index", None, tenant_slug=tenant.slug),
     }
     owners = session.scalars(
         select(StaffUser.email)

@@ -287,7 +287,8 @@ def test_a_failing_domain_is_reported_kept_for_the_grace_period_then_stopped(
     assert subject(owner) == f"Tu dominio {DOMAIN} dejó de verificarse"  # the merchant's language
     body = text_of(owner)
     assert domain.token in body
-    assert f"https://{DOMAIN}/panel/settings/domain/" in body  # still served: its own domain
+    # The panel's link is on the shared app: the brand's own domain is what is failing.
+    assert "http://localhost/t/cafe/panel/settings/domain/" in body.split()
     operator = next(m for m in mails if m["To"] == OPERATOR)
     assert "Premia" in operator["From"] and DOMAIN in subject(operator)
 
@@ -389,3 +390,24 @@ def test_name_servers_are_read_with_their_ports(app):
     assert domains._nameserver("10.0.0.2").port == 53
     with platform_session(app.extensions["premia"].sessions) as session:
         assert session.scalars(select(TenantDomain)).all() == []
+
+
+def test_the_configuration_is_read_from_the_environment(tmp_path):
+    from core.host.config import load_config
+
+    config = load_config(
+        tmp_path,
+        {
+            "PREMIA_CNAME_TARGET": "Premia.Example.",
+            "PREMIA_DNS_NAMESERVERS": "127.0.0.1:5353, [::1]:53",
+            "PREMIA_DOMAIN_GRACE_DAYS": "3",
+            "PREMIA_OPERATOR_EMAILS": "a@premia.example, b@premia.example",
+        },
+    )
+    assert config["PREMIA_CNAME_TARGET"] == "premia.example"
+    assert config["PREMIA_DNS_NAMESERVERS"] == ["127.0.0.1:5353", "[::1]:53"]
+    assert config["PREMIA_DOMAIN_GRACE_DAYS"] == 3
+    assert config["PREMIA_OPERATOR_EMAILS"] == ["a@premia.example", "b@premia.example"]
+    defaults = load_config(tmp_path, {})
+    assert defaults["PREMIA_CNAME_TARGET"] is None and defaults["PREMIA_DNS_NAMESERVERS"] == []
+    assert defaults["PREMIA_DOMAIN_GRACE_DAYS"] == 7 and defaults["PREMIA_OPERATOR_EMAILS"] == []
