@@ -352,6 +352,16 @@ def recheck(session: Session, tenant: Tenant) -> Check | None:
     domain = current(session)
     if domain is None:
         return None
+    if not allowed(tenant):  # the plan changed: its own domain went with it
+        if tenant.domain == domain.name:
+            log.warning(
+                "domain %s of %s no longer served: its plan has no own domain",
+                domain.name,
+                tenant.slug,
+            )
+            tenant.domain = None
+        domain.checked_at = utcnow()
+        return None
     return verify(session, tenant, domain)
 
 

@@ -350,6 +350,23 @@ def test_a_pending_domain_is_verified_by_the_daily_check_too(app, brand, db, pla
     assert served(platform, brand) == DOMAIN
 
 
+def test_a_plan_without_an_own_domain_stops_serving_it_at_the_daily_check(
+    app, brand, db, platform, dns_server
+):
+    from tenants.services import get_plan
+
+    publish(dns_server, claim(db, brand))
+    verify(db, brand)
+    with platform_session(platform.sessions) as session:
+        session.get(Tenant, brand.id).plan = get_plan(session, "free")
+        session.commit()
+    queries = len(dns_server.queries)
+    with clock_at(datetime.now(UTC) + timedelta(days=1, minutes=1)):
+        assert domains.tick() == [brand.id]
+    assert served(platform, brand) is None
+    assert len(dns_server.queries) == queries  # not even looked up
+
+
 def test_the_daily_check_is_a_periodic_job(app, platform):
     jobs = {job.name: job for job in platform.jobs.periodic}
     assert jobs["core.domains"].func is domains.tick

@@ -183,3 +183,36 @@ def test_another_merchants_owner_reaches_nothing(client, db, brand, make_tenant,
     # And on their own page, verify-now without a domain of theirs is a 404, never ours.
     assert client.post(page_url(other) + "verify", data={"csrf_token": csrf}).status_code == 404
     assert dns_server.queries == []
+
+
+def test_a_failing_domain_shows_until_when_it_is_served_then_that_it_stopped(
+    client, db, brand, platform, dns_server
+):
+    from datetime import UTC, datetime, timedelta
+
+    from core.host.db import clock_at
+
+    with db(brand) as session:
+        domain = domains.set_domain(session, session.get(Tenant, brand.id), DOMAIN)
+        session.commit()
+    dns_server.cname(DOMAIN, TARGET)
+    dns_server.txt(f"_premia-verify.{DOMAIN}", f"premia-verify={domain.token}")
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    with clock_at(start):
+        domains.tick()
+    assert served(platform, brand) == DOMAIN
+    dns_server.cname(DOMAIN, "otro-proveedor.example")
+    with clock_at(start + timedelta(days=1, hours=1)):
+        domains.tick()
+    login(client, db, brand)
+    page = html.unescape(client.get(page_url(brand)).get_data(as_text=True))
+    # 16:00 UTC is 11:00 in Bogotá: failing since 2 Dec, served until 9 Dec.
+    assert (
+        "El dominio dejó de verificarse el 2/12/26, 11:00. Se sirve hasta el 9/12/26, 11:00" in page
+    )
+    assert "El registro CNAME del dominio apunta a otro servidor." in page
+    with clock_at(start + timedelta(days=8, hours=2)):
+        domains.tick()
+    page = html.unescape(client.get(page_url(brand)).get_data(as_text=True))
+    assert "ya no se sirve desde el 9/12/26, 12:00" in page
+    assert served(platform, brand) is None
