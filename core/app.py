@@ -32,6 +32,7 @@ from core.web.i18n import init_babel
 from core.web.request import bp as platform_bp
 from core.web.request import close_db, handle_http_error, handle_premia_error, handle_too_large
 from core.web.security import init_security
+from tenants import domains
 from tenants.resolver import DomainMiddleware, brand_url, make_site
 from worker.runners import InProcessRunner, RqRunner
 
@@ -54,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["PREMIA_MAX_REQUEST_BYTES"]
 
     plugins = PluginHost()
+    plugins.core_limits = (domains.LIMIT,)
     plugins.pm.register(schedule, name=next(iter(ALWAYS_ACTIVE)))
     plugins.load_entry_points(app.config.get("PREMIA_PLUGINS"))
     for extra in app.config.get("PREMIA_EXTRA_PLUGINS", ()):  # tests register their own

@@ -92,3 +92,28 @@ class TenantSetting(TenantOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     namespace: Mapped[str] = mapped_column(String(60))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+
+
+class TenantDomain(TenantOwned, Base):
+    """A merchant's own domain as it entered it, the token its DNS must show, and what
+    the checks found. The domain is served (`Tenant.domain`) only once a check found both
+    records; `tenants.domains` holds the rules."""
+
+    __tablename__ = "tenant_domains"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253))
+    token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The last check that found both records.
+    verified_at: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]
+    # What the last check found wrong (tenants.domains.PROBLEMS), None when it passed.
+    problem: Mapped[str | None] = mapped_column(String(40))
+    # A served domain's first failed check since it last passed: the grace counts from here.
+    failing_since: Mapped[datetime | None]
+    # When the failure was reported to the merchant and the operators (once per failure).
+    reported_at: Mapped[datetime | None]
+    # When the grace ran out and the domain stopped being served.
+    stopped_at: Mapped[datetime | None]

@@ -101,9 +101,9 @@ class DomainMiddleware:
         self.wsgi_app = wsgi_app
         self.app = app
 
-    # Served whatever the host: a load balancer probes by address or its own name, and
-    # the answer holds no link.
-    ANY_HOST = "/healthz"
+    # Served whatever the host: a load balancer probes by address or its own name, the
+    # reverse proxy asks whether a domain may get a certificate; the answers hold no link.
+    ANY_HOST = ("/healthz", "/.well-known/premia/domain-check")
     # Served as the platform's on a brand's domain too (the API knows its tenant from the
     # token): never looked up.
     SHARED_PATHS = ("/static/", "/themes/", "/api/")
@@ -111,7 +111,7 @@ class DomainMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         host = _hostname(environ.get("HTTP_HOST") or "")
         path = environ.get("PATH_INFO", "") or "/"
-        if path == self.ANY_HOST or host in self.app.config["PREMIA_PLATFORM_HOSTS"]:
+        if path in self.ANY_HOST or host in self.app.config["PREMIA_PLATFORM_HOSTS"]:
             return self.wsgi_app(environ, start_response)
         slug = self._slug_for(host) if host else None
         if slug is None:

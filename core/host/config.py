@@ -49,6 +49,19 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         "PREMIA_PUBLIC_URL": (env("PREMIA_PUBLIC_URL") or "").rstrip("/") or None,
         # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
         "PREMIA_PROXIES": int(env("PREMIA_PROXIES") or 0),
+        # A brand's own domain: the host its CNAME must point at (unset: the first platform
+        # host), the name servers asked (unset: the machine's; "127.0.0.1:5353,…"), how
+        # long a served domain that stops verifying stays served, and who hears of it.
+        "PREMIA_CNAME_TARGET": (env("PREMIA_CNAME_TARGET") or "").strip().lower().rstrip(".")
+        or None,
+        "PREMIA_DNS_NAMESERVERS": [
+            n.strip() for n in (env("PREMIA_DNS_NAMESERVERS") or "").split(",") if n.strip()
+        ],
+        "PREMIA_DNS_TIMEOUT": float(env("PREMIA_DNS_TIMEOUT") or 5),
+        "PREMIA_DOMAIN_GRACE_DAYS": int(env("PREMIA_DOMAIN_GRACE_DAYS") or 7),
+        "PREMIA_OPERATOR_EMAILS": [
+            e.strip() for e in (env("PREMIA_OPERATOR_EMAILS") or "").split(",") if e.strip()
+        ],
         "PREMIA_LOGIN_LIMIT": env("PREMIA_LOGIN_LIMIT") or "5 per minute",
         "PREMIA_LOGIN_LIMIT_PER_ADDRESS": env("PREMIA_LOGIN_LIMIT_PER_ADDRESS") or "30 per minute",
         # Password-reset e-mails asked per address, tenant and e-mail.

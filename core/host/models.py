@@ -15,7 +15,7 @@ from core.loyalty.purchases import Purchase, PurchaseLine
 from core.loyalty.rewards import Redemption, Reward
 from core.loyalty.staff import Operator, StaffUser
 from core.web.staff_sessions import StaffSession
-from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
+from tenants.models import Plan, PlanPlugin, Tenant, TenantDomain, TenantPlugin, TenantSetting
 
 __all__ = [
     "Allocation",
@@ -38,6 +38,7 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "Tenant",
+    "TenantDomain",
     "TenantPlugin",
     "TenantSetting",
 ]

@@ -112,6 +112,8 @@ class PluginHost:
         self.entry_kinds: dict[str, Any] = {}  # kind → label, from every plugin
         self._session_factory: Any = None
         self.topics = Topics()  # the core's; plugins' are added by `check`
+        # The core's own plan limits (an own domain…), next to the plugins'.
+        self.core_limits: tuple[PlanLimit, ...] = ()
 
     # --- discovery -----------------------------------------------------
 
@@ -228,8 +230,10 @@ class PluginHost:
         return tenant.plan.plugin_names & set(self.infos)
 
     def limits(self) -> dict[str, PlanLimit]:
-        """Every installed plugin's plan limits, by name."""
-        return {limit.name: limit for info in self.infos.values() for limit in info.limits}
+        """The core's and every installed plugin's plan limits, by name."""
+        found = {limit.name: limit for limit in self.core_limits}
+        found.update((limit.name, limit) for info in self.infos.values() for limit in info.limits)
+        return found
 
     def limit(self, tenant: Tenant, name: str) -> int | None:
         """The cap `tenant`'s plan puts on `name` (None: unlimited): the plan's stored

@@ -7,6 +7,7 @@ from core.host.contributions import PeriodicJob
 from core.host.plugins import hookimpl
 from core.loyalty import expiry, figures
 from core.web import staff_sessions
+from tenants import domains
 
 
 @hookimpl
@@ -25,4 +26,6 @@ def periodic_jobs() -> list[PeriodicJob]:
             every=3600,
             queue="bulk",
         ),
+        # Hourly, checking each own domain a day after its last check.
+        PeriodicJob("core.domains", domains.tick, every=3600),
     ]

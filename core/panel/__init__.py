@@ -14,6 +14,7 @@ from core.panel import (
     activity,
     customers,
     dashboard,
+    domain,
     locations,
     loyalty,
     profile,
@@ -35,4 +36,5 @@ def blueprints() -> list[Blueprint]:
         staff.make_blueprint(),
         locations.make_blueprint(),
         settings.make_blueprint(),
+        domain.make_blueprint(),
     ]

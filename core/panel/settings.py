@@ -41,6 +41,7 @@ from core.web.i18n import (
     timezone_choices,
 )
 from core.web.request import db
+from tenants import domains
 from tenants.services import update_profile
 
 menu.register(menu.MenuItem("t.panel_settings.index", _l("Settings"), roles=MANAGERS, order=90))
@@ -377,6 +378,13 @@ def _render(
         for link in extra
         if can(*link.roles)
     ]
+    shown_links = [
+        {"url": url_for(link.endpoint, **link.values), "label": str(link.label)} for link in links
+    ]
+    if domains.allowed(g.tenant):  # the core's own page, on plans with an own domain
+        shown_links.insert(
+            0, {"url": url_for("t.panel_domain.index"), "label": str(_l("Own domain"))}
+        )
     return render_template(
         "panel/settings/index.html",
         form=form,
@@ -385,10 +393,7 @@ def _render(
         currency=g.tenant.currency,
         problems=problems,
         row_action=schemaform.ROW_ACTION,
-        links=[
-            {"url": url_for(link.endpoint, **link.values), "label": str(link.label)}
-            for link in links
-        ],
+        links=shown_links,
     )
 
 

@@ -7,9 +7,10 @@ A plugin package loads it from its own `conftest.py`:
 and gets real services, as Premia's own suite does (no fakes): a migrated database
 (PostgreSQL, or SQLite with PREMIA_TEST_DATABASE_URL=sqlite:///…) and Redis, chosen or
 started by `servers`; an SMTP server that keeps what it receives (`smtp_server`, from
-`services`); and `factories`' app and data: `app` (every installed plugin loaded by its
-entry point), `client`, `platform`, `make_plan`, `make_tenant`, `make_member`, `db(tenant)`
-(a tenant-scoped session). `weblogin.login(client, db, tenant, role)` logs staff in
+`services`) and a DNS server answering the records a test gives it (`dns_server`); and
+`factories`' app and data: `app` (every installed plugin loaded by its entry point),
+`client`, `platform`, `make_plan`, `make_tenant`, `make_member`, `db(tenant)` (a
+tenant-scoped session). `weblogin.login(client, db, tenant, role)` logs staff in
 through the login form. Tenant data is emptied after each test.
 
 It needs Premia's `dev` extra (pytest, aiosmtpd); nothing else in the platform imports it.

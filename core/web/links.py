@@ -2,9 +2,9 @@
 
 A request's Host (or X-Forwarded-Host) is whatever the client sends; a reset link
 built from it would carry a valid token to the attacker's host. So a mailed link
-starts at the brand's own domain (https; the operator sets it, so it is verified)
-or at `PREMIA_PUBLIC_URL`, the shared app's address, and works the same from a
-request, a job or the CLI.
+starts at the brand's own domain (https; served only once its DNS proved it the
+brand's, see tenants.domains) or at `PREMIA_PUBLIC_URL`, the shared app's address, and
+works the same from a request, a job or the CLI.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
 from core.web.themes import current_theme
+from tenants.domains import is_served
 
 log = logging.getLogger(__name__)
 bp = Blueprint("platform", __name__)
@@ -66,6 +67,15 @@ def healthz() -> Any:
     if hasattr(platform.jobs, "failed"):  # embedded: jobs run here, their failures too
         extra["failed_jobs"] = len(platform.jobs.failed)
     return jsonify(status="ok" if ok else "error", **checks, **extra), 200 if ok else 503
+
+
+@bp.get("/.well-known/premia/domain-check")
+def domain_check() -> Any:
+    """The reverse proxy's `ask` before it obtains a certificate on demand: 200 for a
+    brand's verified, served domain (`?domain=`), 404 for any other name, so nobody gets
+    the proxy to ask a certificate authority for names that are not ours."""
+    served = is_served(db(), request.args.get("domain", ""))
+    return ("", 200) if served else ("", 404)
 
 
 def wants_json() -> bool:
