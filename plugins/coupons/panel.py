@@ -183,7 +183,7 @@ def codes_csv(campaign_id: int) -> Any:
     header = [_("Code"), _("Link"), _("Points"), _("Valid until"), _("Status")]
     lines = csv_lines(
         header,
-        (
+        [
             [
                 codes.printed(item.code.code),
                 claim_url(g.tenant, item.code.code),
@@ -192,7 +192,7 @@ def codes_csv(campaign_id: int) -> Any:
                 str(campaigns.STATUS_LABELS[item.status]),
             ]
             for item in campaigns.code_rows(session, row, today, limit=campaigns.MAX_CODES * 10)
-        ),
+        ],
         delimiter=delimiter_for(money_locale()),
     )
     return Response(
