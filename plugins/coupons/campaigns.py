@@ -217,5 +217,5 @@ def recent_claims(
             .where(Claim.campaign_id == campaign.id)
             .order_by(Claim.id.desc())
             .limit(limit)
-        ).tuples()
+        ).all()
     )

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.sdk import (
@@ -55,8 +56,8 @@ class CampaignForm(FlaskForm):
     kind = RadioField(
         _l("Codes"),
         choices=[
-            (Kind.SINGLE.value, _l("Single-use codes (each claimable once)")),
-            (Kind.SHARED.value, _l("One shared code (once per customer)")),
+            SelectChoice(Kind.SINGLE.value, _l("Single-use codes (each claimable once)")),
+            SelectChoice(Kind.SHARED.value, _l("One shared code (once per customer)")),
         ],
         default=Kind.SINGLE.value,
     )
