@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, RadioField, StringField
@@ -213,7 +214,7 @@ def upload(campaign_id: int) -> Any:
     form = UploadForm()
     if form.validate_on_submit():
         try:
-            rows = uploads.accept(session, g.tenant, row, form.file.data, g.user)
+            rows = uploads.accept(session, g.tenant, row, form.file.data, current_user.user)
         except InvalidInput as error:
             for message in error.fields.values():
                 flash(str(message), "error")

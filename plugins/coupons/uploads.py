@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -119,8 +120,8 @@ def _row(
         except (ValueError, ArithmeticError):
             raise InvalidInput(
                 _l(
-                    "the points must be a whole number from 1 to %(most)d",
-                    most=MAX_POINTS_PER_OPERATION,
+                    "the points must be a whole number from 1 to %(most)s",
+                    most=format_decimal(MAX_POINTS_PER_OPERATION, locale=locale),
                 )
             ) from None
     raw_expiry = cells[columns["expires_on"]].strip() if "expires_on" in columns else ""
@@ -142,7 +143,6 @@ def process(
     staff = session.get(StaffUser, staff_id)
     if campaign is None or staff is None or not path.exists():
         return {}
-    locale = money_locale()
     table = sdk.open_csv(path)
     columns = sdk.match_columns(table.header, COLUMNS)
     room = room_this_month(session, tenant)
@@ -150,6 +150,7 @@ def process(
     results: list[tuple[list[str], str]] = []
     counts = {"created": 0, "duplicate": 0, "invalid": 0}
     with force_locale(tenant.language):
+        locale = money_locale()  # the merchant's number and date formats
         for _number, cells in table.rows():
             try:
                 text, points, expires = _row(cells, columns, locale)
