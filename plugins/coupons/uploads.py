@@ -23,7 +23,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import core.sdk as sdk  # the CSV reader (sdk.open_csv…): named imports once it is on main
 from core.sdk import (
     MAX_POINTS_PER_OPERATION,
     InvalidInput,
@@ -32,7 +31,11 @@ from core.sdk import (
     build_message,
     csv_lines,
     enqueue,
+    match_columns,
     money_locale,
+    open_csv,
+    parse_day,
+    parse_number,
     plan_limit,
     render_mail,
     send_mail,
@@ -80,8 +83,8 @@ def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, s
     path = _folder() / f"{tenant.id}-{token}.csv"
     storage.save(path)
     try:
-        table = sdk.open_csv(path)
-        if "code" not in sdk.match_columns(table.header, COLUMNS):
+        table = open_csv(path)
+        if "code" not in match_columns(table.header, COLUMNS):
             raise InvalidInput(file=_l("The file has no column named “code”."))
         rows = table.count()
         limit = plan_limit(tenant, LIMIT)
@@ -89,7 +92,7 @@ def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, s
             raise InvalidInput(
                 file=_l("Your plan allows up to %(most)d codes per file.", most=limit)
             )
-    except InvalidInput:  # sdk.UnreadableFile too
+    except InvalidInput:  # UnreadableFile too
         path.unlink(missing_ok=True)
         raise
     enqueue(None, process, tenant.id, campaign.id, path.name, token, staff.id)
@@ -97,7 +100,7 @@ def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, s
 
 
 def _whole_points(text: str, locale: str) -> int | None:
-    value = sdk.parse_number(text, locale)
+    value = parse_number(text, locale)
     if value != value.to_integral_value() or not 0 < value <= MAX_POINTS_PER_OPERATION:
         raise ValueError(text)
     return int(value)
@@ -127,7 +130,7 @@ def _row(
     raw_expiry = cells[columns["expires_on"]].strip() if "expires_on" in columns else ""
     if raw_expiry:
         try:
-            expires = sdk.parse_day(raw_expiry, locale)
+            expires = parse_day(raw_expiry, locale)
         except ValueError:
             raise InvalidInput(_l("the expiry is not a date")) from None
     return text, points, expires
@@ -143,8 +146,8 @@ def process(
     staff = session.get(StaffUser, staff_id)
     if campaign is None or staff is None or not path.exists():
         return {}
-    table = sdk.open_csv(path)
-    columns = sdk.match_columns(table.header, COLUMNS)
+    table = open_csv(path)
+    columns = match_columns(table.header, COLUMNS)
     room = room_this_month(session, tenant)
     seen: set[str] = set()
     results: list[tuple[list[str], str]] = []
