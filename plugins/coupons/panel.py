@@ -216,9 +216,11 @@ def upload(campaign_id: int) -> Any:
         try:
             rows = uploads.accept(session, g.tenant, row, form.file.data, current_user.user)
         except InvalidInput as error:
+            session.rollback()
             for message in error.fields.values():
                 flash(str(message), "error")
         else:
+            session.commit()  # the job starts after the commit
             flash(
                 _(
                     "%(rows)d rows received: we are creating the codes and will e-mail you "

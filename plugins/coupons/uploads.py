@@ -72,7 +72,8 @@ def _folder() -> Path:
 
 
 def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, staff: Any) -> int:
-    """Keep the uploaded file and queue its processing; the number of data rows.
+    """Keep the uploaded file and queue its processing when the caller commits; the
+    number of data rows.
     InvalidInput (for the field "file") when it is missing, unreadable, has no code
     column or more rows than the plan allows."""
     if campaign.kind != Kind.SINGLE:
@@ -95,7 +96,8 @@ def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, s
     except InvalidInput:  # UnreadableFile too
         path.unlink(missing_ok=True)
         raise
-    enqueue(None, process, tenant.id, campaign.id, path.name, token, staff.id)
+    # Queued once the request's transaction ends (in-process on SQLite: after its lock).
+    enqueue(session, process, tenant.id, campaign.id, path.name, token, staff.id)
     return rows
 
 
