@@ -182,7 +182,7 @@ def codes_csv(campaign_id: int) -> Any:
     session = db()
     row = get_or_404(session, Campaign, campaign_id)
     today = local_today(g.tenant)
-    header = [_("Code"), _("Link"), _("Points"), _("Valid until"), _("Status")]
+    header = [_("Code"), _("Claim link"), _("Points"), _("Valid until"), _("Status")]
     lines = csv_lines(
         header,
         [

@@ -133,7 +133,7 @@ def test_the_codes_as_csv_with_their_claim_links(client, db, shop, make_campaign
     rows = list(
         csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff")), delimiter=";")
     )
-    assert rows[0][:3] == ["Código", "Enlace", "Puntos"]
+    assert rows[0][:3] == ["Código", "Enlace para reclamar", "Puntos"]
     assert sorted(row[0].replace("-", "") for row in rows[1:]) == sorted(codes)
     assert all(row[1].endswith(f"/app/coupon/{row[0].replace('-', '')}") for row in rows[1:])
 
