@@ -52,7 +52,8 @@ from core.loyalty.staff import Role, StaffUser
 from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
-# Members: find, list, enrol (a person of the shared app too), lock for a points operation.
+# Members: find, list, enrol (a person of the shared app too, or one joining by their own
+# choice: join_merchant), lock for a points operation.
 from core.loyalty.customers import (
     count_members,
     create_member,
@@ -65,6 +66,7 @@ from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
 from core.loyalty.joining import member_at_first_points
+from core.loyalty.joining import join as join_merchant
 
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
 from core.loyalty.members import MAIL_TOPICS, wants_mail
@@ -229,6 +231,7 @@ __all__ = [
     "lock_member",
     "lock_member_by_code",
     "member_at_first_points",
+    "join_merchant",
     # points
     "SystemKey",
     "adjust",
