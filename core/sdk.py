@@ -126,6 +126,7 @@ from core.web.mail import build_message, render_mail
 from core.web.mail import send as send_mail
 from core.web.links import external_url
 from core.web.spreadsheet import csv_lines, delimiter_for
+from core.web.uploads import upload_folder
 from core.web.i18n import format_money, money_locale
 from core.loyalty.expiry import best_reward_before_expiry, month_start
 from core.loyalty.activity import local_day_range
@@ -271,6 +272,7 @@ __all__ = [
     "render_mail",
     "render_template",
     "send_mail",
+    "upload_folder",
     # the panel
     "EVERYONE",
     "MANAGERS",
