@@ -1,13 +1,17 @@
 """Coupons: QR codes worth points. A campaign's single-use codes (generated in the
 panel or uploaded as a CSV) or one shared code with a stock; a customer claims one
-from the claim page of the merchant's app, which any phone camera opens."""
+from the claim page of the merchant's app, which any phone camera opens
+(see claims.py for the rules, campaigns.py for the panel's side)."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from typing import Any
 
-from core.sdk import PlanLimit, PluginInfo
-from plugins.coupons import claims, models
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from core.sdk import MANAGERS, Membership, MenuItem, PlanLimit, PluginInfo, Tenant, hookimpl
+from plugins.coupons import app, claims, models, panel
 
 PLUGIN = PluginInfo(
     name="coupons",
@@ -18,8 +22,8 @@ PLUGIN = PluginInfo(
     entry_kinds=claims.ENTRY_KINDS,
     limits=(
         PlanLimit(
-            "coupons.codes_per_month",
-            _l("Coupon codes and shared-code claims per month"),
+            claims.MONTHLY,
+            _l("Coupon codes created and shared-code claims per month"),
             seeds={"free": 100, "white-label": None},
         ),
         PlanLimit(
@@ -29,5 +33,28 @@ PLUGIN = PluginInfo(
         ),
     ),
 )
+
+
+@hookimpl
+def blueprints() -> list[Any]:
+    return [panel.make_blueprint(), app.make_blueprint()]
+
+
+@hookimpl
+def panel_menu(tenant: Tenant) -> list[MenuItem]:
+    return [MenuItem("t.coupons.index", _l("Coupons"), roles=MANAGERS, order=62)]
+
+
+@hookimpl
+def app_menu(tenant: Tenant) -> list[MenuItem]:
+    return [MenuItem("t.coupons_app.index", _l("Coupons"), order=40)]
+
+
+@hookimpl
+def member_joined_from_link(session: Session, tenant: Tenant, member: Membership, via: str) -> None:
+    code = app.code_of(via)
+    if code is not None:
+        claims.claim_on_joining(session, tenant, member, code)
+
 
 __all__ = ["PLUGIN", "models"]

@@ -15,17 +15,19 @@ is simply unknown here. The claim page counts every attempt per person and addre
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from core.sdk import (
     Actor,
     Conflict,
     Membership,
     NotFound,
+    PremiaError,
     Tenant,
     earn,
     external_url,
@@ -125,8 +127,15 @@ def find_code(session: Session, code_text: str) -> tuple[Code, Campaign]:
     return code, session.get(Campaign, code.campaign_id)
 
 
-def check_claimable(tenant: Tenant, code: Code, campaign: Campaign) -> None:
-    """Refuse a code that no claim may take now, whoever asks."""
+def check_claimable(
+    tenant: Tenant, code: Code, campaign: Campaign, member: Membership | None = None
+) -> None:
+    """Refuse a code that `member` (None: someone not a member yet) may not claim now."""
+    if member is not None:
+        session = object_session(code)
+        mine = select(Claim.id).where(Claim.code_id == code.id, Claim.member_id == member.id)
+        if session.scalar(mine) is not None:
+            raise AlreadyClaimed()
     if not (code.active and campaign.active):
         raise Inactive()
     today = local_today(tenant)
@@ -141,18 +150,27 @@ def check_claimable(tenant: Tenant, code: Code, campaign: Campaign) -> None:
         raise SoldOut()
 
 
-def claim(session: Session, tenant: Tenant, customer: object, code_text: str) -> Claim:
+def claim(session: Session, tenant: Tenant, customer: Any, code_text: str) -> Claim:
     """`customer` (signed in to the merchant's app) claims `code_text`: they become a
     member where they were not, and earn its points once. The caller commits."""
     code, campaign = find_code(session, code_text)
-    check_claimable(tenant, code, campaign)
     member = session.scalar(select(Membership).where(Membership.customer_id == customer.id))
+    check_claimable(tenant, code, campaign, member)
     if member is None:
         member = join_merchant(
             session, customer, joined_via="coupon", actor=Actor.customer(customer.id)
         )
+    return claim_as_member(session, tenant, member, code, campaign)
+
+
+def claim_as_member(
+    session: Session, tenant: Tenant, member: Membership, code: Code, campaign: Campaign
+) -> Claim:
+    """`member` claims `code` of `campaign` (found and checked): the stock and the
+    single-use code taken with conditional UPDATEs, then the points, once."""
     member = lock_member(session, member.id)  # one claim at a time per member
-    if session.scalar(select(Claim.id).where(Claim.code_id == code.id, Claim.member_id == member.id)):
+    mine = select(Claim.id).where(Claim.code_id == code.id, Claim.member_id == member.id)
+    if session.scalar(mine) is not None:
         raise AlreadyClaimed()
     now = utcnow()
     if campaign.kind == Kind.SINGLE:
@@ -183,7 +201,7 @@ def claim(session: Session, tenant: Tenant, customer: object, code_text: str) ->
         member,
         points=points,
         kind=KIND,
-        actor=Actor.customer(customer.id),
+        actor=Actor.system() if member.customer_id is None else Actor.customer(member.customer_id),
         description=campaign.name,
         idempotency_key=system_key("coupon", code.id, member.id),
     )
@@ -198,3 +216,17 @@ def claim(session: Session, tenant: Tenant, customer: object, code_text: str) ->
     session.add(row)
     session.flush()
     return row
+
+
+def claim_on_joining(
+    session: Session, tenant: Tenant, member: Membership, code_text: str
+) -> Claim | None:
+    """A new member who arrived from a coupon's page claims it as they join; a refusal
+    leaves the joining as it is (nothing of the claim written)."""
+    try:
+        with session.begin_nested():
+            code, campaign = find_code(session, code_text)
+            check_claimable(tenant, code, campaign, member)
+            return claim_as_member(session, tenant, member, code, campaign)
+    except PremiaError:
+        return None

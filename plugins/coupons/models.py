@@ -62,6 +62,8 @@ class Code(TenantOwned, Base):
     active: Mapped[bool] = mapped_column(default=True)
     claimed_by: Mapped[int | None]  # single-use: the member who claimed it
     claimed_at: Mapped[datetime | None]
+    # The uploaded file it came from (its token): the same file run again finds its own.
+    upload: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

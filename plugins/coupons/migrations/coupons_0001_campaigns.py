@@ -22,7 +22,10 @@ def _tenant(table: str) -> list[sa.SchemaItem]:
     return [
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{table}_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f(f"fk_{table}_tenant_id_tenants"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
         sa.UniqueConstraint("tenant_id", "id", name=op.f(f"uq_{table}_tenant_id_id")),
@@ -73,6 +76,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("claimed_by", sa.Integer(), nullable=True),
         sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("upload", sa.String(length=32), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "points IS NULL OR points > 0", name=op.f("ck_coupons_codes_points_positive")
@@ -82,7 +86,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "code", name=op.f("uq_coupons_codes_tenant_id_code")),
         *_tenant("coupons_codes"),
     )
-    op.create_index(op.f("ix_coupons_codes_tenant_id"), "coupons_codes", ["tenant_id"], unique=False)
+    op.create_index(
+        op.f("ix_coupons_codes_tenant_id"), "coupons_codes", ["tenant_id"], unique=False
+    )
     op.create_index(
         "ix_coupons_codes_campaign_id_created_at",
         "coupons_codes",
