@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 import segno
-from babel.dates import format_date
+from babel.dates import format_skeleton
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -141,7 +141,7 @@ def _html(tenant: Tenant, layout: Layout, items: Sequence[Item], logo: str | Non
 def _expiry(item: Item, locale: str) -> str | None:
     if item.expires_on is None:
         return None
-    return format_date(item.expires_on, "medium", locale=locale)
+    return format_skeleton("yMMMd", item.expires_on, locale=locale)  # "31 mar 2027"
 
 
 def write_pdf(
