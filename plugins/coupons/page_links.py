@@ -82,7 +82,9 @@ def checked_url(text: str) -> str:
         or any(ch.isspace() or ord(ch) < 32 for ch in url)
     ):
         raise InvalidInput(
-            target_url=_l("Give a web address starting with http:// or https://, such as https://example.com/menu.")
+            target_url=_l(
+                "Give a web address starting with http:// or https://, such as https://example.com/menu."
+            )
         )
     return url
 
@@ -142,9 +144,7 @@ def scans_by_day(session: Session, tenant: Tenant, days: int = SCAN_DAYS) -> dic
         result.setdefault(link_id, {})[day] = scans
     totals = dict(
         session.execute(
-            select(PageScan.page_link_id, func.sum(PageScan.scans)).group_by(
-                PageScan.page_link_id
-            )
+            select(PageScan.page_link_id, func.sum(PageScan.scans)).group_by(PageScan.page_link_id)
         ).all()
     )
     return {

@@ -67,9 +67,7 @@ class PrintJob(TenantOwned, Base):
         tenant_key(),
         tenant_fk("campaign_id", "coupons_campaigns", ondelete="CASCADE"),
         tenant_fk("page_link_id", "coupons_page_links", ondelete="CASCADE"),
-        CheckConstraint(
-            "(campaign_id IS NULL) <> (page_link_id IS NULL)", name="one_source"
-        ),
+        CheckConstraint("(campaign_id IS NULL) <> (page_link_id IS NULL)", name="one_source"),
         Index("ix_coupons_print_jobs_created_at", "tenant_id", "created_at"),
     )
 
@@ -129,9 +127,7 @@ def page_items(tenant: Tenant, link: PageLink, copies: int) -> Iterator[sheets.I
         yield item
 
 
-def count_items(
-    session: Session, tenant: Tenant, job: PrintJob
-) -> int:
+def count_items(session: Session, tenant: Tenant, job: PrintJob) -> int:
     if job.page_link_id is not None:
         return job.copies
     campaign = session.get(Campaign, job.campaign_id)
@@ -156,7 +152,9 @@ def start_print(
     if layout not in sheets.LAYOUTS:
         raise InvalidInput(layout=_l("Choose one of the layouts."))
     if not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
-        raise InvalidInput(copies=_l("The copies must be a whole number from 1 to %(most)d.", most=MAX_COPIES))
+        raise InvalidInput(
+            copies=_l("The copies must be a whole number from 1 to %(most)d.", most=MAX_COPIES)
+        )
     if first_day and last_day and last_day < first_day:
         raise InvalidInput(last_day=_l("The last day cannot come before the first."))
     if (campaign_id is None) == (page_link_id is None):
@@ -181,7 +179,9 @@ def start_print(
         raise InvalidInput(first_day=_l("No codes to print were created on those days."))
     if job.total > MAX_ITEMS:
         raise InvalidInput(
-            first_day=_l("At most %(most)d QR codes fit on one print; choose fewer days.", most=MAX_ITEMS)
+            first_day=_l(
+                "At most %(most)d QR codes fit on one print; choose fewer days.", most=MAX_ITEMS
+            )
         )
     enqueue(session, draw_sheet, tenant.id, job.id)
     return job

@@ -129,7 +129,11 @@ def index() -> Any:
             copies = form.copies.data
             if copies is None:  # one of each code; a full page of a single QR
                 single = kind == "c" and row.kind == Kind.SINGLE
-                copies = 1 if single else sheets.LAYOUTS.get(form.layout.data, sheets.LAYOUTS["poster"]).per_page
+                copies = (
+                    1
+                    if single
+                    else sheets.LAYOUTS.get(form.layout.data, sheets.LAYOUTS["poster"]).per_page
+                )
             try:
                 made = print_jobs.start_print(
                     session,
@@ -149,9 +153,7 @@ def index() -> Any:
                 session.commit()
                 return redirect(url_for(".job", job_id=made.id))
     status = 422 if request.method == "POST" else 200
-    recent = session.scalars(
-        select(PrintJob).order_by(PrintJob.id.desc()).limit(RECENT)
-    ).all()
+    recent = session.scalars(select(PrintJob).order_by(PrintJob.id.desc()).limit(RECENT)).all()
     return render_template(
         "coupons/sheets/print.html",
         form=form,
@@ -246,5 +248,8 @@ def deactivate_page(link_id: int) -> Any:
     link = get_or_404(session, PageLink, link_id)
     link.active = False
     session.commit()
-    flash(_("Page QR “%(name)s” switched off: its QR no longer opens the page.", name=link.name), "success")
+    flash(
+        _("Page QR “%(name)s” switched off: its QR no longer opens the page.", name=link.name),
+        "success",
+    )
     return redirect(url_for(".pages"))

@@ -31,6 +31,12 @@ from tests.plugins.coupons.conftest import TODAY
 PURPLE = (0x6D, 0x28, 0xD9)
 
 
+@pytest.fixture(autouse=True)
+def uploads(app, tmp_path_factory):
+    """A folder of uploads of the test's own: files left by another test never count."""
+    app.config["PREMIA_UPLOAD_FOLDER"] = str(tmp_path_factory.mktemp("uploads"))
+
+
 def decoded(pdf: bytes, tmp_path: Path, dpi: int = 150) -> list[str]:
     """Every QR code found on the PDF's pages, rasterised as a printer would."""
     source = tmp_path / "sheet.pdf"
@@ -44,8 +50,7 @@ def decoded(pdf: bytes, tmp_path: Path, dpi: int = 150) -> list[str]:
     for page in sorted(tmp_path.glob("page-*.png")):
         with Image.open(page) as image:
             found += [
-                b.text
-                for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+                b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
             ]
     return found
 
@@ -123,7 +128,11 @@ def test_a_coupon_shows_points_instruction_expiry_and_code_in_the_merchants_lang
     )
     with Image.open(next(tmp_path.glob("p-*.png"))) as page:
         colours = page.convert("RGB").getcolors(1_000_000)
-    assert max(n for n, rgb in colours if rgb == PURPLE) > 200
+    near = [
+        n for n, rgb in colours if max(abs(a - b) for a, b in zip(rgb, PURPLE, strict=True)) < 24
+    ]
+    purple = sum(near)
+    assert purple > 200
 
 
 def test_the_sheet_follows_the_merchants_language(app, make_tenant, make_campaign, db):
@@ -134,7 +143,9 @@ def test_the_sheet_follows_the_merchants_language(app, make_tenant, make_campaig
         from flask import g
 
         g.tenant = session.get(Tenant, shop.id)
-        text = " ".join(text_of(sheets.render_pdf(g.tenant, sheets.LAYOUTS["ticket"], items)).split())
+        text = " ".join(
+            text_of(sheets.render_pdf(g.tenant, sheets.LAYOUTS["ticket"], items)).split()
+        )
     assert "20 pontos" in text and "Válido até 5 de jan. de 2027" in text
 
 
@@ -143,12 +154,11 @@ def test_codes_are_chosen_by_their_local_creation_day_and_used_ones_left_out(
 ):
     # 03:00 UTC on 10 November is still the 9th in Bogotá.
     with clock_at(datetime(2026, 11, 10, 3, tzinfo=UTC)):
-        first, ninth = make_campaign(shop, count=2, starts_on=datetime(2026, 11, 1).date())
-    with clock_at(datetime(2026, 11, 10, 15, tzinfo=UTC)):
-        with db(shop) as session:
-            tenth = [new_code() for _ in range(3)]
-            session.add_all(Code(campaign_id=first.id, code=c) for c in tenth)
-            session.commit()
+        first, _ninth = make_campaign(shop, count=2, starts_on=datetime(2026, 11, 1).date())
+    with clock_at(datetime(2026, 11, 10, 15, tzinfo=UTC)), db(shop) as session:
+        tenth = [new_code() for _ in range(3)]
+        session.add_all(Code(campaign_id=first.id, code=c) for c in tenth)
+        session.commit()
     day = datetime(2026, 11, 10).date()
     with app.app_context():
         assert sorted(i.url for i in items_of(db, shop, first.id, day, day)) == sorted(
@@ -181,7 +191,9 @@ def test_a_print_is_drawn_by_a_job_and_downloaded(client, app, shop, make_campai
     (job,) = jobs_of(db, shop)
     assert (job.status, job.done, job.total, job.layout) == (Status.READY, 30, 30, "labels-24")
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
-    assert 'id="download"' in page and "Refresh" not in client.get(answer.headers["Location"]).headers
+    assert (
+        'id="download"' in page and "Refresh" not in client.get(answer.headers["Location"]).headers
+    )
     pdf = client.get(f"/t/cafe/panel/coupons/print/{job.id}/download")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert "attachment" in pdf.headers["Content-Disposition"]
@@ -193,9 +205,10 @@ def test_a_print_is_drawn_by_a_job_and_downloaded(client, app, shop, make_campai
     assert client.get(f"/t/cafe/uploads/coupons-sheets/{job.file}").status_code == 404
     assert client.get(f"/t/cafe/uploads/{job.file}").status_code == 404
     # Run again (a retried worker): the file is drawn once.
+    files = sorted(stored.parent.iterdir())
     with app.app_context():
         print_jobs.draw_sheet(shop.id, job.id)
-    assert sorted(p.name for p in stored.parent.iterdir()) == [job.file]
+    assert sorted(stored.parent.iterdir()) == files
 
 
 def test_the_progress_shows_while_the_job_runs(client, shop, make_campaign, db):
@@ -203,7 +216,11 @@ def test_the_progress_shows_while_the_job_runs(client, shop, make_campaign, db):
     with db(shop) as session:
         session.add(
             PrintJob(
-                campaign_id=campaign.id, layout="labels-24", status=Status.RUNNING, done=240, total=1000
+                campaign_id=campaign.id,
+                layout="labels-24",
+                status=Status.RUNNING,
+                done=240,
+                total=1000,
             )
         )
         session.commit()
@@ -281,7 +298,7 @@ def test_another_merchants_ids_answer_404_and_change_nothing(
 
 
 def test_only_the_merchants_managers_print(client, shop, make_campaign, db):
-    campaign, _codes = make_campaign(shop, count=1)
+    _campaign, _codes = make_campaign(shop, count=1)
     assert client.get("/t/cafe/panel/coupons/print/").status_code == 302  # to the login
     login(client, db, shop, Role.EMPLOYEE)
     assert client.get("/t/cafe/panel/coupons/print/").status_code == 403
