@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from core.host.actors import Actor
 from core.host.db import clock_at, platform_session, tenant_session, utcnow
+from core.host.platform import current_platform
 from core.loyalty import rewards
 from core.loyalty.customers import create_member
 from core.loyalty.locations import create_location
@@ -168,3 +169,5 @@ def _fill(session, rng: random.Random) -> None:
     for hours, member in enumerate(richest, start=1):
         with clock_at(now - timedelta(hours=hours)):
             rewards.request_reward(session, member, catalogue[0])
+    # The plugins' own examples (a coupon campaign…), in the same transaction.
+    current_platform().plugins.ask(session, "fill_demo")

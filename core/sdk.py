@@ -125,8 +125,19 @@ from flask import render_template
 from core.web.mail import build_message, render_mail
 from core.web.mail import send as send_mail
 from core.web.links import external_url
-from core.web.spreadsheet import csv_lines, delimiter_for
+from core.web.spreadsheet import csv_lines, delimiter_for, safe_cell
 from core.web.uploads import upload_folder
+
+# Reading the CSV files merchants upload (Excel's dialects, the locale's numbers and dates).
+from core.web.csv_reader import (
+    CsvTable,
+    UnreadableFile,
+    header_key,
+    match_columns,
+    open_csv,
+    parse_day,
+    parse_number,
+)
 from core.web.i18n import format_money, money_locale
 from core.loyalty.expiry import best_reward_before_expiry, month_start
 from core.loyalty.activity import local_day_range
@@ -263,6 +274,15 @@ __all__ = [
     "build_message",
     "csv_lines",
     "delimiter_for",
+    "safe_cell",
+    # reading uploaded CSV files
+    "CsvTable",
+    "UnreadableFile",
+    "header_key",
+    "match_columns",
+    "open_csv",
+    "parse_day",
+    "parse_number",
     "external_url",
     "format_money",
     "local_day_range",

@@ -286,3 +286,12 @@ def mail_links(
     The plugin may write its own records here (they commit with the delivery); it is
     asked once per e-mail actually sent.
     """
+
+
+@hookspec
+def fill_demo(session: Session, tenant: Tenant) -> None:
+    """In the demo's transaction: `premia demo` is creating the demo merchant (its
+    members, purchases and rewards are written); the plugin adds examples of its own
+    records through its own services (a coupon campaign and a few claims), so a
+    newcomer sees it at work. Called for the plugins active for the demo merchant;
+    raising fails the demo."""

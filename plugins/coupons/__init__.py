@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core.sdk import MANAGERS, Membership, MenuItem, PlanLimit, PluginInfo, Tenant, hookimpl
-from plugins.coupons import app, claims, models, panel, print_panel
+from plugins.coupons import app, campaigns, claims, models, panel, print_panel
 
 PLUGIN = PluginInfo(
     name="coupons",
@@ -51,6 +51,11 @@ def panel_menu(tenant: Tenant) -> list[MenuItem]:
 @hookimpl
 def app_menu(tenant: Tenant) -> list[MenuItem]:
     return [MenuItem("t.coupons_app.index", _l("Coupons"), order=40)]
+
+
+@hookimpl
+def fill_demo(session: Session, tenant: Tenant) -> None:
+    campaigns.fill_demo(session, tenant)
 
 
 @hookimpl

@@ -217,5 +217,39 @@ def recent_claims(
             .where(Claim.campaign_id == campaign.id)
             .order_by(Claim.id.desc())
             .limit(limit)
-        ).tuples()
+        ).all()
     )
+
+
+def fill_demo(session: Session, tenant: Tenant) -> None:
+    """The demo's coupons: a flyer campaign of single-use codes, three of them claimed by
+    the demo's first members, and a shared welcome code with a stock."""
+    from plugins.coupons.claims import claim_as_member, local_today
+
+    today = local_today(tenant)
+    flyer = create_campaign(
+        session,
+        tenant,
+        name="Volante Chapinero",
+        points=50,
+        starts_on=today.replace(day=1),
+        ends_on=None,
+        kind=Kind.SINGLE,
+        count=24,
+    )
+    create_campaign(
+        session,
+        tenant,
+        name="BIENVENIDA2027",
+        points=30,
+        starts_on=today.replace(day=1),
+        ends_on=None,
+        kind=Kind.SHARED,
+        stock=200,
+    )
+    members = session.scalars(select(Membership).order_by(Membership.id).limit(3))
+    flyer_codes = session.scalars(
+        select(Code).where(Code.campaign_id == flyer.id).order_by(Code.id).limit(3)
+    )
+    for member, code in zip(members, flyer_codes, strict=False):
+        claim_as_member(session, tenant, member, code, flyer)

@@ -10,9 +10,11 @@ from typing import Any
 from flask import Blueprint, Response, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.sdk import (
@@ -55,8 +57,8 @@ class CampaignForm(FlaskForm):
     kind = RadioField(
         _l("Codes"),
         choices=[
-            (Kind.SINGLE.value, _l("Single-use codes (each claimable once)")),
-            (Kind.SHARED.value, _l("One shared code (once per customer)")),
+            SelectChoice(Kind.SINGLE.value, _l("Single-use codes (each claimable once)")),
+            SelectChoice(Kind.SHARED.value, _l("One shared code (once per customer)")),
         ],
         default=Kind.SINGLE.value,
     )
@@ -180,10 +182,10 @@ def codes_csv(campaign_id: int) -> Any:
     session = db()
     row = get_or_404(session, Campaign, campaign_id)
     today = local_today(g.tenant)
-    header = [_("Code"), _("Link"), _("Points"), _("Valid until"), _("Status")]
+    header = [_("Code"), _("Claim link"), _("Points"), _("Valid until"), _("Status")]
     lines = csv_lines(
         header,
-        (
+        [
             [
                 codes.printed(item.code.code),
                 claim_url(g.tenant, item.code.code),
@@ -192,7 +194,7 @@ def codes_csv(campaign_id: int) -> Any:
                 str(campaigns.STATUS_LABELS[item.status]),
             ]
             for item in campaigns.code_rows(session, row, today, limit=campaigns.MAX_CODES * 10)
-        ),
+        ],
         delimiter=delimiter_for(money_locale()),
     )
     return Response(
@@ -212,11 +214,13 @@ def upload(campaign_id: int) -> Any:
     form = UploadForm()
     if form.validate_on_submit():
         try:
-            rows = uploads.accept(session, g.tenant, row, form.file.data, g.user)
+            rows = uploads.accept(session, g.tenant, row, form.file.data, current_user.user)
         except InvalidInput as error:
+            session.rollback()
             for message in error.fields.values():
                 flash(str(message), "error")
         else:
+            session.commit()  # the job starts after the commit
             flash(
                 _(
                     "%(rows)d rows received: we are creating the codes and will e-mail you "

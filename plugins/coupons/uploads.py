@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -22,7 +23,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import core.sdk as sdk  # the CSV reader (sdk.open_csv…): named imports once it is on main
 from core.sdk import (
     MAX_POINTS_PER_OPERATION,
     InvalidInput,
@@ -31,7 +31,11 @@ from core.sdk import (
     build_message,
     csv_lines,
     enqueue,
+    match_columns,
     money_locale,
+    open_csv,
+    parse_day,
+    parse_number,
     plan_limit,
     render_mail,
     send_mail,
@@ -68,7 +72,8 @@ def _folder() -> Path:
 
 
 def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, staff: Any) -> int:
-    """Keep the uploaded file and queue its processing; the number of data rows.
+    """Keep the uploaded file and queue its processing when the caller commits; the
+    number of data rows.
     InvalidInput (for the field "file") when it is missing, unreadable, has no code
     column or more rows than the plan allows."""
     if campaign.kind != Kind.SINGLE:
@@ -79,8 +84,8 @@ def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, s
     path = _folder() / f"{tenant.id}-{token}.csv"
     storage.save(path)
     try:
-        table = sdk.open_csv(path)
-        if "code" not in sdk.match_columns(table.header, COLUMNS):
+        table = open_csv(path)
+        if "code" not in match_columns(table.header, COLUMNS):
             raise InvalidInput(file=_l("The file has no column named “code”."))
         rows = table.count()
         limit = plan_limit(tenant, LIMIT)
@@ -88,15 +93,16 @@ def accept(session: Session, tenant: Tenant, campaign: Campaign, storage: Any, s
             raise InvalidInput(
                 file=_l("Your plan allows up to %(most)d codes per file.", most=limit)
             )
-    except InvalidInput:  # sdk.UnreadableFile too
+    except InvalidInput:  # UnreadableFile too
         path.unlink(missing_ok=True)
         raise
-    enqueue(None, process, tenant.id, campaign.id, path.name, token, staff.id)
+    # Queued once the request's transaction ends (in-process on SQLite: after its lock).
+    enqueue(session, process, tenant.id, campaign.id, path.name, token, staff.id)
     return rows
 
 
 def _whole_points(text: str, locale: str) -> int | None:
-    value = sdk.parse_number(text, locale)
+    value = parse_number(text, locale)
     if value != value.to_integral_value() or not 0 < value <= MAX_POINTS_PER_OPERATION:
         raise ValueError(text)
     return int(value)
@@ -119,14 +125,14 @@ def _row(
         except (ValueError, ArithmeticError):
             raise InvalidInput(
                 _l(
-                    "the points must be a whole number from 1 to %(most)d",
-                    most=MAX_POINTS_PER_OPERATION,
+                    "the points must be a whole number from 1 to %(most)s",
+                    most=format_decimal(MAX_POINTS_PER_OPERATION, locale=locale),
                 )
             ) from None
     raw_expiry = cells[columns["expires_on"]].strip() if "expires_on" in columns else ""
     if raw_expiry:
         try:
-            expires = sdk.parse_day(raw_expiry, locale)
+            expires = parse_day(raw_expiry, locale)
         except ValueError:
             raise InvalidInput(_l("the expiry is not a date")) from None
     return text, points, expires
@@ -142,14 +148,14 @@ def process(
     staff = session.get(StaffUser, staff_id)
     if campaign is None or staff is None or not path.exists():
         return {}
-    locale = money_locale()
-    table = sdk.open_csv(path)
-    columns = sdk.match_columns(table.header, COLUMNS)
+    table = open_csv(path)
+    columns = match_columns(table.header, COLUMNS)
     room = room_this_month(session, tenant)
     seen: set[str] = set()
     results: list[tuple[list[str], str]] = []
     counts = {"created": 0, "duplicate": 0, "invalid": 0}
     with force_locale(tenant.language):
+        locale = money_locale()  # the merchant's number and date formats
         for _number, cells in table.rows():
             try:
                 text, points, expires = _row(cells, columns, locale)
