@@ -256,7 +256,7 @@ def test_bad_input_is_refused_in_the_users_language_and_writes_nothing(
     campaign, _codes = make_campaign(shop, count=2)
     login(client, db, shop)
     cases = {
-        "la última fecha no puede ser anterior a la primera": {
+        "el último día no puede ser anterior al primero": {
             "first_day": TODAY.isoformat(),
             "last_day": (TODAY - timedelta(days=1)).isoformat(),
         },
