@@ -159,8 +159,11 @@ def start_print(
         raise InvalidInput(last_day=_l("The last day cannot come before the first."))
     if (campaign_id is None) == (page_link_id is None):
         raise InvalidInput(source=_l("Choose a campaign or a page."))
-    if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+    campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
+    if campaign_id is not None and campaign is None:
         raise NotFound()
+    if campaign is not None and not campaign.active:
+        raise InvalidInput(source=_l("This campaign is deactivated: its codes cannot be claimed."))
     if page_link_id is not None and session.get(PageLink, page_link_id) is None:
         raise NotFound()
     job = PrintJob(

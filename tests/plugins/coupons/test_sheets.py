@@ -272,6 +272,12 @@ def test_bad_input_is_refused_in_the_users_language_and_writes_nothing(
         assert message in answer.get_data(as_text=True).lower(), fields
     answer = start(client, shop, source="x1")
     assert answer.status_code == 422
+    with db(shop) as session:
+        session.get(Campaign, campaign.id).active = False
+        session.commit()
+    answer = start(client, shop, source=f"c{campaign.id}")
+    assert answer.status_code == 422
+    assert "esta campaña está desactivada" in answer.get_data(as_text=True).lower()
     assert jobs_of(db, shop) == []
 
 
@@ -304,3 +310,31 @@ def test_only_the_merchants_managers_print(client, shop, make_campaign, db):
     assert client.get("/t/cafe/panel/coupons/print/").status_code == 403
     assert client.post("/t/cafe/panel/coupons/print/", data={}).status_code in (400, 403)
     assert jobs_of(db, shop) == []
+
+
+def test_a_sheet_is_drawn_part_by_part_and_tells_its_progress(
+    app, shop, make_campaign, db, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sheets, "CHUNK_PAGES", 1)  # a part per page: 24 labels
+    campaign, codes = make_campaign(shop, count=50)
+    items = items_of(db, shop, campaign.id)
+    seen = []
+    with app.test_request_context(), db(shop) as session:
+        from flask import g
+
+        g.tenant = session.get(Tenant, shop.id)
+        out = tmp_path / "sheet.pdf"
+        drawn = sheets.write_file(
+            g.tenant,
+            sheets.LAYOUTS["labels-24"],
+            iter(items),
+            out,
+            total=50,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    assert drawn == 50 and seen == [(24, 50), (48, 50), (50, 50)]
+    assert not out.with_name("sheet.pdf.part").exists()
+    pdf = out.read_bytes()
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 3
+    with app.app_context():
+        assert sorted(decoded(pdf, tmp_path)) == sorted(claim_url(shop, c) for c in codes)
