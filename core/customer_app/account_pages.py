@@ -231,18 +231,25 @@ def confirm(token: str) -> Any:
 @bp.route("/confirm", methods=["GET", "POST"])
 def resend() -> Any:
     """A new confirmation link, for the e-mail typed (the same answer whoever's it is)."""
+    return _mail_request(
+        "app/auth/resend.html",
+        accounts.resend_confirmation,
+        _("If this e-mail has an account waiting for confirmation, a new link is on its way."),
+    )
+
+
+def _mail_request(template: str, send: Any, done: str) -> Any:
+    """A page asking for an e-mail to send a link to, with the same answer whoever's
+    address it is (no enumeration), within the per-address and per-e-mail limits."""
     form = EmailForm()
     if form.validate_on_submit():
         if not _allow_mail_request(form.email.data):
-            return _too_many("app/auth/resend.html", form)
-        accounts.resend_confirmation(None, form.email.data, g.get("tenant"), _language())
-        flash(
-            _("If this e-mail has an account waiting for confirmation, a new link is on its way."),
-            "success",
-        )
+            return _too_many(template, form)
+        send(None, form.email.data, g.get("tenant"), _language())
+        flash(done, "success")
         return redirect(app_url("app_accounts.login"))
     status = 422 if request.method == "POST" else 200
-    return render_template("app/auth/resend.html", form=form), status
+    return render_template(template, form=form), status
 
 
 def _link_not_valid(error: PremiaError, again: str, **renew: Any) -> Any:
@@ -261,18 +268,11 @@ def _link_not_valid(error: PremiaError, again: str, **renew: Any) -> Any:
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot() -> Any:
-    form = EmailForm()
-    if form.validate_on_submit():
-        if not _allow_mail_request(form.email.data):
-            return _too_many("app/auth/forgot.html", form)
-        accounts.request_reset(None, form.email.data, g.get("tenant"), _language())
-        flash(
-            _("If this e-mail has an account, a link to choose a new password is on its way."),
-            "success",
-        )
-        return redirect(app_url("app_accounts.login"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("app/auth/forgot.html", form=form), status
+    return _mail_request(
+        "app/auth/forgot.html",
+        accounts.request_reset,
+        _("If this e-mail has an account, a link to choose a new password is on its way."),
+    )
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

@@ -56,10 +56,12 @@ def make_campaign(db):
     return build
 
 
-def person(app, email: str, first_name: str = "Bea") -> int:
+def person(app, email: str, first_name: str = "Bea", language: str | None = None) -> int:
     """A confirmed account of the customer app (no member anywhere yet)."""
     with platform_session(app.extensions["premia"].sessions) as session:
-        customer = Customer(email=email, first_name=first_name, email_confirmed_at=utcnow())
+        customer = Customer(
+            email=email, first_name=first_name, email_confirmed_at=utcnow(), language=language
+        )
         session.add(customer)
         session.commit()
         return customer.id

@@ -127,6 +127,20 @@ def test_refusals_say_why_in_the_persons_language(app, db, shop, make_campaign, 
     assert unknown.status_code == 404 and "No conocemos este código de cupón." in text(unknown)
 
 
+def test_a_portuguese_speaker_reads_the_refusals_in_portuguese(app, db, shop, make_campaign):
+    _campaign, codes = make_campaign(shop, count=1)
+    client = browser(app)
+    sign_in_customer(client, app, Account(person(app, "joao@mail.example", "João", "pt_BR")))
+    unknown = client.get(f"{APP}/ZZZZZ22222")
+    assert unknown.status_code == 404
+    assert "Não conhecemos este código de cupom." in text(unknown)
+    page = client.get(f"{APP}/{codes[0]}")
+    assert "Receber meus pontos" in text(page)
+    client.post(f"{APP}/{codes[0]}", data={"csrf_token": csrf_token(text(page))})
+    again = client.get(f"{APP}/{codes[0]}")
+    assert again.status_code == 409 and "Você já usou este cupom." in text(again)
+
+
 def test_look_ups_are_limited_per_person_and_per_address(app, db, shop, make_member):
     app.config.update(
         PREMIA_COUPON_LIMIT="3 per hour", PREMIA_COUPON_LIMIT_PER_ADDRESS="5 per hour"
