@@ -134,6 +134,7 @@ from core.web.mail import build_message, render_mail
 from core.web.mail import send as send_mail
 from core.web.links import external_url
 from core.web.spreadsheet import csv_lines, delimiter_for, safe_cell
+from core.web.uploads import upload_folder
 
 # Reading the CSV files merchants upload (Excel's dialects, the locale's numbers and dates).
 from core.web.csv_reader import (
@@ -303,6 +304,7 @@ __all__ = [
     "render_mail",
     "render_template",
     "send_mail",
+    "upload_folder",
     # the panel
     "EVERYONE",
     "MANAGERS",

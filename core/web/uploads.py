@@ -49,6 +49,8 @@ NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|gif|webp)$")
 
 
 def upload_folder(tenant_id: int) -> Path:
+    """The tenant's own folder of stored files (its logo, images, a plugin's
+    generated files in a subfolder of the plugin's name); never served as a whole."""
     return Path(current_app.config["PREMIA_UPLOAD_FOLDER"]) / str(int(tenant_id))
 
 

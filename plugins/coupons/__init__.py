@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core.sdk import MANAGERS, Membership, MenuItem, PlanLimit, PluginInfo, Tenant, hookimpl
-from plugins.coupons import app, campaigns, claims, models, panel
+from plugins.coupons import app, campaigns, claims, models, panel, print_panel
 
 PLUGIN = PluginInfo(
     name="coupons",
@@ -37,12 +37,15 @@ PLUGIN = PluginInfo(
 
 @hookimpl
 def blueprints() -> list[Any]:
-    return [panel.make_blueprint(), app.make_blueprint()]
+    return [panel.make_blueprint(), app.make_blueprint(), *print_panel.blueprints()]
 
 
 @hookimpl
 def panel_menu(tenant: Tenant) -> list[MenuItem]:
-    return [MenuItem("t.coupons.index", _l("Coupons"), roles=MANAGERS, order=62)]
+    return [
+        MenuItem("t.coupons.index", _l("Coupons"), roles=MANAGERS, order=62),
+        MenuItem("t.coupons_print.index", _l("Print QR codes"), roles=MANAGERS, order=63),
+    ]
 
 
 @hookimpl
