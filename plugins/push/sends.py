@@ -83,8 +83,11 @@ def _check(draft: Draft, tenant: Tenant, now: datetime) -> datetime | None:
 
 
 def _clean_audience(raw: dict[str, Any] | None) -> dict[str, Any]:
+    # A condition left empty is no condition (a balance of at least 0 is one).
     return {
-        k: v for k, v in (raw or {}).items() if k in audiences.KEYS and v not in (None, "", False)
+        k: v
+        for k, v in (raw or {}).items()
+        if k in audiences.KEYS and v is not None and v != "" and v is not False
     }
 
 
