@@ -296,9 +296,9 @@ def mail_links(
 
 @hookspec
 def member_segments(session: Session, tenant: Tenant) -> list[MemberSegment]:
-    """While a panel page renders, or in a job choosing an audience: the groups of
-    `tenant`'s members the plugin knows (the tiers plugin: each tier's members), so
-    other plugins (push's Notificaciones) can address them without importing it.
+    """While a panel page renders: the groups of `tenant`'s members the plugin knows
+    (the tiers plugin: each tier's members), so other plugins (push's Notificaciones)
+    can address them without importing it; also asked by a job choosing an audience.
 
     Return `core.sdk.MemberSegment(key, label, member_ids)` items, `key` starting with
     the plugin's name, `member_ids` a SELECT of membership ids. Must not write anything.
@@ -314,7 +314,8 @@ def app_scripts(tenant: Tenant) -> list[str]:
 
 @hookspec
 def service_worker_scripts(tenant: Tenant) -> list[str]:
-    """While the customer app's service worker is served: URLs of scripts it imports
-    (`importScripts`) for `tenant`'s app, served by the plugin's own blueprint under
-    the app's scope: e.g. push's handler of `push` and `notificationclick` events.
-    They change the worker's version, so phones pick up a new list."""
+    """While a customer app page renders (the app's service worker, served like a page):
+    URLs of scripts the worker imports (`importScripts`) for `tenant`'s app, served by
+    the plugin's own blueprint under the app's scope: e.g. push's handler of `push` and
+    `notificationclick` events. They change the worker's version, so phones pick up a
+    new list."""

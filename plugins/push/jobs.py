@@ -7,8 +7,9 @@ devices FCM says are gone."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -24,6 +25,8 @@ from plugins.push.models import Delivery, DeliveryStatus, Device, Send, SendStat
 
 log = logging.getLogger(__name__)
 
+STUCK = timedelta(minutes=30)  # far beyond a send's batches, retries included
+
 
 def tick() -> list[int]:
     """Queue the start of every send that is due (and of any whose start was lost)."""
@@ -31,8 +34,14 @@ def tick() -> list[int]:
     with platform_session(current_platform().sessions) as session:
         due = session.execute(
             select(Send.tenant_id, Send.id).where(
-                Send.status.in_((SendStatus.SCHEDULED, SendStatus.SENDING)),
-                (Send.send_at.is_(None)) | (Send.send_at <= now),
+                or_(
+                    and_(
+                        Send.status == SendStatus.SCHEDULED,
+                        or_(Send.send_at.is_(None), Send.send_at <= now),
+                    ),
+                    # A start whose batch jobs were lost (Redis flushed): queued again.
+                    and_(Send.status == SendStatus.SENDING, Send.started_at <= now - STUCK),
+                )
             )
         ).all()
     for tenant_id, send_id in due:

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from firebase_admin import messaging
+from firebase_admin import _http_client, messaging
 
 PROJECT = "premia-test"
 
@@ -42,6 +43,7 @@ class FakeFcm:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -89,7 +91,10 @@ class FakeFcm:
                         number = len(fake.delivered)
                     self._answer(200, {"name": f"projects/{PROJECT}/messages/{number}"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # firebase-admin opens up to 500 at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -141,9 +146,26 @@ class FakeFcm:
 
 
 def point_firebase_admin_at(url: str) -> str:
-    """Make firebase-admin's messaging send to `url`; returns the previous FCM_URL."""
-    previous = messaging._MessagingService.FCM_URL
-    messaging._MessagingService.FCM_URL = url + "/v1/projects/{0}/messages:send"
+    """Make firebase-admin's messaging send to `url`; returns the previous FCM_URL.
+
+    firebase-admin mounts a pool of 100 connections (with its retries) for FCM's host
+    only; the fake's address gets the same, so it is talked to as FCM would be."""
+    service = messaging._MessagingService
+    previous = service.FCM_URL
+    service.FCM_URL = url + "/v1/projects/{0}/messages:send"
+    if not hasattr(service, "_premia_init"):
+        service._premia_init = service.__init__
+
+        def init(self, app):
+            service._premia_init(self, app)
+            adapter = requests.adapters.HTTPAdapter(
+                pool_connections=100,
+                pool_maxsize=100,
+                max_retries=_http_client.DEFAULT_RETRY_CONFIG,
+            )
+            self._client.session.mount(service.FCM_URL.split("/v1/")[0], adapter)
+
+        service.__init__ = init
     return previous
 
 
