@@ -40,6 +40,19 @@ PLUGIN = PluginInfo(
 )
 
 
+# Where the Firebase JS SDK registers a phone: the app's pages may connect there.
+FIREBASE_ORIGINS = (
+    "https://firebaseinstallations.googleapis.com",
+    "https://fcmregistrations.googleapis.com",
+)
+
+
+@hookimpl
+def startup(app: Any) -> None:
+    sources = app.config.setdefault("PREMIA_CSP_CONNECT_SRC", [])
+    sources.extend(origin for origin in FIREBASE_ORIGINS if origin not in sources)
+
+
 @hookimpl
 def blueprints() -> list[Any]:
     return [panel.make_blueprint(), app.make_blueprint()]

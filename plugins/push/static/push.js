@@ -64,7 +64,7 @@
       box.remove();
       Notification.requestPermission().then(function (answer) {
         if (answer === "granted") return register(info);
-      }).catch(function () { /* notifications stay off */ });
+      }).catch(function (error) { console.warn("push:", error); /* they stay off */ });
     });
   }
 
@@ -76,6 +76,6 @@
         if (Notification.permission === "granted") return register(info);
         if (Notification.permission === "default" && info.offer && !localStorage.getItem(DECLINED)) offer(info);
       })
-      .catch(function () { /* the app works without notifications */ });
+      .catch(function (error) { console.warn("push:", error); /* the app works without them */ });
   });
 })();
