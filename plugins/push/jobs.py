@@ -35,9 +35,13 @@ def tick() -> list[int]:
         due = session.execute(
             select(Send.tenant_id, Send.id).where(
                 or_(
+                    # Scheduled and due; one to send now was queued when it was made
+                    # (picked up here only if that was lost).
+                    and_(Send.status == SendStatus.SCHEDULED, Send.send_at <= now),
                     and_(
                         Send.status == SendStatus.SCHEDULED,
-                        or_(Send.send_at.is_(None), Send.send_at <= now),
+                        Send.send_at.is_(None),
+                        Send.created_at <= now - STUCK,
                     ),
                     # A start whose batch jobs were lost (Redis flushed): queued again.
                     and_(Send.status == SendStatus.SENDING, Send.started_at <= now - STUCK),
