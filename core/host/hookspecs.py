@@ -314,7 +314,7 @@ def app_scripts(tenant: Tenant) -> list[str]:
 
 @hookspec
 def service_worker_scripts(tenant: Tenant) -> list[str]:
-    """While a customer app page renders (the app's service worker, served like a page):
+    """While a customer app page renders: the app's service worker, served like a page;
     URLs of scripts the worker imports (`importScripts`) for `tenant`'s app, served by
     the plugin's own blueprint under the app's scope: e.g. push's handler of `push` and
     `notificationclick` events. They change the worker's version, so phones pick up a

@@ -29,9 +29,7 @@ def register(client, info, token, slug="cafe"):
     )
 
 
-def test_the_app_loads_the_script_and_the_worker_imports_the_handler(
-    app, client, shop, make_member
-):
+def test_app_scripts_and_service_worker_scripts_reach_the_app(app, client, shop, make_member):
     sign_in_customer(client, app, make_member(shop))
     page = client.get("/t/cafe/app/").get_data(as_text=True)
     assert '<script src="/t/cafe/app/push/push.js" defer>' in page
