@@ -1,6 +1,7 @@
 """The customer app's side: the page script (hook app_scripts) and the service worker's
-handler (hook service_worker_scripts) are on the merchant's app; the offer comes after the first points, never before; the token
-reaches the server for the signed-in member of that merchant, and only there."""
+handler (hook service_worker_scripts) are on the merchant's app; the offer comes after
+the first points, never before; the token reaches the server for the signed-in member
+of that merchant, and only there."""
 
 from __future__ import annotations
 
