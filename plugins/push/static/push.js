@@ -7,7 +7,7 @@
   var me = document.currentScript;
   if (!me || !("serviceWorker" in navigator) || !("Notification" in window) || !("PushManager" in window)) return;
   var base = me.src.replace(/push\.js(\?.*)?$/, "");
-  var DECLINED = "premia-push-declined";
+  var DECLINED = "push-declined";
 
   function load(src) {
     return new Promise(function (resolve, reject) {
