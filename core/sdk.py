@@ -23,7 +23,9 @@ Constants (the other names are documented where they are defined):
 - ``KIND_LABELS``: the core's ledger entry kinds and their translated labels.
 - ``MAIL_TOPICS``: the e-mail topics a person may refuse in the customer app's
   profile (points, redemptions, expiry, news) and their translated labels; ask
-  `wants_mail(customer, topic)` before e-mailing a member about one.
+  `wants_mail(customer, topic)` before e-mailing a member about one, and
+  `wants_push(customer, topic)` before a push notification about one (the same
+  topics, chosen apart in the profile).
 """
 
 # ruff: noqa: I001, RUF022  (grouped by concept, not alphabetically)
@@ -49,7 +51,7 @@ from core.loyalty.locations import Location
 from core.loyalty.staff import Role, StaffUser
 
 # Who did something: staff, the member, the system, an API token.
-from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
+from core.host.contributions import MailLink, MemberSegment, MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
 # Members: find, list, enrol (a person of the shared app too, or one joining by their own
@@ -69,7 +71,7 @@ from core.loyalty.joining import member_at_first_points
 from core.loyalty.joining import join as join_merchant
 
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
-from core.loyalty.members import MAIL_TOPICS, wants_mail
+from core.loyalty.members import MAIL_TOPICS, wants_mail, wants_push
 
 # Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
 from core.loyalty.ledger import (
@@ -147,7 +149,7 @@ from core.web.csv_reader import (
     parse_number,
 )
 from core.web.i18n import format_money, money_locale
-from core.loyalty.expiry import best_reward_before_expiry, month_start
+from core.loyalty.expiry import best_reward_before_expiry, members_with_points_expiring, month_start
 from core.loyalty.activity import local_day_range
 
 # The panel: role checks and form helpers.
@@ -184,6 +186,7 @@ __all__ = [
     "hookimpl",
     # what hooks return
     "MailLink",
+    "MemberSegment",
     "MenuItem",
     "PeriodicJob",
     "PointsLine",
@@ -229,6 +232,7 @@ __all__ = [
     "get_member",
     "MAIL_TOPICS",
     "wants_mail",
+    "wants_push",
     "lock_member",
     "lock_member_by_code",
     "member_at_first_points",
@@ -301,6 +305,7 @@ __all__ = [
     "money_locale",
     "month_start",
     "best_reward_before_expiry",
+    "members_with_points_expiring",
     "render_mail",
     "render_template",
     "send_mail",

@@ -27,6 +27,7 @@ from flask_babel import get_locale
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from core.customer_app.faces import app_url
+from core.host.platform import current_platform
 from core.web import themes
 from core.web.uploads import upload_folder
 
@@ -192,13 +193,26 @@ def _static_digest() -> str:
     return digest.hexdigest()
 
 
+def _plugin_scripts(hook: str) -> list[str]:
+    """Script URLs the merchant's active plugins add (`app_scripts`,
+    `service_worker_scripts`); none on the shared app."""
+    tenant = g.get("tenant")
+    if tenant is None:
+        return []
+    active = getattr(g, "active_plugins", set())
+    found = current_platform().plugins.call(active, hook, tenant=tenant)
+    return [url for urls in found for url in urls or []]
+
+
 @bp.get("/sw.js")
 def worker() -> Response:
     scope, shell = home_url(), _shell()
+    imports = _plugin_scripts("service_worker_scripts")
     script = render_template(
         "app/sw.js",
         config={
-            "version": _version(shell, _static_digest()),
+            "version": _version(shell, _static_digest(), imports),
+            "imports": imports,
             "scope": scope,
             "shell": shell,
             "offline": app_url("app_install.offline"),
@@ -225,4 +239,5 @@ def app_install() -> dict[str, str]:
         "worker": app_url("app_install.worker"),
         "scope": home_url(),
         "short_name": _name()[1],
+        "scripts": _plugin_scripts("app_scripts"),
     }

@@ -38,7 +38,7 @@ from core.host.db import platform_session
 from core.host.errors import NotFound
 from core.host.platform import current_platform
 from core.loyalty.customers import update_search_text
-from core.loyalty.members import MAIL_TOPICS, Customer, Membership
+from core.loyalty.members import MAIL_TOPICS, Customer, Membership, wants_push
 from core.web.i18n import LANGUAGE_NAMES, LANGUAGES
 from core.web.request import db
 
@@ -61,6 +61,7 @@ class Profile:
     birthday: date | None = None
     language: str | None = None
     unwanted_mail: frozenset[str] = frozenset()  # topics of MAIL_TOPICS not wanted
+    unwanted_push: frozenset[str] = frozenset()  # the same topics, as push notifications
 
 
 def update_profile(session: Session, customer_id: int, profile: Profile) -> set[str]:
@@ -79,7 +80,8 @@ def update_profile(session: Session, customer_id: int, profile: Profile) -> set[
         setattr(customer, name, getattr(profile, name))
     customer.language = profile.language if profile.language in LANGUAGES else None
     customer.mail_preferences = {
-        topic: False for topic in MAIL_TOPICS if topic in profile.unwanted_mail
+        **{topic: False for topic in MAIL_TOPICS if topic in profile.unwanted_mail},
+        **{f"push:{topic}": False for topic in MAIL_TOPICS if topic in profile.unwanted_push},
     }
     if changed:
         members = session.scalars(select(Membership).where(Membership.customer_id == customer.id))
@@ -117,6 +119,10 @@ class ProfileForm(FlaskForm):
     mail_redemptions = BooleanField(MAIL_TOPICS["redemptions"])
     mail_expiry = BooleanField(MAIL_TOPICS["expiry"])
     mail_news = BooleanField(MAIL_TOPICS["news"])
+    push_points = BooleanField(MAIL_TOPICS["points"])
+    push_redemptions = BooleanField(MAIL_TOPICS["redemptions"])
+    push_expiry = BooleanField(MAIL_TOPICS["expiry"])
+    push_news = BooleanField(MAIL_TOPICS["news"])
 
     def __init__(self, customer: Customer, **kwargs: Any) -> None:
         super().__init__(obj=customer, **kwargs)
@@ -128,9 +134,13 @@ class ProfileForm(FlaskForm):
             self.language.data = customer.language or ""
             for topic in MAIL_TOPICS:
                 self[f"mail_{topic}"].data = (customer.mail_preferences or {}).get(topic, True)
+                self[f"push_{topic}"].data = wants_push(customer, topic)
 
     def mail_fields(self) -> list[Any]:
         return [self[f"mail_{topic}"] for topic in MAIL_TOPICS]
+
+    def push_fields(self) -> list[Any]:
+        return [self[f"push_{topic}"] for topic in MAIL_TOPICS]
 
     def profile(self) -> Profile:
         return Profile(
@@ -140,6 +150,7 @@ class ProfileForm(FlaskForm):
             birthday=self.birthday.data,
             language=self.language.data or None,
             unwanted_mail=frozenset(t for t in MAIL_TOPICS if not self[f"mail_{t}"].data),
+            unwanted_push=frozenset(t for t in MAIL_TOPICS if not self[f"push_{t}"].data),
         )
 
 

@@ -52,3 +52,15 @@ class MailLink:
     text: Any
     label: Any
     url: str
+
+
+@dataclass(frozen=True)
+class MemberSegment:
+    """A group of a merchant's members a plugin knows (a tier's members), offered where
+    staff choose an audience (the push plugin's Notificaciones): `key` is stable and
+    starts with the plugin's name, `label` is shown, `member_ids` is a SELECT of the
+    memberships' ids (it runs in the tenant's session)."""
+
+    key: str
+    label: Any
+    member_ids: Any

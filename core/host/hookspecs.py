@@ -24,7 +24,13 @@ if TYPE_CHECKING:
     from markupsafe import Markup
     from sqlalchemy.orm import Session
 
-    from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
+    from core.host.contributions import (
+        MailLink,
+        MemberSegment,
+        MenuItem,
+        PeriodicJob,
+        SummaryLine,
+    )
     from core.host.topics import Topic
     from core.loyalty.ledger import Entry
     from core.loyalty.members import Membership
@@ -295,3 +301,30 @@ def fill_demo(session: Session, tenant: Tenant) -> None:
     records through its own services (a coupon campaign and a few claims), so a
     newcomer sees it at work. Called for the plugins active for the demo merchant;
     raising fails the demo."""
+
+
+@hookspec
+def member_segments(session: Session, tenant: Tenant) -> list[MemberSegment]:
+    """While a panel page renders: the groups of `tenant`'s members the plugin knows
+    (the tiers plugin: each tier's members), so other plugins (push's Notificaciones)
+    can address them without importing it; also asked by a job choosing an audience.
+
+    Return `core.sdk.MemberSegment(key, label, member_ids)` items, `key` starting with
+    the plugin's name, `member_ids` a SELECT of membership ids. Must not write anything.
+    """
+
+
+@hookspec
+def app_scripts(tenant: Tenant) -> list[str]:
+    """While a customer app page renders: URLs of scripts the plugin adds to every
+    page of `tenant`'s app (loaded with `defer`, after the app's own), served by its
+    own blueprint: e.g. push's offer to turn notifications on."""
+
+
+@hookspec
+def service_worker_scripts(tenant: Tenant) -> list[str]:
+    """While a customer app page renders: the app's service worker, served like a page;
+    URLs of scripts the worker imports (`importScripts`) for `tenant`'s app, served by
+    the plugin's own blueprint under the app's scope: e.g. push's handler of `push` and
+    `notificationclick` events. They change the worker's version, so phones pick up a
+    new list."""

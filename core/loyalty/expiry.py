@@ -30,6 +30,7 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     UniqueConstraint,
     and_,
@@ -204,6 +205,16 @@ def _expiring_in(tenant_id: int, start: datetime) -> ColumnElement[bool]:
         lot.remaining > 0,
         lot.expires_at > start,
         lot.expires_at <= start + relativedelta(months=1),
+    )
+
+
+def members_with_points_expiring(tenant: Tenant, now: datetime) -> Select:
+    """A SELECT of the ids of `tenant`'s members with points the run on the 1st of next
+    (local) month will expire: "points expiring this month", for choosing an audience."""
+    return (
+        select(ledger.Lot.member_id)
+        .where(_expiring_in(tenant.id, month_start(tenant, now)))
+        .distinct()
     )
 
 

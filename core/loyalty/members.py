@@ -82,6 +82,16 @@ MAIL_TOPICS: dict[str, Any] = {
 }
 
 
+def wants_push(customer: Customer, topic: str | None = None) -> bool:
+    """Whether the person wants a push notification on their phones about `topic` (one
+    of `MAIL_TOPICS`, the same topics as e-mail; None for a message of no topic). Kept
+    beside the e-mail choices, under "push:<topic>". A deleted account receives nothing."""
+    if customer.deleted_at is not None:
+        return False
+    prefs = customer.mail_preferences or {}
+    return topic is None or prefs.get(f"push:{topic}", True) is not False
+
+
 def wants_mail(customer: Customer, topic: str | None = None) -> bool:
     """Whether the person wants an e-mail about `topic` (one of `MAIL_TOPICS`; None for
     a message of no topic). A deleted account receives nothing."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 
-# Swagger UI draws its icons from data: URIs; nothing else comes from elsewhere.
+# Swagger UI draws its icons from data: URIs; nothing else comes from elsewhere, but
+# for the origins a plugin's scripts must reach (`PREMIA_CSP_CONNECT_SRC`, a list the
+# push plugin extends at start-up with Firebase's registration services).
 CSP = (
-    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; connect-src 'self'{connect}; "
     "style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
@@ -41,7 +43,10 @@ def csp_nonce() -> str:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP.format(nonce=csp_nonce()))
+    if "Content-Security-Policy" not in headers:
+        extra = current_app.config.get("PREMIA_CSP_CONNECT_SRC") or ()
+        connect = "".join(f" {origin}" for origin in extra)
+        headers["Content-Security-Policy"] = CSP.format(nonce=csp_nonce(), connect=connect)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # Reset and confirmation links carry tokens in the path: never sent to another site.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from core.sdk import (
     Entry,
+    MemberSegment,
     Membership,
     PeriodicJob,
     PointsLine,
@@ -18,6 +20,7 @@ from core.sdk import (
     hookimpl,
 )
 from plugins.tiers import jobs, services
+from plugins.tiers.models import TierMember
 
 KIND = "tier_bonus"
 
@@ -93,3 +96,21 @@ def card_lines(session: Session, tenant: Tenant, member: Membership) -> list[Sum
             )
         )
     return lines
+
+
+@hookimpl
+def member_segments(session: Session, tenant: Tenant) -> list[MemberSegment]:
+    # The members holding each tier now; a member with no row yet (no purchase since
+    # tiers are on) holds a tier reached with no spend, when there is one.
+    segments = []
+    for tier in services.tiers_of(services.get_settings(session)):
+        holds = select(TierMember.member_id).where(TierMember.tier == tier.code)
+        if tier.threshold <= 0:
+            holds = select(Membership.id).where(
+                or_(
+                    Membership.id.in_(holds),
+                    ~exists().where(TierMember.member_id == Membership.id),
+                )
+            )
+        segments.append(MemberSegment(f"tiers:{tier.code}", tier.name, holds))
+    return segments

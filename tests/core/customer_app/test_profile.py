@@ -28,6 +28,11 @@ FORM = {
     "mail_redemptions": "y",
     "mail_expiry": "y",
     "mail_news": "y",
+    # The push notifications' choices, ticked as the page shows them by default.
+    "push_points": "y",
+    "push_redemptions": "y",
+    "push_expiry": "y",
+    "push_news": "y",
 }
 
 

@@ -2,6 +2,8 @@
 // cached at install; pages come from the network first; offline, the face's first page
 // (the card's QR at the till) from its last copy, any other page the offline page.
 const CONFIG = {{ config|tojson }};
+// Plugins' handlers (push notifications…), served under this worker's scope.
+if (CONFIG.imports.length) importScripts(...CONFIG.imports);
 const PREFIX = "app:" + CONFIG.scope + ":";
 const SHELL = PREFIX + "shell:" + CONFIG.version;
 const PAGES = PREFIX + "pages";

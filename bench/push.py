@@ -1,0 +1,303 @@
+"""Benchmark of a push campaign's fan-out: a send to `--devices` devices (100,000) of as
+many members, through firebase-admin against the tests' fake FCM (HTTP v1 + OAuth2
+token endpoint, in a process of its own), with jobs on Redis and `--workers` (2) rq
+workers as in production (`premia worker`).
+
+    python bench/push.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_push \\
+        --redis-url redis://127.0.0.1:6379/5
+
+Creates (or empties) the database and fills it: one white-label merchant, a member made
+through the services, cloned in SQL to `--devices` members with one device each. Then,
+in the same run:
+
+  baseline  firebase-admin alone: `send_each` of the same number of messages in batches
+            of 500, from one process, two threads (one per worker): no database, no jobs
+  push      the campaign as the panel starts it: the start job writes a delivery per
+            device and queues a job per batch; the workers send and record
+
+Prints each one's seconds and messages a second, the campaign's time as a multiple of
+the baseline's, and the workers' peak resident memory (VmHWM) after a send to a tenth
+of the devices and after the full one (fresh workers each time): flat memory means the
+two peaks are close. Figures go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from redis import Redis  # noqa: E402
+
+from bench.api import fresh_database, libpq  # noqa: E402
+from core.app import create_app  # noqa: E402
+from core.host.actors import Actor  # noqa: E402
+from core.host.db import platform_session, tenant_session  # noqa: E402
+from core.host.migrate import upgrade  # noqa: E402
+from core.loyalty.customers import create_member  # noqa: E402
+from tenants.services import create_tenant  # noqa: E402
+
+
+def serve_fake(port_pipe) -> None:
+    """FCM's HTTP v1 send and the OAuth2 token endpoint, answering success to all: an
+    asyncio server (one thread, keep-alive), so the fake is not what is measured."""
+    import asyncio
+    import json
+
+    token = json.dumps({"access_token": "fake", "expires_in": 3600, "token_type": "Bearer"})
+    count = 0
+
+    async def handle(reader, writer) -> None:
+        nonlocal count
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                if head.startswith(b"POST /token"):
+                    body = token.encode()
+                else:
+                    count += 1
+                    body = b'{"name": "projects/premia-test/messages/%d"}' % count
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=2048)
+        port_pipe.send(server.sockets[0].getsockname()[1])
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def fill(url: str, devices: int) -> int:
+    app = create_app({"PREMIA_DATABASE_URL": url, "PREMIA_REDIS_URL": None})
+    with app.app_context():
+        upgrade(app)
+        sessions = app.extensions["premia"].sessions
+        with platform_session(sessions) as session:
+            tenant = create_tenant(
+                session,
+                slug="bench",
+                name="Bench",
+                plan="white-label",
+                currency="COP",
+                country="CO",
+                timezone="America/Bogota",
+                owner_email="owner@bench.example",
+                owner_password="correct horse battery staple 42",
+            )
+            session.commit()
+            tenant_id = tenant.id
+        with tenant_session(sessions, tenant_id) as session:
+            member = create_member(
+                session, email="model@bench.example", first_name="Ana", actor=Actor.system()
+            )
+            session.commit()
+            model_customer, model_member = member.customer_id, member.id
+    app.extensions["premia"].engine.dispose()
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute(
+            """
+            INSERT INTO customers (email, first_name, last_name, created_at, mail_preferences)
+            SELECT 'p' || n || '@bench.example', first_name, last_name, created_at, '{}'
+            FROM customers, generate_series(1, %s) AS n WHERE id = %s
+            """,
+            (devices - 1, model_customer),
+        )
+        conn.execute(
+            """
+            INSERT INTO memberships (customer_id, code, balance, search_text, joined_via,
+                                     created_at, tenant_id, first_name, last_name)
+            SELECT c.id, 'B' || lpad(c.id::text, 12, '0'), 100, m.search_text, m.joined_via,
+                   m.created_at, m.tenant_id, m.first_name, m.last_name
+            FROM customers c, memberships m
+            WHERE m.id = %s AND c.email LIKE 'p%%@bench.example'
+            """,
+            (model_member,),
+        )
+        conn.execute(
+            """
+            INSERT INTO push_devices (member_id, token, user_agent, created_at, seen_at, tenant_id)
+            SELECT id, 'tok-' || id || '-' || repeat('x', 140), 'bench', now(), now(), tenant_id
+            FROM memberships WHERE tenant_id = %s
+            """,
+            (tenant_id,),
+        )
+        conn.execute("VACUUM (ANALYZE)")
+    return tenant_id
+
+
+def environment(args, key: Path, fcm_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PREMIA_DATABASE_URL": args.database_url,
+        "PREMIA_REDIS_URL": args.redis_url,
+        "PREMIA_FIREBASE_CREDENTIALS": str(key),
+        "BENCH_FCM_URL": fcm_url,
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def run_worker() -> None:
+    """`premia worker`, with firebase-admin pointed at the fake FCM."""
+    from tests.plugins.push.fake_fcm import point_firebase_admin_at
+
+    point_firebase_admin_at(os.environ["BENCH_FCM_URL"])
+    from core.cli import main
+
+    main(["worker"])
+
+
+def peak_memory(pid: int) -> int:
+    """VmHWM (KiB) of a worker and its children (rq forks a work horse per job)."""
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            total = int(line.split()[1])
+    return total
+
+
+def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
+    """Start a send to `devices` devices (the first ones) and wait for its last delivery."""
+    redis = Redis.from_url(args.redis_url)
+    redis.flushdb()
+    workers = [
+        subprocess.Popen([sys.executable, __file__, "--as-worker"], env=env)
+        for _ in range(args.workers)
+    ]
+    app = create_app({"PREMIA_DATABASE_URL": args.database_url, "PREMIA_REDIS_URL": args.redis_url})
+    try:
+        with app.app_context():
+            from plugins.push import jobs, sends
+            from plugins.push.models import Send
+
+            sessions = app.extensions["premia"].sessions
+            with tenant_session(sessions, tenant_id) as session:
+                from core.sdk import Tenant
+
+                tenant = session.get(Tenant, tenant_id)
+                draft = sends.Draft("Bench", "Hola", audience={"min_balance": 100})
+                send = sends.create(session, tenant, draft, None)
+                session.commit()
+                send_id = send.id
+            with psycopg.connect(libpq(args.database_url), autocommit=True) as conn:
+                # A tenth of the devices: the others are beyond this send's audience.
+                conn.execute(
+                    "UPDATE memberships SET balance = CASE WHEN id <= "
+                    "(SELECT min(id) FROM memberships WHERE tenant_id = %s) + %s - 1 "
+                    "THEN 100 ELSE 0 END WHERE tenant_id = %s",
+                    (tenant_id, devices, tenant_id),
+                )
+            time.sleep(2)  # the workers are up
+            started = time.perf_counter()
+            from core.sdk import enqueue
+
+            enqueue(None, jobs.start_send, tenant_id, send_id)
+            while True:
+                time.sleep(0.2)
+                with tenant_session(sessions, tenant_id) as session:
+                    send = session.get(Send, send_id)
+                    if send.status == "done":
+                        report = sends.report(session, send)
+                        break
+            seconds = time.perf_counter() - started
+    finally:
+        peaks = [peak_memory(w.pid) for w in workers]
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait()
+        app.extensions["premia"].engine.dispose()
+    return {"seconds": seconds, "report": report, "peaks_mib": [p / 1024 for p in peaks]}
+
+
+def baseline(key: Path, fcm_url: str, devices: int, threads: int) -> float:
+    import firebase_admin
+    from firebase_admin import credentials, messaging
+
+    from plugins.push.firebase import message
+    from tests.plugins.push.fake_fcm import point_firebase_admin_at
+
+    point_firebase_admin_at(fcm_url)
+    fb = firebase_admin.initialize_app(credentials.Certificate(str(key)), name="baseline")
+    content = {"title": "Bench", "body": "Hola", "send": "0"}
+    tokens = [f"tok-{n}-" + "x" * 140 for n in range(devices)]
+    batches = [tokens[i : i + 500] for i in range(0, devices, 500)]
+
+    def send(batch: list[str]) -> int:
+        answer = messaging.send_each([message(t, content) for t in batch], app=fb)
+        return answer.success_count
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        sent = sum(pool.map(send, batches))
+    assert sent == devices, sent
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    if "--as-worker" in sys.argv:
+        sys.argv = [sys.argv[0]]
+        run_worker()
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    fake = multiprocessing.Process(target=serve_fake, args=(sender,), daemon=True)
+    fake.start()
+    fcm_url = f"http://127.0.0.1:{receiver.recv()}"
+    from tests.plugins.push.fake_fcm import FakeFcm
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-push-"))
+    keywriter = FakeFcm()  # only writes a key whose token_uri is the fake's
+    keywriter.port = int(fcm_url.rsplit(":", 1)[1])
+    key = keywriter.write_key(folder)
+    keywriter.server.server_close()
+
+    fresh_database(args.database_url)
+    print(f"filling {args.devices} members and devices…", flush=True)
+    tenant_id = fill(args.database_url, args.devices)
+    env = environment(args, key, fcm_url)
+
+    base = baseline(key, fcm_url, args.devices, args.workers)
+    print(f"baseline  {base:7.1f} s  {args.devices / base:8.0f} msg/s  (send_each alone)")
+    small = campaign(args, env, tenant_id, args.devices // 10)
+    print(
+        f"push 1/10 {small['seconds']:7.1f} s  {small['report']}  "
+        f"worker peaks {', '.join(f'{p:.0f} MiB' for p in small['peaks_mib'])}"
+    )
+    full = campaign(args, env, tenant_id, args.devices)
+    print(
+        f"push      {full['seconds']:7.1f} s  {args.devices / full['seconds']:8.0f} msg/s  "
+        f"{full['report']}  worker peaks {', '.join(f'{p:.0f} MiB' for p in full['peaks_mib'])}"
+    )
+    print(f"ratio     {full['seconds'] / base:7.2f} × the baseline")
+    fake.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Push jobs: the scheduler's tick starts due sends; a send's start writes its
+deliveries and queues one job per batch of 500; a batch job takes its deliveries
+(pending → sending, committed before anything goes out, so a retried job never sends
+to a device twice), sends them with `send_each`, records each outcome and deletes the
+devices FCM says are gone."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.sdk import (
+    Tenant,
+    current_platform,
+    enqueue,
+    platform_session,
+    tenant_job,
+    utcnow,
+)
+from plugins.push import firebase, sends
+from plugins.push.models import Delivery, DeliveryStatus, Device, Send, SendStatus
+
+log = logging.getLogger(__name__)
+
+STUCK = timedelta(minutes=30)  # far beyond a send's batches, retries included
+
+
+def tick() -> list[int]:
+    """Queue the start of every send that is due (and of any whose start was lost)."""
+    now = utcnow()
+    with platform_session(current_platform().sessions) as session:
+        due = session.execute(
+            select(Send.tenant_id, Send.id).where(
+                or_(
+                    # Scheduled and due; one to send now was queued when it was made
+                    # (picked up here only if that was lost).
+                    and_(Send.status == SendStatus.SCHEDULED, Send.send_at <= now),
+                    and_(
+                        Send.status == SendStatus.SCHEDULED,
+                        Send.send_at.is_(None),
+                        Send.created_at <= now - STUCK,
+                    ),
+                    # A start whose batch jobs were lost (Redis flushed): queued again.
+                    and_(Send.status == SendStatus.SENDING, Send.started_at <= now - STUCK),
+                )
+            )
+        ).all()
+    for tenant_id, send_id in due:
+        enqueue(None, start_send, tenant_id, send_id)
+    return [send_id for _tenant_id, send_id in due]
+
+
+@tenant_job(queue="bulk", plugin="push")
+def start_send(session: Session, tenant: Tenant, send_id: int) -> int:
+    batches = sends.start(session, tenant, send_id)
+    session.commit()
+    for batch in batches:
+        enqueue(None, send_batch, tenant.id, send_id, batch)
+    return len(batches)
+
+
+def _content(send: Send) -> dict[str, str]:
+    content = {"title": send.title, "body": send.body, "send": str(send.id)}
+    if send.image:
+        content["image"] = send.image
+    if send.link:
+        content["link"] = send.link
+    return content
+
+
+@tenant_job(queue="bulk", plugin="push")
+def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> int:
+    send = session.get(Send, send_id)
+    if send is None:
+        return 0
+    setup = firebase.setup(tenant)
+    if not setup.can_send:
+        log.warning("push: %s has no Firebase credentials; send %s waits", tenant.slug, send_id)
+        return 0
+    taken = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.send_id == send_id,
+            Delivery.batch == batch,
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.SENDING)
+        .returning(Delivery.id, Delivery.token, Delivery.device_id)
+    ).all()
+    content = _content(send)
+    session.commit()  # taken: a retried job finds them sending, and leaves them
+    if not taken:
+        return 0
+    outcome = firebase.send_batch(
+        firebase.app_for(setup.credentials), [(row.id, row.token) for row in taken], content
+    )
+    device_of = {row.id: row.device_id for row in taken}
+    if outcome.sent:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(outcome.sent))
+            .values(status=DeliveryStatus.SENT),
+            execution_options={"synchronize_session": False},
+        )
+    if outcome.pruned:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(outcome.pruned))
+            .values(status=DeliveryStatus.PRUNED),
+            execution_options={"synchronize_session": False},
+        )
+        session.execute(
+            delete(Device).where(Device.id.in_([device_of[i] for i in outcome.pruned])),
+            execution_options={"synchronize_session": False},
+        )
+    for delivery_id, code in outcome.failed.items():
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(status=DeliveryStatus.FAILED, error=code),
+            execution_options={"synchronize_session": False},
+        )
+    still = session.scalar(
+        select(
+            exists().where(
+                Delivery.send_id == send_id,
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            )
+        )
+    )
+    if not still:
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status == SendStatus.SENDING)
+            .values(status=SendStatus.DONE),
+            execution_options={"synchronize_session": False},
+        )
+    return len(outcome.sent)
+
+
+@tenant_job(queue="default", plugin="push")
+def push_member(
+    session: Session,
+    tenant: Tenant,
+    member_id: int,
+    key: str,
+    topic: str,
+    message: str,
+    data: dict,
+) -> int:
+    """A transactional push to one member's devices, once per key, in their language."""
+    from plugins.push import messages
+
+    content = messages.compose(session, tenant, member_id, message, data)
+    if content is None:
+        return 0
+    title, body, link = content
+    send = sends.transactional(session, member_id, key, topic, title, body, link)
+    if send is None:
+        return 0
+    batches = sends.start(session, tenant, send.id)
+    session.commit()
+    for batch in batches:
+        enqueue(None, send_batch, tenant.id, send.id, batch)
+    return len(batches)
