@@ -55,7 +55,7 @@ from core.host.actors import Actor
 # Members: find, list, enrol (a person of the shared app too), lock for a points operation.
 from core.loyalty.customers import count_members, create_member, find_members
 from core.loyalty.members import get_member
-from core.loyalty.ledger import lock_member, lock_member_by_code
+from core.loyalty.ledger import lock_member, lock_member_by_code, lock_presented_member
 from core.loyalty.joining import member_at_first_points
 
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
@@ -205,6 +205,7 @@ __all__ = [
     "wants_mail",
     "lock_member",
     "lock_member_by_code",
+    "lock_presented_member",
     "member_at_first_points",
     # points
     "SystemKey",
