@@ -30,7 +30,7 @@ DIGITS = 6
 ACCEPTED_WINDOWS = 2  # the current window and the previous one
 SECRET_BYTES = 20  # RFC 4226's recommended length for HMAC-SHA1
 # "<member code>-<digits>": no member code has a dash, so the two never meet.
-_LIVE = re.compile(r"^([A-Z0-9]{1,16})-([0-9]{%d})$" % DIGITS)
+_LIVE = re.compile(rf"^([A-Z0-9]{{1,16}})-([0-9]{{{DIGITS}}})$")
 
 
 class StaleLiveCode(NotFound):
