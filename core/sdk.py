@@ -128,6 +128,9 @@ from core.web.i18n import format_money, money_locale
 from core.loyalty.expiry import best_reward_before_expiry, month_start
 from core.loyalty.activity import local_day_range
 
+# A merchant's brand outside the app (wallet passes): its theme's colours, its logo file.
+from core.web.brand import brand_colors, logo_file
+
 # The panel: role checks and form helpers.
 from core.panel.access import EVERYONE, MANAGERS, staff_required
 from core.panel.formkit import WholeNumberField, get_or_404, save_with_image, show_errors
@@ -266,6 +269,8 @@ __all__ = [
     "money_locale",
     "month_start",
     "best_reward_before_expiry",
+    "brand_colors",
+    "logo_file",
     "render_mail",
     "render_template",
     "send_mail",
