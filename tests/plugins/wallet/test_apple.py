@@ -79,7 +79,7 @@ def test_the_pass_carries_the_brand_the_balance_and_the_code(client, app, ana):
     data = json.loads(download(client, app, ana).read("pass.json"))
     assert (data["passTypeIdentifier"], data["teamIdentifier"]) == (PASS_TYPE_ID, TEAM_ID)
     assert data["organizationName"] == data["logoText"] == "Café Central"
-    assert data["description"] == "Tarjeta de fidelización de Café Central"
+    assert data["description"] == "Tarjeta de Café Central"
     assert data["backgroundColor"] == "rgb(15, 118, 110)"  # the default theme's primary
     assert data["foregroundColor"] == "rgb(255, 255, 255)"
     (balance,) = data["storeCard"]["primaryFields"]
