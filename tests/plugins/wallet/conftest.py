@@ -1,6 +1,7 @@
 """Wallet keys made by the test: a root standing for Apple's, a WWDR intermediate it
 signs, the Pass Type ID certificate the intermediate signs (with its key), and a Google
-service account's RSA key; an app configured with them, and white-label merchants."""
+service account's RSA key; an app configured with them, and a white-label merchant
+(its seed plan has the wallet: plugins/wallet/migrations)."""
 
 from __future__ import annotations
 
@@ -105,14 +106,8 @@ def app(make_app, wallet_keys):
 
 
 @pytest.fixture
-def wallet_plan(make_plan):
-    """A plan with the wallet (seed plans get it from `premia plan sync`)."""
-    return make_plan("marca", {"wallet"})
-
-
-@pytest.fixture
-def cafe(make_tenant, wallet_plan):
-    return make_tenant("cafe", name="Café Central", plan="marca")
+def cafe(make_tenant):
+    return make_tenant("cafe", name="Café Central", plan="white-label")
 
 
 @pytest.fixture
