@@ -15,6 +15,7 @@ import io
 import json
 import re
 import zipfile
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -121,12 +122,20 @@ def images(tenant: Tenant) -> dict[str, bytes]:
     return drawn
 
 
+@lru_cache(maxsize=4)
+def _signer(certificate: bytes, key: bytes, password: bytes | None, wwdr: bytes) -> tuple:
+    # Loading (and checking) an RSA key takes far longer than signing with it: once.
+    return (
+        x509.load_pem_x509_certificate(certificate),
+        serialization.load_pem_private_key(key, password=password),
+        x509.load_pem_x509_certificate(wwdr),
+    )
+
+
 def sign(manifest: bytes, keys: AppleKeys) -> bytes:
     """The manifest's detached PKCS #7 signature (DER) by the pass certificate, with
     Apple's WWDR certificate in the chain."""
-    certificate = x509.load_pem_x509_certificate(keys.certificate)
-    key = serialization.load_pem_private_key(keys.key, password=keys.password)
-    wwdr = x509.load_pem_x509_certificate(keys.wwdr)
+    certificate, key, wwdr = _signer(keys.certificate, keys.key, keys.password, keys.wwdr)
     return (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(manifest)
