@@ -4,8 +4,8 @@ wallet's signed pass against the same zip unsigned.
     python bench/live_codes.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_live
 
 Creates (or empties) the database, migrates it, creates one merchant with --members
-members, each with a live-code secret. Then, for --rounds rounds, alternating so a
-shared machine's drifting cores hit both alike:
+members (2,000), each with a live-code secret. Then, for --rounds rounds, alternating so
+a shared machine's drifting cores hit both alike:
 
   static  get_member(session, "<code>")            a random member, one statement
   live    get_member(session, "<code>-<digits>")   the same, plus the HMACs of two windows
@@ -153,7 +153,7 @@ def make_keys(folder: Path) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--members", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
