@@ -66,7 +66,7 @@ from core.loyalty.customers import (
 from core.loyalty.staff import normalize_email
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
-from core.loyalty.ledger import lock_member, lock_member_by_code
+from core.loyalty.ledger import lock_member, lock_member_by_code, lock_presented_member
 from core.loyalty.joining import member_at_first_points
 from core.loyalty.joining import join as join_merchant
 
@@ -152,6 +152,9 @@ from core.web.i18n import format_money, money_locale
 from core.loyalty.expiry import best_reward_before_expiry, members_with_points_expiring, month_start
 from core.loyalty.activity import local_day_range
 
+# A merchant's brand outside the app (wallet passes): its theme's colours, its logo file.
+from core.web.brand import brand_colors, logo_file
+
 # The panel: role checks and form helpers.
 from core.panel.access import EVERYONE, MANAGERS, staff_required
 from core.panel.formkit import WholeNumberField, get_or_404, save_with_image, show_errors
@@ -235,6 +238,7 @@ __all__ = [
     "wants_push",
     "lock_member",
     "lock_member_by_code",
+    "lock_presented_member",
     "member_at_first_points",
     "join_merchant",
     # points
@@ -306,6 +310,8 @@ __all__ = [
     "month_start",
     "best_reward_before_expiry",
     "members_with_points_expiring",
+    "brand_colors",
+    "logo_file",
     "render_mail",
     "render_template",
     "send_mail",

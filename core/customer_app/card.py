@@ -1,16 +1,24 @@
 """A merchant's card in the customer app: the member code in large type and as a QR
 (what the cashier scans), the balance, the points that expire soon, what the
 merchant's active plugins add (`card_lines`: a tier, a punch card's progress, packs)
-and the way to the history."""
+and the way to the history.
+
+The QR rotates: the page hands the person's app their membership's live-code secret
+(core.loyalty.live_codes; this page alone, over the signed-in session) and
+static/app-card.js draws a new QR every 30 seconds from it, offline too. The service
+worker keeps the page's last copy, so with no network the card still shows, saying
+since when its balance is known ("sin conexión · saldo al 1/12 14:05")."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import format_skeleton
 from flask import Blueprint, flash, g, redirect, render_template
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.customer_app import arrivals
 from core.customer_app.expiring import expiring_soon
@@ -18,11 +26,13 @@ from core.customer_app.faces import app_url
 from core.customer_app.sessions import current_customer, customer_required
 from core.host.actors import Actor
 from core.host.contributions import SummaryLine
+from core.host.db import utcnow
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
-from core.loyalty import joining
+from core.loyalty import joining, live_codes
 from core.loyalty.members import Membership
 from core.web.cards import qr_code
+from core.web.i18n import money_locale
 from core.web.request import db
 
 bp = Blueprint("app_card", __name__, url_prefix="/app")
@@ -51,16 +61,42 @@ def qr_svg(code: str) -> Markup:
     return Markup(qr_code(code).svg_inline(scale=8, border=4, light="#fff", omitsize=True))
 
 
+def balance_time() -> str:
+    """Now, as the card says since when its balance is known: day, month and time in
+    the merchant's time zone and the person's language with the merchant's country."""
+    now, zone, locale = utcnow(), get_timezone(), money_locale()
+    day = format_skeleton("dM", now, tzinfo=zone, locale=locale)
+    return f"{day} {format_skeleton('Hm', now, tzinfo=zone, locale=locale)}"
+
+
+def live_secret(member: Membership) -> str:
+    """The membership's live-code secret, drawn the first time the card shows. Written
+    only where none is yet, so two first views at once (two phones) keep the same one."""
+    if not member.live_secret:
+        session = db()
+        session.execute(
+            update(Membership)
+            .where(Membership.id == member.id, Membership.live_secret.is_(None))
+            .values(live_secret=live_codes.new_secret())
+        )
+        session.commit()
+        session.refresh(member)
+    return member.live_secret
+
+
 @bp.get("/")
 @customer_required
 def home() -> Any:
     member = my_membership()
     if member is None:
         return render_template("app/card.html", member=None, tenant=g.tenant)
+    live = {"code": member.code, "secret": live_secret(member), "step": live_codes.STEP}
     return render_template(
         "app/card.html",
         member=member,
         tenant=g.tenant,
+        live=live,
+        balance_at=balance_time(),
         qr=qr_svg(member.code),
         expiring=expiring_soon(db(), [(member, g.tenant)])[member.id],
         lines=card_lines(member),

@@ -213,6 +213,7 @@ def delete_account(session: Session, customer_id: int) -> None:
     for member in members:
         member.first_name = member.last_name = ""
         member.document_id = member.phone = member.birthday = None
+        member.live_secret = None  # the app that held it is gone with the account
         update_search_text(member)
     session.flush()
     for member in members:

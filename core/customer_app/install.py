@@ -7,9 +7,10 @@ where the service worker is served too (so its scope needs no `Service-Worker-Al
 beyond its own folder; the header is sent anyway, naming that scope). Icons are drawn
 from the merchant's logo with Pillow in the sizes phones ask for, plus maskable ones
 whose logo stays inside the safe circle; with no logo, the name's initial on the
-theme's colour. The service worker is ours, a few lines: the app shell (CSS, script,
-icons, the offline page) cached at install, pages from the network first (the last
-copy of a visited page, say the card's QR, or the offline page when there is none).
+theme's colour. The service worker is ours, a few lines: the app shell (CSS, scripts,
+the card's QR encoder, icons, the offline page) cached at install, pages from the
+network first (the last copy of a visited page, say the card's QR, or the offline page
+when there is none).
 Every answer carries a validator (ETag), so a phone revalidates instead of refetching.
 """
 
@@ -22,7 +23,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import get_locale
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -38,7 +49,10 @@ SHORT_NAME = 12  # characters a home screen shows under an icon
 ICONS = {(192, False), (512, False), (192, True), (512, True), (180, False)}
 SAFE_ZONE = 0.56  # a maskable icon's logo fits the centre circle (80% wide) as a square
 ICON_AGE = 86400  # icon URLs carry a version, so a new logo is a new URL
-SHELL_FILES = ("app.css", "app-install.js", "favicon.svg")
+SHELL_FILES = ("app.css", "app-install.js", "app-card.js", "favicon.svg")
+# The QR encoder the card's rotating QR draws with (pinned in package.json), never a CDN.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+QR_ENCODER = ("lean-qr", "index.mjs")
 DRAWING = "1"  # bump when the drawing changes: every icon URL changes with it
 
 
@@ -179,7 +193,7 @@ def _shell() -> list[str]:
     tenant = g.get("tenant")
     if _logo() is not None:  # the app bar shows it, on the offline page too
         files.append(url_for("t.uploads.file", name=tenant.logo))
-    return [*files, *icons, app_url("app_install.offline")]
+    return [*files, *icons, app_url("app_install.qr_encoder"), app_url("app_install.offline")]
 
 
 def _static_digest() -> str:
@@ -223,6 +237,15 @@ def worker() -> Response:
     return _conditional(response, "no-cache")
 
 
+@bp.get("/qr.mjs")
+def qr_encoder() -> Response:
+    """lean-qr's ES module (what static/app-card.js imports), kept in the shell offline."""
+    folder, name = QR_ENCODER
+    return send_from_directory(
+        NODE_MODULES / folder, name, max_age=86400, mimetype="text/javascript"
+    )
+
+
 @bp.get("/offline")
 def offline() -> str:
     # Cached by the service worker for anyone on this phone: drawn for nobody in particular.
@@ -232,8 +255,10 @@ def offline() -> str:
 
 @bp.app_template_global()
 def app_install() -> dict[str, str]:
-    """What `app/base.html` links: the manifest, the apple-touch-icon, the worker."""
+    """What `app/base.html` links: the manifest, the apple-touch-icon, the worker (and
+    the card's QR encoder)."""
     return {
+        "qr_encoder": app_url("app_install.qr_encoder"),
         "manifest": app_url("app_install.manifest"),
         "touch_icon": icon_url(180),
         "worker": app_url("app_install.worker"),

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.host.db import Base, ReachedThroughTenant, TenantOwned, tenant_key, utcnow
 from core.host.errors import NotFound
+from core.loyalty import live_codes
 
 
 class Customer(ReachedThroughTenant, Base):
@@ -125,6 +126,9 @@ class Membership(TenantOwned, Base):
     search_text: Mapped[str] = mapped_column(String(700), default="")
     joined_via: Mapped[str] = mapped_column(String(20), default="staff")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The seed of the app's rotating QR (core.loyalty.live_codes), drawn when the app
+    # first shows the card; only the signed-in person's app ever receives it.
+    live_secret: Mapped[str | None] = mapped_column(String(32))
 
     customer: Mapped[Customer] = relationship(lazy="joined")
 
@@ -149,15 +153,30 @@ def normalize_code(code: str) -> str:
 
 
 def get_member(session: Session, code: str, *, for_update: bool = False) -> Membership:
-    """The member with this code (NotFound otherwise); `for_update` locks the row and
-    reads it afresh (use `ledger.lock_member_by_code`, which remembers the lock)."""
+    """The member with this code (NotFound otherwise): the static code or the app's live
+    code (`core.loyalty.live_codes`; StaleLiveCode when its window has passed).
+    `for_update` locks the row and reads it afresh (use `ledger.lock_member_by_code`,
+    which remembers the lock)."""
+    return find_member(session, code, for_update=for_update)[0]
+
+
+def find_member(
+    session: Session, code: str, *, for_update: bool = False
+) -> tuple[Membership, bool]:
+    """`get_member`, and whether the code was a live one (the app's rotating QR, shown
+    now): a merchant may require one for redemptions."""
     code = normalize_code(code)
+    live = live_codes.parse(code)
+    if live is not None:
+        code = live[0]
     member = None
     if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
         member = session.scalar(_by_code(for_update=for_update), {"code": code})
     if member is None:
         raise NotFound(_l("No customer with this code."))
-    return member
+    if live is not None and not live_codes.verify(member.live_secret, live[1]):
+        raise live_codes.StaleLiveCode()
+    return member, live is not None
 
 
 @functools.cache

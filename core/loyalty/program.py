@@ -56,6 +56,9 @@ class ProgramSchema(ma.Schema):
         load_default=None,
     )
     customer_redemption_requests = ma.fields.Boolean(load_default=False)
+    # Redemptions at the till only with the app's live QR (core.loyalty.live_codes), not
+    # the static code a photo or a printed card carries. Off by default.
+    live_code_for_redemptions = ma.fields.Boolean(load_default=False)
     # A grant of more points than this, in the panel, asks the employee to confirm it
     # (a typo of 1,000,000 for 100 is one click otherwise); None: never ask. The POS
     # API does not ask: its grants come from a till's sale, not from a person typing,

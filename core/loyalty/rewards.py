@@ -29,6 +29,7 @@ from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
 from core.host.errors import (
     Conflict,
+    Forbidden,
     IdempotencyMismatch,
     InsufficientPoints,
     InvalidInput,
@@ -233,9 +234,24 @@ def redeem_reward(
     actor: Actor,
     location_id: int | None = None,
     idempotency_key: str | None = None,
+    live_code: bool | None = None,
 ) -> Redemption:
-    """Staff hand over a reward: points and stock go down at once."""
+    """Staff hand over a reward: points and stock go down at once.
+
+    A till door (the panel, the POS API) says whether the member showed the app's live
+    QR (`live_code`); where the merchant requires it, a static code is refused
+    (LiveCodeRequired). None: no till, nothing to check."""
+    if live_code is False and get_program(session)["live_code_for_redemptions"]:
+        raise LiveCodeRequired()
     return _redeem(session, member, reward, actor, location_id, idempotency_key, confirm=True)
+
+
+class LiveCodeRequired(Forbidden):
+    """A redemption at the till with the static code where the merchant requires the
+    app's live QR (403)."""
+
+    reason = "live_code_required"
+    message = _l("This merchant redeems rewards only with the live QR of the customer's app.")
 
 
 def request_reward(

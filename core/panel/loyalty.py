@@ -5,7 +5,10 @@ or as points, hand over a reward, and confirm or cancel their pending requests.
 Built for a phone first: scan, type the amount, confirm. The QR a customer shows
 holds their bare member code (e.g. `7KQ2M9X`); the scanner (static/scanner.js,
 decoding with the jsQR npm package served below) puts it in the search box, and
-an exact code opens the customer at once. A person of the shared app who is no
+an exact code opens the customer at once. The customer app's QR holds a live code
+instead (`7KQ2M9X-492039`, core.loyalty.live_codes): it opens the customer as well,
+and this staff session remembers for a few minutes that the customer showed it, for
+merchants who redeem only with the live QR. A person of the shared app who is no
 member yet shows their personal code instead (core.loyalty.joining): it opens an
 offer to enrol them with the first points, in one tap.
 
@@ -17,6 +20,7 @@ or cancelling a request is idempotent by its state.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -35,6 +39,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask import session as web_session
 from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -51,7 +56,8 @@ from core.host.errors import NotFound, PremiaError
 from core.loyalty import joining
 from core.loyalty.activity import ActivityFilter, activity_page
 from core.loyalty.customers import count_members, find_members
-from core.loyalty.members import Customer, Membership, get_member
+from core.loyalty.live_codes import StaleLiveCode
+from core.loyalty.members import Customer, Membership, find_member, get_member
 from core.loyalty.program import (
     MAX_POINTS_PER_OPERATION,
     get_program,
@@ -142,7 +148,13 @@ def index() -> Any:
     members, total = [], 0
     if query:
         try:  # a scanned QR or a typed code: straight to the customer
-            return redirect(url_for(".member_page", code=get_member(session, query).code))
+            member, live = find_member(session, query)
+            if live:
+                _saw_live_code(member)
+            return redirect(url_for(".member_page", code=member.code))
+        except StaleLiveCode as error:  # a photo, a screenshot: never a search
+            flash(str(error.message), "error")
+            return redirect(url_for(".index"))
         except NotFound:
             pass
         newcomer = _newcomer_url(session, query)
@@ -354,6 +366,7 @@ def redeem(code: str) -> Any:
             actor=Actor.staff(current_user.user.id),
             location_id=current_user.user.location_id,
             idempotency_key=form.key.data,
+            live_code=_showed_live_code(member),
         )
         session.commit()
     except PremiaError as error:
@@ -390,6 +403,23 @@ def decide(code: str, redemption_id: int, action: str) -> Any:
 
 class _FormInvalid(Exception):
     pass
+
+
+LIVE_CODE_HOLDS = 600  # seconds a scanned live QR vouches for the customer at this till
+
+
+def _saw_live_code(member: Membership) -> None:
+    seen = dict(web_session.get("live_codes", {}))
+    now = int(time.time())
+    seen = {k: at for k, at in seen.items() if now - at < LIVE_CODE_HOLDS}
+    seen[f"{member.tenant_id}:{member.id}"] = now
+    web_session["live_codes"] = seen
+
+
+def _showed_live_code(member: Membership) -> bool:
+    """Whether this staff session scanned the member's live QR in the last minutes."""
+    at = web_session.get("live_codes", {}).get(f"{member.tenant_id}:{member.id}")
+    return at is not None and time.time() - at < LIVE_CODE_HOLDS
 
 
 def _member(code: str) -> Membership:

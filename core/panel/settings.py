@@ -66,6 +66,7 @@ PROGRAM = (
     "welcome_points",
     "expiry_months",
     "customer_redemption_requests",
+    "live_code_for_redemptions",
     "large_grant_points",
 )
 
@@ -134,6 +135,14 @@ class SettingsForm(FlaskForm):
     customer_redemption_requests = BooleanField(
         _l("Customers may request a reward from their app"),
         description=_l("The points are held until staff confirm or cancel the request."),
+    )
+    live_code_for_redemptions = BooleanField(
+        _l("Redeem rewards only with the live QR of the customer's app"),
+        description=_l(
+            "The app's QR changes every 30 seconds, so a photo of someone's card stops "
+            "working within a minute. The code on a printed card or typed at the till "
+            "still earns points."
+        ),
     )
     large_grant_points = WholeNumberField(
         _l("Confirm grants of more than (points)"),
@@ -267,6 +276,7 @@ def _fill_program(form: SettingsForm, program: dict[str, Any]) -> None:
     form.welcome_points.data = program["welcome_points"]
     form.expiry_months.data = program["expiry_months"]
     form.customer_redemption_requests.data = program["customer_redemption_requests"]
+    form.live_code_for_redemptions.data = program["live_code_for_redemptions"]
     form.large_grant_points.data = program["large_grant_points"]
 
 
@@ -304,6 +314,7 @@ def _read_program(form: SettingsForm) -> tuple[dict[str, Any], bool]:
         "welcome_points": form.welcome_points.data or 0,
         "expiry_months": form.expiry_months.data or None,
         "customer_redemption_requests": bool(form.customer_redemption_requests.data),
+        "live_code_for_redemptions": bool(form.live_code_for_redemptions.data),
         "large_grant_points": form.large_grant_points.data,
     }
     if not any(getattr(form, name).errors for name in PROGRAM):  # a field's own message first

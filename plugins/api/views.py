@@ -38,6 +38,7 @@ from core.sdk import (
     handle_premia_error,
     history,
     lock_member_by_code,
+    lock_presented_member,
     member_at_first_points,
     record_purchase,
     redeem_reward,
@@ -291,7 +292,8 @@ class Customer(MethodView):
     @blp.response(200, CustomerSchema)
     @documented("get_customer", 404)
     def get(self, code: str) -> Any:
-        """A customer by the code of their QR."""
+        """A customer by the code of their QR: the static code, or the live code of the
+        customer app's rotating QR (404 `stale_live_code` once its minute has passed)."""
         return get_member(db(), code)
 
 
@@ -415,9 +417,13 @@ class Redemptions(MethodView):
     @documented("redeem_reward", 404, 409, body=True, idempotent=True, links=REDEMPTION_LINKS)
     def post(self, fields: dict[str, Any], code: str) -> Any:
         """Hand a reward to the customer: points and stock go down at once (409 if either
-        falls short). Accepts an `Idempotency-Key` header."""
+        falls short). Accepts an `Idempotency-Key` header.
+
+        `code` may be the live code of the customer app's rotating QR (`7KQ2M9X-492039`,
+        current for about a minute; 404 `stale_live_code` after). Where the merchant
+        redeems only with the live QR, a static code answers 403 `live_code_required`."""
         session = db()
-        member = lock_member_by_code(session, code)
+        member, live = lock_presented_member(session, code)
         redemption = redeem_reward(
             session,
             member,
@@ -425,6 +431,7 @@ class Redemptions(MethodView):
             actor=access.actor(),
             location_id=_location(fields.get("location_id")),
             idempotency_key=g.api_key,
+            live_code=live,
         )
         return _redemption_answer(redemption, redemption.entry_id)
 

@@ -1,7 +1,8 @@
 """The customer's card, history and shared home on a phone (390×844, Debian's Chromium):
 nothing scrolls sideways with a long merchant name, long location names and large
 numbers, and the QR on the screen, as the cashier's camera sees it, reads as the
-member's code. Screenshots: build/screenshots/phone-app-*.png."""
+member's live code (their code and the current window's digits, see live_codes).
+Screenshots: build/screenshots/phone-app-*.png."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PIL import Image
 from core.customer_app.sessions import COOKIE
 from core.host.actors import Actor
 from core.host.db import clock_at
-from core.loyalty import ledger
+from core.loyalty import ledger, live_codes
 from core.loyalty.locations import create_location
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
@@ -69,8 +70,13 @@ def test_card_history_and_home_fit_a_phone_and_the_qr_scans(
             too_wide[name] = reach
         if name == "card":
             assert page.locator(".expiring").count() == 1
+            page.wait_for_function("document.querySelector('.app-card .qr').dataset.liveValue")
             screen = Image.open(io.BytesIO(page.screenshot()))
-            assert [r.text for r in zxingcpp.read_barcodes(screen)] == [ana.code]
+            (read,) = [r.text for r in zxingcpp.read_barcodes(screen)]
+            code, digits = live_codes.parse(read)
+            with db(ana.tenant_id) as session:
+                secret = session.get(Membership, ana.id).live_secret
+            assert code == ana.code and live_codes.verify(secret, digits)
         if name == "history":
             assert page.locator(".history li").count() == 20
     assert too_wide == {}

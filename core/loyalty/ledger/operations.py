@@ -19,7 +19,7 @@ from core.host.actors import Actor
 from core.host.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.host.events import announce
 from core.loyalty.ledger.entries import Allocation, Entry, Kind, Lot
-from core.loyalty.members import Membership, get_member
+from core.loyalty.members import Membership, find_member
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program
 
 # --- public services -----------------------------------------------------
@@ -252,9 +252,15 @@ def lock_member(session: Session, member_id: int) -> Membership:
 def lock_member_by_code(session: Session, code: str) -> Membership:
     """`get_member` and `lock_member` in one statement (NotFound for an unknown code):
     for endpoints that name the member by code and then change their balance."""
-    member = get_member(session, code, for_update=True)
+    return lock_presented_member(session, code)[0]
+
+
+def lock_presented_member(session: Session, code: str) -> tuple[Membership, bool]:
+    """`lock_member_by_code`, and whether the code was the app's live one (a till door
+    passes it on to `redeem_reward`, for merchants who require it)."""
+    member, live = find_member(session, code, for_update=True)
     _held_locks(session)[member.id] = _innermost_transaction(session)
-    return member
+    return member, live
 
 
 def credit_locked(

@@ -177,3 +177,27 @@ def test_an_unconfirmed_account_cannot_join_from_the_card(client, app, cafe, db,
     client.post("/t/cafe/app/join", data={"csrf_token": token})
     with db(cafe) as session:
         assert session.query(Membership).count() == 0
+
+
+def test_the_card_hands_its_own_live_secret_and_says_since_when_its_balance_is_known(
+    client, app, cafe, make_member, db
+):
+    ana = make_member(cafe, "ana@mail.example")
+    bruno = make_member(cafe, "bruno@mail.example")
+    sign_in_customer(client, app, ana)
+    with clock_at(datetime(2026, 12, 1, 19, 5, tzinfo=UTC)):  # 14:05 in Bogotá
+        text = html.unescape(client.get("/t/cafe/app/").get_data(as_text=True))
+        again = html.unescape(client.get("/t/cafe/app/").get_data(as_text=True))
+    with db(cafe) as session:
+        secrets = {m.id: m.live_secret for m in session.query(Membership)}
+    assert secrets[ana.id] and secrets[bruno.id] is None  # drawn on the first view, once
+    assert f'data-live-secret="{secrets[ana.id]}"' in text and secrets[ana.id] in again
+    assert f'data-live-code="{ana.code}"' in text
+    assert "sin conexión · saldo al 1/12 14:05" in text
+    assert 'data-qr-lib="/t/cafe/app/qr.mjs"' in text
+
+
+def test_the_qr_encoder_is_served_by_the_app(client):
+    answer = client.get("/app/qr.mjs")
+    assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+    assert b"export{" in answer.data

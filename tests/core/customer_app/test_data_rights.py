@@ -178,6 +178,9 @@ def test_deleting_the_account_erases_the_person_and_keeps_every_figure(
 
     before = all_figures()
     sign_in_customer(client, app, ana_cafe)
+    client.get(f"/t/{cafe.slug}/app/")  # her card drew its live-code secret
+    with platform_session(platform.sessions) as session:
+        assert session.get(Membership, ana_cafe.id).live_secret
     csrf = delete_form(client)
     wrong = client.post("/app/my-data/delete", data={"csrf_token": csrf, "password": "nope"})
     assert wrong.status_code == 422
@@ -197,7 +200,7 @@ def test_deleting_the_account_erases_the_person_and_keeps_every_figure(
         for member_id in (ana_cafe.id, ana_bakery.id):
             member = session.get(Membership, member_id)
             assert (member.first_name, member.last_name, member.document_id) == ("", "", None)
-            assert (member.phone, member.birthday) == (None, None)
+            assert (member.phone, member.birthday, member.live_secret) == (None, None, None)
             assert "ana" not in member.search_text and "ruiz" not in member.search_text
         assert session.get(Membership, ana_cafe.id).balance == 100  # the entries stay
         assert session.get(Membership, eva.id).first_name == "Eva"  # nobody else touched

@@ -126,7 +126,9 @@ def test_the_worker_is_served_in_its_scope_and_its_shell_answers(client, cafe, p
     script = answer.get_data(as_text=True)
     config = json.loads(re.search(r"const CONFIG = (\{.*?\});\n", script).group(1))
     assert config["scope"] == scope and config["offline"] == scope + "offline"
-    assert len(config["shell"]) == len(install.SHELL_FILES) + len(install.ICONS) + 1
+    # the theme's files, the icons, the card's QR encoder and the offline page
+    assert len(config["shell"]) == len(install.SHELL_FILES) + len(install.ICONS) + 2
+    assert config["shell"][-2] == scope + "qr.mjs"
     assert config["shell"][-1] == config["offline"]
     for url in config["shell"]:
         assert client.get(url).status_code == 200, url

@@ -97,7 +97,7 @@ def test_round_trip_of_profile_program_and_plugin_sections(
         url,
         data={
             "csrf_token": token(client, url),
-            **_form(logo=upload(png()), employees_give_points="y"),
+            **_form(logo=upload(png()), employees_give_points="y", live_code_for_redemptions="y"),
         },
         content_type="multipart/form-data",
         follow_redirects=True,
@@ -118,6 +118,7 @@ def test_round_trip_of_profile_program_and_plugin_sections(
         "welcome_points": 50,
         "expiry_months": 12,
         "customer_redemption_requests": False,
+        "live_code_for_redemptions": True,
         "large_grant_points": 5000,
     }
     assert birthday == {"enabled": True, "points": 200}
