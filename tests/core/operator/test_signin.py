@@ -80,7 +80,7 @@ def test_a_wrong_password_is_refused_with_one_message(app, operator):
     client = app.test_client()
     answer = post_password(client, password="not-the-password")
     assert answer.status_code == 401
-    assert "Contraseña o correo incorrectos" in text(answer) or "incorrect" in text(answer).lower()
+    assert "Correo electrónico o contraseña incorrectos." in text(answer)
     answer = post_password(client, email="nobody@premia.example")
     assert answer.status_code == 401
 
