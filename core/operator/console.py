@@ -110,9 +110,7 @@ def change_plan(merchant_id: int) -> Any:
     code = request.form.get("plan") or ""
     return _done(
         tenant,
-        lambda: merchants.change_plan(
-            db(), tenant, code, by=current_operator(), address=address()
-        ),
+        lambda: merchants.change_plan(db(), tenant, code, by=current_operator(), address=address()),
         _("The plan of %(name)s is now %(plan)s.", name=tenant.name, plan=code),
     )
 
@@ -151,20 +149,21 @@ def download_export(export_id: int) -> Any:
         abort(404)
     tenant = _merchant(export.merchant_id)
     audit.record(
-        db(), current_operator(), "export_download", address=address(), merchant=tenant,
+        db(),
+        current_operator(),
+        "export_download",
+        address=address(),
+        merchant=tenant,
         export=export.id,
     )
     db().commit()
-    return send_file(path, mimetype="application/zip", as_attachment=True,
-                     download_name=path.name)
+    return send_file(path, mimetype="application/zip", as_attachment=True, download_name=path.name)
 
 
 def plan_page() -> Any:
     installed = current_platform().plugins
     rows = [(plan, plans.limit_values(installed, plan)) for plan in plans.all_plans(db())]
-    return render_template(
-        "operator/plans.html", rows=rows, infos=sorted(installed.infos.items())
-    )
+    return render_template("operator/plans.html", rows=rows, infos=sorted(installed.infos.items()))
 
 
 def _plan(code: str) -> Plan:
@@ -179,7 +178,11 @@ def plan_plugins(code: str) -> Any:
     names = set(request.form.getlist("plugins"))
     try:
         plans.edit_plugins(
-            db(), current_platform().plugins, plan, names, by=current_operator(),
+            db(),
+            current_platform().plugins,
+            plan,
+            names,
+            by=current_operator(),
             address=address(),
         )
         db().commit()
@@ -231,9 +234,7 @@ def _job_action(job_id: str, action: str) -> Any:
     except PremiaError as error:
         flash(str(error.message), "error")
         return redirect(url_for("operator.health"))
-    audit.record(
-        db(), current_operator(), action, address=address(), target=name[:200], job=job_id
-    )
+    audit.record(db(), current_operator(), action, address=address(), target=name[:200], job=job_id)
     db().commit()
     message = _("The job is queued again.") if action == "job_retry" else _("The job is dropped.")
     flash(message, "success")

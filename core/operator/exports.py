@@ -34,10 +34,24 @@ log = logging.getLogger(__name__)
 # Never exported: what opens an account or a session, whoever holds the archive.
 SECRET_WORDS = ("hash", "secret", "token", "stamp")
 SECRET_TABLES_END = "_sessions"
-PROFILE = (
-    "id slug name business_type email phone whatsapp description country currency timezone "
-    "language domain theme created_at suspended_at"
-).split()
+PROFILE = [
+    "id",
+    "slug",
+    "name",
+    "business_type",
+    "email",
+    "phone",
+    "whatsapp",
+    "description",
+    "country",
+    "currency",
+    "timezone",
+    "language",
+    "domain",
+    "theme",
+    "created_at",
+    "suspended_at",
+]
 
 
 def folder() -> Path:

@@ -31,7 +31,9 @@ def all_plans(session: Session) -> list[Plan]:
 def limit_values(plugins: PluginHost, plan: Plan) -> list[LimitValue]:
     stored = plan.limits or {}
     return [
-        LimitValue(limit, stored[name] if name in stored else limit.seeds.get(plan.code), name in stored)
+        LimitValue(
+            limit, stored[name] if name in stored else limit.seeds.get(plan.code), name in stored
+        )
         for name, limit in sorted(plugins.limits().items())
     ]
 
@@ -55,15 +57,24 @@ def edit_plugins(
     by: Operator,
     address: str | None,
 ) -> None:
-    unknown = names - set(plugins.infos)
-    if unknown:
+    """Make `plan` allow exactly `names` among the installed plugins; the names it lists
+    of plugins not installed here (another deployment's) are kept, the form not showing them."""
+    installed = set(plugins.infos)
+    current = plan.plugin_names
+    if names - installed - current:
         raise InvalidInput(plugins=_l("Unknown plugin."))
-    before = sorted(plan.plugin_names)
+    names = (names & installed) | (current - installed)
+    before = sorted(current)
     set_plan_plugins(session, plan, names)
     if before != sorted(names):
         audit.record(
-            session, by, "plan_plugins", address=address, target=plan.code,
-            before=before, after=sorted(names),
+            session,
+            by,
+            "plan_plugins",
+            address=address,
+            target=plan.code,
+            before=before,
+            after=sorted(names),
         )
 
 
@@ -82,6 +93,12 @@ def edit_limit(
     before = (plan.limits or {}).get(name, "seed")
     set_plan_limit(session, plan, name, value)
     audit.record(
-        session, by, "plan_limit", address=address, target=plan.code,
-        limit=name, before=before, after=value,
+        session,
+        by,
+        "plan_limit",
+        address=address,
+        target=plan.code,
+        limit=name,
+        before=before,
+        after=value,
     )

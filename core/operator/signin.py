@@ -74,9 +74,7 @@ def _limits() -> tuple[Any, Any, Any]:
 
 def _allowed(key: str) -> bool:
     limiter, per_account, per_address = _limits()
-    return limiter.test(per_account, key) and limiter.test(
-        per_address, f"premia-login|{address()}"
-    )
+    return limiter.test(per_account, key) and limiter.test(per_address, f"premia-login|{address()}")
 
 
 def _failed(key: str) -> None:
@@ -125,7 +123,7 @@ def _pending() -> Operator | None:
 
 
 def _sign_in(operator: Operator, action: str) -> None:
-    row, token = accounts.open_session(db(), operator, address())
+    _row, token = accounts.open_session(db(), operator, address())
     audit.record(db(), operator, action, address=address())
     db().commit()
     session.pop(PENDING_KEY, None)

@@ -19,11 +19,11 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("operators") as batch:
-        batch.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
         batch.add_column(
-            sa.Column("totp_confirmed_at", sa.DateTime(timezone=True), nullable=True)
+            sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true())
         )
+        batch.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("totp_confirmed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("tenants") as batch:
