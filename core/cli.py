@@ -426,6 +426,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"  {role:<9} {email}  /  {password}")
     click.echo(f"Customer app: http://{host}:{port}/t/{demo_data.SLUG}/app/")
     click.echo(f"  {demo_data.CUSTOMER[0]:<9} {demo_data.CUSTOMER[1]}  /  {demo_data.CUSTOMER[2]}")
+    _role, email, password = demo_data.ensure_operator(current_app)
+    click.echo(f"Operator console: http://{host}:{port}/operator/")
+    click.echo(f"  operator  {email}  /  {password}  (then an authenticator app's code)")
     sys.stdout.flush()
     if not no_serve:
         _serve(host, port)
