@@ -31,7 +31,7 @@ from sqlalchemy import event, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dataset import build
+from bench.dataset import build, make_app
 from core.host.actors import Actor
 from core.host.db import platform_session, tenant_session
 from core.loyalty.customers import create_member
@@ -91,10 +91,18 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--others", type=int, default=99)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the data set a previous run left"
+    )
     args = parser.parse_args()
 
-    app, big_id = build(args.database_url, args.members, args.entries)
-    add_others(app, args.others)
+    if args.reuse:
+        app = make_app(args.database_url)
+        with platform_session(app.extensions["premia"].sessions) as session:
+            big_id = session.scalar(select(Tenant.id).where(Tenant.slug == "bench"))
+    else:
+        app, big_id = build(args.database_url, args.members, args.entries)
+        add_others(app, args.others)
     plugins = app.extensions["premia"].plugins
     with app.extensions["premia"].engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")

@@ -223,6 +223,9 @@ def plan_limits(code: str) -> Any:
 
 
 def health_page() -> Any:
+    # End this request's transaction first: on SQLite it holds the write lock, and the
+    # database check opens a connection of its own.
+    db().commit()
     return render_template("operator/health.html", health=health.report(current_platform()))
 
 
