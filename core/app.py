@@ -24,6 +24,7 @@ from core.host.errors import PremiaError
 from core.host.platform import Platform
 from core.host.plugins import ALWAYS_ACTIVE, PluginHost
 from core.loyalty.ledger import kind_label
+from core.operator import console as operator_console
 from core.panel import access as panel_access
 from core.panel import menu as panel_menu
 from core.web import account_pages, auth, themes, uploads
@@ -106,6 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account_pages.signup)
     app.register_blueprint(account_pages.home)
     app.register_blueprint(site)
+    app.register_blueprint(operator_console.make_blueprint())  # platform hosts only
 
     @app.get("/themes/<theme>/static/<path:filename>")
     def theme_static(theme: str, filename: str) -> Any:

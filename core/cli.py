@@ -218,11 +218,12 @@ def operator() -> None:
 
 @operator.command("create")
 @click.argument("email")
-@click.option("--password", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @with_appcontext
 def operator_create(email: str, password: str) -> None:
-    """Create a platform operator (manages tenants and plans, sees no tenant's panel)."""
-    from core.loyalty.staff import create_operator
+    """Create a platform operator (manages merchants and plans at /operator/, sees no
+    merchant's panel); they set up their authenticator app at their first sign-in."""
+    from core.operator.accounts import create_operator
 
     with platform_session(current_platform().sessions) as session:
         try:
@@ -263,6 +264,33 @@ def plan_allow(plan_code: str, plugins: tuple[str, ...]) -> None:
 def plan_disallow(plan_code: str, plugins: tuple[str, ...]) -> None:
     """Take PLUGINS out of PLAN."""
     _change_plan(plan_code, remove=set(plugins))
+
+
+@plan.command("limit")
+@click.argument("plan_code")
+@click.argument("name")
+@click.argument("value")
+@with_appcontext
+def plan_limit(plan_code: str, name: str, value: str) -> None:
+    """Set PLAN's limit NAME (a plugin's, e.g. coupons.codes_per_month) to VALUE, a whole
+    number or `unlimited`."""
+    from core.operator.plans import parse_limit
+
+    limits = current_platform().plugins.limits()
+    if name not in limits:
+        known = ", ".join(sorted(limits)) or "none"
+        raise click.ClickException(f"no installed plugin declares the limit {name!r} ({known})")
+    with platform_session(current_platform().sessions) as session:
+        try:
+            row = tenant_services.get_plan(session, plan_code)
+            number = parse_limit("" if value.lower() == "unlimited" else value)
+            if value.strip() == "":
+                raise click.ClickException("give a whole number or unlimited")
+            tenant_services.set_plan_limit(session, row, name, number)
+        except PremiaError as error:
+            _fail(error)
+        session.commit()
+    click.echo(f"{plan_code}: {name} = {'unlimited' if number is None else number}")
 
 
 @plan.command("sync")
@@ -398,6 +426,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"  {role:<9} {email}  /  {password}")
     click.echo(f"Customer app: http://{host}:{port}/t/{demo_data.SLUG}/app/")
     click.echo(f"  {demo_data.CUSTOMER[0]:<9} {demo_data.CUSTOMER[1]}  /  {demo_data.CUSTOMER[2]}")
+    _role, email, password = demo_data.ensure_operator(current_app)
+    click.echo(f"Operator console: http://{host}:{port}/operator/")
+    click.echo(f"  operator  {email}  /  {password}  (then an authenticator app's code)")
     sys.stdout.flush()
     if not no_serve:
         _serve(host, port)

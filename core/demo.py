@@ -32,6 +32,8 @@ SLUG = "cafe-demo"
 OWNER = ("owner", "duena@cafe-demo.example", "demo-owner-2026")
 # A customer of the demo with the app's password: the customer app to try at once.
 CUSTOMER = ("customer", "cliente1@correo.example", "demo-cliente-2026")
+# The operator console's demo account (the authenticator app is set up at its first sign-in).
+OPERATOR = ("operator", "operaciones@premia-demo.example", "demo-operator-2026")
 EMPLOYEES = [
     ("employee", "caja1@cafe-demo.example", "demo-caja-2026", "Laura Gómez"),
     ("admin", "admin@cafe-demo.example", "demo-admin-2026", "Andrés Núñez"),
@@ -88,6 +90,18 @@ def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
             customer.email_confirmed_at = utcnow()
             session.commit()
     return logins
+
+
+def ensure_operator(app: Flask) -> tuple[str, str, str]:
+    """Create the demo operator unless it exists; return its login (role, e-mail, password)."""
+    from core.operator.accounts import create_operator
+    from core.operator.models import Operator
+
+    with platform_session(app.extensions["premia"].sessions) as session:
+        if session.scalar(select(Operator.id).where(Operator.email == OPERATOR[1])) is None:
+            create_operator(session, OPERATOR[1], OPERATOR[2])
+            session.commit()
+    return OPERATOR
 
 
 def _fill(session, rng: random.Random) -> None:

@@ -120,7 +120,7 @@ from worker.jobs import enqueue, platform_job, tenant_job
 
 # Sessions: the request's, one scoped to a tenant, the platform's (jobs across tenants).
 from core.web.request import db
-from tenants.resolver import current_tenant
+from tenants.resolver import check_open, current_tenant
 from core.host.db import (
     credential_lookup,
     platform_session,
@@ -172,6 +172,7 @@ from core.host.errors import (
     IdempotencyMismatch,
     InsufficientPoints,
     InvalidInput,
+    MerchantSuspended,
     NotFound,
     OutOfStock,
     PremiaError,
@@ -285,6 +286,7 @@ __all__ = [
     "current_platform",
     "plan_limit",
     "current_tenant",
+    "check_open",
     "db",
     "platform_session",
     "scope",
@@ -337,6 +339,7 @@ __all__ = [
     "IdempotencyMismatch",
     "InsufficientPoints",
     "InvalidInput",
+    "MerchantSuspended",
     "NoPointsByAmount",
     "NotFound",
     "OutOfStock",

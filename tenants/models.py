@@ -65,6 +65,9 @@ class Tenant(Base):
     theme: Mapped[str] = mapped_column(String(60), default="default")
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by an operator: the merchant's panel, app and API refuse every request (403)
+    # until reactivated; nothing of its data is touched (tenants.resolver.check_open).
+    suspended_at: Mapped[datetime | None]
 
     plan: Mapped[Plan] = relationship(lazy="joined")
 

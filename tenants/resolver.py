@@ -11,14 +11,15 @@ import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, abort, g, has_request_context, request
+from flask import Blueprint, abort, g, has_request_context, render_template, request
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
 
 from core.host.db import scope
+from core.host.errors import MerchantSuspended
 from core.host.platform import current_platform
-from core.web.request import db, favicon
+from core.web.request import db, favicon, wants_json
 from core.web.security import BARE_HEADERS
 from tenants.models import Tenant
 
@@ -70,7 +71,22 @@ def current_tenant() -> Tenant:
 def use_tenant(tenant: Tenant) -> None:
     g.tenant = tenant
     scope(db(), tenant.id)
+    check_open(tenant)
     g.active_plugins = current_platform().plugins.active(db(), tenant)
+
+
+def check_open(tenant: Tenant) -> None:
+    """Refuse the request of a merchant the operators suspended, before any view runs:
+    403 with a page saying so in the merchant's look and language, or the JSON error
+    `merchant_suspended` (the API, or a client asking for JSON). Every tenant page goes
+    through `use_tenant`; a door that finds its tenant otherwise (the API's token) calls
+    this as soon as it knows it."""
+    if tenant.suspended_at is None:
+        return
+    if wants_json():
+        raise MerchantSuspended()
+    page = render_template("suspended.html", message=MerchantSuspended.message)
+    abort(Response(page, status=403, mimetype="text/html"))
 
 
 # The WSGI environ key naming the brand whose own domain serves the request.

@@ -8,12 +8,13 @@ failure, and keeps periodic jobs to run when they are due.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import Redis
 from rq import Queue, Retry
@@ -23,6 +24,21 @@ from worker.jobs import QUEUES
 
 log = logging.getLogger(__name__)
 
+# Where the rq scheduler notes its last tick (the operator console's health page reads it).
+TICK_KEY = "premia:scheduler:last_tick"
+
+
+class Failure(NamedTuple):
+    """A job that failed in-process: what it was, its error, when (listed by the operator
+    console, which may run it again or forget it)."""
+
+    job: str
+    args: tuple
+    error: str
+    at: float = 0.0
+    id: int = 0
+    func: Callable | None = None
+
 
 class InProcessRunner:
     """Runs jobs in this process. `raise_errors` (tests) re-raises a job's failure to
@@ -31,7 +47,9 @@ class InProcessRunner:
 
     def __init__(self, raise_errors: bool = False) -> None:
         self.raise_errors = raise_errors
-        self.failed: deque[tuple[str, tuple, str]] = deque(maxlen=100)  # the latest
+        self.failed: deque[Failure] = deque(maxlen=100)  # the latest
+        self.last_tick: float | None = None  # the embedded scheduler's
+        self._ids = itertools.count(1)
         self.periodic: list[PeriodicJob] = []
         self._last_run: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -43,16 +61,44 @@ class InProcessRunner:
             return job(*args)
         except Exception as exc:
             log.exception("job %s%r failed", job.__name__, args)
-            self.failed.append((job.__name__, args, repr(exc)))
+            self._record(job.__name__, args, exc, job)
             if self.raise_errors:
                 raise
             return None
+
+    def _record(self, name: str, args: tuple, exc: Exception, func: Callable | None) -> None:
+        self.failed.append(Failure(name, args, repr(exc), time.time(), next(self._ids), func))
+
+    def failure(self, failure_id: int | str) -> Failure | None:
+        return next((f for f in self.failed if str(f.id) == str(failure_id)), None)
+
+    def forget(self, failure_id: int | str) -> bool:
+        """Drop a recorded failure; False when it is not (or no longer) there."""
+        failure = self.failure(failure_id)
+        if failure is None:
+            return False
+        self.failed.remove(failure)
+        return True
+
+    def retry(self, failure_id: int | str) -> bool:
+        """Run a failed job again now; a new failure is recorded if it fails again."""
+        failure = self.failure(failure_id)
+        if failure is None or failure.func is None:
+            return False
+        self.failed.remove(failure)
+        try:
+            failure.func(*failure.args)
+        except Exception as exc:
+            log.exception("job %s%r failed again", failure.job, failure.args)
+            self._record(failure.job, failure.args, exc, failure.func)
+        return True
 
     def run_due(self, now: float | None = None) -> list[str]:
         """Run the periodic jobs that are due; the embedded scheduler calls this."""
         now = time.time() if now is None else now
         ran = []
         with self._lock:
+            self.last_tick = now
             for job in self.periodic:
                 last = self._last_run.get(job.name)
                 if last is not None and now - last < job.every:
@@ -60,8 +106,9 @@ class InProcessRunner:
                 self._last_run[job.name] = now
                 try:
                     job.func()
-                except Exception:
+                except Exception as exc:
                     log.exception("periodic job %s failed", job.name)
+                    self._record(job.name, (), exc, job.func)
                 ran.append(job.name)
         return ran
 
@@ -119,6 +166,7 @@ class RqRunner:
         """Queue the periodic jobs that are due, once across every worker process."""
         now = time.time() if now is None else now
         queued = []
+        self.redis.set(TICK_KEY, repr(now))
         for job in self.periodic:
             # One slot per interval: whichever worker takes it first queues the job.
             slot = int(now // job.every)
@@ -140,6 +188,11 @@ class RqRunner:
         thread = threading.Thread(target=loop, name="premia-periodic", daemon=True)
         thread.start()
         return thread
+
+    def last_tick(self) -> float | None:
+        """When a scheduler (of any worker) last looked for due periodic jobs."""
+        value = self.redis.get(TICK_KEY)
+        return float(value) if value else None
 
     def queues(self) -> list[Queue]:
         return [self.queue(name) for name in QUEUES]

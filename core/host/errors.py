@@ -55,6 +55,15 @@ class Conflict(PremiaError):
     message = _l("This conflicts with the current state.")
 
 
+class MerchantSuspended(PremiaError):
+    """The platform's operators suspended this merchant (403): its panel, app and API
+    answer nothing else until it is reactivated."""
+
+    status = 403
+    reason = "merchant_suspended"
+    message = _l("This loyalty program is suspended. Its data is kept; contact the platform.")
+
+
 class InsufficientPoints(Conflict):
     """The member's balance does not cover a debit (409)."""
 

@@ -13,26 +13,31 @@ from core.loyalty.locations import Location
 from core.loyalty.members import Customer, Membership
 from core.loyalty.purchases import Purchase, PurchaseLine
 from core.loyalty.rewards import Redemption, Reward
-from core.loyalty.staff import Operator, StaffUser
+from core.loyalty.staff import StaffUser
+from core.operator.models import AuditEntry, DataExport, Operator, OperatorSession, RecoveryCode
 from core.web.staff_sessions import StaffSession
 from tenants.models import Plan, PlanPlugin, Tenant, TenantDomain, TenantPlugin, TenantSetting
 
 __all__ = [
     "Allocation",
+    "AuditEntry",
     "Customer",
     "CustomerIdentity",
     "CustomerSession",
     "DailyFigure",
+    "DataExport",
     "Entry",
     "ExpiryRun",
     "Location",
     "Lot",
     "Membership",
     "Operator",
+    "OperatorSession",
     "Plan",
     "PlanPlugin",
     "Purchase",
     "PurchaseLine",
+    "RecoveryCode",
     "Redemption",
     "Reward",
     "StaffSession",

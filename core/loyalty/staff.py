@@ -1,4 +1,4 @@
-"""Staff: the owner, admins and employees of a merchant, and platform operators."""
+"""Staff: the owner, admins and employees of a merchant."""
 
 from __future__ import annotations
 
@@ -39,17 +39,6 @@ class StaffUser(TenantOwned, Base):
     @property
     def is_manager(self) -> bool:
         return self.role in (Role.OWNER, Role.ADMIN)
-
-
-class Operator(Base):
-    """A platform operator: manages tenants and plans, sees no tenant's panel."""
-
-    __tablename__ = "operators"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def normalize_email(email: str) -> str:
@@ -218,14 +207,3 @@ def authenticate_staff(session: Session, email: str, password: str) -> StaffUser
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user
-
-
-def create_operator(session: Session, email: str, password: str) -> Operator:
-    email = normalize_email(email)
-    check_password_strength(password)
-    if session.scalar(select(Operator.id).where(Operator.email == email)):
-        raise Conflict(_l("There is already an operator with this e-mail."))
-    operator = Operator(email=email, password_hash=hash_password(password))
-    session.add(operator)
-    session.flush()
-    return operator

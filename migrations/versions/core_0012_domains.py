@@ -1,7 +1,7 @@
 """domains: a merchant's own domain, verified by DNS before it is served
 
 Revision ID: core_0012
-Revises: core_0010
+Revises: core_0011
 Create Date: 2026-12-05 05:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "core_0012"
-down_revision = "core_0010"
+down_revision = "core_0011"
 branch_labels = None
 depends_on = None
 

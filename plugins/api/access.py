@@ -19,7 +19,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from core.sdk import Actor, PremiaError, current_platform, scope
+from core.sdk import Actor, PremiaError, check_open, current_platform, scope
 from plugins.api import tokens
 from plugins.api.errors import error_response
 
@@ -52,6 +52,7 @@ def authenticate(idempotency_key: str | None = None) -> Any:
         )
     scope(session, credential.tenant.id)
     g.tenant = credential.tenant
+    check_open(credential.tenant)  # a suspended merchant: 403 merchant_suspended, nothing read
     g.api_token = credential.token
     g.api_stored_answer = credential.stored_answer
     if not credential.api_active:

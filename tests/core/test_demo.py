@@ -94,3 +94,14 @@ def test_the_demo_customer_signs_in_to_the_app_and_sees_their_card(app, platform
             select(Membership).join(Membership.customer).where(Customer.email == demo.CUSTOMER[1])
         ).one()
     assert member.code in card
+
+
+def test_the_demo_operator_is_created_once_and_its_password_works(app, platform):
+    from core.host.db import platform_session
+    from core.operator.accounts import check_password
+    from core.operator.models import Operator
+
+    assert demo.ensure_operator(app) == demo.ensure_operator(app) == demo.OPERATOR
+    with platform_session(platform.sessions) as session:
+        assert len(session.scalars(select(Operator)).all()) == 1
+        assert check_password(session, demo.OPERATOR[1], demo.OPERATOR[2]) is not None
