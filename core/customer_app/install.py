@@ -53,6 +53,7 @@ SHELL_FILES = ("app.css", "app-install.js", "app-card.js", "favicon.svg")
 # The QR encoder the card's rotating QR draws with (pinned in package.json), never a CDN.
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 QR_ENCODER = ("lean-qr", "index.mjs")
+QR_READER = ("jsqr/dist", "jsQR.js")  # the panel's decoder too: one pinned package
 DRAWING = "1"  # bump when the drawing changes: every icon URL changes with it
 
 
@@ -241,6 +242,16 @@ def worker() -> Response:
 def qr_encoder() -> Response:
     """lean-qr's ES module (what static/app-card.js imports), kept in the shell offline."""
     folder, name = QR_ENCODER
+    return send_from_directory(
+        NODE_MODULES / folder, name, max_age=86400, mimetype="text/javascript"
+    )
+
+
+@bp.get("/qr-reader.js")
+def qr_reader() -> Response:
+    """jsQR, for the app's pages that read a QR with the phone's camera (static/scanner.js:
+    a coupon's QR); loaded on the first scan only."""
+    folder, name = QR_READER
     return send_from_directory(
         NODE_MODULES / folder, name, max_age=86400, mimetype="text/javascript"
     )

@@ -131,7 +131,9 @@ def index() -> Any:
     """Type a code (or scan its QR): it opens the code's claim page."""
     error = None
     if request.method == "POST":
-        text = codes.normalized(request.form.get("code", ""))
+        typed = request.form.get("code", "")
+        # A QR of another site's coupon page read by the scanner: its code, the last part.
+        text = codes.normalized(typed.rstrip("/").rsplit("/app/coupon/", 1)[-1])
         if codes.valid(text):
             return redirect(app_url("coupons_app.claim", code=text))
         error = _("Type the code as it is printed on the coupon.")

@@ -184,6 +184,23 @@ def test_typing_a_code_opens_its_page(app, shop, make_campaign, make_member):
     assert bad.status_code == 422
 
 
+def test_the_apps_scanner_reads_a_coupons_qr(app, shop, make_campaign, make_member):
+    _campaign, codes = make_campaign(shop)
+    ana = make_member(shop, email="ana@mail.example")
+    client = browser(app)
+    sign_in_customer(client, app, ana)
+    page = text(client.get(f"{APP}/"))
+    # the camera box (static/scanner.js) is wired to the code's form, with the decoder
+    assert 'data-form="coupon-form"' in page and 'id="coupon-form"' in page
+    assert "scanner.js" in page
+    decoder = client.get("/t/cafe/app/qr-reader.js")
+    assert decoder.status_code == 200 and "jsQR" in decoder.get_data(as_text=True)
+    # what a QR of another site's copy of the link reads, typed into the box: its code
+    scanned = f"https://otro.example/t/cafe/app/coupon/{codes[0]}"
+    answer = client.post(f"{APP}/", data={"code": scanned, "csrf_token": csrf_token(page)})
+    assert answer.status_code == 302 and answer.location.endswith(f"/t/cafe/app/coupon/{codes[0]}")
+
+
 def test_another_merchants_code_is_unknown_here_and_changes_nothing(
     app, db, shop, other, make_campaign, make_member
 ):

@@ -1,8 +1,10 @@
-// Fidelización's QR scanner. The camera's frames are decoded in the page by jsQR
-// (pinned in package.json, served by Premia itself: Linux Chromium has no native
-// BarcodeDetector). The customer's QR holds their bare member code; once read it
-// goes into the search box and the form is sent, which opens that customer.
-// Without a camera (or JavaScript) the search box is the way: type the code.
+// The QR scanner of the panel's Fidelización and of the customer app's pages that read
+// a QR (a coupon's). The camera's frames are decoded in the page by jsQR (pinned in
+// package.json, served by Premia itself: Linux Chromium has no native BarcodeDetector).
+// What is read goes into the box's form (data-form, data-input; by default the panel's
+// search, which opens that customer) and the form is sent; with data-follow, a link of
+// this same site (a coupon's claim page) is opened instead. Without a camera (or
+// JavaScript) the form's box is the way: type the code.
 (function () {
   "use strict";
   var box = document.querySelector(".scanner");
@@ -10,8 +12,8 @@
   var media = navigator.mediaDevices;
   if (!media || !media.getUserMedia) return; // no camera API (e.g. plain http): stay hidden
 
-  var form = document.getElementById("find");
-  var input = form.querySelector("input[name=q]");
+  var form = document.getElementById(box.dataset.form || "find");
+  var input = form.querySelector("input[name=" + (box.dataset.input || "q") + "]");
   var scan = box.querySelector("[data-scan]");
   var view = box.querySelector(".scanner-view");
   var video = view.querySelector("video");
@@ -57,6 +59,10 @@
       var code = found && found.data.trim();
       if (code) {
         stop();
+        if (box.dataset.follow !== undefined && code.indexOf(location.origin + "/") === 0) {
+          location.href = code; // never a link to another site
+          return;
+        }
         input.value = code;
         status.textContent = code;
         form.submit();
