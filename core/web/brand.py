@@ -18,6 +18,7 @@ from typing import Any
 from flask import current_app, g, has_app_context
 from markupsafe import Markup
 
+from core.host.db import tenant_session
 from core.host.platform import current_platform
 from core.web import themes
 from tenants.models import Tenant
@@ -83,8 +84,14 @@ def _ask_plugins(tenant: Tenant) -> dict[str, Any]:
     platform = current_platform()
     active = g.get("active_plugins") if g.get("tenant") is tenant else None
     if active is None:
-        with platform.sessions() as session:
-            active = platform.plugins.active(session, tenant)
+        # The request's or job's own session when it is this tenant's: a second connection
+        # would wait for the first one's write lock on SQLite.
+        current = g.get("db")
+        if current is not None and current.info.get("tenant_id") == tenant.id:
+            active = platform.plugins.active(current, tenant)
+        else:
+            with tenant_session(platform.sessions, tenant.id) as session:
+                active = platform.plugins.active(session, tenant)
     answers = platform.plugins.call(active, "brand_look", tenant=tenant)
     merged: dict[str, Any] = {}
     for answer in answers:

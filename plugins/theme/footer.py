@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from jinja2 import TemplateError
+from jinja2 import TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -32,8 +32,33 @@ _sandbox = ImmutableSandboxedEnvironment(autoescape=True)
 _sandbox.globals.clear()  # not even range(), dict() or lipsum()
 
 
+# Tags that would reach other templates (and through them the app's globals).
+REFUSED_NODES = (nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends, nodes.Call)
+
+
+def _refusal(tree: nodes.Template) -> str | None:
+    """Why the parsed footer may not be drawn, checked before the sandbox runs it: only
+    the placeholders as names, no attribute or key starting with "_", no call, no other
+    template. (The sandbox would draw most of these as nothing; refusing them tells the
+    brand why its footer does not show what it wrote.)"""
+    unknown = meta.find_undeclared_variables(tree) - set(PLACEHOLDERS)
+    unknown |= {n.name for n in tree.find_all(nodes.Name) if n.name in ("self", "loop")}
+    if unknown:
+        return str(_l("unknown name %(name)s", name=", ".join(sorted(unknown))))
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, *REFUSED_NODES)):
+        if isinstance(node, REFUSED_NODES):
+            return str(_l("only the placeholders may be used"))
+        key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "_")
+        if not isinstance(key, str | int) or str(key).startswith("_"):
+            return str(_l("only the placeholders may be used"))
+    return None
+
+
 @lru_cache(maxsize=256)  # pages draw it on every request: compiled once per text
 def _compiled(source: str) -> Any:
+    reason = _refusal(_sandbox.parse(source))
+    if reason is not None:
+        raise TemplateError(reason)
     return _sandbox.from_string(source)
 
 

@@ -21,8 +21,8 @@ from plugins.theme.brands import Choices, get_brand, overrides
 
 
 def _saved(tenant: Tenant) -> Any:
-    if g.get("tenant") is tenant and db().info.get("tenant_id") == tenant.id:
-        return get_brand(db())  # the request's own session: no second connection
+    if g.get("tenant") is not None and db().info.get("tenant_id") == tenant.id:
+        return get_brand(db())  # the request's or job's own session: no second connection
     with tenant_session(current_platform().sessions, tenant.id) as session:
         return get_brand(session)
 
