@@ -289,14 +289,15 @@ def mail_links(
 
 
 @hookspec
-def brand_look(tenant: Tenant) -> dict[str, Any] | None:
-    """Whenever something a customer of `tenant` sees is drawn (an app page, its manifest
-    or icons, an e-mail, the printable card, a plugin's page or document), at most once
-    per request or job: the brand's choices over its theme's look.
+def brand_look(session: Session, tenant: Tenant) -> dict[str, Any] | None:
+    """While anything a customer sees is drawn: for `tenant`'s app pages, manifest and
+    icons, e-mails, printable card, and a plugin's pages or documents, at most once per
+    request or job, the brand's choices over its theme's look.
 
     Return a dict of `core.sdk.BrandLook` fields to override (`colors` is merged into the
-    theme's: primary, accent, text, background, on_primary, on_accent), or None. Read with
-    a session of your own (`core.sdk.tenant_session`); `stylesheets` only when a request
-    is being answered (they are URLs). Must not write anything; a plugin that raises is
-    logged and left out (the theme's look is drawn).
+    theme's: primary, accent, text, background, on_primary, on_accent), or None.
+    `session` is the request's or job's (it may be the platform's, reaching every
+    tenant: filter by `tenant.id` yourself); `stylesheets` only when a request is being
+    answered (they are URLs). Must not write anything; a plugin that raises is logged
+    and left out (the theme's look is drawn).
     """

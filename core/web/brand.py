@@ -17,8 +17,9 @@ from typing import Any
 
 from flask import current_app, g, has_app_context
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from core.host.db import tenant_session
+from core.host.db import ALL_TENANTS, tenant_session
 from core.host.platform import current_platform
 from core.web import themes
 from tenants.models import Tenant
@@ -82,19 +83,20 @@ def theme_look(tenant: Tenant | None) -> BrandLook:
 
 def _ask_plugins(tenant: Tenant) -> dict[str, Any]:
     platform = current_platform()
-    active = g.get("active_plugins") if g.get("tenant") is tenant else None
-    if active is None:
-        # The request's or job's own session when it is this tenant's: a second connection
-        # would wait for the first one's write lock on SQLite.
-        current = g.get("db")
-        if current is not None and current.info.get("tenant_id") == tenant.id:
-            active = platform.plugins.active(current, tenant)
-        else:
-            with tenant_session(platform.sessions, tenant.id) as session:
-                active = platform.plugins.active(session, tenant)
-    answers = platform.plugins.call(active, "brand_look", tenant=tenant)
+    # The request's or job's own session when it may read this tenant's rows: a second
+    # connection would wait for the first one's write lock on SQLite.
+    current = g.get("db")
+    if current is not None and current.info.get("tenant_id") in (tenant.id, ALL_TENANTS):
+        return _answers(platform, current, tenant)
+    with tenant_session(platform.sessions, tenant.id) as session:
+        return _answers(platform, session, tenant)
+
+
+def _answers(platform: Any, session: Session, tenant: Tenant) -> dict[str, Any]:
+    known = g.get("active_plugins") if g.get("tenant") is tenant else None
+    active = known if known is not None else platform.plugins.active(session, tenant)
     merged: dict[str, Any] = {}
-    for answer in answers:
+    for answer in platform.plugins.call(active, "brand_look", session=session, tenant=tenant):
         merged.update({k: v for k, v in (answer or {}).items() if k in OVERRIDABLE})
     return merged
 
@@ -103,8 +105,8 @@ def look(tenant: Tenant | None = None) -> BrandLook:
     """The look of `tenant` (default: the request's), the brand's choices over its theme."""
     if tenant is None:
         tenant = g.get("tenant") if has_app_context() else None
-    if tenant is None or not has_app_context():
-        return theme_look(tenant)
+    if tenant is None or tenant.id is None or not has_app_context():
+        return theme_look(tenant)  # the shared app's e-mails: a sender made up, not stored
     cache: dict[int, BrandLook] = g.setdefault("brand_looks", {})
     if tenant.id not in cache:
         base = theme_look(tenant)

@@ -40,9 +40,9 @@ class Choices:
         return cls(**{k: getattr(brand, k) or "" for k in asdict(cls())})
 
 
-def get_brand(session: Session) -> Brand | None:
-    """The session's tenant's look, if it set one."""
-    return session.scalar(select(Brand))
+def get_brand(session: Session, tenant_id: int) -> Brand | None:
+    """The tenant's look, if it set one (named: the session may be the platform's)."""
+    return session.scalar(select(Brand).where(Brand.tenant_id == tenant_id))
 
 
 def check(tenant: Tenant, choices: Choices) -> Choices:
@@ -96,7 +96,7 @@ def save(
 
     `image` is `{"image": name}` when the app icon changes (None: removed), else {}."""
     clean = check(tenant, choices)
-    brand = get_brand(session)
+    brand = get_brand(session, tenant.id)
     if brand is None:
         brand = Brand(tenant_id=tenant.id)
         session.add(brand)

@@ -5,31 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from core.sdk import (
     MANAGERS,
     MenuItem,
     Tenant,
-    current_platform,
-    db,
     hookimpl,
-    tenant_session,
 )
 from plugins.theme.brands import Choices, get_brand, overrides
 
 
-def _saved(tenant: Tenant) -> Any:
-    if g.get("tenant") is not None and db().info.get("tenant_id") == tenant.id:
-        return get_brand(db())  # the request's or job's own session: no second connection
-    with tenant_session(current_platform().sessions, tenant.id) as session:
-        return get_brand(session)
-
-
 @hookimpl
-def brand_look(tenant: Tenant) -> dict[str, Any] | None:
-    brand = _saved(tenant)
+def brand_look(session: Session, tenant: Tenant) -> dict[str, Any] | None:
+    brand = get_brand(session, tenant.id)
     if brand is None:
         return None
     return overrides(tenant, Choices.of(brand), brand.stylesheet_hash, brand.icon)

@@ -114,7 +114,7 @@ def make_blueprint() -> Blueprint:
     @staff_required(*MANAGERS)
     def edit() -> Any:
         session, tenant = db(), g.tenant
-        brand = brands.get_brand(session)
+        brand = brands.get_brand(session, tenant.id)
         saved = brands.Choices.of(brand)
         form = _form(saved)
         theme_colors = theme_look(tenant).colors
@@ -168,7 +168,7 @@ def make_blueprint() -> Blueprint:
             wanted = brands.check(tenant, wanted)
         except InvalidInput as error:
             return Response(render_template("theme/preview_error.html", errors=error.fields), 422)
-        brand = brands.get_brand(db())
+        brand = brands.get_brand(db(), g.tenant.id)
         shown = preview_look(tenant, wanted, brand.icon if brand else None)
         with brand_preview(tenant, shown):
             if surface == "mail":
@@ -206,7 +206,7 @@ def make_assets() -> Blueprint:
 
     @bp.get("/look-<digest>.css", endpoint="stylesheet")
     def stylesheet_file(digest: str) -> Response:
-        brand = brands.get_brand(db())
+        brand = brands.get_brand(db(), g.tenant.id)
         if brand is None or not brand.stylesheet_hash or brand.stylesheet_hash != digest:
             abort(404)
         return _css(brand.stylesheet, f"public, max-age={YEAR}, immutable")
