@@ -27,7 +27,7 @@ from core.loyalty.ledger import kind_label
 from core.operator import console as operator_console
 from core.panel import access as panel_access
 from core.panel import menu as panel_menu
-from core.web import account_pages, auth, themes, uploads
+from core.web import account_pages, auth, brand, themes, uploads
 from core.web.auth import init_auth
 from core.web.i18n import init_babel
 from core.web.request import bp as platform_bp
@@ -87,7 +87,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["panel_menu"] = panel_menu.items
     app.jinja_env.globals["can"] = panel_access.can
     app.jinja_env.globals["panel_landing"] = panel_access.current_landing
-    app.jinja_env.globals["theme_colors"] = lambda: themes.colors(themes.current_theme())
+    app.jinja_env.globals["theme_colors"] = lambda: brand.look().colors
+    app.jinja_env.globals["brand_look"] = brand.look
     app.jinja_env.globals["app_url"] = app_faces.app_url
     app.jinja_env.globals["is_brand"] = app_faces.is_brand
     app.jinja_env.globals["app_menu"] = app_menu.items

@@ -77,6 +77,7 @@ def ensure_demo(app: Flask, seed: int = 7) -> list[tuple[str, str, str]]:
                 business_type="Cafetería",
                 description="Café de especialidad y panadería en Chapinero.",
             ).id
+            session.get(Tenant, tenant_id).theme = "cafe"  # themes/cafe, an example brand theme
             session.commit()
     with tenant_session(platform.sessions, tenant_id) as session:
         # Filled in one transaction: a run that failed half-way left no members.

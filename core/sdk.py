@@ -138,6 +138,14 @@ from core.web.links import external_url
 from core.web.spreadsheet import csv_lines, delimiter_for, safe_cell
 from core.web.uploads import upload_folder
 
+# A brand's look (colours, font, stylesheet, icon, sender, footer, links): every surface a
+# customer sees draws with it; `brand_look(tenant)` answers the theme's look overridden by
+# the brand's choices (hook `brand_look`), `theme_look` the theme's alone, `brand_preview`
+# draws with another look for a while (a preview before saving).
+from core.web.brand import BrandLook, theme_look
+from core.web.brand import look as brand_look
+from core.web.brand import previewing as brand_preview
+
 # Reading the CSV files merchants upload (Excel's dialects, the locale's numbers and dates).
 from core.web.csv_reader import (
     CsvTable,
@@ -318,6 +326,11 @@ __all__ = [
     "render_template",
     "send_mail",
     "upload_folder",
+    # a brand's look
+    "BrandLook",
+    "brand_look",
+    "brand_preview",
+    "theme_look",
     # the panel
     "EVERYONE",
     "MANAGERS",

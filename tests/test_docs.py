@@ -53,6 +53,7 @@ def test_every_hook_is_documented_and_typed(hook):
         "While a customer app page renders",
         "In the mail job's transaction",
         "In the demo's transaction",
+        "While anything a customer sees is drawn",
     }, hook
     assert inspect.signature(function).return_annotation != inspect.Signature.empty
 

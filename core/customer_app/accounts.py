@@ -25,7 +25,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -337,6 +337,9 @@ def send_account_mail(
         ):
             return  # confirmed already, or enrolled by a merchant (its invitation says so)
         tenant = _sender(session, tenant_id)
+        # As in a tenant job: the templates and the brand's look read through this session
+        # (a second connection would wait for its write lock on SQLite).
+        g.db = session
         url = _link(kind, customer, tenant, arrivals.valid(via) if tenant else None)
         sender = tenant or _platform_sender()
         language = customer.language or language or sender.language

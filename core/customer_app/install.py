@@ -39,14 +39,24 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from core.customer_app.faces import app_url
 from core.host.platform import current_platform
-from core.web import themes
+from core.web import brand, themes
 from core.web.uploads import upload_folder
 
 bp = Blueprint("app_install", __name__, url_prefix="/app")
 
 SHORT_NAME = 12  # characters a home screen shows under an icon
 # (size, maskable): Android asks for 192 and 512, maskable too; iOS's apple-touch-icon is 180.
-ICONS = {(192, False), (512, False), (192, True), (512, True), (180, False)}
+# The favicon is a 32 and a 96 (desktop tabs, Android's shortcut list).
+ICONS = {
+    (192, False),
+    (512, False),
+    (192, True),
+    (512, True),
+    (180, False),
+    (32, False),
+    (96, False),
+}
+FAVICONS = (32, 96)
 SAFE_ZONE = 0.56  # a maskable icon's logo fits the centre circle (80% wide) as a square
 ICON_AGE = 86400  # icon URLs carry a version, so a new logo is a new URL
 SHELL_FILES = ("app.css", "app-install.js", "app-card.js", "favicon.svg")
@@ -76,19 +86,20 @@ def _name() -> tuple[str, str]:
 
 
 def _logo() -> Path | None:
+    """What the icons are drawn from: the brand's square app icon, else its logo."""
     tenant = g.get("tenant")
-    if tenant is None or not tenant.logo:
+    if tenant is None:
         return None
-    path = upload_folder(tenant.id) / tenant.logo
-    return path if path.is_file() else None
+    for name in (brand.look(tenant).icon, tenant.logo):
+        path = upload_folder(tenant.id) / name if name else None
+        if path is not None and path.is_file():
+            return path
+    return None
 
 
 def _colors() -> dict[str, str]:
-    colors = themes.colors(themes.current_theme())
-    return {
-        "primary": colors.get("primary", "#0f766e"),
-        "background": colors.get("background", "#ffffff"),
-    }
+    colors = brand.look().colors
+    return {"primary": colors["primary"], "background": colors["background"]}
 
 
 def _version(*parts: Any) -> str:
@@ -121,7 +132,7 @@ def manifest() -> Response:
             "purpose": "maskable" if maskable else "any",
         }
         for size, maskable in sorted(ICONS)
-        if size != 180
+        if size >= 192
     ]
     body = {
         "id": root,
@@ -192,7 +203,9 @@ def _shell() -> list[str]:
     files = [url_for("theme_static", theme=theme, filename=name) for name in SHELL_FILES]
     icons = [icon_url(size, maskable) for size, maskable in sorted(ICONS)]
     tenant = g.get("tenant")
-    if _logo() is not None:  # the app bar shows it, on the offline page too
+    files.extend(brand.look().stylesheets)
+    logo = upload_folder(tenant.id) / tenant.logo if tenant is not None and tenant.logo else None
+    if logo is not None and logo.is_file():  # the app bar shows it, on the offline page too
         files.append(url_for("t.uploads.file", name=tenant.logo))
     return [*files, *icons, app_url("app_install.qr_encoder"), app_url("app_install.offline")]
 
@@ -276,4 +289,5 @@ def app_install() -> dict[str, str]:
         "scope": home_url(),
         "short_name": _name()[1],
         "scripts": _plugin_scripts("app_scripts"),
+        "favicons": {size: icon_url(size) for size in FAVICONS},
     }

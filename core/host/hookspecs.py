@@ -328,3 +328,18 @@ def service_worker_scripts(tenant: Tenant) -> list[str]:
     the plugin's own blueprint under the app's scope: e.g. push's handler of `push` and
     `notificationclick` events. They change the worker's version, so phones pick up a
     new list."""
+
+
+@hookspec
+def brand_look(session: Session, tenant: Tenant) -> dict[str, Any] | None:
+    """While anything a customer sees is drawn: for `tenant`'s app pages, manifest and
+    icons, e-mails, printable card, and a plugin's pages or documents, at most once per
+    request or job, the brand's choices over its theme's look.
+
+    Return a dict of `core.sdk.BrandLook` fields to override (`colors` is merged into the
+    theme's: primary, accent, text, background, on_primary, on_accent), or None.
+    `session` is the request's or job's (it may be the platform's, reaching every
+    tenant: filter by `tenant.id` yourself); `stylesheets` only when a request is being
+    answered (they are URLs). Must not write anything; a plugin that raises is logged
+    and left out (the theme's look is drawn).
+    """

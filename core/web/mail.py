@@ -20,6 +20,7 @@ from typing import Any
 from flask import current_app, g, render_template
 from flask_babel import force_locale
 
+from core.web import brand
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def render_mail(
 
     `name` is a template path without extension, e.g. "notifications/mail/welcome".
     """
+    shown = brand.look(tenant)  # asked before g.tenant changes: the request's plugins are its own
     previous = g.get("tenant")
     g.tenant = tenant  # picks the tenant's theme and money format
     try:
@@ -40,20 +42,30 @@ def render_mail(
             subject = render_template(f"{name}.subject.txt", **context).strip()
             text = render_template(f"{name}.txt", **context)
             html = render_template(f"{name}.html", **context)
+            text += _text_footer(shown)
     finally:
         g.tenant = previous
     return " ".join(subject.split()), text, html
 
 
+def _text_footer(shown: brand.BrandLook) -> str:
+    """The brand's footer and links under a plain-text e-mail (the HTML one draws its own)."""
+    lines = [shown.footer_text or ""]
+    lines += [url for url in (shown.terms_url, shown.privacy_url) if url]
+    lines = [line for line in lines if line]
+    return "\n-- \n" + "\n".join(lines) + "\n" if lines else ""
+
+
 def build_message(tenant: Tenant, to: str, subject: str, text: str, html: str) -> EmailMessage:
-    """An e-mail from the tenant (its name as sender, its address to reply to) with text and HTML
-    parts."""
+    """An e-mail from the tenant (its brand's sender name, its reply-to address: by default
+    its name and e-mail) with text and HTML parts."""
     config = current_app.config
+    shown = brand.look(tenant)
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = formataddr((tenant.name, config["PREMIA_MAIL_FROM"]))
-    if tenant.email:
-        message["Reply-To"] = tenant.email
+    message["From"] = formataddr((shown.sender_name or tenant.name, config["PREMIA_MAIL_FROM"]))
+    if shown.reply_to:
+        message["Reply-To"] = shown.reply_to
     message["To"] = to
     message["Message-ID"] = make_msgid(domain=config["PREMIA_MAIL_FROM"].split("@")[-1])
     message.set_content(text)

@@ -147,6 +147,20 @@ def handle_too_large(error: RequestEntityTooLarge) -> Any:
 APP_PATH = re.compile(r"^(/t/[^/]+)?/app(/|$)")
 
 
+PANEL_PATH = re.compile(r"^(/t/[^/]+)?/panel(/|$)")
+
+
+def _customer_facing() -> bool:
+    """An app page, or any page on a brand's own domain but its panel's: its customers
+    see the error in the app's look, the brand's alone (the panel's page names the
+    platform's stylesheet)."""
+    if APP_PATH.match(request.path):
+        return True
+    tenant = g.get("tenant")
+    on_brand = tenant is not None and tenant.domain and request.host.split(":")[0] == tenant.domain
+    return bool(on_brand) and not PANEL_PATH.match(request.path)
+
+
 def _error_page(code: int, title: str, message: str) -> str:
     """The theme's error page; the bare text when even that cannot be drawn (a 500 may
     come from a broken database or template)."""
@@ -154,7 +168,7 @@ def _error_page(code: int, title: str, message: str) -> str:
     try:
         if session is not None and code >= 500:
             session.rollback()  # the page reads the tenant, the user: not from a failed transaction
-        page = "app/error.html" if APP_PATH.match(request.path) else "error.html"
+        page = "app/error.html" if _customer_facing() else "error.html"
         return render_template(page, code=code, title=title, message=message)
     except Exception:
         log.exception("the error page for %s could not be drawn", code)
