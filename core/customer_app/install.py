@@ -221,7 +221,7 @@ def _static_digest() -> str:
     return digest.hexdigest()
 
 
-def _plugin_scripts(hook: str) -> list[str]:
+def plugin_scripts(hook: str) -> list[str]:
     """Script URLs the merchant's active plugins add (`app_scripts`,
     `service_worker_scripts`); none on the shared app."""
     tenant = g.get("tenant")
@@ -235,7 +235,7 @@ def _plugin_scripts(hook: str) -> list[str]:
 @bp.get("/sw.js")
 def worker() -> Response:
     scope, shell = home_url(), _shell()
-    imports = _plugin_scripts("service_worker_scripts")
+    imports = plugin_scripts("service_worker_scripts")
     script = render_template(
         "app/sw.js",
         config={
@@ -288,6 +288,6 @@ def app_install() -> dict[str, str]:
         "worker": app_url("app_install.worker"),
         "scope": home_url(),
         "short_name": _name()[1],
-        "scripts": _plugin_scripts("app_scripts"),
+        "scripts": plugin_scripts("app_scripts"),
         "favicons": {size: icon_url(size) for size in FAVICONS},
     }

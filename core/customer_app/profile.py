@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
-from core.customer_app import menu
+from core.customer_app import install, menu
 from core.customer_app.faces import app_url
 from core.customer_app.sessions import current_customer, customer_required
 from core.host.contributions import MenuItem
@@ -124,8 +124,12 @@ class ProfileForm(FlaskForm):
     push_expiry = BooleanField(MAIL_TOPICS["expiry"])
     push_news = BooleanField(MAIL_TOPICS["news"])
 
-    def __init__(self, customer: Customer, **kwargs: Any) -> None:
+    def __init__(self, customer: Customer, *, push_channel: bool = True, **kwargs: Any) -> None:
         super().__init__(obj=customer, **kwargs)
+        # Without a phone channel on this app (no plugin pushes here) the push choices are
+        # not shown, and the stored ones are kept as they are.
+        self.push_channel = push_channel
+        self._stored_push = {topic: wants_push(customer, topic) for topic in MAIL_TOPICS}
         self.birthday.render_kw = {"max": date.today().isoformat()}
         self.language.choices = [("", _("Automatic"))] + [
             (code, LANGUAGE_NAMES[code]) for code in LANGUAGES
@@ -140,7 +144,10 @@ class ProfileForm(FlaskForm):
         return [self[f"mail_{topic}"] for topic in MAIL_TOPICS]
 
     def push_fields(self) -> list[Any]:
-        return [self[f"push_{topic}"] for topic in MAIL_TOPICS]
+        return [self[f"push_{topic}"] for topic in MAIL_TOPICS] if self.push_channel else []
+
+    def _wants_push(self, topic: str) -> bool:
+        return self[f"push_{topic}"].data if self.push_channel else self._stored_push[topic]
 
     def profile(self) -> Profile:
         return Profile(
@@ -150,7 +157,7 @@ class ProfileForm(FlaskForm):
             birthday=self.birthday.data,
             language=self.language.data or None,
             unwanted_mail=frozenset(t for t in MAIL_TOPICS if not self[f"mail_{t}"].data),
-            unwanted_push=frozenset(t for t in MAIL_TOPICS if not self[f"push_{t}"].data),
+            unwanted_push=frozenset(t for t in MAIL_TOPICS if not self._wants_push(t)),
         )
 
 
@@ -158,7 +165,10 @@ class ProfileForm(FlaskForm):
 @customer_required
 def edit() -> Any:
     customer = current_customer()
-    form = ProfileForm(customer)
+    # The app has a phone channel when a plugin's script runs in its service worker.
+    form = ProfileForm(
+        customer, push_channel=bool(install.plugin_scripts("service_worker_scripts"))
+    )
     if form.validate_on_submit():
         with platform_session(current_platform().sessions) as session:
             update_profile(session, customer.id, form.profile())

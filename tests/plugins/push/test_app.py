@@ -107,3 +107,17 @@ def test_a_visitor_is_neither_offered_nor_registered(client, shop):
     assert status(client) == {"enabled": False}
     answer = client.post("/t/cafe/app/push/devices", json={"token": "x"})
     assert answer.status_code in (302, 400)
+
+
+def test_the_profile_offers_phone_choices_only_where_pushes_are_sent(
+    app, client, db, shop, make_tenant, make_member
+):
+    free = make_tenant(slug="bar", plan="free")
+    ana = make_member(shop, email="ana@mail.example")
+    sign_in_customer(client, app, ana)
+    assert "Notificaciones en mi celular" in client.get("/t/cafe/app/profile").get_data(
+        as_text=True
+    )
+    make_member(free, email="ana@mail.example")
+    page = client.get("/t/bar/app/profile").get_data(as_text=True)
+    assert "Notificaciones en mi celular" not in page and 'name="mail_points"' in page
