@@ -40,7 +40,7 @@ hookimpl = pluggy.HookimplMarker("premia")
 # The version of the plugin front door, core.sdk, "MAJOR.MINOR": a minor release only
 # adds names, a major one removes or changes some. A plugin written for X.Y runs on a
 # host whose major is X and whose minor is Y or later.
-SDK_VERSION = "1.0"
+SDK_VERSION = "1.1"
 ENTRY_POINT_GROUP = "premia.plugins"
 # Hook implementations of the core itself, registered under this name, always run.
 ALWAYS_ACTIVE = frozenset({"core"})
@@ -85,7 +85,7 @@ class PluginInfo:
     limits: tuple[PlanLimit, ...] = ()
     """The quantities plans cap for it, with each plan's seed value."""
     sdk_version: str = SDK_VERSION
-    """The version of `core.sdk` the plugin was written for ("1.0"); declare it, so that
+    """The version of `core.sdk` the plugin was written for (e.g. "1.1"); declare it, so that
     a later host whose front door changed refuses the plugin instead of breaking it."""
     package_path: Path | None = field(default=None, compare=False)
     """Filled in by the host: the folder the plugin lives in."""

@@ -20,7 +20,7 @@ from plugins.tiers.settings import TierSettings
 
 PLUGIN = PluginInfo(
     name="tiers",
-    sdk_version="1.0",
+    sdk_version="1.1",
     title=_l("Tiers"),
     description=_l("Levels with a points multiplier that members reach by spending."),
     plans=("white-label",),
