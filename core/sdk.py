@@ -52,7 +52,8 @@ from core.loyalty.staff import Role, StaffUser
 from core.host.contributions import MailLink, MenuItem, PeriodicJob, SummaryLine
 from core.host.actors import Actor
 
-# Members: find, list, enrol (a person of the shared app too), lock for a points operation.
+# Members: find, list, enrol (a person of the shared app too; many at once: an import),
+# lock for a points operation.
 from core.loyalty.customers import (
     count_members,
     create_member,
@@ -61,6 +62,12 @@ from core.loyalty.customers import (
     update_member,
 )
 from core.loyalty.staff import normalize_email
+from core.loyalty.bulk_enrolment import (
+    NewMember,
+    enrol_in_bulk,
+    members_by_documents,
+    members_by_emails,
+)
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code
@@ -69,10 +76,13 @@ from core.loyalty.joining import member_at_first_points
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
 from core.loyalty.members import MAIL_TOPICS, wants_mail
 
-# Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
+# Points: earn (many credits at once too), redeem, refund, adjust, history; keys that make
+# an operation idempotent.
 from core.loyalty.ledger import (
+    BulkCredit,
     SystemKey,
     adjust,
+    credit_in_bulk,
     earn,
     history,
     redeem,
@@ -220,6 +230,10 @@ __all__ = [
     "create_member",
     "find_members",
     "member_by_email",
+    "members_by_emails",
+    "members_by_documents",
+    "enrol_in_bulk",
+    "NewMember",
     "normalize_email",
     "send_invitation",
     "update_member",
@@ -233,6 +247,8 @@ __all__ = [
     "SystemKey",
     "adjust",
     "earn",
+    "credit_in_bulk",
+    "BulkCredit",
     "history",
     "redeem",
     "refund",
