@@ -176,16 +176,18 @@ def test_a_killed_job_resumes_without_doing_a_row_twice(db, shop, write_csv, mon
     rows = [HEADER] + [[f"N{i}", "X", f"c{i}@example.com", f"D{i}", "", "", "5"] for i in range(25)]
     path = write_csv(rows)
     calls = {"n": 0}
-    real = importing.CustomerRows.do
+    real = importing.CustomerRows.values
 
-    def dying(self, number, cells):
+    def dying(self, number, cells, **kwargs):
         calls["n"] += 1
         if calls["n"] == 18:
             raise KeyboardInterrupt  # the worker killed mid-batch
-        return real(self, number, cells)
+        return real(self, number, cells, **kwargs)
 
+    # Five rows a transaction on either path (row by row, or set-based on PostgreSQL).
     monkeypatch.setattr(importing, "BATCH", 5)
-    monkeypatch.setattr(importing.CustomerRows, "do", dying)
+    monkeypatch.setattr(importing, "BULK_BATCH", 5)
+    monkeypatch.setattr(importing.CustomerRows, "values", dying)
     with pytest.raises(KeyboardInterrupt):
         import_file(db, shop, path, "customers")
     with db(shop) as session:
