@@ -70,6 +70,9 @@ def members_by_emails(session: Session, emails: Iterable[str]) -> dict[str, int]
             select(Customer.email, Membership.id)
             .join(Membership, Membership.customer_id == Customer.id)
             .where(Customer.email.in_(emails))
+            # The accounts are reached through the tenant's memberships joined here:
+            # the accounts' own criteria would hash every member of the tenant each time.
+            .execution_options(person_lookup=True)
         ).all()
     )
 

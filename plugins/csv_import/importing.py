@@ -243,7 +243,6 @@ def run(
     are queued there, so they leave only if the import's end commits)."""
     if imported.status not in (QUEUED, RUNNING):
         return
-    commit_every = commit_every or BATCH
     table = table_of(imported)
     if imported.status == QUEUED:
         imported.total = table.count()

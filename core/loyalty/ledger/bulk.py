@@ -119,9 +119,8 @@ def credit_in_bulk(
     # Under the locks: what an earlier batch (or `earn`) wrote is seen and left alone.
     conn.execute(
         text(
-            f"DELETE FROM {_STAGE} WHERE idempotency_key IN (SELECT e.idempotency_key "
-            f"FROM ledger_entries e WHERE e.tenant_id = :tenant "
-            f"AND e.idempotency_key IN (SELECT idempotency_key FROM {_STAGE}))"
+            f"DELETE FROM {_STAGE} WHERE EXISTS (SELECT 1 FROM ledger_entries e "
+            f"WHERE e.tenant_id = :tenant AND e.idempotency_key = {_STAGE}.idempotency_key)"
         ),
         params,
     )
@@ -136,43 +135,49 @@ def credit_in_bulk(
     if over:
         raise BalanceLimit()
     # Each entry's balance after it: the member's balance plus the batch's credits to
-    # that member so far, in the batch's order.
-    conn.execute(
-        text(
-            "INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, "
-            "actor_kind, actor_id, description, reference, idempotency_key, fingerprint, "
-            "confirmed_large, created_at) "
-            "SELECT :tenant, s.member_id, :kind, s.points, m.balance + sum(s.points) OVER "
-            "(PARTITION BY s.member_id ORDER BY s.n), :actor_kind, :actor_id, s.description, "
-            f"s.reference, s.idempotency_key, s.fingerprint, :false, :now FROM {_STAGE} s "
-            "JOIN memberships m ON m.tenant_id = :tenant AND m.id = s.member_id ORDER BY s.n"
-        ).bindparams(bindparam("now", type_=UTCDateTime())),
-        {
-            **params,
-            "kind": str(kind),
-            "actor_kind": actor.kind,
-            "actor_id": actor.id,
-            "false": False,
-            "now": now,
-        },
+    # that member so far, in the batch's order; then each entry's lot.
+    entries = (
+        "INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, "
+        "actor_kind, actor_id, description, reference, idempotency_key, fingerprint, "
+        "confirmed_large, created_at) "
+        "SELECT :tenant, s.member_id, :kind, s.points, m.balance + sum(s.points) OVER "
+        "(PARTITION BY s.member_id ORDER BY s.n), :actor_kind, :actor_id, s.description, "
+        f"s.reference, s.idempotency_key, s.fingerprint, :false, :now FROM {_STAGE} s "
+        "JOIN memberships m ON m.tenant_id = :tenant AND m.id = s.member_id ORDER BY s.n"
     )
-    conn.execute(
-        text(
-            f"UPDATE {_STAGE} SET entry_id = e.id FROM ledger_entries e "
-            f"WHERE e.tenant_id = :tenant AND e.idempotency_key = {_STAGE}.idempotency_key"
-        ),
-        params,
+    lots = (
+        "INSERT INTO ledger_lots (tenant_id, member_id, entry_id, points, remaining, "
+        "expires_at, created_at) SELECT :tenant, member_id, {entry}, points, points, "
+        ":expires, :now FROM {source} ORDER BY {entry}"
     )
-    conn.execute(
-        text(
-            "INSERT INTO ledger_lots (tenant_id, member_id, entry_id, points, remaining, "
-            f"expires_at, created_at) SELECT :tenant, member_id, entry_id, points, points, "
-            f":expires, :now FROM {_STAGE} ORDER BY entry_id"
-        ).bindparams(
-            bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime())
-        ),
-        {**params, "expires": expiry_for(program, now), "now": now},
-    )
+    values = {
+        **params,
+        "kind": str(kind),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "false": False,
+        "now": now,
+        "expires": expiry_for(program, now),
+    }
+    times = (bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime()))
+    if postgres:  # one statement: the lots from the entries the INSERT returns
+        conn.execute(
+            text(
+                f"WITH written AS ({entries} RETURNING id, member_id, points) "
+                + lots.format(entry="id", source="written")
+            ).bindparams(*times),
+            values,
+        )
+    else:
+        conn.execute(text(entries).bindparams(times[0]), values)
+        conn.execute(
+            text(
+                f"UPDATE {_STAGE} SET entry_id = e.id FROM ledger_entries e "
+                f"WHERE e.tenant_id = :tenant AND e.idempotency_key = {_STAGE}.idempotency_key"
+            ),
+            params,
+        )
+        conn.execute(text(lots.format(entry="entry_id", source=_STAGE)).bindparams(*times), values)
     conn.execute(
         text(
             "UPDATE memberships SET balance = memberships.balance + t.points FROM "
