@@ -55,7 +55,7 @@ from core.host.contributions import MailLink, MemberSegment, MenuItem, PeriodicJ
 from core.host.actors import Actor
 
 # Members: find, list, enrol (a person of the shared app too, or one joining by their own
-# choice: join_merchant), lock for a points operation.
+# choice: join_merchant; many at once: an import), lock for a points operation.
 from core.loyalty.customers import (
     count_members,
     create_member,
@@ -64,6 +64,12 @@ from core.loyalty.customers import (
     update_member,
 )
 from core.loyalty.staff import normalize_email
+from core.loyalty.bulk_enrolment import (
+    NewMember,
+    enrol_in_bulk,
+    members_by_documents,
+    members_by_emails,
+)
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code, lock_presented_member
@@ -73,10 +79,13 @@ from core.loyalty.joining import join as join_merchant
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
 from core.loyalty.members import MAIL_TOPICS, wants_mail, wants_push
 
-# Points: earn, redeem, refund, adjust, history; keys that make an operation idempotent.
+# Points: earn (many credits at once too), redeem, refund, adjust, history; keys that make
+# an operation idempotent.
 from core.loyalty.ledger import (
+    BulkCredit,
     SystemKey,
     adjust,
+    credit_in_bulk,
     earn,
     history,
     redeem,
@@ -238,6 +247,10 @@ __all__ = [
     "create_member",
     "find_members",
     "member_by_email",
+    "members_by_emails",
+    "members_by_documents",
+    "enrol_in_bulk",
+    "NewMember",
     "normalize_email",
     "send_invitation",
     "update_member",
@@ -254,6 +267,8 @@ __all__ = [
     "SystemKey",
     "adjust",
     "earn",
+    "credit_in_bulk",
+    "BulkCredit",
     "history",
     "redeem",
     "refund",

@@ -411,12 +411,15 @@ def _touches_tenant_data(state: ORMExecuteState) -> bool:
 @event.listens_for(Session, "before_flush")
 def _guard_flush(session: Session, _context: Any, _instances: Any) -> None:
     tenant_id = session.info.get("tenant_id")
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+    # `session.new` builds a new set on each access: read once, not once per object
+    # (a flush of 5,000 new rows spent seconds rebuilding it).
+    new = session.new
+    for obj in list(new) + list(session.dirty) + list(session.deleted):
         if not isinstance(obj, TenantOwned):
             continue
         if tenant_id is None:
             raise TenancyError("tenant-owned row written in a session with no tenant")
-        if obj.tenant_id is None and obj in session.new:
+        if obj.tenant_id is None and obj in new:
             if tenant_id == ALL_TENANTS:
                 raise TenancyError(f"{type(obj).__name__} needs an explicit tenant_id")
             obj.tenant_id = tenant_id

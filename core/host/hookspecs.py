@@ -81,14 +81,19 @@ def delivered_topics() -> list[str]:
 
 @hookspec
 def member_created(tenant: Tenant, member: Membership) -> None:
-    """After commit: a person became a customer of `tenant`."""
+    """After commit: a person became a customer of `tenant`.
+
+    Not fired for people enrolled in bulk (`enrol_in_bulk`: an import of a customer
+    list, which sends its own invitations only when the merchant asks)."""
 
 
 @hookspec
 def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
     """After commit: a ledger entry (earn, redeem, refund, adjust, welcome, …) was written.
 
-    Not fired for the monthly expiry, which is set-based; see `points_expired`.
+    Not fired for the monthly expiry, which is set-based; see `points_expired`; nor
+    for credits written in bulk (`credit_in_bulk`: an import's opening balances, a
+    file of points).
     """
 
 

@@ -11,6 +11,19 @@ every `BATCH` rows: killed halfway, it resumes after the last committed row.
 Points carry a ledger key made of the file's digest and the row number, so the
 same file uploaded twice gives nothing twice; an opening balance is given once
 per member whatever file carries it.
+
+On PostgreSQL a batch of rows takes the set-based path: each row is validated in
+Python as it streams by (the same checks), then the batch's new customers are
+enrolled (`enrol_in_bulk`) and their opening balances or the file's points credited
+(`credit_in_bulk`) in a few statements, with the batch's results. What that path
+does not do row by row: a row matching an existing member (updated, or refused),
+a purchase amount (the till's path: the equivalence and plugins' rules, which are
+Python) and any batch a set-based statement refuses (a balance over the maximum, a
+concurrent enrolment of the same person) go through the per-row path, so every row
+still obeys the same rules. A bulk enrolment gives no welcome points (the file
+brings its opening balances) and announces no `member_created` (no welcome e-mail
+per customer); invitations go only when the merchant ticks "invite". Bulk credits
+announce no `entry_recorded` (no "you got points" message per row).
 """
 
 from __future__ import annotations
@@ -33,21 +46,30 @@ from sqlalchemy.orm import Session
 from core.sdk import (
     MAX_POINTS_PER_OPERATION,
     Actor,
+    BulkCredit,
     CsvTable,
     Entry,
     InvalidInput,
     Membership,
+    NewMember,
     NotFound,
     PremiaError,
     Purchase,
+    Role,
+    StaffUser,
     Tenant,
     create_member,
+    credit_in_bulk,
     earn,
+    enrol_in_bulk,
     get_member,
+    get_program,
     give_points,
     lock_member,
     match_columns,
     member_by_email,
+    members_by_documents,
+    members_by_emails,
     normalize_email,
     open_csv,
     parse_day,
@@ -75,6 +97,7 @@ from plugins.csv_import.models import (
 )
 
 BATCH = 200  # rows per transaction: progress moves, a kill loses at most this many
+BULK_BATCH = 5000  # the same on the set-based path (PostgreSQL): a few statements a batch
 PREVIEW_ROWS = 10
 OPENING = "opening"  # the entry kind of an opening balance ("Saldo inicial")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -220,7 +243,6 @@ def run(
     are queued there, so they leave only if the import's end commits)."""
     if imported.status not in (QUEUED, RUNNING):
         return
-    commit_every = commit_every or BATCH
     table = table_of(imported)
     if imported.status == QUEUED:
         imported.total = table.count()
@@ -231,24 +253,49 @@ def run(
         or 0
     )
     actor = Actor.staff(imported.staff_id) if imported.staff_id else Actor.system()
+    bulk = set_based(session)
+    size = commit_every or (BULK_BATCH if bulk else BATCH)
     with force_locale(tenant.language):
         rows = _row_kind(imported)(session, tenant, imported, table.header, actor)
-        pending = 0
+        batch: list[tuple[int, list[str]]] = []
         for number, cells in table.rows():
             if number <= last:
                 rows.remember(number, cells)  # rows done before a kill still count as seen
                 continue
-            outcome = rows.do(number, cells)
-            _record(session, imported, table.header, number, outcome)
-            pending += 1
-            if pending >= commit_every:
-                session.commit()
-                pending = 0
+            batch.append((number, cells))
+            if len(batch) >= size:
+                _do_batch(session, imported, rows, batch, bulk)
+                batch = []
+        if batch:
+            _do_batch(session, imported, rows, batch, bulk)
         imported.status = DONE
         imported.finished_at = utcnow()
         session.flush()
     if after is not None:
         after(session, imported)
+    session.commit()
+
+
+def set_based(session: Session) -> bool:
+    """Whether batches take the set-based path: on PostgreSQL (COPY and its upserts);
+    the embedded default (SQLite) does each row on its own."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _do_batch(
+    session: Session,
+    imported: Import,
+    rows: _Rows,
+    batch: list[tuple[int, list[str]]],
+    bulk: bool,
+) -> None:
+    """Do a batch of rows and write their results, then commit: all of it or none."""
+    if bulk:
+        outcomes = rows.do_many(batch)
+    else:
+        outcomes = [(number, rows.do(number, cells)) for number, cells in batch]
+    for number, outcome in outcomes:
+        _record(session, imported, rows.header, number, outcome)
     session.commit()
 
 
@@ -309,6 +356,13 @@ class _Rows:
     def do(self, number: int, cells: list[str]) -> Outcome:
         try:
             values = self.values(number, cells)
+        except RowError as error:
+            return Outcome(REFUSED, field=error.field, message=error.message)
+        return self.settle(number, values)
+
+    def settle(self, number: int, values: dict[str, Any]) -> Outcome:
+        """Apply one validated row on its own (a savepoint): all of it or nothing."""
+        try:
             with self.session.begin_nested():
                 return self.apply(number, values)
         except RowError as error:
@@ -317,7 +371,35 @@ class _Rows:
             field, message = _refusal(error)
             return Outcome(REFUSED, field=field, message=message)
 
-    def values(self, number: int, cells: list[str]) -> dict[str, Any]:
+    def do_many(self, batch: list[tuple[int, list[str]]]) -> list[tuple[int, Outcome]]:
+        """The set-based path over a batch: each row validated here, then what can be
+        done set-based is (`bulk`), the rest row by row; outcomes in the rows' order."""
+        outcomes: dict[int, Outcome] = {}
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for number, cells in batch:
+            try:
+                valid.append((number, self.values(number, cells, resolve=False)))
+            except RowError as error:
+                outcomes[number] = Outcome(REFUSED, field=error.field, message=error.message)
+        if valid:
+            try:
+                with self.session.begin_nested():
+                    outcomes.update(self.bulk(valid))
+            except PremiaError:
+                # A batch refused as a whole (a balance over the maximum…): row by row,
+                # each row then refused or done on its own.
+                for number, values in valid:
+                    outcomes[number] = self.settle(number, self.resolved(values))
+        return sorted(outcomes.items())
+
+    def bulk(self, valid: list[tuple[int, dict[str, Any]]]) -> dict[int, Outcome]:
+        raise NotImplementedError
+
+    def resolved(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Values validated with `resolve=False`, completed for the per-row path."""
+        return values
+
+    def values(self, number: int, cells: list[str], *, resolve: bool = True) -> dict[str, Any]:
         raise NotImplementedError
 
     def apply(self, number: int, values: dict[str, Any]) -> Outcome:
@@ -378,7 +460,7 @@ class CustomerRows(_Rows):
         if document:
             self.documents.setdefault(document, number)
 
-    def values(self, number: int, cells: list[str]) -> dict[str, Any]:
+    def values(self, number: int, cells: list[str], *, resolve: bool = True) -> dict[str, Any]:
         try:
             email = normalize_email(self.cell(cells, "email"))
         except InvalidInput as error:
@@ -451,6 +533,49 @@ class CustomerRows(_Rows):
         self._opening(member, values["points"])
         return Outcome(CREATED, member_id=member.id)
 
+    def bulk(self, valid: list[tuple[int, dict[str, Any]]]) -> dict[int, Outcome]:
+        """New customers enrolled and given their opening balances set-based; a row
+        naming an existing member (by e-mail or document) goes the per-row way."""
+        session = self.session
+        by_email = members_by_emails(session, (v["email"] for _n, v in valid))
+        by_document = members_by_documents(
+            session, (v["document_id"] for _n, v in valid if v["document_id"])
+        )
+        outcomes: dict[int, Outcome] = {}
+        new: list[tuple[int, dict[str, Any]]] = []
+        for number, values in valid:
+            if values["email"] in by_email or values["document_id"] in by_document:
+                outcomes[number] = self.settle(number, values)
+            else:
+                new.append((number, values))
+        ids = enrol_in_bulk(
+            session,
+            [
+                NewMember(
+                    email=v["email"],
+                    first_name=v["first_name"],
+                    last_name=v["last_name"],
+                    document_id=v["document_id"] or None,
+                    phone=v["phone"] or None,
+                    birthday=v["birthday"],
+                )
+                for _n, v in new
+            ],
+            joined_via="import",
+        )
+        credits = []
+        for (number, values), member_id in zip(new, ids, strict=True):
+            if member_id is None:  # enrolled meanwhile by someone else: not ours to touch
+                outcomes[number] = Outcome(
+                    REFUSED, field="email", message=_l("This e-mail already belongs to a customer.")
+                )
+                continue
+            outcomes[number] = Outcome(CREATED, member_id=member_id)
+            if values["points"]:
+                credits.append(BulkCredit(member_id, values["points"], opening_key(member_id)))
+        credit_in_bulk(session, credits, kind=OPENING, actor=self.actor)
+        return outcomes
+
     def _opening(self, member: Membership, points: int) -> Any:
         """The opening balance, once per member: a later file does not add it again."""
         if not points:
@@ -477,7 +602,7 @@ class PointsRows(_Rows):
     """Each row a grant to a member named by code, e-mail or document: points, or a
     purchase amount through the till's path (the equivalence and the active rules)."""
 
-    def values(self, number: int, cells: list[str]) -> dict[str, Any]:
+    def values(self, number: int, cells: list[str], *, resolve: bool = True) -> dict[str, Any]:
         values: dict[str, Any] = {
             "description": self.text(cells, "description") or None,
             "reference": self.text(cells, "reference")[:120] or None,
@@ -496,8 +621,115 @@ class PointsRows(_Rows):
         if values["points"] is None and values["amount"] is None:
             field = "points" if "points" in self.imported.mapping else "amount"
             raise RowError(field, _l("Give the points or the purchase amount."))
+        if resolve:
+            values["member"] = self._member(cells)
+        else:  # the batch finds its members at once (`bulk`)
+            values["who"] = {f: self.cell(cells, f) for f in ("code", "email", "document_id")}
+        return values
+
+    def bulk(self, valid: list[tuple[int, dict[str, Any]]]) -> dict[int, Outcome]:
+        """The batch's members found in three statements (by code, e-mail, document),
+        its points rows credited set-based under their ledger keys; an amount row goes
+        the till's way, row by row (the plugins' rules are Python)."""
+        session = self.session
+        codes = {v["who"]["code"].upper() for _n, v in valid if v["who"]["code"]}
+        by_code = (
+            dict(
+                session.execute(
+                    select(Membership.code, Membership.id).where(Membership.code.in_(codes))
+                ).all()
+            )
+            if codes
+            else {}
+        )
+        emails = {}
+        for _n, v in valid:
+            if not v["who"]["code"] and v["who"]["email"]:
+                with suppress(InvalidInput):
+                    emails[v["who"]["email"]] = normalize_email(v["who"]["email"])
+        by_email = members_by_emails(session, emails.values())
+        by_document = members_by_documents(
+            session,
+            (
+                v["who"]["document_id"]
+                for _n, v in valid
+                if not v["who"]["code"] and not v["who"]["email"] and v["who"]["document_id"]
+            ),
+        )
+        by_amount = not self._may_give_points()
+        program = get_program(session)
+        keep_description = program.get("description_field", True)
+        outcomes: dict[int, Outcome] = {}
+        credits: list[BulkCredit] = []
+        credited: dict[str, tuple[int, int]] = {}  # key → (row, member)
+        for number, values in valid:
+            try:
+                member_id = self._found(values["who"], by_code, emails, by_email, by_document)
+            except RowError as error:
+                outcomes[number] = Outcome(REFUSED, field=error.field, message=error.message)
+                continue
+            if values["points"] is None or by_amount:
+                values["member"] = session.get(Membership, member_id)
+                outcomes[number] = self.settle(number, values)
+                continue
+            key = points_key(self.imported, number)
+            description = values["description"] if keep_description else None
+            credits.append(
+                BulkCredit(member_id, values["points"], key, description, values["reference"])
+            )
+            credited[key] = (number, member_id)
+        written = credit_in_bulk(session, credits, kind="earn", actor=self.actor)
+        for key, (number, member_id) in credited.items():
+            if key in written:
+                outcomes[number] = Outcome(GRANTED, member_id=member_id)
+            else:
+                outcomes[number] = Outcome(SKIPPED, member_id=member_id, message=_already())
+        return outcomes
+
+    def resolved(self, values: dict[str, Any]) -> dict[str, Any]:
+        cells = ["" for _ in self.header]
+        for field, value in values.pop("who", {}).items():
+            index = self.imported.mapping.get(field)
+            if index is not None:
+                cells[index] = value
         values["member"] = self._member(cells)
         return values
+
+    def _found(
+        self,
+        who: dict[str, str],
+        by_code: dict[str, int],
+        emails: dict[str, str],
+        by_email: dict[str, int],
+        by_document: dict[str, int],
+    ) -> int:
+        """The member a row names, as `_member` finds them (the code first)."""
+        if who["code"]:
+            if who["code"].upper() not in by_code:
+                raise RowError("code", _l("No customer with this code."))
+            return by_code[who["code"].upper()]
+        if who["email"]:
+            member_id = by_email.get(emails.get(who["email"], ""))
+            if member_id is None:
+                raise RowError("email", _l("No customer with this e-mail."))
+            return member_id
+        if who["document_id"]:
+            if who["document_id"] not in by_document:
+                raise RowError("document_id", _l("No customer with this document."))
+            return by_document[who["document_id"]]
+        field = next(f for f in ("code", "email", "document_id") if f in self.imported.mapping)
+        raise RowError(field, _l("Say which customer: a code, an e-mail or a document."))
+
+    def _may_give_points(self) -> bool:
+        """As `give_points` decides (points without an amount): the per-row path
+        refuses each row otherwise, with the till's message."""
+        program = get_program(self.session)
+        if not program.get("points_per_amount") or program.get("employees_give_points"):
+            return True
+        if self.actor.kind != "staff":
+            return True
+        role = self.session.scalar(select(StaffUser.role).where(StaffUser.id == self.actor.id))
+        return role is not None and role != Role.EMPLOYEE
 
     def _member(self, cells: list[str]) -> Membership:
         code = self.cell(cells, "code")

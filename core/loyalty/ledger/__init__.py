@@ -17,6 +17,7 @@ different members run in parallel. Services flush but never commit: the caller
 owns the transaction.
 """
 
+from core.loyalty.ledger.bulk import BulkCredit, credit_in_bulk
 from core.loyalty.ledger.entries import KIND_LABELS, Allocation, Entry, Kind, Lot, kind_label
 from core.loyalty.ledger.expire import EVERY_MEMBER, MemberRange, due_ranges, expire_due
 from core.loyalty.ledger.operations import (
@@ -41,6 +42,7 @@ __all__ = [
     "EVERY_MEMBER",
     "KIND_LABELS",
     "Allocation",
+    "BulkCredit",
     "Entry",
     "Kind",
     "Lot",
@@ -48,6 +50,7 @@ __all__ = [
     "SystemKey",
     "adjust",
     "audit_member",
+    "credit_in_bulk",
     "credit_locked",
     "debit_locked",
     "due_ranges",

@@ -5,12 +5,13 @@ killed halfway and resumed, and another merchant's members never touched."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core.loyalty.ledger import Entry, Lot, audit_member
 from core.loyalty.members import Customer, Membership
+from core.loyalty.purchases import Purchase
 from plugins.csv_import import importing
-from plugins.csv_import.models import Import
+from plugins.csv_import.models import Import, ImportRow
 from tests.concurrency import run_together, unexpected_errors
 from tests.plugins.csv_import.helpers import counts, import_file, results
 
@@ -176,16 +177,18 @@ def test_a_killed_job_resumes_without_doing_a_row_twice(db, shop, write_csv, mon
     rows = [HEADER] + [[f"N{i}", "X", f"c{i}@example.com", f"D{i}", "", "", "5"] for i in range(25)]
     path = write_csv(rows)
     calls = {"n": 0}
-    real = importing.CustomerRows.do
+    real = importing.CustomerRows.values
 
-    def dying(self, number, cells):
+    def dying(self, number, cells, **kwargs):
         calls["n"] += 1
         if calls["n"] == 18:
             raise KeyboardInterrupt  # the worker killed mid-batch
-        return real(self, number, cells)
+        return real(self, number, cells, **kwargs)
 
+    # Five rows a transaction on either path (row by row, or set-based on PostgreSQL).
     monkeypatch.setattr(importing, "BATCH", 5)
-    monkeypatch.setattr(importing.CustomerRows, "do", dying)
+    monkeypatch.setattr(importing, "BULK_BATCH", 5)
+    monkeypatch.setattr(importing.CustomerRows, "values", dying)
     with pytest.raises(KeyboardInterrupt):
         import_file(db, shop, path, "customers")
     with db(shop) as session:
@@ -276,3 +279,175 @@ def test_the_same_file_imported_twice_at_once_grants_each_row_once(
     with db(shop) as session:
         for i, member in enumerate(members):
             assert audit_member(session, member.id) == (10 + i, 10 + i, 10 + i)
+
+
+# --- the set-based path (PostgreSQL) -------------------------------------------
+
+
+class Statements:
+    """Counts the statements sent to the database while it is open."""
+
+    def __init__(self, app) -> None:
+        self.engine = app.extensions["premia"].engine
+        self.count = 0
+
+    def _seen(self, *_args) -> None:
+        self.count += 1
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def ledger_agrees(db, tenant) -> None:
+    """Every member: balance = sum of entries = sum of open lots; each entry's
+    balance_after is the running sum of the member's entries."""
+    with db(tenant) as session:
+        for member in session.scalars(select(Membership)):
+            balance, entries, lots = audit_member(session, member.id)
+            assert balance == entries == lots, member.email
+            running = 0
+            for entry in session.scalars(
+                select(Entry).where(Entry.member_id == member.id).order_by(Entry.id)
+            ):
+                running += entry.points
+                assert entry.balance_after == running
+
+
+@pytest.mark.postgres
+def test_many_customers_take_the_set_based_path(app, db, shop, make_tenant, make_member, write_csv):
+    other = make_tenant(slug="otro", plan="white-label")
+    theirs = make_member(other, email="c3@example.com", first_name="Secreta", document_id="D3")
+    make_member(shop, email="c5@example.com", first_name="Vieja")
+    rows = [HEADER] + [
+        [f"N{i}", "Pérez", f"c{i}@example.com", f"D{i}", "", "", str(i)] for i in range(300)
+    ]
+    rows[11][2] = "no-es-correo"  # row 12
+    rows[23][2] = "C20@example.com"  # row 24: the e-mail of row 22
+    rows[31][3] = "D1"  # row 32: the document of row 3
+    path = write_csv(rows)
+    with Statements(app) as sent:
+        import_id = import_file(db, shop, path, "customers")
+    # One batch: a few dozen statements for 300 rows, where the per-row path sends ~30 a row.
+    assert sent.count < 80
+    assert counts(db, shop, import_id) == {
+        "status": "done",
+        "total": 300,
+        "done": 300,
+        "created": 296,
+        "updated": 0,
+        "granted": 0,
+        "refused": 4,
+        "skipped": 0,
+    }
+    got = results(db, shop, import_id)
+    assert got[12] == ("refused", "E-mail", "Ingresa un correo electrónico válido.")
+    assert got[24] == ("refused", "E-mail", "Este correo también está en la fila 22.")
+    assert got[32] == (
+        "refused",
+        "Documento de identidad",
+        "Este documento también está en la fila 3.",
+    )
+    assert got[7] == ("refused", "E-mail", "Este correo electrónico ya pertenece a un cliente.")
+    members = members_by_email(db, shop)
+    assert len(members) == 297  # 296 created and the one we had
+    assert (
+        members["c5@example.com"].first_name == "Vieja" and members["c5@example.com"].balance == 0
+    )
+    assert members["c3@example.com"].id != theirs.id and members["c3@example.com"].balance == 3
+    assert members["c299@example.com"].balance == 299
+    with db(shop) as session:
+        created = {r.member_id for r in session.scalars(select(ImportRow))} - {None}
+        assert len(created) == 296  # each created row names its member (for invitations)
+        assert session.scalar(select(func.count(Entry.id))) == 295  # c0 has 0: no entry
+        assert {e.kind for e in session.scalars(select(Entry))} == {"opening"}
+    ledger_agrees(db, shop)
+    with db(other) as session:  # the other merchant's same e-mail: untouched
+        still = session.get(Membership, theirs.id)
+        assert (still.first_name, still.balance, still.document_id) == ("Secreta", 0, "D3")
+
+    # The same file again: nothing created; with "update existing" the names change and
+    # no opening balance is given twice.
+    again = import_file(db, shop, path, "customers")
+    assert counts(db, shop, again)["created"] == 0 and counts(db, shop, again)["refused"] == 300
+    rows[3][0] = "Nueva"  # row 4: c2
+    updated = import_file(db, shop, write_csv(rows), "customers", update=True)
+    assert counts(db, shop, updated)["updated"] == 297
+    assert results(db, shop, updated)[4] == (
+        "updated",
+        None,
+        "El saldo inicial ya se había dado; no se da de nuevo.",
+    )
+    members = members_by_email(db, shop)
+    assert members["c2@example.com"].first_name == "Nueva"
+    assert members["c2@example.com"].balance == 2
+    assert members["c5@example.com"].balance == 5  # its first opening balance
+    ledger_agrees(db, shop)
+
+
+@pytest.mark.postgres
+def test_points_take_the_set_based_path_once_per_file(app, db, shop, write_csv, make_member):
+    people = [make_member(shop, email=f"m{i}@example.com", document_id=f"D{i}") for i in range(40)]
+    rows = [["Código", "Correo", "Documento", "Puntos", "Monto", "Descripción", "Referencia"]]
+    for i, person in enumerate(people):
+        by = [[person.code, "", ""], ["", person.email.upper(), ""], ["", "", f"D{i}"]][i % 3]
+        rows.append([*by, str(i + 1), "", "Campaña", f"R-{i}"])
+    rows.append(["", "m0@example.com", "", "7", "", "", ""])  # row 42: m0 a second time
+    rows.append(["", "m1@example.com", "", "", "25.000", "", ""])  # row 43: an amount
+    rows.append(["", "nadie@example.com", "", "5", "", "", ""])  # row 44: nobody
+    rows.append(["ZZZZZZZ", "", "", "4", "", "", ""])  # row 45: unknown code
+    path = write_csv(rows)
+    with Statements(app) as sent:
+        import_id = import_file(db, shop, path, "points")
+    assert sent.count < 120  # the amount row alone goes the till's way
+    assert counts(db, shop, import_id) == {
+        "status": "done",
+        "total": 44,
+        "done": 44,
+        "created": 0,
+        "updated": 0,
+        "granted": 42,
+        "refused": 2,
+        "skipped": 0,
+    }
+    got = results(db, shop, import_id)
+    assert got[44] == ("refused", "Correo", "No existe ningún cliente con este correo.")
+    assert got[45] == ("refused", "Código", "No existe ningún cliente con este código.")
+    members = members_by_email(db, shop)
+    assert members["m0@example.com"].balance == 1 + 7
+    assert members["m1@example.com"].balance == 2 + 25
+    assert members["m39@example.com"].balance == 40
+    with db(shop) as session:
+        entry = session.scalar(select(Entry).where(Entry.reference == "R-5"))
+        assert (entry.kind, entry.points, entry.description) == ("earn", 6, "Campaña")
+        assert session.scalar(select(func.count(Purchase.id))) == 1
+    ledger_agrees(db, shop)
+    again = import_file(db, shop, path, "points")  # a second upload gives nothing
+    assert counts(db, shop, again)["granted"] == 0 and counts(db, shop, again)["skipped"] == 42
+    assert results(db, shop, again)[2] == (
+        "skipped",
+        None,
+        "Ya se dio en una importación anterior de este mismo archivo; no se da de nuevo.",
+    )
+    assert members_by_email(db, shop)["m0@example.com"].balance == 8
+    ledger_agrees(db, shop)
+
+
+@pytest.mark.postgres
+def test_a_batch_over_the_balance_limit_goes_row_by_row(db, shop, write_csv, make_member):
+    from core.loyalty.ledger.operations import MAX_BALANCE
+
+    rich, poor = make_member(shop), make_member(shop)
+    with db(shop) as session:
+        session.get(Membership, rich.id).balance = MAX_BALANCE - 1  # lots do not matter here
+        session.commit()
+    path = write_csv([["codigo", "puntos"], [poor.code, "5"], [rich.code, "2"]])
+    import_id = import_file(db, shop, path, "points")
+    got = results(db, shop, import_id)
+    assert got[2][0] == "granted" and got[3][0] == "refused"  # one row refused, not the batch
+    with db(shop) as session:
+        assert session.get(Membership, poor.id).balance == 5
+        assert session.get(Membership, rich.id).balance == MAX_BALANCE - 1

@@ -1,0 +1,39 @@
+"""Staging tables: rows a set-based service works on, loaded in one go.
+
+A temporary table, private to the connection and emptied before each use, filled
+with COPY on PostgreSQL (psycopg 3's `cursor.copy`: one round trip for the lot) and
+with one multi-row INSERT elsewhere (SQLite, the embedded default). The service
+then reads it with plain set-based statements in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+
+def stage(
+    conn: Connection, name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]
+) -> None:
+    """(Re)create the temporary table `name` with `columns` ((name, SQL type) pairs),
+    empty, and load `rows` into it (each a sequence in the columns' order)."""
+    postgres = conn.dialect.name == "postgresql"
+    definition = ", ".join(f"{column} {kind}" for column, kind in columns)
+    conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({definition})"))
+    # TRUNCATE leaves no dead rows in a table that lives as long as the connection.
+    conn.execute(text(f"TRUNCATE {name}" if postgres else f"DELETE FROM {name}"))
+    names = ", ".join(column for column, _kind in columns)
+    if postgres:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.execute(text(f"ANALYZE {name}"))  # temporary tables are never auto-analysed
+        return
+    marks = ", ".join(f":{column}" for column, _kind in columns)
+    keys = [column for column, _kind in columns]
+    batch = [dict(zip(keys, row, strict=True)) for row in rows]
+    if batch:
+        conn.execute(text(f"INSERT INTO {name} ({names}) VALUES ({marks})"), batch)

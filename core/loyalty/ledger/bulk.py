@@ -1,0 +1,191 @@
+"""Credits in bulk: many members' points in a handful of set-based statements (an
+import's opening balances, a file of points), keeping every invariant of the ledger.
+
+Each credit is one entry and one lot, as `earn` writes them, with its own
+idempotency key: a credit whose key is already in the ledger is not written again.
+The members are locked (in id order) before their keys are looked for, so two
+batches carrying the same keys at once write each once, as `earn` does. A member
+named twice in one batch gets two entries, each with its running `balance_after`.
+
+Nothing is announced: `entry_recorded` is not fired per entry (100,000 "you got
+points" messages are the caller's decision, not a side effect), as the set-based
+expiry does not fire it either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from core.host.actors import Actor
+from core.host.db import UTCDateTime, session_tenant_id, utcnow
+from core.host.errors import BalanceLimit
+from core.host.staging import stage
+from core.loyalty.ledger.operations import (
+    MAX_BALANCE,
+    SystemKey,
+    _check_points,
+    _fingerprint,
+)
+from core.loyalty.program import expiry_for, get_program
+
+_STAGE = "premia_bulk_credits"
+_COLUMNS = (
+    ("n", "INTEGER PRIMARY KEY"),
+    ("member_id", "INTEGER NOT NULL"),
+    ("points", "INTEGER NOT NULL"),
+    ("idempotency_key", "VARCHAR(200) NOT NULL UNIQUE"),
+    ("fingerprint", "VARCHAR(64) NOT NULL"),
+    ("description", "TEXT"),
+    ("reference", "VARCHAR(120)"),
+    ("entry_id", "INTEGER"),
+)
+
+
+@dataclass(frozen=True)
+class BulkCredit:
+    """One credit of a batch: `points` (> 0) to the member `member_id` of the session's
+    tenant, under a system key (`system_key`) of its own."""
+
+    member_id: int
+    points: int
+    idempotency_key: SystemKey
+    description: str | None = None
+    reference: str | None = None
+
+
+def credit_in_bulk(
+    session: Session, credits: Sequence[BulkCredit], *, kind: str, actor: Actor
+) -> set[str]:
+    """Write the credits whose keys the ledger does not hold yet, each an entry of
+    `kind` and a lot (expiring as the program says), and move the balances; returns
+    the keys written. All or nothing: BalanceLimit if a balance would pass the
+    ledger's maximum, InvalidInput for points out of range, ValueError for a member
+    that is not the tenant's or a key given twice. Flushes the session first and
+    expires it after (cached balances are stale)."""
+    tenant_id = session_tenant_id(session)
+    keys = set()
+    for credit in credits:
+        _check_points(credit.points)
+        if not isinstance(credit.idempotency_key, SystemKey):
+            raise ValueError("a bulk credit carries a system key")
+        keys.add(credit.idempotency_key)
+    if len(keys) != len(credits):
+        raise ValueError("a key given twice in one batch")
+    if not credits:
+        return set()
+    session.flush()
+    program = get_program(session)
+    now = utcnow()
+    conn = session.connection()
+    stage(
+        conn,
+        _STAGE,
+        _COLUMNS,
+        (
+            (
+                n,
+                c.member_id,
+                c.points,
+                c.idempotency_key,
+                # As `earn` computes it: a later `earn` with the same key is a replay.
+                _fingerprint(
+                    "credit", c.member_id, kind, c.points, None, None, c.description, c.reference
+                ),
+                c.description,
+                c.reference,
+                None,
+            )
+            for n, c in enumerate(credits)
+        ),
+    )
+    params = {"tenant": tenant_id}
+    postgres = conn.dialect.name == "postgresql"
+    # Lock the members, in id order (as every batch does: no deadlock between two).
+    lock = " FOR UPDATE" if postgres else ""
+    locked = conn.execute(
+        text(
+            f"SELECT count(*) FROM (SELECT m.id FROM memberships m WHERE m.tenant_id = :tenant "
+            f"AND m.id IN (SELECT member_id FROM {_STAGE}) ORDER BY m.id{lock}) AS locked"
+        ),
+        params,
+    ).scalar_one()
+    named = conn.execute(text(f"SELECT count(DISTINCT member_id) FROM {_STAGE}")).scalar_one()
+    if locked != named:
+        raise ValueError("a bulk credit names a member who is not the tenant's")
+    # Under the locks: what an earlier batch (or `earn`) wrote is seen and left alone.
+    conn.execute(
+        text(
+            f"DELETE FROM {_STAGE} WHERE EXISTS (SELECT 1 FROM ledger_entries e "
+            f"WHERE e.tenant_id = :tenant AND e.idempotency_key = {_STAGE}.idempotency_key)"
+        ),
+        params,
+    )
+    over = conn.execute(
+        text(
+            f"SELECT count(*) FROM memberships m JOIN (SELECT member_id, sum(points) AS points "
+            f"FROM {_STAGE} GROUP BY member_id) t ON t.member_id = m.id "
+            f"WHERE m.tenant_id = :tenant AND m.balance + t.points > :most"
+        ),
+        {**params, "most": MAX_BALANCE},
+    ).scalar_one()
+    if over:
+        raise BalanceLimit()
+    # Each entry's balance after it: the member's balance plus the batch's credits to
+    # that member so far, in the batch's order; then each entry's lot.
+    entries = (
+        "INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, "
+        "actor_kind, actor_id, description, reference, idempotency_key, fingerprint, "
+        "confirmed_large, created_at) "
+        "SELECT :tenant, s.member_id, :kind, s.points, m.balance + sum(s.points) OVER "
+        "(PARTITION BY s.member_id ORDER BY s.n), :actor_kind, :actor_id, s.description, "
+        f"s.reference, s.idempotency_key, s.fingerprint, :false, :now FROM {_STAGE} s "
+        "JOIN memberships m ON m.tenant_id = :tenant AND m.id = s.member_id ORDER BY s.n"
+    )
+    lots = (
+        "INSERT INTO ledger_lots (tenant_id, member_id, entry_id, points, remaining, "
+        "expires_at, created_at) SELECT :tenant, member_id, {entry}, points, points, "
+        ":expires, :now FROM {source} ORDER BY {entry}"
+    )
+    values = {
+        **params,
+        "kind": str(kind),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "false": False,
+        "now": now,
+        "expires": expiry_for(program, now),
+    }
+    times = (bindparam("now", type_=UTCDateTime()), bindparam("expires", type_=UTCDateTime()))
+    if postgres:  # one statement: the lots from the entries the INSERT returns
+        conn.execute(
+            text(
+                f"WITH written AS ({entries} RETURNING id, member_id, points) "
+                + lots.format(entry="id", source="written")
+            ).bindparams(*times),
+            values,
+        )
+    else:
+        conn.execute(text(entries).bindparams(times[0]), values)
+        conn.execute(
+            text(
+                f"UPDATE {_STAGE} SET entry_id = e.id FROM ledger_entries e "
+                f"WHERE e.tenant_id = :tenant AND e.idempotency_key = {_STAGE}.idempotency_key"
+            ),
+            params,
+        )
+        conn.execute(text(lots.format(entry="entry_id", source=_STAGE)).bindparams(*times), values)
+    conn.execute(
+        text(
+            "UPDATE memberships SET balance = memberships.balance + t.points FROM "
+            f"(SELECT member_id, sum(points) AS points FROM {_STAGE} GROUP BY member_id) t "
+            "WHERE memberships.tenant_id = :tenant AND memberships.id = t.member_id"
+        ),
+        params,
+    )
+    written = set(conn.execute(text(f"SELECT idempotency_key FROM {_STAGE}")).scalars())
+    session.expire_all()
+    return written

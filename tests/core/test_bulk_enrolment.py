@@ -1,0 +1,90 @@
+"""Enrolling many people at once (`enrol_in_bulk`) and finding which of many are
+members already: accounts shared across merchants, the merchant's record on the
+membership, codes and search text as `create_member` makes them, nothing of another
+merchant revealed or touched."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from core.loyalty.bulk_enrolment import (
+    NewMember,
+    enrol_in_bulk,
+    members_by_documents,
+    members_by_emails,
+)
+from core.loyalty.customers import find_members
+from core.loyalty.ledger import Entry
+from core.loyalty.members import Customer, Membership
+from core.loyalty.program import update_program
+
+
+def test_people_become_members_as_create_member_makes_them(make_tenant, make_member, db):
+    shop, other = make_tenant(), make_tenant()
+    theirs = make_member(other, email="ana@example.com", first_name="Secreta")
+    with db(shop) as session:
+        update_program(session, {"welcome_points": 50})  # an import brings its own balance
+        ids = enrol_in_bulk(
+            session,
+            [
+                NewMember("ana@example.com", " Ana ", "Núñez", "1020", "300 1", date(1990, 12, 31)),
+                NewMember("bea@example.com", "Bea"),
+            ],
+        )
+        session.commit()
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 2
+    with db(shop) as session:
+        ana = session.get(Membership, ids[0])
+        assert (ana.email, ana.first_name, ana.last_name) == ("ana@example.com", "Ana", "Núñez")
+        assert (ana.document_id, ana.phone, ana.birthday) == ("1020", "300 1", date(1990, 12, 31))
+        assert (ana.balance, ana.joined_via) == (0, "import")
+        assert ana.customer_id == theirs.customer_id  # one person, her account shared
+        bea = session.get(Membership, ids[1])
+        assert (bea.document_id, bea.phone, bea.birthday) == (None, None, None)
+        assert len(ana.code) == 7 and ana.code != bea.code
+        # Found by the members' search, by any part, as a member created one by one.
+        assert [m.id for m in find_members(session, "nunez")] == [ana.id]
+        assert [m.id for m in find_members(session, ana.code.lower())] == [ana.id]
+        assert session.scalar(select(func.count(Entry.id))) == 0  # no welcome points
+    with db(other) as session:
+        assert session.get(Membership, theirs.id).first_name == "Secreta"
+        assert session.scalar(select(func.count(Customer.id))) == 1
+
+
+def test_members_found_by_emails_and_documents_of_this_merchant_only(make_tenant, make_member, db):
+    shop, other = make_tenant(), make_tenant()
+    ours = make_member(shop, email="ana@example.com", document_id="1020")
+    make_member(other, email="bea@example.com", document_id="2030")
+    with db(shop) as session:
+        assert members_by_emails(session, ["ana@example.com", "bea@example.com", "x@y.co"]) == {
+            "ana@example.com": ours.id
+        }
+        assert members_by_documents(session, ["1020", "2030"]) == {"1020": ours.id}
+        assert members_by_emails(session, []) == {} and members_by_documents(session, []) == {}
+
+
+def test_a_person_enrolled_meanwhile_is_left_out(make_tenant, make_member, db):
+    shop = make_tenant()
+    ana = make_member(shop, email="ana@example.com")
+    make_member(shop, email="doc@example.com", document_id="77")
+    with db(shop) as session:
+        ids = enrol_in_bulk(
+            session,
+            [
+                NewMember("ana@example.com", "Otra"),  # already ours: not a second membership
+                NewMember("new@example.com", "Nueva", document_id="77"),  # document taken
+                NewMember("cid@example.com", "Cid"),
+            ],
+        )
+        session.commit()
+    assert ids[0] is None and ids[1] is None and isinstance(ids[2], int)
+    with db(shop) as session:
+        assert session.get(Membership, ana.id).first_name != "Otra"
+        assert session.scalar(select(func.count(Membership.id))) == 3
+        # No account left behind for the person left out (looked up as the platform).
+        left = select(Customer.id).where(Customer.email == "new@example.com")
+        assert session.scalar(left.execution_options(person_lookup=True)) is None
+        made = select(Customer.id).where(Customer.email == "cid@example.com")
+        assert session.scalar(made.execution_options(person_lookup=True)) is not None
