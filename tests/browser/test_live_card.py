@@ -67,7 +67,7 @@ def test_the_card_and_its_rotating_qr_show_offline(live_server, browser, app, an
     expect(page.locator(".app-card .code")).to_have_text(ana.code)
     expect(page.locator(".app-card .points")).to_contain_text("1.250")
     expect(page.locator("[data-offline-note]")).to_have_text(
-        re.compile(r"^sin conexión · saldo al \d{1,2}/\d{1,2} \d{2}:\d{2}$")
+        re.compile(r"^sin conexión · saldo al \d{1,2}/\d{1,2} \d{1,2}:\d{2}$")
     )
     page.wait_for_function("document.querySelector('.app-card .qr').dataset.liveValue")
     shoot(page, "app-live-card-offline")

@@ -161,11 +161,14 @@ class Sample(int):
     def __str__(self) -> str:
         return "7"
 
+    def __iter__(self) -> Any:  # a list the mail goes through (a domain's problems)
+        return iter((Sample(),))
+
 
 def _sample(name: str, brand, member) -> Any:
     if name.endswith("url"):
         return f"https://{BRAND}/app/{name}"
-    if name.endswith(("_at", "_on", "date", "_until", "_since")):
+    if name.endswith(("_at", "_on", "date", "until", "_since")):
         return dt.datetime(2027, 1, 1, 12, tzinfo=dt.UTC)
     known = {"member": member, "customer": member.customer, "user": member}
     return known.get(name, Sample())
