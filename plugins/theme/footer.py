@@ -33,6 +33,19 @@ _sandbox.globals.clear()  # not even range(), dict() or lipsum()
 
 
 # Tags that would reach other templates (and through them the app's globals).
+ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.If,
+    nodes.Not,
+    nodes.And,
+    nodes.Or,
+    nodes.Compare,
+    nodes.Operand,
+)
 REFUSED_NODES = (nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends, nodes.Call)
 
 
@@ -45,6 +58,12 @@ def _refusal(tree: nodes.Template) -> str | None:
     unknown |= {n.name for n in tree.find_all(nodes.Name) if n.name in ("self", "loop")}
     if unknown:
         return str(_l("unknown name %(name)s", name=", ".join(sorted(unknown))))
+    # Only text, the placeholders, conditions on them and their comparisons: no filter
+    # (`|safe` would let HTML through), no arithmetic or loop (`brand*10**7`, nested
+    # loops: a footer drawn on every page must cost nothing).
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, ALLOWED_NODES):
+            return str(_l("only the placeholders may be used"))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, *REFUSED_NODES)):
         if isinstance(node, REFUSED_NODES):
             return str(_l("only the placeholders may be used"))

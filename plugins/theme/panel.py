@@ -39,7 +39,7 @@ YEAR = stylesheet.YEAR
 # The preview frames draw e-mails (inline styles) and nothing runs in them.
 PREVIEW_CSP = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self'; frame-ancestors 'self'"
+    "font-src 'self'; frame-ancestors 'self'; form-action 'none'"
 )
 SURFACES = ("app", "mail", "card")
 

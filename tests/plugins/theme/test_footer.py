@@ -14,6 +14,11 @@ def draw(source: str) -> str:
     return str(footer.render(source, "Barrio <Dulce>", "https://b.example/t", None))
 
 
+def test_conditions_on_the_placeholders_are_allowed():
+    out = draw("{% if terms_url %}<a href='{{ terms_url }}'>T</a>{% else %}-{% endif %}")
+    assert "https://b.example/t" in out
+
+
 def test_placeholders_are_filled_and_escaped():
     out = draw("© {{ year }} {{ brand }} · <a href='{{ terms_url }}'>T</a>")
     assert "Barrio &lt;Dulce&gt;" in out and "https://b.example/t" in out
@@ -34,6 +39,12 @@ def test_placeholders_are_filled_and_escaped():
         "{% include 'app/base.html' %}",
         "{% extends 'base.html' %}",
         "{{ brand.upper( }}",
+        # markup let through, and work without end on every page
+        '{{ "<script>x()</script>"|safe }}',
+        "{{ brand|e|safe }}",
+        "{{ brand * 40000000 }}",
+        "{% for i in brand %}{% for j in brand %}{{ i }}{% endfor %}{% endfor %}",
+        "{{ 10 ** 1000 }}",
     ],
 )
 def test_what_reaches_python_or_the_app_is_refused(app, attack):
