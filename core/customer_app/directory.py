@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from core.host.errors import NotFound
@@ -21,7 +21,9 @@ from core.loyalty.locations import Location
 from core.loyalty.members import Membership
 from tenants.models import Tenant
 
-_SHARED = Tenant.domain.is_(None)  # a brand (its own domain) is no merchant of the shared app
+# A brand (its own domain) is no merchant of the shared app; a suspended one is listed
+# nowhere and nobody joins it.
+_SHARED = and_(Tenant.domain.is_(None), Tenant.suspended_at.is_(None))
 
 
 def _stores(session: Session) -> list[tuple[str, int]]:

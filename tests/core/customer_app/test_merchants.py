@@ -236,3 +236,15 @@ def test_a_brands_domain_has_no_directory_nor_personal_code(client, app, town, p
         "/app/merchants/cafe/join", data={"csrf_token": token}, base_url="http://brand.example"
     )
     assert joined.status_code == 404
+
+
+def test_a_suspended_merchant_is_neither_listed_nor_joined(client, app, db, platform, town, person):
+    cafe = town[0]
+    with platform_session(platform.sessions) as session:
+        session.get(type(cafe), cafe.id).suspended_at = utcnow()
+        session.commit()
+    sign_in_customer(client, app, person)
+    page = client.get("/app/merchants/?city=Medellín").get_data(as_text=True)
+    assert "Café Aroma" not in page and "Tinto Bar" in page
+    assert _join(client, "cafe").status_code == 404
+    assert _memberships(db, cafe) == []
