@@ -156,6 +156,8 @@ def second_factor(session: Session, operator: Operator, code: str) -> str | None
     "recovery", or None when neither."""
     if not operator.enrolled:
         return None
+    # Two sign-ins with one code at the same moment: the second waits, then sees it used.
+    session.refresh(operator, with_for_update=True)
     if _use_totp(operator, code):
         return "totp"
     plain = _plain(code)

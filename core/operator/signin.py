@@ -138,7 +138,9 @@ def second_factor() -> Any:
     if not operator.enrolled:
         return redirect(url_for("operator.enrol"))
     if request.method == "POST":
-        key = f"premia-operator-code|{address()}|{operator.id}"
+        # Per operator from every address (guesses spread over many addresses still
+        # count), besides the per-address limit `_allowed` also checks.
+        key = f"premia-operator-code|{operator.id}"
         if not _allowed(key):
             flash(_("Too many failed attempts. Wait a minute and try again."), "error")
             return render_template("operator/second_factor.html"), 429

@@ -3,6 +3,7 @@ the console refuses anonymous and staff, and its session opens no merchant's pan
 
 from __future__ import annotations
 
+import limits
 import pyotp
 import pytest
 from sqlalchemy import select
@@ -170,3 +171,19 @@ def test_the_console_speaks_three_languages(app, console, language):
 
 def test_the_totp_secret_is_a_real_authenticator_key(console):
     assert pyotp.TOTP(console.secret).now().isdigit()
+
+
+def test_code_guesses_are_limited_per_operator_from_every_address(app, console, monkeypatch):
+    limiter, _per_account, per_address = app.extensions["premia_login_limits"]
+    five = limits.parse("5 per minute")
+    monkeypatch.setitem(app.extensions, "premia_login_limits", (limiter, five, per_address))
+    answers = []
+    for n in range(7):  # each guess from an address of its own
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 1}"
+        post_password(client)
+        token = form_token(client, "/operator/code")
+        answers.append(
+            client.post("/operator/code", data={"code": "000000", "csrf_token": token}).status_code
+        )
+    assert answers[:5] == [401] * 5 and answers[5:] == [429, 429]
