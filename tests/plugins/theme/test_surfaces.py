@@ -152,3 +152,26 @@ def test_404_and_500_on_the_brands_domain(
     assert broken.status_code == 500
     page = shown(broken)
     assert "Taller Azul" in page and "#1e3a8a" in page and not PLATFORM.search(page)
+
+
+def test_a_coupon_sheet_is_printed_in_the_brands_colours(app, styled, tmp_path):
+    from flask import g
+
+    from plugins.coupons import sheets
+
+    with app.test_request_context(base_url=BASE):
+        g.tenant = styled
+        out = io.BytesIO()
+        item = sheets.Item(url=f"{BASE}/app/coupon/ABCDE23456", code="ABCDE23456", points=150)
+        assert sheets.write_pdf(styled, sheets.LAYOUTS["poster"], [item], out) == 1
+    pdf = tmp_path / "sheet.pdf"
+    pdf.write_bytes(out.getvalue())
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "150" in text and not PLATFORM.search(text)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "100", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "s")],
+        check=True,
+    )
+    [image] = tmp_path.glob("s*.png")
+    colours = {pixel for _, pixel in Image.open(image).convert("RGB").getcolors(1_000_000)}
+    assert (0x7C, 0x2D, 0x12) in colours  # the points, in the brand's primary colour
