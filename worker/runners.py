@@ -134,6 +134,11 @@ class InProcessRunner:
         return True
 
 
+# The bulk queue's jobs (an import, a push to every device, a sheet of coupons) run for
+# minutes by design; rq's default 180 s would kill them halfway, again at each retry.
+JOB_TIMEOUTS = {"bulk": 3600}
+
+
 class RqRunner:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -148,7 +153,8 @@ class RqRunner:
         return queue
 
     def enqueue(self, job: Callable, *args: Any) -> Any:
-        queue = self.queue(getattr(job, "queue", "default"))
+        name = getattr(job, "queue", "default")
+        queue = self.queue(name)
         # One round trip to Redis per job (rq alone makes two transactions of it): a
         # points e-mail is queued after every earn.
         with self.redis.pipeline() as pipeline:
@@ -157,6 +163,7 @@ class RqRunner:
                 *args,
                 retry=Retry(max=3, interval=[10, 60, 300]),
                 result_ttl=3600,
+                job_timeout=JOB_TIMEOUTS.get(name),  # None: rq's default (180 s)
                 pipeline=pipeline,
             )
             pipeline.execute()

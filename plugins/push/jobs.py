@@ -94,9 +94,21 @@ def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> in
     session.commit()  # taken: a retried job finds them sending, and leaves them
     if not taken:
         return 0
-    outcome = firebase.send_batch(
-        firebase.app_for(setup.credentials), [(row.id, row.token) for row in taken], content
-    )
+    try:
+        outcome = firebase.send_batch(
+            firebase.app_for(setup.credentials), [(row.id, row.token) for row in taken], content
+        )
+    except Exception:
+        # Nothing left (credentials, the network): the rows go back to pending, so the
+        # job's retry takes them again instead of finding them "sending" for ever.
+        session.rollback()
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([row.id for row in taken]))
+            .values(status=DeliveryStatus.PENDING)
+        )
+        session.commit()
+        raise
     device_of = {row.id: row.device_id for row in taken}
     if outcome.sent:
         session.execute(

@@ -388,3 +388,12 @@ def test_jobs_take_ids_and_plain_data_never_objects(shop, make_member, db):
         worker.jobs.enqueue(None, sample_jobs.record, shop.id, member)
     with pytest.raises(TypeError, match="Membership"):
         worker.jobs.enqueue(None, sample_jobs.record, shop.id, {"who": member})
+
+
+def test_a_bulk_job_may_run_an_hour_others_rqs_default(redis_url):
+    runner = RqRunner(Redis.from_url(redis_url))
+    bulk = runner.enqueue(sample_jobs.give_points, 1, 1, 5)
+    other = runner.enqueue(sample_jobs.record, 1, "x")
+    assert (bulk.timeout, other.timeout) == (3600, 180)
+    for job in (bulk, other):
+        job.delete()

@@ -101,6 +101,28 @@ def test_a_batch_taken_but_not_finished_is_not_sent_again(db, shop, make_member,
     assert report(db, shop, send_id).waiting == 1
 
 
+def test_a_batch_whose_call_fails_whole_goes_back_to_pending_and_is_sent_on_retry(
+    db, shop, make_member, add_devices, fcm, monkeypatch
+):
+    add_devices(shop, make_member(shop), "c-1", "c-2")
+    send_id = campaign(db, shop, local_date=None)
+    with db(shop) as session:
+        sends.start(session, shop, send_id)
+        session.commit()
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("no route to FCM")
+
+    real = jobs.firebase.send_batch
+    monkeypatch.setattr(jobs.firebase, "send_batch", unreachable)
+    with pytest.raises(ConnectionError):
+        jobs.send_batch(shop.id, send_id, 0)
+    assert report(db, shop, send_id).waiting == 2  # pending again, not "sending" for ever
+    monkeypatch.setattr(jobs.firebase, "send_batch", real)
+    jobs.send_batch(shop.id, send_id, 0)  # rq's retry
+    assert sorted(fcm.tokens()) == ["c-1", "c-2"]
+
+
 def test_one_merchants_send_never_reaches_another_merchants_members(
     db, shop, make_tenant, make_member, add_devices, fcm
 ):
