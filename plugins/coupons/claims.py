@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, object_session
 
 from core.sdk import (
@@ -44,6 +44,7 @@ from plugins.coupons.models import Campaign, Claim, Code, Kind
 CLAIM_ENDPOINT = "t.coupons_app.claim"
 KIND = "coupon"  # the ledger entry kind of a claim; its description is the campaign's name
 ENTRY_KINDS = {KIND: _l("Coupon")}
+ADVISORY_SPACE = 0x0C0F  # pg_advisory_xact_lock's first key: the coupons' monthly count
 MONTHLY = "coupons.codes_per_month"
 
 
@@ -108,6 +109,17 @@ def used_this_month(session: Session, tenant: Tenant, now: datetime | None = Non
         .where(Claim.created_at >= since, Campaign.kind == Kind.SHARED)
     )
     return int(created or 0) + int(shared or 0)
+
+
+def _serialise_counted_claims(session: Session, tenant: Tenant) -> None:
+    """Claims counted against the plan's monthly limit are taken one at a time per
+    merchant (until the transaction ends): two people at once would both see the last
+    free place. On SQLite writers are one at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :tenant)"),
+            {"space": ADVISORY_SPACE, "tenant": tenant.id},
+        )
 
 
 def room_this_month(session: Session, tenant: Tenant) -> int | None:
@@ -182,6 +194,8 @@ def claim_as_member(
         if not taken:
             raise Used()
     else:
+        if plan_limit(tenant, MONTHLY) is not None:
+            _serialise_counted_claims(session, tenant)
         room = room_this_month(session, tenant)
         if room is not None and room <= 0:
             raise SoldOut()

@@ -212,3 +212,18 @@ def test_one_person_claiming_a_shared_code_ten_times_at_once_is_paid_once(
     results = run_together(app, 10, lambda i: _claim_in(sessions, shop, bea, code))
     assert unexpected_errors(results) == []
     assert outcomes(results) == {"paid": 1, "coupon_already_claimed": 9}
+
+
+@pytest.mark.postgres
+def test_the_monthly_limit_holds_when_many_claim_its_last_places_at_once(
+    app, db, make_tenant, make_campaign, sessions
+):
+    free = make_tenant(slug="libre", plan="free")  # 100 a month
+    make_campaign(free, count=95)
+    _campaign, [code] = make_campaign(free, kind="shared", stock=None)  # 96 used: 4 left
+    people = [person(app, f"r{n}@mail.example") for n in range(20)]
+    results = run_together(app, 20, lambda i: _claim_in(sessions, free, people[i], code))
+    assert unexpected_errors(results) == []
+    assert outcomes(results) == {"paid": 4, "coupon_out_of_stock": 16}
+    with db(free) as session:
+        assert claims.used_this_month(session, free) == 100
