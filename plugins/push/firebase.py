@@ -151,6 +151,12 @@ def _code(error: BaseException) -> str:
     return str(getattr(error, "code", None) or type(error).__name__)[:60]
 
 
+def _invalid_argument(error: Exception | None) -> bool:
+    return isinstance(error, exceptions.InvalidArgumentError) and not isinstance(
+        error, messaging.UnregisteredError | messaging.SenderIdMismatchError
+    )
+
+
 def send_batch(
     app: firebase_admin.App,
     targets: list[tuple[int, str]],
@@ -174,13 +180,18 @@ def send_batch(
             warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
             batch = [message(token, content) for _id, token in todo]
         answer = messaging.send_each(batch, app=app)
+        # FCM answers INVALID_ARGUMENT for a malformed token and for a malformed message:
+        # when every message of a batch got it, the message is at fault, not the devices.
+        message_refused = len(answer.responses) > 1 and all(
+            _invalid_argument(r.exception) for r in answer.responses
+        )
         again: list[tuple[int, str]] = []
         for (delivery_id, token), response in zip(todo, answer.responses, strict=True):
             error = response.exception
             if response.success:
                 sent.append(delivery_id)
                 failed.pop(delivery_id, None)
-            elif isinstance(error, DEAD):
+            elif isinstance(error, DEAD) and not message_refused:
                 pruned.append(delivery_id)
                 failed.pop(delivery_id, None)
             elif isinstance(error, TRANSIENT):

@@ -76,6 +76,15 @@ def test_dead_tokens_are_pruned_and_busy_answers_retried(db, shop, make_member, 
         assert sorted(session.scalars(select(Device.token))) == ["flaky-1", "ok-1", "quota-1"]
 
 
+def test_a_message_refused_for_every_device_prunes_none(db, shop, make_member, add_devices, fcm):
+    add_devices(shop, make_member(shop), "bad-1", "bad-2", "bad-3")  # all INVALID_ARGUMENT
+    send_id = campaign(db, shop)
+    jobs.start_send(shop.id, send_id)
+    assert report(db, shop, send_id) == sends.Report(3, 0, 3, 0, 0)
+    with db(shop) as session:  # the message was at fault: the devices are kept
+        assert sorted(session.scalars(select(Device.token))) == ["bad-1", "bad-2", "bad-3"]
+
+
 def test_a_retried_batch_never_sends_twice(db, shop, make_member, add_devices, fcm):
     add_devices(shop, make_member(shop), "a-1", "a-2")
     send_id = campaign(db, shop)
