@@ -36,7 +36,8 @@ def home() -> Any:
         rows = session.execute(
             select(Membership, Tenant)
             .join(Tenant, Tenant.id == Membership.tenant_id)
-            .where(Membership.customer_id == customer.id)
+            # a merchant the operators suspended shows nothing until reactivated
+            .where(Membership.customer_id == customer.id, Tenant.suspended_at.is_(None))
             .order_by(Tenant.name)
         ).all()
         expiring = expiring_soon(session, [(member, tenant) for member, tenant in rows])

@@ -127,3 +127,17 @@ def test_the_home_costs_as_many_statements_for_20_memberships_as_for_one(
     # 5 today: the session, the account, the memberships with their merchants, the
     # merchants' plans (loaded with them, one statement for all), the lots.
     assert one <= 7
+
+
+def test_a_suspended_merchants_card_is_not_shown(
+    client, app, db, platform, make_tenant, make_member
+):
+    cafe = shop(make_tenant, db, slug="cafe", name="Café Central")
+    bar = shop(make_tenant, db, slug="bar", name="Bar Luna")
+    ana = make_member(cafe, "ana@mail.example")
+    make_member(bar, "ana@mail.example")
+    with platform_session(platform.sessions) as session:
+        session.get(Tenant, bar.id).suspended_at = NOW
+        session.commit()
+    sign_in_customer(client, app, ana)
+    assert list(cards(read(client))) == ["/t/cafe/app/"]
