@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import g
 from jinja2 import meta
 from sqlalchemy import select, update
 
@@ -193,6 +194,7 @@ def test_no_mail_of_a_brand_says_premia(app, brand, member, db):
         for name in names:
             for language in LANGUAGES:
                 with app.test_request_context(base_url=BASE):
+                    g.db = session  # as in a request: one connection (SQLite locks a second)
                     context = _context(app, name, brand, loaded)
                     subject, text, html = render_mail(brand, name, language, **context)
                     message = build_message(brand, "ana@mail.example", subject, text, html)
