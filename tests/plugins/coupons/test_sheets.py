@@ -90,6 +90,8 @@ def test_every_qr_of_every_layout_decodes_to_its_own_claim_url(
         from flask import g
 
         g.tenant = session.get(Tenant, shop.id)
+
+        g.db = session  # as in a request: one connection
         pdf = sheets.render_pdf(g.tenant, chosen, items)
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 2
@@ -112,6 +114,8 @@ def test_a_coupon_shows_points_instruction_expiry_and_code_in_the_merchants_lang
         from flask import g
 
         g.tenant = session.get(Tenant, shop.id)
+
+        g.db = session  # as in a request: one connection
         pdf = sheets.render_pdf(g.tenant, sheets.LAYOUTS["labels-8"], items)
     text = " ".join(text_of(pdf).split())
     assert "1.500 puntos" in text  # Colombian Spanish: the merchant's language and locale
@@ -143,6 +147,8 @@ def test_the_sheet_follows_the_merchants_language(app, make_tenant, make_campaig
         from flask import g
 
         g.tenant = session.get(Tenant, shop.id)
+
+        g.db = session  # as in a request: one connection
         text = " ".join(
             text_of(sheets.render_pdf(g.tenant, sheets.LAYOUTS["ticket"], items)).split()
         )
@@ -323,6 +329,8 @@ def test_a_sheet_is_drawn_part_by_part_and_tells_its_progress(
         from flask import g
 
         g.tenant = session.get(Tenant, shop.id)
+
+        g.db = session  # as in a request: one connection
         out = tmp_path / "sheet.pdf"
         drawn = sheets.write_file(
             g.tenant,
