@@ -23,6 +23,7 @@ from tests.plugins.nps.helpers import (
     text_of,
     visit,
 )
+from tests.tokens import tampered
 
 
 def mailed_link(smtp_server, address: str) -> str:
@@ -125,6 +126,6 @@ def test_forged_and_other_merchants_links_are_not_found(
     token = url.rsplit("/", 1)[1]
     assert client.get(url).status_code == 200
     assert client.get(f"/t/bar/surveys/{token}").status_code == 404
-    assert client.get(f"/t/cafe/surveys/{token[:-1]}x").status_code == 404
+    assert client.get(f"/t/cafe/surveys/{tampered(token)}").status_code == 404
     assert client.post(f"/t/bar/surveys/{token}", data={"score": "0"}).status_code in (400, 404)
     assert surveys(db, shop)[0].answered_at is None
