@@ -147,6 +147,11 @@ def init_auth(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "t.auth.login"
     login_manager.login_message = None
+    # A staff session lives on the server and is revoked there; Flask-Login's "basic"
+    # protection would only mark the cookie "not fresh" (nothing here asks for fresh), and
+    # that write, on any request of a visitor whose cookie holds a CSRF token, raced the
+    # cookie a concurrent request was setting (a sign-in's OAuth state was lost so).
+    login_manager.session_protection = None
     storage = storage_from_string(app.config.get("PREMIA_REDIS_URL") or "memory://")
     app.extensions["premia_login_limits"] = (
         MovingWindowRateLimiter(storage),

@@ -304,3 +304,15 @@ def test_passwords_are_stored_as_argon2id(shop, db, client):
         user = session.scalar(select(StaffUser).where(StaffUser.email == "admin@aroma.example"))
         assert user.password_hash.startswith("$argon2id$")
         assert user.last_login_at is not None
+
+
+def test_a_visitors_requests_leave_the_cookie_alone(client, shop):
+    # The sign-in page gives the visitor a cookie (its CSRF token); what the page then
+    # loads must not write the cookie again, or a slow one overwrites what a concurrent
+    # request wrote (a social sign-in's state).
+    login = client.get("/t/cafe-a/app/login")
+    assert login.headers.getlist("Set-Cookie")
+    for url in ("/t/cafe-a/app/icon-32.png", "/t/cafe-a/app/offline", "/t/cafe-a/login"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers.getlist("Set-Cookie") == [], url
