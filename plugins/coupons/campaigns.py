@@ -77,10 +77,13 @@ def create_campaign(
     kind: str,
     count: int | None = None,
     stock: int | None = None,
+    code: str | None = None,
 ) -> Campaign:
     """A campaign with its codes: `count` single-use codes, or one shared code claimable
-    `stock` times in all (None: no limit). The caller commits."""
+    `stock` times in all (None: no limit), the merchant's `code` ("BIENVENIDA2027": a
+    shared code is printed for everyone to read anyway) or one drawn. The caller commits."""
     errors = _check(name, points, starts_on, ends_on)
+    chosen = ""
     if kind == Kind.SINGLE:
         if not isinstance(count, int) or not 0 <= count <= MAX_CODES:
             errors["count"] = _l("Generate from 0 to %(most)d codes.", most=MAX_CODES)
@@ -90,6 +93,13 @@ def create_campaign(
             errors["stock"] = _l(
                 "The stock must be a whole number from 1 to %(most)d.", most=MAX_STOCK
             )
+        chosen = codes.normalized(code or "")
+        if chosen and not codes.valid(chosen):
+            errors["code"] = _l(
+                "A code has 4 to 24 letters and digits, for example BIENVENIDA2027."
+            )
+        elif chosen and session.scalar(select(Code.id).where(Code.code == chosen)) is not None:
+            errors["code"] = _l("You already have a coupon with the code %(code)s.", code=chosen)
         new = 1
     else:
         errors["kind"] = _l("Choose single-use codes or one shared code.")
@@ -111,7 +121,8 @@ def create_campaign(
     )
     session.add(campaign)
     session.flush()
-    session.add_all(Code(campaign_id=campaign.id, code=text) for text in draw_codes(session, new))
+    texts = [chosen] if chosen else draw_codes(session, new)
+    session.add_all(Code(campaign_id=campaign.id, code=text) for text in texts)
     session.flush()
     return campaign
 

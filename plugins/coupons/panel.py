@@ -72,6 +72,11 @@ class CampaignForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1)],
         description=_l("Claims in all; empty: no limit."),
     )
+    code = StringField(
+        _l("The shared code"),
+        validators=[Optional(), Length(max=30)],
+        description=_l("Letters and digits, easy to type; empty: one is drawn for you."),
+    )
 
 
 class UploadForm(FlaskForm):
@@ -124,6 +129,7 @@ def new() -> Any:
                 kind=form.kind.data,
                 count=form.count.data if form.count.data is not None else 0,
                 stock=form.stock.data,
+                code=form.code.data,
             )
         except InvalidInput as error:
             session.rollback()

@@ -65,6 +65,20 @@ def test_a_shared_code_with_its_stock(client, db, shop):
     assert "0 / 10" in body and len(re.findall(r"<code>", body)) == 1
 
 
+def test_a_shared_code_the_merchant_chooses(client, db, shop):
+    login(client, db, shop, Role.ADMIN)
+    answer = create(client, {"kind": "shared", "name": "Bienvenida", "code": "bienvenida-2027"})
+    assert "BIENVENIDA2027" in text(client.get(answer.location))
+    again = create(client, {"kind": "shared", "name": "Otra", "code": "Bienvenida2027"})
+    assert again.status_code == 422
+    assert "Ya tienes un cupón con el código BIENVENIDA2027." in text(again)
+    bad = create(client, {"kind": "shared", "name": "Otra", "code": "¡hola!"})
+    assert bad.status_code == 422 and "de 4 a 24 letras y números" in text(bad)
+    with db(shop) as session:
+        assert list(session.scalars(select(Code.code))) == ["BIENVENIDA2027"]
+        assert session.scalar(select(func.count(Campaign.id))) == 1
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
