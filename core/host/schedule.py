@@ -6,6 +6,7 @@ from core.customer_app import sessions as customer_sessions
 from core.host.contributions import PeriodicJob
 from core.host.plugins import hookimpl
 from core.loyalty import expiry, figures
+from core.operator import exports
 from core.web import staff_sessions
 from tenants import domains
 
@@ -28,4 +29,6 @@ def periodic_jobs() -> list[PeriodicJob]:
         ),
         # Hourly, checking each own domain a day after its last check.
         PeriodicJob("core.domains", domains.tick, every=3600),
+        # Hourly, deleting the operators' export archives a week after they were made.
+        PeriodicJob("core.exports", exports.forget_old_archives, every=3600, queue="bulk"),
     ]

@@ -88,6 +88,7 @@ def merchant_page(merchant_id: int) -> Any:
         tenant=tenant,
         plans=plans.all_plans(db()),
         exports=exports.recent(db(), tenant.id),
+        kept_days=exports.KEPT.days,
         entries=audit.recent(db(), merchant_id=tenant.id, limit=50),
     )
 

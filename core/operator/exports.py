@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,22 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.host.db import Base, is_tenant_owned, utcnow
+from core.host.db import Base, is_tenant_owned, platform_session, utcnow
+from core.host.platform import current_platform
 from core.loyalty.members import Customer
 from core.operator import audit
 from core.operator.models import DataExport, Operator
 from core.web.spreadsheet import csv_lines
 from tenants.models import Tenant
-from worker.jobs import enqueue, tenant_job
+from worker.jobs import enqueue, platform_job, tenant_job
 
 log = logging.getLogger(__name__)
 
 # Never exported: what opens an account or a session, whoever holds the archive.
 SECRET_WORDS = ("hash", "secret", "token", "stamp")
 SECRET_TABLES_END = "_sessions"
+# An archive holds people's data: kept long enough to be downloaded, then deleted.
+KEPT = timedelta(days=7)
 PROFILE = [
     "id",
     "slug",
@@ -176,3 +180,21 @@ def recent(session: Session, merchant_id: int, limit: int = 10) -> list[DataExpo
             .limit(limit)
         )
     )
+
+
+@platform_job(queue="bulk")
+def forget_old_archives() -> int:
+    """Delete the archives finished more than `KEPT` ago; their exports stay listed, expired."""
+    with platform_session(current_platform().sessions) as session:
+        old = session.scalars(
+            select(DataExport).where(
+                DataExport.status == "done", DataExport.finished_at <= utcnow() - KEPT
+            )
+        ).all()
+        for export in old:
+            if export.file_name:
+                (folder() / export.file_name).unlink(missing_ok=True)
+            export.status = "expired"
+            export.file_name = None
+        session.commit()
+    return len(old)

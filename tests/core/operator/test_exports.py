@@ -8,12 +8,14 @@ import io
 import json
 import re
 import zipfile
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from core.host.actors import Actor
 from core.host.db import platform_session
 from core.loyalty import ledger
+from core.operator import exports
 from core.operator.models import AuditEntry, DataExport
 from tests.core.operator.conftest import text
 
@@ -78,3 +80,23 @@ def test_an_unfinished_or_unknown_export_is_not_served(console, make_tenant, pla
         session.commit()
     assert console.get(f"/operator/exports/{queued.id}").status_code == 404
     assert console.get("/operator/exports/999999").status_code == 404
+
+
+def test_archives_are_deleted_a_week_after_they_were_made(console, make_tenant, platform):
+    shop = make_tenant(slug="cafe-old")
+    assert console.post(f"/operator/merchants/{shop.id}/exports").status_code == 302
+    with platform_session(platform.sessions) as session:
+        export = session.scalars(select(DataExport)).one()
+        path = exports.folder() / export.file_name
+        assert path.is_file()
+        export.finished_at -= exports.KEPT - timedelta(minutes=1)
+        session.commit()
+    assert exports.forget_old_archives() == 0  # six days and a bit: still there
+    assert path.is_file()
+    with platform_session(platform.sessions) as session:
+        session.get(DataExport, export.id).finished_at -= timedelta(minutes=2)
+        session.commit()
+    assert exports.forget_old_archives() == 1
+    assert not path.exists()
+    assert console.get(f"/operator/exports/{export.id}").status_code == 404
+    assert "Borrado a los 7 días" in text(console.get(f"/operator/merchants/{shop.id}"))
