@@ -20,6 +20,7 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         or f"sqlite:///{instance_path / 'premia.db'}",
         "PREMIA_REDIS_URL": env("PREMIA_REDIS_URL") or None,
         "SECRET_KEY": env("PREMIA_SECRET_KEY") or _instance_secret(instance_path),
+        "PREMIA_SEAL_KEY": env("PREMIA_SEAL_KEY") or None,  # see core/web/sealing.py
         "PREMIA_SMTP_HOST": env("PREMIA_SMTP_HOST") or None,
         "PREMIA_SMTP_PORT": int(env("PREMIA_SMTP_PORT") or 25),
         "PREMIA_SMTP_USER": env("PREMIA_SMTP_USER") or None,

@@ -10,8 +10,10 @@ password change or a deactivation end, as staff sessions do.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -26,8 +28,11 @@ from core.host.db import utcnow
 from core.host.errors import Conflict, InvalidInput
 from core.loyalty.staff import check_password_strength, normalize_email
 from core.operator.models import Operator, OperatorSession, RecoveryCode
+from core.web import sealing
 from core.web.passwords import hash_password, needs_rehash, verify_password
 from core.web.staff_sessions import password_stamp
+
+log = logging.getLogger(__name__)
 
 RECOVERY_CODES = 10
 # A console session unused this long ends (shorter than staff's: it reaches every merchant).
@@ -67,6 +72,26 @@ def check_password(session: Session, email: str, password: str) -> Operator | No
 
 
 # --- TOTP ------------------------------------------------------------------
+# The key is stored sealed (core/web/sealing.py): 20 bytes sealed are 64 characters. A
+# 32-character value is a key stored in the clear before sealing; it is sealed when next used.
+TOTP_SEAL = "operator-totp"
+CLEAR_LENGTH = 32
+
+
+def _sealed(key: str) -> str:
+    return sealing.seal(base64.b32decode(key), TOTP_SEAL)
+
+
+def totp_key(operator: Operator) -> str | None:
+    """The operator's TOTP key in base32 (what an authenticator app holds), or None."""
+    stored = operator.totp_secret
+    if stored is None or len(stored) == CLEAR_LENGTH:
+        return stored
+    try:
+        return base64.b32encode(sealing.unseal(stored, TOTP_SEAL)).decode()
+    except sealing.Unreadable:
+        log.warning("operator %s: TOTP key sealed with another key", operator.id)
+        return None
 
 
 def enrolment_secret(session: Session, operator: Operator) -> str:
@@ -74,14 +99,16 @@ def enrolment_secret(session: Session, operator: Operator) -> str:
     confirmed, so that reloading the page shows the same QR code)."""
     if operator.enrolled:
         raise Conflict(_l("The authenticator app is already set up."))
-    if operator.totp_secret is None:
-        operator.totp_secret = pyotp.random_base32()
+    key = totp_key(operator)
+    if key is None:
+        key = pyotp.random_base32()
+        operator.totp_secret = _sealed(key)
         session.flush()
-    return operator.totp_secret
+    return key
 
 
 def provisioning_uri(operator: Operator, issuer: str) -> str:
-    return pyotp.TOTP(operator.totp_secret or "").provisioning_uri(
+    return pyotp.TOTP(totp_key(operator) or "").provisioning_uri(
         name=operator.email, issuer_name=issuer
     )
 
@@ -97,9 +124,10 @@ def _totp_step(operator: Operator, code: str, now: float | None = None) -> int |
     """The time step whose code `code` is (the previous, current or next one: clocks
     drift), or None."""
     code = "".join(code.split())
-    if not (operator.totp_secret and code.isdigit() and len(code) == 6):
+    key = totp_key(operator)
+    if not (key and code.isdigit() and len(code) == 6):
         return None
-    totp = pyotp.TOTP(operator.totp_secret)
+    totp = pyotp.TOTP(key)
     now = time.time() if now is None else now
     current = int(now // totp.interval)
     for step in (current, current - 1, current + 1):
@@ -113,6 +141,8 @@ def _use_totp(operator: Operator, code: str, now: float | None = None) -> bool:
     if step is None or (operator.totp_last_step is not None and step <= operator.totp_last_step):
         return False  # wrong, or already used (a code overheard is worth nothing)
     operator.totp_last_step = step
+    if len(operator.totp_secret or "") == CLEAR_LENGTH:
+        operator.totp_secret = _sealed(operator.totp_secret)
     return True
 
 

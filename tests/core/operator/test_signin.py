@@ -8,8 +8,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from core.host.db import platform_session
-from core.operator.models import AuditEntry, OperatorSession
+from core.host.db import platform_session, utcnow
+from core.operator import accounts
+from core.operator.models import AuditEntry, Operator, OperatorSession
 from core.testing.weblogin import csrf_token, login
 from tests.core.operator.conftest import enrol, form_token, next_code, post_password, text
 
@@ -187,3 +188,25 @@ def test_code_guesses_are_limited_per_operator_from_every_address(app, console, 
             client.post("/operator/code", data={"code": "000000", "csrf_token": token}).status_code
         )
     assert answers[:5] == [401] * 5 and answers[5:] == [429, 429]
+
+
+def test_the_totp_key_is_stored_sealed(console, platform):
+    with platform_session(platform.sessions) as session:
+        stored = session.scalars(select(Operator.totp_secret)).one()
+    assert stored != console.secret and console.secret not in stored and len(stored) == 64
+
+
+def test_a_key_stored_in_the_clear_still_works_and_is_sealed_when_used(app, operator, platform):
+    key = pyotp.random_base32()
+    with platform_session(platform.sessions) as session:
+        row = session.get(Operator, operator.id)
+        row.totp_secret, row.totp_confirmed_at = key, utcnow()  # as stored before sealing
+        session.commit()
+    client = app.test_client()
+    post_password(client)
+    token = form_token(client, "/operator/code")
+    answer = client.post("/operator/code", data={"code": next_code(key), "csrf_token": token})
+    assert answer.status_code == 302
+    with platform_session(platform.sessions) as session:
+        stored = session.get(Operator, operator.id).totp_secret
+    assert len(stored) == 64 and accounts.totp_key(Operator(totp_secret=stored)) == key
