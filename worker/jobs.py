@@ -40,8 +40,14 @@ def job_app() -> Flask:
     return _worker_app
 
 
-def tenant_job(queue: str = "default", plugin: str | None = None) -> Callable:
-    """Make `func(session, tenant, *ids)` a job called as `job(tenant_id, *ids)`."""
+def tenant_job(
+    queue: str = "default", plugin: str | None = None, while_suspended: bool = False
+) -> Callable:
+    """Make `func(session, tenant, *ids)` a job called as `job(tenant_id, *ids)`.
+
+    A merchant the operators suspended sends nothing and changes nothing: its jobs are
+    skipped (periodic ones are queued again after it is reactivated), except those that
+    serve the platform itself (`while_suspended`, an operator's export of its data)."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
 
@@ -55,6 +61,9 @@ def tenant_job(queue: str = "default", plugin: str | None = None) -> Callable:
                     tenant = session.get(Tenant, tenant_id)
                     if tenant is None:
                         log.warning("job %s: tenant %s is gone", func.__name__, tenant_id)
+                        return None
+                    if tenant.suspended_at is not None and not while_suspended:
+                        log.info("job %s: %s is suspended", func.__name__, tenant.slug)
                         return None
                     if plugin and plugin not in platform.plugins.active(session, tenant):
                         log.info(

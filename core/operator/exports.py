@@ -142,7 +142,7 @@ def write_archive(session: Session, tenant: Tenant, target: io.BufferedIOBase | 
     return counts
 
 
-@tenant_job(queue="bulk")
+@tenant_job(queue="bulk", while_suspended=True)
 def make_archive(session: Session, tenant: Tenant, export_id: int) -> str | None:
     """The job: write the archive, then mark the export done (or failed, with why)."""
     export = session.get(DataExport, export_id)

@@ -22,6 +22,12 @@ def record(session, tenant, label):
     return label
 
 
+@tenant_job(while_suspended=True)
+def record_while_suspended(session, tenant, label):
+    RAN.append(("record_while_suspended", tenant.slug, label))
+    return label
+
+
 @tenant_job()
 def see_balance(session, tenant, member_id):
     """What a job sees of the data committed before it was run."""

@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 import worker.jobs
 from core.host.actors import Actor
 from core.host.contributions import PeriodicJob
-from core.host.db import platform_session, tenant_session
+from core.host.db import platform_session, tenant_session, utcnow
 from core.loyalty import ledger
 from core.loyalty.customers import create_member
 from core.loyalty.expiry import ExpiryRun
 from core.loyalty.program import get_program, update_program
 from plugins.notifications.models import Delivery
 from tenants import services as tenant_services
+from tenants.models import Tenant
 from tests.worker import sample_jobs
 from worker.jobs import enqueue, set_worker_app, tenant_job
 from worker.runners import InProcessRunner, RqRunner
@@ -108,6 +109,20 @@ def test_job_queued_in_a_savepoint_waits_for_the_outer_commit(shop, db, ran):
 def test_job_without_a_session_runs_at_once(shop, ran):
     enqueue(None, sample_jobs.record, shop.id, "now")
     assert ran == [("record", shop.slug, "now")]
+
+
+def test_a_suspended_merchants_jobs_are_skipped_but_the_platforms_own(shop, platform, ran):
+    with platform_session(platform.sessions) as session:
+        session.get(Tenant, shop.id).suspended_at = utcnow()
+        session.commit()
+    enqueue(None, sample_jobs.record, shop.id, "a mail")
+    enqueue(None, sample_jobs.record_while_suspended, shop.id, "an export")
+    assert ran == [("record_while_suspended", shop.slug, "an export")]
+    with platform_session(platform.sessions) as session:
+        session.get(Tenant, shop.id).suspended_at = None
+        session.commit()
+    enqueue(None, sample_jobs.record, shop.id, "a mail")
+    assert ran[1:] == [("record", shop.slug, "a mail")]
 
 
 def test_failing_job_raises_in_tests_and_is_recorded(shop, db, platform, ran):
