@@ -66,10 +66,9 @@ def reading_notice() -> str | None:
     session = g.get("reading_db")
     replica = current_platform().replica
     found = freshness(session) if session is not None else None
-    if replica is None or found is None or not replica.lagging(found):
+    # A lag is only measured from a replayed transaction: `as_of` is then known.
+    if replica is None or found is None or found.as_of is None or not replica.lagging(found):
         return None
-    if found.as_of is None:
-        return _("These figures may not include the latest movements yet.")
     return _(
         "Figures as of %(moment)s: the latest movements will show in a moment.",
         moment=format_datetime(found.as_of, "medium"),
