@@ -1,6 +1,6 @@
 """Reads on a replica (core/host/replica.py), against a real streaming replica of the
 test server (`streaming_replica`, core/testing/replica.py): Inicio, Actividad, the
-exports, the customer app's history and the survey report read on it, on a connection
+exports, the customer app's history and the survey and referral reports read on it, on a connection
 that is in recovery; writes never go there; a stopped replica falls back to the
 primary; a lagging one says how fresh its figures are. Without a replica (and on
 SQLite) every read is the primary's."""
@@ -187,6 +187,10 @@ def test_activity_exports_history_and_the_survey_report_read_on_the_replica(
         assert "muy bien" in page(client, "/t/cafe/panel/nps/")
         assert "muy bien" in client.get("/t/cafe/panel/nps/answers.csv").get_data(as_text=True)
     assert seen.where("FROM nps_surveys") == {("replica", True)}
+
+    with recording(platform) as seen:
+        page(client, "/t/cafe/panel/referrals/")
+    assert seen.where("FROM referrals_referrals") == {("replica", True)}
 
     sign_in_customer(client, app, ana)
     with recording(platform) as seen:
