@@ -23,6 +23,7 @@ from core.host.db import make_engine, make_sessionmaker
 from core.host.errors import PremiaError
 from core.host.platform import Platform
 from core.host.plugins import ALWAYS_ACTIVE, PluginHost
+from core.host.replica import make_replica
 from core.loyalty.ledger import kind_label
 from core.operator import console as operator_console
 from core.panel import access as panel_access
@@ -31,7 +32,13 @@ from core.web import account_pages, auth, brand, themes, uploads
 from core.web.auth import init_auth
 from core.web.i18n import init_babel
 from core.web.request import bp as platform_bp
-from core.web.request import close_db, handle_http_error, handle_premia_error, handle_too_large
+from core.web.request import (
+    close_db,
+    handle_http_error,
+    handle_premia_error,
+    handle_too_large,
+    reading_notice,
+)
 from core.web.security import init_security
 from tenants import domains
 from tenants.resolver import DomainMiddleware, brand_url, make_site
@@ -69,7 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     redis = Redis.from_url(redis_url) if redis_url else None
     jobs = RqRunner(redis) if redis else InProcessRunner(raise_errors=app.testing)
     jobs.periodic = plugins.periodic_jobs()
-    app.extensions["premia"] = Platform(engine, sessions, plugins, jobs, redis)
+    app.extensions["premia"] = Platform(
+        engine, sessions, plugins, jobs, redis, replica=make_replica(app.config)
+    )
 
     translation_dirs = [str(ROOT / "core" / "translations")] + [
         str(info.package_path / "translations")
@@ -93,6 +102,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["is_brand"] = app_faces.is_brand
     app.jinja_env.globals["app_menu"] = app_menu.items
     app.jinja_env.globals["current_customer"] = customer_sessions.current_customer
+    app.jinja_env.globals["reading_notice"] = reading_notice
 
     site = make_site()
     site.before_request(auth.note_seen)

@@ -127,8 +127,11 @@ from core.host.events import announce, notify
 from core.host.topics import Topic, TopicError
 from worker.jobs import enqueue, platform_job, tenant_job
 
-# Sessions: the request's, one scoped to a tenant, the platform's (jobs across tenants).
-from core.web.request import db
+# Sessions: the request's, one scoped to a tenant, the platform's (jobs across tenants);
+# for pages that only read (reports, exports), the request's or a tenant's on the
+# replica when there is one (core/host/replica.py).
+from core.web.request import db, reading_db
+from core.host.replica import reading_session
 from tenants.resolver import check_open, current_tenant
 from core.host.db import (
     credential_lookup,
@@ -311,6 +314,8 @@ __all__ = [
     "current_tenant",
     "check_open",
     "db",
+    "reading_db",
+    "reading_session",
     "platform_session",
     "scope",
     "session_tenant_id",

@@ -27,7 +27,7 @@ from core.loyalty.ledger import Entry, kind_label
 from core.loyalty.locations import Location
 from core.loyalty.members import Membership
 from core.loyalty.rewards import Redemption, Reward, Status
-from core.web.request import db
+from core.web.request import reading_db
 
 PAGE = 20
 
@@ -94,5 +94,6 @@ def page() -> Any:
     rows, next_before = [], None
     if member is not None:
         before = request.args.get("before", type=int)
-        rows, next_before = history_page(db(), member, before=before)
+        # On the replica when there is one: the page says when it lags behind.
+        rows, next_before = history_page(reading_db(), member, before=before)
     return render_template("app/history.html", member=member, rows=rows, next_before=next_before)

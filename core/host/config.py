@@ -19,6 +19,13 @@ def load_config(instance_path: Path, environ: os._Environ | dict = os.environ) -
         "PREMIA_DATABASE_URL": env("PREMIA_DATABASE_URL")
         or f"sqlite:///{instance_path / 'premia.db'}",
         "PREMIA_REDIS_URL": env("PREMIA_REDIS_URL") or None,
+        # A PostgreSQL streaming replica for the pages that only read (core/host/replica.py):
+        # how long to wait for it, from what lag a page says how fresh it is, and how long
+        # one that failed is left alone (the primary serves meanwhile).
+        "PREMIA_DATABASE_REPLICA_URL": env("PREMIA_DATABASE_REPLICA_URL") or None,
+        "PREMIA_REPLICA_CONNECT_TIMEOUT": int(env("PREMIA_REPLICA_CONNECT_TIMEOUT") or 2),
+        "PREMIA_REPLICA_NOTICE_SECONDS": float(env("PREMIA_REPLICA_NOTICE_SECONDS") or 5),
+        "PREMIA_REPLICA_RETRY_SECONDS": float(env("PREMIA_REPLICA_RETRY_SECONDS") or 30),
         "SECRET_KEY": env("PREMIA_SECRET_KEY") or _instance_secret(instance_path),
         "PREMIA_SEAL_KEY": env("PREMIA_SEAL_KEY") or None,  # see core/web/sealing.py
         "PREMIA_SMTP_HOST": env("PREMIA_SMTP_HOST") or None,

@@ -216,7 +216,8 @@ def dashboard_widgets(session: Session, tenant: Tenant, since: date, until: date
     the core's figures, about the local dates [since, until] the merchant chose.
 
     Render them with the plugin's own templates (`render_template`), so a brand
-    theme can restyle them; return `markupsafe.Markup`.
+    theme can restyle them; return `markupsafe.Markup`. `session` may be on the
+    read-only replica (`PREMIA_DATABASE_REPLICA_URL`): read through it, never write.
     """
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.host.plugins import PluginHost
+from core.host.replica import Replica
 from tenants.models import Tenant
 from worker.runners import InProcessRunner, RqRunner
 
@@ -21,6 +22,7 @@ class Platform:
     plugins: PluginHost
     jobs: InProcessRunner | RqRunner
     redis: Redis | None = None
+    replica: Replica | None = None  # PREMIA_DATABASE_REPLICA_URL's, for reads only
 
 
 def current_platform() -> Platform:

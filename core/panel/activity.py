@@ -26,7 +26,7 @@ from core.loyalty.locations import Location
 from core.loyalty.staff import StaffUser
 from core.panel import menu
 from core.panel.access import can, staff_required
-from core.web.request import db
+from core.web.request import reading_db
 
 menu.register(menu.MenuItem("t.panel_activity.index", _l("Activity"), order=40))
 
@@ -70,7 +70,7 @@ def make_blueprint() -> Blueprint:
 
 @staff_required()
 def index() -> Any:
-    session = db()
+    session = reading_db()  # on the replica when there is one: nothing here writes
     manager = current_user.user.is_manager
     form = ActivityForm(request.args)
     staff = session.execute(select(StaffUser.id, StaffUser.name).order_by(StaffUser.name)).all()

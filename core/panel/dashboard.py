@@ -21,7 +21,7 @@ from core.loyalty.rewards import Redemption, Reward, Status
 from core.panel import menu
 from core.panel.access import staff_required
 from core.panel.charts import HEIGHT, WIDTH, bars
-from core.web.request import db
+from core.web.request import reading_db
 
 menu.register(menu.MenuItem("t.panel.home", _l("Home"), order=10))
 
@@ -38,7 +38,8 @@ LATEST = 15
 
 @staff_required()
 def home() -> Any:
-    session = db()
+    # Figures only: read on the replica when there is one (core/host/replica.py).
+    session = reading_db()
     today = figures.local_today(g.tenant)
     since, until = _range(today)
     days = figures.figures_between(session, g.tenant, since, until)

@@ -11,9 +11,15 @@ started by `servers`; an SMTP server that keeps what it receives (`smtp_server`,
 `factories`' app and data: `app` (every installed plugin loaded by its entry point),
 `client`, `platform`, `make_plan`, `make_tenant`, `make_member`, `db(tenant)` (a
 tenant-scoped session). `weblogin.login(client, db, tenant, role)` logs staff in
-through the login form. Tenant data is emptied after each test.
+through the login form. Tenant data is emptied after each test. On PostgreSQL,
+`streaming_replica` (from `replica`) is a real hot standby of the test server.
 
 It needs Premia's `dev` extra (pytest, aiosmtpd); nothing else in the platform imports it.
 """
 
-pytest_plugins = ["core.testing.servers", "core.testing.factories", "core.testing.services"]
+pytest_plugins = [
+    "core.testing.servers",
+    "core.testing.factories",
+    "core.testing.services",
+    "core.testing.replica",
+]

@@ -117,7 +117,10 @@ def make_app(database_url: str, smtp_server) -> Iterator[Callable[..., Any]]:
     if made:
         _empty(made[0])
     for application in made:
-        application.extensions["premia"].engine.dispose()
+        platform = application.extensions["premia"]
+        platform.engine.dispose()
+        if platform.replica is not None:  # PREMIA_DATABASE_REPLICA_URL's pool too
+            platform.replica.engine.dispose()
 
 
 @pytest.fixture

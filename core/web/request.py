@@ -7,7 +7,17 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    g,
+    has_app_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -18,6 +28,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
+from core.host.replica import freshness
 from core.web.themes import current_theme
 from tenants.domains import is_served
 
@@ -32,8 +43,43 @@ def db() -> Session:
     return g.db
 
 
+def reading_db() -> Session:
+    """This request's session for reads that decide no write (figures, lists, exports):
+    on the replica (core/host/replica.py) when one is configured and answers, scoped to
+    the request's tenant as `db()` is; `db()` itself otherwise. Never write through it."""
+    if "reading_db" not in g:
+        primary = db()
+        tenant_id = primary.info.get("tenant_id")
+        replica = current_platform().replica
+        reading = None
+        if replica is not None and isinstance(tenant_id, int):  # a tenant's page
+            reading = replica.open(tenant_id)
+        g.reading_db = reading or primary
+    return g.reading_db
+
+
+def reading_notice() -> str | None:
+    """What the page says when its figures come from a replica that lags behind: as of
+    when they are, in the user's language and the tenant's time zone."""
+    if not has_app_context():
+        return None
+    session = g.get("reading_db")
+    replica = current_platform().replica
+    found = freshness(session) if session is not None else None
+    # A lag is only measured from a replayed transaction: `as_of` is then known.
+    if replica is None or found is None or found.as_of is None or not replica.lagging(found):
+        return None
+    return _(
+        "Figures as of %(moment)s: the latest movements will show in a moment.",
+        moment=format_datetime(found.as_of, "medium"),
+    )
+
+
 def close_db(_exc: BaseException | None = None) -> None:
+    reading = g.pop("reading_db", None)
     session = g.pop("db", None)
+    if reading is not None and reading is not session:
+        reading.close()
     if session is not None:
         session.close()
 

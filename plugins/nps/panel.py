@@ -26,10 +26,10 @@ from core.sdk import (
     StaffUser,
     Tenant,
     csv_lines,
-    db,
     delimiter_for,
     local_day_range,
     money_locale,
+    reading_db,
     render_template,
     staff_required,
 )
@@ -96,7 +96,7 @@ def _filtered() -> tuple[AnswersForm, Select]:
 def index() -> Any:
     form, query = _filtered()
     page = min(max(request.args.get("page", type=int) or 1, 1), 100_000)
-    rows = db().execute(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+    rows = reading_db().execute(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "nps/index.html",
@@ -139,7 +139,7 @@ def export() -> Response:
             location_name,
             survey.bonus if survey.bonus_entry_id else 0,
         ]
-        for survey, member, staff_name, location_name in db().execute(query)
+        for survey, member, staff_name, location_name in reading_db().execute(query)
     ]
     lines = csv_lines(header, rows, delimiter=delimiter_for(money_locale()))
     filename = f"{g.tenant.slug}-surveys-{date.today().isoformat()}.csv"

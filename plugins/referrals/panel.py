@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from core.sdk import MANAGERS, db, render_template, staff_required
+from core.sdk import MANAGERS, reading_db, render_template, staff_required
 from plugins.referrals import referrals
 from plugins.referrals.models import Status
 
@@ -20,8 +20,9 @@ def make_blueprint() -> Blueprint:
 
 @staff_required(*MANAGERS)
 def index() -> Any:
-    rows = referrals.all_referrals(db())
-    totals = referrals.friends_points(db())
+    session = reading_db()  # a report: on the replica when there is one
+    rows = referrals.all_referrals(session)
+    totals = referrals.friends_points(session)
     inviters = {referrer.id: referrer for _r, referrer, _f in rows}
     ranking = sorted(
         (
