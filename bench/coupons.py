@@ -107,6 +107,7 @@ def child(mode: str, count: int, layout_name: str) -> dict:
         with tenant_session(platform.sessions, tenant_id) as session:
             tenant = session.get(Tenant, tenant_id)
             g.tenant = tenant
+            g.db = session  # as the print job runs: the brand's look read on this connection
             campaign = campaigns.create_campaign(
                 session,
                 tenant,
