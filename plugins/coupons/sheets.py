@@ -141,7 +141,7 @@ def sheet_html(
     qr: Callable[[str], str] | None = None,
 ) -> str:
     """The HTML of a sheet of `items`: whole, each QR drawn by `qr`, or without `qr`
-    its back, each QR and code a blank box named as an anchor (q0, k0, q1…)."""
+    its back, each QR and code a blank box named as an anchor (q0-0, k0-0: page 0, coupon 0)."""
     locale = money_locale()
     return render_template(
         TEMPLATE,
@@ -218,9 +218,12 @@ def write_pdf(
             html = sheet_html(tenant, layout, [item for look in missing for item in look], logo)
             document = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
             parts.append(pikepdf.open(io.BytesIO(document.write_pdf())))
-            for look, drawn, page in zip(missing, document.pages, parts[-1].pages, strict=True):
+            drawn = zip(missing, document.pages, parts[-1].pages, strict=True)
+            for index, (look, laid_out, page) in enumerate(drawn):
+                anchors = laid_out.anchors
                 spots = [
-                    (drawn.anchors[f"q{n}"], drawn.anchors.get(f"k{n}")) for n in range(len(look))
+                    (anchors[f"q{index}-{n}"], anchors.get(f"k{index}-{n}"))
+                    for n in range(len(look))
                 ]
                 # One Form XObject: every page of this look shows it, the PDF holds it once.
                 backs[look] = _Back(sheet.copy_foreign(page.as_form_xobject()), spots)
