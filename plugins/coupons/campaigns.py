@@ -197,8 +197,18 @@ def status_of(code: Code, campaign: Campaign, today: date) -> CodeStatus:
     return CodeStatus.AVAILABLE
 
 
-def code_rows(session: Session, campaign: Campaign, today: date, limit: int = 500) -> list[CodeRow]:
-    """The campaign's codes (the first `limit`) with their status and who claimed them."""
+def count_codes(session: Session, campaign: Campaign) -> int:
+    """How many codes the campaign has, switched off or not."""
+    return int(
+        session.scalar(select(func.count(Code.id)).where(Code.campaign_id == campaign.id)) or 0
+    )
+
+
+def code_rows(
+    session: Session, campaign: Campaign, today: date, limit: int = 500, offset: int = 0
+) -> list[CodeRow]:
+    """The campaign's codes, oldest first (`limit` of them from `offset`), with their
+    status and who claimed them."""
     claims = (
         select(Claim.code_id, func.count(Claim.id).label("n")).group_by(Claim.code_id).subquery()
     )
@@ -209,6 +219,7 @@ def code_rows(session: Session, campaign: Campaign, today: date, limit: int = 50
         .where(Code.campaign_id == campaign.id)
         .order_by(Code.id)
         .limit(limit)
+        .offset(offset)
     )
     return [
         CodeRow(code, status_of(code, campaign, today), n, member, code.claimed_at)

@@ -35,6 +35,8 @@ from plugins.coupons import campaigns, codes, uploads
 from plugins.coupons.claims import claim_url, local_today, room_this_month
 from plugins.coupons.models import Campaign, Code, Kind
 
+CODES_PER_PAGE = 500  # a campaign's codes on one page of the panel
+
 
 class CampaignForm(FlaskForm):
     name = StringField(
@@ -148,11 +150,23 @@ def new() -> Any:
 def campaign(campaign_id: int) -> Any:
     session = db()
     row = get_or_404(session, Campaign, campaign_id)
-    code_rows = campaigns.code_rows(session, row, local_today(g.tenant))
+    total = campaigns.count_codes(session, row)
+    pages = max(1, -(-total // CODES_PER_PAGE))
+    page = min(max(request.args.get("page", type=int) or 1, 1), pages)  # past the end: the last
+    code_rows = campaigns.code_rows(
+        session,
+        row,
+        local_today(g.tenant),
+        limit=CODES_PER_PAGE,
+        offset=(page - 1) * CODES_PER_PAGE,
+    )
     return render_template(
         "coupons/campaign.html",
         campaign=row,
         codes=code_rows,
+        total=total,
+        page=page,
+        pages=pages,
         claims=campaigns.recent_claims(session, row),
         labels=campaigns.STATUS_LABELS,
         printed=codes.printed,

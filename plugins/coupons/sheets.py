@@ -6,13 +6,20 @@ shows the merchant's logo and colours, the points, a short instruction in the
 merchant's language, the expiry in the merchant's locale, the code to type and the
 QR, which carries the claim page's URL (`claims.claim_url`).
 
-Speed (bench/coupons.py): a QR is drawn with a fixed mask (segno otherwise tries
-all eight and scores each) as a one-pixel-per-module PNG that the PDF scales up
-without smoothing, so it prints sharp at any size; the logo is shrunk once and
-named once in the stylesheet, not once per coupon. WeasyPrint lays out a few
-pages at a time (`CHUNK_PAGES`), so memory stays flat however many coupons there
-are; the parts are joined with pypdf. WeasyPrint fetches nothing but data: URIs:
-a sheet is drawn from our template and the merchant's data, never from the web.
+Speed (bench/coupons.py): laying out each coupon's text was most of a sheet's
+time, and it is the same on every coupon of a campaign. So a page is drawn in two
+layers: its back (cells, logo, points, instruction, expiry, with the QR and the
+code left blank) is laid out once for all the pages that look alike
+(`sheet.html`), and only the QRs and codes are laid out per page, each a box put
+where the back's anchors say (`codes.html`); pikepdf lays each page of codes over
+its back, which the PDF holds once (a Form XObject) however many pages show it.
+A QR is drawn with a fixed mask (segno otherwise tries all eight and scores each)
+as a one-pixel-per-module PNG that the PDF scales up without smoothing, so it
+prints sharp at any size; the logo is shrunk once and named once in the
+stylesheet. WeasyPrint lays out a few pages at a time (`CHUNK_PAGES`), so memory
+stays flat however many coupons there are. WeasyPrint fetches nothing but data:
+URIs: a sheet is drawn from our templates and the merchant's data, never from
+the web.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import IO
@@ -33,11 +40,14 @@ from markupsafe import Markup
 
 from core.sdk import Tenant, money_locale, render_template, upload_folder
 
-TEMPLATE = "coupons/sheets/sheet.html"
+TEMPLATE = "coupons/sheets/sheet.html"  # a sheet whole, or its back
+CODES_TEMPLATE = "coupons/sheets/codes.html"  # the QRs and codes laid over a back
 QR_MASK = 4  # any fixed mask scans; choosing the "best" one costs most of a QR's time
 QR_BORDER = 4  # the quiet zone scanners need, in modules, inside the image
 CHUNK_PAGES = 10  # pages laid out per WeasyPrint run: memory flat, few runs
 LOGO_PIXELS = 400  # the logo's longest side on paper: sharp at 300 dpi in 34 mm
+BACKS_KEPT = 16  # backs kept for the next parts: a campaign needs two (full, last page)
+BLANK = "\u00a0"  # a back's code line: one line of the code's font, no text
 
 
 @dataclass(frozen=True)
@@ -123,25 +133,50 @@ def chunk_size(layout: Layout) -> int:
     return layout.per_page * CHUNK_PAGES
 
 
-def _html(tenant: Tenant, layout: Layout, items: Sequence[Item], logo: str | None) -> str:
+def sheet_html(
+    tenant: Tenant,
+    layout: Layout,
+    items: Sequence[Item],
+    logo: str | None,
+    qr: Callable[[str], str] | None = None,
+) -> str:
+    """The HTML of a sheet of `items`: whole, each QR drawn by `qr`, or without `qr`
+    its back, each QR and code a blank box named as an anchor (q0-0, k0-0: page 0, coupon 0)."""
     locale = money_locale()
-    pages = [items[i : i + layout.per_page] for i in range(0, len(items), layout.per_page)]
     return render_template(
         TEMPLATE,
         tenant=tenant,
         layout=layout,
         pages=[
-            [(item, Markup(qr_data_uri(item.url)), _expiry(item, locale)) for item in page]
-            for page in pages
+            [(item, Markup(qr(item.url)) if qr else None, _expiry(item, locale)) for item in page]
+            for page in _pages(layout, items)
         ],
         logo=logo,
     )
+
+
+def _pages(layout: Layout, items: Sequence[Item]) -> list[Sequence[Item]]:
+    return [items[i : i + layout.per_page] for i in range(0, len(items), layout.per_page)]
+
+
+def _blank(item: Item) -> Item:
+    """What `item` shows on the back: all but its QR and code."""
+    return replace(item, url="", code=BLANK if item.code else None)
 
 
 def _expiry(item: Item, locale: str) -> str | None:
     if item.expires_on is None:
         return None
     return format_skeleton("yMMMd", item.expires_on, locale=locale)  # "31 mar 2027"
+
+
+Spot = tuple[float, float, float, float]  # a box on the page: x1, y1, x2, y2 in CSS px
+
+
+@dataclass
+class _Back:
+    form: object  # pikepdf Form XObject of the output PDF: the back drawn once, shown per page
+    spots: list[tuple[Spot, Spot | None]]  # each coupon's QR and code boxes
 
 
 def write_pdf(
@@ -156,23 +191,64 @@ def write_pdf(
     """Write the sheet of `items` in `layout` as a PDF to `out`, in the merchant's
     language; call `progress(done, total)` after each part. Returns how many QRs
     were drawn. Runs in an app context with `g.tenant` set (a request or a job)."""
+    import pikepdf
     import weasyprint  # slow to import: only when a sheet is printed
-    from pypdf import PdfReader, PdfWriter
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"})
-    writer = PdfWriter()
+    sheet = pikepdf.new()
+    # The PDFs the sheet's pages were copied from: qpdf reads their data when saving.
+    parts: list[pikepdf.Pdf] = []
     logo = logo_data_uri(tenant)
     size = chunk_size(layout)
+    # A page's back by what its coupons show but their QRs and codes: a campaign's
+    # pages all look alike but the last, which has fewer coupons.
+    backs: dict[tuple[Item, ...], _Back] = {}
     done = 0
     chunk: list[Item] = []
     with force_locale(tenant.language):
 
+        def draw_backs(looks: list[tuple[Item, ...]]) -> None:
+            missing = list(dict.fromkeys(look for look in looks if look not in backs))
+            if not missing:
+                return
+            if len(backs) + len(missing) > BACKS_KEPT:
+                backs.clear()  # few kept: pages with many looks (per-code points)
+                missing = list(dict.fromkeys(looks))
+            html = sheet_html(tenant, layout, [item for look in missing for item in look], logo)
+            document = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+            parts.append(pikepdf.open(io.BytesIO(document.write_pdf())))
+            drawn = zip(missing, document.pages, parts[-1].pages, strict=True)
+            for index, (look, laid_out, page) in enumerate(drawn):
+                anchors = laid_out.anchors
+                spots = [
+                    (anchors[f"q{index}-{n}"], anchors.get(f"k{index}-{n}"))
+                    for n in range(len(look))
+                ]
+                # One Form XObject: every page of this look shows it, the PDF holds it once.
+                backs[look] = _Back(sheet.copy_foreign(page.as_form_xobject()), spots)
+
         def flush() -> None:
             nonlocal done
-            html = _html(tenant, layout, chunk, logo)
+            pages = _pages(layout, chunk)
+            looks = [tuple(_blank(item) for item in page) for page in pages]
+            draw_backs(looks)
+            html = render_template(
+                CODES_TEMPLATE,
+                layout=layout,
+                pages=[
+                    [
+                        (Markup(qr_data_uri(item.url)), item.code, *spot)
+                        for item, spot in zip(page, backs[look].spots, strict=True)
+                    ]
+                    for page, look in zip(pages, looks, strict=True)
+                ],
+            )
             part = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
-            writer.append(PdfReader(io.BytesIO(part)))
+            parts.append(pikepdf.open(io.BytesIO(part)))
+            for page, look in zip(parts[-1].pages, looks, strict=True):
+                sheet.pages.append(page)
+                sheet.pages[-1].add_underlay(backs[look].form)
             done += len(chunk)
             chunk.clear()
             if progress is not None:
@@ -182,10 +258,17 @@ def write_pdf(
             chunk.append(item)
             if len(chunk) == size:
                 flush()
-        if chunk or not done:
+        if chunk:
             flush()
-    writer.add_metadata({"/Title": tenant.name, "/Producer": "Premia"})
-    writer.write(out)
+    if not done:
+        sheet.add_blank_page(
+            page_size=(layout.page_width * 72 / 25.4, layout.page_height * 72 / 25.4)
+        )
+    sheet.docinfo["/Title"] = tenant.name
+    sheet.docinfo["/Producer"] = "Premia"
+    sheet.save(out)
+    for part in parts:
+        part.close()
     return done
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from core.loyalty.staff import Role
 from core.testing.weblogin import csrf_token, flashes, login
-from plugins.coupons import claims
+from plugins.coupons import claims, panel
 from plugins.coupons.models import Campaign, Code
 from tests.plugins.coupons.conftest import TODAY, customer_in, person
 
@@ -168,9 +168,42 @@ def test_another_merchants_ids_answer_404_and_change_nothing(
     login(client, db, shop, Role.OWNER)
     token = csrf_token(client.get(f"{BASE}/").get_data(as_text=True))
     assert client.get(f"{BASE}/{theirs.id}").status_code == 404
+    assert client.get(f"{BASE}/{theirs.id}?page=2").status_code == 404
     assert client.get(f"{BASE}/{theirs.id}/codes.csv").status_code == 404
     for path in (f"{theirs.id}/deactivate", f"codes/{code_id}/deactivate", f"{theirs.id}/upload"):
         assert client.post(f"{BASE}/{path}", data={"csrf_token": token}).status_code == 404, path
     with db(other) as session:
         assert session.get(Campaign, theirs.id).active is True
         assert session.get(Code, code_id).active is True
+
+
+def test_a_campaigns_codes_are_shown_page_by_page(
+    client, db, shop, other, make_campaign, monkeypatch
+):
+    monkeypatch.setattr(panel, "CODES_PER_PAGE", 2)
+    campaign, codes = make_campaign(shop, count=5)
+    make_campaign(other, count=5)  # another merchant's codes are never on these pages
+    login(client, db, shop, Role.OWNER)
+    pages = []
+    for number in (1, 2, 3):
+        body = text(client.get(f"{BASE}/{campaign.id}?page={number}"))
+        pages.append(re.findall(r"<code>([2-9A-Z]{5}-[2-9A-Z]{5})</code>", body))
+        assert f"Página {number} de 3" in body
+        assert "0 / 5" in body  # the stock counts every code, not the page's
+        assert (f'href="{BASE}/{campaign.id}?page={number + 1}"' in body) == (number < 3)
+        assert (f'href="{BASE}/{campaign.id}?page={number - 1}"' in body) == (number > 1)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [c for p in pages for c in p] == [f"{c[:5]}-{c[5:]}" for c in codes]
+    # No page number or one past the end: the first page, the last one.
+    assert re.findall(r"<code>(\S+)</code>", text(client.get(f"{BASE}/{campaign.id}"))) == pages[0]
+    for wrong in ("99", "0", "dos"):
+        body = text(client.get(f"{BASE}/{campaign.id}?page={wrong}"))
+        expected = pages[2] if wrong == "99" else pages[0]
+        assert re.findall(r"<code>(\S+)</code>", body) == expected, wrong
+
+
+def test_a_campaign_on_one_page_shows_no_pager(client, db, shop, make_campaign):
+    campaign, _codes = make_campaign(shop, count=3)
+    login(client, db, shop, Role.OWNER)
+    body = text(client.get(f"{BASE}/{campaign.id}"))
+    assert 'class="pager"' not in body and "0 / 3" in body

@@ -11,6 +11,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pikepdf
 import pytest
 import zxingcpp
 from PIL import Image
@@ -22,7 +23,7 @@ from core.loyalty.staff import Role
 from core.testing.weblogin import csrf_token, login
 from plugins.coupons import print_jobs, sheets
 from plugins.coupons.claims import claim_url
-from plugins.coupons.codes import new_code
+from plugins.coupons.codes import new_code, printed
 from plugins.coupons.models import Campaign, Code
 from plugins.coupons.print_jobs import PrintJob, Status
 from tenants.models import Tenant
@@ -346,3 +347,129 @@ def test_a_sheet_is_drawn_part_by_part_and_tells_its_progress(
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 3
     with app.app_context():
         assert sorted(decoded(pdf, tmp_path)) == sorted(claim_url(shop, c) for c in codes)
+
+
+# --- two layers: the backs laid out once, the QRs and codes laid over them -----------------
+
+
+def render(app, db, shop, layout, items) -> bytes:
+    with app.test_request_context(), db(shop) as session:
+        from flask import g
+
+        g.tenant = session.get(Tenant, shop.id)
+        g.db = session  # as in a request: one connection
+        return sheets.render_pdf(g.tenant, layout, items)
+
+
+def cells_of(pdf: bytes, layout: sheets.Layout, page: int, tmp_path: Path) -> list[tuple]:
+    """Each cell of `page` (from 1) on its own: the QRs decoded in it, and its text."""
+    source = tmp_path / "cells.pdf"
+    source.write_bytes(pdf)
+    dpi = 150
+    raster = tmp_path / "cells"
+    subprocess.run(
+        ["pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), "-png", "-singlefile"]
+        + [str(source), str(raster)],
+        check=True,
+    )
+    width, height = (v * 72 / 25.4 for v in (layout.cell_width, layout.cell_height))
+    cells = []
+    with Image.open(raster.with_suffix(".png")) as image:
+        for row in range(layout.rows):
+            for column in range(layout.columns):
+                x, y = column * width, row * height
+                box = tuple(round(v * dpi / 72) for v in (x, y, x + width, y + height))
+                qrs = zxingcpp.read_barcodes(image.crop(box), formats=zxingcpp.BarcodeFormat.QRCode)
+                text = subprocess.run(
+                    ["pdftotext", "-r", "72", "-f", str(page), "-l", str(page)]
+                    + ["-x", str(int(x)), "-y", str(int(y)), "-W", str(int(width))]
+                    + ["-H", str(int(height)), str(source), "-"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                cells.append(([q.text for q in qrs], " ".join(text.split())))
+    return cells
+
+
+@pytest.mark.parametrize("layout", ["labels-8", "labels-4"])
+def test_each_cell_shows_its_own_qr_code_points_and_expiry(app, shop, db, tmp_path, layout):
+    # Codes of an uploaded list may each have their points and expiry: one page, many looks.
+    chosen = sheets.LAYOUTS[layout]
+    with app.app_context():
+        items = [
+            sheets.Item(
+                url=claim_url(shop, code),
+                code=printed(code),
+                points=(10, 250, 3000)[n % 3],
+                expires_on=datetime(2027, 1 + n % 2, 15).date(),
+            )
+            for n, code in enumerate(new_code() for _ in range(chosen.per_page))
+        ]
+    pdf = render(app, db, shop, chosen, items)
+    cells = cells_of(pdf, chosen, 1, tmp_path)
+    assert len(cells) == len(items)
+    for item, (qrs, text) in zip(items, cells, strict=True):
+        assert qrs == [item.url]
+        assert item.code in text
+        assert f"{item.points:,} puntos".replace(",", ".") in text
+        assert f"{item.expires_on.day} de {('ene', 'feb')[item.expires_on.month - 1]}" in text
+    # The code is printed on its own line, under the expiry, as the whole coupon was.
+    assert all(text.endswith(item.code) for item, (_q, text) in zip(items, cells, strict=True))
+
+
+def test_pages_that_look_alike_share_one_back_held_once(app, shop, make_campaign, db, tmp_path):
+    campaign, codes = make_campaign(shop, count=10, points=150)
+    items = items_of(db, shop, campaign.id)
+    pdf = render(app, db, shop, sheets.LAYOUTS["labels-4"], items)
+    with pikepdf.open(io.BytesIO(pdf)) as sheet:
+        forms = [
+            o.objgen
+            for o in sheet.objects
+            if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == "/Form"
+        ]
+        drawn = []  # the forms each page draws
+        for page in sheet.pages:
+            xobjects = page.Resources.XObject
+            names = [
+                operands[0]
+                for operands, operator in pikepdf.parse_content_stream(page)
+                if str(operator) == "Do"
+            ]
+            drawn.append(
+                [xobjects[name].objgen for name in names if xobjects[name].Subtype == "/Form"]
+            )
+    # Three pages: two full ones drawn over one back, the last (2 coupons) over its own.
+    assert len(forms) == 2
+    assert len(drawn) == 3 and all(len(page) == 1 for page in drawn)
+    assert drawn[0] == drawn[1] != drawn[2]
+    assert {page[0] for page in drawn} == set(forms)
+    with app.app_context():
+        assert sorted(decoded(pdf, tmp_path)) == sorted(claim_url(shop, c) for c in codes)
+
+
+def test_backs_are_drawn_again_when_more_looks_than_are_kept(app, shop, db, tmp_path, monkeypatch):
+    monkeypatch.setattr(sheets, "BACKS_KEPT", 1)
+    monkeypatch.setattr(sheets, "CHUNK_PAGES", 1)
+    chosen = sheets.LAYOUTS["labels-4"]
+    with app.app_context():
+        items = [
+            sheets.Item(url=claim_url(shop, code), code=printed(code), points=points)
+            for points in (10, 20, 10, 30)
+            for code in (new_code() for _ in range(chosen.per_page))
+        ]
+    pdf = render(app, db, shop, chosen, items)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    for number, points in enumerate((10, 20, 10, 30)):
+        on_page = items[number * chosen.per_page : (number + 1) * chosen.per_page]
+        assert pages[number].count(f"{points} puntos") == chosen.per_page
+        assert all(item.code in pages[number] for item in on_page)
+    assert sorted(decoded(pdf, tmp_path)) == sorted(item.url for item in items)
+
+
+def test_a_sheet_of_nothing_is_one_blank_page(app, shop, db):
+    pdf = render(app, db, shop, sheets.LAYOUTS["ticket"], [])
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1 and reader.pages[0].extract_text() == ""
+    width, height = (float(v) * 25.4 / 72 for v in reader.pages[0].mediabox[2:])
+    assert (round(width), round(height)) == (80, 120)
