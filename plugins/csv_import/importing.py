@@ -78,6 +78,7 @@ from core.sdk import (
     system_key,
     update_member,
     utcnow,
+    write_rows,
 )
 from plugins.csv_import.columns import FIELDS, LABELS, usable
 from plugins.csv_import.models import (
@@ -294,30 +295,32 @@ def _do_batch(
         outcomes = rows.do_many(batch)
     else:
         outcomes = [(number, rows.do(number, cells)) for number, cells in batch]
-    for number, outcome in outcomes:
-        _record(session, imported, rows.header, number, outcome)
+    # The results in one go (COPY on PostgreSQL): as ORM objects they were half the
+    # time of a 20,000-row import in a profile (attribute events, the unit of work).
+    write_rows(
+        session,
+        ImportRow,
+        (_result(imported, rows.header, number, outcome) for number, outcome in outcomes),
+    )
+    for _number, outcome in outcomes:
+        setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
+    imported.done += len(outcomes)
     session.commit()
 
 
-def _record(
-    session: Session, imported: Import, header: list[str], number: int, outcome: Outcome
-) -> None:
+def _result(imported: Import, header: list[str], number: int, outcome: Outcome) -> dict[str, Any]:
     column = None
     if outcome.field is not None:
         index = imported.mapping.get(outcome.field)
         column = header[index] if index is not None else str(LABELS.get(outcome.field, ""))
-    session.add(
-        ImportRow(
-            import_id=imported.id,
-            row=number,
-            status=outcome.status,
-            column=column[:255] if column else None,
-            message=str(outcome.message) if outcome.message is not None else None,
-            member_id=outcome.member_id,
-        )
-    )
-    setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
-    imported.done += 1
+    return {
+        "import_id": imported.id,
+        "row": number,
+        "status": outcome.status,
+        "column": column[:255] if column else None,
+        "message": str(outcome.message) if outcome.message is not None else None,
+        "member_id": outcome.member_id,
+    }
 
 
 def _row_kind(imported: Import) -> type[_Rows]:
