@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -336,7 +337,7 @@ def _refusal(error: PremiaError) -> tuple[str | None, Any]:
     return field, error.message
 
 
-class _Rows:
+class _Rows(ABC):
     def __init__(
         self, session: Session, tenant: Tenant, imported: Import, header: list[str], actor: Actor
     ) -> None:
@@ -354,7 +355,9 @@ class _Rows:
         return cells[index].strip()
 
     def remember(self, number: int, cells: list[str]) -> None:
-        """A row done before a resumption: keep what later rows are checked against."""
+        """A row done before a resumption: keep what later rows are checked against
+        (nothing by default: points rows are not checked against each other)."""
+        return None
 
     def do(self, number: int, cells: list[str]) -> Outcome:
         try:
@@ -395,18 +398,22 @@ class _Rows:
                     outcomes[number] = self.settle(number, self.resolved(values))
         return sorted(outcomes.items())
 
+    @abstractmethod
     def bulk(self, valid: list[tuple[int, dict[str, Any]]]) -> dict[int, Outcome]:
-        raise NotImplementedError
+        """The set-based path: each valid row's outcome, by row number."""
 
     def resolved(self, values: dict[str, Any]) -> dict[str, Any]:
         """Values validated with `resolve=False`, completed for the per-row path."""
         return values
 
+    @abstractmethod
     def values(self, number: int, cells: list[str], *, resolve: bool = True) -> dict[str, Any]:
-        raise NotImplementedError
+        """The row's values, validated (RowError otherwise); `resolve=False` leaves
+        out what the set-based path finds for the whole batch at once."""
 
+    @abstractmethod
     def apply(self, number: int, values: dict[str, Any]) -> Outcome:
-        raise NotImplementedError
+        """Do one validated row (inside its savepoint); RowError or a PremiaError refuses it."""
 
     def text(self, cells: list[str], field: str) -> str:
         value = self.cell(cells, field)
