@@ -73,13 +73,15 @@ def create_member(
     birthday: date | None = None,
     joined_via: str = "staff",
     actor: Actor,
+    announce_created: bool = True,
 ) -> Membership:
     """Make the person with this e-mail a member of the session's tenant.
 
     Their platform account is created if they have none; the names and fields given
     are this merchant's record, kept on the membership whether or not the account
     existed. Welcome points are given as configured, and `member_created` is
-    announced after commit.
+    announced after commit, unless `announce_created=False`: one of many enrolled
+    together (an import's rows), whose caller announces `members_enrolled` for all.
     """
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
@@ -110,7 +112,8 @@ def create_member(
     else:
         raise Conflict(_l("Could not create the customer, please try again."))
     ledger.give_welcome_points(session, member, actor=actor)
-    announce(session, "member_created", member=member)
+    if announce_created:
+        announce(session, "member_created", member=member)
     return member
 
 

@@ -20,10 +20,14 @@ does not do row by row: a row matching an existing member (updated, or refused),
 a purchase amount (the till's path: the equivalence and plugins' rules, which are
 Python) and any batch a set-based statement refuses (a balance over the maximum, a
 concurrent enrolment of the same person) go through the per-row path, so every row
-still obeys the same rules. A bulk enrolment gives no welcome points (the file
-brings its opening balances) and announces no `member_created` (no welcome e-mail
-per customer); invitations go only when the merchant ticks "invite". Bulk credits
-announce no `entry_recorded` (no "you got points" message per row).
+still obeys the same rules.
+
+Both paths leave a new customer the same: the program's welcome points, then the
+opening balance. Neither announces `member_created` per customer; each batch
+announces `members_enrolled` once with the customers it created, whose listeners
+queue their e-mails (the welcome) a chunk of members per job. Invitations go only
+when the merchant ticks "invite". Bulk credits of a points file announce no
+`entry_recorded` (no "you got points" message per row), unlike the per-row path.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from core.sdk import (
     Role,
     StaffUser,
     Tenant,
+    announce,
     create_member,
     credit_in_bulk,
     earn,
@@ -306,6 +311,9 @@ def _do_batch(
     for _number, outcome in outcomes:
         setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
     imported.done += len(outcomes)
+    created = [o.member_id for _n, o in outcomes if o.status == CREATED and o.member_id]
+    if created:  # once for the batch, whichever path each row took (after the commit)
+        announce(session, "members_enrolled", member_ids=created)
     session.commit()
 
 
@@ -539,6 +547,7 @@ class CustomerRows(_Rows):
             birthday=values["birthday"],
             joined_via="import",
             actor=self.actor,
+            announce_created=False,  # the batch announces `members_enrolled`
         )
         self._opening(member, values["points"])
         return Outcome(CREATED, member_id=member.id)
@@ -571,7 +580,9 @@ class CustomerRows(_Rows):
                 )
                 for _n, v in new
             ],
+            actor=self.actor,
             joined_via="import",
+            announce_enrolled=False,  # the batch announces, with its per-row creations
         )
         credits = []
         for (number, values), member_id in zip(new, ids, strict=True):
