@@ -199,6 +199,8 @@ def parse_number(text: str, locale: str | Locale) -> Decimal:
     cleaned = _SPACES.sub("", cleaned)
     if not cleaned:
         raise ValueError("empty")
+    if cleaned.isascii() and cleaned.isdigit():
+        return Decimal(cleaned)  # plain digits read alike in every locale: no Babel
     parsed = _locale(locale)
     try:
         return parse_decimal(cleaned, locale=parsed, strict=True)
