@@ -67,7 +67,7 @@ class CsvTable:
             number = 0
             try:
                 for record in reader:
-                    if not record or (number and not any(cell.strip() for cell in record)):
+                    if not record or (number and not "".join(record).strip()):
                         continue  # blank lines are no rows; the header is the first line
                     number += 1
                     yield number, record
