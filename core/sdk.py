@@ -140,6 +140,7 @@ from core.host.db import (
     session_tenant_id,
     tenant_session,
 )
+from core.host.staging import write_rows
 from core.host.platform import current_platform, plan_limit
 
 # Rendering with the tenant's theme and language: pages, e-mails, money, dates.
@@ -320,6 +321,7 @@ __all__ = [
     "scope",
     "session_tenant_id",
     "tenant_session",
+    "write_rows",
     # rendering
     "build_message",
     "csv_lines",

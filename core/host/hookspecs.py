@@ -83,8 +83,16 @@ def delivered_topics() -> list[str]:
 def member_created(tenant: Tenant, member: Membership) -> None:
     """After commit: a person became a customer of `tenant`.
 
-    Not fired for people enrolled in bulk (`enrol_in_bulk`: an import of a customer
-    list, which sends its own invitations only when the merchant asks)."""
+    Not fired for people enrolled together (an import of a customer list, by
+    `enrol_in_bulk` or row by row): `members_enrolled` is, once for all of them."""
+
+
+@hookspec
+def members_enrolled(tenant: Tenant, member_ids: list[int]) -> None:
+    """After commit: these people became customers of `tenant` together (an import of
+    a customer list: thousands at once). What a listener does for each new member
+    (a welcome e-mail) it queues in bulk here: a job per chunk of ids, not one per
+    member, and never a send in the hook itself."""
 
 
 @hookspec

@@ -3,17 +3,12 @@ handful of set-based statements, and finding which of many are members already.
 
 `enrol_in_bulk` makes each person a member as `create_member` does (the platform
 account by e-mail, created if the person has none, with nothing but the e-mail; the
-merchant's record on the membership; a fresh code), but it is meant for rows a
-caller has validated (`normalize_email`, names and lengths) and checked against the
-merchant's members (`members_by_emails`, `members_by_documents`). What it does not
-do, on purpose:
-
-* no welcome points: an import brings the customers' own opening balances
-  (`ledger.credit_in_bulk`), and a bonus to 100,000 people at once is a campaign,
-  not a side effect;
-* no `member_created` announcement: its listeners send a welcome e-mail per member
-  (the notifications plugin), which an import sends only when the merchant asks
-  (its own invitations, at a gentle rate).
+merchant's record on the membership; a fresh code; the program's welcome points,
+the same entry and lot), but it is meant for rows a caller has validated
+(`normalize_email`, names and lengths) and checked against the merchant's members
+(`members_by_emails`, `members_by_documents`). Instead of one `member_created` per
+member it announces `members_enrolled` once with all of them, so that listeners
+queue their work (welcome e-mails) in bulk: a job per chunk, not one per person.
 """
 
 from __future__ import annotations
@@ -26,9 +21,12 @@ from sqlalchemy import ARRAY, Connection, String, any_, bindparam, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.host.actors import Actor
 from core.host.db import UTCDateTime, session_tenant_id, utcnow
+from core.host.events import announce
 from core.host.staging import stage
 from core.loyalty.customers import fold, new_code
+from core.loyalty.ledger import give_welcome_points_in_bulk
 from core.loyalty.members import Customer, Membership
 
 _STAGE = "premia_bulk_people"
@@ -101,11 +99,18 @@ def _one_of(session: Session, column: ColumnElement, values: list[str]) -> Colum
 
 
 def enrol_in_bulk(
-    session: Session, people: Sequence[NewMember], *, joined_via: str = "import"
+    session: Session,
+    people: Sequence[NewMember],
+    *,
+    actor: Actor,
+    joined_via: str = "import",
+    announce_enrolled: bool = True,
 ) -> list[int | None]:
-    """Make each person a member of the session's tenant; returns their member ids in
-    order, None for a person who could not be (their e-mail or document became a
-    member's meanwhile: a concurrent enrolment). The e-mails must be distinct.
+    """Make each person a member of the session's tenant, with the program's welcome
+    points; returns their member ids in order, None for a person who could not be
+    (their e-mail or document became a member's meanwhile: a concurrent enrolment).
+    The e-mails must be distinct. Announces `members_enrolled` after commit, unless
+    `announce_enrolled=False` (a caller announcing more at once: an import's batch).
     Flushes the session first and expires it after."""
     if not people:
         return []
@@ -194,8 +199,13 @@ def enrol_in_bulk(
         {"now": now},
     )
     ids = dict(conn.execute(text(f"SELECT n, member_id FROM {_STAGE}")).all())
+    enrolled = [ids.get(n) for n in range(len(people))]
+    made = [member_id for member_id in enrolled if member_id is not None]
+    give_welcome_points_in_bulk(session, made, actor=actor)
     session.expire_all()
-    return [ids.get(n) for n in range(len(people))]
+    if announce_enrolled and made:
+        announce(session, "members_enrolled", member_ids=made)
+    return enrolled
 
 
 def _draw_unique_codes(conn: Connection, tenant_id: int) -> None:

@@ -38,17 +38,37 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 7
 
 
+class _Dropped(dict):
+    """`str.translate`'s table for `fold`: a code point → None for what folding drops
+    (accents' combining marks; control characters: NUL above all, which PostgreSQL
+    refuses in text), itself otherwise; each character decided once, when first met."""
+
+    def __missing__(self, point: int) -> int | None:
+        char = chr(point)
+        kept = None if unicodedata.combining(char) or not char.isprintable() else point
+        self[point] = kept
+        return kept
+
+
+_DROPPED = _Dropped()
+
+
 def fold(text: str) -> str:
     """Lower-case without accents: "Núñez" and "nunez" fold alike."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    # Control characters (NUL above all: PostgreSQL refuses it in text) never match.
-    return "".join(
-        c for c in decomposed if not unicodedata.combining(c) and c.isprintable()
-    ).casefold()
+    # One `translate` (a dict look-up per character, in C) rather than two Unicode
+    # look-ups per character in Python: fold was the import's largest cost per row.
+    return unicodedata.normalize("NFKD", text or "").translate(_DROPPED).casefold()
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    """A random code: one draw from the system's CSPRNG for the whole code (a draw
+    per character was a system call each, 7 a member in a bulk enrolment)."""
+    number = secrets.randbelow(len(CODE_ALPHABET) ** CODE_LENGTH)
+    characters = []
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        characters.append(CODE_ALPHABET[digit])
+    return "".join(characters)
 
 
 def _search_text(member: Membership) -> str:
@@ -73,13 +93,15 @@ def create_member(
     birthday: date | None = None,
     joined_via: str = "staff",
     actor: Actor,
+    announce_created: bool = True,
 ) -> Membership:
     """Make the person with this e-mail a member of the session's tenant.
 
     Their platform account is created if they have none; the names and fields given
     are this merchant's record, kept on the membership whether or not the account
     existed. Welcome points are given as configured, and `member_created` is
-    announced after commit.
+    announced after commit, unless `announce_created=False`: one of many enrolled
+    together (an import's rows), whose caller announces `members_enrolled` for all.
     """
     email = normalize_email(email)
     document_id = (document_id or "").strip() or None
@@ -110,7 +132,8 @@ def create_member(
     else:
         raise Conflict(_l("Could not create the customer, please try again."))
     ledger.give_welcome_points(session, member, actor=actor)
-    announce(session, "member_created", member=member)
+    if announce_created:
+        announce(session, "member_created", member=member)
     return member
 
 

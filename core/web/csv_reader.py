@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import parse_date
 from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 from flask_babel import lazy_gettext as _l
@@ -65,7 +67,7 @@ class CsvTable:
             number = 0
             try:
                 for record in reader:
-                    if not record or (number and not any(cell.strip() for cell in record)):
+                    if not record or (number and not "".join(record).strip()):
                         continue  # blank lines are no rows; the header is the first line
                     number += 1
                     yield number, record
@@ -182,7 +184,14 @@ def match_columns(header: list[str], fields: dict[str, Iterable[str]]) -> dict[s
     return matched
 
 
-def parse_number(text: str, locale: str) -> Decimal:
+@functools.lru_cache(maxsize=64)
+def _locale(identifier: str | Locale) -> Locale:
+    """The locale's data, parsed once: an import reads numbers and dates in one locale
+    cell after cell (Babel parses a locale name again on every call otherwise)."""
+    return Locale.parse(identifier)
+
+
+def parse_number(text: str, locale: str | Locale) -> Decimal:
     """A number as the merchant's locale writes it ("1.250" and "12,5" in es-CO), or
     plainly ("1250", "12.5" where the dot cannot be a thousands mark); currency signs
     and spaces ignored. ValueError when it is no number."""
@@ -190,11 +199,14 @@ def parse_number(text: str, locale: str) -> Decimal:
     cleaned = _SPACES.sub("", cleaned)
     if not cleaned:
         raise ValueError("empty")
+    if cleaned.isascii() and cleaned.isdigit():
+        return Decimal(cleaned)  # plain digits read alike in every locale: no Babel
+    parsed = _locale(locale)
     try:
-        return parse_decimal(cleaned, locale=locale, strict=True)
+        return parse_decimal(cleaned, locale=parsed, strict=True)
     except NumberFormatError:
         pass
-    decimal_mark, group_mark = get_decimal_symbol(locale), get_group_symbol(locale)
+    decimal_mark, group_mark = get_decimal_symbol(parsed), get_group_symbol(parsed)
     # "12.5" in a comma locale: a dot not followed by three digits is no group mark.
     if (
         decimal_mark == ","
@@ -208,7 +220,7 @@ def parse_number(text: str, locale: str) -> Decimal:
     raise ValueError(f"not a number in {locale}: {text!r}")
 
 
-def parse_day(text: str, locale: str) -> date:
+def parse_day(text: str, locale: str | Locale) -> date:
     """A date written in ISO (2026-12-31) or in the locale's short order (31/12/2026 in
     es and pt-BR, 12/31/2026 in en-US). ValueError otherwise."""
     cleaned = (text or "").strip()
@@ -217,7 +229,9 @@ def parse_day(text: str, locale: str) -> date:
     if not re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", cleaned):
         raise ValueError(f"not a date: {text!r}")
     try:
-        day = parse_date(cleaned.replace(".", "/").replace("-", "/"), locale=locale, format="short")
+        day = parse_date(
+            cleaned.replace(".", "/").replace("-", "/"), locale=_locale(locale), format="short"
+        )
     except (ValueError, IndexError):
         raise ValueError(f"not a date in {locale}: {text!r}") from None
     if day.year < 100:  # "31/12/26"

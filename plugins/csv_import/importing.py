@@ -20,16 +20,21 @@ does not do row by row: a row matching an existing member (updated, or refused),
 a purchase amount (the till's path: the equivalence and plugins' rules, which are
 Python) and any batch a set-based statement refuses (a balance over the maximum, a
 concurrent enrolment of the same person) go through the per-row path, so every row
-still obeys the same rules. A bulk enrolment gives no welcome points (the file
-brings its opening balances) and announces no `member_created` (no welcome e-mail
-per customer); invitations go only when the merchant ticks "invite". Bulk credits
-announce no `entry_recorded` (no "you got points" message per row).
+still obeys the same rules.
+
+Both paths leave a new customer the same: the program's welcome points, then the
+opening balance. Neither announces `member_created` per customer; each batch
+announces `members_enrolled` once with the customers it created, whose listeners
+queue their e-mails (the welcome) a chunk of members per job. Invitations go only
+when the merchant ticks "invite". Bulk credits of a points file announce no
+`entry_recorded` (no "you got points" message per row), unlike the per-row path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -58,6 +63,7 @@ from core.sdk import (
     Role,
     StaffUser,
     Tenant,
+    announce,
     create_member,
     credit_in_bulk,
     earn,
@@ -78,6 +84,7 @@ from core.sdk import (
     system_key,
     update_member,
     utcnow,
+    write_rows,
 )
 from plugins.csv_import.columns import FIELDS, LABELS, usable
 from plugins.csv_import.models import (
@@ -294,30 +301,35 @@ def _do_batch(
         outcomes = rows.do_many(batch)
     else:
         outcomes = [(number, rows.do(number, cells)) for number, cells in batch]
-    for number, outcome in outcomes:
-        _record(session, imported, rows.header, number, outcome)
+    # The results in one go (COPY on PostgreSQL): as ORM objects they were half the
+    # time of a 20,000-row import in a profile (attribute events, the unit of work).
+    write_rows(
+        session,
+        ImportRow,
+        (_result(imported, rows.header, number, outcome) for number, outcome in outcomes),
+    )
+    for _number, outcome in outcomes:
+        setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
+    imported.done += len(outcomes)
+    created = [o.member_id for _n, o in outcomes if o.status == CREATED and o.member_id]
+    if created:  # once for the batch, whichever path each row took (after the commit)
+        announce(session, "members_enrolled", member_ids=created)
     session.commit()
 
 
-def _record(
-    session: Session, imported: Import, header: list[str], number: int, outcome: Outcome
-) -> None:
+def _result(imported: Import, header: list[str], number: int, outcome: Outcome) -> dict[str, Any]:
     column = None
     if outcome.field is not None:
         index = imported.mapping.get(outcome.field)
         column = header[index] if index is not None else str(LABELS.get(outcome.field, ""))
-    session.add(
-        ImportRow(
-            import_id=imported.id,
-            row=number,
-            status=outcome.status,
-            column=column[:255] if column else None,
-            message=str(outcome.message) if outcome.message is not None else None,
-            member_id=outcome.member_id,
-        )
-    )
-    setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
-    imported.done += 1
+    return {
+        "import_id": imported.id,
+        "row": number,
+        "status": outcome.status,
+        "column": column[:255] if column else None,
+        "message": str(outcome.message) if outcome.message is not None else None,
+        "member_id": outcome.member_id,
+    }
 
 
 def _row_kind(imported: Import) -> type[_Rows]:
@@ -333,7 +345,7 @@ def _refusal(error: PremiaError) -> tuple[str | None, Any]:
     return field, error.message
 
 
-class _Rows:
+class _Rows(ABC):
     def __init__(
         self, session: Session, tenant: Tenant, imported: Import, header: list[str], actor: Actor
     ) -> None:
@@ -351,7 +363,9 @@ class _Rows:
         return cells[index].strip()
 
     def remember(self, number: int, cells: list[str]) -> None:
-        """A row done before a resumption: keep what later rows are checked against."""
+        """A row done before a resumption: keep what later rows are checked against
+        (nothing by default: points rows are not checked against each other)."""
+        return None
 
     def do(self, number: int, cells: list[str]) -> Outcome:
         try:
@@ -392,18 +406,22 @@ class _Rows:
                     outcomes[number] = self.settle(number, self.resolved(values))
         return sorted(outcomes.items())
 
+    @abstractmethod
     def bulk(self, valid: list[tuple[int, dict[str, Any]]]) -> dict[int, Outcome]:
-        raise NotImplementedError
+        """The set-based path: each valid row's outcome, by row number."""
 
     def resolved(self, values: dict[str, Any]) -> dict[str, Any]:
         """Values validated with `resolve=False`, completed for the per-row path."""
         return values
 
+    @abstractmethod
     def values(self, number: int, cells: list[str], *, resolve: bool = True) -> dict[str, Any]:
-        raise NotImplementedError
+        """The row's values, validated (RowError otherwise); `resolve=False` leaves
+        out what the set-based path finds for the whole batch at once."""
 
+    @abstractmethod
     def apply(self, number: int, values: dict[str, Any]) -> Outcome:
-        raise NotImplementedError
+        """Do one validated row (inside its savepoint); RowError or a PremiaError refuses it."""
 
     def text(self, cells: list[str], field: str) -> str:
         value = self.cell(cells, field)
@@ -529,6 +547,7 @@ class CustomerRows(_Rows):
             birthday=values["birthday"],
             joined_via="import",
             actor=self.actor,
+            announce_created=False,  # the batch announces `members_enrolled`
         )
         self._opening(member, values["points"])
         return Outcome(CREATED, member_id=member.id)
@@ -561,7 +580,9 @@ class CustomerRows(_Rows):
                 )
                 for _n, v in new
             ],
+            actor=self.actor,
             joined_via="import",
+            announce_enrolled=False,  # the batch announces, with its per-row creations
         )
         credits = []
         for (number, values), member_id in zip(new, ids, strict=True):

@@ -11,6 +11,7 @@ from plugins.notifications.hooks import (  # noqa: F401  (hook implementations)
     entry_recorded,
     member_created,
     member_erased,
+    members_enrolled,
     notify,
     redemption_changed,
 )

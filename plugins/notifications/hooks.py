@@ -30,6 +30,17 @@ def member_created(tenant: Tenant, member: Membership) -> None:
     enqueue(None, jobs.mail_member, tenant.id, member.id, "welcome", f"welcome:{member.id}", {})
 
 
+# New members welcomed per job when enrolled together (an import): a job per chunk,
+# small enough to finish well within a mail job's time limit.
+WELCOME_CHUNK = 200
+
+
+@hookimpl
+def members_enrolled(tenant: Tenant, member_ids: list[int]) -> None:
+    for start in range(0, len(member_ids), WELCOME_CHUNK):
+        enqueue(None, jobs.mail_welcomes, tenant.id, member_ids[start : start + WELCOME_CHUNK])
+
+
 @hookimpl
 def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
     if entry.points > 0 and entry.kind in TOLD_CREDITS:

@@ -79,6 +79,26 @@ def mail_member(
 ) -> bool:
     if not _settings(session)[SETTING_FOR[template]]:
         return False
+    return _mail_member(session, tenant, member_id, template, key, data)
+
+
+@tenant_job(queue="mail", plugin="notifications")
+def mail_welcomes(session: Session, tenant: Tenant, member_ids: list[int]) -> int:
+    """The welcome e-mail to each of many new members (an import's chunk), as
+    `mail_member` sends it to one: the same key, so nobody is welcomed twice. Each
+    sent one is committed before the next: a retry after a crash sends the rest."""
+    if not _settings(session)[SETTING_FOR["welcome"]]:
+        return 0
+    sent = 0
+    for member_id in member_ids:
+        sent += _mail_member(session, tenant, member_id, "welcome", f"welcome:{member_id}", {})
+        session.commit()
+    return sent
+
+
+def _mail_member(
+    session: Session, tenant: Tenant, member_id: int, template: str, key: str, data: dict[str, Any]
+) -> bool:
     member = session.get(Membership, member_id)
     if member is None or not wants_mail(member.customer, TOPIC_OF.get(template)):
         return False

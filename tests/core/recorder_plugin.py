@@ -24,6 +24,11 @@ def member_created(tenant, member) -> None:
 
 
 @hookimpl
+def members_enrolled(tenant, member_ids) -> None:
+    calls.append(("members_enrolled", tenant.slug, list(member_ids)))
+
+
+@hookimpl
 def entry_recorded(tenant, entry, member) -> None:
     calls.append(("entry_recorded", tenant.slug, (entry.kind, entry.points, member.id)))
 

@@ -24,11 +24,13 @@ from core.host.actors import Actor
 from core.host.db import UTCDateTime, session_tenant_id, utcnow
 from core.host.errors import BalanceLimit
 from core.host.staging import stage
+from core.loyalty.ledger.entries import Kind
 from core.loyalty.ledger.operations import (
     MAX_BALANCE,
     SystemKey,
     _check_points,
     _fingerprint,
+    system_key,
 )
 from core.loyalty.program import expiry_for, get_program
 
@@ -38,7 +40,7 @@ _COLUMNS = (
     ("member_id", "INTEGER NOT NULL"),
     ("points", "INTEGER NOT NULL"),
     ("idempotency_key", "VARCHAR(200) NOT NULL UNIQUE"),
-    ("fingerprint", "VARCHAR(64) NOT NULL"),
+    ("fingerprint", "VARCHAR(64)"),
     ("description", "TEXT"),
     ("reference", "VARCHAR(120)"),
     ("entry_id", "INTEGER"),
@@ -58,11 +60,18 @@ class BulkCredit:
 
 
 def credit_in_bulk(
-    session: Session, credits: Sequence[BulkCredit], *, kind: str, actor: Actor
+    session: Session,
+    credits: Sequence[BulkCredit],
+    *,
+    kind: str,
+    actor: Actor,
+    fingerprinted: bool = True,
 ) -> set[str]:
     """Write the credits whose keys the ledger does not hold yet, each an entry of
     `kind` and a lot (expiring as the program says), and move the balances; returns
-    the keys written. All or nothing: BalanceLimit if a balance would pass the
+    the keys written. `fingerprinted=False` writes entries without a request
+    fingerprint, as the ledger's own grants are (welcome points): no request replays
+    them. All or nothing: BalanceLimit if a balance would pass the
     ledger's maximum, InvalidInput for points out of range, ValueError for a member
     that is not the tenant's or a key given twice. Flushes the session first and
     expires it after (cached balances are stale)."""
@@ -94,7 +103,9 @@ def credit_in_bulk(
                 # As `earn` computes it: a later `earn` with the same key is a replay.
                 _fingerprint(
                     "credit", c.member_id, kind, c.points, None, None, c.description, c.reference
-                ),
+                )
+                if fingerprinted
+                else None,
                 c.description,
                 c.reference,
                 None,
@@ -189,3 +200,21 @@ def credit_in_bulk(
     written = set(conn.execute(text(f"SELECT idempotency_key FROM {_STAGE}")).scalars())
     session.expire_all()
     return written
+
+
+def give_welcome_points_in_bulk(
+    session: Session, member_ids: Sequence[int], *, actor: Actor
+) -> set[str]:
+    """The program's welcome points to each of these members (newly enrolled together),
+    as `give_welcome_points` gives them one by one: the same kind, key and lot, no
+    fingerprint; nothing when the program gives none. Returns the keys written."""
+    points = get_program(session)["welcome_points"]
+    if not points:
+        return set()
+    return credit_in_bulk(
+        session,
+        [BulkCredit(member, points, system_key("welcome", member)) for member in member_ids],
+        kind=Kind.WELCOME,
+        actor=actor,
+        fingerprinted=False,
+    )

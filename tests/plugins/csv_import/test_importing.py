@@ -7,11 +7,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, select
 
-from core.loyalty.ledger import Entry, Lot, audit_member
+from core.host.settings import save_settings
+from core.loyalty.ledger import Entry, Lot, audit_member, system_key
 from core.loyalty.members import Customer, Membership
+from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
 from plugins.csv_import import importing
 from plugins.csv_import.models import Import, ImportRow
+from plugins.notifications.settings import NotificationSettings
 from tests.concurrency import run_together, unexpected_errors
 from tests.plugins.csv_import.helpers import counts, import_file, results
 
@@ -329,6 +332,10 @@ def test_many_customers_take_the_set_based_path(app, db, shop, make_tenant, make
     rows[23][2] = "C20@example.com"  # row 24: the e-mail of row 22
     rows[31][3] = "D1"  # row 32: the document of row 3
     path = write_csv(rows)
+    with db(shop) as session:  # the import's own statements: no welcome e-mails sent inline
+        off = {"on_member_created": False}
+        save_settings(session, "notifications", NotificationSettings(), off)
+        session.commit()
     with Statements(app) as sent:
         import_id = import_file(db, shop, path, "customers")
     # One batch: a few dozen statements for 300 rows, where the per-row path sends ~30 a row.
@@ -451,3 +458,114 @@ def test_a_batch_over_the_balance_limit_goes_row_by_row(db, shop, write_csv, mak
     with db(shop) as session:
         assert session.get(Membership, poor.id).balance == 5
         assert session.get(Membership, rich.id).balance == MAX_BALANCE - 1
+
+
+def customer_as_left(session, member: Membership) -> tuple:
+    """What an import leaves of a customer, apart from ids and codes: their record,
+    balance, entries (keys named by what they are), lots."""
+    names = {
+        system_key("welcome", member.id): "welcome key",
+        importing.opening_key(member.id): "opening key",
+    }
+    entries = [
+        (
+            e.kind,
+            e.points,
+            e.balance_after,
+            names.get(e.idempotency_key, e.idempotency_key),
+            e.fingerprint is None,
+            e.actor_kind,
+            e.actor_id,
+            e.description,
+            e.reference,
+        )
+        for e in session.scalars(
+            select(Entry).where(Entry.member_id == member.id).order_by(Entry.id)
+        )
+    ]
+    lots = [
+        (lot.points, lot.remaining, lot.expires_at is None)
+        for lot in session.scalars(select(Lot).where(Lot.member_id == member.id).order_by(Lot.id))
+    ]
+    return (
+        member.first_name,
+        member.last_name,
+        member.document_id,
+        member.phone,
+        member.birthday,
+        member.balance,
+        member.joined_via,
+        member.search_text.removeprefix(member.code.lower()),
+        entries,
+        lots,
+    )
+
+
+def test_both_paths_leave_a_customer_the_same(
+    app, db, make_tenant, make_member, write_csv, smtp_server, monkeypatch
+):
+    """The same file imported by the set-based path (PostgreSQL's) and row by row (the
+    embedded default's), each into a merchant of its own giving welcome points: the
+    same rows refused, the same customers with the same entries, welcome points
+    first, and the same welcome e-mails, queued a batch at a time, not one job each."""
+    path = write_csv(
+        [
+            HEADER,
+            ["Ana", "Núñez", "ana@example.com", "1020", "300 1", "31/12/1990", "1.250"],
+            ["Bea", "Ruiz", "bea@example.com", "", "", "", "0"],  # no opening balance
+            ["Cid", "Mora", "no-es-correo", "", "", "", "3"],  # row 4: refused
+            ["Dan", "Paz", "vieja@example.com", "", "", "", "5"],  # row 5: a member already
+            ["Eva", "Gil", "eva@example.com", "1024", "", "1990-02-03", "7"],
+            ["Fer", "Luz", "ANA@example.com", "", "", "", ""],  # row 7: the e-mail of row 2
+        ]
+    )
+    queued: list[str] = []
+    runner = app.extensions["premia"].jobs
+    real = runner.enqueue
+
+    def spy(job, *args):
+        queued.append(job.__name__)
+        return real(job, *args)
+
+    monkeypatch.setattr(runner, "enqueue", spy)
+    left = {}
+    for slug, bulk in (("por-lotes", True), ("por-filas", False)):
+        shop = make_tenant(slug=slug, name=f"Tienda {slug}", plan="white-label")
+        make_member(shop, email="vieja@example.com", first_name="Vieja")
+        with db(shop) as session:
+            update_program(session, {"welcome_points": 25})
+            session.commit()
+        monkeypatch.setattr(importing, "set_based", lambda _session, bulk=bulk: bulk)
+        smtp_server.handler.messages.clear()
+        queued.clear()
+        import_id = import_file(db, shop, path, "customers")
+        mails = smtp_server.handler.wait_for(3)
+        with db(shop) as session:
+            members = {
+                m.email: customer_as_left(session, m)
+                for m in session.scalars(select(Membership).where(Membership.joined_via != "staff"))
+            }
+        left[bulk] = {
+            "counts": counts(db, shop, import_id),
+            "results": results(db, shop, import_id),
+            "members": members,
+            "welcomed": sorted(m["To"] for m in mails),
+            "jobs": sorted(queued),
+        }
+        ledger_agrees(db, shop)
+
+    assert left[True] == left[False]
+    got = left[True]
+    assert (got["counts"]["created"], got["counts"]["refused"]) == (3, 3)
+    assert {row for row, result in got["results"].items() if result[0] == "refused"} == {4, 5, 7}
+    ana = got["members"]["ana@example.com"]
+    assert ana[5] == 1275 and ana[8] == [
+        ("welcome", 25, 25, "welcome key", True, "system", None, None, None),
+        ("opening", 1250, 1275, "opening key", False, "system", None, None, None),
+    ]
+    assert got["members"]["bea@example.com"][8] == [
+        ("welcome", 25, 25, "welcome key", True, "system", None, None, None)
+    ]
+    assert got["welcomed"] == ["ana@example.com", "bea@example.com", "eva@example.com"]
+    # One welcome job for the batch (and the import's own), not one per customer.
+    assert got["jobs"] == ["mail_welcomes", "run_import"]

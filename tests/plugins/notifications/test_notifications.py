@@ -19,11 +19,12 @@ from core.host.actors import Actor
 from core.host.db import platform_session, tenant_session
 from core.host.settings import save_settings
 from core.loyalty import ledger, rewards
+from core.loyalty.bulk_enrolment import NewMember, enrol_in_bulk
 from core.loyalty.customers import create_member
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase
-from plugins.notifications import jobs
+from plugins.notifications import hooks, jobs
 from plugins.notifications.models import Delivery
 from plugins.notifications.settings import NotificationSettings
 from plugins.tiers import services as tier_services
@@ -107,6 +108,47 @@ def test_welcome_email_shows_the_welcome_points(make_tenant, make_member, db, sm
     make_member(tenant)
     body = parts(only_one(smtp_server))
     assert "75" in body["text/plain"] and "75" in body["text/html"]
+
+
+def test_members_enrolled_together_are_welcomed_a_chunk_per_job(
+    shop, db, platform, smtp_server, monkeypatch
+):
+    monkeypatch.setattr(hooks, "WELCOME_CHUNK", 2)
+    queued = []
+    real = platform.jobs.enqueue
+
+    def spy(job, *args):
+        queued.append((job.__name__, args))
+        return real(job, *args)
+
+    monkeypatch.setattr(platform.jobs, "enqueue", spy)
+    people = [NewMember(f"p{n}@mail.example", f"P{n}") for n in range(5)]
+    with db(shop) as session:
+        ids = enrol_in_bulk(session, people, actor=STAFF)
+        session.commit()
+    assert queued == [
+        ("mail_welcomes", (shop.id, ids[0:2])),
+        ("mail_welcomes", (shop.id, ids[2:4])),
+        ("mail_welcomes", (shop.id, ids[4:5])),
+    ]
+    messages = smtp_server.handler.wait_for(5)
+    assert sorted(parseaddr(m["To"])[1] for m in messages) == [p.email for p in people]
+    assert deliveries(db, shop) == [
+        ("welcome", p.email, f"welcome:{i}") for p, i in zip(people, ids, strict=True)
+    ]
+    # A job run again (a retry) welcomes nobody twice: the same key as one by one.
+    assert jobs.mail_welcomes(shop.id, ids) == 0
+    assert jobs.mail_member(shop.id, ids[0], "welcome", f"welcome:{ids[0]}", {}) is False
+    assert len(smtp_server.handler.messages) == 5
+
+
+def test_welcome_setting_off_welcomes_nobody_enrolled_together(shop, db, smtp_server):
+    with db(shop) as session:
+        off = {"on_member_created": False}
+        save_settings(session, "notifications", NotificationSettings(), off)
+        enrol_in_bulk(session, [NewMember("p@mail.example", "P")], actor=STAFF)
+        session.commit()
+    assert smtp_server.handler.messages == [] and deliveries(db, shop) == []
 
 
 def test_points_received_tells_points_and_balance(shop, make_member, db, smtp_server):
