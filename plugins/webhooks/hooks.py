@@ -1,0 +1,170 @@
+"""Hook implementations: the platform's announcements become events for the merchant's
+endpoints; the scheduler's tick; the settings link on Configuración."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, cast, literal, select
+from sqlalchemy.orm import Session
+
+from core.sdk import (
+    MANAGERS,
+    Entry,
+    Kind,
+    Membership,
+    MenuItem,
+    PeriodicJob,
+    Purchase,
+    Redemption,
+    RedemptionStatus,
+    Tenant,
+    announce,
+    current_platform,
+    hookimpl,
+    tenant_session,
+    utcnow,
+)
+from plugins.webhooks import jobs
+from plugins.webhooks.events import (
+    entry_data,
+    entry_event,
+    member_data,
+    purchase_data,
+    redemption_data,
+)
+from plugins.webhooks.models import Message
+from plugins.webhooks.outbox import publish
+
+# The events other plugins (and the core's member update) announce through `happened`.
+HAPPENED = ("member.updated", "coupon.claimed", "tier.changed", "survey.answered")
+REDEMPTION_EVENTS = {
+    RedemptionStatus.REQUESTED: "redemption.requested",
+    RedemptionStatus.CONFIRMED: "redemption.confirmed",
+    RedemptionStatus.CANCELLED: "redemption.cancelled",
+}
+EXPIRY_WINDOW = timedelta(days=2)  # the expiry's entries looked at after its run
+
+
+def _member(session: Session, member_id: int) -> dict[str, Any]:
+    member = session.get(Membership, member_id, populate_existing=True)
+    return member_data(member)
+
+
+@hookimpl
+def member_created(tenant: Tenant, member: Membership) -> None:
+    publish(
+        tenant,
+        "member.created",
+        f"member.created:{member.id}",
+        lambda session: {"member": _member(session, member.id)},
+    )
+
+
+@hookimpl
+def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
+    publish(
+        tenant,
+        entry_event(entry),
+        f"entry:{entry.id}",
+        lambda session: {"member": _member(session, member.id), "entry": entry_data(tenant, entry)},
+    )
+
+
+@hookimpl
+def points_expired(tenant: Tenant, entry_count: int) -> None:
+    """The expiry is set-based: its entries of the last days not sent yet are read
+    back, one event each."""
+    sent = select(Message.key).where(Message.event == "points.expired")
+    with tenant_session(current_platform().sessions, tenant.id) as session:
+        entries = [
+            (entry.id, entry.member_id, entry_data(tenant, entry))
+            for entry in session.scalars(
+                select(Entry)
+                .where(Entry.kind == Kind.EXPIRE, Entry.created_at >= utcnow() - EXPIRY_WINDOW)
+                .where((literal("entry:") + cast(Entry.id, String)).not_in(sent))
+                .order_by(Entry.id)
+            )
+        ]
+    for entry_id, member_id, data in entries:
+        publish(
+            tenant,
+            "points.expired",
+            f"entry:{entry_id}",
+            lambda session, m=member_id, d=data: {"member": _member(session, m), "entry": d},
+        )
+
+
+@hookimpl
+def purchase_recorded(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entries: list[Entry]
+) -> None:
+    # In the purchase's transaction: told after it commits, through `happened`.
+    announce(
+        session,
+        "happened",
+        event="purchase.recorded",
+        data={
+            "member_id": member.id,
+            "id": purchase.id,
+            "purchase": purchase_data(tenant, purchase),
+            "entries": [entry_data(tenant, entry) for entry in entries],
+        },
+    )
+
+
+@hookimpl
+def purchase_returned(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entry: Entry | None
+) -> None:
+    announce(
+        session,
+        "happened",
+        event="purchase.returned",
+        data={
+            "member_id": member.id,
+            "id": f"{purchase.id}:{entry.id if entry else ''}",
+            "purchase": purchase_data(tenant, purchase),
+            "entry": entry_data(tenant, entry) if entry is not None else None,
+        },
+    )
+
+
+@hookimpl
+def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
+    event = REDEMPTION_EVENTS.get(redemption.status)
+    if event is None:
+        return
+    data = redemption_data(redemption)
+    publish(
+        tenant,
+        event,
+        f"{event}:{redemption.id}",
+        lambda session: {"member": _member(session, redemption.member_id), "redemption": data},
+    )
+
+
+@hookimpl
+def happened(tenant: Tenant, event: str, data: dict[str, Any]) -> None:
+    if event not in (*HAPPENED, "purchase.recorded", "purchase.returned"):
+        return
+    rest = {k: v for k, v in data.items() if k not in ("member_id", "id")}
+    key = f"{event}:{data['id']}" if data.get("id") is not None else None
+
+    def build(session: Session) -> dict[str, Any]:
+        member_id = data.get("member_id")
+        return {**({"member": _member(session, member_id)} if member_id else {}), **rest}
+
+    publish(tenant, event, key, build)
+
+
+@hookimpl
+def periodic_jobs() -> list[PeriodicJob]:
+    return [PeriodicJob("webhooks.due", jobs.tick, every=30)]
+
+
+@hookimpl
+def settings_links(tenant: Tenant) -> list[MenuItem]:
+    return [MenuItem("t.webhooks.index", _l("Webhooks for your own systems"), roles=MANAGERS)]
