@@ -137,13 +137,14 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
     event = REDEMPTION_EVENTS.get(redemption.status)
     if event is None:
         return
-    data = redemption_data(redemption)
-    publish(
-        tenant,
-        event,
-        f"{event}:{redemption.id}",
-        lambda session: {"member": _member(session, redemption.member_id), "redemption": data},
-    )
+    redemption_id, member_id = redemption.id, redemption.member_id
+
+    def build(session: Session) -> dict[str, Any]:
+        # Read again here: the announcing session is committed, its relations unloaded.
+        found = session.get(Redemption, redemption_id, populate_existing=True)
+        return {"member": _member(session, member_id), "redemption": redemption_data(found)}
+
+    publish(tenant, event, f"{event}:{redemption_id}", build)
 
 
 @hookimpl

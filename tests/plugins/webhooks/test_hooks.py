@@ -1,0 +1,153 @@
+"""What the platform's announcements become: one event per ledger entry (its kind and
+label), members created and updated, purchases recorded and returned, redemptions
+requested, confirmed and cancelled; each body valid under its documented schema; one
+merchant's events never reach another's endpoints; a merchant with no endpoint writes
+nothing."""
+
+from __future__ import annotations
+
+import jsonschema_rs
+from sqlalchemy import func, select
+
+from core.host.actors import Actor
+from core.loyalty.customers import update_member
+from core.loyalty.ledger import lock_member
+from core.loyalty.program import update_program
+from core.loyalty.purchases import record_purchase, return_purchase
+from core.loyalty.rewards import cancel, confirm, create_reward, redeem_reward, request_reward
+from plugins.webhooks import openapi
+from plugins.webhooks.events import EVENTS
+from plugins.webhooks.models import Message
+from tests.plugins.webhooks.conftest import url_of
+from tests.plugins.webhooks.helpers import give, received
+
+ALL = sorted(EVENTS)
+
+
+def _valid(body: dict) -> None:
+    event = EVENTS[body["type"]]
+    jsonschema_rs.Draft202012Validator(openapi.body_schema(event)).validate(body)
+
+
+def _events(server) -> list[str]:
+    bodies = [body for _headers, body in received(server)]
+    for body in bodies:
+        _valid(body)
+    return [body["type"] for body in bodies]
+
+
+def test_members_created_and_updated(db, shop, make_member, make_endpoint, receiver):
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    make_endpoint(shop, url_of(receiver), ALL)
+    member = make_member(shop, first_name="Ana")
+    with db(shop) as session:
+        update_member(session, lock_member(session, member.id), phone="+57 300 1")
+        session.commit()
+    assert _events(receiver) == ["member.created", "member.updated"]
+    created, updated = (body["data"]["member"] for _h, body in received(receiver))
+    assert created["first_name"] == "Ana" and created["phone"] is None
+    assert updated["phone"] == "+57 300 1" and updated["code"] == member.code
+
+
+def test_a_purchase_and_its_return(db, shop, make_member, make_endpoint, receiver):
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    member = make_member(shop)
+    make_endpoint(shop, url_of(receiver), ALL)
+    with db(shop) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        purchase, entries = record_purchase(
+            session,
+            lock_member(session, member.id),
+            "45000",
+            actor=Actor.system(),
+            reference="FV-1",
+        )
+        session.commit()
+        purchase_id, entry_id = purchase.id, entries[0].id
+    with db(shop) as session:
+        return_purchase(session, session.get(type(purchase), purchase_id), actor=Actor.system())
+        session.commit()
+    assert _events(receiver) == [
+        "points.earned",
+        "purchase.recorded",
+        "points.adjusted",
+        "purchase.returned",
+    ]
+    bodies = [body["data"] for _h, body in received(receiver)]
+    assert bodies[1]["purchase"]["reference"] == "FV-1"
+    assert bodies[1]["purchase"]["amount"] == "45000.00"
+    assert [e["id"] for e in bodies[1]["entries"]] == [entry_id]
+    assert bodies[2]["entry"]["kind"] == "return" and bodies[2]["entry"]["points"] == -45
+    assert bodies[3]["purchase"]["status"] == "returned"
+    assert bodies[3]["entry"]["points"] == -45
+
+
+def test_redemptions_requested_confirmed_and_cancelled(
+    db, shop, make_member, make_endpoint, receiver
+):
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    member = make_member(shop)
+    give(db, shop, member, 500)
+    make_endpoint(shop, url_of(receiver), ALL)
+    with db(shop) as session:
+        update_program(session, {"customer_redemption_requests": True})
+        reward = create_reward(session, name="Café", points=100)
+        session.commit()
+        at_till = redeem_reward(
+            session, lock_member(session, member.id), reward, actor=Actor.system()
+        )
+        session.commit()
+        asked = request_reward(session, lock_member(session, member.id), reward)
+        session.commit()
+        confirm(session, asked, actor=Actor.system())
+        session.commit()
+        again = request_reward(session, lock_member(session, member.id), reward)
+        session.commit()
+        cancel(session, again, actor=Actor.system())
+        session.commit()
+        till_id = at_till.id
+    assert _events(receiver) == [
+        "points.redeemed",
+        "redemption.confirmed",
+        "points.redeemed",
+        "redemption.requested",
+        "redemption.confirmed",
+        "points.redeemed",
+        "redemption.requested",
+        "points.refunded",
+        "redemption.cancelled",
+    ]
+    first = received(receiver)[1][1]["data"]["redemption"]
+    assert first["id"] == till_id and first["reward"] == "Café" and first["points"] == 100
+
+
+def test_one_merchants_events_never_reach_another_merchants_endpoints(
+    db, make_shop, make_member, make_endpoint, receiver
+):
+    receiver.expect_request("/a").respond_with_data("ok")
+    receiver.expect_request("/b").respond_with_data("ok")
+    a, b = make_shop(), make_shop()
+    make_endpoint(a, url_of(receiver, "/a"), ALL)
+    make_endpoint(b, url_of(receiver, "/b"), ALL)
+    give(db, a, make_member(a))
+    assert {request.path for request, _r in receiver.log} == {"/a"}
+    with db(b) as session:
+        assert session.scalar(select(func.count(Message.id))) == 0
+
+
+def test_a_merchant_without_endpoints_writes_no_message(db, shop, make_member):
+    give(db, shop, make_member(shop))
+    with db(shop) as session:
+        assert session.scalar(select(func.count(Message.id))) == 0
+
+
+def test_switched_off_for_the_merchant_nothing_is_sent(
+    db, shop, make_member, make_endpoint, receiver, platform
+):
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    make_endpoint(shop, url_of(receiver), ALL)
+    with db(shop) as session:
+        platform.plugins.switch(session, shop, "webhooks", False)
+        session.commit()
+    give(db, shop, make_member(shop))
+    assert receiver.log == []
