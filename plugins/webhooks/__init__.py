@@ -35,7 +35,7 @@ PLUGIN = PluginInfo(
 )
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after the POS API's, whose door our endpoints go through
 def startup(app: Any) -> None:
     settings.configure(app)
     app.add_url_rule(
