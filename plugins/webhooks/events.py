@@ -298,6 +298,9 @@ EVENTS: dict[str, Event] = {
                     "to": _s(["string", "null"]),
                     "from_name": _s(["string", "null"]),
                     "to_name": _s(["string", "null"]),
+                    "multiplier": _s(
+                        ["string", "null"], "The new tier's points multiplier, a decimal."
+                    ),
                     "upgrade": _s("boolean"),
                 }
             ),
@@ -307,6 +310,7 @@ EVENTS: dict[str, Event] = {
                 "to": "gold",
                 "from_name": "Plata",
                 "to_name": "Oro",
+                "multiplier": "1.2",
                 "upgrade": True,
             },
         ),

@@ -6,6 +6,9 @@ nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import jsonschema_rs
 from sqlalchemy import func, select
 
@@ -15,6 +18,9 @@ from core.loyalty.ledger import lock_member
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase, return_purchase
 from core.loyalty.rewards import cancel, confirm, create_reward, redeem_reward, request_reward
+from plugins.coupons import campaigns, claims
+from plugins.nps import surveys
+from plugins.nps.models import Survey
 from plugins.webhooks import openapi
 from plugins.webhooks.events import EVENTS
 from plugins.webhooks.models import Message
@@ -151,3 +157,66 @@ def test_switched_off_for_the_merchant_nothing_is_sent(
         session.commit()
     give(db, shop, make_member(shop))
     assert receiver.log == []
+
+
+def test_a_coupon_claimed_a_tier_changed_and_a_survey_answered(
+    db, shop, make_member, make_endpoint, receiver, platform
+):
+    """The events other plugins announce through `happened`, from their own services."""
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    member = make_member(shop)
+    today = datetime.now(ZoneInfo(shop.timezone)).date()
+    with db(shop) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        platform.plugins.save_settings(
+            session,
+            "tiers",
+            {
+                "tiers": [
+                    {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"},
+                    {"code": "oro", "name": "Oro", "multiplier": "1.2", "threshold": "500000"},
+                ]
+            },
+        )
+        campaign = campaigns.create_campaign(
+            session,
+            shop,
+            name="NAVIDAD",
+            points=30,
+            starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=5),
+            kind="single",
+            count=1,
+        )
+        session.commit()
+        [row] = campaigns.code_rows(session, campaign, today)
+        code_text = row.code.code
+    make_endpoint(shop, url_of(receiver), ["coupon.claimed", "tier.changed", "survey.answered"])
+    with db(shop) as session:
+        code, found = claims.find_code(session, code_text)
+        claim = claims.claim_as_member(session, shop, lock_member(session, member.id), code, found)
+        session.commit()
+        claim_id = claim.id
+    with db(shop) as session:
+        record_purchase(session, lock_member(session, member.id), "600000", actor=Actor.system())
+        session.commit()
+    with db(shop) as session:
+        survey = Survey(
+            member_id=member.id,
+            event="earn",
+            source_id=1,
+            bonus=5,
+            expires_at=datetime.now(UTC) + timedelta(days=3),
+        )
+        session.add(survey)
+        session.commit()
+        surveys.answer(session, survey.id, 9, "Muy bien", actor=Actor.system())
+        session.commit()
+        survey_id = survey.id
+    assert _events(receiver) == ["coupon.claimed", "tier.changed", "survey.answered"]
+    claimed, tier, answered = (body["data"] for _h, body in received(receiver))
+    assert claimed["claim_id"] == claim_id and claimed["campaign"] == "NAVIDAD"
+    assert claimed["points"] == 30 and claimed["member"]["code"] == member.code
+    assert (tier["to"], tier["to_name"], tier["upgrade"]) == ("oro", "Oro", True)
+    assert answered["survey_id"] == survey_id and answered["score"] == 9
+    assert answered["comment"] == "Muy bien" and answered["bonus"] == 5
