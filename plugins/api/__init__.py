@@ -70,6 +70,9 @@ class Api(flask_smorest.Api):
     are documented per endpoint with our own schema, not a generic default."""
 
     DEFAULT_ERROR_RESPONSE_NAME = None
+    # What another plugin's operations document as ours do (`add_plugin_endpoints`).
+    IDEMPOTENCY_KEY = views.IDEMPOTENCY_KEY
+    RETRY_AFTER = views.RETRY_AFTER
 
     def _register_error_handlers(self) -> None:
         return None
@@ -100,7 +103,9 @@ class Api(flask_smorest.Api):
         blueprint.errorhandler(HTTPException)(views.api_http_error)
         blueprint.errorhandler(RequestEntityTooLarge)(views.api_http_error)
         self.register_blueprint(blueprint)
-        self.spec._tags.append({"name": tag, "description": about})
+        # Tagged by resource, as ours: flask-smorest's tag for the blueprint would sit empty.
+        tags = [t for t in self.spec._tags if t["name"] != blueprint.name]
+        self.spec._tags[:] = [*tags, {"name": tag, "description": about}]
         self._app.extensions["csrf"].exempt(blueprint)
 
 

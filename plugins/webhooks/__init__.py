@@ -46,7 +46,7 @@ def startup(app: Any) -> None:
     door = app.extensions.get("premia_api")
     if door is not None:  # the POS API plugin is installed: our endpoints beside its own
         door.add_plugin_endpoints(
-            api.make_blueprint(),
+            api.make_blueprint(door),
             plugin="webhooks",
             scope="webhooks:write",
             tag=api.TAG,

@@ -48,7 +48,7 @@ def _events_field(**kwargs: Any) -> ma.fields.List:
 def _url_field(**kwargs: Any) -> ma.fields.String:
     return ma.fields.String(
         validate=ma.validate.Length(min=1, max=endpoints.URL_MAX),
-        metadata={"description": "https:// address of your receiver.", "format": "uri"},
+        metadata={"description": "The https:// address of your receiver."},
         **kwargs,
     )
 
@@ -147,15 +147,35 @@ def _delivery_data(line: endpoints.LogLine) -> dict[str, Any]:
     }
 
 
-def make_blueprint() -> Blueprint:
-    """A new blueprint per app: the POS API's door adds its handlers to it."""
+DESCRIPTIONS = {
+    400: "invalid_json: the body is not JSON the API can read",
+    401: "unauthorized",
+    403: "forbidden (missing_scope: the token lacks webhooks:write)",
+    404: "not found",
+    413: "too_large: the body is over the limit",
+    422: "invalid input",
+    429: "too_many_requests",
+}
+
+
+def make_blueprint(door: Any) -> Blueprint:
+    """A new blueprint per app: the POS API's door adds its handlers to it. Operations
+    are documented as the door's own are (errors, `Idempotency-Key`, `Retry-After`)."""
     blp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/webhooks")
 
-    def documented(operation_id: str, *statuses: int, body: bool = False) -> Any:
+    def documented(operation_id: str, *statuses: int, body: bool = False, post: bool = False):
         def decorate(view: Any) -> Any:
             for status in sorted({*statuses, 401, 403, 429, *((400, 413, 422) if body else ())}):
-                view = blp.alt_response(status, schema=ERROR, description="refused")(view)
-            return blp.doc(operationId=operation_id)(view)
+                view = blp.alt_response(
+                    status,
+                    schema=ERROR,
+                    description=DESCRIPTIONS[status],
+                    headers=door.RETRY_AFTER if status == 429 else None,
+                )(view)
+            doc: dict[str, Any] = {"operationId": operation_id}
+            if post:
+                doc["parameters"] = [door.IDEMPOTENCY_KEY]
+            return blp.doc(**doc)(view)
 
         return decorate
 
@@ -169,7 +189,7 @@ def make_blueprint() -> Blueprint:
 
         @blp.arguments(EndpointCreateSchema())
         @blp.response(201, NewEndpointSchema)
-        @documented("create_webhook_endpoint", body=True)
+        @documented("create_webhook_endpoint", body=True, post=True)
         def post(self, fields: dict[str, Any]) -> Any:
             """A new endpoint, switched on; its `secret` is answered this once."""
             return endpoints.create(
@@ -202,7 +222,7 @@ def make_blueprint() -> Blueprint:
     @blp.route("/endpoints/<int:endpoint_id>/test", tags=[TAG])
     class TestEvent(MethodView):
         @blp.response(202, QueuedSchema)
-        @documented("test_webhook_endpoint", 404)
+        @documented("test_webhook_endpoint", 404, post=True)
         def post(self, endpoint_id: int) -> Any:
             """Send it a `webhook.test` event now."""
             session = db()
@@ -226,7 +246,7 @@ def make_blueprint() -> Blueprint:
     @blp.route("/endpoints/<int:endpoint_id>/deliveries/<int:delivery_id>/resend", tags=[TAG])
     class Resend(MethodView):
         @blp.response(202, QueuedSchema)
-        @documented("resend_webhook_delivery", 404)
+        @documented("resend_webhook_delivery", 404, post=True)
         def post(self, endpoint_id: int, delivery_id: int) -> Any:
             """Send a delivery again, with the same `webhook-id`."""
             session = db()
