@@ -45,42 +45,67 @@ def _events_field(**kwargs: Any) -> ma.fields.List:
     )
 
 
-def _url_field(**kwargs: Any) -> ma.fields.String:
+# What the fields refuse, said in the document (ECMA and Python read these alike), so that a
+# generated client or Schemathesis knows it: an address the service takes, and text
+# without control characters.
+HOST = r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+REST = rf"(?::{PORT})?(?:[/?][-!$&'()*+,./0-9:;=?@A-Z_a-z~%]*)?"
+TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _url_field(https_only: bool, **kwargs: Any) -> ma.fields.String:
+    scheme = "https" if https_only else "https?"
     return ma.fields.String(
-        validate=ma.validate.Length(min=1, max=endpoints.URL_MAX),
-        metadata={"description": "The https:// address of your receiver."},
+        validate=[
+            ma.validate.Length(min=1, max=endpoints.URL_MAX),
+            ma.validate.Regexp(
+                rf"^{scheme}://{HOST}{REST}$",
+                error=_l("Write a full address, such as https://example.com/hooks."),
+            ),
+        ],
+        metadata={"description": "The address of your receiver (https:// in production)."},
         **kwargs,
     )
 
 
 def _description_field() -> ma.fields.String:
-    return ma.fields.String(validate=ma.validate.Length(max=endpoints.DESCRIPTION_MAX))
+    return ma.fields.String(
+        validate=[
+            ma.validate.Length(max=endpoints.DESCRIPTION_MAX),
+            ma.validate.Regexp(TEXT, error=_l("Text cannot contain control characters.")),
+        ]
+    )
 
 
-class EndpointCreateSchema(ma.Schema):
-    class Meta:
-        ordered = True
-        unknown = ma.RAISE
+def input_schemas(https_only: bool) -> tuple[type[ma.Schema], type[ma.Schema]]:
+    """The bodies of a new endpoint and of a change, for this platform's URL rule."""
 
-    url = _url_field(required=True)
-    events = _events_field(required=True)
-    description = _description_field()
+    class EndpointCreateSchema(ma.Schema):
+        class Meta:
+            ordered = True
+            unknown = ma.RAISE
 
+        url = _url_field(https_only, required=True)
+        events = _events_field(required=True)
+        description = _description_field()
 
-class EndpointPatchSchema(ma.Schema):
-    class Meta:
-        ordered = True
-        unknown = ma.RAISE
+    class EndpointPatchSchema(ma.Schema):
+        class Meta:
+            ordered = True
+            unknown = ma.RAISE
 
-    url = _url_field()
-    events = _events_field()
-    description = _description_field()
-    enabled = Strict()
+        url = _url_field(https_only)
+        events = _events_field()
+        description = _description_field()
+        enabled = Strict()
 
-    @ma.validates_schema
-    def not_empty(self, data: dict, **_kwargs: object) -> None:
-        if not data:
-            raise ma.ValidationError(_l("Give at least one field to change."))
+        @ma.validates_schema
+        def not_empty(self, data: dict, **_kwargs: object) -> None:
+            if not data:
+                raise ma.ValidationError(_l("Give at least one field to change."))
+
+    return EndpointCreateSchema, EndpointPatchSchema
 
 
 class EndpointSchema(ma.Schema):
@@ -152,20 +177,24 @@ DESCRIPTIONS = {
     401: "unauthorized",
     403: "forbidden (missing_scope: the token lacks webhooks:write)",
     404: "not found",
+    409: "idempotency_key_reused: the Idempotency-Key came with another request",
     413: "too_large: the body is over the limit",
     422: "invalid input",
     429: "too_many_requests",
 }
 
 
-def make_blueprint(door: Any) -> Blueprint:
+def make_blueprint(door: Any, https_only: bool) -> Blueprint:
     """A new blueprint per app: the POS API's door adds its handlers to it. Operations
     are documented as the door's own are (errors, `Idempotency-Key`, `Retry-After`)."""
     blp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/webhooks")
+    EndpointCreateSchema, EndpointPatchSchema = input_schemas(https_only)
 
     def documented(operation_id: str, *statuses: int, body: bool = False, post: bool = False):
+        statuses = (*statuses, *((400, 413, 422) if body else ()), *((409, 422) if post else ()))
+
         def decorate(view: Any) -> Any:
-            for status in sorted({*statuses, 401, 403, 429, *((400, 413, 422) if body else ())}):
+            for status in sorted({*statuses, 401, 403, 429}):
                 view = blp.alt_response(
                     status,
                     schema=ERROR,

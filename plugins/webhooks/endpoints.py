@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.sdk import InvalidInput, NotFound
+from core.sdk import Conflict, InvalidInput, NotFound
 from plugins.webhooks import safety, signing
 from plugins.webhooks.events import EVENTS
 from plugins.webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Message
@@ -22,7 +22,7 @@ MAX_ID = 2**31 - 1
 
 
 def _plain(text: str) -> bool:
-    """No control characters nor lone surrogates (PostgreSQL refuses NUL in text)."""
+    """No control characters (C0, DEL) nor lone surrogates (PostgreSQL refuses NUL)."""
     return not any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
@@ -70,8 +70,8 @@ def create(
             errors[field] = error.fields[field]
     if errors:
         raise InvalidInput(**errors)
-    if len(list_all(session)) >= MAX_ENDPOINTS:
-        raise InvalidInput(url=_l("At most %(n)d endpoints.", n=MAX_ENDPOINTS))
+    if len(list_all(session)) >= MAX_ENDPOINTS:  # a state of the account, not of the input
+        raise Conflict(_l("At most %(n)d endpoints.", n=MAX_ENDPOINTS))
     endpoint = Endpoint(
         url=_url(url),
         events=_events(events),
