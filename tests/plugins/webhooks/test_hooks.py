@@ -6,6 +6,7 @@ nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,8 @@ import jsonschema_rs
 from sqlalchemy import func, select
 
 from core.host.actors import Actor
+from core.host.db import clock_at
+from core.loyalty import expiry
 from core.loyalty.customers import update_member
 from core.loyalty.ledger import lock_member
 from core.loyalty.program import update_program
@@ -21,7 +24,7 @@ from core.loyalty.rewards import cancel, confirm, create_reward, redeem_reward, 
 from plugins.coupons import campaigns, claims
 from plugins.nps import surveys
 from plugins.nps.models import Survey
-from plugins.webhooks import openapi
+from plugins.webhooks import hooks, openapi
 from plugins.webhooks.events import EVENTS
 from plugins.webhooks.models import Message
 from tests.plugins.webhooks.conftest import url_of
@@ -220,3 +223,42 @@ def test_a_coupon_claimed_a_tier_changed_and_a_survey_answered(
     assert (tier["to"], tier["to_name"], tier["upgrade"]) == ("oro", "Oro", True)
     assert answered["survey_id"] == survey_id and answered["score"] == 9
     assert answered["comment"] == "Muy bien" and answered["bonus"] == 5
+
+
+def test_expired_points_are_one_event_per_entry(db, shop, make_member, make_endpoint, receiver):
+    """The expiry is set-based (`points_expired` tells only a count): its entries are read
+    back, and a repeated announcement sends none twice."""
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    members = [make_member(shop), make_member(shop)]
+    with db(shop) as session:
+        update_program(session, {"expiry_months": 1})
+        session.commit()
+    earned = datetime(2026, 1, 20, 15, tzinfo=UTC)
+    with clock_at(earned):
+        for member in members:
+            give(db, shop, member, 10)
+    make_endpoint(shop, url_of(receiver), ["points.expired"])
+    run = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    with clock_at(run):
+        assert expiry.expire_month(shop.id, run.isoformat()) == 2
+        hooks.points_expired(shop, 2)  # announced again: nothing new
+    assert _events(receiver) == ["points.expired", "points.expired"]
+    got = {body["data"]["member"]["code"]: body["data"]["entry"] for _h, body in received(receiver)}
+    assert set(got) == {m.code for m in members}
+    assert {(e["kind"], e["points"], e["balance_after"]) for e in got.values()} == {
+        ("expire", -10, 0)
+    }
+
+
+def test_a_shared_person_shows_each_merchant_its_own_record(
+    db, make_shop, make_member, make_endpoint, receiver
+):
+    receiver.expect_request("/b").respond_with_data("ok")
+    a, b = make_shop(), make_shop()
+    make_member(a, "ana@shared.example", first_name="Alfonsina", last_name="Storni")
+    make_endpoint(b, url_of(receiver, "/b"), ["member.created"])
+    make_member(b, "ana@shared.example", first_name="Beatriz", last_name="Guido")
+    [(_headers, body)] = received(receiver)
+    member = body["data"]["member"]
+    assert (member["first_name"], member["last_name"]) == ("Beatriz", "Guido")
+    assert "Alfonsina" not in json.dumps(body)
