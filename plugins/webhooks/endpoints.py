@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.sdk import Conflict, InvalidInput, NotFound
-from plugins.webhooks import safety, signing
+from core.sdk import Conflict, InvalidInput, NotFound, session_tenant_id
+from plugins.webhooks import safety, signing, subscriptions
 from plugins.webhooks.events import EVENTS
 from plugins.webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint, Message
 
@@ -81,6 +81,7 @@ def create(
     )
     session.add(endpoint)
     session.flush()
+    subscriptions.forget(session_tenant_id(session))
     return endpoint
 
 
@@ -115,6 +116,7 @@ def change(
     if enabled is not None:
         switch(session, endpoint, enabled, "staff")
     session.flush()
+    subscriptions.forget(session_tenant_id(session))
     return endpoint
 
 
@@ -125,6 +127,7 @@ def switch(session: Session, endpoint: Endpoint, enabled: bool, reason: str) -> 
         return
     endpoint.enabled = enabled
     endpoint.disabled_reason = None if enabled else reason
+    subscriptions.forget(session_tenant_id(session))
     if not enabled:
         session.execute(
             update(Delivery)
@@ -137,6 +140,7 @@ def switch(session: Session, endpoint: Endpoint, enabled: bool, reason: str) -> 
 def delete(session: Session, endpoint_id: int) -> None:
     session.delete(get(session, endpoint_id))
     session.flush()
+    subscriptions.forget(session_tenant_id(session))
 
 
 @dataclass(frozen=True)

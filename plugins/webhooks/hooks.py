@@ -27,7 +27,7 @@ from core.sdk import (
     tenant_session,
     utcnow,
 )
-from plugins.webhooks import jobs
+from plugins.webhooks import jobs, subscriptions
 from plugins.webhooks.events import (
     entry_data,
     entry_event,
@@ -77,6 +77,8 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
 def points_expired(tenant: Tenant, entry_count: int) -> None:
     """The expiry is set-based: its entries of the last days not sent yet are read
     back, one event each."""
+    if "points.expired" not in subscriptions.wanted(tenant.id):
+        return
     sent = select(Message.key).where(Message.event == "points.expired")
     with tenant_session(current_platform().sessions, tenant.id) as session:
         entries = [
@@ -101,17 +103,14 @@ def points_expired(tenant: Tenant, entry_count: int) -> None:
 def purchase_recorded(
     session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entries: list[Entry]
 ) -> None:
-    # In the purchase's transaction: told after it commits, through `happened`.
+    # In the purchase's transaction: only ids here (cheap on the sale's path); told after
+    # it commits, through `happened`, where the body is built.
+    ids = {"member_id": member.id, "id": purchase.id, "purchase_id": purchase.id}
     announce(
         session,
         "happened",
         event="purchase.recorded",
-        data={
-            "member_id": member.id,
-            "id": purchase.id,
-            "purchase": purchase_data(tenant, purchase),
-            "entries": [entry_data(tenant, entry) for entry in entries],
-        },
+        data={**ids, "entry_ids": [entry.id for entry in entries]},
     )
 
 
@@ -119,17 +118,26 @@ def purchase_recorded(
 def purchase_returned(
     session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entry: Entry | None
 ) -> None:
+    entry_id = entry.id if entry is not None else None
+    ids = {"member_id": member.id, "id": f"{purchase.id}:{entry_id or ''}"}
     announce(
         session,
         "happened",
         event="purchase.returned",
-        data={
-            "member_id": member.id,
-            "id": f"{purchase.id}:{entry.id if entry else ''}",
-            "purchase": purchase_data(tenant, purchase),
-            "entry": entry_data(tenant, entry) if entry is not None else None,
-        },
+        data={**ids, "purchase_id": purchase.id, "entry_id": entry_id},
     )
+
+
+def _purchase(tenant: Tenant, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """A purchase event's body, from the ids its transaction announced."""
+    purchase = purchase_data(tenant, session.get(Purchase, data["purchase_id"]))
+
+    def entry(entry_id: int) -> dict[str, Any]:
+        return entry_data(tenant, session.get(Entry, entry_id))
+
+    if "entry_ids" in data:
+        return {"purchase": purchase, "entries": [entry(i) for i in data["entry_ids"]]}
+    return {"purchase": purchase, "entry": entry(data["entry_id"]) if data["entry_id"] else None}
 
 
 @hookimpl
@@ -156,7 +164,10 @@ def happened(tenant: Tenant, event: str, data: dict[str, Any]) -> None:
 
     def build(session: Session) -> dict[str, Any]:
         member_id = data.get("member_id")
-        return {**({"member": _member(session, member_id)} if member_id else {}), **rest}
+        member = {"member": _member(session, member_id)} if member_id else {}
+        if event.startswith("purchase."):
+            return {**member, **_purchase(tenant, session, data)}
+        return {**member, **rest}
 
     publish(tenant, event, key, build)
 

@@ -1,7 +1,8 @@
 """Publishing an event: its message written once (its body and id fixed for every
 retry) with a delivery for each of the merchant's endpoints that wants it, committed,
 and then one job per delivery on the `webhooks` queue. Nothing is written for a
-merchant with no endpoint that wants the event."""
+merchant with no endpoint that wants the event, and nothing is read either
+(`subscriptions`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.sdk import Tenant, current_platform, enqueue, session_tenant_id, tenant_session, utcnow
-from plugins.webhooks import jobs, signing
+from plugins.webhooks import jobs, signing, subscriptions
 from plugins.webhooks.events import TEST, envelope
 from plugins.webhooks.models import Delivery, DeliveryStatus, Endpoint, Message
 
@@ -29,6 +30,8 @@ def publish(
     """Send `event` to the tenant's endpoints that want it; `data(session)` builds its
     `data`. `key` names the event: published again (an announcement repeated), it is the
     same message, sent once. None when no endpoint wants it."""
+    if event not in subscriptions.wanted(tenant.id):
+        return None
     with tenant_session(current_platform().sessions, tenant.id) as session:
         wanted = [
             endpoint
