@@ -72,6 +72,9 @@ def deliver(session: Session, tenant: Tenant, delivery_id: int, attempt: int) ->
     session.commit()  # taken: a twin job finds it so; no transaction held while sending
     timestamp = int(moment.timestamp())
     answer = transport.post(url, body, signing.headers(secret, uid, timestamp, body))
+    delivery = session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery is None:  # its endpoint was deleted meanwhile
+        return None
     session.add(
         Attempt(
             delivery_id=delivery_id,
@@ -79,11 +82,12 @@ def deliver(session: Session, tenant: Tenant, delivery_id: int, attempt: int) ->
             timestamp=timestamp,
             status_code=answer.status,
             response=answer.body,
-            error=answer.error,
+            error=answer.error[:200] if answer.error else None,
             duration_ms=answer.duration_ms,
         )
     )
-    delivery = session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery.attempts != attempt + 1 or delivery.status != DeliveryStatus.PENDING:
+        return answer.ok  # re-sent or given up meanwhile: its schedule is another's now
     if answer.ok:
         delivery.status, delivery.next_at = DeliveryStatus.SUCCEEDED, None
         return True

@@ -78,7 +78,9 @@ def post(url: str, body: str, headers: dict[str, str]) -> Answer:
                 response.close()  # the rest is never read: a small cap
     except urllib3.exceptions.HTTPError as error:
         return Answer(None, "", _reason(error), took())
-    return Answer(response.status, first.decode("utf-8", "replace"), None, took())
+    # Kept as text: PostgreSQL takes no NUL in it.
+    text = first.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    return Answer(response.status, text, None, took())
 
 
 def _reason(error: Exception) -> str:

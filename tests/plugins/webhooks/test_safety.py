@@ -154,3 +154,20 @@ def test_nothing_listening_is_a_failed_attempt(db, shop, make_member, make_endpo
     give(db, shop, make_member(shop))
     attempt, _delivery = _attempt(db, shop)
     assert attempt.status_code is None and attempt.error
+
+
+def test_an_answer_with_nul_bytes_is_logged_as_text(db, shop, make_member, make_endpoint, receiver):
+    receiver.expect_request("/hooks").respond_with_data(b"ok\x00done")
+    make_endpoint(shop, url_of(receiver))
+    give(db, shop, make_member(shop))
+    attempt, _delivery = _attempt(db, shop)
+    assert attempt.response == "ok\ufffddone"
+
+
+def test_a_long_dns_error_fits_the_log(app, db, shop, make_member, make_endpoint, dns_server):
+    app.config["PREMIA_DNS_NAMESERVERS"] = [dns_server.address]
+    host = ".".join(["a" * 60] * 4) + ".example"
+    make_endpoint(shop, f"http://{host}/hooks")
+    give(db, shop, make_member(shop))
+    attempt, _delivery = _attempt(db, shop)
+    assert attempt.error.startswith("DNS: aaaa") and len(attempt.error) <= 200
