@@ -13,6 +13,7 @@ from flask import current_app
 from plugins.webhooks import safety
 
 RESPONSE_CAP = 1024  # bytes of the answer kept (and read)
+TOTAL = 2  # the answer's bytes are read for at most this many timeouts from the start
 USER_AGENT = "Premia-Webhooks/1"
 
 
@@ -71,9 +72,7 @@ def post(url: str, body: str, headers: dict[str, str]) -> Answer:
                 preload_content=False,
             )
             try:
-                first = response.read(RESPONSE_CAP, decode_content=False)
-            except urllib3.exceptions.HTTPError:
-                first = b""
+                first = _first_bytes(response, started + TOTAL * seconds)
             finally:
                 response.close()  # the rest is never read: a small cap
     except urllib3.exceptions.HTTPError as error:
@@ -81,6 +80,21 @@ def post(url: str, body: str, headers: dict[str, str]) -> Answer:
     # Kept as text: PostgreSQL takes no NUL in it.
     text = first.decode("utf-8", "replace").replace("\x00", "\ufffd")
     return Answer(response.status, text, None, took())
+
+
+def _first_bytes(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """Up to RESPONSE_CAP bytes of the answer, read until `deadline` at the latest (a
+    receiver dripping bytes resets the read timeout at each one)."""
+    read = b""
+    while len(read) < RESPONSE_CAP and time.monotonic() < deadline:
+        try:
+            chunk = response.read1(RESPONSE_CAP - len(read))
+        except urllib3.exceptions.HTTPError:
+            break
+        if not chunk:
+            break
+        read += chunk
+    return read
 
 
 def _reason(error: Exception) -> str:

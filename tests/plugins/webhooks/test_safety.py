@@ -6,6 +6,7 @@ to; redirects not followed, answers read up to a small cap, URL rules."""
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 from sqlalchemy import select
@@ -171,3 +172,20 @@ def test_a_long_dns_error_fits_the_log(app, db, shop, make_member, make_endpoint
     give(db, shop, make_member(shop))
     attempt, _delivery = _attempt(db, shop)
     assert attempt.error.startswith("DNS: aaaa") and len(attempt.error) <= 200
+
+
+def test_an_answer_dripped_byte_by_byte_is_read_only_until_the_deadline(
+    db, shop, make_member, make_endpoint, receiver
+):
+    def drip():
+        for _ in range(20):
+            time.sleep(0.2)  # each under the 0.5 s read timeout; 4 s in all
+            yield b"x"
+
+    receiver.expect_request("/hooks").respond_with_handler(lambda request: Response(drip()))
+    make_endpoint(shop, url_of(receiver))
+    give(db, shop, make_member(shop))
+    attempt, delivery = _attempt(db, shop)
+    assert attempt.status_code == 200 and delivery.status == DeliveryStatus.SUCCEEDED
+    # Cut at 2 timeouts from the start: a few bytes of the twenty.
+    assert 0 < len(attempt.response) < 10
