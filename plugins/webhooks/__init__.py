@@ -18,6 +18,7 @@ from plugins.webhooks.hooks import (  # noqa: F401  (hook implementations)
     entry_recorded,
     happened,
     member_created,
+    member_erased,
     periodic_jobs,
     points_expired,
     purchase_recorded,

@@ -48,7 +48,10 @@ MEMBER = _obj(
         "document_id": _s(["string", "null"]),
         "phone": _s(["string", "null"]),
         "birthday": _s(["string", "null"], format="date"),
-        "balance": _s("integer", "The balance when the event happened."),
+        "balance": _s(
+            "integer",
+            "The balance when the event was published; an entry's balance_after is exact.",
+        ),
         "joined_via": _s("string", "staff, app, api, coupon, referral, import…"),
         "created_at": _s("string", format="date-time"),
     },

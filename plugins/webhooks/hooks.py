@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, literal, select
+from sqlalchemy import String, cast, delete, literal, select
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -35,7 +35,7 @@ from plugins.webhooks.events import (
     purchase_data,
     redemption_data,
 )
-from plugins.webhooks.models import Message
+from plugins.webhooks.models import Attempt, Delivery, Message
 from plugins.webhooks.outbox import publish
 
 # The events other plugins (and the core's member update) announce through `happened`.
@@ -60,6 +60,7 @@ def member_created(tenant: Tenant, member: Membership) -> None:
         "member.created",
         f"member.created:{member.id}",
         lambda session: {"member": _member(session, member.id)},
+        member.id,
     )
 
 
@@ -70,6 +71,7 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
         entry_event(entry),
         f"entry:{entry.id}",
         lambda session: {"member": _member(session, member.id), "entry": entry_data(tenant, entry)},
+        member.id,
     )
 
 
@@ -96,6 +98,7 @@ def points_expired(tenant: Tenant, entry_count: int) -> None:
             "points.expired",
             f"entry:{entry_id}",
             lambda session, m=member_id, d=data: {"member": _member(session, m), "entry": d},
+            member_id,
         )
 
 
@@ -152,7 +155,7 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
         found = session.get(Redemption, redemption_id, populate_existing=True)
         return {"member": _member(session, member_id), "redemption": redemption_data(found)}
 
-    publish(tenant, event, f"{event}:{redemption_id}", build)
+    publish(tenant, event, f"{event}:{redemption_id}", build, member_id)
 
 
 @hookimpl
@@ -169,7 +172,24 @@ def happened(tenant: Tenant, event: str, data: dict[str, Any]) -> None:
             return {**member, **_purchase(tenant, session, data)}
         return {**member, **rest}
 
-    publish(tenant, event, key, build)
+    publish(tenant, event, key, build, data.get("member_id"))
+
+
+@hookimpl
+def member_erased(session: Session, tenant: Tenant, member: Membership, email: str) -> None:
+    """The events about a deleted person are deleted, with their deliveries' log."""
+    about = select(Message.id).where(Message.member_id == member.id)
+    deliveries = select(Delivery.id).where(Delivery.message_id.in_(about))
+    options = {"synchronize_session": False}
+    session.execute(
+        delete(Attempt).where(Attempt.delivery_id.in_(deliveries)), execution_options=options
+    )
+    session.execute(
+        delete(Delivery).where(Delivery.message_id.in_(about)), execution_options=options
+    )
+    session.execute(
+        delete(Message).where(Message.member_id == member.id), execution_options=options
+    )
 
 
 @hookimpl

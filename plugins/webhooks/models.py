@@ -45,6 +45,8 @@ class Message(TenantOwned, Base):
     uid: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(120))
     event: Mapped[str] = mapped_column(String(40))
+    # Whom it tells about (no foreign key: erased with the person, see `member_erased`).
+    member_id: Mapped[int | None] = mapped_column(index=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

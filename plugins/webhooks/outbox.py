@@ -25,7 +25,11 @@ KEY_MAX = 120
 
 
 def publish(
-    tenant: Tenant, event: str, key: str | None, data: Callable[[Session], dict[str, Any]]
+    tenant: Tenant,
+    event: str,
+    key: str | None,
+    data: Callable[[Session], dict[str, Any]],
+    member_id: int | None = None,
 ) -> Message | None:
     """Send `event` to the tenant's endpoints that want it; `data(session)` builds its
     `data`. `key` names the event: published again (an announcement repeated), it is the
@@ -44,7 +48,7 @@ def publish(
         if session.scalar(select(Message.id).where(Message.key == key)) is not None:
             return None
         try:
-            message = write(session, wanted, event, key, data(session))
+            message = write(session, wanted, event, key, data(session), member_id)
             session.commit()
         except IntegrityError:  # the same event published at the same time: once
             session.rollback()
@@ -53,7 +57,12 @@ def publish(
 
 
 def write(
-    session: Session, endpoints: list[Endpoint], event: str, key: str, data: dict[str, Any]
+    session: Session,
+    endpoints: list[Endpoint],
+    event: str,
+    key: str,
+    data: dict[str, Any],
+    member_id: int | None = None,
 ) -> Message:
     """The message and its deliveries, each job queued once the session commits."""
     now = utcnow()
@@ -61,6 +70,7 @@ def write(
         uid=signing.new_message_id(),
         key=key,
         event=event,
+        member_id=member_id,
         body=json.dumps(envelope(event, data, now), ensure_ascii=False, separators=(",", ":")),
         created_at=now,
     )

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("uid", sa.String(length=40), nullable=False),
         sa.Column("key", sa.String(length=120), nullable=False),
         sa.Column("event", sa.String(length=40), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         *_tenant("webhooks_messages"),
@@ -65,6 +66,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("uid", name=op.f("uq_webhooks_messages_uid")),
     )
     op.create_index(op.f("ix_webhooks_messages_tenant_id"), "webhooks_messages", ["tenant_id"])
+    op.create_index(op.f("ix_webhooks_messages_member_id"), "webhooks_messages", ["member_id"])
 
     op.create_table(
         "webhooks_deliveries",

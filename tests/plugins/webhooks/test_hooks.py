@@ -18,6 +18,7 @@ from core.host.db import clock_at
 from core.loyalty import expiry
 from core.loyalty.customers import update_member
 from core.loyalty.ledger import lock_member
+from core.loyalty.members import Membership
 from core.loyalty.program import update_program
 from core.loyalty.purchases import record_purchase, return_purchase
 from core.loyalty.rewards import cancel, confirm, create_reward, redeem_reward, request_reward
@@ -26,7 +27,7 @@ from plugins.nps import surveys
 from plugins.nps.models import Survey
 from plugins.webhooks import hooks, openapi
 from plugins.webhooks.events import EVENTS
-from plugins.webhooks.models import Message
+from plugins.webhooks.models import Attempt, Delivery, Message
 from tests.plugins.webhooks.conftest import url_of
 from tests.plugins.webhooks.helpers import give, received
 
@@ -262,3 +263,20 @@ def test_a_shared_person_shows_each_merchant_its_own_record(
     member = body["data"]["member"]
     assert (member["first_name"], member["last_name"]) == ("Beatriz", "Guido")
     assert "Alfonsina" not in json.dumps(body)
+
+
+def test_a_deleted_persons_events_are_deleted_with_their_log(
+    db, shop, make_member, make_endpoint, receiver
+):
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    make_endpoint(shop, url_of(receiver), ALL)
+    ana, bea = make_member(shop), make_member(shop)
+    give(db, shop, ana)
+    give(db, shop, bea)
+    with db(shop) as session:
+        hooks.member_erased(session, shop, session.get(Membership, ana.id), "ana@mail.example")
+        session.commit()
+        kept = session.scalars(select(Message.member_id)).all()
+        assert set(kept) == {bea.id} and len(kept) == 2  # bea: created, earned
+        assert session.scalar(select(func.count(Delivery.id))) == 2
+        assert session.scalar(select(func.count(Attempt.id))) == 2
