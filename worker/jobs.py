@@ -21,8 +21,9 @@ from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
-# Named queues so that one tenant's bulk import never delays everyone's e-mail.
-QUEUES = ("mail", "default", "bulk")
+# Named queues so that one tenant's bulk import never delays everyone's e-mail, and a
+# slow webhook receiver never delays anything but webhooks.
+QUEUES = ("mail", "default", "bulk", "webhooks")
 
 _worker_app: Flask | None = None  # the app of an rq worker process
 

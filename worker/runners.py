@@ -135,8 +135,10 @@ class InProcessRunner:
 
 
 # The bulk queue's jobs (an import, a push to every device, a sheet of coupons) run for
-# minutes by design; rq's default 180 s would kill them halfway, again at each retry.
-JOB_TIMEOUTS = {"bulk": 3600}
+# minutes by design; rq's default 180 s would kill them halfway, again at each retry. A
+# webhook delivery is one request of a few seconds: a receiver that drips its answer
+# byte by byte is cut off well before it holds a worker for minutes.
+JOB_TIMEOUTS = {"bulk": 3600, "webhooks": 60}
 
 
 class RqRunner:

@@ -116,6 +116,22 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
 
 
 @hookspec
+def happened(tenant: Tenant, event: str, data: dict[str, Any]) -> None:
+    """After commit: something a plugin (or the core) owns happened that the merchant's
+    other systems may want to hear of, beside the hooks above that tell the ledger's,
+    members' and redemptions' own news: announce it with
+    `announce(session, "happened", event=…, data=…)`.
+
+    `event` is "<thing>.<past participle>": "member.updated", "coupon.claimed",
+    "tier.changed", "survey.answered"… `data` is plain JSON data (str, int, bool,
+    None, lists and dicts of them: ids, codes, names as stored), stable across releases
+    (fields may be added, never renamed): `member_id` names the member concerned and `id`
+    the occurrence, when there are. Listeners (webhooks) pass it on; they must not
+    write to the announcer's records. Returns nothing.
+    """
+
+
+@hookspec
 def notify(tenant: Tenant, member: Membership, topic: str, context: dict[str, Any]) -> None:
     """After commit: something should be told to a member (e-mail, push, …).
 

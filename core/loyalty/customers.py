@@ -307,6 +307,7 @@ def update_member(
         member.birthday = validate_birthday(birthday)
     update_search_text(member)
     session.flush()
+    announce(session, "happened", event="member.updated", data={"member_id": member.id})
     return member
 
 

@@ -11,9 +11,10 @@ import os
 from typing import Any
 
 import flask_smorest
-from flask import render_template, send_from_directory
+from flask import g, render_template, send_from_directory
 from flask_babel import lazy_gettext as _l
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.sdk import (
     MANAGERS,
@@ -25,7 +26,7 @@ from core.sdk import (
     platform_job,
     platform_session,
 )
-from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas
+from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas, views
 from plugins.api.views import blp
 
 PLUGIN = PluginInfo(
@@ -69,9 +70,43 @@ class Api(flask_smorest.Api):
     are documented per endpoint with our own schema, not a generic default."""
 
     DEFAULT_ERROR_RESPONSE_NAME = None
+    # What another plugin's operations document as ours do (`add_plugin_endpoints`).
+    IDEMPOTENCY_KEY = views.IDEMPOTENCY_KEY
+    RETRY_AFTER = views.RETRY_AFTER
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def add_plugin_endpoints(
+        self, blueprint: flask_smorest.Blueprint, *, plugin: str, scope: str, tag: str, about: str
+    ) -> None:
+        """Serve another plugin's v1 endpoints (the webhooks plugin's) behind this API's
+        door: the body cap, the bearer token and its tenant, the rate limit,
+        `Idempotency-Key`, the commit on success and the error format. Every operation
+        needs the token's `scope` (one of `tokens.SCOPES`), and answers 404 where
+        `plugin` is not active for the token's merchant. Called from the plugin's
+        `startup`, after this one's."""
+        blueprint.ARGUMENTS_PARSER = bodies.JsonParser()
+        blueprint.before_request(views.limit_body)
+        blueprint.before_request(views.authenticate_and_replay)
+
+        @blueprint.before_request
+        def plugin_and_scope() -> Any:
+            session = g.db
+            if plugin not in current_platform().plugins.active(session, g.tenant):
+                return errors.error_response(404)
+            if scope not in g.api_token.scope_set:
+                raise access.MissingScope(_l("This token lacks the scope %(scope)s.", scope=scope))
+            return None
+
+        blueprint.after_request(views.commit_on_success)
+        blueprint.errorhandler(HTTPException)(views.api_http_error)
+        blueprint.errorhandler(RequestEntityTooLarge)(views.api_http_error)
+        self.register_blueprint(blueprint)
+        # Tagged by resource, as ours: flask-smorest's tag for the blueprint would sit empty.
+        tags = [t for t in self.spec._tags if t["name"] != blueprint.name]
+        self.spec._tags[:] = [*tags, {"name": tag, "description": about}]
+        self._app.extensions["csrf"].exempt(blueprint)
 
 
 @hookimpl

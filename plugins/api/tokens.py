@@ -33,6 +33,8 @@ SCOPES = {
     "redemptions:write": _l("Redeem rewards, confirm and cancel redemptions"),
     "rewards:write": _l("Create and change rewards"),
     "program:write": _l("Change the program settings"),
+    # The webhooks plugin's endpoints (Api.add_plugin_endpoints), when it is installed.
+    "webhooks:write": _l("Manage webhook endpoints"),
 }
 DEFAULT_SCOPES = ("customers:write", "points:write", "redemptions:write")
 LAST_USED_PRECISION = timedelta(minutes=1)  # at most one UPDATE per token and minute

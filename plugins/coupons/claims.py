@@ -29,6 +29,7 @@ from core.sdk import (
     NotFound,
     PremiaError,
     Tenant,
+    announce,
     earn,
     external_url,
     join_merchant,
@@ -229,6 +230,9 @@ def claim_as_member(
     )
     session.add(row)
     session.flush()
+    data = {"member_id": member.id, "id": row.id, "claim_id": row.id, "campaign_id": campaign.id}
+    data |= {"campaign": campaign.name, "points": points, "entry_id": entry.id}
+    announce(session, "happened", event="coupon.claimed", data=data)
     return row
 
 

@@ -36,6 +36,7 @@ from core.sdk import (
     NotFound,
     Redemption,
     Tenant,
+    announce,
     earn,
     enqueue,
     external_url,
@@ -232,6 +233,9 @@ def answer(session: Session, survey_id: int, score: Any, comment: Any, *, actor:
         )
         survey.bonus_entry_id = entry.id
     session.flush()
+    answered = {"member_id": survey.member_id, "id": survey.id, "survey_id": survey.id}
+    answered |= {"score": score, "comment": comment, "bonus": survey.bonus or 0}
+    announce(session, "happened", event="survey.answered", data=answered)
     if band(score) == "detractor" and settings(session)["mail_detractors"]:
         enqueue(session, alerts.mail_detractor, survey.tenant_id, survey.id)
     return survey

@@ -72,6 +72,7 @@ from core.sdk import (
     PurchaseStatus,
     Tenant,
     Topic,
+    announce,
     load_settings,
     month_start,
     notify,
@@ -326,19 +327,16 @@ def announce_change(
 ) -> None:
     by_code = {t.code: t for t in tiers}
     before, after = by_code.get(old or ""), by_code.get(new or "")
-    notify(
-        session,
-        member,
-        "tier_changed",
-        {
-            "from": old,
-            "to": new,
-            "from_name": before.name if before else None,
-            "to_name": after.name if after else None,
-            "multiplier": str(after.multiplier) if after else None,
-            "upgrade": rank_of(tiers, new) > rank_of(tiers, old),
-        },
-    )
+    context = {
+        "from": old,
+        "to": new,
+        "from_name": before.name if before else None,
+        "to_name": after.name if after else None,
+        "multiplier": str(after.multiplier) if after else None,
+        "upgrade": rank_of(tiers, new) > rank_of(tiers, old),
+    }
+    notify(session, member, "tier_changed", context)
+    announce(session, "happened", event="tier.changed", data={"member_id": member.id, **context})
 
 
 def _code(tiers: list[Tier], rank: int) -> str | None:

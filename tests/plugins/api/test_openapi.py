@@ -119,6 +119,24 @@ OPERATIONS = {
     ("post", "/api/v1/customers/{code}/redemptions"): ("redeem_reward", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/confirm"): ("confirm_redemption", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/cancel"): ("cancel_redemption", "redemptions"),
+    # The webhooks plugin's, through the door (Api.add_plugin_endpoints).
+    ("get", "/api/v1/webhooks/endpoints"): ("list_webhook_endpoints", "webhooks"),
+    ("post", "/api/v1/webhooks/endpoints"): ("create_webhook_endpoint", "webhooks"),
+    ("get", "/api/v1/webhooks/endpoints/{endpoint_id}"): ("get_webhook_endpoint", "webhooks"),
+    ("patch", "/api/v1/webhooks/endpoints/{endpoint_id}"): ("update_webhook_endpoint", "webhooks"),
+    ("delete", "/api/v1/webhooks/endpoints/{endpoint_id}"): ("delete_webhook_endpoint", "webhooks"),
+    ("post", "/api/v1/webhooks/endpoints/{endpoint_id}/test"): (
+        "test_webhook_endpoint",
+        "webhooks",
+    ),
+    ("get", "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries"): (
+        "list_webhook_deliveries",
+        "webhooks",
+    ),
+    ("post", "/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/resend"): (
+        "resend_webhook_delivery",
+        "webhooks",
+    ),
 }
 
 
@@ -143,6 +161,7 @@ def test_every_operation_has_an_id_and_a_resource_tag(document):
         "rewards",
         "redemptions",
         "program",
+        "webhooks",
     ]
 
 

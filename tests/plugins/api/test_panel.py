@@ -129,4 +129,5 @@ def test_each_permission_is_a_checkbox_inside_its_own_label(client, shop, db):
         "redemptions:write",
         "rewards:write",
         "program:write",
+        "webhooks:write",
     ]
