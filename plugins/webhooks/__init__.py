@@ -19,6 +19,7 @@ from plugins.webhooks.hooks import (  # noqa: F401  (hook implementations)
     happened,
     member_created,
     member_erased,
+    members_enrolled,
     periodic_jobs,
     points_expired,
     purchase_recorded,

@@ -23,7 +23,9 @@ from core.sdk import (
     Tenant,
     announce,
     current_platform,
+    enqueue,
     hookimpl,
+    tenant_job,
     tenant_session,
     utcnow,
 )
@@ -46,6 +48,7 @@ REDEMPTION_EVENTS = {
     RedemptionStatus.CANCELLED: "redemption.cancelled",
 }
 EXPIRY_WINDOW = timedelta(days=2)  # the expiry's entries looked at after its run
+ENROLLED_CHUNK = 200  # an import's members whose `member.created` events one job writes
 
 
 def _member(session: Session, member_id: int) -> dict[str, Any]:
@@ -55,12 +58,37 @@ def _member(session: Session, member_id: int) -> dict[str, Any]:
 
 @hookimpl
 def member_created(tenant: Tenant, member: Membership) -> None:
+    publish_member_created(tenant, member.id)
+
+
+@hookimpl
+def members_enrolled(tenant: Tenant, member_ids: list[int]) -> None:
+    """An import's customers: their `member.created` events are written by jobs, a chunk
+    of members each, so that the import's batch never waits for them."""
+    if "member.created" not in subscriptions.wanted(tenant.id):
+        return
+    for start in range(0, len(member_ids), ENROLLED_CHUNK):
+        chunk = member_ids[start : start + ENROLLED_CHUNK]
+        enqueue(None, publish_members_created, tenant.id, chunk)
+
+
+@tenant_job(queue="webhooks", plugin="webhooks")
+def publish_members_created(session: Session, tenant: Tenant, member_ids: list[int]) -> int:
+    """The job: an import's `member.created` events (each keyed by its member, so a job
+    run twice publishes each once), each written in a session of its own."""
+    session.close()
+    for member_id in member_ids:
+        publish_member_created(tenant, member_id)
+    return len(member_ids)
+
+
+def publish_member_created(tenant: Tenant, member_id: int) -> None:
     publish(
         tenant,
         "member.created",
-        f"member.created:{member.id}",
-        lambda session: {"member": _member(session, member.id)},
-        member.id,
+        f"member.created:{member_id}",
+        lambda session: {"member": _member(session, member_id)},
+        member_id,
     )
 
 

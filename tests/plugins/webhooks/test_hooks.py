@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty import expiry
+from core.loyalty.bulk_enrolment import NewMember, enrol_in_bulk
 from core.loyalty.customers import update_member
 from core.loyalty.ledger import lock_member
 from core.loyalty.members import Membership
@@ -280,3 +281,24 @@ def test_a_deleted_persons_events_are_deleted_with_their_log(
         assert set(kept) == {bea.id} and len(kept) == 2  # bea: created, earned
         assert session.scalar(select(func.count(Delivery.id))) == 2
         assert session.scalar(select(func.count(Attempt.id))) == 2
+
+
+def test_an_imports_customers_are_each_a_member_created_event(
+    db, shop, make_endpoint, receiver, monkeypatch
+):
+    monkeypatch.setattr(hooks, "ENROLLED_CHUNK", 2)  # three members: two jobs
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    make_endpoint(shop, url_of(receiver), ["member.created"])
+    with db(shop) as session:
+        ids = enrol_in_bulk(
+            session,
+            [NewMember(f"{name}@mail.example", name.title()) for name in ("ana", "bea", "cid")],
+            actor=Actor.system(),
+        )
+        session.commit()
+    bodies = [body for _h, body in received(receiver)]
+    emails = sorted(body["data"]["member"]["email"] for body in bodies)
+    assert emails == ["ana@mail.example", "bea@mail.example", "cid@mail.example"]
+    assert {body["type"] for body in bodies} == {"member.created"}
+    hooks.publish_members_created(shop.id, ids)  # a job run twice: nothing new
+    assert len(received(receiver)) == 3
