@@ -65,8 +65,9 @@ def test_a_send_goes_out_in_batches_of_500_and_reports(
 
 
 def test_a_start_writes_a_pending_delivery_per_device_500_to_a_batch(
-    db, platform, shop, make_tenant, make_member, add_devices, fcm
+    db, platform, shop, make_tenant, make_member, add_devices, fcm, monkeypatch
 ):
+    monkeypatch.setattr(sends, "_CHUNK", 250)  # written while the query still streams
     other = make_tenant(slug="bar", plan="white-label")
     add_devices(other, make_member(other), "theirs-1")
     tokens = []
