@@ -216,7 +216,7 @@ def _write_deliveries(session: Session, send_id: int, reached: Select) -> int:
 
     Set-based: the devices stream from the tenant's (scoped) query in chunks, each
     written in one statement (COPY on PostgreSQL) on the session's connection, with
-    the session's tenant. One ORM row per delivery took 25 s for 100,000."""
+    the session's tenant. An ORM row per delivery took 2.5 s for 10,000 (a profile)."""
     tenant_id = session_tenant_id(session)
     conn = session.connection()
     rows = session.execute(reached.execution_options(yield_per=_CHUNK))
