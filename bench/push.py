@@ -10,15 +10,19 @@ Creates (or empties) the database and fills it: one white-label merchant, a memb
 through the services, cloned in SQL to `--devices` members with one device each. Then,
 in the same run:
 
+  fake      the fake FCM alone, asked by a bare keep-alive client with messages of the
+            campaign's size: it must answer far faster than anything measured below
   baseline  firebase-admin alone: `send_each` of the same number of messages in batches
-            of 500, from one process, two threads (one per worker): no database, no jobs
+            of 500, from `--workers` processes (one per worker, the client made as the
+            workers make it): no database, no jobs
   push      the campaign as the panel starts it: the start job writes a delivery per
-            device and queues a job per batch; the workers send and record
+            device and queues a job per batch of 500; the workers send and record
 
-Prints each one's seconds and messages a second, the campaign's time as a multiple of
-the baseline's, and the workers' peak resident memory (VmHWM) after a send to a tenth
-of the devices and after the full one (fresh workers each time): flat memory means the
-two peaks are close. Figures go in docs/benchmarks.md.
+Prints each one's seconds and messages a second, the start job's seconds, the campaign's
+time as a multiple of the baseline's, and the peak resident memory (VmHWM) of the
+workers and of the largest job process they forked (rq forks one per job), after a send
+to a tenth of the devices and after the full one (fresh workers each time): flat memory
+means the two peaks are close. Figures go in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,17 +161,26 @@ def environment(args, key: Path, fcm_url: str) -> dict[str, str]:
 
 
 def run_worker() -> None:
-    """`premia worker`, with firebase-admin pointed at the fake FCM."""
+    """`premia worker`, with firebase-admin pointed at the fake FCM; at exit, writes the
+    peak memory of the job processes it forked (the largest) to BENCH_MEMORY/<pid>."""
+    import atexit
+    import resource
+
     from tests.plugins.push.fake_fcm import point_firebase_admin_at
 
+    def note() -> None:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB
+        (Path(os.environ["BENCH_MEMORY"]) / str(os.getpid())).write_text(str(children))
+
+    atexit.register(note)
     point_firebase_admin_at(os.environ["BENCH_FCM_URL"])
     from core.cli import main
 
-    main(["worker"])
+    main(["worker"], standalone_mode=False)
 
 
 def peak_memory(pid: int) -> int:
-    """VmHWM (KiB) of a worker and its children (rq forks a work horse per job)."""
+    """VmHWM (KiB) of a worker process itself (its job processes: see run_worker)."""
     total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -180,8 +192,11 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
     """Start a send to `devices` devices (the first ones) and wait for its last delivery."""
     redis = Redis.from_url(args.redis_url)
     redis.flushdb()
+    memory = Path(tempfile.mkdtemp(prefix="bench-push-memory-"))
     workers = [
-        subprocess.Popen([sys.executable, __file__, "--as-worker"], env=env)
+        subprocess.Popen(
+            [sys.executable, __file__, "--as-worker"], env={**env, "BENCH_MEMORY": str(memory)}
+        )
         for _ in range(args.workers)
     ]
     app = create_app({"PREMIA_DATABASE_URL": args.database_url, "PREMIA_REDIS_URL": args.redis_url})
@@ -207,7 +222,7 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
                     "THEN 100 ELSE 0 END WHERE tenant_id = %s",
                     (tenant_id, devices, tenant_id),
                 )
-            time.sleep(2)  # the workers are up
+            _wait_idle(redis, args.workers)
             started = time.perf_counter()
             from core.sdk import enqueue
 
@@ -220,6 +235,7 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
                         report = sends.report(session, send)
                         break
             seconds = time.perf_counter() - started
+            start_seconds = _start_job_seconds(redis)
     finally:
         peaks = [peak_memory(w.pid) for w in workers]
         for w in workers:
@@ -227,31 +243,134 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
         for w in workers:
             w.wait()
         app.extensions["premia"].engine.dispose()
-    return {"seconds": seconds, "report": report, "peaks_mib": [p / 1024 for p in peaks]}
+    forked = [int((memory / str(w.pid)).read_text()) for w in workers]
+    return {
+        "seconds": seconds,
+        "start": start_seconds,
+        "report": report,
+        "peaks_mib": [p / 1024 for p in peaks],
+        "jobs_mib": max(forked) / 1024,
+    }
 
 
-def baseline(key: Path, fcm_url: str, devices: int, threads: int) -> float:
-    import firebase_admin
-    from firebase_admin import credentials, messaging
+def _wait_idle(redis: Redis, workers: int) -> None:
+    """Until the workers are up and done with the periodic jobs a fresh Redis makes due
+    at once (the day's expiry, figures…), so that the clock measures the campaign."""
+    from rq import Queue, Worker
 
-    from plugins.push.firebase import message
+    from worker.jobs import QUEUES
+
+    quiet = 0
+    while quiet < 5:
+        time.sleep(0.2)
+        found = Worker.all(connection=redis)
+        idle = len(found) == workers and all(w.get_state() == "idle" for w in found)
+        empty = all(Queue(name, connection=redis).count == 0 for name in QUEUES)
+        quiet = quiet + 1 if idle and empty else 0
+
+
+def _start_job_seconds(redis: Redis) -> float:
+    """How long the start job ran (writing the deliveries, queueing the batches)."""
+    from rq.job import Job
+    from rq.registry import FinishedJobRegistry
+
+    ids = FinishedJobRegistry("bulk", connection=redis).get_job_ids()
+    for job in Job.fetch_many(ids, connection=redis):
+        if job is not None and job.func_name.endswith("start_send"):
+            return (job.ended_at - job.started_at).total_seconds()
+    return float("nan")
+
+
+def fake_alone(port: int, messages: int, connections: int = 100) -> float:
+    """Seconds the fake FCM takes to answer `messages` requests of a campaign's size
+    from a bare asyncio client (keep-alive, `connections` at once): no firebase-admin."""
+    import asyncio
+    import json
+
+    body = json.dumps(
+        {
+            "message": {
+                "token": "tok-1-" + "x" * 140,
+                "data": {"title": "Bench", "body": "Hola", "send": "1"},
+                "webpush": {"headers": {"Urgency": "high", "TTL": "86400"}},
+            }
+        }
+    ).encode()
+    request = (
+        b"POST /v1/projects/premia-test/messages:send HTTP/1.1\r\nHost: fcm\r\n"
+        b"Authorization: Bearer fake\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+    async def connection(count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+        writer.close()
+
+    async def run() -> None:
+        share = messages // connections
+        await asyncio.gather(*(connection(share) for _ in range(connections)))
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    return time.perf_counter() - started
+
+
+def _baseline_part(key: str, fcm_url: str, first: int, count: int, ready, done) -> None:
+    import warnings
+
+    from firebase_admin import messaging
+
+    from plugins.push import firebase
     from tests.plugins.push.fake_fcm import point_firebase_admin_at
 
     point_firebase_admin_at(fcm_url)
-    fb = firebase_admin.initialize_app(credentials.Certificate(str(key)), name="baseline")
+    fb = firebase.app_for(key)  # the client as the workers make it
     content = {"title": "Bench", "body": "Hola", "send": "0"}
-    tokens = [f"tok-{n}-" + "x" * 140 for n in range(devices)]
-    batches = [tokens[i : i + 500] for i in range(0, devices, 500)]
+    ready.wait()
+    sent = 0
+    for start in range(first, first + count, 500):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            batch = [
+                firebase.message(f"tok-{n}-" + "x" * 140, content)
+                for n in range(start, min(start + 500, first + count))
+            ]
+        sent += messaging.send_each(batch, app=fb).success_count
+    done.put(sent)
 
-    def send(batch: list[str]) -> int:
-        answer = messaging.send_each([message(t, content) for t in batch], app=fb)
-        return answer.success_count
 
+def baseline(key: Path, fcm_url: str, devices: int, processes: int) -> float:
+    """Seconds for `processes` processes (one per worker) to send `devices` messages
+    between them with `send_each`, in batches of 500, once each has its client."""
+    ready = multiprocessing.Barrier(processes + 1)
+    done = multiprocessing.Queue()
+    share = -(-devices // processes)
+    parts = [
+        multiprocessing.Process(
+            target=_baseline_part,
+            args=(str(key), fcm_url, n * share, min(share, devices - n * share), ready, done),
+        )
+        for n in range(processes)
+    ]
+    for part in parts:
+        part.start()
+    ready.wait()
     started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        sent = sum(pool.map(send, batches))
+    sent = sum(done.get() for _ in parts)
+    seconds = time.perf_counter() - started
+    for part in parts:
+        part.join()
     assert sent == devices, sent
-    return time.perf_counter() - started
+    return seconds
 
 
 def main() -> None:
@@ -283,19 +402,21 @@ def main() -> None:
     tenant_id = fill(args.database_url, args.devices)
     env = environment(args, key, fcm_url)
 
+    port = int(fcm_url.rsplit(":", 1)[1])
+    alone = fake_alone(port, args.devices)
+    print(f"fake      {alone:7.1f} s  {args.devices / alone:8.0f} msg/s  (a bare client)")
     base = baseline(key, fcm_url, args.devices, args.workers)
     print(f"baseline  {base:7.1f} s  {args.devices / base:8.0f} msg/s  (send_each alone)")
-    small = campaign(args, env, tenant_id, args.devices // 10)
-    print(
-        f"push 1/10 {small['seconds']:7.1f} s  {small['report']}  "
-        f"worker peaks {', '.join(f'{p:.0f} MiB' for p in small['peaks_mib'])}"
-    )
-    full = campaign(args, env, tenant_id, args.devices)
-    print(
-        f"push      {full['seconds']:7.1f} s  {args.devices / full['seconds']:8.0f} msg/s  "
-        f"{full['report']}  worker peaks {', '.join(f'{p:.0f} MiB' for p in full['peaks_mib'])}"
-    )
-    print(f"ratio     {full['seconds'] / base:7.2f} × the baseline")
+    for share, label in ((10, "push 1/10"), (1, "push     ")):
+        devices = args.devices // share
+        run = campaign(args, env, tenant_id, devices)
+        print(
+            f"{label} {run['seconds']:7.1f} s  {devices / run['seconds']:8.0f} msg/s  "
+            f"start job {run['start']:.1f} s  {run['report']}  workers "
+            f"{', '.join(f'{p:.0f}' for p in run['peaks_mib'])} MiB, "
+            f"job processes {run['jobs_mib']:.0f} MiB"
+        )
+    print(f"ratio     {run['seconds'] / base:7.2f} × the baseline")
     fake.terminate()
 
 

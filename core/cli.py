@@ -398,6 +398,7 @@ def _serve(host: str, port: int) -> None:
 def worker(burst: bool) -> None:
     """Run an rq worker on every queue, with the scheduler."""
     from rq import Worker
+    from sqlalchemy.orm import configure_mappers
 
     from worker.jobs import set_worker_app
 
@@ -405,6 +406,9 @@ def worker(burst: bool) -> None:
     if platform.redis is None:
         raise click.ClickException("PREMIA_REDIS_URL is not set: jobs run in-process already")
     set_worker_app(current_app._get_current_object())
+    # rq forks a process per job: the ORM's mappers are configured here, once, or every
+    # job configures them all again (1.7 s of a push batch's 3.6 s, in a profile).
+    configure_mappers()
     if not burst:
         platform.jobs.start_scheduler()
     Worker(platform.jobs.queues(), connection=platform.redis).work(with_scheduler=True, burst=burst)

@@ -77,7 +77,7 @@ from core.loyalty.joining import member_at_first_points
 from core.loyalty.joining import join as join_merchant
 
 # What e-mails a person wants (the customer app's profile): a channel asks before sending.
-from core.loyalty.members import MAIL_TOPICS, wants_mail, wants_push
+from core.loyalty.members import MAIL_TOPICS, wanting_push, wants_mail, wants_push
 
 # Points: earn (many credits at once too), redeem, refund, adjust, history; keys that make
 # an operation idempotent.
@@ -260,6 +260,7 @@ __all__ = [
     "update_member",
     "get_member",
     "MAIL_TOPICS",
+    "wanting_push",
     "wants_mail",
     "wants_push",
     "lock_member",

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from core.sdk import PlanLimit, PluginInfo, hookimpl
-from plugins.push import app, panel
+from plugins.push import app, firebase, panel
 from plugins.push.hooks import (  # noqa: F401  (hook implementations)
     app_scripts,
     delivered_topics,
@@ -51,6 +51,7 @@ FIREBASE_ORIGINS = (
 def startup(app: Any) -> None:
     sources = app.config.setdefault("PREMIA_CSP_CONNECT_SRC", [])
     sources.extend(origin for origin in FIREBASE_ORIGINS if origin not in sources)
+    firebase.warm(app.config)  # before a worker forks its job processes
 
 
 @hookimpl

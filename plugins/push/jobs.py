@@ -128,10 +128,13 @@ def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> in
             delete(Device).where(Device.id.in_([device_of[i] for i in outcome.pruned])),
             execution_options={"synchronize_session": False},
         )
+    by_code: dict[str, list[int]] = {}
     for delivery_id, code in outcome.failed.items():
+        by_code.setdefault(code, []).append(delivery_id)
+    for code, ids in by_code.items():  # one statement per error, not per device
         session.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id)
+            .where(Delivery.id.in_(ids))
             .values(status=DeliveryStatus.FAILED, error=code),
             execution_options={"synchronize_session": False},
         )

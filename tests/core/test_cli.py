@@ -283,3 +283,30 @@ def test_settings_of_a_plugin_and_unknown_namespaces(premia, make_tenant):
     assert done.exit_code == 0 and isinstance(json.loads(done.output), dict)
     assert premia("settings", "show", "cafe-plugin", "nothing").exit_code != 0
     assert premia("settings", "show", "no-such-shop", "program").exit_code != 0
+
+
+def test_the_worker_configures_the_orm_before_forking_its_jobs(make_app, redis_url, monkeypatch):
+    import rq
+    from sqlalchemy import Integer
+    from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+    import worker.jobs
+
+    monkeypatch.setattr(worker.jobs, "_worker_app", None)
+    application = make_app(PREMIA_REDIS_URL=redis_url)
+
+    class Other(DeclarativeBase):
+        pass
+
+    class Thing(Other):  # a model no query has configured yet
+        __tablename__ = "cli_worker_things"
+        id = mapped_column(Integer, primary_key=True)
+
+    assert not Thing.__mapper__.configured
+    seen = []
+    monkeypatch.setattr(
+        rq.Worker, "work", lambda self, **kw: seen.append(Thing.__mapper__.configured)
+    )
+    result = application.test_cli_runner().invoke(main, ["worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert seen == [True]  # configured in the worker, before rq forks a process per job

@@ -8,10 +8,11 @@ from collections import Counter
 from datetime import UTC, date, datetime, time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from core.host.db import clock_at
+from core.host.db import clock_at, platform_session
 from core.host.errors import Conflict, InvalidInput
+from core.loyalty.members import Customer
 from core.sdk import Tenant
 from plugins.push import jobs, sends
 from plugins.push.models import Delivery, DeliveryStatus, Device, Send, SendStatus
@@ -63,6 +64,55 @@ def test_a_send_goes_out_in_batches_of_500_and_reports(
         assert session.get(Send, send_id).status == SendStatus.DONE
 
 
+def test_a_start_writes_a_pending_delivery_per_device_500_to_a_batch(
+    db, platform, shop, make_tenant, make_member, add_devices, fcm, monkeypatch
+):
+    monkeypatch.setattr(sends, "_CHUNK", 250)  # written while the query still streams
+    other = make_tenant(slug="bar", plan="white-label")
+    add_devices(other, make_member(other), "theirs-1")
+    tokens = []
+    for index in range(3):
+        mine = [f"d{index}-{n}" for n in range(400)]
+        add_devices(shop, make_member(shop), *mine)
+        tokens += mine
+    quiet, gone = make_member(shop), make_member(shop)
+    add_devices(shop, quiet, "quiet-1")
+    add_devices(shop, gone, "gone-1")
+    with platform.sessions() as session:  # no news on the phone; a deleted account
+        session.get(Customer, quiet.customer_id).mail_preferences = {"push:news": False}
+        session.get(Customer, gone.customer_id).deleted_at = datetime(2026, 1, 1, tzinfo=UTC)
+        session.commit()
+    send_id = campaign(db, shop)
+    with db(shop) as session:
+        assert sends.start(session, shop, send_id) == [0, 1, 2]
+        session.commit()
+    with platform_session(platform.sessions) as session:  # every merchant's: none of another's
+        rows = session.execute(
+            select(Delivery.tenant_id, Delivery.token, Delivery.batch, Delivery.status)
+            .where(Delivery.send_id == send_id)
+            .order_by(Delivery.device_id)
+        ).all()
+    assert [row.token for row in rows] == tokens  # in the devices' order
+    assert [row.batch for row in rows] == [n // 500 for n in range(1200)]
+    assert {(row.tenant_id, row.status) for row in rows} == {(shop.id, DeliveryStatus.PENDING)}
+    with db(shop) as session:
+        assert session.get(Send, send_id).targeted == 1200
+        assert sends.start(session, shop, send_id) == [0, 1, 2]  # again: only what waits
+        session.commit()
+    with db(shop) as session:
+        assert session.scalar(select(func.count(Delivery.id))) == 1200  # nothing twice
+
+
+def test_a_send_that_reaches_nobody_is_done_at_once(db, shop, make_member, add_devices, fcm):
+    add_devices(shop, make_member(shop), "e-1")
+    send_id = campaign(db, shop, audience={"min_balance": 1})
+    jobs.start_send(shop.id, send_id)
+    with db(shop) as session:
+        assert session.get(Send, send_id).status == SendStatus.DONE
+    assert report(db, shop, send_id) == sends.Report(0, 0, 0, 0, 0)
+    assert fcm.tokens() == []
+
+
 def test_dead_tokens_are_pruned_and_busy_answers_retried(db, shop, make_member, add_devices, fcm):
     ana = make_member(shop)
     add_devices(shop, ana, "ok-1", "dead-1", "bad-1", "flaky-1", "quota-1")
@@ -81,6 +131,9 @@ def test_a_message_refused_for_every_device_prunes_none(db, shop, make_member, a
     send_id = campaign(db, shop)
     jobs.start_send(shop.id, send_id)
     assert report(db, shop, send_id) == sends.Report(3, 0, 3, 0, 0)
+    with db(shop) as session:
+        errors = session.scalars(select(Delivery.error).where(Delivery.send_id == send_id))
+        assert sorted(errors) == ["INVALID_ARGUMENT"] * 3  # each with FCM's code
     with db(shop) as session:  # the message was at fault: the devices are kept
         assert sorted(session.scalars(select(Device.token))) == ["bad-1", "bad-2", "bad-3"]
 
