@@ -25,7 +25,16 @@ from core.sdk import (
     platform_job,
     platform_session,
 )
-from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas
+from plugins.api import (
+    access,
+    bodies,
+    cli,
+    errors,
+    idempotency,
+    panel,
+    schemas,
+    till,  # noqa: F401  (the till's routes, on the same blueprint)
+)
 from plugins.api.views import blp
 
 PLUGIN = PluginInfo(
@@ -39,7 +48,8 @@ PLUGIN = PluginInfo(
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
 INTRODUCTION = """\
-Give and redeem points from your point of sale.
+Give and redeem points from your point of sale: quote a sale, record it with its
+lines, return it whole or in part, pay with points, use a pack.
 
 Authenticate every request with `Authorization: Bearer <token>`; the merchant's
 owner creates tokens in the panel (Configuración → API) or an operator with
@@ -57,6 +67,11 @@ kept 48 hours. Requests are rate-limited per token (429 with `Retry-After`).
 TAGS = (
     ("customers", "People enrolled in the merchant's program, found by the code of their QR."),
     ("points", "Points given to a customer, by points or by a purchase amount; their ledger."),
+    (
+        "purchases",
+        "The whole till: a sale with its lines, its quote, its returns, a bill paid with "
+        "points, a pack used.",
+    ),
     ("rewards", "The merchant's catalogue of rewards."),
     ("redemptions", "Rewards handed to customers, and customers' requests to confirm or cancel."),
     ("program", "The program's settings: equivalence, welcome points, expiry."),
