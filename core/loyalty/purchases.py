@@ -380,7 +380,7 @@ def return_part(
     part calls `purchase_partly_returned` with what came back. A retry with the same key
     returns the first return; with nothing named, a returned purchase returns itself and
     None (nothing is written twice). NothingToReturn when a part is asked of a purchase
-    without that much left."""
+    without that much left (or without such a line left)."""
     if items is not None and amount is not None:
         raise InvalidInput(amount=_l("Return either lines or an amount, not both."))
     member = ledger.lock_member(session, purchase.member_id)
@@ -408,7 +408,7 @@ def return_part(
     elif amount is not None:
         money = parse_amount(amount, field="amount")
         if money > left:
-            raise InvalidInput(amount=_l("This is more than is left to return of the purchase."))
+            raise NothingToReturn(_l("This is more than is left to return of the purchase."))
     else:
         money = left
         returned_lines = [
@@ -698,7 +698,7 @@ def _take_lines(
                 money += n * line.unit_price
                 quantity -= n
         if quantity:
-            raise InvalidInput(lines=_l("The purchase has no more of this line to return."))
+            raise NothingToReturn(_l("The purchase has no more of this line to return."))
     return money, [{"line_id": line_id, "quantity": n} for line_id, n in taken.items()]
 
 

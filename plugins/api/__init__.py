@@ -33,7 +33,7 @@ from plugins.api import (
     idempotency,
     panel,
     schemas,
-    till,  # noqa: F401  (the till's routes, on the same blueprint)
+    till,  # the till's routes, on the same blueprint
 )
 from plugins.api.views import blp
 
@@ -116,6 +116,7 @@ def startup(app: Any) -> None:
     api.ma_plugin.converter.add_attribute_function(schemas.nullable_nested)
     api.register_blueprint(blp)
     schemas.document_refusals(api.spec)
+    till.document(api.spec)
     # Operations are tagged by resource; flask-smorest's tag for the blueprint as a whole
     # would sit empty in Swagger UI and in generated clients.
     api.spec._tags[:] = [{"name": name, "description": text} for name, text in TAGS]

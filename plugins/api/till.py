@@ -17,7 +17,9 @@ from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 
 from core.sdk import (
+    Conflict,
     Entry,
+    InvalidInput,
     Membership,
     NotFound,
     PremiaError,
@@ -57,6 +59,14 @@ SALE_LINKS = {201: {"return_purchase": link("return_purchase", reference="refere
 class FeatureOff(PremiaError):
     status = 403
     reason = "feature_not_enabled"
+
+
+class OverTheCap(Conflict):
+    """More points than the merchant's cap lets pay of this bill: the panel's refusal
+    (its message states the most this bill allows), a conflict with the merchant's rule
+    rather than a malformed request."""
+
+    reason = "over_pay_with_points_cap"
 
 
 def _require(plugin: str, message: Any) -> None:
@@ -119,7 +129,7 @@ class Purchases(MethodView):
 class Quote(MethodView):
     @blp.arguments(QuoteSchema())
     @blp.response(200, QuoteResultSchema)
-    @documented("quote_purchase", 404, body=True)
+    @documented("quote_purchase", 404, body=True, idempotent=True)
     def post(self, fields: dict[str, Any]) -> Any:
         """What a sale would earn, and the most of its bill payable with points under the
         merchant's cap, for a customer or not; writes nothing (a till shows it before
@@ -167,8 +177,9 @@ class Returns(MethodView):
         """Return a purchase named by its reference, whole (an empty body) or in part
         (`lines` by product code or group, or an `amount`): the points it earned are taken
         back in proportion, as far as the customer still has them; punch cards, tiers and
-        referral points follow. Returning the whole again changes nothing; a part is made
-        safe to retry by its `Idempotency-Key`."""
+        referral points follow. 409 `nothing_to_return` for more than is left. Returning
+        the whole again changes nothing; a part is made safe to retry by its
+        `Idempotency-Key`."""
         session = db()
         purchase = purchase_by_reference(session, reference)
         items = fields.get("lines")
@@ -213,22 +224,27 @@ class Payments(MethodView):
     @blp.response(201, PaymentResultSchema)
     @documented("pay_with_points", 403, 404, 409, body=True, idempotent=True)
     def post(self, fields: dict[str, Any], code: str) -> Any:
-        """Pay part of a bill with points, under the merchant's cap (422 above it, stating
-        the most this bill allows; 409 `insufficient_points` beyond the balance), as the
-        panel's "Pay with points"; 403 `feature_not_enabled` where cashback is off."""
+        """Pay part of a bill with points under the merchant's cap, as the panel's "Pay
+        with points": 409 `over_pay_with_points_cap` above it (the message states the most
+        this bill allows), 409 `insufficient_points` beyond the balance, 403
+        `feature_not_enabled` where cashback is off."""
         _require("cashback", _l("Paying with points is not enabled for this merchant."))
         session = db()
         member = lock_member_by_code(session, code)
-        payment = cashback.pay_with_points(
-            session,
-            member,
-            fields["bill_amount"],
-            fields["points"],
-            actor=access.actor(),
-            idempotency_key=g.api_key,
-            location_id=_location(fields.get("location_id")),
-            reference=fields.get("reference"),
-        )
+        location_id = _location(fields.get("location_id"))
+        try:
+            payment = cashback.pay_with_points(
+                session,
+                member,
+                fields["bill_amount"],
+                fields["points"],
+                actor=access.actor(),
+                idempotency_key=g.api_key,
+                location_id=location_id,
+                reference=fields.get("reference"),
+            )
+        except InvalidInput as refused:  # the body is valid: the cap refuses its points
+            raise OverTheCap(refused.fields["points"], points=refused.fields["points"]) from None
         return {
             "points": payment.points,
             "value": payment.value,
@@ -263,3 +279,38 @@ class PackUses(MethodView):
             idempotency_key=g.api_key,
         )
         return {"pack": pack, "used_at": use.used_at}
+
+
+def document(spec: Any) -> None:
+    """What a body must be beyond its fields, written into the document: a line names
+    a product code or a group; a return names lines, or an amount, or nothing (all)."""
+    schemas = spec.components.schemas
+    for name in ("SaleLine", "ReturnLine"):
+        schemas[name]["anyOf"] = [{"required": ["sku"]}, {"required": ["product_group"]}]
+    request = schemas.pop("Return")
+    fields = request["properties"]
+    common = {"description": fields["description"]}
+    for name, field, text in (
+        ("ReturnLines", "lines", "Some lines came back."),
+        ("ReturnAmount", "amount", "An amount of the bill came back."),
+    ):
+        schemas[name] = {
+            "type": "object",
+            "description": text,
+            "required": [field],
+            "properties": {field: fields[field], **common},
+            "additionalProperties": False,
+        }
+    schemas["ReturnAll"] = {
+        "type": "object",
+        "description": "All that is left came back.",
+        "properties": common,
+        "additionalProperties": False,
+    }
+    schemas["Return"] = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/ReturnLines"},
+            {"$ref": "#/components/schemas/ReturnAmount"},
+            {"$ref": "#/components/schemas/ReturnAll"},
+        ]
+    }

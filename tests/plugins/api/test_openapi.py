@@ -119,6 +119,11 @@ OPERATIONS = {
     ("post", "/api/v1/customers/{code}/redemptions"): ("redeem_reward", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/confirm"): ("confirm_redemption", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/cancel"): ("cancel_redemption", "redemptions"),
+    ("post", "/api/v1/customers/{code}/purchases"): ("record_purchase", "purchases"),
+    ("post", "/api/v1/purchases/quote"): ("quote_purchase", "purchases"),
+    ("post", "/api/v1/purchases/{reference}/returns"): ("return_purchase", "purchases"),
+    ("post", "/api/v1/customers/{code}/payments"): ("pay_with_points", "purchases"),
+    ("post", "/api/v1/customers/{code}/packs/{pack_id}/uses"): ("use_pack", "purchases"),
 }
 
 
@@ -140,6 +145,7 @@ def test_every_operation_has_an_id_and_a_resource_tag(document):
     assert [tag["name"] for tag in document["tags"]] == [
         "customers",
         "points",
+        "purchases",
         "rewards",
         "redemptions",
         "program",
