@@ -81,7 +81,7 @@ class ProductMixin(Schema):
     @ma.validates_schema
     def sku_or_group(self, data: dict, **_kwargs: object) -> None:
         if not (data.get("sku") or data.get("product_group")):
-            raise ma.ValidationError(_l("A line needs a product code or a product group."), "sku")
+            raise ma.ValidationError(_l("Give a product code or a product group."), "sku")
 
     @ma.post_load
     def strip_codes(self, data: dict, **_kwargs: object) -> dict:
@@ -176,7 +176,7 @@ class ReturnSchema(Schema):
     @ma.validates_schema
     def lines_or_amount(self, data: dict, **_kwargs: object) -> None:
         if "lines" in data and "amount" in data:
-            raise ma.ValidationError(_l("Return either lines or an amount, not both."), "amount")
+            raise ma.ValidationError(_l("Give lines or an amount, not both."), "amount")
 
 
 class ReturnResultSchema(Schema):
