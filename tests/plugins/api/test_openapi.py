@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from core.loyalty.program import update_program
 
@@ -210,18 +208,6 @@ def test_a_405_says_which_methods_are_allowed(call, token):
 # --- from outside: Schemathesis's CLI and a generated client, over HTTP ------------
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def live_api(make_app):
-    """The API served on 127.0.0.1 by a real HTTP server (no SERVER_NAME to match)."""
-    served = make_app(SERVER_NAME=None, PREMIA_API_RATE_LIMIT="100000/minute")
-    server = make_server("127.0.0.1", 0, served, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
 
 
 @pytest.fixture

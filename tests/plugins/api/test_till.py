@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -14,11 +19,11 @@ from plugins.packs import packs
 PLATA = {"code": "plata", "name": "Plata", "multiplier": "1", "threshold": "0"}
 ORO = {"code": "oro", "name": "Oro", "multiplier": "2", "threshold": "500000"}
 SIEMPRE = {"name": "Siempre", "percent": "5"}
-COFFEE = {"key": "cafe", "name": "Café", "product_group": "cafe", "size": 3, "prize": "Tostada"}
+COFFEE = {"key": "cafe", "name": "Café", "product_group": "cafes", "size": 3, "prize": "Tostada"}
 MASSAGE = {"key": "masaje", "name": "Bono de 2 masajes", "uses": 2, "price": "150000"}
 SALE = {
     "amount": "9000",
-    "lines": [{"sku": "CAF-1", "product_group": "cafe", "quantity": 2, "unit_price": "4500"}],
+    "lines": [{"sku": "CAF-1", "product_group": "cafes", "quantity": 2, "unit_price": "4500"}],
     "reference": "F-1",
 }
 
@@ -106,7 +111,7 @@ def test_a_quote_writes_nothing_and_matches_the_sale(call, secret, ana, db, till
 
 def test_returning_half_then_the_rest_takes_points_and_punches_back(call, secret, ana, db, till):
     call("POST", f"/customers/{ana.code}/purchases", secret, json=SALE)
-    half = {"lines": [{"product_group": "cafe", "quantity": 1}]}
+    half = {"lines": [{"product_group": "cafes", "quantity": 1}]}
     first = call("POST", "/purchases/F-1/returns", secret, json=half, key="r1")
     assert first.status_code == 200, first.json
     assert (first.json["points"], first.json["balance"], first.json["status"]) == (
@@ -157,7 +162,7 @@ def test_a_return_by_amount_is_in_proportion_and_refuses_more_than_is_left(
 
 
 def half_line():
-    return [{"product_group": "cafe", "quantity": 1}]
+    return [{"product_group": "cafes", "quantity": 1}]
 
 
 def test_paying_with_points_follows_the_cap_and_the_balance(call, secret, ana, db, till):
@@ -261,3 +266,30 @@ def test_another_merchants_customers_purchases_and_packs_answer_404(
     assert counts(db, till) == before and balance(db, till, ana) == 54
     shown = call("GET", f"/customers/{ana.code}", secret).json
     assert shown["packs"][0]["uses_left"] == 2
+
+
+def test_the_readmes_whole_sale_runs_in_curl(live_api, till, secret, ana, call, db):
+    """The README's quote → pay → purchase → return → read, run by bash and curl against
+    a served API, each answer a success."""
+    call("POST", f"/customers/{ana.code}/points", secret, json={"points": 145})
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = re.search(r"A whole sale at the till.*?```sh\n(.*?)```", readme, re.S).group(1)
+    script = "curl() { command curl -w '\\n%{http_code}\\n' \"$@\"; }\n" + block.replace(
+        "7KQ2M9X", ana.code
+    )
+    run = subprocess.run(
+        ["bash", "-c", script],
+        env={"API": f"{live_api}/api/v1", "TOKEN": secret, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    out = [line for line in run.stdout.split("\n") if line.strip()]
+    answers = [(int(out[i + 1]), json.loads(out[i])) for i in range(0, len(out), 2)]
+    assert [status for status, _body in answers] == [200, 201, 201, 200, 200], answers
+    quote, paid, sale, back, shown = (body for _status, body in answers)
+    assert quote["points"] == sale["points"] == 54
+    assert (paid["points"], back["amount_returned"], back["points"]) == (100, "4500.00", 27)
+    assert shown["balance"] == 145 - 100 + 54 - 27 == balance(db, till, ana)
+    assert shown["punch_cards"] == [{"name": "Café", "count": 1, "size": 3}]  # 2 − 1
