@@ -17,8 +17,10 @@ from plugins.tiers import services as tiers
 
 
 def active(plugin: str) -> bool:
-    """Whether `plugin` is on for the request's merchant."""
-    return plugin in current_platform().plugins.active(db(), g.tenant)
+    """Whether `plugin` is on for the request's merchant (read once per request)."""
+    if "api_active_plugins" not in g:
+        g.api_active_plugins = current_platform().plugins.active(db(), g.tenant)
+    return plugin in g.api_active_plugins
 
 
 def customer_detail(member: Membership) -> dict[str, Any]:
