@@ -128,7 +128,9 @@ def calculate_points(
     `product_group`, `quantity`, `unit_price`), `location_id` and `created_at`.
     Return `PointsLine(kind, points, label)` items; each becomes its own ledger
     entry, so the member and the merchant see why they earned what they did
-    ("Gold ×1.2", "Black Friday 5%"). Must not write anything.
+    ("Gold ×1.2", "Black Friday 5%"). Must not write anything: it is also asked
+    for a quote (`quote_purchase`), where the purchase is never recorded and `member`
+    may be someone who is no member yet (unsaved, `id` None).
     """
 
 

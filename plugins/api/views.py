@@ -223,6 +223,8 @@ CUSTOMER_LINKS = {
         "give_points": link("give_points", code="code"),
         "list_entries": link("list_entries", code="code"),
         "redeem_reward": link("redeem_reward", code="code"),
+        "record_purchase": link("record_purchase", code="code"),
+        "pay_with_points": link("pay_with_points", code="code"),
     }
 }
 REWARD_LINKS = {201: {"update_reward": link("update_reward", reward_id="id")}}
