@@ -28,6 +28,7 @@ from core.loyalty.purchases import (
     return_purchase,
     spend,
 )
+from tests.concurrency import run_together, unexpected_errors
 from tests.core import bonus_plugin
 
 pytestmark = pytest.mark.premia_plugins(bonus_plugin)
@@ -186,3 +187,25 @@ def test_a_reference_names_one_purchase_of_the_tenant(shop, sale, make_tenant, d
         purchase_by_reference(session, "F-9")
     with db(shop) as session:
         assert purchase_by_reference(session, "F-9").id == sale[1]
+
+
+@pytest.mark.postgres
+def test_concurrent_parts_never_return_more_than_was_bought(app, shop, sale, sessions):
+    """Six tills return 5,000 each of a 20,000 purchase at once: four succeed, two are
+    refused, and 120 points come back, once."""
+    member, purchase_id = sale
+
+    def work(_i):
+        with sessions(shop.id) as session:
+            return_part(session, get_purchase(session, purchase_id), actor=CASHIER, amount="5000")
+            session.commit()
+            return "returned"
+
+    results = run_together(app, 6, work)
+    assert unexpected_errors(results, NothingToReturn) == []
+    assert [r[0] for r in results].count("ok") == 4
+    with sessions(shop.id) as session:
+        assert session.get(Purchase, purchase_id).status == Status.RETURNED
+        assert ledger.audit_member(session, member.id) == (0, 0, 0)
+        taken = session.scalars(select(PurchaseReturn.points)).all()
+        assert sum(taken) == 120
