@@ -43,7 +43,7 @@ from core.host.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, 
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
 from core.loyalty.members import Membership
 from core.loyalty.ledger import KIND_LABELS, Entry, Kind, kind_label
-from core.loyalty.purchases import MAX_AMOUNT, Purchase, PurchaseLine
+from core.loyalty.purchases import MAX_AMOUNT, Purchase, PurchaseLine, PurchaseReturn
 from core.loyalty.purchases import Status as PurchaseStatus
 from core.loyalty.rewards import Redemption, Reward
 from core.loyalty.rewards import Status as RedemptionStatus
@@ -94,15 +94,21 @@ from core.loyalty.ledger import (
     system_key,
 )
 
-# Purchases: record one (the equivalence plus plugins' points), return it, amounts, spend.
+# Purchases: record one (the equivalence plus plugins' points; its line items), quote one
+# without writing, return it whole or in part (returned items), amounts, spend.
 from core.loyalty.purchases import (
+    ReturnedItem,
     give_points,
     parse_amount,
+    purchase_by_reference,
+    quote_purchase,
     record_purchase,
+    return_part,
     return_purchase,
     spend,
     spend_by_member,
 )
+from core.loyalty.purchases import Item as PurchaseItem
 
 # Rewards: the catalogue and redemptions.
 from core.loyalty.rewards import (
@@ -198,7 +204,7 @@ from core.host.errors import (
     OutOfStock,
     PremiaError,
 )
-from core.loyalty.purchases import NoPointsByAmount
+from core.loyalty.purchases import NoPointsByAmount, NothingToReturn
 from core.loyalty.program import PointsByAmountOnly
 from core.web.request import handle_premia_error
 
@@ -234,6 +240,7 @@ __all__ = [
     "PlanPlugin",
     "Purchase",
     "PurchaseLine",
+    "PurchaseReturn",
     "PurchaseStatus",
     "Redemption",
     "RedemptionStatus",
@@ -282,7 +289,12 @@ __all__ = [
     # purchases
     "give_points",
     "parse_amount",
+    "PurchaseItem",
+    "purchase_by_reference",
+    "quote_purchase",
     "record_purchase",
+    "ReturnedItem",
+    "return_part",
     "return_purchase",
     "spend",
     "spend_by_member",
@@ -377,6 +389,7 @@ __all__ = [
     "InvalidInput",
     "MerchantSuspended",
     "NoPointsByAmount",
+    "NothingToReturn",
     "NotFound",
     "OutOfStock",
     "PointsByAmountOnly",

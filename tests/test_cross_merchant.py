@@ -238,6 +238,41 @@ def test_api_points_entries_and_redemptions_show_nothing_of_others(call, at_b):
     assert_only_b(str(points.json) + str(redemption.json) + str(entries.json))
 
 
+def test_api_till_shows_only_bs_record_and_never_reaches_as_customer(call, at_a, at_b, db, shop_a):
+    """The till's endpoints answer B's record, and A's customer code is unknown to B."""
+    sale = {
+        "amount": "9000",
+        "reference": "B-1",
+        "lines": [{"product_group": "cafe", "quantity": 2, "unit_price": "4500"}],
+    }
+    bought = call("POST", f"/customers/{at_b.code}/purchases", sale)
+    assert bought.status_code == 201, bought.json
+    quote = call("POST", "/purchases/quote", {**sale, "customer_code": at_b.code})
+    returned = call(
+        "POST", "/purchases/B-1/returns", {"lines": [{"product_group": "cafe", "quantity": 1}]}
+    )
+    paid = call("POST", f"/customers/{at_b.code}/payments", {"bill_amount": "1000", "points": 1})
+    shown = call("GET", f"/customers/{at_b.code}")
+    assert [r.status_code for r in (quote, returned, paid, shown)] == [200, 200, 201, 200]
+    assert_only_b(
+        str(bought.json) + str(quote.json) + str(returned.json) + str(shown.json), *B_SHOWN[:0]
+    )
+    assert (shown.json["first_name"], shown.json["punch_cards"][0]["count"]) == (
+        "Beatriz",
+        2,
+    )  # 1 before, 2 bought, 1 back
+    before = at_a.balance
+    for path, body in (
+        (f"/customers/{at_a.code}/purchases", {**sale, "reference": "B-2"}),
+        (f"/customers/{at_a.code}/payments", {"bill_amount": "1000", "points": 1}),
+        (f"/customers/{at_a.code}/packs/1/uses", {}),
+    ):
+        assert call("POST", path, body).status_code == 404, path
+    assert call("POST", "/purchases/quote", {**sale, "customer_code": at_a.code}).status_code == 404
+    with db(shop_a) as session:
+        assert session.get(Membership, at_a.id).balance == before
+
+
 # --- the panel ------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from core.host.topics import Topic
     from core.loyalty.ledger import Entry
     from core.loyalty.members import Membership
-    from core.loyalty.purchases import PointsLine, Purchase
+    from core.loyalty.purchases import PointsLine, Purchase, PurchaseReturn
     from core.loyalty.rewards import Redemption
     from tenants.models import Tenant
 
@@ -152,7 +152,9 @@ def calculate_points(
     `product_group`, `quantity`, `unit_price`), `location_id` and `created_at`.
     Return `PointsLine(kind, points, label)` items; each becomes its own ledger
     entry, so the member and the merchant see why they earned what they did
-    ("Gold ×1.2", "Black Friday 5%"). Must not write anything.
+    ("Gold ×1.2", "Black Friday 5%"). Must not write anything: it is also asked
+    for a quote (`quote_purchase`), where the purchase is never recorded and `member`
+    may be someone who is no member yet (unsaved, `id` None).
     """
 
 
@@ -178,6 +180,22 @@ def purchase_returned(
 ) -> None:
     """In the return's transaction: a purchase was returned and `entry` (None when
     nothing could be taken back) took its points back out; undo the plugin's own records."""
+
+
+@hookspec
+def purchase_partly_returned(
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    purchase: Purchase,
+    returned: PurchaseReturn,
+    entry: Entry | None,
+) -> None:
+    """In the return's transaction: part of a purchase came back (`returned.amount`, and
+    `returned.lines`: [{"line_id", "quantity"}] of `purchase.lines`, empty for a return
+    by amount) and `entry` (None when nothing could be taken back) took that part's points
+    back out; undo the plugin's own records for that part. The part that returns what is
+    left of a purchase calls `purchase_returned` instead."""
 
 
 @hookspec

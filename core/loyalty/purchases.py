@@ -15,7 +15,9 @@ equivalence plus what active plugins add through `calculate_points` (tiers,
 cashback, …), each written as its own labelled ledger entry so that everyone
 can see why. A purchase is recorded once per idempotency key, or per reference
 when there is no key. Returning it takes its points back out, as far as the
-member still has them; what was already spent is recorded, never owed.
+member still has them; what was already spent is recorded, never owed. A return may
+be partial (some lines, or an amount): each part takes back the points earned in
+proportion, and the purchase counts as spend only for what was kept.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Index,
     Numeric,
@@ -122,6 +125,10 @@ class Purchase(TenantOwned, Base):
     points_not_recovered: Mapped[int | None]  # on return: earned points already spent
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     returned_at: Mapped[datetime | None]
+    # What partial returns gave back so far; the purchase counts as spend for the rest.
+    returned_amount: Mapped[Decimal] = mapped_column(
+        Numeric(12, 2), default=Decimal("0"), server_default="0"
+    )
 
     lines: Mapped[list[PurchaseLine]] = relationship(
         lazy="selectin", order_by="PurchaseLine.id", cascade="all, delete-orphan"
@@ -145,6 +152,60 @@ class PurchaseLine(TenantOwned, Base):
     product_group: Mapped[str | None] = mapped_column(String(64))
     quantity: Mapped[int]
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    returned_quantity: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class PurchaseReturn(TenantOwned, Base):
+    """One return of (part of) a purchase: what came back, and the points it took back."""
+
+    __tablename__ = "purchase_returns"
+    __table_args__ = (
+        tenant_fk("purchase_id", "purchases"),
+        tenant_fk("member_id", "memberships"),
+        tenant_fk("entry_id", "ledger_entries"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        Index("ix_purchase_returns_purchase_id", "purchase_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int]
+    member_id: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))  # money given back
+    # [{"line_id", "quantity"}]: the lines returned (empty for a return by amount).
+    lines: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)
+    points: Mapped[int] = mapped_column(default=0)  # taken back
+    points_not_recovered: Mapped[int] = mapped_column(default=0)  # due, but already spent
+    entry_id: Mapped[int | None]
+    actor_kind: Mapped[str] = mapped_column(String(12))
+    actor_id: Mapped[int | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass(frozen=True)
+class ReturnedItem:
+    """Line items a return gives back, as a caller names them: the product code (or
+    the group of a line without one) and how many (see `return_part`)."""
+
+    quantity: int
+    sku: str | None = None
+    product_group: str | None = None
+
+
+class NothingToReturn(Conflict):
+    """A part returned of a purchase that has nothing (or not that much) left."""
+
+    reason = "nothing_to_return"
+    message = _l("This purchase has nothing left to return.")
+
+
+class AmbiguousReference(Conflict):
+    """Several purchases carry the reference a till named."""
+
+    reason = "ambiguous_reference"
+    message = _l("Several purchases carry this reference.")
 
 
 class NoPointsByAmount(Conflict):
@@ -292,14 +353,87 @@ def give_points(
 def return_purchase(
     session: Session, purchase: Purchase, *, actor: Actor, description: str | None = None
 ) -> Purchase:
-    """Take a returned purchase's points back out, as far as the member still has them.
+    """Take a returned purchase's points back out, as far as the member still has them
+    (what partial returns did not take back already).
 
     Returning twice changes nothing the second time."""
+    return return_part(session, purchase, actor=actor, description=description)[0]
+
+
+def return_part(
+    session: Session,
+    purchase: Purchase,
+    *,
+    actor: Actor,
+    items: list[ReturnedItem] | None = None,
+    amount: Decimal | str | int | None = None,
+    description: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Purchase, PurchaseReturn | None]:
+    """Return a purchase, whole or in part: some of its lines (`items`), or an `amount`
+    of it; neither: all that is left.
+
+    The points the purchase earned are taken back in proportion to the money returned
+    (rounded down, until the last part takes the rest), as far as the member still has
+    them. The part that returns what is left marks the purchase returned and calls the
+    plugins' `purchase_returned` (punch cards, tiers, referrals undo theirs); an earlier
+    part calls `purchase_partly_returned` with what came back. A retry with the same key
+    returns the first return; with nothing named, a returned purchase returns itself and
+    None (nothing is written twice). NothingToReturn when a part is asked of a purchase
+    without that much left (or without such a line left)."""
+    if items is not None and amount is not None:
+        raise InvalidInput(amount=_l("Return either lines or an amount, not both."))
     member = ledger.lock_member(session, purchase.member_id)
     session.refresh(purchase, with_for_update=True)
-    if purchase.status == Status.RETURNED:
-        return purchase
-    take = min(purchase.points, member.balance)
+    key = ledger.stored_key(idempotency_key)
+    fingerprint = _fingerprint(purchase.id, items, amount, description)
+    if key is not None:
+        existing = session.scalar(
+            select(PurchaseReturn).where(PurchaseReturn.idempotency_key == key)
+        )
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise IdempotencyMismatch()
+            return purchase, existing
+    left = purchase.amount - purchase.returned_amount
+    if purchase.status == Status.RETURNED or left <= 0:
+        if items is None and amount is None:
+            return purchase, None
+        raise NothingToReturn()
+    returned_lines: list[dict[str, int]] = []
+    if items is not None:
+        money, returned_lines = _take_lines(purchase, items)
+        if money > left:
+            raise NothingToReturn()
+    elif amount is not None:
+        money = parse_amount(amount, field="amount")
+        if money > left:
+            raise NothingToReturn(_l("This is more than is left to return of the purchase."))
+    else:
+        money = left
+        returned_lines = [
+            {"line_id": line.id, "quantity": line.quantity - line.returned_quantity}
+            for line in purchase.lines
+            if line.quantity > line.returned_quantity
+        ]
+        for line in purchase.lines:
+            line.returned_quantity = line.quantity
+    whole = money == left
+    earlier = session.execute(
+        select(
+            func.coalesce(func.sum(PurchaseReturn.points + PurchaseReturn.points_not_recovered), 0)
+        ).where(PurchaseReturn.purchase_id == purchase.id)
+    ).scalar_one()
+    returned_so_far = purchase.returned_amount + money
+    due_so_far = (
+        purchase.points
+        if whole
+        else int(
+            (purchase.points * returned_so_far / purchase.amount).to_integral_value(ROUND_FLOOR)
+        )
+    )
+    due = max(due_so_far - int(earlier), 0)
+    take = min(due, member.balance)
     entry = None
     if take:
         entry = ledger.debit_locked(
@@ -313,13 +447,91 @@ def return_purchase(
             reference=purchase.reference,
             description=description,
         )
-    purchase.status = Status.RETURNED
-    purchase.returned_at = utcnow()
-    purchase.points_not_recovered = purchase.points - take
-    session.flush()
+    part = PurchaseReturn(
+        purchase_id=purchase.id,
+        member_id=member.id,
+        amount=money,
+        lines=returned_lines,
+        points=take,
+        points_not_recovered=due - take,
+        entry_id=entry.id if entry is not None else None,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        created_at=utcnow(),
+    )
+    session.add(part)
+    purchase.returned_amount = returned_so_far
     plugins = current_app.extensions["premia"].plugins
-    plugins.ask(session, "purchase_returned", member=member, purchase=purchase, entry=entry)
-    return purchase
+    if whole:
+        purchase.status = Status.RETURNED
+        purchase.returned_at = utcnow()
+        session.flush()
+        purchase.points_not_recovered = int(
+            session.execute(
+                select(func.sum(PurchaseReturn.points_not_recovered)).where(
+                    PurchaseReturn.purchase_id == purchase.id
+                )
+            ).scalar_one()
+        )
+        session.flush()
+        plugins.ask(session, "purchase_returned", member=member, purchase=purchase, entry=entry)
+    else:
+        session.flush()
+        plugins.ask(
+            session,
+            "purchase_partly_returned",
+            member=member,
+            purchase=purchase,
+            returned=part,
+            entry=entry,
+        )
+    return purchase, part
+
+
+def quote_purchase(
+    session: Session,
+    member: Membership | None,
+    amount: Decimal | str | int,
+    *,
+    items: list[Item] | None = None,
+    location_id: int | None = None,
+) -> list[PointsLine]:
+    """The points a purchase would earn, every active rule included, writing nothing:
+    what a till shows before the customer pays. For someone who is no member (None),
+    what a new member would earn. The lines are those `record_purchase` would write."""
+    amount = parse_amount(amount, field="amount")
+    items = [_check_item(item) for item in items or []]
+    if len(items) > MAX_LINES:
+        raise InvalidInput(items=_l("A purchase has at most 500 lines."))
+    program = get_program(session)
+    base = points_for_amount(program, amount) if program.get("points_per_amount") else 0
+    # Never added to the session: the rules read it, nothing writes it.
+    purchase = Purchase(
+        member_id=member.id if member is not None else None,
+        amount=amount,
+        location_id=location_id,
+        created_at=utcnow(),
+        lines=[
+            PurchaseLine(
+                sku=i.sku,
+                product_group=i.product_group,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+            )
+            for i in items
+        ],
+    )
+    someone = member if member is not None else Membership(balance=0)
+    plugins = current_app.extensions["premia"].plugins
+    with session.no_autoflush:
+        extra = plugins.ask(
+            session, "calculate_points", member=someone, purchase=purchase, base_points=base
+        )
+    lines = [PointsLine(Kind.EARN, base)] if base else []
+    lines += [line for line in extra if line.points]
+    return lines
 
 
 def get_purchase(session: Session, purchase_id: int) -> Purchase:
@@ -327,6 +539,19 @@ def get_purchase(session: Session, purchase_id: int) -> Purchase:
     if purchase is None:
         raise NotFound(purchase=_l("There is no such purchase."))
     return purchase
+
+
+def purchase_by_reference(session: Session, reference: str) -> Purchase:
+    """The purchase a till names by its reference (the invoice number): NotFound for none,
+    Conflict when several purchases carry it (recorded with different keys)."""
+    found = session.scalars(
+        select(Purchase).where(Purchase.reference == reference).order_by(Purchase.id).limit(2)
+    ).all()
+    if not found:
+        raise NotFound(purchase=_l("There is no such purchase."))
+    if len(found) > 1:
+        raise AmbiguousReference()
+    return found[0]
 
 
 def purchases_of(session: Session, member: Membership, *, limit: int = 50) -> list[Purchase]:
@@ -341,9 +566,9 @@ def purchases_of(session: Session, member: Membership, *, limit: int = 50) -> li
 
 
 def spend(session: Session, member_id: int, since: datetime, until: datetime) -> Decimal:
-    """What a member spent in [since, until), returned purchases excluded."""
+    """What a member spent in [since, until), returned purchases (and parts) excluded."""
     total = session.scalar(
-        select(func.coalesce(func.sum(Purchase.amount), 0)).where(
+        select(func.coalesce(func.sum(Purchase.amount - Purchase.returned_amount), 0)).where(
             Purchase.member_id == member_id,
             Purchase.status == Status.RECORDED,
             Purchase.created_at >= since,
@@ -370,7 +595,8 @@ def spend_by_member(
             else and_(p.c.created_at >= start, p.c.created_at < end)
         )
         # Rounded to cents: SQLite sums NUMERIC as floating point.
-        columns.append(func.round(func.sum(case((within, p.c.amount), else_=0)), 2).label(name))
+        kept = p.c.amount - p.c.returned_amount
+        columns.append(func.round(func.sum(case((within, kept), else_=0)), 2).label(name))
     return (
         select(p.c.member_id, *columns)
         .where(
@@ -432,6 +658,48 @@ def _check_item(item: Item) -> Item:
         sku=_clean(item.sku, 64, "items"),
         product_group=_clean(item.product_group, 64, "items"),
     )
+
+
+def _take_lines(
+    purchase: Purchase, items: list[ReturnedItem]
+) -> tuple[Decimal, list[dict[str, int]]]:
+    """Mark the purchase's lines named by `items` returned: the money they come to and
+    [{"line_id", "quantity"}]. A product code names the lines with it; a group, the lines
+    of that group. InvalidInput for a line the purchase has not got that many of."""
+    if not items or len(items) > MAX_LINES:
+        raise InvalidInput(lines=_l("Name from 1 to 500 lines to return."))
+    money = Decimal("0")
+    taken: dict[int, int] = {}
+    for item in items:
+        quantity = item.quantity
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not (0 < quantity <= MAX_QUANTITY)
+        ):
+            raise InvalidInput(
+                lines=_l("A line's quantity must be a whole number from 1 to 100,000.")
+            )
+        sku = _clean(item.sku, 64, "lines")
+        group = _clean(item.product_group, 64, "lines")
+        if not (sku or group):
+            raise InvalidInput(lines=_l("A line needs a product code or a product group."))
+        for line in purchase.lines:
+            if quantity == 0:
+                break
+            if (sku is not None and line.sku != sku) or (
+                sku is None and line.product_group != group
+            ):
+                continue
+            n = min(quantity, line.quantity - line.returned_quantity)
+            if n > 0:
+                line.returned_quantity += n
+                taken[line.id] = taken.get(line.id, 0) + n
+                money += n * line.unit_price
+                quantity -= n
+        if quantity:
+            raise NothingToReturn(_l("The purchase has no more of this line to return."))
+    return money, [{"line_id": line_id, "quantity": n} for line_id, n in taken.items()]
 
 
 def _is_employee(session: Session, actor: Actor) -> bool:

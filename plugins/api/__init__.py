@@ -26,7 +26,17 @@ from core.sdk import (
     platform_job,
     platform_session,
 )
-from plugins.api import access, bodies, cli, errors, idempotency, panel, schemas, views
+from plugins.api import (
+    access,
+    bodies,
+    cli,
+    errors,
+    idempotency,
+    panel,
+    schemas,
+    till,  # the till's routes, on the same blueprint
+    views,
+)
 from plugins.api.views import blp
 
 PLUGIN = PluginInfo(
@@ -40,7 +50,8 @@ PLUGIN = PluginInfo(
 DOCS_ASSETS = "/api/v1/docs/assets/"
 
 INTRODUCTION = """\
-Give and redeem points from your point of sale.
+Give and redeem points from your point of sale: quote a sale, record it with its
+lines, return it whole or in part, pay with points, use a pack.
 
 Authenticate every request with `Authorization: Bearer <token>`; the merchant's
 owner creates tokens in the panel (Configuración → API) or an operator with
@@ -58,6 +69,11 @@ kept 48 hours. Requests are rate-limited per token (429 with `Retry-After`).
 TAGS = (
     ("customers", "People enrolled in the merchant's program, found by the code of their QR."),
     ("points", "Points given to a customer, by points or by a purchase amount; their ledger."),
+    (
+        "purchases",
+        "The whole till: a sale with its lines, its quote, its returns, a bill paid with "
+        "points, a pack used.",
+    ),
     ("rewards", "The merchant's catalogue of rewards."),
     ("redemptions", "Rewards handed to customers, and customers' requests to confirm or cancel."),
     ("program", "The program's settings: equivalence, welcome points, expiry."),
@@ -136,6 +152,7 @@ def startup(app: Any) -> None:
     api.ma_plugin.converter.add_attribute_function(schemas.nullable_nested)
     api.register_blueprint(blp)
     schemas.document_refusals(api.spec)
+    till.document(api.spec)
     # Operations are tagged by resource; flask-smorest's tag for the blueprint as a whole
     # would sit empty in Swagger UI and in generated clients.
     api.spec._tags[:] = [{"name": name, "description": text} for name, text in TAGS]

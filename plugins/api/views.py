@@ -47,6 +47,7 @@ from core.sdk import (
 )
 from plugins.api import access, bodies, idempotency
 from plugins.api.errors import http_error
+from plugins.api.member_program import customer_detail
 from plugins.api.schemas import (
     ApiErrorSchema,
     CustomerCreateSchema,
@@ -64,6 +65,7 @@ from plugins.api.schemas import (
     RewardPatchSchema,
     RewardSchema,
 )
+from plugins.api.till_schemas import CustomerDetailSchema
 
 MAX_ID = 2**31 - 1
 
@@ -221,6 +223,8 @@ CUSTOMER_LINKS = {
         "give_points": link("give_points", code="code"),
         "list_entries": link("list_entries", code="code"),
         "redeem_reward": link("redeem_reward", code="code"),
+        "record_purchase": link("record_purchase", code="code"),
+        "pay_with_points": link("pay_with_points", code="code"),
     }
 }
 REWARD_LINKS = {201: {"update_reward": link("update_reward", reward_id="id")}}
@@ -289,12 +293,13 @@ class Customers(MethodView):
 
 @blp.route("/customers/<string:code>", tags=["customers"])
 class Customer(MethodView):
-    @blp.response(200, CustomerSchema)
+    @blp.response(200, CustomerDetailSchema)
     @documented("get_customer", 404)
     def get(self, code: str) -> Any:
         """A customer by the code of their QR: the static code, or the live code of the
-        customer app's rotating QR (404 `stale_live_code` once its minute has passed)."""
-        return get_member(db(), code)
+        customer app's rotating QR (404 `stale_live_code` once its minute has passed);
+        with their tier, punch cards and usable packs where the merchant has them."""
+        return customer_detail(get_member(db(), code))
 
 
 @blp.route("/customers/<string:code>/points", tags=["points"])

@@ -75,7 +75,7 @@ def local_date(tenant: Tenant, moment: datetime) -> date:
 
 def savings(session: Session, member_id: int, *, before_id: int | None = None) -> Decimal:
     """Everything a member bought, returned purchases excluded (before a purchase, if given)."""
-    query = select(func.coalesce(func.sum(Purchase.amount), 0)).where(
+    query = select(func.coalesce(func.sum(Purchase.amount - Purchase.returned_amount), 0)).where(
         Purchase.member_id == member_id, Purchase.status == PurchaseStatus.RECORDED
     )
     if before_id is not None:

@@ -43,6 +43,13 @@ def purchase_returned(
 
 
 @hookimpl
+def purchase_partly_returned(
+    session: Session, member: Membership, purchase: Purchase, returned: Any
+) -> None:
+    cards.unpunch_lines(session, member, purchase, returned.lines)
+
+
+@hookimpl
 def blueprints() -> list[Any]:
     return [panel.make_blueprint()]
 

@@ -12,7 +12,8 @@
   giving back its card's punches. If the prizes were already handed over,
   what cannot be taken back is recorded on the purchase's punch row
   (`punches_not_recovered`) and forgiven, never owed, like the points of a
-  returned purchase that were already spent.
+  returned purchase that were already spent. A part of a purchase returned by
+  lines (`unpunch_lines`) takes back those lines' punches the same way.
 
 Everything runs inside the purchase's transaction (the ledger holds the
 member's row lock), so one member's punches are never counted twice.
@@ -156,22 +157,65 @@ def unpunch(session: Session, member: Membership, purchase: Purchase) -> None:
         select(Punch).where(Punch.purchase_id == purchase.id, Punch.returned_at.is_(None))
     ).all()
     for row in rows:
-        counter = _counter(session, member.id, row.card)
-        left = row.punches
-        taken = min(left, counter.progress)
-        counter.progress -= taken
-        left -= taken
-        while left:
-            size = _cancel_newest_prize(session, member.id, row.card)
-            if size is None:  # every prize of this card was handed over
-                break
-            taken = min(left, size)
-            counter.progress += size - taken
-            left -= taken
-        counter.updated_at = utcnow()
+        left = _take_back(session, member.id, row.card, row.punches)
         row.returned_at = utcnow()
-        row.punches_not_recovered = left
+        row.punches_not_recovered = (row.punches_not_recovered or 0) + left
     session.flush()
+
+
+def unpunch_lines(
+    session: Session, member: Membership, purchase: Purchase, lines: list[dict[str, int]]
+) -> None:
+    """Take back the punches of a purchase's lines returned in part (`lines`:
+    [{"line_id", "quantity"}]); the row keeps the punches not returned yet."""
+    returned = {item["line_id"]: item["quantity"] for item in lines}
+    if not returned:
+        return
+    rows = {
+        row.card: row
+        for row in session.scalars(
+            select(Punch).where(Punch.purchase_id == purchase.id, Punch.returned_at.is_(None))
+        )
+    }
+    for card in cards(session):
+        row = rows.get(card["key"])
+        if row is None:
+            continue
+        quantity = sum(
+            returned.get(line.id, 0)
+            for line in purchase.lines
+            if (card["sku"] is not None and line.sku == card["sku"])
+            or (card["product_group"] is not None and line.product_group == card["product_group"])
+        )
+        quantity = min(quantity, row.punches)
+        if not quantity:
+            continue
+        left = _take_back(session, member.id, row.card, quantity)
+        row.punches_not_recovered = (row.punches_not_recovered or 0) + left
+        if quantity == row.punches:
+            row.returned_at = utcnow()  # every punch of it came back (punches stays > 0)
+        else:
+            row.punches -= quantity
+    session.flush()
+
+
+def _take_back(session: Session, member_id: int, card: str, punches: int) -> int:
+    """Take `punches` back from the member's card: from the current card first, then
+    by cancelling unclaimed prizes; the punches that could not be taken back."""
+    counter = _counter(session, member_id, card)
+    left = punches
+    taken = min(left, counter.progress)
+    counter.progress -= taken
+    left -= taken
+    while left:
+        size = _cancel_newest_prize(session, member_id, card)
+        if size is None:  # every prize of this card was handed over
+            break
+        taken = min(left, size)
+        counter.progress += size - taken
+        left -= taken
+    counter.updated_at = utcnow()
+    return left
 
 
 def _cancel_newest_prize(session: Session, member_id: int, card: str) -> int | None:

@@ -13,6 +13,7 @@ from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     member_summary,
     notification_topics,
     periodic_jobs,
+    purchase_partly_returned,
     purchase_recorded,
     purchase_returned,
 )

@@ -53,6 +53,13 @@ def purchase_returned(
 
 
 @hookimpl
+def purchase_partly_returned(
+    session: Session, tenant: Tenant, member: Membership, purchase: Purchase
+) -> None:
+    services.after_return(session, tenant, member, purchase)  # the spend kept fell
+
+
+@hookimpl
 def notification_topics() -> list[Topic]:
     return [services.TIER_CHANGED]
 

@@ -142,7 +142,7 @@ def period_start(tenant: Tenant, settings: dict[str, Any], now: datetime) -> dat
 def spend_since(session: Session, member_id: int, since: datetime) -> Decimal:
     """Qualifying spend of a member from `since` on (returned purchases excluded)."""
     total = session.scalar(
-        select(func.coalesce(func.sum(Purchase.amount), 0)).where(
+        select(func.coalesce(func.sum(Purchase.amount - Purchase.returned_amount), 0)).where(
             Purchase.member_id == member_id,
             Purchase.status == PurchaseStatus.RECORDED,
             Purchase.created_at >= since,

@@ -43,3 +43,13 @@ def purchase_recorded(purchase, entries):
 @hookimpl
 def purchase_returned(purchase, entry):
     calls.append(("purchase_returned", (purchase.id, entry.points if entry else None)))
+
+
+@hookimpl
+def purchase_partly_returned(purchase, returned, entry):
+    calls.append(
+        (
+            "purchase_partly_returned",
+            (purchase.id, returned.amount, returned.lines, entry.points if entry else None),
+        )
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 
 from core.loyalty.program import update_program
 from plugins.api import tokens
@@ -78,3 +80,15 @@ def call(client) -> Callable[..., Any]:
         return client.open("/api/v1" + path, method=method, **kwargs)
 
     return send
+
+
+@pytest.fixture
+def live_api(make_app):
+    """The API served on 127.0.0.1 by a real HTTP server (no SERVER_NAME to match)."""
+    served = make_app(SERVER_NAME=None, PREMIA_API_RATE_LIMIT="100000/minute")
+    server = make_server("127.0.0.1", 0, served, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from core.loyalty.program import update_program
 
@@ -119,6 +117,11 @@ OPERATIONS = {
     ("post", "/api/v1/customers/{code}/redemptions"): ("redeem_reward", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/confirm"): ("confirm_redemption", "redemptions"),
     ("post", "/api/v1/redemptions/{redemption_id}/cancel"): ("cancel_redemption", "redemptions"),
+    ("post", "/api/v1/customers/{code}/purchases"): ("record_purchase", "purchases"),
+    ("post", "/api/v1/purchases/quote"): ("quote_purchase", "purchases"),
+    ("post", "/api/v1/purchases/{reference}/returns"): ("return_purchase", "purchases"),
+    ("post", "/api/v1/customers/{code}/payments"): ("pay_with_points", "purchases"),
+    ("post", "/api/v1/customers/{code}/packs/{pack_id}/uses"): ("use_pack", "purchases"),
     # The webhooks plugin's, through the door (Api.add_plugin_endpoints).
     ("get", "/api/v1/webhooks/endpoints"): ("list_webhook_endpoints", "webhooks"),
     ("post", "/api/v1/webhooks/endpoints"): ("create_webhook_endpoint", "webhooks"),
@@ -158,6 +161,7 @@ def test_every_operation_has_an_id_and_a_resource_tag(document):
     assert [tag["name"] for tag in document["tags"]] == [
         "customers",
         "points",
+        "purchases",
         "rewards",
         "redemptions",
         "program",
@@ -223,18 +227,6 @@ def test_a_405_says_which_methods_are_allowed(call, token):
 # --- from outside: Schemathesis's CLI and a generated client, over HTTP ------------
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def live_api(make_app):
-    """The API served on 127.0.0.1 by a real HTTP server (no SERVER_NAME to match)."""
-    served = make_app(SERVER_NAME=None, PREMIA_API_RATE_LIMIT="100000/minute")
-    server = make_server("127.0.0.1", 0, served, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
 
 
 @pytest.fixture

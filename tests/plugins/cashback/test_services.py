@@ -17,7 +17,7 @@ from core.host.errors import IdempotencyMismatch, InsufficientPoints, InvalidInp
 from core.loyalty import ledger
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
-from core.loyalty.purchases import get_purchase, record_purchase, return_purchase
+from core.loyalty.purchases import get_purchase, record_purchase, return_part, return_purchase
 from plugins.cashback import services
 from plugins.cashback.services import pay_with_points
 
@@ -176,6 +176,15 @@ def test_returned_purchases_do_not_count_as_savings(shop, make_member, db):
         session.commit()
     lines, _ = buy(db, shop, member.id, "20000")
     assert lines == [("earn", 20, None)]
+
+
+def test_savings_count_only_what_a_partly_returned_purchase_kept(shop, make_member, db):
+    member = make_member(shop)
+    _, purchase = buy(db, shop, member.id, "100000")
+    with clock_at(ORDINARY_DAY), db(shop) as session:
+        return_part(session, get_purchase(session, purchase), actor=CASHIER, amount="30000")
+        session.commit()
+        assert services.savings(session, member.id) == Decimal("70000")
 
 
 @pytest.mark.parametrize(("amount", "cashback"), [("20000", 40), ("19999.99", None)])

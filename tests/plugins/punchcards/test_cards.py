@@ -361,3 +361,32 @@ def test_without_the_plugin_nothing_is_punched(make_tenant, make_member, db, pla
     buy(db, tenant, member, coffees(10))
     with db(tenant) as session:
         assert session.scalars(select(Punch)).all() == []
+
+
+def give_back_lines(db, tenant, purchase_id, *items):
+    from core.loyalty.purchases import get_purchase, return_part
+
+    with db(tenant) as session:
+        return_part(session, get_purchase(session, purchase_id), actor=CASHIER, items=list(items))
+        session.commit()
+
+
+def test_a_part_returned_by_lines_takes_back_only_those_punches(shop, make_member, db):
+    """purchase_partly_returned: 12 coffees and a menu; 3 coffees come back, then the rest."""
+    from core.loyalty.purchases import ReturnedItem
+
+    member = make_member(shop)
+    menu = Item(quantity=1, unit_price=Decimal("15000"), sku="MENU-DIA")
+    twelve = buy(db, shop, member, coffees(12), menu)
+    give_back_lines(db, shop, twelve, ReturnedItem(quantity=3, product_group="cafe"))
+    # 2 towards the next card, then the unclaimed toast gives its 10 back: 9 of 10.
+    assert state(db, shop, member) == (
+        [Progress("Café", 9, 10), Progress("Menú del día", 1, 10)],
+        [("Una tostada", "cancelled")],
+    )
+    give_back(db, shop, twelve)  # the rest: the other 9 coffees and the menu
+    assert state(db, shop, member)[0] == [Progress("Café", 0, 10), Progress("Menú del día", 0, 10)]
+    with db(shop) as session:
+        rows = session.scalars(select(Punch).where(Punch.purchase_id == twelve)).all()
+        assert all(row.returned_at is not None for row in rows)
+        assert sum(row.punches_not_recovered or 0 for row in rows) == 0

@@ -13,7 +13,7 @@ from core.host.db import clock_at
 from core.host.errors import InvalidInput
 from core.loyalty import ledger
 from core.loyalty.members import Membership
-from core.loyalty.purchases import get_purchase, return_purchase
+from core.loyalty.purchases import get_purchase, return_part, return_purchase
 from plugins.tiers import services
 from plugins.tiers.models import TierChange, TierMember
 from tests.core import recorder_plugin
@@ -148,6 +148,17 @@ def test_a_return_that_leaves_the_threshold_reached_keeps_oro(shop, make_member,
     buy(db, shop, member.id, "500000")
     give_back(db, shop, small)
     assert tier(db, shop, member.id) == "oro"
+
+
+def test_a_part_returned_below_the_threshold_goes_back_to_plata(shop, make_member, db):
+    """purchase_partly_returned: the spend kept is what counts."""
+    member = make_member(shop)
+    _, upgrade = buy(db, shop, member.id, "500000")
+    assert tier(db, shop, member.id) == "oro"
+    with db(shop) as session:
+        return_part(session, get_purchase(session, upgrade), actor=CASHIER, amount="1")
+        session.commit()
+    assert tier(db, shop, member.id) == "plata"
 
 
 # --- time zones: the month starts at local midnight of the 1st ----------------
