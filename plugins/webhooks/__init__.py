@@ -22,6 +22,7 @@ from plugins.webhooks.hooks import (  # noqa: F401  (hook implementations)
     members_enrolled,
     periodic_jobs,
     points_expired,
+    purchase_partly_returned,
     purchase_recorded,
     purchase_returned,
     redemption_changed,

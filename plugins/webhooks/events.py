@@ -74,6 +74,19 @@ ENTRY = _obj(
         "created_at": _s("string", format="date-time"),
     }
 )
+RETURNED_PART = _obj(
+    {
+        "amount": _s("string", "Money given back, as a decimal string."),
+        "points": _s("integer", "Points this part took back."),
+        "points_not_recovered": _s("integer", "Points due back but already spent."),
+        "lines": {
+            "type": "array",
+            "description": "The purchase's lines returned (empty for a return by amount).",
+            "items": _obj({"line_id": _s("integer"), "quantity": _s("integer")}),
+        },
+    },
+    "Part of a purchase returned; null when this return completed the purchase's return.",
+)
 PURCHASE = _obj(
     {
         "id": _s("integer"),
@@ -235,12 +248,14 @@ EVENTS: dict[str, Event] = {
         Event(
             "purchase.returned",
             _l("Purchase returned"),
-            "A purchase was returned; `entry` took its points back (null when none could be).",
+            "A purchase, or `part` of it, was returned; `entry` took its points back (null "
+            "when none could be).",
             _obj(
                 {
                     "member": MEMBER,
                     "purchase": PURCHASE,
                     "entry": {"oneOf": [ENTRY, {"type": "null"}]},
+                    "part": {"oneOf": [RETURNED_PART, {"type": "null"}]},
                 }
             ),
             {
@@ -251,6 +266,7 @@ EVENTS: dict[str, Event] = {
                     "returned_at": "2026-12-06T10:00:00Z",
                 },
                 "entry": {**EXAMPLE_ENTRY, "kind": "return", "points": -132},
+                "part": None,
             },
         ),
         _redemption_event(

@@ -18,6 +18,7 @@ from core.sdk import (
     MenuItem,
     PeriodicJob,
     Purchase,
+    PurchaseReturn,
     Redemption,
     RedemptionStatus,
     Tenant,
@@ -168,7 +169,40 @@ def _purchase(tenant: Tenant, session: Session, data: dict[str, Any]) -> dict[st
 
     if "entry_ids" in data:
         return {"purchase": purchase, "entries": [entry(i) for i in data["entry_ids"]]}
-    return {"purchase": purchase, "entry": entry(data["entry_id"]) if data["entry_id"] else None}
+    return {
+        "purchase": purchase,
+        "entry": entry(data["entry_id"]) if data["entry_id"] else None,
+        "part": data.get("part"),
+    }
+
+
+@hookimpl
+def purchase_partly_returned(
+    session: Session,
+    tenant: Tenant,
+    member: Membership,
+    purchase: Purchase,
+    returned: PurchaseReturn,
+    entry: Entry | None,
+) -> None:
+    part = {
+        "amount": str(returned.amount),
+        "points": returned.points,
+        "points_not_recovered": returned.points_not_recovered,
+        "lines": [dict(line) for line in returned.lines],
+    }
+    announce(
+        session,
+        "happened",
+        event="purchase.returned",
+        data={
+            "member_id": member.id,
+            "id": f"{purchase.id}:part:{returned.id}",
+            "purchase_id": purchase.id,
+            "entry_id": entry.id if entry is not None else None,
+            "part": part,
+        },
+    )
 
 
 @hookimpl

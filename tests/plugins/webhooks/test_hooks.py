@@ -21,7 +21,7 @@ from core.loyalty.customers import update_member
 from core.loyalty.ledger import lock_member
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
-from core.loyalty.purchases import record_purchase, return_purchase
+from core.loyalty.purchases import Purchase, record_purchase, return_part, return_purchase
 from core.loyalty.rewards import cancel, confirm, create_reward, redeem_reward, request_reward
 from plugins.coupons import campaigns, claims
 from plugins.nps import surveys
@@ -91,6 +91,36 @@ def test_a_purchase_and_its_return(db, shop, make_member, make_endpoint, receive
     assert bodies[2]["entry"]["kind"] == "return" and bodies[2]["entry"]["points"] == -45
     assert bodies[3]["purchase"]["status"] == "returned"
     assert bodies[3]["entry"]["points"] == -45
+
+
+def test_a_purchase_returned_in_two_parts(db, shop, make_member, make_endpoint, receiver):
+    receiver.expect_request("/hooks").respond_with_data("ok")
+    member = make_member(shop)
+    with db(shop) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 1}})
+        purchase, _entries = record_purchase(
+            session, lock_member(session, member.id), "40000", actor=Actor.system()
+        )
+        session.commit()
+        purchase_id = purchase.id
+    make_endpoint(shop, url_of(receiver), ["purchase.returned"])
+    for amount in ("10000", None):  # a quarter, then the rest
+        with db(shop) as session:
+            return_part(
+                session, session.get(Purchase, purchase_id), actor=Actor.system(), amount=amount
+            )
+            session.commit()
+    assert _events(receiver) == ["purchase.returned", "purchase.returned"]
+    part, rest = (body["data"] for _h, body in received(receiver))
+    assert part["part"] == {
+        "amount": "10000.00",
+        "points": 10,
+        "points_not_recovered": 0,
+        "lines": [],
+    }
+    assert part["entry"]["points"] == -10 and part["purchase"]["status"] != "returned"
+    assert rest["part"] is None and rest["entry"]["points"] == -30
+    assert rest["purchase"]["status"] == "returned"
 
 
 def test_redemptions_requested_confirmed_and_cancelled(
