@@ -11,6 +11,7 @@ construction: no service has to remember a `WHERE tenant_id = …`.
 from __future__ import annotations
 
 import logging
+import select
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -160,8 +162,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _refuse_dead_connection)
+    return engine
+
+
+def _refuse_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled connection whose server side has gone, without a round trip.
+
+    A backend that ends (PostgreSQL restarted, `pg_terminate_backend`) says so on its
+    socket, or closes it: an idle connection with something to read is dead. The pool
+    then drops it and checks out a fresh one (SQLAlchemy's pessimistic disconnect
+    handling), where a ping (`pool_pre_ping`) cost every request a round trip."""
+    if dbapi_connection.closed or getattr(dbapi_connection, "broken", False):
+        raise DisconnectionError()
+    readable, _w, _x = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError()
 
 
 def _configure_sqlite(engine: Engine) -> None:
