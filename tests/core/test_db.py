@@ -704,3 +704,58 @@ def test_checking_out_a_live_connection_sends_nothing(database_url, tmp_path, pr
         assert (trace.read_text() != "") is sends
     finally:
         engine.dispose()
+
+
+def _protocol(raw, tmp_path, work) -> list[tuple[str, str]]:
+    """(direction, message) of what `work()` exchanged with the server on `raw`."""
+    trace = tmp_path / "protocol.log"
+    with trace.open("w") as out:
+        raw.pgconn.trace(out.fileno())
+        try:
+            work()
+        finally:
+            raw.pgconn.untrace()
+    return [tuple(line.split("\t")[1:4:2]) for line in trace.read_text().splitlines()]
+
+
+@pytest.mark.postgres
+def test_a_transaction_begins_with_its_first_statement_in_one_round_trip(database_url, tmp_path):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            conn.rollback()
+            raw = conn.connection.dbapi_connection
+            sent = _protocol(raw, tmp_path, lambda: conn.execute(text("SELECT 2")).all())
+            first_answer = next(n for n, (way, _m) in enumerate(sent) if way == "B")
+            asked = [message for way, message in sent[:first_answer]]
+            # BEGIN and the statement left before anything came back.
+            assert asked.count("Parse") == 2 and asked.count("Execute") == 2, sent
+            assert sent[-1] == ("B", "ReadyForQuery")
+            assert conn.execute(text("SELECT now() = statement_timestamp()")).scalar() is False
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_began_with_its_statement_rolls_back_whole(database_url):
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TEMPORARY TABLE t (v integer UNIQUE)"))
+            conn.commit()
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+            conn.rollback()
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+            conn.rollback()
+            with pytest.raises(IntegrityError):
+                conn.execute(text("INSERT INTO t VALUES (3), (3)"))  # fails as it begins
+            conn.rollback()
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT 1"))  # SQLAlchemy's autocommit: no transaction
+            assert conn.connection.dbapi_connection.pgconn.transaction_status == 0
+    finally:
+        engine.dispose()
