@@ -1,4 +1,4 @@
-"""Load benchmark of the POS API: gunicorn + PostgreSQL, against a psycopg ceiling.
+"""Load benchmark of the POS API's earn: gunicorn + PostgreSQL, against two ceilings.
 
     python bench/api.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_api \\
         --seconds 15
@@ -9,22 +9,22 @@ customers with a large opening balance, a reward with a large stock and an API
 token with every scope (the rate limit is raised for the run through
 PREMIA_API_RATE_LIMIT). Starts gunicorn on loopback as the README runs it in
 production (sync workers, 4; `--worker-class`, `--workers`, `--threads` to try
-others), waits for /healthz, then for a bounded time per scenario has N
-concurrent clients (one process each, plain http.client, keep-alive where the
-worker keeps connections) send:
+others) serving the app plus one bare JSON route, then, for `--rounds` rounds
+(alternated: the speed of a shared machine's cores drifts), has N concurrent
+clients (one process each, plain http.client, keep-alive) or pgbench send:
 
-  earn, 1,000 customers   POST /api/v1/customers/{code}/points {"amount": "45000"}
-  earn, one hot customer  the same, always the same customer (one row lock)
-  redeem                  POST /api/v1/customers/{code}/redemptions {"reward_id": …}
+  earn            POST /api/v1/customers/{code}/points {"amount": "45000"}, new key each
+  bare            POST /bench/bare: the same app, Flask and gunicorn, no work (ceiling)
+  minimal         pgbench: the least an earn is in SQL, fixed: lock the balance row,
+                  insert the entry, update the balance, insert an audit row (ceiling)
+  replay          pgbench: the statements one earn request sends (captured from a
+                  real request, printed with --show-sql), a random customer, new keys
+  hot, redeem     (first round) the earn on one customer; a redemption
 
-each with its own Idempotency-Key. The ceiling: psycopg runs the very
-statements one earn request sends to PostgreSQL (captured from a real request,
-printed with --show-sql), each run a transaction, with the same number of
-client processes on the same data. The earn and the ceiling alternate for
-`--rounds` rounds (the speed of a shared machine's cores drifts). Prints requests
-per second, p50/p99 latency, errors, the ceiling's transactions per second and
-the ratio of each round, and their median. Figures go in
-docs/benchmarks.md.
+and in this process, through the test client, the Python CPU (process time) of an
+earn against the bare route's (`--profile`: the earn's cProfile). Prints
+requests per second, p50/p99 latency, errors, the ratios of each round and
+their median. Figures go in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import multiprocessing
 import os
 import random
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -44,8 +45,10 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from flask import jsonify
 from redis import Redis
 from sqlalchemy import event, select
 
@@ -128,7 +131,9 @@ def start_gunicorn(args, redis_url: str) -> subprocess.Popen:
     }
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "core:create_app()",
+        "--pythonpath",
+        str(ROOT / "bench"),
+        "api:served_app()",
         "--bind",
         f"127.0.0.1:{args.port}",
         "--workers",
@@ -267,6 +272,7 @@ def capture(app, data: dict, code: str) -> dict:
     """Every round trip to PostgreSQL of one earn request, in order (run in-process,
     after a first request has warmed the caches); with what the replay must vary."""
     engine = app.extensions["premia"].engine
+    begin = "BEGIN with the first statement" if engine.dialect.dispatch.do_execute else "BEGIN"
     trips: list = []
     returned: list[int] = []
 
@@ -282,11 +288,16 @@ def capture(app, data: dict, code: str) -> dict:
     listeners = [
         (engine, "before_cursor_execute", statement),
         (engine, "after_cursor_execute", result),
-        (engine, "begin", lambda _conn: trips.append(("BEGIN", None))),
+        # BEGIN leaves with the first statement where the engine pipelines them
+        # (core.host.db): no round trip of its own then.
+        (engine, "begin", lambda _conn: trips.append((begin, None))),
         (engine, "commit", lambda _conn: trips.append(("COMMIT", None))),
         (engine, "rollback", lambda _conn: trips.append(("ROLLBACK", None))),
-        (engine.pool, "checkout", lambda *_a: trips.append(("(pool checkout: ping)", None))),
     ]
+    if engine.pool._pre_ping:  # a round trip of its own at every check-out
+        listeners.append(
+            (engine.pool, "checkout", lambda *_a: trips.append(("(pool checkout: ping)", None)))
+        )
     client = app.test_client()
     headers = {"Authorization": f"Bearer {data['token']}"}
     client.post(
@@ -310,75 +321,161 @@ def capture(app, data: dict, code: str) -> dict:
     return {"trips": trips, "returned": returned, "key": key, "code": code}
 
 
-def replay_plan(captured: dict, member_id: int) -> list:
-    """The captured statements (SELECT/INSERT/UPDATE/DELETE) with the values that
-    differ from one request to the next marked: the key, the customer, returned ids."""
+# The statements' values that change from one earn to the next, replaced in the
+# rendered SQL by pgbench expressions (see `replay_script`).
+MEMBER_MARK = 987_654_321
+RETURNED_MARK = 900_000_000
+KEY_MARK = "KEYMARK"
+CODE_MARK = "CODEMARK"
+NOW_MARK = "1999-09-09 09:09:09+00"
+
+
+def replay_script(url: str, captured: dict, member_id: int, tenant_id: int) -> str:
+    """The captured round trips as a pgbench script: one transaction per earn, each
+    statement as our request sent it, with a random customer, a fresh key and the ids
+    returned by earlier statements (`\\gset`) where the request sent them back."""
     if member_id in captured["returned"]:
         raise SystemExit("capture on another customer: its id equals a returned id")
-    plan = []
-    seen = 0  # ids returned so far: only those can be sent back
-    for sql, params in captured["trips"]:
-        if params is None:
-            continue
-        marks = {}
-        for name, value in params.items():
-            if name.startswith("tenant_id"):
-                continue
-            if isinstance(value, str) and captured["key"] in value:
-                marks[name] = ("key", value.replace(captured["key"], "{}"))
-            elif isinstance(value, str) and value == captured["code"]:
-                marks[name] = ("code", None)
-            elif isinstance(value, int) and not isinstance(value, bool):
-                if value == member_id:
-                    marks[name] = ("member", None)
-                elif value in captured["returned"][:seen]:
-                    marks[name] = ("returned", captured["returned"].index(value))
-            elif hasattr(value, "tzinfo"):
-                marks[name] = ("now", None)
-        plan.append((sql, params, marks, " RETURNING " in sql))
-        seen += " RETURNING " in sql
-    return plan
-
-
-def ceiling_client(
-    url: str, plan: list, members: list, start_at: float, stop_at: float, seed: int, out
-) -> None:
-    """The same statements with psycopg: one transaction per earn, until `stop_at`."""
-    from datetime import UTC, datetime
-
-    rng = random.Random(seed)
-    latencies = []
+    lines = [
+        f"\\set m random(1, :members) + {captured['first_id'] - 1}",
+        "\\set k random(1, 1000000000000000)",
+    ]
+    seen = 0
+    pipelined = False
     with psycopg.connect(libpq(url)) as conn:
-        time.sleep(max(0, start_at - time.time()))
-        cpu = time.process_time()
-        while time.time() < stop_at:
-            member_id, code = rng.choice(members)
-            key = uuid.uuid4().hex
-            started = time.perf_counter()
-            returned: list[int] = []
-            with conn.cursor() as cursor:
-                for sql, params, marks, returning in plan:
-                    values = dict(params)
-                    for name, (what, extra) in marks.items():
-                        if what == "key":
-                            values[name] = extra.format(key)
-                        elif what == "code":
-                            values[name] = code
-                        elif what == "member":
-                            values[name] = member_id
-                        elif what == "returned":
-                            values[name] = returned[extra]
-                        else:
-                            values[name] = datetime.now(UTC)
-                    cursor.execute(sql, values)
-                    if cursor.description:
-                        rows = cursor.fetchall()
-                        if returning:
-                            returned.append(rows[0][0])
-            conn.commit()
-            latencies.append(time.perf_counter() - started)
-        out.send((latencies, Counter({200: len(latencies)}), time.process_time() - cpu))
-    out.close()
+        cursor = psycopg.ClientCursor(conn)
+        for sql, params in captured["trips"]:
+            if params is None:
+                if sql in ("BEGIN", "COMMIT", "ROLLBACK"):
+                    lines.append(sql + ";")
+                elif sql.startswith("BEGIN with"):
+                    lines += ["\\startpipeline", "BEGIN;"]
+                    pipelined = True
+                elif sql.startswith("(pool checkout"):
+                    lines.append("SELECT 1;")
+                continue
+            values = {}
+            for name, value in params.items():
+                if isinstance(value, str) and captured["key"] in value:
+                    value = value.replace(captured["key"], KEY_MARK)
+                elif isinstance(value, str) and value == captured["code"]:
+                    value = CODE_MARK
+                elif (
+                    isinstance(value, int)
+                    and not isinstance(value, bool)
+                    and not name.startswith("tenant_id")
+                ):
+                    if value == member_id:
+                        value = MEMBER_MARK
+                    elif value in captured["returned"][:seen]:
+                        value = RETURNED_MARK + captured["returned"].index(value)
+                elif hasattr(value, "tzinfo"):
+                    value = NOW_MARK
+                values[name] = value
+            text = re.sub(r"\s+", " ", cursor.mogrify(sql, values))
+            text = re.sub(rf"'([^']*){KEY_MARK}([^']*)'", r"('\1' || :k || '\2')", text)
+            text = text.replace(
+                f"'{CODE_MARK}'",
+                f"(SELECT code FROM memberships WHERE tenant_id = {tenant_id} AND id = :m)",
+            )
+            text = text.replace(f"'{NOW_MARK}'", "now()").replace(str(MEMBER_MARK), ":m")
+            text = re.sub(
+                rf"\b{RETURNED_MARK // 1000}(\d{{3}})\b", lambda g: f":r{int(g[1])}_id", text
+            )
+            returning = " RETURNING " in sql
+            lines.append(text + (f" \\aset r{seen}_" if returning else ";"))
+            seen += returning
+            if pipelined:
+                lines.append("\\endpipeline")
+                pipelined = False
+    return "\n".join(lines) + "\n"
+
+
+MINIMAL_TABLES = """
+DROP TABLE IF EXISTS minimal_audit, minimal_entries, minimal_balances;
+CREATE TABLE minimal_balances (id integer PRIMARY KEY, balance bigint NOT NULL);
+CREATE TABLE minimal_entries (id bigserial PRIMARY KEY, balance_id integer NOT NULL
+    REFERENCES minimal_balances, points integer NOT NULL, created_at timestamptz NOT NULL);
+CREATE TABLE minimal_audit (id bigserial PRIMARY KEY, balance_id integer NOT NULL,
+    action text NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO minimal_balances SELECT n, 10000000 FROM generate_series(1, %(rows)s) AS n;
+"""
+
+# The least an earn can be in SQL, fixed (not a replay of ours: that would rise as ours
+# improve and hide the gain): lock the balance row, insert the entry, update the
+# balance, insert an audit row.
+MINIMAL_EARN = """\\set m random(1, :members)
+BEGIN;
+SELECT balance FROM minimal_balances WHERE id = :m FOR UPDATE;
+INSERT INTO minimal_entries (balance_id, points, created_at) VALUES (:m, 45, now());
+UPDATE minimal_balances SET balance = balance + 45 WHERE id = :m;
+INSERT INTO minimal_audit (balance_id, action, created_at) VALUES (:m, 'earn', now());
+COMMIT;
+"""
+
+
+def minimal_tables(url: str, rows: int) -> None:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute(MINIMAL_TABLES.replace("%(rows)s", str(int(rows))))
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pgbench(args, script: str, members: int) -> dict:
+    """Run a pgbench script with `args.clients` clients for `args.seconds`."""
+    path = Path(f"/tmp/premia-script-{os.getpid()}.sql")
+    path.write_text(script)
+    database = libpq(args.database_url)
+    command = [
+        "pgbench",
+        "--no-vacuum",
+        "--client",
+        str(args.clients),
+        # Prepared statements, as psycopg prepares a statement sent 5 times; and the
+        # extended protocol, which a pipeline needs.
+        "--protocol",
+        "prepared",
+        "--jobs",
+        "2",
+        "--time",
+        str(int(args.seconds)),
+        "--define",
+        f"members={members}",
+        "--file",
+        str(path),
+        "--log",
+        "--log-prefix",
+        f"/tmp/premia-bench-{os.getpid()}",
+        database,
+    ]
+    before = _children_cpu()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench failed: {done.stderr[-2000:]}")
+    tps = float(re.search(r"tps = ([\d.]+)", done.stdout)[1])
+    latencies, failed = [], 0
+    for log in Path("/tmp").glob(f"premia-bench-{os.getpid()}.*"):
+        for line in log.read_text().splitlines():
+            fields = line.split()
+            if fields[2] in ("failed", "skipped"):
+                failed += 1
+            else:
+                latencies.append(int(fields[2]) / 1e6)
+        log.unlink()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "per_second": tps,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        "errors": failed,
+        "statuses": {},
+        "client_cpu": (_children_cpu() - before) / args.seconds,
+        "server_cpu": 0.0,
+    }
 
 
 def vacuum(url: str) -> None:
@@ -390,41 +487,106 @@ def vacuum(url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
-def ceiling(args, plan: list, members: list) -> dict:
-    start_at = time.time() + 1.0
-    stop_at = start_at + args.seconds
-    return gather(
-        args, ceiling_client, (args.database_url, plan, members), start_at, stop_at, server=None
-    )
+BARE_PATH = "/bench/bare"
+
+
+def served_app() -> Any:
+    """What gunicorn serves: the app, plus a bare JSON route (the same app, Flask and
+    gunicorn with no work behind them) for the ceiling of a request."""
+    app = create_app()
+
+    def bare() -> Any:
+        return jsonify(ok=True)
+
+    app.add_url_rule(BARE_PATH, "bench_bare", bare, methods=["POST"])
+    app.extensions["csrf"].exempt(bare)  # a POST like the earn's, without a form's token
+    return app
+
+
+def process_cpu_ratio(app: Any, data: dict, requests: int) -> dict:
+    """Python CPU (process time) per earn and per bare request, in this process through
+    the test client, alternated; with the cProfile of the earns when asked."""
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {data['token']}"}
+    codes = data["codes"]
+
+    def earn(n: int) -> None:
+        response = client.post(
+            f"/api/v1/customers/{codes[n % len(codes)]}/points",
+            json={"amount": "45000"},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+
+    def bare(_n: int) -> None:
+        assert client.post(BARE_PATH, json={"amount": "45000"}).status_code == 200
+
+    for n in range(50):  # warm: statement caches, pools, queues
+        earn(n)
+        bare(n)
+    rounds = []
+    for _round in range(3):
+        timed = {}
+        for name, fn in (("bare", bare), ("earn", earn)):
+            started = time.process_time()
+            for n in range(requests):
+                fn(n)
+            timed[name] = (time.process_time() - started) / requests
+        rounds.append(timed)
+    ratios = sorted(r["earn"] / r["bare"] for r in rounds)
+    return {"rounds": rounds, "ratio": ratios[1]}
+
+
+def profile_earns(app: Any, data: dict, requests: int) -> str:
+    import cProfile
+    import io
+    import pstats
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {data['token']}"}
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for n in range(requests):
+        client.post(
+            f"/api/v1/customers/{data['codes'][n % len(data['codes'])]}/points",
+            json={"amount": "45000"},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+    return out.getvalue()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3, help="earn and ceiling, alternated")
+    parser.add_argument("--rounds", type=int, default=3, help="earn and ceilings, alternated")
     # The README's production command: sync workers, two per core.
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--show-sql", action="store_true", help="print one earn's statements")
-    parser.add_argument("--only", help="comma-separated scenarios: earn,hot,redeem,ceiling")
+    parser.add_argument("--cpu-requests", type=int, default=400, help="in-process CPU sample")
+    parser.add_argument("--profile", action="store_true", help="cProfile the earn in-process")
+    parser.add_argument(
+        "--only", help="comma-separated: earn,bare,minimal,replay,hot,redeem,cpu (default all)"
+    )
     args = parser.parse_args()
-    only = set(args.only.split(",")) if args.only else {"earn", "hot", "redeem", "ceiling"}
+    everything = {"earn", "bare", "minimal", "replay", "hot", "redeem", "cpu"}
+    only = set(args.only.split(",")) if args.only else everything
 
     fresh_database(args.database_url)
     Redis.from_url(args.redis_url).flushdb()  # this run's jobs and rate-limit counters only
-    app = create_app(
-        {
-            "PREMIA_DATABASE_URL": args.database_url,
-            "PREMIA_REDIS_URL": args.redis_url,
-            "PREMIA_API_RATE_LIMIT": "100000000/minute",
-        }
-    )
+    os.environ["PREMIA_DATABASE_URL"] = args.database_url
+    os.environ["PREMIA_REDIS_URL"] = args.redis_url
+    os.environ["PREMIA_API_RATE_LIMIT"] = "100000000/minute"
+    app = served_app()
     with app.app_context():
         upgrade(app)
         data = setup(app, args.customers)
@@ -432,47 +594,66 @@ def main() -> None:
             members = list(
                 session.execute(select(Membership.id, Membership.code).order_by(Membership.id))
             )
+        if [m[0] for m in members] != list(range(members[0][0], members[0][0] + len(members))):
+            raise SystemExit("member ids are not consecutive: the replay draws them by number")
         member_id, code = members[-1]
         captured = capture(app, data, code)
+        captured["first_id"] = members[0][0]
+        cpu = process_cpu_ratio(app, data, args.cpu_requests) if "cpu" in only else None
+        profile = profile_earns(app, data, args.cpu_requests) if args.profile else None
     app.extensions["premia"].engine.dispose()
-    plan = replay_plan(captured, member_id)
+    replay = replay_script(args.database_url, captured, member_id, data["tenant_id"])
+    minimal_tables(args.database_url, len(members))
     trips = [sql for sql, _params in captured["trips"]]
+    statements = [sql for sql, params in captured["trips"] if params is not None]
     if args.show_sql:
         for sql, params in captured["trips"]:
-            print(re.sub(r"\s+", " ", sql)[:200], "" if params is None else params)
+            print(re.sub(r"\s+", " ", sql)[:300], "" if params is None else params)
+        print("--- as replayed by pgbench:\n" + replay)
+    if profile:
+        print(profile)
+    alone = [sql for sql in trips if sql not in statements and not sql.startswith("BEGIN with")]
     print(
-        f"one earn request: {len(trips)} round trips to PostgreSQL "
-        f"({len(plan)} statements, {len(trips) - len(plan)} BEGIN/COMMIT/ping)"
+        f"one earn request: {len(statements) + len(alone)} round trips to PostgreSQL "
+        f"({len(statements)} statements; {', '.join(alone)})"
     )
 
     results: dict[str, list[dict]] = {}
-    earn_name, ceiling_name = "earn, 1,000 customers", "ceiling: earn's SQL, psycopg"
+    names = {
+        "earn": "earn, 1,000 customers",
+        "bare": "bare JSON route (gunicorn)",
+        "minimal": "minimal SQL earn (pgbench)",
+        "replay": "our earn's SQL (pgbench)",
+        "hot": "earn, one hot customer",
+        "redeem": "redeem, 1,000 customers",
+    }
     server = start_gunicorn(args, args.redis_url)
     try:
         codes, reward = data["codes"], data["reward_id"]
         earn = json.dumps({"amount": "45000"})
-        scenarios = {
-            "earn": (earn_name, [(f"/api/v1/customers/{c}/points", earn) for c in codes]),
-            "hot": ("earn, one hot customer", [(f"/api/v1/customers/{codes[0]}/points", earn)]),
-            "redeem": (
-                "redeem, 1,000 customers",
-                [
-                    (f"/api/v1/customers/{c}/redemptions", json.dumps({"reward_id": reward}))
-                    for c in codes
-                ],
-            ),
+        http = {
+            "earn": [(f"/api/v1/customers/{c}/points", earn) for c in codes],
+            "bare": [(BARE_PATH, earn)],
+            "hot": [(f"/api/v1/customers/{codes[0]}/points", earn)],
+            "redeem": [
+                (f"/api/v1/customers/{c}/redemptions", json.dumps({"reward_id": reward}))
+                for c in codes
+            ],
         }
-        # The earn and its ceiling alternate, round after round: on a shared machine the
+        scripts = {"minimal": MINIMAL_EARN, "replay": replay}
+        # The earn and its ceilings alternate, round after round: on a shared machine the
         # speed of the cores drifts from one minute to the next, and a ratio of two
         # figures taken minutes apart would measure the drift.
         for round_ in range(args.rounds):
-            for key, (name, requests) in scenarios.items():
-                if key in only and (key == "earn" or round_ == 0):
-                    vacuum(args.database_url)
-                    results.setdefault(name, []).append(load(args, data["token"], requests, server))
-            if "ceiling" in only:
+            for key in ("earn", "bare", "minimal", "replay", "hot", "redeem"):
+                if key not in only or (key in ("hot", "redeem") and round_):
+                    continue
                 vacuum(args.database_url)
-                results.setdefault(ceiling_name, []).append(ceiling(args, plan, members))
+                if key in scripts:
+                    result = pgbench(args, scripts[key], len(members))
+                else:
+                    result = load(args, data["token"], http[key], server)
+                results.setdefault(names[key], []).append(result)
     finally:
         stop_gunicorn(server)
 
@@ -482,30 +663,47 @@ def main() -> None:
         f"at the end: {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{'scenario':<30}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'scenario':<32}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'errors':>7}{'server cpu':>11}{'client cpu':>11}"
     )
     for name, runs in results.items():
         for n, r in enumerate(runs, 1):
             label = f"{name} ({n})" if len(runs) > 1 else name
             print(
-                f"{label:<30}{r['requests']:>9}{r['per_second']:>8.0f}{r['p50_ms']:>8.1f}"
+                f"{label:<32}{r['requests']:>9}{r['per_second']:>8.0f}{r['p50_ms']:>8.1f}"
                 f"{r['p99_ms']:>8.1f}{r['errors']:>7}{r['server_cpu']:>11.2f}"
                 f"{r['client_cpu']:>11.2f}"
             )
-            if r["errors"]:
+            if r["errors"] and r["statuses"]:
                 print("   statuses:", r["statuses"])
-    if earn_name in results and ceiling_name in results:
-        ratios = [
-            e["per_second"] / c["per_second"]
-            for e, c in zip(results[earn_name], results[ceiling_name], strict=True)
-        ]
-        print(
-            "earn endpoint / ceiling, round by round: "
-            + ", ".join(f"{r:.0%}" for r in ratios)
-            + f"; median {statistics.median(ratios):.0%} (target ≥ 30%, p99 < 80 ms)"
+
+    def ratios(top: str, bottom: str, target: str) -> None:
+        if names[top] in results and names[bottom] in results:
+            each = [
+                a["per_second"] / b["per_second"]
+                for a, b in zip(results[names[top]], results[names[bottom]], strict=True)
+            ]
+            print(
+                f"{names[top]} / {names[bottom]}, round by round: "
+                + ", ".join(f"{r:.1%}" for r in each)
+                + f"; median {statistics.median(each):.1%} ({target})"
+            )
+
+    ratios("earn", "minimal", "target ≥ 10%")
+    ratios("earn", "bare", "for the record")
+    ratios("replay", "minimal", "target ≥ 100%")
+    if names["earn"] in results:
+        p99 = statistics.median(r["p99_ms"] for r in results[names["earn"]])
+        print(f"earn p99, median of rounds: {p99:.0f} ms (target < 50 ms)")
+    if cpu:
+        each = ", ".join(
+            f"{r['earn'] * 1000:.2f} / {r['bare'] * 1000:.3f} ms" for r in cpu["rounds"]
         )
-    print("cpu columns: cores used (gunicorn workers; load generator or ceiling clients)")
+        print(
+            f"Python CPU in-process, earn / bare route ({args.cpu_requests} each, 3 rounds): "
+            f"{each}; median ratio {cpu['ratio']:.1f}× (target ≤ 18×)"
+        )
+    print("cpu columns: cores used (gunicorn workers; load generator or pgbench)")
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ from core.loyalty.rewards import confirm as confirm_redemption
 
 # The program and per-tenant settings (a plugin's namespace is its name).
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, get_program, update_program
-from core.host.settings import load_settings, save_settings
+from core.host.settings import every_setting_of, known_settings, load_settings, save_settings
 
 # After commit: announce a hook, notify a member, enqueue a job; jobs themselves.
 from core.host.events import announce, notify
@@ -310,6 +310,8 @@ __all__ = [
     # program and settings
     "MAX_POINTS_PER_OPERATION",
     "get_program",
+    "every_setting_of",
+    "known_settings",
     "load_settings",
     "save_settings",
     "update_program",

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, NamedTuple
 
 from redis import Redis
@@ -55,6 +56,10 @@ class InProcessRunner:
         self._lock = threading.Lock()
         self._scheduler: threading.Thread | None = None
         self._start_lock = threading.Lock()
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Jobs run as they are queued here: nothing to gather (see `RqRunner.batch`)."""
+        return nullcontext()
 
     def enqueue(self, job: Callable, *args: Any) -> Any:
         try:
@@ -146,6 +151,7 @@ class RqRunner:
         self.redis = redis
         self.periodic: list[PeriodicJob] = []
         self._queues: dict[str, Queue] = {}
+        self._batch = threading.local()
 
     def queue(self, name: str) -> Queue:
         # Kept: a new Queue asks the server its version again before its first job.
@@ -157,9 +163,11 @@ class RqRunner:
     def enqueue(self, job: Callable, *args: Any) -> Any:
         name = getattr(job, "queue", "default")
         queue = self.queue(name)
-        # One round trip to Redis per job (rq alone makes two transactions of it): a
-        # points e-mail is queued after every earn.
-        with self.redis.pipeline() as pipeline:
+        batch = getattr(self._batch, "pipeline", None)
+        # One round trip to Redis per job (rq alone makes two transactions of it), or
+        # none of its own inside `batch()`: an earn queues a points e-mail, a push and a
+        # referral check.
+        with nullcontext(batch) if batch is not None else self.redis.pipeline() as pipeline:
             queued = queue.enqueue(
                 job,
                 *args,
@@ -168,8 +176,26 @@ class RqRunner:
                 job_timeout=JOB_TIMEOUTS.get(name),  # None: rq's default (180 s)
                 pipeline=pipeline,
             )
-            pipeline.execute()
+            if batch is None:
+                pipeline.execute()
         return queued
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Jobs queued inside (by this thread) reach Redis together, in one round trip
+        when the block ends; a batch inside a batch joins it."""
+        if getattr(self._batch, "pipeline", None) is not None:
+            yield
+            return
+        with self.redis.pipeline() as pipeline:
+            self._batch.pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._batch.pipeline = None
+                # Sent even when the block failed half-way: the jobs queued before the
+                # failure belong to committed work (see `core.host.events`).
+                pipeline.execute()
 
     def enqueue_due_periodic(self, now: float | None = None) -> list[str]:
         """Queue the periodic jobs that are due, once across every worker process."""

@@ -11,6 +11,7 @@ construction: no service has to remember a `WHERE tenant_id = …`.
 from __future__ import annotations
 
 import logging
+import select
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -160,8 +162,85 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _refuse_dead_connection)
+    if engine.dialect.driver == "psycopg":
+        _begin_with_the_first_statement(engine)
+    return engine
+
+
+def _begin_with_the_first_statement(engine: Engine) -> None:
+    """Send a transaction's BEGIN together with its first statement: one round trip.
+
+    psycopg sends BEGIN on its own and waits for the answer before the first statement
+    of a transaction (a round trip of the 7 of an API earn). Its connections here are
+    in autocommit, and where SQLAlchemy's transaction has not begun on the server yet,
+    BEGIN and the statement go out in one pipeline (the extended protocol: nothing
+    waits in between). A statement that fails fails the transaction as before; commit
+    and rollback are psycopg's, which send COMMIT or ROLLBACK only inside a
+    transaction. Where SQLAlchemy itself asks for autocommit, or changes the isolation
+    level (psycopg then begins as it does), nothing is added."""
+    from psycopg.pq import TransactionStatus
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "checkout")
+    def _again(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A connection whose isolation level SQLAlchemy reset on its return.
+        if dbapi_connection.pgconn.transaction_status == TransactionStatus.IDLE:
+            dbapi_connection.autocommit = True
+
+    def begun(cursor: Any, context: Any) -> bool:
+        conn = cursor.connection
+        return (
+            conn.autocommit
+            and conn.pgconn.transaction_status == TransactionStatus.IDLE
+            and conn._pipeline is None
+            and not (context is not None and context.root_connection._is_autocommit_isolation())
+        )
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        if not begun(cursor, context):
+            return None
+        with cursor.connection.pipeline():
+            cursor.execute(b"BEGIN")
+            cursor.execute(statement, parameters)
+        return True
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor: Any, statement: str, context: Any) -> bool | None:
+        if not begun(cursor, context):
+            return None
+        with cursor.connection.pipeline():
+            cursor.execute(b"BEGIN")
+            cursor.execute(statement)
+        return True
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        if not begun(cursor, context):
+            return None
+        with cursor.connection.pipeline():
+            cursor.execute(b"BEGIN")
+            cursor.executemany(statement, parameters)
+        return True
+
+
+def _refuse_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled connection whose server side has gone, without a round trip.
+
+    A backend that ends (PostgreSQL restarted, `pg_terminate_backend`) says so on its
+    socket, or closes it: an idle connection with something to read is dead. The pool
+    then drops it and checks out a fresh one (SQLAlchemy's pessimistic disconnect
+    handling), where a ping (`pool_pre_ping`) cost every request a round trip."""
+    if dbapi_connection.closed or getattr(dbapi_connection, "broken", False):
+        raise DisconnectionError()
+    readable, _w, _x = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError()
 
 
 def _configure_sqlite(engine: Engine) -> None:

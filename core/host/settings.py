@@ -13,8 +13,10 @@ import json
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import select
+from sqlalchemy import JSON, ScalarSelect, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from core.host.db import current_transaction
 from core.host.errors import InvalidInput
@@ -79,6 +81,44 @@ def _stored(session: Session, namespace: str) -> dict[str, Any] | None:
         row = session.scalar(select(TenantSetting).where(TenantSetting.namespace == namespace))
         return row.data if row else None
     return _transaction_cache(session)[1].get(namespace)
+
+
+class _EveryNamespace(FunctionElement):
+    """Every namespace's stored data of a tenant as one JSON object (an aggregate)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "every_namespace"
+
+
+@compiles(_EveryNamespace, "postgresql")
+def _every_namespace_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_object_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_EveryNamespace, "sqlite")
+def _every_namespace_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    namespace, data = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_group_object({namespace}, json({data}))"
+
+
+def every_setting_of(tenant_id: Any) -> ScalarSelect:
+    """A column for a statement that finds a tenant (`tenant_id`: its id column): every
+    namespace's stored settings, for `known_settings`. The POS API reads them with the
+    token, in the statement it sends anyway."""
+    return (
+        select(_EveryNamespace(TenantSetting.namespace, TenantSetting.data))
+        .where(TenantSetting.tenant_id == tenant_id)
+        .scalar_subquery()
+    )
+
+
+def known_settings(session: Session, stored: dict[str, Any] | None) -> None:
+    """Every namespace's stored settings of the session's tenant as the caller read them
+    (`every_setting_of`) in the session's current transaction: `load_settings` answers
+    from them for the rest of it, with no statement of its own."""
+    current_transaction(session)  # begins one if none has begun
+    session.info[CACHE] = (session.get_transaction(), dict(stored or {}), {})
 
 
 def _tenant_scoped(session: Session) -> bool:

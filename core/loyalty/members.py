@@ -196,6 +196,10 @@ def find_member(
 def _by_code(*, for_update: bool) -> Select:
     # Built once: the POS API finds a member by code on every request.
     statement = select(Membership).where(Membership.code == bindparam("code"))
+    # The member's own account is joined by its id, with no filter of every account
+    # of the tenant's members (the membership is the tenant's already): that filter
+    # made PostgreSQL read all of the tenant's memberships on every lookup.
+    statement = statement.execution_options(person_lookup=True)
     if for_update:
         statement = statement.with_for_update(of=Membership).execution_options(
             populate_existing=True

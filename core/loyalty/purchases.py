@@ -45,18 +45,28 @@ from sqlalchemy import (
     case,
     func,
     select,
+    text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    relationship,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Subquery
 
 from core.host.actors import Actor
-from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.host.db import Base, TenantOwned, session_tenant_id, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
+from core.host.events import announce
 from core.loyalty import ledger
 from core.loyalty.ledger import Entry, Kind
 from core.loyalty.members import Membership
 from core.loyalty.program import (
     PointsByAmountOnly,
+    expiry_for,
     get_program,
     kept_description,
     may_give_points,
@@ -252,11 +262,9 @@ def record_purchase(
     )
     fingerprint = _fingerprint(member.id, amount, items, location_id, reference, description)
 
-    # Locked first: a twin carrying the same key has committed by the time we hold it.
+    # Locked first: a twin carrying the same key has committed by the time we hold it
+    # (it is looked for below, or the one statement's insert finds it in its way).
     member = ledger.lock_member(session, member.id)
-    existing = _by_key(session, key, fingerprint)
-    if existing is not None:
-        return existing, _entries_of(session, existing)
 
     base = points_for_amount(program, amount) if program.get("points_per_amount") else 0
     purchase = Purchase(
@@ -292,6 +300,26 @@ def record_purchase(
         raise NoPointsByAmount()
 
     purchase.points = sum(points for _k, points, _l in lines)
+    if lines and not items and session.get_bind().dialect.name == "postgresql":
+        written = _write_in_one_statement(
+            session,
+            member,
+            purchase,
+            lines,
+            program=program,
+            location_id=location_id,
+            reference=reference,
+            description=description,
+            confirmed_large=confirmed_large,
+        )
+        if written is None:  # a twin with this key committed first
+            existing = _by_key(session, key, fingerprint)
+            return existing, _entries_of(session, existing)
+        plugins.ask(session, "purchase_recorded", member=member, purchase=purchase, entries=written)
+        return purchase, written
+    existing = _by_key(session, key, fingerprint)
+    if existing is not None:
+        return existing, _entries_of(session, existing)
     session.add(purchase)
     session.flush()
     entries = (
@@ -724,6 +752,142 @@ def _clean(value: str | None, length: int, field: str) -> str | None:
 
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+# The purchase, its entries, the balance and the lots in one statement (PostgreSQL):
+# the member is locked already (`ledger.lock_member`), so the balance moves by the
+# total and each entry's balance_after is the one before plus the entries up to it,
+# as `ledger.credit_locked` writes them one by one. A purchase whose key a twin
+# committed first inserts nothing, and nothing else is written either.
+_ONE_STATEMENT = text(
+    """
+WITH p AS (
+    INSERT INTO purchases (tenant_id, member_id, amount, status, location_id, reference,
+        description, actor_kind, actor_id, idempotency_key, fingerprint, points, created_at)
+    VALUES (:tenant_id, :member_id, :amount, :status, :location_id, :reference,
+        :description, :actor_kind, :actor_id, :idempotency_key, :fingerprint, :total, :now)
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING id
+), m AS (
+    UPDATE memberships SET balance = balance + :total
+    WHERE tenant_id = :tenant_id AND id = :member_id AND EXISTS (SELECT FROM p)
+    RETURNING balance
+), line AS (
+    SELECT l.n, l.kind, l.points, l.label, sum(l.points) OVER (ORDER BY l.n) AS running
+    FROM unnest(CAST(:kinds AS varchar[]), CAST(:points AS integer[]),
+        CAST(:labels AS varchar[])) WITH ORDINALITY AS l(kind, points, label, n)
+), e AS (
+    INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after,
+        actor_kind, actor_id, location_id, description, reference, purchase_id, label,
+        confirmed_large, created_at)
+    SELECT :tenant_id, :member_id, line.kind, line.points, m.balance - :total + line.running,
+        CAST(:actor_kind AS varchar), CAST(:actor_id AS integer),
+        CAST(:location_id AS integer), CAST(:description AS text),
+        CAST(:reference AS varchar), p.id, line.label, CAST(:confirmed_large AS boolean),
+        CAST(:now AS timestamptz)
+    FROM p, m, line ORDER BY line.n
+    RETURNING id, points, balance_after
+), lots AS (
+    INSERT INTO ledger_lots (tenant_id, member_id, entry_id, points, remaining, expires_at,
+        created_at)
+    SELECT :tenant_id, :member_id, e.id, e.points, e.points,
+        CAST(:expires_at AS timestamptz), CAST(:now AS timestamptz)
+    FROM e
+)
+SELECT p.id, e.id, e.balance_after FROM p, e ORDER BY e.id
+"""
+)
+
+
+def _write_in_one_statement(
+    session: Session,
+    member: Membership,
+    purchase: Purchase,
+    lines: list[tuple[str, int, str | None]],
+    *,
+    program: dict[str, Any],
+    location_id: int | None,
+    reference: str | None,
+    description: str | None,
+    confirmed_large: bool,
+) -> list[Entry] | None:
+    """Write a purchase and credit its lines to the locked `member` in one round trip;
+    the purchase and the entries become the session's objects, as a flush leaves them.
+    None where a twin carrying the purchase's key was there first (nothing written)."""
+    ledger.check_credit(member, lines)
+    tenant_id = session_tenant_id(session)
+    now = purchase.created_at
+    rows = (
+        session.connection()
+        .execute(
+            _ONE_STATEMENT,
+            {
+                "tenant_id": tenant_id,
+                "member_id": member.id,
+                "amount": purchase.amount,
+                "status": Status.RECORDED.value,
+                "location_id": location_id,
+                "reference": reference,
+                "description": description,
+                "actor_kind": purchase.actor_kind,
+                "actor_id": purchase.actor_id,
+                "idempotency_key": purchase.idempotency_key,
+                "fingerprint": purchase.fingerprint,
+                "total": purchase.points,
+                "now": now,
+                "kinds": [str(kind) for kind, _p, _l in lines],
+                "points": [points for _k, points, _l in lines],
+                "labels": [label for _k, _p, label in lines],
+                "confirmed_large": confirmed_large,
+                "expires_at": expiry_for(program, now),
+            },
+        )
+        .all()
+    )
+    if not rows:
+        return None
+    purchase.id = rows[0][0]
+    purchase.tenant_id = tenant_id
+    purchase.status = Status.RECORDED
+    purchase.points_not_recovered = None
+    purchase.returned_at = None
+    _now_persistent(session, purchase)
+    entries = []
+    for (kind, points, label), (_purchase_id, entry_id, balance_after) in zip(
+        lines, rows, strict=True
+    ):
+        entry = Entry(
+            id=entry_id,
+            tenant_id=tenant_id,
+            member_id=member.id,
+            kind=kind,
+            points=points,
+            balance_after=balance_after,
+            actor_kind=purchase.actor_kind,
+            actor_id=purchase.actor_id,
+            location_id=location_id,
+            description=description,
+            reference=reference,
+            idempotency_key=None,
+            fingerprint=None,
+            reverses_id=None,
+            purchase_id=purchase.id,
+            label=label,
+            confirmed_large=confirmed_large,
+            created_at=now,
+        )
+        _now_persistent(session, entry)
+        entries.append(entry)
+    set_committed_value(member, "balance", entries[-1].balance_after)
+    for entry in entries:
+        announce(session, "entry_recorded", entry=entry, member=member)
+    return entries
+
+
+def _now_persistent(session: Session, row: Any) -> None:
+    """A row written by a Core statement, handed to the session as if it had flushed it."""
+    make_transient_to_detached(row)
+    session.add(row)
 
 
 # Built once: every purchase looks for an earlier one with its key.

@@ -21,6 +21,8 @@ from core.sdk import (
     TenantPlugin,
     credential_lookup,
     current_platform,
+    every_setting_of,
+    known_settings,
     utcnow,
 )
 from plugins.api.models import ApiToken, IdempotentResponse
@@ -116,7 +118,8 @@ def authenticate(
 
     The same statement reads the tenant, its plan's plugins and the ones it switched
     off: whether the API is on for it, and who hears the request's announcements
-    (`PluginHost.known_audience`), cost no further round trip; and, given the
+    (`PluginHost.known_audience`), cost no further round trip, nor do its settings
+    (every namespace: `known_settings`); and, given the
     request's `idempotency_key`, the answer stored for it by this tenant, if any."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
@@ -130,11 +133,12 @@ def authenticate(
     token, tenant = row[0], row[1]
     allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
     current_platform().plugins.known_audience(session, tenant, allowed, off)
+    known_settings(session, row[4])  # the rules a request applies read no more
     return Credential(
         token=token,
         tenant=tenant,
         api_active="api" in allowed - off,
-        stored_answer=row[4] if idempotency_key is not None else None,
+        stored_answer=row[5] if idempotency_key is not None else None,
     )
 
 
@@ -152,7 +156,7 @@ def _credential_statement(*, with_answer: bool) -> Select:
         .scalar_subquery()
     )
     statement = (
-        select(ApiToken, Tenant, plan_plugins, switched_off)
+        select(ApiToken, Tenant, plan_plugins, switched_off, every_setting_of(Tenant.id))
         .join(Tenant, Tenant.id == ApiToken.tenant_id)
         .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
         # The plan's plugins are in the row already: no second SELECT for them.

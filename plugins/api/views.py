@@ -110,9 +110,9 @@ def commit_on_success(response: Any) -> Any:
             # e-mail it registered is taken now): answer what the twin answered.
             return _twin_answer(session, key) or response
         return response
-    if key is not None:
-        idempotency.remember(session, key, response)
     try:
+        if key is not None:
+            idempotency.remember(session, key, response)
         session.commit()
     except IntegrityError:
         # A twin of this request stored its answer first: ours is a replay of it.

@@ -16,6 +16,7 @@ PLUGIN = PluginInfo(name="bonus", title="Bonus", description="Coffee bonus for t
 
 calls: list[tuple[str, Any]] = []
 refuse = False
+extra = 0  # points of an "Extra" line on any purchase, items or not
 
 
 @hookimpl
@@ -30,7 +31,10 @@ def calculate_points(member, purchase, base_points):
     )
     points = int((coffee / 100).to_integral_value(rounding=ROUND_FLOOR))
     calls.append(("calculate_points", (member.id, base_points)))
-    return [PointsLine("coffee_bonus", points, f"Coffee bonus ({coffee})")] if points else None
+    lines = [PointsLine("coffee_bonus", points, f"Coffee bonus ({coffee})")] if points else []
+    if extra:
+        lines.append(PointsLine("extra_bonus", extra, "Extra"))
+    return lines or None
 
 
 @hookimpl

@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     union,
     update,
 )
@@ -30,6 +31,7 @@ from core.host.db import (
     Base,
     TenancyError,
     is_tenant_owned,
+    make_engine,
     platform_session,
     scope,
     tenant_session,
@@ -643,3 +645,117 @@ def test_person_scoping_is_not_cached_for_the_first_tenant(shops, db, platform):
                 assert seen == own[shop.tenant.id], (shape, shop.tenant.slug)
             members = session.scalars(select(Membership)).all()
             assert {m.customer.email for m in members} == own[shop.tenant.id]
+
+
+# --- connections that died in the pool ---------------------------------------
+
+
+def _terminate(database_url: str, pids: list[int]) -> None:
+    """End these backends from outside, as a PostgreSQL restart does, and wait until they
+    are gone (their goodbye is then on the pooled connections' sockets)."""
+    import time
+
+    import psycopg
+
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+        for pid in pids:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+        deadline = time.monotonic() + 10
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the backends did not end"
+            time.sleep(0.02)
+
+
+@pytest.mark.postgres
+def test_a_connection_whose_backend_ended_is_replaced_without_a_failure(database_url):
+    engine = make_engine(database_url, pool_size=2, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as conn:  # a live pooled connection is kept
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first
+        _terminate(database_url, [first])
+        with engine.connect() as conn:
+            second = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert second != first
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("pre_ping, sends", [(False, False), (True, True)])
+def test_checking_out_a_live_connection_sends_nothing(database_url, tmp_path, pre_ping, sends):
+    """No ping: a pooled connection goes to its first statement at once (with the ping
+    SQLAlchemy offers, the same check-out writes to the server: the test would see it)."""
+    engine = make_engine(database_url, pool_size=1, max_overflow=0, pool_pre_ping=pre_ping)
+    trace = tmp_path / "protocol.log"
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            conn.execute(text("SELECT 1"))
+        with trace.open("w") as out:
+            raw.pgconn.trace(out.fileno())
+            with engine.connect() as conn:
+                assert conn.connection.dbapi_connection is raw
+                raw.pgconn.untrace()
+                conn.execute(text("SELECT 1"))
+        assert (trace.read_text() != "") is sends
+    finally:
+        engine.dispose()
+
+
+def _protocol(raw, tmp_path, work) -> list[tuple[str, str]]:
+    """(direction, message) of what `work()` exchanged with the server on `raw`."""
+    trace = tmp_path / "protocol.log"
+    with trace.open("w") as out:
+        raw.pgconn.trace(out.fileno())
+        try:
+            work()
+        finally:
+            raw.pgconn.untrace()
+    return [tuple(line.split("\t")[1:4:2]) for line in trace.read_text().splitlines()]
+
+
+@pytest.mark.postgres
+def test_a_transaction_begins_with_its_first_statement_in_one_round_trip(database_url, tmp_path):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            conn.rollback()
+            raw = conn.connection.dbapi_connection
+            sent = _protocol(raw, tmp_path, lambda: conn.execute(text("SELECT 2")).all())
+            first_answer = next(n for n, (way, _m) in enumerate(sent) if way == "B")
+            asked = [message for way, message in sent[:first_answer]]
+            # BEGIN and the statement left before anything came back.
+            assert asked.count("Parse") == 2 and asked.count("Execute") == 2, sent
+            assert sent[-1] == ("B", "ReadyForQuery")
+            assert conn.execute(text("SELECT now() = statement_timestamp()")).scalar() is False
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_began_with_its_statement_rolls_back_whole(database_url):
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TEMPORARY TABLE t (v integer UNIQUE)"))
+            conn.commit()
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+            conn.rollback()
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+            conn.rollback()
+            with pytest.raises(IntegrityError):
+                conn.execute(text("INSERT INTO t VALUES (3), (3)"))  # fails as it begins
+            conn.rollback()
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT 1"))  # SQLAlchemy's autocommit: no transaction
+            assert conn.connection.dbapi_connection.pgconn.transaction_status == 0
+    finally:
+        engine.dispose()

@@ -44,6 +44,7 @@ def bonus():
     yield bonus_plugin
     bonus_plugin.calls.clear()
     bonus_plugin.refuse = False
+    bonus_plugin.extra = 0
 
 
 @pytest.fixture
@@ -459,3 +460,35 @@ def test_spend_by_member_sums_each_window_for_every_member_of_one_tenant(
         (bea.id, Decimal("0.00"), Decimal("700.00")),
     ]
     assert idle.id not in {r.member_id for r in rows}
+
+
+def test_a_purchase_of_several_lines_leaves_the_books_and_the_session_as_a_flush_would(
+    shop, make_member, db, bonus
+):
+    """On PostgreSQL the purchase, its entries, the balance and the lots are written in
+    one statement; on SQLite by the unit of work: the same books, the same objects."""
+    member = make_member(shop)
+    bonus.extra = 5
+    with db(shop) as session:
+        found = get_member(session, member.code)
+        purchase, entries = record_purchase(session, found, "12000", actor=CASHIER)
+        assert [(e.kind, e.points, e.balance_after) for e in entries] == [
+            ("earn", 12, 12),
+            ("extra_bonus", 5, 17),
+        ]
+        assert found.balance == 17 and purchase.points == 17
+        assert session.get(Purchase, purchase.id) is purchase
+        assert all(session.get(Entry, e.id) is e for e in entries)
+        assert not session.new and not session.dirty  # nothing left to write
+        assert bonus.calls[-1] == ("purchase_recorded", (purchase.id, [12, 5]))
+        session.commit()
+    with db(shop) as session:
+        stored = session.scalars(select(Entry).where(Entry.purchase_id == purchase.id)).all()
+        assert [(e.id, e.points, e.balance_after, e.label) for e in stored] == [
+            (e.id, e.points, e.balance_after, e.label) for e in entries
+        ]
+        lots = session.scalars(select(ledger.Lot).order_by(ledger.Lot.entry_id)).all()
+        assert [(lot.entry_id, lot.remaining) for lot in lots] == [
+            (e.id, e.points) for e in entries
+        ]
+    assert books(db, shop, member.id) == (17, 17, 17)

@@ -412,3 +412,50 @@ def test_a_bulk_job_may_run_an_hour_others_rqs_default(redis_url):
     assert (bulk.timeout, other.timeout) == (3600, 180)
     for job in (bulk, other):
         job.delete()
+
+
+@pytest.mark.redis
+def test_jobs_queued_in_a_batch_reach_redis_together_when_it_ends(rq_app):
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "lia@mail.example")
+    bulk = runner.queue("bulk")
+    with rq_app.app_context():
+        with runner.batch():
+            enqueue(None, sample_jobs.give_points, tenant.id, member.id, 5)
+            with runner.batch():  # joins the outer one
+                enqueue(None, sample_jobs.give_points, tenant.id, member.id, 6)
+            assert bulk.count == 0  # nothing sent yet
+        assert [j.args for j in bulk.jobs] == [(tenant.id, member.id, 5), (tenant.id, member.id, 6)]
+        enqueue(None, sample_jobs.give_points, tenant.id, member.id, 7)  # no batch: at once
+        assert bulk.count == 3
+
+
+@pytest.mark.redis
+def test_an_announcements_jobs_are_sent_in_one_batch(rq_app, monkeypatch):
+    """The listeners of one commit queue their jobs (the points e-mail…) in one round
+    trip: the batch is open while they run."""
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "noa@mail.example")
+    executed = []
+    real = type(runner.redis.pipeline()).execute
+
+    def counted(pipeline, *args, **kwargs):
+        executed.append(len(pipeline.command_stack))
+        return real(pipeline, *args, **kwargs)
+
+    monkeypatch.setattr(type(runner.redis.pipeline()), "execute", counted)
+    with rq_app.app_context():
+        sessions = rq_app.extensions["premia"].sessions
+        with tenant_session(sessions, tenant.id) as session:
+            found = session.get(type(member), member.id)
+            ledger.adjust(session, found, 10, actor=Actor.system(), description="a")
+            ledger.adjust(session, found, 20, actor=Actor.system(), description="b")
+            session.commit()
+    assert len(executed) == 1  # two points e-mails, one round trip
+    assert [j.args[2] for j in runner.queue("mail").jobs] == [
+        "welcome",
+        "points_received",
+        "points_received",
+    ]

@@ -297,6 +297,15 @@ def credit_locked(
     return entries
 
 
+def check_credit(member: Membership, lines: list[tuple[str, int, str | None]]) -> None:
+    """What `credit_locked` refuses before writing anything (for a caller that writes
+    the lines itself, in one statement)."""
+    for _kind, points, _label in lines:
+        _check_points(points)
+    if member.balance + sum(points for _k, points, _l in lines) > MAX_BALANCE:
+        raise BalanceLimit()
+
+
 def debit_locked(
     session: Session, member: Membership, points: int, *, kind: str, actor: Actor, **fields: Any
 ) -> Entry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core.loyalty.ledger import Entry
 from core.loyalty.members import Membership
@@ -219,3 +219,35 @@ def test_the_api_is_served_on_a_brands_own_domain(call, make_shop, make_token, c
         headers={"Authorization": f"Bearer {secret}", "Host": "puntos.marca.example"},
     )
     assert answer.status_code == 200 and answer.json["currency"] == "COP"
+
+
+def test_the_settings_read_with_the_token_are_the_merchants_own_and_current(
+    call, make_shop, make_token, platform
+):
+    """Every settings namespace comes with the token (no statement of its own): each
+    merchant's rules apply, and a change applies from the next request on."""
+    shops = [make_shop(), make_shop()]
+    secrets = [make_token(s) for s in shops]
+    triple = {"points_per_amount": {"amount": "1000", "points": 3}}
+    assert call("PATCH", "/program", secrets[1], json=triple).status_code == 200
+    person = {"email": "a@x.co", "first_name": "A", "last_name": "B"}
+    codes = [call("POST", "/customers", s, json=person).json["code"] for s in secrets]
+    sent: list[str] = []
+
+    def record(_conn, _cursor, sql, *_args):
+        sent.append(sql)
+
+    event.listen(platform.engine, "before_cursor_execute", record)
+    try:
+        earned = [
+            call("POST", f"/customers/{code}/points", secret, json={"amount": "10000"})
+            for code, secret in zip(codes, secrets, strict=True)
+        ]
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", record)
+    assert [answer.json["points"] for answer in earned] == [10, 30]
+    assert sent and not [sql for sql in sent if sql.lstrip().startswith("SELECT tenant_settings")]
+    double = {"points_per_amount": {"amount": "1000", "points": 2}}
+    assert call("PATCH", "/program", secrets[0], json=double).status_code == 200
+    again = call("POST", f"/customers/{codes[0]}/points", secrets[0], json={"amount": "10000"})
+    assert again.json["points"] == 20

@@ -421,3 +421,29 @@ def test_messages_follow_the_merchants_language(call, make_shop, make_token):
     assert invalid.json["errors"]["name"] == ["This field is required."]
     invalid_es = call("POST", "/rewards", spanish, json={"points": 10, "stock": 1})
     assert invalid_es.json["errors"]["name"] == ["Este campo es obligatorio."]
+
+
+@pytest.mark.postgres
+def test_earns_go_on_after_the_database_ended_every_connection(call, token, shop, database_url):
+    """As after a PostgreSQL restart: the pooled connections are dead, and no request
+    fails on one (no ping either: a dead one is seen at check-out, see core.host.db)."""
+    import psycopg
+
+    person = {"email": "eva@example.com", "first_name": "Eva", "last_name": "Paz"}
+    code = call("POST", "/customers", token, json=person).json["code"]
+    earn = {"amount": "12000"}
+    assert call("POST", f"/customers/{code}/points", token, json=earn).status_code == 201
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        assert ended and all(ok for (ok,) in ended)
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]:
+            pass
+    answers = [call("POST", f"/customers/{code}/points", token, json=earn) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert answers[-1].json["balance"] == 48
