@@ -38,7 +38,7 @@ class Message(TenantOwned, Base):
     __table_args__ = (
         tenant_key(),
         UniqueConstraint("tenant_id", "key"),
-        UniqueConstraint("uid"),
+        UniqueConstraint("tenant_id", "uid"),  # uids are random: unique anyway
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -63,7 +63,7 @@ def upgrade() -> None:
         *_tenant("webhooks_messages"),
         *_key("webhooks_messages"),
         sa.UniqueConstraint("tenant_id", "key", name=op.f("uq_webhooks_messages_tenant_id_key")),
-        sa.UniqueConstraint("uid", name=op.f("uq_webhooks_messages_uid")),
+        sa.UniqueConstraint("tenant_id", "uid", name=op.f("uq_webhooks_messages_tenant_id_uid")),
     )
     op.create_index(op.f("ix_webhooks_messages_tenant_id"), "webhooks_messages", ["tenant_id"])
     op.create_index(op.f("ix_webhooks_messages_member_id"), "webhooks_messages", ["member_id"])
