@@ -277,8 +277,8 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
 
 @hookspec
 def member_facts(session: Session, tenant: Tenant, member: Membership) -> dict[str, Any]:
-    """While the POS API answers `GET /customers/{code}` (the till's member at a glance):
-    what the plugin keeps about `member`, as fields of that answer, e.g. the tiers
+    """While the POS API answers: what the plugin keeps about `member`, as fields of
+    their `GET /customers/{code}` (the till's member at a glance), e.g. the tiers
     plugin's `{"tier": {...}}`, the punch cards' `{"punch_cards": [...],
     "prizes_waiting": 2}`, the packs' `{"packs": [...]}`.
 
@@ -293,10 +293,10 @@ def member_facts(session: Session, tenant: Tenant, member: Membership) -> dict[s
 def points_payable(
     session: Session, tenant: Tenant, amount: Decimal, member: Membership | None
 ) -> tuple[int, Decimal] | None:
-    """While a sale is quoted (the POS API's `POST /purchases/quote`), for `member` or
-    for someone who is no member: the most points that may pay a bill of `amount` under
-    the merchant's rule (the cashback plugin's cap; for a member, no more than their
-    balance), and the money those points pay.
+    """While the POS API answers: for a sale being quoted (`POST /purchases/quote`), for
+    `member` or for someone who is no member (None), the most points that may pay a
+    bill of `amount` under the merchant's rule (the cashback plugin's cap; for a member,
+    no more than their balance), and the money those points pay.
 
     Return `(points, value)`, or None where the plugin lets nothing be paid with points;
     the first answer is used. Without one, paying with points is off and the quote says
