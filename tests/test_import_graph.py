@@ -168,3 +168,42 @@ def test_hookspecs_name_only_types_and_import_only_the_host_at_run_time():
         for alias in node.names
     ]
     assert named and all(name[0].isupper() for name in named), named
+
+
+def plugin_crossings(graph: dict[str, set[str]]) -> list[str]:
+    """Each import of one plugin's module by another plugin's: plugins talk to the core
+    only (hooks, core.sdk), since a merchant may have any of them off and a third-party
+    plugin must manage with the same front door."""
+
+    def plugin_of(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if parts[0] == "plugins" and len(parts) > 1 else None
+
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if plugin_of(module) and plugin_of(target) and plugin_of(target) != plugin_of(module)
+    )
+
+
+def test_no_plugin_imports_another():
+    crossings = plugin_crossings(import_graph(_sources()))
+    assert crossings == [], "plugins importing each other:\n" + "\n".join(crossings)
+
+
+def test_a_plugin_importing_another_is_found(tmp_path):
+    for name, text in (
+        ("plugins/a/__init__.py", "from plugins.a import own\n"),
+        ("plugins/a/own.py", "def f():\n    from plugins.b.services import pay\n"),
+        ("plugins/b/__init__.py", "import core.sdk\n"),
+        ("plugins/b/services.py", "from core.sdk import db\n"),
+        ("core/sdk.py", ""),
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    sources = {
+        ".".join(p.relative_to(tmp_path).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in tmp_path.rglob("*.py")
+    }
+    assert plugin_crossings(import_graph(sources)) == ["plugins.a.own -> plugins.b.services"]

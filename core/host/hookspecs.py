@@ -19,6 +19,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from datetime import date
+    from decimal import Decimal
 
     from flask import Blueprint, Flask
     from markupsafe import Markup
@@ -271,6 +272,35 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
     Return `core.sdk.SummaryLine(label, value)` items (translated label,
     value as text in the tenant's formats). Must not write anything; a plugin that
     raises is logged and left out.
+    """
+
+
+@hookspec
+def member_facts(session: Session, tenant: Tenant, member: Membership) -> dict[str, Any]:
+    """While the POS API answers: what the plugin keeps about `member`, as fields of
+    their `GET /customers/{code}` (the till's member at a glance), e.g. the tiers
+    plugin's `{"tier": {...}}`, the punch cards' `{"punch_cards": [...],
+    "prizes_waiting": 2}`, the packs' `{"packs": [...]}`.
+
+    Return a dict of JSON-able values (datetimes and Decimals allowed) keyed by the field
+    names the API's document declares; the API merges the answers of the active plugins,
+    and a field no plugin gives keeps its empty value (null, [] or 0). Must not write
+    anything; an exception is the request's error.
+    """
+
+
+@hookspec(firstresult=True)
+def points_payable(
+    session: Session, tenant: Tenant, amount: Decimal, member: Membership | None
+) -> tuple[int, Decimal] | None:
+    """While the POS API answers: for a sale being quoted (`POST /purchases/quote`), for
+    `member` or for someone who is no member (None), the most points that may pay a
+    bill of `amount` under the merchant's rule (the cashback plugin's cap; for a member,
+    no more than their balance), and the money those points pay.
+
+    Return `(points, value)`, or None where the plugin lets nothing be paid with points;
+    the first answer is used. Without one, paying with points is off and the quote says
+    null. Must not write anything.
     """
 
 

@@ -35,6 +35,7 @@ from plugins.api import (
     panel,
     schemas,
     till,  # the till's routes, on the same blueprint
+    till_schemas,
     views,
 )
 from plugins.api.views import blp
@@ -86,22 +87,39 @@ class Api(flask_smorest.Api):
     are documented per endpoint with our own schema, not a generic default."""
 
     DEFAULT_ERROR_RESPONSE_NAME = None
-    # What another plugin's operations document as ours do (`add_plugin_endpoints`).
+    # What another plugin's operations are made of, as ours are (`add_plugin_endpoints`):
+    # read from the door at the plugin's startup, so that no plugin imports this one.
     IDEMPOTENCY_KEY = views.IDEMPOTENCY_KEY
     RETRY_AFTER = views.RETRY_AFTER
+    MAX_ID = views.MAX_ID
+    # The bodies' building blocks: Schema, Amount, Price, ID, POINTS, text, EntrySchema…
+    schemas = till_schemas
+    documented = staticmethod(views.documented)  # with blueprint=the plugin's
+    actor = staticmethod(access.actor)  # the token, as the ledger's actor
+    location = staticmethod(views._location)  # a body's location_id, checked (404)
 
     def _register_error_handlers(self) -> None:
         return None
 
     def add_plugin_endpoints(
-        self, blueprint: flask_smorest.Blueprint, *, plugin: str, scope: str, tag: str, about: str
+        self,
+        blueprint: flask_smorest.Blueprint,
+        *,
+        plugin: str,
+        scope: str,
+        tag: str,
+        about: str | None = None,
+        when_off: Any = None,
     ) -> None:
-        """Serve another plugin's v1 endpoints (the webhooks plugin's) behind this API's
-        door: the body cap, the bearer token and its tenant, the rate limit,
-        `Idempotency-Key`, the commit on success and the error format. Every operation
-        needs the token's `scope` (one of `tokens.SCOPES`), and answers 404 where
-        `plugin` is not active for the token's merchant. Called from the plugin's
-        `startup`, after this one's."""
+        """Serve another plugin's v1 endpoints (the webhooks plugin's, the cashback
+        plugin's payments…) behind this API's door: the body cap, the bearer token and
+        its tenant, the rate limit, `Idempotency-Key`, the commit on success and the
+        error format. Every operation needs the token's `scope` (one of
+        `tokens.SCOPES`), and answers 404 where `plugin` is not active for the token's
+        merchant, or 403 `feature_not_enabled` with the message `when_off` where given
+        (a feature of the till the merchant may switch on). Operations are tagged `tag`:
+        one of ours (its description kept) or a new one described by `about`. Called
+        from the plugin's `startup`, after this one's."""
         blueprint.ARGUMENTS_PARSER = bodies.JsonParser()
         blueprint.before_request(views.limit_body)
         blueprint.before_request(views.authenticate_and_replay)
@@ -110,6 +128,8 @@ class Api(flask_smorest.Api):
         def plugin_and_scope() -> Any:
             session = g.db
             if plugin not in current_platform().plugins.active(session, g.tenant):
+                if when_off is not None:
+                    raise access.FeatureOff(when_off)
                 return errors.error_response(404)
             if scope not in g.api_token.scope_set:
                 raise access.MissingScope(_l("This token lacks the scope %(scope)s.", scope=scope))
@@ -121,7 +141,9 @@ class Api(flask_smorest.Api):
         self.register_blueprint(blueprint)
         # Tagged by resource, as ours: flask-smorest's tag for the blueprint would sit empty.
         tags = [t for t in self.spec._tags if t["name"] != blueprint.name]
-        self.spec._tags[:] = [*tags, {"name": tag, "description": about}]
+        if not any(t["name"] == tag for t in tags):
+            tags.append({"name": tag, "description": about})
+        self.spec._tags[:] = tags
         self._app.extensions["csrf"].exempt(blueprint)
 
 

@@ -75,6 +75,13 @@ class MissingScope(PremiaError):
     reason = "missing_scope"
 
 
+class FeatureOff(PremiaError):
+    """A till's feature (a plugin's endpoint) the merchant has switched off."""
+
+    status = 403
+    reason = "feature_not_enabled"
+
+
 def requires(scope_name: str) -> Callable:
     """The token must carry this scope (403 otherwise)."""
 

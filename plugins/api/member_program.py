@@ -1,30 +1,20 @@
 """A member's program at a glance for the till: their tier, punch cards and packs.
 
-Read through the plugins that keep them, where they are active for the merchant (the
-same services their panel pages and the customer's card read)."""
+The plugins that keep them answer through `member_facts` where they are active for the
+merchant; this API only declares the fields (its contract) and their empty values."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import g
-
 from core.sdk import Membership, current_platform, db
-from plugins.packs import packs
-from plugins.punchcards import cards
-from plugins.punchcards.models import PrizeStatus
-from plugins.tiers import services as tiers
 
-
-def active(plugin: str) -> bool:
-    """Whether `plugin` is on for the request's merchant (read once per request)."""
-    if "api_active_plugins" not in g:
-        g.api_active_plugins = current_platform().plugins.active(db(), g.tenant)
-    return plugin in g.api_active_plugins
+# What the answer says where no active plugin gives a field.
+EMPTY_FACTS: dict[str, Any] = {"tier": None, "punch_cards": [], "prizes_waiting": 0, "packs": []}
 
 
 def customer_detail(member: Membership) -> dict[str, Any]:
-    """The member's fields, and their tier, punch cards and usable packs."""
+    """The member's fields, and what the active plugins add (`member_facts`)."""
     session = db()
     detail: dict[str, Any] = {
         "code": member.code,
@@ -36,25 +26,9 @@ def customer_detail(member: Membership) -> dict[str, Any]:
         "birthday": member.birthday,
         "balance": member.balance,
         "created_at": member.created_at,
-        "tier": None,
-        "punch_cards": [],
-        "prizes_waiting": 0,
-        "packs": [],
+        **EMPTY_FACTS,
     }
-    if active("tiers"):
-        status = tiers.member_tier(session, member)
-        if status.tier is not None:
-            detail["tier"] = {
-                "code": status.tier.code,
-                "name": status.tier.name,
-                "since": status.since,
-                "spend": status.spend,
-                "next_tier": status.next_tier.name if status.next_tier else None,
-                "to_next": status.to_next,
-            }
-    if active("punchcards"):
-        detail["punch_cards"] = [card._asdict() for card in cards.progress(session, member)]
-        detail["prizes_waiting"] = len(cards.prizes(session, member, status=PrizeStatus.ISSUED))
-    if active("packs"):
-        detail["packs"] = packs.packs_of(session, member, usable=True)
+    for facts in current_platform().plugins.ask(session, "member_facts", member=member):
+        # Only the fields the document declares: the contract, whatever a plugin adds.
+        detail.update({k: v for k, v in (facts or {}).items() if k in EMPTY_FACTS})
     return detail

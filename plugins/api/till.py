@@ -1,30 +1,24 @@
-"""The POS API for the whole till: a sale with its lines, its quote before paying, its
-returns, a bill paid in part with points, and a pack used.
+"""The POS API for the till: a sale with its lines, its quote before paying, its returns.
 
-Thin endpoints on the API's blueprint over the services every other door calls: the
-core's purchases (every active rule, through the plugins' hooks) and the cashback and
-packs plugins' own services (as their panel pages call them), so one rule path holds
-behind every door. A plugin the merchant has off answers 403 `feature_not_enabled`.
-"""
+Thin endpoints on the API's blueprint over the core's purchases, the services every
+other door calls (every active rule, through the plugins' hooks), so one rule path holds
+behind every door. A bill paid with points and a pack used are the cashback and packs
+plugins' own endpoints, served behind this API's door (`Api.add_plugin_endpoints`)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from flask_babel import lazy_gettext as _l
 
 from core.sdk import (
-    Conflict,
     Entry,
-    InvalidInput,
     Membership,
     NotFound,
-    PremiaError,
     PurchaseItem,
     ReturnedItem,
+    current_platform,
     db,
     get_member,
     kind_label,
@@ -36,12 +30,7 @@ from core.sdk import (
     return_part,
 )
 from plugins.api import access
-from plugins.api.member_program import active
 from plugins.api.till_schemas import (
-    PackUseResultSchema,
-    PackUseSchema,
-    PaymentResultSchema,
-    PaymentSchema,
     QuoteResultSchema,
     QuoteSchema,
     ReturnResultSchema,
@@ -49,29 +38,9 @@ from plugins.api.till_schemas import (
     SaleResultSchema,
     SaleSchema,
 )
-from plugins.api.views import MAX_ID, _location, blp, documented, link
-from plugins.cashback import services as cashback
-from plugins.packs import packs
+from plugins.api.views import _location, blp, documented, link
 
 SALE_LINKS = {201: {"return_purchase": link("return_purchase", reference="reference")}}
-
-
-class FeatureOff(PremiaError):
-    status = 403
-    reason = "feature_not_enabled"
-
-
-class OverTheCap(Conflict):
-    """More points than the merchant's cap lets pay of this bill: the panel's refusal
-    (its message states the most this bill allows), a conflict with the merchant's rule
-    rather than a malformed request."""
-
-    reason = "over_pay_with_points_cap"
-
-
-def _require(plugin: str, message: Any) -> None:
-    if not active(plugin):
-        raise FeatureOff(message)
 
 
 def _items(fields: dict[str, Any]) -> list[PurchaseItem]:
@@ -144,13 +113,11 @@ class Quote(MethodView):
             items=_items(fields),
             location_id=_location(fields.get("location_id")),
         )
-        payable = value = None
-        if active("cashback"):
-            settings = cashback.get_settings(session)
-            payable = cashback.max_points_for_bill(settings, fields["amount"])
-            if member is not None:
-                payable = min(payable, member.balance)
-            value = (payable * settings["point_value"]).quantize(Decimal("0.01"))
+        # A plugin's cap (cashback's), for this bill and this customer's balance.
+        answer = current_platform().plugins.ask(
+            session, "points_payable", amount=fields["amount"], member=member
+        )
+        payable, value = answer[0] if answer else (None, None)
         return {
             "points": sum(line.points for line in lines),
             "lines": [
@@ -215,70 +182,6 @@ class Returns(MethodView):
             "balance": session.get(Membership, purchase.member_id).balance,
             "entry": entry,
         }
-
-
-@blp.route("/customers/<string:code>/payments", tags=["purchases"])
-class Payments(MethodView):
-    @access.requires("points:write")
-    @blp.arguments(PaymentSchema())
-    @blp.response(201, PaymentResultSchema)
-    @documented("pay_with_points", 403, 404, 409, body=True, idempotent=True)
-    def post(self, fields: dict[str, Any], code: str) -> Any:
-        """Pay part of a bill with points under the merchant's cap, as the panel's "Pay
-        with points": 409 `over_pay_with_points_cap` above it (the message states the most
-        this bill allows), 409 `insufficient_points` beyond the balance, 403
-        `feature_not_enabled` where cashback is off."""
-        _require("cashback", _l("Paying with points is not enabled for this merchant."))
-        session = db()
-        member = lock_member_by_code(session, code)
-        location_id = _location(fields.get("location_id"))
-        try:
-            payment = cashback.pay_with_points(
-                session,
-                member,
-                fields["bill_amount"],
-                fields["points"],
-                actor=access.actor(),
-                idempotency_key=g.api_key,
-                location_id=location_id,
-                reference=fields.get("reference"),
-            )
-        except InvalidInput as refused:  # the body is valid: the cap refuses its points
-            raise OverTheCap(refused.fields["points"], points=refused.fields["points"]) from None
-        return {
-            "points": payment.points,
-            "value": payment.value,
-            "to_pay": payment.to_pay,
-            "balance": payment.entry.balance_after,
-            "entry": payment.entry,
-        }
-
-
-@blp.route("/customers/<string:code>/packs/<int:pack_id>/uses", tags=["purchases"])
-class PackUses(MethodView):
-    @access.requires("points:write")
-    @blp.arguments(PackUseSchema())
-    @blp.response(201, PackUseResultSchema)
-    @documented("use_pack", 403, 404, 409, body=True, idempotent=True)
-    def post(self, fields: dict[str, Any], code: str, pack_id: int) -> Any:
-        """Record one use of the customer's pack (409 `pack_used_up` or `pack_expired`),
-        as the panel's Packs page; 403 `feature_not_enabled` where packs are off."""
-        _require("packs", _l("Packs are not enabled for this merchant."))
-        session = db()
-        member = get_member(session, code)
-        if not 0 < pack_id <= MAX_ID:
-            raise NotFound(_l("This customer has no such pack."))
-        pack = packs.get_pack(session, pack_id)
-        if pack.member_id != member.id:
-            raise NotFound(_l("This customer has no such pack."))
-        use = packs.use_pack(
-            session,
-            pack,
-            actor=access.actor(),
-            location_id=_location(fields.get("location_id")),
-            idempotency_key=g.api_key,
-        )
-        return {"pack": pack, "used_at": use.used_at}
 
 
 def document(spec: Any) -> None:

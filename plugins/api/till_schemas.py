@@ -1,5 +1,7 @@
 """What the till's endpoints accept and answer: a sale with its lines, its quote, its
-returns, a bill paid with points, a pack used, and the member's program at a glance."""
+returns, and the member's program at a glance. The cashback and packs plugins build
+their endpoints' bodies of these (a bill paid with points, a pack used): the door gives
+this module to them as `Api.schemas`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from core.sdk import MAX_AMOUNT
 from plugins.api.schemas import (
     CONTROL,
-    POINTS,
+    POINTS,  # noqa: F401  (for the plugins' bodies, through Api.schemas)
     Amount,
     CustomerSchema,
     EntrySchema,
@@ -196,36 +198,12 @@ class ReturnResultSchema(Schema):
     entry = ma.fields.Nested(EntrySchema, allow_none=True)
 
 
-class PaymentSchema(Schema):
-    bill_amount = Amount(required=True, metadata={"example": "90000"})
-    points = ma.fields.Integer(required=True, strict=True, validate=POINTS)
-    reference = text(120, allow_none=True)
-    location_id = ma.fields.Integer(strict=True, allow_none=True, validate=ID)
-
-
-class PaymentResultSchema(Schema):
-    points = ma.fields.Integer()
-    value = Price(metadata={"description": "Money the points paid."})
-    to_pay = Price(metadata={"description": "What is left of the bill to pay."})
-    balance = ma.fields.Integer()
-    entry = ma.fields.Nested(EntrySchema)
-
-
-class PackUseSchema(Schema):
-    location_id = ma.fields.Integer(strict=True, allow_none=True, validate=ID)
-
-
 class PackSchema(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     uses = ma.fields.Integer()
     uses_left = ma.fields.Integer()
     expires_at = ma.fields.DateTime(allow_none=True)
-
-
-class PackUseResultSchema(Schema):
-    pack = ma.fields.Nested(PackSchema)
-    used_at = ma.fields.DateTime()
 
 
 class PunchCardSchema(Schema):

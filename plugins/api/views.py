@@ -176,10 +176,13 @@ def documented(
     query: bool = False,
     idempotent: bool = False,
     links: dict[str, Any] | None = None,
+    blueprint: Blueprint | None = None,
 ):
     """Document an operation: its id, its error answers (the common ones are on every
     operation; a body adds 400, 413 and 422), the `Idempotency-Key` it accepts, and the
-    links a client follows from its answer to the next operation."""
+    links a client follows from its answer to the next operation. On this API's
+    blueprint, or on another plugin's served behind its door (`blueprint`)."""
+    target = blueprint or blp
     statuses = (
         *statuses,
         *ERRORS,
@@ -189,11 +192,11 @@ def documented(
 
     def decorate(view):
         if query:  # a URL over the server's limit never reaches the app (no JSON body)
-            view = blp.alt_response(
+            view = target.alt_response(
                 414, description="the URL is over the server's limit (4,094 bytes under gunicorn)"
             )(view)
         for status in sorted(set(statuses)):
-            view = blp.alt_response(
+            view = target.alt_response(
                 status,
                 schema=ApiErrorSchema,
                 description=ERRORS.get(status) or DESCRIPTIONS[status],
@@ -204,7 +207,7 @@ def documented(
             doc["parameters"] = [IDEMPOTENCY_KEY]
         if links:
             doc["responses"] = {status: {"links": value} for status, value in links.items()}
-        return blp.doc(**doc)(view)
+        return target.doc(**doc)(view)
 
     return decorate
 

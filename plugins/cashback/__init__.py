@@ -9,8 +9,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from core.sdk import MenuItem, PluginInfo, hookimpl
-from plugins.cashback import panel
-from plugins.cashback.hooks import calculate_points  # noqa: F401  (hook implementation)
+from plugins.cashback import api, panel
+from plugins.cashback.hooks import (  # noqa: F401  (hook implementations)
+    calculate_points,
+    points_payable,
+)
 from plugins.cashback.settings import CashbackSettings
 
 PLUGIN = PluginInfo(
@@ -34,3 +37,16 @@ def blueprints() -> list[Any]:
 @hookimpl
 def member_actions(member: Any) -> list[MenuItem]:
     return [MenuItem("t.cashback.pay", _l("Pay with points"), values={"code": member.code})]
+
+
+@hookimpl(trylast=True)  # after the POS API's, whose door our endpoint goes through
+def startup(app: Any) -> None:
+    door = app.extensions.get("premia_api")
+    if door is not None:  # the POS API plugin is installed: our endpoint beside its own
+        door.add_plugin_endpoints(
+            api.make_blueprint(door),
+            plugin="cashback",
+            scope="points:write",
+            tag="purchases",
+            when_off=api.WHEN_OFF,
+        )

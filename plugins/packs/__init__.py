@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.sdk import MenuItem, PluginInfo, SummaryLine, hookimpl
 from plugins.packs import (
+    api,
     models,  # noqa: F401  (its tables, for the migrations)
     packs,
     panel,
@@ -51,6 +52,23 @@ def member_summary(session: Any, member: Any) -> list[SummaryLine]:
 
 
 @hookimpl
+def member_facts(session: Any, member: Any) -> dict[str, Any]:
+    """For the POS API: the member's usable packs, newest first."""
+    return {
+        "packs": [
+            {
+                "id": pack.id,
+                "name": pack.name,
+                "uses": pack.uses,
+                "uses_left": pack.uses_left,
+                "expires_at": pack.expires_at,
+            }
+            for pack in packs.packs_of(session, member, usable=True)
+        ]
+    }
+
+
+@hookimpl
 def card_lines(session: Any, member: Any) -> list[SummaryLine]:
     """On the member's card in the app: each usable pack, its uses left and its last
     day in the merchant's time zone ("Bono de 5 sesiones de masaje: 3 de 5
@@ -66,3 +84,16 @@ def card_lines(session: Any, member: Any) -> list[SummaryLine]:
             value = _l("%(left)s of %(uses)s left, until %(date)s", date=last_day, **left)
         lines.append(SummaryLine(pack.name, value))
     return lines
+
+
+@hookimpl(trylast=True)  # after the POS API's, whose door our endpoint goes through
+def startup(app: Any) -> None:
+    door = app.extensions.get("premia_api")
+    if door is not None:  # the POS API plugin is installed: our endpoint beside its own
+        door.add_plugin_endpoints(
+            api.make_blueprint(door),
+            plugin="packs",
+            scope="points:write",
+            tag="purchases",
+            when_off=api.WHEN_OFF,
+        )

@@ -73,6 +73,15 @@ def member_summary(session: Session, member: Membership) -> list[SummaryLine]:
 
 
 @hookimpl
+def member_facts(session: Session, member: Membership) -> dict[str, Any]:
+    """For the POS API: each card's progress and how many prizes wait to be handed over."""
+    return {
+        "punch_cards": [card._asdict() for card in cards.progress(session, member)],
+        "prizes_waiting": len(cards.prizes(session, member, status=PrizeStatus.ISSUED)),
+    }
+
+
+@hookimpl
 def card_lines(session: Session, member: Membership) -> list[SummaryLine]:
     """On the member's card in the app: each card's stamps ("Café: 7 de 10 sellos")
     and each prize they can collect at the till."""

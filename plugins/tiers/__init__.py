@@ -9,6 +9,7 @@ from core.sdk import PluginInfo
 from plugins.tiers.hooks import (  # noqa: F401  (hook implementations)
     calculate_points,
     card_lines,
+    member_facts,
     member_segments,
     member_summary,
     notification_topics,

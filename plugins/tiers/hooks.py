@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
@@ -85,6 +87,24 @@ def member_summary(session: Session, tenant: Tenant, member: Membership) -> list
             )
         )
     return lines
+
+
+@hookimpl
+def member_facts(session: Session, member: Membership) -> dict[str, Any]:
+    """The member's tier for the POS API (null: none reached)."""
+    status = services.member_tier(session, member)
+    if status.tier is None:
+        return {"tier": None}
+    return {
+        "tier": {
+            "code": status.tier.code,
+            "name": status.tier.name,
+            "since": status.since,
+            "spend": status.spend,
+            "next_tier": status.next_tier.name if status.next_tier else None,
+            "to_next": status.to_next,
+        }
+    }
 
 
 @hookimpl

@@ -201,6 +201,27 @@ def test_switched_off_plugins_answer_feature_not_enabled(call, secret, ana, db, 
     assert call("GET", f"/customers/{ana.code}", secret).json["packs"] == []
 
 
+def test_a_customers_program_is_empty_where_its_plugins_are_off(
+    call, secret, ana, db, till, platform
+):
+    """The facts of GET /customers/{code} come from the active plugins (`member_facts`):
+    switched off, each field keeps its empty value."""
+    call("POST", f"/customers/{ana.code}/purchases", secret, json=SALE)
+    shown = call("GET", f"/customers/{ana.code}", secret).json
+    assert shown["tier"]["code"] == "plata" and shown["punch_cards"][0]["count"] == 2
+    with db(till) as session:
+        for plugin in ("tiers", "punchcards", "packs"):
+            platform.plugins.switch(session, till, plugin, False)
+        session.commit()
+    shown = call("GET", f"/customers/{ana.code}", secret).json
+    assert (shown["tier"], shown["punch_cards"], shown["prizes_waiting"], shown["packs"]) == (
+        None,
+        [],
+        0,
+        [],
+    )
+
+
 def test_a_pack_is_used_once_per_use_and_only_by_its_member(
     call, secret, ana, make_member, db, till
 ):

@@ -296,6 +296,26 @@ def test_cap_rounds_down_in_points(make_shop, make_member, db):
             )
 
 
+def test_a_quote_asks_the_cap_through_points_payable(shop, make_member, db, platform):
+    """The hook the POS API's quote calls: the cap's points for the bill, no more than a
+    member's balance, and what they pay; nothing where cashback is off."""
+    member = _funded(shop, make_member, db, points=100)
+    ask = platform.plugins.ask
+    with db(shop) as session:
+        # 30% of 10,000 COP = 3,000 COP = 300 points at 10 COP a point
+        assert ask(session, "points_payable", amount=Decimal("10000"), member=None) == [
+            (300, Decimal("3000.00"))
+        ]
+        ana = session.get(Membership, member.id)
+        assert ask(session, "points_payable", amount=Decimal("10000"), member=ana) == [
+            (100, Decimal("1000.00"))
+        ]
+        platform.plugins.switch(session, shop, "cashback", False)
+        session.commit()
+    with db(shop) as session:
+        assert ask(session, "points_payable", amount=Decimal("10000"), member=None) == []
+
+
 def test_pay_with_points_is_written_once_per_key(shop, make_member, db):
     member = _funded(shop, make_member, db)
     for _ in range(2):
