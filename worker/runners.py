@@ -198,20 +198,32 @@ class RqRunner:
         a job with retries left (all of `enqueue`'s) is retried, others go to the failed
         registry. Every scheduler tick does that cleaning here, under rq's own lock so two
         workers never retry one job twice. Jobs are idempotent, so a retried one redoes
-        nothing already committed. Returns the ids of the jobs retried or failed."""
+        nothing already committed. A job whose worker died between taking it and starting
+        it (rq would drop it: it was never marked started) is queued again. Returns the
+        ids of the jobs queued again, retried or failed."""
         recovered: list[str] = []
         for queue in self.queues():
             if not queue.acquire_maintenance_lock():
                 continue  # another worker is cleaning this queue right now
             try:
                 registry = StartedJobRegistry(queue=queue)
-                abandoned = [
+                expired = Job.fetch_many(registry.get_expired_job_ids(now), self.redis)
+                for job in expired:
+                    # Killed after taking the job, before its work horse marked it started:
+                    # rq's cleanup drops such an entry, and the job is then in no queue.
+                    if (
+                        job is not None
+                        and job.get_status(refresh=False) == JobStatus.QUEUED
+                        and self.redis.lpos(queue.key, job.id) is None
+                    ):
+                        queue.enqueue_job(job, at_front=True)
+                        recovered.append(job.id)
+                recovered += [
                     job.id
-                    for job in Job.fetch_many(registry.get_expired_job_ids(now), self.redis)
+                    for job in expired
                     if job is not None and job.get_status(refresh=False) == JobStatus.STARTED
                 ]
                 registry.cleanup(timestamp=now)
-                recovered += abandoned
             finally:
                 queue.release_maintenance_lock()
         if recovered:

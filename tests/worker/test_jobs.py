@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
+from rq import SimpleWorker, Worker
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
@@ -499,3 +499,29 @@ def test_a_job_whose_worker_was_killed_is_retried_and_counts_once(rq_app):
         ).all()
         assert [e.points for e in entries] == [7]
         assert session.get(type(member), member.id).balance == 7
+
+
+@pytest.mark.redis
+def test_a_job_whose_worker_died_before_starting_it_is_queued_again(rq_app):
+    """rq's worker takes a job and registers it as running before its work horse marks
+    it started; a worker killed in between (seen in bench/soak.py) left the job in no
+    queue, dropped by rq's own cleanup."""
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "lia@mail.example")
+    job = runner.enqueue(sample_jobs.give_points, tenant.id, member.id, 9)
+    dying = Worker([runner.queue("bulk")], connection=runner.redis)
+    taken, queue = dying.dequeue_job_and_maintain_ttl(timeout=1)
+    dying.prepare_execution(taken)  # what the worker does before forking; then it dies
+    assert taken.id == job.id and queue.count == 0
+    assert job.get_status() == JobStatus.QUEUED
+
+    assert runner.recover_abandoned() == []  # its heartbeat may be live: left alone
+    assert runner.recover_abandoned(now=time.time() + 120) == [job.id]
+    assert queue.job_ids == [job.id]
+    assert StartedJobRegistry(queue=queue).get_job_ids(cleanup=False) == []
+    _work(runner, "bulk")
+    assert job.get_status() == JobStatus.FINISHED
+    with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
+        assert session.get(type(member), member.id).balance == 9
+    assert runner.recover_abandoned(now=time.time() + 120) == []  # nothing left to recover
