@@ -344,17 +344,19 @@ def client(port: int, data: dict, stop_at: float, seed: int, out) -> None:
     out.close()
 
 
-def busy_worker(redis: Redis, seconds: float = 30) -> tuple[Worker, object] | None:
-    """An rq worker running a job, and its job: the import's or the send's if one of
-    them runs, else any (None if no worker was busy in time)."""
+def busy_worker(redis: Redis, name: str, seconds: float) -> tuple[Worker, object] | None:
+    """An rq worker running a job, and its job: one named `name`, or with "any" the
+    import's or the send's if one of them runs, else any (None if none in time)."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         busy = [(w, w.get_current_job()) for w in Worker.all(connection=redis)]
         busy = [(w, job) for w, job in busy if job is not None]
         for worker, job in busy:
-            if job.func_name.rsplit(".", 1)[1] in ("run_import", "start_send", "send_batch"):
+            if job.func_name.rsplit(".", 1)[1] in (
+                (name,) if name != "any" else ("run_import", "start_send", "send_batch")
+            ):
                 return worker, job
-        if busy:
+        if busy and name == "any":
             return busy[0]
         time.sleep(0.1)
     return None
@@ -383,7 +385,9 @@ def background(args, data: dict, env: dict, workers: list, server, t0: float, lo
     os.kill(victim, signal.SIGKILL)
     log.append((time.time() - t0, f"SIGKILL gunicorn worker {victim} (its arbiter starts another)"))
     time.sleep(max(0.0, t0 + 0.5 * args.seconds - time.time()))
-    found = busy_worker(redis)
+    # A named job may run only once the load is over: rq takes the mail and default
+    # queues first, the bulk queue when they are empty.
+    found = busy_worker(redis, args.kill_job, 30 if args.kill_job == "any" else args.drain)
     if found is None:
         log.append((time.time() - t0, "no rq worker was busy: none killed"))
         return
@@ -671,6 +675,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn's")
     parser.add_argument("--rq-workers", type=int, default=3)
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument(
+        "--kill-job", default="any", help="the job whose worker is killed (run_import, …)"
+    )
     parser.add_argument("--drain", type=float, default=600, help="at most, after the run")
     args = parser.parse_args()
 
