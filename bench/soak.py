@@ -668,7 +668,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--seconds", type=float, default=180)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--devices", type=int, default=2000)
     parser.add_argument("--import-rows", type=int, default=3000)
@@ -678,7 +678,7 @@ def main() -> None:
     parser.add_argument(
         "--kill-job", default="any", help="the job whose worker is killed (run_import, …)"
     )
-    parser.add_argument("--drain", type=float, default=600, help="at most, after the run")
+    parser.add_argument("--drain", type=float, default=900, help="at most, after the run")
     args = parser.parse_args()
 
     smtp = SmtpSink()
@@ -758,7 +758,7 @@ def main() -> None:
             proc.join()
         chaos.join()
         sampler.join()
-        print(f"load over after {time.time() - t0:.0f} s; waiting for the jobs…", flush=True)
+        print(f"load over at {args.seconds:.0f} s; waiting for the jobs…", flush=True)
         waited = drain(args, data, args.drain)
         events.append((time.time() - t0, f"jobs drained ({waited:.0f} s after the load)"))
         if "killed_job" in data:
