@@ -411,7 +411,13 @@ def worker(burst: bool) -> None:
     configure_mappers()
     if not burst:
         platform.jobs.start_scheduler()
-    Worker(platform.jobs.queues(), connection=platform.redis).work(with_scheduler=True, burst=burst)
+    from worker.runners import MAINTENANCE_INTERVAL
+
+    Worker(
+        platform.jobs.queues(),
+        connection=platform.redis,
+        maintenance_interval=MAINTENANCE_INTERVAL,
+    ).work(with_scheduler=True, burst=burst)
 
 
 @main.command()

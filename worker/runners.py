@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
 from core.host.contributions import PeriodicJob
 from worker.jobs import QUEUES
@@ -139,6 +141,11 @@ class InProcessRunner:
         return True
 
 
+# How often rq's own upkeep runs in `premia worker` (its default is ten minutes): it is what
+# lets a live worker take over the scheduler of one that died (its lock lapses after 61 s),
+# and the scheduler is what queues a retry again.
+MAINTENANCE_INTERVAL = 60
+
 # The bulk queue's jobs (an import, a push to every device, a sheet of coupons) run for
 # minutes by design; rq's default 180 s would kill them halfway, again at each retry. A
 # webhook delivery is one request of a few seconds: a receiver that drips its answer
@@ -211,6 +218,46 @@ class RqRunner:
                 queued.append(job.name)
         return queued
 
+    def recover_abandoned(self, now: float | None = None) -> list[str]:
+        """Retry the jobs whose worker died mid-job (SIGKILL, the OOM killer, a lost machine).
+
+        rq leaves such a job "started" until its worker's heartbeat lapses (about 90 s after
+        the last one) and a worker cleans its registries, every ten minutes by default; then
+        a job with retries left (all of `enqueue`'s) is retried, others go to the failed
+        registry. Every scheduler tick does that cleaning here, under rq's own lock so two
+        workers never retry one job twice. Jobs are idempotent, so a retried one redoes
+        nothing already committed. A job whose worker died between taking it and starting
+        it (rq would drop it: it was never marked started) is queued again. Returns the
+        ids of the jobs queued again, retried or failed."""
+        recovered: list[str] = []
+        for queue in self.queues():
+            if not queue.acquire_maintenance_lock():
+                continue  # another worker is cleaning this queue right now
+            try:
+                registry = StartedJobRegistry(queue=queue)
+                expired = Job.fetch_many(registry.get_expired_job_ids(now), self.redis)
+                for job in expired:
+                    # Killed after taking the job, before its work horse marked it started:
+                    # rq's cleanup drops such an entry, and the job is then in no queue.
+                    if (
+                        job is not None
+                        and job.get_status(refresh=False) == JobStatus.QUEUED
+                        and self.redis.lpos(queue.key, job.id) is None
+                    ):
+                        queue.enqueue_job(job, at_front=True)
+                        recovered.append(job.id)
+                recovered += [
+                    job.id
+                    for job in expired
+                    if job is not None and job.get_status(refresh=False) == JobStatus.STARTED
+                ]
+                registry.cleanup(timestamp=now)
+            finally:
+                queue.release_maintenance_lock()
+        if recovered:
+            log.warning("jobs of a worker that died, retried: %s", ", ".join(recovered))
+        return recovered
+
     def start_scheduler(self, app: Any = None, tick: float = 30.0) -> threading.Thread:
         def loop() -> None:
             while True:
@@ -218,6 +265,10 @@ class RqRunner:
                     self.enqueue_due_periodic()
                 except Exception:
                     log.exception("periodic scheduling failed")
+                try:
+                    self.recover_abandoned()
+                except Exception:
+                    log.exception("recovering abandoned jobs failed")
                 time.sleep(tick)
 
         thread = threading.Thread(target=loop, name="premia-periodic", daemon=True)

@@ -6,12 +6,13 @@ runs jobs in the test's own process).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from core.host.actors import Actor
 from core.loyalty import ledger
 from core.loyalty.members import Membership
-from worker.jobs import tenant_job
+from worker.jobs import job_app, tenant_job
 
 RAN: list[tuple[Any, ...]] = []
 
@@ -61,3 +62,19 @@ def give_points(session, tenant, member_id, points):
 def heartbeat():
     """A periodic job: queued by the scheduler with no arguments."""
     RAN.append(("heartbeat",))
+
+
+@tenant_job()
+def slow_earn(session, tenant, member_id, points, pause):
+    """Counts its attempts in Redis (it runs in a worker process), pauses (a worker may
+    be killed meanwhile), then earns once: its idempotency key makes a retry count once."""
+    job_app().extensions["premia"].redis.incr(f"tests:slow_earn:{member_id}")
+    time.sleep(pause)
+    member = session.get(Membership, member_id)
+    ledger.earn(
+        session,
+        member,
+        points=points,
+        actor=Actor.system(),
+        idempotency_key=f"slow_earn:{member_id}",
+    )

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
+from rq import SimpleWorker, Worker
 from rq.job import JobStatus
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
 import worker.jobs
@@ -459,3 +465,110 @@ def test_an_announcements_jobs_are_sent_in_one_batch(rq_app, monkeypatch):
         "points_received",
         "points_received",
     ]
+
+
+# --- a worker killed mid-job ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _premia_worker(application, *options):
+    """`premia worker` in a process of its own, on the app's database and Redis."""
+    config = application.config
+    env = {
+        **os.environ,
+        "PREMIA_DATABASE_URL": config["PREMIA_DATABASE_URL"],
+        "PREMIA_REDIS_URL": config["PREMIA_REDIS_URL"],
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [str(Path(sys.executable).parent / "premia"), "worker", *options]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def _with_children(pid):
+    """The process and every process under it (rq forks a work horse for each job)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += _with_children(int(child))
+    return found
+
+
+def _wait(condition, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.redis
+def test_a_job_whose_worker_was_killed_is_retried_and_counts_once(rq_app):
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "kim@mail.example")
+    attempts = f"tests:slow_earn:{member.id}"
+    job = runner.enqueue(sample_jobs.slow_earn, tenant.id, member.id, 7, 4.0)
+
+    doomed = _premia_worker(rq_app, "--burst")
+    try:
+        _wait(lambda: runner.redis.get(attempts) == b"1")
+        for pid in _with_children(doomed.pid):  # the worker and its work horse, mid-job
+            os.kill(pid, signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    started = StartedJobRegistry(queue=runner.queue("default"))
+    assert job.get_status() == JobStatus.STARTED  # what rq leaves of a dead worker's job
+    assert job.id in started.get_job_ids(cleanup=False)
+    # A live worker's job looks the same until its heartbeat lapses: left alone.
+    assert runner.recover_abandoned() == []
+    assert job.get_status() == JobStatus.STARTED
+
+    # Once the heartbeat has lapsed (rq's 60 s grace past its last one), a tick retries it.
+    assert runner.recover_abandoned(now=time.time() + 120) == [job.id]
+    assert job.get_status() == JobStatus.SCHEDULED  # after Retry's first interval
+    assert job.id not in started.get_job_ids(cleanup=False)
+    due = ScheduledJobRegistry(queue=runner.queue("default")).get_scheduled_time(job)
+    time.sleep(max(0.0, due.timestamp() - time.time()) + 0.5)
+
+    rescuer = _premia_worker(rq_app, "--burst")
+    try:
+        assert rescuer.wait(120) == 0
+    finally:
+        if rescuer.poll() is None:
+            rescuer.kill()
+    assert job.get_status() == JobStatus.FINISHED
+    assert runner.redis.get(attempts) == b"2"
+    with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
+        entries = session.scalars(
+            select(ledger.Entry).where(ledger.Entry.member_id == member.id)
+        ).all()
+        assert [e.points for e in entries] == [7]
+        assert session.get(type(member), member.id).balance == 7
+
+
+@pytest.mark.redis
+def test_a_job_whose_worker_died_before_starting_it_is_queued_again(rq_app):
+    """rq's worker takes a job and registers it as running before its work horse marks
+    it started; a worker killed in between (seen in bench/soak.py) left the job in no
+    queue, dropped by rq's own cleanup."""
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "lia@mail.example")
+    job = runner.enqueue(sample_jobs.give_points, tenant.id, member.id, 9)
+    dying = Worker([runner.queue("bulk")], connection=runner.redis)
+    taken, queue = dying.dequeue_job_and_maintain_ttl(timeout=1)
+    dying.prepare_execution(taken)  # what the worker does before forking; then it dies
+    assert taken.id == job.id and queue.count == 0
+    assert job.get_status() == JobStatus.QUEUED
+
+    assert runner.recover_abandoned() == []  # its heartbeat may be live: left alone
+    assert runner.recover_abandoned(now=time.time() + 120) == [job.id]
+    assert queue.job_ids == [job.id]
+    assert StartedJobRegistry(queue=queue).get_job_ids(cleanup=False) == []
+    _work(runner, "bulk")
+    assert job.get_status() == JobStatus.FINISHED
+    with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
+        assert session.get(type(member), member.id).balance == 9
+    assert runner.recover_abandoned(now=time.time() + 120) == []  # nothing left to recover
