@@ -21,6 +21,7 @@ from core.host.errors import PremiaError
 from core.host.platform import current_platform
 from tenants import services as tenant_services
 from tenants.models import Plan, Tenant
+from worker.jobs import QUEUES
 
 
 def _create_app() -> object:
@@ -394,9 +395,20 @@ def _serve(host: str, port: int) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="work until the queues are empty, then stop")
+@click.option(
+    "--queue",
+    "queue_names",
+    multiple=True,
+    type=click.Choice(QUEUES),
+    help="only this queue (repeat for several, in order of priority); default: every queue",
+)
 @with_appcontext
-def worker(burst: bool) -> None:
-    """Run an rq worker on every queue, with the scheduler."""
+def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
+    """Run an rq worker with the scheduler, on every queue or on those named.
+
+    A worker takes from its queues in order (mail, default, …, bulk): under a steady
+    flow of sales' jobs a bulk import waits, so production runs a worker of its own
+    on `--queue bulk`."""
     from rq import Worker
     from sqlalchemy.orm import configure_mappers
 
@@ -413,8 +425,11 @@ def worker(burst: bool) -> None:
         platform.jobs.start_scheduler()
     from worker.runners import MAINTENANCE_INTERVAL
 
+    queues = platform.jobs.queues()
+    if queue_names:
+        queues = [platform.jobs.queue(name) for name in queue_names]
     Worker(
-        platform.jobs.queues(),
+        queues,
         connection=platform.redis,
         maintenance_interval=MAINTENANCE_INTERVAL,
     ).work(with_scheduler=True, burst=burst)

@@ -310,3 +310,22 @@ def test_the_worker_configures_the_orm_before_forking_its_jobs(make_app, redis_u
     result = application.test_cli_runner().invoke(main, ["worker", "--burst"])
     assert result.exit_code == 0, result.output
     assert seen == [True]  # configured in the worker, before rq forks a process per job
+
+
+def test_a_worker_may_take_only_the_queues_named(make_app, redis_url, monkeypatch):
+    import rq
+
+    import worker.jobs
+
+    monkeypatch.setattr(worker.jobs, "_worker_app", None)
+    application = make_app(PREMIA_REDIS_URL=redis_url)
+    seen = []
+    monkeypatch.setattr(rq.Worker, "work", lambda self, **kw: seen.append(self.queue_names()))
+    runner = application.test_cli_runner()
+    assert runner.invoke(main, ["worker", "--burst", "--queue", "bulk"]).exit_code == 0
+    assert runner.invoke(main, ["worker", "--burst"]).exit_code == 0
+    refused = runner.invoke(main, ["worker", "--burst", "--queue", "nope"])
+    assert refused.exit_code == 2 and "nope" in refused.output
+    bulk, every = seen
+    assert [name.rsplit(":", 1)[-1] for name in bulk] == ["bulk"]
+    assert len(every) == len(worker.jobs.QUEUES)
