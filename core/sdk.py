@@ -141,6 +141,7 @@ from core.host.replica import reading_session
 from tenants.resolver import check_open, current_tenant
 from core.host.db import (
     credential_lookup,
+    driver_connection,
     platform_session,
     scope,
     session_tenant_id,
@@ -335,6 +336,7 @@ __all__ = [
     "platform_session",
     "scope",
     "session_tenant_id",
+    "driver_connection",
     "tenant_session",
     "write_rows",
     # rendering

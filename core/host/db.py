@@ -229,6 +229,23 @@ def _begin_with_the_first_statement(engine: Engine) -> None:
         return True
 
 
+def driver_connection(conn: Any) -> Any:
+    """The driver's own connection under SQLAlchemy's `conn`, for what only the driver
+    does (COPY), inside `conn`'s transaction.
+
+    PostgreSQL connections run in autocommit, their BEGIN sent with the first statement
+    that goes through SQLAlchemy (above): a COPY sent first, straight to the driver,
+    would commit on its own and survive a rollback. So BEGIN is sent here first."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.driver == "psycopg" and conn.in_transaction():
+        from psycopg.pq import TransactionStatus
+
+        idle = raw.pgconn.transaction_status == TransactionStatus.IDLE
+        if raw.autocommit and idle and not conn._is_autocommit_isolation():
+            raw.execute("BEGIN")
+    return raw
+
+
 def _refuse_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     """Hand out no pooled connection whose server side has gone, without a round trip.
 

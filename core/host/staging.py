@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from core.host.db import session_tenant_id
+from core.host.db import driver_connection, session_tenant_id
 
 
 def stage(
@@ -29,7 +29,7 @@ def stage(
     conn.execute(text(f"TRUNCATE {name}" if postgres else f"DELETE FROM {name}"))
     names = ", ".join(column for column, _kind in columns)
     if postgres:
-        raw = conn.connection.driver_connection
+        raw = driver_connection(conn)
         with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -74,7 +74,7 @@ def write_rows(session: Session, model: type, rows: Iterable[dict[str, Any]]) ->
         conn.execute(table.insert(), rows)
         return len(rows)
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(column) for column in columns)
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row[column] for column in columns])

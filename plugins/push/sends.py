@@ -19,6 +19,7 @@ from core.sdk import (
     InvalidInput,
     NotFound,
     Tenant,
+    driver_connection,
     month_start,
     plan_limit,
     session_tenant_id,
@@ -227,7 +228,7 @@ def _write_deliveries(session: Session, send_id: int, reached: Select) -> int:
             for n, (device_id, token) in enumerate(part)
         ]
         if conn.dialect.name == "postgresql":
-            raw = conn.connection.driver_connection
+            raw = driver_connection(conn)
             with (
                 raw.cursor() as cursor,
                 cursor.copy(f"COPY push_deliveries ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
