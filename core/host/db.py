@@ -180,6 +180,7 @@ def _begin_with_the_first_statement(engine: Engine) -> None:
     and rollback are psycopg's, which send COMMIT or ROLLBACK only inside a
     transaction. Where SQLAlchemy itself asks for autocommit, or changes the isolation
     level (psycopg then begins as it does), nothing is added."""
+    from psycopg import ServerCursor
     from psycopg.pq import TransactionStatus
 
     @event.listens_for(engine, "connect")
@@ -204,6 +205,9 @@ def _begin_with_the_first_statement(engine: Engine) -> None:
     @event.listens_for(engine, "do_execute")
     def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
         if not begun(cursor, context):
+            return None
+        if isinstance(cursor, ServerCursor):  # streamed rows: psycopg pipelines none
+            cursor.connection.execute(b"BEGIN")
             return None
         with cursor.connection.pipeline():
             cursor.execute(b"BEGIN")
@@ -237,8 +241,11 @@ def driver_connection(conn: Any) -> Any:
     that goes through SQLAlchemy (above): a COPY sent first, straight to the driver,
     would commit on its own and survive a rollback. So BEGIN is sent here first."""
     raw = conn.connection.driver_connection
-    if conn.dialect.driver == "psycopg" and conn.in_transaction():
+    if conn.dialect.driver == "psycopg":
         from psycopg.pq import TransactionStatus
+
+        if not conn.in_transaction():
+            conn.begin()  # as a statement through `conn` would (autobegin)
 
         idle = raw.pgconn.transaction_status == TransactionStatus.IDLE
         if raw.autocommit and idle and not conn._is_autocommit_isolation():

@@ -30,6 +30,7 @@ from core.host.db import (
     ALL_TENANTS,
     Base,
     TenancyError,
+    driver_connection,
     is_tenant_owned,
     make_engine,
     platform_session,
@@ -733,6 +734,31 @@ def test_a_transaction_begins_with_its_first_statement_in_one_round_trip(databas
             assert asked.count("Parse") == 2 and asked.count("Execute") == 2, sent
             assert sent[-1] == ("B", "ReadyForQuery")
             assert conn.execute(text("SELECT now() = statement_timestamp()")).scalar() is False
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_streamed_rows_and_a_copy_as_a_transactions_first_statement(database_url):
+    # psycopg pipelines no server-side cursor, and a COPY goes to the driver itself:
+    # each must still begin the transaction, and go with its rollback.
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TEMPORARY TABLE c (v integer)"))
+            conn.commit()
+            streamed = conn.execute(
+                text("SELECT generate_series(1, 25)").execution_options(yield_per=10)
+            )
+            assert sum(len(part) for part in streamed.partitions()) == 25
+            assert conn.connection.dbapi_connection.pgconn.transaction_status != 0
+            conn.rollback()
+            raw = driver_connection(conn)
+            with raw.cursor() as cursor, cursor.copy("COPY c (v) FROM STDIN") as copy:
+                copy.write_row((1,))
+            conn.rollback()
+            assert conn.execute(text("SELECT count(*) FROM c")).scalar() == 0
             conn.rollback()
     finally:
         engine.dispose()
