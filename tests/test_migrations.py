@@ -1,7 +1,8 @@
 """The migrations, on a fresh database of their own: they build exactly the models' schema.
 
-On PostgreSQL the database `premia_migr_c` is created next to the test database
-and dropped afterwards; on SQLite a file in the test's temporary folder is used.
+On PostgreSQL a scratch database named after the test database (`<test db>_migr`) is
+created next to it and dropped afterwards, so suites on their own test databases of one
+server never meet there; on SQLite a file in the test's temporary folder is used.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from core.host.db import Base, platform_session
 from core.host.migrate import alembic_config, current_heads, script_heads, upgrade
 from tenants.models import Plan
 
-FRESH_DB = "premia_migr_c"
-
 
 def _server_conninfo(url) -> str:
     """A libpq connection string to the maintenance database of `url`'s server."""
@@ -39,14 +38,15 @@ def fresh_url(tmp_path) -> Iterator[str]:
     if url.get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
+    fresh = f"{url.database}_migr"
     with psycopg.connect(_server_conninfo(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{FRESH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{FRESH_DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{fresh}"')
     try:
-        yield url.set(database=FRESH_DB).render_as_string(hide_password=False)
+        yield url.set(database=fresh).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(_server_conninfo(url), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{FRESH_DB}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
 
 
 @pytest.fixture
