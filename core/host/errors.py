@@ -78,6 +78,16 @@ class BalanceLimit(Conflict):
     message = _l("This would take the customer's balance over the largest one possible.")
 
 
+class PointsLimit(Conflict):
+    """An amount that the program's equivalence turns into more points than one operation
+    may give (409): a valid amount, refused for the program as it stands."""
+
+    reason = "points_limit"
+    message = _l(
+        "Under this program's equivalence, this amount earns more points than one operation may give."
+    )
+
+
 class OutOfStock(Conflict):
     """The reward has no stock left (409)."""
 

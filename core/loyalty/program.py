@@ -23,7 +23,7 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from core.host.errors import InvalidInput
+from core.host.errors import InvalidInput, PointsLimit
 from core.host.settings import load_settings, save_settings
 
 NAMESPACE = "program"
@@ -91,7 +91,7 @@ def points_for_amount(program: dict[str, Any], amount: Decimal) -> int:
     raw = amount * equivalence["points"] / Decimal(equivalence["amount"])
     points = int(raw.to_integral_value(rounding=ROUND_FLOOR))
     if points > MAX_POINTS_PER_OPERATION:
-        raise InvalidInput(amount=_l("This amount is too large."))
+        raise PointsLimit(amount=_l("This amount is too large."))
     return points
 
 

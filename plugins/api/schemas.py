@@ -179,7 +179,8 @@ class ApiErrorSchema(Schema):
         required=True,
         metadata={
             "description": "Stable, for machines: invalid, not_found, conflict, "
-            "insufficient_points, out_of_stock, idempotency_key_reused, unauthorized, "
+            "insufficient_points, balance_limit, points_limit, out_of_stock, "
+            "idempotency_key_reused, unauthorized, "
             "forbidden, too_many_requests, …",
             "example": "invalid",
         },

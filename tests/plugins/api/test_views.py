@@ -216,6 +216,24 @@ def test_an_amount_without_an_equivalence_is_refused(call, token, shop, db):
     assert given.status_code == 201  # the refused request kept nothing, not even its key
 
 
+@pytest.mark.parametrize("path", ["points", "purchases"])
+def test_an_amount_worth_more_points_than_one_operation_is_a_conflict(call, token, shop, db, path):
+    """A valid amount (the document allows it) that the program's equivalence turns into
+    more than MAX_POINTS_PER_OPERATION: 409, as the program stands, never a 422 for a
+    request the document calls valid (Schemathesis found it, after changing the program)."""
+    code = create_customer(call, token)["code"]
+    with db(shop) as session:
+        update_program(session, {"points_per_amount": {"amount": "1", "points": 1000}})
+        session.commit()
+    body = {"amount": "9999999999.98", "reference": "F-9"}
+    answer = call("POST", f"/customers/{code}/{path}", token, json=body, key="big")
+    assert answer.status_code == 409, answer.json
+    assert answer.json["reason"] == "points_limit"
+    assert answer.json["errors"] == {"amount": ["Este monto es demasiado grande."]}
+    with db(shop) as session:
+        assert session.scalar(select(func.count()).select_from(Purchase)) == 0
+
+
 def test_points_at_a_location(call, token, shop, db):
     with db(shop) as session:
         location = Location(name="Centro", address="Calle 1", city="Bogotá")
