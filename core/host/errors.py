@@ -84,7 +84,8 @@ class PointsLimit(Conflict):
 
     reason = "points_limit"
     message = _l(
-        "Under this program's equivalence, this amount earns more points than one operation may give."
+        "Under this program's equivalence, this amount earns more points than one "
+        "operation may give."
     )
 
 
