@@ -55,6 +55,11 @@ def test_the_manager_sees_who_brought_whom_and_their_friends_points(
     # The member's page lists the referral entry with its label.
     member_page = client.get(f"/t/cafe/panel/customers/{ana.code}").get_data(as_text=True)
     assert "Puntos por referido" in html.unescape(member_page)
+    # Actividad lists it too (one paid referral: one such row), and filters by its kind.
+    activity = html.unescape(client.get("/t/cafe/panel/activity/").get_data(as_text=True))
+    assert activity.count("<td>Puntos por referido</td>") == 1
+    only = html.unescape(client.get("/t/cafe/panel/activity/?kind=referral").get_data(as_text=True))
+    assert only.count("<tr data-entry=") == 1 and "<td>Puntos por referido</td>" in only
     assert twin.id != ana.id
 
 
