@@ -14,7 +14,7 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty.members import Membership
 from core.loyalty.rewards import create_reward, redeem_reward
-from core.loyalty.staff import Role
+from core.loyalty.staff import Role, StaffUser
 from core.testing.weblogin import login
 from plugins.nps import surveys as service
 from plugins.nps.hooks import member_erased
@@ -65,6 +65,9 @@ def test_the_answers_list_filters_by_band_and_dates(client, make_tenant, make_me
     assert "Del bar" not in page
     row = page[page.index(f'id="answer-{low.id}"') :].split("</tr>")[0]
     assert "Ana Ruiz" in row and "Café frío" in row and "Centro" in row and ">3<" in row
+    with db(shop) as session:
+        employee = session.get(StaffUser, staff_id).name
+    assert f"<td>{employee}</td>" in row  # who served the visit that prompted it
     detractors = client.get("/t/cafe/panel/nps/?band=detractor").get_data(as_text=True)
     assert f'id="answer-{low.id}"' in detractors and f'id="answer-{high.id}"' not in detractors
     third = client.get("/t/cafe/panel/nps/?start=2026-12-03&end=2026-12-03").get_data(as_text=True)

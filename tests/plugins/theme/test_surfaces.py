@@ -167,7 +167,7 @@ def test_a_coupon_sheet_is_printed_in_the_brands_colours(app, styled, tmp_path):
     pdf = tmp_path / "sheet.pdf"
     pdf.write_bytes(out.getvalue())
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    assert "150" in text and not PLATFORM.search(text)
+    assert "150" in text and "Barrio Dulce" in text and not PLATFORM.search(text)
     subprocess.run(
         ["pdftoppm", "-png", "-r", "100", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "s")],
         check=True,
