@@ -2,7 +2,7 @@
 card, an e-mail, the printed card) follow the colour as it is typed, with nothing saved
 and nothing refused by the Content-Security-Policy; a colour text cannot be read on is
 warned with a suggestion that one click puts in the form and the preview; saving it
-reaches the customer app's manifest."""
+reaches the customer app's manifest and the panel's own top bar, its text readable."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ from tests.browser.conftest import DESKTOP, csp_violations, shoot
 
 GREEN = "#065f46"
 BLUE = "#3b82f6"  # white text on it fails WCAG AA (3.7:1)
+
+
+def _rgb(color: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(color[i : i + 2], 16) for i in (1, 3, 5)))
 
 
 def _background(frame, selector: str) -> str:
@@ -75,6 +79,11 @@ def test_the_preview_follows_the_form_and_the_suggestion_is_one_click(
     expect(page.locator(".flash[role=alert]")).to_contain_text("Se guardó el aspecto de tu marca.")
     expect(page.locator(".contrast-warning")).to_have_count(0)
     assert context.request.get(manifest).json()["theme_color"] == suggestion
+    # The panel wears it too, its top bar's text in the colour readable on it.
+    assert _background(page, ".topbar") == _rgb(suggestion)
+    for text in (".topbar .brand", ".topbar a.who", ".topbar button.link"):
+        color = page.locator(text).evaluate("e => getComputedStyle(e).color")
+        assert color == _rgb(contrast.text_on(suggestion)), text
     shoot(page, "brand-saved")
     assert refused == []
     context.close()
