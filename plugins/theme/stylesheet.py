@@ -20,9 +20,11 @@ def compile_css(primary: str, accent: str, font: str | None) -> str:
         f"--primary:{primary};--accent:{accent};"
         f"--on-primary:{on_primary};--on-accent:{on_accent}"
         "}",
-        # The default theme writes white on the primary colour: the readable one instead.
+        # The default theme writes white on the primary colour: the readable one instead
+        # (the panel's top bar too: a light brand colour left its name unreadable there).
         ".app-bar,.app-menu a[aria-current=page],button:not(.link):not(.secondary),"
-        "a.button:not(.secondary){color:var(--on-primary)}",
+        "a.button:not(.secondary),.topbar,.topbar a,.topbar button.link"
+        "{color:var(--on-primary)}",
     ]
     chosen = fonts.FONTS.get(font or "")
     if chosen is not None:

@@ -3,7 +3,9 @@ amistades" on her phone, copies her link and sees the WhatsApp link carry it; Be
 it on another phone (a browser context of her own), reads who invites her, registers
 and confirms from the e-mail the test's SMTP server received; the cashier types Bea's
 code at the till and gives her points for a purchase; Ana sees Bea paid on her page,
-her balance on her card, and the e-mail that told her."""
+her balance on her card, and the e-mail that told her. Bea answers the satisfaction
+survey her points e-mail carried (received by the test's SMTP server), and the owner
+sees the NPS on Inicio: the whole journey of issue 13 in one test."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from playwright.sync_api import expect
 from core.loyalty.program import update_program
 from core.loyalty.staff import Role, create_staff
 from core.testing.factories import PASSWORD
-from tests.browser.conftest import PHONE, csp_violations, shoot
+from core.testing.weblogin import owner_email
+from tests.browser.conftest import DESKTOP, PHONE, csp_violations, shoot
 
 LINK = re.compile(r"https?://\S+/app/confirm/[\w.\-]+")
+SURVEY = re.compile(r"https?://[^/\s]+(/t/cafe/surveys/[A-Za-z0-9_.\-]+)")
 REACH = "document.documentElement.scrollWidth"
 CASHIER = "caja1@cafe.example"
 
@@ -113,6 +117,36 @@ def test_a_member_shares_her_link_the_friend_joins_earns_and_she_is_paid(
     expect(ana.locator(".app-card .points")).to_contain_text("110")
     told = [m for m in smtp_server.handler.messages if m["To"] == "ana@mail.example"]
     assert any("100" in _text(m) and "Bea" in _text(m) for m in told)
+
+    # Bea's e-mail of the points received carries the survey (the nps plugin, on by
+    # default for earnings): she answers it on her phone, without signing in again.
+    surveys = [
+        SURVEY.search(_text(m)).group(1)
+        for m in smtp_server.handler.messages
+        if m["To"] == "bea@mail.example" and SURVEY.search(_text(m))
+    ]
+    assert len(surveys) == 1, [m["Subject"] for m in smtp_server.handler.messages]
+    bea.goto(live_server.url + surveys[0])
+    expect(bea.get_by_role("heading", name="Encuesta de satisfacción")).to_be_visible()
+    bea.locator("label.nps-choice", has_text="9").click()
+    bea.get_by_label("¿Algo que quieras contarnos? (opcional)").fill("Me invitó Ana")
+    bea.get_by_role("button", name="Enviar mi respuesta").click()
+    expect(bea.get_by_text("¡Gracias por tu respuesta!")).to_be_visible()
+    shoot(bea, "referrals-04-survey")
     phone.close()
     other.close()
     assert refused == [] and refused_other == []
+
+    # The owner sees the NPS on Inicio: one promoter of one answer.
+    desk = browser.new_context(**DESKTOP, locale="es-CO")
+    owner = desk.new_page()
+    owner.goto(f"{live_server.url}/t/cafe/login")
+    owner.get_by_label("Correo electrónico").fill(owner_email(db, shop))
+    owner.get_by_label("Contraseña").fill(PASSWORD)
+    owner.get_by_role("button", name="Iniciar sesión").click()
+    owner.wait_for_url(re.compile(r".*/t/cafe/panel/?$"))
+    widget = owner.locator("#nps-widget")
+    expect(widget.locator(".nps-value")).to_have_text("100")
+    expect(widget.locator(".nps-promoters")).to_have_text("1")
+    shoot(owner, "referrals-05-inicio")
+    desk.close()

@@ -5,11 +5,13 @@ nothing of its data changes."""
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from core.host.actors import Actor
-from core.host.db import platform_session
+from core.host.db import clock_at, platform_session
 from core.loyalty import ledger
 from core.operator.models import AuditEntry
 from core.testing.weblogin import login, sign_in_customer
@@ -32,19 +34,29 @@ def _tenant(platform, tenant_id: int) -> Tenant:
         return session.get(Tenant, tenant_id)
 
 
-def test_the_list_shows_each_merchants_figures_and_searches(console, make_tenant, make_member, db):
+def test_the_list_shows_each_merchants_figures_and_searches(
+    console, make_tenant, make_member, db, platform
+):
     cafe = make_tenant(slug="cafe-luna", name="Café Luna")
     make_tenant(slug="bar-sol", name="Bar Sol", domain="puntos.barsol.example")
     ana, eva = make_member(cafe), make_member(cafe)
-    with db(cafe) as session:
+    with clock_at(datetime(2026, 11, 20, 15, tzinfo=UTC)), db(cafe) as session:
         ledger.earn(session, session.merge(ana), points=120, actor=Actor.system())
         ledger.earn(session, session.merge(eva), points=30, actor=Actor.system())
+        platform.plugins.switch(session, session.merge(cafe), "referrals", False)
         session.commit()
     page = text(console.get("/operator/merchants"))
     assert "Café Luna" in page and "Bar Sol" in page
     row = page.split("Café Luna")[1].split("</tr>")[0]
     assert '<td class="number">2</td>' in row  # members
     assert '<td class="number">150</td>' in row  # points in circulation
+    # Plugins on, and those the merchant switched off; the last activity (its last entry).
+    on, off = re.search(r"<td><small>(.*?)<br>apagados: (.*?)</small></td>", row).groups()
+    assert "nps" in on.split(", ") and "referrals" not in on.split(", ")
+    assert off == "referrals"
+    assert "20/11/26" in row
+    bar = page.split("Bar Sol")[1].split("</tr>")[0]
+    assert "<td>—</td>" in bar and "apagados" not in bar
     only = text(console.get("/operator/merchants?q=barsol"))
     assert "Bar Sol" in only and "Café Luna" not in only
     assert "Café Luna" in text(console.get("/operator/merchants?q=LUNA"))

@@ -14,10 +14,11 @@ from core.host.actors import Actor
 from core.host.db import clock_at
 from core.loyalty.members import Membership
 from core.loyalty.rewards import create_reward, redeem_reward
-from core.loyalty.staff import Role
-from core.testing.weblogin import login
+from core.loyalty.staff import Role, StaffUser
+from core.testing.weblogin import flashes, login, token
 from plugins.nps import surveys as service
 from plugins.nps.hooks import member_erased
+from tests.core.panel.test_settings import _form as settings_form
 from tests.plugins.nps.helpers import (
     configure,
     mails_to,
@@ -65,6 +66,9 @@ def test_the_answers_list_filters_by_band_and_dates(client, make_tenant, make_me
     assert "Del bar" not in page
     row = page[page.index(f'id="answer-{low.id}"') :].split("</tr>")[0]
     assert "Ana Ruiz" in row and "Café frío" in row and "Centro" in row and ">3<" in row
+    with db(shop) as session:
+        employee = session.get(StaffUser, staff_id).name
+    assert f"<td>{employee}</td>" in row  # who served the visit that prompted it
     detractors = client.get("/t/cafe/panel/nps/?band=detractor").get_data(as_text=True)
     assert f'id="answer-{low.id}"' in detractors and f'id="answer-{high.id}"' not in detractors
     third = client.get("/t/cafe/panel/nps/?start=2026-12-03&end=2026-12-03").get_data(as_text=True)
@@ -176,6 +180,46 @@ def test_configuracion_draws_the_survey_settings(client, make_tenant, db):
         "Enviarme al instante por correo las respuestas de detractores (0 a 6)",
     ):
         assert label in section, label
+
+
+def test_the_survey_settings_are_saved_and_refused_per_field(client, make_tenant, db, platform):
+    shop = make_tenant(slug="cafe")
+    login(client, db, shop)
+    url = "/t/cafe/panel/settings/"
+    chosen = {
+        "plugin-nps-on_earn": "y",
+        "plugin-nps-earn_bonus": "15",
+        "plugin-nps-on_redemption": "y",
+        "plugin-nps-redemption_bonus": "5",
+        "plugin-nps-every_days": "45",
+        "plugin-nps-link_days": "7",
+        "plugin-nps-mail_detractors": "y",
+    }
+    answer = client.post(
+        url,
+        follow_redirects=True,
+        data={"csrf_token": token(client, url), **settings_form(**chosen)},
+    )
+    assert ("success", "Configuración guardada.") in flashes(answer.get_data(as_text=True))
+    expected = {
+        "on_earn": True,
+        "earn_bonus": 15,
+        "on_redemption": True,
+        "redemption_bonus": 5,
+        "every_days": 45,
+        "link_days": 7,
+        "mail_detractors": True,
+    }
+    with db(shop) as session:
+        assert platform.plugins.settings(session, "nps") == expected
+    bad = {"plugin-nps-link_days": "0", "plugin-nps-every_days": "366"}
+    refused = client.post(
+        url, data={"csrf_token": token(client, url), **settings_form(**{**chosen, **bad})}
+    )
+    page = html.unescape(refused.get_data(as_text=True))
+    assert "Escribe un valor de 1 a 365." in page and "Escribe un valor de 0 a 365." in page
+    with db(shop) as session:
+        assert platform.plugins.settings(session, "nps") == expected  # nothing saved
 
 
 def test_an_employee_sees_the_nps_on_inicio_without_the_answers_link(

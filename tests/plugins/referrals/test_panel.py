@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import html
 import re
+from decimal import Decimal
 
 from core.host.actors import Actor
 from core.loyalty.members import Membership
 from core.loyalty.purchases import give_points
 from core.loyalty.staff import Role
-from core.testing.weblogin import login
+from core.testing.weblogin import flashes, login, token
 from plugins.referrals import referrals
+from tests.core.panel.test_settings import _form as settings_form
 from tests.plugins.referrals.test_referrals import code_of, configure, join_from_link, person
 
 
@@ -55,6 +57,11 @@ def test_the_manager_sees_who_brought_whom_and_their_friends_points(
     # The member's page lists the referral entry with its label.
     member_page = client.get(f"/t/cafe/panel/customers/{ana.code}").get_data(as_text=True)
     assert "Puntos por referido" in html.unescape(member_page)
+    # Actividad lists it too (one paid referral: one such row), and filters by its kind.
+    activity = html.unescape(client.get("/t/cafe/panel/activity/").get_data(as_text=True))
+    assert activity.count("<td>Puntos por referido</td>") == 1
+    only = html.unescape(client.get("/t/cafe/panel/activity/?kind=referral").get_data(as_text=True))
+    assert only.count("<tr data-entry=") == 1 and "<td>Puntos por referido</td>" in only
     assert twin.id != ana.id
 
 
@@ -81,6 +88,55 @@ def test_the_settings_are_drawn_in_configuracion_and_checked(client, db, shop, p
     with db(shop) as session:
         before = platform.plugins.settings(session, "referrals")
     assert before["referrer_points"] == 100 and before["pays_on"] == "first_earn"
+
+
+def test_the_settings_are_saved_from_configuracion_and_refused_per_field(
+    client, db, shop, platform
+):
+    login(client, db, shop)
+    url = "/t/cafe/panel/settings/"
+    chosen = {
+        "plugin-referrals-referrer_points": "150",
+        "plugin-referrals-friend_points": "25",
+        "plugin-referrals-pays_on": "first_purchase",
+        "plugin-referrals-min_purchase": "20.000",
+        "plugin-referrals-monthly_cap": "3",
+        "plugin-referrals-return_days": "15",
+    }
+    answer = client.post(
+        url,
+        follow_redirects=True,
+        data={"csrf_token": token(client, url), **settings_form(**chosen)},
+    )
+    assert ("success", "Configuración guardada.") in flashes(answer.get_data(as_text=True))
+    expected = {
+        "referrer_points": 150,
+        "friend_points": 25,
+        "pays_on": "first_purchase",
+        "min_purchase": Decimal("20000"),
+        "monthly_cap": 3,
+        "return_days": 15,
+    }
+    with db(shop) as session:
+        assert platform.plugins.settings(session, "referrals") == expected
+    bad = {
+        "plugin-referrals-referrer_points": "0",
+        "plugin-referrals-pays_on": "whenever",
+        "plugin-referrals-monthly_cap": "1001",
+        "plugin-referrals-return_days": "-1",
+    }
+    refused = client.post(
+        url, data={"csrf_token": token(client, url), **settings_form(**{**chosen, **bad})}
+    )
+    page = html.unescape(refused.get_data(as_text=True))
+    for message in (
+        "Escribe un valor de 1 a 1.000.000.000.",
+        "Escribe un valor de 1 a 1.000.",
+        "Escribe un valor de 0 a 365.",
+    ):
+        assert message in page, message
+    with db(shop) as session:
+        assert platform.plugins.settings(session, "referrals") == expected  # nothing saved
 
 
 def test_actividad_links_the_referrals_for_managers(client, db, shop):

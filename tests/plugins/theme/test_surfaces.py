@@ -102,6 +102,30 @@ def test_every_e_mail_comes_from_the_brand_in_its_look(app, db, styled, ana, smt
     assert "/brand/look-" in page
 
 
+def test_every_mail_template_draws_the_brands_colours_and_name(app, db, styled, ana):
+    """Every mail (the themes' and the plugins'), rendered for the brand in each language,
+    wears its colour and name and never says Premia (`tests/core/customer_app/test_brand`
+    renders them all for the name alone)."""
+    from flask import g
+
+    from core.web.mail import render_mail
+    from tests.core.customer_app.test_brand import LANGUAGES, _context, _mail_templates
+
+    # The platform operators' mail (a brand's domain failing) is the platform's own.
+    names = [name for name in _mail_templates(app) if name != "mail/domain_operator"]
+    assert len(names) >= 19 and "notifications/mail/welcome" in names
+    with db(styled) as session:
+        member = session.get(Membership, ana.id)
+        for name in names:
+            for language in LANGUAGES:
+                with app.test_request_context(base_url=BASE):
+                    g.db = session
+                    context = _context(app, name, styled, member)
+                    subject, text, drawn = render_mail(styled, name, language, **context)
+                assert_branded(html.unescape(drawn), f"{name} ({language})")
+                assert not PLATFORM.search(subject + text), f"{name} ({language})"
+
+
 def test_the_referral_pages(client, app, db, styled, ana):
     sign_in_customer(client, app, ana, domain=DOMAIN)
     page = shown(client.get("/app/referrals/", base_url=BASE))
@@ -167,7 +191,7 @@ def test_a_coupon_sheet_is_printed_in_the_brands_colours(app, styled, tmp_path):
     pdf = tmp_path / "sheet.pdf"
     pdf.write_bytes(out.getvalue())
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    assert "150" in text and not PLATFORM.search(text)
+    assert "150" in text and "Barrio Dulce" in text and not PLATFORM.search(text)
     subprocess.run(
         ["pdftoppm", "-png", "-r", "100", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "s")],
         check=True,
