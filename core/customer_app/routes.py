@@ -50,6 +50,8 @@ def register(app: Flask, site: Blueprint) -> None:
         site.register_blueprint(blueprint)
     # A brand's domain opens on its app (`/` there is `/t/<slug>/`).
     site.add_url_rule("/", "app_root", lambda: redirect(url_for("t.app_card.home")))
-    app.before_request(_load_customer)
+    # First, ahead of the CSRF check the app registered: a form refused for its token is
+    # refused in the signed-in person's language, as any other page of theirs.
+    app.before_request_funcs.setdefault(None, []).insert(0, _load_customer)
     app.after_request(sessions.set_cookie)
     social.init_app(app)

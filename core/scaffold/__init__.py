@@ -1,9 +1,10 @@
 """`premia plugin new`: a working plugin package to start from, outside the repo.
 
 The files live in `plugin/` as templates (`*.tmpl`, so no tool mistakes them for the
-platform's code): `$name`, `$package` and `$title` in a file are replaced with string.Template,
-and `_name_`, `_package_` in a path. The catalogs are compiled, so the package installs
-and runs as written.
+platform's code): `$name`, `$package`, `$title` and `$sdk_version` (this host's front door's,
+so a new plugin declares the version it is written against) in a file are replaced with
+string.Template, and `_name_`, `_package_` in a path. The catalogs are compiled, so the
+package installs and runs as written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from string import Template
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+from core.host.plugins import SDK_VERSION
 
 TEMPLATES = Path(__file__).parent / "plugin"
 NAME = re.compile(r"[a-z][a-z0-9_]{1,29}")
@@ -38,6 +41,7 @@ def new_plugin(name: str, directory: Path) -> Path:
         "name": name,
         "package": f"premia_{name}",
         "title": name.replace("_", " ").capitalize(),
+        "sdk_version": SDK_VERSION,
     }
     for source in sorted(TEMPLATES.rglob("*.tmpl")):
         relative = str(source.relative_to(TEMPLATES).with_suffix(""))

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
 from core.cli import main
+from core.sdk import SDK_VERSION
 
 BIN = Path(sys.executable).parent
 
@@ -24,6 +25,8 @@ def test_a_new_plugin_installs_migrates_and_passes_its_own_tests(tmp_path):
     made = _new("stamps", "--dir", str(tmp_path))
     assert made.exit_code == 0, made.output
     package = tmp_path / "premia-stamps"
+    # written against this host's front door, whatever its version now
+    assert f'sdk_version="{SDK_VERSION}"' in (package / "premia_stamps/__init__.py").read_text()
     site = tmp_path / "site"  # not the venv: the rest of the suite must not load it
     # ("stamps": examples/premia-greeting is installed as "greeting")
     subprocess.run(

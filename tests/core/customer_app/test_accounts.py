@@ -54,6 +54,7 @@ def test_registering_keeps_an_unconfirmed_account_and_mails_its_link(
     ana = account(platform, "ana@mail.example")
     assert done.customer.id == ana.id and ana.email_confirmed_at is None
     assert ana.first_name == "Ana" and verify_password(ana.password_hash, PASSWORD)
+    assert ana.password_hash.startswith("$argon2id$")  # as staff's
     [mail] = smtp_server.handler.wait_for(1)
     assert mail["To"] == "ana@mail.example" and mail["Subject"].startswith("Confirm your e-mail")
     assert PASSWORD not in mail.as_string()

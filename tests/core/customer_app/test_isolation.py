@@ -6,14 +6,10 @@ in the database changes, whether it was a GET or a POST."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
-from sqlalchemy import select
 from werkzeug.routing import BuildError
 
 from core.host.actors import Actor
-from core.host.db import Base
 from core.loyalty.ledger.operations import earn
 from core.loyalty.members import Membership
 from core.loyalty.program import update_program
@@ -29,13 +25,12 @@ from tests.core.customer_app.pages import (
     plain_paths,
     posts,
     shared_rules,
+    snapshot,
 )
 
 pytestmark = pytest.mark.premia_plugins(gifts_plugin, requests_plugin)
 
 BASE = "http://localhost"
-# Rows that change by merely browsing (a session's last use), not data.
-BROWSING = ("customer_sessions", "staff_sessions")
 
 
 @pytest.fixture
@@ -66,18 +61,6 @@ def people(shops, make_member, db):
             ids[member.code] = redemption.id
         session.commit()
     return ana, eva, ana_at_bar, ids
-
-
-def snapshot(platform) -> str:
-    """A digest of every row of every table (but browsing's own), whatever the tenant."""
-    digest = hashlib.sha256()
-    with platform.engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            if table.name in BROWSING:
-                continue
-            rows = sorted(repr(tuple(row)) for row in conn.execute(select(table)))
-            digest.update(f"{table.name}:{rows}".encode())
-    return digest.hexdigest()
 
 
 def _starts(app, slug: str) -> list[str]:
