@@ -1,5 +1,5 @@
 """Benchmark of a push campaign's fan-out: a send to `--devices` devices (100,000) of as
-many members, through firebase-admin against the tests' fake FCM (HTTP v1 + OAuth2
+many members, through firebase-admin against bench/fake_fcm.py (FCM's HTTP v1 + OAuth2
 token endpoint, in a process of its own), with jobs on Redis and `--workers` (2) rq
 workers as in production (`premia worker`).
 
@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from redis import Redis  # noqa: E402
 
+from bench import fake_fcm  # noqa: E402
 from bench.api import fresh_database, libpq  # noqa: E402
 from core.app import create_app  # noqa: E402
 from core.host.actors import Actor  # noqa: E402
@@ -49,46 +50,6 @@ from core.host.db import platform_session, tenant_session  # noqa: E402
 from core.host.migrate import upgrade  # noqa: E402
 from core.loyalty.customers import create_member  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-
-
-def serve_fake(port_pipe) -> None:
-    """FCM's HTTP v1 send and the OAuth2 token endpoint, answering success to all: an
-    asyncio server (one thread, keep-alive), so the fake is not what is measured."""
-    import asyncio
-    import json
-
-    token = json.dumps({"access_token": "fake", "expires_in": 3600, "token_type": "Bearer"})
-    count = 0
-
-    async def handle(reader, writer) -> None:
-        nonlocal count
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
-                if head.startswith(b"POST /token"):
-                    body = token.encode()
-                else:
-                    count += 1
-                    body = b'{"name": "projects/premia-test/messages/%d"}' % count
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-                )
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    async def serve() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=2048)
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(serve())
 
 
 def fill(url: str, devices: int) -> int:
@@ -166,17 +127,12 @@ def run_worker() -> None:
     import atexit
     import resource
 
-    from tests.plugins.push.fake_fcm import point_firebase_admin_at
-
     def note() -> None:
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB
         (Path(os.environ["BENCH_MEMORY"]) / str(os.getpid())).write_text(str(children))
 
     atexit.register(note)
-    point_firebase_admin_at(os.environ["BENCH_FCM_URL"])
-    from core.cli import main
-
-    main(["worker"], standalone_mode=False)
+    fake_fcm.run_worker()
 
 
 def peak_memory(pid: int) -> int:
@@ -385,17 +341,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    fake = multiprocessing.Process(target=serve_fake, args=(sender,), daemon=True)
-    fake.start()
-    fcm_url = f"http://127.0.0.1:{receiver.recv()}"
-    from tests.plugins.push.fake_fcm import FakeFcm
-
-    folder = Path(tempfile.mkdtemp(prefix="bench-push-"))
-    keywriter = FakeFcm()  # only writes a key whose token_uri is the fake's
-    keywriter.port = int(fcm_url.rsplit(":", 1)[1])
-    key = keywriter.write_key(folder)
-    keywriter.server.server_close()
+    fake, fcm_url, key = fake_fcm.start(Path(tempfile.mkdtemp(prefix="bench-push-")))
 
     fresh_database(args.database_url)
     print(f"filling {args.devices} members and devices…", flush=True)

@@ -38,7 +38,6 @@ Figures go in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import csv
 import http.client
@@ -55,6 +54,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from email.parser import BytesParser
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -69,6 +69,7 @@ from rq import Worker  # noqa: E402
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bench import fake_fcm  # noqa: E402
 from bench.api import fresh_database, libpq, start_gunicorn, stop_gunicorn  # noqa: E402
 from bench.csv_import import write_customers  # noqa: E402
 from core.app import create_app  # noqa: E402
@@ -96,65 +97,29 @@ HOT = 5  # the members every redemption races on
 SIGNED_IN = 50
 
 
-# --- the fakes at the network's edge -----------------------------------------
-
-
-def serve_fcm(port_pipe) -> None:
-    """FCM's HTTP v1 send and OAuth2 token endpoint, answering success; counts each
-    device token it is sent to (GET /counts answers them)."""
-    token = json.dumps({"access_token": "fake", "expires_in": 3600, "token_type": "Bearer"})
-    counts: Counter = Counter()
-
-    async def handle(reader, writer) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = await reader.readexactly(length)
-                if head.startswith(b"POST /token"):
-                    answer = token.encode()
-                elif head.startswith(b"GET /counts"):
-                    answer = json.dumps(counts).encode()
-                else:
-                    counts[json.loads(body)["message"]["token"]] += 1
-                    answer = b'{"name": "projects/premia-test/messages/%d"}' % sum(counts.values())
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer)
-                )
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    async def serve() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=2048)
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(serve())
-
-
-def fcm_counts(url: str) -> Counter:
-    conn = http.client.HTTPConnection(url.split("//")[1])
-    conn.request("GET", "/counts")
-    return Counter(json.loads(conn.getresponse().read()))
+# --- the fakes at the network's edge (FCM's: bench/fake_fcm.py) ------------
 
 
 class SmtpSink:
-    """Counts the messages received per recipient."""
+    """Counts the messages received per recipient, and their distinct Message-IDs (a
+    mail system that drops a Message-ID it already delivered shows those)."""
 
     def __init__(self) -> None:
         self.received: Counter = Counter()
+        self.ids: defaultdict = defaultdict(set)
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        message_id = BytesParser().parsebytes(envelope.content, headersonly=True)["Message-ID"]
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.received[rcpt.lower()] += 1
+                self.ids[rcpt.lower()].add(message_id)
         return "250 OK"
+
+    def clear(self) -> None:
+        self.received.clear()
+        self.ids.clear()
 
 
 # --- the data ----------------------------------------------------------------
@@ -255,19 +220,18 @@ def setup(args, smtp_port: int) -> dict:
 # --- the processes -----------------------------------------------------------
 
 
-def run_worker() -> None:
-    """`premia worker`, with firebase-admin pointed at the fake FCM."""
-    from tests.plugins.push.fake_fcm import point_firebase_admin_at
-
-    point_firebase_admin_at(os.environ["BENCH_FCM_URL"])
-    from core.cli import main
-
-    main(["worker"])
+def worker_options(args, index: int) -> list[str]:
+    """As docs/scaling.md deploys them: the first `--bulk-workers` on the bulk queue alone
+    (a forked process per job), the others on the rest (each job in their own process)."""
+    if index < args.bulk_workers:
+        return ["--queue", "bulk"]
+    return ["--queue", "mail", "--queue", "default", "--queue", "webhooks"]
 
 
-def start_worker(env: dict) -> subprocess.Popen:
+def start_worker(env: dict, options: list[str]) -> subprocess.Popen:
+    """`premia worker OPTIONS…` (bench/fake_fcm.py's, sending pushes to the fake FCM)."""
     return subprocess.Popen(
-        [sys.executable, __file__, "--as-worker"],
+        [sys.executable, __file__, "--as-worker", *options],
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -385,8 +349,8 @@ def background(args, data: dict, env: dict, workers: list, server, t0: float, lo
     os.kill(victim, signal.SIGKILL)
     log.append((time.time() - t0, f"SIGKILL gunicorn worker {victim} (its arbiter starts another)"))
     time.sleep(max(0.0, t0 + 0.5 * args.seconds - time.time()))
-    # A named job may run only once the load is over: rq takes the mail and default
-    # queues first, the bulk queue when they are empty.
+    # With no worker of its own on the bulk queue (--bulk-workers 0), a named bulk job may
+    # run only once the load is over: rq takes a worker's queues in order, bulk last.
     found = busy_worker(redis, args.kill_job, 30 if args.kill_job == "any" else args.drain)
     if found is None:
         log.append((time.time() - t0, "no rq worker was busy: none killed"))
@@ -397,14 +361,15 @@ def background(args, data: dict, env: dict, workers: list, server, t0: float, lo
         os.kill(pid, signal.SIGKILL)
     workers[index].wait()
     data["killed_job"] = job.id
+    options = worker_options(args, index)
     log.append(
         (
             time.time() - t0,
-            f"SIGKILL rq worker {running.pid} and its work horse mid-job "
-            f"({job.func_name.rsplit('.', 1)[1]}); started again",
+            f"SIGKILL rq worker {running.pid} ({' '.join(options)}) mid-job, with its "
+            f"work horse if any ({job.func_name.rsplit('.', 1)[1]}); started again",
         )
     )
-    workers[index] = start_worker(env)
+    workers[index] = start_worker(env, options)
 
 
 def queue_import_and_send(args, data: dict) -> None:
@@ -586,7 +551,7 @@ def checks(args, data: dict, keys: list, smtp: SmtpSink, fcm_url: str, mail_from
                 "SELECT token FROM push_deliveries WHERE send_id = %s", (data.get("send_id", 0),)
             )
         }
-        counts = fcm_counts(fcm_url)
+        counts = fake_fcm.counts(fcm_url)
         twice = sum(1 for n in counts.values() if n > 1)
         missing = len(tokens - set(counts))
         results.append(
@@ -622,7 +587,11 @@ def checks(args, data: dict, keys: list, smtp: SmtpSink, fcm_url: str, mail_from
                 ).fetchall()
             )
         )
-        received = Counter({k: v for k, v in smtp.received.items() if k != OWNER})
+        # A worker killed after the SMTP server took a mail and before its job's commit
+        # sends it again on retry (no commit can include the SMTP server): the same
+        # message, by its Message-ID, counted apart.
+        received = Counter({k: len(v) for k, v in smtp.ids.items() if k != OWNER})
+        resent = sum(n for k, n in smtp.received.items() if k != OWNER) - sum(received.values())
         more = sum(1 for r in received if received[r] > recorded[r])
         fewer = sum(1 for r in recorded if received[r] < recorded[r])
         results.append(
@@ -630,11 +599,16 @@ def checks(args, data: dict, keys: list, smtp: SmtpSink, fcm_url: str, mail_from
                 "each earn's and redemption's e-mail recorded once, received once",
                 lost[0] == 0 and more == 0 and fewer == 0,
                 f"{lost[1]} earns and redemptions, {lost[0]} without their mail; "
-                f"{sum(recorded.values())} recorded, {sum(received.values())} received; "
+                f"{sum(recorded.values())} recorded, {sum(received.values())} received "
+                f"(Message-IDs; {resent} sent again with the same one); "
                 f"{more} recipients got more than recorded, {fewer} fewer",
             )
         )
     return results
+
+
+def load() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 def per_minute(done: list, t0: float, backlog: list) -> list[str]:
@@ -661,8 +635,9 @@ def per_minute(done: list, t0: float, backlog: list) -> list[str]:
 
 def main() -> None:
     if "--as-worker" in sys.argv:
+        options = sys.argv[sys.argv.index("--as-worker") + 1 :]
         sys.argv = [sys.argv[0]]
-        run_worker()
+        fake_fcm.run_worker(*options)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -674,6 +649,9 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn's")
     parser.add_argument("--rq-workers", type=int, default=3)
+    parser.add_argument(
+        "--bulk-workers", type=int, default=1, help="of the rq workers, those on `--queue bulk`"
+    )
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument(
         "--kill-job", default="any", help="the job whose worker is killed (run_import, …)"
@@ -685,17 +663,8 @@ def main() -> None:
     smtp_port = _free_port()
     controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    fake = multiprocessing.Process(target=serve_fcm, args=(sender,), daemon=True)
-    fake.start()
-    fcm_url = f"http://127.0.0.1:{receiver.recv()}"
-    from tests.plugins.push.fake_fcm import FakeFcm
-
     folder = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    keywriter = FakeFcm()  # only writes a key whose token_uri is the fake's
-    keywriter.port = int(fcm_url.rsplit(":", 1)[1])
-    key = keywriter.write_key(folder)
-    keywriter.server.server_close()
+    fake, fcm_url, key = fake_fcm.start(folder)
 
     print(f"setting up {args.customers} members, {args.devices} devices…", flush=True)
     fresh_database(args.database_url)
@@ -705,7 +674,7 @@ def main() -> None:
     with psycopg.connect(libpq(args.database_url)) as conn:
         mail_from = conn.execute("SELECT coalesce(max(id), 0) FROM notifications_deliveries")
         mail_from = mail_from.fetchone()[0]
-    smtp.received.clear()
+    smtp.clear()
 
     env = {
         **os.environ,
@@ -728,12 +697,13 @@ def main() -> None:
         ),
         args.redis_url,
     )
-    workers = [start_worker(env) for _ in range(args.rq_workers)]
+    workers = [start_worker(env, worker_options(args, n)) for n in range(args.rq_workers)]
     events: list = []
     try:
         time.sleep(3)  # the workers are up
         t0 = time.time()
         stop_at = t0 + args.seconds
+        events.append((0.0, f"load average {load()}"))
         pipes, procs = [], []
         for n in range(args.clients):
             parent, child = multiprocessing.Pipe(duplex=False)
@@ -759,6 +729,7 @@ def main() -> None:
         chaos.join()
         sampler.join()
         print(f"load over at {args.seconds:.0f} s; waiting for the jobs…", flush=True)
+        events.append((time.time() - t0, f"load over; load average {load()}"))
         waited = drain(args, data, args.drain)
         events.append((time.time() - t0, f"jobs drained ({waited:.0f} s after the load)"))
         if "killed_job" in data:

@@ -402,14 +402,25 @@ def _serve(host: str, port: int) -> None:
     type=click.Choice(QUEUES),
     help="only this queue (repeat for several, in order of priority); default: every queue",
 )
+@click.option(
+    "--fork/--no-fork",
+    default=None,
+    help="a process of its own for each job; default: only a worker that takes the bulk queue",
+)
 @with_appcontext
-def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
+def worker(burst: bool, queue_names: tuple[str, ...], fork: bool | None) -> None:
     """Run an rq worker with the scheduler, on every queue or on those named.
 
     A worker takes from its queues in order (mail, default, …, bulk): under a steady
     flow of sales' jobs a bulk import waits, so production runs a worker of its own
-    on `--queue bulk`."""
-    from rq import Worker
+    on `--queue bulk` and the others on `--queue mail --queue default --queue webhooks`.
+    Those others run each job in their own process (rq's SimpleWorker): a forked
+    process per job starts cold (no compiled SQL or templates, a new database
+    connection) and a mail job took 5 times the CPU (bench/soak.py, docs/benchmarks.md).
+    A bulk job keeps its own process: a killed worker's job is retried once its
+    heartbeat lapses, which for a job in the worker's process is only after the job's
+    whole timeout (an hour for bulk jobs)."""
+    from rq import SimpleWorker, Worker
     from sqlalchemy.orm import configure_mappers
 
     from worker.jobs import set_worker_app
@@ -428,7 +439,9 @@ def worker(burst: bool, queue_names: tuple[str, ...]) -> None:
     queues = platform.jobs.queues()
     if queue_names:
         queues = [platform.jobs.queue(name) for name in queue_names]
-    Worker(
+    if fork is None:
+        fork = any(queue.name == "bulk" for queue in queues)
+    (Worker if fork else SimpleWorker)(
         queues,
         connection=platform.redis,
         maintenance_interval=MAINTENANCE_INTERVAL,

@@ -9,6 +9,7 @@ files to the instance's outbox folder instead, so nothing is silently lost.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 import ssl
@@ -56,10 +57,18 @@ def _text_footer(shown: brand.BrandLook) -> str:
     return "\n-- \n" + "\n".join(lines) + "\n" if lines else ""
 
 
-def build_message(tenant: Tenant, to: str, subject: str, text: str, html: str) -> EmailMessage:
+def build_message(
+    tenant: Tenant, to: str, subject: str, text: str, html: str, once_key: str | None = None
+) -> EmailMessage:
     """An e-mail from the tenant (its brand's sender name, its reply-to address: by default
-    its name and e-mail) with text and HTML parts."""
+    its name and e-mail) with text and HTML parts.
+
+    `once_key` names a message sent once per key (a job's delivery key): its Message-ID
+    is made from the tenant and the key, so the same message sent again (a worker killed
+    after the SMTP server took it but before the job's commit recorded it) is one message
+    to the mail systems that drop a Message-ID they already delivered."""
     config = current_app.config
+    domain = config["PREMIA_MAIL_FROM"].split("@")[-1]
     shown = brand.look(tenant)
     message = EmailMessage()
     message["Subject"] = subject
@@ -67,7 +76,11 @@ def build_message(tenant: Tenant, to: str, subject: str, text: str, html: str) -
     if shown.reply_to:
         message["Reply-To"] = shown.reply_to
     message["To"] = to
-    message["Message-ID"] = make_msgid(domain=config["PREMIA_MAIL_FROM"].split("@")[-1])
+    if once_key is None:
+        message["Message-ID"] = make_msgid(domain=domain)
+    else:
+        digest = hashlib.sha256(f"{tenant.id}:{once_key}".encode()).hexdigest()[:40]
+        message["Message-ID"] = f"<premia.{digest}@{domain}>"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -69,7 +69,7 @@ def _send_once(
     if links is not None:  # asked only for a mail really sent: a survey per mail
         context["links"] = links()
     subject, text, html = render_mail(tenant, f"notifications/mail/{template}", language, **context)
-    send_mail(build_message(tenant, to, subject, text, html))
+    send_mail(build_message(tenant, to, subject, text, html, once_key=key))
     return True
 
 

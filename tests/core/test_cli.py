@@ -329,3 +329,29 @@ def test_a_worker_may_take_only_the_queues_named(make_app, redis_url, monkeypatc
     bulk, every = seen
     assert [name.rsplit(":", 1)[-1] for name in bulk] == ["bulk"]
     assert len(every) == len(worker.jobs.QUEUES)
+
+
+def test_a_worker_forks_a_process_per_job_only_with_the_bulk_queue(
+    make_app, redis_url, monkeypatch
+):
+    import rq
+
+    import worker.jobs
+
+    monkeypatch.setattr(worker.jobs, "_worker_app", None)
+    application = make_app(PREMIA_REDIS_URL=redis_url)
+    seen = []
+    for cls in (rq.Worker, rq.SimpleWorker):
+        monkeypatch.setattr(cls, "work", lambda self, **kw: seen.append(type(self)))
+    runner = application.test_cli_runner()
+    short = ["--queue", "mail", "--queue", "default", "--queue", "webhooks"]
+    for options in (
+        [],
+        ["--queue", "bulk"],
+        short,
+        [*short, "--fork"],
+        ["--queue", "bulk", "--no-fork"],
+    ):
+        result = runner.invoke(main, ["worker", "--burst", *options])
+        assert result.exit_code == 0, result.output
+    assert seen == [rq.Worker, rq.Worker, rq.SimpleWorker, rq.Worker, rq.SimpleWorker]

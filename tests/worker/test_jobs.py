@@ -549,6 +549,44 @@ def test_a_job_whose_worker_was_killed_is_retried_and_counts_once(rq_app):
 
 
 @pytest.mark.redis
+def test_a_worker_without_bulk_runs_jobs_in_its_process_and_a_killed_ones_job_is_retried(
+    rq_app,
+):
+    runner = rq_app.extensions["premia"].jobs
+    tenant = _tenant(rq_app)
+    member = _member(rq_app, tenant, "noa@mail.example")
+    attempts = f"tests:slow_earn:{member.id}"
+    job = runner.enqueue(sample_jobs.slow_earn, tenant.id, member.id, 5, 4.0)
+
+    doomed = _premia_worker(rq_app, "--burst", "--queue", "mail", "--queue", "default")
+    try:
+        _wait(lambda: runner.redis.get(attempts) == b"1")
+        assert _with_children(doomed.pid) == [doomed.pid]  # the job runs in the worker itself
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    assert job.get_status() == JobStatus.STARTED
+    # No work horse beats for it: the entry lasts the job's timeout (rq's 180 s) plus 60 s.
+    assert runner.recover_abandoned(now=time.time() + 120) == []
+    assert runner.recover_abandoned(now=time.time() + 250) == [job.id]
+    due = ScheduledJobRegistry(queue=runner.queue("default")).get_scheduled_time(job)
+    time.sleep(max(0.0, due.timestamp() - time.time()) + 0.5)
+
+    rescuer = _premia_worker(rq_app, "--burst", "--queue", "default")
+    try:
+        assert rescuer.wait(120) == 0
+    finally:
+        if rescuer.poll() is None:
+            rescuer.kill()
+    assert job.get_status() == JobStatus.FINISHED
+    assert runner.redis.get(attempts) == b"2"
+    with tenant_session(rq_app.extensions["premia"].sessions, tenant.id) as session:
+        assert session.get(type(member), member.id).balance == 5
+
+
+@pytest.mark.redis
 def test_a_job_whose_worker_died_before_starting_it_is_queued_again(rq_app):
     """rq's worker takes a job and registers it as running before its work horse marks
     it started; a worker killed in between (seen in bench/soak.py) left the job in no

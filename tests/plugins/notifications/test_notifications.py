@@ -260,6 +260,36 @@ def test_rerunning_a_mail_job_sends_no_duplicate(shop, make_member, db, smtp_ser
     assert len(deliveries(db, shop)) == 3
 
 
+def test_a_mail_sent_again_for_its_key_is_the_same_message(shop, make_member, db, smtp_server):
+    """A worker killed after the SMTP server took a mail, before the job's commit, sends it
+    again on retry: with the same Message-ID, which mail systems deliver once."""
+    member = make_member(shop)
+    entry = earn(db, shop, member, 60)
+    first = smtp_server.handler.wait_for(2)
+    key = f"points_received:{entry.id}"
+    with db(shop) as session:  # the commit the killed worker never made
+        session.delete(session.scalars(select(Delivery).filter_by(key=key)).one())
+        session.commit()
+    assert jobs.mail_member(shop.id, member.id, "points_received", key, {"entry_id": entry.id})
+    again = smtp_server.handler.wait_for(3)[2]
+    sent = {m["Message-ID"] for m in first}
+    assert again["Message-ID"] in sent
+    assert len(sent) == 2  # the welcome's differs: another key
+    assert again["Message-ID"].endswith("@localhost>")
+
+
+def test_the_same_key_at_two_merchants_is_two_messages(app, make_tenant):
+    from core.web.mail import build_message
+
+    one, two = make_tenant(name="Uno"), make_tenant(name="Dos")
+    with app.test_request_context():
+        ids = [
+            build_message(t, "ana@mail.example", "s", "t", "h", once_key="welcome:1")["Message-ID"]
+            for t in (one, two, one)
+        ]
+    assert ids[0] == ids[2] != ids[1]
+
+
 def test_plugin_switched_off_sends_nothing(shop, make_member, db, platform, smtp_server):
     with db(shop) as session:
         platform.plugins.switch(session, shop, "notifications", False)
