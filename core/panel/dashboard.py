@@ -14,9 +14,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.host.platform import current_platform
-from core.loyalty import figures
+from core.loyalty import figures, member_totals
 from core.loyalty.activity import ActivityFilter, activity_page, local_day_range
-from core.loyalty.members import Membership
 from core.loyalty.rewards import Redemption, Reward, Status
 from core.panel import menu
 from core.panel.access import staff_required
@@ -51,14 +50,12 @@ def home() -> Any:
         (_l("Points redeemed"), *bars([d.redeemed for d in days], labels)),
         (_l("Redemptions"), *bars([d.redemptions for d in days], labels)),
     ]
-    # One pass over the members: how many, and what they could still redeem (the
-    # program's liability).
-    members, outstanding = session.execute(
-        select(func.count(Membership.id), func.coalesce(func.sum(Membership.balance), 0))
-    ).one()
+    # How many members, and what they could still redeem (the program's liability):
+    # kept as they change (core/loyalty/member_totals.py), no pass over the memberships.
+    kept = member_totals.current(session)
     overall = {
-        "members": members,
-        "outstanding": outstanding,
+        "members": kept.members,
+        "outstanding": kept.points,
         "rewards": session.scalar(select(func.count(Reward.id)).where(Reward.active.is_(True))),
         "pending": session.scalar(
             select(func.count(Redemption.id)).where(Redemption.status == Status.REQUESTED)
