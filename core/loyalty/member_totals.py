@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, PrimaryKeyConstraint, func, select, text
+from sqlalchemy import BigInteger, PrimaryKeyConstraint, func, select, text, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.host.db import Base, TenantOwned, platform_session, session_tenant_id, tenant_session
@@ -96,7 +96,7 @@ def audit(session: Session) -> Drift | None:
         .where(Membership.tenant_id == tenant_id)
         .subquery()
     )
-    row = session.execute(select(kept, counted)).one()
+    row = session.execute(select(kept, counted).select_from(kept.join(counted, true()))).one()
     drift = Drift(tenant_id, Totals(int(row[0]), int(row[1])), Totals(int(row[2]), int(row[3])))
     if drift.kept == drift.counted:
         return None

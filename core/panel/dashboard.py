@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from babel import dates, numbers
 from flask import Blueprint, flash, g, render_template, request
-from flask_babel import format_date
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -43,12 +44,23 @@ def home() -> Any:
     since, until = _range(today)
     days = figures.figures_between(session, g.tenant, since, until)
     totals = {field: sum(getattr(d, field) for d in days) for field in figures.FIELDS}
-    labels = [format_date(d.day, "d MMM") for d in days]
+    # The locale once for a year's 365 labels and 1,460 values (flask-babel's helpers
+    # look it up on every call: 0.3 ms each, the page's largest cost).
+    locale = get_locale()
+    labels = [dates.format_date(d.day, "d MMM", locale=locale) for d in days]
+
+    written: dict[int, str] = {}  # days repeat values (0 above all): each written once
+
+    def number(value: int) -> str:
+        if value not in written:
+            written[value] = numbers.format_decimal(value, locale=locale)
+        return written[value]
+
     charts = [
-        (_l("Customers who joined"), *bars([d.members for d in days], labels)),
-        (_l("Points issued"), *bars([d.issued for d in days], labels)),
-        (_l("Points redeemed"), *bars([d.redeemed for d in days], labels)),
-        (_l("Redemptions"), *bars([d.redemptions for d in days], labels)),
+        (_l("Customers who joined"), *bars([d.members for d in days], labels, number)),
+        (_l("Points issued"), *bars([d.issued for d in days], labels, number)),
+        (_l("Points redeemed"), *bars([d.redeemed for d in days], labels, number)),
+        (_l("Redemptions"), *bars([d.redemptions for d in days], labels, number)),
     ]
     # How many members, and what they could still redeem (the program's liability):
     # kept as they change (core/loyalty/member_totals.py), no pass over the memberships.

@@ -1,5 +1,6 @@
 """member totals: each merchant's customers and points outstanding, kept by triggers on
-memberships in the same transaction as the change, for Inicio (core.loyalty.member_totals)
+memberships in the same transaction as the change, for Inicio (core.loyalty.member_totals);
+memberships indexed by (tenant_id, created_at) for Inicio's live count of today's joins
 
 Revision ID: core_0015_inicio
 Revises: core_0014
@@ -155,6 +156,13 @@ def upgrade() -> None:
     else:
         for statement in SQLITE_TRIGGERS:
             op.execute(statement)
+    # Inicio counts today's new customers live: by this index, not a pass over them all.
+    op.create_index(
+        "ix_memberships_tenant_id_created_at",
+        "memberships",
+        ["tenant_id", "created_at"],
+        unique=False,
+    )
     op.execute(
         "INSERT INTO member_totals (tenant_id, stripe, members, points) "
         "SELECT tenant_id, 0, count(*), coalesce(sum(balance), 0) "
@@ -163,6 +171,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_memberships_tenant_id_created_at", table_name="memberships")
     for name in ("member_totals_insert", "member_totals_update", "member_totals_delete"):
         if op.get_bind().dialect.name == "postgresql":
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON memberships")

@@ -120,6 +120,7 @@ def test_expiry_and_erasure_keep_the_totals(shop, make_member, db, platform):
     assert_sound(db, shop, 2, 100)
     with db(shop) as session:
         assert expiry.expire_lots(session, when + timedelta(days=800)) == 1
+        session.commit()  # SQLite: in the session's transaction (PostgreSQL: committed)
     assert_sound(db, shop, 2, 30)
     # Erasing the person keeps the membership (anonymised), its balance and entries.
     with platform_session(platform.sessions) as session:
