@@ -10,10 +10,9 @@ refunds, returns, erasure, a plugin's own statement). A balance is the sum of it
 entries, so the points are the ledger's too.
 
 On PostgreSQL a merchant's totals are split over up to `STRIPES` rows, summed on read:
-a transaction takes one stripe no other transaction holds (`SKIP LOCKED`) and keeps it
-to its end, so concurrent earns of one merchant do not queue behind one row, and a
-transaction never waits for a second stripe (no deadlock between stripes). SQLite has
-one writer at a time: one row per merchant.
+a transaction writes a stripe under its advisory lock, taken without waiting (this
+backend's stripe first, then the next free one), so concurrent earns of one merchant
+do not queue behind one row; SQLite has one writer at a time: one row per merchant.
 
 `audit_all` (hourly) compares them with the full count, in one snapshot, and repairs a
 drift by adding the difference: a change committed meanwhile carries its own delta, so

@@ -20,40 +20,38 @@ depends_on = None
 # PostgreSQL. Statement-level triggers with transition tables: a COPY or an
 # INSERT … SELECT of a million members adds to the totals once, not a million times.
 # A statement that changes no balance and no membership count (a name edited) takes
-# no stripe. member_totals_add keeps one stripe per transaction and tenant (remembered
-# in a transaction-local setting, undone with a rolled-back savepoint like the lock
-# itself) and never waits for one another transaction holds unless all 16 are held.
+# no stripe. member_totals_add writes a stripe only under its transaction-level
+# advisory lock (space 28794 = 0x707A, beside the coupons' 0x0C0F), taken with
+# pg_try_…: a transaction waits for a stripe only when the other 15 are held too
+# (PostgreSQL's deadlock detector settles a cycle then), so concurrent earns of one
+# merchant do not queue behind one row, and no transaction waits while holding one.
 PG_FUNCTIONS = [
     """
     CREATE FUNCTION member_totals_add(t integer, dm bigint, dp bigint) RETURNS void AS $$
     DECLARE
+        first integer := pg_backend_pid() % 16;
         s integer;
-        held text := 'premia.member_totals_' || t;
     BEGIN
         IF dm = 0 AND dp = 0 THEN
             RETURN;
         END IF;
-        s := nullif(current_setting(held, true), '')::integer;
-        IF s IS NULL THEN
-            SELECT stripe INTO s FROM member_totals WHERE tenant_id = t
-            ORDER BY (stripe + 16 - pg_backend_pid() % 16) % 16
-            LIMIT 1 FOR UPDATE SKIP LOCKED;
-            IF s IS NULL THEN
-                -- No stripe yet, or every one held: this backend's own (created, or
-                -- waited for in the rare case all 16 are taken).
-                s := pg_backend_pid() % 16;
-                INSERT INTO member_totals (tenant_id, stripe, members, points)
-                VALUES (t, s, dm, dp)
-                ON CONFLICT (tenant_id, stripe) DO UPDATE SET
-                    members = member_totals.members + excluded.members,
-                    points = member_totals.points + excluded.points;
-                PERFORM set_config(held, s::text, true);
-                RETURN;
+        -- Whoever holds a stripe's advisory lock is the only writer of its row: try
+        -- this backend's stripe, then the next ones, and wait only when all 16 are held.
+        FOR i IN 0..16 LOOP
+            s := (first + i) % 16;
+            IF i = 16 THEN
+                PERFORM pg_advisory_xact_lock(28794, (t % 134217728) * 16 + s);
+            ELSIF NOT pg_try_advisory_xact_lock(28794, (t % 134217728) * 16 + s) THEN
+                CONTINUE;
             END IF;
-            PERFORM set_config(held, s::text, true);
-        END IF;
-        UPDATE member_totals SET members = members + dm, points = points + dp
-        WHERE tenant_id = t AND stripe = s;
+            UPDATE member_totals SET members = members + dm, points = points + dp
+            WHERE tenant_id = t AND stripe = s;
+            IF NOT FOUND THEN
+                INSERT INTO member_totals (tenant_id, stripe, members, points)
+                VALUES (t, s, dm, dp);
+            END IF;
+            RETURN;
+        END LOOP;
     END
     $$ LANGUAGE plpgsql
     """,
