@@ -19,6 +19,9 @@ clients (one process each, plain http.client, keep-alive) or pgbench send:
                   insert the entry, update the balance, insert an audit row (ceiling)
   replay          pgbench: the statements one earn request sends (captured from a
                   real request, printed with --show-sql), a random customer, new keys
+  untallied       the same replay with member_totals' triggers disabled (the totals drift
+                  then; nothing reads them in this database): what keeping
+                  Inicio's totals in the earn's transaction costs (core.loyalty.member_totals)
   hot, redeem     (first round) the earn on one customer; a redemption
 
 and in this process, through the test client, the Python CPU (process time) of an
@@ -44,6 +47,8 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -419,6 +424,24 @@ def minimal_tables(url: str, rows: int) -> None:
         conn.execute(MINIMAL_TABLES.replace("%(rows)s", str(int(rows))))
 
 
+@contextmanager
+def totals_kept(url: str, kept: bool) -> Iterator[None]:
+    """member_totals' triggers on (as always) or off for the untallied replay."""
+    if kept:
+        yield
+        return
+    triggers = ("member_totals_insert", "member_totals_update", "member_totals_delete")
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        for name in triggers:
+            conn.execute(f"ALTER TABLE memberships DISABLE TRIGGER {name}")
+    try:
+        yield
+    finally:
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            for name in triggers:
+                conn.execute(f"ALTER TABLE memberships ENABLE TRIGGER {name}")
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -575,10 +598,11 @@ def main() -> None:
     parser.add_argument("--cpu-requests", type=int, default=400, help="in-process CPU sample")
     parser.add_argument("--profile", action="store_true", help="cProfile the earn in-process")
     parser.add_argument(
-        "--only", help="comma-separated: earn,bare,minimal,replay,hot,redeem,cpu (default all)"
+        "--only",
+        help="comma-separated: earn,bare,minimal,replay,untallied,hot,redeem,cpu (default all)",
     )
     args = parser.parse_args()
-    everything = {"earn", "bare", "minimal", "replay", "hot", "redeem", "cpu"}
+    everything = {"earn", "bare", "minimal", "replay", "untallied", "hot", "redeem", "cpu"}
     only = set(args.only.split(",")) if args.only else everything
 
     fresh_database(args.database_url)
@@ -624,6 +648,7 @@ def main() -> None:
         "bare": "bare JSON route (gunicorn)",
         "minimal": "minimal SQL earn (pgbench)",
         "replay": "our earn's SQL (pgbench)",
+        "untallied": "our earn's SQL, no totals kept",
         "hot": "earn, one hot customer",
         "redeem": "redeem, 1,000 customers",
     }
@@ -640,17 +665,18 @@ def main() -> None:
                 for c in codes
             ],
         }
-        scripts = {"minimal": MINIMAL_EARN, "replay": replay}
+        scripts = {"minimal": MINIMAL_EARN, "replay": replay, "untallied": replay}
         # The earn and its ceilings alternate, round after round: on a shared machine the
         # speed of the cores drifts from one minute to the next, and a ratio of two
         # figures taken minutes apart would measure the drift.
         for round_ in range(args.rounds):
-            for key in ("earn", "bare", "minimal", "replay", "hot", "redeem"):
+            for key in ("earn", "bare", "minimal", "replay", "untallied", "hot", "redeem"):
                 if key not in only or (key in ("hot", "redeem") and round_):
                     continue
                 vacuum(args.database_url)
                 if key in scripts:
-                    result = pgbench(args, scripts[key], len(members))
+                    with totals_kept(args.database_url, key != "untallied"):
+                        result = pgbench(args, scripts[key], len(members))
                 else:
                     result = load(args, data["token"], http[key], server)
                 results.setdefault(names[key], []).append(result)
@@ -692,6 +718,7 @@ def main() -> None:
     ratios("earn", "minimal", "target ≥ 10%")
     ratios("earn", "bare", "for the record")
     ratios("replay", "minimal", "target ≥ 100%")
+    ratios("replay", "untallied", "the cost of keeping member_totals")
     if names["earn"] in results:
         p99 = statistics.median(r["p99_ms"] for r in results[names["earn"]])
         print(f"earn p99, median of rounds: {p99:.0f} ms (target < 50 ms)")

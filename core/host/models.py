@@ -10,6 +10,7 @@ from core.loyalty.expiry import ExpiryRun
 from core.loyalty.figures import DailyFigure
 from core.loyalty.ledger import Allocation, Entry, Lot
 from core.loyalty.locations import Location
+from core.loyalty.member_totals import MemberTotals
 from core.loyalty.members import Customer, Membership
 from core.loyalty.purchases import Purchase, PurchaseLine
 from core.loyalty.rewards import Redemption, Reward
@@ -30,6 +31,7 @@ __all__ = [
     "ExpiryRun",
     "Location",
     "Lot",
+    "MemberTotals",
     "Membership",
     "Operator",
     "OperatorSession",

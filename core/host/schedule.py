@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.customer_app import sessions as customer_sessions
 from core.host.contributions import PeriodicJob
 from core.host.plugins import hookimpl
-from core.loyalty import expiry, figures
+from core.loyalty import expiry, figures, member_totals
 from core.operator import exports
 from core.web import staff_sessions
 from tenants import domains
@@ -18,6 +18,8 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("core.expiry", expiry.tick, every=3600),
         # Hourly too: each tenant's day closes at its own local midnight.
         PeriodicJob("core.figures", figures.roll_up_all, every=3600, queue="bulk"),
+        # Hourly: each merchant's kept totals (Inicio) checked against a full count.
+        PeriodicJob("core.totals", member_totals.audit_all, every=3600, queue="bulk"),
         PeriodicJob(
             "core.staff_sessions", staff_sessions.forget_old_sessions, every=3600, queue="bulk"
         ),

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     ForeignKey,
+    Index,
     Select,
     String,
     UniqueConstraint,
@@ -124,6 +125,9 @@ class Membership(TenantOwned, Base):
         UniqueConstraint("tenant_id", "customer_id"),
         UniqueConstraint("tenant_id", "document_id"),
         CheckConstraint("balance >= 0", name="balance_not_negative"),
+        # Inicio's customers who joined today, counted live: without it, a pass over
+        # every membership (52 ms of 200,000 on a loaded machine).
+        Index("ix_memberships_tenant_id_created_at", "tenant_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
