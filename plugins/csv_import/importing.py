@@ -302,7 +302,8 @@ def _do_batch(
         # in the next moments may lose the batch whole (never part of it), and the job
         # retried resumes after the last batch the database kept, redoing the lost one.
         # Safe for this resumable bulk job only, not for a request a customer waits on.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL synchronous_commit = off"))
         outcomes = rows.do_many(batch)
     else:
         outcomes = [(number, rows.do(number, cells)) for number, cells in batch]
