@@ -4,11 +4,13 @@ handful of set-based statements, and finding which of many are members already.
 `enrol_in_bulk` makes each person a member as `create_member` does (the platform
 account by e-mail, created if the person has none, with nothing but the e-mail; the
 merchant's record on the membership; a fresh code; the program's welcome points,
-the same entry and lot), but it is meant for rows a caller has validated
+the same entry and lot; an opening balance if the caller gives one, as `earn` would
+write it after), but it is meant for rows a caller has validated
 (`normalize_email`, names and lengths) and checked against the merchant's members
 (`members_by_emails`, `members_by_documents`). Instead of one `member_created` per
 member it announces `members_enrolled` once with all of them, so that listeners
-queue their work (welcome e-mails) in bulk: a job per chunk, not one per person.
+queue their work (welcome e-mails) in bulk: a job per chunk, not one per person;
+the entries are announced by `entries_recorded`, once per kind.
 """
 
 from __future__ import annotations
@@ -224,6 +226,9 @@ def enrol_in_bulk(
             {"now": now},
         )
     made = [member_id for member_id in enrolled if member_id is not None]
+    # Expired before the entries are announced, not after: an announcement's tenant
+    # (read in this transaction) expired now could not be read after the commit.
+    session.expire_all()
     open_balances_in_bulk(
         session,
         [(member_id, p.points) for member_id, p in zip(enrolled, people, strict=True) if member_id],
@@ -231,7 +236,6 @@ def enrol_in_bulk(
         key=opening_key or _no_key,
         actor=actor,
     )
-    session.expire_all()
     if announce_enrolled and made:
         announce(session, "members_enrolled", member_ids=made)
     return enrolled

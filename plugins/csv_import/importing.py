@@ -26,8 +26,14 @@ Both paths leave a new customer the same: the program's welcome points, then the
 opening balance. Neither announces `member_created` per customer; each batch
 announces `members_enrolled` once with the customers it created, whose listeners
 queue their e-mails (the welcome) a chunk of members per job. Invitations go only
-when the merchant ticks "invite". Bulk credits of a points file announce no
-`entry_recorded` (no "you got points" message per row), unlike the per-row path.
+when the merchant ticks "invite". Bulk credits of a points file announce
+`entries_recorded` once a batch where the per-row path announces `entry_recorded` per
+row: the same e-mails, pushes, webhook events and referral payouts, queued in chunks.
+
+On PostgreSQL a new customer's balance is set in the membership's INSERT (welcome
+plus opening points) and its entries written after (`enrol_in_bulk`'s opening
+points): no UPDATE per member; a batch commits without waiting for its WAL (the job
+is resumable: a batch a server crash loses is redone).
 """
 
 from __future__ import annotations
