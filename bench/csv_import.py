@@ -19,6 +19,10 @@ from PostgreSQL's and from waiting on a loaded machine); and the jobs the import
 queued on the mail queue (the welcome e-mails of the customers it created, a chunk
 of members per job: queued on Redis as in production, not sent here; the bench
 empties the mail queue after).
+`--statements` adds, per statement, its wall time and its PostgreSQL backend's CPU
+time (read from /proc/PID/schedstat: for a server on this machine), which a loaded
+machine inflates far less than the wall clock; `--sql` runs a statement after the
+migrations (to weigh a dropped index or constraint); `--only customers`.
 Figures go in docs/benchmarks.md.
 """
 
@@ -40,7 +44,9 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import fresh_database  # noqa: E402
+import psycopg  # noqa: E402
+
+from bench.api import fresh_database, libpq  # noqa: E402
 from core.app import create_app  # noqa: E402
 from core.host.db import platform_session, tenant_session  # noqa: E402
 from core.host.migrate import upgrade  # noqa: E402
@@ -226,20 +232,22 @@ def main() -> None:
         help="each statement's wall time and PostgreSQL backend CPU (server on this machine)",
     )
     parser.add_argument("--only", choices=("customers", "points"), help="import only this file")
+    parser.add_argument(
+        "--sql",
+        action="append",
+        default=[],
+        help="a statement run after the migrations (repeatable): to weigh a schema change",
+    )
     args = parser.parse_args()
     fresh_database(args.database_url)
     # On Redis, as in production: the jobs the import queues (welcome e-mails) are
     # queued, not run in-process as the embedded runner would.
     app = create_app({"PREMIA_DATABASE_URL": args.database_url, "PREMIA_REDIS_URL": args.redis_url})
     upgrade(app)
-    if os.environ.get("BENCH_DDL"):  # experiments only
-        import psycopg
-
-        from bench.api import libpq
-
+    if args.sql:  # an experiment's schema change (a dropped index…), after the migrations
         with psycopg.connect(libpq(args.database_url), autocommit=True) as conn:
-            for ddl in os.environ["BENCH_DDL"].split(";"):
-                conn.execute(ddl)
+            for statement in args.sql:
+                conn.execute(statement)
     with app.app_context():
         platform = app.extensions["premia"]
         with platform_session(platform.sessions) as session:
