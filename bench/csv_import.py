@@ -19,6 +19,10 @@ from PostgreSQL's and from waiting on a loaded machine); and the jobs the import
 queued on the mail queue (the welcome e-mails of the customers it created, a chunk
 of members per job: queued on Redis as in production, not sent here; the bench
 empties the mail queue after).
+`--statements` adds, per statement, its wall time and its PostgreSQL backend's CPU
+time (read from /proc/PID/schedstat: for a server on this machine), which a loaded
+machine inflates far less than the wall clock; `--sql` runs a statement after the
+migrations (to weigh a dropped index or constraint); `--only customers`.
 Figures go in docs/benchmarks.md.
 """
 
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import re
 import shutil
 import sys
 import tempfile
@@ -38,7 +44,9 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import fresh_database  # noqa: E402
+import psycopg  # noqa: E402
+
+from bench.api import fresh_database, libpq  # noqa: E402
 from core.app import create_app  # noqa: E402
 from core.host.db import platform_session, tenant_session  # noqa: E402
 from core.host.migrate import upgrade  # noqa: E402
@@ -115,8 +123,59 @@ def baseline_copy(app, path: Path) -> float:
     return time.perf_counter() - start
 
 
+class StatementTimes:
+    """Each statement's wall time and its PostgreSQL backend's CPU time (from the
+    backend's /proc/PID/schedstat: the database server runs on this machine), summed by
+    the statement's opening words: the database's share per statement, which a loaded
+    machine inflates far less than the wall time. COPYs and commits go straight to the
+    driver (no event): they are the remainder of the backend's CPU over the whole import."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.first: dict[int, float] = {}  # backend pid → its CPU when first seen
+
+    @staticmethod
+    def cpu(pid: int) -> float:
+        with open(f"/proc/{pid}/schedstat") as stream:
+            return int(stream.read().split()[0]) / 1e9
+
+    def before(self, conn, _cursor, statement, *_args) -> None:
+        pid = conn.connection.driver_connection.info.backend_pid
+        cpu = self.cpu(pid)
+        self.first.setdefault(pid, cpu)
+        conn.info["bench_started"] = (time.perf_counter(), cpu, pid)
+
+    def after(self, conn, _cursor, statement, *_args) -> None:
+        wall, cpu, pid = conn.info.pop("bench_started")
+        words = re.sub(r"\s+", " ", statement).strip()[:70]
+        total = self.times.setdefault(words, [0, 0.0, 0.0])
+        total[0] += 1
+        total[1] += time.perf_counter() - wall
+        total[2] += self.cpu(pid) - cpu
+
+    def backends(self) -> float:
+        return sum(
+            self.cpu(pid) - first
+            for pid, first in self.first.items()
+            if os.path.exists(f"/proc/{pid}")
+        )
+
+    def report(self, backend_cpu: float) -> None:
+        listed = sorted(self.times.items(), key=lambda item: -item[1][2])
+        print(f"  backend CPU {backend_cpu:.2f} s; by statement (count, wall s, backend CPU s):")
+        for words, (count, wall, cpu) in listed[:14]:
+            print(f"    {count:5d} {wall:7.2f} {cpu:7.2f}  {words}")
+        rest = backend_cpu - sum(cpu for _c, _w, cpu in self.times.values())
+        print(f"          COPYs, commits and the rest: {rest:.2f} s backend CPU")
+
+
 def run_import(
-    app, tenant_id: int, path: Path, kind: str, memory: bool = True
+    app,
+    tenant_id: int,
+    path: Path,
+    kind: str,
+    memory: bool = True,
+    statement_times: bool = False,
 ) -> tuple[float, int, int, dict, int, float]:
     folder = importing.upload_folder(tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,6 +190,10 @@ def run_import(
     mail = platform.jobs.queue("mail")
     queued = mail.count
     event.listen(platform.engine, "before_cursor_execute", count)
+    timed = StatementTimes() if statement_times else None
+    if timed:
+        event.listen(platform.engine, "before_cursor_execute", timed.before)
+        event.listen(platform.engine, "after_cursor_execute", timed.after)
     if memory:  # tracemalloc roughly doubles the time: `--no-memory` for the time alone
         tracemalloc.start()
     start, cpu = time.perf_counter(), time.process_time()
@@ -147,6 +210,11 @@ def run_import(
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     event.remove(platform.engine, "before_cursor_execute", count)
+    if timed:
+        event.remove(platform.engine, "before_cursor_execute", timed.before)
+        event.remove(platform.engine, "after_cursor_execute", timed.after)
+    if timed:
+        timed.report(timed.backends())
     queued = mail.count - queued
     mail.empty()  # no worker runs here: nobody is mailed
     return seconds, statements[0], peak, counts, queued, cpu
@@ -158,12 +226,28 @@ def main() -> None:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="its mail queue is emptied")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--no-memory", action="store_true", help="no tracemalloc (it slows)")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="each statement's wall time and PostgreSQL backend CPU (server on this machine)",
+    )
+    parser.add_argument("--only", choices=("customers", "points"), help="import only this file")
+    parser.add_argument(
+        "--sql",
+        action="append",
+        default=[],
+        help="a statement run after the migrations (repeatable): to weigh a schema change",
+    )
     args = parser.parse_args()
     fresh_database(args.database_url)
     # On Redis, as in production: the jobs the import queues (welcome e-mails) are
     # queued, not run in-process as the embedded runner would.
     app = create_app({"PREMIA_DATABASE_URL": args.database_url, "PREMIA_REDIS_URL": args.redis_url})
     upgrade(app)
+    if args.sql:  # an experiment's schema change (a dropped index…), after the migrations
+        with psycopg.connect(libpq(args.database_url), autocommit=True) as conn:
+            for statement in args.sql:
+                conn.execute(statement)
     with app.app_context():
         platform = app.extensions["premia"]
         with platform_session(platform.sessions) as session:
@@ -185,13 +269,20 @@ def main() -> None:
             session.commit()
         folder = Path(tempfile.mkdtemp(prefix="bench-csv-"))
         for kind, write in (("customers", write_customers), ("points", write_points)):
+            if args.only == "customers" and kind == "points":
+                continue
             path = folder / f"{kind}.csv"
             write(path, args.rows)
             size = path.stat().st_size
             base = baseline(path)
             copied = baseline_copy(app, path)
             seconds, statements, peak, counts, queued, cpu = run_import(
-                app, tenant_id, path, kind, memory=not args.no_memory
+                app,
+                tenant_id,
+                path,
+                kind,
+                memory=not args.no_memory,
+                statement_times=args.statements,
             )
             print(
                 f"{kind}: {args.rows:,} rows ({size / 1e6:.1f} MB) in {seconds:.2f} s "

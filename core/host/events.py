@@ -9,10 +9,13 @@ plugin never undoes a sale.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from typing import Any
 
 import pluggy
 from flask import current_app
+from sqlalchemy import event, inspect
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 from core.host.db import after_commit, current_transaction, session_tenant_id
@@ -50,6 +53,25 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
         after_commit(session, fire, outermost=True)
         session.info["announcements"] = []  # only once `fire` is sure to run
     session.info["announcements"].append((current_transaction(session), hook, kwargs))
+
+
+@event.listens_for(Session, "before_commit")
+def _announced_readable_after_commit(session: Session) -> None:
+    """The tenant and the records an announcement carries (an entry, a member), loaded
+    again before the commit if something expired them since (a bulk service's
+    `expire_all`): after the commit the session emits no SQL, and a listener reading
+    `tenant.slug` or `member.id` would fail."""
+    announcements = session.info.get("announcements")
+    if not announcements:
+        return
+    records = [cached[1]] if (cached := session.info.get("premia_audience")) else []
+    for _transaction, _hook, kwargs in announcements:
+        records.extend(kwargs.values())
+    for record in records:
+        state = inspect(record, raiseerr=False)
+        if state is not None and state.session is session and state.expired_attributes:
+            with suppress(InvalidRequestError):  # deleted since: nothing to read again
+                session.refresh(record)
 
 
 def notify(session: Session, member: Any, topic: str, context: dict[str, Any]) -> None:

@@ -102,8 +102,20 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
 
     Not fired for the monthly expiry, which is set-based; see `points_expired`; nor
     for credits written in bulk (`credit_in_bulk`: an import's opening balances, a
-    file of points).
+    file of points): `entries_recorded` is, once for each batch.
     """
+
+
+@hookspec
+def entries_recorded(tenant: Tenant, kind: str, entry_ids: list[int]) -> None:
+    """After commit: credits of one `kind` (earn, welcome, an import's opening…) were
+    written together (`credit_in_bulk`: a file of points, an import's opening
+    balances: thousands at once), each of which `entry_recorded` would have announced
+    had it been written on its own. What a listener does for each entry (a "you got
+    points" e-mail, a push, a webhook event, a referral's payout) it queues in bulk
+    here: a job per chunk of ids, never a send in the hook itself; the job reads the
+    entries (`Entry`) and does for each what `entry_recorded` does, under the same
+    keys, so an entry is never told twice."""
 
 
 @hookspec

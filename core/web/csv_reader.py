@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import parse_date
+from babel.dates import get_date_format, parse_date
 from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 from flask_babel import lazy_gettext as _l
 
@@ -191,6 +191,18 @@ def _locale(identifier: str | Locale) -> Locale:
     return Locale.parse(identifier)
 
 
+@functools.lru_cache(maxsize=64)
+def _date_order(locale: str) -> tuple[int, int, int]:
+    """Where the year, the month and the day come in the locale's short date, as Babel's
+    `parse_date` finds them (0, 1, 2: 31/12/2026 is (2, 1, 0) in es)."""
+    pattern = get_date_format("short", locale=_locale(locale)).pattern.lower()
+    month = pattern.find("m")
+    found = {"y": pattern.index("y"), "m": month if month >= 0 else pattern.index("l")}
+    found["d"] = pattern.index("d")
+    order = sorted(found, key=found.get)
+    return order.index("y"), order.index("m"), order.index("d")
+
+
 def parse_number(text: str, locale: str | Locale) -> Decimal:
     """A number as the merchant's locale writes it ("1.250" and "12,5" in es-CO), or
     plainly ("1250", "12.5" where the dot cannot be a thousands mark); currency signs
@@ -228,6 +240,15 @@ def parse_day(text: str, locale: str | Locale) -> date:
         return date.fromisoformat(cleaned)
     if not re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", cleaned):
         raise ValueError(f"not a date: {text!r}")
+    numbers = re.findall(r"\d+", cleaned)
+    year_at, month_at, day_at = _date_order(str(locale))
+    if len(numbers[year_at]) == 4:
+        # As Babel's `parse_date` reads it (the locale's order, a month over 12 taken for
+        # the day), without Babel's per-call work: a fifth of an import's Python time.
+        month, day = int(numbers[month_at]), int(numbers[day_at])
+        if month > 12:
+            month, day = day, month
+        return date(int(numbers[year_at]), month, day)  # ValueError if no such day
     try:
         day = parse_date(
             cleaned.replace(".", "/").replace("-", "/"), locale=_locale(locale), format="short"

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from core.sdk import PluginInfo
 from plugins.notifications.hooks import (  # noqa: F401  (hook implementations)
     delivered_topics,
+    entries_recorded,
     entry_recorded,
     member_created,
     member_erased,

@@ -55,6 +55,20 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
         )
 
 
+# Credits written in bulk (a file of points) told per job: their "points received"
+# e-mails, a chunk of entries each.
+POINTS_CHUNK = 200
+
+
+@hookimpl
+def entries_recorded(tenant: Tenant, kind: str, entry_ids: list[int]) -> None:
+    if kind in TOLD_CREDITS:  # bulk entries are credits (points > 0)
+        for start in range(0, len(entry_ids), POINTS_CHUNK):
+            enqueue(
+                None, jobs.mail_points_received, tenant.id, entry_ids[start : start + POINTS_CHUNK]
+            )
+
+
 @hookimpl
 def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
     if redemption.status == RedemptionStatus.REQUESTED:

@@ -96,6 +96,28 @@ def mail_welcomes(session: Session, tenant: Tenant, member_ids: list[int]) -> in
     return sent
 
 
+@tenant_job(queue="mail", plugin="notifications")
+def mail_points_received(session: Session, tenant: Tenant, entry_ids: list[int]) -> int:
+    """The "points received" e-mail of each of many credits written together (a file of
+    points), as `mail_member` sends it for one: the same key, so nobody is told twice.
+    Each sent one is committed before the next: a retry after a crash sends the rest."""
+    if not _settings(session)[SETTING_FOR["points_received"]]:
+        return 0
+    told = session.execute(
+        select(Entry.id, Entry.member_id)
+        .where(Entry.id.in_(entry_ids), Entry.points > 0)
+        .order_by(Entry.id)
+    ).all()
+    sent = 0
+    for entry_id, member_id in told:
+        key = f"points_received:{entry_id}"
+        sent += _mail_member(
+            session, tenant, member_id, "points_received", key, {"entry_id": entry_id}
+        )
+        session.commit()
+    return sent
+
+
 def _mail_member(
     session: Session, tenant: Tenant, member_id: int, template: str, key: str, data: dict[str, Any]
 ) -> bool:

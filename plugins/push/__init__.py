@@ -17,6 +17,7 @@ from plugins.push import app, firebase, panel
 from plugins.push.hooks import (  # noqa: F401  (hook implementations)
     app_scripts,
     delivered_topics,
+    entries_recorded,
     entry_recorded,
     member_erased,
     notify,

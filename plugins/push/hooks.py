@@ -43,6 +43,19 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
         _push(tenant, member, "points_received", f"points:{entry.id}", {"entry_id": entry.id})
 
 
+# Credits written in bulk (a file of points) whose pushes one job queues.
+POINTS_CHUNK = 200
+
+
+@hookimpl
+def entries_recorded(tenant: Tenant, kind: str, entry_ids: list[int]) -> None:
+    if kind in TOLD_CREDITS:  # bulk entries are credits (points > 0)
+        for start in range(0, len(entry_ids), POINTS_CHUNK):
+            enqueue(
+                None, jobs.push_points_received, tenant.id, entry_ids[start : start + POINTS_CHUNK]
+            )
+
+
 @hookimpl
 def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
     message = {

@@ -13,12 +13,15 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
+    Entry,
+    Membership,
     Tenant,
     current_platform,
     enqueue,
     platform_session,
     tenant_job,
     utcnow,
+    wants_push,
 )
 from plugins.push import firebase, sends
 from plugins.push.models import Delivery, DeliveryStatus, Device, Send, SendStatus
@@ -154,6 +157,33 @@ def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> in
             execution_options={"synchronize_session": False},
         )
     return len(outcome.sent)
+
+
+@tenant_job(queue="default", plugin="push")
+def push_points_received(session: Session, tenant: Tenant, entry_ids: list[int]) -> int:
+    """For each of many credits written together (a file of points), the push
+    `entry_recorded` queues for one: the same job and key, for members who want it."""
+    from plugins.push.messages import TOPIC
+
+    queued = 0
+    for entry in session.scalars(
+        select(Entry).where(Entry.id.in_(entry_ids), Entry.points > 0).order_by(Entry.id)
+    ):
+        member = session.get(Membership, entry.member_id)
+        if member is None or not wants_push(member.customer, TOPIC["points_received"]):
+            continue
+        enqueue(
+            None,
+            push_member,
+            tenant.id,
+            member.id,
+            f"points:{entry.id}",
+            TOPIC["points_received"],
+            "points_received",
+            {"entry_id": entry.id},
+        )
+        queued += 1
+    return queued
 
 
 @tenant_job(queue="default", plugin="push")

@@ -57,6 +57,17 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
         enqueue(None, jobs.settle, tenant.id, member.id, entry.id)
 
 
+# Credits written in bulk (a file of points) whose referrals one job settles.
+SETTLE_CHUNK = 200
+
+
+@hookimpl
+def entries_recorded(tenant: Tenant, kind: str, entry_ids: list[int]) -> None:
+    if referrals.earned_kind(kind):
+        for start in range(0, len(entry_ids), SETTLE_CHUNK):
+            enqueue(None, jobs.settle_many, tenant.id, entry_ids[start : start + SETTLE_CHUNK])
+
+
 @hookimpl
 def purchase_returned(
     session: Session, tenant: Tenant, member: Membership, purchase: Purchase, entry: Entry | None

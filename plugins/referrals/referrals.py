@@ -160,7 +160,12 @@ def record(session: Session, friend: Membership, arrived_via: str) -> Referral |
 def earned(entry: Entry) -> bool:
     """Points the friend earned: from the till or a purchase; welcome points, the
     referral's own, adjustments and refunds never count."""
-    return entry.points > 0 and (entry.kind == Kind.EARN or entry.purchase_id is not None)
+    return entry.points > 0 and (earned_kind(entry.kind) or entry.purchase_id is not None)
+
+
+def earned_kind(kind: str) -> bool:
+    """Whether credits of `kind` are earned points whatever their purchase."""
+    return kind == Kind.EARN
 
 
 def _pays(session: Session, settings: dict[str, Any], entry: Entry | None) -> bool:

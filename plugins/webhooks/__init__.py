@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from core.sdk import PluginInfo, hookimpl
 from plugins.webhooks import api, openapi, panel, settings
 from plugins.webhooks.hooks import (  # noqa: F401  (hook implementations)
+    entries_recorded,
     entry_recorded,
     happened,
     member_created,

@@ -378,10 +378,15 @@ ENTRY_EVENTS = {
 
 
 def entry_event(entry: Entry) -> str:
-    found = ENTRY_EVENTS.get(entry.kind)
+    return kind_event(entry.kind, entry.points)
+
+
+def kind_event(kind: str, points: int) -> str:
+    """The event of an entry of `kind` and `points` (its sign is what matters)."""
+    found = ENTRY_EVENTS.get(kind)
     if found is not None:
         return found
-    return "points.earned" if entry.points > 0 else "points.adjusted"
+    return "points.earned" if points > 0 else "points.adjusted"
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -34,6 +34,7 @@ from plugins.webhooks import jobs, subscriptions
 from plugins.webhooks.events import (
     entry_data,
     entry_event,
+    kind_event,
     member_data,
     purchase_data,
     redemption_data,
@@ -50,6 +51,7 @@ REDEMPTION_EVENTS = {
 }
 EXPIRY_WINDOW = timedelta(days=2)  # the expiry's entries looked at after its run
 ENROLLED_CHUNK = 200  # an import's members whose `member.created` events one job writes
+ENTRIES_CHUNK = 200  # credits written in bulk whose events one job writes
 
 
 def _member(session: Session, member_id: int) -> dict[str, Any]:
@@ -102,6 +104,36 @@ def entry_recorded(tenant: Tenant, entry: Entry, member: Membership) -> None:
         lambda session: {"member": _member(session, member.id), "entry": entry_data(tenant, entry)},
         member.id,
     )
+
+
+@hookimpl
+def entries_recorded(tenant: Tenant, kind: str, entry_ids: list[int]) -> None:
+    """Credits written in bulk (a file of points): their events are written by jobs, a
+    chunk of entries each, under the keys `entry_recorded` uses."""
+    if kind_event(kind, 1) not in subscriptions.wanted(tenant.id):
+        return
+    for start in range(0, len(entry_ids), ENTRIES_CHUNK):
+        enqueue(None, publish_entries, tenant.id, entry_ids[start : start + ENTRIES_CHUNK])
+
+
+@tenant_job(queue="webhooks", plugin="webhooks")
+def publish_entries(session: Session, tenant: Tenant, entry_ids: list[int]) -> int:
+    """The job: each entry's event, as `entry_recorded` publishes it (keyed by the entry,
+    so a job run twice publishes each once), each written in a session of its own."""
+    entries = [
+        (entry.id, entry.member_id, entry_event(entry), entry_data(tenant, entry))
+        for entry in session.scalars(select(Entry).where(Entry.id.in_(entry_ids)))
+    ]
+    session.close()
+    for entry_id, member_id, event, data in entries:
+        publish(
+            tenant,
+            event,
+            f"entry:{entry_id}",
+            lambda session, m=member_id, d=data: {"member": _member(session, m), "entry": d},
+            member_id,
+        )
+    return len(entries)
 
 
 @hookimpl

@@ -34,6 +34,11 @@ def entry_recorded(tenant, entry, member) -> None:
 
 
 @hookimpl
+def entries_recorded(tenant, kind, entry_ids) -> None:
+    calls.append(("entries_recorded", tenant.slug, (kind, list(entry_ids))))
+
+
+@hookimpl
 def redemption_changed(tenant, redemption) -> None:
     calls.append(("redemption_changed", tenant.slug, (redemption.id, redemption.status)))
 

@@ -127,7 +127,10 @@ def test_welcome_points_as_create_member_gives_them_and_one_announcement(
         session.commit()
     ana_id = ids[0]
     assert ids[1] is None  # a member already
+    with db(shop) as session:
+        welcome_id = session.scalar(select(Entry.id).where(Entry.member_id == ana_id))
     assert recorder.calls == [
+        ("entries_recorded", shop.slug, ("welcome", [welcome_id])),  # once for the batch
         ("members_enrolled", shop.slug, [ana_id]),
         ("entry_recorded", shop.slug, ("welcome", 50, single.id)),
         ("member_created", shop.slug, single.id),
@@ -157,3 +160,43 @@ def test_no_announcement_when_the_caller_makes_it(make_plan, make_tenant, db, re
         )
         session.commit()
     assert [name for name, _slug, _detail in recorder.calls] == []
+
+
+def test_opening_points_are_set_in_the_balance_and_written_after_the_welcome(
+    make_plan, make_tenant, db, recorder
+):
+    """Each balance set by the membership's INSERT (welcome + opening), the entries
+    written after it with their running balance_after, announced once per kind."""
+    make_plan("recording", {"recorder"})
+    shop = make_tenant(plan="recording")
+    with db(shop) as session:
+        update_program(session, {"welcome_points": 50})
+        session.commit()
+    key = lambda member_id: ledger.system_key("opening-test", member_id)  # noqa: E731
+    with db(shop) as session:
+        with pytest.raises(ValueError):  # opening points need their kind and key
+            enrol_in_bulk(session, [NewMember("x@example.com", "X", points=5)], actor=STAFF)
+        session.rollback()
+        ana_id, bea_id = enrol_in_bulk(
+            session,
+            [NewMember("ana@example.com", "Ana", points=30), NewMember("bea@example.com", "Bea")],
+            actor=STAFF,
+            opening_kind="opening",
+            opening_key=key,
+        )
+        session.commit()
+    with db(shop) as session:
+        welcome, opening = _entries(session, ana_id)
+        assert welcome == ("welcome", 50, 50, ledger.system_key("welcome", ana_id), None, "staff")
+        assert opening[:4] + opening[5:] == ("opening", 30, 80, key(ana_id), "staff")
+        assert opening[4] is not None  # fingerprinted, as `earn` writes it
+        assert [e[:3] for e in _entries(session, bea_id)] == [("welcome", 50, 50)]
+        assert ledger.audit_member(session, ana_id) == (80, 80, 80)
+        assert ledger.audit_member(session, bea_id) == (50, 50, 50)
+        welcome_ids = sorted(session.scalars(select(Entry.id).where(Entry.kind == "welcome")).all())
+        opening_ids = session.scalars(select(Entry.id).where(Entry.kind == "opening")).all()
+    announced = [(name, detail) for name, _slug, detail in recorder.calls]
+    assert ("members_enrolled", [ana_id, bea_id]) in announced
+    assert ("entries_recorded", ("welcome", welcome_ids)) in announced
+    assert ("entries_recorded", ("opening", list(opening_ids))) in announced
+    assert not [name for name, _detail in announced if name == "entry_recorded"]

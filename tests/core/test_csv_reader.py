@@ -196,3 +196,21 @@ def test_dates_in_the_locales_order_or_iso(text, locale, day):
 def test_what_is_no_date_is_refused(text):
     with pytest.raises(ValueError):
         parse_day(text, "es_CO")
+
+
+@pytest.mark.parametrize("locale", ["es_CO", "pt_BR", "en_US", "en_GB", "de_DE", "ja_JP"])
+def test_a_day_reads_as_babel_reads_it_in_each_locale(locale):
+    """The short path (the locale's order, cached) gives Babel's own answer, including a
+    month over 12 taken for the day; two-digit years still go through Babel."""
+    from babel.dates import parse_date
+
+    for text in ("03/04/2026", "31/12/1999", "12/31/1999", "1.2.2030", "07-11-1985", "5/6/07"):
+        try:
+            babel_day = parse_date(text.replace(".", "/").replace("-", "/"), locale, "short")
+        except ValueError:  # (ja: year first) Babel refuses it: so does parse_day
+            with pytest.raises(ValueError):
+                parse_day(text, locale)
+            continue
+        if babel_day.year < 100:
+            babel_day = babel_day.replace(year=2000 + babel_day.year)
+        assert parse_day(text, locale) == babel_day, (text, locale)

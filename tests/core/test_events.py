@@ -116,3 +116,14 @@ def test_in_production_a_bad_notification_is_logged_and_the_sale_stands(
     assert [r.getMessage() for r in caplog.records if r.name == "core.host.events"] == [
         "notification dropped"
     ]
+
+
+def test_a_session_expired_after_an_announcement_still_announces(shop, db, recorder):
+    """A bulk service expires the session after announcing (its SQL wrote behind the
+    ORM's back): the listeners still get a readable tenant after the commit."""
+    with db(shop) as session:
+        member = create_member(session, email="ana@example.com", first_name="Ana", actor=STAFF)
+        member_id = member.id
+        session.expire_all()
+        session.commit()
+    assert recorder.calls == [("member_created", shop.slug, member_id)]

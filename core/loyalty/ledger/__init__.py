@@ -17,7 +17,7 @@ different members run in parallel. Services flush but never commit: the caller
 owns the transaction.
 """
 
-from core.loyalty.ledger.bulk import BulkCredit, credit_in_bulk, give_welcome_points_in_bulk
+from core.loyalty.ledger.bulk import BulkCredit, credit_in_bulk, open_balances_in_bulk
 from core.loyalty.ledger.entries import KIND_LABELS, Allocation, Entry, Kind, Lot, kind_label
 from core.loyalty.ledger.expire import EVERY_MEMBER, MemberRange, due_ranges, expire_due
 from core.loyalty.ledger.operations import (
@@ -59,12 +59,12 @@ __all__ = [
     "earn",
     "expire_due",
     "give_welcome_points",
-    "give_welcome_points_in_bulk",
     "history",
     "kind_label",
     "lock_member",
     "lock_member_by_code",
     "lock_presented_member",
+    "open_balances_in_bulk",
     "redeem",
     "refund",
     "stored_key",
