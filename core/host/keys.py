@@ -21,11 +21,11 @@ refuse (the schema test runs it after `premia db upgrade`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Index,
     PrimaryKeyConstraint,
     Table,
     UniqueConstraint,
@@ -92,17 +92,24 @@ def _index_id(table: Table, connection: Connection, **kw: Any) -> None:
         connection.execute(text(f'CREATE INDEX "{name}" ON "{table.name}" (id)'))
 
 
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Alembic's filter for comparing a PostgreSQL database with the models: the id
-    index the hook adds and the tenant key it leaves out are not differences."""
-    if type_ == "index" and reflected and compare_to is None and isinstance(obj, Index):
-        table = obj.table
-        return not (table is not None and name == id_index_name(table.name))
-    if type_ == "unique_constraint" and not reflected and compare_to is None:
-        return not _is_tenant_key(obj)
-    return True
+def comparison_filter(dialect: str) -> Callable[..., bool]:
+    """Alembic's `include_object` for comparing a database with the models: on
+    PostgreSQL the id index the hooks add and the tenant key they leave out are no
+    differences (elsewhere the schema is the models' own)."""
+
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        if dialect != "postgresql" or compare_to is not None:
+            return True
+        if type_ == "index" and reflected:
+            table = obj.table
+            return not (is_distributed(table) and name == id_index_name(table.name))
+        if type_ == "unique_constraint" and not reflected:
+            return not _is_tenant_key(obj)
+        return True
+
+    return include_object
 
 
 # --- the catalogue ---------------------------------------------------------

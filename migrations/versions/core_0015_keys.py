@@ -18,12 +18,29 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Connection, UniqueConstraint, text
 
-from core.host.keys import id_index_name, is_distributed, tenant_owned_tables
-
 revision = "core_0015_keys"
 down_revision = "core_0014"
 branch_labels = None
 depends_on = None
+
+
+def _tenant_owned(conn: Connection) -> set[str]:
+    """The tables with a NOT NULL tenant_id (this migration reads them as they are now,
+    not from core/host/keys.py, which may change after it)."""
+    return set(
+        conn.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+                " AND a.attname = 'tenant_id' AND a.attnotnull AND NOT a.attisdropped"
+                " WHERE c.relnamespace = current_schema()::regnamespace"
+                " AND c.relkind IN ('r', 'p')"
+            )
+        ).scalars()
+    )
+
+
+def _id_index(table: str) -> str:
+    return f"ix_{table}_id"
 
 
 def _primary_key(conn: Connection, table: str) -> tuple[str, list[str]]:
@@ -87,7 +104,7 @@ def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
         return
-    owned = tenant_owned_tables(conn)
+    owned = _tenant_owned(conn)
     keys = {table: _primary_key(conn, table) for table in owned}
     redundant = {table: _tenant_keys(conn, table) for table in owned}
     changing = {t for t in owned if "tenant_id" not in keys[t][1] or redundant[t]}
@@ -99,9 +116,7 @@ def upgrade() -> None:
             conn.execute(
                 text(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" PRIMARY KEY (tenant_id, id)')
             )
-            conn.execute(
-                text(f'CREATE INDEX IF NOT EXISTS "{id_index_name(table)}" ON "{table}" (id)')
-            )
+            conn.execute(text(f'CREATE INDEX IF NOT EXISTS "{_id_index(table)}" ON "{table}" (id)'))
         for unique in redundant[table]:
             conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{unique}"'))
     _restore_references(conn, references)
@@ -111,7 +126,7 @@ def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name != "postgresql":
         return
-    owned = tenant_owned_tables(conn)
+    owned = _tenant_owned(conn)
     keys = {table: _primary_key(conn, table) for table in owned}
     changing = {t for t in owned if keys[t][1] == ["tenant_id", "id"]}
     references = _drop_references(conn, changing)
@@ -121,7 +136,8 @@ def downgrade() -> None:
     declared = {
         name
         for name, table in metadata.tables.items()
-        if is_distributed(table)
+        if "tenant_id" in table.c
+        and not table.c.tenant_id.nullable
         and any(
             set(c.columns.keys()) == {"tenant_id", "id"}
             for c in table.constraints
@@ -133,7 +149,7 @@ def downgrade() -> None:
         name, _ = keys[table]
         conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
         conn.execute(text(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" PRIMARY KEY (id)'))
-        conn.execute(text(f'DROP INDEX IF EXISTS "{id_index_name(table)}"'))
+        conn.execute(text(f'DROP INDEX IF EXISTS "{_id_index(table)}"'))
         if (table in declared or table in referenced) and not _tenant_keys(conn, table):
             conn.execute(
                 text(
