@@ -61,6 +61,7 @@ def _is_tenant_key(constraint: UniqueConstraint) -> bool:
 
 
 def id_index_name(table: str) -> str:
+    """The plain index on the declared key (`id`), named as the naming convention would."""
     return f"ix_{table}_id"
 
 
@@ -88,8 +89,9 @@ def _unique(constraint: UniqueConstraint, compiler: Any, **kw: Any) -> str | Non
 @event.listens_for(Table, "after_create")
 def _index_id(table: Table, connection: Connection, **kw: Any) -> None:
     if connection.dialect.name == "postgresql" and _keyed_by_tenant(table):
+        columns = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
         name = id_index_name(table.name)
-        connection.execute(text(f'CREATE INDEX "{name}" ON "{table.name}" (id)'))
+        connection.execute(text(f'CREATE INDEX "{name}" ON "{table.name}" ({columns})'))
 
 
 def comparison_filter(dialect: str) -> Callable[..., bool]:
