@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from core.host.db import Base
+from core.host.keys import comparison_filter
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +20,7 @@ def run_migrations_online() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=comparison_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

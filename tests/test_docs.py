@@ -112,3 +112,47 @@ def test_readme_example_plugin_works(make_app, make_plan, make_tenant, make_memb
             assert client.get(f"/t/{other.slug}/stampbonus/").status_code == 404
     finally:
         sys.modules.pop("premia_stampbonus", None)
+
+
+def test_scaling_lists_every_table_as_the_models_distribute_it(app):
+    # docs/scaling.md, "Keys a tenant-distributed cluster accepts": every table of the
+    # models (core's, the installed plugins'), distributed exactly when it has a NOT NULL
+    # tenant_id, and the platform's calls for each, in an order its foreign keys allow.
+    from core.host.db import Base
+    from core.host.keys import is_distributed
+
+    text = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    section = text.split("## Keys a tenant-distributed cluster accepts")[1].split("\n## ")[0]
+    listed = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| (\w+) \|$", section, re.M))
+    tables = Base.metadata.tables
+    assert set(listed) == set(tables)
+    for name, table in tables.items():
+        assert (listed[name] == "distributed") == is_distributed(table), name
+    reference = {name for name, kind in listed.items() if kind == "reference"}
+    calls = re.findall(
+        r"^SELECT (create_reference_table|create_distributed_table|"
+        r"citus_add_local_table_to_metadata)\('(\w+)'(.*)\);$",
+        section,
+        re.M,
+    )
+    kinds = {
+        "create_reference_table": "reference",
+        "create_distributed_table": "distributed",
+        "citus_add_local_table_to_metadata": "local",
+    }
+    assert sorted(name for _, name, _ in calls) == sorted(tables)  # each once
+    made: set[str] = set()
+    for call, name, rest in calls:
+        assert kinds[call] == listed[name], name
+        if call == "create_distributed_table":
+            assert rest.startswith(", 'tenant_id'"), name
+            assert name == "memberships" or rest.endswith("colocate_with => 'memberships'")
+        for key in tables[name].foreign_keys:
+            target = key.column.table.name
+            assert target in made | {name}, (name, target)
+            # a distributed table points only at its own kind or at reference tables
+            if listed[name] == "distributed":
+                assert listed[target] in ("distributed", "reference"), (name, target)
+            if listed[name] == "reference":
+                assert target in reference, (name, target)
+        made.add(name)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.app import create_app
 from core.host.db import Base, platform_session
+from core.host.keys import comparison_filter
 from core.host.migrate import alembic_config, current_heads, script_heads, upgrade
 from tenants.models import Plan
 
@@ -64,7 +65,10 @@ def _script(app) -> ScriptDirectory:
 
 def _differences(app) -> list:
     with app.extensions["premia"].engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn,
+            opts={"compare_type": True, "include_object": comparison_filter(conn.dialect.name)},
+        )
         return compare_metadata(context, Base.metadata)
 
 

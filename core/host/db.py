@@ -50,6 +50,8 @@ from sqlalchemy.sql import util as sql_util
 from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeDecorator
 
+from core.host import keys  # noqa: F401  (its DDL hooks render the keys on PostgreSQL)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
