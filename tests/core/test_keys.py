@@ -1,4 +1,4 @@
-"""Keys a tenant-distributed cluster accepts (core/host/keys.py, core_0015_keys): on
+"""Keys a tenant-distributed cluster accepts (core/host/keys.py, core_0016_keys): on
 PostgreSQL every tenant-owned table's primary key holds tenant_id, and so does every
 unique key and every foreign key between tenant-owned tables."""
 
@@ -190,7 +190,7 @@ def _contents(conn) -> dict[str, list[tuple]]:
 def test_the_migration_keeps_every_row_and_reference_of_a_demo_database(scratch_app):
     engine = scratch_app.extensions["premia"].engine
     upgrade(scratch_app)
-    _migrate(scratch_app, command.downgrade, "core_0014")  # the keys before this round
+    _migrate(scratch_app, command.downgrade, "core_0015_inicio")  # the keys before this round
     with engine.connect() as conn:
         assert _primary_key(conn, "memberships") == ["id"]
         assert len(key_problems(conn)) > 40  # every tenant-owned table's key
@@ -213,7 +213,7 @@ def test_the_migration_keeps_every_row_and_reference_of_a_demo_database(scratch_
     }  # every foreign key made again, as it was
     assert sum(len(found) for found in new.values()) < sum(len(found) for found in old.values())
 
-    _migrate(scratch_app, command.downgrade, "core_0014")
+    _migrate(scratch_app, command.downgrade, "core_0015_inicio")
     with engine.connect() as conn:
         assert _contents(conn) == before
         assert _catalogue(conn) == old  # the downgrade restores the keys exactly

@@ -8,8 +8,8 @@ catalogue. The foreign keys that point at a table are dropped and made again on
 its new key (each is validated again: a scan of the referring table). SQLite keeps
 (id): only a one-column INTEGER PRIMARY KEY auto-numbers there.
 
-Revision ID: core_0015_keys
-Revises: core_0014
+Revision ID: core_0016_keys
+Revises: core_0015_inicio
 Create Date: 2026-12-05 10:40:00.000000
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Connection, UniqueConstraint, text
 
-revision = "core_0015_keys"
-down_revision = "core_0014"
+revision = "core_0016_keys"
+down_revision = "core_0015_inicio"
 branch_labels = None
 depends_on = None
 
