@@ -6,12 +6,12 @@ the delivery report. Transactional pushes are sends of one member, made once per
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -31,6 +31,9 @@ from plugins.push.models import Delivery, DeliveryStatus, Send, SendStatus
 
 LIMIT = "push.sends_per_month"
 TITLE_MAX, BODY_MAX, URL_MAX = 80, 400, 500
+# Far beyond a send's start or one batch job (seconds; a minute with FCM's retries): a
+# start, or deliveries taken, this long ago belong to a job that is gone.
+STUCK = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def start(session: Session, tenant: Tenant, send_id: int) -> list[int]:
     """Write the deliveries of a due send (once) and return its batches still to send.
 
     Locks the send: a second start (a retried job, the scheduler's tick) finds it
-    sending and only returns the batches with deliveries still pending."""
+    sending and only returns the batches with deliveries still to take (`takeable`)."""
     send = session.scalar(select(Send).where(Send.id == send_id).with_for_update())
     if send is None or send.status in (SendStatus.CANCELLED, SendStatus.DONE):
         return []
@@ -200,10 +203,24 @@ def start(session: Session, tenant: Tenant, send_id: int) -> list[int]:
     return list(
         session.scalars(
             select(Delivery.batch)
-            .where(Delivery.send_id == send.id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.send_id == send.id, takeable(None, utcnow()))
             .distinct()
             .order_by(Delivery.batch)
         )
+    )
+
+
+def takeable(claim: str | None, now: datetime) -> ColumnElement[bool]:
+    """The deliveries a batch job with `claim` may take: pending ones, and those taken by
+    an attempt that is over: this same job's (rq runs a job again only once its attempt
+    failed or its worker died, see `RqRunner.recover_abandoned`), or anyone's taken so
+    long ago (STUCK) that its job is gone (its retries spent, Redis lost)."""
+    over = Delivery.taken_at < now - STUCK
+    if claim is not None:
+        over = or_(Delivery.claim == claim, over)
+    return or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        and_(Delivery.status == DeliveryStatus.SENDING, over),
     )
 
 
