@@ -25,7 +25,8 @@ baseline's, and the peak resident memory (VmHWM) of the
 workers and of the largest job process they forked (rq forks one per job), after a send
 to a tenth of the devices and after the full one (fresh workers each time): flat memory
 means the two peaks are close. Figures go in docs/benchmarks.md. `--profile DIR` writes
-a cProfile of each batch job to DIR (it slows them: not for the figures).
+a cProfile of each batch job to DIR (it slows them: not for the figures); `--per-job N`
+makes each job send N batches of 500 (1: a job per batch, as before PER_JOB).
 """
 
 from __future__ import annotations
@@ -189,6 +190,10 @@ def run_worker() -> None:
     signal.signal(signal.SIGUSR2, cpu)
     if os.environ.get("BENCH_PROFILE"):
         _profile_batches(Path(os.environ["BENCH_PROFILE"]))
+    if os.environ.get("BENCH_PER_JOB"):  # the start job runs here too: it queues so
+        from plugins.push import jobs
+
+        jobs.PER_JOB = int(os.environ["BENCH_PER_JOB"])
     point_firebase_admin_at(os.environ["BENCH_FCM_URL"])
     from core.cli import main
 
@@ -442,6 +447,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", help="a folder: cProfile each batch job there")
+    parser.add_argument(
+        "--per-job", type=int, help="batches of 500 a job sends (plugins.push.jobs.PER_JOB)"
+    )
     args = parser.parse_args()
 
     receiver, sender = multiprocessing.Pipe(duplex=False)
@@ -460,6 +468,8 @@ def main() -> None:
     print(f"filling {args.devices} members and devices…", flush=True)
     tenant_id = fill(args.database_url, args.devices)
     env = environment(args, key, fcm_url)
+    if args.per_job:
+        env["BENCH_PER_JOB"] = str(args.per_job)
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
         env["BENCH_PROFILE"] = str(Path(args.profile).resolve())

@@ -18,7 +18,8 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+import firebase_admin
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -115,27 +116,13 @@ def send_batch(
     sent = 0
     for number in range(batch, batch + count):
         sent += _send_one(session, app, send_id, number, claim, content)
-    still = session.scalar(
-        select(
-            exists().where(
-                Delivery.send_id == send_id,
-                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
-            )
-        )
-    )
-    if not still:
-        session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status == SendStatus.SENDING)
-            .values(status=SendStatus.DONE),
-            execution_options={"synchronize_session": False},
-        )
+    sends.finish_if_done(session, send_id)
     return sent
 
 
 def _send_one(
     session: Session,
-    app: object,
+    app: firebase_admin.App,
     send_id: int,
     batch: int,
     claim: str | None,

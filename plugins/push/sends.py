@@ -11,7 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -200,7 +201,7 @@ def start(session: Session, tenant: Tenant, send_id: int) -> list[int]:
         send.started_at = utcnow()
         send.targeted = count
         return list(range(-(-count // BATCH)))
-    return list(
+    batches = list(
         session.scalars(
             select(Delivery.batch)
             .where(Delivery.send_id == send.id, takeable(None, utcnow()))
@@ -208,6 +209,33 @@ def start(session: Session, tenant: Tenant, send_id: int) -> list[int]:
             .order_by(Delivery.batch)
         )
     )
+    if not batches:
+        finish_if_done(session, send.id)  # its last job may have missed it: the tick ends it
+    return batches
+
+
+def finish_if_done(session: Session, send_id: int) -> bool:
+    """Mark a send done when none of its deliveries waits or is being sent any more.
+
+    Called after a batch job committed its outcomes, so of two jobs ending at once the
+    later one sees the other's."""
+    waiting = session.scalar(
+        select(
+            exists().where(
+                Delivery.send_id == send_id,
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            )
+        )
+    )
+    if waiting:
+        return False
+    session.execute(
+        sql_update(Send)
+        .where(Send.id == send_id, Send.status == SendStatus.SENDING)
+        .values(status=SendStatus.DONE),
+        execution_options={"synchronize_session": False},
+    )
+    return True
 
 
 def takeable(claim: str | None, now: datetime) -> ColumnElement[bool]:

@@ -201,6 +201,21 @@ def test_a_batch_left_sending_by_a_job_long_gone_is_sent_by_the_next_start(
     assert report(db, shop, send_id) == sends.Report(2, 2, 0, 0, 0)
 
 
+def test_a_send_whose_last_job_left_it_sending_is_ended_by_the_next_start(
+    db, shop, make_member, add_devices, fcm
+):
+    add_devices(shop, make_member(shop), "e-1")
+    send_id = campaign(db, shop)
+    jobs.start_send(shop.id, send_id)
+    with db(shop) as session:  # as two batch jobs ending at once each saw the other's
+        session.get(Send, send_id).status = SendStatus.SENDING
+        session.commit()
+    assert jobs.start_send(shop.id, send_id) == 0  # the tick's: nothing to queue
+    with db(shop) as session:
+        assert session.get(Send, send_id).status == SendStatus.DONE
+    assert fcm.tokens() == ["e-1"]
+
+
 def test_a_job_sends_several_batches_and_each_is_recorded_before_the_next(
     db, shop, make_member, add_devices, fcm, monkeypatch
 ):
