@@ -18,11 +18,15 @@ in the same run:
   push      the campaign as the panel starts it: the start job writes a delivery per
             device and queues a job per batch of 500; the workers send and record
 
-Prints each one's seconds and messages a second, the start job's seconds, the campaign's
-time as a multiple of the baseline's, and the peak resident memory (VmHWM) of the
+Prints each one's seconds and messages a second, the CPU seconds the baseline's processes
+and the campaign's workers and job processes used (the figure that holds on a loaded
+machine), the start job's seconds, the campaign's time and CPU as multiples of the
+baseline's, and the peak resident memory (VmHWM) of the
 workers and of the largest job process they forked (rq forks one per job), after a send
 to a tenth of the devices and after the full one (fresh workers each time): flat memory
-means the two peaks are close. Figures go in docs/benchmarks.md.
+means the two peaks are close. Figures go in docs/benchmarks.md. `--profile DIR` writes
+a cProfile of each batch job to DIR (it slows them: not for the figures); `--per-job N`
+makes each job send N batches of 500 (1: a job per batch, as before PER_JOB).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,7 +137,58 @@ def run_worker() -> None:
         (Path(os.environ["BENCH_MEMORY"]) / str(os.getpid())).write_text(str(children))
 
     atexit.register(note)
+
+    def cpu(_signum, _frame) -> None:
+        # The CPU seconds of this worker and of the job processes it forked (and waited
+        # for) so far: the bench asks before the campaign and after it.
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+        jobs = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = mine.ru_utime + mine.ru_stime + jobs.ru_utime + jobs.ru_stime
+        (Path(os.environ["BENCH_MEMORY"]) / f"cpu-{os.getpid()}").write_text(repr(total))
+
+    signal.signal(signal.SIGUSR2, cpu)
+    if os.environ.get("BENCH_PROFILE"):
+        _profile_batches(Path(os.environ["BENCH_PROFILE"]))
+    if os.environ.get("BENCH_PER_JOB"):  # the start job runs here too: it queues so
+        from plugins.push import jobs
+
+        jobs.PER_JOB = int(os.environ["BENCH_PER_JOB"])
     fake_fcm.run_worker()
+
+
+def _profile_batches(folder: Path) -> None:
+    """cProfile each batch job (in its forked process) to folder/<pid>.prof."""
+    import cProfile
+    import functools
+
+    from plugins.push import jobs
+
+    real = jobs.send_batch
+
+    @functools.wraps(real)  # queued by its name, plugins.push.jobs.send_batch
+    def profiled(*args):
+        profile = cProfile.Profile()
+        try:
+            return profile.runcall(real, *args)
+        finally:
+            profile.dump_stats(folder / f"{os.getpid()}.prof")
+
+    profiled.queue = real.queue
+    jobs.send_batch = profiled
+
+
+def _worker_cpu(memory: Path, workers: list) -> float:
+    """The CPU seconds the workers and their job processes have used so far."""
+    for w in workers:
+        (memory / f"cpu-{w.pid}").unlink(missing_ok=True)
+        w.send_signal(signal.SIGUSR2)
+    total = 0.0
+    for w in workers:
+        path = memory / f"cpu-{w.pid}"
+        while not path.exists() or not path.read_text():
+            time.sleep(0.02)
+        total += float(path.read_text())
+    return total
 
 
 def peak_memory(pid: int) -> int:
@@ -179,6 +235,7 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
                     (tenant_id, devices, tenant_id),
                 )
             _wait_idle(redis, args.workers)
+            cpu_before = _worker_cpu(memory, workers)
             started = time.perf_counter()
             from core.sdk import enqueue
 
@@ -191,6 +248,8 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
                         report = sends.report(session, send)
                         break
             seconds = time.perf_counter() - started
+            _wait_idle(redis, args.workers)  # the last job process reaped, its CPU counted
+            cpu = _worker_cpu(memory, workers) - cpu_before
             start_seconds = _start_job_seconds(redis)
     finally:
         peaks = [peak_memory(w.pid) for w in workers]
@@ -202,6 +261,7 @@ def campaign(args, env: dict[str, str], tenant_id: int, devices: int) -> dict:
     forked = [int((memory / str(w.pid)).read_text()) for w in workers]
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "start": start_seconds,
         "report": report,
         "peaks_mib": [p / 1024 for p in peaks],
@@ -292,6 +352,7 @@ def _baseline_part(key: str, fcm_url: str, first: int, count: int, ready, done) 
     fb = firebase.app_for(key)  # the client as the workers make it
     content = {"title": "Bench", "body": "Hola", "send": "0"}
     ready.wait()
+    cpu = time.process_time()
     sent = 0
     for start in range(first, first + count, 500):
         with warnings.catch_warnings():
@@ -301,12 +362,13 @@ def _baseline_part(key: str, fcm_url: str, first: int, count: int, ready, done) 
                 for n in range(start, min(start + 500, first + count))
             ]
         sent += messaging.send_each(batch, app=fb).success_count
-    done.put(sent)
+    done.put((sent, time.process_time() - cpu))
 
 
-def baseline(key: Path, fcm_url: str, devices: int, processes: int) -> float:
+def baseline(key: Path, fcm_url: str, devices: int, processes: int) -> tuple[float, float]:
     """Seconds for `processes` processes (one per worker) to send `devices` messages
-    between them with `send_each`, in batches of 500, once each has its client."""
+    between them with `send_each`, in batches of 500, once each has its client; and
+    the CPU seconds they used doing it."""
     ready = multiprocessing.Barrier(processes + 1)
     done = multiprocessing.Queue()
     share = -(-devices // processes)
@@ -321,12 +383,13 @@ def baseline(key: Path, fcm_url: str, devices: int, processes: int) -> float:
         part.start()
     ready.wait()
     started = time.perf_counter()
-    sent = sum(done.get() for _ in parts)
+    answers = [done.get() for _ in parts]
     seconds = time.perf_counter() - started
     for part in parts:
         part.join()
+    sent = sum(n for n, _cpu in answers)
     assert sent == devices, sent
-    return seconds
+    return seconds, sum(cpu for _n, cpu in answers)
 
 
 def main() -> None:
@@ -339,6 +402,10 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", help="a folder: cProfile each batch job there")
+    parser.add_argument(
+        "--per-job", type=int, help="batches of 500 a job sends (plugins.push.jobs.PER_JOB)"
+    )
     args = parser.parse_args()
 
     fake, fcm_url, key = fake_fcm.start(Path(tempfile.mkdtemp(prefix="bench-push-")))
@@ -347,22 +414,34 @@ def main() -> None:
     print(f"filling {args.devices} members and devices…", flush=True)
     tenant_id = fill(args.database_url, args.devices)
     env = environment(args, key, fcm_url)
+    if args.per_job:
+        env["BENCH_PER_JOB"] = str(args.per_job)
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        env["BENCH_PROFILE"] = str(Path(args.profile).resolve())
 
     port = int(fcm_url.rsplit(":", 1)[1])
     alone = fake_alone(port, args.devices)
     print(f"fake      {alone:7.1f} s  {args.devices / alone:8.0f} msg/s  (a bare client)")
-    base = baseline(key, fcm_url, args.devices, args.workers)
-    print(f"baseline  {base:7.1f} s  {args.devices / base:8.0f} msg/s  (send_each alone)")
+    base, base_cpu = baseline(key, fcm_url, args.devices, args.workers)
+    print(
+        f"baseline  {base:7.1f} s  {args.devices / base:8.0f} msg/s  CPU {base_cpu:.1f} s  "
+        "(send_each alone)"
+    )
     for share, label in ((10, "push 1/10"), (1, "push     ")):
         devices = args.devices // share
         run = campaign(args, env, tenant_id, devices)
         print(
             f"{label} {run['seconds']:7.1f} s  {devices / run['seconds']:8.0f} msg/s  "
-            f"start job {run['start']:.1f} s  {run['report']}  workers "
+            f"CPU {run['cpu']:.1f} s  start job {run['start']:.1f} s  {run['report']}  workers "
             f"{', '.join(f'{p:.0f}' for p in run['peaks_mib'])} MiB, "
             f"job processes {run['jobs_mib']:.0f} MiB"
         )
-    print(f"ratio     {run['seconds'] / base:7.2f} × the baseline")
+    print(
+        f"ratio     {run['seconds'] / base:7.2f} × the baseline's time, "
+        f"{run['cpu'] / base_cpu:.2f} × its CPU (workers and job processes; os.getloadavg "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})"
+    )
     fake.terminate()
 
 

@@ -1,15 +1,25 @@
 """Push jobs: the scheduler's tick starts due sends; a send's start writes its
-deliveries and queues one job per batch of 500; a batch job takes its deliveries
-(pending → sending, committed before anything goes out, so a retried job never sends
-to a device twice), sends them with `send_each`, records each outcome and deletes the
-devices FCM says are gone."""
+deliveries and queues one job per PER_JOB batches of 500; a batch job sends them a
+batch at a time: it takes the batch's deliveries (pending → sending, under its claim,
+committed before anything goes out, so another job never sends them too), sends them
+with `send_each`, records each outcome and deletes the devices FCM says are gone.
+
+At-least-once, for one batch: a job killed while FCM answers (after it took a batch,
+before it recorded the outcome) leaves that batch "sending"; the job's retry (same
+claim) or, STUCK later, any start takes it back and sends it again, to devices FCM may
+already have reached (FCM's send has no idempotency key). The message carries the
+send's id and our service worker shows it under one tag per send, so such a phone
+shows one notification, not two. Batches recorded before the kill are not sent again.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import uuid
+from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+import firebase_admin
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -25,10 +35,14 @@ from core.sdk import (
 )
 from plugins.push import firebase, sends
 from plugins.push.models import Delivery, DeliveryStatus, Device, Send, SendStatus
+from plugins.push.sends import STUCK
 
 log = logging.getLogger(__name__)
 
-STUCK = timedelta(minutes=30)  # far beyond a send's batches, retries included
+# Batches of 500 a job sends: each job pays a fork, a connection, its tenant and plugins,
+# and rq's bookkeeping; 200 jobs of one batch cost the 100,000 devices' campaign 1.47 ×
+# firebase-admin's own time (docs/benchmarks.md). A retried job resends at most one.
+PER_JOB = 10
 
 
 def tick() -> list[int]:
@@ -60,9 +74,17 @@ def tick() -> list[int]:
 def start_send(session: Session, tenant: Tenant, send_id: int) -> int:
     batches = sends.start(session, tenant, send_id)
     session.commit()
-    for batch in batches:
-        enqueue(None, send_batch, tenant.id, send_id, batch)
-    return len(batches)
+    return _queue_batches(tenant, send_id, batches)
+
+
+def _queue_batches(tenant: Tenant, send_id: int, batches: Iterable[int]) -> int:
+    """Queue a job per PER_JOB batches among `batches` (those with deliveries to take),
+    each with a claim of its own; returns how many jobs."""
+    groups = sorted({batch // PER_JOB for batch in batches})
+    for group in groups:
+        claim = uuid.uuid4().hex  # rq's retry of this job runs with the same one
+        enqueue(None, send_batch, tenant.id, send_id, group * PER_JOB, PER_JOB, claim)
+    return len(groups)
 
 
 def _content(send: Send) -> dict[str, str]:
@@ -75,7 +97,16 @@ def _content(send: Send) -> dict[str, str]:
 
 
 @tenant_job(queue="bulk", plugin="push")
-def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> int:
+def send_batch(
+    session: Session,
+    tenant: Tenant,
+    send_id: int,
+    batch: int,
+    count: int = 1,
+    claim: str | None = None,
+) -> int:
+    """Send the batches `batch` to `batch + count - 1` of a send, one at a time, each
+    taken and recorded in a transaction of its own; returns how many messages FCM took."""
     send = session.get(Send, send_id)
     if send is None:
         return 0
@@ -83,32 +114,49 @@ def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> in
     if not setup.can_send:
         log.warning("push: %s has no Firebase credentials; send %s waits", tenant.slug, send_id)
         return 0
+    app = firebase.app_for(setup.credentials)
+    content = _content(send)
+    sent = 0
+    for number in range(batch, batch + count):
+        sent += _send_one(session, app, send_id, number, claim, content)
+    sends.finish_if_done(session, send_id)
+    return sent
+
+
+def _send_one(
+    session: Session,
+    app: firebase_admin.App,
+    send_id: int,
+    batch: int,
+    claim: str | None,
+    content: dict[str, str],
+) -> int:
+    now = utcnow()
     taken = session.execute(
         update(Delivery)
         .where(
             Delivery.send_id == send_id,
             Delivery.batch == batch,
-            Delivery.status == DeliveryStatus.PENDING,
+            sends.takeable(claim, now),
         )
-        .values(status=DeliveryStatus.SENDING)
-        .returning(Delivery.id, Delivery.token, Delivery.device_id)
+        .values(status=DeliveryStatus.SENDING, claim=claim, taken_at=now)
+        .returning(Delivery.id, Delivery.token, Delivery.device_id),
+        execution_options={"synchronize_session": False},
     ).all()
-    content = _content(send)
-    session.commit()  # taken: a retried job finds them sending, and leaves them
+    session.commit()  # taken: another job leaves them (see the module's docstring)
     if not taken:
         return 0
     try:
-        outcome = firebase.send_batch(
-            firebase.app_for(setup.credentials), [(row.id, row.token) for row in taken], content
-        )
+        outcome = firebase.send_batch(app, [(row.id, row.token) for row in taken], content)
     except Exception:
         # Nothing left (credentials, the network): the rows go back to pending, so the
-        # job's retry takes them again instead of finding them "sending" for ever.
+        # job's retry takes them again, and so does any start meanwhile.
         session.rollback()
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_([row.id for row in taken]))
-            .values(status=DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.PENDING, claim=None, taken_at=None),
+            execution_options={"synchronize_session": False},
         )
         session.commit()
         raise
@@ -141,21 +189,7 @@ def send_batch(session: Session, tenant: Tenant, send_id: int, batch: int) -> in
             .values(status=DeliveryStatus.FAILED, error=code),
             execution_options={"synchronize_session": False},
         )
-    still = session.scalar(
-        select(
-            exists().where(
-                Delivery.send_id == send_id,
-                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
-            )
-        )
-    )
-    if not still:
-        session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status == SendStatus.SENDING)
-            .values(status=SendStatus.DONE),
-            execution_options={"synchronize_session": False},
-        )
+    session.commit()  # recorded: a retry of this job no longer finds this batch
     return len(outcome.sent)
 
 
@@ -208,6 +242,4 @@ def push_member(
         return 0
     batches = sends.start(session, tenant, send.id)
     session.commit()
-    for batch in batches:
-        enqueue(None, send_batch, tenant.id, send.id, batch)
-    return len(batches)
+    return _queue_batches(tenant, send.id, batches)

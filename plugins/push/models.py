@@ -71,7 +71,9 @@ class Send(TenantOwned, Base):
 
 class DeliveryStatus:
     PENDING = "pending"  # written, not yet taken by a batch
-    SENDING = "sending"  # taken by a batch: a retried job leaves it alone
+    # Taken by a batch job (its `claim`, at `taken_at`): another job leaves it alone; the
+    # same job retried (its attempt was killed), or anyone once it is STUCK, takes it back.
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     PRUNED = "pruned"  # FCM said the token is dead; the device is gone
@@ -92,3 +94,5 @@ class Delivery(TenantOwned, Base):
     batch: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)
     error: Mapped[str | None] = mapped_column(String(60))
+    claim: Mapped[str | None] = mapped_column(String(32))  # the batch job that took it
+    taken_at: Mapped[datetime | None] = mapped_column()

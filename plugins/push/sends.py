@@ -6,12 +6,13 @@ the delivery report. Transactional pushes are sends of one member, made once per
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -31,6 +32,9 @@ from plugins.push.models import Delivery, DeliveryStatus, Send, SendStatus
 
 LIMIT = "push.sends_per_month"
 TITLE_MAX, BODY_MAX, URL_MAX = 80, 400, 500
+# Far beyond a send's start or one batch job (seconds; a minute with FCM's retries): a
+# start, or deliveries taken, this long ago belong to a job that is gone.
+STUCK = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ def start(session: Session, tenant: Tenant, send_id: int) -> list[int]:
     """Write the deliveries of a due send (once) and return its batches still to send.
 
     Locks the send: a second start (a retried job, the scheduler's tick) finds it
-    sending and only returns the batches with deliveries still pending."""
+    sending and only returns the batches with deliveries still to take (`takeable`)."""
     send = session.scalar(select(Send).where(Send.id == send_id).with_for_update())
     if send is None or send.status in (SendStatus.CANCELLED, SendStatus.DONE):
         return []
@@ -197,13 +201,54 @@ def start(session: Session, tenant: Tenant, send_id: int) -> list[int]:
         send.started_at = utcnow()
         send.targeted = count
         return list(range(-(-count // BATCH)))
-    return list(
+    batches = list(
         session.scalars(
             select(Delivery.batch)
-            .where(Delivery.send_id == send.id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.send_id == send.id, takeable(None, utcnow()))
             .distinct()
             .order_by(Delivery.batch)
         )
+    )
+    if not batches:
+        finish_if_done(session, send.id)  # its last job may have missed it: the tick ends it
+    return batches
+
+
+def finish_if_done(session: Session, send_id: int) -> bool:
+    """Mark a send done when none of its deliveries waits or is being sent any more.
+
+    Called after a batch job committed its outcomes, so of two jobs ending at once the
+    later one sees the other's."""
+    waiting = session.scalar(
+        select(
+            exists().where(
+                Delivery.send_id == send_id,
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            )
+        )
+    )
+    if waiting:
+        return False
+    session.execute(
+        sql_update(Send)
+        .where(Send.id == send_id, Send.status == SendStatus.SENDING)
+        .values(status=SendStatus.DONE),
+        execution_options={"synchronize_session": False},
+    )
+    return True
+
+
+def takeable(claim: str | None, now: datetime) -> ColumnElement[bool]:
+    """The deliveries a batch job with `claim` may take: pending ones, and those taken by
+    an attempt that is over: this same job's (rq runs a job again only once its attempt
+    failed or its worker died, see `RqRunner.recover_abandoned`), or anyone's taken so
+    long ago (STUCK) that its job is gone (its retries spent, Redis lost)."""
+    over = Delivery.taken_at < now - STUCK
+    if claim is not None:
+        over = or_(Delivery.claim == claim, over)
+    return or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        and_(Delivery.status == DeliveryStatus.SENDING, over),
     )
 
 

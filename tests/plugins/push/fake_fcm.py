@@ -3,7 +3,8 @@ real firebase-admin code sends to it (firebase-admin has no messaging emulator).
 
 Tokens decide the answer: "dead-…" UNREGISTERED (404), "bad-…" INVALID_ARGUMENT (400),
 "flaky-…" 503 on its first `flaky_failures` attempts, "quota-…" QUOTA_EXCEEDED (429) on
-its first attempt, any other success. Every accepted message is recorded.
+its first attempt, "slow-…" holds its first attempt (until `released` is set, or 60 s)
+and then answers 503, any other success. Every accepted message is recorded.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakeFcm:
         self.delivered: list[dict[str, Any]] = []
         self.attempts: Counter[str] = Counter()
         self.tokens_issued = 0
+        self.released = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +85,9 @@ class FakeFcm:
                     self._answer(400, _error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"))
                 elif token.startswith("flaky-") and attempt <= fake.flaky_failures:
                     self._answer(503, _error(503, "UNAVAILABLE", "UNAVAILABLE"))
+                elif token.startswith("slow-") and attempt == 1:
+                    fake.released.wait(60)  # a sender killed meanwhile never hears back
+                    self._answer(503, _error(503, "UNAVAILABLE", "UNAVAILABLE"))
                 elif token.startswith("quota-") and attempt == 1:
                     self._answer(429, _error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"))
                 else:
@@ -108,13 +113,16 @@ class FakeFcm:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
     def reset(self) -> None:
+        self.released.set()  # a held answer of the previous test goes out
         with self.lock:
             self.delivered.clear()
             self.attempts.clear()
+        self.released = threading.Event()
 
     def tokens(self) -> list[str]:
         with self.lock:

@@ -5,12 +5,12 @@ merchant's zone (DST too); one merchant's send never reaches another's members."
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from core.host.db import clock_at, platform_session
+from core.host.db import clock_at, platform_session, utcnow
 from core.host.errors import Conflict, InvalidInput
 from core.loyalty.members import Customer
 from core.sdk import Tenant
@@ -53,7 +53,7 @@ def test_a_send_goes_out_in_batches_of_500_and_reports(
 
     monkeypatch.setattr(jobs.firebase.messaging, "send_each", counting)
     send_id = campaign(db, shop)
-    jobs.start_send(shop.id, send_id)
+    assert jobs.start_send(shop.id, send_id) == 1  # one job sends the three batches
     assert sorted(calls) == [200, 500, 500]
     assert sorted(fcm.tokens()) == sorted(tokens)
     assert report(db, shop, send_id) == sends.Report(1200, 1200, 0, 0, 0)
@@ -149,18 +149,92 @@ def test_a_retried_batch_never_sends_twice(db, shop, make_member, add_devices, f
         assert session.scalar(select(Delivery.id).where(Delivery.send_id == send_id).limit(1))
 
 
-def test_a_batch_taken_but_not_finished_is_not_sent_again(db, shop, make_member, add_devices, fcm):
-    add_devices(shop, make_member(shop), "b-1")
-    send_id = campaign(db, shop, local_date=None)
+def _taken(db, tenant, send_id, claim, at) -> None:
+    """As a batch job that took the send's deliveries (and then died) left them."""
+    with db(tenant) as session:
+        for delivery in session.scalars(select(Delivery).where(Delivery.send_id == send_id)):
+            delivery.status = DeliveryStatus.SENDING
+            delivery.claim, delivery.taken_at = claim, at
+        session.commit()
+
+
+def test_a_batch_another_job_took_is_left_to_it_and_its_retry_sends_it(
+    db, shop, make_member, add_devices, fcm
+):
+    add_devices(shop, make_member(shop), "b-1", "b-2")
+    send_id = campaign(db, shop)
     with db(shop) as session:
         sends.start(session, shop, send_id)
-        # A worker took the batch and died before recording what FCM answered.
-        for delivery in session.scalars(select(Delivery)):
-            delivery.status = DeliveryStatus.SENDING
         session.commit()
-    jobs.send_batch(shop.id, send_id, 0)
+    _taken(db, shop, send_id, "theirs", utcnow())  # a job took them: it may be sending
+    jobs.send_batch(shop.id, send_id, 0, 1, "mine")  # another job (a start run twice)
+    jobs.start_send(shop.id, send_id)  # a start again: nothing waits for it to queue
     assert fcm.tokens() == []
-    assert report(db, shop, send_id).waiting == 1
+    assert report(db, shop, send_id).waiting == 2
+    with db(shop) as session:
+        assert session.get(Send, send_id).status == SendStatus.SENDING
+    # The job was killed mid-batch; rq runs it again, with its claim: it takes them back.
+    jobs.send_batch(shop.id, send_id, 0, 1, "theirs")
+    assert sorted(fcm.tokens()) == ["b-1", "b-2"]
+    assert report(db, shop, send_id) == sends.Report(2, 2, 0, 0, 0)
+    with db(shop) as session:
+        assert session.get(Send, send_id).status == SendStatus.DONE
+
+
+def test_a_batch_left_sending_by_a_job_long_gone_is_sent_by_the_next_start(
+    db, shop, make_member, add_devices, fcm
+):
+    """Its job's retries spent, or Redis lost: STUCK later, the scheduler's tick starts
+    the send again, which queues the batch for a job that takes it back."""
+    add_devices(shop, make_member(shop), "g-1", "g-2")
+    send_id = campaign(db, shop)
+    with db(shop) as session:
+        sends.start(session, shop, send_id)
+        session.commit()
+    _taken(db, shop, send_id, "gone", utcnow() - sends.STUCK + timedelta(minutes=1))
+    assert jobs.start_send(shop.id, send_id) == 0  # maybe still sending: left alone
+    assert fcm.tokens() == []
+    _taken(db, shop, send_id, "gone", utcnow() - sends.STUCK - timedelta(minutes=1))
+    with clock_at(utcnow() + sends.STUCK):
+        assert jobs.tick() == [send_id]
+    assert sorted(fcm.tokens()) == ["g-1", "g-2"]
+    assert report(db, shop, send_id) == sends.Report(2, 2, 0, 0, 0)
+
+
+def test_a_send_whose_last_job_left_it_sending_is_ended_by_the_next_start(
+    db, shop, make_member, add_devices, fcm
+):
+    add_devices(shop, make_member(shop), "e-1")
+    send_id = campaign(db, shop)
+    jobs.start_send(shop.id, send_id)
+    with db(shop) as session:  # as two batch jobs ending at once each saw the other's
+        session.get(Send, send_id).status = SendStatus.SENDING
+        session.commit()
+    assert jobs.start_send(shop.id, send_id) == 0  # the tick's: nothing to queue
+    with db(shop) as session:
+        assert session.get(Send, send_id).status == SendStatus.DONE
+    assert fcm.tokens() == ["e-1"]
+
+
+def test_a_job_sends_several_batches_and_each_is_recorded_before_the_next(
+    db, shop, make_member, add_devices, fcm, monkeypatch
+):
+    monkeypatch.setattr(jobs, "PER_JOB", 2)
+    add_devices(shop, make_member(shop), *[f"m-{n}" for n in range(1100)])
+    recorded = []
+    real = jobs.firebase.send_batch
+
+    def seeing(app, targets, content, **kwargs):  # what is recorded when a batch goes out
+        with db(shop) as session:
+            recorded.append(sends.report(session, session.get(Send, send_id)).sent)
+        return real(app, targets, content, **kwargs)
+
+    monkeypatch.setattr(jobs.firebase, "send_batch", seeing)
+    send_id = campaign(db, shop)
+    assert jobs.start_send(shop.id, send_id) == 2  # jobs: batches 0 and 1, then 2
+    assert recorded == [0, 500, 1000]
+    assert sorted(fcm.tokens()) == sorted(f"m-{n}" for n in range(1100))
+    assert report(db, shop, send_id) == sends.Report(1100, 1100, 0, 0, 0)
 
 
 def test_a_batch_whose_call_fails_whole_goes_back_to_pending_and_is_sent_on_retry(
