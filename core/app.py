@@ -71,9 +71,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     plugins.check()
 
     engine = make_engine(app.config["PREMIA_DATABASE_URL"])
-    sessions = make_sessionmaker(engine, raise_after_commit=app.testing)
     redis_url = app.config["PREMIA_REDIS_URL"]
     redis = Redis.from_url(redis_url) if redis_url else None
+    sessions = make_sessionmaker(engine, raise_after_commit=app.testing, redis=redis)
     jobs = RqRunner(redis) if redis else InProcessRunner(raise_errors=app.testing)
     jobs.periodic = plugins.periodic_jobs()
     app.extensions["premia"] = Platform(

@@ -21,6 +21,9 @@ Constants (the other names are documented where they are defined):
 - ``MAX_POINTS_PER_OPERATION``: the most points one operation may move.
 - ``MAX_AMOUNT``: the largest purchase amount Premia stores.
 - ``KIND_LABELS``: the core's ledger entry kinds and their translated labels.
+- ``UNVERSIONED``: the execution option (`{UNVERSIONED: True}`) of an UPDATE or
+  DELETE of a `Versioned` model that no per-process cache cares about (an API token's
+  last use): it publishes no new version.
 - ``MAIL_TOPICS``: the e-mail topics a person may refuse in the customer app's
   profile (points, redemptions, expiry, news) and their translated labels; ask
   `wants_mail(customer, topic)` before e-mailing a member about one, and
@@ -38,6 +41,13 @@ from core.loyalty.purchases import PointsLine
 
 # A plugin's own models: the declarative base, tenant ownership, its keys, time.
 from core.host.db import Base, TenantOwned, UTCDateTime, tenant_fk, tenant_key, utcnow
+
+# A row per-process caches keep (a write publishes a new version of its tenant), and
+# how a cache reads those versions (core.host.versions).
+from core.host.versions import UNVERSIONED, Versioned
+from core.host.versions import keys as version_keys
+from core.host.versions import start as start_versions
+from core.host.versions import version as version_of
 
 # The platform's models a plugin may read.
 from tenants.models import Plan, PlanPlugin, Tenant, TenantPlugin, TenantSetting
@@ -73,6 +83,8 @@ from core.loyalty.bulk_enrolment import (
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code, lock_presented_member
+from core.loyalty.ledger import lock_member_by_code_along
+from core.loyalty.members import ReadAlong, account_loaded
 from core.loyalty.joining import member_at_first_points
 from core.loyalty.joining import join as join_merchant
 
@@ -230,6 +242,11 @@ __all__ = [
     "tenant_fk",
     "tenant_key",
     "utcnow",
+    "UNVERSIONED",
+    "Versioned",
+    "start_versions",
+    "version_keys",
+    "version_of",
     # the platform's models
     "Entry",
     "KIND_LABELS",
@@ -273,6 +290,9 @@ __all__ = [
     "wants_push",
     "lock_member",
     "lock_member_by_code",
+    "lock_member_by_code_along",
+    "ReadAlong",
+    "account_loaded",
     "lock_presented_member",
     "member_at_first_points",
     "join_merchant",

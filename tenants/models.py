@@ -9,9 +9,10 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.host.db import Base, TenantOwned, utcnow
+from core.host.versions import Versioned
 
 
-class Plan(Base):
+class Plan(Versioned, Base):
     """A commercial plan: data naming the plugins it allows."""
 
     __tablename__ = "plans"
@@ -30,8 +31,11 @@ class Plan(Base):
     def plugin_names(self) -> set[str]:
         return {p.plugin for p in self.plugins}
 
+    def version_scope(self) -> None:
+        return None  # every merchant on the plan
 
-class PlanPlugin(Base):
+
+class PlanPlugin(Versioned, Base):
     """A plugin a plan allows."""
 
     __tablename__ = "plan_plugins"
@@ -42,8 +46,11 @@ class PlanPlugin(Base):
     plugin: Mapped[str] = mapped_column(String(60))
     plan: Mapped[Plan] = relationship(back_populates="plugins")
 
+    def version_scope(self) -> None:
+        return None  # every merchant on the plan
 
-class Tenant(Base):
+
+class Tenant(Versioned, Base):
     """A merchant (comercio)."""
 
     __tablename__ = "tenants"
@@ -74,8 +81,11 @@ class Tenant(Base):
     def __repr__(self) -> str:
         return f"<Tenant {self.slug}>"
 
+    def version_scope(self) -> int:
+        return self.id
 
-class TenantPlugin(TenantOwned, Base):
+
+class TenantPlugin(Versioned, TenantOwned, Base):
     """A merchant's switch for one plugin; without a row, an allowed plugin is on."""
 
     __tablename__ = "tenant_plugins"
@@ -86,7 +96,7 @@ class TenantPlugin(TenantOwned, Base):
     enabled: Mapped[bool] = mapped_column(default=True)
 
 
-class TenantSetting(TenantOwned, Base):
+class TenantSetting(Versioned, TenantOwned, Base):
     """One namespace of a tenant's settings ("program" for the core, else a plugin's name)."""
 
     __tablename__ = "tenant_settings"

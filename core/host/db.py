@@ -286,10 +286,15 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine, *, raise_after_commit: bool = False) -> sessionmaker[Session]:
-    # Objects stay readable after commit: hooks announced after commit get them.
+def make_sessionmaker(
+    engine: Engine, *, raise_after_commit: bool = False, redis: Any = None
+) -> sessionmaker[Session]:
+    # Objects stay readable after commit: hooks announced after commit get them. With
+    # Redis, a commit that changed a versioned row publishes it (core.host.versions).
     return sessionmaker(
-        bind=engine, expire_on_commit=False, info={"raise_after_commit": raise_after_commit}
+        bind=engine,
+        expire_on_commit=False,
+        info={"raise_after_commit": raise_after_commit, "redis": redis},
     )
 
 

@@ -20,7 +20,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from core.sdk import Actor, PremiaError, check_open, current_platform, scope
-from plugins.api import tokens
+from plugins.api import token_cache
 from plugins.api.errors import error_response
 
 
@@ -30,20 +30,23 @@ def init_limits(app: Any) -> None:
         MovingWindowRateLimiter(storage),
         parse(app.config["PREMIA_API_RATE_LIMIT"]),
     )
+    app.extensions["premia_api_tokens"] = token_cache.TokenCache()
 
 
 def authenticate(idempotency_key: str | None = None) -> Any:
     """Before every API request: a response for a caller that may not go on, else None.
 
     With the request's `idempotency_key`, the answer stored for it (if any) is read in
-    the same statement as the token: `g.api_stored_answer`."""
+    the same statement as the token: `g.api_stored_answer` (`tokens.UNREAD` where the
+    token came from this process's `token_cache`)."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return error_response(401, headers={"WWW-Authenticate": 'Bearer realm="premia"'})
     session = current_platform().sessions()
     g.db = session  # closed at teardown like any request's session
-    credential = tokens.authenticate(session, secret.strip(), idempotency_key)
+    secret = secret.strip()
+    credential, allowed = token_cache.authenticate(session, secret, idempotency_key)
     if credential is None:
         return error_response(
             401,
@@ -62,11 +65,13 @@ def authenticate(idempotency_key: str | None = None) -> Any:
             _l("The API is not enabled for this merchant's plan or settings."),
         )
     limiter, limit = current_app.extensions["premia_api_limits"]
-    if not limiter.hit(limit, "api", str(credential.token.id)):
+    if allowed is None:  # not hit with the token's version (token_cache)
+        allowed = limiter.hit(limit, "api", str(credential.token.id))
+    if not allowed:
         reset = limiter.get_window_stats(limit, "api", str(credential.token.id)).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         return error_response(429, headers={"Retry-After": str(wait)})
-    tokens.touch(session, credential.token)
+    token_cache.touch(session, credential, secret)
     return None
 
 

@@ -13,17 +13,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
-from core.sdk import IdempotencyMismatch, InvalidInput, session_tenant_id, utcnow
+from core.sdk import (
+    IdempotencyMismatch,
+    InvalidInput,
+    Membership,
+    ReadAlong,
+    lock_member_by_code,
+    lock_member_by_code_along,
+    session_tenant_id,
+    utcnow,
+)
 from plugins.api import bodies
 from plugins.api.models import IdempotentResponse
+from plugins.api.tokens import UNREAD
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 180
@@ -66,6 +77,46 @@ def fingerprint() -> str:
 
 def stored(session: Session, key: str) -> IdempotentResponse | None:
     return matching(session.scalar(select(IdempotentResponse).where(IdempotentResponse.key == key)))
+
+
+def answer_read_by_view(view: Callable) -> Callable:
+    """Mark a view that reads the stored answer itself, with its first statement
+    (`lock_member`), where the token statement did not read it: no round trip of its
+    own on the hot path."""
+    view._premia_reads_answer = True  # type: ignore[attr-defined]
+    return view
+
+
+def read_by_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), None)
+    return bool(getattr(method, "_premia_reads_answer", False))
+
+
+# The stored answer for the request's key, joined to the member's statement.
+_ANSWER = ReadAlong(IdempotentResponse, IdempotentResponse.key == bindparam("idempotency_key"))
+
+
+def lock_member(session: Session, code: str) -> tuple[Membership, Response | None]:
+    """The member by code, locked (NotFound otherwise); and where the answer stored for
+    the request's key is still unread, it too, in the same statement: its replay
+    (IdempotencyMismatch for another request's), or None."""
+    key = g.get("api_key")
+    if key is None or g.api_stored_answer is not UNREAD:
+        return lock_member_by_code(session, code), None
+    member, found = lock_member_by_code_along(session, code, _ANSWER, {"idempotency_key": key})
+    g.api_stored_answer = found
+    answer = matching(found)
+    return member, replay(answer) if answer is not None else None
+
+
+def replay_unread() -> Response | None:
+    """Where the stored answer is still unread (`lock_member` found no member), read it:
+    its replay, or None."""
+    if g.get("api_key") is None or g.api_stored_answer is not UNREAD:
+        return None
+    g.api_stored_answer = stored(g.db, g.api_key)
+    return replay(g.api_stored_answer) if g.api_stored_answer is not None else None
 
 
 def matching(found: IdempotentResponse | None) -> IdempotentResponse | None:

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.sdk import Base, TenantOwned, tenant_key, utcnow
+from core.sdk import Base, TenantOwned, Versioned, tenant_key, utcnow
 
 
-class ApiToken(TenantOwned, Base):
+class ApiToken(Versioned, TenantOwned, Base):
     """A secret a POS or ERP presents as `Authorization: Bearer <token>`.
 
     Only the SHA-256 of the token is stored (a token is 256 random bits, so a
@@ -34,6 +34,10 @@ class ApiToken(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    # Kept by each process with its tenant (token_cache); its last use is no reason to
+    # read it again.
+    unversioned = ("last_used_at",)
 
     @property
     def scope_set(self) -> frozenset[str]:

@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session, defaultload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.sdk import (
+    UNVERSIONED,
     InvalidInput,
     NotFound,
     Plan,
@@ -42,14 +44,22 @@ DEFAULT_SCOPES = ("customers:write", "points:write", "redemptions:write")
 LAST_USED_PRECISION = timedelta(minutes=1)  # at most one UPDATE per token and minute
 
 
+UNREAD = "unread"  # a Credential's stored answer, when it was not read with the token
+
+
 @dataclass(frozen=True)
 class Credential:
-    """Who is calling: the token and its tenant, and whether the tenant has the API on."""
+    """Who is calling: the token and its tenant, and whether the tenant has the API on;
+    with what the statement read along (kept by `token_cache`)."""
 
     token: ApiToken
     tenant: Tenant
     api_active: bool
-    stored_answer: IdempotentResponse | None = None  # for the request's Idempotency-Key
+    # For the request's Idempotency-Key: the answer stored, None, or UNREAD.
+    stored_answer: IdempotentResponse | str | None = None
+    plan_plugins: frozenset[str] = frozenset()
+    switched_off: frozenset[str] = frozenset()
+    settings: dict | None = None  # every namespace's stored data
 
 
 def hash_token(token: str) -> str:
@@ -131,14 +141,17 @@ def authenticate(
     if row is None:
         return None
     token, tenant = row[0], row[1]
-    allowed, off = set((row[2] or "").split()), set((row[3] or "").split())
-    current_platform().plugins.known_audience(session, tenant, allowed, off)
+    allowed, off = frozenset((row[2] or "").split()), frozenset((row[3] or "").split())
+    current_platform().plugins.known_audience(session, tenant, set(allowed), set(off))
     known_settings(session, row[4])  # the rules a request applies read no more
     return Credential(
         token=token,
         tenant=tenant,
         api_active="api" in allowed - off,
         stored_answer=row[5] if idempotency_key is not None else None,
+        plan_plugins=allowed,
+        switched_off=off,
+        settings=row[4],
     )
 
 
@@ -174,13 +187,18 @@ def _credential_statement(*, with_answer: bool) -> Select:
     return statement
 
 
-def touch(session: Session, token: ApiToken, now: datetime | None = None) -> None:
-    """Record that the token was used, at most once a minute (no write per request)."""
+def touch(session: Session, token: ApiToken, now: datetime | None = None) -> bool:
+    """Record that the token was used, at most once a minute (no write per request);
+    whether it wrote."""
     now = now or utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
         session.execute(
             update(ApiToken)
             .where(ApiToken.id == token.id)
             .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
+            # Its tenant's cached tokens stay valid (core.host.versions).
+            .execution_options(synchronize_session=False, **{UNVERSIONED: True})
         )
+        set_committed_value(token, "last_used_at", now)
+        return True
+    return False

@@ -19,6 +19,7 @@ from core.sdk import (
     Redemption,
     RedemptionStatus,
     Tenant,
+    account_loaded,
     app_url,
     enqueue,
     hookimpl,
@@ -32,8 +33,11 @@ TOLD_CREDITS = {Kind.EARN, Kind.ADJUST}
 
 
 def _push(tenant: Tenant, member: Membership, message: str, key: str, data: dict) -> None:
-    # Asked here too (the job asks again): no job for a person who said no.
-    if wants_push(member.customer, TOPIC[message]):
+    # Asked here too where the account is at hand (the job asks again): no job for a
+    # person who said no. A member locked for a sale comes without it, and loading it
+    # now, after the commit, would cost the sale a transaction: the job alone asks.
+    customer = account_loaded(member)
+    if customer is None or wants_push(customer, TOPIC[message]):
         enqueue(None, jobs.push_member, tenant.id, member.id, key, TOPIC[message], message, data)
 
 

@@ -19,7 +19,7 @@ from core.host.actors import Actor
 from core.host.errors import BalanceLimit, IdempotencyMismatch, InsufficientPoints, InvalidInput
 from core.host.events import announce
 from core.loyalty.ledger.entries import Allocation, Entry, Kind, Lot
-from core.loyalty.members import Membership, find_member
+from core.loyalty.members import Membership, ReadAlong, find_member, find_member_along
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, expiry_for, get_program
 
 # --- public services -----------------------------------------------------
@@ -253,6 +253,19 @@ def lock_member_by_code(session: Session, code: str) -> Membership:
     """`get_member` and `lock_member` in one statement (NotFound for an unknown code):
     for endpoints that name the member by code and then change their balance."""
     return lock_presented_member(session, code)[0]
+
+
+def lock_member_by_code_along(
+    session: Session, code: str, along: ReadAlong, params: dict[str, Any]
+) -> tuple[Membership, Any]:
+    """`lock_member_by_code`, and a row of the caller's read in the same statement
+    (`along`, outer-joined: None where none matched); the POS API reads the answer
+    stored for the request's Idempotency-Key this way, at no round trip of its own."""
+    member, _live, found = find_member_along(
+        session, code, for_update=True, along=along, params=params
+    )
+    _held_locks(session)[member.id] = _innermost_transaction(session)
+    return member, found
 
 
 def lock_presented_member(session: Session, code: str) -> tuple[Membership, bool]:

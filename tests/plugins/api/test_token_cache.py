@@ -1,0 +1,230 @@
+"""Tokens kept by each process (token_cache): no token statement on the hot path, and
+every change to a token, plan, plugin, setting or merchant counts on the next request
+of every process (two apps sharing Redis, as two gunicorn workers do)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, func, select
+
+from core.host.db import platform_session, tenant_session, utcnow
+from core.loyalty.ledger import Entry, audit_member
+from core.loyalty.members import get_member
+from core.loyalty.program import update_program
+from core.testing.factories import FreshContextClient
+from plugins.api import tokens
+from plugins.api.models import ApiToken
+from tenants.models import Tenant
+from tenants.services import set_plan_plugins
+from tests.concurrency import run_together, unexpected_errors
+
+
+@pytest.fixture
+def apps(make_app, redis_url):
+    """Two apps (two processes' worth of caches) sharing the database and Redis."""
+    return [make_app(PREMIA_REDIS_URL=redis_url) for _ in range(2)]
+
+
+def _client(app):
+    app.test_client_class = FreshContextClient
+    return app.test_client()
+
+
+def _send(app, method, path, secret, *, json=None, key=None):
+    headers = {"Authorization": f"Bearer {secret}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return _client(app).open("/api/v1" + path, method=method, json=json, headers=headers)
+
+
+@contextmanager
+def _statements(app):
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    engine = app.extensions["premia"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def _session(app, tenant_id):
+    """A session of `app` (its commits publish new versions through its Redis)."""
+    with app.app_context(), tenant_session(app.extensions["premia"].sessions, tenant_id) as s:
+        yield s
+
+
+def _customer(app, secret) -> str:
+    answer = _send(
+        app,
+        "POST",
+        "/customers",
+        secret,
+        json={"email": "ana@example.com", "first_name": "Ana", "last_name": "Núñez"},
+    )
+    assert answer.status_code == 201, answer.json
+    return answer.json["code"]
+
+
+def _warm(app, secret) -> None:
+    """Requests until the token is kept: the first learns its tenant, the second starts
+    the versions in Redis, the third keeps it; the fourth reads no token."""
+    for _ in range(3):
+        assert _send(app, "GET", "/program", secret).status_code == 200
+    with _statements(app) as seen:
+        assert _send(app, "GET", "/program", secret).status_code == 200
+    assert not [s for s in seen if "api_tokens" in s], seen
+
+
+def test_a_kept_token_costs_no_statement_and_the_earn_three_round_trips(apps, shop, token, db):
+    first, _second = apps
+    code = _customer(first, token)
+    _warm(first, token)
+    with _statements(first) as seen:
+        earn = _send(first, "POST", f"/customers/{code}/points", token, json={"amount": "45000"})
+    assert earn.status_code == 201, earn.json
+    assert earn.json["points"] == 45
+    assert not [s for s in seen if "api_tokens" in s]
+    # The member locked with the answer stored for the key; the purchase; the answer.
+    with _statements(first) as seen:
+        keyed = _send(
+            first, "POST", f"/customers/{code}/points", token, json={"amount": "1000"}, key="k"
+        )
+    assert keyed.status_code == 201
+    sent = [s for s in seen if not s.startswith("BEGIN")]  # SQLite's BEGIN IMMEDIATE
+    assert "api_idempotent_responses" in sent[0] and "FROM memberships" in sent[0], sent
+    if first.extensions["premia"].engine.dialect.name == "postgresql":  # the one-statement path
+        assert len(seen) == 3, seen
+        assert "FOR UPDATE" in seen[0] and "customers" not in seen[0]
+    again = _send(
+        first, "POST", f"/customers/{code}/points", token, json={"amount": "1000"}, key="k"
+    )
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == keyed.json
+    other = _send(
+        first, "POST", f"/customers/{code}/points", token, json={"amount": "2000"}, key="k"
+    )
+    assert (other.status_code, other.json["reason"]) == (409, "idempotency_key_reused")
+    with db(shop) as session:
+        member = get_member(session, code)
+        assert member.balance == 46
+        assert session.scalar(select(func.count()).select_from(Entry)) == 2
+
+
+def test_a_revoked_token_fails_on_the_next_request_of_every_process(apps, shop, token):
+    first, second = apps
+    _warm(first, token)
+    _warm(second, token)
+    with _session(second, shop.id) as session:
+        row = session.scalar(select(ApiToken))
+        tokens.revoke_token(session, row.id)
+        session.commit()
+    for app in (first, second):
+        refused = _send(app, "GET", "/program", token)
+        assert (refused.status_code, refused.json["reason"]) == (401, "unauthorized")
+
+
+def test_a_suspended_merchant_is_refused_on_the_next_request(apps, shop, token):
+    first, second = apps
+    _warm(first, token)
+    with second.app_context(), platform_session(second.extensions["premia"].sessions) as session:
+        session.get(Tenant, shop.id).suspended_at = utcnow()
+        session.commit()
+    assert _send(first, "GET", "/program", token).status_code == 403
+
+
+def test_a_plan_losing_a_plugin_counts_on_the_next_request(apps, make_plan, make_shop, make_token):
+    first, second = apps
+    plan = make_plan("till", {"api", "webhooks"})
+    shop = make_shop(plan="till")
+    secret = make_token(shop)
+    _warm(first, secret)
+    assert _send(first, "GET", "/webhooks/endpoints", secret).status_code == 200
+    with second.app_context(), platform_session(second.extensions["premia"].sessions) as session:
+        set_plan_plugins(session, session.merge(plan), {"api"})
+        session.commit()
+    assert _send(first, "GET", "/webhooks/endpoints", secret).status_code == 404
+    _warm(first, secret)
+    with second.app_context(), platform_session(second.extensions["premia"].sessions) as session:
+        set_plan_plugins(session, session.merge(plan), set())
+        session.commit()
+    refused = _send(first, "GET", "/program", secret)
+    assert (refused.status_code, refused.json["reason"]) == (403, "api_not_enabled")
+
+
+def test_a_plugin_switched_off_counts_on_the_next_request(apps, shop, token):
+    first, second = apps
+    _warm(first, token)
+    assert _send(first, "GET", "/webhooks/endpoints", token).status_code == 200
+    with _session(second, shop.id) as session:
+        platform = second.extensions["premia"]
+        platform.plugins.switch(session, session.get(Tenant, shop.id), "webhooks", False)
+        session.commit()
+    assert _send(first, "GET", "/webhooks/endpoints", token).status_code == 404
+    _warm(first, token)
+    with _session(second, shop.id) as session:
+        platform = second.extensions["premia"]
+        platform.plugins.switch(session, session.get(Tenant, shop.id), "api", False)
+        session.commit()
+    refused = _send(first, "GET", "/program", token)
+    assert (refused.status_code, refused.json["reason"]) == (403, "api_not_enabled")
+
+
+def test_a_settings_change_applies_on_the_next_request(apps, shop, token):
+    first, second = apps
+    code = _customer(first, token)
+    _warm(first, token)
+    before = _send(first, "POST", f"/customers/{code}/points", token, json={"amount": "45000"})
+    assert before.json["points"] == 45
+    with _session(second, shop.id) as session:
+        update_program(session, {"points_per_amount": {"amount": "1000", "points": 2}})
+        session.commit()
+    after = _send(first, "POST", f"/customers/{code}/points", token, json={"amount": "45000"})
+    assert after.json["points"] == 90
+    assert _send(first, "GET", "/program", token).json["points_per_amount"]["points"] == 2
+
+
+def test_versions_emptied_from_redis_keep_nothing_stale(apps, shop, token, redis_url):
+    """Redis emptied (or its keys evicted): nothing is served from the cache until the
+    versions start again, and a change after that still counts."""
+    from redis import Redis
+
+    first, second = apps
+    _warm(first, token)
+    Redis.from_url(redis_url).flushdb()
+    _warm(first, token)
+    with _session(second, shop.id) as session:
+        tokens.revoke_token(session, session.scalar(select(ApiToken)).id)
+        session.commit()
+    assert _send(first, "GET", "/program", token).status_code == 401
+
+
+@pytest.mark.postgres
+def test_concurrent_retries_of_a_kept_token_write_once(apps, shop, token, db):
+    first, _second = apps
+    code = _customer(first, token)
+    _warm(first, token)
+
+    def work(_i):
+        answer = _send(
+            first, "POST", f"/customers/{code}/points", token, json={"amount": "12000"}, key="race"
+        )
+        return (answer.status_code, answer.get_data(as_text=True))
+
+    results = run_together(first, 10, work)
+    assert unexpected_errors(results) == []
+    answers = {r[1] for r in results}
+    assert len(answers) == 1, answers
+    assert next(iter(answers))[0] == 201
+    with db(shop) as session:
+        member = get_member(session, code)
+        assert session.scalar(select(func.count()).select_from(Entry)) == 1
+        balance, entries, lots = audit_member(session, member.id)
+    assert balance == entries == lots == 12
