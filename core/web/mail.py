@@ -80,7 +80,7 @@ def build_message(
         message["Message-ID"] = make_msgid(domain=domain)
     else:
         digest = hashlib.sha256(f"{tenant.id}:{once_key}".encode()).hexdigest()[:40]
-        message["Message-ID"] = f"<premia.{digest}@{domain}>"
+        message["Message-ID"] = f"<{digest}@{domain}>"  # never a name: brands say theirs
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
