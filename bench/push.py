@@ -18,6 +18,10 @@ in the same run:
   push      the campaign as the panel starts it: the start job writes a delivery per
             device and queues a job per batch of 500; the workers send and record
 
+Each line ends with what the fake did meanwhile: its CPU seconds (it is one process,
+one thread: at 1 s of its CPU per 1 s of the clock it is the bottleneck) and the
+connections it accepted.
+
 Prints each one's seconds and messages a second, the CPU seconds the baseline's processes
 and the campaign's workers and job processes used (the figure that holds on a loaded
 machine), the start job's seconds, the campaign's time and CPU as multiples of the
@@ -298,30 +302,34 @@ def _start_job_seconds(redis: Redis) -> float:
 
 
 def fake_alone(port: int, messages: int, connections: int = 100) -> float:
-    """Seconds the fake FCM takes to answer `messages` requests of a campaign's size
-    from a bare asyncio client (keep-alive, `connections` at once): no firebase-admin."""
+    """Seconds the fake FCM takes to answer `messages` requests of a campaign's size,
+    each to a token of its own (as the campaign's), from a bare asyncio client
+    (keep-alive, `connections` at once): no firebase-admin."""
     import asyncio
     import json
 
     body = json.dumps(
         {
             "message": {
-                "token": "tok-1-" + "x" * 140,
+                "token": "alone-%d-" + "x" * 140,
                 "data": {"title": "Bench", "body": "Hola", "send": "1"},
                 "webpush": {"headers": {"Urgency": "high", "TTL": "86400"}},
             }
         }
     ).encode()
-    request = (
-        b"POST /v1/projects/premia-test/messages:send HTTP/1.1\r\nHost: fcm\r\n"
-        b"Authorization: Bearer fake\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-    )
 
-    async def connection(count: int) -> None:
+    def request(n: int) -> bytes:
+        data = body % n
+        return (
+            b"POST /v1/projects/premia-test/messages:send HTTP/1.1\r\nHost: fcm\r\n"
+            b"Authorization: Bearer fake\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
+        )
+
+    async def connection(first: int, count: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(count):
-            writer.write(request)
+        for n in range(first, first + count):
+            writer.write(request(n))
             head = await reader.readuntil(b"\r\n\r\n")
             length = next(
                 int(line.split(b":")[1])
@@ -333,7 +341,7 @@ def fake_alone(port: int, messages: int, connections: int = 100) -> float:
 
     async def run() -> None:
         share = messages // connections
-        await asyncio.gather(*(connection(share) for _ in range(connections)))
+        await asyncio.gather(*(connection(c * share, share) for c in range(connections)))
 
     started = time.perf_counter()
     asyncio.run(run())
@@ -392,6 +400,18 @@ def baseline(key: Path, fcm_url: str, devices: int, processes: int) -> tuple[flo
     return seconds, sum(cpu for _n, cpu in answers)
 
 
+def _fake_used(fcm_url: str, before: dict) -> str:
+    """What the fake FCM did since `before`: its CPU seconds, the connections it accepted
+    (firebase-admin's pool throwing connections away shows as many more than the
+    processes' pools hold), the messages it answered."""
+    now = fake_fcm.stats(fcm_url)
+    return (
+        f"[fake: CPU {now['cpu'] - before['cpu']:.1f} s, "
+        f"{now['connections'] - before['connections']} connections, "
+        f"{now['messages'] - before['messages']} messages]"
+    )
+
+
 def main() -> None:
     if "--as-worker" in sys.argv:
         sys.argv = [sys.argv[0]]
@@ -421,21 +441,30 @@ def main() -> None:
         env["BENCH_PROFILE"] = str(Path(args.profile).resolve())
 
     port = int(fcm_url.rsplit(":", 1)[1])
+    before = fake_fcm.stats(fcm_url)
     alone = fake_alone(port, args.devices)
-    print(f"fake      {alone:7.1f} s  {args.devices / alone:8.0f} msg/s  (a bare client)")
+    print(
+        f"fake      {alone:7.1f} s  {args.devices / alone:8.0f} msg/s  (a bare client)  "
+        f"{_fake_used(fcm_url, before)}",
+        flush=True,
+    )
+    before = fake_fcm.stats(fcm_url)
     base, base_cpu = baseline(key, fcm_url, args.devices, args.workers)
     print(
         f"baseline  {base:7.1f} s  {args.devices / base:8.0f} msg/s  CPU {base_cpu:.1f} s  "
-        "(send_each alone)"
+        f"(send_each alone)  {_fake_used(fcm_url, before)}",
+        flush=True,
     )
     for share, label in ((10, "push 1/10"), (1, "push     ")):
         devices = args.devices // share
+        before = fake_fcm.stats(fcm_url)
         run = campaign(args, env, tenant_id, devices)
         print(
             f"{label} {run['seconds']:7.1f} s  {devices / run['seconds']:8.0f} msg/s  "
             f"CPU {run['cpu']:.1f} s  start job {run['start']:.1f} s  {run['report']}  workers "
             f"{', '.join(f'{p:.0f}' for p in run['peaks_mib'])} MiB, "
-            f"job processes {run['jobs_mib']:.0f} MiB"
+            f"job processes {run['jobs_mib']:.0f} MiB  {_fake_used(fcm_url, before)}",
+            flush=True,
         )
     print(
         f"ratio     {run['seconds'] / base:7.2f} × the baseline's time, "
