@@ -25,10 +25,12 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import firebase_admin
 from firebase_admin import credentials, exceptions, messaging
 from flask import current_app, has_app_context
+from requests.adapters import HTTPAdapter
 
 from core.sdk import Tenant
 
@@ -129,24 +131,36 @@ def app_for(path: str) -> firebase_admin.App:
         app = _apps.get(name)
         if app is None:
             app = firebase_admin.initialize_app(credentials.Certificate(path), name=name)
-            _read_environment_once(app)
+            _tune_session(app)
             _apps[name] = app
         return app
 
 
-def _read_environment_once(app: firebase_admin.App) -> None:
-    # requests looks through the whole environment for proxy settings again on every
-    # request: a fifth of the CPU a message costs in `send_each` (profile of a batch).
-    # Read it once, for FCM's address, with requests' own rules, and never again.
+def _tune_session(app: firebase_admin.App) -> None:
+    """Fit the messaging client's `requests` session to how `send_each` uses it (once per
+    app, before the worker forks)."""
     try:
         service = messaging._get_messaging_service(app)
         session, url = service._client.session, service._fcm_url
     except AttributeError:  # firebase-admin's insides changed: it sends as it comes
         return
+    # requests looks through the whole environment for proxy settings again on every
+    # request: a fifth of the CPU a message costs in `send_each` (profile of a batch).
+    # Read it once, for FCM's address, with requests' own rules, and never again.
     settings = session.merge_environment_settings(url, {}, None, None, None)
     session.proxies.update(settings["proxies"])
     session.verify = settings["verify"]
     session.trust_env = False
+    # `send_each` runs a thread per message (up to BATCH at once) over a pool that keeps
+    # 100 connections to FCM: with FCM's latency every thread holds a connection at once,
+    # and the 400 beyond the pool are opened (TLS included) and thrown away on each batch
+    # (urllib3's "connection pool is full, discarding connection"). A pool as large as
+    # the batch keeps every one it opens. firebase-admin has no option for it (its issue
+    # 648): the adapter it mounted for FCM's host is replaced, its retries kept.
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    retries = session.get_adapter(url).max_retries
+    session.mount(origin, HTTPAdapter(pool_connections=1, pool_maxsize=BATCH, max_retries=retries))
 
 
 def warm(config: Mapping[str, Any]) -> list[firebase_admin.App]:

@@ -4,7 +4,9 @@ real firebase-admin code sends to it (firebase-admin has no messaging emulator).
 Tokens decide the answer: "dead-…" UNREGISTERED (404), "bad-…" INVALID_ARGUMENT (400),
 "flaky-…" 503 on its first `flaky_failures` attempts, "quota-…" QUOTA_EXCEEDED (429) on
 its first attempt, "slow-…" holds its first attempt (until `released` is set, or 60 s)
-and then answers 503, any other success. Every accepted message is recorded.
+and then answers 503, "together-…" is answered (success) once `together` of them wait at
+once (FCM's latency, every sender's thread holding its connection), any other success.
+Every accepted message is recorded, and every connection accepted counted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ def _error(status: int, name: str, code: str | None) -> dict[str, Any]:
     return {"error": {"code": status, "message": name, "status": name, "details": details}}
 
 
+def _waited(barrier: threading.Barrier) -> bool:
+    try:
+        barrier.wait(10)
+    except threading.BrokenBarrierError:
+        return False
+    return True
+
+
 class FakeFcm:
     def __init__(self, flaky_failures: int = 1) -> None:
         self.flaky_failures = flaky_failures
@@ -40,7 +50,9 @@ class FakeFcm:
         self.delivered: list[dict[str, Any]] = []
         self.attempts: Counter[str] = Counter()
         self.tokens_issued = 0
+        self.connections = 0
         self.released = threading.Event()
+        self.together = threading.Barrier(1)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +61,11 @@ class FakeFcm:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake.connections += 1
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -88,6 +105,8 @@ class FakeFcm:
                 elif token.startswith("slow-") and attempt == 1:
                     fake.released.wait(60)  # a sender killed meanwhile never hears back
                     self._answer(503, _error(503, "UNAVAILABLE", "UNAVAILABLE"))
+                elif token.startswith("together-") and not _waited(fake.together):
+                    self._answer(503, _error(503, "UNAVAILABLE", "UNAVAILABLE"))
                 elif token.startswith("quota-") and attempt == 1:
                     self._answer(429, _error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"))
                 else:
@@ -123,6 +142,7 @@ class FakeFcm:
             self.delivered.clear()
             self.attempts.clear()
         self.released = threading.Event()
+        self.together = threading.Barrier(1)
 
     def tokens(self) -> list[str]:
         with self.lock:
