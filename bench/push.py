@@ -11,7 +11,8 @@ through the services, cloned in SQL to `--devices` members with one device each.
 in the same run:
 
   fake      the fake FCM alone, asked by a bare keep-alive client with messages of the
-            campaign's size: it must answer far faster than anything measured below
+            campaign's size, a token each: it must answer far faster than anything
+            measured below
   baseline  firebase-admin alone: `send_each` of the same number of messages in batches
             of 500, from `--workers` processes (one per worker, the client made as the
             workers make it): no database, no jobs
