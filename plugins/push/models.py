@@ -85,6 +85,9 @@ class Delivery(TenantOwned, Base):
         UniqueConstraint("tenant_id", "send_id", "device_id"),
         tenant_fk("send_id", "push_sends", ondelete="CASCADE"),
         Index("ix_push_deliveries_send_id_status", "send_id", "status"),
+        # A batch job takes its batch by (send, batch): without it each take scanned
+        # every delivery of every send ever made (EXPLAIN: 110-120 ms at 110,000 rows).
+        Index("ix_push_deliveries_send_id_batch", "send_id", "batch"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
