@@ -176,7 +176,7 @@ def run_import(
     kind: str,
     memory: bool = True,
     statement_times: bool = False,
-) -> tuple[float, int, int, dict, int, float]:
+) -> tuple[float, int, int, dict, int, float, float]:
     folder = importing.upload_folder(tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
     stored = folder / f"bench-{kind}.csv"
@@ -189,7 +189,15 @@ def run_import(
 
     mail = platform.jobs.queue("mail")
     queued = mail.count
+    backends: dict[int, float] = {}  # backend pid → its CPU when first seen
+
+    def backend(conn, *_args: object) -> None:
+        pid = conn.connection.driver_connection.info.backend_pid
+        if pid not in backends:
+            backends[pid] = StatementTimes.cpu(pid)
+
     event.listen(platform.engine, "before_cursor_execute", count)
+    event.listen(platform.engine, "before_cursor_execute", backend)
     timed = StatementTimes() if statement_times else None
     if timed:
         event.listen(platform.engine, "before_cursor_execute", timed.before)
@@ -209,7 +217,15 @@ def run_import(
     if memory:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+    # The database's CPU: the import's backends since their first statement (COPYs and
+    # commits included), read from the server's /proc (a server on this machine).
+    backend_cpu = sum(
+        StatementTimes.cpu(pid) - first
+        for pid, first in backends.items()
+        if os.path.exists(f"/proc/{pid}")
+    )
     event.remove(platform.engine, "before_cursor_execute", count)
+    event.remove(platform.engine, "before_cursor_execute", backend)
     if timed:
         event.remove(platform.engine, "before_cursor_execute", timed.before)
         event.remove(platform.engine, "after_cursor_execute", timed.after)
@@ -217,7 +233,7 @@ def run_import(
         timed.report(timed.backends())
     queued = mail.count - queued
     mail.empty()  # no worker runs here: nobody is mailed
-    return seconds, statements[0], peak, counts, queued, cpu
+    return seconds, statements[0], peak, counts, queued, cpu, backend_cpu
 
 
 def main() -> None:
@@ -276,7 +292,7 @@ def main() -> None:
             size = path.stat().st_size
             base = baseline(path)
             copied = baseline_copy(app, path)
-            seconds, statements, peak, counts, queued, cpu = run_import(
+            seconds, statements, peak, counts, queued, cpu, backend_cpu = run_import(
                 app,
                 tenant_id,
                 path,
@@ -286,7 +302,9 @@ def main() -> None:
             )
             print(
                 f"{kind}: {args.rows:,} rows ({size / 1e6:.1f} MB) in {seconds:.2f} s "
-                f"({args.rows / seconds:,.0f} rows/s, {cpu:.2f} s of this process's CPU); "
+                f"({args.rows / seconds:,.0f} rows/s, {cpu:.2f} s of this process's CPU, "
+                f"{backend_cpu:.2f} s of PostgreSQL's; wall ÷ their sum "
+                f"{seconds / (cpu + backend_cpu):.2f}); "
                 f"baseline (reading the file) {base:.2f} s; "
                 f"ratio {seconds / base:.1f}x; baseline (reading it and COPYing it into a "
                 f"table) {copied:.2f} s, ratio {seconds / copied:.1f}x; "
