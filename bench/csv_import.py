@@ -249,12 +249,19 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=("customers", "points"), help="import only this file")
     parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="check each batch before writing it, not the next one in a thread meanwhile",
+    )
+    parser.add_argument(
         "--sql",
         action="append",
         default=[],
         help="a statement run after the migrations (repeatable): to weigh a schema change",
     )
     args = parser.parse_args()
+    if args.serial:
+        importing.READ_AHEAD = False
     fresh_database(args.database_url)
     # On Redis, as in production: the jobs the import queues (welcome e-mails) are
     # queued, not run in-process as the embedded runner would.

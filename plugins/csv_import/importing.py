@@ -116,6 +116,7 @@ from plugins.csv_import.models import (
 BATCH = 200  # rows per transaction: progress moves, a kill loses at most this many
 BULK_BATCH = 5000  # the same on the set-based path (PostgreSQL): a few statements a batch
 PREVIEW_ROWS = 10
+READ_AHEAD = True  # the set-based path checks the next batch in a thread (False: serially)
 OPENING = "opening"  # the entry kind of an opening balance ("Saldo inicial")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 T = TypeVar("T")
@@ -285,12 +286,15 @@ def run(
     with force_locale(tenant.language):
         rows = _row_kind(imported)(session, tenant, imported, table.header, actor)
         batches = _batches(table, rows, last, size)
-        if bulk:
+        if bulk and READ_AHEAD:
             # Batch n + 1 read and checked in a thread of its own while this one waits on
             # PostgreSQL writing batch n: the two cores at once. Only the checks move
             # (pure Python, no session); the writes and commits stay here, in order.
             for checked in read_ahead(rows.check_many(batch) for batch in batches):
                 _do_batch(session, imported, rows, checked, bulk)
+        elif bulk:  # the same, one after the other (the bench's `--serial`)
+            for batch in batches:
+                _do_batch(session, imported, rows, rows.check_many(batch), bulk)
         else:
             for batch in batches:
                 _do_batch(session, imported, rows, batch, bulk)
