@@ -24,7 +24,10 @@ from core.scaffold import new_plugin
 
 pytestmark = pytest.mark.postgres
 
-SCRATCH = "premia_keys_demo"  # this module's own database (test_migrations has its own)
+# This module's own database, named after the test database (`<test db>_keys`), as
+# test_migrations names its own: suites on their own test databases of one server never
+# meet there (a fixed name let one suite drop it under another).
+SCRATCH = "{}_keys"
 
 
 def _primary_key(conn, table: str) -> list[str]:
@@ -160,13 +163,14 @@ def test_create_all_gives_the_same_keys(app):
 @pytest.fixture
 def scratch_app(tmp_path, monkeypatch) -> Iterator:
     url = make_url(os.environ["PREMIA_TEST_DATABASE_URL"])
+    scratch_name = SCRATCH.format(url.database)
     server = url.set(drivername="postgresql", database="postgres")
     conninfo = server.render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{SCRATCH}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{scratch_name}"')
     monkeypatch.setenv("PREMIA_INSTANCE_PATH", str(tmp_path))
-    scratch = url.set(database=SCRATCH).render_as_string(hide_password=False)
+    scratch = url.set(database=scratch_name).render_as_string(hide_password=False)
     application = create_app(
         {"TESTING": True, "PREMIA_DATABASE_URL": scratch, "PREMIA_REDIS_URL": None}
     )
@@ -176,7 +180,7 @@ def scratch_app(tmp_path, monkeypatch) -> Iterator:
     finally:
         application.extensions["premia"].engine.dispose()
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
 
 
 def _migrate(app, direction, target: str) -> None:
