@@ -176,7 +176,7 @@ def run_import(
     kind: str,
     memory: bool = True,
     statement_times: bool = False,
-) -> tuple[float, int, int, dict, int, float]:
+) -> tuple[float, int, int, dict, int, float, float]:
     folder = importing.upload_folder(tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
     stored = folder / f"bench-{kind}.csv"
@@ -189,7 +189,15 @@ def run_import(
 
     mail = platform.jobs.queue("mail")
     queued = mail.count
+    backends: dict[int, float] = {}  # backend pid → its CPU when first seen
+
+    def backend(conn, *_args: object) -> None:
+        pid = conn.connection.driver_connection.info.backend_pid
+        if pid not in backends:
+            backends[pid] = StatementTimes.cpu(pid)
+
     event.listen(platform.engine, "before_cursor_execute", count)
+    event.listen(platform.engine, "before_cursor_execute", backend)
     timed = StatementTimes() if statement_times else None
     if timed:
         event.listen(platform.engine, "before_cursor_execute", timed.before)
@@ -209,7 +217,15 @@ def run_import(
     if memory:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+    # The database's CPU: the import's backends since their first statement (COPYs and
+    # commits included), read from the server's /proc (a server on this machine).
+    backend_cpu = sum(
+        StatementTimes.cpu(pid) - first
+        for pid, first in backends.items()
+        if os.path.exists(f"/proc/{pid}")
+    )
     event.remove(platform.engine, "before_cursor_execute", count)
+    event.remove(platform.engine, "before_cursor_execute", backend)
     if timed:
         event.remove(platform.engine, "before_cursor_execute", timed.before)
         event.remove(platform.engine, "after_cursor_execute", timed.after)
@@ -217,7 +233,7 @@ def run_import(
         timed.report(timed.backends())
     queued = mail.count - queued
     mail.empty()  # no worker runs here: nobody is mailed
-    return seconds, statements[0], peak, counts, queued, cpu
+    return seconds, statements[0], peak, counts, queued, cpu, backend_cpu
 
 
 def main() -> None:
@@ -233,12 +249,19 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=("customers", "points"), help="import only this file")
     parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="check each batch before writing it, not the next one in a thread meanwhile",
+    )
+    parser.add_argument(
         "--sql",
         action="append",
         default=[],
         help="a statement run after the migrations (repeatable): to weigh a schema change",
     )
     args = parser.parse_args()
+    if args.serial:
+        importing.READ_AHEAD = False
     fresh_database(args.database_url)
     # On Redis, as in production: the jobs the import queues (welcome e-mails) are
     # queued, not run in-process as the embedded runner would.
@@ -276,7 +299,7 @@ def main() -> None:
             size = path.stat().st_size
             base = baseline(path)
             copied = baseline_copy(app, path)
-            seconds, statements, peak, counts, queued, cpu = run_import(
+            seconds, statements, peak, counts, queued, cpu, backend_cpu = run_import(
                 app,
                 tenant_id,
                 path,
@@ -286,7 +309,9 @@ def main() -> None:
             )
             print(
                 f"{kind}: {args.rows:,} rows ({size / 1e6:.1f} MB) in {seconds:.2f} s "
-                f"({args.rows / seconds:,.0f} rows/s, {cpu:.2f} s of this process's CPU); "
+                f"({args.rows / seconds:,.0f} rows/s, {cpu:.2f} s of this process's CPU, "
+                f"{backend_cpu:.2f} s of PostgreSQL's; wall ÷ their sum "
+                f"{seconds / (cpu + backend_cpu):.2f}); "
                 f"baseline (reading the file) {base:.2f} s; "
                 f"ratio {seconds / base:.1f}x; baseline (reading it and COPYing it into a "
                 f"table) {copied:.2f} s, ratio {seconds / copied:.1f}x; "

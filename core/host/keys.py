@@ -14,6 +14,10 @@ PRIMARY KEY auto-numbers); the DDL hooks below render it on PostgreSQL instead:
 - a plain index on (id) is created beside it, because the ORM's flush still writes
   `UPDATE … WHERE id = ?` and PostgreSQL cannot skip-scan (tenant_id, id) for it.
   docs/scaling.md gives the EXPLAINs behind that choice.
+- the plain index on (tenant_id) that `TenantOwned` declares (SQLite's key is (id):
+  it needs it) is left out there: the primary key's leading column serves every
+  `WHERE tenant_id = ?`, and each index is written on every insert (core_0017
+  dropped those that existed; `redundant_tenant_indexes` finds any left).
 
 `key_problems` reads a database's catalogue and names every key a cluster would
 refuse (the schema test runs it after `premia db upgrade`).
@@ -26,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Index,
     PrimaryKeyConstraint,
     Table,
     UniqueConstraint,
@@ -33,7 +38,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable, DropIndex
 
 TENANT = "tenant_id"
 
@@ -58,6 +63,21 @@ def _is_tenant_key(constraint: UniqueConstraint) -> bool:
     table = constraint.table
     wanted = {TENANT, *table.primary_key.columns.keys()}
     return _keyed_by_tenant(table) and set(constraint.columns.keys()) == wanted
+
+
+def is_tenant_index(index: Index) -> bool:
+    """The plain index on (tenant_id) of a table keyed by (tenant_id, id) on
+    PostgreSQL: redundant there with the primary key."""
+    table = index.table
+    if index.unique or table is None or [c.name for c in index.columns] != [TENANT]:
+        return False
+    key = [c.name for c in table.primary_key.columns]
+    return _keyed_by_tenant(table) or (is_distributed(table) and key[:1] == [TENANT])
+
+
+def tenant_index_name(table: str) -> str:
+    """The name the naming convention gives `TenantOwned`'s index on (tenant_id)."""
+    return f"ix_{table}_tenant_id"
 
 
 def id_index_name(table: str) -> str:
@@ -86,6 +106,27 @@ def _unique(constraint: UniqueConstraint, compiler: Any, **kw: Any) -> str | Non
     return compiler.visit_unique_constraint(constraint, **kw)
 
 
+@compiles(CreateIndex, "postgresql")
+def _create_index(create: CreateIndex, compiler: Any, **kw: Any) -> str:
+    # A statement must be sent (create_all executes what this returns): a comment is
+    # PostgreSQL's empty query, which does nothing.
+    if is_tenant_index(create.element):
+        return f"-- {create.element.name}: served by the primary key (tenant_id, id)"
+    return compiler.visit_create_index(create, **kw)
+
+
+@compiles(DropIndex, "postgresql")
+def _drop_index(drop: DropIndex, compiler: Any, **kw: Any) -> str:
+    # By name too: a migration's `op.drop_index` names the index of a table it does not
+    # describe, and the index may be gone (dropped by core_0017, or never made).
+    index = drop.element
+    if is_tenant_index(index) or (
+        index.table is not None and index.name == tenant_index_name(index.table.name)
+    ):
+        return f'DROP INDEX IF EXISTS "{index.name}"'
+    return compiler.visit_drop_index(drop, **kw)
+
+
 @event.listens_for(Table, "after_create")
 def _index_id(table: Table, connection: Connection, **kw: Any) -> None:
     if connection.dialect.name == "postgresql" and _keyed_by_tenant(table):
@@ -107,6 +148,8 @@ def comparison_filter(dialect: str) -> Callable[..., bool]:
         if type_ == "index" and reflected:
             table = obj.table
             return not (is_distributed(table) and name == id_index_name(table.name))
+        if type_ == "index" and not reflected:
+            return not is_tenant_index(obj)
         if type_ == "unique_constraint" and not reflected:
             return not _is_tenant_key(obj)
         return True
@@ -181,3 +224,24 @@ def key_problems(connection: Connection) -> list[str]:
                 )
     problems += [f"{table}: no primary key" for table in sorted(owned - keyed)]
     return problems
+
+
+_REDUNDANT = """
+SELECT c.relname, i.relname FROM pg_index x
+JOIN pg_class c ON c.oid = x.indrelid
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = x.indkey[0]
+WHERE c.relnamespace = current_schema()::regnamespace AND NOT x.indisunique
+  AND x.indnkeyatts = 1 AND x.indpred IS NULL AND x.indexprs IS NULL
+  AND a.attname = 'tenant_id'
+  AND EXISTS (SELECT 1 FROM pg_index k WHERE k.indrelid = x.indrelid AND k.indisprimary
+              AND k.indkey[0] = x.indkey[0])
+ORDER BY 1, 2
+"""
+
+
+def redundant_tenant_indexes(connection: Connection) -> list[tuple[str, str]]:
+    """(table, index) of every plain index on (tenant_id) alone beside a primary key
+    that begins with tenant_id (PostgreSQL): each costs a write per row, serves nothing
+    the primary key does not."""
+    return [(row[0], row[1]) for row in connection.execute(text(_REDUNDANT))]

@@ -38,15 +38,19 @@ is resumable: a batch a server crash loses is redone).
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import hashlib
+import queue
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from flask_babel import force_locale
@@ -112,8 +116,10 @@ from plugins.csv_import.models import (
 BATCH = 200  # rows per transaction: progress moves, a kill loses at most this many
 BULK_BATCH = 5000  # the same on the set-based path (PostgreSQL): a few statements a batch
 PREVIEW_ROWS = 10
+READ_AHEAD = True  # the set-based path checks the next batch in a thread (False: serially)
 OPENING = "opening"  # the entry kind of an opening balance ("Saldo inicial")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+T = TypeVar("T")
 LENGTHS = {"first_name": 120, "last_name": 120, "document_id": 40, "phone": 40}
 
 
@@ -242,6 +248,15 @@ class Outcome:
     message: Any = None
 
 
+@dataclass
+class Checked:
+    """A batch validated for the set-based path: its valid rows' values, in order, and
+    the outcomes of the rows refused."""
+
+    valid: list[tuple[int, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    refused: dict[int, Outcome] = dataclasses.field(default_factory=dict)
+
+
 def run(
     session: Session,
     tenant: Tenant,
@@ -270,23 +285,91 @@ def run(
     size = commit_every or (BULK_BATCH if bulk else BATCH)
     with force_locale(tenant.language):
         rows = _row_kind(imported)(session, tenant, imported, table.header, actor)
-        batch: list[tuple[int, list[str]]] = []
-        for number, cells in table.rows():
-            if number <= last:
-                rows.remember(number, cells)  # rows done before a kill still count as seen
-                continue
-            batch.append((number, cells))
-            if len(batch) >= size:
+        batches = _batches(table, rows, last, size)
+        if bulk and READ_AHEAD:
+            # Batch n + 1 read and checked in a thread of its own while this one waits on
+            # PostgreSQL writing batch n: the two cores at once. Only the checks move
+            # (pure Python, no session); the writes and commits stay here, in order.
+            for checked in read_ahead(rows.check_many(batch) for batch in batches):
+                _do_batch(session, imported, rows, checked, bulk)
+        elif bulk:  # the same, one after the other (the bench's `--serial`)
+            for batch in batches:
+                _do_batch(session, imported, rows, rows.check_many(batch), bulk)
+        else:
+            for batch in batches:
                 _do_batch(session, imported, rows, batch, bulk)
-                batch = []
-        if batch:
-            _do_batch(session, imported, rows, batch, bulk)
         imported.status = DONE
         imported.finished_at = utcnow()
         session.flush()
     if after is not None:
         after(session, imported)
     session.commit()
+
+
+def _batches(
+    table: CsvTable, rows: _Rows, last: int, size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    """The file's rows after row `last` (done before a kill), `size` at a time; the
+    rows before it are remembered (later rows are still checked against them)."""
+    batch: list[tuple[int, list[str]]] = []
+    for number, cells in table.rows():
+        if number <= last:
+            rows.remember(number, cells)
+            continue
+        batch.append((number, cells))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_END = object()
+
+
+def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """The items of `source`, each made in a thread of its own while the caller works on
+    the one before (at most `depth` waiting): the caller's waits on the database are the
+    thread's time to run. An exception in `source` is raised here, at its place; the
+    thread ends when the caller stops early (an exception, a closed generator)."""
+    waiting: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put((True, item)):
+                    return
+            put((False, _END))
+        except BaseException as error:  # handed over, raised in the caller
+            put((False, error))
+
+    # The caller's contexts (the app's, the forced locale) seen from the thread too.
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(produce,), name="csv-import-read-ahead"
+    )
+    thread.start()
+    try:
+        while True:
+            ok, item = waiting.get()
+            if ok:
+                yield item
+            elif item is _END:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def set_based(session: Session) -> bool:
@@ -299,18 +382,20 @@ def _do_batch(
     session: Session,
     imported: Import,
     rows: _Rows,
-    batch: list[tuple[int, list[str]]],
+    batch: list[tuple[int, list[str]]] | Checked,
     bulk: bool,
 ) -> None:
-    """Do a batch of rows and write their results, then commit: all of it or none."""
+    """Do a batch of rows (on the set-based path, checked by `check_many` already) and
+    write their results, then commit: all of it or none."""
     if bulk:
+        assert isinstance(batch, Checked)
         # The batch's commit does not wait for its WAL to reach the disk: a server crash
         # in the next moments may lose the batch whole (never part of it), and the job
         # retried resumes after the last batch the database kept, redoing the lost one.
         # Safe for this resumable bulk job only, not for a request a customer waits on.
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SET LOCAL synchronous_commit = off"))
-        outcomes = rows.do_many(batch)
+        outcomes = rows.write_many(batch)
     else:
         outcomes = [(number, rows.do(number, cells)) for number, cells in batch]
     # The results in one go (COPY on PostgreSQL): as ORM objects they were half the
@@ -397,16 +482,27 @@ class _Rows(ABC):
             field, message = _refusal(error)
             return Outcome(REFUSED, field=field, message=message)
 
-    def do_many(self, batch: list[tuple[int, list[str]]]) -> list[tuple[int, Outcome]]:
-        """The set-based path over a batch: each row validated here, then what can be
-        done set-based is (`bulk`), the rest row by row; outcomes in the rows' order."""
-        outcomes: dict[int, Outcome] = {}
-        valid: list[tuple[int, dict[str, Any]]] = []
+    def check_many(self, batch: list[tuple[int, list[str]]]) -> Checked:
+        """The set-based path's first half: each row of the batch validated, in order
+        (no database: it may run in a thread of its own, ahead of `write_many`)."""
+        checked = Checked()
         for number, cells in batch:
             try:
-                valid.append((number, self.values(number, cells, resolve=False)))
+                checked.valid.append((number, self.values(number, cells, resolve=False)))
             except RowError as error:
-                outcomes[number] = Outcome(REFUSED, field=error.field, message=error.message)
+                checked.refused[number] = Outcome(REFUSED, field=error.field, message=error.message)
+        return checked
+
+    def do_many(self, batch: list[tuple[int, list[str]]]) -> list[tuple[int, Outcome]]:
+        """The set-based path over a batch: each row validated, then what can be done
+        set-based is (`bulk`), the rest row by row; outcomes in the rows' order."""
+        return self.write_many(self.check_many(batch))
+
+    def write_many(self, checked: Checked) -> list[tuple[int, Outcome]]:
+        """The set-based path's second half over a checked batch: what can be done
+        set-based is (`bulk`), the rest row by row; outcomes in the rows' order."""
+        outcomes: dict[int, Outcome] = dict(checked.refused)
+        valid = checked.valid
         if valid:
             try:
                 with self.session.begin_nested():

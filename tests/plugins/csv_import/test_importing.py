@@ -584,3 +584,35 @@ def test_both_paths_leave_a_customer_the_same(
     assert got["welcomed"] == ["ana@example.com", "bea@example.com", "eva@example.com"]
     # One welcome job for the batch (and the import's own), not one per customer.
     assert got["jobs"] == ["mail_welcomes", "run_import"]
+
+
+def test_read_ahead_makes_the_next_items_in_a_thread_in_order_and_stops_with_the_caller():
+    import threading
+
+    made: list[tuple[int, str]] = []
+
+    def source(fail_at: int | None = None):
+        for n in range(6):
+            if n == fail_at:
+                raise KeyError(n)
+            made.append((n, threading.current_thread().name))
+            yield n
+
+    assert list(importing.read_ahead(source())) == [0, 1, 2, 3, 4, 5]
+    assert {name for _n, name in made} == {"csv-import-read-ahead"}  # not the caller's thread
+
+    # An exception in the source is raised at its place, after the items before it.
+    got = []
+    with pytest.raises(KeyError):
+        for item in importing.read_ahead(source(fail_at=3)):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+    # The caller stopping early (a batch failing) ends the thread: the source is read
+    # no further than the items waiting (`depth`) and the one being made.
+    made.clear()
+    ahead = importing.read_ahead(source(), depth=1)
+    assert next(ahead) == 0
+    ahead.close()
+    assert not [t for t in threading.enumerate() if t.name == "csv-import-read-ahead"]
+    assert len(made) <= 3
