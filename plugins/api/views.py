@@ -354,7 +354,7 @@ class Points(MethodView):
         if "amount" in fields:
             # The answer stored for the key is written by the purchase's own statement.
             along = idempotency.stored_along(
-                201, lambda _purchase, entries: PointsResultSchema().dump(_earned(entries))
+                201, lambda _purchase, entries: _POINTS_RESULT.dump(_earned(entries))
             )
             _purchase, entries = record_purchase(
                 session, member, fields["amount"], along=along, **common
@@ -364,6 +364,9 @@ class Points(MethodView):
         if not entries:  # a purchase worth no points is still recorded (it counts as spend)
             return {"entry_id": None, "points": 0, "balance": member.balance, "entries": []}
         return _earned(entries)
+
+
+_POINTS_RESULT = PointsResultSchema()  # built once: a schema's construction is not cheap
 
 
 def _earned(entries: list[Entry]) -> dict[str, Any]:
