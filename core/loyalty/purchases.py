@@ -25,7 +25,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -885,9 +884,11 @@ def _along_parts(
     finally:
         for row in stand_ins:
             row.id = None
-    pieces = re.split(rf"-{mark}(\d{{3}})(?!\d)", rendered)
-    parts = pieces[0::2]
-    slots: list[int | None] = [int(slot) for slot in pieces[1::2]] + [None]
+    # Cut with str.split, not a regular expression: a pattern per statement would be
+    # compiled at every earn.
+    first, *rest = rendered.split(f"-{mark}")
+    parts = [first] + [piece[3:] for piece in rest]
+    slots: list[int | None] = [int(piece[:3]) for piece in rest] + [None]
     return parts, slots
 
 
