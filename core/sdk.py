@@ -110,6 +110,7 @@ from core.loyalty.ledger import (
 # without writing, return it whole or in part (returned items), amounts, spend.
 from core.loyalty.purchases import (
     ReturnedItem,
+    WriteAlong,
     give_points,
     parse_amount,
     purchase_by_reference,
@@ -292,6 +293,7 @@ __all__ = [
     "lock_member_by_code",
     "lock_member_by_code_along",
     "ReadAlong",
+    "WriteAlong",
     "account_loaded",
     "lock_presented_member",
     "member_at_first_points",

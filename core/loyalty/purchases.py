@@ -25,7 +25,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from dataclasses import dataclass
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
@@ -38,6 +40,7 @@ from sqlalchemy import (
     Index,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     and_,
@@ -47,6 +50,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import (
     Mapped,
     Session,
@@ -226,6 +230,25 @@ class NoPointsByAmount(Conflict):
     message = _l("This program gives no points by purchase amount: give points instead.")
 
 
+@dataclass(eq=False)
+class WriteAlong:
+    """A row of the caller's that the purchase's one statement writes too (PostgreSQL,
+    a purchase without lines): the POS API's stored answer, whose body names the ids of
+    the purchase and its entries, known only once they are written.
+
+    `render(purchase, entries)` is called before the statement with stand-in ids; the
+    JSON it returns goes into `json_column`, each stand-in replaced in SQL by the id
+    written. `values` are the row's other columns (its tenant is the session's). A row
+    that meets a unique key already there is not written, nor is any when the purchase
+    is a twin's; `written` then stays False and the caller writes its row itself."""
+
+    table: Table
+    values: dict[str, Any]
+    json_column: str
+    render: Callable[[Purchase, list[Entry]], Any]
+    written: bool = field(default=False)
+
+
 # --- services ------------------------------------------------------------
 
 
@@ -241,6 +264,7 @@ def record_purchase(
     description: str | None = None,
     idempotency_key: str | None = None,
     confirmed_large: bool = False,
+    along: WriteAlong | None = None,
 ) -> tuple[Purchase, list[Entry]]:
     """Record a purchase and credit the points every active rule gives for it.
 
@@ -248,7 +272,9 @@ def record_purchase(
     with the same key, or the same reference when no key is given, returns the
     first purchase and writes nothing; with other details it raises
     IdempotencyMismatch. `confirmed_large` marks the entries as a large grant
-    staff confirmed (see `program.is_large_grant`).
+    staff confirmed (see `program.is_large_grant`). `along`: a row of the caller's
+    written by the same statement where the purchase is written in one (see
+    `WriteAlong`; `along.written` says whether it was).
     """
     amount = parse_amount(amount, field="amount")
     items = [_check_item(item) for item in items or []]
@@ -311,6 +337,7 @@ def record_purchase(
             reference=reference,
             description=description,
             confirmed_large=confirmed_large,
+            along=along,
         )
         if written is None:  # a twin with this key committed first
             existing = _by_key(session, key, fingerprint)
@@ -759,8 +786,7 @@ def _fingerprint(*parts: Any) -> str:
 # total and each entry's balance_after is the one before plus the entries up to it,
 # as `ledger.credit_locked` writes them one by one. A purchase whose key a twin
 # committed first inserts nothing, and nothing else is written either.
-_ONE_STATEMENT = text(
-    """
+_WRITES = """
 WITH p AS (
     INSERT INTO purchases (tenant_id, member_id, amount, status, location_id, reference,
         description, actor_kind, actor_id, idempotency_key, fingerprint, points, created_at)
@@ -793,10 +819,77 @@ WITH p AS (
     SELECT :tenant_id, :member_id, e.id, e.points, e.points,
         CAST(:expires_at AS timestamptz), CAST(:now AS timestamptz)
     FROM e
+)"""
+_ONE_STATEMENT = text(_WRITES + "\nSELECT p.id, e.id, e.balance_after, 0 FROM p, e ORDER BY e.id")
+
+# A caller's row written along (`WriteAlong`): its JSON is the text the caller rendered
+# cut at each stand-in id (`along_parts`), each cut followed by the id of its slot
+# (`along_slots`: 1 the purchase, 2… the entries in order; NULL after the last part).
+# The final SELECT says whether the row was written (a unique key met: not).
+_ALONG = """, ids AS (
+    SELECT array_prepend(p.id, ARRAY(SELECT e.id FROM e ORDER BY e.id)) AS a FROM p
+), along_row AS (
+    INSERT INTO {table} (tenant_id, {columns}, {json_column})
+    SELECT :tenant_id, {values}, CAST((
+        SELECT string_agg(c.part || coalesce(CAST(ids.a[c.slot] AS text), ''), '' ORDER BY c.n)
+        FROM unnest(CAST(:along_parts AS text[]), CAST(:along_slots AS integer[]))
+            WITH ORDINALITY AS c(part, slot, n)
+    ) AS {json_type})
+    FROM ids
+    ON CONFLICT DO NOTHING
+    RETURNING 1
 )
-SELECT p.id, e.id, e.balance_after FROM p, e ORDER BY e.id
-"""
-)
+SELECT p.id, e.id, e.balance_after, (SELECT count(*) FROM along_row) FROM p, e ORDER BY e.id"""
+
+# Built once per (table, columns) a caller writes along.
+_along_statements: dict[tuple[str, tuple[str, ...], str], Any] = {}
+
+
+def _statement_along(along: WriteAlong) -> Any:
+    columns = tuple(along.values)
+    key = (along.table.name, columns, along.json_column)
+    statement = _along_statements.get(key)
+    if statement is None:
+        json_type = along.table.c[along.json_column].type
+        dialect = postgresql.dialect()
+        statement = _along_statements[key] = text(
+            _WRITES
+            + _ALONG.format(
+                table=along.table.name,
+                columns=", ".join(columns),
+                json_column=along.json_column,
+                values=", ".join(
+                    f"CAST(:along_{name} AS {along.table.c[name].type.compile(dialect)})"
+                    for name in columns
+                ),
+                json_type="jsonb" if json_type.__class__.__name__ == "JSONB" else "json",
+            )
+        )
+    return statement
+
+
+def _along_parts(
+    along: WriteAlong, purchase: Purchase, entries: list[Entry]
+) -> tuple[list[str], list[int | None]]:
+    """The caller's JSON rendered with stand-in ids, cut at each: (parts, slots).
+
+    The stand-ins are drawn at random per statement, so no text a customer typed (a
+    description) can pass for one."""
+    mark = secrets.randbelow(9 * 10**14) + 10**14  # 15 digits, then 3 of the slot
+    stand_ins = [purchase, *entries]
+    for slot, row in enumerate(stand_ins, 1):
+        row.id = -(mark * 1000 + slot)
+    try:
+        rendered = json.dumps(along.render(purchase, entries), ensure_ascii=False)
+    finally:
+        for row in stand_ins:
+            row.id = None
+    # Cut with str.split, not a regular expression: a pattern per statement would be
+    # compiled at every earn.
+    first, *rest = rendered.split(f"-{mark}")
+    parts = [first] + [piece[3:] for piece in rest]
+    slots: list[int | None] = [int(piece[:3]) for piece in rest] + [None]
+    return parts, slots
 
 
 def _write_in_one_statement(
@@ -810,74 +903,85 @@ def _write_in_one_statement(
     reference: str | None,
     description: str | None,
     confirmed_large: bool,
+    along: WriteAlong | None = None,
 ) -> list[Entry] | None:
-    """Write a purchase and credit its lines to the locked `member` in one round trip;
-    the purchase and the entries become the session's objects, as a flush leaves them.
-    None where a twin carrying the purchase's key was there first (nothing written)."""
+    """Write a purchase and credit its lines to the locked `member` in one round trip,
+    with the caller's row `along` if any; the purchase and the entries become the
+    session's objects, as a flush leaves them. None where a twin carrying the
+    purchase's key was there first (nothing written)."""
     ledger.check_credit(member, lines)
     tenant_id = session_tenant_id(session)
     now = purchase.created_at
-    rows = (
-        session.connection()
-        .execute(
-            _ONE_STATEMENT,
-            {
-                "tenant_id": tenant_id,
-                "member_id": member.id,
-                "amount": purchase.amount,
-                "status": Status.RECORDED.value,
-                "location_id": location_id,
-                "reference": reference,
-                "description": description,
-                "actor_kind": purchase.actor_kind,
-                "actor_id": purchase.actor_id,
-                "idempotency_key": purchase.idempotency_key,
-                "fingerprint": purchase.fingerprint,
-                "total": purchase.points,
-                "now": now,
-                "kinds": [str(kind) for kind, _p, _l in lines],
-                "points": [points for _k, points, _l in lines],
-                "labels": [label for _k, _p, label in lines],
-                "confirmed_large": confirmed_large,
-                "expires_at": expiry_for(program, now),
-            },
-        )
-        .all()
-    )
-    if not rows:
-        return None
-    purchase.id = rows[0][0]
     purchase.tenant_id = tenant_id
     purchase.status = Status.RECORDED
     purchase.points_not_recovered = None
     purchase.returned_at = None
-    _now_persistent(session, purchase)
+    purchase.returned_amount = Decimal("0")
+    # The entries as the statement writes them, ids apart (the member is locked: its
+    # balance is the one the statement adds to).
     entries = []
-    for (kind, points, label), (_purchase_id, entry_id, balance_after) in zip(
-        lines, rows, strict=True
-    ):
-        entry = Entry(
-            id=entry_id,
-            tenant_id=tenant_id,
-            member_id=member.id,
-            kind=kind,
-            points=points,
-            balance_after=balance_after,
-            actor_kind=purchase.actor_kind,
-            actor_id=purchase.actor_id,
-            location_id=location_id,
-            description=description,
-            reference=reference,
-            idempotency_key=None,
-            fingerprint=None,
-            reverses_id=None,
-            purchase_id=purchase.id,
-            label=label,
-            confirmed_large=confirmed_large,
-            created_at=now,
+    balance = member.balance
+    for kind, points, label in lines:
+        balance += points
+        entries.append(
+            Entry(
+                tenant_id=tenant_id,
+                member_id=member.id,
+                kind=kind,
+                points=points,
+                balance_after=balance,
+                actor_kind=purchase.actor_kind,
+                actor_id=purchase.actor_id,
+                location_id=location_id,
+                description=description,
+                reference=reference,
+                idempotency_key=None,
+                fingerprint=None,
+                reverses_id=None,
+                purchase_id=None,
+                label=label,
+                confirmed_large=confirmed_large,
+                created_at=now,
+            )
         )
+    params = {
+        "tenant_id": tenant_id,
+        "member_id": member.id,
+        "amount": purchase.amount,
+        "status": Status.RECORDED.value,
+        "location_id": location_id,
+        "reference": reference,
+        "description": description,
+        "actor_kind": purchase.actor_kind,
+        "actor_id": purchase.actor_id,
+        "idempotency_key": purchase.idempotency_key,
+        "fingerprint": purchase.fingerprint,
+        "total": purchase.points,
+        "now": now,
+        "kinds": [str(kind) for kind, _p, _l in lines],
+        "points": [points for _k, points, _l in lines],
+        "labels": [label for _k, _p, label in lines],
+        "confirmed_large": confirmed_large,
+        "expires_at": expiry_for(program, now),
+    }
+    statement = _ONE_STATEMENT
+    if along is not None:
+        statement = _statement_along(along)
+        params["along_parts"], params["along_slots"] = _along_parts(along, purchase, entries)
+        params.update({f"along_{name}": value for name, value in along.values.items()})
+    rows = session.connection().execute(statement, params).all()
+    if not rows:
+        return None
+    purchase.id = rows[0][0]
+    _now_persistent(session, purchase)
+    for entry, (_purchase_id, entry_id, balance_after, _along) in zip(entries, rows, strict=True):
+        if balance_after != entry.balance_after:  # the lock was not held: write nothing
+            raise RuntimeError(f"member {member.id} changed under its lock")
+        entry.id = entry_id
+        entry.purchase_id = purchase.id
         _now_persistent(session, entry)
-        entries.append(entry)
+    if along is not None:
+        along.written = bool(rows[0][3])
     set_committed_value(member, "balance", entries[-1].balance_after)
     for entry in entries:
         announce(session, "entry_recorded", entry=entry, member=member)

@@ -27,6 +27,7 @@ from core.sdk import (
     InvalidInput,
     Membership,
     ReadAlong,
+    WriteAlong,
     lock_member_by_code,
     lock_member_by_code_along,
     session_tenant_id,
@@ -135,6 +136,30 @@ def replay(answer: IdempotentResponse) -> Response:
     return response
 
 
+def stored_along(status: int, render: Callable[..., Any]) -> WriteAlong | None:
+    """The answer to store, for a service that writes the request's work in one
+    statement (`record_purchase`): written by that statement, its body rendered by
+    `render(purchase, entries)` (the view's own answer, as its schema dumps it), at no
+    round trip of its own. None without a key. Where the statement wrote it,
+    `remember` writes nothing."""
+    key = g.get("api_key")
+    if key is None:
+        return None
+    along = WriteAlong(
+        table=IdempotentResponse.__table__,
+        values={
+            "key": key,
+            "fingerprint": g.api_fingerprint,
+            "status": status,
+            "created_at": utcnow(),
+        },
+        json_column="body",
+        render=render,
+    )
+    g.api_answer_along = along
+    return along
+
+
 # Built once. A Core INSERT, not an object for the unit of work: flushing the one row
 # at commit cost more than the rest of the commit.
 _REMEMBER = insert(IdempotentResponse.__table__)
@@ -142,7 +167,10 @@ _REMEMBER = insert(IdempotentResponse.__table__)
 
 def remember(session: Session, key: str, response: Response) -> None:
     """Store the answer in the request's transaction (IntegrityError where a twin with
-    the same key stored its own first)."""
+    the same key stored its own first), unless the work's own statement stored it."""
+    along = g.get("api_answer_along")
+    if along is not None and along.written:
+        return
     session.connection().execute(
         _REMEMBER,
         {

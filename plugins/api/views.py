@@ -352,17 +352,31 @@ class Points(MethodView):
         # description field, plugins' rules) apply alike. The rule that employees give by
         # amount does not bind a token: see `purchases.give_points`.
         if "amount" in fields:
-            _purchase, entries = record_purchase(session, member, fields["amount"], **common)
+            # The answer stored for the key is written by the purchase's own statement.
+            along = idempotency.stored_along(
+                201, lambda _purchase, entries: _POINTS_RESULT.dump(_earned(entries))
+            )
+            _purchase, entries = record_purchase(
+                session, member, fields["amount"], along=along, **common
+            )
         else:
             entries = [give_points(session, member, fields["points"], **common)]
         if not entries:  # a purchase worth no points is still recorded (it counts as spend)
             return {"entry_id": None, "points": 0, "balance": member.balance, "entries": []}
-        return {
-            "entry_id": entries[0].id,
-            "points": sum(e.points for e in entries),
-            "balance": entries[-1].balance_after,
-            "entries": entries,
-        }
+        return _earned(entries)
+
+
+_POINTS_RESULT = PointsResultSchema()  # built once: a schema's construction is not cheap
+
+
+def _earned(entries: list[Entry]) -> dict[str, Any]:
+    """The answer of `give_points` for the entries written (at least one)."""
+    return {
+        "entry_id": entries[0].id,
+        "points": sum(e.points for e in entries),
+        "balance": entries[-1].balance_after,
+        "entries": entries,
+    }
 
 
 @blp.route("/customers/<string:code>/entries", tags=["points"])
