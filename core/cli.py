@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from core import scaffold
-from core.host import migrate
+from core.host import migrate, outbox
 from core.host.db import platform_session
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
@@ -432,8 +432,13 @@ def worker(burst: bool, queue_names: tuple[str, ...], fork: bool | None) -> None
     # rq forks a process per job: the ORM's mappers are configured here, once, or every
     # job configures them all again (1.7 s of a push batch's 3.6 s, in a profile).
     configure_mappers()
+    app = current_app._get_current_object()
     if not burst:
         platform.jobs.start_scheduler()
+        platform.jobs.start_relay(app)
+    else:  # the outbox's rows first: their jobs are part of the work to do
+        while outbox.relay(app):
+            pass
     from worker.runners import MAINTENANCE_INTERVAL
 
     queues = platform.jobs.queues()
