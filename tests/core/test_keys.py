@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from core import demo
 from core.app import create_app
 from core.host.keys import key_problems
-from core.host.outbox import OutboxRow
 from core.host.migrate import alembic_config, upgrade
+from core.host.outbox import OutboxRow
 from core.scaffold import new_plugin
 
 pytestmark = pytest.mark.postgres
