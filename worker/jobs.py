@@ -109,12 +109,13 @@ def enqueue(session: Session | None, job: Callable, *args: Any) -> None:
     (core.host.outbox): with rq a worker's relay queues them from there, so that a
     web process killed after its commit loses none."""
     _check_plain(args)
-    runner = job_app().extensions["premia"].jobs
+    platform = job_app().extensions["premia"]
+    runner = platform.jobs
     if session is None:
         runner.enqueue(job, *args)
         return
-    kept = outbox.add_job(session, job, args)
-    if not kept or outbox.relays_in_process():
+    kept = outbox.add_job(session, job, args, platform)
+    if not kept or outbox.relays_in_process(platform):
         after_commit(session, lambda: runner.enqueue(job, *args))
 
 

@@ -41,7 +41,8 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
         raise ValueError(f"{hook!r} is not a hook that announces (see core/hookspecs.py)")
     if hook == "notify" and not _topic_fits(app, plugins, kwargs["topic"], kwargs["context"]):
         return
-    if "announcements" not in session.info and outbox.relays_in_process():
+    outbox.keep_for(session, app.extensions["premia"])
+    if "announcements" not in session.info and outbox.relays_in_process(app.extensions["premia"]):
         # Who listens is read once per transaction, in it, before the commit. (With rq,
         # a worker relays the transaction's outbox row: nothing runs here after commit.)
         tenant, active = plugins.audience(session, session_tenant_id(session))
@@ -70,7 +71,8 @@ def _announced_readable_after_commit(session: Session) -> None:
     `expire_all`): after the commit the session emits no SQL, and a listener reading
     `tenant.slug` or `member.id` would fail."""
     announcements = session.info.get("announcements")
-    if not announcements or not outbox.relays_in_process():
+    platform = session.info.get("outbox_platform")
+    if not announcements or (platform is not None and not outbox.relays_in_process(platform)):
         return  # with rq, a worker reads them again when it relays the outbox row
     records = [cached[1]] if (cached := session.info.get("premia_audience")) else []
     for _transaction, _hook, kwargs in announcements:

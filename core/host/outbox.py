@@ -76,17 +76,24 @@ class OutboxRow(TenantOwned, Base):
 # --- writing, in the committing transaction ---------------------------------
 
 
-def relays_in_process() -> bool:
-    """Whether the committing process runs its hooks and jobs itself (not rq)."""
-    return bool(getattr(_platform().jobs, "relays_in_process", True))
+def relays_in_process(platform: Any) -> bool:
+    """Whether `platform`'s processes run their own commits' hooks and jobs (not rq)."""
+    return bool(getattr(platform.jobs, "relays_in_process", True))
 
 
-def add_job(session: Session, job: Callable, args: tuple) -> bool:
+def keep_for(session: Session, platform: Any) -> None:
+    """Note the platform whose outbox the session writes (announce and enqueue do,
+    so that the commit needs no app context)."""
+    session.info["outbox_platform"] = platform
+
+
+def add_job(session: Session, job: Callable, args: tuple, platform: Any) -> bool:
     """Keep `job(*args)` for the session's outbox row; False (nothing kept) when the
     session is not scoped to one tenant, whose jobs are queued after commit only."""
     tenant_id = session.info.get("tenant_id")
     if not isinstance(tenant_id, int):
         return False
+    keep_for(session, platform)
     path = f"{job.__module__}:{job.__qualname__}"
     session.info.setdefault("outbox_jobs", []).append((current_transaction(session), path, args))
     return True
@@ -109,10 +116,11 @@ def record(session: Session) -> OutboxRow | None:
     }
     row = OutboxRow(tenant_id=tenant_id, body=json.dumps(body, separators=(",", ":")))
     session.add(row)
-    if relays_in_process():
+    platform = session.info.get("outbox_platform") or current_app.extensions["premia"]
+    if relays_in_process(platform):
         # Deleted first, before the hooks and jobs run here: a row left behind is
         # one whose process died in between (relayed by the scheduler's tick).
-        factory = _platform().sessions
+        factory = platform.sessions
         session.info.setdefault("after_commit", []).insert(
             0, (session.get_transaction(), lambda: _delete_relayed(factory, tenant_id, row.id))
         )
@@ -303,7 +311,3 @@ def pending(app: Flask) -> int:
     platform = app.extensions["premia"]
     with app.app_context(), platform_session(platform.sessions) as session:
         return int(session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
-
-
-def _platform() -> Any:
-    return current_app.extensions["premia"]
