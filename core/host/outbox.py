@@ -19,9 +19,10 @@ it commits or rolls back with the data. Then:
   and its commit relays those rows again: at least once, and every job is
   idempotent (docs/scaling.md, "What a killed process can lose").
 
-Records (an entry, a member) are stored as (model, primary key) and read again
-when relayed, in a session of the row's tenant; other values are JSON, with tags
-for Decimal, date, datetime and enums.
+Records (an entry, a member) are stored as (model, primary key) with their column
+values at the commit, read again when relayed (in a session of the row's tenant)
+and given those values back, so that a hook sees what it saw after the commit;
+other values are JSON, with tags for Decimal, date, datetime and enums.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import Text, delete, event, func, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.host.db import (
     Base,
@@ -152,7 +154,7 @@ def dump(value: Any) -> Any:
         state = inspect(value)
         if state.identity is None:
             raise TypeError(f"{type(value).__name__} announced before it has an id")
-        return {"$m": _path(type(value)), "k": list(state.identity)}
+        return {"$m": _path(type(value)), "k": list(state.identity), "s": _snapshot(state)}
     if isinstance(value, Enum):
         return {"$e": _path(type(value)), "v": value.value}
     if isinstance(value, Decimal):
@@ -177,7 +179,13 @@ def load(value: Any, records: dict[tuple[str, tuple], Any]) -> Any:
     if not isinstance(value, dict):
         return value
     if "$m" in value:
-        return records.get((value["$m"], tuple(value["k"])))
+        record = records.get((value["$m"], tuple(value["k"])))
+        if record is not None:
+            # As it was at the commit, like the hooks run after it saw it (a redemption
+            # confirmed since is still "requested" for the announcement of its request).
+            for key, kept in value.get("s", {}).items():
+                set_committed_value(record, key, load(kept, records))
+        return record
     if "$e" in value:
         return _resolve(value["$e"])(value["v"])
     if "$d" in value:
@@ -187,6 +195,20 @@ def load(value: Any, records: dict[tuple[str, tuple], Any]) -> Any:
     if "$date" in value:
         return date.fromisoformat(value["$date"])
     return {key: load(item, records) for key, item in value["$o"].items()}
+
+
+def _snapshot(state: Any) -> dict[str, Any]:
+    """The record's loaded column values that JSON keeps (`dump`), by attribute."""
+    kept = {}
+    unloaded = state.unloaded
+    for attr in state.mapper.column_attrs:
+        if attr.key in unloaded:
+            continue
+        try:
+            kept[attr.key] = dump(state.dict.get(attr.key))
+        except TypeError:
+            continue  # a type JSON does not keep: read as it is when relayed
+    return kept
 
 
 def _references(value: Any, found: dict[str, set[tuple]]) -> None:

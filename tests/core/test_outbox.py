@@ -277,3 +277,24 @@ def test_the_embedded_scheduler_relays_what_a_killed_process_left(shop, platform
     assert outbox.relay(app, older_than=outbox.STALE_SECONDS) == 1
     assert recorder.calls == [("member_created", shop.slug, member.id)]
     assert len(_rows(app)) == 1  # the fresh one: its process may be about to relay it
+
+
+def test_a_relayed_hook_sees_the_record_as_it_was_at_the_commit(rq_app, shop, recorder):
+    """A redemption handed over, then changed before the relay ran: its announcement
+    still says "confirmed", as it was at the commit (its e-mail and push are sent)."""
+    from core.loyalty import rewards
+
+    sessions = rq_app.extensions["premia"].sessions
+    with rq_app.app_context(), tenant_session(sessions, shop.id) as session:
+        member = create_member(session, email="ana@mail.example", actor=STAFF)
+        ledger.earn(session, member, points=100, actor=STAFF)
+        reward = rewards.create_reward(session, name="Café", points=10)
+        session.commit()
+        redemption = rewards.redeem_reward(session, member, reward, actor=STAFF)
+        session.commit()
+        redemption.status = rewards.Status.CANCELLED  # changed since, unannounced
+        session.commit()
+    assert outbox.relay(rq_app) == 2
+    assert recorder.hooks("redemption_changed") == [
+        (shop.slug, (redemption.id, rewards.Status.CONFIRMED)),
+    ]
