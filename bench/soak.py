@@ -401,7 +401,9 @@ def queue_import_and_send(args, data: dict) -> None:
 
 
 def drain(args, data: dict, seconds: float) -> float:
-    """Wait until no job is queued, running or scheduled and the import and send are done."""
+    """Wait until no job is queued, running or scheduled, no outbox row waits for its
+    relay, and the import and send are done."""
+    from core.host import outbox
     from plugins.csv_import.models import Import
     from plugins.push.models import Send
 
@@ -416,7 +418,7 @@ def drain(args, data: dict, seconds: float) -> float:
             + len(StartedJobRegistry(queue=q).get_job_ids(cleanup=False))
             + len(ScheduledJobRegistry(queue=q).get_job_ids(cleanup=False))
             for q in queues
-        )
+        ) + outbox.pending(app)
         with app.app_context(), tenant_session(platform.sessions, data["tenant_id"]) as session:
             statuses = (
                 session.get(Import, data.get("import_id", 0)),

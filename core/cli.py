@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from core import scaffold
-from core.host import migrate
+from core.host import migrate, outbox
 from core.host.db import platform_session
 from core.host.errors import PremiaError
 from core.host.platform import current_platform
@@ -432,8 +433,18 @@ def worker(burst: bool, queue_names: tuple[str, ...], fork: bool | None) -> None
     # rq forks a process per job: the ORM's mappers are configured here, once, or every
     # job configures them all again (1.7 s of a push batch's 3.6 s, in a profile).
     configure_mappers()
+    app = current_app._get_current_object()
+    # The relay thread below uses the database in this process: a work horse forked
+    # from it must not share its pooled connections (one socket, two processes: the
+    # soak's import failed with "SAVEPOINT can only be used in transaction blocks").
+    engines = [platform.engine] + ([platform.replica.engine] if platform.replica else [])
+    os.register_at_fork(after_in_child=lambda: [engine.dispose(close=False) for engine in engines])
     if not burst:
         platform.jobs.start_scheduler()
+        platform.jobs.start_relay(app)
+    else:  # the outbox's rows first: their jobs are part of the work to do
+        while outbox.relay(app):
+            pass
     from worker.runners import MAINTENANCE_INTERVAL
 
     queues = platform.jobs.queues()

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
+from core.host import outbox
 from core.host.db import after_commit, tenant_session
 from tenants.models import Tenant
 
@@ -102,12 +103,19 @@ def platform_job(queue: str = "default") -> Callable:
 
 
 def enqueue(session: Session | None, job: Callable, *args: Any) -> None:
-    """Queue `job(*args)`; with a session, only once its transaction commits."""
+    """Queue `job(*args)`; with a session, only once its transaction commits.
+
+    A tenant session's jobs are also written to its transaction's outbox row
+    (core.host.outbox): with rq a worker's relay queues them from there, so that a
+    web process killed after its commit loses none."""
     _check_plain(args)
-    runner = job_app().extensions["premia"].jobs
+    platform = job_app().extensions["premia"]
+    runner = platform.jobs
     if session is None:
         runner.enqueue(job, *args)
-    else:
+        return
+    kept = outbox.add_job(session, job, args, platform)
+    if not kept or outbox.relays_in_process(platform):
         after_commit(session, lambda: runner.enqueue(job, *args))
 
 

@@ -22,6 +22,7 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from core.host import outbox
 from core.host.contributions import PeriodicJob
 from worker.jobs import QUEUES
 
@@ -47,6 +48,9 @@ class InProcessRunner:
     """Runs jobs in this process. `raise_errors` (tests) re-raises a job's failure to
     the code that committed; otherwise it is logged, as a worker would, and kept in
     `failed` so that the platform's health shows it."""
+
+    # The committing process runs its own announcements and jobs (core.host.outbox).
+    relays_in_process = True
 
     def __init__(self, raise_errors: bool = False) -> None:
         self.raise_errors = raise_errors
@@ -131,6 +135,10 @@ class InProcessRunner:
                 while True:
                     with app.app_context():
                         self.run_due()
+                    try:  # what a process killed after its commit left undone
+                        outbox.relay(app, older_than=outbox.STALE_SECONDS)
+                    except Exception:
+                        log.exception("outbox relay failed")
                     time.sleep(tick)
 
             self._scheduler = threading.Thread(target=loop, name="premia-scheduler", daemon=True)
@@ -154,6 +162,10 @@ JOB_TIMEOUTS = {"bulk": 3600, "webhooks": 60}
 
 
 class RqRunner:
+    # Web processes leave their commits' announcements and jobs in the outbox; the
+    # `premia worker` processes relay them (`start_relay`).
+    relays_in_process = False
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.periodic: list[PeriodicJob] = []
@@ -272,6 +284,14 @@ class RqRunner:
                 time.sleep(tick)
 
         thread = threading.Thread(target=loop, name="premia-periodic", daemon=True)
+        thread.start()
+        return thread
+
+    def start_relay(self, app: Any) -> threading.Thread:
+        """Relay the outbox (core.host.outbox) in a daemon thread of this worker."""
+        thread = threading.Thread(
+            target=outbox.relay_forever, args=(app,), name="premia-outbox", daemon=True
+        )
         thread.start()
         return thread
 

@@ -594,10 +594,10 @@ def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
     while undone.parent is not None and not undone.nested:
         undone = undone.parent
     if undone.parent is None:  # the outermost transaction
-        session.info.pop("after_commit", None)
-        session.info.pop("announcements", None)
+        for key in ("after_commit", "announcements", "outbox_jobs"):
+            session.info.pop(key, None)
         return
-    for key in ("after_commit", "announcements"):  # a savepoint: what it queued
+    for key in ("after_commit", "announcements", "outbox_jobs"):  # a savepoint: what it queued
         if key in session.info:
             session.info[key] = [item for item in session.info[key] if not _inside(item[0], undone)]
 
@@ -607,5 +607,5 @@ def _drop_after_close(session: Session, transaction: Any) -> None:
     # A session closed without committing ends its transaction with no rollback event;
     # after a commit, the callbacks have already been run and popped.
     if transaction.parent is None:
-        session.info.pop("after_commit", None)
-        session.info.pop("announcements", None)
+        for key in ("after_commit", "announcements", "outbox_jobs"):
+            session.info.pop(key, None)

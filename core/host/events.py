@@ -3,7 +3,9 @@
 `announce(session, "entry_recorded", entry=entry, member=member)` calls that hook for the
 plugins active for the session's tenant once the session commits, each plugin
 on its own: one that fails is logged and the others still run, so a broken
-plugin never undoes a sale.
+plugin never undoes a sale. The announcements are also written to the
+transaction's outbox row (core/host/outbox.py): run by this process right after
+the commit where jobs run in-process, by a worker's relay with rq.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
+from core.host import outbox
 from core.host.db import after_commit, current_transaction, session_tenant_id
 from core.host.topics import TopicError
 
@@ -38,8 +41,10 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
         raise ValueError(f"{hook!r} is not a hook that announces (see core/hookspecs.py)")
     if hook == "notify" and not _topic_fits(app, plugins, kwargs["topic"], kwargs["context"]):
         return
-    if "announcements" not in session.info:
-        # Who listens is read once per transaction, in it, before the commit.
+    outbox.keep_for(session, app.extensions["premia"])
+    if "announcements" not in session.info and outbox.relays_in_process(app.extensions["premia"]):
+        # Who listens is read once per transaction, in it, before the commit. (With rq,
+        # a worker relays the transaction's outbox row: nothing runs here after commit.)
         tenant, active = plugins.audience(session, session_tenant_id(session))
 
         def fire() -> None:
@@ -52,7 +57,11 @@ def announce(session: Session, hook: str, **kwargs: Any) -> None:
 
         after_commit(session, fire, outermost=True)
         session.info["announcements"] = []  # only once `fire` is sure to run
-    session.info["announcements"].append((current_transaction(session), hook, kwargs))
+    # Also written to the transaction's outbox row (core.host.outbox), which commits
+    # with it: a process killed after the commit loses nothing.
+    session.info.setdefault("announcements", []).append(
+        (current_transaction(session), hook, kwargs)
+    )
 
 
 @event.listens_for(Session, "before_commit")
@@ -62,8 +71,9 @@ def _announced_readable_after_commit(session: Session) -> None:
     `expire_all`): after the commit the session emits no SQL, and a listener reading
     `tenant.slug` or `member.id` would fail."""
     announcements = session.info.get("announcements")
-    if not announcements:
-        return
+    platform = session.info.get("outbox_platform")
+    if not announcements or (platform is not None and not outbox.relays_in_process(platform)):
+        return  # with rq, a worker reads them again when it relays the outbox row
     records = [cached[1]] if (cached := session.info.get("premia_audience")) else []
     for _transaction, _hook, kwargs in announcements:
         records.extend(kwargs.values())

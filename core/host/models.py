@@ -6,6 +6,7 @@ models are imported with the plugins themselves.
 
 from core.customer_app.identities import CustomerIdentity
 from core.customer_app.sessions import CustomerSession
+from core.host.outbox import OutboxRow
 from core.loyalty.expiry import ExpiryRun
 from core.loyalty.figures import DailyFigure
 from core.loyalty.ledger import Allocation, Entry, Lot
@@ -35,6 +36,7 @@ __all__ = [
     "Membership",
     "Operator",
     "OperatorSession",
+    "OutboxRow",
     "Plan",
     "PlanPlugin",
     "Purchase",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 
 import pytest
@@ -355,3 +356,25 @@ def test_a_worker_forks_a_process_per_job_only_with_the_bulk_queue(
         result = runner.invoke(main, ["worker", "--burst", *options])
         assert result.exit_code == 0, result.output
     assert seen == [rq.Worker, rq.Worker, rq.SimpleWorker, rq.Worker, rq.SimpleWorker]
+
+
+def test_a_forked_work_horse_drops_the_workers_pooled_connections(make_app, redis_url, monkeypatch):
+    """The worker's relay thread uses the database: a work horse rq forks from it must
+    not speak on the parent's sockets (the soak's retried import failed so)."""
+    import rq
+
+    import worker.jobs
+
+    monkeypatch.setattr(worker.jobs, "_worker_app", None)
+    application = make_app(PREMIA_REDIS_URL=redis_url)
+    handlers = []
+    monkeypatch.setattr(os, "register_at_fork", lambda **kw: handlers.append(kw))
+    monkeypatch.setattr(rq.Worker, "work", lambda self, **kw: None)
+    with application.app_context():
+        result = application.test_cli_runner().invoke(main, ["worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    engine = application.extensions["premia"].engine
+    pool = engine.pool
+    (handler,) = handlers
+    handler["after_in_child"]()
+    assert engine.pool is not pool  # a fresh pool in the child

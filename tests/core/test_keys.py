@@ -20,6 +20,7 @@ from core import demo
 from core.app import create_app
 from core.host.keys import key_problems, redundant_tenant_indexes
 from core.host.migrate import alembic_config, upgrade
+from core.host.outbox import OutboxRow
 from core.scaffold import new_plugin
 
 pytestmark = pytest.mark.postgres
@@ -203,7 +204,13 @@ def test_the_migration_keeps_every_row_and_reference_of_a_demo_database(scratch_
         assert _primary_key(conn, "memberships") == ["id"]
         assert len(key_problems(conn)) > 40  # every tenant-owned table's key
         old = _catalogue(conn)
+    # Today's code writes the outbox (a later migration's table) as it fills the demo.
+    with engine.begin() as conn:
+        OutboxRow.__table__.create(conn)
     demo.ensure_demo(scratch_app)
+    with engine.begin() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM outbox")) == 0  # each relayed
+        OutboxRow.__table__.drop(conn)
     with engine.connect() as conn:
         before = _contents(conn)
     assert len(before["ledger_entries"]) > 100 and len(before["memberships"]) == 40
@@ -211,8 +218,11 @@ def test_the_migration_keeps_every_row_and_reference_of_a_demo_database(scratch_
     upgrade(scratch_app)
     with engine.connect() as conn:
         assert key_problems(conn) == []
-        assert _contents(conn) == before
+        after = _contents(conn)
+        assert after.pop("outbox") == []
+        assert after == before
         new = _catalogue(conn)
+    new.pop("outbox")
     references = {
         table: {c for c in found if "FOREIGN KEY" in c[1]} for table, found in old.items()
     }
