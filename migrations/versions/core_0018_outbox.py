@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "core_0017_outbox"
-down_revision = "core_0016_keys"
+revision = "core_0018_outbox"
+down_revision = "core_0017_tenant_indexes"
 branch_labels = None
 depends_on = None
 
