@@ -1,7 +1,7 @@
 """outbox: a committed transaction's announcements and jobs, until a relay queues them
 
-Revision ID: core_0017_outbox
-Revises: core_0016_keys
+Revision ID: core_0018_outbox
+Revises: core_0017_tenant_indexes
 Create Date: 2026-12-05 14:20:00.000000
 """
 
