@@ -6,10 +6,20 @@ into one `daily_figures` row per tenant and day, and the dashboard reads those
 rows plus a live count of today only: its cost does not grow with the ledger.
 On PostgreSQL the roll-up is one grouped statement per tenant over the new
 entries (by the (tenant_id, created_at) index), days in the tenant's time zone.
+
+Every closed day from the merchant's first activity on gets a row, a quiet one
+zeros: the stored days are one unbroken span, so a range's days outside it (the
+days not rolled up yet, the days before the first activity) are the only ones
+counted live, and a day without a row inside it had nothing (roll-ups before the
+zeros were stored skipped quiet days). The job catches up with every day missed
+while it did not run. An hourly audit recounts the last stored day and a sample of
+others from the ledger and repairs a row that differs (a late commit, a bug).
 """
 
 from __future__ import annotations
 
+import logging
+import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,7 +34,14 @@ from core.loyalty.members import Membership
 from tenants.models import Tenant
 from worker.jobs import platform_job
 
+log = logging.getLogger(__name__)
+
 FIELDS = ("members", "issued", "redeemed", "redemptions", "expired")
+# Rows are stamped when they are flushed and committed a moment later: a transaction
+# flushed just before midnight may commit after it. A day is rolled up only once it
+# has been over this long, so such a row is counted (the audit re-checks the day).
+GRACE = timedelta(minutes=15)
+AUDITED_DAYS = 7  # days recounted per merchant by each audit: the last one and a sample
 
 
 class DailyFigure(TenantOwned, Base):
@@ -124,9 +141,24 @@ def count_days(session: Session, tenant: Tenant, since: date, until: date) -> di
     return days
 
 
+def closed_before(tenant: Tenant, now: datetime | None = None) -> date:
+    """The first local day the roll-up may not store yet: today, or yesterday during the
+    GRACE after midnight."""
+    return local_today(tenant, (now or utcnow()) - GRACE)
+
+
+def stored_span(session: Session) -> tuple[date | None, date | None]:
+    """The first and last days stored for the session's merchant (two index probes)."""
+    first, last = session.execute(
+        select(func.min(DailyFigure.day), func.max(DailyFigure.day))
+    ).one()
+    return first, last
+
+
 def roll_up(session: Session, tenant: Tenant, now: datetime | None = None) -> int:
-    """Store the figures of every closed local day not stored yet; returns how many days."""
-    today = local_today(tenant, now)
+    """Store the figures of every closed local day not stored yet, quiet days as zeros;
+    returns how many days."""
+    closed = closed_before(tenant, now)
     # One roll-up of a tenant at a time (the hourly job and a manual run may meet).
     session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
     last = session.scalar(select(func.max(DailyFigure.day)))
@@ -139,13 +171,17 @@ def roll_up(session: Session, tenant: Tenant, now: datetime | None = None) -> in
         since = min(starts).astimezone(ZoneInfo(tenant.timezone)).date()
     else:
         since = last + timedelta(days=1)
-    if since >= today:
+    if since >= closed:
         return 0
-    counted = count_days(session, tenant, since, today)
-    for day in counted.values():
-        session.add(DailyFigure(day=day.day, **{f: getattr(day, f) for f in FIELDS}))
+    counted = count_days(session, tenant, since, closed)
+    days = _dates(since, closed - timedelta(days=1))
+    session.add_all(_row(counted.get(day, Day(day))) for day in days)
     session.flush()
-    return len(counted)
+    return len(days)
+
+
+def _row(day: Day) -> DailyFigure:
+    return DailyFigure(day=day.day, **{f: getattr(day, f) for f in FIELDS})
 
 
 @platform_job(queue="bulk")
@@ -167,19 +203,89 @@ def roll_up_all(now_iso: str | None = None) -> int:
 def figures_between(
     session: Session, tenant: Tenant, since: date, until: date, now: datetime | None = None
 ) -> list[Day]:
-    """Every local day in [since, until], stored days read back, the rest counted live."""
+    """Every local day in [since, until]: stored days read back (a day inside the stored
+    span without a row had nothing), the days outside that span counted live (today,
+    days not rolled up yet, days before the merchant's first activity)."""
     today = local_today(tenant, now)
-    stored = {
-        row.day: Day(row.day, *(getattr(row, f) for f in FIELDS))
-        for row in session.scalars(
-            select(DailyFigure).where(DailyFigure.day >= since, DailyFigure.day <= until)
-        )
-    }
-    # Days not rolled up yet (today, or before the job's first run) are counted now.
-    missing = [d for d in _dates(since, until) if d not in stored and d <= today]
-    if missing:
-        stored.update(count_days(session, tenant, min(missing), max(missing) + timedelta(days=1)))
-    return [stored.get(d, Day(d)) for d in _dates(since, until)]
+    first, last = stored_span(session)
+    found: dict[date, Day] = {}
+    if first is not None and last is not None and since <= last and until >= first:
+        columns = [getattr(DailyFigure, f) for f in FIELDS]
+        # Plain rows, not ORM objects: a year's range is 365 of them on every page.
+        for day, *values in session.execute(
+            select(DailyFigure.day, *columns).where(
+                DailyFigure.day >= max(since, first), DailyFigure.day <= min(until, last)
+            )
+        ):
+            found[day] = Day(day, *values)
+    if first is None or last is None:
+        live = [(since, min(until, today))]
+    else:
+        live = [(since, min(until, today, first - timedelta(days=1))),
+                (max(since, last + timedelta(days=1)), min(until, today))]  # fmt: skip
+    for start, end in live:
+        if start <= end:
+            found.update(count_days(session, tenant, start, end + timedelta(days=1)))
+    return [found.get(d, Day(d)) for d in _dates(since, until)]
+
+
+def audit(
+    session: Session,
+    tenant: Tenant,
+    *,
+    sample: int = AUDITED_DAYS,
+    rng: random.Random | None = None,
+) -> list[tuple[Day, Day]]:
+    """Recount from the ledger the last stored day (the one a late commit could miss) and
+    a random sample of the others, and repair each stored day that differs (the caller
+    commits); returns the (stored, counted) pairs that differed."""
+    first, last = stored_span(session)
+    if first is None or last is None:
+        return []
+    rng = rng or random.Random()
+    span = _dates(first, last - timedelta(days=1))
+    days = [last, *rng.sample(span, min(len(span), max(sample - 1, 0)))]
+    drifts = []
+    for day in sorted(days):
+        counted = count_days(session, tenant, day, day + timedelta(days=1)).get(day, Day(day))
+        row = session.scalar(select(DailyFigure).where(DailyFigure.day == day))
+        stored = Day(day, *(getattr(row, f) for f in FIELDS)) if row else Day(day)
+        if stored == counted:
+            continue
+        drifts.append((stored, counted))
+        if row is None:
+            session.add(_row(counted))
+        else:
+            for f in FIELDS:
+                setattr(row, f, getattr(counted, f))
+    session.flush()
+    return drifts
+
+
+@platform_job(queue="bulk")
+def audit_all() -> int:
+    """The hourly check: each merchant's sampled days against the ledger, each merchant in
+    its own transaction; a drift is logged as an error and repaired. Returns how many days
+    were repaired."""
+    platform = current_platform()
+    with platform_session(platform.sessions) as session:
+        tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    repaired = 0
+    for tenant_id in tenant_ids:
+        with tenant_session(platform.sessions, tenant_id) as session:
+            tenant = session.get(Tenant, tenant_id)
+            drifts = audit(session, tenant)
+            session.commit()
+        for stored, counted in drifts:
+            log.error(
+                "daily figures of tenant %s on %s drifted: stored %s, counted %s; repaired",
+                tenant_id,
+                stored.day,
+                stored,
+                counted,
+            )
+        repaired += len(drifts)
+    return repaired
 
 
 def _dates(since: date, until: date) -> list[date]:
