@@ -16,6 +16,7 @@ from core.loyalty.figures import (
     GRACE,
     DailyFigure,
     Day,
+    OpenDayFigures,
     _dates,
     audit,
     count_days,
@@ -321,3 +322,37 @@ def test_the_rolled_up_figures_equal_the_full_count(
             for until in _dates(since, last):
                 read = figures_between(session, tenant, since, until, end)
                 assert read == [counted.get(d, Day(d)) for d in _dates(since, until)]
+
+
+def test_the_open_day_is_counted_by_the_job_and_only_the_rest_live(shop, make_member, db):
+    with _at("2026-11-10T12:00:00"):
+        member = make_member(shop)
+    _earn(db, shop, member.id, 7, "2026-11-10T13:00:00")  # 08:00 in Bogotá
+    _earn(db, shop, member.id, 9, "2026-11-10T15:00:00")
+    roll_up_all(datetime(2026, 11, 10, 16, tzinfo=UTC).isoformat())  # through 15:45 UTC
+    _earn(db, shop, member.id, 4, "2026-11-10T16:30:00")
+    with db(shop) as session:
+        row = session.scalars(select(OpenDayFigures)).one()
+        assert (row.day, row.issued, row.members) == (date(2026, 11, 10), 16, 1)
+        # The open day's figures are read back, not counted again: a tampered row shows.
+        row.issued = 100
+        session.commit()
+        tenant = session.get(type(shop), shop.id)
+        now = datetime(2026, 11, 10, 17, tzinfo=UTC)
+        (day,) = figures_between(session, tenant, date(2026, 11, 10), date(2026, 11, 10), now)
+        assert (day.issued, day.members) == (104, 1)
+    # The next run adds from where it stopped; once the day is over, it is counted whole.
+    _earn(db, shop, member.id, 2, "2026-11-11T02:00:00")
+    assert roll_up_all(datetime(2026, 11, 11, 3, tzinfo=UTC).isoformat()) == 0
+    with db(shop) as session:
+        assert session.scalars(select(OpenDayFigures.issued)).one() == 106
+    _earn(db, shop, member.id, 1, "2026-11-11T06:00:00")  # the 11th
+    assert roll_up_all(datetime(2026, 11, 11, 7, tzinfo=UTC).isoformat()) == 1
+    assert _stored(db, shop) == {date(2026, 11, 10): 22}
+    with db(shop) as session:
+        row = session.scalars(select(OpenDayFigures)).one()
+        assert (row.day, row.issued, row.members) == (date(2026, 11, 11), 1, 0)
+        tenant = session.get(type(shop), shop.id)
+        now = datetime(2026, 11, 11, 8, tzinfo=UTC)
+        days = figures_between(session, tenant, date(2026, 11, 9), date(2026, 11, 11), now)
+    assert [d.issued for d in days] == [0, 22, 1]
