@@ -126,7 +126,17 @@ def count_between(
     # A cancelled request's refund gives back what its redemption took: it undoes
     # the redemption rather than issuing points.
     reversed_ = aliased(Entry)
-    undoes_redemption = and_(Entry.kind == Kind.REFUND, reversed_.kind == Kind.REDEEM)
+    # Only a refund looks its reversed entry up (a CASE runs its subquery only when the
+    # branch is taken): a join would probe the index once per entry counted.
+    reversed_kind = case(
+        (
+            Entry.kind == Kind.REFUND,
+            select(reversed_.kind)
+            .where(reversed_.tenant_id == Entry.tenant_id, reversed_.id == Entry.reverses_id)
+            .scalar_subquery(),
+        )
+    )
+    undoes_redemption = and_(Entry.kind == Kind.REFUND, reversed_kind == Kind.REDEEM)
     issued = func.sum(case((Entry.points > 0, Entry.points), else_=0)).filter(
         Entry.kind != Kind.REFUND
     )
@@ -137,7 +147,6 @@ def count_between(
         local_day = func.date(func.timezone(tenant.timezone, Entry.created_at))
         rows = session.execute(
             select(local_day, issued, redeemed, redemptions, expired)
-            .outerjoin(reversed_, reversed_.id == Entry.reverses_id)
             .where(Entry.created_at >= start, Entry.created_at < end)
             .group_by(local_day)
         )

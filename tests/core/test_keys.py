@@ -203,7 +203,10 @@ def test_the_migration_keeps_every_row_and_reference_of_a_demo_database(scratch_
     upgrade(scratch_app)
     with engine.connect() as conn:
         assert key_problems(conn) == []
-        assert _contents(conn) == before
+        after = _contents(conn)
+        # Tables of the migrations after the keys' start empty; the others kept every row.
+        assert {t: rows for t, rows in after.items() if t not in before if rows} == {}
+        assert {t: rows for t, rows in after.items() if t in before} == before
         new = _catalogue(conn)
     references = {
         table: {c for c in found if "FOREIGN KEY" in c[1]} for table, found in old.items()
