@@ -18,6 +18,8 @@ def periodic_jobs() -> list[PeriodicJob]:
         PeriodicJob("core.expiry", expiry.tick, every=3600),
         # Hourly too: each tenant's day closes at its own local midnight.
         PeriodicJob("core.figures", figures.roll_up_all, every=3600, queue="bulk"),
+        # Hourly: a sample of each merchant's stored days recounted from the ledger.
+        PeriodicJob("core.figures_audit", figures.audit_all, every=3600, queue="bulk"),
         # Hourly: each merchant's kept totals (Inicio) checked against a full count.
         PeriodicJob("core.totals", member_totals.audit_all, every=3600, queue="bulk"),
         PeriodicJob(

@@ -13,6 +13,7 @@ from flask import Blueprint, flash, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from core.host.platform import current_platform
@@ -48,12 +49,12 @@ def home() -> Any:
     # A year's range is 365 labels and 1,460 values: flask-babel's helpers look the
     # locale up on every call, and Babel takes ~30 µs a number. Stored days never
     # change, so the same labels and values come back page after page: written once
-    # per process (`_label`, `_number`).
+    # per process (`_label`, `_shown`).
     locale = str(get_locale())
     labels = [_label(d.day, locale) for d in days]
 
     def number(value: int) -> str:
-        return _number(value, locale)
+        return _shown(value, locale)
 
     charts = [
         (_l("Customers who joined"), *bars([d.members for d in days], labels, number)),
@@ -91,6 +92,8 @@ def home() -> Any:
         overall=overall,
         totals=totals,
         charts=charts,
+        first_label=labels[0] if labels else None,
+        last_label=labels[-1] if labels else None,
         since=since,
         until=until,
         latest=latest,
@@ -106,8 +109,9 @@ def _label(day: date, locale: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def _number(value: int, locale: str) -> str:
-    return numbers.format_decimal(value, locale=locale)
+def _shown(value: int, locale: str) -> str:
+    """A value as a bar's title writes it: formatted, HTML-safe."""
+    return str(escape(numbers.format_decimal(value, locale=locale)))
 
 
 def _range(today: date) -> tuple[date, date]:
