@@ -33,7 +33,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
-    op.create_index(op.f("ix_outbox_tenant_id"), "outbox", ["tenant_id"], unique=False)
+    if op.get_bind().dialect.name != "postgresql":  # there the key (tenant_id, id) serves
+        op.create_index(op.f("ix_outbox_tenant_id"), "outbox", ["tenant_id"], unique=False)
 
 
 def downgrade() -> None:

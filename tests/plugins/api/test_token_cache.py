@@ -83,7 +83,7 @@ def _warm(app, secret) -> None:
     assert not [s for s in seen if "api_tokens" in s], seen
 
 
-def test_a_kept_token_costs_no_statement_and_the_earn_two_statements(apps, shop, token, db):
+def test_a_kept_token_costs_no_statement_and_the_earn_three_statements(apps, shop, token, db):
     first, _second = apps
     code = _customer(first, token)
     _warm(first, token)
@@ -102,9 +102,11 @@ def test_a_kept_token_costs_no_statement_and_the_earn_two_statements(apps, shop,
     sent = [s for s in seen if not s.startswith("BEGIN")]  # SQLite's BEGIN IMMEDIATE
     assert "api_idempotent_responses" in sent[0] and "FROM memberships" in sent[0], sent
     if first.extensions["premia"].engine.dialect.name == "postgresql":  # the one-statement path
-        assert len(seen) == 2, seen
+        assert len(seen) == 3, seen
         assert "FOR UPDATE" in seen[0] and "customers" not in seen[0]
         assert "INSERT INTO api_idempotent_responses" in seen[1] and "ledger_lots" in seen[1]
+        # What the earn announced, kept in its transaction (core/host/outbox.py).
+        assert seen[2].startswith("INSERT INTO outbox"), seen
     with db(shop) as session:  # the answer stored names the ids written
         assert session.scalar(select(IdempotentResponse.body)) == keyed.json
     again = _send(
