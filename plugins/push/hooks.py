@@ -32,13 +32,22 @@ from plugins.push.models import Device
 TOLD_CREDITS = {Kind.EARN, Kind.ADJUST}
 
 
-def _push(tenant: Tenant, member: Membership, message: str, key: str, data: dict) -> None:
+def _push(
+    tenant: Tenant,
+    member: Membership | None,
+    message: str,
+    key: str,
+    data: dict,
+    *,
+    member_id: int | None = None,
+) -> None:
     # Asked here too where the account is at hand (the job asks again): no job for a
     # person who said no. A member locked for a sale comes without it, and loading it
     # now, after the commit, would cost the sale a transaction: the job alone asks.
-    customer = account_loaded(member)
+    customer = account_loaded(member) if member is not None else None
     if customer is None or wants_push(customer, TOPIC[message]):
-        enqueue(None, jobs.push_member, tenant.id, member.id, key, TOPIC[message], message, data)
+        member_id = member.id if member is not None else member_id
+        enqueue(None, jobs.push_member, tenant.id, member_id, key, TOPIC[message], message, data)
 
 
 @hookimpl
@@ -68,7 +77,10 @@ def redemption_changed(tenant: Tenant, redemption: Redemption) -> None:
     }.get(redemption.status)
     if message is not None:
         key = f"{message}:{redemption.id}"
-        _push(tenant, redemption.member, message, key, {"redemption_id": redemption.id})
+        # By id: the member is not loaded with the redemption, and after the commit
+        # nothing may be read (the job reads the member and asks its preferences).
+        data = {"redemption_id": redemption.id}
+        _push(tenant, None, message, key, data, member_id=redemption.member_id)
 
 
 @hookimpl
