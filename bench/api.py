@@ -379,6 +379,9 @@ def replay_script(url: str, captured: dict, member_id: int, tenant_id: int) -> s
                     value = NOW_MARK
                 values[name] = value
             text = re.sub(r"\s+", " ", cursor.mogrify(sql, values))
+            # pgbench reads ":name" as a variable, inside literals too (the outbox row's
+            # compact JSON has ":true"): a space keeps it text, at the same cost.
+            text = re.sub(r"'(?:[^']|'')*'", lambda m: re.sub(r":(?=[A-Za-z_])", ": ", m[0]), text)
             text = re.sub(rf"'([^']*){KEY_MARK}([^']*)'", r"('\1' || :k || '\2')", text)
             text = text.replace(
                 f"'{CODE_MARK}'",
