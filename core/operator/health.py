@@ -15,9 +15,11 @@ from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
+from core.host.db import platform_session
 from core.host.errors import NotFound
+from core.host.outbox import OutboxRow
 from core.host.platform import Platform
 from worker.jobs import QUEUES
 from worker.runners import InProcessRunner, RqRunner
@@ -68,6 +70,10 @@ class Health:
     failed: list[FailedJob] = field(default_factory=list)
     workers: list[WorkerState] = field(default_factory=list)
     last_tick: datetime | None = None
+    # Committed announcements and jobs not relayed yet (core/host/outbox.py): a count
+    # that grows, or an old oldest, means no worker is relaying.
+    outbox_waiting: int = 0
+    outbox_oldest: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,8 +104,12 @@ def report(platform: Platform) -> Health:
         health = Health(checks, embedded=False)
         if checks[-1].ok:
             _read_rq(runner, health)
+        if checks[0].ok:
+            _read_outbox(platform, health)
         return health
     health = Health(checks, embedded=True)
+    if checks[0].ok:
+        _read_outbox(platform, health)
     assert isinstance(runner, InProcessRunner)
     health.last_tick = _utc(runner.last_tick)
     health.failed = [
@@ -115,6 +125,15 @@ def report(platform: Platform) -> Health:
         for failure in reversed(runner.failed)
     ]
     return health
+
+
+def _read_outbox(platform: Platform, health: Health) -> None:
+    with platform_session(platform.sessions) as session:
+        waiting, oldest = session.execute(
+            select(func.count(), func.min(OutboxRow.created_at)).select_from(OutboxRow)
+        ).one()
+    health.outbox_waiting = int(waiting or 0)
+    health.outbox_oldest = oldest
 
 
 def _utc(timestamp: float | None) -> datetime | None:

@@ -1,6 +1,6 @@
 """The health page: on real Redis, queues, a failed job with its error (retried: it runs;
-or dropped), live workers, the scheduler's tick; embedded, the in-process runner's
-failures. Every retry and drop is audited."""
+or dropped), live workers, the scheduler's tick, the outbox's rows not relayed yet;
+embedded, the in-process runner's failures. Every retry and drop is audited."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 import worker.jobs
-from core.host.db import platform_session
+from core.host import outbox
+from core.host.actors import Actor
+from core.host.db import platform_session, tenant_session
+from core.loyalty import ledger
+from core.loyalty.members import Membership
 from core.operator.accounts import create_operator
 from core.operator.models import AuditEntry
 from tests.core.operator import flaky_jobs
@@ -140,3 +144,29 @@ def test_embedded_failures_are_listed_retried_and_dropped(console, platform, app
     assert list(runner.failed) == []
     assert flaky_jobs.RAN == ["a"]
     assert "Ninguna tarea fallida." in text(console.get("/operator/health"))
+
+
+def _outbox(page: str) -> str:
+    return page.split('<tr class="outbox">')[1].split("</tr>")[0]
+
+
+@pytest.mark.redis
+def test_committed_announcements_not_queued_yet_are_counted_until_relayed(
+    rq_console, make_tenant, make_member, db
+):
+    application, console = rq_console
+    shop = make_tenant(slug="cafe-outbox")
+    member = make_member(shop)
+    # With rq a web process leaves what its commit announced to a worker's relay: none
+    # runs here, so the earn's announcement waits in the outbox.
+    with (
+        tenant_session(application.extensions["premia"].sessions, shop.id) as session,
+        application.test_request_context(),
+    ):
+        ledger.earn(session, session.get(Membership, member.id), points=10, actor=Actor.system())
+        session.commit()
+    row = _outbox(text(console.get("/operator/health")))
+    assert '<td class="number">1</td>' in row and "el más antiguo desde" in row
+    assert outbox.relay(application) == 1
+    row = _outbox(text(console.get("/operator/health")))
+    assert '<td class="number">0</td>' in row and "antiguo" not in row
