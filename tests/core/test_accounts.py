@@ -10,6 +10,7 @@ from email.header import decode_header, make_header
 import pytest
 from sqlalchemy import select
 
+from core.host import outbox
 from core.host.db import platform_session
 from core.loyalty.staff import Role, StaffUser
 from core.testing.factories import PASSWORD
@@ -264,11 +265,14 @@ def test_a_reset_request_queues_the_same_job_whether_or_not_the_address_exists(
     from redis import Redis
     from rq import Queue
 
-    client = make_app(PREMIA_REDIS_URL=redis_url).test_client()
+    application = make_app(PREMIA_REDIS_URL=redis_url)
+    client = application.test_client()
     mail = Queue("mail", connection=Redis.from_url(redis_url))
     known = _ask_reset(client, shop.slug, _owner_email(shop, db), 1)
     unknown = _ask_reset(client, shop.slug, "nadie@example.com", 1)
     assert known == unknown
+    assert mail.get_jobs() == []  # with rq, kept in the requests' outbox rows
+    assert outbox.relay(application) == 2  # as a `premia worker` does
     jobs = mail.get_jobs()
     assert [job.func_name for job in jobs] == ["core.web.accounts.send_reset_mail"] * 2
     assert [job.args[1] for job in jobs] == [_owner_email(shop, db), "nadie@example.com"]
