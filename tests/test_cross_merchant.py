@@ -64,7 +64,8 @@ MASSAGE = {"key": "masaje-5", "name": "Bono de 5 masajes", "uses": 5, "price": "
 
 
 def assert_only_b(text: str, *expected: str) -> None:
-    text = html.unescape(text)
+    # Timestamps out first: their microseconds can hold "1931" (A's birth year) by chance.
+    text = re.sub(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?", "", html.unescape(text))
     leaked = [value for value in NOT_B if value in text]
     assert not leaked, f"B is shown {leaked}"
     missing = [value for value in expected if value not in text]
