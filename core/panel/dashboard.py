@@ -13,7 +13,7 @@ from flask import Blueprint, flash, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import escape
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from core.host.platform import current_platform
@@ -45,22 +45,21 @@ def home() -> Any:
     today = figures.local_today(g.tenant)
     since, until = _range(today)
     days = figures.figures_between(session, g.tenant, since, until)
-    totals = {field: sum(getattr(d, field) for d in days) for field in figures.FIELDS}
+    columns = {field: [getattr(d, field) for d in days] for field in figures.FIELDS}
+    totals = {field: sum(column) for field, column in columns.items()}
     # A year's range is 365 labels and 1,460 values: flask-babel's helpers look the
     # locale up on every call, and Babel takes ~30 µs a number. Stored days never
     # change, so the same labels and values come back page after page: written once
-    # per process (`_label`, `_shown`).
+    # per process, HTML-safe, in dicts (`_Labels`, `_Numbers`: one object each for the
+    # garbage collector to visit, where an lru_cache adds a tracked list per entry).
     locale = str(get_locale())
-    labels = [_label(d.day, locale) for d in days]
-
-    def number(value: int) -> str:
-        return _shown(value, locale)
-
+    labels = list(map(_labels(locale).__getitem__, (d.day for d in days)))
+    number = _numbers(locale).__getitem__
     charts = [
-        (_l("Customers who joined"), *bars([d.members for d in days], labels, number)),
-        (_l("Points issued"), *bars([d.issued for d in days], labels, number)),
-        (_l("Points redeemed"), *bars([d.redeemed for d in days], labels, number)),
-        (_l("Redemptions"), *bars([d.redemptions for d in days], labels, number)),
+        (_l("Customers who joined"), *bars(columns["members"], labels, number)),
+        (_l("Points issued"), *bars(columns["issued"], labels, number)),
+        (_l("Points redeemed"), *bars(columns["redeemed"], labels, number)),
+        (_l("Redemptions"), *bars(columns["redemptions"], labels, number)),
     ]
     # How many members, and what they could still redeem (the program's liability):
     # kept as they change (core/loyalty/member_totals.py), no pass over the memberships.
@@ -92,8 +91,8 @@ def home() -> Any:
         overall=overall,
         totals=totals,
         charts=charts,
-        first_label=labels[0] if labels else None,
-        last_label=labels[-1] if labels else None,
+        first_label=Markup(labels[0]) if labels else None,
+        last_label=Markup(labels[-1]) if labels else None,
         since=since,
         until=until,
         latest=latest,
@@ -103,15 +102,42 @@ def home() -> Any:
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def _label(day: date, locale: str) -> str:
-    return dates.format_date(day, "d MMM", locale=locale)
+class _Labels(dict[date, str]):
+    """A locale's day labels ("16 jul"), HTML-safe, each written once per process."""
+
+    def __init__(self, locale: str) -> None:
+        super().__init__()
+        self.locale = locale
+
+    def __missing__(self, day: date) -> str:
+        label = str(escape(dates.format_date(day, "d MMM", locale=self.locale)))
+        if len(self) < 4096:  # bounded: a merchant looks back a few years at most
+            self[day] = label
+        return label
 
 
-@functools.lru_cache(maxsize=65536)
-def _shown(value: int, locale: str) -> str:
-    """A value as a bar's title writes it: formatted, HTML-safe."""
-    return str(escape(numbers.format_decimal(value, locale=locale)))
+class _Numbers(dict[int, str]):
+    """A locale's values as a bar's title writes them: formatted, HTML-safe."""
+
+    def __init__(self, locale: str) -> None:
+        super().__init__()
+        self.locale = locale
+
+    def __missing__(self, value: int) -> str:
+        shown = str(escape(numbers.format_decimal(value, locale=self.locale)))
+        if len(self) < 65536:  # bounded: the values seen recur (stored days)
+            self[value] = shown
+        return shown
+
+
+@functools.cache
+def _labels(locale: str) -> _Labels:
+    return _Labels(locale)
+
+
+@functools.cache
+def _numbers(locale: str) -> _Numbers:
+    return _Numbers(locale)
 
 
 def _range(today: date) -> tuple[date, date]:
