@@ -61,6 +61,28 @@ def test_healthz_with_unreachable_database_answers_503(url, tmp_path, monkeypatc
     assert response.get_json() == {"status": "error", "database": "error", "failed_jobs": 0}
 
 
+def test_the_servers_entry_point_freezes_what_outlives_requests(database_url):
+    """`core:create_app()` (gunicorn's) leaves the app's objects out of the collector's
+    full passes (core.settle_heap); the factory the tests use does not."""
+    import gc
+
+    import core
+
+    config = {"TESTING": True, "PREMIA_DATABASE_URL": database_url, "PREMIA_REDIS_URL": None}
+    gc.unfreeze()
+    apps = [create_app(config)]
+    try:
+        assert gc.get_freeze_count() == 0
+        apps.append(core.create_app(config))
+        assert gc.get_freeze_count() > 10_000  # the modules, the models, the app
+        # The app itself is among them: a full collection no longer walks it.
+        assert not any(obj is apps[1] for obj in gc.get_objects(generation=2))
+    finally:
+        gc.unfreeze()  # the test process's other tests collect as before
+        for app in apps:
+            app.extensions["premia"].engine.dispose()
+
+
 def test_not_found_answers_json_when_asked(make_app):
     client = make_app().test_client()
     for path in ("/no-such-page", "/t/no-such-shop/login"):
