@@ -20,7 +20,9 @@ live: 1 h 44 min of entries, ~1,900):
    days, `--requests` times each, in `--rounds` rounds alternated with the baseline:
    a bare logged-in panel page (Mi perfil: login, tenant resolution, the base
    template, no figures), so a loaded machine shows as a ratio; p50 and p99 of wall
-   time, then CPU (Python, PostgreSQL) per page;
+   time, the garbage collector's passes meanwhile, then CPU (Python, PostgreSQL) per
+   page. The process's heap is settled first as gunicorn's entry point settles it
+   (`core.settle_heap`);
 4. each statement of each range's page, the median of its time over the requests;
 5. the kept totals checked against the full count.
 
@@ -30,6 +32,7 @@ live: 1 h 44 min of entries, ~1,900):
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import statistics
@@ -49,6 +52,7 @@ import psycopg
 from sqlalchemy import delete, event, func, select
 
 from bench.dataset import TIMEZONE, build, connect, describe, make_app
+from core import settle_heap
 from core.host.db import clock_at, platform_session, tenant_session
 from core.host.migrate import upgrade
 from core.loyalty import figures, member_totals
@@ -145,6 +149,25 @@ def statements(engine) -> Iterator[list[tuple[str, float]]]:
         event.remove(engine, "after_cursor_execute", after)
 
 
+@contextmanager
+def collections() -> Iterator[dict[int, list[float]]]:
+    """The garbage collector's passes meanwhile: ms of each, by generation."""
+    seen: dict[int, list[float]] = defaultdict(list)
+    began = [0.0]
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            seen[info["generation"]].append((time.perf_counter() - began[0]) * 1000)
+
+    gc.callbacks.append(watch)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(watch)
+
+
 def full_count(session) -> member_totals.Totals:
     """What Inicio read before member_totals: one pass over the memberships."""
     members, points = session.execute(
@@ -179,6 +202,9 @@ def main() -> None:
                 tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == "bench"))
     else:
         app, tenant_id = build(args.database_url, args.members, args.entries)
+    # As gunicorn's entry point does (core:create_app): what lives as long as the process
+    # is out of the collector's full passes.
+    settle_heap()
     clustered(args.database_url)
     counts = describe(args.database_url, tenant_id)
     print(f"data set: {counts['members']:,} members, {counts['entries']:,} entries")
@@ -238,13 +264,14 @@ def main() -> None:
     profile: dict[str, list[list[tuple[str, float]]]] = defaultdict(list)
     for label in ("bare page (Mi perfil)", *paths):
         timed(client, paths.get(label, BARE), 3)  # warm: the process's caches
-    for _round in range(args.rounds):
-        for label in ("bare page (Mi perfil)", *paths):
-            path = paths.get(label, BARE)
-            for _ in range(args.requests):
-                with statements(platform.engine) as seen:
-                    walls[label] += timed(client, path, 1)
-                profile[label].append(list(seen))
+    with collections() as pauses:
+        for _round in range(args.rounds):
+            for label in ("bare page (Mi perfil)", *paths):
+                path = paths.get(label, BARE)
+                for _ in range(args.requests):
+                    with statements(platform.engine) as seen:
+                        walls[label] += timed(client, path, 1)
+                    profile[label].append(list(seen))
     bare = statistics.median(walls["bare page (Mi perfil)"])
     print(f"\n{'wall, ' + str(args.rounds * args.requests) + ' requests each':<40}"
           f"{'p50':>9}{'p99':>9}{'p50/bare':>10}{'SQL p50':>9}{'stmts':>7}")  # fmt: skip
@@ -254,6 +281,11 @@ def main() -> None:
         print(
             f"{label:<40}{statistics.median(times):>6.1f} ms{p99(times):>6.1f} ms"
             f"{statistics.median(times) / bare:>9.2f}×{sql:>6.1f} ms{count:>7}"
+        )
+    for generation, times in sorted(pauses.items()):
+        print(
+            f"garbage collector, generation {generation}: {len(times)} passes during the pages, "
+            f"{sum(times):.1f} ms in all, the longest {max(times):.1f} ms"
         )
     with connect(args.database_url) as monitor:
         print(f"\n{'CPU per page, mean of 20 requests':<40}{'Python':>10}{'PostgreSQL':>12}")

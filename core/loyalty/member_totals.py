@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, PrimaryKeyConstraint, func, select, text, true
+from sqlalchemy import BigInteger, PrimaryKeyConstraint, bindparam, func, select, text, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.host.db import Base, TenantOwned, platform_session, session_tenant_id, tenant_session
@@ -56,15 +56,17 @@ class Totals:
     points: int
 
 
+# Built once: Inicio reads it on every page (a statement built per call is scoped and
+# keyed for SQLAlchemy's cache per call).
+_CURRENT = select(
+    func.coalesce(func.sum(MemberTotals.members), 0),
+    func.coalesce(func.sum(MemberTotals.points), 0),
+).where(MemberTotals.tenant_id == bindparam("tenant_id"))
+
+
 def current(session: Session) -> Totals:
     """The session's merchant's customers and points outstanding (a few rows, summed)."""
-    tenant_id = session_tenant_id(session)
-    members, points = session.execute(
-        select(
-            func.coalesce(func.sum(MemberTotals.members), 0),
-            func.coalesce(func.sum(MemberTotals.points), 0),
-        ).where(MemberTotals.tenant_id == tenant_id)
-    ).one()
+    members, points = session.execute(_CURRENT, {"tenant_id": session_tenant_id(session)}).one()
     return Totals(int(members), int(points))
 
 
