@@ -85,12 +85,17 @@ def clustered(url: str) -> None:
         print(f"ledger clustered by (tenant_id, created_at) in {time.monotonic() - began:.0f} s")
 
 
-def timed(client, path: str, repeat: int) -> list[float]:
+def timed(client, path: str, repeat: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall ms of each request; with `cpu`, each one's CPU ms of this process appended
+    there too (what a loaded machine's waits for a core do not move: its tail is the
+    page's own, a garbage collection or a slow path)."""
     times = []
     for _ in range(repeat):
-        began = time.perf_counter()
+        began, used = time.perf_counter(), time.process_time()
         answer = client.get(path)
         times.append((time.perf_counter() - began) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - used) * 1000)
         assert answer.status_code == 200, answer.status_code
     return times
 
@@ -261,6 +266,7 @@ def main() -> None:
 
     # The pages, alternated with the baseline in each round.
     walls: dict[str, list[float]] = defaultdict(list)
+    cpus: dict[str, list[float]] = defaultdict(list)
     profile: dict[str, list[list[tuple[str, float]]]] = defaultdict(list)
     for label in ("bare page (Mi perfil)", *paths):
         timed(client, paths.get(label, BARE), 3)  # warm: the process's caches
@@ -270,17 +276,19 @@ def main() -> None:
                 path = paths.get(label, BARE)
                 for _ in range(args.requests):
                     with statements(platform.engine) as seen:
-                        walls[label] += timed(client, path, 1)
+                        walls[label] += timed(client, path, 1, cpus[label])
                     profile[label].append(list(seen))
     bare = statistics.median(walls["bare page (Mi perfil)"])
     print(f"\n{'wall, ' + str(args.rounds * args.requests) + ' requests each':<40}"
-          f"{'p50':>9}{'p99':>9}{'p50/bare':>10}{'SQL p50':>9}{'stmts':>7}")  # fmt: skip
+          f"{'p50':>9}{'p99':>9}{'p50/bare':>10}{'SQL p50':>9}{'stmts':>7}"
+          f"{'CPU p50':>10}{'CPU p99':>10}")  # fmt: skip
     for label, times in walls.items():
         sql = statistics.median(sum(ms for _w, ms in one) for one in profile[label])
         count = len(profile[label][-1])
         print(
             f"{label:<40}{statistics.median(times):>6.1f} ms{p99(times):>6.1f} ms"
             f"{statistics.median(times) / bare:>9.2f}×{sql:>6.1f} ms{count:>7}"
+            f"{statistics.median(cpus[label]):>7.1f} ms{p99(cpus[label]):>7.1f} ms"
         )
     for generation, times in sorted(pauses.items()):
         print(
