@@ -36,7 +36,7 @@ def make_blueprint() -> Blueprint:
 
 MAX_DAYS = 366
 LATEST = 15
-# The page's own counts, built once (see figures._counting_statements).
+# The page's own counts, built once (see figures._counting_statement).
 _ACTIVE_REWARDS = select(func.count(Reward.id)).where(Reward.active.is_(True))
 _PENDING = select(func.count(Redemption.id)).where(Redemption.status == Status.REQUESTED)
 
