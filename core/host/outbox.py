@@ -27,6 +27,7 @@ other values are JSON, with tags for Decimal, date, datetime and enums.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -230,14 +231,27 @@ def _snapshot(state: Any) -> dict[str, Any]:
     """The record's loaded column values that JSON keeps (`dump`), by attribute."""
     kept = {}
     unloaded = state.unloaded
-    for attr in state.mapper.column_attrs:
-        if attr.key in unloaded:
+    values = state.dict
+    for key in _column_keys(state.mapper):
+        if key in unloaded:
+            continue
+        value = values.get(key)
+        if type(value) in _PLAIN:  # most columns: no call (an earn keeps 30 values)
+            kept[key] = value
             continue
         try:
-            kept[attr.key] = dump(state.dict.get(attr.key))
+            kept[key] = dump(value)
         except TypeError:
             continue  # a type JSON does not keep: read as it is when relayed
     return kept
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _column_keys(mapper: Any) -> tuple[str, ...]:
+    return tuple(attr.key for attr in mapper.column_attrs)
 
 
 def _references(value: Any, found: dict[str, set[tuple]]) -> None:
