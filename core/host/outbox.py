@@ -41,6 +41,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, Text, delete, event, func, inspect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -160,11 +161,18 @@ def _insert_with_commit(connection: Connection) -> None:
     if pending is None:
         return
     tenant_id, created_at, body = pending
+    params = {"t": tenant_id, "c": created_at, "b": body}
     raw = connection.connection.driver_connection
-    with raw.pipeline():
-        # Through SQLAlchemy's cursor events (a statement like any other to listeners).
-        connection.exec_driver_sql(_INSERT_SQL, {"t": tenant_id, "c": created_at, "b": body})
-        raw.commit()
+    try:
+        with raw.pipeline():
+            # Through SQLAlchemy's cursor events (a statement like any other to listeners).
+            connection.exec_driver_sql(_INSERT_SQL, params)
+            raw.commit()
+    except raw.Error as error:  # raised by the pipeline's sync: as SQLAlchemy raises it
+        # The pipeline skipped COMMIT after the failed INSERT: the server's transaction
+        # is aborted, not ended, and SQLAlchemy (whose commit this was) sends nothing.
+        raw.rollback()
+        raise DBAPIError.instance(_INSERT_SQL, params, error, type(raw).Error) from error
 
 
 def _delete_relayed(factory: Any, tenant_id: int, row_id: int) -> None:
