@@ -175,6 +175,14 @@ def _insert_with_commit(connection: Connection) -> None:
         raise DBAPIError.instance(_INSERT_SQL, params, error, type(raw).Error) from error
 
 
+@event.listens_for(Engine, "rollback")
+def _dropped_with_rollback(connection: Connection) -> None:
+    # A row left by a commit that never reached its connection (a flush failing after
+    # `record`; a session joined to a caller's transaction) goes with the rollback, not
+    # into the connection's next commit.
+    connection.__dict__.pop("_premia_outbox", None)
+
+
 def _delete_relayed(factory: Any, tenant_id: int, row_id: int) -> None:
     with tenant_session(factory, tenant_id) as other:
         other.execute(delete(OutboxRow).where(OutboxRow.id == row_id))
