@@ -281,7 +281,10 @@ def capture(app, data: dict, code: str) -> dict:
     trips: list = []
     returned: list[int] = []
 
-    def statement(_conn, _cursor, sql, params, _context, _many) -> None:
+    def statement(_conn, cursor, sql, params, _context, _many) -> None:
+        if getattr(cursor.connection, "_pipeline", None) is not None:
+            # Sent in a pipeline with what follows (the outbox row with the COMMIT).
+            trips.append(("(pipeline)", None))
         trips.append((sql, params))
 
     def result(_conn, cursor, sql, _params, _context, _many) -> None:
@@ -354,6 +357,12 @@ def replay_script(url: str, captured: dict, member_id: int, tenant_id: int) -> s
             if params is None:
                 if sql in ("BEGIN", "COMMIT", "ROLLBACK"):
                     lines.append(sql + ";")
+                    if pipelined:
+                        lines.append("\\endpipeline")
+                        pipelined = False
+                elif sql == "(pipeline)":
+                    lines.append("\\startpipeline")
+                    pipelined = True
                 elif sql.startswith("BEGIN with"):
                     lines += ["\\startpipeline", "BEGIN;"]
                     pipelined = True
@@ -394,7 +403,7 @@ def replay_script(url: str, captured: dict, member_id: int, tenant_id: int) -> s
             returning = " RETURNING " in sql
             lines.append(text + (f" \\aset r{seen}_" if returning else ";"))
             seen += returning
-            if pipelined:
+            if pipelined and lines[-2] == "BEGIN;":  # BEGIN's pipeline ends with its statement
                 lines.append("\\endpipeline")
                 pipelined = False
     return "\n".join(lines) + "\n"
@@ -640,10 +649,17 @@ def main() -> None:
         print("--- as replayed by pgbench:\n" + replay)
     if profile:
         print(profile)
-    alone = [sql for sql in trips if sql not in statements and not sql.startswith("BEGIN with")]
+    alone = [
+        sql
+        for sql in trips
+        if sql not in statements and not sql.startswith("BEGIN with") and sql != "(pipeline)"
+    ]
+    # A statement in a pipeline with the next (the outbox row with COMMIT) is no trip.
+    riding = trips.count("(pipeline)")
     print(
-        f"one earn request: {len(statements) + len(alone)} round trips to PostgreSQL "
-        f"({len(statements)} statements; {', '.join(alone)})"
+        f"one earn request: {len(statements) + len(alone) - riding} round trips to PostgreSQL "
+        f"({len(statements)} statements, {riding} of them pipelined with the next; "
+        f"{', '.join(alone)})"
     )
 
     results: dict[str, list[dict]] = {}

@@ -27,6 +27,7 @@ other values are JSON, with tags for Decimal, date, datetime and enums.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -39,7 +40,8 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Text, delete, event, func, inspect, select
+from sqlalchemy import Connection, Engine, Text, delete, event, func, inspect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -103,8 +105,8 @@ def add_job(session: Session, job: Callable, args: tuple, platform: Any) -> bool
 
 def record(session: Session) -> OutboxRow | None:
     """Add the row of what the session's transaction announced and queued (the
-    `before_commit` listener below calls it; kept behind one function so that it can
-    ride with the earn's own statement later)."""
+    `before_commit` listener below calls it). Where workers relay it (rq) on psycopg,
+    the row is sent with the COMMIT (`_insert_with_commit`) and None is returned."""
     announcements = session.info.get("announcements") or []
     jobs = session.info.get("outbox_jobs") or []
     tenant_id = session.info.get("tenant_id")
@@ -116,9 +118,17 @@ def record(session: Session) -> OutboxRow | None:
         "a": [[hook, dump(kwargs)] for _t, hook, kwargs in announcements],
         "j": [[path, dump(list(args))] for _t, path, args in jobs],
     }
-    row = OutboxRow(tenant_id=tenant_id, body=json.dumps(body, separators=(",", ":")))
-    session.add(row)
+    text = json.dumps(body, separators=(",", ":"))
     platform = session.info.get("outbox_platform") or current_app.extensions["premia"]
+    connection = session.connection()
+    if not relays_in_process(platform) and connection.dialect.driver == "psycopg":
+        # No id needed (a worker relays it): the row goes out with the COMMIT, in one
+        # pipeline (`_insert_with_commit`), not as a round trip of its own.
+        session.info.pop("outbox_jobs", None)
+        connection._premia_outbox = (tenant_id, utcnow(), text)  # type: ignore[attr-defined]
+        return None
+    row = OutboxRow(tenant_id=tenant_id, body=text)
+    session.add(row)
     if relays_in_process(platform):
         # Deleted first, before the hooks and jobs run here: a row left behind is
         # one whose process died in between (relayed by the scheduler's tick).
@@ -135,6 +145,42 @@ def _record_before_commit(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint's release: the row is written at the outermost commit
     record(session)
+
+
+# Sent by the driver itself (psycopg's pipeline), hence its placeholders.
+_INSERT_SQL = "INSERT INTO outbox (tenant_id, created_at, body) VALUES (%(t)s, %(c)s, %(b)s)"
+
+
+@event.listens_for(Engine, "commit")
+def _insert_with_commit(connection: Connection) -> None:
+    """The outbox row `record` left on the committing connection, sent with COMMIT in
+    one pipeline: an earn's 4th round trip gone. A failing INSERT fails the commit (the
+    pipeline raises at its sync; the transaction is rolled back, the row with it).
+    SQLAlchemy's own COMMIT then finds the server idle and sends nothing."""
+    pending = connection.__dict__.pop("_premia_outbox", None)
+    if pending is None:
+        return
+    tenant_id, created_at, body = pending
+    params = {"t": tenant_id, "c": created_at, "b": body}
+    raw = connection.connection.driver_connection
+    try:
+        with raw.pipeline():
+            # Through SQLAlchemy's cursor events (a statement like any other to listeners).
+            connection.exec_driver_sql(_INSERT_SQL, params)
+            raw.commit()
+    except raw.Error as error:  # raised by the pipeline's sync: as SQLAlchemy raises it
+        # The pipeline skipped COMMIT after the failed INSERT: the server's transaction
+        # is aborted, not ended, and SQLAlchemy (whose commit this was) sends nothing.
+        raw.rollback()
+        raise DBAPIError.instance(_INSERT_SQL, params, error, type(raw).Error) from error
+
+
+@event.listens_for(Engine, "rollback")
+def _dropped_with_rollback(connection: Connection) -> None:
+    # A row left by a commit that never reached its connection (a flush failing after
+    # `record`; a session joined to a caller's transaction) goes with the rollback, not
+    # into the connection's next commit.
+    connection.__dict__.pop("_premia_outbox", None)
 
 
 def _delete_relayed(factory: Any, tenant_id: int, row_id: int) -> None:
@@ -201,14 +247,27 @@ def _snapshot(state: Any) -> dict[str, Any]:
     """The record's loaded column values that JSON keeps (`dump`), by attribute."""
     kept = {}
     unloaded = state.unloaded
-    for attr in state.mapper.column_attrs:
-        if attr.key in unloaded:
+    values = state.dict
+    for key in _column_keys(state.mapper):
+        if key in unloaded:
+            continue
+        value = values.get(key)
+        if type(value) in _PLAIN:  # most columns: no call (an earn keeps 30 values)
+            kept[key] = value
             continue
         try:
-            kept[attr.key] = dump(state.dict.get(attr.key))
+            kept[key] = dump(value)
         except TypeError:
             continue  # a type JSON does not keep: read as it is when relayed
     return kept
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _column_keys(mapper: Any) -> tuple[str, ...]:
+    return tuple(attr.key for attr in mapper.column_attrs)
 
 
 def _references(value: Any, found: dict[str, set[tuple]]) -> None:

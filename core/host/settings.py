@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -35,7 +37,24 @@ def load_settings(
     if (namespace, kind) not in loaded:
         stored = json.dumps(_stored(session, namespace) or {}, sort_keys=True)
         loaded[namespace, kind] = _validated(kind, stored)
-    return copy.deepcopy(loaded[namespace, kind])
+    return _copied(loaded[namespace, kind])
+
+
+# Values settings hold that no caller can change in place.
+_IMMUTABLE = (str, int, float, bool, type(None), Decimal, date, time, datetime)
+
+
+def _copied(value: Any) -> Any:
+    """`copy.deepcopy` for settings' JSON-like values, at a third of its cost (an earn
+    copies four namespaces: deepcopy was 4 % of its CPU); anything else deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,7 +9,8 @@ from decimal import Decimal
 from enum import Enum
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import ProgrammingError
 
 import worker.jobs
 from core.cli import main
@@ -19,6 +20,7 @@ from core.host.db import platform_session, tenant_session
 from core.loyalty import ledger
 from core.loyalty.customers import create_member
 from core.loyalty.ledger import Kind
+from core.loyalty.members import Membership
 from tests.core import recorder_plugin
 from tests.worker import sample_jobs
 from worker.jobs import enqueue, set_worker_app
@@ -145,6 +147,38 @@ def test_the_row_is_written_in_the_committing_transaction(rq_app, shop, recorder
     assert _rows(rq_app) == []
     assert outbox.relay(rq_app) == 0  # relayed once
     assert entry_id
+
+
+@pytest.mark.postgres
+def test_with_rq_the_row_goes_out_with_the_commit_and_fails_it_whole(
+    rq_app, shop, recorder, monkeypatch
+):
+    """With rq on psycopg the row is no statement of its own: it is sent in one pipeline
+    with COMMIT; an INSERT that fails there fails the commit, and nothing is kept."""
+    engine = rq_app.extensions["premia"].engine
+    sent: list[tuple[str, bool]] = []
+
+    def seen(_conn, cursor, statement, *_args) -> None:
+        sent.append((statement.split()[0], cursor.connection._pipeline is not None))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        _earn(rq_app, shop, "ana@mail.example", 9)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert sent[-1] == ("INSERT", True), sent  # the outbox row, in COMMIT's pipeline
+    assert not [s for s in sent[:-1] if s[1] and s[0] == "INSERT"]
+    (row,) = _rows(rq_app)
+    assert [hook for hook, _kwargs in row["a"]] == ["member_created", "entry_recorded"]
+    assert outbox.relay(rq_app) == 1
+    assert [hook for hook, _slug, _detail in recorder.calls] == ["member_created", "entry_recorded"]
+
+    monkeypatch.setattr(outbox, "_INSERT_SQL", outbox._INSERT_SQL.replace("outbox", "no_such"))
+    with pytest.raises(ProgrammingError):
+        _earn(rq_app, shop, "bea@mail.example", 5)
+    assert _rows(rq_app) == []
+    with rq_app.app_context(), tenant_session(rq_app.extensions["premia"].sessions, shop.id) as s:
+        assert s.scalar(select(func.count()).select_from(Membership)) == 1  # Ana's only
 
 
 def test_a_killed_web_process_loses_nothing_the_worker_relays_it(

@@ -40,18 +40,28 @@ def _send(app, method, path, secret, *, json=None, key=None):
 
 
 @contextmanager
-def _statements(app):
+def _statements(app, trips: list[str] | None = None):
+    """The statements `app` sends; `trips` (if given): its round trips to PostgreSQL, a
+    statement sent in a pipeline with the next (BEGIN's, COMMIT's) not counted apart."""
     seen: list[str] = []
 
-    def record(_conn, _cursor, statement, *_args) -> None:
+    def record(_conn, cursor, statement, *_args) -> None:
         seen.append(statement)
+        if trips is not None and getattr(cursor.connection, "_pipeline", None) is None:
+            trips.append(statement)
+
+    def committed(_conn) -> None:
+        if trips is not None:
+            trips.append("COMMIT")
 
     engine = app.extensions["premia"].engine
     event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", committed)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", committed)
 
 
 @contextmanager
@@ -94,7 +104,8 @@ def test_a_kept_token_costs_no_statement_and_the_earn_three_statements(apps, sho
     assert not [s for s in seen if "api_tokens" in s]
     # The member locked with the answer stored for the key; the purchase with the answer
     # (PostgreSQL: one statement; SQLite: the purchase's statements, then the answer).
-    with _statements(first) as seen:
+    trips: list[str] = []
+    with _statements(first, trips) as seen:
         keyed = _send(
             first, "POST", f"/customers/{code}/points", token, json={"amount": "1000"}, key="k"
         )
@@ -107,6 +118,9 @@ def test_a_kept_token_costs_no_statement_and_the_earn_three_statements(apps, sho
         assert "INSERT INTO api_idempotent_responses" in seen[1] and "ledger_lots" in seen[1]
         # What the earn announced, kept in its transaction (core/host/outbox.py).
         assert seen[2].startswith("INSERT INTO outbox"), seen
+        # Round trips: BEGIN rides with the lock, the outbox row with the COMMIT (with
+        # rq no process needs its id: core/host/outbox.py, `_insert_with_commit`).
+        assert [t.split()[0] for t in trips] == ["SELECT", "WITH", "COMMIT"], trips
     with db(shop) as session:  # the answer stored names the ids written
         assert session.scalar(select(IdempotentResponse.body)) == keyed.json
     again = _send(
