@@ -261,7 +261,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.serial:
-        importing.READ_AHEAD = False
+        importing.WRITERS = 1
     fresh_database(args.database_url)
     # On Redis, as in production: the jobs the import queues (welcome e-mails) are
     # queued, not run in-process as the embedded runner would.
