@@ -33,7 +33,10 @@ row: the same e-mails, pushes, webhook events and referral payouts, queued in ch
 On PostgreSQL a new customer's balance is set in the membership's INSERT (welcome
 plus opening points) and its entries written after (`enrol_in_bulk`'s opening
 points): no UPDATE per member; a batch commits without waiting for its WAL (the job
-is resumable: a batch a server crash loses is redone).
+is resumable: a batch a server crash loses is redone). A customers file's batches are
+written by `WRITERS` threads at once, each with its own connection, while this thread
+reads and checks the next: PostgreSQL works on both cores. Batches may then commit out
+of order; a resumed job does the rows that have no report row.
 """
 
 from __future__ import annotations
