@@ -41,9 +41,11 @@ TENANT_INDEXES = [
     "CREATE INDEX bench_e_tenant ON ledger_entries (tenant_id)",
     "CREATE INDEX bench_l_tenant ON ledger_lots (tenant_id)",
 ]
+# What core_0020 dropped: the entries' and lots' own keys to tenants.
 TENANT_FKS = [
-    "ALTER TABLE ledger_entries DROP CONSTRAINT fk_ledger_entries_tenant_id_tenants",
-    "ALTER TABLE ledger_lots DROP CONSTRAINT fk_ledger_lots_tenant_id_tenants",
+    f"ALTER TABLE {table} ADD CONSTRAINT bench_{table}_tenant FOREIGN KEY (tenant_id) "
+    "REFERENCES tenants (id) ON DELETE CASCADE"
+    for table in ("ledger_entries", "ledger_lots")
 ]
 OTHER_FKS = [
     f"ALTER TABLE {table} DROP CONSTRAINT {name}"
@@ -65,14 +67,14 @@ PARTIAL = [
     "CREATE UNIQUE INDEX bench_r ON ledger_entries (tenant_id, reverses_id) "
     "WHERE reverses_id IS NOT NULL",
 ]
-# The schema as the migrations leave it (core_0017: no plain tenant_id index) first;
-# the first case puts back what core_0017 dropped.
+# The first cases put back what core_0017 (plain tenant_id indexes) and core_0020 (the
+# keys to tenants) dropped; then the schema as the migrations leave it, and less.
 CASES = {
-    "with the plain (tenant_id) indexes (before core_0017)": TENANT_INDEXES,
-    "as migrated (core_0017)": [],
+    "before core_0017 (plain tenant_id indexes, keys to tenants)": TENANT_INDEXES + TENANT_FKS,
+    "before core_0020 (keys to tenants)": TENANT_FKS,
+    "as migrated (core_0020)": [],
     "and partial purchase_id / reverses_id indexes": PARTIAL,
-    "and no foreign key to tenants": TENANT_FKS,
-    "and no foreign key at all": TENANT_FKS + OTHER_FKS,
+    "and no foreign key at all": OTHER_FKS,
 }
 
 

@@ -105,6 +105,31 @@ def test_upgrade_from_empty_builds_the_models_schema(fresh_app):
     assert _differences(fresh_app) == []
 
 
+def test_the_ledgers_entries_and_lots_reach_their_tenant_through_their_member(fresh_app):
+    # core_0020: no key of their own to tenants (a lookup and a lock per row written);
+    # the member's key, which implies the tenant, cascades a tenant's deletion to them.
+    upgrade(fresh_app)
+    with fresh_app.extensions["premia"].engine.connect() as conn:
+        for table in ("ledger_entries", "ledger_lots"):
+            keys = {
+                key["referred_table"]: (key["constrained_columns"], key["options"].get("ondelete"))
+                for key in inspect(conn).get_foreign_keys(table)
+            }
+            assert "tenants" not in keys, table
+            assert keys["memberships"] == (["tenant_id", "member_id"], "CASCADE"), table
+        # the rest of the schema still keys each tenant-owned table to tenants
+        keys = inspect(conn).get_foreign_keys("ledger_allocations")
+        assert "tenants" in {key["referred_table"] for key in keys}
+    _downgrade(fresh_app, "core_0019_open_day")
+    with fresh_app.extensions["premia"].engine.connect() as conn:
+        for table in ("ledger_entries", "ledger_lots"):
+            keys = {
+                key["referred_table"]: key["options"].get("ondelete")
+                for key in inspect(conn).get_foreign_keys(table)
+            }
+            assert keys["tenants"] == "CASCADE" and keys["memberships"] is None, table
+
+
 def test_upgrade_twice_changes_nothing(fresh_app):
     upgrade(fresh_app)
     before = current_heads(fresh_app)

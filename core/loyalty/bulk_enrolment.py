@@ -27,7 +27,7 @@ from core.host.actors import Actor
 from core.host.db import UTCDateTime, session_tenant_id, utcnow
 from core.host.events import announce
 from core.host.staging import stage
-from core.loyalty.customers import fold, new_code
+from core.loyalty.customers import fold, new_code, new_codes
 from core.loyalty.ledger import SystemKey, open_balances_in_bulk
 from core.loyalty.ledger.operations import _check_points
 from core.loyalty.members import Customer, Membership
@@ -138,7 +138,7 @@ def enrol_in_bulk(
     session.flush()
     now = utcnow()
     conn = session.connection()
-    codes = [new_code() for _ in people]
+    codes = new_codes(len(people))
     stage(
         conn,
         _STAGE,

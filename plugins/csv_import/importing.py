@@ -33,7 +33,10 @@ row: the same e-mails, pushes, webhook events and referral payouts, queued in ch
 On PostgreSQL a new customer's balance is set in the membership's INSERT (welcome
 plus opening points) and its entries written after (`enrol_in_bulk`'s opening
 points): no UPDATE per member; a batch commits without waiting for its WAL (the job
-is resumable: a batch a server crash loses is redone).
+is resumable: a batch a server crash loses is redone). A customers file's batches are
+written by `WRITERS` threads at once, each with its own connection, while this thread
+reads and checks the next: PostgreSQL works on both cores. Batches may then commit out
+of order; a resumed job does the rows that have no report row.
 """
 
 from __future__ import annotations
@@ -45,17 +48,18 @@ import queue
 import re
 import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from core.sdk import (
@@ -92,6 +96,7 @@ from core.sdk import (
     parse_number,
     record_purchase,
     system_key,
+    tenant_session,
     update_member,
     utcnow,
     write_rows,
@@ -116,10 +121,9 @@ from plugins.csv_import.models import (
 BATCH = 200  # rows per transaction: progress moves, a kill loses at most this many
 BULK_BATCH = 5000  # the same on the set-based path (PostgreSQL): a few statements a batch
 PREVIEW_ROWS = 10
-READ_AHEAD = True  # the set-based path checks the next batch in a thread (False: serially)
+WRITERS = 2  # customers on PostgreSQL: batches written at once, each on its own connection
 OPENING = "opening"  # the entry kind of an opening balance ("Saldo inicial")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-T = TypeVar("T")
 LENGTHS = {"first_name": 120, "last_name": 120, "document_id": 40, "phone": 40}
 
 
@@ -276,23 +280,20 @@ def run(
         imported.total = table.count()
         imported.status = RUNNING
         session.commit()
-    last = (
-        session.scalar(select(func.max(ImportRow.row)).where(ImportRow.import_id == imported.id))
-        or 0
-    )
+    # The rows done before a kill: those with a report row (batches written at once may
+    # have committed out of order, so not just the rows up to the last one).
+    done = set(session.scalars(select(ImportRow.row).where(ImportRow.import_id == imported.id)))
     actor = Actor.staff(imported.staff_id) if imported.staff_id else Actor.system()
     bulk = set_based(session)
     size = commit_every or (BULK_BATCH if bulk else BATCH)
     with force_locale(tenant.language):
         rows = _row_kind(imported)(session, tenant, imported, table.header, actor)
-        batches = _batches(table, rows, last, size)
-        if bulk and READ_AHEAD:
-            # Batch n + 1 read and checked in a thread of its own while this one waits on
-            # PostgreSQL writing batch n: the two cores at once. Only the checks move
-            # (pure Python, no session); the writes and commits stay here, in order.
-            for checked in read_ahead(rows.check_many(batch) for batch in batches):
-                _do_batch(session, imported, rows, checked, bulk)
-        elif bulk:  # the same, one after the other (the bench's `--serial`)
+        batches = _batches(table, rows, done, size)
+        if bulk and WRITERS > 1 and imported.kind == CUSTOMERS:
+            session.commit()  # nothing held while the writers' transactions run
+            _write_at_once(session, tenant, imported, rows, batches, actor)
+            session.expire(imported)  # its counts, added up by the writers
+        elif bulk:
             for batch in batches:
                 _do_batch(session, imported, rows, rows.check_many(batch), bulk)
         else:
@@ -307,13 +308,17 @@ def run(
 
 
 def _batches(
-    table: CsvTable, rows: _Rows, last: int, size: int
+    table: CsvTable, rows: _Rows, done: set[int], size: int
 ) -> Iterator[list[tuple[int, list[str]]]]:
-    """The file's rows after row `last` (done before a kill), `size` at a time; the
-    rows before it are remembered (later rows are still checked against them)."""
+    """The file's rows not in `done` (done before a kill), `size` at a time; the rows
+    done are remembered (later rows are still checked against them) in the file's
+    order: a batch waiting is handed out before a done row after it is remembered."""
     batch: list[tuple[int, list[str]]] = []
     for number, cells in table.rows():
-        if number <= last:
+        if number in done:
+            if batch:
+                yield batch
+                batch = []
             rows.remember(number, cells)
             continue
         batch.append((number, cells))
@@ -327,49 +332,79 @@ def _batches(
 _END = object()
 
 
-def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """The items of `source`, each made in a thread of its own while the caller works on
-    the one before (at most `depth` waiting): the caller's waits on the database are the
-    thread's time to run. An exception in `source` is raised here, at its place; the
-    thread ends when the caller stops early (an exception, a closed generator)."""
-    waiting: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+def _write_at_once(
+    session: Session,
+    tenant: Tenant,
+    imported: Import,
+    rows: _Rows,
+    batches: Iterator[list[tuple[int, list[str]]]],
+    actor: Actor,
+) -> None:
+    """The set-based path with `WRITERS` batches written at once, each writer a thread
+    with its own session (connection, transaction): PostgreSQL writes batches on both
+    cores while this thread reads and checks the next (the checks are the only part
+    that depends on the rows before: duplicates in the file). Each batch commits on
+    its own, whole or not at all, possibly out of order: a kill leaves whole batches
+    done, and `run` resumes with the rows that have no report row.
 
-    def put(item: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
+    Customers only: each new member is touched by its own batch alone (points files
+    may credit one member from many batches, whose balance updates could deadlock).
+    An exception here (a kill) lets the batches handed out finish, then is raised; one
+    in a writer stops the others after their batch and is raised here."""
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=1)
+    failed: list[BaseException] = []
+    factory = current_app.extensions["premia"].sessions
+    context = contextvars.copy_context()  # the app's and the forced locale, in each writer
+
+    def write() -> None:
+        try:
+            with tenant_session(factory, tenant.id) as own:
+                mine = _row_kind(imported)(
+                    own,
+                    own.get(Tenant, tenant.id),
+                    own.get(Import, imported.id),
+                    rows.header,
+                    actor,
+                )
+                while True:
+                    checked = waiting.get()
+                    if checked is _END or failed:
+                        return
+                    _do_batch(own, mine.imported, mine, checked, True, counts_by_sql=True)
+        except BaseException as error:  # raised in the caller, after the others end
+            failed.append(error)
+
+    writers = [
+        threading.Thread(target=context.copy().run, args=(write,), name=f"csv-import-writer-{n}")
+        for n in range(WRITERS)
+    ]
+    for writer in writers:
+        writer.start()
+    try:
+        for batch in batches:
+            checked = rows.check_many(batch)
+            while not failed and any(writer.is_alive() for writer in writers):
+                try:
+                    waiting.put(checked, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                break  # a writer failed: no batch more
+    finally:
+        # One end for each writer, after the batches handed out (a writer gone early,
+        # failed, takes none: stop when none is left to take them).
+        ends = 0
+        while ends < len(writers) and any(writer.is_alive() for writer in writers):
             try:
-                waiting.put(item, timeout=0.05)
-                return True
+                waiting.put(_END, timeout=0.05)
+                ends += 1
             except queue.Full:
                 continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in source:
-                if not put((True, item)):
-                    return
-            put((False, _END))
-        except BaseException as error:  # handed over, raised in the caller
-            put((False, error))
-
-    # The caller's contexts (the app's, the forced locale) seen from the thread too.
-    thread = threading.Thread(
-        target=contextvars.copy_context().run, args=(produce,), name="csv-import-read-ahead"
-    )
-    thread.start()
-    try:
-        while True:
-            ok, item = waiting.get()
-            if ok:
-                yield item
-            elif item is _END:
-                return
-            else:
-                raise item
-    finally:
-        stop.set()
-        thread.join()
+        for writer in writers:
+            writer.join()
+    if failed:
+        raise failed[0]
 
 
 def set_based(session: Session) -> bool:
@@ -384,9 +419,13 @@ def _do_batch(
     rows: _Rows,
     batch: list[tuple[int, list[str]]] | Checked,
     bulk: bool,
+    *,
+    counts_by_sql: bool = False,
 ) -> None:
     """Do a batch of rows (on the set-based path, checked by `check_many` already) and
-    write their results, then commit: all of it or none."""
+    write their results, then commit: all of it or none. `counts_by_sql`: the import's
+    counts added in the database (batches committed at once by several sessions), last
+    before the commit (the import's row is locked the shortest)."""
     if bulk:
         assert isinstance(batch, Checked)
         # The batch's commit does not wait for its WAL to reach the disk: a server crash
@@ -405,12 +444,24 @@ def _do_batch(
         ImportRow,
         (_result(imported, rows.header, number, outcome) for number, outcome in outcomes),
     )
-    for _number, outcome in outcomes:
-        setattr(imported, outcome.status, getattr(imported, outcome.status) + 1)
-    imported.done += len(outcomes)
+    added = Counter(outcome.status for _number, outcome in outcomes)
     created = [o.member_id for _n, o in outcomes if o.status == CREATED and o.member_id]
     if created:  # once for the batch, whichever path each row took (after the commit)
         announce(session, "members_enrolled", member_ids=created)
+    if counts_by_sql:
+        session.execute(
+            update(Import)
+            .where(Import.id == imported.id)
+            .values(
+                done=Import.done + len(outcomes),
+                **{s: getattr(Import, s) + n for s, n in added.items()},
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        for status, n in added.items():
+            setattr(imported, status, getattr(imported, status) + n)
+        imported.done += len(outcomes)
     session.commit()
 
 

@@ -545,7 +545,17 @@ def test_every_tenant_owned_table_has_a_tenant_id_to_tenants():
         assert column is not None, name
         assert not column.nullable, name
         targets = {fk.target_fullname for fk in column.foreign_keys}
-        assert "tenants.id" in targets, name
+        # its own key to tenants, or one implied: a NOT NULL composite key to a tenant-owned
+        # row that cascades its deletion (the ledger's entries and lots, through the member)
+        assert "tenants.id" in targets or any(
+            constraint.referred_table.name in tables
+            and "tenant_id" in constraint.column_keys
+            and constraint.ondelete == "CASCADE"
+            and not any(c.nullable for c in constraint.columns)
+            and "tenants.id"
+            in {fk.target_fullname for fk in constraint.referred_table.c.tenant_id.foreign_keys}
+            for constraint in table.foreign_key_constraints
+        ), name
         # its other references are the tenant half of composite keys to tenant-owned rows
         assert {t.split(".")[0] for t in targets - {"tenants.id"}} <= set(tables), name
         assert any(next(iter(ix.columns)) is column for ix in table.indexes), name

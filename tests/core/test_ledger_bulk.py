@@ -149,3 +149,13 @@ def test_another_merchants_member_is_refused_and_untouched(make_tenant, make_mem
         assert ledger.audit_member(session, theirs.id) == (0, 0, 0)
     with db(shop) as session:
         assert ledger.audit_member(session, ours.id) == (0, 0, 0)
+
+
+def test_opening_fingerprints_are_the_ones_earn_would_write():
+    from core.loyalty.ledger.operations import _fingerprint, _opening_fingerprints
+
+    for kind in ("opening", "Saldo “inicial” ñ", 'a"b\\c'):
+        fingerprint = _opening_fingerprints(kind)
+        for member_id, points in ((1, 1), (12345, 500), (2_000_000_000, 999_999)):
+            expected = _fingerprint("credit", member_id, kind, points, None, None, None, None)
+            assert fingerprint(member_id, points) == expected

@@ -37,6 +37,7 @@ from core.loyalty.ledger.operations import (
     SystemKey,
     _check_points,
     _fingerprint,
+    _opening_fingerprints,
     system_key,
 )
 from core.loyalty.program import expiry_for, get_program
@@ -139,6 +140,7 @@ def open_balances_in_bulk(
     exactly what these credits add up to (balance = sum of entries, always). Returns
     the keys written."""
     welcome = get_program(session)["welcome_points"]
+    fingerprint = _opening_fingerprints(kind)
     credits = []
     for member_id, points in openings:
         if welcome:
@@ -152,7 +154,7 @@ def open_balances_in_bulk(
                     points,
                     str(kind),
                     key(member_id),
-                    _fingerprint("credit", member_id, kind, points, None, None, None, None),
+                    fingerprint(member_id, points),
                 )
             )
     return _write(session, credits, actor=actor, enrolled=True)

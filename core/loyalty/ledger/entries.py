@@ -64,7 +64,9 @@ class Entry(TenantOwned, Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         tenant_key(),
-        tenant_fk("member_id", "memberships"),
+        # The tenant through the member (see `tenant_id` below): a tenant's deletion,
+        # cascading to its members, reaches their entries.
+        tenant_fk("member_id", "memberships", ondelete="CASCADE"),
         tenant_fk("location_id", "locations"),
         tenant_fk("reverses_id", "ledger_entries"),
         tenant_fk("purchase_id", "purchases"),
@@ -95,6 +97,10 @@ class Entry(TenantOwned, Base):
     # Staff confirmed it as a large grant (above the program's large_grant_points).
     confirmed_large: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # No key of its own to `tenants` (core_0020): (tenant_id, member_id) references the
+    # member, whose tenant_id references the tenant, so it is implied; each key checked
+    # is a lookup and a KEY SHARE lock per row written (bench/ledger_writes.py).
+    tenant_id: Mapped[int] = mapped_column(index=True)
 
     member: Mapped[Membership] = relationship(lazy="raise", viewonly=True)
 
@@ -105,7 +111,7 @@ class Lot(TenantOwned, Base):
     __tablename__ = "ledger_lots"
     __table_args__ = (
         tenant_key(),
-        tenant_fk("member_id", "memberships"),
+        tenant_fk("member_id", "memberships", ondelete="CASCADE"),  # as the entries'
         tenant_fk("entry_id", "ledger_entries"),
         UniqueConstraint("tenant_id", "entry_id"),
         CheckConstraint("remaining >= 0", name="remaining_not_negative"),
@@ -127,6 +133,8 @@ class Lot(TenantOwned, Base):
     remaining: Mapped[int]
     expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The tenant through the member, as the entries' (core_0020).
+    tenant_id: Mapped[int] = mapped_column(index=True)
 
 
 class Allocation(TenantOwned, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -343,6 +344,19 @@ def _check_points(points: Any) -> None:
 
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _opening_fingerprints(kind: str) -> Callable[[int, int], str]:
+    """`_fingerprint("credit", member_id, kind, points, None, None, None, None)` for many
+    members: the same JSON written by a format string (json.dumps per entry was most of
+    a bulk opening's Python: 1.5 s against 0.16 s for 100,000 entries)."""
+    head, tail = '["credit", ', f", {json.dumps(str(kind))}, "
+
+    def fingerprint(member_id: int, points: int) -> str:
+        text = f"{head}{int(member_id)}{tail}{int(points)}, null, null, null, null]"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    return fingerprint
 
 
 class SystemKey(str):

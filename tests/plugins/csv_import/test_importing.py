@@ -4,6 +4,8 @@ killed halfway and resumed, and another merchant's members never touched."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -586,33 +588,62 @@ def test_both_paths_leave_a_customer_the_same(
     assert got["jobs"] == ["mail_welcomes", "run_import"]
 
 
-def test_read_ahead_makes_the_next_items_in_a_thread_in_order_and_stops_with_the_caller():
-    import threading
+@pytest.mark.postgres
+def test_batches_written_at_once_resume_after_a_writer_killed_out_of_order(
+    db, shop, write_csv, monkeypatch
+):
+    """Two writers: the batch of rows 2–6 dies in its writer while the others commit;
+    the retry does exactly the rows left, even with rows done after them."""
+    rows = [HEADER] + [[f"N{i}", "X", f"c{i}@example.com", f"D{i}", "", "", "5"] for i in range(25)]
+    rows[20][2] = "c0@example.com"  # row 21: row 2's e-mail, in a later batch
+    path = write_csv(rows)
+    real = importing.CustomerRows.bulk
+    written = threading.Event()
 
-    made: list[tuple[int, str]] = []
+    def dying(self, valid):
+        if valid[0][0] == 2:  # the first batch: killed once a later one has committed
+            written.wait(10)
+            raise KeyboardInterrupt
+        outcomes = real(self, valid)
+        self.session.info.setdefault("after", []).append(written.set)
+        return outcomes
 
-    def source(fail_at: int | None = None):
-        for n in range(6):
-            if n == fail_at:
-                raise KeyError(n)
-            made.append((n, threading.current_thread().name))
-            yield n
+    monkeypatch.setattr(importing, "BULK_BATCH", 5)
+    monkeypatch.setattr(importing, "WRITERS", 2)
+    monkeypatch.setattr(importing.CustomerRows, "bulk", dying)
+    committed = importing._do_batch
 
-    assert list(importing.read_ahead(source())) == [0, 1, 2, 3, 4, 5]
-    assert {name for _n, name in made} == {"csv-import-read-ahead"}  # not the caller's thread
+    def do_batch(session, *args, **kwargs):
+        committed(session, *args, **kwargs)
+        for signal in session.info.pop("after", []):
+            signal()
 
-    # An exception in the source is raised at its place, after the items before it.
-    got = []
-    with pytest.raises(KeyError):
-        for item in importing.read_ahead(source(fail_at=3)):
-            got.append(item)
-    assert got == [0, 1, 2]
+    monkeypatch.setattr(importing, "_do_batch", do_batch)
+    with pytest.raises(KeyboardInterrupt):
+        import_file(db, shop, path, "customers")
+    with db(shop) as session:
+        import_id = session.scalar(select(Import.id))
+        done = set(session.scalars(select(ImportRow.row)))
+        assert done and not done & {2, 3, 4, 5, 6}  # a gap before rows done
+        assert session.scalar(select(Import.done).where(Import.id == import_id)) == len(done)
+    monkeypatch.setattr(importing.CustomerRows, "bulk", real)
+    from plugins.csv_import.jobs import run_import
 
-    # The caller stopping early (a batch failing) ends the thread: the source is read
-    # no further than the items waiting (`depth`) and the one being made.
-    made.clear()
-    ahead = importing.read_ahead(source(), depth=1)
-    assert next(ahead) == 0
-    ahead.close()
-    assert not [t for t in threading.enumerate() if t.name == "csv-import-read-ahead"]
-    assert len(made) <= 3
+    run_import(shop.id, import_id)
+    assert counts(db, shop, import_id) == {
+        "status": "done",
+        "total": 25,
+        "done": 25,
+        "created": 24,
+        "updated": 0,
+        "granted": 0,
+        "refused": 1,
+        "skipped": 0,
+    }
+    got = results(db, shop, import_id)
+    assert got[21] == ("refused", "E-mail", "Este correo también está en la fila 2.")
+    with db(shop) as session:
+        assert session.scalar(select(func.count(ImportRow.id))) == 25  # each row once
+        assert session.scalar(select(func.count(Membership.id))) == 24
+        assert session.scalar(select(func.sum(Lot.remaining))) == 120
+    ledger_agrees(db, shop)
