@@ -26,12 +26,18 @@ live: 1 h 44 min of entries, ~1,900):
 4. each statement of each range's page, the median of its time over the requests;
 5. the kept totals checked against the full count.
 
+`--on-replica` reads the pages on a streaming replica made for the run (core.testing's
+`start_replica`: `pg_basebackup` of the whole server, so keep other large databases
+off it), as `PREMIA_DATABASE_REPLICA_URL` makes Inicio do; the roll-up is written on
+the primary and the pages wait until the replica has replayed it.
+
 `--reuse` skips building when the database already holds the data set.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import os
 import re
@@ -41,6 +47,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -198,7 +205,17 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--requests", type=int, default=40, help="per range and round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--on-replica", action="store_true", help="pages read on a replica")
     args = parser.parse_args()
+    replica = None
+    if args.on_replica:
+        from core.testing.replica import start_replica
+
+        made = start_replica(args.database_url)
+        replica = made.__enter__()
+        atexit.register(made.__exit__, None, None, None)
+        os.environ["PREMIA_DATABASE_REPLICA_URL"] = replica.url  # read by the app's config
+        print(f"pages read on a streaming replica on port {replica.port}")
     if args.reuse:
         app = make_app(args.database_url)
         with app.app_context():
@@ -264,6 +281,9 @@ def main() -> None:
     for label in rows:
         print(f"{label[0]:<62}{label[1]:>10.0f} ms")
 
+    if replica is not None:
+        replica.wait_caught_up()
+        before = replica_transactions(replica)
     # The pages, alternated with the baseline in each round.
     walls: dict[str, list[float]] = defaultdict(list)
     cpus: dict[str, list[float]] = defaultdict(list)
@@ -275,9 +295,14 @@ def main() -> None:
             for label in ("bare page (Mi perfil)", *paths):
                 path = paths.get(label, BARE)
                 for _ in range(args.requests):
-                    with statements(platform.engine) as seen:
+                    engine = platform.replica.engine if replica is not None else platform.engine
+                    with statements(engine) as seen:
                         walls[label] += timed(client, path, 1, cpus[label])
                     profile[label].append(list(seen))
+    if replica is not None:
+        done = replica_transactions(replica) - before
+        # PostgreSQL's statistics, flushed at most once a second: a floor, not a count.
+        print(f"transactions the replica counted during the pages: {done:,}")
     bare = statistics.median(walls["bare page (Mi perfil)"])
     print(f"\n{'wall, ' + str(args.rounds * args.requests) + ' requests each':<40}"
           f"{'p50':>9}{'p99':>9}{'p50/bare':>10}{'SQL p50':>9}{'stmts':>7}"
@@ -296,7 +321,8 @@ def main() -> None:
             f"{sum(times):.1f} ms in all, the longest {max(times):.1f} ms"
         )
     with connect(args.database_url) as monitor:
-        print(f"\n{'CPU per page, mean of 20 requests':<40}{'Python':>10}{'PostgreSQL':>12}")
+        column = "PostgreSQL" if replica is None else "primary's"  # not the replica's
+        print(f"\n{'CPU per page, mean of 20 requests':<40}{'Python':>10}{column:>12}")
         for _round in range(args.rounds):
             for label in ("bare page (Mi perfil)", *paths):
                 python, server = page_cpu(client, monitor, paths.get(label, BARE))
@@ -317,6 +343,16 @@ def main() -> None:
     print("member_totals against the full count:", "equal" if drift is None else drift)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     platform.engine.dispose()
+
+
+def replica_transactions(replica: Any) -> int:
+    """Transactions the replica's server has ended in the bench's database (reads: the
+    pages'; a standby runs no others of ours)."""
+    with replica.connect() as conn:
+        return conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()[0]
 
 
 if __name__ == "__main__":
