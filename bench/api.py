@@ -443,7 +443,12 @@ def totals_kept(url: str, kept: bool) -> Iterator[None]:
     if kept:
         yield
         return
-    triggers = ("member_totals_insert", "member_totals_update", "member_totals_delete")
+    triggers = (
+        "member_totals_insert",
+        "member_totals_update",
+        "member_totals_update_row",
+        "member_totals_delete",
+    )
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         for name in triggers:
             conn.execute(f"ALTER TABLE memberships DISABLE TRIGGER {name}")

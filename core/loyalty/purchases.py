@@ -116,7 +116,8 @@ class Purchase(TenantOwned, Base):
     __tablename__ = "purchases"
     __table_args__ = (
         tenant_key(),
-        tenant_fk("member_id", "memberships"),
+        # The tenant through the member, as the ledger's entries (core_0021).
+        tenant_fk("member_id", "memberships", ondelete="CASCADE"),
         tenant_fk("location_id", "locations"),
         UniqueConstraint("tenant_id", "idempotency_key"),
         CheckConstraint("amount > 0", name="amount_positive"),
@@ -143,6 +144,9 @@ class Purchase(TenantOwned, Base):
     returned_amount: Mapped[Decimal] = mapped_column(
         Numeric(12, 2), default=Decimal("0"), server_default="0"
     )
+    # No key of its own to `tenants` (core_0021): implied by (tenant_id, member_id),
+    # as the ledger's entries' (core_0020); one lookup and KEY SHARE lock less a sale.
+    tenant_id: Mapped[int] = mapped_column(index=True)
 
     lines: Mapped[list[PurchaseLine]] = relationship(
         lazy="selectin", order_by="PurchaseLine.id", cascade="all, delete-orphan"

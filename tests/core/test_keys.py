@@ -227,9 +227,9 @@ def test_the_migration_keeps_every_row_and_reference_of_a_demo_database(scratch_
     references = {
         table: {c for c in found if "FOREIGN KEY" in c[1]} for table, found in old.items()
     }
-    # but for core_0020's change: the ledger's entries and lots reach their tenant through
-    # their member, whose key cascades
-    for table in ("ledger_entries", "ledger_lots"):
+    # but for core_0020's and core_0021's change: the ledger's entries and lots, and the
+    # purchases, reach their tenant through their member, whose key cascades
+    for table in ("ledger_entries", "ledger_lots", "purchases"):
         member = f"fk_{table}_tenant_id_member_id_memberships"
         to_member = "FOREIGN KEY (tenant_id, member_id) REFERENCES memberships(tenant_id, id)"
         references[table].remove(

@@ -70,8 +70,24 @@ class Entry(TenantOwned, Base):
         tenant_fk("location_id", "locations"),
         tenant_fk("reverses_id", "ledger_entries"),
         tenant_fk("purchase_id", "purchases"),
-        UniqueConstraint("tenant_id", "reverses_id"),
-        UniqueConstraint("tenant_id", "idempotency_key"),
+        # Unique where set (core_0021): most entries have neither, and an index entry
+        # for a NULL is written on every row for nothing.
+        Index(
+            "uq_ledger_entries_tenant_id_reverses_id",
+            "tenant_id",
+            "reverses_id",
+            unique=True,
+            postgresql_where=text("reverses_id IS NOT NULL"),
+            sqlite_where=text("reverses_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_ledger_entries_tenant_id_idempotency_key",
+            "tenant_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
         CheckConstraint("points <> 0", name="points_not_zero"),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         Index("ix_ledger_entries_member_id_id", "member_id", "id"),
@@ -121,8 +137,9 @@ class Lot(TenantOwned, Base):
             "ix_ledger_lots_due",
             "tenant_id",
             "expires_at",
-            postgresql_where=text("remaining > 0"),
-            sqlite_where=text("remaining > 0"),
+            # Lots that never expire are never due (core_0021): not indexed.
+            postgresql_where=text("remaining > 0 AND expires_at IS NOT NULL"),
+            sqlite_where=text("remaining > 0 AND expires_at IS NOT NULL"),
         ),
     )
 
