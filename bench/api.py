@@ -466,7 +466,6 @@ def totals_kept(url: str, kept: bool) -> Iterator[None]:
     triggers = (
         "member_totals_insert",
         "member_totals_update",
-        "member_totals_update_row",
         "member_totals_delete",
     )
     with psycopg.connect(libpq(url), autocommit=True) as conn:

@@ -132,8 +132,7 @@ def test_the_ledgers_entries_and_lots_reach_their_tenant_through_their_member(fr
 
 def test_what_an_earn_writes_is_trimmed_and_put_back(fresh_app):
     # core_0021: purchases reach their tenant through their member; the entries' keys
-    # and reverses are unique only where set; never-expiring lots are not "due"; on
-    # PostgreSQL one member's balance is counted by a row trigger.
+    # and reverses are unique only where set; never-expiring lots are not "due".
     engine = fresh_app.extensions["premia"].engine
     postgres = engine.dialect.name == "postgresql"
 
@@ -148,19 +147,7 @@ def test_what_an_earn_writes_is_trimmed_and_put_back(fresh_app):
             + inspect(conn).get_indexes("ledger_lots")
         }
         uniques = {u["name"] for u in inspect(conn).get_unique_constraints("ledger_entries")}
-        triggers = (
-            set(
-                conn.scalars(
-                    text(
-                        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'memberships'::regclass "
-                        "AND NOT tgisinternal"
-                    )
-                )
-            )
-            if postgres
-            else set()
-        )
-        return {"keys": keys, "indexes": indexes, "uniques": uniques, "triggers": triggers}
+        return {"keys": keys, "indexes": indexes, "uniques": uniques}
 
     upgrade(fresh_app)
     with engine.connect() as conn:
@@ -175,8 +162,6 @@ def test_what_an_earn_writes_is_trimmed_and_put_back(fresh_app):
         assert unique and f"{column} IS NOT NULL" in str(options[where])
         assert name not in after["uniques"]
     assert "expires_at IS NOT NULL" in str(after["indexes"]["ix_ledger_lots_due"][1][where])
-    if postgres:
-        assert "member_totals_update_row" in after["triggers"]
 
     _downgrade(fresh_app, "core_0020_csv_ledger_keys")
     with engine.connect() as conn:
@@ -187,7 +172,6 @@ def test_what_an_earn_writes_is_trimmed_and_put_back(fresh_app):
         "uq_ledger_entries_tenant_id_reverses_id",
     } <= before["uniques"]
     assert "expires_at" not in str(before["indexes"]["ix_ledger_lots_due"][1].get(where))
-    assert "member_totals_update_row" not in before["triggers"]
 
 
 def test_upgrade_twice_changes_nothing(fresh_app):

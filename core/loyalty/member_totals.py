@@ -2,10 +2,8 @@
 still redeem (the program's liability), kept as they change so Inicio reads them
 without a pass over every membership (130 ms for a merchant of 1M members).
 
-The database keeps them, not the services: triggers on `memberships` (migrations
-core_0015_inicio and core_0021_earn_writes) add each change of rows and balances to
-these rows (one member's balance by a row trigger; a new or erased member, and a bulk
-statement's balances once per statement, see `counted_by_statement`),
+The database keeps them, not the services: triggers on `memberships` (migration
+core_0015_inicio) add each statement's change of rows and balances to these rows,
 in the same transaction, so no path that writes members or balances can miss them
 (the ledger's commands, the earn's one-statement CTE, COPY imports, expiry runs,
 refunds, returns, erasure, a plugin's own statement). A balance is the sum of its
@@ -27,7 +25,6 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, PrimaryKeyConstraint, bindparam, func, select, text, true
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.host.db import Base, TenantOwned, platform_session, session_tenant_id, tenant_session
@@ -127,18 +124,6 @@ def add(session: Session, tenant_id: int, members: int, points: int) -> None:
         ),
         {"t": tenant_id, "m": members, "p": points},
     )
-
-
-def counted_by_statement(conn: Connection) -> None:
-    """Say, before a statement that moves many members' balances at once, that the rest
-    of this transaction's updates are counted a statement at a time (core_0021): one
-    addition to the totals for the statement, not one a row. Without it such a
-    statement is still counted right, only slower. No-op on SQLite (row triggers)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_BY_STATEMENT)
-
-
-_BY_STATEMENT = text("SELECT set_config('premia.bulk_totals', 'on', true)")
 
 
 @platform_job(queue="bulk")

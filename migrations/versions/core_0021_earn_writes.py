@@ -1,12 +1,9 @@
-"""what an earn writes, trimmed: member_totals kept by a row trigger for one member's
-balance (a statement trigger only where a bulk statement says so), the ledger entries'
-keys and reverses unique only where set, lots that never expire left out of the due
-index, and purchases reaching their tenant through their member
+"""what an earn writes, trimmed: the ledger entries' keys and reverses unique only where
+set, lots that never expire left out of the due index, and purchases reaching their
+tenant through their member
 
-Measured with bench/api.py's replay of one earn's statements (pgbench, 16 clients):
-the statement-level trigger with transition tables cost about a fifth of the earn's
-four statements on these tables, the row trigger half of that; each index entry written
-for a NULL key and each foreign key checked is a few percent more.
+Each index entry written for a NULL key and each foreign key checked is paid on every
+sale (bench/api.py's replay of one earn's statements, docs/benchmarks.md).
 
 Revision ID: core_0021_earn_writes
 Revises: core_0020_csv_ledger_keys
@@ -23,53 +20,6 @@ down_revision = "core_0020_csv_ledger_keys"
 branch_labels = None
 depends_on = None
 
-# PostgreSQL. One member's balance (an earn, a redemption, a return) is counted by a
-# row trigger: no transition tables to build and read back for one row. A statement
-# that moves many balances at once (bulk credits, expiry) says so first with
-# `member_totals.counted_by_statement` (the transaction-local setting below): the
-# row trigger steps aside and the statement trigger adds the statement's change once.
-# Either way every change is counted, by construction: without the setting a bulk
-# statement is only slower (one stripe update a row), never wrong.
-BULK = "current_setting('premia.bulk_totals', true)"
-PG_UP = [
-    """
-    CREATE FUNCTION member_totals_row_change() RETURNS trigger AS $$
-    BEGIN
-        IF NEW.tenant_id = OLD.tenant_id THEN
-            PERFORM member_totals_add(NEW.tenant_id, 0, NEW.balance::bigint - OLD.balance::bigint);
-        ELSE
-            PERFORM member_totals_add(OLD.tenant_id, -1, -OLD.balance::bigint);
-            PERFORM member_totals_add(NEW.tenant_id, 1, NEW.balance::bigint);
-        END IF;
-        RETURN NULL;
-    END
-    $$ LANGUAGE plpgsql
-    """,
-    "DROP TRIGGER member_totals_update ON memberships",
-    f"""
-    CREATE TRIGGER member_totals_update AFTER UPDATE ON memberships
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT WHEN ({BULK} = 'on') EXECUTE FUNCTION member_totals_change()
-    """,
-    f"""
-    CREATE TRIGGER member_totals_update_row AFTER UPDATE OF balance, tenant_id ON memberships
-    FOR EACH ROW WHEN (
-        (OLD.balance IS DISTINCT FROM NEW.balance OR OLD.tenant_id IS DISTINCT FROM NEW.tenant_id)
-        AND {BULK} IS DISTINCT FROM 'on'
-    ) EXECUTE FUNCTION member_totals_row_change()
-    """,
-]
-PG_DOWN = [
-    "DROP TRIGGER member_totals_update_row ON memberships",
-    "DROP TRIGGER member_totals_update ON memberships",
-    """
-    CREATE TRIGGER member_totals_update AFTER UPDATE ON memberships
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION member_totals_change()
-    """,
-    "DROP FUNCTION member_totals_row_change()",
-]
-
 _SET = {  # the entries' keys unique where set: (index, column)
     "uq_ledger_entries_tenant_id_reverses_id": "reverses_id",
     "uq_ledger_entries_tenant_id_idempotency_key": "idempotency_key",
@@ -77,10 +27,6 @@ _SET = {  # the entries' keys unique where set: (index, column)
 
 
 def upgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    if postgres:
-        for statement in PG_UP:
-            op.execute(statement)
     _entries_keys(partial=True)
     _due_index("remaining > 0 AND expires_at IS NOT NULL")
     _purchases_tenant(through_member=True)
@@ -90,9 +36,6 @@ def downgrade() -> None:
     _purchases_tenant(through_member=False)
     _due_index("remaining > 0")
     _entries_keys(partial=False)
-    if op.get_bind().dialect.name == "postgresql":
-        for statement in PG_DOWN:
-            op.execute(statement)
 
 
 def _entries_keys(*, partial: bool) -> None:

@@ -145,38 +145,6 @@ def test_deleted_memberships_leave_the_totals(shop, make_member, db):
     assert_sound(db, shop, 1, 40)
 
 
-def _totals_rows_written(session) -> int:
-    return session.execute(
-        text(
-            "SELECT n_tup_upd + n_tup_ins FROM pg_stat_xact_user_tables "
-            "WHERE relname = 'member_totals'"
-        )
-    ).scalar_one()
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("by_statement", [False, True])
-def test_a_bulk_statement_is_counted_once_where_it_says_so(shop, make_member, db, by_statement):
-    # One member's balance is counted by a row trigger; a statement moving many says so
-    # first (bulk credits, expiry) and is counted once. Without saying so it is still
-    # counted right, a row at a time (core_0021).
-    members = [make_member(shop) for _ in range(12)]
-    with db(shop) as session:
-        before = _totals_rows_written(session)
-        ledger.earn(session, session.get(Membership, members[0].id), points=5, actor=STAFF)
-        assert _totals_rows_written(session) - before == 1  # the earn's row
-        if by_statement:
-            member_totals.counted_by_statement(session.connection())
-        before = _totals_rows_written(session)
-        session.execute(
-            text("UPDATE memberships SET balance = balance + 7 WHERE id = ANY(:ids)"),
-            {"ids": [m.id for m in members]},
-        )
-        assert _totals_rows_written(session) - before == (1 if by_statement else 12)
-        session.commit()
-    assert_sound(db, shop, 12, 5 + 12 * 7)
-
-
 def test_each_merchant_keeps_its_own(shop, make_tenant, make_member, db):
     other = make_tenant()
     member = make_member(other)

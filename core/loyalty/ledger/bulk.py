@@ -31,7 +31,6 @@ from core.host.db import UTCDateTime, session_tenant_id, utcnow
 from core.host.errors import BalanceLimit
 from core.host.events import announce
 from core.host.staging import stage
-from core.loyalty import member_totals
 from core.loyalty.ledger.entries import Kind
 from core.loyalty.ledger.operations import (
     MAX_BALANCE,
@@ -291,8 +290,6 @@ def _write(
             )
             + ")"
         )
-        if not enrolled:
-            member_totals.counted_by_statement(conn)  # many balances in one statement
         written = conn.execute(
             text(
                 "WITH written AS "

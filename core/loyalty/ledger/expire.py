@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.host.db import session_tenant_id, utcnow
-from core.loyalty import member_totals
 from core.loyalty.ledger.entries import Allocation, Entry, Kind, Lot
 from core.loyalty.ledger.operations import system_key
 from core.loyalty.members import Membership
@@ -176,7 +175,6 @@ def expire_due(session: Session, as_of: datetime, members: MemberRange = EVERY_M
             .order_by(_LOTS.c.lot_id),
         )
     )
-    member_totals.counted_by_statement(conn)  # many balances in one statement
     conn.execute(
         update(members)
         .where(members.c.tenant_id == tenant_id, members.c.id == _TOTALS.c.member_id)
