@@ -241,16 +241,19 @@ class WriteAlong:
     the purchase and its entries, known only once they are written.
 
     `render(purchase, entries)` is called before the statement with stand-in ids; the
-    JSON it returns goes into `json_column`, each stand-in replaced in SQL by the id
-    written. `values` are the row's other columns (its tenant is the session's). A row
-    that meets a unique key already there is not written, nor is any when the purchase
-    is a twin's; `written` then stays False and the caller writes its row itself."""
+    JSON text it returns goes into `json_column`, each stand-in replaced in SQL by the
+    id written. `values` are the row's other columns (its tenant is the session's). A
+    row that meets a unique key already there is not written, nor is any when the
+    purchase is a twin's; `written` then stays False and the caller writes its row
+    itself. Where written, `text` is the JSON as stored, the ids in it: the caller
+    answers with it rather than render the same again."""
 
     table: Table
     values: dict[str, Any]
     json_column: str
-    render: Callable[[Purchase, list[Entry]], Any]
+    render: Callable[[Purchase, list[Entry]], str]
     written: bool = field(default=False)
+    text: str | None = field(default=None)
 
 
 # --- services ------------------------------------------------------------
@@ -884,7 +887,7 @@ def _along_parts(
     for slot, row in enumerate(stand_ins, 1):
         row.id = -(mark * 1000 + slot)
     try:
-        rendered = json.dumps(along.render(purchase, entries), ensure_ascii=False)
+        rendered = along.render(purchase, entries)
     finally:
         for row in stand_ins:
             row.id = None
@@ -984,8 +987,13 @@ def _write_in_one_statement(
         entry.id = entry_id
         entry.purchase_id = purchase.id
         _now_persistent(session, entry)
-    if along is not None:
-        along.written = bool(rows[0][3])
+    if along is not None and rows[0][3]:
+        along.written = True
+        ids = [purchase.id, *(entry.id for entry in entries)]
+        along.text = "".join(
+            part if slot is None else f"{part}{ids[slot - 1]}"
+            for part, slot in zip(params["along_parts"], params["along_slots"], strict=True)
+        )
     set_committed_value(member, "balance", entries[-1].balance_after)
     for entry in entries:
         announce(session, "entry_recorded", entry=entry, member=member)

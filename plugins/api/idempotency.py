@@ -141,10 +141,16 @@ def stored_along(status: int, render: Callable[..., Any]) -> WriteAlong | None:
     statement (`record_purchase`): written by that statement, its body rendered by
     `render(purchase, entries)` (the view's own answer, as its schema dumps it), at no
     round trip of its own. None without a key. Where the statement wrote it,
-    `remember` writes nothing."""
+    `remember` writes nothing, and `answer_along` is the view's answer."""
     key = g.get("api_key")
     if key is None:
         return None
+
+    def rendered(purchase: Any, entries: Any) -> str:
+        # As jsonify writes it (Flask's provider: sorted keys, ASCII, compact), so that
+        # the first answer and its replays (jsonify of the stored body) are the same bytes.
+        return current_app.json.dumps(render(purchase, entries), separators=(",", ":"))
+
     along = WriteAlong(
         table=IdempotentResponse.__table__,
         values={
@@ -154,10 +160,22 @@ def stored_along(status: int, render: Callable[..., Any]) -> WriteAlong | None:
             "created_at": utcnow(),
         },
         json_column="body",
-        render=render,
+        render=rendered,
     )
     g.api_answer_along = along
     return along
+
+
+def answer_along() -> Response | None:
+    """The answer the work's statement stored (`stored_along`), as the view's response:
+    rendered once, with the ids written, not dumped by the view's schema again. None
+    where the statement wrote no answer."""
+    along = g.get("api_answer_along")
+    if along is None or not along.written:
+        return None
+    response = current_app.response_class(f"{along.text}\n", mimetype="application/json")
+    response.status_code = along.values["status"]
+    return response
 
 
 # Built once. A Core INSERT, not an object for the unit of work: flushing the one row

@@ -359,6 +359,9 @@ class Points(MethodView):
             _purchase, entries = record_purchase(
                 session, member, fields["amount"], along=along, **common
             )
+            stored = idempotency.answer_along()
+            if stored is not None:
+                return stored
         else:
             entries = [give_points(session, member, fields["points"], **common)]
         if not entries:  # a purchase worth no points is still recorded (it counts as spend)

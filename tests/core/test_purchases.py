@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -507,11 +508,13 @@ def test_a_row_written_along_names_the_ids_the_statement_wrote(
         table=IdempotentResponse.__table__,
         values={"key": "k", "fingerprint": "f" * 64, "status": 201, "created_at": utcnow()},
         json_column="body",
-        render=lambda purchase, entries: {
-            "purchase": purchase.id,
-            "entries": [[e.id, e.points, e.balance_after] for e in entries],
-            "note": "-100000000000000001",
-        },
+        render=lambda purchase, entries: json.dumps(
+            {
+                "purchase": purchase.id,
+                "entries": [[e.id, e.points, e.balance_after] for e in entries],
+                "note": "-100000000000000001",
+            }
+        ),
     )
     with db(shop) as session:
         purchase, entries = record_purchase(
@@ -529,3 +532,4 @@ def test_a_row_written_along_names_the_ids_the_statement_wrote(
         "entries": [[e.id, e.points, e.balance_after] for e in entries],
         "note": "-100000000000000001",
     }
+    assert json.loads(along.text) == body  # the text stored, ids in it, for the caller

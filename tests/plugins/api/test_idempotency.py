@@ -43,6 +43,19 @@ def test_a_retried_earn_returns_the_first_answer_and_gives_nothing(call, token, 
     assert _count(db, shop, Purchase) == 1
 
 
+def test_a_retried_earn_answers_the_same_bytes(call, token, shop):
+    # The first answer is the text its statement stored (PostgreSQL) or the view's own
+    # dump (SQLite); a replay is the stored body's: a client comparing them sees no change.
+    code = _customer(call, token)
+    body = {"amount": "45000", "description": "Café con leche"}
+    first = call("POST", f"/customers/{code}/points", token, json=body, key="k-bytes")
+    again = call("POST", f"/customers/{code}/points", token, json=body, key="k-bytes")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.mimetype == again.mimetype == "application/json"
+    assert first.json["entries"][0]["description"] == "Café con leche"
+    assert again.get_data() == first.get_data()
+
+
 def test_the_same_key_with_another_body_is_refused(call, token, shop, db):
     code = _customer(call, token)
     call("POST", f"/customers/{code}/points", token, json={"points": 10}, key="k-2")
