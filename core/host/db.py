@@ -25,6 +25,7 @@ from sqlalchemy import (
     Delete,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     MetaData,
     Select,
     Table,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Update,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -138,6 +140,20 @@ def tenant_fk(column: str, target: str, **kwargs: Any) -> ForeignKeyConstraint:
 def tenant_key() -> UniqueConstraint:
     """The (tenant_id, id) key that `tenant_fk` references."""
     return UniqueConstraint("tenant_id", "id")
+
+
+def tenant_unique_where_set(table: str, column: str) -> Index:
+    """`column` unique within a tenant where it is set: a partial index, for a column
+    most rows leave NULL (each NULL would be an index entry written for nothing)."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(
+        f"uq_{table}_tenant_id_{column}",
+        "tenant_id",
+        column,
+        unique=True,
+        postgresql_where=where,
+        sqlite_where=where,
+    )
 
 
 class ReachedThroughTenant:

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
+from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, tenant_unique_where_set, utcnow
 from core.loyalty.members import Membership
 
 
@@ -72,22 +72,8 @@ class Entry(TenantOwned, Base):
         tenant_fk("purchase_id", "purchases"),
         # Unique where set (core_0021): most entries have neither, and an index entry
         # for a NULL is written on every row for nothing.
-        Index(
-            "uq_ledger_entries_tenant_id_reverses_id",
-            "tenant_id",
-            "reverses_id",
-            unique=True,
-            postgresql_where=text("reverses_id IS NOT NULL"),
-            sqlite_where=text("reverses_id IS NOT NULL"),
-        ),
-        Index(
-            "uq_ledger_entries_tenant_id_idempotency_key",
-            "tenant_id",
-            "idempotency_key",
-            unique=True,
-            postgresql_where=text("idempotency_key IS NOT NULL"),
-            sqlite_where=text("idempotency_key IS NOT NULL"),
-        ),
+        tenant_unique_where_set("ledger_entries", "reverses_id"),
+        tenant_unique_where_set("ledger_entries", "idempotency_key"),
         CheckConstraint("points <> 0", name="points_not_zero"),
         CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
         Index("ix_ledger_entries_member_id_id", "member_id", "id"),
