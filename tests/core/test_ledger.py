@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import bindparam, event, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core.host.actors import Actor
@@ -18,7 +18,7 @@ from core.host.errors import (
     NotFound,
 )
 from core.loyalty import ledger
-from core.loyalty.members import Membership, get_member
+from core.loyalty.members import Membership, ReadAlong, get_member
 from core.loyalty.program import update_program
 
 STAFF = Actor.staff(1)
@@ -317,3 +317,36 @@ def test_a_member_is_locked_once_per_transaction(make_tenant, make_plan, make_me
 def test_locking_by_an_unknown_code_is_not_found(shop, db):
     with db(shop) as session, pytest.raises(NotFound):
         ledger.lock_member_by_code(session, "NOSUCHCODE")
+
+
+def test_a_row_read_along_the_lock_is_the_tenants_own(make_tenant, make_member, db):
+    shop, other = make_tenant(), make_tenant()
+    member, theirs = make_member(shop), make_member(other)
+    along = ReadAlong(ledger.Entry, ledger.Entry.idempotency_key == bindparam("key"))
+    with db(other) as session:
+        ledger.earn(
+            session,
+            session.get(Membership, theirs.id),
+            points=7,
+            actor=STAFF,
+            idempotency_key="shared",
+        )
+        session.commit()
+    with db(shop) as session:
+        stale = session.get(Membership, member.id)
+        locked, found = ledger.lock_member_by_code_along(
+            session, member.code, along, {"key": "client:shared"}
+        )
+        assert found is None  # the other merchant's entry with that key is not reached
+        ledger.earn(session, locked, points=5, actor=STAFF, idempotency_key="shared")
+        session.commit()
+        session.execute(
+            update(Membership).values(balance=Membership.balance + 1),
+            execution_options={"synchronize_session": False},
+        )
+        again, found = ledger.lock_member_by_code_along(
+            session, member.code, along, {"key": "client:shared"}
+        )
+        assert again is stale and stale.balance == 6  # read afresh under the lock
+        assert (found.points, found.member_id) == (5, member.id)
+        session.rollback()
