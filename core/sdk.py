@@ -111,6 +111,8 @@ from core.loyalty.ledger import (
 from core.loyalty.purchases import (
     ReturnedItem,
     WriteAlong,
+    earned_entries,
+    get_purchase,
     give_points,
     parse_amount,
     purchase_by_reference,
@@ -310,6 +312,8 @@ __all__ = [
     "stored_key",
     "system_key",
     # purchases
+    "earned_entries",
+    "get_purchase",
     "give_points",
     "parse_amount",
     "PurchaseItem",

@@ -25,8 +25,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -237,23 +235,17 @@ class NoPointsByAmount(Conflict):
 @dataclass(eq=False)
 class WriteAlong:
     """A row of the caller's that the purchase's one statement writes too (PostgreSQL,
-    a purchase without lines): the POS API's stored answer, whose body names the ids of
-    the purchase and its entries, known only once they are written.
+    a purchase without lines): the POS API's stored answer, which names the purchase.
 
-    `render(purchase, entries)` is called before the statement with stand-in ids; the
-    JSON text it returns goes into `json_column`, each stand-in replaced in SQL by the
-    id written. `values` are the row's other columns (its tenant is the session's). A
-    row that meets a unique key already there is not written, nor is any when the
-    purchase is a twin's; `written` then stays False and the caller writes its row
-    itself. Where written, `text` is the JSON as stored, the ids in it: the caller
-    answers with it rather than render the same again."""
+    `values` are the row's columns (its tenant is the session's); `purchase_column`
+    gets the id of the purchase written. A row that meets a unique key already there is
+    not written, nor is any when the purchase is a twin's; `written` then stays False
+    and the caller writes its row itself."""
 
     table: Table
     values: dict[str, Any]
-    json_column: str
-    render: Callable[[Purchase, list[Entry]], str]
+    purchase_column: str
     written: bool = field(default=False)
-    text: str | None = field(default=None)
 
 
 # --- services ------------------------------------------------------------
@@ -348,12 +340,12 @@ def record_purchase(
         )
         if written is None:  # a twin with this key committed first
             existing = _by_key(session, key, fingerprint)
-            return existing, _entries_of(session, existing)
+            return existing, earned_entries(session, existing)
         plugins.ask(session, "purchase_recorded", member=member, purchase=purchase, entries=written)
         return purchase, written
     existing = _by_key(session, key, fingerprint)
     if existing is not None:
-        return existing, _entries_of(session, existing)
+        return existing, earned_entries(session, existing)
     session.add(purchase)
     session.flush()
     entries = (
@@ -829,20 +821,11 @@ WITH p AS (
 )"""
 _ONE_STATEMENT = text(_WRITES + "\nSELECT p.id, e.id, e.balance_after, 0 FROM p, e ORDER BY e.id")
 
-# A caller's row written along (`WriteAlong`): its JSON is the text the caller rendered
-# cut at each stand-in id (`along_parts`), each cut followed by the id of its slot
-# (`along_slots`: 1 the purchase, 2… the entries in order; NULL after the last part).
-# The final SELECT says whether the row was written (a unique key met: not).
-_ALONG = """, ids AS (
-    SELECT array_prepend(p.id, ARRAY(SELECT e.id FROM e ORDER BY e.id)) AS a FROM p
-), along_row AS (
-    INSERT INTO {table} (tenant_id, {columns}, {json_column})
-    SELECT :tenant_id, {values}, CAST((
-        SELECT string_agg(c.part || coalesce(CAST(ids.a[c.slot] AS text), ''), '' ORDER BY c.n)
-        FROM unnest(CAST(:along_parts AS text[]), CAST(:along_slots AS integer[]))
-            WITH ORDINALITY AS c(part, slot, n)
-    ) AS {json_type})
-    FROM ids
+# A caller's row written along (`WriteAlong`), the purchase's id in it. The final
+# SELECT says whether the row was written (a unique key met: not).
+_ALONG = """, along_row AS (
+    INSERT INTO {table} (tenant_id, {columns}, {purchase_column})
+    SELECT :tenant_id, {values}, p.id FROM p
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
@@ -854,49 +837,23 @@ _along_statements: dict[tuple[str, tuple[str, ...], str], Any] = {}
 
 def _statement_along(along: WriteAlong) -> Any:
     columns = tuple(along.values)
-    key = (along.table.name, columns, along.json_column)
+    key = (along.table.name, columns, along.purchase_column)
     statement = _along_statements.get(key)
     if statement is None:
-        json_type = along.table.c[along.json_column].type
         dialect = postgresql.dialect()
         statement = _along_statements[key] = text(
             _WRITES
             + _ALONG.format(
                 table=along.table.name,
                 columns=", ".join(columns),
-                json_column=along.json_column,
+                purchase_column=along.purchase_column,
                 values=", ".join(
                     f"CAST(:along_{name} AS {along.table.c[name].type.compile(dialect)})"
                     for name in columns
                 ),
-                json_type="jsonb" if json_type.__class__.__name__ == "JSONB" else "json",
             )
         )
     return statement
-
-
-def _along_parts(
-    along: WriteAlong, purchase: Purchase, entries: list[Entry]
-) -> tuple[list[str], list[int | None]]:
-    """The caller's JSON rendered with stand-in ids, cut at each: (parts, slots).
-
-    The stand-ins are drawn at random per statement, so no text a customer typed (a
-    description) can pass for one."""
-    mark = secrets.randbelow(9 * 10**14) + 10**14  # 15 digits, then 3 of the slot
-    stand_ins = [purchase, *entries]
-    for slot, row in enumerate(stand_ins, 1):
-        row.id = -(mark * 1000 + slot)
-    try:
-        rendered = along.render(purchase, entries)
-    finally:
-        for row in stand_ins:
-            row.id = None
-    # Cut with str.split, not a regular expression: a pattern per statement would be
-    # compiled at every earn.
-    first, *rest = rendered.split(f"-{mark}")
-    parts = [first] + [piece[3:] for piece in rest]
-    slots: list[int | None] = [int(piece[:3]) for piece in rest] + [None]
-    return parts, slots
 
 
 def _write_in_one_statement(
@@ -974,7 +931,6 @@ def _write_in_one_statement(
     statement = _ONE_STATEMENT
     if along is not None:
         statement = _statement_along(along)
-        params["along_parts"], params["along_slots"] = _along_parts(along, purchase, entries)
         params.update({f"along_{name}": value for name, value in along.values.items()})
     rows = session.connection().execute(statement, params).all()
     if not rows:
@@ -987,13 +943,8 @@ def _write_in_one_statement(
         entry.id = entry_id
         entry.purchase_id = purchase.id
         _now_persistent(session, entry)
-    if along is not None and rows[0][3]:
-        along.written = True
-        ids = [purchase.id, *(entry.id for entry in entries)]
-        along.text = "".join(
-            part if slot is None else f"{part}{ids[slot - 1]}"
-            for part, slot in zip(params["along_parts"], params["along_slots"], strict=True)
-        )
+    if along is not None:
+        along.written = bool(rows[0][3])
     set_committed_value(member, "balance", entries[-1].balance_after)
     for entry in entries:
         announce(session, "entry_recorded", entry=entry, member=member)
@@ -1019,7 +970,9 @@ def _by_key(session: Session, key: str | None, fingerprint: str) -> Purchase | N
     return purchase
 
 
-def _entries_of(session: Session, purchase: Purchase) -> list[Entry]:
+def earned_entries(session: Session, purchase: Purchase) -> list[Entry]:
+    """The entries a purchase credited when recorded, in the order written (what
+    `record_purchase` returned for it)."""
     return list(
         session.scalars(
             select(Entry)

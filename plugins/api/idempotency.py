@@ -28,6 +28,8 @@ from core.sdk import (
     Membership,
     ReadAlong,
     WriteAlong,
+    earned_entries,
+    get_purchase,
     lock_member_by_code,
     lock_member_by_code_along,
     session_tenant_id,
@@ -130,27 +132,21 @@ def matching(found: IdempotentResponse | None) -> IdempotentResponse | None:
 
 
 def replay(answer: IdempotentResponse) -> Response:
-    response = jsonify(answer.body)  # byte for byte what the first request answered
+    response = jsonify(_body(answer))  # byte for byte what the first request answered
     response.status_code = answer.status
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def stored_along(status: int, render: Callable[..., Any]) -> WriteAlong | None:
+def stored_along(status: int) -> WriteAlong | None:
     """The answer to store, for a service that writes the request's work in one
-    statement (`record_purchase`): written by that statement, its body rendered by
-    `render(purchase, entries)` (the view's own answer, as its schema dumps it), at no
-    round trip of its own. None without a key. Where the statement wrote it,
-    `remember` writes nothing, and `answer_along` is the view's answer."""
+    statement (`record_purchase`): a row naming the purchase, written by that statement
+    at no round trip of its own, its body rendered again from the purchase by a replay
+    (`renders_purchase_answers`). None without a key. Where the statement wrote it,
+    `remember` writes nothing."""
     key = g.get("api_key")
     if key is None:
         return None
-
-    def rendered(purchase: Any, entries: Any) -> str:
-        # As jsonify writes it (Flask's provider: sorted keys, ASCII, compact), so that
-        # the first answer and its replays (jsonify of the stored body) are the same bytes.
-        return current_app.json.dumps(render(purchase, entries), separators=(",", ":"))
-
     along = WriteAlong(
         table=IdempotentResponse.__table__,
         values={
@@ -159,23 +155,28 @@ def stored_along(status: int, render: Callable[..., Any]) -> WriteAlong | None:
             "status": status,
             "created_at": utcnow(),
         },
-        json_column="body",
-        render=rendered,
+        purchase_column="purchase_id",
     )
     g.api_answer_along = along
     return along
 
 
-def answer_along() -> Response | None:
-    """The answer the work's statement stored (`stored_along`), as the view's response:
-    rendered once, with the ids written, not dumped by the view's schema again. None
-    where the statement wrote no answer."""
-    along = g.get("api_answer_along")
-    if along is None or not along.written:
-        return None
-    response = current_app.response_class(f"{along.text}\n", mimetype="application/json")
-    response.status_code = along.values["status"]
-    return response
+_purchase_answer: list[Callable[[Any, list[Any]], Any]] = []
+
+
+def renders_purchase_answers(render: Callable[[Any, list[Any]], Any]) -> Callable:
+    """Register `render(purchase, entries)`, the body of the answer that `stored_along`
+    stores by its purchase: the view's own answer (one view stores answers so)."""
+    _purchase_answer[:] = [render]
+    return render
+
+
+def _body(answer: IdempotentResponse) -> Any:
+    if answer.body is not None or answer.purchase_id is None:
+        return answer.body
+    # The purchase and its entries never change: the answer rendered again is the first.
+    purchase = get_purchase(g.db, answer.purchase_id)  # NotFound once its member is erased
+    return _purchase_answer[0](purchase, earned_entries(g.db, purchase))
 
 
 # Built once. A Core INSERT, not an object for the unit of work: flushing the one row

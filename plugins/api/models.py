@@ -57,5 +57,8 @@ class IdempotentResponse(TenantOwned, Base):
     key: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str] = mapped_column(String(64))  # method, path and body
     status: Mapped[int]
-    body: Mapped[dict] = mapped_column(JSON)
+    # The answer as sent; or, for an earn written in one statement, the purchase its
+    # answer is rendered from (`idempotency.replay`).
+    body: Mapped[dict | None] = mapped_column(JSON)
+    purchase_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

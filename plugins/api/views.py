@@ -353,15 +353,10 @@ class Points(MethodView):
         # amount does not bind a token: see `purchases.give_points`.
         if "amount" in fields:
             # The answer stored for the key is written by the purchase's own statement.
-            along = idempotency.stored_along(
-                201, lambda _purchase, entries: _POINTS_RESULT.dump(_earned(entries))
-            )
+            along = idempotency.stored_along(201)
             _purchase, entries = record_purchase(
                 session, member, fields["amount"], along=along, **common
             )
-            stored = idempotency.answer_along()
-            if stored is not None:
-                return stored
         else:
             entries = [give_points(session, member, fields["points"], **common)]
         if not entries:  # a purchase worth no points is still recorded (it counts as spend)
@@ -370,6 +365,12 @@ class Points(MethodView):
 
 
 _POINTS_RESULT = PointsResultSchema()  # built once: a schema's construction is not cheap
+
+
+@idempotency.renders_purchase_answers
+def _purchase_answer(_purchase: Any, entries: list[Entry]) -> dict[str, Any]:
+    """The answer of `give_points` by amount, rendered again for a retry."""
+    return _POINTS_RESULT.dump(_earned(entries))
 
 
 def _earned(entries: list[Entry]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -495,41 +494,39 @@ def test_a_purchase_of_several_lines_leaves_the_books_and_the_session_as_a_flush
     assert books(db, shop, member.id) == (17, 17, 17)
 
 
-def test_a_row_written_along_names_the_ids_the_statement_wrote(
+def test_a_row_written_along_names_the_purchase_the_statement_wrote(
     shop, make_member, db, bonus, platform
 ):
     from core.host.db import utcnow
     from core.loyalty.purchases import WriteAlong
-    from plugins.api.models import IdempotentResponse  # a table with a JSON column
+    from plugins.api.models import IdempotentResponse  # a table naming a purchase
 
     bonus.extra = 5  # two lines: two entries
     member = make_member(shop)
-    along = WriteAlong(
-        table=IdempotentResponse.__table__,
-        values={"key": "k", "fingerprint": "f" * 64, "status": 201, "created_at": utcnow()},
-        json_column="body",
-        render=lambda purchase, entries: json.dumps(
-            {
-                "purchase": purchase.id,
-                "entries": [[e.id, e.points, e.balance_after] for e in entries],
-                "note": "-100000000000000001",
-            }
-        ),
-    )
+
+    def along(key):
+        return WriteAlong(
+            table=IdempotentResponse.__table__,
+            values={"key": key, "fingerprint": "f" * 64, "status": 201, "created_at": utcnow()},
+            purchase_column="purchase_id",
+        )
+
+    first, twin = along("k"), along("k")
     with db(shop) as session:
         purchase, entries = record_purchase(
-            session, member, "45000", actor=CASHIER, idempotency_key="p-1", along=along
+            session, member, "45000", actor=CASHIER, idempotency_key="p-1", along=first
         )
         session.commit()
+        # Another purchase whose row meets the first's key: the purchase is written,
+        # the row is not (the caller then writes its own).
+        record_purchase(session, member, "45000", actor=CASHIER, idempotency_key="p-2", along=twin)
+        session.commit()
     with db(shop) as session:
-        body = session.scalar(select(IdempotentResponse.body))
+        rows = session.execute(
+            select(IdempotentResponse.purchase_id, IdempotentResponse.body)
+        ).all()
     if platform.engine.dialect.name != "postgresql":  # the multi-statement form writes none
-        assert (along.written, body) == (False, None)
+        assert (first.written, rows) == (False, [])
         return
-    assert along.written and len(entries) == 2
-    assert body == {
-        "purchase": purchase.id,
-        "entries": [[e.id, e.points, e.balance_after] for e in entries],
-        "note": "-100000000000000001",
-    }
-    assert json.loads(along.text) == body  # the text stored, ids in it, for the caller
+    assert first.written and not twin.written and len(entries) == 2
+    assert rows == [(purchase.id, None)]
