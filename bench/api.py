@@ -551,6 +551,9 @@ def vacuum(url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
+# In the order each round runs them.
+SCENARIOS = ("earn", "bare", "least", "minimal", "floor", "replay", "untallied", "hot", "redeem")
+
 BARE_PATH = "/bench/bare"
 LEAST_PATH = "/bench/least-earn"
 
@@ -674,22 +677,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the earn in-process")
     parser.add_argument(
         "--only",
-        help="comma-separated: earn,bare,least,minimal,floor,replay,untallied,hot,redeem,cpu "
-        "(default all)",
+        help=f"comma-separated: {','.join(SCENARIOS)},cpu (default all)",
     )
     args = parser.parse_args()
-    everything = {
-        "earn",
-        "bare",
-        "least",
-        "minimal",
-        "floor",
-        "replay",
-        "untallied",
-        "hot",
-        "redeem",
-        "cpu",
-    }
+    everything = {*SCENARIOS, "cpu"}
     only = set(args.only.split(",")) if args.only else everything
 
     fresh_database(args.database_url)
@@ -777,17 +768,7 @@ def main() -> None:
             if key in only:
                 load(warm, data["token"], http[key], server)
         for round_ in range(args.rounds):
-            for key in (
-                "earn",
-                "bare",
-                "least",
-                "minimal",
-                "floor",
-                "replay",
-                "untallied",
-                "hot",
-                "redeem",
-            ):
+            for key in SCENARIOS:
                 if key not in only or (key in ("hot", "redeem") and round_):
                     continue
                 vacuum(args.database_url)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -237,15 +239,30 @@ class WriteAlong:
     """A row of the caller's that the purchase's one statement writes too (PostgreSQL,
     a purchase without lines): the POS API's stored answer, which names the purchase.
 
-    `values` are the row's columns (its tenant is the session's); `purchase_column`
-    gets the id of the purchase written. A row that meets a unique key already there is
-    not written, nor is any when the purchase is a twin's; `written` then stays False
-    and the caller writes its row itself."""
+    `values` are the row's columns (its tenant is the session's), and the statement
+    fills in what only it knows, one of two ways:
+
+    - `purchase_column` (SDK 1.5) gets the id of the purchase written: the caller
+      renders whatever it needs from the purchase later;
+    - `json_column` with `render` (1.4): `render(purchase, entries)` is called before
+      the statement with stand-in ids; the JSON it returns goes into `json_column`, each
+      stand-in replaced in SQL by the id written (a costlier statement: its body is
+      assembled in SQL, docs/benchmarks.md).
+
+    A row that meets a unique key already there is not written, nor is any when the
+    purchase is a twin's; `written` then stays False and the caller writes its row
+    itself."""
 
     table: Table
     values: dict[str, Any]
-    purchase_column: str
+    json_column: str | None = None
+    render: Callable[[Purchase, list[Entry]], Any] | None = None
     written: bool = field(default=False)
+    purchase_column: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.purchase_column is None) == (self.json_column is None or self.render is None):
+            raise TypeError("WriteAlong takes purchase_column, or json_column with render")
 
 
 # --- services ------------------------------------------------------------
@@ -589,6 +606,7 @@ def quote_purchase(
 
 
 def get_purchase(session: Session, purchase_id: int) -> Purchase:
+    """The purchase with this id (NotFound otherwise)."""
     purchase = session.get(Purchase, purchase_id) if isinstance(purchase_id, int) else None
     if purchase is None:
         raise NotFound(purchase=_l("There is no such purchase."))
@@ -821,39 +839,90 @@ WITH p AS (
 )"""
 _ONE_STATEMENT = text(_WRITES + "\nSELECT p.id, e.id, e.balance_after, 0 FROM p, e ORDER BY e.id")
 
-# A caller's row written along (`WriteAlong`), the purchase's id in it. The final
-# SELECT says whether the row was written (a unique key met: not).
-_ALONG = """, along_row AS (
+# A caller's row written along (`WriteAlong`). By `purchase_column`: the purchase's id
+# in it. By `json_column`: its JSON is the text the caller rendered cut at each
+# stand-in id (`along_parts`), each cut followed by the id of its slot (`along_slots`:
+# 1 the purchase, 2… the entries in order; NULL after the last part). The final SELECT
+# says whether the row was written (a unique key met: not).
+_ALONG_BY_PURCHASE = """, along_row AS (
     INSERT INTO {table} (tenant_id, {columns}, {purchase_column})
     SELECT :tenant_id, {values}, p.id FROM p
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
 SELECT p.id, e.id, e.balance_after, (SELECT count(*) FROM along_row) FROM p, e ORDER BY e.id"""
+_ALONG = """, ids AS (
+    SELECT array_prepend(p.id, ARRAY(SELECT e.id FROM e ORDER BY e.id)) AS a FROM p
+), along_row AS (
+    INSERT INTO {table} (tenant_id, {columns}, {json_column})
+    SELECT :tenant_id, {values}, CAST((
+        SELECT string_agg(c.part || coalesce(CAST(ids.a[c.slot] AS text), ''), '' ORDER BY c.n)
+        FROM unnest(CAST(:along_parts AS text[]), CAST(:along_slots AS integer[]))
+            WITH ORDINALITY AS c(part, slot, n)
+    ) AS {json_type})
+    FROM ids
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT p.id, e.id, e.balance_after, (SELECT count(*) FROM along_row) FROM p, e ORDER BY e.id"""
 
-# Built once per (table, columns) a caller writes along.
+# Built once per (table, columns, the column the statement fills in) a caller writes along.
 _along_statements: dict[tuple[str, tuple[str, ...], str], Any] = {}
 
 
 def _statement_along(along: WriteAlong) -> Any:
     columns = tuple(along.values)
-    key = (along.table.name, columns, along.purchase_column)
+    filled = along.purchase_column or along.json_column
+    key = (along.table.name, columns, filled)
     statement = _along_statements.get(key)
     if statement is None:
         dialect = postgresql.dialect()
-        statement = _along_statements[key] = text(
-            _WRITES
-            + _ALONG.format(
+        values = ", ".join(
+            f"CAST(:along_{name} AS {along.table.c[name].type.compile(dialect)})"
+            for name in columns
+        )
+        if along.purchase_column is not None:
+            sql = _ALONG_BY_PURCHASE.format(
                 table=along.table.name,
                 columns=", ".join(columns),
                 purchase_column=along.purchase_column,
-                values=", ".join(
-                    f"CAST(:along_{name} AS {along.table.c[name].type.compile(dialect)})"
-                    for name in columns
-                ),
+                values=values,
             )
-        )
+        else:
+            json_type = along.table.c[along.json_column].type
+            sql = _ALONG.format(
+                table=along.table.name,
+                columns=", ".join(columns),
+                json_column=along.json_column,
+                values=values,
+                json_type="jsonb" if json_type.__class__.__name__ == "JSONB" else "json",
+            )
+        statement = _along_statements[key] = text(_WRITES + sql)
     return statement
+
+
+def _along_parts(
+    along: WriteAlong, purchase: Purchase, entries: list[Entry]
+) -> tuple[list[str], list[int | None]]:
+    """The caller's JSON rendered with stand-in ids, cut at each: (parts, slots).
+
+    The stand-ins are drawn at random per statement, so no text a customer typed (a
+    description) can pass for one."""
+    mark = secrets.randbelow(9 * 10**14) + 10**14  # 15 digits, then 3 of the slot
+    stand_ins = [purchase, *entries]
+    for slot, row in enumerate(stand_ins, 1):
+        row.id = -(mark * 1000 + slot)
+    try:
+        rendered = json.dumps(along.render(purchase, entries), ensure_ascii=False)
+    finally:
+        for row in stand_ins:
+            row.id = None
+    # Cut with str.split, not a regular expression: a pattern per statement would be
+    # compiled at every earn.
+    first, *rest = rendered.split(f"-{mark}")
+    parts = [first] + [piece[3:] for piece in rest]
+    slots: list[int | None] = [int(piece[:3]) for piece in rest] + [None]
+    return parts, slots
 
 
 def _write_in_one_statement(
@@ -931,6 +1000,8 @@ def _write_in_one_statement(
     statement = _ONE_STATEMENT
     if along is not None:
         statement = _statement_along(along)
+        if along.purchase_column is None:
+            params["along_parts"], params["along_slots"] = _along_parts(along, purchase, entries)
         params.update({f"along_{name}": value for name, value in along.values.items()})
     rows = session.connection().execute(statement, params).all()
     if not rows:

@@ -6,6 +6,10 @@ both reach the services, whose own idempotency (the same key, handed down)
 makes the second a replay of the first; the second then fails to store its
 copy of the answer, and answers the stored one instead. Failed requests are
 not stored: they wrote nothing, so a retry simply runs again.
+
+An earn by amount on PostgreSQL stores no body: its one statement writes a row naming
+the purchase (`stored_along`), and a retry renders the answer again from the purchase
+and its entries, which never change (`renders_purchase_answers`).
 """
 
 from __future__ import annotations

@@ -530,3 +530,59 @@ def test_a_row_written_along_names_the_purchase_the_statement_wrote(
         return
     assert first.written and not twin.written and len(entries) == 2
     assert rows == [(purchase.id, None)]
+
+
+def test_a_row_written_along_by_its_json_names_the_ids_the_statement_wrote(
+    shop, make_member, db, bonus, platform
+):
+    from core.host.db import utcnow
+    from core.loyalty.purchases import WriteAlong
+    from plugins.api.models import IdempotentResponse  # a table with a JSON column
+
+    bonus.extra = 5  # two lines: two entries
+    member = make_member(shop)
+    along = WriteAlong(
+        table=IdempotentResponse.__table__,
+        values={"key": "k", "fingerprint": "f" * 64, "status": 201, "created_at": utcnow()},
+        json_column="body",
+        render=lambda purchase, entries: {
+            "purchase": purchase.id,
+            "entries": [[e.id, e.points, e.balance_after] for e in entries],
+            "note": "-100000000000000001",
+        },
+    )
+    with db(shop) as session:
+        purchase, entries = record_purchase(
+            session, member, "45000", actor=CASHIER, idempotency_key="p-1", along=along
+        )
+        session.commit()
+    with db(shop) as session:
+        body = session.scalar(select(IdempotentResponse.body))
+    if platform.engine.dialect.name != "postgresql":  # the multi-statement form writes none
+        assert (along.written, body) == (False, None)
+        return
+    assert along.written and len(entries) == 2
+    assert body == {
+        "purchase": purchase.id,
+        "entries": [[e.id, e.points, e.balance_after] for e in entries],
+        "note": "-100000000000000001",
+    }
+
+
+def test_a_row_written_along_fills_in_one_column_or_the_other():
+    from core.loyalty.purchases import WriteAlong
+    from plugins.api.models import IdempotentResponse
+
+    table = IdempotentResponse.__table__
+    with pytest.raises(TypeError):
+        WriteAlong(table=table, values={})
+    with pytest.raises(TypeError):
+        WriteAlong(table=table, values={}, json_column="body")  # nothing renders it
+    with pytest.raises(TypeError):
+        WriteAlong(
+            table=table,
+            values={},
+            json_column="body",
+            render=lambda _p, _e: {},
+            purchase_column="purchase_id",
+        )
