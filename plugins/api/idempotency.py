@@ -165,22 +165,24 @@ def stored_along(status: int) -> WriteAlong | None:
     return along
 
 
-_purchase_answer: list[Callable[[Any, list[Any]], Any]] = []
+_render_purchase_answer: Callable[[Any, list[Any]], Any] | None = None
 
 
 def renders_purchase_answers(render: Callable[[Any, list[Any]], Any]) -> Callable:
     """Register `render(purchase, entries)`, the body of the answer that `stored_along`
     stores by its purchase: the view's own answer (one view stores answers so)."""
-    _purchase_answer[:] = [render]
+    global _render_purchase_answer
+    _render_purchase_answer = render
     return render
 
 
 def _body(answer: IdempotentResponse) -> Any:
     if answer.body is not None or answer.purchase_id is None:
         return answer.body
-    # The purchase and its entries never change: the answer rendered again is the first.
-    purchase = get_purchase(g.db, answer.purchase_id)  # NotFound once its member is erased
-    return _purchase_answer[0](purchase, earned_entries(g.db, purchase))
+    # The purchase and its entries never change (erasing the person keeps both): the
+    # answer rendered again is the first.
+    purchase = get_purchase(g.db, answer.purchase_id)
+    return _render_purchase_answer(purchase, earned_entries(g.db, purchase))
 
 
 # Built once. A Core INSERT, not an object for the unit of work: flushing the one row

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.customer_app.data_rights import delete_account
 from core.host.db import platform_session, utcnow
 from core.loyalty.ledger import Entry, audit_member
 from core.loyalty.members import Membership, get_member
@@ -54,6 +55,27 @@ def test_a_retried_earn_answers_the_same_bytes(call, token, shop):
     assert first.mimetype == again.mimetype == "application/json"
     assert first.json["entries"][0]["description"] == "Café con leche"
     assert again.get_data() == first.get_data()
+
+
+def test_a_retry_after_the_person_erased_their_account_answers_the_same(
+    call, token, shop, db, platform
+):
+    # Erasure keeps the membership, its purchases and entries (anonymised): the answer,
+    # rendered again from the purchase on PostgreSQL, is still the first.
+    code = _customer(call, token)
+    body = {"amount": "45000", "description": "Almuerzo"}
+    first = call("POST", f"/customers/{code}/points", token, json=body, key="k-erased")
+    with platform_session(platform.sessions) as session:
+        customer_id = session.scalar(
+            select(Membership.customer_id).where(Membership.code == code)
+        )
+        delete_account(session, customer_id)
+        session.commit()
+    again = call("POST", f"/customers/{code}/points", token, json=body, key="k-erased")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == first.get_data()
+    assert _count(db, shop, Purchase) == 1
 
 
 def test_the_same_key_with_another_body_is_refused(call, token, shop, db):
