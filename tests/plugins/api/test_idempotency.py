@@ -66,9 +66,7 @@ def test_a_retry_after_the_person_erased_their_account_answers_the_same(
     body = {"amount": "45000", "description": "Almuerzo"}
     first = call("POST", f"/customers/{code}/points", token, json=body, key="k-erased")
     with platform_session(platform.sessions) as session:
-        customer_id = session.scalar(
-            select(Membership.customer_id).where(Membership.code == code)
-        )
+        customer_id = session.scalar(select(Membership.customer_id).where(Membership.code == code))
         delete_account(session, customer_id)
         session.commit()
     again = call("POST", f"/customers/{code}/points", token, json=body, key="k-erased")
