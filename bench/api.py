@@ -11,7 +11,11 @@ PREMIA_API_RATE_LIMIT). Starts gunicorn on loopback as the README runs it in
 production (sync workers, 4; `--worker-class`, `--workers`, `--threads` to try
 others) serving the app plus one bare JSON route, then, for `--rounds` rounds
 (alternated: the speed of a shared machine's cores drifts), has N concurrent
-clients (one process each, plain http.client, keep-alive) or pgbench send:
+connections or pgbench clients send (HTTP by wrk, Debian's package, 2 threads: its C
+leaves the cores to the server, where N Python clients took a third of the machine's
+two; `--load python` for N `http.client` processes, as before 2026-12-06; gunicorn's
+sync workers close each connection, so both connect again for each request, and wrk's
+latency does not count the connect):
 
   earn            POST /api/v1/customers/{code}/points {"amount": "45000"}, new key each
   bare            POST /bench/bare: the same app, Flask and gunicorn, no work (ceiling)
@@ -227,7 +231,93 @@ def client(
     out.close()
 
 
+# wrk's script: a request drawn from the list, a new Idempotency-Key each (the run's
+# prefix, the thread's number, a counter); `done` prints the figures as one JSON line.
+WRK_SCRIPT = """
+local paths, bodies, prefix = %(paths)s, %(bodies)s, "%(prefix)s"
+local threads, counter = 0, 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("number", threads)
+end
+function init(args)
+  math.randomseed(number * 7919)
+end
+function request()
+  counter = counter + 1
+  local i = math.random(#paths)
+  wrk.headers["Idempotency-Key"] = prefix .. "-" .. number .. "-" .. counter
+  return wrk.format("POST", paths[i], wrk.headers, bodies[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\n{"requests": %%d, "microseconds": %%d, "p50": %%d, "p99": %%d, '
+    .. '"status": %%d, "socket": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _lua_list(items: list[str]) -> str:
+    return "{" + ", ".join(json.dumps(item) for item in items) + "}"
+
+
+def wrk(args, token: str, requests: list, server: subprocess.Popen) -> dict:
+    """The load from wrk (C, one event loop a thread): it leaves the cores to the server,
+    where 16 Python clients took 0.5-0.7 of the machine's 2 cores."""
+    path = Path(f"/tmp/premia-wrk-{os.getpid()}.lua")
+    path.write_text(
+        WRK_SCRIPT
+        % {
+            "paths": _lua_list([p for p, _ in requests]),
+            "bodies": _lua_list([b for _, b in requests]),
+            "prefix": uuid.uuid4().hex,
+        }
+    )
+    command = [
+        "wrk",
+        "--threads",
+        "2",
+        "--connections",
+        str(args.clients),
+        "--duration",
+        f"{int(args.seconds)}s",
+        "--timeout",
+        "10s",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--header",
+        "Content-Type: application/json",
+        "--script",
+        str(path),
+        f"http://127.0.0.1:{args.port}",
+    ]
+    before, cpu_before = _children_cpu(), server_cpu(server)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    server_seconds = server_cpu(server) - cpu_before
+    path.unlink()
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds = figures["microseconds"] / 1e6
+    errors = figures["status"] + figures["socket"]
+    return {
+        "requests": figures["requests"],
+        "per_second": (figures["requests"] - errors) / seconds,
+        "p50_ms": figures["p50"] / 1000,
+        "p99_ms": figures["p99"] / 1000,
+        "errors": errors,
+        "statuses": {"not 2xx/3xx": figures["status"], "socket": figures["socket"]},
+        "client_cpu": (_children_cpu() - before) / seconds,
+        "server_cpu": server_seconds / seconds,
+    }
+
+
 def load(args, token: str, requests: list, server: subprocess.Popen) -> dict:
+    if args.load == "wrk":
+        return wrk(args, token, requests, server)
     start_at = time.time() + 0.5
     return gather(
         args, client, (args.port, token, requests), start_at, start_at + args.seconds, server
@@ -672,6 +762,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="the HTTP load generator: wrk (Debian's package), or 16 http.client processes",
+    )
     parser.add_argument("--show-sql", action="store_true", help="print one earn's statements")
     parser.add_argument("--cpu-requests", type=int, default=400, help="in-process CPU sample")
     parser.add_argument("--profile", action="store_true", help="cProfile the earn in-process")
@@ -782,7 +878,8 @@ def main() -> None:
         stop_gunicorn(server)
 
     print(
-        f"{args.clients} clients, {args.seconds:g} s each, {args.rounds} rounds; gunicorn "
+        f"{args.clients} clients ({args.load}), {args.seconds:g} s each, {args.rounds} rounds; "
+        "gunicorn "
         f"{args.worker_class} {args.workers} workers × {args.threads} threads; load average "
         f"at the end: {os.getloadavg()[0]:.1f}"
     )
