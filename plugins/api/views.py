@@ -21,6 +21,7 @@ from core.sdk import (
     Entry,
     IdempotencyMismatch,
     Location,
+    Membership,
     NotFound,
     active_rewards,
     cancel_redemption,
@@ -431,12 +432,16 @@ class Reward(MethodView):
 # --- redemptions ---------------------------------------------------------
 
 
-def _redemption_answer(redemption: Any, balance_entry_id: int) -> dict[str, Any]:
+def _redemption_answer(
+    redemption: Any, balance_entry_id: int, member: Membership | None = None
+) -> dict[str, Any]:
+    """The answer about a redemption; `member`, where the view holds it, spares a
+    statement (the relationship is read again, though the member is in the session)."""
     entry = db().get(Entry, balance_entry_id)
     return {
         "id": redemption.id,
         "reward_id": redemption.reward_id,
-        "customer_code": redemption.member.code,
+        "customer_code": (member or redemption.member).code,
         "points": redemption.points,
         "balance": entry.balance_after,
         "status": redemption.status,
@@ -469,7 +474,7 @@ class Redemptions(MethodView):
             idempotency_key=g.api_key,
             live_code=live,
         )
-        return _redemption_answer(redemption, redemption.entry_id)
+        return _redemption_answer(redemption, redemption.entry_id, member)
 
 
 @blp.route("/redemptions/<int:redemption_id>/confirm", tags=["redemptions"])

@@ -314,6 +314,44 @@ def test_a_member_is_locked_once_per_transaction(make_tenant, make_plan, make_me
     assert audit(db, shop, member.id) == (5, 5, 5)
 
 
+def test_a_key_is_read_once_where_the_member_is_locked_already(shop, make_member, db, platform):
+    """A till door locks the member first: the ledger then reads the key under that
+    lock only (before it, a retry found by key takes no lock). A retry is still a
+    replay either way."""
+    member = make_member(shop)
+    reads: list[str] = []
+
+    def listener(_conn, _cursor, sql, *_args):
+        if "FROM ledger_entries" in sql and "idempotency_key" in sql.split("WHERE", 1)[-1]:
+            reads.append(sql)
+
+    with db(shop) as session:
+        ledger.earn(session, session.get(Membership, member.id), points=50, actor=STAFF)
+        session.commit()
+    event.listen(platform.engine, "before_cursor_execute", listener)
+    try:
+        with db(shop) as session:
+            locked = ledger.lock_member_by_code(session, member.code)
+            first = ledger.redeem(session, locked, 10, actor=STAFF, idempotency_key="till-1")
+            assert len(reads) == 1
+            again = ledger.redeem(session, locked, 10, actor=STAFF, idempotency_key="till-1")
+            assert again is first and len(reads) == 2
+            session.commit()
+        with db(shop) as session:  # not locked: read before the lock, and under it
+            unlocked = session.get(Membership, member.id)
+            entry = ledger.redeem(session, unlocked, 10, actor=STAFF, idempotency_key="till-2")
+            entry_id = entry.id
+            assert len(reads) == 4
+            session.commit()
+        with db(shop) as session:  # a retry is found before the lock
+            unlocked = session.get(Membership, member.id)
+            retry = ledger.redeem(session, unlocked, 10, actor=STAFF, idempotency_key="till-2")
+            assert retry.id == entry_id and len(reads) == 5
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", listener)
+    assert audit(db, shop, member.id) == (30, 30, 30)
+
+
 def test_locking_by_an_unknown_code_is_not_found(shop, db):
     with db(shop) as session, pytest.raises(NotFound):
         ledger.lock_member_by_code(session, "NOSUCHCODE")

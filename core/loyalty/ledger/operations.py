@@ -59,7 +59,7 @@ def earn(
         description,
         reference,
     )
-    replay = _replay(session, idempotency_key, fingerprint)
+    replay = _replay_before_lock(session, member.id, idempotency_key, fingerprint)
     if replay is not None:
         return replay
     _check_points(points)
@@ -112,7 +112,7 @@ def redeem(
     fingerprint = _fingerprint(
         "debit", member.id, kind, points, location_id, description, reference
     )
-    replay = _replay(session, idempotency_key, fingerprint)
+    replay = _replay_before_lock(session, member.id, idempotency_key, fingerprint)
     if replay is not None:
         return replay
     return _debit(
@@ -147,7 +147,7 @@ def adjust(
         raise InvalidInput(points=_l("The points must be a whole number other than zero."))
     _check_points(abs(points))
     fingerprint = _fingerprint("adjust", member.id, points, location_id, description)
-    replay = _replay(session, idempotency_key, fingerprint)
+    replay = _replay_before_lock(session, member.id, idempotency_key, fingerprint)
     if replay is not None:
         return replay
     common = dict(
@@ -174,7 +174,7 @@ def refund(
     """Give back the points of a debit entry, into the very lots it took them from."""
     idempotency_key = stored_key(idempotency_key)
     fingerprint = _fingerprint("refund", debit.id)
-    replay = _replay(session, idempotency_key, fingerprint)
+    replay = _replay_before_lock(session, debit.member_id, idempotency_key, fingerprint)
     if replay is not None:
         return replay
     member = _lock(session, debit.member_id)
@@ -398,6 +398,17 @@ def _replay(session: Session, key: str | None, fingerprint: str) -> Entry | None
     if entry is not None and entry.fingerprint != fingerprint:
         raise IdempotencyMismatch()
     return entry
+
+
+def _replay_before_lock(
+    session: Session, member_id: int, key: str | None, fingerprint: str
+) -> Entry | None:
+    """`_replay` before the member's lock: a retry found here takes no lock. Where this
+    transaction holds the lock already (a till door locked the member first), `_record`
+    replays under it: one read of the key, not two."""
+    if _holds_lock(session, member_id):
+        return None
+    return _replay(session, key, fingerprint)
 
 
 def _lock(session: Session, member_id: int) -> Membership:
