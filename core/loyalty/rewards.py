@@ -9,8 +9,10 @@ below zero: it is decremented by a conditional UPDATE.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -23,7 +25,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, tenant_fk, tenant_key, utcnow
@@ -350,28 +353,47 @@ def _redeem(session, member, reward, actor, location_id, key, *, confirm: bool) 
     return redemption
 
 
-# Built once: every redemption looks for an earlier one with its key.
-_REDEMPTION_BY_KEY = select(Redemption).where(Redemption.idempotency_key == bindparam("key"))
+@functools.cache
+def _redemption_by_key() -> Any:
+    # Built once (at first use, when every model is mapped): every redemption looks for
+    # an earlier one with its key, twice (before the ledger's lock and under it).
+    # Without the reward, the member and its account joined: a redemption written now
+    # has them unloaded too, and a replay loads them if asked.
+    return (
+        select(Redemption)
+        .where(Redemption.idempotency_key == bindparam("key"))
+        .options(lazyload(Redemption.reward), lazyload(Redemption.member))
+    )
 
 
 def _by_key(session, key, member, reward) -> Redemption | None:
     if key is None:
         return None
-    found = session.scalar(_REDEMPTION_BY_KEY, {"key": key})
+    found = session.scalar(_redemption_by_key(), {"key": key})
     if found is not None and (found.member_id, found.reward_id) != (member.id, reward.id):
         raise IdempotencyMismatch()
     return found
 
 
-def _take_stock(session: Session, reward: Reward) -> None:
-    taken = session.execute(
+@functools.cache
+def _take_stock_statement() -> Any:
+    # Built once (and so scoped to the tenant once; at first use, when every model is
+    # mapped), with the stock it leaves returned: the session's reward is told it, as
+    # a fetch would, without a statement of its own.
+    return (
         update(Reward)
-        .where(Reward.id == reward.id, (Reward.stock.is_(None)) | (Reward.stock > 0))
+        .where(Reward.id == bindparam("reward_id"), Reward.stock.is_(None) | (Reward.stock > 0))
         .values(stock=Reward.stock - 1)
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
-    if not taken:
+        .returning(Reward.stock)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _take_stock(session: Session, reward: Reward) -> None:
+    taken = session.execute(_take_stock_statement(), {"reward_id": reward.id}).first()
+    if taken is None:
         raise OutOfStock()
+    set_committed_value(reward, "stock", taken.stock)
 
 
 def _lock(session: Session, redemption_id: int) -> Redemption:

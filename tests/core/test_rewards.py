@@ -98,6 +98,22 @@ def test_staff_redemption_is_confirmed_at_once(shop, make_member, db):
     assert after["audit"] == (150, 150, 150)
 
 
+def test_the_sessions_reward_is_told_the_stock_left(shop, make_member, db):
+    # The stock's UPDATE returns what it left: the session's reward knows it, with no
+    # change of its own pending (a second UPDATE at flush would write a stale figure).
+    member = make_member(shop)
+    give(db, shop, member, 300)
+    reward = make_reward(db, shop, points=100, stock=5)
+    with db(shop) as session:
+        mine = session.get(Reward, reward.id)
+        rewards.redeem_reward(session, member, mine, actor=STAFF)
+        rewards.redeem_reward(session, member, mine, actor=STAFF)
+        assert mine.stock == 3
+        assert mine not in session.dirty
+        session.commit()
+    assert state(db, shop, member.id, reward.id)["stock"] == 3
+
+
 def test_unlimited_stock_stays_unlimited(shop, make_member, db):
     member = make_member(shop)
     give(db, shop, member, 300)
