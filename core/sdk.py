@@ -83,7 +83,7 @@ from core.loyalty.bulk_enrolment import (
 from core.loyalty.invitations import send_invitation
 from core.loyalty.members import get_member
 from core.loyalty.ledger import lock_member, lock_member_by_code, lock_presented_member
-from core.loyalty.ledger import lock_member_by_code_along
+from core.loyalty.ledger import lock_member_by_code_along, lock_presented_member_along
 from core.loyalty.members import ReadAlong, account_loaded
 from core.loyalty.joining import member_at_first_points
 from core.loyalty.joining import join as join_merchant
@@ -298,6 +298,7 @@ __all__ = [
     "WriteAlong",
     "account_loaded",
     "lock_presented_member",
+    "lock_presented_member_along",
     "member_at_first_points",
     "join_merchant",
     # points

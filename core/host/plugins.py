@@ -40,7 +40,7 @@ hookimpl = pluggy.HookimplMarker("premia")
 # The version of the plugin front door, core.sdk, "MAJOR.MINOR": a minor release only
 # adds names, a major one removes or changes some. A plugin written for X.Y runs on a
 # host whose major is X and whose minor is Y or later.
-SDK_VERSION = "1.5"
+SDK_VERSION = "1.6"
 ENTRY_POINT_GROUP = "premia.plugins"
 # Hook implementations of the core itself, registered under this name, always run.
 ALWAYS_ACTIVE = frozenset({"core"})

@@ -42,7 +42,7 @@ from plugins.api.views import blp
 
 PLUGIN = PluginInfo(
     name="api",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("POS API"),
     description=_l("A REST API with tokens for point-of-sale and ERP systems."),
     plans=("white-label",),

@@ -36,6 +36,8 @@ from core.sdk import (
     get_purchase,
     lock_member_by_code,
     lock_member_by_code_along,
+    lock_presented_member,
+    lock_presented_member_along,
     session_tenant_id,
     utcnow,
 )
@@ -117,9 +119,24 @@ def lock_member(session: Session, code: str) -> tuple[Membership, Response | Non
     return member, replay(answer) if answer is not None else None
 
 
+def lock_presented(session: Session, code: str) -> tuple[Membership, bool, Response | None]:
+    """`lock_member` for a code that may be the app's live one: the member, whether the
+    code was live, and the replay (or None)."""
+    key = g.get("api_key")
+    if key is None or g.api_stored_answer is not UNREAD:
+        member, live = lock_presented_member(session, code)
+        return member, live, None
+    member, live, found = lock_presented_member_along(
+        session, code, _ANSWER, {"idempotency_key": key}
+    )
+    g.api_stored_answer = found
+    answer = matching(found)
+    return member, live, replay(answer) if answer is not None else None
+
+
 def replay_unread() -> Response | None:
-    """Where the stored answer is still unread (`lock_member` found no member), read it:
-    its replay, or None."""
+    """Where the stored answer is still unread (`lock_member` or `lock_presented` found
+    no member, or a live code past its minute), read it: its replay, or None."""
     if g.get("api_key") is None or g.api_stored_answer is not UNREAD:
         return None
     g.api_stored_answer = stored(g.db, g.api_key)

@@ -38,7 +38,6 @@ from core.sdk import (
     give_points,
     handle_premia_error,
     history,
-    lock_presented_member,
     member_at_first_points,
     record_purchase,
     redeem_reward,
@@ -452,6 +451,7 @@ def _redemption_answer(
 
 @blp.route("/customers/<string:code>/redemptions", tags=["redemptions"])
 class Redemptions(MethodView):
+    @idempotency.answer_read_by_view
     @access.requires("redemptions:write")
     @blp.arguments(RedemptionRequestSchema())
     @blp.response(201, RedemptionSchema)
@@ -464,7 +464,15 @@ class Redemptions(MethodView):
         current for about a minute; 404 `stale_live_code` after). Where the merchant
         redeems only with the live QR, a static code answers 403 `live_code_required`."""
         session = db()
-        member, live = lock_presented_member(session, code)
+        try:
+            member, live, replayed = idempotency.lock_presented(session, code)
+        except NotFound:  # a retry answers as the first did, its live code stale or not
+            replayed = idempotency.replay_unread()
+            if replayed is not None:
+                return replayed
+            raise
+        if replayed is not None:
+            return replayed
         redemption = redeem_reward(
             session,
             member,

@@ -17,7 +17,7 @@ from core.sdk import PluginInfo, hookimpl
 
 PLUGIN = PluginInfo(
     name="auto_membership",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Automatic membership"),
     description=_l(
         "A customer of the shared app becomes a member at the first points given to them."

@@ -13,7 +13,7 @@ from plugins.birthday.settings import BirthdaySettings
 
 PLUGIN = PluginInfo(
     name="birthday",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Birthday points"),
     description=_l("Points for each customer on their birthday, once a year."),
     plans=("white-label",),

@@ -18,7 +18,7 @@ from plugins.cashback.settings import CashbackSettings
 
 PLUGIN = PluginInfo(
     name="cashback",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Cashback"),
     description=_l(
         "A percentage of each purchase back as points, and a cap on paying with points."

@@ -15,7 +15,7 @@ from plugins.coupons import app, campaigns, claims, models, panel, print_panel
 
 PLUGIN = PluginInfo(
     name="coupons",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Coupons"),
     description=_l("QR codes worth points, printed on flyers, packaging or tickets."),
     plans=("free", "white-label"),

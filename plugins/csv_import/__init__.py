@@ -19,7 +19,7 @@ from plugins.csv_import.importing import OPENING
 
 PLUGIN = PluginInfo(
     name="csv_import",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("CSV import"),
     description=_l("Import customers and their points, or give points in bulk, from a CSV file."),
     plans=("white-label",),

@@ -13,7 +13,7 @@ from plugins.news.news import current_news  # noqa: F401  (for the customer app)
 
 PLUGIN = PluginInfo(
     name="news",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("News"),
     description=_l("Offers and promotions shown in the customer app."),
     plans=("free", "white-label"),

@@ -20,7 +20,7 @@ from plugins.notifications.settings import NotificationSettings
 
 PLUGIN = PluginInfo(
     name="notifications",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("E-mail notifications"),
     description=_l("E-mails to customers and to the merchant when something happens."),
     plans=("free", "white-label"),

@@ -25,7 +25,7 @@ from plugins.nps.settings import NpsSettings
 
 PLUGIN = PluginInfo(
     name="nps",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Satisfaction surveys (NPS)"),
     description=_l("A one-question survey after each visit, with points, and the NPS on Inicio."),
     plans=("free", "white-label"),

@@ -24,7 +24,7 @@ from plugins.packs.settings import PackSettings
 
 PLUGIN = PluginInfo(
     name="packs",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Prepaid packs"),
     description=_l("Packs of sessions or drinks paid in advance and used one at a time."),
     plans=("white-label",),

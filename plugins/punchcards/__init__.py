@@ -20,7 +20,7 @@ from plugins.punchcards.settings import PunchcardSettings
 
 PLUGIN = PluginInfo(
     name="punchcards",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Punch cards"),
     description=_l("Every so many purchases of a product, a gift: every 10 coffees, a toast."),
     plans=("white-label",),

@@ -29,7 +29,7 @@ from plugins.push.hooks import (  # noqa: F401  (hook implementations)
 
 PLUGIN = PluginInfo(
     name="push",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Push notifications"),
     description=_l("Notifications on members' phones: campaigns to segments, now or scheduled."),
     plans=("white-label",),

@@ -27,7 +27,7 @@ from plugins.referrals.settings import ReferralSettings
 
 PLUGIN = PluginInfo(
     name="referrals",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Referrals"),
     description=_l("Members earn points for each friend they bring."),
     plans=("free", "white-label"),

@@ -20,7 +20,7 @@ from plugins.theme.hooks import brand_look, settings_links  # noqa: F401  (hook 
 
 PLUGIN = PluginInfo(
     name="theme",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Brand look"),
     description=_l(
         "Your colours, font, app icon and e-mail sender, on every page your customers see."

@@ -22,7 +22,7 @@ from plugins.tiers.settings import TierSettings
 
 PLUGIN = PluginInfo(
     name="tiers",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Tiers"),
     description=_l("Levels with a points multiplier that members reach by spending."),
     plans=("white-label",),

@@ -14,7 +14,7 @@ from plugins.wallet import config
 
 PLUGIN = PluginInfo(
     name="wallet",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Wallet passes"),
     description=_l("Customers add their card to Apple Wallet and Google Wallet."),
     plans=("white-label",),

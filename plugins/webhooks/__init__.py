@@ -32,7 +32,7 @@ from plugins.webhooks.hooks import (  # noqa: F401  (hook implementations)
 
 PLUGIN = PluginInfo(
     name="webhooks",
-    sdk_version="1.5",
+    sdk_version="1.6",
     title=_l("Webhooks"),
     description=_l("Signed notices to your own systems (ERP, CRM) when something happens."),
     plans=("white-label",),

@@ -277,6 +277,18 @@ def lock_presented_member(session: Session, code: str) -> tuple[Membership, bool
     return member, live
 
 
+def lock_presented_member_along(
+    session: Session, code: str, along: ReadAlong, params: dict[str, Any] | None = None
+) -> tuple[Membership, bool, Any]:
+    """`lock_presented_member`, and a row of the caller's read in the same statement
+    (`along`, as `lock_member_by_code_along` reads it: None where none matched)."""
+    member, live, found = find_member_along(
+        session, code, for_update=True, along=along, params=params
+    )
+    _held_locks(session)[member.id] = _innermost_transaction(session)
+    return member, live, found
+
+
 def credit_locked(
     session: Session,
     member: Membership,

@@ -5,15 +5,19 @@ of every process (two apps sharing Redis, as two gunicorn workers do)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
 
-from core.host.db import platform_session, tenant_session, utcnow
+from core.host.actors import Actor
+from core.host.db import clock_at, platform_session, tenant_session, utcnow
+from core.loyalty import ledger, live_codes
 from core.loyalty.ledger import Entry, audit_member
 from core.loyalty.members import get_member
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
+from core.loyalty.rewards import create_reward
 from core.testing.factories import FreshContextClient
 from plugins.api import tokens
 from plugins.api.models import ApiToken, IdempotentResponse
@@ -258,3 +262,35 @@ def test_concurrent_retries_of_a_kept_token_write_once(apps, shop, token, db):
         assert session.scalar(select(func.count()).select_from(Entry)) == 1
         balance, entries, lots = audit_member(session, member.id)
     assert balance == entries == lots == 12
+
+
+def test_a_kept_tokens_redemption_reads_its_answer_with_the_lock(apps, shop, token, db):
+    # The redemption, like the earn, reads the answer stored for its key with the
+    # member's lock, a live code included. A till's retry after the code's minute gets
+    # the first answer (the redemption was made), not 404 `stale_live_code`.
+    first, _second = apps
+    code = _customer(first, token)
+    with db(shop) as session:
+        member = get_member(session, code)
+        member.live_secret = live_codes.new_secret()
+        ledger.earn(session, member, points=100, actor=Actor.staff(None))
+        reward = create_reward(session, name="Café gratis", points=30, stock=5)
+        session.commit()
+        secret, body = member.live_secret, {"reward_id": reward.id}
+    _warm(first, token)
+    presented = live_codes.live_code(code, secret, utcnow().timestamp())
+    path = f"/customers/{presented}/redemptions"
+    with _statements(first) as seen:
+        made = _send(first, "POST", path, token, json=body, key="r")
+    assert made.status_code == 201, made.json
+    sent = [s for s in seen if not s.startswith("BEGIN")]
+    assert "api_idempotent_responses" in sent[0] and "FROM memberships" in sent[0], sent
+    assert not [s for s in sent[1:] if s.startswith("SELECT") and "api_idempotent" in s]
+    with clock_at(utcnow() + timedelta(minutes=3)):
+        again = _send(first, "POST", path, token, json=body, key="r")
+        fresh = _send(first, "POST", path, token, json=body, key="r-new")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == made.get_data()
+    assert (fresh.status_code, fresh.json["reason"]) == (404, "stale_live_code")
+    with db(shop) as session:
+        assert get_member(session, code).balance == 70
