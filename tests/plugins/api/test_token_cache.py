@@ -17,7 +17,7 @@ from core.loyalty.ledger import Entry, audit_member
 from core.loyalty.members import get_member
 from core.loyalty.program import update_program
 from core.loyalty.purchases import Purchase
-from core.loyalty.rewards import create_reward
+from core.loyalty.rewards import Redemption, Reward, create_reward
 from core.testing.factories import FreshContextClient
 from plugins.api import tokens
 from plugins.api.models import ApiToken, IdempotentResponse
@@ -294,3 +294,39 @@ def test_a_kept_tokens_redemption_reads_its_answer_with_the_lock(apps, shop, tok
     assert (fresh.status_code, fresh.json["reason"]) == (404, "stale_live_code")
     with db(shop) as session:
         assert get_member(session, code).balance == 70
+
+
+@pytest.mark.postgres
+def test_concurrent_retries_of_a_kept_tokens_redemption_redeem_once(apps, shop, token, db):
+    # Twins of one redemption, the answer read with the member's lock: the one that
+    # waited for the lock finds the first's redemption by its key and answers it.
+    first, _second = apps
+    code = _customer(first, token)
+    with db(shop) as session:
+        ledger.earn(session, get_member(session, code), points=100, actor=Actor.staff(None))
+        reward = create_reward(session, name="Café gratis", points=30, stock=5)
+        session.commit()
+        reward_id = reward.id
+    _warm(first, token)
+
+    def work(_i):
+        answer = _send(
+            first,
+            "POST",
+            f"/customers/{code}/redemptions",
+            token,
+            json={"reward_id": reward_id},
+            key="race",
+        )
+        return (answer.status_code, answer.get_data(as_text=True))
+
+    results = run_together(first, 10, work)
+    assert unexpected_errors(results) == []
+    answers = {r[1] for r in results}
+    assert len(answers) == 1, answers
+    assert next(iter(answers))[0] == 201
+    with db(shop) as session:
+        member = get_member(session, code)
+        assert session.scalar(select(func.count()).select_from(Redemption)) == 1
+        assert session.get(Reward, reward_id).stock == 4
+        assert audit_member(session, member.id) == (70, 70, 70)
