@@ -240,23 +240,27 @@ def test_versions_emptied_from_redis_keep_nothing_stale(apps, shop, token, redis
     assert _send(first, "GET", "/program", token).status_code == 401
 
 
+def _assert_twins_get_one_answer(app, secret, path, body) -> None:
+    """Ten twins of one POST with one key, at once: all get the same 201 answer."""
+
+    def work(_i):
+        answer = _send(app, "POST", path, secret, json=body, key="race")
+        return (answer.status_code, answer.get_data(as_text=True))
+
+    results = run_together(app, 10, work)
+    assert unexpected_errors(results) == []
+    answers = {r[1] for r in results}
+    assert len(answers) == 1, answers
+    assert next(iter(answers))[0] == 201
+
+
 @pytest.mark.postgres
 def test_concurrent_retries_of_a_kept_token_write_once(apps, shop, token, db):
     first, _second = apps
     code = _customer(first, token)
     _warm(first, token)
 
-    def work(_i):
-        answer = _send(
-            first, "POST", f"/customers/{code}/points", token, json={"amount": "12000"}, key="race"
-        )
-        return (answer.status_code, answer.get_data(as_text=True))
-
-    results = run_together(first, 10, work)
-    assert unexpected_errors(results) == []
-    answers = {r[1] for r in results}
-    assert len(answers) == 1, answers
-    assert next(iter(answers))[0] == 201
+    _assert_twins_get_one_answer(first, token, f"/customers/{code}/points", {"amount": "12000"})
     with db(shop) as session:
         member = get_member(session, code)
         assert session.scalar(select(func.count()).select_from(Entry)) == 1
@@ -309,22 +313,8 @@ def test_concurrent_retries_of_a_kept_tokens_redemption_redeem_once(apps, shop, 
         reward_id = reward.id
     _warm(first, token)
 
-    def work(_i):
-        answer = _send(
-            first,
-            "POST",
-            f"/customers/{code}/redemptions",
-            token,
-            json={"reward_id": reward_id},
-            key="race",
-        )
-        return (answer.status_code, answer.get_data(as_text=True))
-
-    results = run_together(first, 10, work)
-    assert unexpected_errors(results) == []
-    answers = {r[1] for r in results}
-    assert len(answers) == 1, answers
-    assert next(iter(answers))[0] == 201
+    path = f"/customers/{code}/redemptions"
+    _assert_twins_get_one_answer(first, token, path, {"reward_id": reward_id})
     with db(shop) as session:
         member = get_member(session, code)
         assert session.scalar(select(func.count()).select_from(Redemption)) == 1
