@@ -3,18 +3,27 @@ and another merchant, La Otra; helpers to create a campaign and a customer."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from core.host.db import platform_session, utcnow
+from core.host.db import clock_at, platform_session, utcnow
 from core.loyalty.members import Customer
 from core.loyalty.program import update_program
 from plugins.coupons import campaigns
 
 TODAY = datetime.now(ZoneInfo("America/Bogota")).date()  # the café's local day
+
+
+@pytest.fixture(autouse=True)
+def _at_noon_of_today():
+    """Every coupon test at noon of TODAY in Bogotá. TODAY is read when the module is
+    imported: a suite that crossed the café's midnight (05:00 UTC) wrote codes dated the
+    next day while the tests still asked about TODAY's."""
+    with clock_at(datetime.combine(TODAY, time(12), tzinfo=ZoneInfo("America/Bogota"))):
+        yield
 
 
 @pytest.fixture
