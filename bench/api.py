@@ -35,6 +35,12 @@ latency does not count the connect):
                   Inicio's totals in the earn's transaction costs (core.loyalty.member_totals)
   hot, redeem     (first round) the earn on one customer; a redemption
 
+and, asked for (`--only parts`), what each part of our earn's SQL costs: the replay
+without the stored answer (`no_answer`), the lot (`no_lot`), the outbox row
+(`no_outbox`), the foreign keys' checks (`no_fk`: dropped for the run, put back after),
+or sent in two round trips (`two_trips`); the floor's writes and the minimal's each in
+one round trip (`floor_1trip`, `minimal_1trip`), against the minimal
+
 and in this process, through the test client, the Python CPU (process time) of an
 earn against the bare route's (`--profile`: the earn's cProfile). Prints
 requests per second, p50/p99 latency, errors, the ratios of each round and
@@ -546,6 +552,99 @@ COMMIT;
 """
 
 
+# The same writes, each in one round trip (BEGIN, the statement and COMMIT in one
+# pipeline): what round trips cost the ceiling and the floor. On this project's machines
+# the floor's writes in one trip ran faster than the minimal in six: an earn that sends
+# its writes at once can pass the minimal on this schema; what keeps ours below is what
+# it writes besides (the `parts` scenarios measure each).
+MINIMAL_ONE_TRIP = """\\set m random(1, :members)
+\\startpipeline
+BEGIN;
+WITH b AS (UPDATE minimal_balances SET balance = balance + 45 WHERE id = :m RETURNING id),
+e AS (INSERT INTO minimal_entries (balance_id, points, created_at) SELECT id, 45, now() FROM b)
+INSERT INTO minimal_audit (balance_id, action, created_at) SELECT id, 'earn', now() FROM b;
+COMMIT;
+\\endpipeline
+"""
+FLOOR_ONE_TRIP = """\\set m random(1, :members) + :first
+\\startpipeline
+BEGIN;
+WITH m AS (UPDATE memberships SET balance = balance + 45 WHERE tenant_id = :tenant AND id = :m
+    RETURNING balance),
+e AS (INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after, actor_kind,
+    actor_id, confirmed_large, created_at) SELECT :tenant, :m, 'earn', 45, m.balance, 'token', 1,
+    false, now() FROM m RETURNING id)
+INSERT INTO outbox (tenant_id, created_at, body) SELECT :tenant, now(), '{"a": []}' FROM e;
+COMMIT;
+\\endpipeline
+"""
+
+# The tables an earn writes, whose foreign keys `no_fk` drops for its run.
+EARN_TABLES = ("purchases", "ledger_entries", "ledger_lots", "api_idempotent_responses", "outbox")
+
+
+def replay_without(replay: str, part: str) -> str:
+    """The replay with one part of our earn taken out (or its round trips joined), to
+    measure what that part costs (`parts`). The captured SQL is ours: a change of its
+    shape stops the bench here rather than measure something else."""
+
+    def cut(text: str, pattern: str, by: str = "") -> str:
+        done, n = re.subn(pattern, by, text, flags=re.S)
+        if not n:
+            raise SystemExit(f"parts: {part}: the captured earn no longer has {pattern!r}")
+        return done
+
+    if part == "no_answer":
+        # The Idempotency-Key's stored answer: its read with the member's lock, its row.
+        answer = "api_idempotent_responses"
+        done = cut(replay, rf" LEFT OUTER JOIN {answer} ON .*? WHERE ", " WHERE ")
+        done = cut(done, rf", {answer}\.\w+(?: AS \w+)?")
+        return cut(
+            done,
+            r", along_row AS \(.*?\) SELECT (p\.id, e\.id, e\.balance_after), "
+            r"\(SELECT count\(\*\) FROM along_row\)",
+            r" SELECT \1, 0 AS answer",
+        )
+    if part == "no_lot":
+        return cut(replay, r"lots AS \( INSERT INTO ledger_lots .*?\), (along_row AS \()", r"\1")
+    if part == "no_outbox":
+        return cut(replay, r"\nINSERT INTO outbox [^\n]*")
+    if part == "two_trips":
+        # The earn's statement sent in one pipeline with the outbox row and COMMIT.
+        done = cut(
+            replay,
+            r"\n( ?WITH p AS [^\n]*?) \\aset r0_\n\\startpipeline\n",
+            "\n\\\\startpipeline\n\\1;\n",
+        )
+        if ":r0_" in done:
+            raise SystemExit("parts: two_trips: a later statement reads the earn's result")
+        return done
+    return replay
+
+
+@contextmanager
+def foreign_keys_dropped(url: str, dropped: bool) -> Iterator[None]:
+    """The foreign keys of the tables an earn writes dropped for a run (`no_fk`: what
+    their checks cost), and put back (checked again) after it."""
+    if not dropped:
+        yield
+        return
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        keys = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
+            [list(EARN_TABLES)],
+        ).fetchall()
+        for table, name, _definition in keys:
+            conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    try:
+        yield
+    finally:
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            for table, name, definition in keys:
+                conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
 def minimal_tables(url: str, rows: int) -> None:
     with psycopg.connect(libpq(url), autocommit=True) as conn:
         conn.execute(MINIMAL_TABLES.replace("%(rows)s", str(int(rows))))
@@ -643,6 +742,9 @@ def vacuum(url: str) -> None:
 
 # In the order each round runs them.
 SCENARIOS = ("earn", "bare", "least", "minimal", "floor", "replay", "untallied", "hot", "redeem")
+# What each part of our earn's SQL costs (`--only parts`, or by name; not in the default
+# run): the replay without it, against the replay in the same round.
+PARTS = ("no_answer", "no_lot", "no_outbox", "no_fk", "two_trips", "floor_1trip", "minimal_1trip")
 
 BARE_PATH = "/bench/bare"
 LEAST_PATH = "/bench/least-earn"
@@ -773,11 +875,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the earn in-process")
     parser.add_argument(
         "--only",
-        help=f"comma-separated: {','.join(SCENARIOS)},cpu (default all)",
+        help=f"comma-separated: {','.join(SCENARIOS)},cpu (default all of these); "
+        f"parts (minimal, replay and {','.join(PARTS)}), or any of those",
     )
     args = parser.parse_args()
     everything = {*SCENARIOS, "cpu"}
     only = set(args.only.split(",")) if args.only else everything
+    if "parts" in only:
+        only |= {"minimal", "replay", *PARTS}
 
     fresh_database(args.database_url)
     Redis.from_url(args.redis_url).flushdb()  # this run's jobs and rate-limit counters only
@@ -832,6 +937,13 @@ def main() -> None:
         "floor": "minimal SQL on our tables",
         "replay": "our earn's SQL (pgbench)",
         "untallied": "our earn's SQL, no totals kept",
+        "no_answer": "our SQL, no stored answer",
+        "no_lot": "our SQL, no lot",
+        "no_outbox": "our SQL, no outbox row",
+        "no_fk": "our SQL, no foreign keys",
+        "two_trips": "our SQL in two round trips",
+        "floor_1trip": "floor in one round trip",
+        "minimal_1trip": "minimal in one round trip",
         "hot": "earn, one hot customer",
         "redeem": "redeem, 1,000 customers",
     }
@@ -853,6 +965,11 @@ def main() -> None:
             ":tenant", str(data["tenant_id"])
         )
         scripts = {"minimal": MINIMAL_EARN, "floor": floor, "replay": replay, "untallied": replay}
+        scripts |= {part: replay_without(replay, part) for part in PARTS}
+        scripts["floor_1trip"] = FLOOR_ONE_TRIP.replace(":first", str(members[0][0] - 1)).replace(
+            ":tenant", str(data["tenant_id"])
+        )
+        scripts["minimal_1trip"] = MINIMAL_ONE_TRIP
         # The earn and its ceilings alternate, round after round: on a shared machine the
         # speed of the cores drifts from one minute to the next, and a ratio of two
         # figures taken minutes apart would measure the drift.
@@ -864,12 +981,15 @@ def main() -> None:
             if key in only:
                 load(warm, data["token"], http[key], server)
         for round_ in range(args.rounds):
-            for key in SCENARIOS:
+            for key in SCENARIOS + PARTS:
                 if key not in only or (key in ("hot", "redeem") and round_):
                     continue
                 vacuum(args.database_url)
                 if key in scripts:
-                    with totals_kept(args.database_url, key != "untallied"):
+                    with (
+                        totals_kept(args.database_url, key != "untallied"),
+                        foreign_keys_dropped(args.database_url, key == "no_fk"),
+                    ):
                         result = pgbench(args, scripts[key], len(members))
                 else:
                     result = load(args, data["token"], http[key], server)
@@ -922,6 +1042,10 @@ def main() -> None:
     ratios("floor", "minimal", "the schema's own cost: the minimal's statements on our tables")
     ratios("replay", "floor", "what our earn adds to that floor")
     ratios("replay", "untallied", "the cost of keeping member_totals")
+    for part in PARTS[:5]:
+        ratios(part, "replay", "our earn's SQL without that part, against it whole")
+    ratios("floor_1trip", "minimal", "the floor's writes sent at once, against the ceiling")
+    ratios("minimal_1trip", "minimal", "the ceiling's own writes sent at once")
     if names["earn"] in results:
         p99 = statistics.median(r["p99_ms"] for r in results[names["earn"]])
         print(f"earn p99, median of rounds: {p99:.0f} ms (target < 50 ms)")
