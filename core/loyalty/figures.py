@@ -249,8 +249,13 @@ def roll_up(session: Session, tenant: Tenant, now: datetime | None = None) -> in
     and count the open day up to GRACE ago; returns how many closed days were stored."""
     now = now or utcnow()
     closed = closed_before(tenant, now)
-    # One roll-up of a tenant at a time (the hourly job and a manual run may meet).
-    session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+    # One roll-up of a tenant at a time (the hourly job and a manual run may meet). FOR
+    # NO KEY UPDATE, not FOR UPDATE: a sale's rows that refer to the merchant (its
+    # outbox row) check it with a key-share lock, which FOR UPDATE would hold up until
+    # this transaction ends, and with it every sale of the merchant.
+    session.execute(
+        select(Tenant.id).where(Tenant.id == tenant.id).with_for_update(key_share=True)
+    )
     last = session.scalar(select(func.max(DailyFigure.day)))
     if last is None:
         first = session.scalar(select(func.min(Entry.created_at)))

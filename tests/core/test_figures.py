@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -355,3 +356,33 @@ def test_the_open_day_is_counted_by_the_job_and_only_the_rest_live(shop, make_me
         now = datetime(2026, 11, 11, 8, tzinfo=UTC)
         days = figures_between(session, tenant, date(2026, 11, 9), date(2026, 11, 11), now)
     assert [d.issued for d in days] == [0, 22, 1]
+
+
+@pytest.mark.postgres
+def test_a_roll_up_under_way_holds_up_no_sale(app, shop, make_member, db):
+    """The roll-up locks the merchant's row (one run per merchant at a time) for its whole
+    transaction, which can last long (the first one after an import of years). Rows a
+    sale writes that refer to the merchant (its outbox row) check that reference with a
+    key-share lock on the same row: a lock that conflicts with it (FOR UPDATE did) had
+    every sale of the merchant wait for the roll-up to end."""
+    member = make_member(shop)
+    with db(shop) as rolling:
+        roll_up(rolling, rolling.get(type(shop), shop.id))  # its transaction stays open
+        sold = threading.Event()
+
+        def sell() -> None:
+            with app.app_context(), db(shop) as session:
+                found = session.get(Membership, member.id)
+                ledger.earn(session, found, points=5, actor=STAFF)
+                session.commit()  # the outbox row, which refers to the merchant
+            sold.set()
+
+        seller = threading.Thread(target=sell, daemon=True)
+        seller.start()
+        done_meanwhile = sold.wait(timeout=10)
+        rolling.commit()
+    seller.join(timeout=30)
+    assert done_meanwhile, "the sale waited for the roll-up's commit"
+    assert sold.is_set()
+    with db(shop) as session:
+        assert session.get(Membership, member.id).balance == 5
