@@ -253,9 +253,7 @@ def roll_up(session: Session, tenant: Tenant, now: datetime | None = None) -> in
     # NO KEY UPDATE, not FOR UPDATE: a sale's rows that refer to the merchant (its
     # outbox row) check it with a key-share lock, which FOR UPDATE would hold up until
     # this transaction ends, and with it every sale of the merchant.
-    session.execute(
-        select(Tenant.id).where(Tenant.id == tenant.id).with_for_update(key_share=True)
-    )
+    session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update(key_share=True))
     last = session.scalar(select(func.max(DailyFigure.day)))
     if last is None:
         first = session.scalar(select(func.min(Entry.created_at)))

@@ -269,7 +269,7 @@ def _locking(statement: Select) -> Select:
     loads it then (after the commit, in a transaction of its own: the hooks told after
     a sale ask for it only where it is loaded, see `account_loaded`)."""
     return (
-        statement.with_for_update(of=Membership)
+        statement.with_for_update(of=Membership, key_share=True)
         .options(lazyload(Membership.customer))
         .execution_options(populate_existing=True)
     )

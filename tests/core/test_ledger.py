@@ -285,7 +285,7 @@ def test_a_member_is_locked_once_per_transaction(make_tenant, make_plan, make_me
     locks: list[str] = []
 
     def listener(_conn, _cursor, sql, *_args):
-        if "FOR UPDATE" in sql and "memberships" in sql:
+        if "FOR NO KEY UPDATE" in sql and "memberships" in sql:
             locks.append(sql)
 
     event.listen(platform.engine, "before_cursor_execute", listener)

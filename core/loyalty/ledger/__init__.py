@@ -11,9 +11,13 @@ Invariants, kept under concurrency on PostgreSQL:
 * an operation carrying an idempotency key is written once: a retry returns
   the first entry and writes nothing.
 
-Every operation locks the member's row (SELECT … FOR UPDATE) before reading
-the balance, so operations on one member are serialised and operations on
-different members run in parallel. Services flush but never commit: the caller
+Every operation locks the member's row (SELECT … FOR NO KEY UPDATE) before
+reading the balance, so operations on one member are serialised and operations
+on different members run in parallel. NO KEY: the ledger changes no key of the
+row, and a row of another table that refers to the member (a phone registered
+for push, a coupon claimed) checks that reference with a key-share lock, which
+FOR UPDATE would hold up for as long as the ledger's transaction lasts (an
+expiry run, a campaign's grant). Services flush but never commit: the caller
 owns the transaction.
 """
 

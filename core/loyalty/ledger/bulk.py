@@ -218,7 +218,7 @@ def _write(
         before = "m.balance - sum(s.points) OVER (PARTITION BY s.member_id)"
     else:
         # Lock the members, in id order (as every batch does: no deadlock between two).
-        lock = " FOR UPDATE" if postgres else ""
+        lock = " FOR NO KEY UPDATE" if postgres else ""
         locked = conn.execute(
             text(
                 "SELECT count(*) FROM (SELECT m.id FROM memberships m WHERE m.tenant_id = "

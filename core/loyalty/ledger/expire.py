@@ -100,7 +100,7 @@ def expire_due(session: Session, as_of: datetime, members: MemberRange = EVERY_M
                 Membership.id.in_(select(Lot.member_id).where(due)),
             )
             .order_by(Membership.id)
-            .with_for_update(),
+            .with_for_update(key_share=True),
         )
     )
     conn.execute(

@@ -430,7 +430,7 @@ def _lock(session: Session, member_id: int) -> Membership:
     member = session.execute(
         select(Membership)
         .where(Membership.id == member_id)
-        .with_for_update(of=Membership)
+        .with_for_update(of=Membership, key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
     _held_locks(session)[member_id] = _innermost_transaction(session)

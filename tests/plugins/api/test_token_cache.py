@@ -119,7 +119,7 @@ def test_a_kept_token_costs_no_statement_and_the_earn_three_statements(apps, sho
     assert "api_idempotent_responses" in sent[0] and "FROM memberships" in sent[0], sent
     if first.extensions["premia"].engine.dialect.name == "postgresql":  # the one-statement path
         assert len(seen) == 3, seen
-        assert "FOR UPDATE" in seen[0] and "customers" not in seen[0]
+        assert "FOR NO KEY UPDATE" in seen[0] and "customers" not in seen[0]
         assert "INSERT INTO api_idempotent_responses" in seen[1] and "ledger_lots" in seen[1]
         # What the earn announced, kept in its transaction (core/host/outbox.py).
         assert seen[2].startswith("INSERT INTO outbox"), seen

@@ -6,7 +6,9 @@ of that merchant, and only there."""
 from __future__ import annotations
 
 import json
+import threading
 
+import pytest
 from sqlalchemy import select
 
 from core.host.actors import Actor
@@ -121,3 +123,34 @@ def test_the_profile_offers_phone_choices_only_where_pushes_are_sent(
     make_member(free, email="ana@mail.example")
     page = client.get("/t/bar/app/profile").get_data(as_text=True)
     assert "Notificaciones en mi celular" not in page and 'name="mail_points"' in page
+
+
+@pytest.mark.postgres  # SQLite has no row locks
+def test_a_phone_registers_while_the_ledger_holds_the_member(app, client, db, shop, make_member):
+    """The ledger's lock on a member lasts its whole transaction (an expiry run, a
+    campaign's grant, for thousands of members at once); the device's row refers to the
+    member, a reference checked with a key-share lock: the ledger's lock must not
+    conflict with it (FOR UPDATE did, and the phone waited for the ledger's commit)."""
+    ana = make_member(shop)
+    sign_in_customer(client, app, ana)
+    with db(shop) as session:
+        ledger.earn(session, ledger.lock_member(session, ana.id), points=10, actor=Actor.system())
+        session.commit()
+    info = status(client)
+    answers: list[int] = []
+
+    def register_phone() -> None:
+        with app.app_context():
+            answers.append(register(client, info, "fcm-token-1").status_code)
+
+    with db(shop) as ledgers:
+        ledger.lock_member(ledgers, ana.id)  # held until this transaction ends
+        phone = threading.Thread(target=register_phone, daemon=True)
+        phone.start()
+        phone.join(timeout=10)
+        registered_meanwhile = list(answers)
+        ledgers.commit()
+    phone.join(timeout=30)
+    assert registered_meanwhile == [201], "the phone waited for the ledger's commit"
+    with db(shop) as session:
+        assert [d.member_id for d in session.scalars(select(Device))] == [ana.id]
