@@ -389,8 +389,19 @@ def _take_stock_statement() -> Any:
     )
 
 
+@functools.cache
+def _stock_statement() -> Any:
+    return select(Reward.stock).where(Reward.id == bindparam("reward_id"))  # built once
+
+
 def _take_stock(session: Session, reward: Reward) -> None:
-    taken = session.execute(_take_stock_statement(), {"reward_id": reward.id}).first()
+    # Unlimited (asked again, a read that locks nothing: `reward` may have been read
+    # before a stock was set): nothing to take, and no write on the reward's row, which
+    # would lock it until the commit, every till redeeming it queued behind.
+    params = {"reward_id": reward.id}
+    if reward.stock is None and session.scalar(_stock_statement(), params) is None:
+        return
+    taken = session.execute(_take_stock_statement(), params).first()
     if taken is None:
         raise OutOfStock()
     set_committed_value(reward, "stock", taken.stock)

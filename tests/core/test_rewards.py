@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -605,3 +607,50 @@ def test_ids_beyond_the_columns_name_nothing(shop, db):
             for bad in (0, -1, 2**31, 10**30):
                 with pytest.raises(NotFound):
                     lookup(session, bad)
+
+
+@pytest.mark.postgres  # SQLite has no row locks
+def test_tills_redeeming_one_unlimited_reward_do_not_queue_behind_each_other(
+    app, shop, make_member, db
+):
+    """An unlimited reward has no stock to take: its redemption writes nothing on the
+    reward's row. A write there (stock = NULL - 1) locked the row until the redemption's
+    commit, and every till redeeming the same reward queued behind it."""
+    first, second = make_member(shop), make_member(shop)
+    give(db, shop, first, 100)
+    give(db, shop, second, 100)
+    reward = make_reward(db, shop, points=100, stock=None)
+    redeemed: list[int] = []
+
+    def second_till() -> None:
+        with app.app_context(), db(shop) as session:
+            mine = session.get(Reward, reward.id)
+            redeemed.append(rewards.redeem_reward(session, second, mine, actor=STAFF).id)
+            session.commit()
+
+    with db(shop) as session:
+        rewards.redeem_reward(session, first, session.get(Reward, reward.id), actor=STAFF)
+        till = threading.Thread(target=second_till, daemon=True)
+        till.start()
+        till.join(timeout=10)
+        meanwhile = list(redeemed)
+        session.commit()
+    till.join(timeout=30)
+    assert len(meanwhile) == 1, "the second till waited for the first's commit"
+    after = state(db, shop, second.id, reward.id)
+    assert (after["stock"], after["redemptions"], after["balance"]) == (None, 2, 0)
+
+
+def test_a_reward_limited_since_it_was_read_is_taken_from_its_stock(shop, make_member, db):
+    """Read while unlimited, given a stock before the redemption: the stock goes down (the
+    redemption asks the database, not the reward as read)."""
+    member = make_member(shop)
+    give(db, shop, member, 100)
+    reward = make_reward(db, shop, points=100, stock=None)
+    with db(shop) as session:
+        rewards.update_reward(session, session.get(Reward, reward.id), stock=2)
+        session.commit()
+    with db(shop) as session:
+        rewards.redeem_reward(session, member, reward, actor=STAFF)  # `reward`: stock None
+        session.commit()
+    assert state(db, shop, member.id, reward.id)["stock"] == 1
