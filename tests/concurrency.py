@@ -59,3 +59,28 @@ def outcomes(results) -> Counter:
 
 def unexpected_errors(results, *allowed: type[BaseException]) -> list[BaseException]:
     return [r[1] for r in results if r[0] == "error" and not isinstance(r[1], allowed)]
+
+
+def finished_while_held(app, holder: Any, work: Callable[[], Any], wait: float = 10.0) -> bool:
+    """Run `work()` in a thread while the transaction of the session `holder` stays open
+    (with its locks), then commit `holder` (after `wait` seconds at most). Whether `work`
+    finished before that commit: False where it waited for one of the holder's locks."""
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            with app.app_context():
+                work()
+            done.set()
+        except BaseException as exc:  # reported to the test, never lost in the thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    finished = done.wait(timeout=wait)
+    holder.commit()
+    thread.join(timeout=JOIN_TIMEOUT)
+    assert not errors, errors
+    assert done.is_set(), "still running after the holder's commit"
+    return finished

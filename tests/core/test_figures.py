@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -33,6 +32,7 @@ from core.loyalty.staff import Role, StaffUser
 from core.testing.factories import PASSWORD
 from core.testing.weblogin import figures as page_figures
 from core.testing.weblogin import post_login
+from tests.concurrency import finished_while_held
 
 STAFF = Actor.staff(1)
 
@@ -366,23 +366,14 @@ def test_a_roll_up_under_way_holds_up_no_sale(app, shop, make_member, db):
     key-share lock on the same row: a lock that conflicts with it (FOR UPDATE did) had
     every sale of the merchant wait for the roll-up to end."""
     member = make_member(shop)
+
+    def sell() -> None:
+        with db(shop) as session:
+            ledger.earn(session, session.get(Membership, member.id), points=5, actor=STAFF)
+            session.commit()  # the outbox row, which refers to the merchant
+
     with db(shop) as rolling:
         roll_up(rolling, rolling.get(type(shop), shop.id))  # its transaction stays open
-        sold = threading.Event()
-
-        def sell() -> None:
-            with app.app_context(), db(shop) as session:
-                found = session.get(Membership, member.id)
-                ledger.earn(session, found, points=5, actor=STAFF)
-                session.commit()  # the outbox row, which refers to the merchant
-            sold.set()
-
-        seller = threading.Thread(target=sell, daemon=True)
-        seller.start()
-        done_meanwhile = sold.wait(timeout=10)
-        rolling.commit()
-    seller.join(timeout=30)
-    assert done_meanwhile, "the sale waited for the roll-up's commit"
-    assert sold.is_set()
+        assert finished_while_held(app, rolling, sell), "the sale waited for the roll-up"
     with db(shop) as session:
         assert session.get(Membership, member.id).balance == 5

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -20,6 +18,7 @@ from core.loyalty import ledger, rewards
 from core.loyalty.members import Membership
 from core.loyalty.program import MAX_POINTS_PER_OPERATION, update_program
 from core.loyalty.rewards import Redemption, Reward, Status
+from tests.concurrency import finished_while_held
 
 STAFF = Actor.staff(1)
 
@@ -620,23 +619,15 @@ def test_tills_redeeming_one_unlimited_reward_do_not_queue_behind_each_other(
     give(db, shop, first, 100)
     give(db, shop, second, 100)
     reward = make_reward(db, shop, points=100, stock=None)
-    redeemed: list[int] = []
 
     def second_till() -> None:
-        with app.app_context(), db(shop) as session:
-            mine = session.get(Reward, reward.id)
-            redeemed.append(rewards.redeem_reward(session, second, mine, actor=STAFF).id)
+        with db(shop) as session:
+            rewards.redeem_reward(session, second, session.get(Reward, reward.id), actor=STAFF)
             session.commit()
 
     with db(shop) as session:
         rewards.redeem_reward(session, first, session.get(Reward, reward.id), actor=STAFF)
-        till = threading.Thread(target=second_till, daemon=True)
-        till.start()
-        till.join(timeout=10)
-        meanwhile = list(redeemed)
-        session.commit()
-    till.join(timeout=30)
-    assert len(meanwhile) == 1, "the second till waited for the first's commit"
+        assert finished_while_held(app, session, second_till), "the second till waited"
     after = state(db, shop, second.id, reward.id)
     assert (after["stock"], after["redemptions"], after["balance"]) == (None, 2, 0)
 

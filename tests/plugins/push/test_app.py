@@ -6,7 +6,6 @@ of that merchant, and only there."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from core.host.actors import Actor
 from core.loyalty import ledger
 from core.testing.weblogin import sign_in_customer
 from plugins.push.models import Device
+from tests.concurrency import finished_while_held
 
 
 def status(client, slug="cafe"):
@@ -137,20 +137,12 @@ def test_a_phone_registers_while_the_ledger_holds_the_member(app, client, db, sh
         ledger.earn(session, ledger.lock_member(session, ana.id), points=10, actor=Actor.system())
         session.commit()
     info = status(client)
-    answers: list[int] = []
 
     def register_phone() -> None:
-        with app.app_context():
-            answers.append(register(client, info, "fcm-token-1").status_code)
+        assert register(client, info, "fcm-token-1").status_code == 201
 
     with db(shop) as ledgers:
         ledger.lock_member(ledgers, ana.id)  # held until this transaction ends
-        phone = threading.Thread(target=register_phone, daemon=True)
-        phone.start()
-        phone.join(timeout=10)
-        registered_meanwhile = list(answers)
-        ledgers.commit()
-    phone.join(timeout=30)
-    assert registered_meanwhile == [201], "the phone waited for the ledger's commit"
+        assert finished_while_held(app, ledgers, register_phone), "the phone waited"
     with db(shop) as session:
         assert [d.member_id for d in session.scalars(select(Device))] == [ana.id]
