@@ -174,6 +174,24 @@ def test_what_an_earn_writes_is_trimmed_and_put_back(fresh_app):
     assert "expires_at" not in str(before["indexes"]["ix_ledger_lots_due"][1].get(where))
 
 
+def test_the_outbox_and_the_stored_answers_keep_no_key_to_tenants_and_get_it_back(fresh_app):
+    # core_0022 and api_0003: rows a sale writes that held the merchant's row with a
+    # KEY SHARE lock (a MultiXact per concurrent sale) keep its id without the key.
+    tables = ("outbox", "api_idempotent_responses")
+
+    def referred(conn) -> dict[str, set[str]]:
+        return {t: {k["referred_table"] for k in inspect(conn).get_foreign_keys(t)} for t in tables}
+
+    upgrade(fresh_app)
+    engine = fresh_app.extensions["premia"].engine
+    with engine.connect() as conn:
+        assert referred(conn) == {"outbox": set(), "api_idempotent_responses": set()}
+    _downgrade(fresh_app, "api@api_0002")
+    _downgrade(fresh_app, "core_0021_earn_writes")
+    with engine.connect() as conn:
+        assert referred(conn) == {"outbox": {"tenants"}, "api_idempotent_responses": {"tenants"}}
+
+
 def test_upgrade_twice_changes_nothing(fresh_app):
     upgrade(fresh_app)
     before = current_heads(fresh_app)

@@ -75,6 +75,9 @@ class OutboxRow(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # {"a": [[hook, kwargs], …], "j": [[job path, args], …]}, tagged JSON (see `dump`).
     body: Mapped[str] = mapped_column(Text)
+    # No key to `tenants` (core_0022): checked on every commit, it locked the merchant's
+    # row for every concurrent sale; a relay deletes the rows of a merchant gone.
+    tenant_id: Mapped[int] = mapped_column(index=True)
 
 
 # --- writing, in the committing transaction ---------------------------------
@@ -358,7 +361,7 @@ def _relay_tenant(app: Flask, tenant_id: int, bodies: list[dict]) -> None:
     with tenant_session(platform.sessions, tenant_id) as session:
         tenant, active = platform.plugins.audience(session, tenant_id)
         if tenant is None:
-            return  # gone (its rows too, by cascade, once this relay commits)
+            return  # gone: its rows are deleted with the batch (they keep no key to it)
         records = _read(session, bodies)
         for body in bodies:
             for hook, kwargs in body["a"]:

@@ -327,16 +327,19 @@ class PluginHost:
         session.info["premia_audience"] = (session.get_transaction(), tenant, active)
         return active
 
-    def audience(self, session: Session, tenant_id: int) -> tuple[Tenant, set[str]]:
+    def audience(self, session: Session, tenant_id: int) -> tuple[Tenant | None, set[str]]:
         """The tenant and the plugins that hear its announcements, read in the
         announcing transaction (no second session after the commit), once per
-        outermost transaction."""
+        outermost transaction. (None, no plugin) for a tenant that is gone (an
+        outbox row outlives its merchant: it keeps no key to it)."""
         current_transaction(session)  # begins one if none has begun
         transaction = session.get_transaction()
         cached = session.info.get("premia_audience")
         if cached is not None and cached[0] is transaction and cached[1].id == tenant_id:
             return cached[1], cached[2]
         tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            return None, set()
         active = self.active(session, tenant) | ALWAYS_ACTIVE
         session.info["premia_audience"] = (transaction, tenant, active)
         return tenant, active

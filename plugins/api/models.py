@@ -62,3 +62,6 @@ class IdempotentResponse(TenantOwned, Base):
     body: Mapped[dict | None] = mapped_column(JSON)
     purchase_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # No key to `tenants` (api_0003): checked on every sale with a key, it locked the
+    # merchant's row for every concurrent sale; an answer is forgotten after 48 hours.
+    tenant_id: Mapped[int] = mapped_column(index=True)

@@ -21,6 +21,7 @@ from core.loyalty import ledger
 from core.loyalty.customers import create_member
 from core.loyalty.ledger import Kind
 from core.loyalty.members import Membership
+from tenants.models import Tenant
 from tests.core import recorder_plugin
 from tests.worker import sample_jobs
 from worker.jobs import enqueue, set_worker_app
@@ -292,6 +293,22 @@ def test_relayed_hooks_run_for_the_rows_tenant_only(rq_app, shop, make_tenant, r
     assert sorted(recorder.hooks("entry_recorded")) == sorted(
         [(shop.slug, (Kind.EARN, 5, mine[0])), (other.slug, (Kind.EARN, 6, theirs[0]))]
     )
+
+
+def test_a_merchant_gone_has_its_rows_dropped_by_the_relay(rq_app, shop, recorder):
+    """The outbox keeps its merchant's id without a key to `tenants` (core_0022: that
+    key locked the merchant's row at every commit): a row whose merchant is gone is
+    relayed to no one and deleted with the batch, beside another merchant's."""
+    _earn(rq_app, shop, "ana@mail.example", 5)
+    sessions = rq_app.extensions["premia"].sessions
+    with rq_app.app_context(), platform_session(sessions) as session:
+        gone = (session.scalar(select(func.max(Tenant.id))) or 0) + 1000
+        session.add(outbox.OutboxRow(tenant_id=gone, body=json.dumps({"a": [], "j": []})))
+        session.commit()
+    assert sorted(row["tenant_id"] for row in _rows(rq_app)) == [shop.id, gone]
+    assert outbox.relay(rq_app) == 2
+    assert _rows(rq_app) == []
+    assert [hook for hook, _slug, _detail in recorder.calls] == ["member_created", "entry_recorded"]
 
 
 def test_the_embedded_scheduler_relays_what_a_killed_process_left(shop, platform, app, recorder):

@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 from core.customer_app.data_rights import delete_account
 from core.host.db import platform_session, utcnow
 from core.loyalty.ledger import Entry, audit_member
+from core.loyalty.member_totals import MemberTotals
 from core.loyalty.members import Membership, get_member
 from core.loyalty.purchases import Purchase
 from core.loyalty.rewards import Redemption, get_reward
 from plugins.api import forget_old_answers
 from plugins.api.models import IdempotentResponse
-from tests.concurrency import run_together, unexpected_errors
+from tenants.models import Tenant
+from tests.concurrency import finished_while_held, run_together, unexpected_errors
 
 
 def _customer(call, token, email="ana@example.com"):
@@ -234,3 +236,36 @@ def test_the_earns_answer_names_the_ids_it_wrote(call, token, shop, db):
     assert [e["id"] for e in first.json["entries"]] == [entry.id]
     again = call("POST", f"/customers/{code}/points", token, json=body, key="k-ids")
     assert (again.status_code, again.json) == (201, first.json)
+
+
+@pytest.mark.postgres  # SQLite has no row locks
+def test_a_keyed_earn_holds_nothing_of_the_merchants_row(
+    app, call, make_plan, make_shop, make_token, db
+):
+    """The rows a keyed earn writes keep the merchant's id without a key checked against
+    its row (the ledger's reach it through the member; the stored answer and the outbox
+    row keep none): a transaction holding that row (FOR UPDATE) holds up no sale. Each
+    key checked was a KEY SHARE lock on that one row, taken by every concurrent sale.
+    (A merchant with the API alone: other plugins' work after the commit writes rows of
+    their own, each with its key to the merchant.)"""
+    make_plan("till-only", {"api"})
+    shop = make_shop(plan="till-only")
+    token = make_token(shop)
+    code = _customer(call, token)
+    with db(shop) as session:
+        # Every stripe of the merchant's totals written once, as traffic leaves them
+        # (a stripe's first row is inserted, and checks its own key to the merchant).
+        kept = {row.stripe for row in session.scalars(select(MemberTotals))}
+        session.add_all(MemberTotals(stripe=s, members=0, points=0) for s in set(range(16)) - kept)
+        session.commit()
+
+    def earn() -> None:
+        answer = call("POST", f"/customers/{code}/points", token, json={"amount": "9000"}, key="h")
+        assert answer.status_code == 201, answer.json
+
+    with db(shop) as holding:
+        holding.execute(select(Tenant.id).where(Tenant.id == shop.id).with_for_update())
+        assert finished_while_held(app, holding, earn), "the earn waited for the merchant's row"
+    with db(shop) as session:
+        assert get_member(session, code).balance == 9
+        assert session.scalar(select(IdempotentResponse.purchase_id)) is not None
