@@ -51,6 +51,7 @@ class IdempotentResponse(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "key"),
         Index("ix_api_idempotent_responses_created_at", "created_at"),
+        {"info": {"no_tenant_key": "forgotten after 48 hours (`forget_old`)"}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
