@@ -803,7 +803,7 @@ def _fingerprint(*parts: Any) -> str:
 # total and each entry's balance_after is the one before plus the entries up to it,
 # as `ledger.credit_locked` writes them one by one. A purchase whose key a twin
 # committed first inserts nothing, and nothing else is written either.
-_WRITES = """
+_PURCHASE_AND_BALANCE = """
 WITH p AS (
     INSERT INTO purchases (tenant_id, member_id, amount, status, location_id, reference,
         description, actor_kind, actor_id, idempotency_key, fingerprint, points, created_at)
@@ -815,7 +815,9 @@ WITH p AS (
     UPDATE memberships SET balance = balance + :total
     WHERE tenant_id = :tenant_id AND id = :member_id AND EXISTS (SELECT FROM p)
     RETURNING balance
-), line AS (
+)"""
+# Many entries: numbered from the arrays, each balance_after the running sum.
+_ENTRIES = """, line AS (
     SELECT l.n, l.kind, l.points, l.label, sum(l.points) OVER (ORDER BY l.n) AS running
     FROM unnest(CAST(:kinds AS varchar[]), CAST(:points AS integer[]),
         CAST(:labels AS varchar[])) WITH ORDINALITY AS l(kind, points, label, n)
@@ -830,14 +832,38 @@ WITH p AS (
         CAST(:now AS timestamptz)
     FROM p, m, line ORDER BY line.n
     RETURNING id, points, balance_after
-), lots AS (
+)"""
+# One entry, the usual earn: no arrays, no window. PostgreSQL readies every node of a
+# statement at each run (`ExecutorStart`, 16 % of its time under the earn's load):
+# the smaller statement ran ~10 % faster under pgbench (5 rounds alternated).
+_ONE_ENTRY = """, e AS (
+    INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after,
+        actor_kind, actor_id, location_id, description, reference, purchase_id, label,
+        confirmed_large, created_at)
+    SELECT :tenant_id, :member_id, CAST(:kind AS varchar), CAST(:entry_points AS integer),
+        m.balance - :total + CAST(:entry_points AS integer),
+        CAST(:actor_kind AS varchar), CAST(:actor_id AS integer),
+        CAST(:location_id AS integer), CAST(:description AS text),
+        CAST(:reference AS varchar), p.id, CAST(:label AS varchar),
+        CAST(:confirmed_large AS boolean), CAST(:now AS timestamptz)
+    FROM p, m
+    RETURNING id, points, balance_after
+)"""
+_LOTS = """, lots AS (
     INSERT INTO ledger_lots (tenant_id, member_id, entry_id, points, remaining, expires_at,
         created_at)
     SELECT :tenant_id, :member_id, e.id, e.points, e.points,
         CAST(:expires_at AS timestamptz), CAST(:now AS timestamptz)
     FROM e
 )"""
-_ONE_STATEMENT = text(_WRITES + "\nSELECT p.id, e.id, e.balance_after, 0 FROM p, e ORDER BY e.id")
+
+
+def _writes(one_entry: bool) -> str:
+    return _PURCHASE_AND_BALANCE + (_ONE_ENTRY if one_entry else _ENTRIES) + _LOTS
+
+
+_PLAIN = "\nSELECT p.id, e.id, e.balance_after, 0 FROM p, e ORDER BY e.id"
+_ONE_STATEMENT = {one: text(_writes(one) + _PLAIN) for one in (True, False)}
 
 # A caller's row written along (`WriteAlong`). By `purchase_column`: the purchase's id
 # in it. By `json_column`: its JSON is the text the caller rendered cut at each
@@ -866,14 +892,15 @@ _ALONG = """, ids AS (
 )
 SELECT p.id, e.id, e.balance_after, (SELECT count(*) FROM along_row) FROM p, e ORDER BY e.id"""
 
-# Built once per (table, columns, the column the statement fills in) a caller writes along.
-_along_statements: dict[tuple[str, tuple[str, ...], str], Any] = {}
+# Built once per (table, columns, the column the statement fills in, one entry or many)
+# a caller writes along.
+_along_statements: dict[tuple[str, tuple[str, ...], str, bool], Any] = {}
 
 
-def _statement_along(along: WriteAlong) -> Any:
+def _statement_along(along: WriteAlong, one_entry: bool) -> Any:
     columns = tuple(along.values)
     filled = along.purchase_column or along.json_column
-    key = (along.table.name, columns, filled)
+    key = (along.table.name, columns, filled, one_entry)
     statement = _along_statements.get(key)
     if statement is None:
         dialect = postgresql.dialect()
@@ -897,7 +924,7 @@ def _statement_along(along: WriteAlong) -> Any:
                 values=values,
                 json_type="jsonb" if json_type.__class__.__name__ == "JSONB" else "json",
             )
-        statement = _along_statements[key] = text(_WRITES + sql)
+        statement = _along_statements[key] = text(_writes(one_entry) + sql)
     return statement
 
 
@@ -991,15 +1018,20 @@ def _write_in_one_statement(
         "fingerprint": purchase.fingerprint,
         "total": purchase.points,
         "now": now,
-        "kinds": [str(kind) for kind, _p, _l in lines],
-        "points": [points for _k, points, _l in lines],
-        "labels": [label for _k, _p, label in lines],
         "confirmed_large": confirmed_large,
         "expires_at": expiry_for(program, now),
     }
-    statement = _ONE_STATEMENT
+    one_entry = len(lines) == 1
+    if one_entry:
+        ((kind, points, label),) = lines
+        params.update(kind=str(kind), entry_points=points, label=label)
+    else:
+        params["kinds"] = [str(kind) for kind, _p, _l in lines]
+        params["points"] = [points for _k, points, _l in lines]
+        params["labels"] = [label for _k, _p, label in lines]
+    statement = _ONE_STATEMENT[one_entry]
     if along is not None:
-        statement = _statement_along(along)
+        statement = _statement_along(along, one_entry)
         if along.purchase_column is None:
             params["along_parts"], params["along_slots"] = _along_parts(along, purchase, entries)
         params.update({f"along_{name}": value for name, value in along.values.items()})

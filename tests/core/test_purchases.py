@@ -494,6 +494,39 @@ def test_a_purchase_of_several_lines_leaves_the_books_and_the_session_as_a_flush
     assert books(db, shop, member.id) == (17, 17, 17)
 
 
+def test_a_purchase_of_one_line_on_a_balance_leaves_the_books_as_a_flush_would(
+    shop, make_member, db, bonus
+):
+    """The usual earn, one entry (PostgreSQL writes it with a statement of its own,
+    without the lines' arrays): its balance_after counts the balance before it, and its
+    lot expires as the program says."""
+    member = make_member(shop)
+    with db(shop) as session:
+        update_program(session, {"expiry_months": 6})
+        record_purchase(session, get_member(session, member.code), "3000", actor=CASHIER)
+        session.commit()
+    with db(shop) as session, clock_at(datetime(2026, 3, 1, 12, tzinfo=UTC)):
+        found = get_member(session, member.code)
+        purchase, (entry,) = record_purchase(session, found, "12000", actor=CASHIER)
+        assert (entry.kind, entry.points, entry.balance_after, entry.label) == (
+            "earn",
+            12,
+            15,
+            None,
+        )
+        assert found.balance == 15 and purchase.points == 12
+        assert session.get(Entry, entry.id) is entry and entry.purchase_id == purchase.id
+        assert not session.new and not session.dirty
+        session.commit()
+    with db(shop) as session:
+        stored = session.get(Entry, entry.id)
+        assert (stored.points, stored.balance_after, stored.purchase_id) == (12, 15, purchase.id)
+        lot = session.scalar(select(ledger.Lot).where(ledger.Lot.entry_id == entry.id))
+        assert (lot.points, lot.remaining) == (12, 12)
+        assert lot.expires_at == datetime(2026, 9, 1, 12, tzinfo=UTC)
+    assert books(db, shop, member.id) == (15, 15, 15)
+
+
 def test_a_row_written_along_names_the_purchase_the_statement_wrote(
     shop, make_member, db, bonus, platform
 ):
