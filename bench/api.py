@@ -38,8 +38,10 @@ latency does not count the connect):
 and, asked for (`--only parts`), what each part of our earn's SQL costs: the replay
 without the stored answer (`no_answer`), the lot (`no_lot`), the outbox row
 (`no_outbox`), the foreign keys' checks (`no_fk`: dropped for the run, put back after),
-or sent in two round trips (`two_trips`); the floor's writes and the minimal's each in
-one round trip (`floor_1trip`, `minimal_1trip`), against the minimal
+or sent in two round trips (`two_trips`); the three together (`redesigned`: no answer, no
+lot, two trips), and those with the keys and member_totals' triggers gone too
+(`stripped`); the floor's writes and the minimal's each in one round trip
+(`floor_1trip`, `minimal_1trip`), against the minimal
 
 and in this process, through the test client, the Python CPU (process time) of an
 earn against the bare route's (`--profile`: the earn's cProfile). Prints
@@ -609,6 +611,13 @@ def replay_without(replay: str, part: str) -> str:
         return cut(replay, r"lots AS \( INSERT INTO ledger_lots .*?\), (along_row AS \()", r"\1")
     if part == "no_outbox":
         return cut(replay, r"\nINSERT INTO outbox [^\n]*")
+    if part in ("redesigned", "stripped"):
+        # All three at once: what a sale writing only the floor's rows and sending them
+        # in two round trips would cost (the foreign keys and totals go too in `stripped`).
+        done = replay
+        for each in ("no_lot", "no_answer", "two_trips"):
+            done = replay_without(done, each)
+        return done
     if part == "two_trips":
         # The earn's statement sent in one pipeline with the outbox row and COMMIT.
         done = cut(
@@ -744,7 +753,17 @@ def vacuum(url: str) -> None:
 SCENARIOS = ("earn", "bare", "least", "minimal", "floor", "replay", "untallied", "hot", "redeem")
 # What each part of our earn's SQL costs (`--only parts`, or by name; not in the default
 # run): the replay without it, against the replay in the same round.
-PARTS = ("no_answer", "no_lot", "no_outbox", "no_fk", "two_trips", "floor_1trip", "minimal_1trip")
+PARTS = (
+    "no_answer",
+    "no_lot",
+    "no_outbox",
+    "no_fk",
+    "two_trips",
+    "redesigned",
+    "stripped",
+    "floor_1trip",
+    "minimal_1trip",
+)
 
 BARE_PATH = "/bench/bare"
 LEAST_PATH = "/bench/least-earn"
@@ -830,7 +849,7 @@ def process_cpu_ratio(app: Any, data: dict, requests: int) -> dict:
     return {"rounds": rounds, "ratio": ratios[1]}
 
 
-def profile_earns(app: Any, data: dict, requests: int) -> str:
+def profile_earns(app: Any, data: dict, requests: int, sort: str = "cumulative") -> str:
     import cProfile
     import io
     import pstats
@@ -847,7 +866,7 @@ def profile_earns(app: Any, data: dict, requests: int) -> str:
         )
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(60)
     return out.getvalue()
 
 
@@ -873,6 +892,11 @@ def main() -> None:
     parser.add_argument("--show-sql", action="store_true", help="print one earn's statements")
     parser.add_argument("--cpu-requests", type=int, default=400, help="in-process CPU sample")
     parser.add_argument("--profile", action="store_true", help="cProfile the earn in-process")
+    parser.add_argument(
+        "--profile-sort",
+        default="cumulative",
+        help="the profile's order: cumulative, or tottime for a flat profile",
+    )
     parser.add_argument(
         "--only",
         help=f"comma-separated: {','.join(SCENARIOS)},cpu (default all of these); "
@@ -903,7 +927,9 @@ def main() -> None:
         captured = capture(app, data, code)
         captured["first_id"] = members[0][0]
         cpu = process_cpu_ratio(app, data, args.cpu_requests) if "cpu" in only else None
-        profile = profile_earns(app, data, args.cpu_requests) if args.profile else None
+        profile = (
+            profile_earns(app, data, args.cpu_requests, args.profile_sort) if args.profile else None
+        )
     app.extensions["premia"].engine.dispose()
     replay = replay_script(args.database_url, captured, member_id, data["tenant_id"])
     minimal_tables(args.database_url, len(members))
@@ -942,6 +968,8 @@ def main() -> None:
         "no_outbox": "our SQL, no outbox row",
         "no_fk": "our SQL, no foreign keys",
         "two_trips": "our SQL in two round trips",
+        "redesigned": "ours, no answer, lot; 2 trips",
+        "stripped": "…and no foreign keys, totals",
         "floor_1trip": "floor in one round trip",
         "minimal_1trip": "minimal in one round trip",
         "hot": "earn, one hot customer",
@@ -987,8 +1015,8 @@ def main() -> None:
                 vacuum(args.database_url)
                 if key in scripts:
                     with (
-                        totals_kept(args.database_url, key != "untallied"),
-                        foreign_keys_dropped(args.database_url, key == "no_fk"),
+                        totals_kept(args.database_url, key not in ("untallied", "stripped")),
+                        foreign_keys_dropped(args.database_url, key in ("no_fk", "stripped")),
                     ):
                         result = pgbench(args, scripts[key], len(members))
                 else:
@@ -1042,8 +1070,10 @@ def main() -> None:
     ratios("floor", "minimal", "the schema's own cost: the minimal's statements on our tables")
     ratios("replay", "floor", "what our earn adds to that floor")
     ratios("replay", "untallied", "the cost of keeping member_totals")
-    for part in PARTS[:5]:
+    for part in PARTS[:7]:
         ratios(part, "replay", "our earn's SQL without that part, against it whole")
+    ratios("redesigned", "minimal", "without giving up a key or the totals: the reach")
+    ratios("stripped", "minimal", "with all of it gone: what the target asks")
     ratios("floor_1trip", "minimal", "the floor's writes sent at once, against the ceiling")
     ratios("minimal_1trip", "minimal", "the ceiling's own writes sent at once")
     if names["earn"] in results:
