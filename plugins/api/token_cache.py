@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import current_app
 from limits.storage import RedisStorage
+from redis.exceptions import NoScriptError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from core.sdk import (
@@ -75,14 +76,7 @@ def authenticate(
             _remember(kept.identities, hashed, (credential.token.id, credential.tenant.id))
         return credential, None
     token_id, tenant_id = identity
-    pipe = storage.get_connection().pipeline(transaction=False)
-    storage.lua_acquire_moving_window(
-        keys=[storage.prefixed_key(limit.key_for("api", str(token_id)))],
-        args=[time.time(), limit.amount, limit.get_expiry(), 1],
-        client=pipe,
-    )
-    pipe.mget(version_keys(tenant_id))
-    acquired, values = pipe.execute()
+    acquired, values = _hit_and_versions(storage, limit, token_id, tenant_id)
     version = version_of(values)
     entry = kept.entries.get(hashed)
     if (
@@ -100,6 +94,32 @@ def authenticate(
     else:
         _remember(kept.entries, hashed, _entry(credential, version))
     return credential, bool(acquired)
+
+
+def _hit_and_versions(
+    storage: RedisStorage, limit: Any, token_id: int, tenant_id: int
+) -> tuple[Any, list]:
+    """The rate-limit hit and the tenant's versions, in one round trip to Redis.
+
+    limits' moving-window script goes by its digest (EVALSHA). Handed to a pipeline as a
+    script object, redis-py asks SCRIPT EXISTS first, in a round trip of its own, at
+    every request. Where Redis lost the script (a restart, SCRIPT FLUSH), the command
+    fails without counting the hit: loaded, sent again."""
+    script = storage.lua_acquire_moving_window
+    key = storage.prefixed_key(limit.key_for("api", str(token_id)))
+
+    def send() -> tuple[Any, list]:
+        pipe = storage.get_connection().pipeline(transaction=False)
+        pipe.evalsha(script.sha, 1, key, time.time(), limit.amount, limit.get_expiry(), 1)
+        pipe.mget(version_keys(tenant_id))
+        acquired, values = pipe.execute()
+        return acquired, values
+
+    try:
+        return send()
+    except NoScriptError:
+        storage.get_connection().script_load(script.script)
+        return send()
 
 
 def touch(session: Session, credential: tokens.Credential, secret: str) -> None:

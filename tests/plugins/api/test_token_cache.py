@@ -240,6 +240,42 @@ def test_versions_emptied_from_redis_keep_nothing_stale(apps, shop, token, redis
     assert _send(first, "GET", "/program", token).status_code == 401
 
 
+def test_a_kept_token_asks_redis_once_and_its_hit_counts_after_redis_lost_the_script(
+    apps, shop, token, redis_url, monkeypatch
+):
+    """The rate limit's hit and the tenant's versions go in one round trip (redis-py
+    sent SCRIPT EXISTS before each pipeline holding a script: two); with the script gone
+    from Redis (a restart, SCRIPT FLUSH) the request still passes and counts once."""
+    from redis import Redis
+    from redis.connection import AbstractConnection
+
+    first, _second = apps
+    _warm(first, token)
+    limiter, limit = first.extensions["premia_api_limits"]
+    token_id = next(iter(first.extensions["premia_api_tokens"].identities.values()))[0]
+    window = limiter.storage.prefixed_key(limit.key_for("api", str(token_id)))
+    redis = Redis.from_url(redis_url)
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    def spy(self, command, check_health=True):
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", spy)
+    hits = redis.llen(window)
+    sent.clear()
+    assert _send(first, "GET", "/program", token).status_code == 200
+    assert len(sent) == 1, sent
+    assert b"EVALSHA" in sent[0] and b"MGET" in sent[0]
+    assert redis.llen(window) == hits + 1
+    redis.script_flush()
+    sent.clear()
+    assert _send(first, "GET", "/program", token).status_code == 200
+    assert [b"SCRIPT" in trip for trip in sent] == [False, True, False], sent
+    assert redis.llen(window) == hits + 2
+
+
 def _assert_twins_get_one_answer(app, secret, path, body) -> None:
     """Ten twins of one POST with one key, at once: all get the same 201 answer."""
 
