@@ -835,7 +835,7 @@ _ENTRIES = """, line AS (
 )"""
 # One entry, the usual earn: no arrays, no window. PostgreSQL readies every node of a
 # statement at each run (`ExecutorStart`, 16 % of its time under the earn's load):
-# the smaller statement ran ~10 % faster under pgbench (5 rounds alternated).
+# the smaller statement ran +7.5 % (median; 6 rounds alternated, 2 slower) under pgbench.
 _ONE_ENTRY = """, e AS (
     INSERT INTO ledger_entries (tenant_id, member_id, kind, points, balance_after,
         actor_kind, actor_id, location_id, description, reference, purchase_id, label,
