@@ -391,6 +391,13 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     )
 
 
+def scoped_statement(session: Session, statement: Any, *, person_lookup: bool = False) -> Any:
+    """`statement` as a tenant session runs it (the loader criteria of the
+    `do_orm_execute` hook applied), for a statement compiled once and sent past the
+    session (core.host.driver). Only for a session scoped to one tenant."""
+    return _scoped(statement, session_tenant_id(session), person_lookup)
+
+
 _options_cache: dict[tuple[int, bool], tuple[Any, ...]] = {}
 # Statements built once (the hot paths keep theirs) are scoped once per tenant: a new
 # statement object each time would also mean a new cache key to compute each time.

@@ -61,6 +61,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Subquery
 
+from core.host import driver
 from core.host.actors import Actor
 from core.host.db import Base, TenantOwned, session_tenant_id, tenant_fk, tenant_key, utcnow
 from core.host.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
@@ -1035,7 +1036,8 @@ def _write_in_one_statement(
         if along.purchase_column is None:
             params["along_parts"], params["along_slots"] = _along_parts(along, purchase, entries)
         params.update({f"along_{name}": value for name, value in along.values.items()})
-    rows = session.connection().execute(statement, params).all()
+    # Through the driver: SQLAlchemy would describe the rows again at every earn.
+    rows = driver.rows(session.connection(), statement, params)
     if not rows:
         return None
     purchase.id = rows[0][0]
