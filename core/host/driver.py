@@ -45,13 +45,20 @@ def rows(connection: Any, statement: TextClause, params: dict[str, Any]) -> list
 _text_sql: weakref.WeakKeyDictionary[TextClause, str] = weakref.WeakKeyDictionary()
 
 
-def _fetch(connection: Any, sql: str, params: dict[str, Any]) -> list[tuple]:
+def execute(connection: Any, sql: str, params: dict[str, Any]) -> None:
+    """A statement that returns no rows, in the driver's own SQL (`%(name)s`), sent
+    through the driver's cursor on SQLAlchemy's `connection` (in a driver's pipeline,
+    it waits there with the rest)."""
+    _fetch(connection, sql, params, rows=False)
+
+
+def _fetch(connection: Any, sql: str, params: dict[str, Any], rows: bool = True) -> list[tuple]:
     cursor = connection.connection.cursor()
     try:
         # SQLAlchemy's own way to run a statement on a cursor of its connection: cursor
         # events, the dialect's execute hooks, its exceptions (and disconnect handling).
         connection._cursor_execute(cursor, sql, params)
-        return cursor.fetchall()
+        return cursor.fetchall() if rows else []
     finally:
         cursor.close()
 

@@ -45,6 +45,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.host import driver
 from core.host.db import (
     Base,
     TenantOwned,
@@ -171,8 +172,8 @@ def _insert_with_commit(connection: Connection) -> None:
     raw = connection.connection.driver_connection
     try:
         with raw.pipeline():
-            # Through SQLAlchemy's cursor events (a statement like any other to listeners).
-            connection.exec_driver_sql(_INSERT_SQL, params)
+            # A statement like any other to cursor listeners (core.host.driver).
+            driver.execute(connection, _INSERT_SQL, params)
             raw.commit()
     except raw.Error as error:  # raised by the pipeline's sync: as SQLAlchemy raises it
         # The pipeline skipped COMMIT after the failed INSERT: the server's transaction
