@@ -815,20 +815,24 @@ def served_app() -> Any:
     return app
 
 
+def earn_in_process(client: Any, data: dict, n: int) -> None:
+    """The earn's request through the test client, on the `n`th customer, a new key."""
+    codes = data["codes"]
+    response = client.post(
+        f"/api/v1/customers/{codes[n % len(codes)]}/points",
+        json={"amount": "45000"},
+        headers={"Authorization": f"Bearer {data['token']}", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
 def process_cpu_ratio(app: Any, data: dict, requests: int) -> dict:
     """Python CPU (process time) per earn and per bare request, in this process through
     the test client, alternated; with the cProfile of the earns when asked."""
     client = app.test_client()
-    headers = {"Authorization": f"Bearer {data['token']}"}
-    codes = data["codes"]
 
     def earn(n: int) -> None:
-        response = client.post(
-            f"/api/v1/customers/{codes[n % len(codes)]}/points",
-            json={"amount": "45000"},
-            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert response.status_code == 201, response.get_data(as_text=True)
+        earn_in_process(client, data, n)
 
     def bare(_n: int) -> None:
         assert client.post(BARE_PATH, json={"amount": "45000"}).status_code == 200
@@ -855,15 +859,10 @@ def profile_earns(app: Any, data: dict, requests: int, sort: str = "cumulative")
     import pstats
 
     client = app.test_client()
-    headers = {"Authorization": f"Bearer {data['token']}"}
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     for n in range(requests):
-        client.post(
-            f"/api/v1/customers/{data['codes'][n % len(data['codes'])]}/points",
-            json={"amount": "45000"},
-            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-        )
+        earn_in_process(client, data, n)
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(60)

@@ -18,7 +18,6 @@ import functools
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -110,17 +109,10 @@ def main() -> None:
         api.upgrade(app)
         data = api.setup(app, args.customers)
         client = app.test_client()
-        codes = data["codes"]
-        headers = {"Authorization": f"Bearer {data['token']}"}
         wrap_phases(app)
 
         def earn(n: int) -> None:
-            response = client.post(
-                f"/api/v1/customers/{codes[n % len(codes)]}/points",
-                json={"amount": "45000"},
-                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-            )
-            assert response.status_code == 201, response.get_data(as_text=True)
+            api.earn_in_process(client, data, n)
 
         for n in range(100):  # warm: statement caches, the kept token, pools
             earn(n)
