@@ -207,7 +207,8 @@ def find_member_along(
     if code.isalnum() and len(code) <= 16:  # anything else is no code of ours
         if for_update and session.get_bind().dialect.driver == "psycopg":
             read = _locking_read(along).first(session, {**(params or {}), "code": code})
-            member, found = (read + (None,))[:2] if read is not None else (None, None)
+            if read is not None:
+                member, found = read if along is not None else (read[0], None)
         elif along is None:
             member = session.scalar(_by_code(for_update=for_update), {"code": code})
         else:
