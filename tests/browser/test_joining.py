@@ -77,6 +77,8 @@ def test_ana_joins_a_cafe_of_her_city_and_is_enrolled_at_the_bakery_by_her_code(
     page.get_by_label("Contraseña").fill(PASSWORD)
     page.get_by_role("button", name="Ingresar").click()
     page.get_by_role("main").get_by_role("link", name="Buscar comercios").click()
+    # The click only starts the navigation: measure the page it leads to, loaded.
+    page.wait_for_url(re.compile(r"/app/merchants/$"))
     fits(page)
     page.get_by_role("link", name="Medellín").click()
     expect(page.get_by_role("heading", name="Comercios en Medellín")).to_be_visible()
